@@ -1,0 +1,105 @@
+#pragma once
+// Blocks, their headers and commit certificates.
+//
+// The header of block h holds the state root *after* executing block h, so
+// the commit certificate of h (votes by more than 2/3 of the voting power for
+// the header hash) vouches for the state as well as for the transactions.
+//
+// Block h also carries `last_commit`, the commit certificate of block h-1
+// that its proposer collected (empty at height 1). That makes "who signed
+// the previous commit" part of the agreed chain, which rewards and downtime
+// tracking need, while each node may have seen a different set of votes.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/encoding.h"
+#include "core/hash.h"
+#include "core/keys.h"
+#include "core/transaction.h"
+#include "core/validator_set.h"
+
+namespace verity {
+
+inline constexpr std::size_t kMaxBlockBytes = 32 * 1024 * 1024;
+inline constexpr std::size_t kMaxBlockTransactions = 100'000;
+
+// Phases of the consensus votes that commit certificates are built from.
+enum class VotePhase : std::uint8_t { prepare = 1, commit = 2 };
+
+// What a validator signs when it votes: the chain id is inside, so a vote
+// on one chain is worthless on another.
+Hash256 vote_digest(std::string_view chain_id, VotePhase phase, std::uint64_t height,
+                    std::uint64_t view, const Hash256& block_hash);
+
+struct CommitSignature {
+  PublicKey validator;
+  Signature signature;
+  friend bool operator==(const CommitSignature&, const CommitSignature&) = default;
+};
+
+struct CommitCertificate {
+  std::uint64_t height = 0;
+  std::uint64_t view = 0;
+  Hash256 block_hash;
+  std::vector<CommitSignature> signatures;  // strictly ascending by validator
+
+  bool empty() const { return signatures.empty(); }
+  // Checks every signature against `validators` and that the signers hold a
+  // quorum. Reasons: "cert-not-canonical" (unsorted or duplicate signer),
+  // "cert-unknown-signer", "cert-bad-signature", "cert-no-quorum".
+  Status verify(std::string_view chain_id, const ValidatorSet& validators) const;
+
+  Hash256 hash() const;
+  void encode(Writer& w) const;
+  static CommitCertificate decode(Reader& r);
+  friend bool operator==(const CommitCertificate&, const CommitCertificate&) = default;
+};
+
+struct BlockHeader {
+  std::string chain_id;
+  std::uint64_t height = 0;
+  std::uint64_t view = 0;
+  Hash256 prev_hash;         // header hash of block height-1
+  Hash256 tx_root;           // merkle_root over transaction ids
+  Hash256 state_root;        // state after executing this block
+  Hash256 last_commit_hash;  // hash of the block's last_commit
+  PublicKey proposer;
+  // Milliseconds since the Unix epoch, as the proposer saw it. Informational
+  // only: every protocol period is counted in blocks, never in time.
+  std::uint64_t timestamp_ms = 0;
+
+  Hash256 hash() const;
+  void encode(Writer& w) const;
+  static BlockHeader decode(Reader& r);
+  friend bool operator==(const BlockHeader&, const BlockHeader&) = default;
+};
+
+struct Block {
+  BlockHeader header;
+  std::vector<Transaction> transactions;
+  CommitCertificate last_commit;
+
+  Hash256 hash() const { return header.hash(); }
+  // The header's tx_root and last_commit_hash match the body. Reasons:
+  // "bad-tx-root", "bad-last-commit-hash".
+  Status check_body() const;
+
+  void encode(Writer& w) const;
+  static Block decode(Reader& r);
+  friend bool operator==(const Block&, const Block&) = default;
+};
+
+Result<Block> decode_block(ByteView bytes);
+
+// A binary Merkle tree over leaves, with distinct domain tags for leaves and
+// inner nodes (so an inner node cannot pass for a leaf). An odd node at the
+// end of a level is carried up unchanged, never paired with itself: the
+// duplication Bitcoin uses lets two different lists share a root
+// (CVE-2012-2459). The empty tree's root is tagged_hash(merkle_node, "").
+Hash256 merkle_root(std::span<const Hash256> leaves);
+Hash256 transactions_root(const std::vector<Transaction>& txs);
+
+}  // namespace verity

@@ -1,0 +1,61 @@
+#pragma once
+// Byte buffers and fixed-size byte strings (hashes, keys, signatures).
+// Each fixed-size kind gets its own type through a tag, so a public key can
+// never be passed where a hash is expected.
+
+#include <array>
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <ostream>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/hex.h"
+#include "core/result.h"
+
+namespace verity {
+
+using Bytes = std::vector<std::uint8_t>;
+using ByteView = std::span<const std::uint8_t>;
+
+inline ByteView as_bytes(std::string_view s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+template <std::size_t N, class Tag>
+struct FixedBytes {
+  static constexpr std::size_t kSize = N;
+  std::array<std::uint8_t, N> data{};
+
+  static constexpr std::size_t size() { return N; }
+  ByteView view() const { return {data.data(), N}; }
+  bool is_zero() const {
+    for (auto b : data)
+      if (b != 0) return false;
+    return true;
+  }
+  std::string hex() const { return to_hex(view()); }
+
+  static FixedBytes from_view(ByteView v) {  // v.size() must be N
+    FixedBytes out;
+    for (std::size_t i = 0; i < N && i < v.size(); ++i) out.data[i] = v[i];
+    return out;
+  }
+  static Result<FixedBytes> from_hex(std::string_view text) {
+    auto raw = verity::from_hex(text);
+    if (!raw) return raw.error();
+    if (raw->size() != N)
+      return make_error("bad-length", "expected " + std::to_string(N) + " bytes, got " +
+                                          std::to_string(raw->size()));
+    return from_view(*raw);
+  }
+
+  friend auto operator<=>(const FixedBytes&, const FixedBytes&) = default;
+  friend bool operator==(const FixedBytes&, const FixedBytes&) = default;
+  friend std::ostream& operator<<(std::ostream& o, const FixedBytes& b) { return o << b.hex(); }
+};
+
+}  // namespace verity

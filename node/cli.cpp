@@ -1,0 +1,52 @@
+#include "node/cli.h"
+
+#include <iostream>
+#include <ostream>
+#include <sstream>
+
+#include "core/version.h"
+
+namespace verity::node {
+
+std::string usage(const CliProgram& program) {
+  std::ostringstream o;
+  o << program.name << " " << kVersion << ": " << program.summary << "\n\n"
+    << "Usage:\n"
+    << "  " << program.name << (program.commands.empty() ? "" : " COMMAND [ARGS...]") << "\n"
+    << "  " << program.name << " --help       show this help\n"
+    << "  " << program.name << " --version    print the version\n";
+  if (!program.commands.empty()) {
+    o << "\nCommands:\n";
+    for (const auto& c : program.commands) o << "  " << c.name << std::string(c.name.size() < 14 ? 14 - c.name.size() : 1, ' ') << c.summary << "\n";
+  }
+  return o.str();
+}
+
+int run_cli(const CliProgram& program, const std::vector<std::string>& args, std::ostream& out,
+            std::ostream& err) {
+  if (args.empty()) {
+    err << usage(program);
+    return kExitUsage;
+  }
+  const std::string& first = args[0];
+  if (first == "--help" || first == "-h" || first == "help") {
+    out << usage(program);
+    return kExitOk;
+  }
+  if (first == "--version") {
+    out << program.name << " " << kVersion << "\n";
+    return kExitOk;
+  }
+  for (const auto& c : program.commands)
+    if (c.name == first) return c.run(std::vector<std::string>(args.begin() + 1, args.end()), out, err);
+  err << program.name << ": unknown " << (first.rfind("-", 0) == 0 ? "option" : "command") << " '"
+      << first << "'; run '" << program.name << " --help' to see what it accepts\n";
+  return kExitUsage;
+}
+
+int run_cli(const CliProgram& program, int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  return run_cli(program, args, std::cout, std::cerr);
+}
+
+}  // namespace verity::node

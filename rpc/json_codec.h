@@ -1,0 +1,51 @@
+#pragma once
+// JSON forms of core types, used only at the RPC edge (everything inside
+// the node is the canonical binary encoding).
+//
+//   Amount       "12345"  (decimal string: JSON numbers lose precision > 2^53)
+//   Hash256 etc. lower-case hex string, no 0x prefix
+//   heights, nonces, views: JSON unsigned integers
+//   Transaction  {"chain_id", "sender", "nonce", "fee", "payload": {"type", ...}, "signature"}
+//
+// Decoders return Result with reason "invalid-params" and a detail that
+// names the field, so a JSON-RPC caller learns exactly what to fix.
+
+#include <rapidjson/document.h>
+
+#include <string>
+#include <string_view>
+
+#include "core/amount.h"
+#include "core/bytes.h"
+#include "core/transaction.h"
+
+namespace verity::rpc {
+
+using JsonAlloc = rapidjson::Document::AllocatorType;
+
+rapidjson::Value to_json(Amount a, JsonAlloc& alloc);
+template <std::size_t N, class Tag>
+rapidjson::Value to_json(const FixedBytes<N, Tag>& b, JsonAlloc& alloc) {
+  std::string hex = b.hex();
+  return rapidjson::Value(hex.c_str(), static_cast<rapidjson::SizeType>(hex.size()), alloc);
+}
+rapidjson::Value to_json(const Transaction& tx, JsonAlloc& alloc);
+
+// `field` names the value in error messages ("fee", "payload.to").
+Result<Amount> amount_from_json(const rapidjson::Value& v, std::string_view field);
+Result<std::uint64_t> u64_from_json(const rapidjson::Value& v, std::string_view field);
+Result<std::string> string_from_json(const rapidjson::Value& v, std::string_view field);
+template <std::size_t N, class Tag>
+Result<FixedBytes<N, Tag>> fixed_from_json(const rapidjson::Value& v, std::string_view field) {
+  auto s = string_from_json(v, field);
+  if (!s) return s.error();
+  auto b = FixedBytes<N, Tag>::from_hex(*s);
+  if (!b) return make_error("invalid-params", std::string(field) + ": " + b.error().to_string());
+  return b;
+}
+Result<Transaction> transaction_from_json(const rapidjson::Value& v);
+
+// Compact serialisation of a JSON value.
+std::string json_string(const rapidjson::Value& v);
+
+}  // namespace verity::rpc

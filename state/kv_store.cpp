@@ -1,0 +1,111 @@
+#include "state/kv_store.h"
+
+#include <leveldb/db.h>
+#include <leveldb/write_batch.h>
+
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+
+namespace verity::state {
+
+namespace {
+
+bool has_prefix(ByteView key, ByteView prefix) {
+  return key.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), key.begin());
+}
+
+class MemoryStore final : public KvStore {
+ public:
+  Result<std::optional<Bytes>> get(ByteView key) const override {
+    std::shared_lock lock(mu_);
+    auto it = map_.find(Bytes(key.begin(), key.end()));
+    if (it == map_.end()) return std::optional<Bytes>{};
+    return std::optional<Bytes>{it->second};
+  }
+
+  Status write(const WriteBatch& batch, bool) override {
+    std::unique_lock lock(mu_);
+    for (const auto& [key, value] : batch.ops()) {
+      if (value)
+        map_[key] = *value;
+      else
+        map_.erase(key);
+    }
+    return {};
+  }
+
+  Status scan(ByteView prefix,
+              const std::function<bool(ByteView, ByteView)>& visit) const override {
+    std::shared_lock lock(mu_);
+    for (auto it = map_.lower_bound(Bytes(prefix.begin(), prefix.end()));
+         it != map_.end() && has_prefix(it->first, prefix); ++it)
+      if (!visit(it->first, it->second)) break;
+    return {};
+  }
+
+ private:
+  mutable std::shared_mutex mu_;
+  std::map<Bytes, Bytes> map_;  // std::map<vector<uint8_t>> orders bytes as unsigned, like LevelDB
+};
+
+leveldb::Slice slice(ByteView v) { return {reinterpret_cast<const char*>(v.data()), v.size()}; }
+ByteView view(const leveldb::Slice& s) { return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}; }
+
+Error db_error(const leveldb::Status& s) { return local_error("store-io-error", s.ToString()); }
+
+class LevelDbStore final : public KvStore {
+ public:
+  explicit LevelDbStore(leveldb::DB* db) : db_(db) {}
+
+  Result<std::optional<Bytes>> get(ByteView key) const override {
+    std::string value;
+    leveldb::Status s = db_->Get(leveldb::ReadOptions(), slice(key), &value);
+    if (s.IsNotFound()) return std::optional<Bytes>{};
+    if (!s.ok()) return db_error(s);
+    return std::optional<Bytes>{Bytes(value.begin(), value.end())};
+  }
+
+  Status write(const WriteBatch& batch, bool sync) override {
+    leveldb::WriteBatch wb;
+    for (const auto& [key, value] : batch.ops()) {
+      if (value)
+        wb.Put(slice(key), slice(*value));
+      else
+        wb.Delete(slice(key));
+    }
+    leveldb::WriteOptions options;
+    options.sync = sync;
+    leveldb::Status s = db_->Write(options, &wb);
+    if (!s.ok()) return db_error(s);
+    return {};
+  }
+
+  Status scan(ByteView prefix,
+              const std::function<bool(ByteView, ByteView)>& visit) const override {
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+    for (it->Seek(slice(prefix)); it->Valid() && has_prefix(view(it->key()), prefix); it->Next())
+      if (!visit(view(it->key()), view(it->value()))) break;
+    if (!it->status().ok()) return db_error(it->status());
+    return {};
+  }
+
+ private:
+  std::unique_ptr<leveldb::DB> db_;
+};
+
+}  // namespace
+
+std::unique_ptr<KvStore> open_memory_store() { return std::make_unique<MemoryStore>(); }
+
+Result<std::unique_ptr<KvStore>> open_leveldb_store(const std::string& path) {
+  leveldb::Options options;
+  options.create_if_missing = true;
+  options.paranoid_checks = true;
+  leveldb::DB* db = nullptr;
+  leveldb::Status s = leveldb::DB::Open(options, path, &db);
+  if (!s.ok()) return local_error("store-open-failed", s.ToString());
+  return std::unique_ptr<KvStore>(std::make_unique<LevelDbStore>(db));
+}
+
+}  // namespace verity::state

@@ -1,0 +1,57 @@
+#define BOOST_TEST_MODULE vote_tests
+#include <boost/test/unit_test.hpp>
+
+#include "consensus/vote.h"
+
+using namespace verity;
+using namespace verity::consensus;
+
+namespace {
+const std::string kChain = "verity-test-1";
+
+Vote make_vote(const SecretKey& key, VotePhase phase, std::uint64_t height, std::uint64_t view,
+               const char* block) {
+  Vote v;
+  v.phase = phase;
+  v.height = height;
+  v.view = view;
+  v.block_hash = sha256(as_bytes(block));
+  v.sign(kChain, key);
+  return v;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(sign_verify_round_trip) {
+  auto key = SecretKey::derive_insecure("v1");
+  Vote v = make_vote(key, VotePhase::commit, 5, 1, "b");
+  BOOST_TEST(v.verify(kChain));
+  BOOST_TEST(!v.verify("other-chain"));
+  auto back = decode_exact<Vote>(encode(v));
+  BOOST_REQUIRE(back.ok());
+  BOOST_TEST((*back == v));
+  BOOST_TEST(back->verify(kChain));
+  // A commit vote's signature is what a commit certificate holds.
+  BOOST_TEST(verify_signature(v.validator, vote_digest(kChain, VotePhase::commit, 5, 1, v.block_hash),
+                              v.signature));
+  // A prepare signature cannot be passed off as a commit.
+  Vote as_prepare = v;
+  as_prepare.phase = VotePhase::prepare;
+  BOOST_TEST(!as_prepare.verify(kChain));
+}
+
+BOOST_AUTO_TEST_CASE(bad_phase_rejected) {
+  Bytes enc = encode(make_vote(SecretKey::derive_insecure("v1"), VotePhase::prepare, 1, 0, "b"));
+  enc[0] = 9;
+  BOOST_TEST(decode_exact<Vote>(enc).error().reason == "decode-bad-phase");
+}
+
+BOOST_AUTO_TEST_CASE(equivocation_detection) {
+  auto key = SecretKey::derive_insecure("v1");
+  auto a = make_vote(key, VotePhase::prepare, 5, 1, "block A");
+  auto b = make_vote(key, VotePhase::prepare, 5, 1, "block B");
+  BOOST_TEST(is_equivocation(a, b));
+  BOOST_TEST(!is_equivocation(a, a));  // the same vote twice is a duplicate, not a fault
+  BOOST_TEST(!is_equivocation(a, make_vote(key, VotePhase::prepare, 5, 2, "block B")));  // new view
+  BOOST_TEST(!is_equivocation(a, make_vote(key, VotePhase::commit, 5, 1, "block B")));
+  BOOST_TEST(!is_equivocation(a, make_vote(SecretKey::derive_insecure("v2"), VotePhase::prepare, 5, 1, "block B")));
+}

@@ -1,0 +1,40 @@
+#define BOOST_TEST_MODULE params_tests
+#include <boost/test/unit_test.hpp>
+
+#include "contracts/params.h"
+
+using namespace verity;
+using namespace verity::contracts;
+
+BOOST_AUTO_TEST_CASE(defaults_are_design_values_and_valid) {
+  ProtocolParams p;
+  BOOST_TEST(validate(p).ok());
+  BOOST_TEST(p.double_sign_slash_bps == 500u);
+  BOOST_TEST(p.downtime_window == 100u);
+  BOOST_TEST(p.min_signed_bps == 5000u);
+  BOOST_TEST(p.downtime_jail_blocks == 100u);
+  BOOST_TEST(p.downtime_slash_bps == 100u);
+  BOOST_TEST(p.unbonding_blocks == 1000u);
+  BOOST_TEST(p.epoch_blocks == 100u);
+  BOOST_TEST(p.reward_lock_blocks == 100u);
+  BOOST_TEST(p.reputation_decay_bps == 1000u);
+  BOOST_TEST(p.task_replication == 3u);
+  BOOST_TEST(p.worker_outvoted_slash_bps == 1000u);
+}
+
+BOOST_AUTO_TEST_CASE(bad_values_name_the_field) {
+  ProtocolParams p;
+  p.epoch_blocks = 0;
+  auto s = validate(p);
+  BOOST_TEST(s.error().reason == "bad-param");
+  BOOST_TEST(s.error().detail.find("epoch_blocks") != std::string::npos);
+
+  ProtocolParams q;
+  q.double_sign_slash_bps = 10001;
+  auto t = validate(q);
+  BOOST_TEST(t.error().detail.find("double_sign_slash_bps") != std::string::npos);
+
+  ProtocolParams full;
+  full.downtime_slash_bps = 10000;  // 100% is allowed
+  BOOST_TEST(validate(full).ok());
+}

@@ -1,0 +1,96 @@
+#define BOOST_TEST_MODULE transaction_tests
+#include <boost/test/unit_test.hpp>
+
+#include "core/transaction.h"
+
+using namespace verity;
+
+namespace {
+Transaction sample(const SecretKey& key) {
+  Transaction tx;
+  tx.chain_id = "verity-test-1";
+  tx.nonce = 42;
+  tx.fee = Amount(1000);
+  tx.payload = Transfer{SecretKey::derive_insecure("bob").public_key(), Amount(123456789)};
+  tx.sign(key);
+  return tx;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(signed_transaction_round_trips_and_verifies) {
+  auto alice = SecretKey::derive_insecure("alice");
+  Transaction tx = sample(alice);
+  BOOST_TEST(tx.sender == alice.public_key());
+  BOOST_TEST(tx.verify_signature());
+  Bytes enc = encode(tx);
+  auto back = decode_transaction(enc);
+  BOOST_REQUIRE(back.ok());
+  BOOST_TEST((*back == tx));
+  BOOST_TEST(back->verify_signature());
+  BOOST_TEST(back->id() == tx.id());
+  BOOST_TEST(tx.id() != tx.signing_hash());
+  BOOST_TEST(std::string(payload_name(tx.payload)) == "transfer");
+}
+
+// Flipping any single bit of a signed transaction makes decoding or
+// signature verification fail: no bit of it is unauthenticated.
+BOOST_AUTO_TEST_CASE(every_bit_flip_is_caught) {
+  Transaction tx = sample(SecretKey::derive_insecure("alice"));
+  const Bytes enc = encode(tx);
+  std::size_t decoded_but_bad_sig = 0, decode_failed = 0;
+  for (std::size_t bit = 0; bit < enc.size() * 8; ++bit) {
+    Bytes flipped = enc;
+    flipped[bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
+    auto d = decode_transaction(flipped);
+    if (!d.ok()) {
+      ++decode_failed;
+      continue;
+    }
+    BOOST_TEST_CONTEXT("bit " << bit) { BOOST_TEST(!d->verify_signature()); }
+    ++decoded_but_bad_sig;
+  }
+  BOOST_TEST_MESSAGE(enc.size() * 8 << " bits: " << decode_failed << " failed to decode, "
+                                    << decoded_but_bad_sig << " decoded with a bad signature");
+  BOOST_TEST(decode_failed + decoded_but_bad_sig == enc.size() * 8);
+}
+
+BOOST_AUTO_TEST_CASE(signature_binds_chain_id_and_fields) {
+  auto alice = SecretKey::derive_insecure("alice");
+  Transaction tx = sample(alice);
+  Transaction other_chain = tx;
+  other_chain.chain_id = "verity-other-1";
+  BOOST_TEST(!other_chain.verify_signature());
+  Transaction other_nonce = tx;
+  other_nonce.nonce += 1;
+  BOOST_TEST(!other_nonce.verify_signature());
+  Transaction other_sender = tx;
+  other_sender.sender = SecretKey::derive_insecure("carol").public_key();
+  BOOST_TEST(!other_sender.verify_signature());
+}
+
+BOOST_AUTO_TEST_CASE(strict_decoding_errors) {
+  Bytes enc = encode(sample(SecretKey::derive_insecure("alice")));
+  Bytes longer = enc;
+  longer.push_back(0);
+  BOOST_TEST(decode_transaction(longer).error().reason == "decode-trailing-bytes");
+  BOOST_TEST(decode_transaction(ByteView(enc.data(), enc.size() - 1)).error().reason == "decode-short-buffer");
+  BOOST_TEST(decode_transaction(Bytes(kMaxTransactionBytes + 1, 0)).error().reason == "tx-too-large");
+
+  // Unknown payload tag: the byte after chain id, sender, nonce and fee.
+  Transaction tx = sample(SecretKey::derive_insecure("alice"));
+  Writer w;
+  w.string(tx.chain_id);
+  w.fixed(tx.sender);
+  w.varint(tx.nonce);
+  tx.fee.encode(w);
+  std::size_t tag_at = w.data().size();
+  BOOST_REQUIRE_EQUAL(enc[tag_at], Transfer::kTag);
+  Bytes bad = enc;
+  bad[tag_at] = 0xEE;
+  BOOST_TEST(decode_transaction(bad).error().reason == "decode-unknown-payload");
+
+  // A chain id longer than the cap.
+  Transaction long_chain = tx;
+  long_chain.chain_id = std::string(kMaxChainIdBytes + 1, 'x');
+  BOOST_TEST(decode_transaction(encode(long_chain)).error().reason == "decode-too-long");
+}

@@ -1,0 +1,56 @@
+#define BOOST_TEST_MODULE cli_tests
+#include <boost/test/unit_test.hpp>
+
+#include <sstream>
+
+#include "core/version.h"
+#include "node/cli.h"
+
+using namespace verity::node;
+
+namespace {
+struct Run {
+  int code;
+  std::string out, err;
+};
+Run run(const CliProgram& p, std::vector<std::string> args) {
+  std::ostringstream out, err;
+  int code = run_cli(p, args, out, err);
+  return {code, out.str(), err.str()};
+}
+CliProgram program() {
+  return {"verityd", "the node",
+          {{"echo", "prints its arguments", [](const std::vector<std::string>& a, std::ostream& o, std::ostream&) {
+              for (const auto& s : a) o << s << ";";
+              return 0;
+            }}}};
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(help_and_version) {
+  auto h = run(program(), {"--help"});
+  BOOST_TEST(h.code == kExitOk);
+  BOOST_TEST(h.out.find("Usage:") != std::string::npos);
+  BOOST_TEST(h.out.find("echo") != std::string::npos);
+  auto v = run(program(), {"--version"});
+  BOOST_TEST(v.code == kExitOk);
+  BOOST_TEST(v.out == std::string("verityd ") + verity::kVersion + "\n");
+}
+
+BOOST_AUTO_TEST_CASE(dispatches_subcommands) {
+  auto r = run(program(), {"echo", "a", "b"});
+  BOOST_TEST(r.code == 0);
+  BOOST_TEST(r.out == "a;b;");
+}
+
+BOOST_AUTO_TEST_CASE(usage_errors_say_what_to_do) {
+  auto none = run(program(), {});
+  BOOST_TEST(none.code == kExitUsage);
+  BOOST_TEST(none.err.find("Usage:") != std::string::npos);
+  auto unknown = run(program(), {"frobnicate"});
+  BOOST_TEST(unknown.code == kExitUsage);
+  BOOST_TEST(unknown.err.find("unknown command 'frobnicate'") != std::string::npos);
+  BOOST_TEST(unknown.err.find("verityd --help") != std::string::npos);
+  auto flag = run(program(), {"--bogus"});
+  BOOST_TEST(flag.err.find("unknown option '--bogus'") != std::string::npos);
+}

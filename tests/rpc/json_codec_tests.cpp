@@ -1,0 +1,82 @@
+#define BOOST_TEST_MODULE json_codec_tests
+#include <boost/test/unit_test.hpp>
+
+#include "rpc/json_codec.h"
+
+using namespace verity;
+using namespace verity::rpc;
+
+namespace {
+Transaction sample() {
+  Transaction tx;
+  tx.chain_id = "verity-test-1";
+  tx.nonce = 3;
+  tx.fee = Amount(10);
+  tx.payload = Transfer{SecretKey::derive_insecure("bob").public_key(), Amount(UINT64_MAX)};
+  tx.sign(SecretKey::derive_insecure("alice"));
+  return tx;
+}
+
+rapidjson::Document parse(const std::string& s) {
+  rapidjson::Document d;
+  d.Parse(s.c_str());
+  BOOST_REQUIRE(!d.HasParseError());
+  return d;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(amounts_are_decimal_strings) {
+  rapidjson::Document d;
+  auto v = to_json(Amount(UINT64_MAX), d.GetAllocator());
+  BOOST_TEST(json_string(v) == "\"18446744073709551615\"");
+  BOOST_TEST(amount_from_json(v, "x")->units() == UINT64_MAX);
+  auto number = parse("5");
+  auto e = amount_from_json(number, "fee");
+  BOOST_TEST(e.error().reason == "invalid-params");
+  BOOST_TEST(e.error().detail.find("fee") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(transaction_round_trip_keeps_signature_valid) {
+  Transaction tx = sample();
+  rapidjson::Document d;
+  std::string text = json_string(to_json(tx, d.GetAllocator()));
+  auto doc = parse(text);
+  BOOST_TEST(doc["payload"]["type"].GetString() == std::string("transfer"));
+  BOOST_TEST(doc["payload"]["amount"].GetString() == std::string("18446744073709551615"));
+  auto back = transaction_from_json(doc);
+  BOOST_REQUIRE_MESSAGE(back.ok(), (back.ok() ? "" : back.error().to_string()));
+  BOOST_TEST((*back == tx));
+  BOOST_TEST(back->verify_signature());
+}
+
+BOOST_AUTO_TEST_CASE(bad_fields_are_named) {
+  Transaction tx = sample();
+  rapidjson::Document d;
+  std::string good = json_string(to_json(tx, d.GetAllocator()));
+  struct Case {
+    const char* field;
+    std::string json;
+  };
+  auto with = [&](const char* member, const char* value) {
+    auto doc = parse(good);
+    rapidjson::Document v;
+    v.Parse(value);
+    doc[member].CopyFrom(v, doc.GetAllocator());
+    return json_string(doc);
+  };
+  for (const Case& c : std::vector<Case>{{"nonce", with("nonce", "-1")},
+                                         {"nonce", with("nonce", "\"1\"")},
+                                         {"fee", with("fee", "10")},
+                                         {"fee", with("fee", "\"ten\"")},
+                                         {"sender", with("sender", "\"abcd\"")},
+                                         {"signature", with("signature", "\"zz\"")},
+                                         {"payload", with("payload", "{}")},
+                                         {"payload.type", with("payload", "{\"type\":\"mint\"}")},
+                                         {"chain_id", "{\"sender\":1}"}}) {
+    BOOST_TEST_CONTEXT(c.json) {
+      auto r = transaction_from_json(parse(c.json));
+      BOOST_TEST(r.error().reason == "invalid-params");
+      BOOST_TEST(r.error().detail.rfind(c.field, 0) == 0u, r.error().detail);
+    }
+  }
+}

@@ -1,0 +1,94 @@
+#define BOOST_TEST_MODULE kv_store_tests
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "state/kv_store.h"
+
+using namespace verity;
+using namespace verity::state;
+
+namespace {
+Bytes b(const std::string& s) { return Bytes(s.begin(), s.end()); }
+
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    std::random_device rd;
+    path = std::filesystem::temp_directory_path() / ("verity-kv-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+// The same contract, checked on both backends.
+void check_contract(KvStore& store) {
+  BOOST_TEST(!store.get(b("missing"))->has_value());
+
+  WriteBatch batch;
+  batch.put(b("acct/bob"), b("5"));
+  batch.put(b("acct/alice"), b("10"));
+  batch.put(b("blk/1"), b("block one"));
+  batch.put(b("acct/carol"), b("1"));
+  batch.erase(b("acct/carol"));          // a later op on the same key wins
+  batch.put(b("acct/\xff"), b("high"));  // bytes compare unsigned
+  BOOST_TEST(store.write(batch, true).ok());
+
+  BOOST_TEST(*store.get(b("acct/alice"))->value().data() == '1');
+  BOOST_TEST(!store.get(b("acct/carol"))->has_value());
+
+  std::vector<std::string> keys;
+  BOOST_TEST(store.scan(b("acct/"), [&](ByteView k, ByteView) {
+    keys.emplace_back(k.begin(), k.end());
+    return true;
+  }).ok());
+  BOOST_TEST((keys == std::vector<std::string>{"acct/alice", "acct/bob", "acct/\xff"}));
+
+  int visited = 0;
+  BOOST_TEST(store.scan(b(""), [&](ByteView, ByteView) { return ++visited < 2; }).ok());
+  BOOST_TEST(visited == 2);  // stops when visit returns false
+
+  WriteBatch del;
+  del.erase(b("acct/bob"));
+  BOOST_TEST(store.write(del, false).ok());
+  BOOST_TEST(!store.get(b("acct/bob"))->has_value());
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(memory_store_contract) {
+  auto store = open_memory_store();
+  check_contract(*store);
+}
+
+BOOST_AUTO_TEST_CASE(leveldb_store_contract_and_persistence) {
+  TempDir dir;
+  {
+    auto store = open_leveldb_store(dir.path.string());
+    BOOST_REQUIRE(store.ok());
+    check_contract(**store);
+  }
+  auto reopened = open_leveldb_store(dir.path.string());
+  BOOST_REQUIRE(reopened.ok());
+  BOOST_TEST((*reopened)->get(b("blk/1"))->value() == b("block one"));
+  BOOST_TEST(!(*reopened)->get(b("acct/bob"))->has_value());
+}
+
+BOOST_AUTO_TEST_CASE(leveldb_second_open_is_refused) {
+  TempDir dir;
+  auto first = open_leveldb_store(dir.path.string());
+  BOOST_REQUIRE(first.ok());
+  auto second = open_leveldb_store(dir.path.string());
+  BOOST_TEST(!second.ok());
+  BOOST_TEST(second.error().reason == "store-open-failed");
+  BOOST_TEST((second.error().fault == Fault::local));
+}
+
+BOOST_AUTO_TEST_CASE(leveldb_open_fails_cleanly_on_bad_path) {
+  TempDir dir;
+  auto file = dir.path / "a-file";
+  { std::ofstream(file) << "x"; }
+  auto store = open_leveldb_store((file / "db").string());
+  BOOST_TEST(store.error().reason == "store-open-failed");
+}
