@@ -1,0 +1,190 @@
+#define BOOST_TEST_MODULE state_map_tests
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <map>
+#include <random>
+
+#include "state/state_map.h"
+#include "tests/test_support.h"
+
+using namespace verity;
+using namespace verity::state;
+
+namespace {
+Bytes b(const std::string& s) { return Bytes(s.begin(), s.end()); }
+
+// The root by definition, from scratch: no store, no incremental updates.
+Hash256 reference_root(std::vector<std::pair<Hash256, Hash256>> entries, unsigned depth = 0) {
+  if (entries.empty()) return kEmptySubtree;
+  if (entries.size() == 1) return state_leaf_hash(entries[0].first, entries[0].second);
+  std::vector<std::pair<Hash256, Hash256>> left, right;
+  for (auto& e : entries) (path_bit(e.first, depth) ? right : left).push_back(e);
+  return state_node_hash(reference_root(left, depth + 1), reference_root(right, depth + 1));
+}
+
+Hash256 reference_root(const std::map<Bytes, Bytes>& content) {
+  std::vector<std::pair<Hash256, Hash256>> entries;
+  for (const auto& [k, v] : content) entries.push_back({state_path(k), sha256(v)});
+  return reference_root(entries);
+}
+
+struct MapFixture {
+  std::unique_ptr<KvStore> store = open_memory_store();
+  StateMap map{*store};
+  Hash256 root = kEmptySubtree;
+
+  void apply(std::vector<StateUpdate> ups) {
+    auto r = map.apply(root, std::move(ups));
+    BOOST_REQUIRE(r.ok());
+    root = *r;
+    WriteBatch batch;
+    map.flush(batch);
+    BOOST_REQUIRE(store->write(batch, false).ok());
+  }
+};
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(empty_single_and_small_maps, MapFixture) {
+  BOOST_TEST(root == kEmptySubtree);
+  apply({{b("a"), b("1")}});
+  BOOST_TEST(root == state_leaf_hash(state_path(b("a")), sha256(b("1"))));
+  apply({{b("b"), b("2")}, {b("c"), b("3")}});
+  BOOST_TEST(root == reference_root({{b("a"), b("1")}, {b("b"), b("2")}, {b("c"), b("3")}}));
+  apply({{b("a"), std::nullopt}, {b("b"), std::nullopt}, {b("c"), std::nullopt}});
+  BOOST_TEST(root == kEmptySubtree);
+}
+
+// The root depends only on the content: random orders, batch sizes and
+// detours through deleted keys all end at the reference root.
+BOOST_AUTO_TEST_CASE(root_is_independent_of_insertion_order) {
+  auto seed = testing::test_seed();
+  BOOST_TEST_MESSAGE("seed " << seed);
+  std::mt19937_64 rng(seed);
+  for (int round = 0; round < 20; ++round) {
+    std::map<Bytes, Bytes> content;
+    std::vector<StateUpdate> writes;
+    int n = 1 + static_cast<int>(rng() % 300);
+    for (int i = 0; i < n; ++i) {
+      Bytes k = b("key-" + std::to_string(rng() % 1000));
+      Bytes v = b("value-" + std::to_string(rng()));
+      content[k] = v;
+      writes.push_back({k, v});
+    }
+    Hash256 expected = reference_root(content);
+
+    for (int order = 0; order < 3; ++order) {
+      // Last write per key must stay last: shuffle the distinct final writes.
+      std::vector<StateUpdate> finals;
+      for (const auto& [k, v] : content) finals.push_back({k, v});
+      std::shuffle(finals.begin(), finals.end(), rng);
+      // Noise: keys written and later deleted.
+      std::vector<StateUpdate> noise;
+      for (int j = 0; j < 10; ++j) noise.push_back({b("noise-" + std::to_string(rng())), b("x")});
+      MapFixture f;
+      f.apply(noise);
+      std::size_t i = 0;
+      while (i < finals.size()) {
+        std::size_t batch = 1 + rng() % 40;
+        std::vector<StateUpdate> part(finals.begin() + static_cast<std::ptrdiff_t>(i),
+                                      finals.begin() + static_cast<std::ptrdiff_t>(std::min(finals.size(), i + batch)));
+        f.apply(part);
+        i += batch;
+      }
+      for (auto& u : noise) u.value.reset();
+      f.apply(noise);
+      BOOST_REQUIRE_MESSAGE(f.root == expected, "seed " << seed << " round " << round);
+    }
+  }
+}
+
+BOOST_FIXTURE_TEST_CASE(later_update_of_a_key_wins_within_a_batch, MapFixture) {
+  apply({{b("k"), b("1")}, {b("k"), b("2")}, {b("j"), b("x")}, {b("j"), std::nullopt}});
+  BOOST_TEST(root == reference_root({{b("k"), b("2")}}));
+}
+
+BOOST_FIXTURE_TEST_CASE(proofs_verify_and_tampering_fails, MapFixture) {
+  std::map<Bytes, Bytes> content;
+  std::vector<StateUpdate> ups;
+  for (int i = 0; i < 500; ++i) {
+    content[b("acct/" + std::to_string(i))] = b("balance " + std::to_string(i * 7));
+    ups.push_back({b("acct/" + std::to_string(i)), content[b("acct/" + std::to_string(i))]});
+  }
+  apply(ups);
+  Hash256 old_root = root;
+
+  for (int i = 0; i < 500; i += 37) {
+    Bytes key = b("acct/" + std::to_string(i));
+    auto proof = map.prove(root, key);
+    BOOST_REQUIRE(proof.ok());
+    BOOST_TEST(verify_state_proof(root, key, content[key], *proof).ok());
+    // Round trip through the encoding.
+    auto decoded = decode_exact<StateProof>(encode(*proof));
+    BOOST_REQUIRE(decoded.ok());
+    BOOST_TEST((*decoded == *proof));
+    BOOST_TEST(verify_state_proof(root, key, content[key], *decoded).ok());
+    // Wrong value, wrong key, absent claim, wrong root: all fail.
+    BOOST_TEST(verify_state_proof(root, key, b("forged"), *proof).error().reason == "proof-mismatch");
+    BOOST_TEST(!verify_state_proof(root, b("acct/other"), content[key], *proof).ok());
+    BOOST_TEST(!verify_state_proof(root, key, std::nullopt, *proof).ok());
+    Hash256 other_root = root;
+    other_root.data[5] ^= 1;
+    BOOST_TEST(!verify_state_proof(other_root, key, content[key], *proof).ok());
+    // Any flipped bit in any sibling fails.
+    for (std::size_t s = 0; s < proof->siblings.size(); ++s) {
+      StateProof t = *proof;
+      t.siblings[s].data[s % 32] ^= 0x10;
+      BOOST_TEST(!verify_state_proof(root, key, content[key], t).ok());
+    }
+    StateProof shorter = *proof;
+    if (!shorter.siblings.empty()) {
+      shorter.siblings.pop_back();
+      BOOST_TEST(!verify_state_proof(root, key, content[key], shorter).ok());
+    }
+  }
+
+  // Non-inclusion proofs for absent keys, both kinds of terminal.
+  int by_leaf = 0, by_empty = 0;
+  for (int i = 0; i < 200; ++i) {
+    Bytes key = b("absent/" + std::to_string(i));
+    auto proof = map.prove(root, key);
+    BOOST_REQUIRE(proof.ok());
+    BOOST_TEST(verify_state_proof(root, key, std::nullopt, *proof).ok());
+    BOOST_TEST(!verify_state_proof(root, key, b("anything"), *proof).ok());
+    (proof->leaf_path ? by_leaf : by_empty)++;
+  }
+  BOOST_TEST(by_leaf > 0);
+  BOOST_TEST(by_empty > 0);
+
+  // A present key cannot be proven absent with its own proof.
+  Bytes present = b("acct/3");
+  auto proof = map.prove(root, present);
+  BOOST_TEST(!verify_state_proof(root, present, std::nullopt, *proof).ok());
+
+  // Old roots stay provable after updates.
+  apply({{b("acct/3"), b("changed")}});
+  BOOST_TEST(root != old_root);
+  auto old_proof = map.prove(old_root, present);
+  BOOST_TEST(verify_state_proof(old_root, present, content[present], *old_proof).ok());
+  auto new_proof = map.prove(root, present);
+  BOOST_TEST(verify_state_proof(root, present, b("changed"), *new_proof).ok());
+}
+
+BOOST_FIXTURE_TEST_CASE(missing_nodes_are_local_errors, MapFixture) {
+  Hash256 bogus = sha256(b("not a node"));
+  auto r = map.apply(bogus, {{b("k"), b("v")}});
+  BOOST_TEST(r.error().reason == "state-node-missing");
+  BOOST_TEST((r.error().fault == Fault::local));
+  BOOST_TEST(map.prove(bogus, b("k")).error().reason == "state-node-missing");
+}
+
+BOOST_AUTO_TEST_CASE(malformed_proof_encodings_rejected) {
+  Writer w;
+  w.varint(300);
+  BOOST_TEST(decode_exact<StateProof>(w.data()).error().reason == "proof-malformed");
+  Writer pad;
+  pad.varint(3);
+  pad.u8(0x80);  // bit 7 set beyond depth 3
+  pad.boolean(false);
+  BOOST_TEST(decode_exact<StateProof>(pad.data()).error().reason == "decode-not-canonical");
+}
