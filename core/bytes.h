@@ -3,6 +3,7 @@
 // Each fixed-size kind gets its own type through a tag, so a public key can
 // never be passed where a hash is expected.
 
+#include <algorithm>
 #include <array>
 #include <compare>
 #include <cstddef>
@@ -23,6 +24,14 @@ using ByteView = std::span<const std::uint8_t>;
 
 inline ByteView as_bytes(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+// prefix + rest, sized once: the shape of every namespaced store key.
+inline Bytes prefixed_key(std::string_view prefix, ByteView rest) {
+  Bytes k(prefix.size() + rest.size());
+  std::copy(prefix.begin(), prefix.end(), k.begin());
+  std::copy(rest.begin(), rest.end(), k.begin() + static_cast<std::ptrdiff_t>(prefix.size()));
+  return k;
 }
 
 template <std::size_t N, class Tag>

@@ -24,6 +24,7 @@ std::string_view domain_tag(Domain d) {
     case Domain::commit_certificate: return "verity/commit-certificate";
     case Domain::consensus_message: return "verity/consensus-message";
     case Domain::devnet_key: return "verity/devnet-key";
+    case Domain::genesis: return "verity/genesis";
   }
   return "verity/unknown";
 }

@@ -35,8 +35,9 @@ enum class Domain : std::uint8_t {
   commit_certificate,
   consensus_message,  // other signed consensus messages (view change, ...)
   devnet_key,         // insecure devnet key derivation from a name
+  genesis,            // the genesis document
 };
-inline constexpr int kDomainCount = static_cast<int>(Domain::devnet_key) + 1;
+inline constexpr int kDomainCount = static_cast<int>(Domain::genesis) + 1;
 
 std::string_view domain_tag(Domain d);
 

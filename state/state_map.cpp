@@ -10,13 +10,7 @@ namespace {
 constexpr std::uint8_t kLeafTag = 1;
 constexpr std::uint8_t kInnerTag = 2;
 
-Bytes node_key(const Hash256& h) {
-  Bytes k(2 + h.size());
-  k[0] = 'n';
-  k[1] = '/';
-  std::copy(h.data.begin(), h.data.end(), k.begin() + 2);
-  return k;
-}
+Bytes node_key(const Hash256& h) { return prefixed_key("n/", h.view()); }
 }  // namespace
 
 Result<StateMap::Node> StateMap::load(const Hash256& hash) const {

@@ -17,13 +17,9 @@
 
 #include "core/state_proof.h"
 #include "state/kv_store.h"
+#include "state/state_view.h"
 
 namespace verity::state {
-
-struct StateUpdate {
-  Bytes key;
-  std::optional<Bytes> value;  // nullopt deletes
-};
 
 class StateMap {
  public:

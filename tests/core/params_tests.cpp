@@ -1,10 +1,11 @@
 #define BOOST_TEST_MODULE params_tests
 #include <boost/test/unit_test.hpp>
 
-#include "contracts/params.h"
+#include <set>
+
+#include "core/params.h"
 
 using namespace verity;
-using namespace verity::contracts;
 
 BOOST_AUTO_TEST_CASE(defaults_are_design_values_and_valid) {
   ProtocolParams p;
@@ -31,10 +32,25 @@ BOOST_AUTO_TEST_CASE(bad_values_name_the_field) {
 
   ProtocolParams q;
   q.double_sign_slash_bps = 10001;
-  auto t = validate(q);
-  BOOST_TEST(t.error().detail.find("double_sign_slash_bps") != std::string::npos);
+  BOOST_TEST(validate(q).error().detail.find("double_sign_slash_bps") != std::string::npos);
 
   ProtocolParams full;
   full.downtime_slash_bps = 10000;  // 100% is allowed
   BOOST_TEST(validate(full).ok());
+}
+
+BOOST_AUTO_TEST_CASE(encoding_round_trip_and_names_unique) {
+  ProtocolParams p;
+  p.min_fee = Amount(17);
+  p.task_replication = 5;
+  auto back = decode_exact<ProtocolParams>(encode(p));
+  BOOST_REQUIRE(back.ok());
+  BOOST_TEST((*back == p));
+  std::set<std::string> names;
+  int count = 0;
+  for_each_param(p, [&](const char* name, const auto&, ParamRule) {
+    names.insert(name);
+    ++count;
+  });
+  BOOST_TEST(names.size() == static_cast<std::size_t>(count));
 }

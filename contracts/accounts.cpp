@@ -1,0 +1,67 @@
+#include "contracts/accounts.h"
+
+namespace verity::contracts {
+
+const Bytes kFeePoolKey = prefixed_key("sys/fee_pool", {});
+
+void Account::encode(Writer& w) const {
+  balance.encode(w);
+  w.varint(nonce);
+}
+
+Account Account::decode(Reader& r) {
+  Account a;
+  a.balance = Amount::decode(r);
+  a.nonce = r.varint();
+  return a;
+}
+
+Bytes account_key(const PublicKey& address) { return prefixed_key("acct/", address.view()); }
+
+namespace {
+template <class T>
+Result<T> load_decoded(const state::StateReader& state, ByteView key, T absent) {
+  auto raw = state.get(key);
+  if (!raw) return raw.error();
+  if (!raw->has_value()) return absent;
+  auto v = decode_exact<T>(**raw);
+  if (!v) return local_error("state-corrupt", "stored value does not decode: " + v.error().to_string());
+  return v;
+}
+}  // namespace
+
+Result<Account> load_account(const state::StateReader& state, const PublicKey& address) {
+  return load_decoded<Account>(state, account_key(address), Account{});
+}
+
+void store_account(state::StateOverlay& state, const PublicKey& address, const Account& account) {
+  state.put(account_key(address), encode(account));
+}
+
+Result<Amount> load_amount(const state::StateReader& state, ByteView key) {
+  return load_decoded<Amount>(state, key, Amount{});
+}
+
+void store_amount(state::StateOverlay& state, ByteView key, Amount amount) { state.put(key, encode(amount)); }
+
+Status transfer(state::StateOverlay& state, const PublicKey& from, const Transfer& t, std::vector<Event>& events) {
+  auto sender = load_account(state, from);
+  if (!sender) return sender.error();
+  auto debited = sender->balance.checked_sub(t.amount);
+  if (!debited)
+    return make_error("insufficient-funds", "balance " + sender->balance.to_string() + " < amount " + t.amount.to_string());
+  sender->balance = *debited;
+  store_account(state, from, *sender);
+
+  auto receiver = load_account(state, t.to);  // after the debit: a transfer to oneself nets to zero
+  if (!receiver) return receiver.error();
+  auto credited = receiver->balance.checked_add(t.amount);
+  if (!credited) return credited.error();
+  receiver->balance = *credited;
+  store_account(state, t.to, *receiver);
+
+  events.push_back({"transfer", {{"from", from.hex()}, {"to", t.to.hex()}, {"amount", t.amount.to_string()}}});
+  return {};
+}
+
+}  // namespace verity::contracts

@@ -1,0 +1,77 @@
+#pragma once
+// Protocol parameters. Every one lives in genesis; the defaults below are
+// DESIGN.md's (informed by Cosmos SDK and CometBFT, scaled to blocks).
+// Every period is a number of blocks, never wall-clock time. Fractions are
+// basis points: 10,000 bps = 100%.
+//
+// for_each_param() is the one list of parameters: validation, the binary
+// encoding (and so the genesis hash) and the JSON codec all walk it, so a
+// parameter added here is everywhere at once.
+
+#include <cstdint>
+#include <string_view>
+
+#include "core/amount.h"
+#include "core/encoding.h"
+#include "core/result.h"
+
+namespace verity {
+
+inline constexpr std::uint32_t kBpsDenominator = 10'000;
+
+struct ProtocolParams {
+  // consensus and validator set
+  std::uint64_t epoch_blocks = 100;
+  std::uint64_t max_validators = 100;
+  // blocks and fees
+  std::uint64_t max_block_txs = 10'000;
+  std::uint64_t max_block_bytes = 4 * 1024 * 1024;
+  Amount min_fee{0};
+  // staking
+  std::uint64_t unbonding_blocks = 1'000;
+  // slashing: double sign (and a permanent ban)
+  std::uint64_t double_sign_slash_bps = 500;  // 5%
+  // slashing: downtime
+  std::uint64_t downtime_window = 100;
+  std::uint64_t min_signed_bps = 5'000;  // sign at least 50% of the window
+  std::uint64_t downtime_jail_blocks = 100;
+  std::uint64_t downtime_slash_bps = 100;  // 1%
+  // rewards and reputation
+  std::uint64_t reward_lock_blocks = 100;
+  std::uint64_t reputation_decay_bps = 1'000;  // 10% per epoch
+  // tasks
+  std::uint64_t task_replication = 3;
+  std::uint64_t worker_outvoted_slash_bps = 1'000;  // 10% of worker stake
+
+  friend bool operator==(const ProtocolParams&, const ProtocolParams&) = default;
+
+  void encode(Writer& w) const;
+  static ProtocolParams decode(Reader& r);
+};
+
+enum class ParamRule { positive, fraction_bps, any };
+
+// Calls f(name, member, rule) for every parameter, in encoding order.
+template <class Params, class F>
+void for_each_param(Params& p, F&& f) {
+  f("epoch_blocks", p.epoch_blocks, ParamRule::positive);
+  f("max_validators", p.max_validators, ParamRule::positive);
+  f("max_block_txs", p.max_block_txs, ParamRule::positive);
+  f("max_block_bytes", p.max_block_bytes, ParamRule::positive);
+  f("min_fee", p.min_fee, ParamRule::any);
+  f("unbonding_blocks", p.unbonding_blocks, ParamRule::positive);
+  f("double_sign_slash_bps", p.double_sign_slash_bps, ParamRule::fraction_bps);
+  f("downtime_window", p.downtime_window, ParamRule::positive);
+  f("min_signed_bps", p.min_signed_bps, ParamRule::fraction_bps);
+  f("downtime_jail_blocks", p.downtime_jail_blocks, ParamRule::positive);
+  f("downtime_slash_bps", p.downtime_slash_bps, ParamRule::fraction_bps);
+  f("reward_lock_blocks", p.reward_lock_blocks, ParamRule::positive);
+  f("reputation_decay_bps", p.reputation_decay_bps, ParamRule::fraction_bps);
+  f("task_replication", p.task_replication, ParamRule::positive);
+  f("worker_outvoted_slash_bps", p.worker_outvoted_slash_bps, ParamRule::fraction_bps);
+}
+
+// Checks every rule; the detail names the bad field. Reason "bad-param".
+Status validate(const ProtocolParams& p);
+
+}  // namespace verity

@@ -1,0 +1,46 @@
+#pragma once
+// What state/ needs from the native contracts, as an interface: state/
+// executes blocks without linking contracts/, and contracts/ sees only this
+// header and the state view (core + state_view, no store).
+
+#include <string>
+#include <vector>
+
+#include "core/genesis.h"
+#include "core/params.h"
+#include "core/receipt.h"
+#include "core/transaction.h"
+#include "state/state_view.h"
+
+namespace verity::state {
+
+// What a transaction may know about the block it runs in: all of it agreed
+// on by consensus, nothing local (no clock).
+struct BlockContext {
+  std::string chain_id;
+  std::uint64_t height = 0;
+  PublicKey proposer;
+  ProtocolParams params;
+};
+
+// The Application keeps the validator set that must certify the next block
+// under this state key (an encoded ValidatorSet); the chain reads it there
+// to check commit certificates.
+inline const Bytes kValidatorSetKey = prefixed_key("sys/validators", {});
+
+class Application {
+ public:
+  virtual ~Application() = default;
+  // Writes the state of a validated genesis.
+  virtual Status init_genesis(StateOverlay& state, const Genesis& genesis) const = 0;
+  // What every transaction pays whatever its payload does: checks the
+  // nonce and takes the fee. An error makes the whole block invalid.
+  virtual Status charge(StateOverlay& state, const BlockContext& ctx, const Transaction& tx) const = 0;
+  // Runs the payload. An input-fault error fails only this transaction
+  // (its writes are rolled back by the caller); a local-fault error means
+  // the block cannot be executed on this node.
+  virtual Status execute(StateOverlay& state, const BlockContext& ctx, const Transaction& tx,
+                         std::vector<Event>& events) const = 0;
+};
+
+}  // namespace verity::state

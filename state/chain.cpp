@@ -1,0 +1,220 @@
+#include "state/chain.h"
+
+namespace verity::state {
+
+namespace {
+
+Bytes be64(std::uint64_t v) {
+  Bytes out(8);
+  for (int i = 7; i >= 0; --i, v >>= 8) out[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v);
+  return out;
+}
+
+std::uint64_t read_be64(ByteView b) {
+  std::uint64_t v = 0;
+  for (auto x : b) v = v << 8 | x;
+  return v;
+}
+
+const Bytes kGenesisKey = prefixed_key("m/genesis", {});
+const Bytes kTipKey = prefixed_key("m/tip", {});
+
+Bytes block_key(std::uint64_t h) { return prefixed_key("b/", be64(h)); }
+Bytes cert_key(std::uint64_t h) { return prefixed_key("c/", be64(h)); }
+Bytes hash_key(const Hash256& hash) { return prefixed_key("h/", hash.view()); }
+Bytes tx_key(const Hash256& id) { return prefixed_key("t/", id.view()); }
+Bytes state_key(ByteView key) { return prefixed_key("s/", key); }
+
+// The committed flat state: "s/" + key in the store.
+class StoreStateReader final : public StateReader {
+ public:
+  explicit StoreStateReader(const KvStore& store) : store_(store) {}
+  Result<std::optional<Bytes>> get(ByteView key) const override { return store_.get(state_key(key)); }
+
+ private:
+  const KvStore& store_;
+};
+
+template <class T>
+Result<std::optional<T>> load(const KvStore& store, const Bytes& key) {
+  auto raw = store.get(key);
+  if (!raw) return raw.error();
+  if (!raw->has_value()) return std::optional<T>{};
+  auto v = decode_exact<T>(**raw);
+  if (!v) return local_error("state-corrupt", "stored record does not decode: " + v.error().to_string());
+  return std::optional<T>{std::move(*v)};
+}
+
+// Where a committed transaction is, with its receipt (whose height and
+// index locate it).
+struct TxLocation {
+  Receipt receipt;
+  void encode(Writer& w) const { receipt.encode(w); }
+  static TxLocation decode(Reader& r) { return {Receipt::decode(r)}; }
+};
+
+void put_state_changes(WriteBatch& batch, const std::vector<StateUpdate>& changes) {
+  for (const auto& c : changes) {
+    if (c.value)
+      batch.put(state_key(c.key), *c.value);
+    else
+      batch.erase(state_key(c.key));
+  }
+}
+
+}  // namespace
+
+void ChainTip::encode(Writer& w) const {
+  w.varint(height);
+  w.fixed(block_hash);
+  w.fixed(state_root);
+}
+
+ChainTip ChainTip::decode(Reader& r) {
+  ChainTip t;
+  t.height = r.varint();
+  t.block_hash = r.fixed<32, HashTag>();
+  t.state_root = r.fixed<32, HashTag>();
+  return t;
+}
+
+Chain::Chain(KvStore& store, Genesis genesis, const Application& app)
+    : store_(store), genesis_(std::move(genesis)), app_(app), reader_(std::make_unique<StoreStateReader>(store)), map_(store) {}
+
+Result<std::unique_ptr<Chain>> Chain::open(KvStore& store, Genesis genesis, const Application& app) {
+  if (auto s = genesis.validate(); !s) return s.error();
+  std::unique_ptr<Chain> chain(new Chain(store, std::move(genesis), app));
+  const Hash256 genesis_hash = chain->genesis_.hash();
+
+  auto stored = store.get(kGenesisKey);
+  if (!stored) return stored.error();
+  if (stored->has_value()) {
+    if (Bytes(genesis_hash.data.begin(), genesis_hash.data.end()) != **stored)
+      return make_error("genesis-mismatch", "the data directory belongs to genesis " + to_hex(**stored) +
+                                                ", not " + genesis_hash.hex());
+    auto tip = load<ChainTip>(store, kTipKey);
+    if (!tip) return tip.error();
+    if (!tip->has_value()) return local_error("state-corrupt", "genesis recorded but no tip");
+    chain->tip_ = **tip;
+  } else {
+    // First start: the genesis state, its map and the tip in one batch.
+    StateOverlay overlay(*chain->reader_);
+    if (auto s = app.init_genesis(overlay, chain->genesis_); !s) return s.error();
+    auto changes = overlay.changes();
+    auto root = chain->map_.apply(kEmptySubtree, changes);
+    if (!root) return root.error();
+    chain->tip_ = ChainTip{0, genesis_hash, *root};
+    WriteBatch batch;
+    put_state_changes(batch, changes);
+    chain->map_.flush(batch);
+    batch.put(kGenesisKey, genesis_hash.view());
+    batch.put(kTipKey, encode(chain->tip_));
+    if (auto s = store.write(batch, /*sync=*/true); !s) return s.error();
+  }
+  if (auto s = chain->load_validators(); !s) return s.error();
+  return chain;
+}
+
+Status Chain::load_validators() {
+  auto raw = reader_->get(kValidatorSetKey);
+  if (!raw) return raw.error();
+  if (!raw->has_value()) return local_error("state-corrupt", "no validator set in state");
+  auto set = decode_exact<ValidatorSet>(**raw);
+  if (!set) return local_error("state-corrupt", "validator set does not decode: " + set.error().to_string());
+  validators_ = std::move(*set);
+  return {};
+}
+
+BlockContext Chain::context_for(const BlockHeader& header) const {
+  return BlockContext{genesis_.chain_id, header.height, header.proposer, genesis_.params};
+}
+
+Result<BlockOutcome> Chain::execute(const Block& block) {
+  const BlockHeader& h = block.header;
+  if (h.chain_id != genesis_.chain_id) return make_error("wrong-chain-id", "block is for chain '" + h.chain_id + "'");
+  if (h.height != tip_.height + 1)
+    return make_error("bad-height", "expected height " + std::to_string(tip_.height + 1) + ", got " + std::to_string(h.height));
+  if (h.prev_hash != tip_.block_hash) return make_error("bad-prev-hash", "block does not extend the tip");
+  if (h.height == 1) {
+    if (!block.last_commit.empty()) return make_error("bad-last-commit", "block 1 has no previous commit");
+  } else {
+    // The previous block was certified by the set that certifies this one
+    // (sets change only at epoch boundaries: the staking issue revisits this).
+    if (block.last_commit.height != tip_.height || block.last_commit.block_hash != tip_.block_hash)
+      return make_error("bad-last-commit", "last_commit is not for the previous block");
+    if (auto s = block.last_commit.verify(genesis_.chain_id, validators_); !s)
+      return make_error("bad-last-commit", s.error().to_string());
+  }
+  map_.discard();
+  executed_hash_.reset();
+  auto outcome = apply_block(*reader_, map_, tip_.state_root, block, context_for(h), app_);
+  if (!outcome) {
+    map_.discard();
+    return outcome.error();
+  }
+  executed_hash_ = block.hash();
+  executed_ = *outcome;
+  return outcome;
+}
+
+Status Chain::commit(const Block& block, const CommitCertificate& cert) {
+  const Hash256 hash = block.hash();
+  if (!executed_hash_ || *executed_hash_ != hash) {
+    auto outcome = execute(block);
+    if (!outcome) return outcome.error();
+  }
+  if (executed_.state_root != block.header.state_root)
+    return make_error("bad-state-root", "header says " + block.header.state_root.hex() + ", execution gives " +
+                                            executed_.state_root.hex());
+  if (cert.height != block.header.height || cert.block_hash != hash)
+    return make_error("bad-certificate", "certificate is for another block");
+  if (auto s = cert.verify(genesis_.chain_id, validators_); !s)
+    return make_error("bad-certificate", s.error().to_string());
+
+  const std::uint64_t height = block.header.height;
+  WriteBatch batch;
+  batch.put(block_key(height), encode(block));
+  batch.put(cert_key(height), encode(cert));
+  batch.put(hash_key(hash), be64(height));
+  for (const auto& receipt : executed_.receipts) batch.put(tx_key(receipt.tx_id), encode(TxLocation{receipt}));
+  put_state_changes(batch, executed_.changes);
+  map_.flush(batch);
+  ChainTip next{height, hash, executed_.state_root};
+  batch.put(kTipKey, encode(next));
+  if (auto s = store_.write(batch, /*sync=*/true); !s) {
+    executed_hash_.reset();
+    return s;
+  }
+  tip_ = next;
+  executed_hash_.reset();
+  executed_ = {};
+  return load_validators();
+}
+
+Result<std::optional<Block>> Chain::block_at(std::uint64_t height) const { return load<Block>(store_, block_key(height)); }
+
+Result<std::optional<std::uint64_t>> Chain::height_of(const Hash256& block_hash) const {
+  auto raw = store_.get(hash_key(block_hash));
+  if (!raw) return raw.error();
+  if (!raw->has_value()) return std::optional<std::uint64_t>{};
+  if ((*raw)->size() != 8) return local_error("state-corrupt", "bad height index entry");
+  return std::optional<std::uint64_t>{read_be64(**raw)};
+}
+
+Result<std::optional<CommitCertificate>> Chain::certificate_at(std::uint64_t height) const {
+  return load<CommitCertificate>(store_, cert_key(height));
+}
+
+Result<std::optional<TxRecord>> Chain::transaction(const Hash256& tx_id) const {
+  auto loc = load<TxLocation>(store_, tx_key(tx_id));
+  if (!loc) return loc.error();
+  if (!loc->has_value()) return std::optional<TxRecord>{};
+  const Receipt& receipt = (*loc)->receipt;
+  auto block = block_at(receipt.height);
+  if (!block) return block.error();
+  if (!block->has_value() || receipt.index >= (*block)->transactions.size())
+    return local_error("state-corrupt", "transaction index points at a missing block");
+  return std::optional<TxRecord>{TxRecord{(*block)->transactions[receipt.index], receipt}};
+}
+
+}  // namespace verity::state

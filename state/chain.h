@@ -1,0 +1,89 @@
+#pragma once
+// The committed chain in one KvStore: blocks, certificates, transaction
+// receipts, the flat current state, the state map's nodes and the tip.
+//
+// Keys (all in one LevelDB database per data directory):
+//   "m/genesis"        genesis hash        "m/tip"   ChainTip
+//   "b/" + be64(h)     block h             "c/" + be64(h)  commit certificate of h
+//   "h/" + block hash  be64(h)             "t/" + tx id    TxLocation + receipt
+//   "s/" + state key   state value         "n/" + hash     state map node
+//
+// commit() writes a block, its indexes, its receipts, its state changes,
+// its state map nodes and the new tip in ONE synced LevelDB write batch:
+// after a crash at any moment the chain holds the whole block or none of it.
+//
+// Single writer; reads may run concurrently with each other.
+
+#include <memory>
+#include <optional>
+
+#include "core/block.h"
+#include "core/genesis.h"
+#include "state/execution.h"
+#include "state/kv_store.h"
+#include "state/state_map.h"
+
+namespace verity::state {
+
+struct ChainTip {
+  std::uint64_t height = 0;  // 0: only genesis
+  Hash256 block_hash;        // genesis hash at height 0
+  Hash256 state_root;
+  void encode(Writer& w) const;
+  static ChainTip decode(Reader& r);
+  friend bool operator==(const ChainTip&, const ChainTip&) = default;
+};
+
+struct TxRecord {
+  Transaction tx;
+  Receipt receipt;
+};
+
+class Chain {
+ public:
+  // The first time, writes the genesis state (one batch); afterwards checks
+  // that the store belongs to this genesis. Reasons: "genesis-mismatch",
+  // "bad-genesis", "state-corrupt", store errors.
+  static Result<std::unique_ptr<Chain>> open(KvStore& store, Genesis genesis, const Application& app);
+
+  const Genesis& genesis() const { return genesis_; }
+  const ChainTip& tip() const { return tip_; }
+  // The validator set that must certify the next block.
+  const ValidatorSet& validators() const { return validators_; }
+  BlockContext context_for(const BlockHeader& header) const;
+
+  // Checks a block against the tip and executes it without writing.
+  // Reasons: "wrong-chain-id", "bad-height", "bad-prev-hash",
+  // "bad-last-commit" (+ the certificate's reason), and apply_block's.
+  Result<BlockOutcome> execute(const Block& block);
+  // Commits a block: its header's state root must be the one execution
+  // gives, and `cert` must certify it. Reasons: "bad-state-root",
+  // "bad-certificate", store errors (local).
+  Status commit(const Block& block, const CommitCertificate& cert);
+
+  Result<std::optional<Block>> block_at(std::uint64_t height) const;
+  Result<std::optional<std::uint64_t>> height_of(const Hash256& block_hash) const;
+  Result<std::optional<CommitCertificate>> certificate_at(std::uint64_t height) const;
+  Result<std::optional<TxRecord>> transaction(const Hash256& tx_id) const;
+  const StateReader& state() const { return *reader_; }
+  // A proof for `key` against tip().state_root.
+  Result<StateProof> prove(ByteView key) const { return map_.prove(tip_.state_root, key); }
+
+ private:
+  Chain(KvStore& store, Genesis genesis, const Application& app);
+  Status load_validators();
+
+  KvStore& store_;
+  Genesis genesis_;
+  const Application& app_;
+  std::unique_ptr<StateReader> reader_;
+  StateMap map_;
+  ChainTip tip_;
+  ValidatorSet validators_;
+  // The last block execute() ran, and its outcome, whose state map nodes
+  // are still pending in map_.
+  std::optional<Hash256> executed_hash_;
+  BlockOutcome executed_;
+};
+
+}  // namespace verity::state

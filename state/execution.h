@@ -1,0 +1,45 @@
+#pragma once
+// apply_block: the one entry point that executes a block. It takes the
+// committed state and a block and gives the new state root, the receipts
+// and the state changes, or an error that makes the block invalid.
+//
+// The rules it enforces itself are those of the envelope (chain id,
+// signature, block limits); the rest belongs to the Application (the native
+// contracts, in contracts/), which state/ reaches only through this
+// interface. Per transaction:
+//
+//   1. chain id and signature must be right, else the block is invalid;
+//   2. Application::charge checks the nonce (strictly sequential, so a
+//      replay is rejected) and takes the fee, else the block is invalid;
+//   3. Application::execute runs the payload inside an undo scope: if it
+//      fails, its writes are rolled back and the receipt carries the reason,
+//      but the fee stays paid and the nonce used.
+//
+// Deterministic: no clock, no randomness, no I/O but reads of committed
+// state, and ordered containers wherever order reaches a hash.
+
+#include <string>
+#include <vector>
+
+#include "core/block.h"
+#include "core/receipt.h"
+#include "state/application.h"
+#include "state/state_map.h"
+
+namespace verity::state {
+
+struct BlockOutcome {
+  Hash256 state_root;
+  std::vector<Receipt> receipts;
+  std::vector<StateUpdate> changes;  // sorted by key
+};
+
+// `map` holds the new tree nodes until the caller flushes them (or discards
+// them when the block is rejected). Error reasons: "block-too-large",
+// "too-many-txs", "bad-tx-root", "bad-last-commit-hash", "wrong-chain-id",
+// "bad-signature", and the Application's charge() reasons ("bad-nonce",
+// "fee-too-low", "insufficient-funds", ...); the detail names the transaction.
+Result<BlockOutcome> apply_block(const StateReader& committed, StateMap& map, const Hash256& parent_root,
+                                 const Block& block, const BlockContext& ctx, const Application& app);
+
+}  // namespace verity::state
