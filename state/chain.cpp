@@ -62,6 +62,16 @@ void put_state_changes(WriteBatch& batch, const std::vector<StateUpdate>& change
   }
 }
 
+// What execution depends on: everything in the block but the state root it
+// produces (and the body, which tx_root and last_commit_hash commit to).
+// A proposer executes a block before it knows its root, then commits the
+// same block with the root filled in, without executing it twice.
+Hash256 execution_key(const Block& block) {
+  BlockHeader h = block.header;
+  h.state_root = Hash256{};
+  return h.hash();
+}
+
 }  // namespace
 
 void ChainTip::encode(Writer& w) const {
@@ -152,16 +162,18 @@ Result<BlockOutcome> Chain::execute(const Block& block) {
     map_.discard();
     return outcome.error();
   }
-  executed_hash_ = block.hash();
+  executed_hash_ = execution_key(block);
   executed_ = *outcome;
   return outcome;
 }
 
 Status Chain::commit(const Block& block, const CommitCertificate& cert) {
   const Hash256 hash = block.hash();
-  if (!executed_hash_ || *executed_hash_ != hash) {
+  if (!executed_hash_ || *executed_hash_ != execution_key(block) || block.header.height != tip_.height + 1) {
     auto outcome = execute(block);
     if (!outcome) return outcome.error();
+  } else if (auto s = block.check_body(); !s) {
+    return s;
   }
   if (executed_.state_root != block.header.state_root)
     return make_error("bad-state-root", "header says " + block.header.state_root.hex() + ", execution gives " +

@@ -80,8 +80,8 @@ class Chain {
   StateMap map_;
   ChainTip tip_;
   ValidatorSet validators_;
-  // The last block execute() ran, and its outcome, whose state map nodes
-  // are still pending in map_.
+  // The execution key of the last block execute() ran, and its outcome,
+  // whose state map nodes are still pending in map_.
   std::optional<Hash256> executed_hash_;
   BlockOutcome executed_;
 };

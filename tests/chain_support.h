@@ -1,0 +1,88 @@
+#pragma once
+// A small network for state tests and benchmarks: a genesis with funded
+// users and validators whose keys the test holds, and helpers that build,
+// certify and commit blocks as a proposer and the validators would.
+
+#include <string>
+#include <vector>
+
+#include "contracts/native.h"
+#include "state/chain.h"
+
+namespace verity::testing {
+
+struct TestNet {
+  Genesis genesis;
+  std::vector<SecretKey> validators;
+  std::vector<SecretKey> users;
+};
+
+inline TestNet make_test_net(std::size_t users, std::uint64_t balance = 1'000'000'000, std::size_t validators = 4) {
+  TestNet net;
+  net.genesis.chain_id = "verity-test-1";
+  net.genesis.genesis_time = 1767225600;
+  for (std::size_t i = 0; i < users; ++i) {
+    net.users.push_back(SecretKey::derive_insecure("user-" + std::to_string(i)));
+    net.genesis.accounts.push_back({"user-" + std::to_string(i), net.users.back().public_key(), Amount(balance)});
+  }
+  for (std::size_t i = 0; i < validators; ++i) {
+    net.validators.push_back(SecretKey::derive_insecure("test-validator-" + std::to_string(i)));
+    const auto& k = net.validators.back();
+    net.genesis.validators.push_back({"v" + std::to_string(i), k.public_key(), k.public_key(), Amount(1000)});
+  }
+  return net;
+}
+
+inline Transaction make_transfer(const std::string& chain_id, const SecretKey& from, std::uint64_t nonce,
+                                 const PublicKey& to, std::uint64_t amount, std::uint64_t fee = 1) {
+  Transaction tx;
+  tx.chain_id = chain_id;
+  tx.nonce = nonce;
+  tx.fee = Amount(fee);
+  tx.payload = Transfer{to, Amount(amount)};
+  tx.sign(from);
+  return tx;
+}
+
+inline CommitCertificate certify(const Block& block, const std::vector<SecretKey>& keys) {
+  CommitCertificate c{block.header.height, block.header.view, block.hash(), {}};
+  Hash256 digest = vote_digest(block.header.chain_id, VotePhase::commit, c.height, c.view, c.block_hash);
+  for (const auto& k : keys) c.signatures.push_back({k.public_key(), k.sign(digest)});
+  std::sort(c.signatures.begin(), c.signatures.end(),
+            [](const CommitSignature& a, const CommitSignature& b) { return a.validator < b.validator; });
+  return c;
+}
+
+// A block on top of the chain's tip with its state root filled in by
+// executing it. Fails with execute()'s error.
+inline Result<Block> build_block(state::Chain& chain, std::vector<Transaction> txs, const PublicKey& proposer) {
+  Block b;
+  const auto& tip = chain.tip();
+  b.header.chain_id = chain.genesis().chain_id;
+  b.header.height = tip.height + 1;
+  b.header.prev_hash = tip.block_hash;
+  b.header.proposer = proposer;
+  b.header.timestamp_ms = 1767225600000ull + tip.height * 1000;
+  b.transactions = std::move(txs);
+  if (tip.height > 0) {
+    auto cert = chain.certificate_at(tip.height);
+    if (!cert) return cert.error();
+    b.last_commit = cert->value();
+  }
+  b.header.tx_root = transactions_root(b.transactions);
+  b.header.last_commit_hash = b.last_commit.hash();
+  auto outcome = chain.execute(b);
+  if (!outcome) return outcome.error();
+  b.header.state_root = outcome->state_root;
+  return b;
+}
+
+// Builds, certifies (by every validator) and commits one block.
+inline Result<Block> produce_block(state::Chain& chain, const TestNet& net, std::vector<Transaction> txs) {
+  auto block = build_block(chain, std::move(txs), net.validators[0].public_key());
+  if (!block) return block.error();
+  if (auto s = chain.commit(*block, certify(*block, net.validators)); !s) return s.error();
+  return block;
+}
+
+}  // namespace verity::testing

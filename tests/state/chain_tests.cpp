@@ -1,0 +1,233 @@
+#define BOOST_TEST_MODULE chain_tests
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <random>
+
+#include "contracts/accounts.h"
+#include "tests/chain_support.h"
+#include "tests/test_support.h"
+
+using namespace verity;
+using namespace verity::state;
+using namespace verity::testing;
+using contracts::load_account;
+
+namespace {
+
+struct ChainFixture {
+  TestNet net = make_test_net(8);
+  contracts::NativeContracts app;
+  std::unique_ptr<KvStore> store = open_memory_store();
+  std::unique_ptr<Chain> chain;
+  ChainFixture() { chain = Chain::open(*store, net.genesis, app).value(); }
+
+  std::uint64_t nonce_of(const SecretKey& k) { return load_account(chain->state(), k.public_key())->nonce; }
+  Amount balance_of(const PublicKey& k) { return load_account(chain->state(), k)->balance; }
+  Transaction transfer(std::size_t from, std::size_t to, std::uint64_t amount, std::uint64_t fee = 1) {
+    return make_transfer(net.genesis.chain_id, net.users[from], nonce_of(net.users[from]),
+                         net.users[to].public_key(), amount, fee);
+  }
+  // Balances plus the fee pool: must equal the genesis balances forever.
+  std::uint64_t supply() {
+    std::uint64_t total = contracts::load_amount(chain->state(), contracts::kFeePoolKey)->units();
+    for (const auto& a : net.genesis.accounts) total += balance_of(a.address).units();
+    return total;
+  }
+  std::uint64_t genesis_balances() {
+    std::uint64_t total = 0;
+    for (const auto& a : net.genesis.accounts) total += a.balance.units();
+    return total;
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(genesis_state_and_reproducible_root, ChainFixture) {
+  BOOST_TEST(chain->tip().height == 0u);
+  BOOST_TEST(chain->tip().block_hash == net.genesis.hash());
+  BOOST_TEST(balance_of(net.users[3].public_key()).units() == 1'000'000'000u);
+  BOOST_TEST(chain->validators().size() == 4u);
+  // Another store, the same genesis: the same root.
+  auto other_store = open_memory_store();
+  auto other = Chain::open(*other_store, net.genesis, app).value();
+  BOOST_TEST(other->tip().state_root == chain->tip().state_root);
+  // A different genesis gives a different root.
+  TestNet changed = net;
+  changed.genesis.accounts[0].balance = Amount(5);
+  auto third_store = open_memory_store();
+  BOOST_TEST(Chain::open(*third_store, changed.genesis, app).value()->tip().state_root != chain->tip().state_root);
+  // Reopening a store with another genesis is refused.
+  BOOST_TEST(Chain::open(*store, changed.genesis, app).error().reason == "genesis-mismatch");
+}
+
+BOOST_FIXTURE_TEST_CASE(transfer_commits_with_receipts_and_indexes, ChainFixture) {
+  auto tx = transfer(0, 1, 500, 7);
+  auto block = produce_block(*chain, net, {tx});
+  BOOST_REQUIRE_MESSAGE(block.ok(), (block.ok() ? "" : block.error().to_string()));
+  BOOST_TEST(chain->tip().height == 1u);
+  BOOST_TEST(balance_of(net.users[0].public_key()).units() == 1'000'000'000u - 507);
+  BOOST_TEST(balance_of(net.users[1].public_key()).units() == 1'000'000'500u);
+  BOOST_TEST(nonce_of(net.users[0]) == 1u);
+
+  auto rec = chain->transaction(tx.id());
+  BOOST_REQUIRE(rec.ok());
+  BOOST_REQUIRE(rec->has_value());
+  BOOST_TEST(((*rec)->tx == tx));
+  BOOST_TEST((*rec)->receipt.ok);
+  BOOST_TEST((*rec)->receipt.height == 1u);
+  BOOST_TEST((*rec)->receipt.fee_paid.units() == 7u);
+  BOOST_REQUIRE_EQUAL((*rec)->receipt.events.size(), 1u);
+  BOOST_TEST((*rec)->receipt.events[0].kind == "transfer");
+
+  BOOST_TEST((chain->block_at(1)->value() == *block));
+  BOOST_TEST(*chain->height_of(block->hash()).value() == 1u);
+  BOOST_TEST(!chain->block_at(2)->has_value());
+  BOOST_TEST(chain->certificate_at(1)->value().verify(net.genesis.chain_id, chain->validators()).ok());
+  BOOST_TEST(!chain->transaction(sha256(as_bytes("nope")))->has_value());
+
+  // The account is provable against the committed root.
+  Bytes key = contracts::account_key(net.users[1].public_key());
+  auto proof = chain->prove(key);
+  auto value = chain->state().get(key)->value();
+  BOOST_TEST(verify_state_proof(chain->tip().state_root, key, value, *proof).ok());
+  BOOST_TEST(verify_state_proof(block->header.state_root, key, value, *proof).ok());
+}
+
+BOOST_FIXTURE_TEST_CASE(failed_transaction_pays_fee_uses_nonce_leaves_no_trace, ChainFixture) {
+  Amount before0 = balance_of(net.users[0].public_key());
+  Amount before1 = balance_of(net.users[1].public_key());
+  auto too_much = transfer(0, 1, before0.units(), 10);  // fee first, then the amount no longer fits
+  auto block = produce_block(*chain, net, {too_much});
+  BOOST_REQUIRE(block.ok());
+  auto rec = chain->transaction(too_much.id())->value();
+  BOOST_TEST(!rec.receipt.ok);
+  BOOST_TEST(rec.receipt.reason == "insufficient-funds");
+  BOOST_TEST(rec.receipt.events.empty());
+  BOOST_TEST(balance_of(net.users[0].public_key()).units() == before0.units() - 10);
+  BOOST_TEST((balance_of(net.users[1].public_key()) == before1));
+  BOOST_TEST(nonce_of(net.users[0]) == 1u);
+  BOOST_TEST(supply() == genesis_balances());
+}
+
+BOOST_FIXTURE_TEST_CASE(replayed_and_bad_transactions_make_the_block_invalid, ChainFixture) {
+  auto tx = transfer(0, 1, 5);
+  BOOST_REQUIRE(produce_block(*chain, net, {tx}).ok());
+  auto root = chain->tip().state_root;
+
+  auto replay = build_block(*chain, {tx}, net.validators[0].public_key());
+  BOOST_TEST(replay.error().reason == "bad-nonce");
+  auto future = make_transfer(net.genesis.chain_id, net.users[0], 5, net.users[1].public_key(), 1);
+  BOOST_TEST(build_block(*chain, {future}, net.validators[0].public_key()).error().reason == "bad-nonce");
+
+  auto other_chain = make_transfer("verity-other-1", net.users[2], 0, net.users[1].public_key(), 1);
+  BOOST_TEST(build_block(*chain, {other_chain}, net.validators[0].public_key()).error().reason == "wrong-chain-id");
+
+  auto forged = transfer(2, 1, 5);
+  forged.sender = net.users[3].public_key();  // signed by user 2, claims user 3
+  BOOST_TEST(build_block(*chain, {forged}, net.validators[0].public_key()).error().reason == "bad-signature");
+
+  // A fee the sender cannot pay.
+  TestNet poor_net = make_test_net(2, 5);
+  auto poor_store = open_memory_store();
+  auto poor = Chain::open(*poor_store, poor_net.genesis, app).value();
+  auto big_fee = make_transfer(poor_net.genesis.chain_id, poor_net.users[0], 0, poor_net.users[1].public_key(), 0, 6);
+  BOOST_TEST(build_block(*poor, {big_fee}, poor_net.validators[0].public_key()).error().reason == "insufficient-funds");
+
+  // Nothing of the rejected blocks reached the chain.
+  BOOST_TEST(chain->tip().height == 1u);
+  BOOST_TEST(chain->tip().state_root == root);
+  BOOST_TEST(nonce_of(net.users[0]) == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(commit_checks_root_certificate_and_linkage, ChainFixture) {
+  auto block = build_block(*chain, {transfer(0, 1, 5)}, net.validators[0].public_key()).value();
+
+  Block wrong_root = block;
+  wrong_root.header.state_root.data[0] ^= 1;
+  BOOST_TEST(chain->commit(wrong_root, certify(wrong_root, net.validators)).error().reason == "bad-state-root");
+
+  std::vector<SecretKey> two(net.validators.begin(), net.validators.begin() + 2);
+  BOOST_TEST(chain->commit(block, certify(block, two)).error().reason == "bad-certificate");
+  BOOST_TEST(chain->commit(block, certify(wrong_root, net.validators)).error().reason == "bad-certificate");
+
+  Block wrong_height = block;
+  wrong_height.header.height = 2;
+  BOOST_TEST(chain->execute(wrong_height).error().reason == "bad-height");
+  Block wrong_prev = block;
+  wrong_prev.header.prev_hash.data[0] ^= 1;
+  BOOST_TEST(chain->execute(wrong_prev).error().reason == "bad-prev-hash");
+  Block wrong_body = block;
+  wrong_body.transactions.push_back(transfer(2, 1, 5));
+  BOOST_TEST(chain->commit(wrong_body, certify(wrong_body, net.validators)).error().reason == "bad-tx-root");
+
+  BOOST_TEST(chain->tip().height == 0u);
+  BOOST_TEST(chain->commit(block, certify(block, net.validators)).ok());
+
+  // Block 2 must carry a valid certificate of block 1.
+  auto next = build_block(*chain, {}, net.validators[1].public_key()).value();
+  Block no_last_commit = next;
+  no_last_commit.last_commit = {};
+  no_last_commit.header.last_commit_hash = no_last_commit.last_commit.hash();
+  BOOST_TEST(chain->execute(no_last_commit).error().reason == "bad-last-commit");
+  Block weak_last_commit = next;
+  weak_last_commit.last_commit = certify(block, two);
+  weak_last_commit.header.last_commit_hash = weak_last_commit.last_commit.hash();
+  BOOST_TEST(chain->execute(weak_last_commit).error().reason == "bad-last-commit");
+  BOOST_TEST(chain->commit(next, certify(next, net.validators)).ok());
+}
+
+// Many random blocks of random transfers, some failing: total supply is
+// conserved exactly after every block, and a second chain fed the same
+// blocks reaches the same roots.
+BOOST_FIXTURE_TEST_CASE(supply_is_conserved_over_random_blocks, ChainFixture) {
+  auto seed = test_seed();
+  BOOST_TEST_MESSAGE("seed " << seed << " (replay with VERITY_SEED=" << seed << ")");
+  std::mt19937_64 rng(seed);
+  auto replica_store = open_memory_store();
+  auto replica = Chain::open(*replica_store, net.genesis, app).value();
+  for (int h = 0; h < 60; ++h) {
+    std::vector<Transaction> txs;
+    std::vector<std::uint64_t> nonces;
+    for (const auto& u : net.users) nonces.push_back(nonce_of(u));
+    std::size_t n = rng() % 40;
+    for (std::size_t i = 0; i < n; ++i) {
+      std::size_t from = rng() % net.users.size(), to = rng() % net.users.size();
+      // Mostly affordable, sometimes more than the balance (fails, pays fee).
+      std::uint64_t amount = rng() % 8 == 0 ? 2'000'000'000 : rng() % 1'000'000;
+      txs.push_back(make_transfer(net.genesis.chain_id, net.users[from], nonces[from]++,
+                                  net.users[to].public_key(), amount, rng() % 100));
+    }
+    auto block = produce_block(*chain, net, txs);
+    BOOST_REQUIRE_MESSAGE(block.ok(), "seed " << seed << " height " << h + 1 << ": "
+                                              << (block.ok() ? "" : block.error().to_string()));
+    BOOST_REQUIRE_MESSAGE(supply() == genesis_balances(), "seed " << seed << " height " << h + 1);
+    BOOST_REQUIRE(replica->commit(*block, chain->certificate_at(block->header.height)->value()).ok());
+    BOOST_REQUIRE(replica->tip() == chain->tip());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(leveldb_chain_reopens_where_it_stopped) {
+  TestNet net = make_test_net(4);
+  contracts::NativeContracts app;
+  auto dir = std::filesystem::temp_directory_path() / ("verity-chain-" + std::to_string(std::random_device{}()));
+  ChainTip tip;
+  {
+    auto store = open_leveldb_store(dir.string()).value();
+    auto chain = Chain::open(*store, net.genesis, app).value();
+    for (int i = 0; i < 5; ++i) {
+      auto tx = make_transfer(net.genesis.chain_id, net.users[0], static_cast<std::uint64_t>(i), net.users[1].public_key(), 10);
+      BOOST_REQUIRE(produce_block(*chain, net, {tx}).ok());
+    }
+    tip = chain->tip();
+  }
+  {
+    auto store = open_leveldb_store(dir.string()).value();
+    auto chain = Chain::open(*store, net.genesis, app).value();
+    BOOST_TEST((chain->tip() == tip));
+    auto tx = make_transfer(net.genesis.chain_id, net.users[0], 5, net.users[1].public_key(), 10);
+    BOOST_TEST(produce_block(*chain, net, {tx}).ok());
+    BOOST_TEST(chain->tip().height == 6u);
+  }
+  std::filesystem::remove_all(dir);
+}
