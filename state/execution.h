@@ -34,12 +34,20 @@ struct BlockOutcome {
   std::vector<StateUpdate> changes;  // sorted by key
 };
 
+struct ExecutionOptions {
+  // false skips the BIP-340 check of each transaction. Only for a caller
+  // that has verified these very transactions already (the mempool on
+  // admission); a block from a peer is always checked.
+  bool verify_signatures = true;
+};
+
 // `map` holds the new tree nodes until the caller flushes them (or discards
 // them when the block is rejected). Error reasons: "block-too-large",
 // "too-many-txs", "bad-tx-root", "bad-last-commit-hash", "wrong-chain-id",
 // "bad-signature", and the Application's charge() reasons ("bad-nonce",
 // "fee-too-low", "insufficient-funds", ...); the detail names the transaction.
 Result<BlockOutcome> apply_block(const StateReader& committed, StateMap& map, const Hash256& parent_root,
-                                 const Block& block, const BlockContext& ctx, const Application& app);
+                                 const Block& block, const BlockContext& ctx, const Application& app,
+                                 ExecutionOptions options = {});
 
 }  // namespace verity::state

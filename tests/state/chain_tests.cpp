@@ -231,3 +231,22 @@ BOOST_AUTO_TEST_CASE(leveldb_chain_reopens_where_it_stopped) {
   }
   std::filesystem::remove_all(dir);
 }
+
+// Skipping signature checks is only for pre-verified transactions: with the
+// option off a forged transaction passes apply_block, with it on (the
+// default, and what Chain uses) it does not.
+BOOST_FIXTURE_TEST_CASE(signature_option_is_the_only_bypass, ChainFixture) {
+  auto forged = transfer(2, 1, 5);
+  forged.sender = net.users[3].public_key();
+  forged.nonce = 0;
+  Block b;
+  b.header.chain_id = net.genesis.chain_id;
+  b.header.height = 1;
+  b.transactions = {forged};
+  b.header.tx_root = transactions_root(b.transactions);
+  b.header.last_commit_hash = b.last_commit.hash();
+  StateMap map(*store);
+  auto ctx = chain->context_for(b.header);
+  BOOST_TEST(apply_block(chain->state(), map, chain->tip().state_root, b, ctx, app).error().reason == "bad-signature");
+  BOOST_TEST(apply_block(chain->state(), map, chain->tip().state_root, b, ctx, app, {.verify_signatures = false}).ok());
+}
