@@ -46,6 +46,10 @@ BOOST_AUTO_TEST_CASE(devnet_genesis_loads_with_named_insecure_keys) {
   }
   for (const char* n : {"alice", "bob", "carol", "dave"})
     BOOST_TEST((std::find(names.begin(), names.end(), n) != names.end()), n);
+  std::uint64_t supply = 0;
+  for (const auto& a : g->accounts) supply += a.balance.units();
+  for (const auto& v : g->validators) supply += v.stake.units();
+  BOOST_TEST(g->total_supply().units() == supply);
   for (const auto& v : g->validators) {
     BOOST_TEST(v.operator_address == SecretKey::derive_insecure(v.name).public_key());
     BOOST_TEST(v.consensus_key == SecretKey::derive_insecure(v.name + "-consensus").public_key());
