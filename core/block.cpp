@@ -2,17 +2,6 @@
 
 namespace verity {
 
-Hash256 vote_digest(std::string_view chain_id, VotePhase phase, std::uint64_t height,
-                    std::uint64_t view, const Hash256& block_hash) {
-  Writer w;
-  w.string(chain_id);
-  w.u8(static_cast<std::uint8_t>(phase));
-  w.varint(height);
-  w.varint(view);
-  w.fixed(block_hash);
-  return tagged_hash(Domain::vote, w.data());
-}
-
 // --- commit certificate -------------------------------------------------------
 
 Status CommitCertificate::verify(std::string_view chain_id, const ValidatorSet& validators) const {

@@ -20,19 +20,12 @@
 #include "core/keys.h"
 #include "core/transaction.h"
 #include "core/validator_set.h"
+#include "core/vote.h"
 
 namespace verity {
 
 inline constexpr std::size_t kMaxBlockBytes = 32 * 1024 * 1024;
 inline constexpr std::size_t kMaxBlockTransactions = 100'000;
-
-// Phases of the consensus votes that commit certificates are built from.
-enum class VotePhase : std::uint8_t { prepare = 1, commit = 2 };
-
-// What a validator signs when it votes: the chain id is inside, so a vote
-// on one chain is worthless on another.
-Hash256 vote_digest(std::string_view chain_id, VotePhase phase, std::uint64_t height,
-                    std::uint64_t view, const Hash256& block_hash);
 
 struct CommitSignature {
   PublicKey validator;

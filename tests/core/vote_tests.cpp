@@ -1,16 +1,14 @@
 #define BOOST_TEST_MODULE vote_tests
 #include <boost/test/unit_test.hpp>
 
-#include "consensus/vote.h"
+#include "core/vote.h"
 
 using namespace verity;
-using namespace verity::consensus;
 
 namespace {
 const std::string kChain = "verity-test-1";
 
-Vote make_vote(const SecretKey& key, VotePhase phase, std::uint64_t height, std::uint64_t view,
-               const char* block) {
+Vote make_vote(const SecretKey& key, VotePhase phase, std::uint64_t height, std::uint64_t view, const char* block) {
   Vote v;
   v.phase = phase;
   v.height = height;
@@ -30,13 +28,10 @@ BOOST_AUTO_TEST_CASE(sign_verify_round_trip) {
   BOOST_REQUIRE(back.ok());
   BOOST_TEST((*back == v));
   BOOST_TEST(back->verify(kChain));
-  // A commit vote's signature is what a commit certificate holds.
-  BOOST_TEST(verify_signature(v.validator, vote_digest(kChain, VotePhase::commit, 5, 1, v.block_hash),
-                              v.signature));
-  // A prepare signature cannot be passed off as a commit.
+  BOOST_TEST(verify_signature(v.validator, vote_digest(kChain, VotePhase::commit, 5, 1, v.block_hash), v.signature));
   Vote as_prepare = v;
   as_prepare.phase = VotePhase::prepare;
-  BOOST_TEST(!as_prepare.verify(kChain));
+  BOOST_TEST(!as_prepare.verify(kChain));  // a commit signature is not a prepare
 }
 
 BOOST_AUTO_TEST_CASE(bad_phase_rejected) {
@@ -45,13 +40,24 @@ BOOST_AUTO_TEST_CASE(bad_phase_rejected) {
   BOOST_TEST(decode_exact<Vote>(enc).error().reason == "decode-bad-phase");
 }
 
-BOOST_AUTO_TEST_CASE(equivocation_detection) {
+BOOST_AUTO_TEST_CASE(equivocation_and_evidence) {
   auto key = SecretKey::derive_insecure("v1");
   auto a = make_vote(key, VotePhase::prepare, 5, 1, "block A");
   auto b = make_vote(key, VotePhase::prepare, 5, 1, "block B");
   BOOST_TEST(is_equivocation(a, b));
-  BOOST_TEST(!is_equivocation(a, a));  // the same vote twice is a duplicate, not a fault
-  BOOST_TEST(!is_equivocation(a, make_vote(key, VotePhase::prepare, 5, 2, "block B")));  // new view
+  BOOST_TEST(!is_equivocation(a, a));
+  BOOST_TEST(!is_equivocation(a, make_vote(key, VotePhase::prepare, 5, 2, "block B")));
   BOOST_TEST(!is_equivocation(a, make_vote(key, VotePhase::commit, 5, 1, "block B")));
   BOOST_TEST(!is_equivocation(a, make_vote(SecretKey::derive_insecure("v2"), VotePhase::prepare, 5, 1, "block B")));
+
+  DoubleSignEvidence e{a, b};
+  BOOST_TEST(e.verify(kChain).ok());
+  BOOST_TEST(e.verify("other-chain").error().reason == "evidence-bad-signature");
+  BOOST_TEST((DoubleSignEvidence{b, a}.offence_id() == e.offence_id()));
+  BOOST_TEST((DoubleSignEvidence{a, a}.verify(kChain).error().reason == "evidence-not-conflicting"));
+  DoubleSignEvidence forged = e;
+  forged.second.block_hash = sha256(as_bytes("block C"));  // signature no longer matches
+  BOOST_TEST(forged.verify(kChain).error().reason == "evidence-bad-signature");
+  auto back = decode_exact<DoubleSignEvidence>(encode(e));
+  BOOST_TEST((back.value() == e));
 }

@@ -1,0 +1,81 @@
+#include "core/vote.h"
+
+namespace verity {
+
+Hash256 vote_digest(std::string_view chain_id, VotePhase phase, std::uint64_t height, std::uint64_t view,
+                    const Hash256& block_hash) {
+  Writer w;
+  w.string(chain_id);
+  w.u8(static_cast<std::uint8_t>(phase));
+  w.varint(height);
+  w.varint(view);
+  w.fixed(block_hash);
+  return tagged_hash(Domain::vote, w.data());
+}
+
+void Vote::sign(std::string_view chain_id, const SecretKey& key) {
+  validator = key.public_key();
+  signature = key.sign(digest(chain_id));
+}
+
+bool Vote::verify(std::string_view chain_id) const { return verify_signature(validator, digest(chain_id), signature); }
+
+void Vote::encode(Writer& w) const {
+  w.u8(static_cast<std::uint8_t>(phase));
+  w.varint(height);
+  w.varint(view);
+  w.fixed(block_hash);
+  w.fixed(validator);
+  w.fixed(signature);
+}
+
+Vote Vote::decode(Reader& r) {
+  Vote v;
+  std::uint8_t phase = r.u8();
+  if (r.ok() && phase != static_cast<std::uint8_t>(VotePhase::prepare) &&
+      phase != static_cast<std::uint8_t>(VotePhase::commit))
+    r.fail("decode-bad-phase", "unknown vote phase " + std::to_string(phase));
+  v.phase = static_cast<VotePhase>(phase);
+  v.height = r.varint();
+  v.view = r.varint();
+  v.block_hash = r.fixed<32, HashTag>();
+  v.validator = r.fixed<32, PublicKeyTag>();
+  v.signature = r.fixed<64, SignatureTag>();
+  return v;
+}
+
+bool is_equivocation(const Vote& a, const Vote& b) {
+  return a.validator == b.validator && a.phase == b.phase && a.height == b.height && a.view == b.view &&
+         a.block_hash != b.block_hash;
+}
+
+Status DoubleSignEvidence::verify(std::string_view chain_id) const {
+  if (!is_equivocation(first, second))
+    return make_error("evidence-not-conflicting", "the votes are not two different blocks in one slot");
+  if (!first.verify(chain_id) || !second.verify(chain_id))
+    return make_error("evidence-bad-signature", "a vote's signature does not verify");
+  return {};
+}
+
+Hash256 DoubleSignEvidence::offence_id() const {
+  Writer w;
+  w.fixed(first.validator);
+  w.u8(static_cast<std::uint8_t>(first.phase));
+  w.varint(first.height);
+  w.varint(first.view);
+  return tagged_hash(Domain::evidence, w.data());
+}
+
+void DoubleSignEvidence::encode(Writer& w) const {
+  first.encode(w);
+  second.encode(w);
+}
+
+DoubleSignEvidence DoubleSignEvidence::decode(Reader& r) {
+  DoubleSignEvidence e;
+  e.first = Vote::decode(r);
+  e.second = Vote::decode(r);
+  return e;
+}
+
+}  // namespace verity
