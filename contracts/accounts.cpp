@@ -1,5 +1,7 @@
 #include "contracts/accounts.h"
 
+#include "contracts/records.h"
+
 namespace verity::contracts {
 
 const Bytes kFeePoolKey = prefixed_key("sys/fee_pool", {});
@@ -18,20 +20,9 @@ Account Account::decode(Reader& r) {
 
 Bytes account_key(const PublicKey& address) { return prefixed_key("acct/", address.view()); }
 
-namespace {
-template <class T>
-Result<T> load_decoded(const state::StateReader& state, ByteView key, T absent) {
-  auto raw = state.get(key);
-  if (!raw) return raw.error();
-  if (!raw->has_value()) return absent;
-  auto v = decode_exact<T>(**raw);
-  if (!v) return local_error("state-corrupt", "stored value does not decode: " + v.error().to_string());
-  return v;
-}
-}  // namespace
 
 Result<Account> load_account(const state::StateReader& state, const PublicKey& address) {
-  return load_decoded<Account>(state, account_key(address), Account{});
+  return load_record<Account>(state, account_key(address));
 }
 
 void store_account(state::StateOverlay& state, const PublicKey& address, const Account& account) {
@@ -39,7 +30,7 @@ void store_account(state::StateOverlay& state, const PublicKey& address, const A
 }
 
 Result<Amount> load_amount(const state::StateReader& state, ByteView key) {
-  return load_decoded<Amount>(state, key, Amount{});
+  return load_record<Amount>(state, key);
 }
 
 void store_amount(state::StateOverlay& state, ByteView key, Amount amount) { state.put(key, encode(amount)); }

@@ -1,6 +1,7 @@
 #include "contracts/native.h"
 
 #include "contracts/accounts.h"
+#include "contracts/staking.h"
 
 namespace verity::contracts {
 
@@ -9,12 +10,18 @@ const Bytes kParamsKey = prefixed_key("sys/params", {});
 Status NativeContracts::init_genesis(state::StateOverlay& state, const Genesis& genesis) const {
   if (auto s = genesis.validate(); !s) return s;
   for (const auto& a : genesis.accounts) store_account(state, a.address, Account{a.balance, 0});
-  auto set = genesis.validator_set();
-  if (!set) return set.error();
-  state.put(state::kValidatorSetKey, encode(*set));
   state.put(kParamsKey, encode(genesis.params));
   store_amount(state, kFeePoolKey, Amount{});
-  return {};
+  return init_staking(state, genesis);
+}
+
+Status NativeContracts::begin_block(state::StateOverlay& state, const state::BlockContext& ctx,
+                                    const CommitCertificate& last_commit) const {
+  return begin_block_staking(state, ctx, last_commit);
+}
+
+Status NativeContracts::end_block(state::StateOverlay& state, const state::BlockContext& ctx) const {
+  return end_block_staking(state, ctx);
 }
 
 Status NativeContracts::charge(state::StateOverlay& state, const state::BlockContext& ctx, const Transaction& tx) const {
@@ -39,12 +46,20 @@ Status NativeContracts::charge(state::StateOverlay& state, const state::BlockCon
   return {};
 }
 
-Status NativeContracts::execute(state::StateOverlay& state, const state::BlockContext&, const Transaction& tx,
+Status NativeContracts::execute(state::StateOverlay& state, const state::BlockContext& ctx, const Transaction& tx,
                                 std::vector<Event>& events) const {
+  const PublicKey& from = tx.sender;
   return std::visit(
-      [&](const auto& payload) -> Status {
-        using T = std::decay_t<decltype(payload)>;
-        if constexpr (std::is_same_v<T, Transfer>) return transfer(state, tx.sender, payload, events);
+      [&](const auto& p) -> Status {
+        using T = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, Transfer>) return transfer(state, from, p, events);
+        if constexpr (std::is_same_v<T, CreateValidator>) return create_validator(state, ctx, from, p, events);
+        if constexpr (std::is_same_v<T, Delegate>) return delegate(state, ctx, from, p, events);
+        if constexpr (std::is_same_v<T, Undelegate>) return undelegate(state, ctx, from, p, events);
+        if constexpr (std::is_same_v<T, Withdraw>) return withdraw(state, ctx, from, events);
+        if constexpr (std::is_same_v<T, Claim>) return claim(state, ctx, from, events);
+        if constexpr (std::is_same_v<T, Unjail>) return unjail(state, ctx, from, events);
+        if constexpr (std::is_same_v<T, SubmitEvidence>) return submit_evidence(state, ctx, from, p, events);
       },
       tx.payload);
 }

@@ -28,15 +28,20 @@ struct ProtocolParams {
   std::uint64_t max_block_bytes = 4 * 1024 * 1024;
   Amount min_fee{0};
   // staking
+  Amount min_validator_stake{1'000'000};      // self-stake to create a validator, and bonded tokens to be in the set
   std::uint64_t unbonding_blocks = 1'000;
+  std::uint64_t max_unbonding_entries = 7;   // per delegator, as Cosmos SDK
+  std::uint64_t max_commission_bps = 10'000;
   // slashing: double sign (and a permanent ban)
   std::uint64_t double_sign_slash_bps = 500;  // 5%
+  std::uint64_t evidence_reward_bps = 1'000;  // 10% of what is slashed goes to the evidence's submitter
   // slashing: downtime
   std::uint64_t downtime_window = 100;
   std::uint64_t min_signed_bps = 5'000;  // sign at least 50% of the window
   std::uint64_t downtime_jail_blocks = 100;
   std::uint64_t downtime_slash_bps = 100;  // 1%
   // rewards and reputation
+  Amount block_reward{0};  // minted every block, shared with the fees among the signers of the last commit
   std::uint64_t reward_lock_blocks = 100;
   std::uint64_t reputation_decay_bps = 1'000;  // 10% per epoch
   // tasks
@@ -59,12 +64,17 @@ void for_each_param(Params& p, F&& f) {
   f("max_block_txs", p.max_block_txs, ParamRule::positive);
   f("max_block_bytes", p.max_block_bytes, ParamRule::positive);
   f("min_fee", p.min_fee, ParamRule::any);
+  f("min_validator_stake", p.min_validator_stake, ParamRule::any);
   f("unbonding_blocks", p.unbonding_blocks, ParamRule::positive);
+  f("max_unbonding_entries", p.max_unbonding_entries, ParamRule::positive);
+  f("max_commission_bps", p.max_commission_bps, ParamRule::fraction_bps);
   f("double_sign_slash_bps", p.double_sign_slash_bps, ParamRule::fraction_bps);
+  f("evidence_reward_bps", p.evidence_reward_bps, ParamRule::fraction_bps);
   f("downtime_window", p.downtime_window, ParamRule::positive);
   f("min_signed_bps", p.min_signed_bps, ParamRule::fraction_bps);
   f("downtime_jail_blocks", p.downtime_jail_blocks, ParamRule::positive);
   f("downtime_slash_bps", p.downtime_slash_bps, ParamRule::fraction_bps);
+  f("block_reward", p.block_reward, ParamRule::any);
   f("reward_lock_blocks", p.reward_lock_blocks, ParamRule::positive);
   f("reputation_decay_bps", p.reputation_decay_bps, ParamRule::fraction_bps);
   f("task_replication", p.task_replication, ParamRule::positive);

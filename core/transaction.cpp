@@ -2,23 +2,26 @@
 
 namespace verity {
 
-void Transfer::encode(Writer& w) const {
-  w.fixed(to);
-  amount.encode(w);
-}
+namespace {
+void write_field(Writer& w, const PublicKey& v) { w.fixed(v); }
+void write_field(Writer& w, const Amount& v) { v.encode(w); }
+void write_field(Writer& w, std::uint64_t v) { w.varint(v); }
+void write_field(Writer& w, const std::string& v) { w.string(v); }
+void write_field(Writer& w, const DoubleSignEvidence& v) { v.encode(w); }
 
-Transfer Transfer::decode(Reader& r) {
-  Transfer t;
-  t.to = r.fixed<32, PublicKeyTag>();
-  t.amount = Amount::decode(r);
-  return t;
-}
+void read_field(Reader& r, PublicKey& v) { v = r.fixed<32, PublicKeyTag>(); }
+void read_field(Reader& r, Amount& v) { v = Amount::decode(r); }
+void read_field(Reader& r, std::uint64_t& v) { v = r.varint(); }
+void read_field(Reader& r, std::string& v) { v = r.string(kMaxNameBytes); }
+void read_field(Reader& r, DoubleSignEvidence& v) { v = DoubleSignEvidence::decode(r); }
+}  // namespace
 
 void encode_payload(Writer& w, const Payload& p) {
   std::visit(
       [&](const auto& body) {
-        w.u8(std::decay_t<decltype(body)>::kTag);
-        body.encode(w);
+        using T = std::decay_t<decltype(body)>;
+        w.u8(T::kTag);
+        T::fields(body, [&](const char*, const auto& field) { write_field(w, field); });
       },
       p);
 }
@@ -28,7 +31,11 @@ template <std::size_t I = 0>
 Payload decode_alternative(std::uint8_t tag, Reader& r) {
   if constexpr (I < std::variant_size_v<Payload>) {
     using Alt = std::variant_alternative_t<I, Payload>;
-    if (tag == Alt::kTag) return Alt::decode(r);
+    if (tag == Alt::kTag) {
+      Alt body;
+      Alt::fields(body, [&](const char*, auto& field) { read_field(r, field); });
+      return body;
+    }
     return decode_alternative<I + 1>(tag, r);
   } else {
     r.fail("decode-unknown-payload", "unknown payload tag " + std::to_string(tag));

@@ -22,16 +22,87 @@ rapidjson::Value str(std::string_view s, JsonAlloc& alloc) {
 
 rapidjson::Value to_json(Amount a, JsonAlloc& alloc) { return str(a.to_string(), alloc); }
 
+namespace {
+rapidjson::Value field_json(const PublicKey& v, JsonAlloc& a) { return to_json(v, a); }
+rapidjson::Value field_json(const Amount& v, JsonAlloc& a) { return to_json(v, a); }
+rapidjson::Value field_json(std::uint64_t v, JsonAlloc&) { return rapidjson::Value(v); }
+rapidjson::Value field_json(const std::string& v, JsonAlloc& a) { return str(v, a); }
+// Evidence travels as the hex of its canonical encoding: the contract
+// checks the signatures over exactly those bytes.
+rapidjson::Value field_json(const DoubleSignEvidence& v, JsonAlloc& a) { return str(to_hex(encode(v)), a); }
+
+Status field_from_json(const rapidjson::Value& v, const std::string& name, PublicKey& out) {
+  auto k = fixed_from_json<32, PublicKeyTag>(v, name);
+  if (!k) return k.error();
+  out = *k;
+  return {};
+}
+Status field_from_json(const rapidjson::Value& v, const std::string& name, Amount& out) {
+  auto a = amount_from_json(v, name);
+  if (!a) return a.error();
+  out = *a;
+  return {};
+}
+Status field_from_json(const rapidjson::Value& v, const std::string& name, std::uint64_t& out) {
+  auto u = u64_from_json(v, name);
+  if (!u) return u.error();
+  out = *u;
+  return {};
+}
+Status field_from_json(const rapidjson::Value& v, const std::string& name, std::string& out) {
+  auto s = string_from_json(v, name);
+  if (!s) return s.error();
+  if (s->size() > kMaxNameBytes) return invalid(name, "longer than 64 bytes");
+  out = *s;
+  return {};
+}
+Status field_from_json(const rapidjson::Value& v, const std::string& name, DoubleSignEvidence& out) {
+  auto s = string_from_json(v, name);
+  if (!s) return s.error();
+  auto raw = from_hex(*s);
+  if (!raw) return invalid(name, "expected hex of the encoded evidence");
+  auto e = decode_exact<DoubleSignEvidence>(*raw);
+  if (!e) return invalid(name, e.error().to_string());
+  out = *e;
+  return {};
+}
+
+template <std::size_t I = 0>
+Result<Payload> payload_from_json(const std::string& type, const rapidjson::Value& p) {
+  if constexpr (I < std::variant_size_v<Payload>) {
+    using Alt = std::variant_alternative_t<I, Payload>;
+    if (type != Alt::kName) return payload_from_json<I + 1>(type, p);
+    Alt body;
+    Status status;
+    std::size_t expected = 1;  // "type"
+    Alt::fields(body, [&](const char* name, auto& field) {
+      ++expected;
+      if (!status) return;
+      const rapidjson::Value* v = member(p, name);
+      if (!v) {
+        status = invalid(std::string("payload.") + name, "missing");
+        return;
+      }
+      status = field_from_json(*v, std::string("payload.") + name, field);
+    });
+    if (!status) return status.error();
+    if (p.MemberCount() != expected) return invalid("payload", std::string("unknown field in a ") + Alt::kName + " payload");
+    return Payload{body};
+  } else {
+    return invalid("payload.type", "unknown payload type '" + type + "'");
+  }
+}
+}  // namespace
+
 rapidjson::Value to_json(const Transaction& tx, JsonAlloc& alloc) {
   rapidjson::Value payload(rapidjson::kObjectType);
   payload.AddMember("type", rapidjson::StringRef(payload_name(tx.payload)), alloc);
   std::visit(
       [&](const auto& body) {
         using T = std::decay_t<decltype(body)>;
-        if constexpr (std::is_same_v<T, Transfer>) {
-          payload.AddMember("to", to_json(body.to, alloc), alloc);
-          payload.AddMember("amount", to_json(body.amount, alloc), alloc);
-        }
+        T::fields(body, [&](const char* name, const auto& field) {
+          payload.AddMember(rapidjson::StringRef(name), field_json(field, alloc), alloc);
+        });
       },
       tx.payload);
   rapidjson::Value out(rapidjson::kObjectType);
@@ -87,16 +158,9 @@ Result<Transaction> transaction_from_json(const rapidjson::Value& v) {
   if (!p.IsObject() || !member(p, "type")) return invalid("payload", "expected an object with a type");
   auto type = string_from_json(*member(p, "type"), "payload.type");
   if (!type) return type.error();
-  if (*type == Transfer::kName) {
-    if (!member(p, "to") || !member(p, "amount")) return invalid("payload", "transfer needs to and amount");
-    auto to = fixed_from_json<32, PublicKeyTag>(*member(p, "to"), "payload.to");
-    if (!to) return to.error();
-    auto amount = amount_from_json(*member(p, "amount"), "payload.amount");
-    if (!amount) return amount.error();
-    tx.payload = Transfer{*to, *amount};
-  } else {
-    return invalid("payload.type", "unknown payload type '" + *type + "'");
-  }
+  auto payload = payload_from_json(*type, p);
+  if (!payload) return payload.error();
+  tx.payload = std::move(*payload);
   return tx;
 }
 

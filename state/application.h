@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/block.h"
 #include "core/genesis.h"
 #include "core/params.h"
 #include "core/receipt.h"
@@ -23,16 +24,24 @@ struct BlockContext {
   ProtocolParams params;
 };
 
-// The Application keeps the validator set that must certify the next block
-// under this state key (an encoded ValidatorSet); the chain reads it there
-// to check commit certificates.
+// The Application keeps, as encoded ValidatorSets, the set that must
+// certify the next block and the set that certified the last one (they
+// differ only right after an epoch boundary). The chain reads them there to
+// check commit certificates and each block's last_commit.
 inline const Bytes kValidatorSetKey = prefixed_key("sys/validators", {});
+inline const Bytes kPreviousValidatorSetKey = prefixed_key("sys/previous_validators", {});
 
 class Application {
  public:
   virtual ~Application() = default;
   // Writes the state of a validated genesis.
   virtual Status init_genesis(StateOverlay& state, const Genesis& genesis) const = 0;
+  // Runs before the block's transactions, with the block's last_commit (the
+  // certificate of the previous block, empty at height 1): rewards for its
+  // signers, downtime tracking. An error makes the block invalid.
+  virtual Status begin_block(StateOverlay& state, const BlockContext& ctx, const CommitCertificate& last_commit) const = 0;
+  // Runs after them: epoch boundaries. An error makes the block invalid.
+  virtual Status end_block(StateOverlay& state, const BlockContext& ctx) const = 0;
   // What every transaction pays whatever its payload does: checks the
   // nonce and takes the fee. An error makes the whole block invalid.
   virtual Status charge(StateOverlay& state, const BlockContext& ctx, const Transaction& tx) const = 0;

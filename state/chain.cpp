@@ -126,12 +126,14 @@ Result<std::unique_ptr<Chain>> Chain::open(KvStore& store, Genesis genesis, cons
 }
 
 Status Chain::load_validators() {
-  auto raw = reader_->get(kValidatorSetKey);
-  if (!raw) return raw.error();
-  if (!raw->has_value()) return local_error("state-corrupt", "no validator set in state");
-  auto set = decode_exact<ValidatorSet>(**raw);
-  if (!set) return local_error("state-corrupt", "validator set does not decode: " + set.error().to_string());
-  validators_ = std::move(*set);
+  for (auto [key, target] : {std::pair{&kValidatorSetKey, &validators_}, std::pair{&kPreviousValidatorSetKey, &tip_validators_}}) {
+    auto raw = reader_->get(*key);
+    if (!raw) return raw.error();
+    if (!raw->has_value()) return local_error("state-corrupt", "no validator set in state");
+    auto set = decode_exact<ValidatorSet>(**raw);
+    if (!set) return local_error("state-corrupt", "validator set does not decode: " + set.error().to_string());
+    *target = std::move(*set);
+  }
   return {};
 }
 
@@ -148,11 +150,9 @@ Result<BlockOutcome> Chain::execute(const Block& block) {
   if (h.height == 1) {
     if (!block.last_commit.empty()) return make_error("bad-last-commit", "block 1 has no previous commit");
   } else {
-    // The previous block was certified by the set that certifies this one
-    // (sets change only at epoch boundaries: the staking issue revisits this).
     if (block.last_commit.height != tip_.height || block.last_commit.block_hash != tip_.block_hash)
       return make_error("bad-last-commit", "last_commit is not for the previous block");
-    if (auto s = block.last_commit.verify(genesis_.chain_id, validators_); !s)
+    if (auto s = block.last_commit.verify(genesis_.chain_id, tip_validators_); !s)
       return make_error("bad-last-commit", s.error().to_string());
   }
   map_.discard();

@@ -48,8 +48,10 @@ class Chain {
 
   const Genesis& genesis() const { return genesis_; }
   const ChainTip& tip() const { return tip_; }
-  // The validator set that must certify the next block.
+  // The validator set that must certify the next block, and the one that
+  // certified the tip (they differ right after an epoch boundary).
   const ValidatorSet& validators() const { return validators_; }
+  const ValidatorSet& tip_validators() const { return tip_validators_; }
   BlockContext context_for(const BlockHeader& header) const;
 
   // Checks a block against the tip and executes it without writing.
@@ -80,6 +82,7 @@ class Chain {
   StateMap map_;
   ChainTip tip_;
   ValidatorSet validators_;
+  ValidatorSet tip_validators_;
   // The execution key of the last block execute() ran, and its outcome,
   // whose state map nodes are still pending in map_.
   std::optional<Hash256> executed_hash_;

@@ -19,6 +19,7 @@ Result<BlockOutcome> apply_block(const StateReader& committed, StateMap& map, co
   if (auto s = block.check_body(); !s) return s.error();
 
   StateOverlay overlay(committed);
+  if (auto s = app.begin_block(overlay, ctx, block.last_commit); !s) return s.error();
   BlockOutcome out;
   out.receipts.reserve(block.transactions.size());
   for (std::size_t i = 0; i < block.transactions.size(); ++i) {
@@ -45,6 +46,7 @@ Result<BlockOutcome> apply_block(const StateReader& committed, StateMap& map, co
     }
     out.receipts.push_back(std::move(receipt));
   }
+  if (auto s = app.end_block(overlay, ctx); !s) return s.error();
   out.changes = overlay.changes();
   auto root = map.apply(parent_root, out.changes);
   if (!root) return root.error();

@@ -3,10 +3,13 @@
 // users and validators whose keys the test holds, and helpers that build,
 // certify and commit blocks as a proposer and the validators would.
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "contracts/accounts.h"
 #include "contracts/native.h"
+#include "contracts/staking.h"
 #include "state/chain.h"
 
 namespace verity::testing {
@@ -83,6 +86,43 @@ inline Result<Block> produce_block(state::Chain& chain, const TestNet& net, std:
   if (!block) return block.error();
   if (auto s = chain.commit(*block, certify(*block, net.validators)); !s) return s.error();
   return block;
+}
+
+// The supply invariant, summed over the accounts the test knows (every
+// account that can hold anything in these tests): balances + bonded tokens
+// + unbonding entries + reward entries + the reward pool + the fee pool
+// must equal the genesis supply + minted - burned. Returns a description of
+// the mismatch, or "" when it holds.
+inline std::string check_supply(const state::StateReader& s, const Genesis& genesis,
+                                const std::vector<PublicKey>& accounts) {
+  auto must = [](auto r) {
+    if (!r) throw std::runtime_error(r.error().to_string());
+    return std::move(r).value();
+  };
+  unsigned __int128 held = 0;
+  for (const auto& a : accounts) {
+    held += must(contracts::load_account(s, a)).balance.units();
+    for (const auto& e : must(contracts::unbonding_entries(s, a))) held += e.amount.units();
+    for (const auto& e : must(contracts::reward_entries(s, a))) held += e.amount.units();
+  }
+  for (const auto& op : must(contracts::validator_operators(s)))
+    held += must(contracts::load_validator(s, op))->tokens.units();
+  auto supply = must(contracts::supply_record(s));
+  held += supply.reward_pool.units();
+  held += must(contracts::load_amount(s, contracts::kFeePoolKey)).units();
+  unsigned __int128 expected =
+      static_cast<unsigned __int128>(genesis.total_supply().units()) + supply.minted.units() - supply.burned.units();
+  if (held == expected) return "";
+  return "held " + std::to_string(static_cast<std::uint64_t>(held)) + " != expected " +
+         std::to_string(static_cast<std::uint64_t>(expected));
+}
+
+inline std::vector<PublicKey> known_accounts(const TestNet& net) {
+  std::vector<PublicKey> out;
+  for (const auto& a : net.genesis.accounts) out.push_back(a.address);
+  for (const auto& v : net.genesis.validators)
+    if (std::find(out.begin(), out.end(), v.operator_address) == out.end()) out.push_back(v.operator_address);
+  return out;
 }
 
 }  // namespace verity::testing

@@ -1,0 +1,55 @@
+#pragma once
+// Typed access to state for the contracts: a value of any type with
+// encode/decode stored under a key, read back strictly. A stored value that
+// does not decode is a local fault ("state-corrupt"): the node's own state
+// is damaged, no transaction is to blame.
+
+#include <vector>
+
+#include "core/encoding.h"
+#include "core/keys.h"
+#include "state/state_view.h"
+
+namespace verity::contracts {
+
+template <class T>
+Result<T> load_record(const state::StateReader& state, ByteView key, T absent = T{}) {
+  auto raw = state.get(key);
+  if (!raw) return raw.error();
+  if (!raw->has_value()) return absent;
+  auto v = decode_exact<T>(**raw);
+  if (!v) return local_error("state-corrupt", "stored value does not decode: " + v.error().to_string());
+  return v;
+}
+
+template <class T>
+void store_record(state::StateOverlay& state, ByteView key, const T& value) {
+  state.put(key, encode(value));
+}
+
+// A list of records as one value. Lists kept in state are bounded by the
+// protocol (unbonding entries per delegator, validators, ...).
+template <class T>
+struct RecordList {
+  std::vector<T> items;
+  void encode(Writer& w) const {
+    w.varint(items.size());
+    for (const auto& i : items) i.encode(w);
+  }
+  static RecordList decode(Reader& r) {
+    RecordList l;
+    l.items.resize(r.count(1'000'000));
+    for (auto& i : l.items) i = T::decode(r);
+    return l;
+  }
+};
+
+// A public key as a record, for lists of keys.
+struct KeyRecord {
+  PublicKey key;
+  void encode(Writer& w) const { w.fixed(key); }
+  static KeyRecord decode(Reader& r) { return {r.fixed<32, PublicKeyTag>()}; }
+  friend auto operator<=>(const KeyRecord&, const KeyRecord&) = default;
+};
+
+}  // namespace verity::contracts

@@ -1,0 +1,150 @@
+#pragma once
+// Staking: validators, delegation, unbonding, rewards, slashing and the
+// validator set. Every function is a pure function of (state, block
+// context, transaction): no clock, no randomness, ordered iteration only.
+//
+// Stake. A validator has `tokens` (bonded, after slashes) and `shares`.
+// A delegation holds shares; its value is shares * tokens / total shares, so
+// slashing a validator (tokens shrink) cuts every delegation in proportion
+// without touching them one by one. An operator's self-stake is its own
+// delegation.
+//
+// Unbonding. `undelegate` takes the tokens out of the validator at once
+// (the voting power follows at the next epoch boundary, when the set is
+// recomputed) into an unbonding entry that `withdraw` pays out after
+// `unbonding_blocks`. Entries can still be slashed for offences committed
+// before they were created.
+//
+// Rewards. At the start of block h, the block reward (minted) plus the fees
+// collected so far are shared among the validators that signed block h-1's
+// commit, by voting power. The validator's commission becomes a locked
+// entry of its operator; the rest goes to its delegators through a
+// reward-per-share accumulator (no loop over delegators). Every reward vests
+// `reward_lock_blocks` after the block that earned it: the accumulator keeps
+// its recent history, so `claim` pays exactly what has vested. When a
+// delegation changes (delegate, undelegate) its rewards still in their lock
+// are settled into one locked entry that vests a full lock period later.
+// Rounding dust stays in the reward pool, which the supply invariant counts.
+//
+// Slashing. Double sign: the evidence (two conflicting signed votes) is
+// checked here; the validator loses double_sign_slash_bps of its tokens and
+// of the unbonding entries created at or after the offence, is banned for
+// good, and forfeits its operator's unvested rewards (burned: they leave the
+// supply, as the slashed tokens do, but for evidence_reward_bps of the
+// slashed amount paid to the submitter). Downtime: missing more than
+// (1 - min_signed) of the last `downtime_window` commits jails the validator
+// for `downtime_jail_blocks` and slashes downtime_slash_bps; `unjail` works
+// only after that.
+//
+// Validator set. At the end of every epoch block (height % epoch_blocks ==
+// 0) the top `max_validators` by tokens, not jailed, not banned, with at
+// least `min_validator_stake`, become the next set, power = tokens. If none
+// qualifies the old set stays, so the chain never halts for want of one.
+
+#include <optional>
+#include <vector>
+
+#include "contracts/records.h"
+#include "core/genesis.h"
+#include "core/receipt.h"
+#include "core/transaction.h"
+#include "state/application.h"
+
+namespace verity::contracts {
+
+using u128 = unsigned __int128;
+// Reward per share is kept scaled by this factor.
+inline constexpr std::uint64_t kRewardScale = 1'000'000'000'000ull;
+
+struct ValidatorRecord {
+  PublicKey operator_address;
+  PublicKey consensus_key;
+  std::string name;
+  std::uint64_t commission_bps = 0;
+  Amount tokens;
+  std::uint64_t shares = 0;
+  bool jailed = false;
+  std::uint64_t jailed_until = 0;  // unjail allowed from this height
+  bool banned = false;
+  u128 reward_per_share = 0;  // accumulator, scaled by kRewardScale
+
+  void encode(Writer& w) const;
+  static ValidatorRecord decode(Reader& r);
+  friend bool operator==(const ValidatorRecord&, const ValidatorRecord&) = default;
+};
+
+struct Delegation {
+  std::uint64_t shares = 0;
+  u128 reward_snapshot = 0;  // the accumulator up to which rewards are settled
+  void encode(Writer& w) const;
+  static Delegation decode(Reader& r);
+};
+
+struct UnbondingEntry {
+  PublicKey validator;
+  Amount amount;
+  std::uint64_t creation_height = 0;
+  std::uint64_t completion_height = 0;
+  void encode(Writer& w) const;
+  static UnbondingEntry decode(Reader& r);
+};
+
+struct RewardEntry {
+  std::uint64_t vest_height = 0;
+  Amount amount;
+  void encode(Writer& w) const;
+  static RewardEntry decode(Reader& r);
+};
+
+// Amounts that leave or enter the supply, and rewards not yet settled to
+// an account: total supply = genesis supply + minted - burned always equals
+// balances + bonded tokens + unbonding + reward entries + reward_pool +
+// the fee pool.
+struct SupplyRecord {
+  Amount minted;
+  Amount burned;
+  Amount reward_pool;
+  void encode(Writer& w) const;
+  static SupplyRecord decode(Reader& r);
+};
+
+// --- queries (for RPC and tests) ----------------------------------------------
+Result<std::optional<ValidatorRecord>> load_validator(const state::StateReader& s, const PublicKey& operator_address);
+Result<std::optional<PublicKey>> operator_of(const state::StateReader& s, const PublicKey& consensus_key);
+Result<std::vector<PublicKey>> validator_operators(const state::StateReader& s);  // ascending
+Result<std::optional<Delegation>> load_delegation(const state::StateReader& s, const PublicKey& validator,
+                                                  const PublicKey& delegator);
+Result<std::vector<PublicKey>> delegated_validators(const state::StateReader& s, const PublicKey& delegator);
+Result<std::vector<UnbondingEntry>> unbonding_entries(const state::StateReader& s, const PublicKey& delegator);
+Result<std::vector<RewardEntry>> reward_entries(const state::StateReader& s, const PublicKey& account);
+Result<SupplyRecord> supply_record(const state::StateReader& s);
+// The tokens a delegation is worth now.
+Amount delegation_value(const ValidatorRecord& v, const Delegation& d);
+struct RewardSummary {
+  Amount vested;  // claimable now
+  Amount locked;  // earned, vesting later
+};
+// Everything `account` has earned and not claimed, as of `height`.
+Result<RewardSummary> rewards_of(const state::StateReader& s, const PublicKey& account, std::uint64_t height,
+                                 const ProtocolParams& params);
+
+// --- genesis and block hooks ------------------------------------------------------
+Status init_staking(state::StateOverlay& s, const Genesis& genesis);
+Status begin_block_staking(state::StateOverlay& s, const state::BlockContext& ctx, const CommitCertificate& last_commit);
+Status end_block_staking(state::StateOverlay& s, const state::BlockContext& ctx);
+
+// --- transactions --------------------------------------------------------------------
+// Reasons are listed in docs/contracts.md.
+Status create_validator(state::StateOverlay& s, const state::BlockContext& ctx, const PublicKey& sender,
+                        const CreateValidator& p, std::vector<Event>& events);
+Status delegate(state::StateOverlay& s, const state::BlockContext& ctx, const PublicKey& sender, const Delegate& p,
+                std::vector<Event>& events);
+Status undelegate(state::StateOverlay& s, const state::BlockContext& ctx, const PublicKey& sender, const Undelegate& p,
+                  std::vector<Event>& events);
+Status withdraw(state::StateOverlay& s, const state::BlockContext& ctx, const PublicKey& sender, std::vector<Event>& events);
+Status claim(state::StateOverlay& s, const state::BlockContext& ctx, const PublicKey& sender, std::vector<Event>& events);
+Status unjail(state::StateOverlay& s, const state::BlockContext& ctx, const PublicKey& sender, std::vector<Event>& events);
+Status submit_evidence(state::StateOverlay& s, const state::BlockContext& ctx, const PublicKey& sender,
+                       const SubmitEvidence& p, std::vector<Event>& events);
+
+}  // namespace verity::contracts
