@@ -80,3 +80,54 @@ BOOST_AUTO_TEST_CASE(bad_fields_are_named) {
     }
   }
 }
+
+// Every payload kind survives JSON and keeps its signature valid.
+BOOST_AUTO_TEST_CASE(every_payload_kind_round_trips) {
+  auto alice = SecretKey::derive_insecure("alice");
+  auto bob = SecretKey::derive_insecure("bob").public_key();
+  Vote a, b;
+  a.height = b.height = 7;
+  a.block_hash = sha256(as_bytes("A"));
+  b.block_hash = sha256(as_bytes("B"));
+  a.sign("verity-test-1", alice);
+  b.sign("verity-test-1", alice);
+  std::vector<Payload> payloads{Transfer{bob, Amount(5)},
+                                CreateValidator{bob, Amount(1000), "my validator", 500},
+                                Delegate{bob, Amount(7)},
+                                Undelegate{bob, Amount(3)},
+                                Withdraw{},
+                                Claim{},
+                                Unjail{},
+                                SubmitEvidence{DoubleSignEvidence{a, b}}};
+  BOOST_TEST(payloads.size() == std::variant_size_v<Payload>);
+  for (const auto& p : payloads) {
+    Transaction tx;
+    tx.chain_id = "verity-test-1";
+    tx.nonce = 1;
+    tx.fee = Amount(2);
+    tx.payload = p;
+    tx.sign(alice);
+    rapidjson::Document d;
+    std::string text = json_string(to_json(tx, d.GetAllocator()));
+    BOOST_TEST_CONTEXT(text) {
+      auto back = transaction_from_json(parse(text));
+      BOOST_REQUIRE(back.ok());
+      BOOST_TEST((*back == tx));
+      BOOST_TEST(back->verify_signature());
+    }
+  }
+  // An unknown field inside a payload is refused.
+  Transaction claim_tx;
+  claim_tx.chain_id = "verity-test-1";
+  claim_tx.payload = Claim{};
+  claim_tx.sign(alice);
+  rapidjson::Document d;
+  std::string text = json_string(to_json(claim_tx, d.GetAllocator()));
+  BOOST_REQUIRE(transaction_from_json(parse(text)).ok());
+  auto at = text.find("\"type\":\"claim\"");
+  BOOST_REQUIRE(at != std::string::npos);
+  text.insert(at, "\"extra\":1,");
+  auto bad = transaction_from_json(parse(text));
+  BOOST_TEST(bad.error().reason == "invalid-params");
+  BOOST_TEST(bad.error().detail.find("unknown field") != std::string::npos);
+}
