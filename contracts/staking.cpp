@@ -43,9 +43,7 @@ Bytes validator_key(const PublicKey& op) { return prefixed_key("val/", op.view()
 Bytes consensus_index_key(const PublicKey& ck) { return prefixed_key("valc/", ck.view()); }
 Bytes history_key(const PublicKey& op) { return prefixed_key("acch/", op.view()); }
 Bytes delegation_key(const PublicKey& op, const PublicKey& delegator) {
-  Bytes k = prefixed_key("del/", op.view());
-  k.insert(k.end(), delegator.data.begin(), delegator.data.end());
-  return k;
+  return prefixed_key("del/", op.view(), delegator.view());
 }
 Bytes delegations_of_key(const PublicKey& delegator) { return prefixed_key("deld/", delegator.view()); }
 Bytes unbonding_key(const PublicKey& delegator) { return prefixed_key("unb/", delegator.view()); }

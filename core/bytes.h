@@ -34,6 +34,14 @@ inline Bytes prefixed_key(std::string_view prefix, ByteView rest) {
   return k;
 }
 
+inline Bytes prefixed_key(std::string_view prefix, ByteView a, ByteView b) {
+  Bytes k(prefix.size() + a.size() + b.size());
+  auto it = std::copy(prefix.begin(), prefix.end(), k.begin());
+  it = std::copy(a.begin(), a.end(), it);
+  std::copy(b.begin(), b.end(), it);
+  return k;
+}
+
 template <std::size_t N, class Tag>
 struct FixedBytes {
   static constexpr std::size_t kSize = N;

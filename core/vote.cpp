@@ -32,8 +32,8 @@ void Vote::encode(Writer& w) const {
 Vote Vote::decode(Reader& r) {
   Vote v;
   std::uint8_t phase = r.u8();
-  if (r.ok() && phase != static_cast<std::uint8_t>(VotePhase::prepare) &&
-      phase != static_cast<std::uint8_t>(VotePhase::commit))
+  if (r.ok() && (phase < static_cast<std::uint8_t>(VotePhase::prepare) ||
+                 phase > static_cast<std::uint8_t>(VotePhase::propose)))
     r.fail("decode-bad-phase", "unknown vote phase " + std::to_string(phase));
   v.phase = static_cast<VotePhase>(phase);
   v.height = r.varint();

@@ -1,7 +1,7 @@
 #pragma once
 // Signed consensus votes and the evidence two conflicting ones make.
 //
-// A vote (prepare or commit) is for one block at one (height, view) slot;
+// A vote (propose, prepare or commit) is for one block at one (height, view) slot;
 // what a validator signs is vote_digest(), which holds the chain id. Commit
 // votes are what commit certificates collect, so a commit vote's signature
 // is exactly a CommitSignature.
@@ -20,7 +20,9 @@
 
 namespace verity {
 
-enum class VotePhase : std::uint8_t { prepare = 1, commit = 2 };
+// `propose` is the primary's signature on its pre-prepare: two different
+// proposals for one slot are an equivocation like two different votes.
+enum class VotePhase : std::uint8_t { prepare = 1, commit = 2, propose = 3 };
 
 Hash256 vote_digest(std::string_view chain_id, VotePhase phase, std::uint64_t height, std::uint64_t view,
                     const Hash256& block_hash);

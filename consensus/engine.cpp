@@ -1,0 +1,659 @@
+#include "consensus/engine.h"
+
+#include <algorithm>
+
+namespace verity::consensus {
+
+// --- safety state ------------------------------------------------------------------
+
+void SafetyState::encode(Writer& w) const {
+  w.varint(height);
+  w.varint(view);
+  w.varint(signed_votes.size());
+  for (const auto& v : signed_votes) v.encode(w);
+  w.boolean(prepared.has_value());
+  if (prepared) prepared->encode(w);
+}
+
+SafetyState SafetyState::decode(Reader& r) {
+  SafetyState s;
+  s.height = r.varint();
+  s.view = r.varint();
+  s.signed_votes.resize(r.count(100'000, 100));
+  for (auto& v : s.signed_votes) v = Vote::decode(r);
+  if (r.boolean()) s.prepared = PreparedCertificate::decode(r);
+  return s;
+}
+
+// --- construction ----------------------------------------------------------------------
+
+Engine::Engine(EngineConfig config, SecretKey key, ConsensusApp& app, SafetyStore& store, SafetyState restored)
+    : config_(std::move(config)), key_(std::move(key)), app_(app), store_(store) {
+  height_ = app_.committed_height() + 1;
+  view_ = restored.view;
+  if (restored.height == height_) {
+    safety_ = std::move(restored);  // what we signed at this height still binds us
+  } else {
+    safety_ = SafetyState{height_, view_, {}, std::nullopt};
+  }
+}
+
+Output Engine::start() {
+  out_ = {};
+  persist();
+  maybe_propose();
+  set_timer();
+  return std::move(out_);
+}
+
+std::size_t Engine::log_size() const {
+  return votes_.size() + future_proposals_.size() + future_decisions_.size() + view_changes_.size() + checkpoints_.size();
+}
+
+// --- helpers ---------------------------------------------------------------------------------
+
+const ValidatorSet* Engine::set_for(std::uint64_t height) {
+  if (set_cache_ && set_cache_->first == height) return &set_cache_->second;
+  auto set = app_.validators_for(height);
+  if (!set || set->size() == 0) return nullptr;
+  set_cache_.emplace(height, std::move(*set));
+  return &set_cache_->second;
+}
+
+PublicKey Engine::primary(const ValidatorSet& set, std::uint64_t view) const {
+  return set.validators()[view % set.size()].key;
+}
+
+std::uint64_t Engine::high_watermark() const { return std::max(stable_, height_ - 1) + config_.watermark_window; }
+
+std::uint64_t Engine::timeout() const {
+  return config_.base_timeout << std::min(consecutive_timeouts_, config_.max_timeout_doublings);
+}
+
+void Engine::persist() {
+  safety_.height = height_;
+  safety_.view = std::max(safety_.view, std::max(view_, vc_target_));
+  if (auto s = store_.save(safety_); !s) out_.local_errors.push_back(s.error());
+}
+
+// Signs a vote unless it conflicts with one already signed at this height
+// (same phase and view, another block): that is the double sign a restart
+// must never produce. Persists before returning the vote.
+std::optional<Vote> Engine::sign_vote(VotePhase phase, std::uint64_t view, const Hash256& hash) {
+  for (const auto& v : safety_.signed_votes)
+    if (v.phase == phase && v.view == view && v.height == height_) {
+      if (v.block_hash != hash) return std::nullopt;
+      return v;  // the same vote again
+    }
+  Vote v;
+  v.phase = phase;
+  v.height = height_;
+  v.view = view;
+  v.block_hash = hash;
+  v.sign(config_.chain_id, key_);
+  safety_.signed_votes.push_back(v);
+  persist();
+  if (!out_.local_errors.empty()) return std::nullopt;  // never send what was not saved
+  return v;
+}
+
+void Engine::send(std::optional<PublicKey> to, const Message& m) { out_.messages.push_back({to, encode_message(m)}); }
+
+// Every vote whose signature checked is watched for equivocation, if its
+// height is inside the window (which bounds the detector's memory).
+void Engine::observe(const Vote& v) {
+  if (!observable(v.height)) return;
+  if (auto e = detector_.observe(v)) out_.evidence.push_back(*e);
+}
+
+bool Engine::valid_vote(const Vote& v, const ValidatorSet& set) {
+  if (!set.power_of(v.validator)) {
+    drops_.not_validator++;
+    return false;
+  }
+  if (!v.verify(config_.chain_id)) {
+    drops_.bad_signature++;
+    return false;
+  }
+  observe(v);
+  return true;
+}
+
+// A proposal signed by its view's primary and a quorum of distinct valid
+// prepares for it, all in a view below `below_view`.
+bool Engine::valid_prepared(const PreparedCertificate& c, std::uint64_t below_view) {
+  const Proposal& p = c.proposal;
+  if (!p.consistent() || p.vote.view >= below_view) return false;
+  const ValidatorSet* set = set_for(p.vote.height);
+  if (!set || p.vote.validator != primary(*set, p.vote.view) || !valid_vote(p.vote, *set)) return false;
+  std::uint64_t power = 0;
+  std::set<PublicKey> seen;
+  for (const auto& v : c.prepares) {
+    if (v.phase != VotePhase::prepare || v.height != p.vote.height || v.view != p.vote.view ||
+        v.block_hash != p.vote.block_hash || !seen.insert(v.validator).second || !valid_vote(v, *set))
+      return false;
+    power += *set->power_of(v.validator);
+  }
+  return set->is_quorum(power);
+}
+
+bool Engine::valid_view_change(const ViewChange& m) {
+  if (m.committed_height == 0) {
+    if (!m.committed.empty()) return false;
+  } else {
+    const ValidatorSet* cset = set_for(m.committed_height);
+    if (!cset || m.committed.height != m.committed_height || !m.committed.verify(config_.chain_id, *cset).ok())
+      return false;
+  }
+  if (m.prepared && (m.prepared->proposal.vote.height != m.committed_height + 1 || !valid_prepared(*m.prepared, m.new_view)))
+    return false;
+  return true;
+}
+
+// The block a new view must re-propose at `height`: that of the
+// highest-view prepared certificate among the view changes, if any.
+std::optional<Hash256> Engine::forced_hash(const std::vector<ViewChange>& vcs, std::uint64_t height) const {
+  std::optional<std::pair<std::uint64_t, Hash256>> best;
+  for (const auto& vc : vcs)
+    if (vc.prepared && vc.prepared->proposal.vote.height == height) {
+      std::uint64_t v = vc.prepared->proposal.vote.view;
+      if (!best || v > best->first) best = std::pair{v, vc.prepared->proposal.vote.block_hash};
+    }
+  if (!best) return std::nullopt;
+  return best->second;
+}
+
+// --- inputs -------------------------------------------------------------------------------------
+
+Output Engine::on_message(const PublicKey& from, ByteView bytes) {
+  out_ = {};
+  auto m = decode_message(bytes);
+  if (!m) {
+    drops_.malformed++;
+    return std::move(out_);
+  }
+  handle(from, *m);
+  return std::move(out_);
+}
+
+Output Engine::on_timer(const TimerRequest& t) {
+  out_ = {};
+  if (t.id != timer_id_) return std::move(out_);  // superseded
+  caught_up_.clear();  // let catch-up be sent again: earlier ones may have been lost
+  if (t.height == height_) {
+    if (vc_target_ != 0 && t.view == vc_target_)
+      start_view_change(vc_target_ + 1);
+    else if (vc_target_ == 0 && t.view == view_)
+      start_view_change(view_ + 1);
+    if (own_checkpoint_) send(std::nullopt, *own_checkpoint_);  // in case it was lost
+  }
+  return std::move(out_);
+}
+
+void Engine::handle(const PublicKey& from, const Message& m) {
+  std::visit(
+      [&](const auto& body) {
+        using T = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<T, Proposal>) on_proposal(from, body);
+        if constexpr (std::is_same_v<T, Vote>) on_vote(from, body);
+        if constexpr (std::is_same_v<T, ViewChange>) on_view_change(body);
+        if constexpr (std::is_same_v<T, NewView>) on_new_view(body);
+        if constexpr (std::is_same_v<T, Checkpoint>) on_checkpoint(body);
+        if constexpr (std::is_same_v<T, Decision>) on_decision(body);
+      },
+      m);
+}
+
+// --- normal case --------------------------------------------------------------------------------
+
+void Engine::on_proposal(const PublicKey& from, const Proposal& p) {
+  const std::uint64_t h = p.vote.height, v = p.vote.view;
+  if (!p.consistent()) {
+    drops_.invalid++;
+    return;
+  }
+  const ValidatorSet* set = set_for(h);
+  if (!set) {
+    drops_.beyond_watermark++;
+    return;
+  }
+  if (p.vote.validator != primary(*set, v)) {
+    drops_.invalid++;
+    return;
+  }
+  if (!valid_vote(p.vote, *set)) return;  // verified and watched for equivocation first
+  if (h < height_) {
+    drops_.stale_height++;
+    if (h + 1 < height_) catch_up(from, h);  // one behind: it is about to commit, or will ask
+    return;
+  }
+  if (h > high_watermark() || v > view_ + config_.max_views_ahead) {
+    drops_.beyond_watermark++;
+    return;
+  }
+  if (v < view_) {
+    drops_.stale_view++;
+    return;
+  }
+  if (h > height_ || v > view_ || vc_target_ != 0) {
+    // Proposals for a later view enter only through a NewView; keep those
+    // for later heights of this view.
+    if (v != view_)
+      drops_.stale_view++;
+    else if (!future_proposals_.emplace(std::pair{h, v}, p).second)
+      drops_.duplicate++;
+    return;
+  }
+  accept_proposal(p);
+}
+
+void Engine::accept_proposal(const Proposal& p) {
+  if (proposal_) {
+    if (proposal_->vote.block_hash != p.vote.block_hash) drops_.invalid++;  // equivocation: the detector has it
+    else drops_.duplicate++;
+    return;
+  }
+  if (auto s = app_.check(p.block); !s) {
+    drops_.invalid++;
+    return;
+  }
+  auto prepare = sign_vote(VotePhase::prepare, view_, p.vote.block_hash);
+  if (!prepare) return;
+  proposal_ = p;
+  votes_[{height_, view_, static_cast<std::uint8_t>(VotePhase::prepare), key_.public_key()}] = *prepare;
+  send(std::nullopt, *prepare);
+  progress();
+}
+
+void Engine::on_vote(const PublicKey& from, const Vote& v) {
+  if (v.phase == VotePhase::propose) {
+    drops_.invalid++;  // a proposal travels with its block
+    return;
+  }
+  const ValidatorSet* set = set_for(v.height);
+  if (!set) {
+    drops_.beyond_watermark++;
+    return;
+  }
+  if (!valid_vote(v, *set)) return;  // verified and watched for equivocation first
+  if (v.height < height_) {
+    drops_.stale_height++;
+    if (v.height + 1 < height_) catch_up(from, v.height);  // one behind: it is about to commit, or will ask
+    return;
+  }
+  if (v.height > high_watermark() || v.view > view_ + config_.max_views_ahead) {
+    drops_.beyond_watermark++;
+    return;
+  }
+  if (v.view < view_) {
+    drops_.stale_view++;
+    return;
+  }
+  auto [it, inserted] = votes_.emplace(VoteKey{v.height, v.view, static_cast<std::uint8_t>(v.phase), v.validator}, v);
+  if (!inserted) {
+    drops_.duplicate++;
+    return;
+  }
+  if (v.height == height_ && v.view == view_ && vc_target_ == 0) progress();
+}
+
+void Engine::progress() {
+  if (!proposal_ || vc_target_ != 0) return;
+  const ValidatorSet* set = set_for(height_);
+  if (!set) return;
+  const Hash256 hash = proposal_->vote.block_hash;
+  auto collect = [&](VotePhase phase, std::vector<Vote>* out) {
+    std::uint64_t power = 0;
+    auto lo = votes_.lower_bound(VoteKey{height_, view_, static_cast<std::uint8_t>(phase), PublicKey{}});
+    for (auto it = lo; it != votes_.end() && std::get<0>(it->first) == height_ && std::get<1>(it->first) == view_ &&
+                       std::get<2>(it->first) == static_cast<std::uint8_t>(phase);
+         ++it) {
+      if (it->second.block_hash != hash) continue;
+      power += set->power_of(it->second.validator).value_or(0);
+      if (out) out->push_back(it->second);
+    }
+    return power;
+  };
+
+  if (!sent_commit_) {
+    std::vector<Vote> prepares;
+    if (!set->is_quorum(collect(VotePhase::prepare, &prepares))) return;
+    PreparedCertificate cert{*proposal_, prepares};
+    if (!safety_.prepared || safety_.prepared->proposal.vote.view <= view_) safety_.prepared = cert;
+    auto commit = sign_vote(VotePhase::commit, view_, hash);  // persists the prepared certificate too
+    if (!commit) return;
+    sent_commit_ = true;
+    votes_[{height_, view_, static_cast<std::uint8_t>(VotePhase::commit), key_.public_key()}] = *commit;
+    send(std::nullopt, *commit);
+  }
+  std::vector<Vote> commits;
+  if (!set->is_quorum(collect(VotePhase::commit, &commits))) return;
+  CommitCertificate cert{height_, view_, hash, {}};
+  for (const auto& c : commits) cert.signatures.push_back({c.validator, c.signature});  // votes_ is ordered by key
+  decide(proposal_->block, cert);
+}
+
+void Engine::decide(const Block& block, const CommitCertificate& cert) {
+  if (auto s = app_.commit(block, cert); !s) {
+    out_.local_errors.push_back(s.error());
+    return;
+  }
+  out_.committed.push_back({block, cert});
+  const std::uint64_t decided = height_;
+  if (decided % config_.checkpoint_interval == 0) {
+    Checkpoint c;
+    c.height = decided;
+    c.block_hash = block.hash();
+    c.sign(config_.chain_id, key_);
+    own_checkpoint_ = c;
+    checkpoints_[{decided, key_.public_key()}] = c;
+    send(std::nullopt, c);
+    on_checkpoint(c);
+  }
+  height_ = decided + 1;
+  consecutive_timeouts_ = 0;
+  after_height_change();
+}
+
+// Resets the round for the new height_, then uses what was buffered for it.
+void Engine::after_height_change() {
+  proposal_.reset();
+  sent_commit_ = false;
+  safety_ = SafetyState{height_, std::max(safety_.view, view_), {}, std::nullopt};
+  persist();
+  votes_.erase(votes_.begin(), votes_.lower_bound(VoteKey{height_, 0, 0, PublicKey{}}));
+  future_proposals_.erase(future_proposals_.begin(), future_proposals_.lower_bound({height_, 0}));
+  future_decisions_.erase(future_decisions_.begin(), future_decisions_.lower_bound(height_));
+
+  if (auto d = future_decisions_.find(height_); d != future_decisions_.end()) {
+    Decision next = d->second;
+    future_decisions_.erase(d);
+    on_decision(next);
+    return;
+  }
+  if (vc_target_ != 0) {
+    // A pending view change: its new view may now be formable here.
+    try_new_view(vc_target_);
+  } else {
+    if (auto p = future_proposals_.find({height_, view_}); p != future_proposals_.end()) {
+      Proposal next = p->second;
+      future_proposals_.erase(p);
+      accept_proposal(next);
+    }
+    progress();
+    maybe_propose();
+  }
+  set_timer();
+}
+
+void Engine::maybe_propose() {
+  if (vc_target_ != 0 || proposal_) return;
+  const ValidatorSet* set = set_for(height_);
+  if (!set || primary(*set, view_) != key_.public_key()) return;
+  Block block;
+  // A block we already prepared at this height (before a restart) is
+  // proposed again: we may have signed for it.
+  if (safety_.prepared && safety_.prepared->proposal.vote.height == height_)
+    block = safety_.prepared->proposal.block;
+  else
+    block = app_.propose(height_, view_);
+  auto vote = sign_vote(VotePhase::propose, view_, block.hash());
+  if (!vote) return;  // we proposed another block in this view before a restart
+  Proposal p{*vote, block};
+  send(std::nullopt, p);
+  accept_proposal(p);
+}
+
+void Engine::set_timer() {
+  out_.timers.push_back({++timer_id_, height_, vc_target_ != 0 ? vc_target_ : view_, timeout()});
+}
+
+// --- catch-up ----------------------------------------------------------------------------------------
+
+void Engine::catch_up(const PublicKey& peer, std::uint64_t from_height) {
+  if (peer == key_.public_key()) return;
+  const std::uint64_t committed = height_ - 1;
+  std::uint64_t start = std::max(from_height, caught_up_.count(peer) ? caught_up_[peer] + 1 : from_height);
+  if (start == 0) start = 1;
+  for (std::uint64_t h = start; h <= committed && h < start + config_.max_catch_up; ++h) {
+    auto d = app_.decision(h);
+    if (!d) break;
+    send(peer, *d);
+    caught_up_[peer] = h;
+  }
+}
+
+void Engine::on_decision(const Decision& d) {
+  const std::uint64_t h = d.block.header.height;
+  if (h < height_) {
+    drops_.stale_height++;
+    return;
+  }
+  if (h > high_watermark()) {
+    drops_.beyond_watermark++;
+    return;
+  }
+  const ValidatorSet* set = set_for(h);
+  if (!set || d.certificate.height != h || d.certificate.block_hash != d.block.hash() ||
+      !d.certificate.verify(config_.chain_id, *set).ok()) {
+    drops_.invalid++;
+    return;
+  }
+  if (h > height_) {
+    if (!future_decisions_.emplace(h, d).second) drops_.duplicate++;
+    return;
+  }
+  if (auto s = app_.check(d.block); !s) {
+    drops_.invalid++;
+    return;
+  }
+  // A quorum committed in a later view: join it. A replica that asked for
+  // a view change keeps waiting for its NewView instead: a view change it
+  // sent may already count towards one, and voting in an older view after
+  // it could hide a prepared block from that NewView.
+  if (vc_target_ == 0 && d.certificate.view > view_) view_ = d.certificate.view;
+  decide(d.block, d.certificate);
+}
+
+// --- view change ---------------------------------------------------------------------------------------
+
+void Engine::start_view_change(std::uint64_t new_view) {
+  if (new_view <= view_ || (vc_target_ != 0 && new_view <= vc_target_)) return;
+  vc_target_ = new_view;
+  consecutive_timeouts_++;
+  persist();
+  ViewChange m;
+  m.new_view = new_view;
+  m.committed_height = height_ - 1;
+  if (m.committed_height > 0)
+    if (auto d = app_.decision(m.committed_height)) m.committed = d->certificate;
+  if (safety_.prepared && safety_.prepared->proposal.vote.height == height_) m.prepared = safety_.prepared;
+  m.sign(config_.chain_id, key_);
+  view_changes_[{new_view, key_.public_key()}] = m;
+  send(std::nullopt, m);
+  set_timer();
+  try_new_view(new_view);
+}
+
+void Engine::on_view_change(const ViewChange& m) {
+  const ValidatorSet* set = set_for(height_);
+  if (!set) return;
+  if (!set->power_of(m.validator)) {
+    drops_.not_validator++;
+    return;
+  }
+  if (!m.verify(config_.chain_id)) {
+    drops_.bad_signature++;
+    return;
+  }
+  if (m.new_view <= view_) {
+    drops_.stale_view++;
+    if (m.committed_height + 1 < height_) catch_up(m.validator, m.committed_height + 1);
+    return;
+  }
+  if (m.new_view > view_ + config_.max_views_ahead) {
+    drops_.beyond_watermark++;
+    return;
+  }
+  if (!valid_view_change(m)) {
+    drops_.invalid++;
+    return;
+  }
+  if (m.committed_height + 1 < height_) catch_up(m.validator, m.committed_height + 1);
+  if (!view_changes_.emplace(std::pair{m.new_view, m.validator}, m).second) {
+    drops_.duplicate++;
+    return;
+  }
+  // More than 1/3 of the power wants a later view: at least one honest
+  // replica timed out, so join the lowest of those views.
+  std::map<PublicKey, std::uint64_t> lowest;
+  const std::uint64_t current = vc_target_ != 0 ? vc_target_ : view_;
+  for (const auto& [k, vc] : view_changes_)
+    if (k.first > current && !lowest.count(k.second)) lowest[k.second] = k.first;
+  std::uint64_t power = 0, min_view = UINT64_MAX;
+  for (const auto& [validator, v] : lowest) {
+    power += set->power_of(validator).value_or(0);
+    min_view = std::min(min_view, v);
+  }
+  if (set->exceeds_one_third(power)) start_view_change(min_view);
+  try_new_view(m.new_view);
+}
+
+void Engine::try_new_view(std::uint64_t new_view) {
+  if (new_view <= view_) return;
+  const ValidatorSet* set = set_for(height_);
+  if (!set || primary(*set, new_view) != key_.public_key()) return;
+  std::vector<ViewChange> vcs;
+  std::uint64_t power = 0, highest_committed = 0;
+  for (auto it = view_changes_.lower_bound({new_view, PublicKey{}}); it != view_changes_.end() && it->first.first == new_view; ++it) {
+    vcs.push_back(it->second);
+    power += set->power_of(it->second.validator).value_or(0);
+    highest_committed = std::max(highest_committed, it->second.committed_height);
+  }
+  if (!set->is_quorum(power)) return;
+  if (height_ - 1 < highest_committed) return;  // catch up first: decisions are on their way
+
+  Block block;
+  if (auto forced = forced_hash(vcs, height_)) {
+    for (const auto& vc : vcs)
+      if (vc.prepared && vc.prepared->proposal.vote.block_hash == *forced) block = vc.prepared->proposal.block;
+  } else if (safety_.prepared && safety_.prepared->proposal.vote.height == height_) {
+    block = safety_.prepared->proposal.block;
+  } else {
+    block = app_.propose(height_, new_view);
+  }
+  // Sign as the new view's primary. Entering the view first makes the
+  // proposal vote and the view persist together.
+  enter_view(new_view);
+  auto vote = sign_vote(VotePhase::propose, new_view, block.hash());
+  if (!vote) return;
+  NewView nv;
+  nv.view = new_view;
+  nv.view_changes = vcs;
+  nv.proposal = Proposal{*vote, block};
+  nv.sign(config_.chain_id, key_);
+  send(std::nullopt, nv);
+  accept_proposal(nv.proposal);
+  set_timer();
+}
+
+void Engine::enter_view(std::uint64_t view) {
+  view_ = view;
+  vc_target_ = 0;
+  proposal_.reset();
+  sent_commit_ = false;
+  persist();
+  view_changes_.erase(view_changes_.begin(), view_changes_.lower_bound({view_ + 1, PublicKey{}}));
+  votes_.erase(votes_.begin(), votes_.lower_bound(VoteKey{height_, view_, 0, PublicKey{}}));
+}
+
+void Engine::on_new_view(const NewView& m) {
+  const ValidatorSet* set = set_for(height_);
+  if (!set) return;
+  if (m.validator != primary(*set, m.view)) {
+    drops_.invalid++;
+    return;
+  }
+  if (!m.verify(config_.chain_id)) {
+    drops_.bad_signature++;
+    return;
+  }
+  if (m.view <= view_) {
+    drops_.stale_view++;
+    return;
+  }
+  if (m.view > view_ + config_.max_views_ahead) {
+    drops_.beyond_watermark++;
+    return;
+  }
+  std::uint64_t power = 0, highest_committed = 0;
+  std::set<PublicKey> seen;
+  for (const auto& vc : m.view_changes) {
+    if (vc.new_view != m.view || !seen.insert(vc.validator).second || !set->power_of(vc.validator) ||
+        !vc.verify(config_.chain_id) || !valid_view_change(vc)) {
+      drops_.invalid++;
+      return;
+    }
+    power += *set->power_of(vc.validator);
+    highest_committed = std::max(highest_committed, vc.committed_height);
+  }
+  const Proposal& p = m.proposal;
+  const std::uint64_t ph = p.vote.height;
+  if (!set->is_quorum(power) || !p.consistent() || p.vote.view != m.view ||
+      p.vote.validator != m.validator || ph < highest_committed + 1 || !p.vote.verify(config_.chain_id)) {
+    drops_.invalid++;
+    return;
+  }
+  if (auto forced = forced_hash(m.view_changes, ph); forced && *forced != p.vote.block_hash) {
+    drops_.invalid++;  // the primary ignored a prepared block: a byzantine primary
+    return;
+  }
+  observe(p.vote);
+  enter_view(m.view);
+  if (ph < height_) {
+    catch_up(m.validator, ph);
+  } else if (ph > height_) {
+    if (ph <= high_watermark()) future_proposals_.emplace(std::pair{ph, m.view}, p);
+  } else {
+    accept_proposal(p);
+  }
+  set_timer();
+}
+
+// --- checkpoints -------------------------------------------------------------------------------------------
+
+void Engine::on_checkpoint(const Checkpoint& c) {
+  if (c.height <= stable_) {
+    drops_.stale_height++;
+    return;
+  }
+  if (c.height > high_watermark() || c.height % config_.checkpoint_interval != 0) {
+    drops_.beyond_watermark++;
+    return;
+  }
+  const ValidatorSet* set = set_for(c.height);
+  if (!set || !set->power_of(c.validator)) {
+    drops_.not_validator++;
+    return;
+  }
+  if (c.validator != key_.public_key()) {
+    if (!c.verify(config_.chain_id)) {
+      drops_.bad_signature++;
+      return;
+    }
+    if (!checkpoints_.emplace(std::pair{c.height, c.validator}, c).second) {
+      drops_.duplicate++;
+      return;
+    }
+  }
+  std::uint64_t power = 0;
+  for (auto it = checkpoints_.lower_bound({c.height, PublicKey{}}); it != checkpoints_.end() && it->first.first == c.height; ++it)
+    if (it->second.block_hash == c.block_hash) power += set->power_of(it->second.validator).value_or(0);
+  if (!set->is_quorum(power)) return;
+  // Stable: forget everything at or below it.
+  stable_ = c.height;
+  checkpoints_.erase(checkpoints_.begin(), checkpoints_.lower_bound({stable_ + 1, PublicKey{}}));
+  detector_.prune_below(stable_ + 1);
+}
+
+}  // namespace verity::consensus

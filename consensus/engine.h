@@ -1,0 +1,216 @@
+#pragma once
+// PBFT (Castro and Liskov) as a pure, deterministic state machine, after
+// libhotstuff's HotStuffCore: inputs are a message received and a timer
+// fired; outputs are messages to send, timers to set, blocks committed
+// with their commit certificates, and evidence of double signing. No
+// sockets, threads, clock or disk: the node (or the test simulator) moves
+// bytes and time, and implements ConsensusApp and SafetyStore.
+//
+// Heights are PBFT's sequence numbers, decided one at a time. In view v the
+// primary is the validator at index v mod n of the height's set (ordered by
+// key). Normal case: the primary sends a Proposal; replicas check the block
+// (the application executes it: the header carries the state root) and send
+// Prepare; a quorum (more than 2/3 of the voting power) of prepares makes
+// the block prepared and the replica sends Commit; a quorum of commits
+// commits it, and those commit signatures are its commit certificate.
+//
+// View change: when a height does not commit in time, a replica asks for
+// view v+1 with a ViewChange carrying its last commit certificate and its
+// prepared certificate. The primary of v+1 gathers a quorum, catches up to
+// the highest committed height among them, and sends a NewView whose
+// proposal must be the block of the highest-view prepared certificate in
+// the quorum, if there is one: replicas check that themselves. Timeouts
+// double with each consecutive view change. A replica that sees view
+// changes from more than 1/3 of the power for higher views joins the lowest.
+//
+// Checkpoints: every K heights a replica signs (height, block hash); a
+// quorum makes it stable, and the message log at or below it is dropped.
+// Messages above max(stable checkpoint, committed height) + the watermark
+// window, for stale views or heights, from non-validators, with a bad
+// signature or malformed are dropped and counted, never stored: memory is
+// bounded by (window x views ahead x validators).
+//
+// Catch-up: a replica that shows it is behind (a message for a height this
+// replica committed) is sent the missing Decisions (block + commit
+// certificate), which verify on their own.
+//
+// Safety across crashes: before any signed message leaves, the engine saves
+// what it signed at the current height and its prepared certificate
+// (SafetyState) through SafetyStore, and after a restart it refuses to sign
+// anything that conflicts with it.
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "consensus/evidence.h"
+#include "consensus/messages.h"
+
+namespace verity::consensus {
+
+struct EngineConfig {
+  std::string chain_id;
+  std::uint64_t checkpoint_interval = 10;  // K
+  std::uint64_t watermark_window = 20;     // heights accepted above max(stable, committed)
+  std::uint64_t max_views_ahead = 16;
+  std::uint64_t base_timeout = 200;        // in the caller's ticks
+  std::uint64_t max_timeout_doublings = 6;
+  std::uint64_t max_catch_up = 20;         // decisions sent per catch-up
+};
+
+class ConsensusApp {
+ public:
+  virtual ~ConsensusApp() = default;
+  virtual std::uint64_t committed_height() const = 0;
+  // The set that certifies `height`; nullopt when not yet known.
+  virtual std::optional<ValidatorSet> validators_for(std::uint64_t height) const = 0;
+  // A new block for committed_height() + 1.
+  virtual Block propose(std::uint64_t height, std::uint64_t view) = 0;
+  // Executes a proposed block for committed_height() + 1 without
+  // committing; an error means the block is invalid.
+  virtual Status check(const Block& block) = 0;
+  virtual Status commit(const Block& block, const CommitCertificate& certificate) = 0;
+  virtual std::optional<Decision> decision(std::uint64_t height) const = 0;
+};
+
+// What a validator must remember across a crash.
+struct SafetyState {
+  std::uint64_t height = 0;  // the height the fields below are about
+  std::uint64_t view = 0;    // the highest view entered or asked for
+  std::vector<Vote> signed_votes;
+  std::optional<PreparedCertificate> prepared;
+
+  void encode(Writer& w) const;
+  static SafetyState decode(Reader& r);
+  friend bool operator==(const SafetyState&, const SafetyState&) = default;
+};
+
+class SafetyStore {
+ public:
+  virtual ~SafetyStore() = default;
+  // Must be durable when it returns (fsync).
+  virtual Status save(const SafetyState& state) = 0;
+};
+
+struct Outbound {
+  std::optional<PublicKey> to;  // nullopt: every other validator
+  Bytes bytes;
+};
+
+// Only the latest timer counts: each new one supersedes the ones before
+// (the caller may still deliver them; the engine ignores them by id).
+struct TimerRequest {
+  std::uint64_t id = 0;
+  std::uint64_t height = 0;
+  std::uint64_t view = 0;
+  std::uint64_t delay = 0;
+  bool operator==(const TimerRequest&) const = default;
+};
+
+struct Committed {
+  Block block;
+  CommitCertificate certificate;
+};
+
+struct Output {
+  std::vector<Outbound> messages;
+  std::vector<TimerRequest> timers;
+  std::vector<Committed> committed;
+  std::vector<DoubleSignEvidence> evidence;
+  std::vector<Error> local_errors;  // the app or the store failed: the node should stop
+};
+
+struct DropCounters {
+  std::uint64_t malformed = 0, bad_signature = 0, not_validator = 0, beyond_watermark = 0, stale_height = 0,
+                stale_view = 0, duplicate = 0, invalid = 0;
+  std::uint64_t total() const {
+    return malformed + bad_signature + not_validator + beyond_watermark + stale_height + stale_view + duplicate + invalid;
+  }
+};
+
+class Engine {
+ public:
+  Engine(EngineConfig config, SecretKey key, ConsensusApp& app, SafetyStore& store, SafetyState restored = {});
+
+  Output start();
+  Output on_message(const PublicKey& from, ByteView bytes);
+  Output on_timer(const TimerRequest& timer);
+
+  std::uint64_t height() const { return height_; }
+  std::uint64_t view() const { return view_; }
+  bool in_view_change() const { return vc_target_ != 0; }
+  std::uint64_t stable_checkpoint() const { return stable_; }
+  // Messages for heights above this are dropped.
+  std::uint64_t high_watermark() const;
+  const DropCounters& drops() const { return drops_; }
+  std::size_t log_size() const;
+  const PublicKey& key() const { return key_.public_key(); }
+
+ private:
+  using VoteKey = std::tuple<std::uint64_t, std::uint64_t, std::uint8_t, PublicKey>;  // height, view, phase, validator
+
+  // helpers
+  const ValidatorSet* set_for(std::uint64_t height);
+  PublicKey primary(const ValidatorSet& set, std::uint64_t view) const;
+  bool observable(std::uint64_t height) const { return height > stable_ && height <= high_watermark(); }
+  std::uint64_t timeout() const;
+  std::optional<Vote> sign_vote(VotePhase phase, std::uint64_t view, const Hash256& hash);
+  void send(std::optional<PublicKey> to, const Message& m);
+  void persist();
+  void observe(const Vote& v);
+  bool valid_vote(const Vote& v, const ValidatorSet& set);
+  bool valid_prepared(const PreparedCertificate& c, std::uint64_t below_view);
+  bool valid_view_change(const ViewChange& m);
+  std::optional<Hash256> forced_hash(const std::vector<ViewChange>& vcs, std::uint64_t height) const;
+
+  // protocol steps
+  void handle(const PublicKey& from, const Message& m);
+  void on_proposal(const PublicKey& from, const Proposal& p);
+  void on_vote(const PublicKey& from, const Vote& v);
+  void on_view_change(const ViewChange& m);
+  void on_new_view(const NewView& m);
+  void on_checkpoint(const Checkpoint& c);
+  void on_decision(const Decision& d);
+  void accept_proposal(const Proposal& p);
+  void progress();
+  void decide(const Block& block, const CommitCertificate& cert);
+  void after_height_change();
+  void maybe_propose();
+  void start_view_change(std::uint64_t new_view);
+  void try_new_view(std::uint64_t new_view);
+  void enter_view(std::uint64_t view);
+  void catch_up(const PublicKey& peer, std::uint64_t from_height);
+  void set_timer();
+
+  EngineConfig config_;
+  SecretKey key_;
+  ConsensusApp& app_;
+  SafetyStore& store_;
+  SafetyState safety_;
+  Output out_;  // collects the outputs of the step being run
+
+  std::uint64_t height_ = 1;
+  std::uint64_t view_ = 0;
+  std::uint64_t vc_target_ = 0;  // the view being asked for; 0 when not changing views
+  std::uint64_t consecutive_timeouts_ = 0;
+  std::uint64_t timer_id_ = 0;
+  std::optional<Proposal> proposal_;  // accepted for (height_, view_)
+  bool sent_commit_ = false;
+  std::uint64_t stable_ = 0;
+  std::optional<std::pair<std::uint64_t, ValidatorSet>> set_cache_;
+
+  std::map<VoteKey, Vote> votes_;
+  std::map<std::pair<std::uint64_t, std::uint64_t>, Proposal> future_proposals_;  // (height, view)
+  std::map<std::uint64_t, Decision> future_decisions_;
+  std::map<std::pair<std::uint64_t, PublicKey>, ViewChange> view_changes_;  // (new view, validator)
+  std::map<std::pair<std::uint64_t, PublicKey>, Checkpoint> checkpoints_;   // (height, validator)
+  std::optional<Checkpoint> own_checkpoint_;
+  std::map<PublicKey, std::uint64_t> caught_up_;  // highest height sent to each peer since the last timer
+  EquivocationDetector detector_;
+  DropCounters drops_;
+};
+
+}  // namespace verity::consensus

@@ -1,0 +1,113 @@
+#pragma once
+// The messages of Verity's PBFT, and their canonical encoding.
+//
+//   Proposal    the primary's pre-prepare: a block and its `propose` vote
+//   Vote        prepare or commit (core/vote.h)
+//   ViewChange  a replica's request to move to a new view, carrying its
+//               last commit certificate and its prepared certificate
+//   NewView     the new primary's proof (a quorum of view changes) and the
+//               proposal that the quorum forces or allows
+//   Checkpoint  a signed (height, block hash) every K heights
+//   Decision    a committed block with its commit certificate: sent to a
+//               replica that shows it is behind; self-verifying
+//
+// Every message but Decision is signed by its sender with the chain id
+// inside: votes and proposals through vote_digest(), the others through
+// tagged_hash(consensus_message | checkpoint, chain id || body).
+
+#include <optional>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/block.h"
+#include "core/vote.h"
+
+namespace verity::consensus {
+
+inline constexpr std::size_t kMaxMessageBytes = kMaxBlockBytes + 1024 * 1024;
+
+struct Proposal {
+  Vote vote;  // phase propose; block_hash == block.hash()
+  Block block;
+  // The vote is for this block. A block prepared in one view is proposed
+  // again, unchanged, in later views: its header keeps the view it was
+  // first proposed in, which is never above the vote's.
+  bool consistent() const {
+    return vote.phase == VotePhase::propose && vote.block_hash == block.hash() && vote.height == block.header.height &&
+           block.header.view <= vote.view;
+  }
+  void encode(Writer& w) const;
+  static Proposal decode(Reader& r);
+  friend bool operator==(const Proposal&, const Proposal&) = default;
+};
+
+// A proposal and a quorum of prepare votes for it.
+struct PreparedCertificate {
+  Proposal proposal;
+  std::vector<Vote> prepares;
+  void encode(Writer& w) const;
+  static PreparedCertificate decode(Reader& r);
+  friend bool operator==(const PreparedCertificate&, const PreparedCertificate&) = default;
+};
+
+struct ViewChange {
+  std::uint64_t new_view = 0;
+  std::uint64_t committed_height = 0;
+  CommitCertificate committed;  // certificate of committed_height (empty at 0)
+  std::optional<PreparedCertificate> prepared;  // for committed_height + 1
+  PublicKey validator;
+  Signature signature;
+
+  Hash256 digest(std::string_view chain_id) const;
+  void sign(std::string_view chain_id, const SecretKey& key);
+  bool verify(std::string_view chain_id) const;
+  void encode(Writer& w) const;
+  static ViewChange decode(Reader& r);
+  friend bool operator==(const ViewChange&, const ViewChange&) = default;
+};
+
+struct NewView {
+  std::uint64_t view = 0;
+  std::vector<ViewChange> view_changes;
+  Proposal proposal;
+  PublicKey validator;
+  Signature signature;
+
+  Hash256 digest(std::string_view chain_id) const;
+  void sign(std::string_view chain_id, const SecretKey& key);
+  bool verify(std::string_view chain_id) const;
+  void encode(Writer& w) const;
+  static NewView decode(Reader& r);
+  friend bool operator==(const NewView&, const NewView&) = default;
+};
+
+struct Checkpoint {
+  std::uint64_t height = 0;
+  Hash256 block_hash;
+  PublicKey validator;
+  Signature signature;
+
+  Hash256 digest(std::string_view chain_id) const;
+  void sign(std::string_view chain_id, const SecretKey& key);
+  bool verify(std::string_view chain_id) const;
+  void encode(Writer& w) const;
+  static Checkpoint decode(Reader& r);
+  friend bool operator==(const Checkpoint&, const Checkpoint&) = default;
+};
+
+struct Decision {
+  Block block;
+  CommitCertificate certificate;
+  void encode(Writer& w) const;
+  static Decision decode(Reader& r);
+  friend bool operator==(const Decision&, const Decision&) = default;
+};
+
+using Message = std::variant<Proposal, Vote, ViewChange, NewView, Checkpoint, Decision>;
+
+Bytes encode_message(const Message& m);
+// Strict; reasons are the decoder's ("decode-...") or "message-too-large".
+Result<Message> decode_message(ByteView bytes);
+
+}  // namespace verity::consensus
