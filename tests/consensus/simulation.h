@@ -131,6 +131,7 @@ struct Config {
   std::uint64_t chaos_until = 20'000;
   std::uint64_t liveness_bound = 200'000;  // after chaos ends
   std::uint64_t max_delay = 40;
+  std::uint64_t stop_at_height = 0;  // benchmarks: run until every honest node has it
   EngineConfig engine;
 
   std::string describe() const {
@@ -198,8 +199,12 @@ class Simulation {
       queue_.pop();
       now_ = e.time;
       process(e);
-      // Stop early once liveness is shown.
-      if (healed && min_honest_height() >= height_at_heal + 3) break;
+      // Stop early once liveness is shown (or the benchmark's height reached).
+      if (cfg_.stop_at_height != 0) {
+        if (min_honest_height() >= cfg_.stop_at_height) break;
+      } else if (healed && min_honest_height() >= height_at_heal + 3) {
+        break;
+      }
     }
     finish(height_at_heal);
     return result_;

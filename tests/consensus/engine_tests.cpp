@@ -1,0 +1,199 @@
+#define BOOST_TEST_MODULE engine_tests
+#include <boost/test/unit_test.hpp>
+
+#include "tests/consensus/simulation.h"
+
+using namespace verity;
+using namespace verity::consensus;
+using verity::sim::SimApp;
+using verity::sim::SimStore;
+
+namespace {
+
+const std::string kChain = "verity-sim-1";
+
+// Four validators; the engine under test is `me`, the others are driven by
+// hand through signed messages.
+struct Fixture {
+  std::vector<SecretKey> keys;
+  ValidatorSet set;
+  EngineConfig config;
+  std::unique_ptr<SimApp> app;
+  SimStore store;
+  std::unique_ptr<Engine> engine;
+  std::size_t me = 1;  // not the primary of view 0
+
+  Fixture() {
+    std::vector<Validator> vs;
+    for (int i = 0; i < 4; ++i) keys.push_back(SecretKey::derive_insecure("engine-" + std::to_string(i)));
+    std::sort(keys.begin(), keys.end(), [](const SecretKey& a, const SecretKey& b) { return a.public_key() < b.public_key(); });
+    for (const auto& k : keys) vs.push_back({k.public_key(), 1});
+    set = ValidatorSet::create(vs).value();
+    config.chain_id = kChain;
+    app = std::make_unique<SimApp>(kChain, set, keys[me].public_key());
+    engine = std::make_unique<Engine>(config, keys[me], *app, store);
+    engine->start();
+  }
+
+  // A proposal by validator i (the primary of view i) for the next height.
+  Proposal proposal(std::size_t i, std::uint64_t view, std::uint64_t salt) {
+    SimApp other(kChain, set, keys[i].public_key());
+    for (const auto& d : app->chain()) BOOST_REQUIRE(other.commit(d.block, d.certificate).ok());
+    Proposal p;
+    p.block = other.make_block(app->committed_height() + 1, view, salt);
+    p.vote.phase = VotePhase::propose;
+    p.vote.height = p.block.header.height;
+    p.vote.view = view;
+    p.vote.block_hash = p.block.hash();
+    p.vote.sign(kChain, keys[i]);
+    return p;
+  }
+  Vote vote(std::size_t i, VotePhase phase, std::uint64_t height, std::uint64_t view, const Hash256& hash) {
+    Vote v;
+    v.phase = phase;
+    v.height = height;
+    v.view = view;
+    v.block_hash = hash;
+    v.sign(kChain, keys[i]);
+    return v;
+  }
+  Output deliver(std::size_t from, const Message& m) {
+    return engine->on_message(keys[from].public_key(), encode_message(m));
+  }
+  static std::vector<Message> sent(const Output& o) {
+    std::vector<Message> out;
+    for (const auto& m : o.messages) out.push_back(decode_message(m.bytes).value());
+    return out;
+  }
+  static bool sent_vote(const Output& o, VotePhase phase, const Hash256& hash) {
+    for (const auto& m : sent(o))
+      if (auto* v = std::get_if<Vote>(&m); v && v->phase == phase && v->block_hash == hash) return true;
+    return false;
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(messages_round_trip_and_reject_garbage) {
+  Fixture f;
+  Proposal p = f.proposal(0, 0, 1);
+  Vote v = f.vote(0, VotePhase::prepare, 1, 0, p.vote.block_hash);
+  ViewChange vc;
+  vc.new_view = 1;
+  vc.prepared = PreparedCertificate{p, {v}};
+  vc.sign(kChain, f.keys[2]);
+  NewView nv;
+  nv.view = 1;
+  nv.view_changes = {vc};
+  nv.proposal = p;
+  nv.sign(kChain, f.keys[1]);
+  Checkpoint c;
+  c.height = 10;
+  c.sign(kChain, f.keys[3]);
+  Decision d{p.block, CommitCertificate{1, 0, p.vote.block_hash, {}}};
+  for (const Message& m : std::vector<Message>{p, v, vc, nv, c, d}) {
+    auto back = decode_message(encode_message(m));
+    BOOST_REQUIRE(back.ok());
+    BOOST_TEST((*back == m));
+  }
+  BOOST_TEST(vc.verify(kChain));
+  BOOST_TEST(nv.verify(kChain));
+  BOOST_TEST(c.verify(kChain));
+  BOOST_TEST(!c.verify("other-chain"));
+  BOOST_TEST(decode_message(Bytes{99, 1, 2}).error().reason == "decode-unknown-message");
+  Bytes trailing = encode_message(v);
+  trailing.push_back(0);
+  BOOST_TEST(decode_message(trailing).error().reason == "decode-trailing-bytes");
+}
+
+BOOST_FIXTURE_TEST_CASE(normal_case_commits_with_a_valid_certificate, Fixture) {
+  Proposal p = proposal(0, 0, 1);
+  auto out = deliver(0, p);
+  BOOST_TEST(sent_vote(out, VotePhase::prepare, p.vote.block_hash));
+  deliver(0, vote(0, VotePhase::prepare, 1, 0, p.vote.block_hash));
+  out = deliver(2, vote(2, VotePhase::prepare, 1, 0, p.vote.block_hash));  // 3 of 4: prepared
+  BOOST_TEST(sent_vote(out, VotePhase::commit, p.vote.block_hash));
+  BOOST_TEST(store.saved.prepared.has_value());
+  out = deliver(0, vote(0, VotePhase::commit, 1, 0, p.vote.block_hash));
+  BOOST_TEST(out.committed.empty());  // 2 of 4 commits
+  out = deliver(3, vote(3, VotePhase::commit, 1, 0, p.vote.block_hash));
+  BOOST_REQUIRE_EQUAL(out.committed.size(), 1u);
+  BOOST_TEST(out.committed[0].certificate.verify(kChain, set).ok());
+  BOOST_TEST(out.committed[0].block.hash() == p.vote.block_hash);
+  BOOST_TEST(engine->height() == 2u);
+  BOOST_TEST(app->committed_height() == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(bad_messages_are_dropped_and_counted, Fixture) {
+  Proposal p = proposal(0, 0, 1);
+  // Garbage.
+  engine->on_message(keys[0].public_key(), Bytes{1, 2, 3});
+  BOOST_TEST(engine->drops().malformed == 1u);
+  // A bad signature.
+  Vote forged = vote(2, VotePhase::prepare, 1, 0, p.vote.block_hash);
+  forged.block_hash.data[0] ^= 1;
+  deliver(2, forged);
+  BOOST_TEST(engine->drops().bad_signature == 1u);
+  // A vote from outside the set.
+  Vote stranger;
+  stranger.phase = VotePhase::prepare;
+  stranger.height = 1;
+  stranger.block_hash = p.vote.block_hash;
+  stranger.sign(kChain, SecretKey::derive_insecure("stranger"));
+  engine->on_message(stranger.validator, encode_message(stranger));
+  BOOST_TEST(engine->drops().not_validator == 1u);
+  // Far beyond the watermark.
+  deliver(2, vote(2, VotePhase::prepare, 1000, 0, p.vote.block_hash));
+  BOOST_TEST(engine->drops().beyond_watermark == 1u);
+  // A proposal from a validator that is not the primary.
+  deliver(2, proposal(2, 0, 1));
+  BOOST_TEST(engine->drops().invalid == 1u);
+  // A duplicate.
+  deliver(2, vote(2, VotePhase::prepare, 1, 0, p.vote.block_hash));
+  deliver(2, vote(2, VotePhase::prepare, 1, 0, p.vote.block_hash));
+  BOOST_TEST(engine->drops().duplicate == 1u);
+  BOOST_TEST(engine->height() == 1u);  // none of it moved the engine
+}
+
+BOOST_FIXTURE_TEST_CASE(memory_stays_bounded_under_spam, Fixture) {
+  // A byzantine validator sends votes for every height and view it can.
+  for (std::uint64_t h = 1; h < 200; ++h)
+    for (std::uint64_t v = 0; v < 100; ++v)
+      deliver(3, vote(3, VotePhase::prepare, h, v, sha256(as_bytes(std::to_string(h * 1000 + v)))));
+  BOOST_TEST(engine->log_size() <= (config.watermark_window + 1) * (config.max_views_ahead + 1));
+  BOOST_TEST(engine->drops().beyond_watermark > 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(equivocating_votes_produce_evidence, Fixture) {
+  auto out1 = deliver(2, vote(2, VotePhase::prepare, 1, 0, sha256(as_bytes("A"))));
+  BOOST_TEST(out1.evidence.empty());
+  auto out2 = deliver(2, vote(2, VotePhase::prepare, 1, 0, sha256(as_bytes("B"))));
+  BOOST_REQUIRE_EQUAL(out2.evidence.size(), 1u);
+  BOOST_TEST(out2.evidence[0].verify(kChain).ok());
+  BOOST_TEST(out2.evidence[0].validator() == keys[2].public_key());
+  // Two proposals of the primary for one slot, too.
+  deliver(0, proposal(0, 0, 1));
+  auto out3 = deliver(0, proposal(0, 0, 2));
+  BOOST_REQUIRE_EQUAL(out3.evidence.size(), 1u);
+  BOOST_TEST((out3.evidence[0].first.phase == VotePhase::propose));
+}
+
+// A validator restarted from its persisted safety state never signs a
+// second, conflicting prepare for a slot it already voted in.
+BOOST_FIXTURE_TEST_CASE(restart_never_double_signs, Fixture) {
+  Proposal a = proposal(0, 0, 1), b = proposal(0, 0, 2);
+  auto out = deliver(0, a);
+  BOOST_REQUIRE(sent_vote(out, VotePhase::prepare, a.vote.block_hash));
+  BOOST_TEST(store.saved.signed_votes.size() == 1u);  // saved before it was sent
+
+  // Crash: memory is gone; the block store and the safety state remain.
+  engine = std::make_unique<Engine>(config, keys[me], *app, store, store.saved);
+  engine->start();
+  auto after = deliver(0, b);  // the equivocating primary's other block
+  BOOST_TEST(!sent_vote(after, VotePhase::prepare, b.vote.block_hash));
+  // The same block again is fine: it is the same signature's message.
+  engine = std::make_unique<Engine>(config, keys[me], *app, store, store.saved);
+  engine->start();
+  auto again = deliver(0, a);
+  BOOST_TEST(sent_vote(again, VotePhase::prepare, a.vote.block_hash));
+}
