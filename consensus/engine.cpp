@@ -368,8 +368,9 @@ void Engine::after_height_change() {
   if (auto d = future_decisions_.find(height_); d != future_decisions_.end()) {
     Decision next = d->second;
     future_decisions_.erase(d);
+    const std::uint64_t before = height_;
     on_decision(next);
-    return;
+    if (height_ != before) return;  // decided: that step set everything up
   }
   if (vc_target_ != 0) {
     // A pending view change: its new view may now be formable here.
