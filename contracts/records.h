@@ -4,6 +4,7 @@
 // does not decode is a local fault ("state-corrupt"): the node's own state
 // is damaged, no transaction is to blame.
 
+#include <optional>
 #include <vector>
 
 #include "core/encoding.h"
@@ -12,14 +13,24 @@
 
 namespace verity::contracts {
 
+// The record under `key`, or nullopt when absent.
 template <class T>
-Result<T> load_record(const state::StateReader& state, ByteView key, T absent = T{}) {
+Result<std::optional<T>> load_optional(const state::StateReader& state, ByteView key) {
   auto raw = state.get(key);
   if (!raw) return raw.error();
-  if (!raw->has_value()) return absent;
+  if (!raw->has_value()) return std::optional<T>{};
   auto v = decode_exact<T>(**raw);
   if (!v) return local_error("state-corrupt", "stored value does not decode: " + v.error().to_string());
-  return v;
+  return std::optional<T>{std::move(*v)};
+}
+
+// The record under `key`, or `absent` when there is none.
+template <class T>
+Result<T> load_record(const state::StateReader& state, ByteView key, T absent = T{}) {
+  auto v = load_optional<T>(state, key);
+  if (!v) return v.error();
+  if (!v->has_value()) return absent;
+  return std::move(**v);
 }
 
 template <class T>

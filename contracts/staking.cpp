@@ -115,16 +115,6 @@ struct HeightRecord {
 
 // --- small state helpers -------------------------------------------------------------
 
-template <class T>
-Result<std::optional<T>> load_optional(const state::StateReader& s, const Bytes& key) {
-  auto raw = s.get(key);
-  if (!raw) return raw.error();
-  if (!raw->has_value()) return std::optional<T>{};
-  auto v = decode_exact<T>(**raw);
-  if (!v) return local_error("state-corrupt", "stored value does not decode: " + v.error().to_string());
-  return std::optional<T>{std::move(*v)};
-}
-
 Result<std::vector<PublicKey>> load_keys(const state::StateReader& s, const Bytes& key) {
   auto l = load_record<RecordList<KeyRecord>>(s, key);
   if (!l) return l.error();
