@@ -9,6 +9,7 @@ namespace verity::consensus {
 void SafetyState::encode(Writer& w) const {
   w.varint(height);
   w.varint(view);
+  w.varint(asked_view);
   w.varint(signed_votes.size());
   for (const auto& v : signed_votes) v.encode(w);
   w.boolean(prepared.has_value());
@@ -19,6 +20,7 @@ SafetyState SafetyState::decode(Reader& r) {
   SafetyState s;
   s.height = r.varint();
   s.view = r.varint();
+  s.asked_view = r.varint();
   s.signed_votes.resize(r.count(100'000, 100));
   for (auto& v : s.signed_votes) v = Vote::decode(r);
   if (r.boolean()) s.prepared = PreparedCertificate::decode(r);
@@ -31,16 +33,30 @@ Engine::Engine(EngineConfig config, SecretKey key, ConsensusApp& app, SafetyStor
     : config_(std::move(config)), key_(std::move(key)), app_(app), store_(store) {
   height_ = app_.committed_height() + 1;
   view_ = restored.view;
+  resume_view_change_ = restored.asked_view > restored.view ? restored.asked_view : 0;
+  safety_ahead_ = restored.height > height_;
   if (restored.height == height_) {
     safety_ = std::move(restored);  // what we signed at this height still binds us
   } else {
-    safety_ = SafetyState{height_, view_, {}, std::nullopt};
+    safety_ = SafetyState{height_, view_, restored.asked_view, {}, std::nullopt};
   }
 }
 
 Output Engine::start() {
   out_ = {};
+  if (safety_ahead_) {
+    // The safety state speaks of a height the block store does not reach:
+    // the store lost commits. Signing now could contradict what was signed.
+    out_.local_errors.push_back(local_error("safety-state-ahead", "the block store is behind the signed-votes record"));
+    return std::move(out_);
+  }
   persist();
+  if (resume_view_change_ != 0) {
+    // We had asked for a view and never entered it: ask again rather than
+    // act in the old view, where a NewView may already be forming without us.
+    start_view_change(resume_view_change_);
+    return std::move(out_);
+  }
   maybe_propose();
   set_timer();
   return std::move(out_);
@@ -52,12 +68,14 @@ std::size_t Engine::log_size() const {
 
 // --- helpers ---------------------------------------------------------------------------------
 
-const ValidatorSet* Engine::set_for(std::uint64_t height) {
-  if (set_cache_ && set_cache_->first == height) return &set_cache_->second;
+std::shared_ptr<const ValidatorSet> Engine::set_for(std::uint64_t height) {
+  if (auto it = set_cache_.find(height); it != set_cache_.end()) return it->second;
   auto set = app_.validators_for(height);
   if (!set || set->size() == 0) return nullptr;
-  set_cache_.emplace(height, std::move(*set));
-  return &set_cache_->second;
+  if (set_cache_.size() >= 64) set_cache_.erase(set_cache_.begin());  // bounded; holders keep theirs alive
+  auto shared = std::make_shared<const ValidatorSet>(std::move(*set));
+  set_cache_.emplace(height, shared);
+  return shared;
 }
 
 PublicKey Engine::primary(const ValidatorSet& set, std::uint64_t view) const {
@@ -72,7 +90,8 @@ std::uint64_t Engine::timeout() const {
 
 void Engine::persist() {
   safety_.height = height_;
-  safety_.view = std::max(safety_.view, std::max(view_, vc_target_));
+  safety_.view = std::max(safety_.view, view_);
+  safety_.asked_view = std::max(safety_.asked_view, vc_target_);
   if (auto s = store_.save(safety_); !s) out_.local_errors.push_back(s.error());
 }
 
@@ -102,7 +121,7 @@ void Engine::send(std::optional<PublicKey> to, const Message& m) { out_.messages
 // Every vote whose signature checked is watched for equivocation, if its
 // height is inside the window (which bounds the detector's memory).
 void Engine::observe(const Vote& v) {
-  if (!observable(v.height)) return;
+  if (!observable(v.height, v.view)) return;
   if (auto e = detector_.observe(v)) out_.evidence.push_back(*e);
 }
 
@@ -124,7 +143,7 @@ bool Engine::valid_vote(const Vote& v, const ValidatorSet& set) {
 bool Engine::valid_prepared(const PreparedCertificate& c, std::uint64_t below_view) {
   const Proposal& p = c.proposal;
   if (!p.consistent() || p.vote.view >= below_view) return false;
-  const ValidatorSet* set = set_for(p.vote.height);
+  auto set = set_for(p.vote.height);
   if (!set || p.vote.validator != primary(*set, p.vote.view) || !valid_vote(p.vote, *set)) return false;
   std::uint64_t power = 0;
   std::set<PublicKey> seen;
@@ -141,7 +160,7 @@ bool Engine::valid_view_change(const ViewChange& m) {
   if (m.committed_height == 0) {
     if (!m.committed.empty()) return false;
   } else {
-    const ValidatorSet* cset = set_for(m.committed_height);
+    auto cset = set_for(m.committed_height);
     if (!cset || m.committed.height != m.committed_height || !m.committed.verify(config_.chain_id, *cset).ok())
       return false;
   }
@@ -180,11 +199,21 @@ Output Engine::on_timer(const TimerRequest& t) {
   out_ = {};
   if (t.id != timer_id_) return std::move(out_);  // superseded
   caught_up_.clear();  // let catch-up be sent again: earlier ones may have been lost
+  new_view_sent_.clear();
   if (t.height == height_) {
-    if (vc_target_ != 0 && t.view == vc_target_)
-      start_view_change(vc_target_ + 1);
-    else if (vc_target_ == 0 && t.view == view_)
+    if (vc_target_ != 0 && t.view == vc_target_) {
+      if (vc_quorum_) {
+        start_view_change(vc_target_ + 1);  // a quorum asked, yet no NewView came: its primary failed
+      } else {
+        // No quorum has asked for this view yet: say it again (it may have
+        // been lost) and wait, rather than run ahead of the others.
+        if (auto own = view_changes_.find({vc_target_, key_.public_key()}); own != view_changes_.end())
+          send(std::nullopt, own->second);
+        set_timer();
+      }
+    } else if (vc_target_ == 0 && t.view == view_) {
       start_view_change(view_ + 1);
+    }
     if (own_checkpoint_) send(std::nullopt, *own_checkpoint_);  // in case it was lost
   }
   return std::move(out_);
@@ -212,7 +241,7 @@ void Engine::on_proposal(const PublicKey& from, const Proposal& p) {
     drops_.invalid++;
     return;
   }
-  const ValidatorSet* set = set_for(h);
+  auto set = set_for(h);
   if (!set) {
     drops_.beyond_watermark++;
     return;
@@ -227,12 +256,18 @@ void Engine::on_proposal(const PublicKey& from, const Proposal& p) {
     if (h + 1 < height_) catch_up(from, h);  // one behind: it is about to commit, or will ask
     return;
   }
-  if (h > high_watermark() || v > view_ + config_.max_views_ahead) {
+  if (h > high_watermark() || v > view_base() + config_.max_views_ahead) {
     drops_.beyond_watermark++;
     return;
   }
   if (v < view_) {
     drops_.stale_view++;
+    return;
+  }
+  if (v == view_ && h <= new_view_floor_) {
+    // Up to the NewView's height, only its own proposal counts: a byzantine
+    // primary must not slip another block under a prepared one.
+    drops_.invalid++;
     return;
   }
   if (h > height_ || v > view_ || vc_target_ != 0) {
@@ -270,7 +305,7 @@ void Engine::on_vote(const PublicKey& from, const Vote& v) {
     drops_.invalid++;  // a proposal travels with its block
     return;
   }
-  const ValidatorSet* set = set_for(v.height);
+  auto set = set_for(v.height);
   if (!set) {
     drops_.beyond_watermark++;
     return;
@@ -281,7 +316,7 @@ void Engine::on_vote(const PublicKey& from, const Vote& v) {
     if (v.height + 1 < height_) catch_up(from, v.height);  // one behind: it is about to commit, or will ask
     return;
   }
-  if (v.height > high_watermark() || v.view > view_ + config_.max_views_ahead) {
+  if (v.height > high_watermark() || v.view > view_base() + config_.max_views_ahead) {
     drops_.beyond_watermark++;
     return;
   }
@@ -299,7 +334,7 @@ void Engine::on_vote(const PublicKey& from, const Vote& v) {
 
 void Engine::progress() {
   if (!proposal_ || vc_target_ != 0) return;
-  const ValidatorSet* set = set_for(height_);
+  auto set = set_for(height_);
   if (!set) return;
   const Hash256 hash = proposal_->vote.block_hash;
   auto collect = [&](VotePhase phase, std::vector<Vote>* out) {
@@ -359,7 +394,7 @@ void Engine::decide(const Block& block, const CommitCertificate& cert) {
 void Engine::after_height_change() {
   proposal_.reset();
   sent_commit_ = false;
-  safety_ = SafetyState{height_, std::max(safety_.view, view_), {}, std::nullopt};
+  safety_ = SafetyState{height_, std::max(safety_.view, view_), safety_.asked_view, {}, std::nullopt};
   persist();
   votes_.erase(votes_.begin(), votes_.lower_bound(VoteKey{height_, 0, 0, PublicKey{}}));
   future_proposals_.erase(future_proposals_.begin(), future_proposals_.lower_bound({height_, 0}));
@@ -389,7 +424,7 @@ void Engine::after_height_change() {
 
 void Engine::maybe_propose() {
   if (vc_target_ != 0 || proposal_) return;
-  const ValidatorSet* set = set_for(height_);
+  auto set = set_for(height_);
   if (!set || primary(*set, view_) != key_.public_key()) return;
   Block block;
   // A block we already prepared at this height (before a restart) is
@@ -434,7 +469,7 @@ void Engine::on_decision(const Decision& d) {
     drops_.beyond_watermark++;
     return;
   }
-  const ValidatorSet* set = set_for(h);
+  auto set = set_for(h);
   if (!set || d.certificate.height != h || d.certificate.block_hash != d.block.hash() ||
       !d.certificate.verify(config_.chain_id, *set).ok()) {
     drops_.invalid++;
@@ -452,7 +487,10 @@ void Engine::on_decision(const Decision& d) {
   // a view change keeps waiting for its NewView instead: a view change it
   // sent may already count towards one, and voting in an older view after
   // it could hide a prepared block from that NewView.
-  if (vc_target_ == 0 && d.certificate.view > view_) view_ = d.certificate.view;
+  if (vc_target_ == 0 && d.certificate.view > view_) {
+    view_ = d.certificate.view;
+    new_view_floor_ = 0;  // the view's NewView height is at most this decided one
+  }
   decide(d.block, d.certificate);
 }
 
@@ -460,7 +498,9 @@ void Engine::on_decision(const Decision& d) {
 
 void Engine::start_view_change(std::uint64_t new_view) {
   if (new_view <= view_ || (vc_target_ != 0 && new_view <= vc_target_)) return;
+  resume_view_change_ = 0;
   vc_target_ = new_view;
+  vc_quorum_ = false;
   consecutive_timeouts_++;
   persist();
   ViewChange m;
@@ -473,11 +513,30 @@ void Engine::start_view_change(std::uint64_t new_view) {
   view_changes_[{new_view, key_.public_key()}] = m;
   send(std::nullopt, m);
   set_timer();
+  check_view_change_quorum();
   try_new_view(new_view);
 }
 
+// PBFT's liveness rule: the timer that moves a replica on to the next view
+// runs only once a quorum has asked for the view it waits for (or a later
+// one), so replicas that started their view changes at different times
+// converge on one view instead of stepping past each other.
+void Engine::check_view_change_quorum() {
+  if (vc_target_ == 0 || vc_quorum_) return;
+  auto set = set_for(height_);
+  if (!set) return;
+  std::set<PublicKey> asked;
+  for (auto it = view_changes_.lower_bound({vc_target_, PublicKey{}}); it != view_changes_.end(); ++it)
+    asked.insert(it->second.validator);
+  std::uint64_t power = 0;
+  for (const auto& v : asked) power += set->power_of(v).value_or(0);
+  if (!set->is_quorum(power)) return;
+  vc_quorum_ = true;
+  set_timer();
+}
+
 void Engine::on_view_change(const ViewChange& m) {
-  const ValidatorSet* set = set_for(height_);
+  auto set = set_for(height_);
   if (!set) return;
   if (!set->power_of(m.validator)) {
     drops_.not_validator++;
@@ -490,9 +549,13 @@ void Engine::on_view_change(const ViewChange& m) {
   if (m.new_view <= view_) {
     drops_.stale_view++;
     if (m.committed_height + 1 < height_) catch_up(m.validator, m.committed_height + 1);
+    // The sender missed the NewView we acted on: it proves itself, so pass
+    // it on, once per peer between our timers.
+    if (last_new_view_ && last_new_view_->view == view_ && m.new_view <= view_ && new_view_sent_.insert(m.validator).second)
+      send(m.validator, *last_new_view_);
     return;
   }
-  if (m.new_view > view_ + config_.max_views_ahead) {
+  if (m.new_view > view_base() + config_.max_views_ahead) {
     drops_.beyond_watermark++;
     return;
   }
@@ -517,13 +580,28 @@ void Engine::on_view_change(const ViewChange& m) {
     min_view = std::min(min_view, v);
   }
   if (set->exceeds_one_third(power)) start_view_change(min_view);
+  check_view_change_quorum();
   try_new_view(m.new_view);
 }
 
 void Engine::try_new_view(std::uint64_t new_view) {
-  if (new_view <= view_) return;
-  const ValidatorSet* set = set_for(height_);
+  // Never below a view we asked for: our ViewChange may count towards it,
+  // and acting in a lower view could hide a prepared block from it.
+  if (new_view <= view_ || new_view < vc_target_) return;
+  auto set = set_for(height_);
   if (!set || primary(*set, new_view) != key_.public_key()) return;
+  // Our own ViewChange, as of now: the NewView's height must be exactly one
+  // above the highest commit its quorum shows, and ours may be the highest.
+  {
+    ViewChange own;
+    own.new_view = new_view;
+    own.committed_height = height_ - 1;
+    if (own.committed_height > 0)
+      if (auto d = app_.decision(own.committed_height)) own.committed = d->certificate;
+    if (safety_.prepared && safety_.prepared->proposal.vote.height == height_) own.prepared = safety_.prepared;
+    own.sign(config_.chain_id, key_);
+    view_changes_[{new_view, key_.public_key()}] = own;
+  }
   std::vector<ViewChange> vcs;
   std::uint64_t power = 0, highest_committed = 0;
   for (auto it = view_changes_.lower_bound({new_view, PublicKey{}}); it != view_changes_.end() && it->first.first == new_view; ++it) {
@@ -554,6 +632,8 @@ void Engine::try_new_view(std::uint64_t new_view) {
   nv.proposal = Proposal{*vote, block};
   nv.sign(config_.chain_id, key_);
   send(std::nullopt, nv);
+  new_view_floor_ = height_;
+  last_new_view_ = nv;
   accept_proposal(nv.proposal);
   set_timer();
 }
@@ -561,15 +641,19 @@ void Engine::try_new_view(std::uint64_t new_view) {
 void Engine::enter_view(std::uint64_t view) {
   view_ = view;
   vc_target_ = 0;
+  vc_quorum_ = false;
+  new_view_floor_ = 0;
   proposal_.reset();
   sent_commit_ = false;
   persist();
+  for (auto it = future_proposals_.begin(); it != future_proposals_.end();)
+    it = it->first.second < view_ ? future_proposals_.erase(it) : std::next(it);
   view_changes_.erase(view_changes_.begin(), view_changes_.lower_bound({view_ + 1, PublicKey{}}));
   votes_.erase(votes_.begin(), votes_.lower_bound(VoteKey{height_, view_, 0, PublicKey{}}));
 }
 
 void Engine::on_new_view(const NewView& m) {
-  const ValidatorSet* set = set_for(height_);
+  auto set = set_for(height_);
   if (!set) return;
   if (m.validator != primary(*set, m.view)) {
     drops_.invalid++;
@@ -579,14 +663,13 @@ void Engine::on_new_view(const NewView& m) {
     drops_.bad_signature++;
     return;
   }
-  if (m.view <= view_) {
+  if (m.view <= view_ || m.view < vc_target_) {  // never back below a view we asked for
     drops_.stale_view++;
     return;
   }
-  if (m.view > view_ + config_.max_views_ahead) {
-    drops_.beyond_watermark++;
-    return;
-  }
+  // No upper bound on the view: a NewView proves a quorum moved there, and a
+  // replica that fell far behind in views must be able to rejoin. It is
+  // checked here and not stored, so it costs no memory.
   std::uint64_t power = 0, highest_committed = 0;
   std::set<PublicKey> seen;
   for (const auto& vc : m.view_changes) {
@@ -601,7 +684,7 @@ void Engine::on_new_view(const NewView& m) {
   const Proposal& p = m.proposal;
   const std::uint64_t ph = p.vote.height;
   if (!set->is_quorum(power) || !p.consistent() || p.vote.view != m.view ||
-      p.vote.validator != m.validator || ph < highest_committed + 1 || !p.vote.verify(config_.chain_id)) {
+      p.vote.validator != m.validator || ph != highest_committed + 1 || !p.vote.verify(config_.chain_id)) {
     drops_.invalid++;
     return;
   }
@@ -611,6 +694,8 @@ void Engine::on_new_view(const NewView& m) {
   }
   observe(p.vote);
   enter_view(m.view);
+  new_view_floor_ = ph;
+  last_new_view_ = m;
   if (ph < height_) {
     catch_up(m.validator, ph);
   } else if (ph > height_) {
@@ -632,7 +717,7 @@ void Engine::on_checkpoint(const Checkpoint& c) {
     drops_.beyond_watermark++;
     return;
   }
-  const ValidatorSet* set = set_for(c.height);
+  auto set = set_for(c.height);
   if (!set || !set->power_of(c.validator)) {
     drops_.not_validator++;
     return;

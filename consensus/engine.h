@@ -40,6 +40,7 @@
 // anything that conflicts with it.
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -78,8 +79,9 @@ class ConsensusApp {
 
 // What a validator must remember across a crash.
 struct SafetyState {
-  std::uint64_t height = 0;  // the height the fields below are about
-  std::uint64_t view = 0;    // the highest view entered or asked for
+  std::uint64_t height = 0;      // the height the fields below are about
+  std::uint64_t view = 0;        // the highest view entered
+  std::uint64_t asked_view = 0;  // the highest view asked for in a ViewChange
   std::vector<Vote> signed_votes;
   std::optional<PreparedCertificate> prepared;
 
@@ -141,6 +143,9 @@ class Engine {
 
   std::uint64_t height() const { return height_; }
   std::uint64_t view() const { return view_; }
+  // The highest view this replica is in or asking for: the windows of
+  // views it accepts are counted from here.
+  std::uint64_t view_base() const { return std::max(view_, vc_target_); }
   bool in_view_change() const { return vc_target_ != 0; }
   std::uint64_t stable_checkpoint() const { return stable_; }
   // Messages for heights above this are dropped.
@@ -153,9 +158,14 @@ class Engine {
   using VoteKey = std::tuple<std::uint64_t, std::uint64_t, std::uint8_t, PublicKey>;  // height, view, phase, validator
 
   // helpers
-  const ValidatorSet* set_for(std::uint64_t height);
+  // Shared so that a set a caller holds stays valid when others are looked
+  // up meanwhile (sets differ across epochs).
+  std::shared_ptr<const ValidatorSet> set_for(std::uint64_t height);
   PublicKey primary(const ValidatorSet& set, std::uint64_t view) const;
-  bool observable(std::uint64_t height) const { return height > stable_ && height <= high_watermark(); }
+  bool observable(std::uint64_t height, std::uint64_t view) const {
+    return height > stable_ && height <= high_watermark() && view + config_.max_views_ahead >= view_ &&
+           view <= view_base() + config_.max_views_ahead;
+  }
   std::uint64_t timeout() const;
   std::optional<Vote> sign_vote(VotePhase phase, std::uint64_t view, const Hash256& hash);
   void send(std::optional<PublicKey> to, const Message& m);
@@ -180,6 +190,7 @@ class Engine {
   void after_height_change();
   void maybe_propose();
   void start_view_change(std::uint64_t new_view);
+  void check_view_change_quorum();
   void try_new_view(std::uint64_t new_view);
   void enter_view(std::uint64_t view);
   void catch_up(const PublicKey& peer, std::uint64_t from_height);
@@ -195,12 +206,18 @@ class Engine {
   std::uint64_t height_ = 1;
   std::uint64_t view_ = 0;
   std::uint64_t vc_target_ = 0;  // the view being asked for; 0 when not changing views
+  bool vc_quorum_ = false;       // a quorum has asked for vc_target_ too
   std::uint64_t consecutive_timeouts_ = 0;
   std::uint64_t timer_id_ = 0;
+  std::uint64_t resume_view_change_ = 0;  // after a restart: the view asked for
+  bool safety_ahead_ = false;
+  // Heights up to this one in view_ are filled only by the NewView's own
+  // proposal or by decisions, never by an ordinary proposal.
+  std::uint64_t new_view_floor_ = 0;
   std::optional<Proposal> proposal_;  // accepted for (height_, view_)
   bool sent_commit_ = false;
   std::uint64_t stable_ = 0;
-  std::optional<std::pair<std::uint64_t, ValidatorSet>> set_cache_;
+  std::map<std::uint64_t, std::shared_ptr<const ValidatorSet>> set_cache_;
 
   std::map<VoteKey, Vote> votes_;
   std::map<std::pair<std::uint64_t, std::uint64_t>, Proposal> future_proposals_;  // (height, view)
@@ -208,7 +225,9 @@ class Engine {
   std::map<std::pair<std::uint64_t, PublicKey>, ViewChange> view_changes_;  // (new view, validator)
   std::map<std::pair<std::uint64_t, PublicKey>, Checkpoint> checkpoints_;   // (height, validator)
   std::optional<Checkpoint> own_checkpoint_;
-  std::map<PublicKey, std::uint64_t> caught_up_;  // highest height sent to each peer since the last timer
+  std::map<PublicKey, std::uint64_t> caught_up_;
+  std::optional<NewView> last_new_view_;  // the one that brought us into view_
+  std::set<PublicKey> new_view_sent_;     // peers sent last_new_view_ since the last timer  // highest height sent to each peer since the last timer
   EquivocationDetector detector_;
   DropCounters drops_;
 };

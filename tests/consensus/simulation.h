@@ -477,7 +477,9 @@ class Simulation {
     if (!v || !v->verify(cfg_.engine.chain_id)) return;
     Node& n = nodes_[to];
     if (v->height <= n.engine->stable_checkpoint() || v->height > n.engine->high_watermark()) return;
-    if (v->view > n.engine->view() + cfg_.engine.max_views_ahead) return;
+    if (v->view > n.engine->view_base() + cfg_.engine.max_views_ahead ||
+        v->view + cfg_.engine.max_views_ahead < n.engine->view())
+      return;
     auto key = std::tuple{v->height, v->view, static_cast<std::uint8_t>(v->phase), v->validator};
     auto [it, inserted] = n.seen_votes.emplace(key, v->block_hash);
     if (!inserted && it->second != v->block_hash) n.seen_conflicts.insert(DoubleSignEvidence{*v, *v}.offence_id());
