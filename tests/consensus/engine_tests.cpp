@@ -197,3 +197,73 @@ BOOST_FIXTURE_TEST_CASE(restart_never_double_signs, Fixture) {
   auto again = deliver(0, a);
   BOOST_TEST(sent_vote(again, VotePhase::prepare, a.vote.block_hash));
 }
+
+namespace {
+ViewChange view_change(const SecretKey& k, std::uint64_t new_view) {
+  ViewChange vc;
+  vc.new_view = new_view;
+  vc.sign(kChain, k);
+  return vc;
+}
+}  // namespace
+
+// Regression (found in review): a byzantine primary sends a NewView for a
+// height above the one its quorum shows, then an ordinary proposal for the
+// skipped height in the new view. Both must be refused.
+BOOST_FIXTURE_TEST_CASE(new_view_cannot_skip_a_height_and_fill_it_later, Fixture) {
+  // keys[1] (this engine) is the primary of view 1; use view 2's primary, keys[2], as the byzantine one.
+  std::vector<ViewChange> vcs{view_change(keys[0], 2), view_change(keys[2], 2), view_change(keys[3], 2)};
+  auto skip = proposal(2, 2, 7);
+  // A proposal for height 2 while the quorum shows height 0 committed.
+  SimApp ahead(kChain, set, keys[2].public_key());
+  Proposal p2;
+  p2.block = ahead.make_block(1, 2, 9);
+  p2.block.header.height = 2;  // a block claiming height 2
+  p2.vote.phase = VotePhase::propose;
+  p2.vote.height = 2;
+  p2.vote.view = 2;
+  p2.vote.block_hash = p2.block.hash();
+  p2.vote.sign(kChain, keys[2]);
+  NewView bad;
+  bad.view = 2;
+  bad.view_changes = vcs;
+  bad.proposal = p2;
+  bad.sign(kChain, keys[2]);
+  auto before = engine->drops().invalid;
+  deliver(2, bad);
+  BOOST_TEST(engine->drops().invalid == before + 1);
+  BOOST_TEST(engine->view() == 0u);
+
+  // A proper NewView at height 1, then an ordinary proposal at height 1 in
+  // the same view: only the NewView's own proposal counts.
+  NewView good;
+  good.view = 2;
+  good.view_changes = vcs;
+  good.proposal = skip;
+  good.sign(kChain, keys[2]);
+  auto out = deliver(2, good);
+  BOOST_TEST(engine->view() == 2u);
+  BOOST_TEST(sent_vote(out, VotePhase::prepare, skip.vote.block_hash));
+  auto other = proposal(2, 2, 8);
+  before = engine->drops().invalid;
+  out = deliver(2, other);
+  BOOST_TEST(engine->drops().invalid == before + 1);
+  BOOST_TEST(!sent_vote(out, VotePhase::prepare, other.vote.block_hash));
+}
+
+// Regression (found in review): after asking for view 3, a late NewView for
+// view 2 is not followed back.
+BOOST_FIXTURE_TEST_CASE(never_back_below_an_asked_view, Fixture) {
+  // Two others (more than 1/3 of the power) ask for view 3: this replica joins them.
+  for (std::size_t i : {0u, 2u}) deliver(i, view_change(keys[i], 3));
+  BOOST_TEST(engine->view_base() == 3u);  // more than 1/3 asked for 3: joined
+  std::vector<ViewChange> vcs{view_change(keys[0], 2), view_change(keys[2], 2), view_change(keys[3], 2)};
+  NewView late;
+  late.view = 2;
+  late.view_changes = vcs;
+  late.proposal = proposal(2, 2, 1);
+  late.sign(kChain, keys[2]);
+  deliver(2, late);
+  BOOST_TEST(engine->view() == 0u);  // not entered
+  BOOST_TEST(engine->in_view_change());
+}
