@@ -403,8 +403,9 @@ class Simulation {
       if (auto* p = std::get_if<consensus::Proposal>(&*msg)) real = p;
       if (auto* nv = std::get_if<consensus::NewView>(&*msg)) real = &nv->proposal;
       if (!real) return;
+      // The same block with another timestamp: as valid, and different.
       consensus::Proposal fake = *real;
-      fake.block = n.app->make_block(real->block.header.height, real->vote.view, 1'000'000 + rng_() % 1'000'000);
+      fake.block.header.timestamp_ms = 1'000'000 + rng_() % 1'000'000;
       fake.vote.block_hash = fake.block.hash();
       fake.vote.sign(cfg_.engine.chain_id, *n.key);
       consensus::Message fake_msg = *msg;
