@@ -61,6 +61,7 @@ bool run_one(const Config& c, bool verbose) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // a crash must not eat the lines before it
   std::uint64_t seeds = 0, first = 1, offset = 0;
   bool single = false, verbose = false;
   Config one;
