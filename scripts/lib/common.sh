@@ -9,7 +9,7 @@ VERITY_BUILD=${VERITY_BUILD:-$VERITY_ROOT/build}
 VERITY_PACKAGES=(
   g++ meson ninja-build pkg-config cmake python3
   libcrypto++-dev libleveldb-dev libsecp256k1-dev rapidjson-dev
-  libboost-dev libboost-test-dev libssl-dev wabt
+  libboost-dev libboost-test-dev libssl-dev wabt libtomlplusplus-dev
 )
 
 say() { printf '==> %s\n' "$*"; }
