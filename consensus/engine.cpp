@@ -431,6 +431,8 @@ void Engine::maybe_propose() {
   // proposed again: we may have signed for it.
   if (safety_.prepared && safety_.prepared->proposal.vote.height == height_)
     block = safety_.prepared->proposal.block;
+  else if (!app_.ready_to_propose(height_))
+    return;  // the caller calls on_ready() when it is
   else
     block = app_.propose(height_, view_);
   auto vote = sign_vote(VotePhase::propose, view_, block.hash());
@@ -438,6 +440,19 @@ void Engine::maybe_propose() {
   Proposal p{*vote, block};
   send(std::nullopt, p);
   accept_proposal(p);
+}
+
+Output Engine::on_ready() {
+  out_ = {};
+  if (!safety_ahead_) maybe_propose();
+  return std::move(out_);
+}
+
+bool Engine::awaiting_own_proposal() const {
+  if (safety_ahead_ || vc_target_ != 0 || proposal_) return false;
+  auto it = set_cache_.find(height_);
+  if (it == set_cache_.end()) return false;
+  return primary(*it->second, view_) == key_.public_key();
 }
 
 void Engine::set_timer() {

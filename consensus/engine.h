@@ -70,6 +70,11 @@ class ConsensusApp {
   virtual std::optional<ValidatorSet> validators_for(std::uint64_t height) const = 0;
   // A new block for committed_height() + 1.
   virtual Block propose(std::uint64_t height, std::uint64_t view) = 0;
+  // Whether the primary should propose a new block now (the node waits for
+  // transactions, or for its empty-block interval). When it says no, the
+  // caller calls Engine::on_ready() later. A block this replica prepared
+  // before a restart, and a NewView's proposal, never wait.
+  virtual bool ready_to_propose(std::uint64_t /*height*/) { return true; }
   // Executes a proposed block for committed_height() + 1 without
   // committing; an error means the block is invalid.
   virtual Status check(const Block& block) = 0;
@@ -140,6 +145,11 @@ class Engine {
   Output start();
   Output on_message(const PublicKey& from, ByteView bytes);
   Output on_timer(const TimerRequest& timer);
+  // The application became ready to propose (see ConsensusApp::ready_to_propose).
+  Output on_ready();
+  // Whether this replica is the primary of the current height and view and
+  // has not proposed yet: the node polls ready_to_propose() only then.
+  bool awaiting_own_proposal() const;
 
   std::uint64_t height() const { return height_; }
   std::uint64_t view() const { return view_; }

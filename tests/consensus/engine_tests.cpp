@@ -267,3 +267,27 @@ BOOST_FIXTURE_TEST_CASE(never_back_below_an_asked_view, Fixture) {
   BOOST_TEST(engine->view() == 0u);  // not entered
   BOOST_TEST(engine->in_view_change());
 }
+
+// The primary proposes only when the application is ready (the node waits
+// for transactions or its empty-block interval), then on on_ready().
+BOOST_AUTO_TEST_CASE(primary_waits_until_the_application_is_ready) {
+  Fixture f;
+  SimApp app(kChain, f.set, f.keys[0].public_key());
+  app.ready = false;
+  SimStore store;
+  Engine primary(f.config, f.keys[0], app, store);
+  Output started = primary.start();
+  for (const auto& m : Fixture::sent(started)) BOOST_CHECK(!std::holds_alternative<Proposal>(m));
+  BOOST_CHECK(primary.awaiting_own_proposal());
+  BOOST_CHECK(Fixture::sent(primary.on_ready()).empty());  // still not ready
+  app.ready = true;
+  Output ready = primary.on_ready();
+  std::size_t proposals = 0;
+  for (const auto& m : Fixture::sent(ready)) proposals += std::holds_alternative<Proposal>(m);
+  BOOST_CHECK_EQUAL(proposals, 1u);
+  BOOST_CHECK(!primary.awaiting_own_proposal());
+  for (const auto& m : Fixture::sent(primary.on_ready()))
+    BOOST_CHECK(!std::holds_alternative<Proposal>(m));  // proposes once
+  // A replica is never awaiting its own proposal.
+  BOOST_CHECK(!f.engine->awaiting_own_proposal());
+}

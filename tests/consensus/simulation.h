@@ -58,6 +58,8 @@ class SimApp final : public consensus::ConsensusApp {
   std::optional<ValidatorSet> validators_for(std::uint64_t) const override { return set_; }
 
   Block propose(std::uint64_t height, std::uint64_t view) override { return make_block(height, view, salt_++); }
+  bool ready_to_propose(std::uint64_t) override { return ready; }
+  bool ready = true;  // tests turn it off to hold the primary back
 
   Block make_block(std::uint64_t height, std::uint64_t view, std::uint64_t salt) const {
     Block b;
