@@ -56,7 +56,7 @@ bool Reader::boolean() {
   return b == 1;
 }
 
-Bytes Reader::bytes(std::size_t max_len) {
+ByteView Reader::bytes_view(std::size_t max_len) {
   std::uint64_t len = varint();
   if (!ok_) return {};
   if (len > max_len) {
@@ -64,8 +64,12 @@ Bytes Reader::bytes(std::size_t max_len) {
     return {};
   }
   if (!take(static_cast<std::size_t>(len))) return {};
-  auto start = in_.begin() + static_cast<std::ptrdiff_t>(pos_ - len);
-  return Bytes(start, start + static_cast<std::ptrdiff_t>(len));
+  return in_.subspan(pos_ - static_cast<std::size_t>(len), static_cast<std::size_t>(len));
+}
+
+Bytes Reader::bytes(std::size_t max_len) {
+  ByteView v = bytes_view(max_len);
+  return Bytes(v.begin(), v.end());
 }
 
 std::string Reader::string(std::size_t max_len) {

@@ -61,6 +61,8 @@ class Reader {
   bool boolean();
   // A length-prefixed byte string of at most max_len bytes.
   Bytes bytes(std::size_t max_len);
+  // The same, without a copy: a view into the input.
+  ByteView bytes_view(std::size_t max_len);
   std::string string(std::size_t max_len);
   template <std::size_t N, class Tag>
   FixedBytes<N, Tag> fixed() {

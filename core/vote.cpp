@@ -2,6 +2,16 @@
 
 namespace verity {
 
+const char* vote_phase_name(VotePhase phase) {
+  switch (phase) {
+    case VotePhase::prepare: return "prepare";
+    case VotePhase::commit: return "commit";
+    case VotePhase::propose: return "propose";
+  }
+  return "unknown";
+}
+
+
 Hash256 vote_digest(std::string_view chain_id, VotePhase phase, std::uint64_t height, std::uint64_t view,
                     const Hash256& block_hash) {
   Writer w;

@@ -23,6 +23,7 @@ namespace verity {
 // `propose` is the primary's signature on its pre-prepare: two different
 // proposals for one slot are an equivocation like two different votes.
 enum class VotePhase : std::uint8_t { prepare = 1, commit = 2, propose = 3 };
+const char* vote_phase_name(VotePhase phase);  // "prepare", "commit", "propose"
 
 Hash256 vote_digest(std::string_view chain_id, VotePhase phase, std::uint64_t height, std::uint64_t view,
                     const Hash256& block_hash);

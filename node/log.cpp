@@ -24,6 +24,16 @@ const char* log_level_name(LogLevel level) {
   return "?";
 }
 
+const char* log_level_word(LogLevel level) {
+  switch (level) {
+    case LogLevel::debug: return "debug";
+    case LogLevel::info: return "info";
+    case LogLevel::warn: return "warn";
+    case LogLevel::error: return "error";
+  }
+  return "?";
+}
+
 Logger::Logger(LogLevel min, std::ostream* out) : min_(min), out_(out ? out : &std::cerr) {}
 
 void Logger::write(LogLevel level, std::string_view component, std::string_view event, std::string_view fields) {
@@ -33,7 +43,7 @@ void Logger::write(LogLevel level, std::string_view component, std::string_view 
   auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  char stamp[32];
+  char stamp[64];
   std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
   std::string line;

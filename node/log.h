@@ -23,7 +23,8 @@ enum class LogLevel { debug = 0, info = 1, warn = 2, error = 3 };
 
 // "debug", "info", "warn", "error"; nullopt for anything else.
 std::optional<LogLevel> parse_log_level(std::string_view s);
-const char* log_level_name(LogLevel level);
+const char* log_level_name(LogLevel level);  // "INFO ": padded for log lines
+const char* log_level_word(LogLevel level);  // "info": as in the config file
 
 class Logger {
  public:

@@ -1,6 +1,3 @@
-#include "node/cli.h"
+#include "node/verityd_commands.h"
 
-int main(int argc, char** argv) {
-  verity::node::CliProgram program{"verityd", "the Verity validator node", {}};
-  return verity::node::run_cli(program, argc, argv);
-}
+int main(int argc, char** argv) { return verity::node::run_cli(verity::node::verityd_program(), argc, argv); }

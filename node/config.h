@@ -1,0 +1,79 @@
+#pragma once
+// The node's configuration: HOME/config.toml, TOML read with toml++.
+//
+// Every key is optional and has the default that `verityd init` writes
+// (with a comment per key). Unknown keys and wrong values stop start-up with
+// reason "bad-config" and a message that names the key and the reason, for
+// example `config.toml: p2p.listen: expected HOST:PORT, got "localhost"`: a
+// typo must not silently fall back to a default.
+//
+// Relative paths are relative to the home directory.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "node/log.h"
+
+namespace verity::node {
+
+struct HostPort {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string str() const { return host + ":" + std::to_string(port); }
+  friend bool operator==(const HostPort&, const HostPort&) = default;
+};
+
+// "HOST:PORT" (IPv4 or a name; "[v6]:PORT" for IPv6). Port 0 is allowed
+// only when `allow_zero` (tests: the OS picks).
+Result<HostPort> parse_host_port(std::string_view s, bool allow_zero = false);
+
+struct Config {
+  std::filesystem::path home;
+
+  std::string moniker = "verity-node";
+  LogLevel log_level = LogLevel::info;
+  std::string genesis_file = "genesis.json";
+  std::string data_dir = "data";
+  std::string node_key_file = "node_key.json";
+  std::string validator_key_file = "validator_key.json";
+
+  struct P2P {
+    HostPort listen{"0.0.0.0", 7801};
+    std::vector<std::string> persistent_peers;  // "[NODEKEYHEX@]HOST:PORT"
+    std::uint32_t max_inbound_peers = 40;
+    std::uint64_t send_queue_bytes = 64ull << 20;
+  } p2p;
+
+  struct Rpc {
+    HostPort listen{"127.0.0.1", 7701};
+  } rpc;
+
+  struct Consensus {
+    std::uint64_t timeout_ms = 2000;               // first view-change timeout; doubles per failed view
+    std::uint64_t empty_block_interval_ms = 1000;  // the primary waits this long for transactions
+    std::uint64_t checkpoint_interval = 10;
+    std::uint64_t watermark_window = 20;
+  } consensus;
+
+  struct Mempool {
+    std::uint64_t max_txs = 50'000;
+    std::uint64_t max_bytes = 64ull << 20;
+  } mempool;
+
+  std::filesystem::path path_of(const std::string& p) const {
+    std::filesystem::path q(p);
+    return q.is_absolute() ? q : home / q;
+  }
+};
+
+// Reads HOME/config.toml. Reasons: "config-missing", "bad-config".
+Result<Config> load_config(const std::filesystem::path& home);
+// Parses TOML text (`source` names it in messages).
+Result<Config> parse_config(std::string_view text, const std::filesystem::path& home, std::string_view source = "config.toml");
+// The commented file `verityd init` writes for these values.
+std::string render_config(const Config& c);
+
+}  // namespace verity::node

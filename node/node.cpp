@@ -1,0 +1,498 @@
+#include "node/node.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "node/key_file.h"
+#include "rpc/genesis_json.h"
+
+namespace verity::node {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::uint64_t kMaxBlocksPerRequest = 64;
+constexpr std::size_t kMaxBlocksFrameBytes = consensus::kMaxMessageBytes / 2;
+constexpr auto kStatusInterval = milliseconds(1000);
+constexpr auto kSyncTimeout = milliseconds(5000);
+
+std::string short_hash(const Hash256& h) { return h.hex().substr(0, 16); }
+
+Result<std::string> read_text(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  if (!in) return make_error("genesis-missing", p.string() + " not found: copy the network's genesis file there, "
+                                                             "or run 'verityd init --genesis FILE'");
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+Node::Node(asio::io_context& io, const Config& config, Logger& logger)
+    : io_(io),
+      config_(config),
+      log_(logger, "node"),
+      logger_(logger),
+      engine_timer_(io),
+      ready_timer_(io),
+      status_timer_(io),
+      last_commit_time_(steady_clock::now()) {}
+
+Node::~Node() = default;
+
+Result<std::unique_ptr<Node>> Node::open(asio::io_context& io, const Config& config, Logger& logger) {
+  std::unique_ptr<Node> n(new Node(io, config, logger));
+  auto text = read_text(config.path_of(config.genesis_file));
+  if (!text) return text.error();
+  auto genesis = rpc::genesis_from_json(*text);
+  if (!genesis)
+    return make_error(genesis.error().reason, config.path_of(config.genesis_file).string() + ": " + genesis.error().detail);
+
+  auto node_key = load_key_file(config.path_of(config.node_key_file));
+  if (!node_key) return node_key.error();
+  const auto validator_path = config.path_of(config.validator_key_file);
+  if (std::filesystem::exists(validator_path)) {
+    auto k = load_key_file(validator_path);
+    if (!k) return k.error();
+    n->validator_key_ = *k;
+  }
+
+  const auto data = config.path_of(config.data_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(data, ec);
+  if (ec) return local_error("io-error", data.string() + ": " + ec.message());
+  auto store = state::open_leveldb_store((data / "chain").string());
+  if (!store)
+    return make_error(store.error().reason, store.error().detail + " (is another verityd running on " +
+                                                config.home.string() + "?)");
+  n->store_ = std::move(*store);
+  auto chain = state::Chain::open(*n->store_, *genesis, n->app_);
+  if (!chain) return chain.error();
+  n->chain_ = std::move(*chain);
+  auto safety = SafetyFile::open(data);
+  if (!safety) return safety.error();
+  n->safety_ = std::move(*safety);
+
+  Mempool::Limits limits;
+  limits.max_txs = config.mempool.max_txs;
+  limits.max_bytes = config.mempool.max_bytes;
+  n->mempool_ = std::make_unique<Mempool>(genesis->chain_id, genesis->params, limits);
+
+  consensus::EngineConfig ec_;
+  ec_.chain_id = genesis->chain_id;
+  ec_.checkpoint_interval = config.consensus.checkpoint_interval;
+  ec_.watermark_window = config.consensus.watermark_window;
+  ec_.base_timeout = config.consensus.timeout_ms;
+  n->engine_ = std::make_unique<consensus::Engine>(ec_, n->validator_key_ ? *n->validator_key_ : *node_key, *n,
+                                                   *n->safety_, n->safety_->restored());
+
+  P2PConfig pc;
+  pc.chain_id = genesis->chain_id;
+  pc.node_key = *node_key;
+  pc.validator_key = n->validator_key_;
+  pc.listen_host = config.p2p.listen.host;
+  pc.listen_port = config.p2p.listen.port;
+  for (const auto& p : config.p2p.persistent_peers) {
+    auto a = parse_peer_address(p);
+    if (!a) return make_error("bad-config", "p2p.persistent_peers: " + a.error().detail);
+    pc.persistent_peers.push_back(*a);
+  }
+  pc.max_inbound_peers = config.p2p.max_inbound_peers;
+  pc.max_send_queue_bytes = config.p2p.send_queue_bytes;
+  n->p2p_ = std::make_unique<P2P>(io, std::move(pc), *n, logger);
+
+  const auto& tip = n->chain_->tip();
+  n->log_.info("opened", Fields()
+                             .add("chain", genesis->chain_id)
+                             .add("height", tip.height)
+                             .add("root", short_hash(tip.state_root))
+                             .add("node_key", node_key->public_key().hex())
+                             .add("validator", n->validator_key_ ? n->validator_key_->public_key().hex() : "none"));
+  return n;
+}
+
+Status Node::start() {
+  if (auto s = p2p_->start(); !s) return s;
+  log_.info("started", Fields().add("p2p", config_.p2p.listen.host + ":" + std::to_string(p2p_->listen_port()))
+                           .add("validator", is_validator() ? "yes" : "no"));
+  run(engine_->start());
+  status_tick();
+  return {};
+}
+
+void Node::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  engine_timer_.cancel();
+  ready_timer_.cancel();
+  status_timer_.cancel();
+  p2p_->stop();
+  log_.info("stopping", Fields().add("height", chain_->tip().height));
+  if (stop_hook_) stop_hook_();
+}
+
+void Node::fail(const Error& e) {
+  if (fatal_) return;
+  fatal_ = e;
+  log_.error("fatal", Fields().add("reason", e.reason).add("detail", e.detail));
+  asio::post(io_, [this] { stop(); });
+}
+
+bool Node::is_validator() const {
+  if (!validator_key_) return false;
+  const PublicKey& me = validator_key_->public_key();
+  if (auto set = validators_for(engine_ ? engine_->height() : chain_->tip().height + 1); set && set->power_of(me))
+    return true;
+  return chain_->tip().height > 0 && chain_->tip_validators().power_of(me).has_value();
+}
+
+// --- engine plumbing -------------------------------------------------------------------
+
+void Node::run(consensus::Output out) {
+  if (stopped_) return;
+  if (!out.local_errors.empty()) {
+    fail(out.local_errors.front());
+    return;
+  }
+  for (const auto& c : out.committed) on_committed(c);
+  if (!out.messages.empty() && is_validator()) {
+    for (const auto& m : out.messages) {
+      if (m.to) {
+        if (auto peer = p2p_->peer_with_validator(*m.to)) p2p_->send(*peer, kFrameConsensus, m.bytes);
+      } else {
+        p2p_->broadcast(kFrameConsensus, m.bytes);
+      }
+    }
+  }
+  for (const auto& e : out.evidence)
+    log_.warn("double-sign-evidence", Fields().add("validator", e.first.validator.hex()).add("height", e.first.height));
+  if (!out.timers.empty()) arm_engine_timer(out.timers.back());
+  if (engine_->view() != last_view_) {
+    stats_.view_changes++;
+    log_.info("new-view", Fields().add("view", engine_->view()).add("height", engine_->height()));
+    last_view_ = engine_->view();
+  }
+  if (engine_->in_view_change() && !was_in_view_change_)
+    log_.warn("view-change-started", Fields().add("asking", engine_->view_base()).add("height", engine_->height()));
+  was_in_view_change_ = engine_->in_view_change();
+  logger_.set_position(engine_->height(), engine_->view());
+  schedule_ready_check();
+}
+
+void Node::arm_engine_timer(const consensus::TimerRequest& t) {
+  engine_timer_.expires_after(milliseconds(t.delay));
+  engine_timer_.async_wait([this, t](const boost::system::error_code& ec) {
+    if (ec || stopped_) return;
+    run(engine_->on_timer(t));
+  });
+}
+
+bool Node::ready_to_propose(std::uint64_t) {
+  return mempool_->size() > 0 ||
+         steady_clock::now() - last_commit_time_ >= milliseconds(config_.consensus.empty_block_interval_ms);
+}
+
+void Node::schedule_ready_check() {
+  if (stopped_ || !engine_->awaiting_own_proposal()) return;
+  if (mempool_->size() > 0) {
+    if (ready_posted_) return;
+    ready_posted_ = true;
+    asio::post(io_, [this] {
+      ready_posted_ = false;
+      if (!stopped_ && engine_->awaiting_own_proposal()) run(engine_->on_ready());
+    });
+    return;
+  }
+  ready_timer_.expires_at(last_commit_time_ + milliseconds(config_.consensus.empty_block_interval_ms));
+  ready_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopped_) return;
+    if (engine_->awaiting_own_proposal()) run(engine_->on_ready());
+  });
+}
+
+void Node::on_committed(const consensus::Committed& c) {
+  const Block& b = c.block;
+  stats_.committed_txs += b.transactions.size();
+  last_commit_time_ = steady_clock::now();
+  checked_.reset();
+  mempool_->update(chain_->state(), b.transactions);
+  logger_.set_position(b.header.height, c.certificate.view);
+  log_.info("committed", Fields()
+                             .add("height", b.header.height)
+                             .add("hash", b.hash().hex())
+                             .add("root", b.header.state_root.hex())
+                             .add("txs", b.transactions.size())
+                             .add("view", c.certificate.view)
+                             .add("signers", c.certificate.signatures.size())
+                             .add("mempool", mempool_->size())
+                             .add("proposer", b.header.proposer.hex()));
+}
+
+// --- ConsensusApp --------------------------------------------------------------------------
+
+std::uint64_t Node::committed_height() const { return chain_->tip().height; }
+
+std::optional<ValidatorSet> Node::validators_for(std::uint64_t height) const {
+  const std::uint64_t committed = chain_->tip().height;
+  if (height == 0) return std::nullopt;
+  if (height == committed) return chain_->tip_validators();
+  if (height < committed) return std::nullopt;  // older sets are not kept
+  // The set changes after each block whose height is a multiple of
+  // epoch_blocks; it is known up to the first such boundary ahead.
+  const std::uint64_t epoch = chain_->genesis().params.epoch_blocks;
+  const std::uint64_t boundary = ((committed + epoch) / epoch) * epoch;  // first multiple >= committed + 1
+  if (height > boundary + 0 && height - 1 >= boundary) return std::nullopt;
+  return chain_->validators();
+}
+
+Block Node::propose(std::uint64_t height, std::uint64_t view) {
+  const auto& tip = chain_->tip();
+  Block b;
+  b.header.chain_id = chain_->genesis().chain_id;
+  b.header.height = height;
+  b.header.view = view;
+  b.header.prev_hash = tip.block_hash;
+  b.header.proposer = validator_key_ ? validator_key_->public_key() : PublicKey{};
+  b.header.timestamp_ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  if (height > 1) {
+    auto cert = chain_->certificate_at(height - 1);
+    if (cert && cert->has_value()) b.last_commit = **cert;
+  }
+  b.header.last_commit_hash = b.last_commit.hash();
+  const auto& params = chain_->genesis().params;
+  const std::size_t base = encode(b).size() + 16;
+  const std::size_t budget = params.max_block_bytes > base ? params.max_block_bytes - base : 0;
+  b.transactions = mempool_->select(params.max_block_txs, budget);
+  b.header.tx_root = transactions_root(b.transactions);
+  auto outcome = chain_->execute(b);
+  if (!outcome && !b.transactions.empty()) {
+    // The mempool hands out only what passes; if it ever does not, propose
+    // an empty block rather than nothing, and recheck the pool.
+    log_.error("proposal-failed", Fields().add("reason", outcome.error().reason).add("detail", outcome.error().detail));
+    mempool_->update(chain_->state(), {});
+    b.transactions.clear();
+    b.header.tx_root = transactions_root(b.transactions);
+    outcome = chain_->execute(b);
+  }
+  if (outcome) {
+    b.header.state_root = outcome->state_root;
+    checked_ = b.hash();
+  }
+  log_.debug("proposing", Fields().add("height", height).add("view", view).add("txs", b.transactions.size()));
+  return b;
+}
+
+Status Node::check(const Block& block) {
+  const Hash256 hash = block.hash();
+  if (checked_ && *checked_ == hash) return {};
+  checked_.reset();
+  auto outcome = chain_->execute(block);
+  if (!outcome) {
+    log_.warn("block-rejected", Fields()
+                                    .add("height", block.header.height)
+                                    .add("hash", short_hash(hash))
+                                    .add("reason", outcome.error().reason)
+                                    .add("detail", outcome.error().detail));
+    return outcome.error();
+  }
+  if (outcome->state_root != block.header.state_root) {
+    log_.warn("block-rejected", Fields().add("height", block.header.height).add("reason", "bad-state-root"));
+    return make_error("bad-state-root", "header says " + block.header.state_root.hex() + ", execution gives " +
+                                            outcome->state_root.hex());
+  }
+  checked_ = hash;
+  return {};
+}
+
+Status Node::commit(const Block& block, const CommitCertificate& certificate) {
+  checked_.reset();
+  return chain_->commit(block, certificate);
+}
+
+std::optional<consensus::Decision> Node::decision(std::uint64_t height) const {
+  auto b = chain_->block_at(height);
+  auto c = chain_->certificate_at(height);
+  if (!b || !c || !b->has_value() || !c->has_value()) return std::nullopt;
+  return consensus::Decision{std::move(**b), std::move(**c)};
+}
+
+// --- transactions ------------------------------------------------------------------------
+
+Result<Hash256> Node::submit(const Transaction& tx) {
+  auto added = mempool_->add(tx, chain_->state());
+  if (!added) return added.error();
+  Bytes bytes = encode(tx);
+  p2p_->broadcast(kFrameTx, bytes);
+  schedule_ready_check();
+  return added->id;
+}
+
+// --- peers ---------------------------------------------------------------------------------
+
+void Node::on_connected(const PeerInfo& peer) {
+  peer_heights_[peer.id] = {};
+  send_status(peer.id);
+}
+
+void Node::on_disconnected(const PeerInfo& peer) {
+  peer_heights_.erase(peer.id);
+  if (sync_peer_ == peer.id) sync_peer_.reset();
+}
+
+bool Node::on_frame(const PeerInfo& peer, std::uint8_t type, ByteView body, std::string& reason) {
+  if (stopped_) return true;
+  switch (type) {
+    case kFrameConsensus: {
+      const auto malformed = engine_->drops().malformed;
+      run(engine_->on_message(peer.validator_key.value_or(peer.node_key), body));
+      if (engine_->drops().malformed > malformed) {
+        reason = "malformed consensus message";
+        return false;
+      }
+      return true;
+    }
+    case kFrameTx: {
+      auto tx = decode_transaction(body);
+      if (!tx) {
+        reason = "malformed transaction: " + tx.error().to_string();
+        return false;
+      }
+      auto added = mempool_->add(*tx, chain_->state());
+      if (added && added->added) {
+        p2p_->broadcast(kFrameTx, body, peer.id);
+        schedule_ready_check();
+      }
+      return true;
+    }
+    case kFrameStatus: {
+      Reader r(body);
+      const std::uint64_t height = r.varint();
+      (void)r.fixed<32, HashTag>();  // the peer's tip hash: informational
+      if (!r.finish()) {
+        reason = "malformed status";
+        return false;
+      }
+      peer_heights_[peer.id].height = height;
+      maybe_request_blocks();
+      return true;
+    }
+    case kFrameGetBlocks:
+      serve_blocks(peer, body);
+      return true;
+    case kFrameBlocks:
+      return on_blocks(peer, body, reason);
+    default:
+      reason = "unknown frame type " + std::to_string(type);
+      return false;
+  }
+}
+
+void Node::send_status(std::optional<std::uint64_t> peer) {
+  Writer w;
+  w.varint(chain_->tip().height);
+  w.fixed(chain_->tip().block_hash);
+  if (peer)
+    p2p_->send(*peer, kFrameStatus, w.data());
+  else
+    p2p_->broadcast(kFrameStatus, w.data());
+}
+
+void Node::status_tick() {
+  if (stopped_) return;
+  send_status(std::nullopt);
+  maybe_request_blocks();
+  status_timer_.expires_after(kStatusInterval);
+  status_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) status_tick();
+  });
+}
+
+void Node::maybe_request_blocks() {
+  if (sync_peer_ && steady_clock::now() - sync_sent_ < kSyncTimeout) return;
+  sync_peer_.reset();
+  const std::uint64_t committed = chain_->tip().height;
+  std::optional<std::uint64_t> best;
+  std::uint64_t best_height = committed;
+  for (const auto& [id, s] : peer_heights_)
+    if (s.height > best_height) {
+      best = id;
+      best_height = s.height;
+    }
+  if (!best) return;
+  Writer w;
+  w.varint(committed + 1);
+  w.varint(kMaxBlocksPerRequest);
+  if (p2p_->send(*best, kFrameGetBlocks, w.data())) {
+    sync_peer_ = best;
+    sync_sent_ = steady_clock::now();
+    log_.debug("sync-request", Fields().add("from", committed + 1).add("peer_height", best_height));
+  }
+}
+
+void Node::serve_blocks(const PeerInfo& peer, ByteView body) {
+  Reader r(body);
+  const std::uint64_t from = r.varint();
+  const std::uint64_t max = std::min<std::uint64_t>(r.varint(), kMaxBlocksPerRequest);
+  if (!r.finish() || from == 0) return;
+  std::vector<Bytes> items;
+  std::size_t bytes = 0;
+  for (std::uint64_t h = from; h < from + max && h <= chain_->tip().height; ++h) {
+    auto d = decision(h);
+    if (!d) break;
+    Bytes m = consensus::encode_message(*d);
+    if (!items.empty() && bytes + m.size() > kMaxBlocksFrameBytes) break;
+    bytes += m.size();
+    items.push_back(std::move(m));
+  }
+  Writer w;
+  w.varint(items.size());
+  for (const auto& m : items) w.bytes(m);
+  p2p_->send(peer.id, kFrameBlocks, w.data());
+}
+
+bool Node::on_blocks(const PeerInfo& peer, ByteView body, std::string& reason) {
+  if (sync_peer_ == peer.id) sync_peer_.reset();
+  Reader r(body);
+  const std::uint64_t n = r.count(kMaxBlocksPerRequest, 1);
+  std::vector<ByteView> items;
+  for (std::uint64_t i = 0; i < n && r.ok(); ++i) items.push_back(r.bytes_view(consensus::kMaxMessageBytes));
+  if (!r.finish()) {
+    reason = "malformed blocks frame";
+    return false;
+  }
+  for (ByteView item : items) {
+    auto m = consensus::decode_message(item);
+    auto* d = m ? std::get_if<consensus::Decision>(&*m) : nullptr;
+    if (!d) {
+      reason = "blocks frame holds something other than a decision";
+      return false;
+    }
+    const std::uint64_t h = d->block.header.height;
+    const std::uint64_t committed = chain_->tip().height;
+    if (h <= committed) continue;  // the engine got there first
+    if (h != committed + 1) {
+      reason = "blocks out of order";
+      return false;
+    }
+    const auto invalid = engine_->drops().invalid;
+    run(engine_->on_message(peer.validator_key.value_or(peer.node_key), item));
+    if (stopped_) return true;
+    if (chain_->tip().height != h) {
+      if (engine_->drops().invalid > invalid) {
+        reason = "block " + std::to_string(h) + " failed its certificate or execution";
+        return false;
+      }
+      break;  // not taken for another reason (e.g. the set is unknown): ask again later
+    }
+    stats_.synced_blocks++;
+  }
+  maybe_request_blocks();
+  return true;
+}
+
+}  // namespace verity::node

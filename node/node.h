@@ -1,0 +1,155 @@
+#pragma once
+// The running node: one io_context thread that owns everything.
+//
+//   peer links (P2P) --frames--> Node --> Engine (PBFT) --> Chain (LevelDB)
+//                                  \--> Mempool <-- transactions
+//
+// The Node implements the engine's ConsensusApp on state::Chain (check =
+// execute without writing, commit = one synced batch) and feeds it messages
+// from peers, timer events and "ready to propose" events; it sends what the
+// engine outputs. Only the io_context thread touches any of it (CometBFT's
+// rule: one routine changes consensus state; networking feeds it).
+//
+// Frames on peer links (type byte, then the canonical body):
+//   1 consensus   a consensus::Message, to the engine
+//   2 tx          a Transaction, to the mempool; gossiped on once admitted
+//   3 status      {height, tip hash}: sent on connect and every second
+//   4 get_blocks  {from, max}: asks for committed blocks
+//   5 blocks      a list of Decisions (block + commit certificate)
+// A peer that sends a frame that does not decode, or blocks whose
+// certificate or execution fails, is dropped and logged.
+//
+// Sync: when a peer's status shows a higher height, the node asks it for
+// the missing blocks (64 at a time) and hands each, with its certificate, to
+// the engine as a Decision, which checks the certificate against the
+// validator set of its height (Chain::validators(): the set the epoch rules
+// give for the next block) and re-executes the block before committing it.
+// A fresh full node syncs from genesis the same way.
+
+#include <boost/asio.hpp>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "consensus/engine.h"
+#include "contracts/native.h"
+#include "node/config.h"
+#include "node/log.h"
+#include "node/mempool.h"
+#include "node/p2p.h"
+#include "node/safety_file.h"
+#include "state/chain.h"
+
+namespace verity::node {
+
+enum FrameType : std::uint8_t {
+  kFrameConsensus = 1,
+  kFrameTx = 2,
+  kFrameStatus = 3,
+  kFrameGetBlocks = 4,
+  kFrameBlocks = 5,
+};
+
+struct NodeStats {
+  std::uint64_t committed_txs = 0;
+  std::uint64_t view_changes = 0;
+  std::uint64_t synced_blocks = 0;
+};
+
+class Node final : public consensus::ConsensusApp, public P2PHandler {
+ public:
+  // Opens the database, the safety record and the keys named by `config`.
+  // Reasons: the config's, the key files', "genesis-missing", "bad-genesis",
+  // "genesis-mismatch", "store-open-failed" (e.g. another node runs on this
+  // home), "safety-state-corrupt".
+  static Result<std::unique_ptr<Node>> open(boost::asio::io_context& io, const Config& config, Logger& logger);
+  ~Node() override;
+
+  // Listens, dials peers and starts consensus. Reason "listen-failed".
+  Status start();
+  // Stops timers and peer links; io_context::run() then returns. `hook`
+  // runs once when the node stops, whoever stopped it (main cancels its
+  // signal handlers there).
+  void stop();
+  void on_stop(std::function<void()> hook) { stop_hook_ = std::move(hook); }
+  // Set when the node stopped itself on a local fault (the disk failed).
+  const std::optional<Error>& fatal() const { return fatal_; }
+
+  // A transaction from a client: admitted to the mempool and gossiped.
+  Result<Hash256> submit(const Transaction& tx);
+
+  const state::Chain& chain() const { return *chain_; }
+  const Mempool& mempool() const { return mempool_; }
+  const consensus::Engine& engine() const { return *engine_; }
+  const NodeStats& stats() const { return stats_; }
+  std::uint16_t p2p_port() const { return p2p_->listen_port(); }
+  bool is_validator() const;
+
+  // consensus::ConsensusApp
+  std::uint64_t committed_height() const override;
+  std::optional<ValidatorSet> validators_for(std::uint64_t height) const override;
+  Block propose(std::uint64_t height, std::uint64_t view) override;
+  bool ready_to_propose(std::uint64_t height) override;
+  Status check(const Block& block) override;
+  Status commit(const Block& block, const CommitCertificate& certificate) override;
+  std::optional<consensus::Decision> decision(std::uint64_t height) const override;
+
+  // P2PHandler
+  void on_connected(const PeerInfo& peer) override;
+  void on_disconnected(const PeerInfo& peer) override;
+  bool on_frame(const PeerInfo& peer, std::uint8_t type, ByteView body, std::string& reason) override;
+
+ private:
+  Node(boost::asio::io_context& io, const Config& config, Logger& logger);
+
+  void run(consensus::Output out);
+  void arm_engine_timer(const consensus::TimerRequest& t);
+  void schedule_ready_check();
+  void on_committed(const consensus::Committed& c);
+  void status_tick();
+  void send_status(std::optional<std::uint64_t> peer);
+  void maybe_request_blocks();
+  bool on_blocks(const PeerInfo& peer, ByteView body, std::string& reason);
+  void serve_blocks(const PeerInfo& peer, ByteView body);
+  void fail(const Error& e);
+
+  boost::asio::io_context& io_;
+  Config config_;
+  Log log_;
+  Logger& logger_;
+  std::unique_ptr<state::KvStore> store_;
+  contracts::NativeContracts app_;
+  std::unique_ptr<state::Chain> chain_;
+  std::optional<SecretKey> validator_key_;
+  std::unique_ptr<SafetyFile> safety_;
+  Mempool mempool_;
+  std::unique_ptr<consensus::Engine> engine_;
+  std::unique_ptr<P2P> p2p_;
+
+  boost::asio::steady_timer engine_timer_;
+  std::optional<consensus::TimerRequest> pending_timer_;
+  boost::asio::steady_timer ready_timer_;
+  bool ready_posted_ = false;
+  boost::asio::steady_timer status_timer_;
+  std::chrono::steady_clock::time_point last_commit_time_;
+
+  std::optional<Hash256> checked_;  // the block whose execution Chain holds, and that passed check()
+
+  struct PeerSync {
+    std::uint64_t height = 0;  // what it last said it has
+  };
+  std::map<std::uint64_t, PeerSync> peer_heights_;
+  std::optional<std::uint64_t> sync_peer_;  // a get_blocks in flight to this peer
+  std::chrono::steady_clock::time_point sync_sent_;
+
+  std::uint64_t last_view_ = 0;
+  bool was_in_view_change_ = false;
+  NodeStats stats_;
+  std::optional<Error> fatal_;
+  bool stopped_ = false;
+  std::function<void()> stop_hook_;
+};
+
+}  // namespace verity::node

@@ -1,0 +1,314 @@
+#include "node/verityd_commands.h"
+
+#include <sys/stat.h>
+
+#include <boost/asio.hpp>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <sstream>
+
+#include "node/config.h"
+#include "node/key_file.h"
+#include "node/node.h"
+#include "node/safety_file.h"
+#include "rpc/genesis_json.h"
+
+namespace verity::node {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// --name VALUE / --name=VALUE flags, and bare --switches.
+struct Flags {
+  std::map<std::string, std::string> values;
+  std::optional<std::string> get(const std::string& k) const {
+    auto it = values.find(k);
+    return it == values.end() ? std::nullopt : std::optional(it->second);
+  }
+  bool has(const std::string& k) const { return values.count(k) > 0; }
+};
+
+// Parses `args` against the allowed flags (name -> takes a value). On error
+// writes a message and returns nullopt.
+std::optional<Flags> parse_flags(const std::string& command, const std::vector<std::string>& args,
+                                 const std::map<std::string, bool>& allowed, std::ostream& err) {
+  Flags f;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string a = args[i];
+    if (a.rfind("--", 0) != 0) {
+      err << "verityd " << command << ": unexpected argument '" << a << "'; run 'verityd " << command
+          << " --help'\n";
+      return std::nullopt;
+    }
+    std::string name = a.substr(2), value;
+    bool inline_value = false;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      inline_value = true;
+    }
+    auto it = allowed.find(name);
+    if (it == allowed.end()) {
+      err << "verityd " << command << ": unknown option '--" << name << "'; run 'verityd " << command
+          << " --help'\n";
+      return std::nullopt;
+    }
+    if (it->second && !inline_value) {
+      if (i + 1 >= args.size()) {
+        err << "verityd " << command << ": option '--" << name << "' needs a value\n";
+        return std::nullopt;
+      }
+      value = args[++i];
+    }
+    f.values[name] = value;
+  }
+  return f;
+}
+
+bool wants_help(const std::vector<std::string>& args) {
+  for (const auto& a : args)
+    if (a == "--help" || a == "-h") return true;
+  return false;
+}
+
+std::optional<fs::path> home_of(const std::string& command, const Flags& f, std::ostream& err) {
+  auto home = f.get("home");
+  if (!home || home->empty()) {
+    err << "verityd " << command << ": --home DIR is required (the node's directory)\n";
+    return std::nullopt;
+  }
+  return fs::path(*home);
+}
+
+const char* kInitHelp =
+    "Usage: verityd init --home DIR [options]\n"
+    "Creates DIR with a node key, a validator key, a commented config.toml and,\n"
+    "with --genesis, the network's genesis.json. Existing keys are never overwritten.\n\n"
+    "  --genesis FILE          the network's genesis file (copied to DIR/genesis.json)\n"
+    "  --moniker NAME          a name for this node in logs\n"
+    "  --p2p-listen HOST:PORT  where peers connect (default 0.0.0.0:7801)\n"
+    "  --rpc-listen HOST:PORT  the JSON-RPC server (default 127.0.0.1:7701)\n"
+    "  --peers LIST            comma-separated persistent peers, [NODEKEY@]HOST:PORT\n"
+    "  --full-node             no validator key: follow the chain, never vote\n"
+    "  --devnet-validator NAME INSECURE: keys derived from a public name, for\n"
+    "                          genesis/devnet.json only (validator-1 .. validator-4)\n";
+
+int cmd_init(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (wants_help(args)) {
+    out << kInitHelp;
+    return kExitOk;
+  }
+  auto f = parse_flags("init", args,
+                       {{"home", true}, {"genesis", true}, {"moniker", true}, {"p2p-listen", true},
+                        {"rpc-listen", true}, {"peers", true}, {"full-node", false}, {"devnet-validator", true}},
+                       err);
+  if (!f) return kExitUsage;
+  auto home = home_of("init", *f, err);
+  if (!home) return kExitUsage;
+
+  Config c;
+  c.home = *home;
+  if (auto m = f->get("moniker")) c.moniker = *m;
+  for (auto [flag, target] : {std::pair{"p2p-listen", &c.p2p.listen}, std::pair{"rpc-listen", &c.rpc.listen}}) {
+    if (auto v = f->get(flag)) {
+      auto hp = parse_host_port(*v, /*allow_zero=*/false);
+      if (!hp) {
+        err << "verityd init: --" << flag << ": " << hp.error().detail << "\n";
+        return kExitUsage;
+      }
+      *target = *hp;
+    }
+  }
+  if (auto peers = f->get("peers")) {
+    std::stringstream s(*peers);
+    std::string p;
+    while (std::getline(s, p, ','))
+      if (!p.empty()) c.p2p.persistent_peers.push_back(p);
+  }
+  std::optional<std::string> genesis_text;
+  if (auto g = f->get("genesis")) {
+    std::ifstream in(*g);
+    if (!in) {
+      err << "verityd init: --genesis: cannot read " << *g << "\n";
+      return kExitFailure;
+    }
+    std::stringstream s;
+    s << in.rdbuf();
+    if (auto parsed = rpc::genesis_from_json(s.str()); !parsed) {
+      err << "verityd init: " << *g << ": " << parsed.error().detail << "\n";
+      return kExitFailure;
+    }
+    genesis_text = s.str();
+  }
+  // Check the whole config the way start will read it.
+  if (auto again = parse_config(render_config(c), c.home); !again) {
+    err << "verityd init: " << again.error().detail << "\n";
+    return kExitUsage;
+  }
+  if (fs::exists(*home / "config.toml")) {
+    err << "verityd init: " << (*home / "config.toml").string()
+        << " exists already: this home is initialised (its keys are never overwritten); "
+           "edit the config, or choose another --home\n";
+    return kExitFailure;
+  }
+
+  std::error_code ec;
+  fs::create_directories(*home, ec);
+  if (ec) {
+    err << "verityd init: cannot create " << home->string() << ": " << ec.message() << "\n";
+    return kExitFailure;
+  }
+  ::chmod(home->c_str(), 0700);
+
+  std::optional<SecretKey> node_key, validator_key;
+  if (auto name = f->get("devnet-validator")) {
+    node_key = SecretKey::derive_insecure(*name + "-node");
+    validator_key = SecretKey::derive_insecure(*name + "-consensus");
+    err << "verityd init: WARNING: keys derived from the public name '" << *name
+        << "': anyone can sign with them; use them for a local devnet only\n";
+  } else {
+    node_key = SecretKey::generate();
+    if (!f->has("full-node")) validator_key = SecretKey::generate();
+  }
+  if (auto s = write_key_file(c.path_of(c.node_key_file), *node_key); !s) {
+    err << "verityd init: " << s.error().detail << "\n";
+    return kExitFailure;
+  }
+  if (validator_key && !f->has("full-node")) {
+    if (auto s = write_key_file(c.path_of(c.validator_key_file), *validator_key); !s) {
+      err << "verityd init: " << s.error().detail << "\n";
+      return kExitFailure;
+    }
+  }
+  if (genesis_text) {
+    std::ofstream g(c.path_of(c.genesis_file));
+    g << *genesis_text;
+  }
+  std::ofstream(*home / "config.toml") << render_config(c);
+
+  out << "initialised " << home->string() << "\n"
+      << "  node id:       " << node_key->public_key().hex() << "\n"
+      << "  validator key: " << (validator_key && !f->has("full-node") ? validator_key->public_key().hex() : "none (full node)")
+      << "\n"
+      << "  config:        " << (*home / "config.toml").string() << "\n";
+  if (!genesis_text)
+    out << "next: copy the network's genesis file to " << c.path_of(c.genesis_file).string()
+        << ", then run 'verityd start --home " << home->string() << "'\n";
+  else
+    out << "next: verityd start --home " << home->string() << "\n";
+  return kExitOk;
+}
+
+int cmd_start(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (wants_help(args)) {
+    out << "Usage: verityd start --home DIR [--log-level debug|info|warn|error]\n"
+           "Runs the node until SIGINT or SIGTERM, then flushes and closes the database.\n";
+    return kExitOk;
+  }
+  auto f = parse_flags("start", args, {{"home", true}, {"log-level", true}}, err);
+  if (!f) return kExitUsage;
+  auto home = home_of("start", *f, err);
+  if (!home) return kExitUsage;
+  auto config = load_config(*home);
+  if (!config) {
+    err << "verityd start: " << config.error().detail << "\n";
+    return kExitFailure;
+  }
+  if (auto l = f->get("log-level")) {
+    auto level = parse_log_level(*l);
+    if (!level) {
+      err << "verityd start: --log-level: expected debug, info, warn or error\n";
+      return kExitUsage;
+    }
+    config->log_level = *level;
+  }
+  Logger logger(config->log_level);
+  boost::asio::io_context io;
+  auto node = Node::open(io, *config, logger);
+  if (!node) {
+    err << "verityd start: " << node.error().reason << ": " << node.error().detail << "\n";
+    return kExitFailure;
+  }
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    logger.write(LogLevel::info, "node", "signal", Fields().add("signal", sig == SIGINT ? "SIGINT" : "SIGTERM").str());
+    (*node)->stop();
+  });
+  (*node)->on_stop([&] { signals.cancel(); });
+  if (auto s = (*node)->start(); !s) {
+    err << "verityd start: " << s.error().reason << ": " << s.error().detail << "\n";
+    return kExitFailure;
+  }
+  io.run();
+  const bool failed = (*node)->fatal().has_value();
+  node->reset();  // closes the database
+  logger.write(LogLevel::info, "node", "stopped", "");
+  return failed ? kExitFailure : kExitOk;
+}
+
+int cmd_show_key(const std::string& command, bool validator, const std::vector<std::string>& args, std::ostream& out,
+                 std::ostream& err) {
+  auto f = parse_flags(command, args, {{"home", true}}, err);
+  if (!f) return kExitUsage;
+  auto home = home_of(command, *f, err);
+  if (!home) return kExitUsage;
+  auto config = load_config(*home);
+  if (!config) {
+    err << "verityd " << command << ": " << config.error().detail << "\n";
+    return kExitFailure;
+  }
+  auto key = load_key_file(config->path_of(validator ? config->validator_key_file : config->node_key_file));
+  if (!key) {
+    err << "verityd " << command << ": " << key.error().detail << "\n";
+    return kExitFailure;
+  }
+  out << key->public_key().hex() << "\n";
+  return kExitOk;
+}
+
+int cmd_votes(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (wants_help(args)) {
+    out << "Usage: verityd votes --home DIR\n"
+           "Prints every vote this validator signed, one per line, oldest first:\n"
+           "  HEIGHT VIEW PHASE BLOCK_HASH\n";
+    return kExitOk;
+  }
+  auto f = parse_flags("votes", args, {{"home", true}}, err);
+  if (!f) return kExitUsage;
+  auto home = home_of("votes", *f, err);
+  if (!home) return kExitUsage;
+  auto config = load_config(*home);
+  if (!config) {
+    err << "verityd votes: " << config.error().detail << "\n";
+    return kExitFailure;
+  }
+  auto votes = SafetyFile::read_log(config->path_of(config->data_dir));
+  if (!votes) {
+    err << "verityd votes: " << votes.error().detail << "\n";
+    return kExitFailure;
+  }
+  for (const auto& v : *votes)
+    out << v.height << " " << v.view << " " << vote_phase_name(v.phase) << " " << v.block_hash.hex() << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+CliProgram verityd_program() {
+  return {"verityd",
+          "the Verity validator node",
+          {{"init", "create a node home: keys, config.toml, genesis.json", cmd_init},
+           {"start", "run the node", cmd_start},
+           {"show-node-id", "print the node key (what peers pin)",
+            [](const auto& a, auto& o, auto& e) { return cmd_show_key("show-node-id", false, a, o, e); }},
+           {"show-validator", "print the validator (consensus) key",
+            [](const auto& a, auto& o, auto& e) { return cmd_show_key("show-validator", true, a, o, e); }},
+           {"votes", "print every vote this validator signed", cmd_votes}}};
+}
+
+}  // namespace verity::node

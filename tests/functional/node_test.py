@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Functional tests of verityd: real processes, real TLS peer links on
+127.0.0.1, real LevelDB. Run: tests/functional/node_test.py [TEST ...]
+(VERITYD=path/to/verityd, VERITY_SOURCE_ROOT=repo)."""
+
+import os
+import random
+import socket
+import subprocess
+import time
+
+from harness import (VERITYD, Cluster, TestRunner, run_ok, same_chain, set_config, wait_for)
+
+
+def four_validators_commit():
+    c = Cluster().start()
+    wait_for("4 validators at height 5", lambda: all(n.height() >= 5 for n in c.nodes), 60, c.nodes)
+    same_chain(c.nodes, 5)
+    # Every block is signed by a quorum: at least 3 of 4 equal-stake validators.
+    for line in c.nodes[0].log().splitlines():
+        if " committed " in line:
+            signers = int(line.split(" signers=")[1].split()[0])
+            assert signers >= 3, line
+    c.stop()
+
+
+def killed_validator_catches_up():
+    c = Cluster().start()
+    wait_for("height 3", lambda: all(n.height() >= 3 for n in c.nodes), 60, c.nodes)
+    # Kill one that is not the primary (the proposer of the latest block).
+    commits = c.nodes[0].commits()
+    proposer = commits[max(commits)][4]
+    victim = next(n for n in c.nodes if n.validator_key() != proposer)
+    others = [n for n in c.nodes if n is not victim]
+    victim.kill9()
+    base = max(n.height() for n in others)
+    wait_for("three validators keep committing", lambda: all(n.height() >= base + 5 for n in others), 60, others)
+    behind = victim.height()
+    victim.start()
+    target = max(n.height() for n in others) + 2
+    wait_for("the restarted validator catches up", lambda: victim.height() >= target, 60, c.nodes)
+    assert victim.height() > behind
+    same_chain(c.nodes, target)
+    c.stop()
+
+
+def primary_killed_view_change():
+    c = Cluster(timeout_ms=800).start()
+    wait_for("height 3", lambda: all(n.height() >= 3 for n in c.nodes), 60, c.nodes)
+    commits = c.nodes[0].commits()
+    proposer = commits[max(commits)][4]
+    primary = next(n for n in c.nodes if n.validator_key() == proposer)
+    others = [n for n in c.nodes if n is not primary]
+    primary.kill9()
+    base = max(n.height() for n in others)
+    wait_for("commits go on after a view change",
+             lambda: all(n.height() >= base + 3 for n in others), 90, others)
+    for n in others:
+        assert " new-view " in n.log(), f"{n.name} logged no view change"
+        later = [v for h, v in n.commits().items() if h > base]
+        assert all(v[3] >= 1 for v in later), f"{n.name}: blocks after the kill committed in view 0"
+        assert all(v[4] != proposer for v in later), "the dead primary proposed"
+    same_chain(others, base + 3)
+    c.stop()
+
+
+def full_node_syncs_from_genesis():
+    c = Cluster().start()
+    wait_for("height 12", lambda: all(n.height() >= 12 for n in c.nodes), 90, c.nodes)
+    full = c.add_full_node()
+    full.start()
+    wait_for("the full node reaches the validators", lambda: full.height() >= c.nodes[0].height() - 1
+             and full.height() >= 12, 60, [full])
+    same_chain(c.nodes + [full], full.height())
+    assert " synced" in full.log() or full.height() >= 12
+    # A full node never votes.
+    assert full.votes() == []
+    c.stop()
+    full.kill9()
+
+
+def restarts_never_double_sign():
+    c = Cluster(timeout_ms=600, empty_block_ms=20).start()
+    wait_for("height 2", lambda: all(n.height() >= 2 for n in c.nodes), 60, c.nodes)
+    rng = random.Random(int(os.environ.get("VERITY_SEED", "7")))
+    print(f"  seed {os.environ.get('VERITY_SEED', '7')}", flush=True)
+    cycles = int(os.environ.get("VERITY_RESTART_CYCLES", "12"))
+    for _ in range(cycles):
+        victim = rng.choice(c.nodes)
+        time.sleep(rng.uniform(0.05, 0.8))
+        victim.kill9()
+        time.sleep(rng.uniform(0.0, 0.3))
+        victim.start()
+    top = max(n.height() for n in c.nodes)
+    wait_for("every node past the kills", lambda: all(n.height() >= top + 3 for n in c.nodes), 90, c.nodes)
+    same_chain(c.nodes, top + 3)
+    total = 0
+    for n in c.nodes:
+        slots = {}
+        for height, view, phase, block in n.votes():
+            total += 1
+            prev = slots.setdefault((height, view, phase), block)
+            assert prev == block, f"{n.name} signed two {phase} votes at height {height} view {view}"
+    assert total > 0
+    print(f"  {total} stored votes checked, {sum(n.starts for n in c.nodes)} starts", flush=True)
+    c.stop()
+
+
+def sigterm_stops_cleanly_and_restart_resumes():
+    c = Cluster().start()
+    wait_for("height 3", lambda: all(n.height() >= 3 for n in c.nodes), 60, c.nodes)
+    n = c.nodes[1]
+    assert n.terminate() == 0, n.tail()
+    assert " node stopped h=" in n.log(), n.tail()
+    h = n.height()
+    n.start()
+    wait_for("it commits again", lambda: n.height() >= h + 2, 60, c.nodes)
+    c.stop()
+
+
+def bad_config_and_second_instance_are_refused():
+    c = Cluster()
+    n = c.nodes[0]
+    set_config(n.home, "p2p", "listen", '"127.0.0.1"')
+    out = subprocess.run([VERITYD, "start", "--home", n.home], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 1, out
+    assert "p2p.listen" in out.stderr and "HOST:PORT" in out.stderr, out.stderr
+    set_config(n.home, "p2p", "listen", f'"127.0.0.1:{n.p2p_port}"')
+    n.start()
+    wait_for("it is up", lambda: " started " in n.log(), 30, [n])
+    out = subprocess.run([VERITYD, "start", "--home", n.home], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 1 and "another verityd" in out.stderr, out.stderr
+    assert n.running(), "the first instance died"
+    # init never overwrites a home.
+    out = subprocess.run([VERITYD, "init", "--home", n.home], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 1 and "exists already" in out.stderr, out.stderr
+    n.terminate()
+
+
+def garbage_peer_is_dropped_and_the_node_stays_up():
+    c = Cluster().start()
+    wait_for("height 2", lambda: all(n.height() >= 2 for n in c.nodes), 60, c.nodes)
+    target = c.nodes[2]
+    for payload in (b"\x00" * 64, b"GET / HTTP/1.1\r\n\r\n", os.urandom(4096)):
+        with socket.create_connection(("127.0.0.1", target.p2p_port), timeout=5) as s:
+            s.sendall(payload)
+            s.settimeout(5)
+            try:
+                while s.recv(4096):
+                    pass
+            except (ConnectionResetError, socket.timeout):
+                pass
+    h = target.height()
+    wait_for("it keeps committing", lambda: target.height() >= h + 3, 60, [target])
+    assert target.running()
+    c.stop()
+
+
+if __name__ == "__main__":
+    TestRunner([
+        four_validators_commit,
+        bad_config_and_second_instance_are_refused,
+        garbage_peer_is_dropped_and_the_node_stays_up,
+        killed_validator_catches_up,
+        primary_killed_view_change,
+        full_node_syncs_from_genesis,
+        sigterm_stops_cleanly_and_restart_resumes,
+        restarts_never_double_sign,
+    ]).main()

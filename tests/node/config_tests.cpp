@@ -1,0 +1,137 @@
+#define BOOST_TEST_MODULE config_tests
+#include <boost/test/unit_test.hpp>
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "node/config.h"
+#include "node/key_file.h"
+
+using namespace verity;
+using namespace verity::node;
+namespace fs = std::filesystem;
+
+namespace {
+std::string error_of(std::string_view text) {
+  auto c = parse_config(text, "/home/x");
+  BOOST_REQUIRE(!c);
+  BOOST_CHECK_EQUAL(c.error().reason, "bad-config");
+  return c.error().detail;
+}
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/verity-config-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(rendered_defaults_read_back_the_same) {
+  Config c;
+  c.home = "/h";
+  c.moniker = "node-7";
+  c.p2p.persistent_peers = {"127.0.0.1:7802", std::string(64, 'a') + "@example.org:7803"};
+  c.consensus.timeout_ms = 1234;
+  auto back = parse_config(render_config(c), "/h");
+  BOOST_REQUIRE_MESSAGE(back, back ? "" : back.error().to_string());
+  BOOST_CHECK_EQUAL(back->moniker, "node-7");
+  BOOST_CHECK(back->p2p.persistent_peers == c.p2p.persistent_peers);
+  BOOST_CHECK_EQUAL(back->consensus.timeout_ms, 1234u);
+  BOOST_CHECK(back->p2p.listen == c.p2p.listen);
+  BOOST_CHECK(back->rpc.listen == c.rpc.listen);
+  BOOST_CHECK_EQUAL(back->mempool.max_txs, c.mempool.max_txs);
+  // Comments explain the keys.
+  BOOST_CHECK(contains(render_config(c), "# "));
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_file_gives_the_defaults) {
+  auto c = parse_config("", "/h");
+  BOOST_REQUIRE(c);
+  BOOST_CHECK_EQUAL(c->p2p.listen.port, 7801);
+  BOOST_CHECK_EQUAL(c->rpc.listen.str(), "127.0.0.1:7701");
+  BOOST_CHECK_EQUAL(c->path_of("data"), fs::path("/h/data"));
+  BOOST_CHECK_EQUAL(c->path_of("/abs/x"), fs::path("/abs/x"));
+}
+
+BOOST_AUTO_TEST_CASE(bad_values_name_the_key_and_the_reason) {
+  BOOST_CHECK(contains(error_of("[p2p]\nlisten = \"localhost\"\n"), "p2p.listen"));
+  BOOST_CHECK(contains(error_of("[p2p]\nlisten = \"localhost\"\n"), "HOST:PORT"));
+  BOOST_CHECK(contains(error_of("[p2p]\nlisten = \"1.2.3.4:70000\"\n"), "port"));
+  BOOST_CHECK(contains(error_of("[p2p]\nlisten = 7801\n"), "expected a string"));
+  BOOST_CHECK(contains(error_of("[consensus]\ntimeout_ms = \"fast\"\n"), "consensus.timeout_ms: expected an integer"));
+  BOOST_CHECK(contains(error_of("[consensus]\ntimeout_ms = 1\n"), "between 50 and"));
+  BOOST_CHECK(contains(error_of("[consensus]\ntimeout_ms = -5\n"), "consensus.timeout_ms"));
+  BOOST_CHECK(contains(error_of("log_level = \"loud\"\n"), "log_level"));
+  BOOST_CHECK(contains(error_of("moniker = \"\"\n"), "moniker: must not be empty"));
+  BOOST_CHECK(contains(error_of("monikr = \"x\"\n"), "monikr: unknown key"));
+  BOOST_CHECK(contains(error_of("[p2p]\nlisten_port = 1\n"), "p2p.listen_port: unknown key"));
+  BOOST_CHECK(contains(error_of("[network]\nx = 1\n"), "network: unknown section"));
+  BOOST_CHECK(contains(error_of("[p2p]\npersistent_peers = [\"nope\"]\n"), "p2p.persistent_peers[0]"));
+  BOOST_CHECK(contains(error_of("[p2p]\npersistent_peers = [\"zz@1.2.3.4:5\"]\n"), "64 hex"));
+  BOOST_CHECK(contains(error_of("[p2p]\npersistent_peers = \"1.2.3.4:5\"\n"), "expected an array"));
+  // TOML syntax errors give the line.
+  BOOST_CHECK(contains(error_of("[p2p\n"), ":1:"));
+}
+
+BOOST_AUTO_TEST_CASE(host_port_parsing) {
+  BOOST_CHECK(parse_host_port("127.0.0.1:7701")->port == 7701);
+  BOOST_CHECK_EQUAL(parse_host_port("[::1]:80")->host, "::1");
+  BOOST_CHECK_EQUAL(parse_host_port("node-1.example.org:1")->host, "node-1.example.org");
+  BOOST_CHECK(!parse_host_port("::1:80"));
+  BOOST_CHECK(!parse_host_port(":80"));
+  BOOST_CHECK(!parse_host_port("host:"));
+  BOOST_CHECK(!parse_host_port("host:0"));
+  BOOST_CHECK(parse_host_port("host:0", true));
+  BOOST_CHECK(!parse_host_port("host:12x"));
+  BOOST_CHECK(!parse_host_port("ho st:12"));
+}
+
+BOOST_AUTO_TEST_CASE(load_config_says_to_run_init) {
+  TempDir d;
+  auto c = load_config(d.path);
+  BOOST_REQUIRE(!c);
+  BOOST_CHECK_EQUAL(c.error().reason, "config-missing");
+  BOOST_CHECK(contains(c.error().detail, "verityd init"));
+}
+
+BOOST_AUTO_TEST_CASE(key_files_round_trip_and_refuse_unsafe_permissions) {
+  TempDir d;
+  const auto path = d.path / "k.json";
+  auto key = SecretKey::generate();
+  BOOST_REQUIRE(write_key_file(path, key));
+  struct stat st {};
+  BOOST_REQUIRE_EQUAL(::stat(path.c_str(), &st), 0);
+  BOOST_CHECK_EQUAL(st.st_mode & 0777, 0600u);
+  auto back = load_key_file(path);
+  BOOST_REQUIRE(back);
+  BOOST_CHECK(back->public_key() == key.public_key());
+  // Never overwritten.
+  auto again = write_key_file(path, SecretKey::generate());
+  BOOST_REQUIRE(!again);
+  BOOST_CHECK_EQUAL(again.error().reason, "key-exists");
+  BOOST_CHECK(load_key_file(path)->public_key() == key.public_key());
+  // Readable by others: refused.
+  ::chmod(path.c_str(), 0644);
+  auto unsafe = load_key_file(path);
+  BOOST_REQUIRE(!unsafe);
+  BOOST_CHECK_EQUAL(unsafe.error().reason, "key-unsafe-permissions");
+  BOOST_CHECK(contains(unsafe.error().detail, "chmod 600"));
+  // Missing and damaged files.
+  BOOST_CHECK_EQUAL(load_key_file(d.path / "none.json").error().reason, "key-missing");
+  std::ofstream(d.path / "bad.json") << "{\"type\": \"bip340-secp256k1\", \"secret_key\": \"12\"}";
+  ::chmod((d.path / "bad.json").c_str(), 0600);
+  BOOST_CHECK_EQUAL(load_key_file(d.path / "bad.json").error().reason, "bad-key-file");
+  std::ofstream(d.path / "mismatch.json")
+      << "{\"type\": \"bip340-secp256k1\", \"public_key\": \"" << SecretKey::generate().public_key().hex()
+      << "\", \"secret_key\": \"" << std::string(63, '0') << "1\"}";
+  ::chmod((d.path / "mismatch.json").c_str(), 0600);
+  auto mismatch = load_key_file(d.path / "mismatch.json");
+  BOOST_REQUIRE(!mismatch);
+  BOOST_CHECK(contains(mismatch.error().detail, "does not match"));
+}
