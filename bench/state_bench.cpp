@@ -64,7 +64,7 @@ void bench_apply_block(int runs) {
         StateMap map(*store);
         auto t0 = Clock::now();
         auto outcome = apply_block(chain->state(), map, chain->tip().state_root, b, chain->context_for(b.header), app,
-                                   {.verify_signatures = verify});
+                                   state::ExecutionOptions{.verify_signatures = verify, .already_verified = {}});
         double exec = since(t0);
         if (!outcome) {
           std::fprintf(stderr, "apply_block failed: %s\n", outcome.error().to_string().c_str());

@@ -78,6 +78,11 @@ std::shared_ptr<const ValidatorSet> Engine::set_for(std::uint64_t height) {
   return shared;
 }
 
+bool Engine::member(std::uint64_t height) {
+  auto set = set_for(height);
+  return set && set->power_of(key_.public_key()).has_value();
+}
+
 PublicKey Engine::primary(const ValidatorSet& set, std::uint64_t view) const {
   return set.validators()[view % set.size()].key;
 }
@@ -99,6 +104,7 @@ void Engine::persist() {
 // (same phase and view, another block): that is the double sign a restart
 // must never produce. Persists before returning the vote.
 std::optional<Vote> Engine::sign_vote(VotePhase phase, std::uint64_t view, const Hash256& hash) {
+  if (!member(height_)) return std::nullopt;  // an observer (a full node) never votes
   for (const auto& v : safety_.signed_votes)
     if (v.phase == phase && v.view == view && v.height == height_) {
       if (v.block_hash != hash) return std::nullopt;
@@ -292,6 +298,11 @@ void Engine::accept_proposal(const Proposal& p) {
     drops_.invalid++;
     return;
   }
+  if (!member(height_)) {  // an observer: follows the votes, casts none
+    proposal_ = p;
+    progress();
+    return;
+  }
   auto prepare = sign_vote(VotePhase::prepare, view_, p.vote.block_hash);
   if (!prepare) return;
   proposal_ = p;
@@ -355,11 +366,13 @@ void Engine::progress() {
     if (!set->is_quorum(collect(VotePhase::prepare, &prepares))) return;
     PreparedCertificate cert{*proposal_, prepares};
     if (!safety_.prepared || safety_.prepared->proposal.vote.view <= view_) safety_.prepared = cert;
-    auto commit = sign_vote(VotePhase::commit, view_, hash);  // persists the prepared certificate too
-    if (!commit) return;
+    if (member(height_)) {
+      auto commit = sign_vote(VotePhase::commit, view_, hash);  // persists the prepared certificate too
+      if (!commit) return;
+      votes_[{height_, view_, static_cast<std::uint8_t>(VotePhase::commit), key_.public_key()}] = *commit;
+      send(std::nullopt, *commit);
+    }
     sent_commit_ = true;
-    votes_[{height_, view_, static_cast<std::uint8_t>(VotePhase::commit), key_.public_key()}] = *commit;
-    send(std::nullopt, *commit);
   }
   std::vector<Vote> commits;
   if (!set->is_quorum(collect(VotePhase::commit, &commits))) return;
@@ -375,7 +388,7 @@ void Engine::decide(const Block& block, const CommitCertificate& cert) {
   }
   out_.committed.push_back({block, cert});
   const std::uint64_t decided = height_;
-  if (decided % config_.checkpoint_interval == 0) {
+  if (decided % config_.checkpoint_interval == 0 && member(decided)) {
     Checkpoint c;
     c.height = decided;
     c.block_hash = block.hash();
@@ -524,9 +537,11 @@ void Engine::start_view_change(std::uint64_t new_view) {
   if (m.committed_height > 0)
     if (auto d = app_.decision(m.committed_height)) m.committed = d->certificate;
   if (safety_.prepared && safety_.prepared->proposal.vote.height == height_) m.prepared = safety_.prepared;
-  m.sign(config_.chain_id, key_);
-  view_changes_[{new_view, key_.public_key()}] = m;
-  send(std::nullopt, m);
+  if (member(height_)) {  // an observer follows view changes without asking
+    m.sign(config_.chain_id, key_);
+    view_changes_[{new_view, key_.public_key()}] = m;
+    send(std::nullopt, m);
+  }
   set_timer();
   check_view_change_quorum();
   try_new_view(new_view);

@@ -172,6 +172,9 @@ class Engine {
   // up meanwhile (sets differ across epochs).
   std::shared_ptr<const ValidatorSet> set_for(std::uint64_t height);
   PublicKey primary(const ValidatorSet& set, std::uint64_t view) const;
+  // Whether this replica's key is in the set of `height`: a replica that is
+  // not (a full node) follows the protocol as an observer and signs nothing.
+  bool member(std::uint64_t height);
   bool observable(std::uint64_t height, std::uint64_t view) const {
     return height > stable_ && height <= high_watermark() && view + config_.max_views_ahead >= view_ &&
            view <= view_base() + config_.max_views_ahead;

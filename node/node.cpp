@@ -90,9 +90,8 @@ Result<std::unique_ptr<Node>> Node::open(asio::io_context& io, const Config& con
   n->engine_ = std::make_unique<consensus::Engine>(ec_, n->validator_key_ ? *n->validator_key_ : *node_key, *n,
                                                    *n->safety_, n->safety_->restored());
 
-  P2PConfig pc;
+  P2PConfig pc(*node_key);
   pc.chain_id = genesis->chain_id;
-  pc.node_key = *node_key;
   pc.validator_key = n->validator_key_;
   pc.listen_host = config.p2p.listen.host;
   pc.listen_port = config.p2p.listen.port;
@@ -119,6 +118,7 @@ Status Node::start() {
   if (auto s = p2p_->start(); !s) return s;
   log_.info("started", Fields().add("p2p", config_.p2p.listen.host + ":" + std::to_string(p2p_->listen_port()))
                            .add("validator", is_validator() ? "yes" : "no"));
+  last_view_ = engine_->view();
   run(engine_->start());
   status_tick();
   return {};
@@ -269,7 +269,7 @@ Block Node::propose(std::uint64_t height, std::uint64_t view) {
   const std::size_t budget = params.max_block_bytes > base ? params.max_block_bytes - base : 0;
   b.transactions = mempool_->select(params.max_block_txs, budget);
   b.header.tx_root = transactions_root(b.transactions);
-  auto outcome = chain_->execute(b);
+  auto outcome = chain_->execute(b, execution_options());
   if (!outcome && !b.transactions.empty()) {
     // The mempool hands out only what passes; if it ever does not, propose
     // an empty block rather than nothing, and recheck the pool.
@@ -277,7 +277,7 @@ Block Node::propose(std::uint64_t height, std::uint64_t view) {
     mempool_->update(chain_->state(), {});
     b.transactions.clear();
     b.header.tx_root = transactions_root(b.transactions);
-    outcome = chain_->execute(b);
+    outcome = chain_->execute(b, execution_options());
   }
   if (outcome) {
     b.header.state_root = outcome->state_root;
@@ -287,11 +287,18 @@ Block Node::propose(std::uint64_t height, std::uint64_t view) {
   return b;
 }
 
+// Transactions in the mempool had their signatures checked on admission.
+state::ExecutionOptions Node::execution_options() const {
+  state::ExecutionOptions o;
+  o.already_verified = [this](const Hash256& id) { return mempool_->contains(id); };
+  return o;
+}
+
 Status Node::check(const Block& block) {
   const Hash256 hash = block.hash();
   if (checked_ && *checked_ == hash) return {};
   checked_.reset();
-  auto outcome = chain_->execute(block);
+  auto outcome = chain_->execute(block, execution_options());
   if (!outcome) {
     log_.warn("block-rejected", Fields()
                                     .add("height", block.header.height)
@@ -363,7 +370,7 @@ bool Node::on_frame(const PeerInfo& peer, std::uint8_t type, ByteView body, std:
         return false;
       }
       auto added = mempool_->add(*tx, chain_->state());
-      if (added && added->added) {
+      if (added) {
         p2p_->broadcast(kFrameTx, body, peer.id);
         schedule_ready_check();
       }

@@ -26,6 +26,8 @@
 // give for the next block) and re-executes the block before committing it.
 // A fresh full node syncs from genesis the same way.
 
+#include <utility>  // before Boost.Asio: its awaitable.hpp uses std::exchange
+
 #include <boost/asio.hpp>
 #include <chrono>
 #include <functional>
@@ -81,7 +83,7 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   Result<Hash256> submit(const Transaction& tx);
 
   const state::Chain& chain() const { return *chain_; }
-  const Mempool& mempool() const { return mempool_; }
+  const Mempool& mempool() const { return *mempool_; }
   const consensus::Engine& engine() const { return *engine_; }
   const NodeStats& stats() const { return stats_; }
   std::uint16_t p2p_port() const { return p2p_->listen_port(); }
@@ -114,6 +116,7 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   bool on_blocks(const PeerInfo& peer, ByteView body, std::string& reason);
   void serve_blocks(const PeerInfo& peer, ByteView body);
   void fail(const Error& e);
+  state::ExecutionOptions execution_options() const;
 
   boost::asio::io_context& io_;
   Config config_;
@@ -124,7 +127,7 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   std::unique_ptr<state::Chain> chain_;
   std::optional<SecretKey> validator_key_;
   std::unique_ptr<SafetyFile> safety_;
-  Mempool mempool_;
+  std::unique_ptr<Mempool> mempool_;
   std::unique_ptr<consensus::Engine> engine_;
   std::unique_ptr<P2P> p2p_;
 

@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <utility>
+
 #include <boost/asio.hpp>
 #include <filesystem>
 #include <fstream>

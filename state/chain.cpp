@@ -141,7 +141,7 @@ BlockContext Chain::context_for(const BlockHeader& header) const {
   return BlockContext{genesis_.chain_id, header.height, header.proposer, genesis_.params};
 }
 
-Result<BlockOutcome> Chain::execute(const Block& block) {
+Result<BlockOutcome> Chain::execute(const Block& block, const ExecutionOptions& options) {
   const BlockHeader& h = block.header;
   if (h.chain_id != genesis_.chain_id) return make_error("wrong-chain-id", "block is for chain '" + h.chain_id + "'");
   if (h.height != tip_.height + 1)
@@ -157,7 +157,7 @@ Result<BlockOutcome> Chain::execute(const Block& block) {
   }
   map_.discard();
   executed_hash_.reset();
-  auto outcome = apply_block(*reader_, map_, tip_.state_root, block, context_for(h), app_);
+  auto outcome = apply_block(*reader_, map_, tip_.state_root, block, context_for(h), app_, options);
   if (!outcome) {
     map_.discard();
     return outcome.error();

@@ -57,7 +57,7 @@ class Chain {
   // Checks a block against the tip and executes it without writing.
   // Reasons: "wrong-chain-id", "bad-height", "bad-prev-hash",
   // "bad-last-commit" (+ the certificate's reason), and apply_block's.
-  Result<BlockOutcome> execute(const Block& block);
+  Result<BlockOutcome> execute(const Block& block, const ExecutionOptions& options = {});
   // Commits a block: its header's state root must be the one execution
   // gives, and `cert` must certify it. Reasons: "bad-state-root",
   // "bad-certificate", store errors (local).

@@ -18,6 +18,7 @@
 // Deterministic: no clock, no randomness, no I/O but reads of committed
 // state, and ordered containers wherever order reaches a hash.
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,11 @@ struct ExecutionOptions {
   // that has verified these very transactions already (the mempool on
   // admission); a block from a peer is always checked.
   bool verify_signatures = true;
+  // When set, transactions whose id it accepts are taken as verified: the
+  // node passes the mempool's ids (each checked on admission; the id
+  // covers the signature), so a block of known transactions is not
+  // verified twice. Anything else in the block is verified as usual.
+  std::function<bool(const Hash256& tx_id)> already_verified;
 };
 
 // `map` holds the new tree nodes until the caller flushes them (or discards

@@ -291,3 +291,36 @@ BOOST_AUTO_TEST_CASE(primary_waits_until_the_application_is_ready) {
   // A replica is never awaiting its own proposal.
   BOOST_CHECK(!f.engine->awaiting_own_proposal());
 }
+
+// A full node runs the engine with a key outside the set: it follows the
+// votes and commits, and signs and sends nothing (a vote of its own would
+// put an unknown signer into the certificate).
+BOOST_AUTO_TEST_CASE(an_observer_follows_and_signs_nothing) {
+  Fixture f;
+  SecretKey outsider = SecretKey::derive_insecure("engine-observer");
+  SimApp app(kChain, f.set, outsider.public_key());
+  SimStore store;
+  Engine observer(f.config, outsider, app, store);
+  std::vector<Outbound> sent;
+  auto keep = [&](Output o) {
+    for (auto& m : o.messages) sent.push_back(m);
+    return o;
+  };
+  keep(observer.start());
+  Proposal p = f.proposal(0, 0, 1);
+  auto deliver = [&](std::size_t from, const Message& m) {
+    return keep(observer.on_message(f.keys[from].public_key(), encode_message(m)));
+  };
+  deliver(0, p);
+  for (std::size_t i : {0, 2, 3}) deliver(i, f.vote(i, VotePhase::prepare, 1, 0, p.vote.block_hash));
+  Output last;
+  for (std::size_t i : {0, 2, 3}) last = deliver(i, f.vote(i, VotePhase::commit, 1, 0, p.vote.block_hash));
+  BOOST_REQUIRE_EQUAL(last.committed.size(), 1u);
+  BOOST_CHECK(last.committed[0].certificate.verify(kChain, f.set).ok());
+  BOOST_CHECK_EQUAL(last.committed[0].certificate.signatures.size(), 3u);
+  BOOST_CHECK_EQUAL(observer.height(), 2u);
+  // Through a view change too: its timer fires, it asks nothing.
+  for (const auto& t : last.timers) keep(observer.on_timer(t));
+  BOOST_CHECK(sent.empty());
+  BOOST_CHECK(store.saved.signed_votes.empty());
+}

@@ -9,6 +9,7 @@ import atexit
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -181,6 +182,8 @@ class Cluster:
         for n in self.nodes:
             if n.running():
                 n.kill9()
+        if not os.environ.get("VERITY_KEEP_TEST_DIRS"):
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def dump(self, nodes=None):
         for n in nodes or self.nodes:

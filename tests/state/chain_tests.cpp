@@ -238,5 +238,14 @@ BOOST_FIXTURE_TEST_CASE(signature_option_is_the_only_bypass, ChainFixture) {
   StateMap map(*store);
   auto ctx = chain->context_for(b.header);
   BOOST_TEST(apply_block(chain->state(), map, chain->tip().state_root, b, ctx, app).error().reason == "bad-signature");
-  BOOST_TEST(apply_block(chain->state(), map, chain->tip().state_root, b, ctx, app, {.verify_signatures = false}).ok());
+  BOOST_TEST(apply_block(chain->state(), map, chain->tip().state_root, b, ctx, app, ExecutionOptions{.verify_signatures = false, .already_verified = {}}).ok());
+  // already_verified skips exactly the ids it accepts.
+  const Hash256 forged_id = forged.id();
+  ExecutionOptions known;
+  known.already_verified = [&](const Hash256& id) { return id == forged_id; };
+  BOOST_TEST(apply_block(chain->state(), map, chain->tip().state_root, b, ctx, app, known).ok());
+  ExecutionOptions other;
+  other.already_verified = [&](const Hash256& id) { return id != forged_id; };
+  BOOST_TEST(apply_block(chain->state(), map, chain->tip().state_root, b, ctx, app, other).error().reason ==
+             "bad-signature");
 }
