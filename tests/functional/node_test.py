@@ -75,8 +75,8 @@ def full_node_syncs_from_genesis():
     assert " synced" in full.log() or full.height() >= 12
     # A full node never votes.
     assert full.votes() == []
-    c.stop()
     full.kill9()
+    c.stop()
 
 
 def restarts_never_double_sign():

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""The node benchmark: a fresh 4-validator devnet (genesis/devnet.json, the
+default config) on 127.0.0.1, fed pre-signed transfers by build/bench/node_load
+over peer links. Prints finalized transactions per second at saturation,
+submit-to-final latency at a steady rate, and each validator's resident memory.
+
+  bench/node_load.py [--runs N] [--rate TX_PER_S] [--seconds S] [--burst N]
+
+Each measurement starts a fresh devnet (the load generator's senders start
+at nonce 0). Figures only: it never asserts.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "functional"))
+os.environ.setdefault("VERITY_SOURCE_ROOT", ROOT)
+os.environ.setdefault("VERITYD", os.path.join(ROOT, "build", "node", "verityd"))
+
+from harness import Cluster, DEVNET_GENESIS, wait_for  # noqa: E402
+
+LOAD = os.environ.get("NODE_LOAD", os.path.join(ROOT, "build", "bench", "node_load"))
+
+
+def rss_mb(pid):
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                out[line.split(":")[0]] = int(line.split()[1]) / 1024
+    return out
+
+
+def measure(load_args, label):
+    c = Cluster(timeout_ms=2000, empty_block_ms=1000).start()
+    try:
+        wait_for("the devnet commits", lambda: all(n.height() >= 1 for n in c.nodes), 60, c.nodes)
+        peers = ",".join(f"127.0.0.1:{n.p2p_port}" for n in c.nodes)
+        out = subprocess.run([LOAD, "--genesis", DEVNET_GENESIS, "--peers", peers, *load_args],
+                             capture_output=True, text=True, timeout=600)
+        mem = [rss_mb(n.proc.pid) for n in c.nodes]
+        line = out.stdout.strip() or out.stderr.strip()
+        peak = max(m["VmHWM"] for m in mem)
+        now = ", ".join(f"{m['VmRSS']:.0f}" for m in mem)
+        print(f"{label}: {line}\n    validators' resident memory now {now} MB; peak {peak:.0f} MB", flush=True)
+    finally:
+        c.stop()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--rate", type=float, default=1000)
+    p.add_argument("--seconds", type=float, default=10)
+    p.add_argument("--burst", type=int, default=60000)
+    a = p.parse_args()
+    for run in range(1, a.runs + 1):
+        measure(["--rate", str(a.rate), "--seconds", str(a.seconds)], f"run {run}, steady {a.rate:.0f} tx/s")
+        measure(["--burst", str(a.burst)], f"run {run}, saturation ({a.burst} at once)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,865 @@
+#include "node/p2p.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+
+#include "core/transaction.h"  // kMaxChainIdBytes
+
+namespace verity::node {
+
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+// ---------------------------------------------------------------- addresses
+
+std::string PeerAddress::to_string() const {
+  std::string out;
+  if (node_key) out = node_key->hex() + "@";
+  out += host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return out + ":" + std::to_string(port);
+}
+
+Result<PeerAddress> parse_peer_address(std::string_view text) {
+  const std::string original(text);
+  auto bad = [&](const std::string& why) { return make_error("bad-peer-address", "'" + original + "': " + why); };
+  PeerAddress a;
+  std::string_view s = text;
+  if (auto at = s.find('@'); at != std::string_view::npos) {
+    auto key = PublicKey::from_hex(s.substr(0, at));
+    if (!key) return bad("the node key is not 64 hex digits");
+    if (!is_valid_public_key(*key)) return bad("the node key is not a valid public key");
+    a.node_key = *key;
+    s = s.substr(at + 1);
+  }
+  std::string_view host, port;
+  if (!s.empty() && s.front() == '[') {
+    auto close = s.find(']');
+    if (close == std::string_view::npos) return bad("unclosed '['");
+    host = s.substr(1, close - 1);
+    if (close + 1 >= s.size() || s[close + 1] != ':') return bad("no port");
+    port = s.substr(close + 2);
+  } else {
+    auto colon = s.rfind(':');
+    if (colon == std::string_view::npos) return bad("no port");
+    host = s.substr(0, colon);
+    port = s.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) return bad("an IPv6 address goes in brackets");
+  }
+  if (host.empty()) return bad("empty host");
+  for (char ch : host)
+    if (ch <= ' ' || ch == '@' || ch == '/' || ch == '[' || ch == ']' || ch > '~') return bad("bad character in host");
+  if (port.empty() || port.size() > 5) return bad("the port is not a number in 1..65535");
+  std::uint32_t p = 0;
+  for (char ch : port) {
+    if (ch < '0' || ch > '9') return bad("the port is not a number in 1..65535");
+    p = p * 10 + static_cast<std::uint32_t>(ch - '0');
+  }
+  if (p == 0 || p > 65535) return bad("the port is not a number in 1..65535");
+  a.host = std::string(host);
+  a.port = static_cast<std::uint16_t>(p);
+  return a;
+}
+
+// ---------------------------------------------------------------- wire
+
+namespace p2p {
+
+Hash256 handshake_digest(std::string_view chain_id, Role role, const Ekm& ekm) {
+  Writer w;
+  w.string(chain_id);
+  w.u8(static_cast<std::uint8_t>(role));
+  w.raw(ByteView(ekm.data(), ekm.size()));
+  return tagged_hash(Domain::peer_handshake, w.data());
+}
+
+void Hello::encode(Writer& w) const {
+  w.varint(version);
+  w.string(chain_id);
+  w.fixed(node_key);
+  w.varint(listen_port);
+  w.boolean(validator_key.has_value());
+  if (validator_key) {
+    w.fixed(*validator_key);
+    w.fixed(validator_signature);
+  }
+  w.fixed(node_signature);
+}
+
+Hello Hello::decode(Reader& r) {
+  Hello h;
+  h.version = r.varint();
+  h.chain_id = r.string(kMaxChainIdBytes);
+  h.node_key = r.fixed<32, PublicKeyTag>();
+  std::uint64_t port = r.varint();
+  if (port > 65535) r.fail("bad-hello-port", "listen port " + std::to_string(port));
+  h.listen_port = static_cast<std::uint16_t>(port);
+  if (r.boolean()) {
+    h.validator_key = r.fixed<32, PublicKeyTag>();
+    h.validator_signature = r.fixed<64, SignatureTag>();
+  }
+  h.node_signature = r.fixed<64, SignatureTag>();
+  return h;
+}
+
+Hello make_hello(std::string_view chain_id, Role role, const Ekm& ekm, const SecretKey& node_key,
+                 const std::optional<SecretKey>& validator_key, std::uint16_t listen_port) {
+  Hash256 digest = handshake_digest(chain_id, role, ekm);
+  Hello h;
+  h.chain_id = std::string(chain_id);
+  h.node_key = node_key.public_key();
+  h.listen_port = listen_port;
+  if (validator_key) {
+    h.validator_key = validator_key->public_key();
+    h.validator_signature = validator_key->sign(digest);
+  }
+  h.node_signature = node_key.sign(digest);
+  return h;
+}
+
+Status verify_hello(const Hello& hello, std::string_view chain_id, Role sender_role, const Ekm& ekm) {
+  if (hello.version != kProtocolVersion)
+    return make_error("protocol-version-mismatch", "peer speaks version " + std::to_string(hello.version) +
+                                                       ", we speak " + std::to_string(kProtocolVersion));
+  if (hello.chain_id != chain_id) return make_error("wrong-chain-id", "peer is on chain '" + hello.chain_id + "'");
+  Hash256 digest = handshake_digest(chain_id, sender_role, ekm);
+  if (!verify_signature(hello.node_key, digest, hello.node_signature))
+    return make_error("bad-hello-signature", "node key " + hello.node_key.hex());
+  if (hello.validator_key && !verify_signature(*hello.validator_key, digest, hello.validator_signature))
+    return make_error("bad-validator-signature", "validator key " + hello.validator_key->hex());
+  return {};
+}
+
+Bytes encode_frame(std::uint8_t type, ByteView body) {
+  const std::size_t len = body.size() + 1;
+  Bytes out(kFrameHeaderBytes + len);
+  out[0] = static_cast<std::uint8_t>(len >> 24);
+  out[1] = static_cast<std::uint8_t>(len >> 16);
+  out[2] = static_cast<std::uint8_t>(len >> 8);
+  out[3] = static_cast<std::uint8_t>(len);
+  out[4] = type;
+  std::copy(body.begin(), body.end(), out.begin() + kFrameHeaderBytes + 1);
+  return out;
+}
+
+namespace {
+std::string openssl_errors() {
+  std::string out;
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out.empty() ? "no OpenSSL error" : out;
+}
+}  // namespace
+
+Result<std::shared_ptr<ssl::context>> make_tls_context() {
+  auto fail = [](const std::string& what) { return local_error("tls-setup-failed", what + ": " + openssl_errors()); };
+  std::shared_ptr<ssl::context> ctx;
+  try {
+    ctx = std::make_shared<ssl::context>(ssl::context::tls);
+  } catch (const std::exception& e) {
+    return local_error("tls-setup-failed", e.what());
+  }
+  SSL_CTX* h = ctx->native_handle();
+  if (SSL_CTX_set_min_proto_version(h, TLS1_3_VERSION) != 1 || SSL_CTX_set_max_proto_version(h, TLS1_3_VERSION) != 1)
+    return fail("cannot restrict the protocol to TLS 1.3");
+  // No resumption: every link runs a full handshake and gets fresh keying
+  // material, and no ticket state lingers.
+  SSL_CTX_set_options(h, SSL_OP_NO_TICKET | SSL_OP_NO_COMPRESSION);
+  SSL_CTX_set_num_tickets(h, 0);
+  SSL_CTX_set_session_cache_mode(h, SSL_SESS_CACHE_OFF);
+  // Certificates are never checked: the Hello authenticates the peer.
+  SSL_CTX_set_verify(h, SSL_VERIFY_NONE, nullptr);
+
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"),
+                                                          EVP_PKEY_free);
+  if (!key) return fail("Ed25519 key generation");
+  std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), X509_free);
+  if (!cert) return fail("X509_new");
+  std::random_device rd;
+  std::uint64_t serial = ((std::uint64_t{rd()} << 32) | rd()) & 0x7fffffffffffffffULL;
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  const auto* cn = reinterpret_cast<const unsigned char*>("verity-p2p");
+  if (X509_set_version(cert.get(), X509_VERSION_3) != 1 ||
+      ASN1_INTEGER_set_uint64(X509_get_serialNumber(cert.get()), serial | 1) != 1 ||
+      !X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600) ||
+      !X509_gmtime_adj(X509_getm_notAfter(cert.get()), 10L * 366 * 24 * 3600) ||
+      X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, cn, -1, -1, 0) != 1 ||
+      X509_set_issuer_name(cert.get(), name) != 1 || X509_set_pubkey(cert.get(), key.get()) != 1)
+    return fail("building the certificate");
+  if (X509_sign(cert.get(), key.get(), nullptr) <= 0) return fail("signing the certificate");
+  if (SSL_CTX_use_certificate(h, cert.get()) != 1 || SSL_CTX_use_PrivateKey(h, key.get()) != 1 ||
+      SSL_CTX_check_private_key(h) != 1)
+    return fail("installing the certificate");
+  return ctx;
+}
+
+Result<Ekm> export_keying_material(void* ssl_handle) {
+  Ekm out{};
+  if (SSL_export_keying_material(static_cast<SSL*>(ssl_handle), out.data(), out.size(), kExporterLabel.data(),
+                                 kExporterLabel.size(), nullptr, 0, 0) != 1)
+    return local_error("tls-exporter-failed", openssl_errors());
+  return out;
+}
+
+}  // namespace p2p
+
+// ---------------------------------------------------------------- transport
+
+namespace {
+
+std::string endpoint_string(const tcp::endpoint& ep) {
+  std::ostringstream o;
+  o << ep;
+  return o.str();
+}
+
+void set_socket_options(tcp::socket& s) {
+  error_code ignored;
+  s.set_option(tcp::no_delay(true), ignored);
+  s.set_option(asio::socket_base::keep_alive(true), ignored);
+#if defined(TCP_KEEPIDLE) && defined(TCP_KEEPINTVL) && defined(TCP_KEEPCNT)
+  int idle = 30, interval = 10, count = 3;
+  ::setsockopt(s.native_handle(), IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  ::setsockopt(s.native_handle(), IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+  ::setsockopt(s.native_handle(), IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+#endif
+}
+
+// The remote went away (closed, reset) rather than sending something wrong.
+bool is_remote_close(const error_code& ec) {
+  return ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+         ec == asio::error::connection_aborted || ec == ssl::error::stream_truncated;
+}
+
+// A decoded Hello, telling a newer protocol apart from garbage.
+Result<p2p::Hello> decode_hello(ByteView payload) {
+  auto hello = decode_exact<p2p::Hello>(payload);
+  if (hello) return hello;
+  Reader r(payload);
+  std::uint64_t version = r.varint();
+  if (r.ok() && version != p2p::kProtocolVersion)
+    return make_error("protocol-version-mismatch", "peer speaks version " + std::to_string(version));
+  return make_error("bad-hello", hello.error().to_string());
+}
+
+struct Slot {
+  Slot(asio::io_context& io, PeerAddress a, std::chrono::milliseconds min)
+      : address(std::move(a)), key(address.node_key), timer(io), backoff(min) {}
+  enum class State { waiting, dialing, latched, disabled };
+  PeerAddress address;
+  std::optional<PublicKey> key;  // expected, else the last one authenticated
+  asio::steady_timer timer;
+  std::chrono::milliseconds backoff;
+  State state = State::waiting;
+};
+
+struct Conn {
+  enum class Phase { connecting, tls, hello, open, closed };
+
+  template <class Arg>
+  Conn(std::uint64_t id_, bool outbound_, Arg&& arg, ssl::context& tls, asio::io_context& io)
+      : id(id_), outbound(outbound_), stream(std::forward<Arg>(arg), tls), resolver(io), timer(io) {
+    info.id = id_;
+    info.outbound = outbound_;
+  }
+
+  std::uint64_t id;
+  bool outbound;
+  Slot* slot = nullptr;
+  ssl::stream<tcp::socket> stream;
+  tcp::resolver resolver;
+  asio::steady_timer timer;  // the handshake deadline
+  Phase phase = Phase::connecting;
+  PeerInfo info;
+  p2p::Ekm ekm{};
+  std::array<std::uint8_t, p2p::kFrameHeaderBytes> header{};
+  Bytes body;
+  std::deque<std::shared_ptr<const Bytes>> queue;
+  std::size_t queued_bytes = 0;
+  bool writing = false;
+  bool queue_full_logged = false;
+};
+
+}  // namespace
+
+class P2P::Impl : public std::enable_shared_from_this<P2P::Impl> {
+ public:
+  Impl(asio::io_context& io, P2PConfig config, P2PHandler& handler, Logger& logger)
+      : io_(io),
+        cfg_(std::move(config)),
+        self_(cfg_.node_key.public_key()),
+        handler_(handler),
+        log_(logger, "p2p"),
+        acceptor_(io),
+        accept_retry_(io),
+        rng_(std::random_device{}()) {}
+
+  Status start();
+  void stop(bool notify);
+  Status add_persistent_peer(const PeerAddress& address);
+  std::uint16_t listen_port() const { return port_; }
+  const PublicKey& node_key() const { return self_; }
+  bool send(std::uint64_t peer, std::uint8_t type, ByteView body);
+  std::size_t broadcast(std::uint8_t type, ByteView body, std::optional<std::uint64_t> except);
+  void disconnect(std::uint64_t peer, std::string_view reason);
+  std::optional<std::uint64_t> peer_with_validator(const PublicKey& key) const;
+  std::optional<PeerInfo> peer(std::uint64_t id) const;
+  std::vector<PeerInfo> peers() const;
+  Counters counters() const;
+
+ private:
+  using ConnPtr = std::shared_ptr<Conn>;
+  // Why a connection ends, which decides how it is logged and counted.
+  enum class Close {
+    dropped,    // the peer's fault: warn "peer-dropped", counted
+    remote,     // the remote closed or the link failed: info
+    duplicate,  // another link to the same node key is kept: info
+    dial,       // our dial failed before a TLS session existed: info
+    stopping,   // stop(): silent
+  };
+
+  void accept_next();
+  void on_accept(const error_code& ec, tcp::socket socket);
+  void try_dial(Slot& s);
+  void dial(Slot& s);
+  void schedule_redial(Slot& s);
+  void start_deadline(const ConnPtr& c);
+  void on_tls(const ConnPtr& c, const error_code& ec);
+  void read_header(const ConnPtr& c);
+  void on_header(const ConnPtr& c, const error_code& ec);
+  void on_body(const ConnPtr& c, const error_code& ec);
+  void on_hello(const ConnPtr& c, ByteView payload);
+  bool enqueue(const ConnPtr& c, std::shared_ptr<const Bytes> frame, bool force);
+  void write_next(const ConnPtr& c);
+  void on_written(const ConnPtr& c, const error_code& ec, const std::shared_ptr<const Bytes>& frame);
+  void close_on_error(const ConnPtr& c, const error_code& ec);
+  void close(const ConnPtr& c, Close kind, std::string_view reason, const std::string& detail = {});
+  bool dialled_by_smaller_key(const Conn& c) const {
+    bool we_are_smaller = self_ < c.info.node_key;
+    return c.outbound == we_are_smaller;
+  }
+  Fields conn_fields(const Conn& c) const;
+
+  asio::io_context& io_;
+  P2PConfig cfg_;
+  PublicKey self_;
+  P2PHandler& handler_;
+  Log log_;
+  std::shared_ptr<ssl::context> tls_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer accept_retry_;
+  std::uint16_t port_ = 0;
+  bool started_ = false, stopped_ = false, notify_ = true;
+  std::uint64_t next_id_ = 1;
+  std::map<std::uint64_t, ConnPtr> conns_;  // every live connection
+  std::map<std::uint64_t, ConnPtr> peers_;  // the authenticated ones
+  std::map<PublicKey, std::uint64_t> by_key_;
+  std::size_t inbound_ = 0;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::minstd_rand rng_;
+  struct {
+    std::atomic<std::uint64_t> dropped_peers{0}, send_queue_full{0}, frames_in{0}, frames_out{0}, bytes_in{0},
+        bytes_out{0};
+  } ctr_;
+};
+
+Status P2P::Impl::start() {
+  if (stopped_) return local_error("p2p-stopped", "a stopped P2P cannot start again");
+  if (started_) return local_error("p2p-already-started");
+  auto bad = [](const std::string& why) { return make_error("bad-p2p-config", why); };
+  if (cfg_.chain_id.empty() || cfg_.chain_id.size() > kMaxChainIdBytes) return bad("chain id must be 1..64 bytes");
+  if (cfg_.max_frame_bytes < 1 || cfg_.max_frame_bytes > 0xffffffffULL) return bad("max_frame_bytes out of range");
+  if (cfg_.handshake_timeout.count() <= 0 || cfg_.redial_min.count() <= 0 || cfg_.redial_max < cfg_.redial_min)
+    return bad("timeouts must be positive and redial_max >= redial_min");
+  for (const auto& a : cfg_.persistent_peers)
+    if (a.host.empty() || a.port == 0) return bad("persistent peer '" + a.to_string() + "' has no host or port");
+
+  auto tls = p2p::make_tls_context();
+  if (!tls) return tls.error();
+  tls_ = *tls;
+
+  error_code ec;
+  auto address = asio::ip::make_address(cfg_.listen_host, ec);
+  if (ec) return local_error("listen-failed", "listen host '" + cfg_.listen_host + "' is not an IP address");
+  tcp::endpoint endpoint(address, cfg_.listen_port);
+  auto fail = [&](const char* step) {
+    error_code ignored;
+    acceptor_.close(ignored);
+    return local_error("listen-failed", endpoint_string(endpoint) + ": " + step + ": " + ec.message());
+  };
+  if (acceptor_.open(endpoint.protocol(), ec)) return fail("open");
+  // Lets a restarted node bind its port while old links sit in TIME_WAIT.
+  if (acceptor_.set_option(tcp::acceptor::reuse_address(true), ec)) return fail("SO_REUSEADDR");
+  if (acceptor_.bind(endpoint, ec)) return fail("bind");
+  if (acceptor_.listen(asio::socket_base::max_listen_connections, ec)) return fail("listen");
+  port_ = acceptor_.local_endpoint(ec).port();
+  if (ec) return fail("local_endpoint");
+  started_ = true;
+
+  auto f = Fields().add("address", endpoint_string(tcp::endpoint(address, port_))).add("node", self_.hex());
+  if (cfg_.validator_key) f.add("validator", cfg_.validator_key->public_key().hex());
+  log_.info("p2p-listening", f.add("persistent_peers", cfg_.persistent_peers.size()));
+
+  accept_next();
+  for (const auto& a : cfg_.persistent_peers) slots_.push_back(std::make_unique<Slot>(io_, a, cfg_.redial_min));
+  for (auto& s : slots_) try_dial(*s);
+  return {};
+}
+
+void P2P::Impl::stop(bool notify) {
+  if (stopped_) return;
+  stopped_ = true;
+  notify_ = notify;
+  error_code ignored;
+  acceptor_.close(ignored);
+  accept_retry_.cancel();
+  for (auto& s : slots_) s->timer.cancel();
+  std::vector<ConnPtr> all;
+  for (auto& [id, c] : conns_) all.push_back(c);
+  for (auto& c : all) close(c, Close::stopping, "stopped");
+  if (started_) log_.info("p2p-stopped");
+}
+
+Status P2P::Impl::add_persistent_peer(const PeerAddress& address) {
+  if (stopped_) return local_error("p2p-stopped", "cannot add a peer to a stopped P2P");
+  if (address.host.empty() || address.port == 0) return make_error("bad-peer-address", "no host or port");
+  if (!started_) {
+    cfg_.persistent_peers.push_back(address);
+    return {};
+  }
+  slots_.push_back(std::make_unique<Slot>(io_, address, cfg_.redial_min));
+  try_dial(*slots_.back());
+  return {};
+}
+
+// ---- accepting
+
+void P2P::Impl::accept_next() {
+  acceptor_.async_accept(
+      [self = shared_from_this()](const error_code& ec, tcp::socket socket) { self->on_accept(ec, std::move(socket)); });
+}
+
+void P2P::Impl::on_accept(const error_code& ec, tcp::socket socket) {
+  if (stopped_) return;
+  if (ec) {
+    if (ec == asio::error::operation_aborted) return;
+    // E.g. out of file descriptors: back off a little instead of spinning.
+    log_.warn("accept-failed", Fields().add("error", ec.message()));
+    accept_retry_.expires_after(std::chrono::milliseconds(100));
+    accept_retry_.async_wait([self = shared_from_this()](const error_code& e) {
+      if (!e && !self->stopped_) self->accept_next();
+    });
+    return;
+  }
+  error_code ignored;
+  auto remote_ep = socket.remote_endpoint(ignored);
+  std::string remote = ignored ? "?" : endpoint_string(remote_ep);
+  if (inbound_ >= cfg_.max_inbound_peers) {
+    ++ctr_.dropped_peers;
+    log_.warn("peer-dropped", Fields()
+                                  .add("remote", remote)
+                                  .add("dir", "in")
+                                  .add("reason", "too-many-inbound")
+                                  .add("limit", cfg_.max_inbound_peers));
+    socket.close(ignored);
+  } else {
+    set_socket_options(socket);
+    auto c = std::make_shared<Conn>(next_id_++, false, std::move(socket), *tls_, io_);
+    c->info.remote = remote;
+    conns_[c->id] = c;
+    ++inbound_;
+    log_.debug("peer-accepted", conn_fields(*c));
+    start_deadline(c);
+    c->phase = Conn::Phase::tls;
+    c->stream.async_handshake(ssl::stream_base::server,
+                              [self = shared_from_this(), c](const error_code& e) { self->on_tls(c, e); });
+  }
+  accept_next();
+}
+
+// ---- dialling
+
+void P2P::Impl::try_dial(Slot& s) {
+  if (stopped_ || s.state == Slot::State::disabled) return;
+  if (s.key && by_key_.count(*s.key)) {
+    // Already linked (perhaps it dialled us): wait for that link to end.
+    s.state = Slot::State::latched;
+    log_.debug("persistent-peer-connected", Fields().add("address", s.address.to_string()));
+    return;
+  }
+  dial(s);
+}
+
+void P2P::Impl::dial(Slot& s) {
+  s.state = Slot::State::dialing;
+  auto c = std::make_shared<Conn>(next_id_++, true, io_, *tls_, io_);
+  c->slot = &s;
+  c->info.remote = PeerAddress{s.address.host, s.address.port, std::nullopt}.to_string();
+  conns_[c->id] = c;
+  log_.debug("dialing", conn_fields(*c).add("address", s.address.to_string()));
+  start_deadline(c);
+  auto self = shared_from_this();
+  c->resolver.async_resolve(
+      s.address.host, std::to_string(s.address.port),
+      [self, c](const error_code& ec, const tcp::resolver::results_type& results) {
+        if (c->phase == Conn::Phase::closed) return;
+        if (ec) return self->close(c, Close::dial, "resolve-failed", ec.message());
+        asio::async_connect(c->stream.lowest_layer(), results,
+                            [self, c](const error_code& e, const tcp::endpoint& ep) {
+                              if (c->phase == Conn::Phase::closed) return;
+                              if (e) return self->close(c, Close::dial, "connect-failed", e.message());
+                              set_socket_options(c->stream.next_layer());
+                              c->info.remote = endpoint_string(ep);
+                              c->phase = Conn::Phase::tls;
+                              c->stream.async_handshake(ssl::stream_base::client,
+                                                        [self, c](const error_code& e2) { self->on_tls(c, e2); });
+                            });
+      });
+}
+
+void P2P::Impl::schedule_redial(Slot& s) {
+  if (stopped_ || s.state == Slot::State::disabled) return;
+  s.state = Slot::State::waiting;
+  auto base = s.backoff.count();
+  auto delay = std::chrono::milliseconds(base - static_cast<long>(rng_() % static_cast<unsigned long>(base / 4 + 1)));
+  s.backoff = std::min(s.backoff * 2, cfg_.redial_max);
+  log_.debug("redial-scheduled", Fields().add("address", s.address.to_string()).add("delay_ms", delay.count()));
+  s.timer.expires_after(delay);
+  s.timer.async_wait([self = shared_from_this(), sp = &s](const error_code& ec) {
+    if (ec || self->stopped_) return;
+    self->try_dial(*sp);
+  });
+}
+
+// ---- handshake
+
+void P2P::Impl::start_deadline(const ConnPtr& c) {
+  c->timer.expires_after(cfg_.handshake_timeout);
+  c->timer.async_wait([self = shared_from_this(), c](const error_code& ec) {
+    if (ec || c->phase == Conn::Phase::closed || c->phase == Conn::Phase::open) return;
+    std::string detail = "not done after " + std::to_string(self->cfg_.handshake_timeout.count()) + " ms";
+    if (c->phase == Conn::Phase::connecting)
+      self->close(c, Close::dial, "dial-timeout", detail);
+    else
+      self->close(c, Close::dropped, "handshake-timeout", detail);
+  });
+}
+
+void P2P::Impl::on_tls(const ConnPtr& c, const error_code& ec) {
+  if (c->phase == Conn::Phase::closed) return;
+  if (ec) {
+    if (is_remote_close(ec)) return close(c, Close::remote, "tls-handshake-failed", ec.message());
+    return close(c, Close::dropped, "tls-handshake-failed", ec.message());
+  }
+  auto ekm = p2p::export_keying_material(c->stream.native_handle());
+  if (!ekm) return close(c, Close::dropped, ekm.error().reason, ekm.error().detail);
+  c->ekm = *ekm;
+  c->phase = Conn::Phase::hello;
+  auto role = c->outbound ? p2p::Role::dialer : p2p::Role::listener;
+  auto hello = p2p::make_hello(cfg_.chain_id, role, c->ekm, cfg_.node_key, cfg_.validator_key, port_);
+  enqueue(c, std::make_shared<const Bytes>(p2p::encode_frame(p2p::kHelloType, encode(hello))), true);
+  read_header(c);
+}
+
+void P2P::Impl::on_hello(const ConnPtr& c, ByteView payload) {
+  auto hello = decode_hello(payload);
+  if (!hello) return close(c, Close::dropped, hello.error().reason, hello.error().detail);
+  c->info.node_key = hello->node_key;  // for the logs, even if it fails below
+  auto sender = c->outbound ? p2p::Role::listener : p2p::Role::dialer;
+  if (auto s = p2p::verify_hello(*hello, cfg_.chain_id, sender, c->ekm); !s)
+    return close(c, Close::dropped, s.error().reason, s.error().detail);
+  c->info.validator_key = hello->validator_key;
+  c->info.listen_port = hello->listen_port;
+
+  if (hello->node_key == self_) {
+    if (c->slot && c->slot->state != Slot::State::disabled) {
+      c->slot->state = Slot::State::disabled;
+      log_.warn("persistent-peer-is-self", Fields().add("address", c->slot->address.to_string()));
+    }
+    return close(c, Close::dropped, "self-connection");
+  }
+  if (c->slot) {
+    Slot& s = *c->slot;
+    if (s.address.node_key && *s.address.node_key != hello->node_key)
+      return close(c, Close::dropped, "unexpected-node-key", "expected " + s.address.node_key->hex());
+    s.key = hello->node_key;
+    s.backoff = cfg_.redial_min;
+  }
+  if (auto it = by_key_.find(hello->node_key); it != by_key_.end()) {
+    ConnPtr existing = peers_.at(it->second);
+    // Opposite directions: both sides keep the link that the smaller key
+    // dialled. Same direction: the newer link (the older is likely dead).
+    bool keep_new = existing->outbound != c->outbound ? dialled_by_smaller_key(*c) : true;
+    if (!keep_new)
+      return close(c, Close::duplicate, "duplicate-connection", "kept peer " + std::to_string(existing->id));
+    close(existing, Close::duplicate, "duplicate-connection", "replaced by peer " + std::to_string(c->id));
+    if (c->phase == Conn::Phase::closed) return;  // the handler stopped us
+  }
+
+  c->phase = Conn::Phase::open;
+  c->timer.cancel();
+  peers_[c->id] = c;
+  by_key_[c->info.node_key] = c->id;
+  auto f = conn_fields(*c).add("listen_port", c->info.listen_port);
+  if (c->info.validator_key) f.add("validator", c->info.validator_key->hex());
+  log_.info("peer-connected", f);
+  if (notify_) handler_.on_connected(c->info);
+  if (c->phase != Conn::Phase::open) return;
+  read_header(c);
+}
+
+// ---- reading
+
+void P2P::Impl::read_header(const ConnPtr& c) {
+  asio::async_read(c->stream, asio::buffer(c->header),
+                   [self = shared_from_this(), c](const error_code& ec, std::size_t) { self->on_header(c, ec); });
+}
+
+void P2P::Impl::on_header(const ConnPtr& c, const error_code& ec) {
+  if (c->phase == Conn::Phase::closed) return;
+  if (ec) return close_on_error(c, ec);
+  const auto& h = c->header;
+  std::size_t len = (std::size_t{h[0]} << 24) | (std::size_t{h[1]} << 16) | (std::size_t{h[2]} << 8) | h[3];
+  if (len == 0) return close(c, Close::dropped, "empty-frame");
+  bool open = c->phase == Conn::Phase::open;
+  std::size_t limit = open ? cfg_.max_frame_bytes : p2p::kMaxHelloBytes;
+  if (len > limit)
+    return close(c, Close::dropped, open ? "frame-too-large" : "hello-too-large",
+                 std::to_string(len) + " bytes, limit " + std::to_string(limit));
+  // A big frame's buffer is not kept for the small ones after it.
+  if (c->body.capacity() > (1u << 20) && len <= (1u << 20)) Bytes().swap(c->body);
+  c->body.resize(len);
+  asio::async_read(c->stream, asio::buffer(c->body),
+                   [self = shared_from_this(), c](const error_code& e, std::size_t) { self->on_body(c, e); });
+}
+
+void P2P::Impl::on_body(const ConnPtr& c, const error_code& ec) {
+  if (c->phase == Conn::Phase::closed) return;
+  if (ec) return close_on_error(c, ec);
+  std::uint8_t type = c->body[0];
+  ByteView payload = ByteView(c->body).subspan(1);
+  if (c->phase == Conn::Phase::hello) {
+    if (type != p2p::kHelloType) return close(c, Close::dropped, "expected-hello", "frame type " + std::to_string(type));
+    return on_hello(c, payload);
+  }
+  if (type == p2p::kHelloType) return close(c, Close::dropped, "unexpected-hello");
+  ++ctr_.frames_in;
+  ctr_.bytes_in += p2p::kFrameHeaderBytes + c->body.size();
+  std::string reason;
+  bool ok = handler_.on_frame(c->info, type, payload, reason);
+  if (c->phase != Conn::Phase::open) return;  // dropped or stopped by the handler
+  if (!ok) return close(c, Close::dropped, reason.empty() ? "bad-frame" : reason, "frame type " + std::to_string(type));
+  read_header(c);
+}
+
+// ---- writing
+
+bool P2P::Impl::enqueue(const ConnPtr& c, std::shared_ptr<const Bytes> frame, bool force) {
+  if (!force && c->queued_bytes + frame->size() > cfg_.max_send_queue_bytes) {
+    ++ctr_.send_queue_full;
+    if (!c->queue_full_logged) {
+      c->queue_full_logged = true;  // once per link: a slow peer must not flood the log
+      log_.warn("send-queue-full", conn_fields(*c).add("queued_bytes", c->queued_bytes));
+    }
+    return false;
+  }
+  c->queued_bytes += frame->size();
+  c->queue.push_back(std::move(frame));
+  if (!c->writing) write_next(c);
+  return true;
+}
+
+void P2P::Impl::write_next(const ConnPtr& c) {
+  c->writing = true;
+  auto frame = c->queue.front();
+  // The handler holds the buffer, so it outlives the write whatever happens to the queue.
+  asio::async_write(c->stream, asio::buffer(*frame),
+                    [self = shared_from_this(), c, frame](const error_code& ec, std::size_t) {
+                      self->on_written(c, ec, frame);
+                    });
+}
+
+void P2P::Impl::on_written(const ConnPtr& c, const error_code& ec, const std::shared_ptr<const Bytes>& frame) {
+  c->writing = false;
+  if (c->phase == Conn::Phase::closed) return;
+  if (ec) return close_on_error(c, ec);
+  c->queued_bytes -= frame->size();
+  c->queue.pop_front();
+  if ((*frame)[p2p::kFrameHeaderBytes] != p2p::kHelloType) {
+    ++ctr_.frames_out;
+    ctr_.bytes_out += frame->size();
+  }
+  if (!c->queue.empty()) write_next(c);
+}
+
+// ---- closing
+
+void P2P::Impl::close_on_error(const ConnPtr& c, const error_code& ec) {
+  if (is_remote_close(ec)) return close(c, Close::remote, "connection-closed", ec.message());
+  // Anything TLS rejects (a bad record, a forged MAC) is the peer's doing.
+  if (ec.category() == asio::error::get_ssl_category()) return close(c, Close::dropped, "tls-error", ec.message());
+  close(c, Close::remote, "connection-error", ec.message());
+}
+
+Fields P2P::Impl::conn_fields(const Conn& c) const {
+  Fields f;
+  f.add("peer", c.id).add("dir", c.outbound ? "out" : "in").add("remote", c.info.remote);
+  if (!c.info.node_key.is_zero()) f.add("node", c.info.node_key.hex());
+  return f;
+}
+
+void P2P::Impl::close(const ConnPtr& c, Close kind, std::string_view reason, const std::string& detail) {
+  if (c->phase == Conn::Phase::closed) return;
+  const bool was_open = c->phase == Conn::Phase::open;
+  c->phase = Conn::Phase::closed;
+  // Cancels every pending operation; their handlers see `closed` and return.
+  // Buffers of pending operations stay with the Conn until they complete.
+  error_code ignored;
+  c->timer.cancel();
+  c->resolver.cancel();
+  c->stream.lowest_layer().close(ignored);
+  conns_.erase(c->id);
+  if (!c->outbound) --inbound_;
+  if (was_open) {
+    peers_.erase(c->id);
+    if (auto it = by_key_.find(c->info.node_key); it != by_key_.end() && it->second == c->id) by_key_.erase(it);
+  }
+
+  if (kind != Close::stopping) {
+    auto f = conn_fields(*c).add("reason", reason);
+    if (!detail.empty()) f.add("detail", detail);
+    switch (kind) {
+      case Close::dropped:
+        ++ctr_.dropped_peers;
+        log_.warn("peer-dropped", f);
+        break;
+      case Close::remote:
+        if (was_open)
+          log_.info("peer-disconnected", f);
+        else
+          log_.info("handshake-failed", f);
+        break;
+      case Close::duplicate: log_.info("duplicate-connection-closed", f); break;
+      case Close::dial: log_.info("dial-failed", f.add("address", c->slot ? c->slot->address.to_string() : "")); break;
+      case Close::stopping: break;
+    }
+  }
+
+  if (was_open && notify_) handler_.on_disconnected(c->info);
+  if (stopped_) return;
+  if (c->slot && c->slot->state == Slot::State::dialing) schedule_redial(*c->slot);
+  if (was_open && !by_key_.count(c->info.node_key))
+    for (auto& s : slots_)
+      if (s->state == Slot::State::latched && s->key == c->info.node_key) schedule_redial(*s);
+}
+
+// ---- the public side
+
+bool P2P::Impl::send(std::uint64_t peer, std::uint8_t type, ByteView body) {
+  if (type == p2p::kHelloType) return false;
+  auto it = peers_.find(peer);
+  if (it == peers_.end()) return false;
+  if (body.size() + 1 > cfg_.max_frame_bytes) {
+    log_.warn("frame-too-large-to-send", conn_fields(*it->second).add("type", int(type)).add("bytes", body.size()));
+    return false;
+  }
+  return enqueue(it->second, std::make_shared<const Bytes>(p2p::encode_frame(type, body)), false);
+}
+
+std::size_t P2P::Impl::broadcast(std::uint8_t type, ByteView body, std::optional<std::uint64_t> except) {
+  if (type == p2p::kHelloType || peers_.empty()) return 0;
+  if (body.size() + 1 > cfg_.max_frame_bytes) {
+    log_.warn("frame-too-large-to-send", Fields().add("type", int(type)).add("bytes", body.size()));
+    return 0;
+  }
+  auto frame = std::make_shared<const Bytes>(p2p::encode_frame(type, body));
+  std::vector<ConnPtr> targets;  // enqueue may not change peers_, but stay safe
+  for (auto& [id, c] : peers_)
+    if (!except || *except != id) targets.push_back(c);
+  std::size_t n = 0;
+  for (auto& c : targets)
+    if (c->phase == Conn::Phase::open && enqueue(c, frame, false)) ++n;
+  return n;
+}
+
+void P2P::Impl::disconnect(std::uint64_t peer, std::string_view reason) {
+  if (auto it = peers_.find(peer); it != peers_.end()) {
+    ConnPtr c = it->second;
+    close(c, Close::dropped, reason.empty() ? "disconnected" : reason);
+  }
+}
+
+std::optional<std::uint64_t> P2P::Impl::peer_with_validator(const PublicKey& key) const {
+  for (const auto& [id, c] : peers_)
+    if (c->info.validator_key == key) return id;
+  return std::nullopt;
+}
+
+std::optional<PeerInfo> P2P::Impl::peer(std::uint64_t id) const {
+  if (auto it = peers_.find(id); it != peers_.end()) return it->second->info;
+  return std::nullopt;
+}
+
+std::vector<PeerInfo> P2P::Impl::peers() const {
+  std::vector<PeerInfo> out;
+  for (const auto& [id, c] : peers_) out.push_back(c->info);
+  return out;
+}
+
+P2P::Counters P2P::Impl::counters() const {
+  Counters out;
+  out.dropped_peers = ctr_.dropped_peers;
+  out.send_queue_full = ctr_.send_queue_full;
+  out.frames_in = ctr_.frames_in;
+  out.frames_out = ctr_.frames_out;
+  out.bytes_in = ctr_.bytes_in;
+  out.bytes_out = ctr_.bytes_out;
+  return out;
+}
+
+// ---- P2P
+
+P2P::P2P(asio::io_context& io, P2PConfig config, P2PHandler& handler, Logger& logger)
+    : impl_(std::make_shared<Impl>(io, std::move(config), handler, logger)) {}
+P2P::~P2P() { impl_->stop(false); }
+Status P2P::start() { return impl_->start(); }
+void P2P::stop() { impl_->stop(true); }
+Status P2P::add_persistent_peer(const PeerAddress& address) { return impl_->add_persistent_peer(address); }
+std::uint16_t P2P::listen_port() const { return impl_->listen_port(); }
+const PublicKey& P2P::node_key() const { return impl_->node_key(); }
+bool P2P::send(std::uint64_t peer, std::uint8_t type, ByteView body) { return impl_->send(peer, type, body); }
+std::size_t P2P::broadcast(std::uint8_t type, ByteView body, std::optional<std::uint64_t> except) {
+  return impl_->broadcast(type, body, except);
+}
+void P2P::disconnect(std::uint64_t peer, std::string_view reason) { impl_->disconnect(peer, reason); }
+std::optional<std::uint64_t> P2P::peer_with_validator(const PublicKey& key) const {
+  return impl_->peer_with_validator(key);
+}
+std::optional<PeerInfo> P2P::peer(std::uint64_t id) const { return impl_->peer(id); }
+std::vector<PeerInfo> P2P::peers() const { return impl_->peers(); }
+P2P::Counters P2P::counters() const { return impl_->counters(); }
+
+}  // namespace verity::node
