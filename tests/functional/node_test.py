@@ -9,7 +9,7 @@ import socket
 import subprocess
 import time
 
-from harness import (VERITYD, Cluster, TestRunner, run_ok, same_chain, set_config, wait_for)
+from harness import (DEVNET_GENESIS, VERITYD, Cluster, TestRunner, same_chain, set_config, wait_for)
 
 
 def four_validators_commit():
@@ -118,6 +118,25 @@ def sigterm_stops_cleanly_and_restart_resumes():
     c.stop()
 
 
+def transactions_are_gossiped_and_committed():
+    """Pre-signed transfers sent over peer links (each sender to one validator)
+    are admitted, gossiped, proposed by the primary and committed everywhere."""
+    c = Cluster().start()
+    wait_for("height 1", lambda: all(n.height() >= 1 for n in c.nodes), 60, c.nodes)
+    peers = ",".join(f"127.0.0.1:{n.p2p_port}" for n in c.nodes)
+    load = os.environ.get("NODE_LOAD", "build/bench/node_load")
+    out = subprocess.run([load, "--genesis", DEVNET_GENESIS, "--peers", peers, "--burst", "400", "--wait", "60"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "finalized 400 (0 missing)" in out.stdout, out.stdout
+    top = min(n.height() for n in c.nodes)
+    wait_for("all nodes have every block", lambda: all(sum(v[2] for v in n.commits().values()) == 400
+                                                       for n in c.nodes), 30, c.nodes)
+    same_chain(c.nodes, max(n.height() for n in c.nodes))
+    assert top >= 1
+    c.stop()
+
+
 def bad_config_and_second_instance_are_refused():
     c = Cluster()
     n = c.nodes[0]
@@ -159,6 +178,7 @@ def garbage_peer_is_dropped_and_the_node_stays_up():
 if __name__ == "__main__":
     TestRunner([
         four_validators_commit,
+        transactions_are_gossiped_and_committed,
         bad_config_and_second_instance_are_refused,
         garbage_peer_is_dropped_and_the_node_stays_up,
         killed_validator_catches_up,
