@@ -18,6 +18,7 @@
 
 #include "node/mempool.h"
 #include "tests/chain_support.h"
+#include "tests/test_support.h"
 
 using namespace verity;
 using namespace verity::state;
@@ -27,14 +28,7 @@ namespace {
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-struct TempDir {
-  std::filesystem::path path;
-  explicit TempDir(const std::string& name)
-      : path(std::filesystem::temp_directory_path() / ("verity-bench-" + name + "-" + std::to_string(::getpid()))) {
-    std::filesystem::remove_all(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using verity::testing::TempDir;
 
 [[noreturn]] void fail(const std::string& what, const Error& e) {
   std::fprintf(stderr, "%s: %s\n", what.c_str(), e.to_string().c_str());

@@ -14,6 +14,7 @@
 
 #include "contracts/accounts.h"
 #include "tests/chain_support.h"
+#include "tests/test_support.h"
 
 using namespace verity;
 using namespace verity::state;
@@ -23,14 +24,7 @@ namespace {
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-struct TempDir {
-  std::filesystem::path path;
-  explicit TempDir(const std::string& name)
-      : path(std::filesystem::temp_directory_path() / ("verity-bench-" + name + "-" + std::to_string(::getpid()))) {
-    std::filesystem::remove_all(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using verity::testing::TempDir;
 
 void bench_apply_block(int runs) {
   std::printf("\napply_block (10,000 funded accounts, LevelDB)\n");

@@ -52,7 +52,7 @@ struct Config {
   } rpc;
 
   struct Consensus {
-    std::uint64_t timeout_ms = 2000;               // first view-change timeout; doubles per failed view
+    std::uint64_t timeout_ms = 5000;               // first view-change timeout; doubles per failed view
     std::uint64_t empty_block_interval_ms = 1000;  // the primary waits this long for transactions
     std::uint64_t checkpoint_interval = 10;
     std::uint64_t watermark_window = 20;

@@ -1,6 +1,7 @@
 #include "node/node.h"
 
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "node/key_file.h"
@@ -18,6 +19,12 @@ constexpr std::uint64_t kMaxBlocksPerRequest = 64;
 constexpr std::size_t kMaxBlocksFrameBytes = consensus::kMaxMessageBytes / 2;
 constexpr auto kStatusInterval = milliseconds(1000);
 constexpr auto kSyncTimeout = milliseconds(5000);
+// Pending transactions at the head of the pool are gossiped again after
+// this long, at most kRegossipPerTick per status tick: a peer that missed
+// one (its pool was full, or it arrived before its predecessor nonce)
+// gets another chance, else that sender could stall behind a gap there.
+constexpr auto kRegossipAfter = milliseconds(3000);
+constexpr std::size_t kRegossipPerTick = 4096;
 
 std::string short_hash(const Hash256& h) { return h.hex().substr(0, 16); }
 
@@ -217,9 +224,6 @@ void Node::schedule_ready_check() {
 void Node::on_committed(const consensus::Committed& c) {
   const Block& b = c.block;
   stats_.committed_txs += b.transactions.size();
-  last_commit_time_ = steady_clock::now();
-  checked_.reset();
-  mempool_->update(chain_->state(), b.transactions);
   logger_.set_position(b.header.height, c.certificate.view);
   log_.info("committed", Fields()
                              .add("height", b.header.height)
@@ -241,11 +245,7 @@ std::optional<ValidatorSet> Node::validators_for(std::uint64_t height) const {
   if (height == 0) return std::nullopt;
   if (height == committed) return chain_->tip_validators();
   if (height < committed) return std::nullopt;  // older sets are not kept
-  // The set changes after each block whose height is a multiple of
-  // epoch_blocks; it is known up to the first such boundary ahead.
-  const std::uint64_t epoch = chain_->genesis().params.epoch_blocks;
-  const std::uint64_t boundary = ((committed + epoch) / epoch) * epoch;  // first multiple >= committed + 1
-  if (height > boundary + 0 && height - 1 >= boundary) return std::nullopt;
+  if (height > last_height_of_next_set(committed, chain_->genesis().params.epoch_blocks)) return std::nullopt;
   return chain_->validators();
 }
 
@@ -318,7 +318,12 @@ Status Node::check(const Block& block) {
 
 Status Node::commit(const Block& block, const CommitCertificate& certificate) {
   checked_.reset();
-  return chain_->commit(block, certificate);
+  if (auto s = chain_->commit(block, certificate); !s) return s;
+  // Here, not after the engine's step: in the same step the engine may ask
+  // for the next proposal, which must not offer what was just committed.
+  last_commit_time_ = steady_clock::now();
+  mempool_->update(chain_->state(), block.transactions);
+  return {};
 }
 
 std::optional<consensus::Decision> Node::decision(std::uint64_t height) const {
@@ -413,10 +418,29 @@ void Node::status_tick() {
   if (stopped_) return;
   send_status(std::nullopt);
   maybe_request_blocks();
+  regossip();
   status_timer_.expires_after(kStatusInterval);
   status_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) status_tick();
   });
+}
+
+void Node::regossip() {
+  const auto now = steady_clock::now();
+  std::size_t sent = 0;
+  // The pool's head, in the order blocks take it (per sender by nonce).
+  for (const auto& tx : mempool_->select(kRegossipPerTick, std::numeric_limits<std::size_t>::max())) {
+    const Hash256 id = tx.id();
+    auto [it, fresh] = gossiped_at_.try_emplace(id, now);
+    if (fresh || now - it->second < kRegossipAfter) continue;
+    it->second = now;
+    p2p_->broadcast(kFrameTx, encode(tx));
+    ++sent;
+  }
+  // Forget what left the pool.
+  for (auto it = gossiped_at_.begin(); it != gossiped_at_.end();)
+    it = mempool_->contains(it->first) ? std::next(it) : gossiped_at_.erase(it);
+  if (sent) log_.debug("regossiped", Fields().add("txs", sent));
 }
 
 void Node::maybe_request_blocks() {

@@ -54,6 +54,14 @@ enum FrameType : std::uint8_t {
   kFrameBlocks = 5,
 };
 
+// The set changes after each block whose height is a multiple of
+// `epoch_blocks`. With the chain at `committed`, the set that certifies
+// committed + 1 also certifies every height up to the first such boundary
+// at or after committed + 1; above it the set is not known yet.
+inline std::uint64_t last_height_of_next_set(std::uint64_t committed, std::uint64_t epoch_blocks) {
+  return (committed + epoch_blocks) / epoch_blocks * epoch_blocks;
+}
+
 struct NodeStats {
   std::uint64_t committed_txs = 0;
   std::uint64_t view_changes = 0;
@@ -113,6 +121,7 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   void status_tick();
   void send_status(std::optional<std::uint64_t> peer);
   void maybe_request_blocks();
+  void regossip();
   bool on_blocks(const PeerInfo& peer, ByteView body, std::string& reason);
   void serve_blocks(const PeerInfo& peer, ByteView body);
   void fail(const Error& e);
@@ -149,6 +158,7 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
 
   std::uint64_t last_view_ = 0;
   bool was_in_view_change_ = false;
+  std::map<Hash256, std::chrono::steady_clock::time_point> gossiped_at_;  // head of the pool, for regossip()
   NodeStats stats_;
   std::optional<Error> fatal_;
   bool stopped_ = false;

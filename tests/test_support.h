@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -32,5 +33,22 @@ inline std::uint64_t test_seed() {
   if (const char* s = std::getenv("VERITY_SEED")) return std::strtoull(s, nullptr, 10);
   return 20261120;
 }
+
+// A fresh directory under /tmp, removed with everything in it at the end
+// of the scope. `name` shows in the path, to tell leftovers apart.
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& name = "test") {
+    std::string tmpl = (std::filesystem::temp_directory_path() / ("verity-" + name + "-XXXXXX")).string();
+    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed for " + tmpl);
+    path = tmpl;
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
 
 }  // namespace verity::testing

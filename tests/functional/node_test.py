@@ -137,6 +137,30 @@ def transactions_are_gossiped_and_committed():
     c.stop()
 
 
+def full_mempools_heal_by_regossip():
+    """Transfers sent to one validator whose peers have pools far smaller than
+    the load: the peers (the primary among them) reject what does not fit,
+    which leaves nonce gaps there. Without gossiping the pool's head again
+    those senders would stall for good; with it, every transfer finalizes."""
+    c = Cluster().start()
+    wait_for("height 1", lambda: all(n.height() >= 1 for n in c.nodes), 60, c.nodes)
+    commits = c.nodes[0].commits()
+    primary = commits[max(commits)][4]
+    origin = next(n for n in c.nodes if n.validator_key() != primary)
+    for n in c.nodes:
+        if n is not origin:
+            n.kill9()
+            set_config(n.home, "mempool", "max_txs", 150)
+            n.start()
+    wait_for("all commit again", lambda: all(n.height() >= origin.height() for n in c.nodes), 60, c.nodes)
+    load = os.environ.get("NODE_LOAD", "build/bench/node_load")
+    out = subprocess.run([load, "--genesis", DEVNET_GENESIS, "--peers", f"127.0.0.1:{origin.p2p_port}",
+                          "--burst", "1200", "--wait", "120"], capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0 and "(0 missing)" in out.stdout, out.stdout + out.stderr
+    same_chain(c.nodes, min(n.height() for n in c.nodes))
+    c.stop()
+
+
 def bad_config_and_second_instance_are_refused():
     c = Cluster()
     n = c.nodes[0]
@@ -179,6 +203,7 @@ if __name__ == "__main__":
     TestRunner([
         four_validators_commit,
         transactions_are_gossiped_and_committed,
+        full_mempools_heal_by_regossip,
         bad_config_and_second_instance_are_refused,
         garbage_peer_is_dropped_and_the_node_stays_up,
         killed_validator_catches_up,

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/test_support.h"
 #include "node/config.h"
 #include "node/key_file.h"
 
@@ -22,14 +23,7 @@ std::string error_of(std::string_view text) {
 }
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/verity-config-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using TempDir = verity::testing::TempDir;
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(rendered_defaults_read_back_the_same) {

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "tests/test_support.h"
 #include "node/safety_file.h"
 
 using namespace verity;
@@ -13,14 +14,7 @@ using namespace verity::node;
 namespace fs = std::filesystem;
 
 namespace {
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/verity-safety-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using TempDir = verity::testing::TempDir;
 
 const SecretKey& key() {
   static SecretKey k = SecretKey::derive_insecure("safety-tests");

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "state/kv_store.h"
+#include "tests/test_support.h"
 
 using namespace verity;
 using namespace verity::state;
@@ -13,15 +14,7 @@ using namespace verity::state;
 namespace {
 Bytes b(const std::string& s) { return Bytes(s.begin(), s.end()); }
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    std::random_device rd;
-    path = std::filesystem::temp_directory_path() / ("verity-kv-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using TempDir = verity::testing::TempDir;
 
 // The same contract, checked on both backends.
 void check_contract(KvStore& store) {
