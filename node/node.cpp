@@ -89,12 +89,12 @@ Result<std::unique_ptr<Node>> Node::open(asio::io_context& io, const Config& con
   limits.max_bytes = config.mempool.max_bytes;
   n->mempool_ = std::make_unique<Mempool>(genesis->chain_id, genesis->params, limits);
 
-  consensus::EngineConfig ec_;
-  ec_.chain_id = genesis->chain_id;
-  ec_.checkpoint_interval = config.consensus.checkpoint_interval;
-  ec_.watermark_window = config.consensus.watermark_window;
-  ec_.base_timeout = config.consensus.timeout_ms;
-  n->engine_ = std::make_unique<consensus::Engine>(ec_, n->validator_key_ ? *n->validator_key_ : *node_key, *n,
+  consensus::EngineConfig engine_config;
+  engine_config.chain_id = genesis->chain_id;
+  engine_config.checkpoint_interval = config.consensus.checkpoint_interval;
+  engine_config.watermark_window = config.consensus.watermark_window;
+  engine_config.base_timeout = config.consensus.timeout_ms;
+  n->engine_ = std::make_unique<consensus::Engine>(engine_config, n->validator_key_ ? *n->validator_key_ : *node_key, *n,
                                                    *n->safety_, n->safety_->restored());
 
   P2PConfig pc(*node_key);
