@@ -122,10 +122,9 @@ class Load final : public P2PHandler {
   bool on_frame(const PeerInfo&, std::uint8_t type, ByteView body, std::string&) override {
     if (type != kFrameBlocks) return true;
     polling_ = false;
-    Reader r(body);
-    const std::size_t n = r.count(64, 1);
-    for (std::size_t i = 0; i < n && r.ok(); ++i) {
-      auto m = consensus::decode_message(r.bytes_view(consensus::kMaxMessageBytes));
+    auto items = decode_blocks(body);
+    for (ByteView item : items ? *items : std::vector<ByteView>{}) {
+      auto m = consensus::decode_message(item);
       if (!m) continue;
       auto* d = std::get_if<consensus::Decision>(&*m);
       if (!d) continue;
@@ -195,10 +194,8 @@ class Load final : public P2PHandler {
 
   void poll() {
     if (polling_ || by_index_.empty()) return;
-    Writer w;
-    w.varint(next_height_);
-    w.varint(64);
-    if (p2p_->send(by_index_.begin()->second, kFrameGetBlocks, w.data())) polling_ = true;
+    if (p2p_->send(by_index_.begin()->second, kFrameGetBlocks, encode_get_blocks(next_height_, kMaxBlocksPerRequest)))
+      polling_ = true;
     poll_.expires_after(std::chrono::milliseconds(polling_ ? 200 : 5));
     poll_.async_wait([this](auto ec) {
       if (ec) return;

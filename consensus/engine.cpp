@@ -524,6 +524,19 @@ void Engine::on_decision(const Decision& d) {
 
 // --- view change ---------------------------------------------------------------------------------------
 
+// Our ViewChange for `new_view` as of now: our last commit certificate and
+// our prepared certificate for the next height, signed.
+ViewChange Engine::own_view_change(std::uint64_t new_view) {
+  ViewChange m;
+  m.new_view = new_view;
+  m.committed_height = height_ - 1;
+  if (m.committed_height > 0)
+    if (auto d = app_.decision(m.committed_height)) m.committed = d->certificate;
+  if (safety_.prepared && safety_.prepared->proposal.vote.height == height_) m.prepared = safety_.prepared;
+  m.sign(config_.chain_id, key_);
+  return m;
+}
+
 void Engine::start_view_change(std::uint64_t new_view) {
   if (new_view <= view_ || (vc_target_ != 0 && new_view <= vc_target_)) return;
   resume_view_change_ = 0;
@@ -531,14 +544,8 @@ void Engine::start_view_change(std::uint64_t new_view) {
   vc_quorum_ = false;
   consecutive_timeouts_++;
   persist();
-  ViewChange m;
-  m.new_view = new_view;
-  m.committed_height = height_ - 1;
-  if (m.committed_height > 0)
-    if (auto d = app_.decision(m.committed_height)) m.committed = d->certificate;
-  if (safety_.prepared && safety_.prepared->proposal.vote.height == height_) m.prepared = safety_.prepared;
   if (member(height_)) {  // an observer follows view changes without asking
-    m.sign(config_.chain_id, key_);
+    ViewChange m = own_view_change(new_view);
     view_changes_[{new_view, key_.public_key()}] = m;
     send(std::nullopt, m);
   }
@@ -622,16 +629,7 @@ void Engine::try_new_view(std::uint64_t new_view) {
   if (!set || primary(*set, new_view) != key_.public_key()) return;
   // Our own ViewChange, as of now: the NewView's height must be exactly one
   // above the highest commit its quorum shows, and ours may be the highest.
-  {
-    ViewChange own;
-    own.new_view = new_view;
-    own.committed_height = height_ - 1;
-    if (own.committed_height > 0)
-      if (auto d = app_.decision(own.committed_height)) own.committed = d->certificate;
-    if (safety_.prepared && safety_.prepared->proposal.vote.height == height_) own.prepared = safety_.prepared;
-    own.sign(config_.chain_id, key_);
-    view_changes_[{new_view, key_.public_key()}] = own;
-  }
+  view_changes_[{new_view, key_.public_key()}] = own_view_change(new_view);
   std::vector<ViewChange> vcs;
   std::uint64_t power = 0, highest_committed = 0;
   for (auto it = view_changes_.lower_bound({new_view, PublicKey{}}); it != view_changes_.end() && it->first.first == new_view; ++it) {

@@ -202,6 +202,7 @@ class Engine {
   void decide(const Block& block, const CommitCertificate& cert);
   void after_height_change();
   void maybe_propose();
+  ViewChange own_view_change(std::uint64_t new_view);
   void start_view_change(std::uint64_t new_view);
   void check_view_change_quorum();
   void try_new_view(std::uint64_t new_view);

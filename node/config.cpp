@@ -8,7 +8,7 @@
 #include <sstream>
 #include <toml++/toml.h>
 
-#include "core/hex.h"
+#include "node/p2p.h"  // parse_peer_address
 
 namespace verity::node {
 
@@ -68,18 +68,6 @@ Reader host_port_key(Get get) {
   };
 }
 
-Status check_peer(std::string_view peer) {
-  std::string_view addr = peer;
-  if (auto at = peer.find('@'); at != std::string_view::npos) {
-    auto key = peer.substr(0, at);
-    if (key.size() != 64 || !from_hex(key)) return make_error("bad-peer", "node key before '@' must be 64 hex digits");
-    addr = peer.substr(at + 1);
-  }
-  auto hp = parse_host_port(addr);
-  if (!hp) return hp.error();
-  return {};
-}
-
 const std::map<std::string, Reader>& readers() {
   static const std::map<std::string, Reader> r = {
       {"moniker", string_key(&Config::moniker)},
@@ -105,7 +93,7 @@ const std::map<std::string, Reader>& readers() {
            const std::string item = key + "[" + std::to_string(i) + "]";
            auto v = (*a)[i].value_exact<std::string>();
            if (!v) return bad(source, item, "expected a string \"[NODEKEY@]HOST:PORT\"");
-           if (auto s = check_peer(*v); !s) return bad(source, item, s.error().detail + " (\"" + *v + "\")");
+           if (auto p = parse_peer_address(*v); !p) return bad(source, item, p.error().detail);
            peers.push_back(*v);
          }
          c.p2p.persistent_peers = std::move(peers);

@@ -15,7 +15,6 @@ using std::chrono::steady_clock;
 
 namespace {
 
-constexpr std::uint64_t kMaxBlocksPerRequest = 64;
 constexpr std::size_t kMaxBlocksFrameBytes = consensus::kMaxMessageBytes / 2;
 constexpr auto kStatusInterval = milliseconds(1000);
 constexpr auto kSyncTimeout = milliseconds(5000);
@@ -38,6 +37,38 @@ Result<std::string> read_text(const std::filesystem::path& p) {
 }
 
 }  // namespace
+
+Bytes encode_get_blocks(std::uint64_t from, std::uint64_t max) {
+  Writer w;
+  w.varint(from);
+  w.varint(max);
+  return w.take();
+}
+
+std::optional<GetBlocks> decode_get_blocks(ByteView body) {
+  Reader r(body);
+  GetBlocks g;
+  g.from = r.varint();
+  g.max = r.varint();
+  if (!r.finish()) return std::nullopt;
+  return g;
+}
+
+Bytes encode_blocks(const std::vector<Bytes>& messages) {
+  Writer w;
+  w.varint(messages.size());
+  for (const auto& m : messages) w.bytes(m);
+  return w.take();
+}
+
+std::optional<std::vector<ByteView>> decode_blocks(ByteView body) {
+  Reader r(body);
+  const std::size_t n = r.count(kMaxBlocksPerRequest, 1);
+  std::vector<ByteView> items;
+  for (std::size_t i = 0; i < n && r.ok(); ++i) items.push_back(r.bytes_view(consensus::kMaxMessageBytes));
+  if (!r.finish()) return std::nullopt;
+  return items;
+}
 
 Node::Node(asio::io_context& io, const Config& config, Logger& logger)
     : io_(io),
@@ -151,9 +182,11 @@ void Node::fail(const Error& e) {
 
 bool Node::is_validator() const {
   if (!validator_key_) return false;
+  // In the set of the next height (the engine's), or in the one that
+  // signed the tip: its last commit votes may still be going out. Called
+  // for every engine output, so it reads the chain's sets without copying.
   const PublicKey& me = validator_key_->public_key();
-  if (auto set = validators_for(engine_ ? engine_->height() : chain_->tip().height + 1); set && set->power_of(me))
-    return true;
+  if (chain_->validators().power_of(me)) return true;
   return chain_->tip().height > 0 && chain_->tip_validators().power_of(me).has_value();
 }
 
@@ -335,11 +368,14 @@ std::optional<consensus::Decision> Node::decision(std::uint64_t height) const {
 
 // --- transactions ------------------------------------------------------------------------
 
-Result<Hash256> Node::submit(const Transaction& tx) {
+Result<Hash256> Node::submit(const Transaction& tx) { return admit(tx, encode(tx), std::nullopt); }
+
+// Admits to the mempool and, once admitted (so once per transaction),
+// gossips it to every peer but the one it came from.
+Result<Hash256> Node::admit(const Transaction& tx, ByteView bytes, std::optional<std::uint64_t> from_peer) {
   auto added = mempool_->add(tx, chain_->state());
   if (!added) return added.error();
-  Bytes bytes = encode(tx);
-  p2p_->broadcast(kFrameTx, bytes);
+  p2p_->broadcast(kFrameTx, bytes, from_peer);
   schedule_ready_check();
   return added->id;
 }
@@ -374,11 +410,7 @@ bool Node::on_frame(const PeerInfo& peer, std::uint8_t type, ByteView body, std:
         reason = "malformed transaction: " + tx.error().to_string();
         return false;
       }
-      auto added = mempool_->add(*tx, chain_->state());
-      if (added) {
-        p2p_->broadcast(kFrameTx, body, peer.id);
-        schedule_ready_check();
-      }
+      (void)admit(*tx, body, peer.id);  // a rejection may be an honest race: not the peer's fault
       return true;
     }
     case kFrameStatus: {
@@ -455,10 +487,7 @@ void Node::maybe_request_blocks() {
       best_height = s.height;
     }
   if (!best) return;
-  Writer w;
-  w.varint(committed + 1);
-  w.varint(kMaxBlocksPerRequest);
-  if (p2p_->send(*best, kFrameGetBlocks, w.data())) {
+  if (p2p_->send(*best, kFrameGetBlocks, encode_get_blocks(committed + 1, kMaxBlocksPerRequest))) {
     sync_peer_ = best;
     sync_sent_ = steady_clock::now();
     log_.debug("sync-request", Fields().add("from", committed + 1).add("peer_height", best_height));
@@ -466,10 +495,10 @@ void Node::maybe_request_blocks() {
 }
 
 void Node::serve_blocks(const PeerInfo& peer, ByteView body) {
-  Reader r(body);
-  const std::uint64_t from = r.varint();
-  const std::uint64_t max = std::min<std::uint64_t>(r.varint(), kMaxBlocksPerRequest);
-  if (!r.finish() || from == 0) return;
+  auto request = decode_get_blocks(body);
+  if (!request || request->from == 0) return;
+  const std::uint64_t from = request->from;
+  const std::uint64_t max = std::min<std::uint64_t>(request->max, kMaxBlocksPerRequest);
   std::vector<Bytes> items;
   std::size_t bytes = 0;
   for (std::uint64_t h = from; h < from + max && h <= chain_->tip().height; ++h) {
@@ -480,23 +509,17 @@ void Node::serve_blocks(const PeerInfo& peer, ByteView body) {
     bytes += m.size();
     items.push_back(std::move(m));
   }
-  Writer w;
-  w.varint(items.size());
-  for (const auto& m : items) w.bytes(m);
-  p2p_->send(peer.id, kFrameBlocks, w.data());
+  p2p_->send(peer.id, kFrameBlocks, encode_blocks(items));
 }
 
 bool Node::on_blocks(const PeerInfo& peer, ByteView body, std::string& reason) {
   if (sync_peer_ == peer.id) sync_peer_.reset();
-  Reader r(body);
-  const std::uint64_t n = r.count(kMaxBlocksPerRequest, 1);
-  std::vector<ByteView> items;
-  for (std::uint64_t i = 0; i < n && r.ok(); ++i) items.push_back(r.bytes_view(consensus::kMaxMessageBytes));
-  if (!r.finish()) {
+  auto items = decode_blocks(body);
+  if (!items) {
     reason = "malformed blocks frame";
     return false;
   }
-  for (ByteView item : items) {
+  for (ByteView item : *items) {
     auto m = consensus::decode_message(item);
     auto* d = m ? std::get_if<consensus::Decision>(&*m) : nullptr;
     if (!d) {

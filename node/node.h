@@ -62,6 +62,19 @@ inline std::uint64_t last_height_of_next_set(std::uint64_t committed, std::uint6
   return (committed + epoch_blocks) / epoch_blocks * epoch_blocks;
 }
 
+// Bodies of the sync frames (shared with bench/node_load, which polls
+// committed blocks the same way).
+inline constexpr std::uint64_t kMaxBlocksPerRequest = 64;
+struct GetBlocks {
+  std::uint64_t from = 0, max = 0;
+};
+Bytes encode_get_blocks(std::uint64_t from, std::uint64_t max);
+std::optional<GetBlocks> decode_get_blocks(ByteView body);
+// `messages`: encoded consensus Decisions, at most kMaxBlocksPerRequest.
+Bytes encode_blocks(const std::vector<Bytes>& messages);
+// The encoded messages, or nullopt when the body is malformed.
+std::optional<std::vector<ByteView>> decode_blocks(ByteView body);
+
 struct NodeStats {
   std::uint64_t committed_txs = 0;
   std::uint64_t view_changes = 0;
@@ -125,6 +138,7 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   bool on_blocks(const PeerInfo& peer, ByteView body, std::string& reason);
   void serve_blocks(const PeerInfo& peer, ByteView body);
   void fail(const Error& e);
+  Result<Hash256> admit(const Transaction& tx, ByteView bytes, std::optional<std::uint64_t> from_peer);
   state::ExecutionOptions execution_options() const;
 
   boost::asio::io_context& io_;

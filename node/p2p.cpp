@@ -22,6 +22,7 @@
 #include <boost/asio/write.hpp>
 
 #include "core/transaction.h"  // kMaxChainIdBytes
+#include "node/config.h"       // parse_host_port
 
 namespace verity::node {
 
@@ -51,32 +52,10 @@ Result<PeerAddress> parse_peer_address(std::string_view text) {
     a.node_key = *key;
     s = s.substr(at + 1);
   }
-  std::string_view host, port;
-  if (!s.empty() && s.front() == '[') {
-    auto close = s.find(']');
-    if (close == std::string_view::npos) return bad("unclosed '['");
-    host = s.substr(1, close - 1);
-    if (close + 1 >= s.size() || s[close + 1] != ':') return bad("no port");
-    port = s.substr(close + 2);
-  } else {
-    auto colon = s.rfind(':');
-    if (colon == std::string_view::npos) return bad("no port");
-    host = s.substr(0, colon);
-    port = s.substr(colon + 1);
-    if (host.find(':') != std::string_view::npos) return bad("an IPv6 address goes in brackets");
-  }
-  if (host.empty()) return bad("empty host");
-  for (char ch : host)
-    if (ch <= ' ' || ch == '@' || ch == '/' || ch == '[' || ch == ']' || ch > '~') return bad("bad character in host");
-  if (port.empty() || port.size() > 5) return bad("the port is not a number in 1..65535");
-  std::uint32_t p = 0;
-  for (char ch : port) {
-    if (ch < '0' || ch > '9') return bad("the port is not a number in 1..65535");
-    p = p * 10 + static_cast<std::uint32_t>(ch - '0');
-  }
-  if (p == 0 || p > 65535) return bad("the port is not a number in 1..65535");
-  a.host = std::string(host);
-  a.port = static_cast<std::uint16_t>(p);
+  auto hp = parse_host_port(s);
+  if (!hp) return bad(hp.error().detail);
+  a.host = std::move(hp->host);
+  a.port = hp->port;
   return a;
 }
 

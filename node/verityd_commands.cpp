@@ -86,6 +86,22 @@ std::optional<fs::path> home_of(const std::string& command, const Flags& f, std:
   return fs::path(*home);
 }
 
+// The config of --home DIR; on failure writes why and sets `code`.
+std::optional<Config> config_of(const std::string& command, const Flags& f, std::ostream& err, int& code) {
+  auto home = home_of(command, f, err);
+  if (!home) {
+    code = kExitUsage;
+    return std::nullopt;
+  }
+  auto config = load_config(*home);
+  if (!config) {
+    err << "verityd " << command << ": " << config.error().detail << "\n";
+    code = kExitFailure;
+    return std::nullopt;
+  }
+  return std::move(*config);
+}
+
 const char* kInitHelp =
     "Usage: verityd init --home DIR [options]\n"
     "Creates DIR with a node key, a validator key, a commented config.toml and,\n"
@@ -213,13 +229,9 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& out, std::ostr
   }
   auto f = parse_flags("start", args, {{"home", true}, {"log-level", true}}, err);
   if (!f) return kExitUsage;
-  auto home = home_of("start", *f, err);
-  if (!home) return kExitUsage;
-  auto config = load_config(*home);
-  if (!config) {
-    err << "verityd start: " << config.error().detail << "\n";
-    return kExitFailure;
-  }
+  int code = kExitOk;
+  auto config = config_of("start", *f, err, code);
+  if (!config) return code;
   if (auto l = f->get("log-level")) {
     auto level = parse_log_level(*l);
     if (!level) {
@@ -257,13 +269,9 @@ int cmd_show_key(const std::string& command, bool validator, const std::vector<s
                  std::ostream& err) {
   auto f = parse_flags(command, args, {{"home", true}}, err);
   if (!f) return kExitUsage;
-  auto home = home_of(command, *f, err);
-  if (!home) return kExitUsage;
-  auto config = load_config(*home);
-  if (!config) {
-    err << "verityd " << command << ": " << config.error().detail << "\n";
-    return kExitFailure;
-  }
+  int code = kExitOk;
+  auto config = config_of(command, *f, err, code);
+  if (!config) return code;
   auto key = load_key_file(config->path_of(validator ? config->validator_key_file : config->node_key_file));
   if (!key) {
     err << "verityd " << command << ": " << key.error().detail << "\n";
@@ -282,13 +290,9 @@ int cmd_votes(const std::vector<std::string>& args, std::ostream& out, std::ostr
   }
   auto f = parse_flags("votes", args, {{"home", true}}, err);
   if (!f) return kExitUsage;
-  auto home = home_of("votes", *f, err);
-  if (!home) return kExitUsage;
-  auto config = load_config(*home);
-  if (!config) {
-    err << "verityd votes: " << config.error().detail << "\n";
-    return kExitFailure;
-  }
+  int code = kExitOk;
+  auto config = config_of("votes", *f, err, code);
+  if (!config) return code;
   auto votes = SafetyFile::read_log(config->path_of(config->data_dir));
   if (!votes) {
     err << "verityd votes: " << votes.error().detail << "\n";
