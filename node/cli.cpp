@@ -1,5 +1,6 @@
 #include "node/cli.h"
 
+#include <algorithm>
 #include <iostream>
 #include <ostream>
 #include <sstream>
@@ -17,7 +18,9 @@ std::string usage(const CliProgram& program) {
     << "  " << program.name << " --version    print the version\n";
   if (!program.commands.empty()) {
     o << "\nCommands:\n";
-    for (const auto& c : program.commands) o << "  " << c.name << std::string(c.name.size() < 14 ? 14 - c.name.size() : 1, ' ') << c.summary << "\n";
+    std::size_t width = 14;  // the summaries start in one column
+    for (const auto& c : program.commands) width = std::max(width, c.name.size() + 2);
+    for (const auto& c : program.commands) o << "  " << c.name << std::string(width - c.name.size(), ' ') << c.summary << "\n";
   }
   return o.str();
 }

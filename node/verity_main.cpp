@@ -1,6 +1,5 @@
-#include "node/cli.h"
+#include "node/client.h"
 
-int main(int argc, char** argv) {
-  verity::node::CliProgram program{"verity", "the Verity client: signs locally, talks JSON-RPC", {}};
-  return verity::node::run_cli(program, argc, argv);
-}
+// The commands live in node/client.cpp (a CliProgram, like verityd's);
+// docs/client.md describes them.
+int main(int argc, char** argv) { return verity::node::client_main(argc, argv); }

@@ -1,0 +1,86 @@
+#pragma once
+// The `verity` command-line client (docs/client.md): encrypted key files,
+// transactions signed locally and sent over JSON-RPC, queries, and account
+// proofs checked locally against a commit certificate.
+//
+// Exit codes:
+//   0  ok
+//   1  the command failed (transaction rejected, receipt not ok, proof
+//      invalid, not found, wrong passphrase, ...)
+//   2  usage error (unknown command or option, bad amount, bad address, ...)
+//   3  the node cannot be reached (or does not answer) at --rpc URL
+
+#include <rapidjson/document.h>
+
+#include <functional>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "contracts/accounts.h"
+#include "core/keys.h"
+#include "node/cli.h"
+
+namespace verity::node {
+
+inline constexpr int kExitUnreachable = 3;
+inline constexpr const char* kDefaultRpcUrl = "http://127.0.0.1:7701";
+
+// Where the client reads and writes. `prompt_secret` asks a human for a
+// secret without echo (on the terminal) and returns nullopt when there is
+// no terminal; `getenv` reads the environment. Both are replaceable so
+// tests can drive every path.
+struct ClientIo {
+  std::ostream& out;
+  std::ostream& err;
+  std::istream& in;
+  std::function<std::optional<std::string>(const std::string& prompt)> prompt_secret;
+  std::function<std::optional<std::string>(const char* name)> getenv;
+};
+
+// The real terminal and environment: no-echo prompts on /dev/tty.
+ClientIo process_io();
+
+// The exit code for an error: "usage" -> 2, "rpc-unreachable" and
+// "rpc-timeout" -> 3, anything else -> 1.
+int exit_code_for(const Error& error);
+
+// Runs `verity ARGS...` (the arguments after the program name).
+int run_client(const std::vector<std::string>& args, ClientIo& io);
+int client_main(int argc, char** argv);
+
+// Options accepted anywhere on the command line (run_client takes them out
+// before the command runs).
+struct ClientGlobals {
+  std::string rpc = kDefaultRpcUrl;
+  bool json = false;
+  std::string home;             // default: $HOME/.verity
+  std::string passphrase_file;  // --passphrase-file
+};
+
+// The program's commands.
+CliProgram client_program(ClientIo& io, const ClientGlobals& globals);
+
+// Checks the "proof" of an `account` RPC result for `address` on chain
+// `chain_id`, as docs/client.md describes: the header hashes to the block
+// the certificate certifies, the certificate holds a quorum of the
+// validator set, the header's state root is the proof's root, the state
+// proof holds for the account's key, and the proven account is the one the
+// result reports. Returns the proven account (nullopt: no such account, a
+// zero balance) and the height. Reasons start with "proof-" or are the
+// certificate's or state proof's own ("cert-no-quorum", "proof-mismatch").
+struct ProvenAccount {
+  std::uint64_t height = 0;
+  std::optional<contracts::Account> account;
+};
+Result<ProvenAccount> verify_account_proof(const rapidjson::Value& result, const PublicKey& address,
+                                           std::string_view chain_id);
+
+// Strict parses for command-line values; reason "usage", the detail names
+// the option.
+Result<Amount> parse_amount_arg(std::string_view option, std::string_view text);
+Result<std::uint64_t> parse_u64_arg(std::string_view option, std::string_view text);
+
+}  // namespace verity::node

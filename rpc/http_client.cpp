@@ -1,0 +1,228 @@
+#include "rpc/http_client.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <atomic>
+#include <optional>
+
+namespace verity::rpc {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// Large enough for a block of 10,000 transactions as JSON.
+constexpr std::size_t kMaxResponseBytes = 256u * 1024 * 1024;
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string standard_reason(int code) {
+  switch (code) {
+    case -32700: return "parse-error";
+    case -32600: return "invalid-request";
+    case -32601: return "method-not-found";
+    case -32602: return "invalid-params";
+    case -32603: return "internal-error";
+    default: return "rpc-error";
+  }
+}
+
+std::atomic<std::uint64_t> next_id{1};
+
+}  // namespace
+
+Result<RpcUrl> parse_rpc_url(std::string_view url) {
+  auto bad = [&](const std::string& why) {
+    return make_error("bad-rpc-url", "'" + std::string(url) + "': " + why + " (expected http://HOST:PORT, e.g. http://127.0.0.1:7701)");
+  };
+  RpcUrl out;
+  out.text = std::string(url);
+  std::string_view rest = url;
+  if (rest.starts_with("https://")) return bad("https is not supported; reach the node over plain http on loopback or through an SSH tunnel");
+  if (rest.starts_with("http://")) rest.remove_prefix(7);
+  else if (rest.find("://") != std::string_view::npos) return bad("only http:// URLs are supported");
+  auto slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  out.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+  if (authority.empty()) return bad("no host");
+  if (authority.find('@') != std::string_view::npos) return bad("user information is not supported");
+  std::string_view host, port;
+  if (authority.front() == '[') {
+    auto close = authority.find(']');
+    if (close == std::string_view::npos) return bad("unclosed '[' in the host");
+    host = authority.substr(1, close - 1);
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return bad("unexpected text after the host");
+      port = after.substr(1);
+    }
+  } else {
+    auto colon = authority.rfind(':');
+    host = authority.substr(0, colon);
+    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+  }
+  if (host.empty()) return bad("no host");
+  if (port.empty() && authority.back() == ':') return bad("empty port");
+  if (port.empty()) port = "80";
+  if (!all_digits(port) || port.size() > 5 || std::stoul(std::string(port)) == 0 || std::stoul(std::string(port)) > 65535)
+    return bad("the port must be a number from 1 to 65535");
+  out.host = std::string(host);
+  out.port = std::string(port);
+  return out;
+}
+
+Result<rapidjson::Document> HttpRpcClient::call(std::string_view method) const {
+  rapidjson::Value params(rapidjson::kObjectType);
+  return call(method, params);
+}
+
+Result<rapidjson::Document> HttpRpcClient::call(std::string_view method, const rapidjson::Value& params,
+                                                std::chrono::milliseconds timeout) const {
+  const std::uint64_t id = next_id++;
+  std::string body;
+  {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    w.StartObject();
+    w.Key("jsonrpc");
+    w.String("2.0");
+    w.Key("id");
+    w.Uint64(id);
+    w.Key("method");
+    w.String(method.data(), static_cast<rapidjson::SizeType>(method.size()));
+    w.Key("params");
+    params.Accept(w);
+    w.EndObject();
+    body.assign(buf.GetString(), buf.GetSize());
+  }
+
+  const std::string where = url_.text;
+  auto unreachable = [&](const std::string& why) {
+    return make_error("rpc-unreachable", "cannot reach the node at " + where + " (" + why +
+                                             "): start the node (e.g. scripts/devnet), or pass --rpc URL "
+                                             "(or set VERITY_RPC) to use another one");
+  };
+
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  beast::tcp_stream stream(io);
+  beast::flat_buffer buffer;
+  http::request<http::string_body> req{http::verb::post, url_.target, 11};
+  req.set(http::field::host, url_.host + ":" + url_.port);
+  req.set(http::field::content_type, "application/json");
+  req.set(http::field::accept, "application/json");
+  req.set(http::field::user_agent, "verity-client");
+  req.body() = body;
+  req.prepare_payload();
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(kMaxResponseBytes);
+
+  enum class Stage { resolve, connect, exchange, done } stage = Stage::resolve;
+  beast::error_code failure;
+  asio::steady_timer resolve_timer(io);
+
+  resolve_timer.expires_after(connect_timeout_);
+  resolve_timer.async_wait([&](beast::error_code ec) {
+    if (!ec && stage == Stage::resolve) resolver.cancel();
+  });
+  resolver.async_resolve(url_.host, url_.port, [&](beast::error_code ec, tcp::resolver::results_type results) {
+    resolve_timer.cancel();
+    if (ec) {
+      failure = ec;
+      return;
+    }
+    stage = Stage::connect;
+    stream.expires_after(connect_timeout_);
+    stream.async_connect(results, [&](beast::error_code ec, const tcp::endpoint&) {
+      if (ec) {
+        failure = ec;
+        return;
+      }
+      stage = Stage::exchange;
+      stream.expires_after(timeout);
+      http::async_write(stream, req, [&](beast::error_code ec, std::size_t) {
+        if (ec) {
+          failure = ec;
+          return;
+        }
+        http::async_read(stream, buffer, parser, [&](beast::error_code ec, std::size_t) {
+          if (ec) {
+            failure = ec;
+            return;
+          }
+          stage = Stage::done;
+        });
+      });
+    });
+  });
+  io.run();
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+
+  if (stage == Stage::resolve)
+    return unreachable(failure == asio::error::operation_aborted ? "resolving the host timed out"
+                                                                 : "cannot resolve host: " + failure.message());
+  if (stage == Stage::connect)
+    return unreachable(failure == beast::error::timeout ? "connecting timed out" : failure.message());
+  if (stage == Stage::exchange) {
+    if (failure == beast::error::timeout)
+      return make_error("rpc-timeout", "the node at " + where + " accepted the connection but did not answer '" +
+                                           std::string(method) + "' within " +
+                                           std::to_string(timeout.count() / 1000.0).substr(0, 5) +
+                                           " s: check that it is running and not overloaded (its log says more)");
+    return make_error("rpc-unreachable", "the connection to the node at " + where + " failed during '" +
+                                             std::string(method) + "' (" + failure.message() +
+                                             "): check that the node is running and that --rpc names its RPC port");
+  }
+
+  const auto& res = parser.get();
+  rapidjson::Document doc;
+  doc.Parse(res.body().data(), res.body().size());
+  auto bad_response = [&](const std::string& why) {
+    return make_error("rpc-bad-response", "the server at " + where + " answered '" + std::string(method) +
+                                              "' with " + why + " (HTTP " + std::to_string(res.result_int()) +
+                                              "): is --rpc the node's JSON-RPC address?");
+  };
+  if (doc.HasParseError() || !doc.IsObject()) return bad_response("something that is not JSON");
+  auto err_it = doc.FindMember("error");
+  if (err_it != doc.MemberEnd() && !err_it->value.IsNull()) {
+    const auto& e = err_it->value;
+    if (!e.IsObject()) return bad_response("a malformed error");
+    int code = 0;
+    if (auto c = e.FindMember("code"); c != e.MemberEnd() && c->value.IsInt()) code = c->value.GetInt();
+    std::string message;
+    if (auto m = e.FindMember("message"); m != e.MemberEnd() && m->value.IsString()) message = m->value.GetString();
+    std::string reason = standard_reason(code), detail;
+    if (auto d = e.FindMember("data"); d != e.MemberEnd() && d->value.IsObject()) {
+      if (auto r = d->value.FindMember("reason"); r != d->value.MemberEnd() && r->value.IsString() &&
+                                                   r->value.GetStringLength() > 0)
+        reason = r->value.GetString();
+      if (auto dd = d->value.FindMember("detail"); dd != d->value.MemberEnd() && dd->value.IsString())
+        detail = dd->value.GetString();
+    }
+    std::string text = message;
+    if (!detail.empty() && detail != message) text += text.empty() ? detail : ": " + detail;
+    if (text.empty()) text = "error " + std::to_string(code);
+    return make_error(reason, text);
+  }
+  auto result_it = doc.FindMember("result");
+  if (result_it == doc.MemberEnd()) return bad_response("neither a result nor an error");
+  if (auto i = doc.FindMember("id"); i == doc.MemberEnd() || !i->value.IsUint64() || i->value.GetUint64() != id)
+    return bad_response("the id of another request");
+  rapidjson::Document out;
+  out.CopyFrom(result_it->value, out.GetAllocator());
+  return out;
+}
+
+}  // namespace verity::rpc
