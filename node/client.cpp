@@ -735,6 +735,9 @@ Result<TxCommon> tx_common(const Spec& spec, const Args& a) {
   auto from = required(a, spec, "from", "NAME (the signing key)");
   if (!from) return from.error();
   c.from = *from;
+  if (!is_valid_key_name(c.from))
+    return usage_error("--from: '" + c.from + "' is not a key name (1 to 32 letters, digits, '.', '_', '-'); "
+                       "'verity keys list' shows yours");
   if (auto f = a.get("fee")) {
     auto fee = parse_amount_arg("--fee", *f);
     if (!fee) return fee.error();

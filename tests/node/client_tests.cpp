@@ -1,0 +1,586 @@
+#define BOOST_TEST_MODULE client_tests
+#include <boost/test/unit_test.hpp>
+
+#include <deque>
+#include <map>
+#include <sstream>
+
+#include "core/hex.h"
+#include "node/client.h"
+#include "node/keystore.h"
+#include "rpc/json_codec.h"
+#include "tests/chain_support.h"
+#include "tests/fake_rpc_server.h"
+#include "tests/test_support.h"
+
+using namespace verity;
+using namespace verity::node;
+using verity::testing::FakeRpcServer;
+using verity::testing::TempDir;
+
+namespace {
+
+struct Run {
+  int code;
+  std::string out, err;
+};
+
+// One `verity` run with its own streams, environment and terminal.
+struct Harness {
+  // HOME points nowhere: tests that write keys pass --home.
+  std::map<std::string, std::string> env{{"VERITY_KEYSTORE_SCRYPT_N", "1024"},
+                                         {"HOME", "/nonexistent/verity-client-tests"}};
+  std::deque<std::string> typed;  // what a human types at prompts; empty: no terminal
+  std::vector<std::string> prompts;
+  std::string stdin_text;
+
+  Run run(std::vector<std::string> args) {
+    std::ostringstream out, err;
+    std::istringstream in(stdin_text);
+    ClientIo io{out, err, in,
+                [this](const std::string& prompt) -> std::optional<std::string> {
+                  prompts.push_back(prompt);
+                  if (typed.empty()) return std::nullopt;
+                  auto s = typed.front();
+                  typed.pop_front();
+                  return s;
+                },
+                [this](const char* name) -> std::optional<std::string> {
+                  auto it = env.find(name);
+                  return it == env.end() ? std::nullopt : std::optional(it->second);
+                }};
+    int code = run_client(args, io);
+    return {code, out.str(), err.str()};
+  }
+};
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+const std::string kChain = "verity-test-1";
+
+// A devnet-like node: genesis names alice (at her insecure key), mallory
+// (at some other key) and a validator; it accepts or rejects transactions
+// as `on_tx` says and records them.
+struct FakeNode {
+  std::vector<Transaction> sent;
+  std::uint64_t next_nonce = 7;
+  std::function<std::string(const std::string& id, const Transaction&, bool commit)> on_tx;
+  std::string account_result;  // for "account" calls with "prove"
+  std::unique_ptr<FakeRpcServer> server;
+
+  FakeNode() {
+    on_tx = [](const std::string& id, const Transaction& tx, bool commit) {
+      if (!commit) return FakeRpcServer::result(id, "{\"hash\":\"" + tx.id().hex() + "\"}");
+      return FakeRpcServer::result(id, "{\"hash\":\"" + tx.id().hex() +
+                                           "\",\"height\":5,\"receipt\":{\"height\":5,\"index\":0,\"ok\":true,"
+                                           "\"reason\":\"\",\"fee_paid\":\"0\",\"events\":[{\"kind\":\"transfer\","
+                                           "\"attributes\":{\"amount\":\"10\"}}]}}");
+    };
+    server = std::make_unique<FakeRpcServer>([this](const std::string& method, const rapidjson::Value& params,
+                                                    const std::string& id) { return handle(method, params, id); });
+  }
+
+  std::string handle(const std::string& method, const rapidjson::Value& params, const std::string& id) {
+    if (method == "status")
+      return FakeRpcServer::result(id, "{\"chain_id\":\"" + kChain + "\",\"height\":4,\"validator\":null}");
+    if (method == "genesis")
+      return FakeRpcServer::result(
+          id, "{\"chain_id\":\"" + kChain + "\",\"accounts\":[{\"name\":\"alice\",\"address\":\"" +
+                  SecretKey::derive_insecure("alice").public_key().hex() +
+                  "\",\"balance\":\"100\"},{\"name\":\"mallory\",\"address\":\"" +
+                  SecretKey::derive_insecure("not-mallory").public_key().hex() +
+                  "\",\"balance\":\"100\"},{\"name\":\"bob\",\"address\":\"" +
+                  SecretKey::derive_insecure("bob").public_key().hex() +
+                  "\",\"balance\":\"1\"}],\"validators\":[{\"name\":\"validator-1\",\"operator\":\"" +
+                  SecretKey::derive_insecure("validator-1").public_key().hex() + "\"}]}");
+    if (method == "validators")
+      return FakeRpcServer::result(id, "{\"height\":4,\"validators\":[{\"name\":\"newval\",\"operator\":\"" +
+                                           SecretKey::derive_insecure("newval-op").public_key().hex() + "\"}]}");
+    if (method == "account") {
+      if (params.HasMember("prove") && !account_result.empty()) return FakeRpcServer::result(id, account_result);
+      return FakeRpcServer::result(id, "{\"address\":\"" + std::string(params["address"].GetString()) +
+                                           "\",\"balance\":\"100\",\"nonce\":6,\"next_nonce\":" +
+                                           std::to_string(next_nonce) + ",\"height\":4}");
+    }
+    if (method == "send_tx" || method == "send_tx_commit") {
+      auto tx = rpc::transaction_from_json(params["tx"]);
+      if (!tx) return FakeRpcServer::error(id, -32602, "invalid params", "invalid-params", tx.error().detail);
+      sent.push_back(*tx);
+      return on_tx(id, *tx, method == "send_tx_commit");
+    }
+    if (method == "tx") return FakeRpcServer::error(id, -32001, "not found", "not-found", "no such transaction");
+    return FakeRpcServer::error(id, -32601, "method not found", "");
+  }
+  std::string url() const { return server->url(); }
+};
+
+}  // namespace
+
+// --- usage and exit codes -----------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(help_version_and_usage_errors) {
+  Harness h;
+  auto help = h.run({"--help"});
+  BOOST_TEST(help.code == 0);
+  BOOST_TEST(contains(help.out, "transfer"));
+  BOOST_TEST(contains(help.out, "Exit codes"));
+  BOOST_TEST(h.run({"--version"}).code == 0);
+  BOOST_TEST(h.run({}).code == kExitUsage);
+  auto unknown = h.run({"frobnicate"});
+  BOOST_TEST(unknown.code == kExitUsage);
+  BOOST_TEST(contains(unknown.err, "verity --help"));
+  auto thelp = h.run({"transfer", "--help"});
+  BOOST_TEST(thelp.code == 0);
+  BOOST_TEST(contains(thelp.out, "--amount N"));
+}
+
+BOOST_AUTO_TEST_CASE(bad_arguments_exit_2_before_any_network_call) {
+  // --rpc names a closed port: a usage error must be found before it matters.
+  Harness h;
+  const std::string rpc = "--rpc=http://127.0.0.1:" + std::to_string(verity::testing::closed_port());
+  struct Case {
+    std::vector<std::string> args;
+    std::string expect;
+  };
+  std::vector<Case> cases = {
+      {{"transfer", "--from", "alice", "--to", "bob", "--amount", "12x"}, "--amount: '12x' is not an amount"},
+      {{"transfer", "--from", "alice", "--to", "bob", "--amount", "-5"}, "--amount: '-5' is not an amount"},
+      {{"transfer", "--from", "alice", "--to", "bob", "--amount", "18446744073709551616"}, "is not an amount"},
+      {{"transfer", "--from", "alice", "--to", "bob", "--amount", "1", "--fee", "1.5"}, "--fee: '1.5' is not an amount"},
+      {{"transfer", "--to", "bob", "--amount", "1"}, "missing --from"},
+      {{"transfer", "--from", "alice", "--amount", "1"}, "missing --to"},
+      {{"transfer", "--from", "alice", "--to", "bob"}, "missing --amount"},
+      {{"transfer", "--from", "alice", "--to", "bob", "--amount", "1", "--bogus"}, "unknown option '--bogus'"},
+      {{"transfer", "--from", "alice", "--to", "bob", "--amount"}, "'--amount' needs a value"},
+      {{"transfer", "--from", "alice", "--to", "b/o/b", "--amount", "1"}, "neither an address"},
+      {{"transfer", "--from", "a/lice", "--to", "bob", "--amount", "1"}, "not a key name"},
+      {{"delegate", "--from", "alice", "--validator", "v", "--amount", "x"}, "--amount"},
+      {{"create-validator", "--from", "alice", "--consensus-key", "abcd", "--stake", "1", "--name", "v"},
+       "--consensus-key"},
+      {{"create-validator", "--from", "alice", "--consensus-key", std::string(64, 'a'), "--stake", "1", "--name", "v",
+        "--commission-bps", "10001"},
+       "at most 10000"},
+      {{"submit-evidence", "--from", "alice", "--evidence", "00"}, "not a canonical DoubleSignEvidence"},
+      {{"balance"}, "missing ADDRESS|NAME"},
+      {{"balance", "a", "b"}, "unexpected argument 'b'"},
+      {{"tx", "1234"}, "not a transaction hash"},
+      {{"block", "twelve"}, "neither a height nor a block hash"},
+      {{"keys", "new", "../x"}, "not a valid key name"},
+      {{"keys", "frob"}, "unknown keys command"},
+      {{"withdraw", "--from", "alice", "--wait=yes"}, "takes no value"},
+  };
+  for (auto& c : cases) {
+    c.args.push_back(rpc);
+    auto r = h.run(c.args);
+    BOOST_TEST_INFO(c.args[0] << " expecting " << c.expect << "; got: " << r.err);
+    BOOST_TEST(r.code == kExitUsage);
+    BOOST_TEST_INFO(c.args[0] << " expecting " << c.expect << "; got: " << r.err);
+    BOOST_TEST(contains(r.err, c.expect));
+  }
+  auto url = h.run({"status", "--rpc", "https://x:1"});
+  BOOST_TEST(url.code == kExitUsage);
+  BOOST_TEST(contains(url.err, "https is not supported"));
+  BOOST_TEST(h.run({"status", "--rpc"}).code == kExitUsage);
+}
+
+BOOST_AUTO_TEST_CASE(an_unreachable_node_exits_3_and_names_the_url) {
+  Harness h;
+  const std::string url = "http://127.0.0.1:" + std::to_string(verity::testing::closed_port());
+  for (std::vector<std::string> args : {std::vector<std::string>{"status"}, {"balance", SecretKey::derive_insecure("b").public_key().hex()},
+                                        {"transfer", "--from", "alice", "--to", "bob", "--amount", "1"}}) {
+    args.push_back("--rpc");
+    args.push_back(url);
+    auto r = h.run(args);
+    BOOST_TEST(r.code == kExitUnreachable);
+    BOOST_TEST(contains(r.err, url));
+    BOOST_TEST(contains(r.err, "--rpc"));
+  }
+  // VERITY_RPC is the default when --rpc is absent.
+  h.env["VERITY_RPC"] = url;
+  auto r = h.run({"status"});
+  BOOST_TEST(r.code == kExitUnreachable);
+  BOOST_TEST(contains(r.err, url));
+}
+
+// --- keys -------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(keys_new_list_show_import) {
+  TempDir home("client");
+  Harness h;
+  h.env["VERITY_PASSPHRASE"] = "pw";
+  const std::string home_arg = "--home=" + home.path.string();
+  auto created = h.run({"keys", "new", "k1", home_arg});
+  BOOST_TEST(created.code == 0, created.err);
+  BOOST_TEST(contains(created.out, "created key 'k1'"));
+  auto again = h.run({"keys", "new", "k1", home_arg});
+  BOOST_TEST(again.code == kExitFailure);
+  BOOST_TEST(contains(again.err, "never overwritten"));
+
+  const SecretKey one = SecretKey::from_bytes(from_hex(std::string(63, '0') + "1").value()).value();
+  auto imported = h.run({"keys", "import", "one", "--secret-hex", std::string(63, '0') + "1", home_arg});
+  BOOST_TEST(imported.code == 0, imported.err);
+  h.stdin_text = std::string(62, '0') + "02\n";
+  BOOST_TEST(h.run({"keys", "import", "two", home_arg}).code == 0);
+  BOOST_TEST(h.run({"keys", "import", "bad", "--secret-hex", std::string(64, '0'), home_arg}).code == kExitUsage);
+
+  auto list = h.run({"keys", "list", home_arg});
+  BOOST_TEST(list.code == 0);
+  BOOST_TEST(contains(list.out, one.public_key().hex() + "  one"));
+  BOOST_TEST(contains(list.out, "  k1\n"));
+  BOOST_TEST(contains(list.out, "  two\n"));
+  auto json = h.run({"--json", "keys", "list", home_arg});
+  rapidjson::Document d;
+  d.Parse(json.out.c_str());
+  BOOST_REQUIRE(d.IsArray());
+  BOOST_TEST(d.Size() == 3u);
+
+  auto show = h.run({"keys", "show", "one", home_arg, "--json"});
+  BOOST_TEST(show.code == 0);
+  d.Parse(show.out.c_str());
+  BOOST_TEST(std::string(d["address"].GetString()) == one.public_key().hex());
+  auto missing = h.run({"keys", "show", "nobody", home_arg});
+  BOOST_TEST(missing.code == kExitFailure);
+  BOOST_TEST(contains(missing.err, "verity keys new nobody"));
+
+  // The files decrypt with the passphrase given.
+  Keystore ks(home.path / "keys");
+  BOOST_TEST(ks.load("one", "pw")->public_key() == one.public_key());
+}
+
+BOOST_AUTO_TEST_CASE(passphrase_sources_and_prompts) {
+  TempDir home("client");
+  const std::string home_arg = "--home=" + home.path.string();
+  Harness h;
+  // No file, no environment, no terminal: say how to give one.
+  auto none = h.run({"keys", "new", "k", home_arg});
+  BOOST_TEST(none.code == kExitUsage);
+  BOOST_TEST(contains(none.err, "--passphrase-file"));
+  BOOST_TEST(contains(none.err, "VERITY_PASSPHRASE"));
+  // A terminal: asked twice for a new key; a mismatch writes nothing.
+  h.typed = {"one", "two"};
+  auto mismatch = h.run({"keys", "new", "k", home_arg});
+  BOOST_TEST(mismatch.code == kExitFailure);
+  BOOST_TEST(contains(mismatch.err, "differ"));
+  BOOST_TEST(!std::filesystem::exists(home.path / "keys" / "k.json"));
+  h.typed = {"same", "same"};
+  h.prompts.clear();
+  BOOST_TEST(h.run({"keys", "new", "k", home_arg}).code == 0);
+  BOOST_TEST(h.prompts.size() == 2u);
+  BOOST_TEST(Keystore(home.path / "keys").load("k", "same").ok());
+  // A passphrase file: its first line.
+  const auto file = home.path / "pass.txt";
+  std::ofstream(file) << "from-file\nignored\n";
+  std::filesystem::permissions(file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  BOOST_TEST(h.run({"keys", "new", "f", home_arg, "--passphrase-file", file.string()}).code == 0);
+  BOOST_TEST(Keystore(home.path / "keys").load("f", "from-file").ok());
+  BOOST_TEST(h.run({"keys", "new", "g", home_arg, "--passphrase-file", (home.path / "nope").string()}).code == kExitUsage);
+}
+
+// --- transactions against a fake node -------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(transfer_signs_locally_with_the_nodes_chain_and_nonce) {
+  FakeNode node;
+  TempDir home("client");
+  Harness h;
+  auto r = h.run({"transfer", "--from", "alice", "--to", "bob", "--amount", "10", "--fee", "2", "--rpc", node.url(),
+                  "--home", home.path.string()});
+  BOOST_TEST(r.code == 0, r.err);
+  BOOST_REQUIRE(node.sent.size() == 1u);
+  const Transaction& tx = node.sent[0];
+  BOOST_TEST(tx.verify_signature());
+  BOOST_TEST(tx.sender == SecretKey::derive_insecure("alice").public_key());
+  BOOST_TEST(tx.chain_id == kChain);
+  BOOST_TEST(tx.nonce == 7u);
+  BOOST_TEST(tx.fee.units() == 2u);
+  const auto* t = std::get_if<Transfer>(&tx.payload);
+  BOOST_REQUIRE(t);
+  BOOST_TEST(t->to == SecretKey::derive_insecure("bob").public_key());
+  BOOST_TEST(t->amount.units() == 10u);
+  BOOST_TEST(contains(r.out, tx.id().hex()));
+  BOOST_TEST(contains(r.out, "verity tx " + tx.id().hex()));
+  BOOST_TEST(contains(r.err, "INSECURE devnet key"));
+  // --json: the node's raw result on stdout.
+  auto j = h.run({"--json", "transfer", "--from", "alice", "--to", std::string(64, 'a').replace(0, 64,
+                  SecretKey::derive_insecure("x").public_key().hex()), "--amount", "1", "--rpc", node.url(), "--home",
+                  home.path.string()});
+  BOOST_TEST(j.code == 0, j.err);
+  rapidjson::Document d;
+  d.Parse(j.out.c_str());
+  BOOST_REQUIRE(d.IsObject());
+  BOOST_TEST(std::string(d["hash"].GetString()) == node.sent.back().id().hex());
+}
+
+BOOST_AUTO_TEST_CASE(a_devnet_name_works_only_at_its_insecure_key_in_the_genesis) {
+  FakeNode node;
+  TempDir home("client");
+  Harness h;
+  const std::vector<std::string> tail = {"--rpc", node.url(), "--home", home.path.string()};
+  auto with = [&](std::vector<std::string> a) {
+    a.insert(a.end(), tail.begin(), tail.end());
+    return h.run(a);
+  };
+  // Named in the genesis, but not at derive_insecure("mallory").
+  auto m = with({"transfer", "--from", "mallory", "--to", "bob", "--amount", "1"});
+  BOOST_TEST(m.code == kExitFailure);
+  BOOST_TEST(contains(m.err, "no key named 'mallory'"));
+  BOOST_TEST(contains(m.err, "verity keys new mallory"));
+  BOOST_TEST(contains(m.err, "not at the insecure devnet key"));
+  // Not named at all.
+  auto z = with({"withdraw", "--from", "zed"});
+  BOOST_TEST(z.code == kExitFailure);
+  BOOST_TEST(contains(z.err, "no key named 'zed'"));
+  BOOST_TEST(node.sent.empty());
+  // An unknown recipient name.
+  auto u = with({"transfer", "--from", "alice", "--to", "nobody", "--amount", "1"});
+  BOOST_TEST(u.code == kExitFailure);
+  BOOST_TEST(contains(u.err, "no key, or genesis account named 'nobody'"));
+  // A key file wins over the devnet name, and needs its passphrase.
+  BOOST_REQUIRE(Keystore(home.path / "keys", {1024, 8, 1}).create("alice", SecretKey::derive_insecure("real-alice"), "pw").ok());
+  h.env["VERITY_PASSPHRASE"] = "wrong";
+  auto bad = with({"transfer", "--from", "alice", "--to", "bob", "--amount", "1"});
+  BOOST_TEST(bad.code == kExitFailure);
+  BOOST_TEST(contains(bad.err, "bad-passphrase"));
+  BOOST_TEST(contains(bad.err, "VERITY_PASSPHRASE"));
+  h.env["VERITY_PASSPHRASE"] = "pw";
+  auto good = with({"transfer", "--from", "alice", "--to", "bob", "--amount", "1"});
+  BOOST_TEST(good.code == 0, good.err);
+  BOOST_REQUIRE(node.sent.size() == 1u);
+  BOOST_TEST(node.sent[0].sender == SecretKey::derive_insecure("real-alice").public_key());
+  BOOST_TEST(!contains(good.err, "INSECURE"));
+}
+
+BOOST_AUTO_TEST_CASE(staking_payloads_and_validator_names) {
+  FakeNode node;
+  TempDir home("client");
+  Harness h;
+  const std::vector<std::string> tail = {"--rpc", node.url(), "--home", home.path.string()};
+  auto with = [&](std::vector<std::string> a) {
+    a.insert(a.end(), tail.begin(), tail.end());
+    return h.run(a);
+  };
+  BOOST_TEST(with({"delegate", "--from", "alice", "--validator", "validator-1", "--amount", "5"}).code == 0);
+  BOOST_TEST(with({"unbond", "--from", "alice", "--validator", "newval", "--amount", "3"}).code == 0);
+  const PublicKey ck = SecretKey::derive_insecure("ck").public_key();
+  BOOST_TEST(with({"create-validator", "--from", "alice", "--consensus-key", ck.hex(), "--stake", "9", "--name", "mine",
+                   "--commission-bps", "500"}).code == 0);
+  BOOST_TEST(with({"withdraw", "--from", "alice"}).code == 0);
+  BOOST_TEST(with({"claim", "--from", "alice"}).code == 0);
+  BOOST_TEST(with({"unjail", "--from", "alice"}).code == 0);
+  BOOST_REQUIRE(node.sent.size() == 6u);
+  const auto& d = std::get<Delegate>(node.sent[0].payload);
+  BOOST_TEST(d.validator == SecretKey::derive_insecure("validator-1").public_key());  // from the genesis
+  BOOST_TEST(d.amount.units() == 5u);
+  const auto& u = std::get<Undelegate>(node.sent[1].payload);
+  BOOST_TEST(u.validator == SecretKey::derive_insecure("newval-op").public_key());  // from `validators`
+  BOOST_TEST(u.amount.units() == 3u);
+  const auto& c = std::get<CreateValidator>(node.sent[2].payload);
+  BOOST_TEST(c.consensus_key == ck);
+  BOOST_TEST(c.self_stake.units() == 9u);
+  BOOST_TEST(c.name == "mine");
+  BOOST_TEST(c.commission_bps == 500u);
+  BOOST_TEST(std::holds_alternative<Withdraw>(node.sent[3].payload));
+  BOOST_TEST(std::holds_alternative<Claim>(node.sent[4].payload));
+  BOOST_TEST(std::holds_alternative<Unjail>(node.sent[5].payload));
+}
+
+BOOST_AUTO_TEST_CASE(wait_reports_receipts_and_failed_ones_exit_1) {
+  FakeNode node;
+  TempDir home("client");
+  Harness h;
+  const std::vector<std::string> args = {"transfer", "--from", "alice", "--to", "bob", "--amount", "10", "--wait",
+                                         "--rpc", node.url(), "--home", home.path.string()};
+  auto ok = h.run(args);
+  BOOST_TEST(ok.code == 0, ok.err);
+  BOOST_TEST(contains(ok.out, "committed at height 5 (index 0): ok"));
+  BOOST_TEST(contains(ok.out, "event transfer amount=10"));
+  BOOST_TEST(contains(node.server->last_body("send_tx_commit"), "\"timeout_ms\":30000"));
+
+  node.on_tx = [](const std::string& id, const Transaction& tx, bool) {
+    return FakeRpcServer::result(id, "{\"hash\":\"" + tx.id().hex() +
+                                         "\",\"height\":6,\"receipt\":{\"height\":6,\"index\":1,\"ok\":false,"
+                                         "\"reason\":\"insufficient-funds\",\"fee_paid\":\"0\",\"events\":[]}}");
+  };
+  auto failed = h.run(args);
+  BOOST_TEST(failed.code == kExitFailure);
+  BOOST_TEST(contains(failed.err, "committed at height 6 but failed: insufficient-funds"));
+  BOOST_TEST(contains(failed.err, "verity balance alice"));
+
+  node.on_tx = [](const std::string& id, const Transaction&, bool) {
+    return FakeRpcServer::error(id, -32002, "transaction rejected", "nonce-too-low", "nonce 7 < 8");
+  };
+  auto rejected = h.run(args);
+  BOOST_TEST(rejected.code == kExitFailure);
+  BOOST_TEST(contains(rejected.err, "rejected"));
+  BOOST_TEST(contains(rejected.err, "[nonce-too-low]"));
+  BOOST_TEST(contains(rejected.err, "run the command again"));
+
+  node.on_tx = [](const std::string& id, const Transaction&, bool) {
+    return FakeRpcServer::error(id, -32003, "timeout", "timeout", "");
+  };
+  auto timeout = h.run(args);
+  BOOST_TEST(timeout.code == kExitFailure);
+  BOOST_TEST(contains(timeout.err, "verity tx " + node.sent.back().id().hex()));
+}
+
+BOOST_AUTO_TEST_CASE(not_found_exits_1) {
+  FakeNode node;
+  Harness h;
+  auto r = h.run({"tx", std::string(64, 'b'), "--rpc", node.url()});
+  BOOST_TEST(r.code == kExitFailure);
+  BOOST_TEST(contains(r.err, "[not-found]"));
+}
+
+// --- account proofs -----------------------------------------------------------------------
+
+namespace {
+
+struct ProvenChain {
+  verity::testing::TestNet net = verity::testing::make_test_net(3);
+  contracts::NativeContracts app;
+  std::unique_ptr<state::KvStore> store = state::open_memory_store();
+  std::unique_ptr<state::Chain> chain;
+  PublicKey user, absent;
+
+  ProvenChain() {
+    chain = state::Chain::open(*store, net.genesis, app).value();
+    user = net.users[1].public_key();
+    absent = SecretKey::derive_insecure("never-funded").public_key();
+    auto tx = verity::testing::make_transfer(net.genesis.chain_id, net.users[0], 0, user, 250);
+    verity::testing::produce_block(*chain, net, {tx}).value();
+  }
+
+  // The `account` answer with a proof, as the RPC spec describes it.
+  rapidjson::Document answer(const PublicKey& address) {
+    const Bytes key = contracts::account_key(address);
+    auto proof = chain->prove(key).value();
+    auto acct = contracts::load_account(chain->state(), address).value();
+    const auto h = chain->tip().height;
+    auto block = chain->block_at(h).value().value();
+    auto cert = chain->certificate_at(h).value().value();
+    auto value = chain->state().get(key).value();
+    std::string value_json = value ? "\"" + to_hex(*value) + "\"" : "null";
+    std::string text = "{\"address\":\"" + address.hex() + "\",\"balance\":\"" + acct.balance.to_string() +
+                       "\",\"nonce\":" + std::to_string(acct.nonce) + ",\"next_nonce\":" + std::to_string(acct.nonce) +
+                       ",\"height\":" + std::to_string(h) + ",\"proof\":{\"height\":" + std::to_string(h) +
+                       ",\"key\":\"" + to_hex(key) + "\",\"value\":" + value_json + ",\"root\":\"" +
+                       chain->tip().state_root.hex() + "\",\"proof\":\"" + to_hex(encode(proof)) +
+                       "\",\"header\":\"" + to_hex(encode(block.header)) + "\",\"certificate\":\"" +
+                       to_hex(encode(cert)) + "\",\"validators\":\"" + to_hex(encode(chain->tip_validators())) + "\"}}";
+    rapidjson::Document d;
+    d.Parse(text.c_str());
+    return d;
+  }
+};
+
+void set_str(rapidjson::Document& d, rapidjson::Value& v, const std::string& s) {
+  v.SetString(s.c_str(), static_cast<rapidjson::SizeType>(s.size()), d.GetAllocator());
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(account_proofs_verify) {
+  ProvenChain c;
+  const std::string chain_id = c.net.genesis.chain_id;
+  auto d = c.answer(c.user);
+  auto p = verify_account_proof(d, c.user, chain_id);
+  BOOST_REQUIRE_MESSAGE(p, (p ? std::string() : p.error().to_string()));
+  BOOST_TEST(p->height == 1u);
+  BOOST_REQUIRE(p->account);
+  BOOST_TEST(p->account->balance.units() == 1'000'000'000u + 250u);
+  // An account that does not exist is proven absent.
+  auto none = c.answer(c.absent);
+  auto q = verify_account_proof(none, c.absent, chain_id);
+  BOOST_REQUIRE_MESSAGE(q, (q ? std::string() : q.error().to_string()));
+  BOOST_TEST(!q->account);
+}
+
+BOOST_AUTO_TEST_CASE(account_proofs_that_lie_fail) {
+  ProvenChain c;
+  const std::string chain_id = c.net.genesis.chain_id;
+  auto expect = [&](rapidjson::Document& d, const PublicKey& address, const std::string& reason,
+                    const std::string& chain = "") {
+    auto r = verify_account_proof(d, address, chain.empty() ? chain_id : chain);
+    BOOST_TEST_INFO("expecting " << reason);
+    BOOST_REQUIRE(!r);
+    BOOST_TEST_INFO("got " << r.error().to_string());
+    BOOST_TEST(r.error().reason == reason);
+  };
+  {  // a proof of another account
+    auto d = c.answer(c.user);
+    expect(d, c.net.users[2].public_key(), "proof-wrong-key");
+  }
+  {  // the value changed (a richer account)
+    auto d = c.answer(c.user);
+    contracts::Account rich{Amount(999'999'999'999), 0};
+    set_str(d, d["proof"]["value"], to_hex(encode(rich)));
+    d["balance"].SetString("999999999999");
+    expect(d, c.user, "proof-mismatch");
+  }
+  {  // the value dropped: claims the account is absent
+    auto d = c.answer(c.user);
+    d["proof"]["value"].SetNull();
+    expect(d, c.user, "proof-mismatch");
+  }
+  {  // the answer's balance is not the proven one
+    auto d = c.answer(c.user);
+    d["balance"].SetString("1");
+    expect(d, c.user, "proof-mismatch");
+  }
+  {  // a root that is not the certified header's
+    auto d = c.answer(c.user);
+    set_str(d, d["proof"]["root"], Hash256{}.hex());
+    expect(d, c.user, "proof-wrong-root");
+  }
+  {  // the header altered (another state root): the certificate no longer covers it
+    auto d = c.answer(c.user);
+    auto header = decode_exact<BlockHeader>(from_hex(d["proof"]["header"].GetString()).value()).value();
+    header.state_root = Hash256{};
+    set_str(d, d["proof"]["header"], to_hex(encode(header)));
+    set_str(d, d["proof"]["root"], Hash256{}.hex());
+    expect(d, c.user, "proof-bad-certificate");
+  }
+  {  // a certificate signed by too few validators
+    auto d = c.answer(c.user);
+    auto cert = decode_exact<CommitCertificate>(from_hex(d["proof"]["certificate"].GetString()).value()).value();
+    cert.signatures.resize(2);  // 2 of 4 equal validators
+    set_str(d, d["proof"]["certificate"], to_hex(encode(cert)));
+    expect(d, c.user, "cert-no-quorum");
+  }
+  {  // a validator set the certificate's signers are not in
+    auto d = c.answer(c.user);
+    auto other = ValidatorSet::create({{SecretKey::derive_insecure("x").public_key(), 10}}).value();
+    set_str(d, d["proof"]["validators"], to_hex(encode(other)));
+    expect(d, c.user, "cert-unknown-signer");
+  }
+  {  // another chain
+    auto d = c.answer(c.user);
+    expect(d, c.user, "proof-wrong-chain", "other-chain");
+  }
+  {  // garbage
+    auto d = c.answer(c.user);
+    set_str(d, d["proof"]["proof"], "00ff");
+    expect(d, c.user, "proof-malformed");
+    auto e = c.answer(c.user);
+    e.RemoveMember("proof");
+    expect(e, c.user, "proof-missing");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(account_prove_command_prints_or_fails) {
+  ProvenChain c;
+  FakeNode node;
+  // The fake node serves chain "verity-test-1", the test net's.
+  BOOST_REQUIRE(c.net.genesis.chain_id == kChain);
+  node.account_result = verity::rpc::json_string(c.answer(c.user));
+  Harness h;
+  auto ok = h.run({"account", c.user.hex(), "--prove", "--rpc", node.url()});
+  BOOST_TEST(ok.code == 0, ok.err);
+  BOOST_TEST(contains(ok.out, "proof verified at height 1"));
+  auto d = c.answer(c.user);
+  d["balance"].SetString("5");
+  node.account_result = verity::rpc::json_string(d);
+  auto bad = h.run({"account", c.user.hex(), "--prove", "--rpc", node.url()});
+  BOOST_TEST(bad.code == kExitFailure);
+  BOOST_TEST(contains(bad.err, "does not verify"));
+  BOOST_TEST(!contains(bad.out, "proof verified"));
+}
