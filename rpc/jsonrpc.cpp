@@ -5,6 +5,8 @@
 #include <rapidjson/writer.h>
 
 #include <set>
+#include <utility>
+#include <vector>
 
 #include "rpc/json_codec.h"
 
@@ -49,6 +51,23 @@ rapidjson::Document response_shell(const rapidjson::Value& id) {
 std::string serialize(const rapidjson::Value& v) { return json_string(v); }
 
 bool valid_id(const rapidjson::Value& id) { return id.IsString() || id.IsNumber() || id.IsNull(); }
+
+// Whether arrays and objects nest deeper than `limit`, found without recursion.
+bool deeper_than(const rapidjson::Value& root, std::size_t limit) {
+  std::vector<std::pair<const rapidjson::Value*, std::size_t>> todo{{&root, 1}};
+  while (!todo.empty()) {
+    auto [v, depth] = todo.back();
+    todo.pop_back();
+    if (v->IsArray()) {
+      if (depth > limit) return true;
+      for (const auto& e : v->GetArray()) todo.emplace_back(&e, depth + 1);
+    } else if (v->IsObject()) {
+      if (depth > limit) return true;
+      for (const auto& m : v->GetObject()) todo.emplace_back(&m.value, depth + 1);
+    }
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -101,6 +120,11 @@ void Dispatcher::handle(std::string_view body, CallContext& ctx, std::function<v
     done(error_body(kParseError,
                     std::string("parse error at offset ") + std::to_string(request.GetErrorOffset()) + ": " +
                         rapidjson::GetParseError_En(request.GetParseError())));
+    return;
+  }
+  if (deeper_than(request, kMaxJsonDepth)) {
+    done(error_body(kInvalidRequest,
+                    "invalid request: arrays and objects nested deeper than " + std::to_string(kMaxJsonDepth)));
     return;
   }
   if (!request.IsArray()) {

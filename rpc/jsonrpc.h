@@ -9,7 +9,8 @@
 // Errors: the standard codes, plus application errors whose `data` carries
 // the stable reason string (see docs/rpc.md):
 //   -32700 parse error        the body is not JSON
-//   -32600 invalid request    not a JSON-RPC 2.0 request object, empty or oversized batch
+//   -32600 invalid request    not a JSON-RPC 2.0 request object, empty or oversized batch,
+//                             arrays and objects nested deeper than kMaxJsonDepth
 //   -32601 method not found
 //   -32602 invalid params     the message names the parameter
 //   -32603 internal error     the node failed (disk, bug), not the caller
@@ -42,6 +43,11 @@ inline constexpr int kNotFound = -32001;
 inline constexpr int kRejected = -32002;
 inline constexpr int kTimeout = -32003;
 inline constexpr int kUnavailable = -32004;
+
+// How deep arrays and objects may nest in a request body (a batch of calls
+// with a transaction needs 6). Parsing is iterative, but copying and writing
+// rapidjson values recurse, so a deeper body would exhaust the stack.
+inline constexpr std::size_t kMaxJsonDepth = 64;
 
 // The JSON-RPC code for a handler's error: by reason, and -32603 for a
 // local fault.

@@ -103,12 +103,6 @@ Value validator_json(const ValidatorInfo& v, JsonAlloc& a) {
   return o;
 }
 
-rapidjson::Document doc_of(Value v) {
-  rapidjson::Document d;
-  d.CopyFrom(v, d.GetAllocator());
-  return d;
-}
-
 // Builds a result document with `build(object, allocator)`.
 template <class F>
 rapidjson::Document object_result(F build) {
@@ -264,10 +258,9 @@ JsonResult m_validator(const Value& params, CallContext& ctx) {
   auto v = ctx.node.validator(*address);
   if (!v) return v.error();
   if (!*v) return not_found("no validator has operator " + address->hex() + " (validators lists them)");
-  return doc_of([&] {
-    rapidjson::Document scratch;
-    return Value(validator_json(**v, scratch.GetAllocator()), scratch.GetAllocator());
-  }());
+  rapidjson::Document d;
+  static_cast<Value&>(d) = validator_json(**v, d.GetAllocator());
+  return d;
 }
 
 JsonResult m_delegations(const Value& params, CallContext& ctx) {

@@ -323,9 +323,32 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     res->keep_alive(!close);
     if (status == http::status::no_content) res->body().clear(), res->prepare_payload();
     stream_.expires_after(server_.limits_.request_timeout);
-    http::async_write(stream_, *res, [self = shared_from_this(), res, close](beast::error_code ec, std::size_t) {
+    const bool linger = close_after && status != http::status::request_timeout;
+    http::async_write(stream_, *res, [self = shared_from_this(), res, close, linger](beast::error_code ec, std::size_t) {
+      if (!ec && linger) return self->linger();
       if (ec || close) return self->close();
       self->wait_for_request();
+    });
+  }
+
+  // After an error answer to a request we stopped reading (too large,
+  // malformed), the client may still be sending: closing at once would make
+  // its kernel discard our answer on the reset. So stop sending, read and
+  // drop what still comes for a bounded time and size, then close (nginx's
+  // lingering close).
+  void linger() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(server_.limits_.request_timeout);
+    drain(server_.limits_.max_body_bytes * 2);
+  }
+  void drain(std::size_t budget) {
+    buffer_.consume(buffer_.size());
+    stream_.async_read_some(buffer_.prepare(64 * 1024), [self = shared_from_this(), budget](beast::error_code ec,
+                                                                                           std::size_t n) {
+      if (ec || n >= budget) return self->close();
+      self->buffer_.commit(n);
+      self->drain(budget - n);
     });
   }
 
