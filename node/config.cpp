@@ -103,6 +103,14 @@ const std::map<std::string, Reader>& readers() {
       {"p2p.send_queue_bytes",
        uint_key([](Config& c) -> std::uint64_t& { return c.p2p.send_queue_bytes; }, 1 << 20, 1ull << 34)},
       {"rpc.listen", host_port_key([](Config& c) -> HostPort& { return c.rpc.listen; })},
+      {"rpc.max_body_bytes",
+       uint_key([](Config& c) -> std::uint64_t& { return c.rpc.max_body_bytes; }, 4096, 1ull << 30)},
+      {"rpc.max_batch", uint_key([](Config& c) -> std::uint64_t& { return c.rpc.max_batch; }, 1, 100'000)},
+      {"rpc.max_connections", uint_key([](Config& c) -> std::uint64_t& { return c.rpc.max_connections; }, 1, 100'000)},
+      {"rpc.request_timeout_ms",
+       uint_key([](Config& c) -> std::uint64_t& { return c.rpc.request_timeout_ms; }, 100, 3'600'000)},
+      {"rpc.idle_timeout_ms",
+       uint_key([](Config& c) -> std::uint64_t& { return c.rpc.idle_timeout_ms; }, 100, 3'600'000)},
       {"consensus.timeout_ms",
        uint_key([](Config& c) -> std::uint64_t& { return c.consensus.timeout_ms; }, 50, 600'000)},
       {"consensus.empty_block_interval_ms",
@@ -227,8 +235,20 @@ std::string render_config(const Config& c) {
     << "# Bytes queued for one peer before further messages to it are dropped.\n"
     << "send_queue_bytes = " << c.p2p.send_queue_bytes << "\n\n"
     << "[rpc]\n"
-    << "# HTTP JSON-RPC (keep it on 127.0.0.1 unless it is protected).\n"
-    << "listen = " << q(c.rpc.listen.str()) << "\n\n"
+    << "# HTTP JSON-RPC, WebSocket (/ws), /health and /metrics. Keep it on\n"
+    << "# 127.0.0.1 unless something in front of it protects it.\n"
+    << "listen = " << q(c.rpc.listen.str()) << "\n"
+    << "# Largest request body; larger requests get 413 and are closed.\n"
+    << "max_body_bytes = " << c.rpc.max_body_bytes << "\n"
+    << "# Most calls in one JSON-RPC batch.\n"
+    << "max_batch = " << c.rpc.max_batch << "\n"
+    << "# Connections open at once (HTTP and WebSocket); more get 503.\n"
+    << "max_connections = " << c.rpc.max_connections << "\n"
+    << "# A request must arrive whole this soon after its first byte, and a\n"
+    << "# response must be taken as soon (slow clients are cut off).\n"
+    << "request_timeout_ms = " << c.rpc.request_timeout_ms << "\n"
+    << "# A keep-alive connection with no request for this long is closed.\n"
+    << "idle_timeout_ms = " << c.rpc.idle_timeout_ms << "\n\n"
     << "[consensus]\n"
     << "# How long a height may take before replicas ask for a view change; it\n"
     << "# doubles with each consecutive view change.\n"

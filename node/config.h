@@ -49,6 +49,11 @@ struct Config {
 
   struct Rpc {
     HostPort listen{"127.0.0.1", 7701};
+    std::uint64_t max_body_bytes = 5ull << 20;
+    std::uint64_t max_batch = 100;
+    std::uint64_t max_connections = 256;
+    std::uint64_t request_timeout_ms = 10'000;  // a whole request, from its first byte
+    std::uint64_t idle_timeout_ms = 60'000;     // a keep-alive connection with no request
   } rpc;
 
   struct Consensus {

@@ -356,6 +356,7 @@ Status Node::commit(const Block& block, const CommitCertificate& certificate) {
   // for the next proposal, which must not offer what was just committed.
   last_commit_time_ = steady_clock::now();
   mempool_->update(chain_->state(), block.transactions);
+  if (commit_listener_) commit_listener_(block, chain_->last_receipts());
   return {};
 }
 

@@ -107,8 +107,19 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   const Mempool& mempool() const { return *mempool_; }
   const consensus::Engine& engine() const { return *engine_; }
   const NodeStats& stats() const { return stats_; }
+  const Config& config() const { return config_; }
   std::uint16_t p2p_port() const { return p2p_->listen_port(); }
+  const PublicKey& node_id() const { return p2p_->node_key(); }
+  std::size_t peer_count() const { return p2p_->peers().size(); }
+  const P2P& p2p() const { return *p2p_; }
+  std::optional<PublicKey> validator_key() const {
+    return validator_key_ ? std::optional<PublicKey>(validator_key_->public_key()) : std::nullopt;
+  }
   bool is_validator() const;
+  // Called after each committed block with its receipts (the RPC server's
+  // send_tx_commit and subscriptions).
+  using CommitListener = std::function<void(const Block&, const std::vector<Receipt>&)>;
+  void on_commit(CommitListener listener) { commit_listener_ = std::move(listener); }
 
   // consensus::ConsensusApp
   std::uint64_t committed_height() const override;
@@ -177,6 +188,7 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   std::optional<Error> fatal_;
   bool stopped_ = false;
   std::function<void()> stop_hook_;
+  CommitListener commit_listener_;
 };
 
 }  // namespace verity::node

@@ -16,7 +16,9 @@
 #include "node/key_file.h"
 #include "node/node.h"
 #include "node/safety_file.h"
+#include "node/rpc_backend.h"
 #include "rpc/genesis_json.h"
+#include "rpc/server.h"
 
 namespace verity::node {
 
@@ -221,6 +223,16 @@ int cmd_init(const std::vector<std::string>& args, std::ostream& out, std::ostre
   return kExitOk;
 }
 
+rpc::ServerLimits rpc_limits(const Config& c) {
+  rpc::ServerLimits l;
+  l.max_body_bytes = c.rpc.max_body_bytes;
+  l.max_batch = c.rpc.max_batch;
+  l.max_connections = c.rpc.max_connections;
+  l.request_timeout = std::chrono::milliseconds(c.rpc.request_timeout_ms);
+  l.idle_timeout = std::chrono::milliseconds(c.rpc.idle_timeout_ms);
+  return l;
+}
+
 int cmd_start(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   if (wants_help(args)) {
     out << "Usage: verityd start --home DIR [--log-level debug|info|warn|error]\n"
@@ -253,7 +265,20 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& out, std::ostr
     logger.write(LogLevel::info, "node", "signal", Fields().add("signal", sig == SIGINT ? "SIGINT" : "SIGTERM").str());
     (*node)->stop();
   });
-  (*node)->on_stop([&] { signals.cancel(); });
+  RpcBackend backend(**node);
+  rpc::Server rpc_server(io, backend, rpc_limits(*config));
+  (*node)->on_commit([&](const Block& b, const std::vector<Receipt>& r) { rpc_server.on_committed(b, r); });
+  (*node)->on_stop([&] {
+    signals.cancel();
+    rpc_server.stop();
+  });
+  if (auto s = rpc_server.listen(config->rpc.listen.host, config->rpc.listen.port); !s) {
+    err << "verityd start: " << s.error().reason << ": " << s.error().detail
+        << " (another program uses it? set [rpc] listen in config.toml)\n";
+    return kExitFailure;
+  }
+  logger.write(LogLevel::info, "rpc", "listening",
+               Fields().add("address", config->rpc.listen.host + ":" + std::to_string(rpc_server.port())).str());
   if (auto s = (*node)->start(); !s) {
     err << "verityd start: " << s.error().reason << ": " << s.error().detail << "\n";
     return kExitFailure;

@@ -199,6 +199,7 @@ Status Chain::commit(const Block& block, const CommitCertificate& cert) {
   }
   tip_ = next;
   executed_hash_.reset();
+  last_receipts_ = std::move(executed_.receipts);
   executed_ = {};
   return load_validators();
 }

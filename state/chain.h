@@ -62,6 +62,8 @@ class Chain {
   // gives, and `cert` must certify it. Reasons: "bad-state-root",
   // "bad-certificate", store errors (local).
   Status commit(const Block& block, const CommitCertificate& cert);
+  // The receipts of the block the last successful commit() wrote.
+  const std::vector<Receipt>& last_receipts() const { return last_receipts_; }
 
   Result<std::optional<Block>> block_at(std::uint64_t height) const;
   Result<std::optional<std::uint64_t>> height_of(const Hash256& block_hash) const;
@@ -87,6 +89,7 @@ class Chain {
   // whose state map nodes are still pending in map_.
   std::optional<Hash256> executed_hash_;
   BlockOutcome executed_;
+  std::vector<Receipt> last_receipts_;
 };
 
 }  // namespace verity::state

@@ -1,0 +1,186 @@
+#include "node/rpc_backend.h"
+
+#include "contracts/accounts.h"
+#include "contracts/reputation.h"
+#include "contracts/staking.h"
+
+namespace verity::node {
+
+rpc::NodeStatus RpcBackend::status() const {
+  const auto& chain = node_.chain();
+  rpc::NodeStatus s;
+  s.chain_id = chain.genesis().chain_id;
+  s.height = chain.tip().height;
+  s.latest_block_hash = chain.tip().block_hash;
+  s.state_root = chain.tip().state_root;
+  s.view = node_.engine().view();
+  if (node_.is_validator()) s.validator = node_.validator_key();
+  s.node_id = node_.node_id();
+  s.moniker = node_.config().moniker;
+  s.peers = node_.peer_count();
+  s.mempool_txs = node_.mempool().size();
+  s.mempool_bytes = node_.mempool().bytes();
+  return s;
+}
+
+Result<std::optional<rpc::TxLookup>> RpcBackend::transaction(const Hash256& id) const {
+  auto committed = node_.chain().transaction(id);
+  if (!committed) return committed.error();
+  if (*committed) return std::optional<rpc::TxLookup>(rpc::TxLookup{(*committed)->tx, (*committed)->receipt});
+  if (const Transaction* pending = node_.mempool().get(id))
+    return std::optional<rpc::TxLookup>(rpc::TxLookup{*pending, std::nullopt});
+  return std::optional<rpc::TxLookup>();
+}
+
+Result<rpc::AccountInfo> RpcBackend::account(const PublicKey& address) const {
+  auto a = contracts::load_account(node_.chain().state(), address);
+  if (!a) return a.error();
+  rpc::AccountInfo info;
+  info.balance = a->balance;
+  info.nonce = a->nonce;
+  info.next_nonce = node_.mempool().next_nonce(address).value_or(a->nonce);
+  info.height = node_.chain().tip().height;
+  return info;
+}
+
+Result<rpc::AccountProof> RpcBackend::prove_account(const PublicKey& address) const {
+  const auto& chain = node_.chain();
+  const std::uint64_t height = chain.tip().height;
+  if (height == 0) return make_error("not-found", "no block is committed yet: proofs start at height 1");
+  rpc::AccountProof p;
+  p.height = height;
+  p.key = contracts::account_key(address);
+  auto value = chain.state().get(p.key);
+  if (!value) return value.error();
+  p.value = *value;
+  p.root = chain.tip().state_root;
+  auto proof = chain.prove(p.key);
+  if (!proof) return proof.error();
+  p.proof = std::move(*proof);
+  auto block = chain.block_at(height);
+  if (!block) return block.error();
+  auto cert = chain.certificate_at(height);
+  if (!cert) return cert.error();
+  if (!*block || !*cert) return local_error("state-corrupt", "the tip's block or certificate is missing");
+  p.header = (*block)->header;
+  p.certificate = **cert;
+  p.validators = chain.tip_validators();
+  return p;
+}
+
+namespace {
+rpc::ValidatorInfo info_of(const contracts::ValidatorRecord& v, const ValidatorSet& set) {
+  rpc::ValidatorInfo i;
+  i.operator_address = v.operator_address;
+  i.consensus_key = v.consensus_key;
+  i.name = v.name;
+  i.commission_bps = v.commission_bps;
+  i.tokens = v.tokens;
+  i.shares = v.shares;
+  i.jailed = v.jailed;
+  i.jailed_until = v.jailed_until;
+  i.banned = v.banned;
+  auto power = set.power_of(v.consensus_key);
+  i.in_set = power.has_value();
+  i.power = power.value_or(0);
+  return i;
+}
+}  // namespace
+
+Result<std::vector<rpc::ValidatorInfo>> RpcBackend::validators() const {
+  const auto& state = node_.chain().state();
+  auto ops = contracts::validator_operators(state);
+  if (!ops) return ops.error();
+  std::vector<rpc::ValidatorInfo> in_set, others;
+  for (const auto& op : *ops) {
+    auto v = contracts::load_validator(state, op);
+    if (!v) return v.error();
+    if (!*v) continue;
+    auto i = info_of(**v, node_.chain().validators());
+    (i.in_set ? in_set : others).push_back(std::move(i));
+  }
+  in_set.insert(in_set.end(), others.begin(), others.end());
+  return in_set;
+}
+
+Result<std::optional<rpc::ValidatorInfo>> RpcBackend::validator(const PublicKey& operator_address) const {
+  auto v = contracts::load_validator(node_.chain().state(), operator_address);
+  if (!v) return v.error();
+  if (!*v) return std::optional<rpc::ValidatorInfo>();
+  return std::optional<rpc::ValidatorInfo>(info_of(**v, node_.chain().validators()));
+}
+
+Result<rpc::DelegationsInfo> RpcBackend::delegations(const PublicKey& delegator) const {
+  const auto& state = node_.chain().state();
+  rpc::DelegationsInfo out;
+  auto validators = contracts::delegated_validators(state, delegator);
+  if (!validators) return validators.error();
+  for (const auto& op : *validators) {
+    auto v = contracts::load_validator(state, op);
+    if (!v) return v.error();
+    auto d = contracts::load_delegation(state, op, delegator);
+    if (!d) return d.error();
+    if (!*v || !*d) continue;
+    out.delegations.push_back({op, (*d)->shares, contracts::delegation_value(**v, **d)});
+  }
+  auto entries = contracts::unbonding_entries(state, delegator);
+  if (!entries) return entries.error();
+  for (const auto& e : *entries)
+    out.unbonding.push_back({e.validator, e.amount, e.creation_height, e.completion_height});
+  return out;
+}
+
+Result<rpc::RewardsInfo> RpcBackend::rewards(const PublicKey& account) const {
+  const auto& chain = node_.chain();
+  // As a claim in the next block would see them.
+  auto summary = contracts::rewards_of(chain.state(), account, chain.tip().height + 1, chain.genesis().params);
+  if (!summary) return summary.error();
+  auto entries = contracts::reward_entries(chain.state(), account);
+  if (!entries) return entries.error();
+  rpc::RewardsInfo out;
+  out.vested = summary->vested;
+  out.locked = summary->locked;
+  for (const auto& e : *entries) out.entries.push_back({e.vest_height, e.amount});
+  return out;
+}
+
+Result<std::uint64_t> RpcBackend::reputation(const PublicKey& who) const {
+  return contracts::reputation(node_.chain().state(), who);
+}
+
+std::vector<rpc::Metric> RpcBackend::metrics() const {
+  auto gauge = [](std::string name, std::string help, double v) {
+    return rpc::Metric{std::move(name), std::move(help), "gauge", {{"", v}}};
+  };
+  auto counter = [](std::string name, std::string help, double v) {
+    return rpc::Metric{std::move(name), std::move(help), "counter", {{"", v}}};
+  };
+  const auto& chain = node_.chain();
+  const auto& pool = node_.mempool();
+  const auto p2p = node_.p2p().counters();
+  std::vector<rpc::Metric> m;
+  m.push_back(gauge("verity_height", "height of the last committed block", static_cast<double>(chain.tip().height)));
+  m.push_back(gauge("verity_view", "the consensus view at the current height", static_cast<double>(node_.engine().view())));
+  m.push_back(counter("verity_view_changes_total", "view changes since start", static_cast<double>(node_.stats().view_changes)));
+  m.push_back(gauge("verity_is_validator", "1 when this node's key is in the validator set", node_.is_validator() ? 1 : 0));
+  m.push_back(gauge("verity_validators", "validators in the set that certifies the next block",
+                    static_cast<double>(chain.validators().size())));
+  m.push_back(counter("verity_committed_txs_total", "transactions committed since start",
+                      static_cast<double>(node_.stats().committed_txs)));
+  m.push_back(counter("verity_synced_blocks_total", "blocks taken from peers by sync since start",
+                      static_cast<double>(node_.stats().synced_blocks)));
+  m.push_back(gauge("verity_mempool_txs", "pending transactions", static_cast<double>(pool.size())));
+  m.push_back(gauge("verity_mempool_bytes", "encoded bytes of pending transactions", static_cast<double>(pool.bytes())));
+  rpc::Metric rejected{"verity_mempool_rejected_total", "transactions the mempool refused, by reason", "counter", {}};
+  for (const auto& [reason, n] : pool.counters().rejected)
+    rejected.samples.push_back({"reason=\"" + reason + "\"", static_cast<double>(n)});
+  m.push_back(std::move(rejected));
+  m.push_back(gauge("verity_peers", "authenticated peer links", static_cast<double>(node_.peer_count())));
+  m.push_back(counter("verity_p2p_dropped_peers_total", "peers dropped for misbehaviour or errors",
+                      static_cast<double>(p2p.dropped_peers)));
+  m.push_back(counter("verity_p2p_bytes_in_total", "bytes received on peer links", static_cast<double>(p2p.bytes_in)));
+  m.push_back(counter("verity_p2p_bytes_out_total", "bytes sent on peer links", static_cast<double>(p2p.bytes_out)));
+  return m;
+}
+
+}  // namespace verity::node

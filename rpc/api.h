@@ -1,0 +1,138 @@
+#pragma once
+// What the RPC server needs from the node, in core types only: rpc/ never
+// links node/, state/ or contracts/ (DESIGN.md's arrows). node/rpc_backend
+// implements it on the running node. Every call runs on the node's
+// io_context thread, so implementations need no locking.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/amount.h"
+#include "core/block.h"
+#include "core/genesis.h"
+#include "core/receipt.h"
+#include "core/result.h"
+#include "core/state_proof.h"
+#include "core/transaction.h"
+#include "core/validator_set.h"
+
+namespace verity::rpc {
+
+struct NodeStatus {
+  std::string chain_id;
+  std::uint64_t height = 0;
+  Hash256 latest_block_hash;
+  Hash256 state_root;
+  std::uint64_t view = 0;
+  std::optional<PublicKey> validator;  // this node's consensus key, when it is in the set
+  PublicKey node_id;
+  std::string moniker;
+  std::uint64_t peers = 0;
+  std::uint64_t mempool_txs = 0;
+  std::uint64_t mempool_bytes = 0;
+};
+
+struct TxLookup {
+  Transaction tx;
+  std::optional<Receipt> receipt;  // nullopt: pending in the mempool
+};
+
+struct AccountInfo {
+  Amount balance;
+  std::uint64_t nonce = 0;       // committed
+  std::uint64_t next_nonce = 0;  // counting the sender's transactions in the mempool
+  std::uint64_t height = 0;      // the state these figures are from
+};
+
+// Everything a client needs to check an account without trusting the node
+// beyond the validator set: the state proof, the header whose state_root it
+// is against, and the certificate (with the set) that vouches for the header.
+struct AccountProof {
+  std::uint64_t height = 0;
+  Bytes key;
+  std::optional<Bytes> value;  // the canonical Account encoding; nullopt: absent
+  Hash256 root;
+  StateProof proof;
+  BlockHeader header;
+  CommitCertificate certificate;
+  ValidatorSet validators;  // the set that certified `height`
+};
+
+struct ValidatorInfo {
+  PublicKey operator_address;
+  PublicKey consensus_key;
+  std::string name;
+  std::uint64_t commission_bps = 0;
+  Amount tokens;
+  std::uint64_t shares = 0;
+  bool jailed = false;
+  std::uint64_t jailed_until = 0;
+  bool banned = false;
+  bool in_set = false;        // in the set that certifies the next block
+  std::uint64_t power = 0;    // its power in that set (0 when outside)
+};
+
+struct DelegationInfo {
+  PublicKey validator;
+  std::uint64_t shares = 0;
+  Amount value;
+};
+struct UnbondingInfo {
+  PublicKey validator;
+  Amount amount;
+  std::uint64_t creation_height = 0;
+  std::uint64_t completion_height = 0;
+};
+struct DelegationsInfo {
+  std::vector<DelegationInfo> delegations;
+  std::vector<UnbondingInfo> unbonding;
+};
+
+struct RewardsInfo {
+  Amount vested;  // claimable now
+  Amount locked;  // vesting later
+  struct Entry {
+    std::uint64_t vest_height = 0;
+    Amount amount;
+  };
+  std::vector<Entry> entries;  // locked entries of an operator's commission and settled delegations
+};
+
+// One Prometheus metric family.
+struct Metric {
+  std::string name;  // "verity_height"
+  std::string help;
+  std::string type;  // "gauge" | "counter"
+  struct Sample {
+    std::string labels;  // `method="status"`, or empty
+    double value = 0;
+  };
+  std::vector<Sample> samples;
+};
+
+class NodeApi {
+ public:
+  virtual ~NodeApi() = default;
+
+  virtual NodeStatus status() const = 0;
+  virtual const Genesis& genesis() const = 0;
+  virtual Result<std::optional<Block>> block_at(std::uint64_t height) const = 0;
+  virtual Result<std::optional<std::uint64_t>> height_of(const Hash256& block_hash) const = 0;
+  virtual Result<std::optional<CommitCertificate>> certificate_at(std::uint64_t height) const = 0;
+  virtual Result<std::optional<TxLookup>> transaction(const Hash256& id) const = 0;
+  virtual Result<AccountInfo> account(const PublicKey& address) const = 0;
+  virtual Result<AccountProof> prove_account(const PublicKey& address) const = 0;
+  // The set that certifies the next block first, then every other registered validator.
+  virtual Result<std::vector<ValidatorInfo>> validators() const = 0;
+  virtual Result<std::optional<ValidatorInfo>> validator(const PublicKey& operator_address) const = 0;
+  virtual Result<DelegationsInfo> delegations(const PublicKey& delegator) const = 0;
+  virtual Result<RewardsInfo> rewards(const PublicKey& account) const = 0;
+  virtual Result<std::uint64_t> reputation(const PublicKey& who) const = 0;
+  // Admits to the mempool and gossips; the error carries the mempool's reason.
+  virtual Result<Hash256> submit(const Transaction& tx) = 0;
+  virtual std::vector<Metric> metrics() const = 0;
+};
+
+}  // namespace verity::rpc

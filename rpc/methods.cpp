@@ -1,0 +1,662 @@
+#include "rpc/methods.h"
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+
+#include <sstream>
+
+#include "core/hex.h"
+#include "core/version.h"
+#include "rpc/commit_waiters.h"
+#include "rpc/genesis_json.h"
+#include "rpc/json_codec.h"
+
+namespace verity::rpc {
+
+namespace {
+
+using rapidjson::Value;
+
+Value str(std::string_view s, JsonAlloc& a) { return Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a); }
+Value hex(ByteView b, JsonAlloc& a) { return str(to_hex(b), a); }
+template <class T>
+Value hex_of(const T& v, JsonAlloc& a) {
+  return hex(encode(v), a);
+}
+
+const Value* param(const Value& params, const char* name) {
+  auto it = params.FindMember(name);
+  return it == params.MemberEnd() ? nullptr : &it->value;
+}
+
+Result<PublicKey> key_param(const Value& params, const char* name) {
+  return fixed_from_json<32, PublicKeyTag>(*param(params, name), name);
+}
+
+Result<Hash256> hash_param(const Value& params, const char* name) {
+  return fixed_from_json<32, HashTag>(*param(params, name), name);
+}
+
+Result<bool> bool_param(const Value& params, const char* name, bool absent) {
+  const Value* v = param(params, name);
+  if (!v) return absent;
+  if (!v->IsBool()) return make_error("invalid-params", std::string(name) + ": expected true or false");
+  return v->GetBool();
+}
+
+Error not_found(const std::string& what) { return make_error("not-found", what); }
+
+// --- JSON forms ----------------------------------------------------------------
+
+Value header_json(const BlockHeader& h, JsonAlloc& a) {
+  Value o(rapidjson::kObjectType);
+  o.AddMember("chain_id", str(h.chain_id, a), a);
+  o.AddMember("height", h.height, a);
+  o.AddMember("view", h.view, a);
+  o.AddMember("prev_hash", to_json(h.prev_hash, a), a);
+  o.AddMember("tx_root", to_json(h.tx_root, a), a);
+  o.AddMember("state_root", to_json(h.state_root, a), a);
+  o.AddMember("last_commit_hash", to_json(h.last_commit_hash, a), a);
+  o.AddMember("proposer", to_json(h.proposer, a), a);
+  o.AddMember("timestamp_ms", h.timestamp_ms, a);
+  return o;
+}
+
+Value certificate_json(const CommitCertificate& c, JsonAlloc& a) {
+  Value o(rapidjson::kObjectType);
+  o.AddMember("height", c.height, a);
+  o.AddMember("view", c.view, a);
+  o.AddMember("block_hash", to_json(c.block_hash, a), a);
+  Value sigs(rapidjson::kArrayType);
+  for (const auto& s : c.signatures) {
+    Value e(rapidjson::kObjectType);
+    e.AddMember("validator", to_json(s.validator, a), a);
+    e.AddMember("signature", to_json(s.signature, a), a);
+    sigs.PushBack(e, a);
+  }
+  o.AddMember("signatures", sigs, a);
+  o.AddMember("hex", hex_of(c, a), a);
+  return o;
+}
+
+Value tx_with_hash(const Transaction& tx, JsonAlloc& a) {
+  Value o(rapidjson::kObjectType);
+  o.AddMember("hash", to_json(tx.id(), a), a);
+  Value body = to_json(tx, a);
+  for (auto it = body.MemberBegin(); it != body.MemberEnd(); ++it) o.AddMember(it->name, it->value, a);
+  return o;
+}
+
+Value validator_json(const ValidatorInfo& v, JsonAlloc& a) {
+  Value o(rapidjson::kObjectType);
+  o.AddMember("operator", to_json(v.operator_address, a), a);
+  o.AddMember("consensus_key", to_json(v.consensus_key, a), a);
+  o.AddMember("name", str(v.name, a), a);
+  o.AddMember("commission_bps", v.commission_bps, a);
+  o.AddMember("tokens", to_json(v.tokens, a), a);
+  o.AddMember("shares", v.shares, a);
+  o.AddMember("jailed", v.jailed, a);
+  o.AddMember("jailed_until", v.jailed_until, a);
+  o.AddMember("banned", v.banned, a);
+  o.AddMember("in_set", v.in_set, a);
+  o.AddMember("power", v.power, a);
+  return o;
+}
+
+// Builds a result document with `build(object, allocator)`.
+template <class F>
+rapidjson::Document object_result(F build) {
+  rapidjson::Document d(rapidjson::kObjectType);
+  build(static_cast<Value&>(d), d.GetAllocator());
+  return d;
+}
+
+// A transaction given as a JSON object or as the hex of its canonical encoding.
+Result<Transaction> tx_param(const Value& params) {
+  const Value& v = *param(params, "tx");
+  if (v.IsString()) {
+    auto raw = from_hex(std::string_view(v.GetString(), v.GetStringLength()));
+    if (!raw) return make_error("invalid-params", "tx: expected a transaction object or the hex of its encoding");
+    auto tx = decode_exact<Transaction>(*raw);
+    if (!tx) return make_error("invalid-params", "tx: " + tx.error().to_string());
+    return tx;
+  }
+  auto tx = transaction_from_json(v);
+  if (!tx) return make_error("invalid-params", "tx." + tx.error().detail);
+  return tx;
+}
+
+// --- handlers --------------------------------------------------------------------
+
+JsonResult m_status(const Value&, CallContext& ctx) {
+  NodeStatus s = ctx.node.status();
+  return object_result([&](Value& o, JsonAlloc& a) {
+    o.AddMember("chain_id", str(s.chain_id, a), a);
+    o.AddMember("height", s.height, a);
+    o.AddMember("latest_block_hash", to_json(s.latest_block_hash, a), a);
+    o.AddMember("state_root", to_json(s.state_root, a), a);
+    o.AddMember("view", s.view, a);
+    o.AddMember("validator", s.validator ? to_json(*s.validator, a) : Value(), a);
+    o.AddMember("node_id", to_json(s.node_id, a), a);
+    o.AddMember("moniker", str(s.moniker, a), a);
+    o.AddMember("peers", s.peers, a);
+    o.AddMember("mempool_txs", s.mempool_txs, a);
+    o.AddMember("mempool_bytes", s.mempool_bytes, a);
+    o.AddMember("version", str(kVersion, a), a);
+  });
+}
+
+JsonResult m_genesis(const Value&, CallContext& ctx) {
+  rapidjson::Document d;
+  const std::string text = genesis_to_json(ctx.node.genesis());
+  d.Parse(text.data(), text.size());
+  if (d.HasParseError()) return local_error("internal", "genesis JSON does not parse");
+  return d;
+}
+
+JsonResult m_block(const Value& params, CallContext& ctx) {
+  const Value* h = param(params, "height");
+  const Value* hash = param(params, "hash");
+  if (h && hash) return make_error("invalid-params", "give height or hash, not both");
+  std::uint64_t height = ctx.node.status().height;
+  if (h) {
+    auto v = u64_from_json(*h, "height");
+    if (!v) return v.error();
+    height = *v;
+  } else if (hash) {
+    auto bh = hash_param(params, "hash");
+    if (!bh) return bh.error();
+    auto found = ctx.node.height_of(*bh);
+    if (!found) return found.error();
+    if (!*found) return not_found("no committed block has hash " + bh->hex());
+    height = **found;
+  }
+  if (height == 0) return not_found("height 0 is the genesis; blocks start at 1 (the genesis method returns it)");
+  auto block = ctx.node.block_at(height);
+  if (!block) return block.error();
+  if (!*block) return not_found("no block at height " + std::to_string(height) + " yet (the chain is at " +
+                                std::to_string(ctx.node.status().height) + ")");
+  auto cert = ctx.node.certificate_at(height);
+  if (!cert) return cert.error();
+  const Block& b = **block;
+  return object_result([&](Value& o, JsonAlloc& a) {
+    o.AddMember("height", b.header.height, a);
+    o.AddMember("hash", to_json(b.hash(), a), a);
+    o.AddMember("header", header_json(b.header, a), a);
+    Value txs(rapidjson::kArrayType);
+    for (const auto& tx : b.transactions) txs.PushBack(tx_with_hash(tx, a), a);
+    o.AddMember("txs", txs, a);
+    o.AddMember("last_commit", certificate_json(b.last_commit, a), a);
+    o.AddMember("certificate", *cert ? certificate_json(**cert, a) : Value(), a);
+    o.AddMember("header_hex", hex_of(b.header, a), a);
+  });
+}
+
+JsonResult m_tx(const Value& params, CallContext& ctx) {
+  auto id = hash_param(params, "hash");
+  if (!id) return id.error();
+  auto found = ctx.node.transaction(*id);
+  if (!found) return found.error();
+  if (!*found) return not_found("no committed or pending transaction has hash " + id->hex());
+  const TxLookup& t = **found;
+  return object_result([&](Value& o, JsonAlloc& a) {
+    o.AddMember("hash", to_json(*id, a), a);
+    o.AddMember("status", rapidjson::StringRef(t.receipt ? "committed" : "pending"), a);
+    o.AddMember("tx", to_json(t.tx, a), a);
+    if (t.receipt) o.AddMember("receipt", receipt_json(*t.receipt, a), a);
+  });
+}
+
+JsonResult m_account(const Value& params, CallContext& ctx) {
+  auto address = key_param(params, "address");
+  if (!address) return address.error();
+  auto prove = bool_param(params, "prove", false);
+  if (!prove) return prove.error();
+  auto info = ctx.node.account(*address);
+  if (!info) return info.error();
+  std::optional<AccountProof> proof;
+  if (*prove) {
+    auto p = ctx.node.prove_account(*address);
+    if (!p) return p.error();
+    proof = std::move(*p);
+  }
+  return object_result([&](Value& o, JsonAlloc& a) {
+    o.AddMember("address", to_json(*address, a), a);
+    o.AddMember("balance", to_json(info->balance, a), a);
+    o.AddMember("nonce", info->nonce, a);
+    o.AddMember("next_nonce", info->next_nonce, a);
+    o.AddMember("height", info->height, a);
+    if (proof) {
+      Value p(rapidjson::kObjectType);
+      p.AddMember("height", proof->height, a);
+      p.AddMember("key", hex(proof->key, a), a);
+      p.AddMember("value", proof->value ? hex(*proof->value, a) : Value(), a);
+      p.AddMember("root", to_json(proof->root, a), a);
+      p.AddMember("proof", hex_of(proof->proof, a), a);
+      p.AddMember("header", hex_of(proof->header, a), a);
+      p.AddMember("certificate", hex_of(proof->certificate, a), a);
+      p.AddMember("validators", hex_of(proof->validators, a), a);
+      o.AddMember("proof", p, a);
+    }
+  });
+}
+
+JsonResult m_validators(const Value&, CallContext& ctx) {
+  auto all = ctx.node.validators();
+  if (!all) return all.error();
+  return object_result([&](Value& o, JsonAlloc& a) {
+    o.AddMember("height", ctx.node.status().height, a);
+    Value list(rapidjson::kArrayType);
+    for (const auto& v : *all) list.PushBack(validator_json(v, a), a);
+    o.AddMember("validators", list, a);
+  });
+}
+
+JsonResult m_validator(const Value& params, CallContext& ctx) {
+  auto address = key_param(params, "address");
+  if (!address) return address.error();
+  auto v = ctx.node.validator(*address);
+  if (!v) return v.error();
+  if (!*v) return not_found("no validator has operator " + address->hex() + " (validators lists them)");
+  rapidjson::Document d;
+  static_cast<Value&>(d) = validator_json(**v, d.GetAllocator());
+  return d;
+}
+
+JsonResult m_delegations(const Value& params, CallContext& ctx) {
+  auto address = key_param(params, "address");
+  if (!address) return address.error();
+  auto d = ctx.node.delegations(*address);
+  if (!d) return d.error();
+  return object_result([&](Value& o, JsonAlloc& a) {
+    Value ds(rapidjson::kArrayType);
+    for (const auto& x : d->delegations) {
+      Value e(rapidjson::kObjectType);
+      e.AddMember("validator", to_json(x.validator, a), a);
+      e.AddMember("shares", x.shares, a);
+      e.AddMember("value", to_json(x.value, a), a);
+      ds.PushBack(e, a);
+    }
+    Value us(rapidjson::kArrayType);
+    for (const auto& x : d->unbonding) {
+      Value e(rapidjson::kObjectType);
+      e.AddMember("validator", to_json(x.validator, a), a);
+      e.AddMember("amount", to_json(x.amount, a), a);
+      e.AddMember("creation_height", x.creation_height, a);
+      e.AddMember("completion_height", x.completion_height, a);
+      us.PushBack(e, a);
+    }
+    o.AddMember("delegations", ds, a);
+    o.AddMember("unbonding", us, a);
+  });
+}
+
+JsonResult m_rewards(const Value& params, CallContext& ctx) {
+  auto address = key_param(params, "address");
+  if (!address) return address.error();
+  auto r = ctx.node.rewards(*address);
+  if (!r) return r.error();
+  return object_result([&](Value& o, JsonAlloc& a) {
+    o.AddMember("vested", to_json(r->vested, a), a);
+    o.AddMember("locked", to_json(r->locked, a), a);
+    Value es(rapidjson::kArrayType);
+    for (const auto& e : r->entries) {
+      Value x(rapidjson::kObjectType);
+      x.AddMember("vest_height", e.vest_height, a);
+      x.AddMember("amount", to_json(e.amount, a), a);
+      es.PushBack(x, a);
+    }
+    o.AddMember("entries", es, a);
+  });
+}
+
+JsonResult m_reputation(const Value& params, CallContext& ctx) {
+  auto address = key_param(params, "address");
+  if (!address) return address.error();
+  auto r = ctx.node.reputation(*address);
+  if (!r) return r.error();
+  return object_result([&](Value& o, JsonAlloc& a) {
+    o.AddMember("address", to_json(*address, a), a);
+    o.AddMember("reputation", *r, a);
+  });
+}
+
+JsonResult m_send_tx(const Value& params, CallContext& ctx) {
+  auto tx = tx_param(params);
+  if (!tx) return tx.error();
+  auto id = ctx.node.submit(*tx);
+  if (!id) return id.error();
+  return object_result([&](Value& o, JsonAlloc& a) { o.AddMember("hash", to_json(*id, a), a); });
+}
+
+JsonResult commit_result(const Hash256& id, const Receipt& r) {
+  return object_result([&](Value& o, JsonAlloc& a) {
+    o.AddMember("hash", to_json(id, a), a);
+    o.AddMember("height", r.height, a);
+    o.AddMember("receipt", receipt_json(r, a), a);
+  });
+}
+
+void m_send_tx_commit(const Value& params, CallContext& ctx, Reply reply) {
+  auto tx = tx_param(params);
+  if (!tx) return reply(tx.error());
+  std::uint64_t timeout_ms = kDefaultCommitTimeoutMs;
+  if (const Value* t = param(params, "timeout_ms")) {
+    auto v = u64_from_json(*t, "timeout_ms");
+    if (!v) return reply(v.error());
+    if (*v == 0 || *v > kMaxCommitTimeoutMs)
+      return reply(make_error("invalid-params", "timeout_ms: must be from 1 to " + std::to_string(kMaxCommitTimeoutMs)));
+    timeout_ms = *v;
+  }
+  if (!ctx.waiters) return reply(make_error("shutting-down", "no commit notifications on this server"));
+  const Hash256 id = tx->id();
+  auto admitted = ctx.node.submit(*tx);
+  if (!admitted) {
+    // Sent before (by send_tx, or a retry after a timeout): wait for it or
+    // answer with its receipt.
+    if (admitted.error().reason != "tx-known") return reply(admitted.error());
+    auto found = ctx.node.transaction(id);
+    if (!found) return reply(found.error());
+    if (!*found) return reply(admitted.error());
+    if ((*found)->receipt) return reply(commit_result(id, *(*found)->receipt));
+  }
+  ctx.waiters->wait(id, std::chrono::milliseconds(timeout_ms), [reply, id](Result<Receipt> r) {
+    if (!r) return reply(r.error());
+    reply(commit_result(id, *r));
+  });
+}
+
+void m_discover(const Value&, CallContext&, Reply reply) {
+  rapidjson::Document d;
+  const std::string& doc = openrpc_document();
+  d.Parse(doc.data(), doc.size());
+  reply(std::move(d));
+}
+
+JsonResult m_subscribe(const Value& params, CallContext& ctx) {
+  auto topic = string_from_json(*param(params, "topic"), "topic");
+  if (!topic) return topic.error();
+  std::optional<PublicKey> account;
+  if (param(params, "account")) {
+    auto k = key_param(params, "account");
+    if (!k) return k.error();
+    if (*topic != "txs") return make_error("invalid-params", "account: only the txs topic filters by account");
+    account = *k;
+  }
+  auto id = ctx.subscriber->subscribe(*topic, account);
+  if (!id) return id.error();
+  rapidjson::Document d;
+  d.SetString(id->c_str(), static_cast<rapidjson::SizeType>(id->size()), d.GetAllocator());
+  return d;
+}
+
+JsonResult m_unsubscribe(const Value& params, CallContext& ctx) {
+  auto id = string_from_json(*param(params, "subscription"), "subscription");
+  if (!id) return id.error();
+  if (!ctx.subscriber->unsubscribe(*id)) return not_found("no subscription " + *id + " on this connection");
+  rapidjson::Document d;
+  d.SetBool(true);
+  return d;
+}
+
+// --- the table ------------------------------------------------------------------------
+
+std::string ref(const char* name) { return std::string(R"({"$ref":"#/components/schemas/)") + name + "\"}"; }
+
+const char* kAddressHelp = "an account's public key (64 hex)";
+
+}  // namespace
+
+rapidjson::Value receipt_json(const Receipt& r, JsonAlloc& a) {
+  Value o(rapidjson::kObjectType);
+  o.AddMember("height", r.height, a);
+  o.AddMember("index", r.index, a);
+  o.AddMember("ok", r.ok, a);
+  o.AddMember("reason", str(r.reason, a), a);
+  o.AddMember("fee_paid", to_json(r.fee_paid, a), a);
+  Value events(rapidjson::kArrayType);
+  for (const auto& e : r.events) {
+    Value ev(rapidjson::kObjectType);
+    ev.AddMember("kind", str(e.kind, a), a);
+    Value attrs(rapidjson::kObjectType);
+    for (const auto& [k, v] : e.attributes) attrs.AddMember(str(k, a), str(v, a), a);
+    ev.AddMember("attributes", attrs, a);
+    events.PushBack(ev, a);
+  }
+  o.AddMember("events", events, a);
+  return o;
+}
+
+const std::vector<std::pair<std::string, std::string>>& schema_components() {
+  static const std::vector<std::pair<std::string, std::string>> c = {
+      {"Amount", R"({"type":"string","pattern":"^[0-9]{1,20}$","description":"base units as a decimal string; JSON numbers lose precision above 2^53"})"},
+      {"Hash", R"({"type":"string","pattern":"^[0-9a-f]{64}$","description":"SHA-256, lower-case hex"})"},
+      {"Key", R"({"type":"string","pattern":"^[0-9a-f]{64}$","description":"BIP-340 public key, lower-case hex"})"},
+      {"Hex", R"({"type":"string","pattern":"^([0-9a-f]{2})*$","description":"bytes of a canonical encoding, lower-case hex"})"},
+      {"Height", R"({"type":"integer","minimum":0})"},
+      {"Transaction",
+       R"({"type":"object","required":["chain_id","sender","nonce","fee","payload","signature"],"properties":{"chain_id":{"type":"string"},"sender":{"$ref":"#/components/schemas/Key"},"nonce":{"type":"integer","minimum":0},"fee":{"$ref":"#/components/schemas/Amount"},"payload":{"type":"object","required":["type"],"properties":{"type":{"enum":["transfer","create_validator","delegate","undelegate","withdraw","claim","unjail","submit_evidence"]}},"description":"transfer{to,amount}; create_validator{consensus_key,self_stake,name,commission_bps}; delegate{validator,amount}; undelegate{validator,amount}; withdraw{}; claim{}; unjail{}; submit_evidence{evidence: hex of the encoded evidence}"},"signature":{"type":"string","pattern":"^[0-9a-f]{128}$","description":"BIP-340 signature of the signing hash"}}})"},
+      {"Receipt",
+       R"({"type":"object","properties":{"height":{"$ref":"#/components/schemas/Height"},"index":{"type":"integer"},"ok":{"type":"boolean"},"reason":{"type":"string","description":"stable kebab-case reason when ok is false"},"fee_paid":{"$ref":"#/components/schemas/Amount"},"events":{"type":"array","items":{"type":"object","properties":{"kind":{"type":"string"},"attributes":{"type":"object","additionalProperties":{"type":"string"}}}}}}})"},
+      {"Certificate",
+       R"({"type":"object","properties":{"height":{"$ref":"#/components/schemas/Height"},"view":{"type":"integer"},"block_hash":{"$ref":"#/components/schemas/Hash"},"signatures":{"type":"array","items":{"type":"object","properties":{"validator":{"$ref":"#/components/schemas/Key"},"signature":{"type":"string"}}}},"hex":{"$ref":"#/components/schemas/Hex"}}})"},
+      {"Validator",
+       R"({"type":"object","properties":{"operator":{"$ref":"#/components/schemas/Key"},"consensus_key":{"$ref":"#/components/schemas/Key"},"name":{"type":"string"},"commission_bps":{"type":"integer"},"tokens":{"$ref":"#/components/schemas/Amount"},"shares":{"type":"integer"},"jailed":{"type":"boolean"},"jailed_until":{"$ref":"#/components/schemas/Height"},"banned":{"type":"boolean"},"in_set":{"type":"boolean","description":"in the set that certifies the next block"},"power":{"type":"integer"}}})"},
+  };
+  return c;
+}
+
+const std::vector<Method>& node_methods() {
+  static const std::vector<Method> table = [] {
+    const std::string address = ref("Key");
+    std::vector<Method> m;
+    m.push_back({"status", "The node's view of the chain.",
+                 "`validator` is this node's consensus key when it is in the validator set, else null.",
+                 {},
+                 R"({"type":"object","properties":{"chain_id":{"type":"string"},"height":)" + ref("Height") +
+                     R"(,"latest_block_hash":)" + ref("Hash") + R"(,"state_root":)" + ref("Hash") +
+                     R"(,"view":{"type":"integer"},"validator":{"oneOf":[)" + ref("Key") +
+                     R"(,{"type":"null"}]},"node_id":)" + ref("Key") +
+                     R"(,"moniker":{"type":"string"},"peers":{"type":"integer"},"mempool_txs":{"type":"integer"},"mempool_bytes":{"type":"integer"},"version":{"type":"string"}}})",
+                 false, sync_handler(m_status)});
+    m.push_back({"genesis", "The genesis of this chain, in the genesis file's JSON form.", "See genesis/README.md.", {},
+                 R"({"type":"object"})", false, sync_handler(m_genesis)});
+    m.push_back({"block", "A committed block, by height or hash (neither: the latest).",
+                 "`certificate` is the commit certificate of this block (null only while the next block is not "
+                 "committed yet on a node that synced it); `last_commit` is the previous block's, carried in this "
+                 "block. Not found: -32001.",
+                 {{"height", ref("Height"), false, "a committed height (from 1)"},
+                  {"hash", ref("Hash"), false, "a block hash"}},
+                 R"({"type":"object","properties":{"height":)" + ref("Height") + R"(,"hash":)" + ref("Hash") +
+                     R"(,"header":{"type":"object"},"txs":{"type":"array","items":)" + ref("Transaction") +
+                     R"(},"last_commit":)" + ref("Certificate") + R"(,"certificate":{"oneOf":[)" + ref("Certificate") +
+                     R"(,{"type":"null"}]},"header_hex":)" + ref("Hex") + "}}",
+                 false, sync_handler(m_block)});
+    m.push_back({"tx", "A transaction by hash: committed (with its receipt) or pending in this node's mempool.",
+                 "A failed transaction is committed too: its receipt has ok=false and a reason; it paid its fee. "
+                 "Not found: -32001.",
+                 {{"hash", ref("Hash"), true, "the transaction id"}},
+                 R"({"type":"object","properties":{"hash":)" + ref("Hash") +
+                     R"(,"status":{"enum":["committed","pending"]},"tx":)" + ref("Transaction") +
+                     R"(,"receipt":)" + ref("Receipt") + "}}",
+                 false, sync_handler(m_tx)});
+    m.push_back({"account", "Balance and nonce of an account; with prove=true, a proof a client can check.",
+                 "`next_nonce` counts the sender's transactions pending in this node's mempool: sign the next one "
+                 "with it. The proof is against the state root in the header of `proof.height`, and the commit "
+                 "certificate of that height, with the validator set that signed it, vouches for the header. To "
+                 "check: decode header, certificate and validators (canonical encodings), header.hash() == "
+                 "certificate.block_hash, certificate.verify(chain_id, validators), header.state_root == root, "
+                 "verify_state_proof(root, key, value, proof); `value` (null: no such account) is the canonical "
+                 "Account {balance, nonce}. `verity account NAME --prove` does all this.",
+                 {{"address", address, true, kAddressHelp}, {"prove", R"({"type":"boolean"})", false, "include a proof"}},
+                 R"({"type":"object","properties":{"address":)" + ref("Key") + R"(,"balance":)" + ref("Amount") +
+                     R"(,"nonce":{"type":"integer"},"next_nonce":{"type":"integer"},"height":)" + ref("Height") +
+                     R"(,"proof":{"type":"object","properties":{"height":)" + ref("Height") + R"(,"key":)" + ref("Hex") +
+                     R"(,"value":{"oneOf":[)" + ref("Hex") + R"(,{"type":"null"}]},"root":)" + ref("Hash") +
+                     R"(,"proof":)" + ref("Hex") + R"(,"header":)" + ref("Hex") + R"(,"certificate":)" + ref("Hex") +
+                     R"(,"validators":)" + ref("Hex") + "}}}}",
+                 false, sync_handler(m_account)});
+    m.push_back({"validators", "Every registered validator: the set that certifies the next block first.",
+                 "", {},
+                 R"({"type":"object","properties":{"height":)" + ref("Height") +
+                     R"(,"validators":{"type":"array","items":)" + ref("Validator") + "}}}",
+                 false, sync_handler(m_validators)});
+    m.push_back({"validator", "One validator by its operator address.", "Not found: -32001.",
+                 {{"address", address, true, "the validator's operator account"}}, ref("Validator"), false,
+                 sync_handler(m_validator)});
+    m.push_back({"delegations", "An account's delegations and its unbonding entries.", "",
+                 {{"address", address, true, "the delegator"}},
+                 R"({"type":"object","properties":{"delegations":{"type":"array","items":{"type":"object","properties":{"validator":)" +
+                     ref("Key") + R"(,"shares":{"type":"integer"},"value":)" + ref("Amount") +
+                     R"(}}},"unbonding":{"type":"array","items":{"type":"object","properties":{"validator":)" +
+                     ref("Key") + R"(,"amount":)" + ref("Amount") + R"(,"creation_height":)" + ref("Height") +
+                     R"(,"completion_height":)" + ref("Height") + "}}}}}",
+                 false, sync_handler(m_delegations)});
+    m.push_back({"rewards", "An account's rewards: vested (claimable now) and locked.",
+                 "`entries` lists the locked entries (an operator's commission, rewards settled when a delegation "
+                 "changed) with the height they vest at; `claim` moves the vested amount to the balance.",
+                 {{"address", address, true, kAddressHelp}},
+                 R"({"type":"object","properties":{"vested":)" + ref("Amount") + R"(,"locked":)" + ref("Amount") +
+                     R"(,"entries":{"type":"array","items":{"type":"object","properties":{"vest_height":)" +
+                     ref("Height") + R"(,"amount":)" + ref("Amount") + "}}}}}",
+                 false, sync_handler(m_rewards)});
+    m.push_back({"reputation", "The reputation of a worker or validator key.", "",
+                 {{"address", address, true, kAddressHelp}},
+                 R"({"type":"object","properties":{"address":)" + ref("Key") + R"(,"reputation":{"type":"integer"}}})",
+                 false, sync_handler(m_reputation)});
+    const std::string tx_schema = R"({"oneOf":[)" + ref("Transaction") + "," + ref("Hex") + "]}";
+    m.push_back({"send_tx", "Submits a signed transaction; answers once the mempool admitted it.",
+                 "Rejected: -32002 with the mempool's reason in data.reason: tx-too-large, malformed-tx, "
+                 "wrong-chain-id, fee-too-low, tx-known, bad-signature, nonce-too-low, nonce-gap, nonce-taken, "
+                 "insufficient-funds, mempool-full (docs/mempool.md).",
+                 {{"tx", tx_schema, true, "the signed transaction, as JSON or as the hex of its encoding"}},
+                 R"({"type":"object","properties":{"hash":)" + ref("Hash") + "}}", false, sync_handler(m_send_tx)});
+    m.push_back({"send_tx_commit", "Submits a signed transaction and answers when a block commits it.",
+                 "Rejections as send_tx. Times out with -32003 (reason timeout) after timeout_ms (default 30000, "
+                 "at most 120000); the transaction may still commit later. Sending a transaction again that is "
+                 "pending waits for it; one already committed answers with its receipt. A committed transaction "
+                 "may have failed: check receipt.ok.",
+                 {{"tx", tx_schema, true, "the signed transaction"},
+                  {"timeout_ms", R"({"type":"integer","minimum":1,"maximum":120000})", false, "how long to wait"}},
+                 R"({"type":"object","properties":{"hash":)" + ref("Hash") + R"(,"height":)" + ref("Height") +
+                     R"(,"receipt":)" + ref("Receipt") + "}}",
+                 false, m_send_tx_commit});
+    m.push_back({"subscribe", "WebSocket only: notifications of new blocks, committed transactions or task events.",
+                 "Topics: `blocks` ({height, hash, state_root, view, txs, proposer} per block), `txs` ({hash, "
+                 "height, index, sender, type, ok, reason} per committed transaction; with `account`, only those "
+                 "sent by or to it), `tasks` ({height, tx, kind, attributes} per task event). Each arrives as "
+                 "{\"jsonrpc\":\"2.0\",\"method\":\"subscription\",\"params\":{\"subscription\":ID,\"topic\":T,"
+                 "\"result\":R}}. A client that reads too slowly is disconnected.",
+                 {{"topic", R"({"enum":["blocks","txs","tasks"]})", true, "what to receive"},
+                  {"account", address, false, "txs only: only transactions sent by or to this account"}},
+                 R"({"type":"string","description":"the subscription id"})", true, sync_handler(m_subscribe)});
+    m.push_back({"unsubscribe", "WebSocket only: ends a subscription.", "",
+                 {{"subscription", R"({"type":"string"})", true, "the id subscribe returned"}},
+                 R"({"type":"boolean"})", true, sync_handler(m_unsubscribe)});
+    m.push_back({"rpc.discover", "This API as an OpenRPC document.", "", {}, R"({"type":"object"})", false,
+                 m_discover});
+    return m;
+  }();
+  return table;
+}
+
+namespace {
+Value parsed(const std::string& text, JsonAlloc& a) {
+  rapidjson::Document d;
+  d.Parse(text.data(), text.size());
+  if (d.HasParseError()) {
+    std::fprintf(stderr, "verity: bad built-in JSON schema: %s\n", text.c_str());
+    std::abort();
+  }
+  return Value(d, a);
+}
+}  // namespace
+
+const std::string& openrpc_document() {
+  static const std::string doc = [] {
+    rapidjson::Document d(rapidjson::kObjectType);
+    auto& a = d.GetAllocator();
+    d.AddMember("openrpc", "1.2.6", a);
+    Value info(rapidjson::kObjectType);
+    info.AddMember("title", "Verity node JSON-RPC", a);
+    info.AddMember("version", str(kVersion, a), a);
+    d.AddMember("info", info, a);
+    Value methods(rapidjson::kArrayType);
+    for (const auto& m : node_methods()) {
+      Value o(rapidjson::kObjectType);
+      o.AddMember("name", str(m.name, a), a);
+      o.AddMember("summary", str(m.summary, a), a);
+      if (!m.help.empty()) o.AddMember("description", str(m.help, a), a);
+      o.AddMember("paramStructure", "either", a);
+      Value ps(rapidjson::kArrayType);
+      for (const auto& p : m.params) {
+        Value po(rapidjson::kObjectType);
+        po.AddMember("name", str(p.name, a), a);
+        po.AddMember("description", str(p.help, a), a);
+        po.AddMember("required", p.required, a);
+        po.AddMember("schema", parsed(p.schema, a), a);
+        ps.PushBack(po, a);
+      }
+      o.AddMember("params", ps, a);
+      Value result(rapidjson::kObjectType);
+      result.AddMember("name", "result", a);
+      result.AddMember("schema", parsed(m.result_schema, a), a);
+      o.AddMember("result", result, a);
+      methods.PushBack(o, a);
+    }
+    d.AddMember("methods", methods, a);
+    Value schemas(rapidjson::kObjectType);
+    for (const auto& [name, text] : schema_components()) schemas.AddMember(str(name, a), parsed(text, a), a);
+    Value components(rapidjson::kObjectType);
+    components.AddMember("schemas", schemas, a);
+    d.AddMember("components", components, a);
+    return json_string(d);
+  }();
+  return doc;
+}
+
+std::string markdown_reference() {
+  std::ostringstream o;
+  o << "<!-- Generated by `build/rpc/rpc-docs` from the method table in rpc/methods.cpp. Do not edit:\n"
+       "     change the table and run `build/rpc/rpc-docs > docs/rpc.md` (a test checks they agree). -->\n"
+       "# JSON-RPC reference\n\n"
+       "Every method below is served on `POST /` (JSON-RPC 2.0: single calls, batches, notifications) and on\n"
+       "the WebSocket endpoint `/ws`. Parameters go by name (an object) or by position (an array, in the order\n"
+       "listed). Amounts are decimal strings of base units; keys, hashes and signatures are lower-case hex\n"
+       "without `0x`. `rpc.discover` returns this table as an OpenRPC document. The server itself (limits,\n"
+       "errors, WebSocket, metrics) is described in [docs/rpc-server.md](rpc-server.md).\n\n"
+       "| method | summary |\n|---|---|\n";
+  for (const auto& m : node_methods()) {
+    std::string anchor;
+    for (char c : m.name)
+      if (c != '.') anchor += c;
+    o << "| [`" << m.name << "`](#" << anchor << ") | " << m.summary << " |\n";
+  }
+  o << "\n";
+  for (const auto& m : node_methods()) {
+    o << "## " << m.name << "\n\n" << m.summary << "\n\n";
+    if (!m.help.empty()) o << m.help << "\n\n";
+    if (m.params.empty()) {
+      o << "Parameters: none.\n\n";
+    } else {
+      o << "| parameter | required | schema | meaning |\n|---|---|---|---|\n";
+      for (const auto& p : m.params)
+        o << "| `" << p.name << "` | " << (p.required ? "yes" : "no") << " | `" << p.schema << "` | " << p.help
+          << " |\n";
+      o << "\n";
+    }
+    o << "Result schema:\n\n```json\n";
+    rapidjson::Document d;
+    d.Parse(m.result_schema.data(), m.result_schema.size());
+    rapidjson::StringBuffer buf;
+    rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
+    w.SetIndent(' ', 2);
+    d.Accept(w);
+    o << buf.GetString() << "\n```\n\n";
+  }
+  o << "## Shared schemas\n\n";
+  for (const auto& [name, text] : schema_components()) o << "- `" << name << "`: `" << text << "`\n";
+  return o.str();
+}
+
+}  // namespace verity::rpc
