@@ -169,7 +169,10 @@ std::string hint_for(const Error& e, const std::string& from, const std::string&
     return "another transaction from this account got in first; run the command again (it reads the nonce anew)";
   if (r == "fee-too-low") return "pass a higher --fee (the network's minimum is params.min_fee of its genesis)";
   if (r == "mempool-full") return "wait a few blocks and send again, or pass a higher --fee";
-  if (r == "already-known")
+  if (r == "nonce-taken")
+    return "a pending transaction of this account has that nonce already: wait for it to commit and run the "
+           "command again";
+  if (r == "already-known" || r == "tx-known")
     return "the same transaction is pending already; follow it with 'verity tx " + tx_hash + "'";
   if (r == "wrong-chain-id") return "--rpc points at a node of another network than the transaction was signed for";
   if (r == "bad-signature") return "the key does not sign for this sender; check --from";
@@ -624,8 +627,7 @@ Status cmd_tx(Session& s, const std::vector<std::string>& args) {
   if (!r) {
     if (r.error().reason == "not-found") {
       Error e = r.error();
-      e.detail = "no transaction " + hash + " is committed or pending at this node (" + e.detail +
-                 "): check the hash; a transaction that was rejected or evicted is not kept";
+      e.detail += ": check the hash; a transaction that was rejected or evicted from the mempool is not kept";
       return e;
     }
     return r.error();
@@ -674,7 +676,7 @@ Status cmd_block(Session& s, const std::vector<std::string>& args) {
   if (!r) {
     if (r.error().reason == "not-found") {
       Error e = r.error();
-      e.detail = which + " is not at this node (" + e.detail + "): 'verity status' shows its height";
+      e.detail = which + ": " + e.detail + "; 'verity status' shows the node's height";
       return e;
     }
     return r.error();
@@ -710,6 +712,90 @@ Status cmd_block(Session& s, const std::vector<std::string>& args) {
       o << "  " << text_of(t, "hash") << "  " << (payload ? text_of(*payload, "type") : "?") << " from "
         << text_of(t, "sender") << " nonce " << text_of(t, "nonce") << "\n";
     }
+  return {};
+}
+
+const char* kValidatorsHelp =
+    "Usage: verity validators\nEvery registered validator: operator, name, tokens, power, and whether it is in the set\n"
+    "that certifies the next block, jailed or banned.\n";
+
+Status cmd_validators(Session& s, const std::vector<std::string>& args) {
+  auto a = parse_args(Spec{"validators", {}, {}, 0, 0, ""}, args);
+  if (!a) return a.error();
+  auto r = s.call("validators");
+  if (!r) return r.error();
+  auto& o = s.io().out;
+  if (s.json()) {
+    print_json(o, *r);
+    return {};
+  }
+  o << "at height " << text_of(*r, "height") << "\n";
+  if (const Json* list = member(*r, "validators"); list && list->IsArray())
+    for (const auto& v : list->GetArray()) {
+      std::string flags;
+      if (text_of(v, "in_set") == "true") flags += " in-set";
+      if (text_of(v, "jailed") == "true") flags += " jailed(until " + text_of(v, "jailed_until") + ")";
+      if (text_of(v, "banned") == "true") flags += " banned";
+      o << text_of(v, "operator") << "  " << text_of(v, "name") << "  tokens " << text_of(v, "tokens") << "  power "
+        << text_of(v, "power") << "  commission " << text_of(v, "commission_bps") << " bps" << flags << "\n";
+    }
+  return {};
+}
+
+const char* kDelegationsHelp =
+    "Usage: verity delegations ADDRESS|NAME\nAn account's delegations (value per validator) and unbonding entries.\n";
+
+Status cmd_delegations(Session& s, const std::vector<std::string>& args) {
+  auto a = parse_args(Spec{"delegations", {}, {}, 1, 1, "ADDRESS|NAME"}, args);
+  if (!a) return a.error();
+  auto address = s.address_of("", a->positional[0]);
+  if (!address) return address.error();
+  rapidjson::Document params(rapidjson::kObjectType);
+  params.AddMember("address", str_value(address->hex(), params.GetAllocator()), params.GetAllocator());
+  auto r = s.call("delegations", params);
+  if (!r) return r.error();
+  auto& o = s.io().out;
+  if (s.json()) {
+    print_json(o, *r);
+    return {};
+  }
+  const Json* ds = member(*r, "delegations");
+  const Json* us = member(*r, "unbonding");
+  if ((!ds || !ds->IsArray() || ds->Empty()) && (!us || !us->IsArray() || us->Empty())) {
+    o << "no delegations and nothing unbonding for " << label(a->positional[0], *address) << "\n";
+    return {};
+  }
+  if (ds && ds->IsArray())
+    for (const auto& d : ds->GetArray())
+      o << "delegated  " << text_of(d, "value") << " to " << text_of(d, "validator") << " (" << text_of(d, "shares")
+        << " shares)\n";
+  if (us && us->IsArray())
+    for (const auto& u : us->GetArray())
+      o << "unbonding  " << text_of(u, "amount") << " from " << text_of(u, "validator") << ", withdrawable at height "
+        << text_of(u, "completion_height") << "\n";
+  return {};
+}
+
+const char* kRewardsHelp = "Usage: verity rewards ADDRESS|NAME\nAn account's rewards: vested (claimable with 'verity claim') and locked.\n";
+
+Status cmd_rewards(Session& s, const std::vector<std::string>& args) {
+  auto a = parse_args(Spec{"rewards", {}, {}, 1, 1, "ADDRESS|NAME"}, args);
+  if (!a) return a.error();
+  auto address = s.address_of("", a->positional[0]);
+  if (!address) return address.error();
+  rapidjson::Document params(rapidjson::kObjectType);
+  params.AddMember("address", str_value(address->hex(), params.GetAllocator()), params.GetAllocator());
+  auto r = s.call("rewards", params);
+  if (!r) return r.error();
+  auto& o = s.io().out;
+  if (s.json()) {
+    print_json(o, *r);
+    return {};
+  }
+  o << "vested  " << text_of(*r, "vested") << " (claimable now)\nlocked  " << text_of(*r, "locked") << "\n";
+  if (const Json* es = member(*r, "entries"); es && es->IsArray())
+    for (const auto& e : es->GetArray())
+      o << "  " << text_of(e, "amount") << " vests at height " << text_of(e, "vest_height") << "\n";
   return {};
 }
 
@@ -1118,6 +1204,9 @@ CliProgram client_program(ClientIo& io, const ClientGlobals& g) {
   add("unjail", "--from NAME: brings a jailed validator back", kUnjailHelp,
       [](Session& s, const auto& a) { return cmd_simple<Unjail>(s, a, "unjail"); });
   add("submit-evidence", "--from NAME --evidence HEX: reports a double sign", kEvidenceHelp, cmd_submit_evidence);
+  add("validators", "the registered validators", kValidatorsHelp, cmd_validators);
+  add("delegations", "ADDRESS|NAME: delegations and unbonding entries", kDelegationsHelp, cmd_delegations);
+  add("rewards", "ADDRESS|NAME: vested and locked rewards", kRewardsHelp, cmd_rewards);
   add("tx", "HASH: a transaction and its receipt", kTxHelp, cmd_tx);
   add("block", "[HEIGHT|HASH]: a block (default the latest)", kBlockHelp, cmd_block);
   return p;

@@ -211,9 +211,10 @@ Result<rapidjson::Document> HttpRpcClient::call(std::string_view method, const r
       if (auto dd = d->value.FindMember("detail"); dd != d->value.MemberEnd() && dd->value.IsString())
         detail = dd->value.GetString();
     }
-    std::string text = message;
-    if (!detail.empty() && detail != message) text += text.empty() ? detail : ": " + detail;
-    if (text.empty()) text = "error " + std::to_string(code);
+    // The message repeats the reason and the detail after a generic
+    // prefix ("transaction rejected: nonce-gap: ..."): the detail alone
+    // reads best after the reason the caller shows.
+    std::string text = !detail.empty() ? detail : !message.empty() ? message : "error " + std::to_string(code);
     return make_error(reason, text);
   }
   auto result_it = doc.FindMember("result");

@@ -72,7 +72,7 @@ BOOST_AUTO_TEST_CASE(maps_error_objects_to_their_reason) {
   auto rejected = c.call("send_tx");
   BOOST_REQUIRE(!rejected);
   BOOST_TEST(rejected.error().reason == "insufficient-balance");
-  BOOST_TEST(rejected.error().detail == "transaction rejected: balance 5 < 10");
+  BOOST_TEST(rejected.error().detail == "balance 5 < 10");
   auto missing = c.call("tx");
   BOOST_REQUIRE(!missing);
   BOOST_TEST(missing.error().reason == "not-found");
