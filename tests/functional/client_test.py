@@ -105,6 +105,9 @@ def delegate_unbond_and_proofs_verify():
         dl = d.json("delegations", "carol")
         assert any(x["validator"] == operator and int(x["value"]) == 3000 for x in dl["delegations"]), dl
         assert any(u["validator"] == operator and int(u["amount"]) == 2000 for u in dl["unbonding"]), dl
+        # A devnet validator's operator signs by its name too (validator-N is funded at its insecure key).
+        op = d.json("delegate", "--from", name, "--validator", name, "--amount", "7", "--wait")
+        assert op["receipt"]["ok"] is True, op
         # Withdrawing before the unbonding period ends commits but fails: exit 1, with the reason.
         code, out, err = d.verity("withdraw", "--from", "carol", "--wait")
         assert code == 1, (code, out, err)
