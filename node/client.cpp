@@ -10,6 +10,7 @@
 #include <rapidjson/writer.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -455,6 +456,10 @@ Status cmd_keys(Session& s, const std::vector<std::string>& args) {
     std::string hex;
     if (auto h = a->get("secret-hex")) {
       hex = *h;
+    } else if (s.io().stdin_is_terminal && s.io().prompt_secret) {
+      auto typed = s.io().prompt_secret("Secret key of '" + name + "' (64 hex digits): ");
+      if (!typed || typed->empty()) return usage_error("no secret key: pass --secret-hex HEX or type 64 hex digits");
+      hex = *typed;
     } else {
       std::getline(s.io().in, hex);
       while (!hex.empty() && (hex.back() == '\r' || hex.back() == ' ' || hex.back() == '\t')) hex.pop_back();
@@ -1056,7 +1061,7 @@ Subcommand make_command(ClientIo& io, const ClientGlobals& g, std::string name, 
                         out << help;
                         return kExitOk;
                       }
-                      ClientIo local{out, err, io.in, io.prompt_secret, io.getenv};
+                      ClientIo local{out, err, io.in, io.prompt_secret, io.getenv, io.stdin_is_terminal};
                       std::string cmd_label = name;
                       if (name == "keys" && !args.empty()) cmd_label += " " + args[0];
                       Session session(g, local, cmd_label);
@@ -1260,6 +1265,19 @@ int run_client(const std::vector<std::string>& args, ClientIo& io) {
   return run_cli(program, rest, io.out, io.err);
 }
 
+namespace {
+// The terminal whose echo a prompt turned off, so that Ctrl-C at the prompt
+// turns it back on before the signal ends the process.
+volatile sig_atomic_t g_quiet_tty = -1;
+struct termios g_tty_before {};
+
+extern "C" void restore_tty_and_reraise(int sig) {
+  if (g_quiet_tty >= 0) ::tcsetattr(g_quiet_tty, TCSAFLUSH, &g_tty_before);
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+}  // namespace
+
 ClientIo process_io() {
   auto prompt = [](const std::string& text) -> std::optional<std::string> {
     int fd = ::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -1272,8 +1290,16 @@ ClientIo process_io() {
     struct termios quiet = old;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     quiet.c_lflag |= ECHONL;
-    (void)!::write(fd, text.data(), text.size());
+    g_tty_before = old;
+    g_quiet_tty = fd;
+    struct sigaction restore {}, saved[3];
+    restore.sa_handler = restore_tty_and_reraise;
+    const int signals[3] = {SIGINT, SIGTERM, SIGQUIT};
+    for (int i = 0; i < 3; ++i) ::sigaction(signals[i], &restore, &saved[i]);
+    // Echo off first (dropping type-ahead), then the prompt: what is typed
+    // after the prompt appears is never echoed nor discarded.
     ::tcsetattr(fd, TCSAFLUSH, &quiet);
+    (void)!::write(fd, text.data(), text.size());
     std::string line;
     char c;
     bool got = false;
@@ -1282,7 +1308,9 @@ ClientIo process_io() {
       if (c == '\n') break;
       line.push_back(c);
     }
-    ::tcsetattr(fd, TCSAFLUSH, &old);
+    ::tcsetattr(fd, TCSANOW, &old);
+    g_quiet_tty = -1;
+    for (int i = 0; i < 3; ++i) ::sigaction(signals[i], &saved[i], nullptr);
     ::close(fd);
     if (!got) return std::nullopt;
     if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -1292,7 +1320,7 @@ ClientIo process_io() {
     const char* v = std::getenv(name);
     return v ? std::optional<std::string>(v) : std::nullopt;
   };
-  return ClientIo{std::cout, std::cerr, std::cin, prompt, env};
+  return ClientIo{std::cout, std::cerr, std::cin, prompt, env, ::isatty(STDIN_FILENO) == 1};
 }
 
 int client_main(int argc, char** argv) {

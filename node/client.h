@@ -38,6 +38,7 @@ struct ClientIo {
   std::istream& in;
   std::function<std::optional<std::string>(const std::string& prompt)> prompt_secret;
   std::function<std::optional<std::string>(const char* name)> getenv;
+  bool stdin_is_terminal = false;  // then `keys import` asks for the secret without echo
 };
 
 // The real terminal and environment: no-echo prompts on /dev/tty.
