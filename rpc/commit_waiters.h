@@ -31,6 +31,7 @@ class CommitWaiters {
   void on_committed(const std::vector<Receipt>& receipts);
   void cancel_all();
   std::size_t size() const { return waiters_.size(); }
+  bool full() const { return waiters_.size() >= max_; }
 
  private:
   struct Waiter {

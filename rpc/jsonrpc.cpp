@@ -252,7 +252,6 @@ void Dispatcher::call(const rapidjson::Value& request, CallContext& ctx,
       const Error& e = result.error();
       const int code = error_code(e);
       const std::string reason = e.reason;
-      // A local fault's detail may describe the node's disk; keep it short.
       std::string message = message_for(code) + ": " + e.to_string();
       done(error_response(*id_copy, code, message, reason, e.detail));
       return;

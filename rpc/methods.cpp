@@ -349,6 +349,11 @@ void m_send_tx_commit(const Value& params, CallContext& ctx, Reply reply) {
     timeout_ms = *v;
   }
   if (!ctx.waiters) return reply(make_error("shutting-down", "no commit notifications on this server"));
+  // Refuse before submitting: a caller told to retry must not find its
+  // transaction already taken.
+  if (ctx.waiters->full())
+    return reply(make_error("too-many-waiters", "too many calls are waiting for commits; retry later, or use "
+                                                "send_tx and poll the tx method"));
   const Hash256 id = tx->id();
   auto admitted = ctx.node.submit(*tx);
   if (!admitted) {

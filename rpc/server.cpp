@@ -251,6 +251,23 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     parser_->body_limit(server_.limits_.max_body_bytes);
     parser_->header_limit(static_cast<std::uint32_t>(server_.limits_.max_header_bytes));
     stream_.expires_after(server_.limits_.request_timeout);
+    http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec || self->parser_->is_done()) return self->on_request(ec);
+      // curl and others wait for this before sending a body over 1 KiB.
+      if (beast::iequals(self->parser_->get()[http::field::expect], "100-continue")) {
+        static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        return net::async_write(self->stream_, net::buffer(kContinue), [self](beast::error_code ec, std::size_t) {
+          if (ec) return self->close();
+          self->read_body();
+        });
+      }
+      self->read_body();
+    });
+  }
+
+  // The body, within the deadline the header started (a slow body is as
+  // slow as a slow header).
+  void read_body() {
     http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       self->on_request(ec);
     });
@@ -292,9 +309,10 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     }
     if (target == "/" && req_.method() == http::verb::post) {
       CallContext ctx{server_.node_, &server_.waiters_, nullptr};
-      server_.dispatcher_.handle(req_.body(), ctx, [weak = weak_from_this()](std::string answer) {
-        auto self = weak.lock();
-        if (!self || self->closed_) return;
+      // The answer may come later (send_tx_commit), when no read or write
+      // holds the session: the callback keeps it alive until then.
+      server_.dispatcher_.handle(req_.body(), ctx, [self = shared_from_this()](std::string answer) {
+        if (self->closed_) return;
         if (answer.empty()) return self->reply(http::status::no_content, "", false);
         self->reply(http::status::ok, std::move(answer), false);
       });

@@ -1,0 +1,985 @@
+#define BOOST_TEST_MODULE server_tests
+#include <boost/test/unit_test.hpp>
+
+#include <poll.h>
+
+#include <array>
+#include <atomic>
+#include <csignal>
+#include <future>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include "rpc/json_codec.h"
+#include "rpc/jsonrpc.h"
+#include "rpc/server.h"
+
+using namespace verity;
+using namespace verity::rpc;
+using namespace std::chrono_literals;
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using Response = http::response<http::string_body>;
+
+namespace {
+
+// Every wait in these tests is bounded by this, far above what any step
+// needs, so a broken server fails a test instead of hanging it.
+constexpr auto kBound = 10s;
+
+// A write to a socket the server closed must fail, not kill the test.
+struct IgnoreSigpipe {
+  IgnoreSigpipe() { std::signal(SIGPIPE, SIG_IGN); }
+};
+BOOST_TEST_GLOBAL_FIXTURE(IgnoreSigpipe);
+
+const std::string kChainId = "verity-test-1";
+
+// The node behind the server: called on the server's io thread only; the
+// atomics are what the test thread reads.
+struct FakeNode : NodeApi {
+  Genesis gen;
+  std::atomic<int> submits{0};
+  NodeStatus status() const override {
+    NodeStatus s;
+    s.chain_id = kChainId;
+    s.height = 7;
+    s.moniker = "fake";
+    return s;
+  }
+  const Genesis& genesis() const override { return gen; }
+  Result<std::optional<Block>> block_at(std::uint64_t) const override { return std::optional<Block>(); }
+  Result<std::optional<std::uint64_t>> height_of(const Hash256&) const override {
+    return std::optional<std::uint64_t>();
+  }
+  Result<std::optional<CommitCertificate>> certificate_at(std::uint64_t) const override {
+    return std::optional<CommitCertificate>();
+  }
+  Result<std::optional<TxLookup>> transaction(const Hash256&) const override { return std::optional<TxLookup>(); }
+  Result<AccountInfo> account(const PublicKey&) const override { return AccountInfo{}; }
+  Result<AccountProof> prove_account(const PublicKey&) const override { return local_error("no-proofs"); }
+  Result<std::vector<ValidatorInfo>> validators() const override { return std::vector<ValidatorInfo>(); }
+  Result<std::optional<ValidatorInfo>> validator(const PublicKey&) const override {
+    return std::optional<ValidatorInfo>();
+  }
+  Result<DelegationsInfo> delegations(const PublicKey&) const override { return DelegationsInfo{}; }
+  Result<RewardsInfo> rewards(const PublicKey&) const override { return RewardsInfo{}; }
+  Result<std::uint64_t> reputation(const PublicKey&) const override { return std::uint64_t{0}; }
+  Result<Hash256> submit(const Transaction& tx) override {
+    submits++;
+    return tx.id();
+  }
+  std::vector<Metric> metrics() const override { return {{"verity_height", "committed height", "gauge", {{"", 7}}}}; }
+};
+
+// A real server on 127.0.0.1 (a free port), run by an io_context on a
+// background thread.
+struct ServerEnv {
+  net::io_context io;
+  net::executor_work_guard<net::io_context::executor_type> work{io.get_executor()};
+  FakeNode node;
+  std::unique_ptr<Server> server;
+  std::atomic<bool> io_done{false};
+  std::thread thread;
+
+  explicit ServerEnv(ServerLimits limits = {}) {
+    server = std::make_unique<Server>(io, node, limits);
+    auto s = server->listen("127.0.0.1", 0);
+    BOOST_REQUIRE_MESSAGE(s.ok(), (s.ok() ? "" : s.error().to_string()));
+    BOOST_REQUIRE(server->port() != 0);
+    thread = std::thread([this] {
+      io.run();
+      io_done = true;
+    });
+  }
+  ~ServerEnv() {
+    net::post(io, [this] { server->stop(); });
+    work.reset();
+    const auto deadline = Clock::now() + kBound;
+    while (!io_done && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
+    BOOST_CHECK_MESSAGE(io_done, "the server's io_context did not finish after stop()");
+    if (!io_done) io.stop();
+    thread.join();
+    server.reset();
+  }
+  std::uint16_t port() const { return server->port(); }
+
+  // Runs `f` on the io thread and waits for it.
+  template <class F>
+  void on_io(F f) {
+    auto done = std::make_shared<std::promise<void>>();
+    auto fut = done->get_future();
+    net::post(io, [f, done] {
+      f();
+      done->set_value();
+    });
+    BOOST_REQUIRE(fut.wait_for(kBound) == std::future_status::ready);
+  }
+  void commit(const Block& block, const std::vector<Receipt>& receipts) {
+    on_io([this, block, receipts] { server->on_committed(block, receipts); });
+  }
+  // Waits (bounded) until the node has seen `n` submits.
+  void await_submits(int n) {
+    const auto deadline = Clock::now() + kBound;
+    while (node.submits < n && Clock::now() < deadline) std::this_thread::sleep_for(5ms);
+    BOOST_REQUIRE_EQUAL(node.submits.load(), n);
+  }
+};
+
+// Runs `io` until `done` or `limit`; on time-out, cancels `cancel` (the
+// socket the operation is on) and drains the aborted handler.
+template <class Socket>
+bool run_until(net::io_context& io, const bool& done, std::chrono::milliseconds limit, Socket& cancel) {
+  io.restart();
+  io.run_for(limit);
+  if (done) return true;
+  beast::error_code ec;
+  cancel.cancel(ec);
+  io.restart();
+  io.run_for(kBound);
+  return false;
+}
+
+// A plain HTTP client on its own io_context.
+struct Client {
+  net::io_context io;
+  tcp::socket socket{io};
+  beast::flat_buffer buffer;
+
+  explicit Client(std::uint16_t port) { socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port)); }
+
+  void send_raw(std::string_view bytes) { net::write(socket, net::buffer(bytes.data(), bytes.size())); }
+
+  void send(http::verb verb, const std::string& target, const std::string& body = {}, bool keep_alive = true) {
+    http::request<http::string_body> req{verb, target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    if (verb == http::verb::post) req.set(http::field::content_type, "application/json");
+    req.body() = body;
+    req.keep_alive(keep_alive);
+    req.prepare_payload();
+    http::write(socket, req);
+  }
+
+  // The next response, or nullopt when none comes whole within `limit`.
+  std::optional<Response> read(std::chrono::milliseconds limit = kBound) {
+    Response res;
+    beast::error_code error;
+    bool done = false;
+    http::async_read(socket, buffer, res, [&](beast::error_code ec, std::size_t) {
+      error = ec;
+      done = true;
+    });
+    if (!run_until(io, done, limit, socket) || error) return std::nullopt;
+    return res;
+  }
+
+  std::optional<Response> request(http::verb verb, const std::string& target, const std::string& body = {}) {
+    send(verb, target, body);
+    return read();
+  }
+  std::optional<Response> rpc(const std::string& body) { return request(http::verb::post, "/", body); }
+
+  // Whether the server closes the connection (EOF or reset; bytes before
+  // it are dropped) within `limit`.
+  bool closed_within(std::chrono::milliseconds limit) {
+    std::array<char, 4096> scratch;
+    const auto deadline = Clock::now() + limit;
+    while (Clock::now() < deadline) {
+      beast::error_code error;
+      bool done = false;
+      std::size_t n = 0;
+      socket.async_read_some(net::buffer(scratch), [&](beast::error_code ec, std::size_t got) {
+        error = ec;
+        n = got;
+        done = true;
+      });
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (!run_until(io, done, std::max(left, 1ms), socket)) return false;
+      if (error) return error == net::error::eof || error == net::error::connection_reset;
+      (void)n;  // bytes after the response: keep reading until the close
+    }
+    return false;
+  }
+};
+
+rapidjson::Document parse(const std::string& s) {
+  rapidjson::Document d;
+  d.Parse(s.data(), s.size());
+  BOOST_REQUIRE_MESSAGE(!d.HasParseError(), "not JSON: " << s.substr(0, 300));
+  return d;
+}
+
+int error_code_of(const rapidjson::Value& r) {
+  BOOST_REQUIRE_MESSAGE(r.IsObject() && r.HasMember("error"), "no error in " << json_string(r));
+  return r["error"]["code"].GetInt();
+}
+std::string reason_of(const rapidjson::Value& r) {
+  const auto& e = r["error"];
+  return e.HasMember("data") && e["data"].HasMember("reason") ? e["data"]["reason"].GetString() : "";
+}
+
+const std::string kStatus = R"({"jsonrpc":"2.0","id":1,"method":"status"})";
+
+// A WebSocket client on its own io_context.
+struct WsClient {
+  net::io_context io;
+  websocket::stream<tcp::socket> ws{io};
+  beast::flat_buffer buffer;
+
+  explicit WsClient(std::uint16_t port) {
+    ws.next_layer().connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+    beast::error_code error;
+    bool done = false;
+    ws.async_handshake("127.0.0.1", "/ws", [&](beast::error_code ec) {
+      error = ec;
+      done = true;
+    });
+    BOOST_REQUIRE_MESSAGE(run_until(io, done, kBound, ws.next_layer()), "no WebSocket handshake");
+    BOOST_REQUIRE_MESSAGE(!error, "handshake: " << error.message());
+    ws.text(true);
+  }
+  ~WsClient() {
+    beast::error_code ec;
+    ws.next_layer().close(ec);
+  }
+
+  void send(const std::string& text) {
+    beast::error_code error;
+    bool done = false;
+    ws.async_write(net::buffer(text), [&](beast::error_code ec, std::size_t) {
+      error = ec;
+      done = true;
+    });
+    BOOST_REQUIRE(run_until(io, done, kBound, ws.next_layer()));
+    BOOST_REQUIRE_MESSAGE(!error, "ws write: " << error.message());
+  }
+
+  // The next message, parsed; fails the test when none comes within `limit`.
+  rapidjson::Document read(std::chrono::milliseconds limit = kBound) {
+    beast::error_code error;
+    bool done = false;
+    ws.async_read(buffer, [&](beast::error_code ec, std::size_t) {
+      error = ec;
+      done = true;
+    });
+    BOOST_REQUIRE_MESSAGE(run_until(io, done, limit, ws.next_layer()), "no WebSocket message in time");
+    BOOST_REQUIRE_MESSAGE(!error, "ws read: " << error.message());
+    std::string text = beast::buffers_to_string(buffer.data());
+    buffer.consume(buffer.size());
+    return parse(text);
+  }
+
+  rapidjson::Document call(const std::string& body) {
+    send(body);
+    return read();
+  }
+
+  // Whether the server ends the connection (a close frame, EOF or reset)
+  // within `limit`; messages before that are skipped.
+  bool closed_within(std::chrono::milliseconds limit) {
+    const auto deadline = Clock::now() + limit;
+    while (Clock::now() < deadline) {
+      beast::error_code error;
+      bool done = false;
+      ws.async_read(buffer, [&](beast::error_code ec, std::size_t) {
+        error = ec;
+        done = true;
+      });
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (!run_until(io, done, std::max(left, 1ms), ws.next_layer())) return false;
+      buffer.consume(buffer.size());
+      if (error) return true;
+    }
+    return false;
+  }
+
+  // A status call with id "ping", and its answer: every notification the
+  // server queued before it arrives first, so this returns them.
+  std::vector<rapidjson::Document> notifications_before_ping() {
+    send(R"({"jsonrpc":"2.0","id":"ping","method":"status"})");
+    std::vector<rapidjson::Document> out;
+    for (int i = 0; i < 100; ++i) {
+      auto d = read();
+      if (d.HasMember("id") && d["id"].IsString() && d["id"].GetString() == std::string("ping")) return out;
+      out.push_back(std::move(d));
+    }
+    BOOST_FAIL("no answer to ping");
+    return out;
+  }
+};
+
+Transaction transfer(const std::string& from, const std::string& to, std::uint64_t nonce) {
+  Transaction tx;
+  tx.chain_id = kChainId;
+  tx.nonce = nonce;
+  tx.fee = Amount(1);
+  tx.payload = Transfer{SecretKey::derive_insecure(to).public_key(), Amount(5)};
+  tx.sign(SecretKey::derive_insecure(from));
+  return tx;
+}
+
+std::string tx_json(const Transaction& tx) {
+  rapidjson::Document d;
+  return json_string(to_json(tx, d.GetAllocator()));
+}
+
+// A block of `txs` at `height`, with a receipt per transaction.
+std::pair<Block, std::vector<Receipt>> block_of(std::uint64_t height, const std::vector<Transaction>& txs) {
+  Block b;
+  b.header.chain_id = kChainId;
+  b.header.height = height;
+  b.header.view = 2;
+  b.transactions = txs;
+  std::vector<Receipt> receipts;
+  for (std::size_t i = 0; i < txs.size(); ++i) {
+    Receipt r;
+    r.tx_id = txs[i].id();
+    r.height = height;
+    r.index = i;
+    r.fee_paid = Amount(1);
+    r.events.push_back({"transfer", {{"amount", "5"}}});
+    receipts.push_back(r);
+  }
+  return {b, receipts};
+}
+
+std::string send_tx_commit(const Transaction& tx, std::uint64_t timeout_ms) {
+  return R"({"jsonrpc":"2.0","id":"c","method":"send_tx_commit","params":{"tx":)" + tx_json(tx) +
+         R"(,"timeout_ms":)" + std::to_string(timeout_ms) + "}}";
+}
+
+}  // namespace
+
+// --- HTTP ---------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(post_status_and_keep_alive) {
+  ServerEnv env;
+  Client c(env.port());
+  for (int i = 0; i < 2; ++i) {  // two requests on one connection
+    auto res = c.rpc(kStatus);
+    BOOST_REQUIRE_MESSAGE(res, "no answer to request " << i);
+    BOOST_TEST(res->result_int() == 200u);
+    BOOST_TEST(std::string((*res)[http::field::content_type]) == "application/json");
+    BOOST_TEST(res->keep_alive());
+    auto d = parse(res->body());
+    BOOST_TEST(d["id"].GetInt() == 1);
+    BOOST_TEST(d["result"]["chain_id"].GetString() == kChainId);
+    BOOST_TEST(d["result"]["height"].GetUint64() == 7u);
+  }
+  // A batch, and a notification (204, no body).
+  auto batch = c.rpc("[" + kStatus + "," + kStatus + "]");
+  BOOST_REQUIRE(batch);
+  BOOST_TEST(parse(batch->body()).Size() == 2u);
+  auto note = c.rpc(R"({"jsonrpc":"2.0","method":"status"})");
+  BOOST_REQUIRE(note);
+  BOOST_TEST(note->result_int() == 204u);
+  BOOST_TEST(note->body().empty());
+  // JSON-RPC errors are HTTP 200.
+  auto bad = c.rpc("{");
+  BOOST_REQUIRE(bad);
+  BOOST_TEST(bad->result_int() == 200u);
+  BOOST_TEST(error_code_of(parse(bad->body())) == kParseError);
+  // Connection: close is honoured.
+  c.send(http::verb::post, "/", kStatus, /*keep_alive=*/false);
+  auto last = c.read();
+  BOOST_REQUIRE(last);
+  BOOST_TEST(!last->keep_alive());
+  BOOST_TEST(c.closed_within(kBound));
+}
+
+BOOST_AUTO_TEST_CASE(pipelined_requests_are_answered_in_order) {
+  ServerEnv env;
+  Client c(env.port());
+  const auto request = [](const std::string& id) {
+    const std::string body = R"({"jsonrpc":"2.0","id":")" + id + R"(","method":"status"})";
+    return "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  };
+  c.send_raw(request("a") + request("b") + "GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  for (const char* id : {"a", "b"}) {
+    auto res = c.read();
+    BOOST_REQUIRE_MESSAGE(res, "no answer for " << id);
+    BOOST_TEST(parse(res->body())["id"].GetString() == std::string(id));
+  }
+  auto health = c.read();
+  BOOST_REQUIRE(health);
+  BOOST_TEST(health->result_int() == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(listening_on_a_taken_port_fails) {
+  ServerEnv env;
+  net::io_context io;
+  FakeNode node;
+  Server second(io, node);
+  auto s = second.listen("127.0.0.1", env.port());
+  BOOST_REQUIRE(!s.ok());
+  BOOST_TEST(s.error().reason == "rpc-listen-failed");
+}
+
+BOOST_AUTO_TEST_CASE(health_metrics_and_wrong_paths) {
+  ServerEnv env;
+  Client c(env.port());
+  auto health = c.request(http::verb::get, "/health");
+  BOOST_REQUIRE(health);
+  BOOST_TEST(health->result_int() == 200u);
+  auto h = parse(health->body());
+  BOOST_TEST(h["status"].GetString() == std::string("ok"));
+  BOOST_TEST(h["height"].GetUint64() == 7u);
+
+  BOOST_REQUIRE(c.rpc(kStatus));
+  BOOST_REQUIRE(c.rpc(kStatus));
+  auto metrics = c.request(http::verb::get, "/metrics");
+  BOOST_REQUIRE(metrics);
+  BOOST_TEST(metrics->result_int() == 200u);
+  BOOST_TEST(std::string((*metrics)[http::field::content_type]).find("text/plain") == 0u);
+  const std::string& text = metrics->body();
+  BOOST_TEST(text.find("verity_rpc_requests_total{method=\"status\"} 2\n") != std::string::npos, text);
+  BOOST_TEST(text.find("# TYPE verity_rpc_requests_total counter") != std::string::npos);
+  BOOST_TEST(text.find("verity_height 7\n") != std::string::npos);  // the node's own metrics
+  BOOST_TEST(text.find("verity_rpc_connections 1\n") != std::string::npos);
+
+  auto missing = c.request(http::verb::get, "/nope");
+  BOOST_REQUIRE(missing);
+  BOOST_TEST(missing->result_int() == 404u);
+  auto get_root = c.request(http::verb::get, "/");
+  BOOST_REQUIRE(get_root);
+  BOOST_TEST(get_root->result_int() == 405u);
+  auto post_health = c.request(http::verb::post, "/health", "{}");
+  BOOST_REQUIRE(post_health);
+  BOOST_TEST(post_health->result_int() == 405u);
+  // None of those closed the connection.
+  auto again = c.rpc(kStatus);
+  BOOST_REQUIRE(again);
+  BOOST_TEST(again->result_int() == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(deeply_nested_body_is_refused_and_the_server_lives) {
+  ServerEnv env;
+  Client c(env.port());
+  const std::string deep(100'000, '[');
+  auto res = c.rpc(R"({"jsonrpc":"2.0","id":1,"method":"block","params":{"height":)" + deep +
+                   std::string(100'000, ']') + "}}");
+  BOOST_REQUIRE(res);
+  BOOST_TEST(error_code_of(parse(res->body())) == kInvalidRequest);
+  auto after = c.rpc(kStatus);
+  BOOST_REQUIRE(after);
+  BOOST_TEST(after->result_int() == 200u);
+}
+
+namespace {
+ServerLimits small_limits() {
+  ServerLimits l;
+  l.max_body_bytes = 1024;
+  l.max_header_bytes = 1024;
+  return l;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(body_over_the_limit_gets_413_and_close) {
+  ServerEnv env(small_limits());
+  {
+    // Just under the limit is served.
+    Client c(env.port());
+    std::string body = kStatus;
+    body += std::string(1000 - body.size(), ' ');
+    auto res = c.rpc(body);
+    BOOST_REQUIRE(res);
+    BOOST_TEST(res->result_int() == 200u);
+  }
+  {
+    Client c(env.port());
+    std::string body = kStatus;
+    body += std::string(2000 - body.size(), ' ');
+    auto res = c.rpc(body);
+    BOOST_REQUIRE(res);
+    BOOST_TEST(res->result_int() == 413u);
+    BOOST_TEST(!res->keep_alive());
+    BOOST_TEST(error_code_of(parse(res->body())) == kInvalidRequest);
+    BOOST_TEST(c.closed_within(kBound));
+  }
+  {
+    // Refused on the header alone: the client need not send the body.
+    Client c(env.port());
+    c.send_raw("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n");
+    auto res = c.read();
+    BOOST_REQUIRE(res);
+    BOOST_TEST(res->result_int() == 413u);
+    BOOST_TEST(c.closed_within(kBound));
+  }
+  {
+    // Chunked, growing past the limit.
+    Client c(env.port());
+    std::string chunk(600, ' ');
+    std::string raw = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (int i = 0; i < 3; ++i) raw += "258\r\n" + chunk + "\r\n";
+    raw += "0\r\n\r\n";
+    c.send_raw(raw);
+    auto res = c.read();
+    BOOST_REQUIRE(res);
+    BOOST_TEST(res->result_int() == 413u);
+    BOOST_TEST(c.closed_within(kBound));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(headers_over_the_limit_get_431_and_garbage_gets_400) {
+  ServerEnv env(small_limits());
+  {
+    Client c(env.port());
+    c.send_raw("GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(2000, 'a') + "\r\n\r\n");
+    auto res = c.read();
+    BOOST_REQUIRE(res);
+    BOOST_TEST(res->result_int() == 431u);
+    BOOST_TEST(c.closed_within(kBound));
+  }
+  for (const std::string& garbage : {std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 hello\r\n\r\n", 22),
+                                     std::string("GET\x01/ HTTP/1.1\r\n\r\n"), std::string("GET / HTTP/9x\r\n\r\n"),
+                                     std::string("POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n")}) {
+    BOOST_TEST_CONTEXT("garbage " << garbage.size() << " bytes") {
+      Client c(env.port());
+      c.send_raw(garbage);
+      auto res = c.read();
+      BOOST_REQUIRE(res);
+      BOOST_TEST(res->result_int() == 400u);
+      BOOST_TEST(error_code_of(parse(res->body())) == kInvalidRequest);
+      BOOST_TEST(c.closed_within(kBound));
+    }
+  }
+  // The server still serves.
+  Client c(env.port());
+  auto res = c.rpc(kStatus);
+  BOOST_REQUIRE(res);
+  BOOST_TEST(res->result_int() == 200u);
+  auto metrics = c.request(http::verb::get, "/metrics");
+  BOOST_REQUIRE(metrics);
+  BOOST_TEST(metrics->body().find("verity_rpc_bad_requests_total 5\n") != std::string::npos, metrics->body());
+}
+
+BOOST_AUTO_TEST_CASE(a_slowloris_client_holds_only_its_own_connection) {
+  ServerLimits limits;
+  limits.request_timeout = 500ms;
+  ServerEnv env(limits);
+
+  // The slow client: a header that never ends, one byte per 100 ms. It
+  // stops at the first sign of the server closing (readable: EOF or reset).
+  Client slow(env.port());
+  std::promise<void> first_byte_sent;
+  std::atomic<bool> slow_closed{false};
+  Clock::time_point slow_started, slow_closed_at;
+  std::string got_before_close;
+  std::thread slow_thread([&] {
+    const std::string header = "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + std::string(200, 'a');
+    const int fd = slow.socket.native_handle();
+    slow_started = Clock::now();
+    for (std::size_t i = 0; i < header.size() && Clock::now() - slow_started < kBound; ++i) {
+      if (::send(fd, &header[i], 1, MSG_NOSIGNAL) != 1) break;
+      if (i == 0) first_byte_sent.set_value();
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 100) > 0) {
+        char buf[512];
+        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n > 0) got_before_close.append(buf, static_cast<std::size_t>(n));
+        break;
+      }
+    }
+    slow_closed_at = Clock::now();
+    slow_closed = true;
+  });
+  BOOST_REQUIRE(first_byte_sent.get_future().wait_for(kBound) == std::future_status::ready);
+
+  // Meanwhile a normal client is served at once, on a new connection and
+  // with keep-alive, while the slow one is still pending.
+  std::optional<Clock::time_point> normal_done;
+  {
+    Client c(env.port());
+    for (int i = 0; i < 3; ++i) {
+      auto res = c.rpc(kStatus);
+      BOOST_REQUIRE_MESSAGE(res, "the normal client was not answered (request " << i << ")");
+      BOOST_TEST(res->result_int() == 200u);
+    }
+    normal_done = Clock::now();
+  }
+
+  slow_thread.join();
+  BOOST_REQUIRE(slow_closed);
+  const auto slow_took = slow_closed_at - slow_started;
+  BOOST_TEST_MESSAGE("slow client closed after "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(slow_took).count() << " ms");
+  BOOST_TEST(slow_took < kBound, "the slow client was never cut off");
+  BOOST_TEST(slow_took >= 450ms, "cut off before request_timeout");
+  BOOST_TEST((*normal_done < slow_closed_at), "the normal client waited for the slow one");
+  BOOST_TEST(got_before_close.empty(), "the slow client got: " << got_before_close);
+}
+
+BOOST_AUTO_TEST_CASE(idle_connections_are_closed) {
+  ServerLimits limits;
+  limits.idle_timeout = 300ms;
+  ServerEnv env(limits);
+  {
+    // After a request.
+    Client c(env.port());
+    BOOST_REQUIRE(c.rpc(kStatus));
+    const auto start = Clock::now();
+    BOOST_TEST(c.closed_within(kBound));
+    BOOST_TEST((Clock::now() - start >= 200ms));
+  }
+  {
+    // Without ever sending anything.
+    Client c(env.port());
+    const auto start = Clock::now();
+    BOOST_TEST(c.closed_within(kBound));
+    BOOST_TEST((Clock::now() - start >= 200ms));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(connections_over_the_limit_get_503) {
+  ServerLimits limits;
+  limits.max_connections = 2;
+  ServerEnv env(limits);
+  auto a = std::make_unique<Client>(env.port());
+  Client b(env.port());
+  // Served (so both are registered) before the third comes.
+  BOOST_REQUIRE(a->rpc(kStatus));
+  BOOST_REQUIRE(b.rpc(kStatus));
+  {
+    Client c(env.port());
+    auto res = c.read();
+    BOOST_REQUIRE(res);
+    BOOST_TEST(res->result_int() == 503u);
+    auto d = parse(res->body());
+    BOOST_TEST(error_code_of(d) == kUnavailable);
+    BOOST_TEST(reason_of(d) == "too-many-connections");
+    BOOST_TEST(c.closed_within(kBound));
+  }
+  // The two open ones still work.
+  BOOST_REQUIRE(b.rpc(kStatus));
+  // A closed connection frees its slot (once the server notices).
+  a.reset();
+  bool served = false;
+  const auto deadline = Clock::now() + kBound;
+  while (!served && Clock::now() < deadline) {
+    Client d(env.port());
+    d.send(http::verb::get, "/metrics");
+    auto res = d.read();
+    BOOST_REQUIRE(res);
+    if (res->result_int() == 503u) {
+      std::this_thread::sleep_for(20ms);
+      continue;
+    }
+    served = true;
+    BOOST_TEST(res->result_int() == 200u);
+    BOOST_TEST(res->body().find("verity_rpc_connections_refused_total") != std::string::npos);
+  }
+  BOOST_TEST(served);
+}
+
+// --- WebSocket ------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(websocket_calls_and_block_subscription) {
+  ServerEnv env;
+  WsClient ws(env.port());
+  auto st = ws.call(kStatus);
+  BOOST_TEST(st["id"].GetInt() == 1);
+  BOOST_TEST(st["result"]["chain_id"].GetString() == kChainId);
+  // Bad calls are answered, and the connection stays.
+  BOOST_TEST(error_code_of(ws.call("{")) == kParseError);
+  BOOST_TEST(error_code_of(ws.call(R"({"jsonrpc":"2.0","id":2,"method":"subscribe","params":{"topic":"nope"}})")) ==
+             kInvalidParams);
+  BOOST_TEST(error_code_of(ws.call(R"({"jsonrpc":"2.0","id":2,"method":"subscribe","params":{"topic":"blocks","account":")" +
+                                   SecretKey::derive_insecure("bob").public_key().hex() + R"("}})")) == kInvalidParams);
+
+  auto sub = ws.call(R"({"jsonrpc":"2.0","id":3,"method":"subscribe","params":{"topic":"blocks"}})");
+  BOOST_REQUIRE_MESSAGE(sub.HasMember("result") && sub["result"].IsString(), json_string(sub));
+  const std::string id = sub["result"].GetString();
+
+  auto [block, receipts] = block_of(10, {transfer("alice", "bob", 0), transfer("carol", "dave", 0)});
+  env.commit(block, receipts);
+  auto n = ws.read();
+  BOOST_TEST(n["jsonrpc"].GetString() == std::string("2.0"));
+  BOOST_TEST(n["method"].GetString() == std::string("subscription"));
+  BOOST_TEST(!n.HasMember("id"));
+  const auto& p = n["params"];
+  BOOST_TEST(p["subscription"].GetString() == id);
+  BOOST_TEST(p["topic"].GetString() == std::string("blocks"));
+  BOOST_TEST(p["result"]["height"].GetUint64() == 10u);
+  BOOST_TEST(p["result"]["hash"].GetString() == block.hash().hex());
+  BOOST_TEST(p["result"]["txs"].GetUint64() == 2u);
+  BOOST_TEST(p["result"]["view"].GetUint64() == 2u);
+  // One notification per block.
+  BOOST_TEST(ws.notifications_before_ping().empty());
+
+  // A second block, a second notification.
+  auto [block2, receipts2] = block_of(11, {});
+  env.commit(block2, receipts2);
+  auto n2 = ws.read();
+  BOOST_TEST(n2["params"]["result"]["height"].GetUint64() == 11u);
+}
+
+BOOST_AUTO_TEST_CASE(txs_subscription_filters_by_account) {
+  ServerEnv env;
+  WsClient ws(env.port());
+  const std::string bob = SecretKey::derive_insecure("bob").public_key().hex();
+  auto filtered = ws.call(R"({"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"topic":"txs","account":")" + bob +
+                          R"("}})");
+  BOOST_REQUIRE(filtered.HasMember("result"));
+  const std::string fid = filtered["result"].GetString();
+  WsClient all(env.port());
+  auto unfiltered = all.call(R"({"jsonrpc":"2.0","id":1,"method":"subscribe","params":["txs"]})");
+  BOOST_REQUIRE(unfiltered.HasMember("result"));
+
+  const Transaction to_bob = transfer("alice", "bob", 0);
+  const Transaction unrelated = transfer("carol", "dave", 0);
+  const Transaction from_bob = transfer("bob", "carol", 0);
+  auto [block, receipts] = block_of(20, {to_bob, unrelated, from_bob});
+  receipts[2].ok = false;
+  receipts[2].reason = "insufficient-funds";
+  env.commit(block, receipts);
+
+  auto got = ws.notifications_before_ping();
+  BOOST_REQUIRE_EQUAL(got.size(), 2u);
+  const auto& r0 = got[0]["params"]["result"];
+  BOOST_TEST(got[0]["params"]["subscription"].GetString() == fid);
+  BOOST_TEST(got[0]["params"]["topic"].GetString() == std::string("txs"));
+  BOOST_TEST(r0["hash"].GetString() == to_bob.id().hex());
+  BOOST_TEST(r0["height"].GetUint64() == 20u);
+  BOOST_TEST(r0["index"].GetUint64() == 0u);
+  BOOST_TEST(r0["type"].GetString() == std::string("transfer"));
+  BOOST_TEST(r0["sender"].GetString() == SecretKey::derive_insecure("alice").public_key().hex());
+  BOOST_TEST(r0["ok"].GetBool());
+  const auto& r1 = got[1]["params"]["result"];
+  BOOST_TEST(r1["hash"].GetString() == from_bob.id().hex());
+  BOOST_TEST(r1["index"].GetUint64() == 2u);
+  BOOST_TEST(!r1["ok"].GetBool());
+  BOOST_TEST(r1["reason"].GetString() == std::string("insufficient-funds"));
+
+  auto every = all.notifications_before_ping();
+  BOOST_REQUIRE_EQUAL(every.size(), 3u);
+  BOOST_TEST(every[1]["params"]["result"]["hash"].GetString() == unrelated.id().hex());
+}
+
+BOOST_AUTO_TEST_CASE(tasks_subscription_gets_task_events) {
+  ServerEnv env;
+  WsClient ws(env.port());
+  auto sub = ws.call(R"({"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"topic":"tasks"}})");
+  BOOST_REQUIRE(sub.HasMember("result"));
+  auto [block, receipts] = block_of(30, {transfer("alice", "bob", 0)});
+  receipts[0].events.push_back({"task_assigned", {{"task", "9"}, {"worker", "w1"}}});
+  env.commit(block, receipts);
+  auto got = ws.notifications_before_ping();
+  BOOST_REQUIRE_EQUAL(got.size(), 1u);  // not the transfer event
+  const auto& r = got[0]["params"]["result"];
+  BOOST_TEST(r["kind"].GetString() == std::string("task_assigned"));
+  BOOST_TEST(r["attributes"]["task"].GetString() == std::string("9"));
+  BOOST_TEST(r["height"].GetUint64() == 30u);
+}
+
+BOOST_AUTO_TEST_CASE(unsubscribe_stops_notifications) {
+  ServerEnv env;
+  WsClient ws(env.port());
+  auto sub = ws.call(R"({"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"topic":"blocks"}})");
+  const std::string id = sub["result"].GetString();
+  auto un = ws.call(R"({"jsonrpc":"2.0","id":2,"method":"unsubscribe","params":{"subscription":")" + id + R"("}})");
+  BOOST_REQUIRE_MESSAGE(un.HasMember("result"), json_string(un));
+  BOOST_TEST(un["result"].IsTrue());
+  auto [block, receipts] = block_of(10, {});
+  env.commit(block, receipts);
+  BOOST_TEST(ws.notifications_before_ping().empty());
+  auto again = ws.call(R"({"jsonrpc":"2.0","id":3,"method":"unsubscribe","params":{"subscription":")" + id + R"("}})");
+  BOOST_TEST(error_code_of(again) == kNotFound);
+}
+
+BOOST_AUTO_TEST_CASE(subscribe_over_plain_http_is_websocket_only) {
+  ServerEnv env;
+  Client c(env.port());
+  auto res = c.rpc(R"({"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"topic":"blocks"}})");
+  BOOST_REQUIRE(res);
+  BOOST_TEST(res->result_int() == 200u);
+  auto d = parse(res->body());
+  BOOST_TEST(error_code_of(d) == kUnavailable);
+  BOOST_TEST(reason_of(d) == "websocket-only");
+  // An upgrade on another path is refused.
+  Client u(env.port());
+  u.send_raw("GET /other HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  auto refused = u.read();
+  BOOST_REQUIRE(refused);
+  BOOST_TEST(refused->result_int() == 404u);
+}
+
+BOOST_AUTO_TEST_CASE(websocket_limits) {
+  ServerLimits limits;
+  limits.max_subscriptions = 2;
+  limits.max_body_bytes = 1024;
+  limits.ws_send_queue_bytes = 1000;
+  ServerEnv env(limits);
+  {
+    WsClient ws(env.port());
+    const std::string sub = R"({"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"topic":"blocks"}})";
+    BOOST_TEST(ws.call(sub).HasMember("result"));
+    BOOST_TEST(ws.call(sub).HasMember("result"));
+    auto third = ws.call(sub);
+    BOOST_TEST(error_code_of(third) == kUnavailable);
+    BOOST_TEST(reason_of(third) == "too-many-subscriptions");
+  }
+  {
+    // A message over max_body_bytes ends the connection.
+    WsClient ws(env.port());
+    ws.send(R"({"jsonrpc":"2.0","id":1,"method":"status"})" + std::string(2000, ' '));
+    BOOST_TEST(ws.closed_within(kBound));
+  }
+  {
+    // More unsent notifications than ws_send_queue_bytes: dropped. Ten
+    // blocks published at once queue ten notifications (~250 bytes each)
+    // before the first write can complete.
+    WsClient ws(env.port());
+    BOOST_TEST(ws.call(R"({"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"topic":"blocks"}})").HasMember("result"));
+    env.on_io([&] {
+      for (std::uint64_t h = 1; h <= 10; ++h) {
+        auto [block, receipts] = block_of(h, {});
+        env.server->on_committed(block, receipts);
+      }
+    });
+    BOOST_TEST(ws.closed_within(kBound));
+    std::uint64_t dropped = 0;
+    env.on_io([&] { dropped = env.server->stats().ws_dropped_slow; });
+    BOOST_TEST(dropped == 1u);
+  }
+}
+
+// --- send_tx_commit ------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(send_tx_commit_answers_with_the_receipt) {
+  ServerEnv env;
+  Client c(env.port());
+  const Transaction tx = transfer("alice", "bob", 0);
+  c.send(http::verb::post, "/", send_tx_commit(tx, 60'000));
+  env.await_submits(1);  // the waiter is registered on the io thread before anything we post there next
+
+  // A block without it answers nothing.
+  auto [other, other_receipts] = block_of(11, {transfer("carol", "dave", 0)});
+  env.commit(other, other_receipts);
+  BOOST_TEST(!c.read(200ms).has_value());
+
+  // (A timed-out read cancels only the pending operation: the connection
+  // and the request on it stay.)
+  auto [block, receipts] = block_of(12, {transfer("carol", "dave", 1), tx});
+  env.commit(block, receipts);
+  auto res = c.read();
+  BOOST_REQUIRE_MESSAGE(res, "no answer after the commit");
+  BOOST_TEST(res->result_int() == 200u);
+  auto d = parse(res->body());
+  BOOST_REQUIRE_MESSAGE(d.HasMember("result"), res->body());
+  BOOST_TEST(d["id"].GetString() == std::string("c"));
+  BOOST_TEST(d["result"]["hash"].GetString() == tx.id().hex());
+  BOOST_TEST(d["result"]["height"].GetUint64() == 12u);
+  BOOST_TEST(d["result"]["receipt"]["index"].GetUint64() == 1u);
+  BOOST_TEST(d["result"]["receipt"]["ok"].GetBool());
+  BOOST_TEST(d["result"]["receipt"]["fee_paid"].GetString() == std::string("1"));
+  // The connection serves the next request.
+  BOOST_REQUIRE(c.rpc(kStatus));
+}
+
+BOOST_AUTO_TEST_CASE(send_tx_commit_times_out) {
+  ServerEnv env;
+  Client c(env.port());
+  const Transaction tx = transfer("alice", "bob", 0);
+  const auto start = Clock::now();
+  auto res = c.rpc(send_tx_commit(tx, 50));
+  BOOST_REQUIRE(res);
+  BOOST_TEST((Clock::now() - start >= 40ms));
+  auto d = parse(res->body());
+  BOOST_TEST(error_code_of(d) == kTimeout);
+  BOOST_TEST(reason_of(d) == "timeout");
+  BOOST_TEST(d["id"].GetString() == std::string("c"));
+  // A commit after the timeout is harmless.
+  auto [block, receipts] = block_of(12, {tx});
+  env.commit(block, receipts);
+  BOOST_REQUIRE(c.rpc(kStatus));
+}
+
+BOOST_AUTO_TEST_CASE(send_tx_commit_waiters_are_bounded) {
+  ServerLimits limits;
+  limits.max_commit_waiters = 1;
+  ServerEnv env(limits);
+  Client first(env.port());
+  const Transaction tx = transfer("alice", "bob", 0);
+  first.send(http::verb::post, "/", send_tx_commit(tx, 60'000));
+  env.await_submits(1);
+  Client second(env.port());
+  auto res = second.rpc(send_tx_commit(transfer("alice", "bob", 1), 60'000));
+  BOOST_REQUIRE(res);
+  auto d = parse(res->body());
+  BOOST_TEST(error_code_of(d) == kUnavailable);
+  BOOST_TEST(reason_of(d) == "too-many-waiters");
+  // The first still gets its receipt.
+  auto [block, receipts] = block_of(5, {tx});
+  env.commit(block, receipts);
+  auto ok = first.read();
+  BOOST_REQUIRE(ok);
+  BOOST_TEST(parse(ok->body())["result"]["height"].GetUint64() == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(send_tx_commit_over_websocket) {
+  ServerEnv env;
+  WsClient ws(env.port());
+  const Transaction tx = transfer("alice", "bob", 0);
+  ws.send(send_tx_commit(tx, 60'000));
+  env.await_submits(1);
+  // Other calls on the connection are answered while it waits.
+  auto st = ws.call(kStatus);
+  BOOST_TEST(st["id"].GetInt() == 1);
+  auto [block, receipts] = block_of(13, {tx});
+  env.commit(block, receipts);
+  auto d = ws.read();
+  BOOST_REQUIRE_MESSAGE(d.HasMember("result"), json_string(d));
+  BOOST_TEST(d["result"]["height"].GetUint64() == 13u);
+}
+
+BOOST_AUTO_TEST_CASE(stop_answers_waiting_calls_with_shutting_down) {
+  ServerEnv env;
+  Client c(env.port());
+  WsClient ws(env.port());
+  const Transaction tx = transfer("alice", "bob", 0);
+  c.send(http::verb::post, "/", send_tx_commit(tx, 60'000));
+  env.await_submits(1);
+  ws.send(send_tx_commit(transfer("alice", "bob", 1), 60'000));
+  env.await_submits(2);
+  env.on_io([&] { env.server->stop(); });
+
+  auto res = c.read();
+  BOOST_REQUIRE_MESSAGE(res, "the waiting HTTP call got no answer");
+  auto d = parse(res->body());
+  BOOST_TEST(error_code_of(d) == kUnavailable);
+  BOOST_TEST(reason_of(d) == "shutting-down");
+  BOOST_TEST(c.closed_within(kBound));
+
+  // The waiting WebSocket call is answered too.
+  auto w = ws.read();
+  BOOST_TEST(error_code_of(w) == kUnavailable);
+  BOOST_TEST(reason_of(w) == "shutting-down");
+
+  std::size_t open = 1;
+  env.on_io([&] { open = env.server->open_connections(); });
+  BOOST_TEST(open == 0u);
+  // No new connections.
+  net::io_context io;
+  tcp::socket s(io);
+  beast::error_code ec;
+  s.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), env.port()), ec);
+  BOOST_TEST(ec.failed());
+}
