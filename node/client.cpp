@@ -164,7 +164,7 @@ bool wants_help(const std::vector<std::string>& args) {
 
 std::string hint_for(const Error& e, const std::string& from, const std::string& tx_hash) {
   const std::string& r = e.reason;
-  if (r == "insufficient-balance" || r == "insufficient-funds")
+  if (r == "insufficient-funds")
     return "check the balance with 'verity balance " + (from.empty() ? std::string("NAME") : from) + "'";
   if (r == "nonce-too-low" || r == "nonce-gap")
     return "another transaction from this account got in first; run the command again (it reads the nonce anew)";
@@ -173,7 +173,7 @@ std::string hint_for(const Error& e, const std::string& from, const std::string&
   if (r == "nonce-taken")
     return "a pending transaction of this account has that nonce already: wait for it to commit and run the "
            "command again";
-  if (r == "already-known" || r == "tx-known")
+  if (r == "tx-known")
     return "the same transaction is pending already; follow it with 'verity tx " + tx_hash + "'";
   if (r == "wrong-chain-id") return "--rpc points at a node of another network than the transaction was signed for";
   if (r == "bad-signature") return "the key does not sign for this sender; check --from";
