@@ -9,6 +9,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -89,6 +90,12 @@ bool is_hex64(std::string_view s) {
   return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
          });
+}
+
+// The node wants lower-case hex.
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
 }
 
 // --- argument parsing -------------------------------------------------------------
@@ -624,7 +631,7 @@ void print_receipt(std::ostream& o, const Json& receipt) {
 Status cmd_tx(Session& s, const std::vector<std::string>& args) {
   auto a = parse_args(Spec{"tx", {}, {}, 1, 1, "HASH"}, args);
   if (!a) return a.error();
-  const std::string hash = a->positional[0];
+  const std::string hash = lower(a->positional[0]);
   if (!is_hex64(hash)) return usage_error("'" + hash + "' is not a transaction hash (64 hex digits)");
   rapidjson::Document params(rapidjson::kObjectType);
   params.AddMember("hash", str_value(hash, params.GetAllocator()), params.GetAllocator());
@@ -666,7 +673,7 @@ Status cmd_block(Session& s, const std::vector<std::string>& args) {
   auto& al = params.GetAllocator();
   std::string which = "the latest block";
   if (!a->positional.empty()) {
-    const std::string& x = a->positional[0];
+    const std::string x = lower(a->positional[0]);
     if (is_hex64(x)) {
       params.AddMember("hash", str_value(x, al), al);
       which = "block " + x;

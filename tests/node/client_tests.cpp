@@ -425,9 +425,10 @@ BOOST_AUTO_TEST_CASE(wait_reports_receipts_and_failed_ones_exit_1) {
 BOOST_AUTO_TEST_CASE(not_found_exits_1) {
   FakeNode node;
   Harness h;
-  auto r = h.run({"tx", std::string(64, 'b'), "--rpc", node.url()});
+  auto r = h.run({"tx", std::string(64, 'B'), "--rpc", node.url()});
   BOOST_TEST(r.code == kExitFailure);
   BOOST_TEST(contains(r.err, "[not-found]"));
+  BOOST_TEST(contains(node.server->last_body("tx"), std::string(64, 'b')));  // the node wants lower case
 }
 
 // --- account proofs -----------------------------------------------------------------------
