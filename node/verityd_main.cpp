@@ -1,3 +1,13 @@
+#include <malloc.h>
+
 #include "node/verityd_commands.h"
 
-int main(int argc, char** argv) { return verity::node::run_cli(verity::node::verityd_program(), argc, argv); }
+int main(int argc, char** argv) {
+  // Each RPC call allocates and frees RapidJSON pools of 64 KiB. With
+  // glibc's default (dynamic) trim threshold the heap top is returned to the
+  // kernel after nearly every call and grown again on the next, which
+  // halved the RPC's throughput under load (bench/rpc_bench.sh, perf:
+  // systrim/brk). A fixed threshold keeps at most this much free memory.
+  mallopt(M_TRIM_THRESHOLD, 8 << 20);
+  return verity::node::run_cli(verity::node::verityd_program(), argc, argv);
+}

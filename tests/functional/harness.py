@@ -149,15 +149,24 @@ def set_config(home, section, key, value):
 class Cluster:
     """The devnet genesis (4 validators) on free loopback ports, plus optional full nodes."""
 
-    def __init__(self, timeout_ms=1000, empty_block_ms=100, validators=4):
+    def __init__(self, timeout_ms=1000, empty_block_ms=100, validators=4, params=None):
+        """`params`: protocol parameters to change in the devnet genesis, e.g. {"epoch_blocks": 20}."""
         self.dir = tempfile.mkdtemp(prefix="verity-functional-")
+        self.genesis = DEVNET_GENESIS
+        if params:
+            with open(DEVNET_GENESIS) as f:
+                genesis = json.load(f)
+            genesis["params"].update(params)
+            self.genesis = os.path.join(self.dir, "genesis.json")
+            with open(self.genesis, "w") as f:
+                json.dump(genesis, f, indent=2)
         ports = free_ports(2 * validators)
         self.nodes = []
         peers = ",".join(f"127.0.0.1:{ports[i]}" for i in range(validators))
         for i in range(validators):
             name = f"validator-{i + 1}"
             home = os.path.join(self.dir, name)
-            run_ok([VERITYD, "init", "--home", home, "--genesis", DEVNET_GENESIS, "--devnet-validator", name,
+            run_ok([VERITYD, "init", "--home", home, "--genesis", self.genesis, "--devnet-validator", name,
                     "--moniker", name, "--p2p-listen", f"127.0.0.1:{ports[i]}",
                     "--rpc-listen", f"127.0.0.1:{ports[validators + i]}", "--peers", peers])
             set_config(home, "consensus", "timeout_ms", timeout_ms)
@@ -168,7 +177,7 @@ class Cluster:
     def add_full_node(self, name="full-1"):
         p2p, rpc = free_ports(2)
         home = os.path.join(self.dir, name)
-        run_ok([VERITYD, "init", "--home", home, "--genesis", DEVNET_GENESIS, "--full-node", "--moniker", name,
+        run_ok([VERITYD, "init", "--home", home, "--genesis", self.genesis, "--full-node", "--moniker", name,
                 "--p2p-listen", f"127.0.0.1:{p2p}", "--rpc-listen", f"127.0.0.1:{rpc}", "--peers", self.peers])
         node = Node(home, name, p2p, rpc)
         return node
