@@ -364,9 +364,18 @@ BOOST_AUTO_TEST_CASE(staking_payloads_and_validator_names) {
   BOOST_TEST(with({"create-validator", "--from", "alice", "--consensus-key", ck.hex(), "--stake", "9", "--name", "mine",
                    "--commission-bps", "500"}).code == 0);
   BOOST_TEST(with({"withdraw", "--from", "alice"}).code == 0);
+  // Evidence: two conflicting commit votes, as the hex of their canonical encoding.
+  const SecretKey cheat = SecretKey::derive_insecure("cheat");
+  DoubleSignEvidence ev;
+  ev.first = Vote{VotePhase::commit, 3, 0, Hash256{}, {}, {}};
+  ev.second = ev.first;
+  ev.second.block_hash.data[0] = 1;
+  ev.first.sign(kChain, cheat);
+  ev.second.sign(kChain, cheat);
+  BOOST_TEST(with({"submit-evidence", "--from", "alice", "--evidence", to_hex(encode(ev))}).code == 0);
   BOOST_TEST(with({"claim", "--from", "alice"}).code == 0);
   BOOST_TEST(with({"unjail", "--from", "alice"}).code == 0);
-  BOOST_REQUIRE(node.sent.size() == 6u);
+  BOOST_REQUIRE(node.sent.size() == 7u);
   const auto& d = std::get<Delegate>(node.sent[0].payload);
   BOOST_TEST(d.validator == SecretKey::derive_insecure("validator-1").public_key());  // from the genesis
   BOOST_TEST(d.amount.units() == 5u);
@@ -379,8 +388,10 @@ BOOST_AUTO_TEST_CASE(staking_payloads_and_validator_names) {
   BOOST_TEST(c.name == "mine");
   BOOST_TEST(c.commission_bps == 500u);
   BOOST_TEST(std::holds_alternative<Withdraw>(node.sent[3].payload));
-  BOOST_TEST(std::holds_alternative<Claim>(node.sent[4].payload));
-  BOOST_TEST(std::holds_alternative<Unjail>(node.sent[5].payload));
+  BOOST_TEST((std::get<SubmitEvidence>(node.sent[4].payload).evidence == ev));
+  BOOST_TEST(std::holds_alternative<Claim>(node.sent[5].payload));
+  BOOST_TEST(std::holds_alternative<Unjail>(node.sent[6].payload));
+  for (const auto& tx : node.sent) BOOST_TEST(tx.verify_signature());
 }
 
 BOOST_AUTO_TEST_CASE(wait_reports_receipts_and_failed_ones_exit_1) {
