@@ -190,6 +190,11 @@ std::string hint_for(const Error& e, const std::string& from, const std::string&
   if (r == "shutting-down" || r == "too-many-waiters") return "try again in a moment, or use another node with --rpc";
   if (r == "method-not-found") return "the node at --rpc does not serve this method: is it a Verity node of this version?";
   if (r == "bad-passphrase") return "check the passphrase (--passphrase-file FILE, VERITY_PASSPHRASE, or the prompt)";
+  if (r == "bad-key-file" || r == "key-mismatch")
+    return "restore the key file from your backup (verity never rewrites key files)";
+  if (r == "internal-error") return "the node failed to answer; its log says why";
+  if (r == "invalid-params")
+    return "the node did not accept what this client sent: are the client and the node of the same version?";
   return "";
 }
 
@@ -1077,8 +1082,14 @@ Subcommand make_command(ClientIo& io, const ClientGlobals& g, std::string name, 
                       const Error& e = s.error();
                       err << "verity " << cmd_label << ": " << (e.detail.empty() ? e.reason : e.detail);
                       if (e.reason != "usage") err << " [" << e.reason << "]";
-                      if (e.reason == "bad-passphrase") err << "; " << hint_for(e, "", "");
-                      if (e.reason == "method-not-found") err << "; " << hint_for(e, "", "");
+                      // Hints that need no context (the transaction commands add their own).
+                      static const std::set<std::string> generic = {
+                          "bad-passphrase", "method-not-found", "bad-key-file", "key-mismatch",
+                          "internal-error", "invalid-params",   "shutting-down", "too-many-waiters"};
+                      if (generic.count(e.reason)) {
+                        const std::string hint = hint_for(e, "", "");
+                        if (e.detail.find(hint) == std::string::npos) err << "; " << hint;
+                      }
                       err << "\n";
                       return exit_code_for(e);
                     }};
