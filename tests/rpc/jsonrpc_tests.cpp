@@ -9,6 +9,7 @@
 #include "core/hex.h"
 #include "rpc/jsonrpc.h"
 #include "rpc/methods.h"
+#include "tests/rpc/empty_node.h"
 
 using namespace verity;
 using namespace verity::rpc;
@@ -16,31 +17,18 @@ using namespace verity::rpc;
 namespace {
 
 // A node with nothing in it, whose answers a test can set.
-struct FakeNode : NodeApi {
+struct FakeNode : EmptyNode {
   NodeStatus st;
-  Genesis gen;
   mutable std::optional<std::uint64_t> asked_height;  // the last height block_at was asked for
   Result<Hash256> submit_result = Hash256{};
   std::optional<Error> account_error;
 
-  FakeNode() {
-    st.chain_id = "verity-test-1";
-    st.height = 7;
-    st.moniker = "fake";
-  }
+  FakeNode() { st = EmptyNode::status(); }
   NodeStatus status() const override { return st; }
-  const Genesis& genesis() const override { return gen; }
   Result<std::optional<Block>> block_at(std::uint64_t height) const override {
     asked_height = height;
     return std::optional<Block>();
   }
-  Result<std::optional<std::uint64_t>> height_of(const Hash256&) const override {
-    return std::optional<std::uint64_t>();
-  }
-  Result<std::optional<CommitCertificate>> certificate_at(std::uint64_t) const override {
-    return std::optional<CommitCertificate>();
-  }
-  Result<std::optional<TxLookup>> transaction(const Hash256&) const override { return std::optional<TxLookup>(); }
   Result<AccountInfo> account(const PublicKey&) const override {
     if (account_error) return *account_error;
     AccountInfo a;
@@ -50,19 +38,11 @@ struct FakeNode : NodeApi {
     a.height = st.height;
     return a;
   }
-  Result<AccountProof> prove_account(const PublicKey&) const override { return local_error("no-proofs"); }
-  Result<std::vector<ValidatorInfo>> validators() const override { return std::vector<ValidatorInfo>(); }
-  Result<std::optional<ValidatorInfo>> validator(const PublicKey&) const override {
-    return std::optional<ValidatorInfo>();
-  }
-  Result<DelegationsInfo> delegations(const PublicKey&) const override { return DelegationsInfo{}; }
-  Result<RewardsInfo> rewards(const PublicKey&) const override { return RewardsInfo{}; }
   Result<std::uint64_t> reputation(const PublicKey&) const override { return std::uint64_t{5}; }
   Result<Hash256> submit(const Transaction& tx) override {
     if (!submit_result) return submit_result.error();
     return tx.id();
   }
-  std::vector<Metric> metrics() const override { return {}; }
 };
 
 const std::string kAlice = SecretKey::derive_insecure("alice").public_key().hex();

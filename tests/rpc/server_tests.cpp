@@ -24,6 +24,7 @@
 #include "rpc/json_codec.h"
 #include "rpc/jsonrpc.h"
 #include "rpc/server.h"
+#include "tests/rpc/empty_node.h"
 
 using namespace verity;
 using namespace verity::rpc;
@@ -53,34 +54,13 @@ const std::string kChainId = "verity-test-1";
 
 // The node behind the server: called on the server's io thread only; the
 // atomics are what the test thread reads.
-struct FakeNode : NodeApi {
-  Genesis gen;
+struct FakeNode : EmptyNode {
   std::atomic<int> submits{0};
   NodeStatus status() const override {
-    NodeStatus s;
+    NodeStatus s = EmptyNode::status();
     s.chain_id = kChainId;
-    s.height = 7;
-    s.moniker = "fake";
     return s;
   }
-  const Genesis& genesis() const override { return gen; }
-  Result<std::optional<Block>> block_at(std::uint64_t) const override { return std::optional<Block>(); }
-  Result<std::optional<std::uint64_t>> height_of(const Hash256&) const override {
-    return std::optional<std::uint64_t>();
-  }
-  Result<std::optional<CommitCertificate>> certificate_at(std::uint64_t) const override {
-    return std::optional<CommitCertificate>();
-  }
-  Result<std::optional<TxLookup>> transaction(const Hash256&) const override { return std::optional<TxLookup>(); }
-  Result<AccountInfo> account(const PublicKey&) const override { return AccountInfo{}; }
-  Result<AccountProof> prove_account(const PublicKey&) const override { return local_error("no-proofs"); }
-  Result<std::vector<ValidatorInfo>> validators() const override { return std::vector<ValidatorInfo>(); }
-  Result<std::optional<ValidatorInfo>> validator(const PublicKey&) const override {
-    return std::optional<ValidatorInfo>();
-  }
-  Result<DelegationsInfo> delegations(const PublicKey&) const override { return DelegationsInfo{}; }
-  Result<RewardsInfo> rewards(const PublicKey&) const override { return RewardsInfo{}; }
-  Result<std::uint64_t> reputation(const PublicKey&) const override { return std::uint64_t{0}; }
   Result<Hash256> submit(const Transaction& tx) override {
     submits++;
     return tx.id();

@@ -1,0 +1,41 @@
+#pragma once
+// A NodeApi with nothing in it, for tests of rpc/ without a node: every
+// read finds nothing, every submit is accepted. Tests override what they
+// need.
+
+#include "rpc/api.h"
+
+namespace verity::rpc {
+
+struct EmptyNode : NodeApi {
+  Genesis gen;
+  NodeStatus status() const override {
+    NodeStatus s;
+    s.chain_id = "verity-test-1";
+    s.height = 7;
+    s.moniker = "fake";
+    return s;
+  }
+  const Genesis& genesis() const override { return gen; }
+  Result<std::optional<Block>> block_at(std::uint64_t) const override { return std::optional<Block>(); }
+  Result<std::optional<std::uint64_t>> height_of(const Hash256&) const override {
+    return std::optional<std::uint64_t>();
+  }
+  Result<std::optional<CommitCertificate>> certificate_at(std::uint64_t) const override {
+    return std::optional<CommitCertificate>();
+  }
+  Result<std::optional<TxLookup>> transaction(const Hash256&) const override { return std::optional<TxLookup>(); }
+  Result<AccountInfo> account(const PublicKey&) const override { return AccountInfo{}; }
+  Result<AccountProof> prove_account(const PublicKey&) const override { return local_error("no-proofs"); }
+  Result<std::vector<ValidatorInfo>> validators() const override { return std::vector<ValidatorInfo>(); }
+  Result<std::optional<ValidatorInfo>> validator(const PublicKey&) const override {
+    return std::optional<ValidatorInfo>();
+  }
+  Result<DelegationsInfo> delegations(const PublicKey&) const override { return DelegationsInfo{}; }
+  Result<RewardsInfo> rewards(const PublicKey&) const override { return RewardsInfo{}; }
+  Result<std::uint64_t> reputation(const PublicKey&) const override { return std::uint64_t{0}; }
+  Result<Hash256> submit(const Transaction& tx) override { return tx.id(); }
+  std::vector<Metric> metrics() const override { return {}; }
+};
+
+}  // namespace verity::rpc
