@@ -3,8 +3,6 @@
 namespace verity::consensus {
 
 namespace {
-constexpr std::uint8_t kProposalTag = 1, kVoteTag = 2, kViewChangeTag = 3, kNewViewTag = 4, kCheckpointTag = 5,
-                       kDecisionTag = 6;
 
 template <class T>
 Hash256 signed_digest(Domain d, std::string_view chain_id, const T& body_writer) {

@@ -106,6 +106,10 @@ struct Decision {
 
 using Message = std::variant<Proposal, Vote, ViewChange, NewView, Checkpoint, Decision>;
 
+// The first byte of an encoded Message: which alternative follows.
+inline constexpr std::uint8_t kProposalTag = 1, kVoteTag = 2, kViewChangeTag = 3, kNewViewTag = 4, kCheckpointTag = 5,
+                       kDecisionTag = 6;
+
 Bytes encode_message(const Message& m);
 // Strict; reasons are the decoder's ("decode-...") or "message-too-large".
 Result<Message> decode_message(ByteView bytes);

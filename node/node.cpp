@@ -294,7 +294,7 @@ Block Node::propose(std::uint64_t height, std::uint64_t view) {
       std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   if (height > 1) {
     auto cert = chain_->certificate_at(height - 1);
-    if (cert && cert->has_value()) b.last_commit = **cert;
+    if (cert && cert->has_value()) b.last_commit = with_late_commits(**cert);
   }
   b.header.last_commit_hash = b.last_commit.hash();
   const auto& params = chain_->genesis().params;
@@ -351,6 +351,8 @@ Status Node::check(const Block& block) {
 
 Status Node::commit(const Block& block, const CommitCertificate& certificate) {
   checked_.reset();
+  late_commits_.clear();
+  late_cert_view_.reset();
   if (auto s = chain_->commit(block, certificate); !s) return s;
   // Here, not after the engine's step: in the same step the engine may ask
   // for the next proposal, which must not offer what was just committed.
@@ -358,6 +360,40 @@ Status Node::commit(const Block& block, const CommitCertificate& certificate) {
   mempool_->update(chain_->state(), block.transactions);
   if (commit_listener_) commit_listener_(block, chain_->last_receipts());
   return {};
+}
+
+// The certificate that committed a block holds the first quorum of
+// commit votes; the others usually arrive a moment later, and the engine,
+// already at the next height, has no use for them. Keeping them for the
+// next proposal's last_commit credits every validator that signed in time
+// for it, not only the fastest quorum: rewards and the downtime rule count
+// the signers of last_commit, and a validator whose vote is always last
+// would otherwise be jailed for downtime while it signs every block.
+void Node::note_late_commit(ByteView body) {
+  const auto& tip = chain_->tip();
+  if (tip.height == 0) return;
+  auto m = consensus::decode_message(body);
+  if (!m) return;  // the engine counts and reports it
+  const Vote* v = std::get_if<Vote>(&*m);
+  if (!v || v->phase != VotePhase::commit || v->height != tip.height || v->block_hash != tip.block_hash) return;
+  if (late_commits_.count(v->validator) || !chain_->tip_validators().power_of(v->validator)) return;
+  if (!late_cert_view_) {
+    auto cert = chain_->certificate_at(tip.height);
+    if (!cert || !cert->has_value()) return;
+    late_cert_view_ = (*cert)->view;
+    for (const auto& sig : (*cert)->signatures) late_commits_[sig.validator] = sig.signature;
+  }
+  // One view per certificate: its signatures are all over the same digest.
+  if (v->view != *late_cert_view_ || late_commits_.count(v->validator)) return;
+  if (!v->verify(chain_->genesis().chain_id)) return;
+  late_commits_[v->validator] = v->signature;
+}
+
+CommitCertificate Node::with_late_commits(CommitCertificate cert) const {
+  if (!late_cert_view_ || *late_cert_view_ != cert.view || cert.height != chain_->tip().height) return cert;
+  cert.signatures.clear();
+  for (const auto& [validator, signature] : late_commits_) cert.signatures.push_back({validator, signature});
+  return cert;  // std::map: ascending by validator, as certificates must be
 }
 
 std::optional<consensus::Decision> Node::decision(std::uint64_t height) const {
@@ -397,6 +433,7 @@ bool Node::on_frame(const PeerInfo& peer, std::uint8_t type, ByteView body, std:
   if (stopped_) return true;
   switch (type) {
     case kFrameConsensus: {
+      if (!body.empty() && body[0] == consensus::kVoteTag) note_late_commit(body);
       const auto malformed = engine_->drops().malformed;
       run(engine_->on_message(peer.validator_key.value_or(peer.node_key), body));
       if (engine_->drops().malformed > malformed) {

@@ -151,6 +151,8 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   void fail(const Error& e);
   Result<Hash256> admit(const Transaction& tx, ByteView bytes, std::optional<std::uint64_t> from_peer);
   state::ExecutionOptions execution_options() const;
+  void note_late_commit(ByteView body);
+  CommitCertificate with_late_commits(CommitCertificate cert) const;
 
   boost::asio::io_context& io_;
   Config config_;
@@ -181,6 +183,10 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   std::optional<std::uint64_t> sync_peer_;  // a get_blocks in flight to this peer
   std::chrono::steady_clock::time_point sync_sent_;
 
+  // Commit signatures for the tip (the stored certificate's and those that
+  // came after it), and that certificate's view; cleared at each commit.
+  std::map<PublicKey, Signature> late_commits_;
+  std::optional<std::uint64_t> late_cert_view_;
   std::uint64_t last_view_ = 0;
   bool was_in_view_change_ = false;
   std::map<Hash256, std::chrono::steady_clock::time_point> gossiped_at_;  // head of the pool, for regossip()
