@@ -34,6 +34,13 @@ for want in "devnet is up" "http://127.0.0.1:$base" "http://127.0.0.1:$((base + 
   grep -q -- "$want" <<<"$out" || fail "start output lacks '$want': $out"
 done
 [ "$(wc -l <"$dir/pids")" = 4 ] || fail "not 4 pids"
+# The printed RPC endpoint answers.
+python3 - "$base" <<'PY' || fail "validator-1's RPC did not answer status"
+import json, sys, urllib.request
+req = urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}/", method="POST",
+                             data=b'{"jsonrpc":"2.0","id":1,"method":"status"}')
+assert json.load(urllib.request.urlopen(req, timeout=10))["result"]["chain_id"] == "verity-devnet-1"
+PY
 
 out=$(timeout 60 "$devnet" --no-build --detach --dir "$dir" --base-port "$base" 2>&1) && fail "a second start succeeded"
 grep -q "already running" <<<"$out" || fail "second start: $out"
