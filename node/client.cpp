@@ -759,27 +759,38 @@ Status cmd_validators(Session& s, const std::vector<std::string>& args) {
   return {};
 }
 
-const char* kDelegationsHelp =
-    "Usage: verity delegations ADDRESS|NAME\nAn account's delegations (value per validator) and unbonding entries.\n";
-
-Status cmd_delegations(Session& s, const std::vector<std::string>& args) {
-  auto a = parse_args(Spec{"delegations", {}, {}, 1, 1, "ADDRESS|NAME"}, args);
+// `verity COMMAND ADDRESS|NAME`: calls the method of that name with the
+// address; with --json, prints the result as it came.
+struct AddressQuery {
+  std::string name;  // as given
+  PublicKey address;
+  rapidjson::Document result;
+};
+Result<AddressQuery> query_address(Session& s, const std::string& method, const std::vector<std::string>& args) {
+  auto a = parse_args(Spec{method, {}, {}, 1, 1, "ADDRESS|NAME"}, args);
   if (!a) return a.error();
   auto address = s.address_of("", a->positional[0]);
   if (!address) return address.error();
   rapidjson::Document params(rapidjson::kObjectType);
   params.AddMember("address", str_value(address->hex(), params.GetAllocator()), params.GetAllocator());
-  auto r = s.call("delegations", params);
+  auto r = s.call(method.c_str(), params);
   if (!r) return r.error();
+  if (s.json()) print_json(s.io().out, *r);
+  return AddressQuery{a->positional[0], *address, std::move(*r)};
+}
+
+const char* kDelegationsHelp =
+    "Usage: verity delegations ADDRESS|NAME\nAn account's delegations (value per validator) and unbonding entries.\n";
+
+Status cmd_delegations(Session& s, const std::vector<std::string>& args) {
+  auto q = query_address(s, "delegations", args);
+  if (!q) return q.error();
+  if (s.json()) return {};
   auto& o = s.io().out;
-  if (s.json()) {
-    print_json(o, *r);
-    return {};
-  }
-  const Json* ds = member(*r, "delegations");
-  const Json* us = member(*r, "unbonding");
+  const Json* ds = member(q->result, "delegations");
+  const Json* us = member(q->result, "unbonding");
   if ((!ds || !ds->IsArray() || ds->Empty()) && (!us || !us->IsArray() || us->Empty())) {
-    o << "no delegations and nothing unbonding for " << label(a->positional[0], *address) << "\n";
+    o << "no delegations and nothing unbonding for " << label(q->name, q->address) << "\n";
     return {};
   }
   if (ds && ds->IsArray())
@@ -796,21 +807,13 @@ Status cmd_delegations(Session& s, const std::vector<std::string>& args) {
 const char* kRewardsHelp = "Usage: verity rewards ADDRESS|NAME\nAn account's rewards: vested (claimable with 'verity claim') and locked.\n";
 
 Status cmd_rewards(Session& s, const std::vector<std::string>& args) {
-  auto a = parse_args(Spec{"rewards", {}, {}, 1, 1, "ADDRESS|NAME"}, args);
-  if (!a) return a.error();
-  auto address = s.address_of("", a->positional[0]);
-  if (!address) return address.error();
-  rapidjson::Document params(rapidjson::kObjectType);
-  params.AddMember("address", str_value(address->hex(), params.GetAllocator()), params.GetAllocator());
-  auto r = s.call("rewards", params);
-  if (!r) return r.error();
+  auto q = query_address(s, "rewards", args);
+  if (!q) return q.error();
+  if (s.json()) return {};
   auto& o = s.io().out;
-  if (s.json()) {
-    print_json(o, *r);
-    return {};
-  }
-  o << "vested  " << text_of(*r, "vested") << " (claimable now)\nlocked  " << text_of(*r, "locked") << "\n";
-  if (const Json* es = member(*r, "entries"); es && es->IsArray())
+  const Json& r = q->result;
+  o << "vested  " << text_of(r, "vested") << " (claimable now)\nlocked  " << text_of(r, "locked") << "\n";
+  if (const Json* es = member(r, "entries"); es && es->IsArray())
     for (const auto& e : es->GetArray())
       o << "  " << text_of(e, "amount") << " vests at height " << text_of(e, "vest_height") << "\n";
   return {};
