@@ -1,5 +1,7 @@
 #include "node/node.h"
 
+#include "core/hex.h"
+
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -209,7 +211,10 @@ void Node::run(consensus::Output out) {
     }
   }
   for (const auto& e : out.evidence)
-    log_.warn("double-sign-evidence", Fields().add("validator", e.first.validator.hex()).add("height", e.first.height));
+    log_.warn("double-sign-evidence", Fields()
+                                          .add("validator", e.first.validator.hex())
+                                          .add("height", e.first.height)
+                                          .add("evidence", to_hex(encode(e))));  // for verity submit-evidence
   if (!out.timers.empty()) arm_engine_timer(out.timers.back());
   if (engine_->view() != last_view_) {
     stats_.view_changes++;
