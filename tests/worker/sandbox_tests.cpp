@@ -192,7 +192,7 @@ BOOST_AUTO_TEST_CASE(invalid_modules_are_not_run) {
     BOOST_TEST(r.detail.find(needle) != std::string::npos, r.detail << " should mention " << needle);
     BOOST_TEST(r.fuel_used == 0u);
   };
-  expect_invalid(run_task(as_bytes("not wasm"), {}, {}, {}, task_id(1)), "invalid-module");
+  expect_invalid(run_task(as_bytes("not wasm"), {}, {}, {}, task_id(1)), "magic");
   expect_invalid(run("start_section"), "start section");
   expect_invalid(run("no_memory"), "memory");
   expect_invalid(run("bulk_memory"), "");  // wabt: memory.fill needs bulk memory
