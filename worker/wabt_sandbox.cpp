@@ -676,6 +676,7 @@ Execution execute(const ExecRequest& req) {
     std::uint64_t& used = ex.fuel_used;
     const std::uint64_t fuel = lim.fuel;
     ip::RunResult r = (thread.*get(ThreadPushCall{}))(*start, &trap);
+    std::size_t height = values.size();
     while (r == ip::RunResult::Ok) {
       if (used >= fuel) {
         host.out_of_fuel = true;
@@ -683,10 +684,18 @@ Execution execute(const ExecRequest& req) {
       }
       ++used;
       r = (thread.*step)(&trap);
-      if (values.size() > lim.value_stack && r == ip::RunResult::Ok) {
-        trap = ip::Trap::New(store, "value stack exhausted");
-        r = ip::RunResult::Trap;
+      std::size_t now = values.size();
+      if (now > height) {
+        // Only a function's entry pushes more than one slot at once (its
+        // locals, zeroed): that work is paid for too, a unit per local.
+        // Past the limit, the next turn ends the run out of fuel.
+        if (now > height + 1) used += std::min<std::uint64_t>(now - height - 1, fuel - used);
+        if (now > lim.value_stack && r == ip::RunResult::Ok) {
+          trap = ip::Trap::New(store, "value stack exhausted");
+          r = ip::RunResult::Trap;
+        }
       }
+      height = now;
     }
 
     if (prepared.hooked) {

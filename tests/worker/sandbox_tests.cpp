@@ -267,6 +267,14 @@ BOOST_AUTO_TEST_CASE(fat_frames_hit_the_value_stack_cap) {
   BOOST_TEST_MESSAGE(describe(r));
   BOOST_TEST((r.outcome == Outcome::trap));
   BOOST_TEST(r.detail == "value stack exhausted");
+  // 2^20 slots hold 26 frames of 40,000 locals; every local was paid for.
+  BOOST_TEST(r.fuel_used > 26u * 40000u);
+
+  SandboxLimits limits;
+  limits.fuel = 100000;  // entering a function pays for its locals up front
+  auto poor = run_task(fat_frames_module(40000), {}, {}, limits, task_id(1));
+  BOOST_TEST((poor.outcome == Outcome::out_of_fuel));
+  BOOST_TEST(poor.fuel_used == 100000u);
 }
 
 BOOST_AUTO_TEST_CASE(huge_output_is_output_too_large) {
