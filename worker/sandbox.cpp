@@ -161,7 +161,7 @@ SandboxResult run_task(ByteView module, ByteView input, const std::vector<std::s
     std::string then = result.outcome == Outcome::trap ? "then trapped: " + result.detail
                                                        : "then exited with " + std::to_string(result.exit_code);
     result.outcome = Outcome::memory_exceeded;
-    result.detail = "memory.grow refused at the cap of " + std::to_string(limits.memory_pages) + " pages; " + then;
+    result.detail = "memory.grow refused (the cap is " + std::to_string(limits.memory_pages) + " pages); " + then;
   }
   return result;
 }
