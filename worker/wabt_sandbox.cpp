@@ -509,10 +509,24 @@ bool prepare(const ExecRequest& req, Execution& ex, Prepared* out) {
     ex.detail = std::move(why);
     return false;
   };
+  // What fails here but passes with wabt's default features uses a
+  // proposal the sandbox refuses: say so, wabt's own message is cryptic
+  // ("unexpected opcode: 0xfc 0xb").
+  auto refused_or_invalid = [&](const std::string& message) {
+    wabt::Features defaults;
+    wabt::Errors again;
+    wabt::Module probe;
+    wabt::ReadBinaryOptions lenient(defaults, nullptr, false, true, false);
+    bool passes = wabt::Succeeded(wabt::ReadBinaryIr("task.wasm", req.wasm, req.wasm_size, lenient, &again, &probe)) &&
+                  wabt::Succeeded(wabt::ValidateModule(&probe, &again, wabt::ValidateOptions(defaults)));
+    return invalid(passes ? "uses a WebAssembly feature the sandbox refuses (bulk memory, reference types, "
+                            "threads, exceptions, tail calls, ...): " + message
+                          : message);
+  };
   if (wabt::Failed(wabt::ReadBinaryIr("task.wasm", req.wasm, req.wasm_size, read, &errors, &m)))
-    return invalid(first_error(errors));
+    return refused_or_invalid(first_error(errors));
   if (wabt::Failed(wabt::ValidateModule(&m, &errors, wabt::ValidateOptions(features))))
-    return invalid(first_error(errors));
+    return refused_or_invalid(first_error(errors));
 
   if (!m.starts.empty()) return invalid("the module has a start section; a task starts at _start");
   const wabt::Export* start = m.GetExport("_start");
