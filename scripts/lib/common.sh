@@ -10,6 +10,7 @@ VERITY_PACKAGES=(
   g++ meson ninja-build pkg-config cmake python3
   libcrypto++-dev libleveldb-dev libsecp256k1-dev rapidjson-dev
   libboost-dev libboost-test-dev libssl-dev wabt libtomlplusplus-dev
+  clang lld wasi-libc libclang-rt-14-dev-wasm32   # the example tasks, built as WASI modules
 )
 
 say() { printf '==> %s\n' "$*"; }

@@ -1,0 +1,3 @@
+;; No exported memory: not a WASI command.
+(module
+  (func (export "_start")))
