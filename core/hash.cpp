@@ -25,6 +25,8 @@ std::string_view domain_tag(Domain d) {
     case Domain::consensus_message: return "verity/consensus-message";
     case Domain::devnet_key: return "verity/devnet-key";
     case Domain::genesis: return "verity/genesis";
+    case Domain::task_result: return "verity/task-result";
+    case Domain::task_assignment: return "verity/task-assignment";
   }
   return "verity/unknown";
 }

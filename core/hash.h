@@ -36,8 +36,10 @@ enum class Domain : std::uint8_t {
   consensus_message,  // other signed consensus messages (view change, ...)
   devnet_key,         // insecure devnet key derivation from a name
   genesis,            // the genesis document
+  task_result,        // a task result (outcome, exit code, fuel, output), inside a task commitment
+  task_assignment,    // the draw that assigns a task to workers
 };
-inline constexpr int kDomainCount = static_cast<int>(Domain::genesis) + 1;
+inline constexpr int kDomainCount = static_cast<int>(Domain::task_assignment) + 1;
 
 std::string_view domain_tag(Domain d);
 
