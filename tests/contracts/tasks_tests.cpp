@@ -530,6 +530,34 @@ BOOST_FIXTURE_TEST_CASE(honest_majority_is_paid_after_the_lock_and_the_liar_is_s
   BOOST_TEST(balance(ws[0]).units() == before.units() + 50 - 1);
 }
 
+BOOST_FIXTURE_TEST_CASE(an_unregistered_worker_still_answers_and_can_be_slashed, TaskFixture) {
+  register_workers(3);
+  std::uint64_t id = submit(task_payload(3, 50));
+  step(1);
+  auto ws = assigned(id);
+  const PublicKey liar = ws[0];
+  BOOST_TEST(reason(key_of(liar), UnregisterWorker{}) == "ok");  // too late to escape
+  answer_all(id, [&](std::size_t, const PublicKey& w) { return w == liar ? kLie : kHonest; });
+  auto l = worker_record(liar);
+  BOOST_TEST(l.stake.is_zero());
+  BOOST_TEST(l.unbonding.units() == 9000u);  // 10% of the unbonding stake
+  BOOST_TEST(task(id).status == TaskStatus::settled);
+  // No longer drawn: the next task waits for a third worker.
+  std::uint64_t next = submit(task_payload(3, 50));
+  step(1);
+  BOOST_TEST(assigned(next).empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(worker_reputation_decays_every_epoch, TaskFixture) {
+  register_workers(3);
+  std::uint64_t id = submit(task_payload(3, 10));
+  step(1);
+  answer_all(id, [](std::size_t, const PublicKey&) { return kHonest; });
+  BOOST_TEST(worker_record(worker(0).public_key()).reputation == 20'000u);
+  step_to(1000);  // the epoch boundary (epoch_blocks 1000): 10% off
+  BOOST_TEST(worker_record(worker(0).public_key()).reputation == 18'000u);
+}
+
 BOOST_FIXTURE_TEST_CASE(no_shows_lose_reputation_and_their_share_is_refunded, TaskFixture) {
   register_workers(3);
   Amount before = balance(user(0).public_key());
