@@ -265,24 +265,35 @@ std::uint64_t round_number(const TaskRecord& t) {
   return 0;
 }
 
-Status try_assign(state::StateOverlay& s, const state::BlockContext& ctx, const Hash256& commit_hash, TaskRecord& t,
-                  std::vector<Event>& events) {
+// Every worker record, in ascending key order, loaded once per block:
+// assignment changes no worker record, so one load serves every task.
+Result<std::vector<WorkerRecord>> all_workers(const state::StateReader& s) {
+  auto keys = worker_keys(s);
+  if (!keys) return keys.error();
+  std::vector<WorkerRecord> out;
+  out.reserve(keys->size());
+  for (const auto& k : *keys) {
+    auto w = require_worker(s, k);
+    if (!w) return w.error();
+    out.push_back(std::move(*w));
+  }
+  return out;
+}
+
+Status try_assign(state::StateOverlay& s, const state::BlockContext& ctx, const Hash256& commit_hash,
+                  const std::vector<WorkerRecord>& workers, TaskRecord& t, std::vector<Event>& events) {
   Round& r = *t.round;
   // Excluded: whoever paid, the submitter, and every worker that served.
   std::vector<PublicKey> excluded = t.served;
   excluded.push_back(t.submitter);
   excluded.push_back(r.payer);
   const bool trusted_only = !(t.reward < ctx.params.untrusted_reward_cap);
-  auto keys = worker_keys(s);
-  if (!keys) return keys.error();
   std::vector<Candidate> candidates;
-  for (const auto& k : *keys) {
-    if (std::find(excluded.begin(), excluded.end(), k) != excluded.end()) continue;
-    auto w = require_worker(s, k);
-    if (!w) return w.error();
-    if (!w->active || w->stake.is_zero() || w->stake < ctx.params.min_worker_stake) continue;
-    if (trusted_only && w->reputation < ctx.params.worker_reputation_threshold) continue;  // gradual trust
-    candidates.push_back({k, worker_weight(*w)});
+  for (const auto& w : workers) {
+    if (std::find(excluded.begin(), excluded.end(), w.key) != excluded.end()) continue;
+    if (!w.active || w.stake.is_zero() || w.stake < ctx.params.min_worker_stake) continue;
+    if (trusted_only && w.reputation < ctx.params.worker_reputation_threshold) continue;  // gradual trust
+    candidates.push_back({w.key, worker_weight(w)});
   }
   const std::uint64_t span = t.commit_blocks + t.reveal_blocks;
   if (candidates.size() < t.replicas) {
@@ -755,10 +766,12 @@ Status begin_block_tasks(state::StateOverlay& s, const state::BlockContext& ctx,
   if (!waiting) return waiting.error();
   if (!waiting->empty()) {
     const Hash256 commit_hash = last_commit.hash();
+    auto workers = all_workers(s);
+    if (!workers) return workers.error();
     for (auto id : *waiting) {  // ascending: older tasks draw first
       auto t = require_task(s, id);
       if (!t) return t.error();
-      if (auto st = try_assign(s, ctx, commit_hash, *t, events); !st) return st;
+      if (auto st = try_assign(s, ctx, commit_hash, *workers, *t, events); !st) return st;
       store_task(s, *t);
     }
   }

@@ -763,8 +763,12 @@ BOOST_AUTO_TEST_CASE(random_task_runs_keep_supply_exact) {
     }
   }
   std::map<std::string, int> statuses;
-  for (std::uint64_t id = 1; id < next_task_id(f.chain->state()).value(); ++id)
-    statuses[task_status_name(f.task(id).status)]++;
+  for (std::uint64_t id = 1; id < next_task_id(f.chain->state()).value(); ++id) {
+    auto t = f.task(id);
+    statuses[task_status_name(t.status)]++;
+    if (t.audits > 0) statuses["audited"]++;
+    if (t.status == TaskStatus::settled && t.result_hash == kLie.hash()) statuses["settled on the lie"]++;
+  }
   std::string summary;
   for (const auto& [k, v] : outcomes) summary += k + "=" + std::to_string(v) + " ";
   for (const auto& [k, v] : statuses) summary += "task " + k + "=" + std::to_string(v) + " ";
