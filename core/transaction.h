@@ -225,7 +225,10 @@ struct RevealResult {
   static constexpr std::uint8_t kTag = 13;
   static constexpr const char* kName = "reveal_result";
   std::uint64_t task = 0;
-  std::uint64_t outcome = 0;  // the sandbox's outcome code (ok, trap, out of fuel, ...)
+  // The sandbox's outcome as a number: worker::Outcome's value (ok 0, trap
+  // 1, out_of_fuel 2, memory_exceeded 3, output_too_large 4,
+  // invalid_module 5, forbidden_import 6).
+  std::uint64_t outcome = 0;
   std::uint64_t exit_code = 0;
   std::uint64_t fuel_used = 0;
   TaskBytes output;
@@ -259,8 +262,10 @@ using Payload = std::variant<Transfer, CreateValidator, Delegate, Undelegate, Wi
                              RegisterWorker, UnregisterWorker, SubmitTask, CommitResult, RevealResult, RequestAudit>;
 
 // What a worker commits to and reveals. The result hash covers everything
-// the sandbox reports, so workers agree only if outcome, exit code, fuel
-// and output all agree:
+// the sandbox reports that must be deterministic, so workers agree only if
+// outcome, exit code, fuel and output all agree (fuel is metered
+// identically on every worker, and agreeing on it is what lets the chain
+// vouch for "out of fuel after N"):
 //   task_result_hash = tagged_hash(task_result, varint(outcome) ||
 //                        varint(exit_code) || varint(fuel_used) || bytes(output))
 //   task_commitment  = tagged_hash(task_commitment, string(chain_id) ||
