@@ -505,6 +505,14 @@ BOOST_FIXTURE_TEST_CASE(honest_majority_is_paid_after_the_lock_and_the_liar_is_s
   BOOST_TEST(t.vest_height == height() + 30);
   BOOST_TEST(hook_event("task_settled"));
   BOOST_TEST(hook_event("worker_slashed"));
+  for (const auto& e : hook_events()) {
+    if (e.kind != "task_settled") continue;
+    std::map<std::string, std::string> attrs(e.attributes.begin(), e.attributes.end());
+    BOOST_TEST(attrs["task"] == std::to_string(id));
+    BOOST_TEST(attrs["result_hash"] == kHonest.hash().hex());
+    BOOST_TEST(attrs["agreeing"] == "2");
+    BOOST_TEST(attrs["refund"] == "50");
+  }
 
   auto l = worker_record(liar);
   BOOST_TEST(l.stake.units() == 9000u);  // 10% of 10,000, burned
