@@ -2,6 +2,7 @@
 
 #include "contracts/accounts.h"
 #include "contracts/staking.h"
+#include "contracts/tasks.h"
 
 namespace verity::contracts {
 
@@ -17,10 +18,14 @@ Status NativeContracts::init_genesis(state::StateOverlay& state, const Genesis& 
 
 Status NativeContracts::begin_block(state::StateOverlay& state, const state::BlockContext& ctx,
                                     const CommitCertificate& last_commit) const {
-  return begin_block_staking(state, ctx, last_commit);
+  if (auto s = begin_block_staking(state, ctx, last_commit); !s) return s;
+  return begin_block_tasks(state, ctx, last_commit);
 }
 
 Status NativeContracts::end_block(state::StateOverlay& state, const state::BlockContext& ctx) const {
+  // Tasks first: a task settled in this block is settled before the epoch's
+  // reputation decay.
+  if (auto s = end_block_tasks(state, ctx); !s) return s;
   return end_block_staking(state, ctx);
 }
 
@@ -56,10 +61,24 @@ Status NativeContracts::execute(state::StateOverlay& state, const state::BlockCo
         if constexpr (std::is_same_v<T, CreateValidator>) return create_validator(state, ctx, from, p, events);
         if constexpr (std::is_same_v<T, Delegate>) return delegate(state, ctx, from, p, events);
         if constexpr (std::is_same_v<T, Undelegate>) return undelegate(state, ctx, from, p, events);
-        if constexpr (std::is_same_v<T, Withdraw>) return withdraw(state, ctx, from, events);
+        if constexpr (std::is_same_v<T, Withdraw>) {
+          // Pays matured delegation unbonding and matured worker stake;
+          // "nothing-to-withdraw" only when neither had anything.
+          auto worker = withdraw_worker_stake(state, ctx, from, events);
+          if (!worker) return worker.error();
+          Status st = withdraw(state, ctx, from, events);
+          if (!st && st.error().reason == "nothing-to-withdraw" && !worker->is_zero()) return {};
+          return st;
+        }
         if constexpr (std::is_same_v<T, Claim>) return claim(state, ctx, from, events);
         if constexpr (std::is_same_v<T, Unjail>) return unjail(state, ctx, from, events);
         if constexpr (std::is_same_v<T, SubmitEvidence>) return submit_evidence(state, ctx, from, p, events);
+        if constexpr (std::is_same_v<T, RegisterWorker>) return register_worker(state, ctx, from, p, events);
+        if constexpr (std::is_same_v<T, UnregisterWorker>) return unregister_worker(state, ctx, from, events);
+        if constexpr (std::is_same_v<T, SubmitTask>) return submit_task(state, ctx, from, p, events);
+        if constexpr (std::is_same_v<T, CommitResult>) return commit_result(state, ctx, from, p, events);
+        if constexpr (std::is_same_v<T, RevealResult>) return reveal_result(state, ctx, from, p, events);
+        if constexpr (std::is_same_v<T, RequestAudit>) return request_audit(state, ctx, from, p, events);
       },
       tx.payload);
 }

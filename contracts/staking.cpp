@@ -489,6 +489,36 @@ Result<RewardSummary> rewards_of(const state::StateReader& s, const PublicKey& a
   return out;
 }
 
+// --- for the task contract ----------------------------------------------------------------
+
+Status add_reward(state::StateOverlay& s, const PublicKey& account, std::uint64_t vest_height, Amount amount,
+                  std::uint64_t height) {
+  return add_reward_entry(s, account, vest_height, amount, height);
+}
+
+Result<Amount> take_reward(state::StateOverlay& s, const PublicKey& account, std::uint64_t vest_height, Amount amount) {
+  auto list = load_record<RecordList<RewardEntry>>(s, rewards_key(account));
+  if (!list) return list.error();
+  Amount taken;
+  for (auto it = list->items.begin(); it != list->items.end(); ++it) {
+    if (it->vest_height != vest_height) continue;
+    taken = std::min(it->amount, amount);
+    it->amount = it->amount.checked_sub(taken).value();
+    if (it->amount.is_zero()) list->items.erase(it);
+    break;
+  }
+  if (list->items.empty())
+    s.erase(rewards_key(account));
+  else
+    store_record(s, rewards_key(account), *list);
+  return taken;
+}
+
+Status record_burn(state::StateOverlay& s, Amount amount) {
+  if (amount.is_zero()) return {};
+  return update_supply(s, [&](SupplyRecord& r) { return add_to(r.burned, amount); });
+}
+
 // --- genesis ----------------------------------------------------------------------------------
 
 Status init_staking(state::StateOverlay& s, const Genesis& genesis) {

@@ -128,6 +128,19 @@ struct RewardSummary {
 Result<RewardSummary> rewards_of(const state::StateReader& s, const PublicKey& account, std::uint64_t height,
                                  const ProtocolParams& params);
 
+// --- for the task contract ------------------------------------------------------------
+// Adds a reward entry for `account` that vests at `vest_height` (the entry
+// `claim` pays); `height` is the current block, entries vested by then are
+// folded into one.
+Status add_reward(state::StateOverlay& s, const PublicKey& account, std::uint64_t vest_height, Amount amount,
+                  std::uint64_t height);
+// Takes up to `amount` out of `account`'s entry vesting exactly at
+// `vest_height` (a clawback); returns what it took.
+Result<Amount> take_reward(state::StateOverlay& s, const PublicKey& account, std::uint64_t vest_height, Amount amount);
+// Records `amount` as burned in the supply record (it has left every
+// balance, stake and escrow already).
+Status record_burn(state::StateOverlay& s, Amount amount);
+
 // --- genesis and block hooks ------------------------------------------------------
 Status init_staking(state::StateOverlay& s, const Genesis& genesis);
 Status begin_block_staking(state::StateOverlay& s, const state::BlockContext& ctx, const CommitCertificate& last_commit);

@@ -27,6 +27,7 @@ std::string_view domain_tag(Domain d) {
     case Domain::genesis: return "verity/genesis";
     case Domain::task_result: return "verity/task-result";
     case Domain::task_random: return "verity/task-random";
+    case Domain::task_assignment: return "verity/task-assignment";
   }
   return "verity/unknown";
 }

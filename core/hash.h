@@ -36,10 +36,11 @@ enum class Domain : std::uint8_t {
   consensus_message,  // other signed consensus messages (view change, ...)
   devnet_key,         // insecure devnet key derivation from a name
   genesis,            // the genesis document
-  task_result,        // a sandbox run's result (outcome, exit code, stdout), what workers commit to
+  task_result,        // a task result (outcome, exit code, fuel, output), what workers commit to
   task_random,        // the deterministic random_get stream of a task, seeded from its id
+  task_assignment,    // the draw that assigns a task to workers
 };
-inline constexpr int kDomainCount = static_cast<int>(Domain::task_random) + 1;
+inline constexpr int kDomainCount = static_cast<int>(Domain::task_assignment) + 1;
 
 std::string_view domain_tag(Domain d);
 

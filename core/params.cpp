@@ -15,8 +15,14 @@ Status validate(const ProtocolParams& p) {
       if (rule == ParamRule::fraction_bps && value > kBpsDenominator)
         out = make_error("bad-param", std::string(name) + " is " + std::to_string(value) +
                                           " bps, more than 10000 (100%)");
+      if (rule == ParamRule::reputation && value > 1'000'000)
+        out = make_error("bad-param", std::string(name) + " is " + std::to_string(value) +
+                                          " ppm, more than 1000000 (the maximum reputation)");
     }
   });
+  if (out && p.task_replication > p.max_task_replication)
+    out = make_error("bad-param", "task_replication " + std::to_string(p.task_replication) +
+                                      " exceeds max_task_replication " + std::to_string(p.max_task_replication));
   return out;
 }
 

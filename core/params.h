@@ -47,6 +47,14 @@ struct ProtocolParams {
   // tasks
   std::uint64_t task_replication = 3;
   std::uint64_t worker_outvoted_slash_bps = 1'000;  // 10% of worker stake
+  Amount min_worker_stake{100'000};                  // worker stake to be registered and assigned tasks
+  std::uint64_t max_task_replication = 7;            // a task's replicas, at most; task_replication must not exceed it
+  std::uint64_t max_task_fuel = 10'000'000'000;      // fuel (instructions) a task may ask for
+  std::uint64_t max_task_blocks = 1'000;             // commit_blocks + reveal_blocks of a task, at most
+  std::uint64_t worker_reputation_threshold = 100'000;  // ppm: below it, a worker gets only tasks under the cap
+  Amount untrusted_reward_cap{10'000};               // reward per worker that a worker under the threshold may get
+  std::uint64_t worker_reputation_gain = 20'000;     // ppm, per task settled with the majority
+  std::uint64_t worker_reputation_loss = 200'000;    // ppm, per task outvoted or not answered
 
   friend bool operator==(const ProtocolParams&, const ProtocolParams&) = default;
 
@@ -54,7 +62,8 @@ struct ProtocolParams {
   static ProtocolParams decode(Reader& r);
 };
 
-enum class ParamRule { positive, fraction_bps, any };
+// reputation: parts per million, at most 1,000,000 (contracts/reputation.h).
+enum class ParamRule { positive, fraction_bps, reputation, any };
 
 // Calls f(name, member, rule) for every parameter, in encoding order.
 template <class Params, class F>
@@ -79,9 +88,18 @@ void for_each_param(Params& p, F&& f) {
   f("reputation_decay_bps", p.reputation_decay_bps, ParamRule::fraction_bps);
   f("task_replication", p.task_replication, ParamRule::positive);
   f("worker_outvoted_slash_bps", p.worker_outvoted_slash_bps, ParamRule::fraction_bps);
+  f("min_worker_stake", p.min_worker_stake, ParamRule::any);
+  f("max_task_replication", p.max_task_replication, ParamRule::positive);
+  f("max_task_fuel", p.max_task_fuel, ParamRule::positive);
+  f("max_task_blocks", p.max_task_blocks, ParamRule::positive);
+  f("worker_reputation_threshold", p.worker_reputation_threshold, ParamRule::reputation);
+  f("untrusted_reward_cap", p.untrusted_reward_cap, ParamRule::any);
+  f("worker_reputation_gain", p.worker_reputation_gain, ParamRule::reputation);
+  f("worker_reputation_loss", p.worker_reputation_loss, ParamRule::reputation);
 }
 
-// Checks every rule; the detail names the bad field. Reason "bad-param".
+// Checks every rule, and that task_replication <= max_task_replication; the
+// detail names the bad field. Reason "bad-param".
 Status validate(const ProtocolParams& p);
 
 }  // namespace verity

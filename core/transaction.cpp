@@ -4,12 +4,22 @@ namespace verity {
 
 namespace {
 void write_field(Writer& w, const PublicKey& v) { w.fixed(v); }
+void write_field(Writer& w, const Hash256& v) { w.fixed(v); }
+template <std::size_t N>
+void write_field(Writer& w, const LimitedBytes<N>& v) {
+  w.bytes(v.bytes);
+}
 void write_field(Writer& w, const Amount& v) { v.encode(w); }
 void write_field(Writer& w, std::uint64_t v) { w.varint(v); }
 void write_field(Writer& w, const std::string& v) { w.string(v); }
 void write_field(Writer& w, const DoubleSignEvidence& v) { v.encode(w); }
 
 void read_field(Reader& r, PublicKey& v) { v = r.fixed<32, PublicKeyTag>(); }
+void read_field(Reader& r, Hash256& v) { v = r.fixed<32, HashTag>(); }
+template <std::size_t N>
+void read_field(Reader& r, LimitedBytes<N>& v) {
+  v.bytes = r.bytes(N);
+}
 void read_field(Reader& r, Amount& v) { v = Amount::decode(r); }
 void read_field(Reader& r, std::uint64_t& v) { v = r.varint(); }
 void read_field(Reader& r, std::string& v) { v = r.string(kMaxNameBytes); }
@@ -93,6 +103,26 @@ void Transaction::sign(const SecretKey& key) {
 
 bool Transaction::verify_signature() const {
   return verity::verify_signature(sender, signing_hash(), signature);
+}
+
+Hash256 task_result_hash(std::uint64_t outcome, std::uint64_t exit_code, std::uint64_t fuel_used, ByteView output) {
+  Writer w;
+  w.varint(outcome);
+  w.varint(exit_code);
+  w.varint(fuel_used);
+  w.bytes(output);
+  return tagged_hash(Domain::task_result, w.data());
+}
+
+Hash256 task_commitment(std::string_view chain_id, std::uint64_t task_id, const Hash256& result_hash, const Hash256& salt,
+                        const PublicKey& worker) {
+  Writer w;
+  w.string(chain_id);
+  w.varint(task_id);
+  w.fixed(result_hash);
+  w.fixed(salt);
+  w.fixed(worker);
+  return tagged_hash(Domain::task_commitment, w.data());
 }
 
 Result<Transaction> decode_transaction(ByteView bytes) {

@@ -30,10 +30,26 @@ inline constexpr std::size_t kMaxTransactionBytes = 2 * 1024 * 1024;
 // Each payload kind has a stable wire tag and a stable name (used in JSON);
 // tags are never reused. Each lists its fields once, in `fields()`: the
 // binary encoding and the JSON codec both walk that list. Field types:
-// PublicKey, Amount, std::uint64_t, std::string (at most 64 bytes) and
-// DoubleSignEvidence.
+// PublicKey, Hash256, Amount, std::uint64_t, std::string (at most 64 bytes),
+// LimitedBytes<N> (at most N bytes; hex in JSON) and DoubleSignEvidence.
 
 inline constexpr std::size_t kMaxNameBytes = 64;
+// A task's WASM module: the same cap as the sandbox's (worker/'s
+// kMaxModuleBytes; core cannot include worker/, so the two must agree).
+inline constexpr std::size_t kMaxTaskModuleBytes = 1024 * 1024;
+// A task's input (stdin) and output (stdout).
+inline constexpr std::size_t kMaxTaskIoBytes = 64 * 1024;
+
+// A byte string of at most N bytes: each field says its own cap, so the
+// decoder refuses an over-long one before allocating.
+template <std::size_t N>
+struct LimitedBytes {
+  static constexpr std::size_t kMax = N;
+  Bytes bytes;
+  friend bool operator==(const LimitedBytes&, const LimitedBytes&) = default;
+};
+using ModuleBytes = LimitedBytes<kMaxTaskModuleBytes>;
+using TaskBytes = LimitedBytes<kMaxTaskIoBytes>;
 
 struct Transfer {
   static constexpr std::uint8_t kTag = 1;
@@ -134,7 +150,132 @@ struct SubmitEvidence {
   friend bool operator==(const SubmitEvidence&, const SubmitEvidence&) = default;
 };
 
-using Payload = std::variant<Transfer, CreateValidator, Delegate, Undelegate, Withdraw, Claim, Unjail, SubmitEvidence>;
+// --- tasks (contracts/tasks.h) ------------------------------------------------
+
+// Registers the sender as a worker with `stake` from its balance, or adds
+// `stake` to its worker stake (and makes it active again after an
+// unregister_worker).
+struct RegisterWorker {
+  static constexpr std::uint8_t kTag = 9;
+  static constexpr const char* kName = "register_worker";
+  Amount stake;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("stake", s.stake);
+  }
+  friend bool operator==(const RegisterWorker&, const RegisterWorker&) = default;
+};
+
+// Stops new assignments to the sender; its worker stake starts unbonding
+// and `withdraw` pays it after unbonding_blocks.
+struct UnregisterWorker {
+  static constexpr std::uint8_t kTag = 10;
+  static constexpr const char* kName = "unregister_worker";
+  template <class Self, class F>
+  static void fields(Self&, F&&) {}
+  friend bool operator==(const UnregisterWorker&, const UnregisterWorker&) = default;
+};
+
+// A task: a WASI command module (its bytes, or the hash of a module the
+// chain stores already, never both), its stdin, how many workers run it
+// (0: params.task_replication), the reward each agreeing worker earns, the
+// fuel limit, and the commit and reveal windows in blocks.
+struct SubmitTask {
+  static constexpr std::uint8_t kTag = 11;
+  static constexpr const char* kName = "submit_task";
+  ModuleBytes module;
+  Hash256 module_hash;  // zero when `module` is given
+  TaskBytes input;
+  std::uint64_t replicas = 0;
+  Amount reward;
+  std::uint64_t fuel = 0;
+  std::uint64_t commit_blocks = 0;
+  std::uint64_t reveal_blocks = 0;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("module", s.module);
+    f("module_hash", s.module_hash);
+    f("input", s.input);
+    f("replicas", s.replicas);
+    f("reward", s.reward);
+    f("fuel", s.fuel);
+    f("commit_blocks", s.commit_blocks);
+    f("reveal_blocks", s.reveal_blocks);
+  }
+  friend bool operator==(const SubmitTask&, const SubmitTask&) = default;
+};
+
+// An assigned worker's commitment: task_commitment(chain id, task,
+// task_result_hash(...), salt, worker).
+struct CommitResult {
+  static constexpr std::uint8_t kTag = 12;
+  static constexpr const char* kName = "commit_result";
+  std::uint64_t task = 0;
+  Hash256 commitment;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("task", s.task);
+    f("commitment", s.commitment);
+  }
+  friend bool operator==(const CommitResult&, const CommitResult&) = default;
+};
+
+// Opens a commitment: the result and the salt it was made with.
+struct RevealResult {
+  static constexpr std::uint8_t kTag = 13;
+  static constexpr const char* kName = "reveal_result";
+  std::uint64_t task = 0;
+  // The sandbox's outcome as a number: worker::Outcome's value (ok 0, trap
+  // 1, out_of_fuel 2, memory_exceeded 3, output_too_large 4,
+  // invalid_module 5, forbidden_import 6).
+  std::uint64_t outcome = 0;
+  std::uint64_t exit_code = 0;
+  std::uint64_t fuel_used = 0;
+  TaskBytes output;
+  Hash256 salt;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("task", s.task);
+    f("outcome", s.outcome);
+    f("exit_code", s.exit_code);
+    f("fuel_used", s.fuel_used);
+    f("output", s.output);
+    f("salt", s.salt);
+  }
+  friend bool operator==(const RevealResult&, const RevealResult&) = default;
+};
+
+// Pays replicas x reward of a settled task, while its rewards are still
+// locked, to have it rerun by fresh workers.
+struct RequestAudit {
+  static constexpr std::uint8_t kTag = 14;
+  static constexpr const char* kName = "request_audit";
+  std::uint64_t task = 0;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("task", s.task);
+  }
+  friend bool operator==(const RequestAudit&, const RequestAudit&) = default;
+};
+
+using Payload = std::variant<Transfer, CreateValidator, Delegate, Undelegate, Withdraw, Claim, Unjail, SubmitEvidence,
+                             RegisterWorker, UnregisterWorker, SubmitTask, CommitResult, RevealResult, RequestAudit>;
+
+// What a worker commits to and reveals. The result hash covers everything
+// the sandbox reports that must be deterministic, so workers agree only if
+// outcome, exit code, fuel and output all agree (fuel is metered
+// identically on every worker, and agreeing on it is what lets the chain
+// vouch for "out of fuel after N"):
+//   task_result_hash = tagged_hash(task_result, varint(outcome) ||
+//                        varint(exit_code) || varint(fuel_used) || bytes(output))
+//   task_commitment  = tagged_hash(task_commitment, string(chain_id) ||
+//                        varint(task_id) || result_hash || salt || worker)
+// The worker key inside the commitment stops a lazy worker from copying
+// another's commitment; the salt stops anyone from guessing the result
+// from the commitment before the reveal.
+Hash256 task_result_hash(std::uint64_t outcome, std::uint64_t exit_code, std::uint64_t fuel_used, ByteView output);
+Hash256 task_commitment(std::string_view chain_id, std::uint64_t task_id, const Hash256& result_hash, const Hash256& salt,
+                        const PublicKey& worker);
 
 void encode_payload(Writer& w, const Payload& p);
 Payload decode_payload(Reader& r);  // unknown tag: "decode-unknown-payload"

@@ -14,14 +14,24 @@ namespace {
 
 // What a payload can take out of the sender's balance if it succeeds. Every
 // other payload only credits the sender (withdraw, claim, evidence rewards)
-// or touches no balance (undelegate, unjail).
-Amount payload_spend(const Payload& p) {
+// or touches no balance (undelegate, unjail, commit and reveal). A task's
+// escrow is replicas x reward (replicas 0 means params.task_replication); an
+// escrow that overflows counts as the maximum, so the sender cannot afford
+// it. request_audit escrows replicas x reward of the audited task, which
+// the mempool cannot see: it counts 0 here and fails in execution with
+// insufficient-funds if the balance cannot pay.
+Amount payload_spend(const Payload& p, const ProtocolParams& params) {
   return std::visit(
-      [](const auto& x) -> Amount {
+      [&](const auto& x) -> Amount {
         using T = std::decay_t<decltype(x)>;
         if constexpr (std::is_same_v<T, Transfer>) return x.amount;
         else if constexpr (std::is_same_v<T, CreateValidator>) return x.self_stake;
         else if constexpr (std::is_same_v<T, Delegate>) return x.amount;
+        else if constexpr (std::is_same_v<T, RegisterWorker>) return x.stake;
+        else if constexpr (std::is_same_v<T, SubmitTask>) {
+          auto escrow = x.reward.checked_mul(x.replicas == 0 ? params.task_replication : x.replicas);
+          return escrow ? *escrow : Amount::max();
+        }
         else return Amount{};
       },
       p);
@@ -105,7 +115,7 @@ Result<AddOutcome> Mempool::admit(const Transaction& tx, const state::StateReade
   }
 
   // 5. Balance: fee + spend of every pending transaction of the sender.
-  auto cost = tx.fee.checked_add(payload_spend(tx.payload));
+  auto cost = tx.fee.checked_add(payload_spend(tx.payload, params_));
   if (!cost) return make_error("insufficient-funds", "fee + amount overflows");
   const Amount others = sender ? minus(sender->cost, old ? old->cost : Amount{}) : Amount{};
   auto total = others.checked_add(*cost);
@@ -393,7 +403,7 @@ Status Mempool::check_invariants(const state::StateReader& committed) const {
       ++expected;
       if (e->id != e->tx.id()) return bad("an entry's id is not its transaction's");
       if (e->bytes != encode(e->tx).size()) return bad("an entry's size is wrong");
-      auto c = e->tx.fee.checked_add(payload_spend(e->tx.payload));
+      auto c = e->tx.fee.checked_add(payload_spend(e->tx.payload, params_));
       if (!c || *c != e->cost) return bad("an entry's cost is wrong");
       auto sum = cost.checked_add(e->cost);
       if (!sum) return bad("a sender's cost overflows");

@@ -24,6 +24,12 @@ rapidjson::Value to_json(Amount a, JsonAlloc& alloc) { return str(a.to_string(),
 
 namespace {
 rapidjson::Value field_json(const PublicKey& v, JsonAlloc& a) { return to_json(v, a); }
+rapidjson::Value field_json(const Hash256& v, JsonAlloc& a) { return str(v.hex(), a); }
+// Task modules, inputs and outputs: lower-case hex, like every byte string.
+template <std::size_t N>
+rapidjson::Value field_json(const LimitedBytes<N>& v, JsonAlloc& a) {
+  return str(to_hex(v.bytes), a);
+}
 rapidjson::Value field_json(const Amount& v, JsonAlloc& a) { return to_json(v, a); }
 rapidjson::Value field_json(std::uint64_t v, JsonAlloc&) { return rapidjson::Value(v); }
 rapidjson::Value field_json(const std::string& v, JsonAlloc& a) { return str(v, a); }
@@ -35,6 +41,21 @@ Status field_from_json(const rapidjson::Value& v, const std::string& name, Publi
   auto k = fixed_from_json<32, PublicKeyTag>(v, name);
   if (!k) return k.error();
   out = *k;
+  return {};
+}
+Status field_from_json(const rapidjson::Value& v, const std::string& name, Hash256& out) {
+  auto h = fixed_from_json<32, HashTag>(v, name);
+  if (!h) return h.error();
+  out = *h;
+  return {};
+}
+template <std::size_t N>
+Status field_from_json(const rapidjson::Value& v, const std::string& name, LimitedBytes<N>& out) {
+  if (!v.IsString()) return invalid(name, "expected a hex string");
+  if (v.GetStringLength() > 2 * N) return invalid(name, "longer than " + std::to_string(N) + " bytes");
+  auto raw = from_hex(std::string_view(v.GetString(), v.GetStringLength()));
+  if (!raw) return invalid(name, "expected hex");
+  out.bytes = std::move(*raw);
   return {};
 }
 Status field_from_json(const rapidjson::Value& v, const std::string& name, Amount& out) {

@@ -4,6 +4,8 @@
 //
 //   Amount       "12345"  (decimal string: JSON numbers lose precision > 2^53)
 //   Hash256 etc. lower-case hex string, no 0x prefix
+//   byte fields  lower-case hex string (task module, input, output), refused
+//                over the field's cap before decoding
 //   heights, nonces, views: JSON unsigned integers
 //   Transaction  {"chain_id", "sender", "nonce", "fee", "payload": {"type", ...}, "signature"}
 //

@@ -10,6 +10,7 @@
 #include "contracts/accounts.h"
 #include "contracts/native.h"
 #include "contracts/staking.h"
+#include "contracts/tasks.h"
 #include "state/chain.h"
 
 namespace verity::testing {
@@ -91,7 +92,7 @@ inline Result<Block> produce_block(state::Chain& chain, const TestNet& net, std:
 // The supply invariant, summed over the accounts the test knows (every
 // account that can hold anything in these tests): balances + bonded tokens
 // + unbonding entries + reward entries + the reward pool + the fee pool
-// must equal the genesis supply + minted - burned. Returns a description of
+// + worker stakes (bonded and unbonding) + task escrow must equal the genesis supply + minted - burned. Returns a description of
 // the mismatch, or "" when it holds.
 inline std::string check_supply(const state::StateReader& s, const Genesis& genesis,
                                 const std::vector<PublicKey>& accounts) {
@@ -110,6 +111,7 @@ inline std::string check_supply(const state::StateReader& s, const Genesis& gene
   auto supply = must(contracts::supply_record(s));
   held += supply.reward_pool.units();
   held += must(contracts::load_amount(s, contracts::kFeePoolKey)).units();
+  held += must(contracts::tasks_held(s)).units();
   unsigned __int128 expected =
       static_cast<unsigned __int128>(genesis.total_supply().units()) + supply.minted.units() - supply.burned.units();
   if (held == expected) return "";

@@ -1,5 +1,7 @@
 #include "worker/sandbox.h"
 
+#include "core/transaction.h"
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -73,11 +75,7 @@ std::optional<Outcome> outcome_from_name(std::string_view name) {
 }
 
 Hash256 SandboxResult::result_hash() const {
-  Writer w;
-  w.string(outcome_name(outcome));
-  w.varint(exit_code);
-  w.bytes(stdout_bytes);
-  return tagged_hash(Domain::task_result, w.data());
+  return task_result_hash(static_cast<std::uint64_t>(outcome), exit_code, fuel_used, stdout_bytes);
 }
 
 Hash256 random_block(const Hash256& task_id, std::uint64_t index) {

@@ -54,3 +54,18 @@ BOOST_AUTO_TEST_CASE(encoding_round_trip_and_names_unique) {
   });
   BOOST_TEST(names.size() == static_cast<std::size_t>(count));
 }
+
+BOOST_AUTO_TEST_CASE(task_params_are_checked) {
+  ProtocolParams p;
+  BOOST_TEST(p.max_task_replication >= p.task_replication);
+  p.task_replication = p.max_task_replication + 1;
+  auto s = validate(p);
+  BOOST_TEST(s.error().reason == "bad-param");
+  BOOST_TEST(s.error().detail.find("max_task_replication") != std::string::npos);
+  ProtocolParams q;
+  q.worker_reputation_threshold = 1'000'001;
+  BOOST_TEST(validate(q).error().detail.find("worker_reputation_threshold") != std::string::npos);
+  ProtocolParams r;
+  r.max_task_blocks = 0;
+  BOOST_TEST(validate(r).error().detail.find("max_task_blocks") != std::string::npos);
+}

@@ -94,3 +94,63 @@ BOOST_AUTO_TEST_CASE(strict_decoding_errors) {
   long_chain.chain_id = std::string(kMaxChainIdBytes + 1, 'x');
   BOOST_TEST(decode_transaction(encode(long_chain)).error().reason == "decode-too-long");
 }
+
+// The task payloads round trip through the binary encoding, and each byte
+// field has its own cap: a 1 MiB module fits, an input or output over
+// 64 KiB does not.
+BOOST_AUTO_TEST_CASE(task_payloads_round_trip_with_their_byte_caps) {
+  auto alice = SecretKey::derive_insecure("alice");
+  auto make = [&](Payload p) {
+    Transaction tx;
+    tx.chain_id = "verity-test-1";
+    tx.fee = Amount(1);
+    tx.payload = std::move(p);
+    tx.sign(alice);
+    return tx;
+  };
+  std::vector<Payload> payloads{
+      RegisterWorker{Amount(5)},
+      UnregisterWorker{},
+      SubmitTask{ModuleBytes{Bytes(kMaxTaskModuleBytes, 7)}, Hash256{}, TaskBytes{Bytes(kMaxTaskIoBytes, 1)}, 3,
+                 Amount(9), 1000, 4, 5},
+      SubmitTask{ModuleBytes{}, sha256(as_bytes("m")), TaskBytes{}, 0, Amount(1), 1, 1, 1},
+      CommitResult{3, sha256(as_bytes("c"))},
+      RevealResult{3, 1, 2, 300, TaskBytes{Bytes(kMaxTaskIoBytes, 9)}, sha256(as_bytes("s"))},
+      RequestAudit{3}};
+  for (const auto& p : payloads) {
+    Transaction tx = make(p);
+    auto back = decode_transaction(encode(tx));
+    BOOST_REQUIRE(back.ok());
+    BOOST_TEST((*back == tx));
+    BOOST_TEST(back->verify_signature());
+  }
+  BOOST_TEST(std::string(payload_name(make(RequestAudit{1}).payload)) == "request_audit");
+
+  Transaction big_input = make(SubmitTask{ModuleBytes{}, sha256(as_bytes("m")), TaskBytes{Bytes(kMaxTaskIoBytes + 1, 1)},
+                                          1, Amount(1), 1, 1, 1});
+  BOOST_TEST(decode_transaction(encode(big_input)).error().reason == "decode-too-long");
+  Transaction big_output = make(RevealResult{1, 0, 0, 0, TaskBytes{Bytes(kMaxTaskIoBytes + 1, 1)}, Hash256{}});
+  BOOST_TEST(decode_transaction(encode(big_output)).error().reason == "decode-too-long");
+  Transaction big_module = make(SubmitTask{ModuleBytes{Bytes(kMaxTaskModuleBytes + 1, 1)}, Hash256{}, TaskBytes{}, 1,
+                                           Amount(1), 1, 1, 1});
+  BOOST_TEST(decode_transaction(encode(big_module)).error().reason == "decode-too-long");
+}
+
+BOOST_AUTO_TEST_CASE(task_result_hash_and_commitment_are_tagged) {
+  Hash256 r = task_result_hash(0, 0, 10, as_bytes("out"));
+  Writer w;
+  w.varint(0);
+  w.varint(0);
+  w.varint(10);
+  w.bytes(as_bytes("out"));
+  BOOST_TEST(r == tagged_hash(Domain::task_result, w.data()));
+  BOOST_TEST(r != sha256(w.data()));
+  auto k = SecretKey::derive_insecure("worker").public_key();
+  Writer c;
+  c.string("chain");
+  c.varint(5);
+  c.fixed(r);
+  c.fixed(Hash256{});
+  c.fixed(k);
+  BOOST_TEST(task_commitment("chain", 5, r, Hash256{}, k) == tagged_hash(Domain::task_commitment, c.data()));
+}

@@ -151,6 +151,12 @@ BOOST_AUTO_TEST_CASE(each_rejection_reason_leaves_the_pool_unchanged) {
          "insufficient-funds");
   expect(env.create_validator(2, 0, 2, 4, 999'999), "insufficient-funds");
   expect(env.transfer(2, 0, UINT64_MAX - 5, 10), "insufficient-funds");  // fee + amount overflows
+  // Worker stake and task escrow are spent too: replicas 0 means task_replication (3).
+  expect(env.with_payload(2, 0, 2, RegisterWorker{Amount(999'999)}), "insufficient-funds");
+  SubmitTask task{ModuleBytes{{0, 0x61, 0x73, 0x6d}}, Hash256{}, TaskBytes{}, 0, Amount(333'333), 1000, 5, 5};
+  expect(env.with_payload(2, 0, 2, task), "insufficient-funds");
+  task.reward = Amount(UINT64_MAX / 2);
+  expect(env.with_payload(2, 0, 2, task), "insufficient-funds");  // the escrow overflows
 
   Transaction forged = env.transfer(2, 0, 5);
   forged.signature.data[5] ^= 1;

@@ -98,8 +98,16 @@ BOOST_AUTO_TEST_CASE(every_payload_kind_round_trips) {
                                 Withdraw{},
                                 Claim{},
                                 Unjail{},
-                                SubmitEvidence{DoubleSignEvidence{a, b}}};
-  BOOST_TEST(payloads.size() == std::variant_size_v<Payload>);
+                                SubmitEvidence{DoubleSignEvidence{a, b}},
+                                RegisterWorker{Amount(100000)},
+                                UnregisterWorker{},
+                                SubmitTask{ModuleBytes{{0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0}}, Hash256{}, TaskBytes{{'4', ' ', '2'}},
+                                           3, Amount(50), 1000000, 10, 10},
+                                SubmitTask{ModuleBytes{}, sha256(as_bytes("module")), TaskBytes{}, 0, Amount(1), 1, 1, 1},
+                                CommitResult{7, sha256(as_bytes("commitment"))},
+                                RevealResult{7, 0, 0, 1234, TaskBytes{{'o', 'k', 0xff}}, sha256(as_bytes("salt"))},
+                                RequestAudit{7}};
+  BOOST_TEST(payloads.size() == std::variant_size_v<Payload> + 1);  // submit_task twice: bytes, then a hash
   for (const auto& p : payloads) {
     Transaction tx;
     tx.chain_id = "verity-test-1";
@@ -115,6 +123,25 @@ BOOST_AUTO_TEST_CASE(every_payload_kind_round_trips) {
       BOOST_TEST((*back == tx));
       BOOST_TEST(back->verify_signature());
     }
+  }
+  // Byte fields are hex, and longer than their cap is refused.
+  {
+    Transaction t;
+    t.chain_id = "verity-test-1";
+    t.payload = RevealResult{1, 0, 0, 5, TaskBytes{{0xab, 0xcd}}, Hash256{}};
+    t.sign(alice);
+    rapidjson::Document doc;
+    std::string json = json_string(to_json(t, doc.GetAllocator()));
+    BOOST_TEST(json.find("\"output\":\"abcd\"") != std::string::npos);
+    auto at = json.find("\"abcd\"");
+    std::string longer = json;
+    longer.replace(at, 6, "\"" + std::string(2 * (kMaxTaskIoBytes + 1), 'a') + "\"");
+    auto too_long = transaction_from_json(parse(longer));
+    BOOST_TEST(too_long.error().reason == "invalid-params");
+    BOOST_TEST(too_long.error().detail.find("payload.output") != std::string::npos);
+    std::string not_hex = json;
+    not_hex.replace(at, 6, "\"zz\"");
+    BOOST_TEST(transaction_from_json(parse(not_hex)).error().reason == "invalid-params");
   }
   // An unknown field inside a payload is refused.
   Transaction claim_tx;

@@ -8,6 +8,7 @@
 
 #include "core/encoding.h"
 #include "tests/test_support.h"
+#include "core/transaction.h"
 #include "worker/sandbox.h"
 
 using namespace verity;
@@ -93,6 +94,14 @@ Bytes fat_frames_module(std::uint32_t locals) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(outcome_names_are_stable) {
+  // The values are consensus data too: a reveal carries them.
+  BOOST_TEST(static_cast<int>(Outcome::ok) == 0);
+  BOOST_TEST(static_cast<int>(Outcome::trap) == 1);
+  BOOST_TEST(static_cast<int>(Outcome::out_of_fuel) == 2);
+  BOOST_TEST(static_cast<int>(Outcome::memory_exceeded) == 3);
+  BOOST_TEST(static_cast<int>(Outcome::output_too_large) == 4);
+  BOOST_TEST(static_cast<int>(Outcome::invalid_module) == 5);
+  BOOST_TEST(static_cast<int>(Outcome::forbidden_import) == 6);
   BOOST_TEST(outcome_name(Outcome::ok) == "ok");
   BOOST_TEST(outcome_name(Outcome::trap) == "trap");
   BOOST_TEST(outcome_name(Outcome::out_of_fuel) == "out-of-fuel");
@@ -375,12 +384,12 @@ BOOST_AUTO_TEST_CASE(stdin_stdout_and_stderr) {
   BOOST_TEST(clipped.result_hash() == run("echo", "xy").result_hash());  // stderr is not in the hash
 }
 
-BOOST_AUTO_TEST_CASE(result_hash_covers_outcome_exit_code_and_stdout_only) {
+BOOST_AUTO_TEST_CASE(result_hash_covers_outcome_exit_code_fuel_and_stdout_only) {
   SandboxResult a;
   a.outcome = Outcome::ok;
   a.stdout_bytes = {'4', '2', '\n'};
+  a.fuel_used = 999;
   SandboxResult b = a;
-  b.fuel_used = 999;
   b.detail = "anything";
   b.stderr_bytes = {'x'};
   b.memory_pages = 3;
@@ -391,16 +400,14 @@ BOOST_AUTO_TEST_CASE(result_hash_covers_outcome_exit_code_and_stdout_only) {
   d.outcome = Outcome::trap;
   SandboxResult e = a;
   e.stdout_bytes.push_back('\n');
+  SandboxResult f = a;
+  f.fuel_used = 1000;
   BOOST_TEST(a.result_hash() != c.result_hash());
   BOOST_TEST(a.result_hash() != d.result_hash());
   BOOST_TEST(a.result_hash() != e.result_hash());
-
-  // Pinned: the hash is consensus data, so its construction must not drift.
-  Writer w;
-  w.string("ok");
-  w.varint(0);
-  w.bytes(a.stdout_bytes);
-  BOOST_TEST(a.result_hash() == tagged_hash(Domain::task_result, w.data()));
-  BOOST_TEST(domain_tag(Domain::task_result) == "verity/task-result");
-  BOOST_TEST(domain_tag(Domain::task_random) == "verity/task-random");
+  BOOST_TEST(a.result_hash() != f.result_hash());
+  // It is the hash the task contract recomputes from a reveal: the outcome
+  // travels as its Outcome value.
+  BOOST_TEST(a.result_hash() == task_result_hash(0, 0, 999, a.stdout_bytes));
+  BOOST_TEST(d.result_hash() == task_result_hash(static_cast<std::uint64_t>(Outcome::trap), 0, 999, a.stdout_bytes));
 }
