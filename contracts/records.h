@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/amount.h"
 #include "core/encoding.h"
 #include "core/keys.h"
 #include "state/state_view.h"
@@ -54,6 +55,22 @@ struct RecordList {
     return l;
   }
 };
+
+// Checked arithmetic on amounts kept in state. An overflow is the
+// transaction's fault ("amount-overflow"); an underflow of something the
+// contracts themselves keep balanced is the node's ("state-corrupt").
+inline Status add_to(Amount& target, Amount v) {
+  auto r = target.checked_add(v);
+  if (!r) return r.error();
+  target = *r;
+  return {};
+}
+inline Status take_from(Amount& target, Amount v) {
+  auto r = target.checked_sub(v);
+  if (!r) return local_error("state-corrupt", "accounting underflow: " + r.error().detail);
+  target = *r;
+  return {};
+}
 
 // A public key as a record, for lists of keys.
 struct KeyRecord {

@@ -168,18 +168,6 @@ Status update_supply(state::StateOverlay& s, const std::function<Status(SupplyRe
   return {};
 }
 
-Status add_to(Amount& target, Amount v) {
-  auto r = target.checked_add(v);
-  if (!r) return r.error();
-  target = *r;
-  return {};
-}
-Status take_from(Amount& target, Amount v) {
-  auto r = target.checked_sub(v);
-  if (!r) return local_error("state-corrupt", "supply accounting underflow: " + r.error().detail);
-  target = *r;
-  return {};
-}
 
 // Adds a reward entry for `account`, folding every entry vested by
 // `height` into one so the list stays within reward_lock + 1 entries.

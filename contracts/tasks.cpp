@@ -100,19 +100,7 @@ Status remove_id(state::StateOverlay& s, const Bytes& key, std::uint64_t id) {
   return {};
 }
 
-Status add_to(Amount& target, Amount v) {
-  auto r = target.checked_add(v);
-  if (!r) return r.error();
-  target = *r;
-  return {};
-}
 
-Status take_from(Amount& target, Amount v) {
-  auto r = target.checked_sub(v);
-  if (!r) return local_error("state-corrupt", "task escrow underflow: " + r.error().detail);
-  target = *r;
-  return {};
-}
 
 Status debit(state::StateOverlay& s, const PublicKey& who, Amount amount) {
   auto acct = load_account(s, who);
