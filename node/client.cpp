@@ -1010,6 +1010,62 @@ Status cmd_delegate(Session& s, const std::vector<std::string>& args, bool unbon
   return send_transaction(s, *c, Delegate{*v, *amount}, summary);
 }
 
+const std::string kSubmitTaskHelp = std::string(
+    "Usage: verity submit-task FILE.wasm --from NAME --reward N [--input FILE] [--replicas R]\n"
+    "                          [--fuel N] [--commit-blocks N] [--reveal-blocks N] [--fee N] [--wait]\n"
+    "Pays R x N into escrow for a WASI command module (FILE.wasm, _start) to be run by R staked\n"
+    "workers on --input as stdin (default: empty). The node checks the module before admitting it\n"
+    "(imports outside the sandbox's WASI subset are refused: docs/sandbox.md). Defaults: the\n"
+    "chain's replication, fuel 1000000000, 20 blocks to commit and 20 to reveal.\n\n") + kTxCommonHelp;
+
+Result<Bytes> read_binary_file(const std::string& flag, const std::string& path, std::size_t max) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return usage_error(flag + ": cannot read '" + path + "'; check the path");
+  Bytes data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (data.size() > max)
+    return usage_error(flag + ": '" + path + "' has " + std::to_string(data.size()) + " bytes; at most " +
+                       std::to_string(max) + " fit in a task");
+  return data;
+}
+
+Status cmd_submit_task(Session& s, const std::vector<std::string>& args) {
+  Spec spec{"submit-task",
+            {"from", "fee", "input", "replicas", "reward", "fuel", "commit-blocks", "reveal-blocks"},
+            kTxSwitches, 1, 1, "FILE.wasm"};
+  auto a = parse_args(spec, args);
+  if (!a) return a.error();
+  auto c = tx_common(spec, *a);
+  if (!c) return c.error();
+  SubmitTask t;
+  auto module = read_binary_file("FILE.wasm", a->positional[0], kMaxTaskModuleBytes);
+  if (!module) return module.error();
+  t.module.bytes = std::move(*module);
+  if (auto in = a->get("input")) {
+    auto input = read_binary_file("--input", *in, kMaxTaskIoBytes);
+    if (!input) return input.error();
+    t.input.bytes = std::move(*input);
+  }
+  auto reward_text = required(*a, spec, "reward", "N (paid to each agreeing worker)");
+  if (!reward_text) return reward_text.error();
+  auto reward = parse_amount_arg("--reward", *reward_text);
+  if (!reward) return reward.error();
+  t.reward = *reward;
+  t.fuel = 1'000'000'000;
+  t.commit_blocks = 20;
+  t.reveal_blocks = 20;
+  for (auto [flag, field] : {std::pair{"replicas", &t.replicas}, std::pair{"fuel", &t.fuel},
+                             std::pair{"commit-blocks", &t.commit_blocks}, std::pair{"reveal-blocks", &t.reveal_blocks}}) {
+    if (auto v = a->get(flag)) {
+      auto n = parse_u64_arg(std::string("--") + flag, *v);
+      if (!n) return n.error();
+      *field = *n;
+    }
+  }
+  const std::string summary = "submit-task " + a->positional[0] + " (" + std::to_string(t.module.bytes.size()) +
+                              " bytes) from " + c->from + ", reward " + t.reward.to_string() + " per worker";
+  return send_transaction(s, *c, std::move(t), summary);
+}
+
 const std::string kWithdrawHelp = std::string(
     "Usage: verity withdraw --from NAME [--fee N] [--wait]\n"
     "Moves --from's unbonding entries whose period has passed to its balance.\n\n") + kTxCommonHelp;
@@ -1235,6 +1291,8 @@ CliProgram client_program(ClientIo& io, const ClientGlobals& g) {
   add("rewards", "ADDRESS|NAME: vested and locked rewards", kRewardsHelp, cmd_rewards);
   add("tx", "HASH: a transaction and its receipt", kTxHelp, cmd_tx);
   add("block", "[HEIGHT|HASH]: a block (default the latest)", kBlockHelp, cmd_block);
+  add("submit-task", "FILE.wasm --from NAME --reward N: pay workers to run a WASM task", kSubmitTaskHelp,
+      cmd_submit_task);
   return p;
 }
 
