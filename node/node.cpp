@@ -6,6 +6,7 @@
 #include <limits>
 #include <sstream>
 
+#include "contracts/tasks.h"
 #include "node/key_file.h"
 #include "worker/sandbox.h"
 #include "rpc/genesis_json.h"
@@ -364,7 +365,11 @@ Status Node::commit(const Block& block, const CommitCertificate& certificate) {
   // for the next proposal, which must not offer what was just committed.
   last_commit_time_ = steady_clock::now();
   mempool_->update(chain_->state(), block.transactions);
-  if (commit_listener_) commit_listener_(block, chain_->last_receipts());
+  if (commit_listener_) {
+    auto events = contracts::task_block_events(chain_->state(), block.header.height);
+    if (!events) log_.warn("task-events-unreadable", Fields().add("error", events.error().to_string()));
+    commit_listener_(block, chain_->last_receipts(), events ? *events : std::vector<Event>{});
+  }
   return {};
 }
 

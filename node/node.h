@@ -116,9 +116,11 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
     return validator_key_ ? std::optional<PublicKey>(validator_key_->public_key()) : std::nullopt;
   }
   bool is_validator() const;
-  // Called after each committed block with its receipts (the RPC server's
-  // send_tx_commit and subscriptions).
-  using CommitListener = std::function<void(const Block&, const std::vector<Receipt>&)>;
+  // Called after each committed block with its receipts and the events of
+  // its block hooks (task assignment, settlement): the RPC server's
+  // send_tx_commit and subscriptions.
+  using CommitListener =
+      std::function<void(const Block&, const std::vector<Receipt>&, const std::vector<Event>& block_events)>;
   void on_commit(CommitListener listener) { commit_listener_ = std::move(listener); }
 
   // consensus::ConsensusApp

@@ -267,7 +267,9 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& out, std::ostr
   });
   RpcBackend backend(**node);
   rpc::Server rpc_server(io, backend, rpc_limits(*config));
-  (*node)->on_commit([&](const Block& b, const std::vector<Receipt>& r) { rpc_server.on_committed(b, r); });
+  (*node)->on_commit([&](const Block& b, const std::vector<Receipt>& r, const std::vector<Event>& e) {
+    rpc_server.on_committed(b, r, e);
+  });
   (*node)->on_stop([&] {
     signals.cancel();
     rpc_server.stop();

@@ -549,7 +549,8 @@ const std::vector<Method>& node_methods() {
     m.push_back({"subscribe", "WebSocket only: notifications of new blocks, committed transactions or task events.",
                  "Topics: `blocks` ({height, hash, state_root, view, txs, proposer} per block), `txs` ({hash, "
                  "height, index, sender, type, ok, reason} per committed transaction; with `account`, only those "
-                 "sent by or to it), `tasks` ({height, tx, kind, attributes} per task event). Each arrives as "
+                 "sent by or to it), `tasks` ({height, tx, kind, attributes} per task event; tx is null for events of the "
+                 "block's hooks: assignment, settlement). Each arrives as "
                  "{\"jsonrpc\":\"2.0\",\"method\":\"subscription\",\"params\":{\"subscription\":ID,\"topic\":T,"
                  "\"result\":R}}. A client that reads too slowly is disconnected.",
                  {{"topic", R"({"enum":["blocks","txs","tasks"]})", true, "what to receive"},

@@ -25,7 +25,7 @@ class Connection {
   virtual ~Connection() = default;
   virtual void close() = 0;
   // WebSocket connections only: deliver a committed block to subscriptions.
-  virtual void publish(const Block&, const std::vector<Receipt>&) {}
+  virtual void publish(const Block&, const std::vector<Receipt>&, const std::vector<Event>&) {}
 };
 
 namespace {
@@ -80,7 +80,8 @@ class WsSession : public Connection, public Subscriber, public std::enable_share
   }
   bool unsubscribe(const std::string& id) override { return subs_.erase(id) != 0; }
 
-  void publish(const Block& block, const std::vector<Receipt>& receipts) override {
+  void publish(const Block& block, const std::vector<Receipt>& receipts,
+               const std::vector<Event>& block_events) override {
     if (closed_ || subs_.empty()) return;
     for (const auto& [id, sub] : subs_) {
       if (sub.topic == "blocks") {
@@ -109,21 +110,23 @@ class WsSession : public Connection, public Subscriber, public std::enable_share
             r.AddMember("reason", rapidjson::Value(rc.reason.c_str(), a), a);
           });
         }
-      } else {  // tasks
+      } else {  // tasks: events of transactions, then of the block's hooks (tx null)
+        auto task_event = [&](const Event& e, const Hash256* tx) {
+          if (e.kind.rfind("task", 0) != 0) return;
+          notify(id, sub.topic, [&](rapidjson::Value& r, JsonAlloc& a) {
+            r.SetObject();
+            r.AddMember("height", block.header.height, a);
+            r.AddMember("tx", tx ? to_json(*tx, a) : rapidjson::Value(), a);
+            r.AddMember("kind", rapidjson::Value(e.kind.c_str(), a), a);
+            rapidjson::Value attrs(rapidjson::kObjectType);
+            for (const auto& [k, v] : e.attributes)
+              attrs.AddMember(rapidjson::Value(k.c_str(), a), rapidjson::Value(v.c_str(), a), a);
+            r.AddMember("attributes", attrs, a);
+          });
+        };
         for (const auto& rc : receipts)
-          for (const auto& e : rc.events) {
-            if (e.kind.rfind("task", 0) != 0) continue;
-            notify(id, sub.topic, [&](rapidjson::Value& r, JsonAlloc& a) {
-              r.SetObject();
-              r.AddMember("height", rc.height, a);
-              r.AddMember("tx", to_json(rc.tx_id, a), a);
-              r.AddMember("kind", rapidjson::Value(e.kind.c_str(), a), a);
-              rapidjson::Value attrs(rapidjson::kObjectType);
-              for (const auto& [k, v] : e.attributes)
-                attrs.AddMember(rapidjson::Value(k.c_str(), a), rapidjson::Value(v.c_str(), a), a);
-              r.AddMember("attributes", attrs, a);
-            });
-          }
+          for (const auto& e : rc.events) task_event(e, &rc.tx_id);
+        for (const auto& e : block_events) task_event(e, nullptr);
       }
     }
   }
@@ -463,11 +466,12 @@ void Server::stop() {
   connections_.clear();
 }
 
-void Server::on_committed(const Block& block, const std::vector<Receipt>& receipts) {
+void Server::on_committed(const Block& block, const std::vector<Receipt>& receipts,
+                          const std::vector<Event>& block_events) {
   waiters_.on_committed(receipts);
   auto all = connections_;
   for (auto& [id, weak] : all)
-    if (auto c = weak.lock()) c->publish(block, receipts);
+    if (auto c = weak.lock()) c->publish(block, receipts, block_events);
 }
 
 namespace {

@@ -75,8 +75,10 @@ class Server {
   void stop();
 
   // The node calls this after each committed block: answers send_tx_commit
-  // and notifies WebSocket subscribers.
-  void on_committed(const Block& block, const std::vector<Receipt>& receipts);
+  // and notifies WebSocket subscribers. `block_events`: what the block's
+  // hooks emitted (task assignment and settlement), in no receipt.
+  void on_committed(const Block& block, const std::vector<Receipt>& receipts,
+                    const std::vector<Event>& block_events = {});
 
   std::string metrics_text() const;
   const ServerStats& stats() const { return stats_; }

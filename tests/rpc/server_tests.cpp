@@ -111,8 +111,8 @@ struct ServerEnv {
     });
     BOOST_REQUIRE(fut.wait_for(kBound) == std::future_status::ready);
   }
-  void commit(const Block& block, const std::vector<Receipt>& receipts) {
-    on_io([this, block, receipts] { server->on_committed(block, receipts); });
+  void commit(const Block& block, const std::vector<Receipt>& receipts, const std::vector<Event>& block_events = {}) {
+    on_io([this, block, receipts, block_events] { server->on_committed(block, receipts, block_events); });
   }
   // Waits (bounded) until the node has seen `n` submits.
   void await_submits(int n) {
@@ -758,14 +758,21 @@ BOOST_AUTO_TEST_CASE(tasks_subscription_gets_task_events) {
   auto sub = ws.call(R"({"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"topic":"tasks"}})");
   BOOST_REQUIRE(sub.HasMember("result"));
   auto [block, receipts] = block_of(30, {transfer("alice", "bob", 0)});
-  receipts[0].events.push_back({"task_assigned", {{"task", "9"}, {"worker", "w1"}}});
-  env.commit(block, receipts);
+  receipts[0].events.push_back({"task_submitted", {{"task", "9"}}});
+  // Assignment and settlement come from the block's hooks, in no receipt.
+  std::vector<Event> hooks = {{"task_assigned", {{"task", "9"}, {"worker", "w1"}}}, {"slashed", {}}};
+  env.commit(block, receipts, hooks);
   auto got = ws.notifications_before_ping();
-  BOOST_REQUIRE_EQUAL(got.size(), 1u);  // not the transfer event
+  BOOST_REQUIRE_EQUAL(got.size(), 2u);  // not the transfer event, nor a non-task hook event
   const auto& r = got[0]["params"]["result"];
-  BOOST_TEST(r["kind"].GetString() == std::string("task_assigned"));
+  BOOST_TEST(r["kind"].GetString() == std::string("task_submitted"));
   BOOST_TEST(r["attributes"]["task"].GetString() == std::string("9"));
   BOOST_TEST(r["height"].GetUint64() == 30u);
+  BOOST_TEST(r["tx"].IsString());
+  const auto& h = got[1]["params"]["result"];
+  BOOST_TEST(h["kind"].GetString() == std::string("task_assigned"));
+  BOOST_TEST(h["attributes"]["worker"].GetString() == std::string("w1"));
+  BOOST_TEST(h["tx"].IsNull());
 }
 
 BOOST_AUTO_TEST_CASE(unsubscribe_stops_notifications) {
