@@ -125,6 +125,13 @@ Hash256 task_commitment(std::string_view chain_id, std::uint64_t task_id, const 
   return tagged_hash(Domain::task_commitment, w.data());
 }
 
+Hash256 task_sandbox_seed(std::string_view chain_id, std::uint64_t task_id) {
+  Writer w;
+  w.string(chain_id);
+  w.varint(task_id);
+  return tagged_hash(Domain::task_random, w.data());
+}
+
 Result<Transaction> decode_transaction(ByteView bytes) {
   if (bytes.size() > kMaxTransactionBytes)
     return make_error("tx-too-large", std::to_string(bytes.size()) + " bytes exceeds " +

@@ -276,6 +276,11 @@ using Payload = std::variant<Transfer, CreateValidator, Delegate, Undelegate, Wi
 Hash256 task_result_hash(std::uint64_t outcome, std::uint64_t exit_code, std::uint64_t fuel_used, ByteView output);
 Hash256 task_commitment(std::string_view chain_id, std::uint64_t task_id, const Hash256& result_hash, const Hash256& salt,
                         const PublicKey& worker);
+// The sandbox's task id (the seed of its random_get stream) for a task:
+// tagged_hash(task_random, string(chain_id) || varint(task_id)). Every
+// worker of the task derives the same seed, so a module that reads random
+// bytes still gives every worker the same result.
+Hash256 task_sandbox_seed(std::string_view chain_id, std::uint64_t task_id);
 
 void encode_payload(Writer& w, const Payload& p);
 Payload decode_payload(Reader& r);  // unknown tag: "decode-unknown-payload"

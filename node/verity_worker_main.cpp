@@ -1,6 +1,3 @@
-#include "node/cli.h"
+#include "node/worker_loop.h"
 
-int main(int argc, char** argv) {
-  verity::node::CliProgram program{"verity-worker", "runs the WASM tasks assigned to its key", {}};
-  return verity::node::run_cli(program, argc, argv);
-}
+int main(int argc, char** argv) { return verity::node::worker_main(argc, argv); }

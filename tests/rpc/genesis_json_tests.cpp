@@ -44,7 +44,7 @@ BOOST_AUTO_TEST_CASE(devnet_genesis_loads_with_named_insecure_keys) {
     BOOST_TEST(a.address == SecretKey::derive_insecure(a.name).public_key(), a.name);
     names.push_back(a.name);
   }
-  for (const char* n : {"alice", "bob", "carol", "dave"})
+  for (const char* n : {"alice", "bob", "carol", "dave", "worker-1", "worker-2", "worker-3"})
     BOOST_TEST((std::find(names.begin(), names.end(), n) != names.end()), n);
   std::uint64_t supply = 0;
   for (const auto& a : g->accounts) supply += a.balance.units();

@@ -1,0 +1,762 @@
+#include "node/worker_loop.h"
+
+#include <sys/random.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "core/hex.h"
+#include "core/transaction.h"
+#include "node/cli.h"
+#include "node/key_file.h"
+#include "rpc/http_client.h"
+#include "rpc/json_codec.h"
+#include "worker/sandbox.h"
+
+namespace verity::node {
+namespace fs = std::filesystem;
+using Json = rapidjson::Value;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::size_t kRevealOutputCap = kMaxTaskIoBytes;  // a reveal carries at most 64 KiB
+constexpr auto kResendAfter = std::chrono::seconds(8);
+
+const Json* member(const Json& v, const char* name) {
+  if (!v.IsObject()) return nullptr;
+  auto it = v.FindMember(name);
+  return it == v.MemberEnd() ? nullptr : &it->value;
+}
+std::string str_of(const Json& v, const char* name) {
+  const Json* m = member(v, name);
+  if (!m) return {};
+  if (m->IsString()) return std::string(m->GetString(), m->GetStringLength());
+  if (m->IsUint64()) return std::to_string(m->GetUint64());
+  if (m->IsBool()) return m->GetBool() ? "true" : "false";
+  return {};
+}
+std::uint64_t u64_of(const Json& v, const char* name) {
+  const Json* m = member(v, name);
+  if (m && m->IsUint64()) return m->GetUint64();
+  if (m && m->IsString()) return std::strtoull(m->GetString(), nullptr, 10);
+  return 0;
+}
+bool bool_of(const Json& v, const char* name) {
+  const Json* m = member(v, name);
+  return m && m->IsBool() && m->GetBool();
+}
+
+std::string now_text() {
+  auto t = std::chrono::system_clock::now();
+  std::time_t s = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&s, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%H:%M:%S", &tm);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03d", buf, static_cast<int>(ms));
+  return out;
+}
+
+Hash256 random_salt() {
+  Hash256 h;
+  std::size_t got = 0;
+  while (got < h.data.size()) {
+    ssize_t n = ::getrandom(h.data.data() + got, h.data.size() - got, 0);
+    if (n > 0) got += static_cast<std::size_t>(n);
+  }
+  return h;
+}
+
+// Writes `text` to `path` atomically: a temporary file, fsync, rename.
+Status write_atomic(const fs::path& path, const std::string& text) {
+  fs::path tmp = path;
+  tmp += ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return local_error("io", "cannot write " + tmp.string());
+  std::size_t off = 0;
+  while (off < text.size()) {
+    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+    if (n <= 0) {
+      ::close(fd);
+      return local_error("io", "cannot write " + tmp.string());
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  ::fsync(fd);
+  ::close(fd);
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return local_error("io", "cannot rename " + tmp.string() + ": " + ec.message());
+  return {};
+}
+
+// What the worker remembers of a task it ran, before it commits.
+struct TaskState {
+  std::uint64_t task = 0;
+  std::uint64_t assigned_height = 0;  // the round it ran for
+  std::uint64_t outcome = 0;
+  std::uint64_t exit_code = 0;
+  std::uint64_t fuel_used = 0;
+  Bytes output;
+  Hash256 salt;
+};
+
+std::string encode_state(const TaskState& s) {
+  std::ostringstream o;
+  o << "{\"task\":" << s.task << ",\"assigned_height\":" << s.assigned_height << ",\"outcome\":" << s.outcome
+    << ",\"exit_code\":" << s.exit_code << ",\"fuel_used\":" << s.fuel_used << ",\"output\":\"" << to_hex(s.output)
+    << "\",\"salt\":\"" << s.salt.hex() << "\"}\n";
+  return o.str();
+}
+
+std::optional<TaskState> decode_state(const std::string& text) {
+  rapidjson::Document d;
+  d.Parse(text.c_str(), text.size());
+  if (d.HasParseError() || !d.IsObject()) return std::nullopt;
+  TaskState s;
+  s.task = u64_of(d, "task");
+  s.assigned_height = u64_of(d, "assigned_height");
+  s.outcome = u64_of(d, "outcome");
+  s.exit_code = u64_of(d, "exit_code");
+  s.fuel_used = u64_of(d, "fuel_used");
+  auto out = from_hex(str_of(d, "output"));
+  auto salt = Hash256::from_hex(str_of(d, "salt"));
+  if (!out || !salt) return std::nullopt;
+  s.output = *out;
+  s.salt = *salt;
+  return s;
+}
+
+struct Shared {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::set<std::uint64_t> woken;  // task ids named by events
+  bool rescan = false;
+};
+
+// The WebSocket subscriber: its own io_context, synchronous, reconnects with
+// backoff; never throws out of the thread.
+void websocket_thread(rpc::RpcUrl url, std::string me, std::shared_ptr<Shared> shared, std::ostream* log,
+                      std::mutex* log_mu, const std::atomic<bool>* stop) {
+  namespace beast = boost::beast;
+  namespace websocket = beast::websocket;
+  using tcp = boost::asio::ip::tcp;
+  auto backoff = std::chrono::milliseconds(250);
+  bool was_connected = false;
+  while (!stop->load()) {
+    try {
+      boost::asio::io_context ioc;
+      tcp::resolver resolver(ioc);
+      websocket::stream<beast::tcp_stream> ws(ioc);
+      auto results = resolver.resolve(url.host, url.port);
+      beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(5));
+      beast::get_lowest_layer(ws).connect(results);
+      beast::get_lowest_layer(ws).expires_never();
+      websocket::stream_base::timeout opt{std::chrono::seconds(5), std::chrono::seconds(20), true};
+      ws.set_option(opt);
+      ws.handshake(url.host + ":" + url.port, "/ws");
+      ws.write(boost::asio::buffer(std::string(
+          R"({"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"topic":"tasks"}})")));
+      {
+        std::lock_guard<std::mutex> g(*log_mu);
+        *log << now_text() << " subscribed to tasks events at " << url.text << std::endl;
+      }
+      was_connected = true;
+      backoff = std::chrono::milliseconds(250);
+      {
+        std::lock_guard<std::mutex> g(shared->mu);
+        shared->rescan = true;  // events may have been missed while away
+      }
+      shared->cv.notify_all();
+      while (!stop->load()) {
+        beast::flat_buffer buf;
+        ws.read(buf);
+        std::string text = beast::buffers_to_string(buf.data());
+        rapidjson::Document d;
+        d.Parse(text.c_str(), text.size());
+        if (d.HasParseError() || !d.IsObject()) continue;
+        const Json* params = member(d, "params");
+        const Json* result = params ? member(*params, "result") : nullptr;
+        if (!result) continue;
+        const Json* attrs = member(*result, "attributes");
+        if (!attrs) continue;
+        std::string kind = str_of(*result, "kind");
+        std::string task = str_of(*attrs, "task");
+        if (task.empty()) continue;
+        std::uint64_t id = std::strtoull(task.c_str(), nullptr, 10);
+        // Assignments to us start work; any other event of a task may open
+        // its reveals or settle it.
+        {
+          std::lock_guard<std::mutex> g(shared->mu);
+          shared->woken.insert(id);
+          if (kind == "task_assigned" && str_of(*attrs, "worker") == me) shared->rescan = true;
+        }
+        shared->cv.notify_all();
+      }
+    } catch (const std::exception& e) {
+      if (stop->load()) return;
+      {
+        std::lock_guard<std::mutex> g(*log_mu);
+        *log << now_text() << " websocket " << (was_connected ? "dropped" : "unavailable") << " (" << e.what()
+             << "); retrying in " << backoff.count() << " ms" << std::endl;
+      }
+      was_connected = false;
+      for (auto waited = std::chrono::milliseconds(0); waited < backoff && !stop->load();
+           waited += std::chrono::milliseconds(50))
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    }
+  }
+}
+
+class Worker {
+ public:
+  Worker(const WorkerOptions& o, SecretKey key, rpc::RpcUrl url, std::ostream& log, const std::atomic<bool>& stop)
+      : opt_(o), key_(std::move(key)), me_(key_.public_key().hex()), rpc_(url, std::chrono::seconds(10),
+                                                                          std::chrono::seconds(2)),
+        url_(std::move(url)), log_(log), stop_(stop), shared_(std::make_shared<Shared>()) {}
+
+  Status run() {
+    fs::create_directories(opt_.home / "tasks");
+    say("worker " + me_ + (opt_.byzantine ? " (BYZANTINE: reveals wrong results)" : "") + ", node " + url_.text);
+    // Chain id and parameters: wait for the node.
+    auto backoff = std::chrono::milliseconds(250);
+    while (!stop_.load()) {
+      if (load_chain()) break;
+      sleep(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    }
+    // Tasks this worker was working on before a restart.
+    for (const auto& e : fs::directory_iterator(opt_.home / "tasks")) {
+      if (e.path().extension() != ".json") continue;
+      std::ifstream in(e.path());
+      std::stringstream ss;
+      ss << in.rdbuf();
+      if (auto s = decode_state(ss.str())) {
+        active_.insert(s->task);
+        say("task " + std::to_string(s->task) + ": resuming from " + e.path().string());
+      }
+    }
+    std::thread ws(websocket_thread, url_, me_, shared_, &log_, &log_mu_, &stop_);
+    ws.detach();  // blocked in a read at shutdown; the process exits under it
+
+    auto last_scan = Clock::time_point{};
+    while (!stop_.load()) {
+      if (!registered_) ensure_registered();
+      bool rescan = false;
+      {
+        std::unique_lock<std::mutex> lk(shared_->mu);
+        shared_->cv.wait_for(lk, std::chrono::milliseconds(static_cast<int>(opt_.poll_seconds * 1000)),
+                             [&] { return !shared_->woken.empty() || shared_->rescan || stop_.load(); });
+        shared_->woken.clear();  // a wake-up: the active tasks are stepped below
+        rescan = shared_->rescan;
+        shared_->rescan = false;
+      }
+      if (stop_.load()) break;
+      if (rescan || Clock::now() - last_scan > std::chrono::seconds(3)) {
+        if (scan()) last_scan = Clock::now();
+      }
+      std::vector<std::uint64_t> ids(active_.begin(), active_.end());
+      for (auto id : ids) {
+        if (stop_.load()) break;
+        if (!step(id)) active_.erase(id);
+      }
+    }
+    say("stopping");
+    return {};
+  }
+
+ private:
+  void say(const std::string& line) {
+    std::lock_guard<std::mutex> g(log_mu_);
+    log_ << now_text() << " " << line << std::endl;
+  }
+  void sleep(std::chrono::milliseconds d) {
+    for (auto w = std::chrono::milliseconds(0); w < d && !stop_.load(); w += std::chrono::milliseconds(50))
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  void warn_once(const std::string& key, const std::string& line) {
+    if (warned_.insert(key).second) say(line);
+  }
+
+  Result<rapidjson::Document> call(const char* method, std::initializer_list<std::pair<const char*, std::string>> str_params,
+                                   std::optional<std::pair<const char*, std::uint64_t>> num_param = std::nullopt) {
+    rapidjson::Document p(rapidjson::kObjectType);
+    auto& a = p.GetAllocator();
+    for (const auto& [k, v] : str_params)
+      p.AddMember(Json(k, a), Json(v.c_str(), static_cast<rapidjson::SizeType>(v.size()), a), a);
+    if (num_param) p.AddMember(Json(num_param->first, a), Json(num_param->second), a);
+    return rpc_.call(method, p);
+  }
+
+  bool load_chain() {
+    auto st = rpc_.call("status");
+    if (!st) {
+      warn_once("status:" + st.error().reason, "node not reachable yet: " + st.error().to_string());
+      return false;
+    }
+    chain_id_ = str_of(*st, "chain_id");
+    auto g = rpc_.call("genesis");
+    if (!g) return false;
+    const Json* params = member(*g, "params");
+    if (params) {
+      if (auto a = Amount::parse(str_of(*params, "min_worker_stake"))) min_stake_ = *a;
+      if (auto a = Amount::parse(str_of(*params, "min_fee"))) fee_ = *a;
+    }
+    say("chain " + chain_id_ + ", min worker stake " + min_stake_.to_string());
+    return true;
+  }
+
+  Status send(Payload payload) {
+    auto acct = call("account", {{"address", me_}});
+    if (!acct) return acct.error();
+    Transaction tx;
+    tx.chain_id = chain_id_;
+    tx.nonce = u64_of(*acct, "next_nonce");
+    tx.fee = fee_;
+    tx.payload = std::move(payload);
+    tx.sign(key_);
+    rapidjson::Document params(rapidjson::kObjectType);
+    auto& al = params.GetAllocator();
+    params.AddMember("tx", rpc::to_json(tx, al), al);
+    auto r = rpc_.call("send_tx", params);
+    if (!r) return r.error();
+    last_tx_ = tx.id().hex();
+    return {};
+  }
+
+  void ensure_registered() {
+    if (Clock::now() < next_register_check_) return;
+    next_register_check_ = Clock::now() + std::chrono::seconds(2);
+    auto w = call("worker", {{"address", me_}});
+    if (w && bool_of(*w, "active")) {
+      registered_ = true;
+      say("registered: stake " + str_of(*w, "stake") + ", reputation " + str_of(*w, "reputation") + " ppm");
+      return;
+    }
+    if (!w && w.error().reason != "not-found") {
+      warn_once("worker:" + w.error().reason, "cannot read the worker record: " + w.error().to_string());
+      return;
+    }
+    if (Clock::now() < next_register_send_) return;
+    Amount stake = opt_.stake.value_or(min_stake_);
+    auto st = send(RegisterWorker{stake});
+    if (!st) {
+      say("register_worker failed: " + st.error().to_string());
+      next_register_send_ = Clock::now() + std::chrono::seconds(5);
+      return;
+    }
+    say("register_worker sent: stake " + stake.to_string() + " (tx " + last_tx_ + ")");
+    next_register_send_ = Clock::now() + std::chrono::seconds(15);
+  }
+
+  // Finds open tasks assigned to this worker (newest 100).
+  bool scan() {
+    rapidjson::Document p(rapidjson::kObjectType);
+    p.AddMember("limit", Json(100), p.GetAllocator());
+    auto r = rpc_.call("tasks", p);
+    if (!r) {
+      warn_once("tasks:" + r.error().reason, "cannot list tasks: " + r.error().to_string());
+      return false;
+    }
+    const Json* list = member(*r, "tasks");
+    if (!list || !list->IsArray()) return false;
+    for (const auto& t : list->GetArray()) {
+      std::uint64_t id = u64_of(t, "id");
+      if (str_of(t, "status") != "open") continue;
+      const Json* round = member(t, "round");
+      const Json* as = round ? member(*round, "assignments") : nullptr;
+      if (!as || !as->IsArray()) continue;
+      for (const auto& a : as->GetArray())
+        if (str_of(a, "worker") == me_ && !bool_of(a, "revealed")) active_.insert(id);
+    }
+    return true;
+  }
+
+  fs::path state_path(std::uint64_t id) const { return opt_.home / "tasks" / (std::to_string(id) + ".json"); }
+
+  std::optional<TaskState> load_state(std::uint64_t id) const {
+    std::ifstream in(state_path(id));
+    if (!in) return std::nullopt;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return decode_state(ss.str());
+  }
+
+  void forget(std::uint64_t id) {
+    std::error_code ec;
+    fs::remove(state_path(id), ec);
+    commit_sent_.erase(id);
+    reveal_sent_.erase(id);
+  }
+
+  std::optional<Bytes> module_bytes(const std::string& hash) {
+    if (auto it = modules_.find(hash); it != modules_.end()) return it->second;
+    auto m = call("module", {{"hash", hash}});
+    if (!m) {
+      say("module " + hash + ": " + m.error().to_string());
+      return std::nullopt;
+    }
+    auto wasm = from_hex(str_of(*m, "wasm"));
+    if (!wasm) return std::nullopt;
+    if (modules_.size() > 32) modules_.clear();
+    modules_[hash] = *wasm;
+    return *wasm;
+  }
+
+  std::optional<std::uint64_t> height() {
+    auto st = rpc_.call("status");
+    if (!st) return std::nullopt;
+    return u64_of(*st, "height");
+  }
+
+  // One step of a task's life; false once the worker is done with it.
+  bool step(std::uint64_t id) {
+    const std::string name = "task " + std::to_string(id);
+    auto t = rpc_.call("task", [&] {
+      rapidjson::Document p(rapidjson::kObjectType);
+      p.AddMember("id", Json(id), p.GetAllocator());
+      return p;
+    }());
+    if (!t) {
+      if (t.error().reason == "not-found") {
+        forget(id);
+        return false;
+      }
+      return true;  // node away: keep it
+    }
+    auto state = load_state(id);
+    const std::string status = str_of(*t, "status");
+    const Json* round = member(*t, "round");
+    const Json* mine = nullptr;
+    if (round && round->IsObject())
+      if (const Json* as = member(*round, "assignments"); as && as->IsArray())
+        for (const auto& a : as->GetArray())
+          if (str_of(a, "worker") == me_) mine = &a;
+    const std::uint64_t assigned_height = round && round->IsObject() ? u64_of(*round, "assigned_height") : 0;
+
+    if (status != "open" || !mine || (state && state->assigned_height != assigned_height)) {
+      if (state || commit_sent_.count(id) || reveal_sent_.count(id)) {
+        std::string line = name + ": ";
+        if (status == "settled") {
+          const Json* res = member(*t, "result");
+          bool in_majority = false;
+          if (res)
+            if (const Json* maj = member(*res, "majority"); maj && maj->IsArray())
+              for (const auto& k : maj->GetArray())
+                if (k.IsString() && k.GetString() == me_) in_majority = true;
+          line += "settled: " + (res ? str_of(*res, "outcome") : std::string("?")) + ", fuel " +
+                  (res ? str_of(*res, "fuel_used") : std::string("?")) + ", result " +
+                  (res ? str_of(*res, "result_hash") : std::string("?")) +
+                  (in_majority ? " (agreed: rewarded)" : " (this worker was not in the majority)");
+        } else if (status == "failed") {
+          line += "failed: " + str_of(*t, "failure");
+        } else {
+          line += "round ended without this worker (" + status + ")";
+        }
+        say(line);
+        auto w = call("worker", {{"address", me_}});
+        if (w)
+          say("worker: stake " + str_of(*w, "stake") + ", reputation " + str_of(*w, "reputation") + " ppm, agreed " +
+              str_of(*w, "agreed") + ", outvoted " + str_of(*w, "outvoted") + ", missed " + str_of(*w, "missed"));
+      }
+      forget(id);
+      return status == "open" && mine;  // a new round for us: keep it
+    }
+    if (assigned_height == 0) return true;
+    const std::uint64_t commit_deadline = u64_of(*round, "commit_deadline");
+    const std::uint64_t reveal_deadline = u64_of(*round, "reveal_deadline");
+
+    if (!bool_of(*mine, "committed")) {
+      if (!state) {
+        say(name + ": assigned (round " + str_of(*round, "kind") + ", commit by height " +
+            std::to_string(commit_deadline) + ", reveal by " + std::to_string(reveal_deadline) + ")");
+        auto wasm = module_bytes(str_of(*t, "module_hash"));
+        if (!wasm) return true;
+        auto input = from_hex(str_of(*t, "input"));
+        if (!input) return true;
+        worker::SandboxLimits limits;
+        limits.fuel = u64_of(*t, "fuel");
+        limits.max_stdout = kRevealOutputCap;
+        auto started = Clock::now();
+        worker::SandboxResult r = worker::run_task(*wasm, *input, {}, limits, task_sandbox_seed(chain_id_, id));
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+        TaskState s;
+        s.task = id;
+        s.assigned_height = assigned_height;
+        s.outcome = static_cast<std::uint64_t>(r.outcome);
+        s.exit_code = r.exit_code;
+        s.fuel_used = r.fuel_used;
+        s.output = r.stdout_bytes;
+        if (s.output.size() > kRevealOutputCap) s.output.resize(kRevealOutputCap);
+        if (opt_.byzantine) {
+          if (s.output.empty())
+            s.output.push_back('!');
+          else
+            s.output[0] ^= 0x01;
+        }
+        s.salt = random_salt();
+        say(name + ": ran: " + std::string(worker::outcome_name(r.outcome)) + ", exit " +
+            std::to_string(r.exit_code) + ", fuel " + std::to_string(r.fuel_used) + ", " +
+            std::to_string(r.stdout_bytes.size()) + " bytes out, " + std::to_string(ms) + " ms" +
+            (r.detail.empty() ? "" : " (" + r.detail + ")") + (opt_.byzantine ? " [byzantine: output altered]" : ""));
+        if (auto st = write_atomic(state_path(id), encode_state(s)); !st) {
+          say(name + ": cannot persist the result (" + st.error().to_string() + "); not committing");
+          return true;
+        }
+        state = s;
+      }
+      auto h = height();
+      if (h && *h > commit_deadline) {
+        warn_once("commit-missed:" + std::to_string(id), name + ": commit deadline " + std::to_string(commit_deadline) +
+                                                            " passed before the commitment landed");
+        return true;
+      }
+      auto it = commit_sent_.find(id);
+      if (it != commit_sent_.end() && Clock::now() - it->second < kResendAfter) return true;
+      Hash256 rh = task_result_hash(state->outcome, state->exit_code, state->fuel_used, state->output);
+      CommitResult c;
+      c.task = id;
+      c.commitment = task_commitment(chain_id_, id, rh, state->salt, key_.public_key());
+      if (auto st = send(c); !st) {
+        say(name + ": commit_result failed: " + st.error().to_string());
+        commit_sent_[id] = Clock::now() - kResendAfter + std::chrono::seconds(1);
+        return true;
+      }
+      commit_sent_[id] = Clock::now();
+      say(name + ": committed " + rh.hex() + " (tx " + last_tx_ + ")");
+      return true;
+    }
+
+    if (bool_of(*mine, "revealed")) return true;  // wait for the settlement
+    if (!state) {
+      warn_once("lost:" + std::to_string(id), name + ": committed but the salt is lost (" + state_path(id).string() +
+                                                  "); cannot reveal");
+      return true;
+    }
+    bool all_committed = true;
+    for (const auto& a : member(*round, "assignments")->GetArray()) all_committed = all_committed && bool_of(a, "committed");
+    if (!all_committed) {
+      auto h = height();
+      if (!h || *h <= commit_deadline) return true;  // reveals not open yet
+    }
+    auto it = reveal_sent_.find(id);
+    if (it != reveal_sent_.end() && Clock::now() - it->second < kResendAfter) return true;
+    RevealResult rv;
+    rv.task = id;
+    rv.outcome = state->outcome;
+    rv.exit_code = state->exit_code;
+    rv.fuel_used = state->fuel_used;
+    rv.output.bytes = state->output;
+    rv.salt = state->salt;
+    if (auto st = send(rv); !st) {
+      say(name + ": reveal_result failed: " + st.error().to_string());
+      reveal_sent_[id] = Clock::now() - kResendAfter + std::chrono::seconds(1);
+      return true;
+    }
+    reveal_sent_[id] = Clock::now();
+    say(name + ": revealed (tx " + last_tx_ + ")");
+    return true;
+  }
+
+  WorkerOptions opt_;
+  SecretKey key_;
+  std::string me_;
+  rpc::HttpRpcClient rpc_;
+  rpc::RpcUrl url_;
+  std::ostream& log_;
+  std::mutex log_mu_;
+  const std::atomic<bool>& stop_;
+  std::shared_ptr<Shared> shared_;
+  std::string chain_id_;
+  Amount min_stake_{100'000};
+  Amount fee_{0};
+  bool registered_ = false;
+  Clock::time_point next_register_check_{}, next_register_send_{};
+  std::string last_tx_;
+  std::set<std::uint64_t> active_;
+  std::set<std::string> warned_;
+  std::map<std::uint64_t, Clock::time_point> commit_sent_, reveal_sent_;
+  std::map<std::string, Bytes> modules_;
+};
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_stop_signal(int) { g_stop.store(true); }
+
+}  // namespace
+
+Result<PublicKey> init_worker_home(const fs::path& home, const std::optional<std::string>& insecure_name) {
+  std::error_code ec;
+  fs::create_directories(home, ec);
+  if (ec) return local_error("io", "cannot create " + home.string() + ": " + ec.message());
+  SecretKey key = insecure_name ? SecretKey::derive_insecure(*insecure_name) : SecretKey::generate();
+  if (auto st = write_key_file(home / kWorkerKeyFile, key); !st) return st.error();
+  return key.public_key();
+}
+
+Status run_worker(const WorkerOptions& options, std::ostream& log, const std::atomic<bool>& stop) {
+  auto url = rpc::parse_rpc_url(options.rpc_url);
+  if (!url) return url.error();
+  auto key = load_key_file(options.home / kWorkerKeyFile);
+  if (!key) {
+    Error e = key.error();
+    if (e.reason == "key-missing") e.detail += "; create it with 'verity-worker init --home " + options.home.string() + "'";
+    return e;
+  }
+  Worker w(options, *key, *url, log, stop);
+  return w.run();
+}
+
+namespace {
+
+const char* kRunHelp =
+    "Usage: verity-worker run --home DIR [--rpc URL] [--byzantine] [--stake N]\n"
+    "       verity-worker --home DIR [--rpc URL] [--byzantine] [--stake N]\n"
+    "Runs the tasks the chain assigns to HOME/worker.key until SIGINT/SIGTERM.\n"
+    "  --rpc URL     the node (default http://127.0.0.1:7701)\n"
+    "  --stake N     worker stake to register with (default: genesis min_worker_stake)\n"
+    "  --byzantine   reveal wrong results (tests only: the worker gets slashed)\n";
+const char* kInitHelp =
+    "Usage: verity-worker init --home DIR [--devnet-name NAME]\n"
+    "Creates HOME/worker.key (mode 0600) with a fresh key and prints its public key.\n"
+    "  --devnet-name NAME  INSECURE: the key derived from a public name (devnets only)\n";
+
+struct Parsed {
+  std::map<std::string, std::string> opts;
+  std::set<std::string> flags;
+};
+
+Result<Parsed> parse(const std::vector<std::string>& args, const std::set<std::string>& with_value,
+                     const std::set<std::string>& flags) {
+  Parsed p;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string a = args[i];
+    if (a.rfind("--", 0) != 0) return make_error("usage", "unexpected argument '" + a + "'");
+    std::string name = a.substr(2), value;
+    bool has_value = false;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    if (flags.count(name)) {
+      p.flags.insert(name);
+    } else if (with_value.count(name)) {
+      if (!has_value) {
+        if (i + 1 >= args.size()) return make_error("usage", "--" + name + " needs a value");
+        value = args[++i];
+      }
+      p.opts[name] = value;
+    } else {
+      return make_error("usage", "unknown option '--" + name + "'");
+    }
+  }
+  return p;
+}
+
+int run_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  for (const auto& a : args)
+    if (a == "--help" || a == "-h") {
+      out << kRunHelp;
+      return kExitOk;
+    }
+  auto p = parse(args, {"home", "rpc", "stake"}, {"byzantine"});
+  if (!p) {
+    err << "verity-worker: " << p.error().detail << "; run 'verity-worker run --help'\n";
+    return kExitUsage;
+  }
+  WorkerOptions o;
+  if (!p->opts.count("home")) {
+    err << "verity-worker: --home DIR is required; run 'verity-worker run --help'\n";
+    return kExitUsage;
+  }
+  o.home = p->opts["home"];
+  o.rpc_url = p->opts.count("rpc") ? p->opts["rpc"] : "http://127.0.0.1:7701";
+  o.byzantine = p->flags.count("byzantine") > 0;
+  if (p->opts.count("stake")) {
+    auto a = Amount::parse(p->opts["stake"]);
+    if (!a) {
+      err << "verity-worker: --stake: " << a.error().to_string() << "\n";
+      return kExitUsage;
+    }
+    o.stake = *a;
+  }
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  std::signal(SIGPIPE, SIG_IGN);
+  auto st = run_worker(o, out, g_stop);
+  if (!st) {
+    err << "verity-worker: " << st.error().to_string() << "\n";
+    return kExitFailure;
+  }
+  out.flush();
+  std::_Exit(kExitOk);  // the WebSocket thread may still be blocked in a read
+}
+
+int init_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  for (const auto& a : args)
+    if (a == "--help" || a == "-h") {
+      out << kInitHelp;
+      return kExitOk;
+    }
+  auto p = parse(args, {"home", "devnet-name"}, {});
+  if (!p || !p->opts.count("home")) {
+    err << "verity-worker init: " << (p ? "--home DIR is required" : p.error().detail)
+        << "; run 'verity-worker init --help'\n";
+    return kExitUsage;
+  }
+  std::optional<std::string> name;
+  if (p->opts.count("devnet-name")) {
+    name = p->opts["devnet-name"];
+    err << "verity-worker init: WARNING: key derived from the public name '" << *name
+        << "': anyone can sign for it (devnets only)\n";
+  }
+  auto k = init_worker_home(p->opts["home"], name);
+  if (!k) {
+    err << "verity-worker init: " << k.error().to_string() << "\n";
+    return kExitFailure;
+  }
+  out << "worker key " << k->hex() << " in " << (fs::path(p->opts["home"]) / kWorkerKeyFile).string() << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+int worker_main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  // `verity-worker --home DIR ...` is `verity-worker run --home DIR ...`.
+  if (!args.empty() && args[0].rfind("--", 0) == 0 && args[0] != "--help" && args[0] != "--version") {
+    return run_command(args, std::cout, std::cerr);
+  }
+  CliProgram program{"verity-worker",
+                     "runs the WASM tasks assigned to its key",
+                     {Subcommand{"init", "--home DIR [--devnet-name NAME]: create the worker key", init_command},
+                      Subcommand{"run", "--home DIR [--rpc URL] [--byzantine] [--stake N]: run assigned tasks",
+                                 run_command}}};
+  return run_cli(program, argc, argv);
+}
+
+}  // namespace verity::node
