@@ -3,6 +3,9 @@
 #include "contracts/accounts.h"
 #include "contracts/reputation.h"
 #include "contracts/staking.h"
+#include "contracts/tasks.h"
+#include "core/hex.h"
+#include "rpc/json_codec.h"
 
 namespace verity::node {
 
@@ -148,6 +151,142 @@ Result<std::uint64_t> RpcBackend::reputation(const PublicKey& who) const {
   return contracts::reputation(node_.chain().state(), who);
 }
 
+// --- the task market, in the JSON forms docs/rpc.md gives ------------------------------
+
+namespace {
+using rapidjson::Value;
+using Alloc = rapidjson::Document::AllocatorType;
+
+Value str(const std::string& s, Alloc& a) { return Value(s.c_str(), static_cast<rapidjson::SizeType>(s.size()), a); }
+
+Value keys_json(const std::vector<PublicKey>& keys, Alloc& a) {
+  Value out(rapidjson::kArrayType);
+  for (const auto& k : keys) out.PushBack(rpc::to_json(k, a), a);
+  return out;
+}
+
+Value task_json(const contracts::TaskRecord& t, Alloc& a) {
+  Value o(rapidjson::kObjectType);
+  o.AddMember("id", t.id, a);
+  o.AddMember("submitter", rpc::to_json(t.submitter, a), a);
+  o.AddMember("module_hash", rpc::to_json(t.module_hash, a), a);
+  o.AddMember("input", str(to_hex(t.input), a), a);
+  o.AddMember("replicas", t.replicas, a);
+  o.AddMember("reward", rpc::to_json(t.reward, a), a);
+  o.AddMember("fuel", t.fuel, a);
+  o.AddMember("commit_blocks", t.commit_blocks, a);
+  o.AddMember("reveal_blocks", t.reveal_blocks, a);
+  o.AddMember("submitted_height", t.submitted_height, a);
+  o.AddMember("status", rapidjson::StringRef(contracts::task_status_name(t.status)), a);
+  o.AddMember("failure", str(t.failure, a), a);
+  if (t.round) {
+    const auto& r = *t.round;
+    Value ro(rapidjson::kObjectType);
+    ro.AddMember("kind", rapidjson::StringRef(contracts::round_kind_name(r.kind)), a);
+    ro.AddMember("payer", rpc::to_json(r.payer, a), a);
+    ro.AddMember("escrow", rpc::to_json(r.escrow, a), a);
+    ro.AddMember("requested_height", r.requested_height, a);
+    ro.AddMember("assigned_height", r.assigned_height, a);
+    ro.AddMember("commit_deadline", r.commit_deadline, a);
+    ro.AddMember("reveal_deadline", r.reveal_deadline, a);
+    Value as(rapidjson::kArrayType);
+    for (const auto& x : r.assignments) {
+      Value ao(rapidjson::kObjectType);
+      ao.AddMember("worker", rpc::to_json(x.worker, a), a);
+      ao.AddMember("committed", x.committed, a);
+      ao.AddMember("revealed", x.revealed, a);
+      ao.AddMember("outcome", x.outcome, a);
+      ao.AddMember("exit_code", x.exit_code, a);
+      ao.AddMember("fuel_used", x.fuel_used, a);
+      ao.AddMember("result_hash", rpc::to_json(x.result_hash, a), a);
+      as.PushBack(ao, a);
+    }
+    ro.AddMember("assignments", as, a);
+    o.AddMember("round", ro, a);
+  } else {
+    o.AddMember("round", Value(), a);
+  }
+  if (t.status == contracts::TaskStatus::settled) {
+    Value res(rapidjson::kObjectType);
+    res.AddMember("result_hash", rpc::to_json(t.result_hash, a), a);
+    res.AddMember("outcome", t.outcome, a);
+    res.AddMember("exit_code", t.exit_code, a);
+    res.AddMember("fuel_used", t.fuel_used, a);
+    res.AddMember("output", str(to_hex(t.output), a), a);
+    res.AddMember("settled_height", t.settled_height, a);
+    res.AddMember("vest_height", t.vest_height, a);
+    res.AddMember("majority", keys_json(t.majority, a), a);
+    o.AddMember("result", res, a);
+  } else {
+    o.AddMember("result", Value(), a);
+  }
+  o.AddMember("audits", t.audits, a);
+  return o;
+}
+
+Value worker_json(const contracts::WorkerRecord& w, Alloc& a) {
+  Value o(rapidjson::kObjectType);
+  o.AddMember("key", rpc::to_json(w.key, a), a);
+  o.AddMember("stake", rpc::to_json(w.stake, a), a);
+  o.AddMember("active", w.active, a);
+  o.AddMember("unbonding", rpc::to_json(w.unbonding, a), a);
+  o.AddMember("unbonding_until", w.unbonding_until, a);
+  o.AddMember("reputation", w.reputation, a);
+  o.AddMember("agreed", w.agreed, a);
+  o.AddMember("outvoted", w.outvoted, a);
+  o.AddMember("missed", w.missed, a);
+  return o;
+}
+
+template <class F>
+rapidjson::Document document(F build) {
+  rapidjson::Document d;
+  static_cast<Value&>(d) = build(d.GetAllocator());
+  return d;
+}
+}  // namespace
+
+Result<std::optional<rapidjson::Document>> RpcBackend::task(std::uint64_t id) const {
+  auto t = contracts::load_task(node_.chain().state(), id);
+  if (!t) return t.error();
+  if (!*t) return std::optional<rapidjson::Document>();
+  return std::optional<rapidjson::Document>(document([&](Alloc& a) { return task_json(**t, a); }));
+}
+
+Result<rapidjson::Document> RpcBackend::tasks(std::uint64_t before, std::uint64_t limit) const {
+  auto list = contracts::list_tasks(node_.chain().state(), before, static_cast<std::size_t>(limit));
+  if (!list) return list.error();
+  return document([&](Alloc& a) {
+    Value out(rapidjson::kArrayType);
+    for (const auto& t : *list) out.PushBack(task_json(t, a), a);
+    return out;
+  });
+}
+
+Result<std::optional<rapidjson::Document>> RpcBackend::worker(const PublicKey& key) const {
+  auto w = contracts::load_worker(node_.chain().state(), key);
+  if (!w) return w.error();
+  if (!*w) return std::optional<rapidjson::Document>();
+  return std::optional<rapidjson::Document>(document([&](Alloc& a) { return worker_json(**w, a); }));
+}
+
+Result<rapidjson::Document> RpcBackend::workers() const {
+  const auto& state = node_.chain().state();
+  auto keys = contracts::worker_keys(state);
+  if (!keys) return keys.error();
+  rapidjson::Document d(rapidjson::kArrayType);
+  for (const auto& k : *keys) {
+    auto w = contracts::load_worker(state, k);
+    if (!w) return w.error();
+    if (*w) d.PushBack(worker_json(**w, d.GetAllocator()), d.GetAllocator());
+  }
+  return d;
+}
+
+Result<std::optional<Bytes>> RpcBackend::module(const Hash256& hash) const {
+  return contracts::load_module(node_.chain().state(), hash);
+}
+
 std::vector<rpc::Metric> RpcBackend::metrics() const {
   auto gauge = [](std::string name, std::string help, double v) {
     return rpc::Metric{std::move(name), std::move(help), "gauge", {{"", v}}};
@@ -175,6 +314,11 @@ std::vector<rpc::Metric> RpcBackend::metrics() const {
   for (const auto& [reason, n] : pool.counters().rejected)
     rejected.samples.push_back({"reason=\"" + reason + "\"", static_cast<double>(n)});
   m.push_back(std::move(rejected));
+  if (auto next = contracts::next_task_id(chain.state()))
+    m.push_back(counter("verity_tasks_submitted_total", "tasks submitted on this chain",
+                        static_cast<double>(*next > 0 ? *next - 1 : 0)));
+  if (auto ws = contracts::worker_keys(chain.state()))
+    m.push_back(gauge("verity_workers", "registered task workers", static_cast<double>(ws->size())));
   m.push_back(gauge("verity_peers", "authenticated peer links", static_cast<double>(node_.peer_count())));
   m.push_back(counter("verity_p2p_dropped_peers_total", "peers dropped for misbehaviour or errors",
                       static_cast<double>(p2p.dropped_peers)));

@@ -29,6 +29,11 @@ class RpcBackend final : public rpc::NodeApi {
   Result<rpc::DelegationsInfo> delegations(const PublicKey& delegator) const override;
   Result<rpc::RewardsInfo> rewards(const PublicKey& account) const override;
   Result<std::uint64_t> reputation(const PublicKey& who) const override;
+  Result<std::optional<rapidjson::Document>> task(std::uint64_t id) const override;
+  Result<rapidjson::Document> tasks(std::uint64_t before, std::uint64_t limit) const override;
+  Result<std::optional<rapidjson::Document>> worker(const PublicKey& key) const override;
+  Result<rapidjson::Document> workers() const override;
+  Result<std::optional<Bytes>> module(const Hash256& hash) const override;
   Result<Hash256> submit(const Transaction& tx) override { return node_.submit(tx); }
   std::vector<rpc::Metric> metrics() const override;
 

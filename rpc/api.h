@@ -18,6 +18,8 @@
 #include "core/transaction.h"
 #include "core/validator_set.h"
 
+#include <rapidjson/document.h>
+
 namespace verity::rpc {
 
 struct NodeStatus {
@@ -130,6 +132,15 @@ class NodeApi {
   virtual Result<DelegationsInfo> delegations(const PublicKey& delegator) const = 0;
   virtual Result<RewardsInfo> rewards(const PublicKey& account) const = 0;
   virtual Result<std::uint64_t> reputation(const PublicKey& who) const = 0;
+  // The task market's records (contracts/tasks.h), already in their JSON
+  // form: node/rpc_backend builds them next to the contract's queries, so
+  // the records are not declared twice; the method table documents them.
+  virtual Result<std::optional<rapidjson::Document>> task(std::uint64_t id) const = 0;
+  // Descending ids below `before` (0: from the newest), at most `limit`.
+  virtual Result<rapidjson::Document> tasks(std::uint64_t before, std::uint64_t limit) const = 0;
+  virtual Result<std::optional<rapidjson::Document>> worker(const PublicKey& key) const = 0;
+  virtual Result<rapidjson::Document> workers() const = 0;
+  virtual Result<std::optional<Bytes>> module(const Hash256& hash) const = 0;
   // Admits to the mempool and gossips; the error carries the mempool's reason.
   virtual Result<Hash256> submit(const Transaction& tx) = 0;
   virtual std::vector<Metric> metrics() const = 0;

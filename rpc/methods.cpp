@@ -321,6 +321,61 @@ JsonResult m_reputation(const Value& params, CallContext& ctx) {
   });
 }
 
+JsonResult m_task(const Value& params, CallContext& ctx) {
+  auto id = u64_from_json(*param(params, "id"), "id");
+  if (!id) return id.error();
+  auto t = ctx.node.task(*id);
+  if (!t) return t.error();
+  if (!*t) return not_found("no task " + std::to_string(*id) + " (tasks lists them)");
+  return std::move(**t);
+}
+
+JsonResult m_tasks(const Value& params, CallContext& ctx) {
+  std::uint64_t before = 0, limit = 20;
+  if (const Value* b = param(params, "before")) {
+    auto v = u64_from_json(*b, "before");
+    if (!v) return v.error();
+    before = *v;
+  }
+  if (const Value* l = param(params, "limit")) {
+    auto v = u64_from_json(*l, "limit");
+    if (!v) return v.error();
+    if (*v == 0 || *v > 100) return make_error("invalid-params", "limit: must be from 1 to 100");
+    limit = *v;
+  }
+  auto list = ctx.node.tasks(before, limit);
+  if (!list) return list.error();
+  return object_result([&](Value& o, JsonAlloc& a) { o.AddMember("tasks", Value(*list, a), a); });
+}
+
+JsonResult m_worker(const Value& params, CallContext& ctx) {
+  auto key = key_param(params, "address");
+  if (!key) return key.error();
+  auto w = ctx.node.worker(*key);
+  if (!w) return w.error();
+  if (!*w) return not_found("no worker has key " + key->hex() + " (register with verity register-worker)");
+  return std::move(**w);
+}
+
+JsonResult m_workers(const Value&, CallContext& ctx) {
+  auto list = ctx.node.workers();
+  if (!list) return list.error();
+  return object_result([&](Value& o, JsonAlloc& a) { o.AddMember("workers", Value(*list, a), a); });
+}
+
+JsonResult m_module(const Value& params, CallContext& ctx) {
+  auto h = hash_param(params, "hash");
+  if (!h) return h.error();
+  auto m = ctx.node.module(*h);
+  if (!m) return m.error();
+  if (!*m) return not_found("no stored module has hash " + h->hex());
+  return object_result([&](Value& o, JsonAlloc& a) {
+    o.AddMember("hash", to_json(*h, a), a);
+    o.AddMember("size", static_cast<std::uint64_t>((*m)->size()), a);
+    o.AddMember("wasm", hex(**m, a), a);
+  });
+}
+
 JsonResult m_send_tx(const Value& params, CallContext& ctx) {
   auto tx = tx_param(params);
   if (!tx) return tx.error();
@@ -445,6 +500,10 @@ const std::vector<std::pair<std::string, std::string>>& schema_components() {
        R"({"type":"object","properties":{"height":{"$ref":"#/components/schemas/Height"},"index":{"type":"integer"},"ok":{"type":"boolean"},"reason":{"type":"string","description":"stable kebab-case reason when ok is false"},"fee_paid":{"$ref":"#/components/schemas/Amount"},"events":{"type":"array","items":{"type":"object","properties":{"kind":{"type":"string"},"attributes":{"type":"object","additionalProperties":{"type":"string"}}}}}}})"},
       {"Certificate",
        R"({"type":"object","properties":{"height":{"$ref":"#/components/schemas/Height"},"view":{"type":"integer"},"block_hash":{"$ref":"#/components/schemas/Hash"},"signatures":{"type":"array","items":{"type":"object","properties":{"validator":{"$ref":"#/components/schemas/Key"},"signature":{"type":"string"}}}},"hex":{"$ref":"#/components/schemas/Hex"}}})"},
+      {"Task",
+       R"({"type":"object","properties":{"id":{"type":"integer"},"submitter":{"$ref":"#/components/schemas/Key"},"module_hash":{"$ref":"#/components/schemas/Hash"},"input":{"$ref":"#/components/schemas/Hex"},"replicas":{"type":"integer"},"reward":{"$ref":"#/components/schemas/Amount"},"fuel":{"type":"integer"},"commit_blocks":{"type":"integer"},"reveal_blocks":{"type":"integer"},"submitted_height":{"$ref":"#/components/schemas/Height"},"status":{"enum":["open","settled","failed"]},"failure":{"type":"string"},"round":{"oneOf":[{"type":"null"},{"type":"object","properties":{"kind":{"enum":["first","retry","audit"]},"payer":{"$ref":"#/components/schemas/Key"},"escrow":{"$ref":"#/components/schemas/Amount"},"requested_height":{"type":"integer"},"assigned_height":{"type":"integer"},"commit_deadline":{"type":"integer"},"reveal_deadline":{"type":"integer"},"assignments":{"type":"array","items":{"type":"object","properties":{"worker":{"$ref":"#/components/schemas/Key"},"committed":{"type":"boolean"},"revealed":{"type":"boolean"},"outcome":{"type":"integer"},"exit_code":{"type":"integer"},"fuel_used":{"type":"integer"},"result_hash":{"$ref":"#/components/schemas/Hash"}}}}}}]},"result":{"oneOf":[{"type":"null"},{"type":"object","properties":{"result_hash":{"$ref":"#/components/schemas/Hash"},"outcome":{"type":"integer"},"exit_code":{"type":"integer"},"fuel_used":{"type":"integer"},"output":{"$ref":"#/components/schemas/Hex"},"settled_height":{"type":"integer"},"vest_height":{"type":"integer"},"majority":{"type":"array","items":{"$ref":"#/components/schemas/Key"}}}}]},"audits":{"type":"integer"}}})"},
+      {"Worker",
+       R"({"type":"object","properties":{"key":{"$ref":"#/components/schemas/Key"},"stake":{"$ref":"#/components/schemas/Amount"},"active":{"type":"boolean"},"unbonding":{"$ref":"#/components/schemas/Amount"},"unbonding_until":{"type":"integer"},"reputation":{"type":"integer","description":"ppm, 0 to 1000000"},"agreed":{"type":"integer"},"outvoted":{"type":"integer"},"missed":{"type":"integer"}}})"},
       {"Validator",
        R"({"type":"object","properties":{"operator":{"$ref":"#/components/schemas/Key"},"consensus_key":{"$ref":"#/components/schemas/Key"},"name":{"type":"string"},"commission_bps":{"type":"integer"},"tokens":{"$ref":"#/components/schemas/Amount"},"shares":{"type":"integer"},"jailed":{"type":"boolean"},"jailed_until":{"$ref":"#/components/schemas/Height"},"banned":{"type":"boolean"},"in_set":{"type":"boolean","description":"in the set that certifies the next block"},"power":{"type":"integer"}}})"},
   };
@@ -529,6 +588,28 @@ const std::vector<Method>& node_methods() {
                  {{"address", address, true, kAddressHelp}},
                  R"({"type":"object","properties":{"address":)" + ref("Key") + R"(,"reputation":{"type":"integer"}}})",
                  false, sync_handler(m_reputation)});
+    m.push_back({"task", "A task of the market: its terms, the round in progress and, once settled, the result.",
+                 "status is open, settled or failed (failure: no-majority, no-workers). round.assigned_height 0 "
+                 "means it waits for workers; outcome codes are the sandbox's (docs/sandbox.md: 0 ok, 1 trap, 2 "
+                 "out-of-fuel, 3 memory-exceeded, 4 output-too-large, 5 invalid-module, 6 forbidden-import); "
+                 "input and output are hex. Not found: -32001.",
+                 {{"id", R"({"type":"integer","minimum":1})", true, "the task id (task_submitted's `task`)"}},
+                 ref("Task"), false, sync_handler(m_task)});
+    m.push_back({"tasks", "Tasks by descending id.", "",
+                 {{"before", R"({"type":"integer","minimum":0})", false, "only ids below this (0 or absent: from the newest)"},
+                  {"limit", R"({"type":"integer","minimum":1,"maximum":100})", false, "at most this many (default 20)"}},
+                 R"({"type":"object","properties":{"tasks":{"type":"array","items":)" + ref("Task") + "}}}", false,
+                 sync_handler(m_tasks)});
+    m.push_back({"worker", "A registered worker: stake, reputation (ppm) and record.", "Not found: -32001.",
+                 {{"address", address, true, "the worker's key"}}, ref("Worker"), false, sync_handler(m_worker)});
+    m.push_back({"workers", "Every registered worker, by key.", "", {},
+                 R"({"type":"object","properties":{"workers":{"type":"array","items":)" + ref("Worker") + "}}}",
+                 false, sync_handler(m_workers)});
+    m.push_back({"module", "A stored task module (content-addressed by SHA-256).", "Not found: -32001.",
+                 {{"hash", ref("Hash"), true, "the module's SHA-256"}},
+                 R"({"type":"object","properties":{"hash":)" + ref("Hash") + R"(,"size":{"type":"integer"},"wasm":)" +
+                     ref("Hex") + "}}",
+                 false, sync_handler(m_module)});
     const std::string tx_schema = R"({"oneOf":[)" + ref("Transaction") + "," + ref("Hex") + "]}";
     m.push_back({"send_tx", "Submits a signed transaction; answers once the mempool admitted it.",
                  "Rejected: -32002 with the mempool's reason in data.reason: tx-too-large, malformed-tx, "

@@ -9,6 +9,7 @@ Run: tests/functional/tasks_test.py (VERITYD=..., VERITY=..., TASK_SORT_WASM=...
 
 import hashlib
 import json
+import urllib.request
 import os
 import subprocess
 import tempfile
@@ -25,6 +26,16 @@ def verity(cluster, *args):
     out = subprocess.run([VERITY, "--rpc", rpc, "--home", cluster.dir, "--json", *args], capture_output=True,
                          text=True, timeout=90, stdin=subprocess.DEVNULL)
     return out.returncode, out.stdout, out.stderr
+
+
+def rpc(cluster, method, params=None):
+    body = {"jsonrpc": "2.0", "id": 1, "method": method}
+    if params is not None:
+        body["params"] = params
+    req = urllib.request.Request(f"http://127.0.0.1:{cluster.nodes[1].rpc_port}/", method="POST",
+                                 data=json.dumps(body).encode())
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.load(r)
 
 
 def balance(cluster, who):
@@ -57,6 +68,24 @@ def modules_are_checked_at_submission():
             assert submitted[0]["attributes"]["module_hash"] == hashlib.sha256(m.read()).hexdigest()
         assert submitted[0]["attributes"]["escrow"] == "30"
         assert balance(c, "alice") == before - 30
+
+        # The task market's reads: the task, the stored module, the lists.
+        task_id = int(submitted[0]["attributes"]["task"])
+        wait_for("validator-2 has the task", lambda: "result" in rpc(c, "task", {"id": task_id}), 20, c.nodes)
+        task = rpc(c, "task", {"id": task_id})["result"]
+        assert task["status"] == "open" and task["replicas"] == 3 and task["reward"] == "10", task
+        assert bytes.fromhex(task["input"]) == b"3 1 2\n" and task["result"] is None, task
+        assert task["round"]["assigned_height"] == 0, "assigned with no workers registered"
+        module = rpc(c, "module", {"hash": task["module_hash"]})["result"]
+        with open(SORT, "rb") as m:
+            assert bytes.fromhex(module["wasm"]) == m.read()
+        assert [t["id"] for t in rpc(c, "tasks")["result"]["tasks"]] == [task_id]
+        assert rpc(c, "workers")["result"] == {"workers": []}
+        assert rpc(c, "task", {"id": task_id + 1})["error"]["code"] == -32001
+        assert rpc(c, "worker", {"address": "11" * 32})["error"]["code"] == -32001
+        with urllib.request.urlopen(f"http://127.0.0.1:{c.nodes[1].rpc_port}/metrics", timeout=10) as r:
+            metrics = r.read().decode()
+        assert "verity_tasks_submitted_total 1\n" in metrics and "verity_workers 0\n" in metrics, metrics
     finally:
         c.stop()
 

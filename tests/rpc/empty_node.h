@@ -34,6 +34,21 @@ struct EmptyNode : NodeApi {
   Result<DelegationsInfo> delegations(const PublicKey&) const override { return DelegationsInfo{}; }
   Result<RewardsInfo> rewards(const PublicKey&) const override { return RewardsInfo{}; }
   Result<std::uint64_t> reputation(const PublicKey&) const override { return std::uint64_t{0}; }
+  Result<std::optional<rapidjson::Document>> task(std::uint64_t) const override {
+    return std::optional<rapidjson::Document>();
+  }
+  Result<rapidjson::Document> tasks(std::uint64_t, std::uint64_t) const override {
+    rapidjson::Document d(rapidjson::kArrayType);
+    return d;
+  }
+  Result<std::optional<rapidjson::Document>> worker(const PublicKey&) const override {
+    return std::optional<rapidjson::Document>();
+  }
+  Result<rapidjson::Document> workers() const override {
+    rapidjson::Document d(rapidjson::kArrayType);
+    return d;
+  }
+  Result<std::optional<Bytes>> module(const Hash256&) const override { return std::optional<Bytes>(); }
   Result<Hash256> submit(const Transaction& tx) override { return tx.id(); }
   std::vector<Metric> metrics() const override { return {}; }
 };
