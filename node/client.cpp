@@ -30,6 +30,12 @@
 #include "node/keystore.h"
 #include "rpc/http_client.h"
 #include "rpc/json_codec.h"
+#include "worker/sandbox.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
 
 namespace verity::node {
 
@@ -208,6 +214,7 @@ class Session {
   ClientIo& io() { return io_; }
   const ClientGlobals& globals() const { return g_; }
   bool json() const { return g_.json; }
+  const std::string& rpc_url() const { return g_.rpc; }
   const std::string& command() const { return command_; }
 
   Result<HttpRpcClient*> rpc() {
@@ -1066,6 +1073,200 @@ Status cmd_submit_task(Session& s, const std::vector<std::string>& args) {
   return send_transaction(s, *c, std::move(t), summary);
 }
 
+const std::string kRegisterWorkerHelp = std::string(
+    "Usage: verity register-worker --from NAME --stake N [--fee N] [--wait]\n"
+    "Registers --from as a task worker with N of its balance as worker stake (at least the chain's\n"
+    "min_worker_stake), or adds N to its worker stake. Run the tasks with verity-worker.\n\n") + kTxCommonHelp;
+
+Status cmd_register_worker(Session& s, const std::vector<std::string>& args) {
+  Spec spec{"register-worker", {"from", "fee", "stake"}, kTxSwitches, 0, 0, ""};
+  auto a = parse_args(spec, args);
+  if (!a) return a.error();
+  auto c = tx_common(spec, *a);
+  if (!c) return c.error();
+  auto stake_text = required(*a, spec, "stake", "N (the worker stake)");
+  if (!stake_text) return stake_text.error();
+  auto stake = parse_amount_arg("--stake", *stake_text);
+  if (!stake) return stake.error();
+  return send_transaction(s, *c, RegisterWorker{*stake}, "register-worker " + c->from + ", stake " + stake->to_string());
+}
+
+const char* kTaskHelp =
+    "Usage: verity task ID\n"
+    "       verity task watch ID [--timeout SECONDS]\n"
+    "A task of the market: its terms, the round in progress (assigned workers, who committed and\n"
+    "revealed) and, once settled, the result (--json: the node's answer as is).\n"
+    "'task watch' follows the task's events over the WebSocket (assigned, committed, revealed,\n"
+    "settled or failed) and ends when it settles or fails (exit 0), or after --timeout\n"
+    "(default 120 s; exit 1).\n";
+
+std::string outcome_text(const Json& v, const char* name) {
+  auto n = u64_of(v, name);
+  if (!n || *n > static_cast<std::uint64_t>(worker::Outcome::forbidden_import)) return text_of(v, name);
+  return std::string(worker::outcome_name(static_cast<worker::Outcome>(*n)));
+}
+
+void print_task(std::ostream& o, const Json& t) {
+  o << "task " << text_of(t, "id") << ": " << text_of(t, "status");
+  if (!text_of(t, "failure").empty()) o << " (" << text_of(t, "failure") << ")";
+  o << "\n  submitter " << text_of(t, "submitter") << " at height " << text_of(t, "submitted_height") << "\n";
+  o << "  module " << text_of(t, "module_hash") << ", input " << text_of(t, "input").size() / 2 << " bytes\n";
+  o << "  replicas " << text_of(t, "replicas") << ", reward " << text_of(t, "reward") << " per worker, fuel "
+    << text_of(t, "fuel") << ", " << text_of(t, "commit_blocks") << " blocks to commit, " << text_of(t, "reveal_blocks")
+    << " to reveal\n";
+  if (const Json* r = member(t, "round"); r && r->IsObject()) {
+    o << "  round " << text_of(*r, "kind") << ": ";
+    if (u64_of(*r, "assigned_height").value_or(0) == 0)
+      o << "waiting for assignment\n";
+    else
+      o << "assigned at " << text_of(*r, "assigned_height") << ", commit by " << text_of(*r, "commit_deadline")
+        << ", reveal by " << text_of(*r, "reveal_deadline") << "\n";
+    if (const Json* as = member(*r, "assignments"); as && as->IsArray())
+      for (const auto& a : as->GetArray()) {
+        const Json* c = member(a, "committed");
+        const Json* v = member(a, "revealed");
+        bool committed = c && c->IsBool() && c->GetBool(), revealed = v && v->IsBool() && v->GetBool();
+        o << "    worker " << text_of(a, "worker") << ": "
+          << (revealed ? "revealed " + outcome_text(a, "outcome") + ", fuel " + text_of(a, "fuel_used")
+                       : committed ? std::string("committed") : std::string("assigned"))
+          << "\n";
+      }
+  }
+  if (const Json* r = member(t, "result"); r && r->IsObject()) {
+    o << "  result " << outcome_text(*r, "outcome") << ", exit " << text_of(*r, "exit_code") << ", fuel "
+      << text_of(*r, "fuel_used") << ", settled at " << text_of(*r, "settled_height") << " (rewards vest at "
+      << text_of(*r, "vest_height") << ")\n";
+    o << "  result hash " << text_of(*r, "result_hash") << "\n";
+    if (const Json* m = member(*r, "majority"); m && m->IsArray())
+      for (const auto& k : m->GetArray())
+        if (k.IsString()) o << "    agreed: " << k.GetString() << "\n";
+    auto out = from_hex(text_of(*r, "output"));
+    if (out) {
+      std::string text(out->begin(), out->end());
+      bool printable = std::all_of(text.begin(), text.end(), [](unsigned char ch) {
+        return ch == '\n' || ch == '\t' || (ch >= 0x20 && ch < 0x7f);
+      });
+      o << "  output (" << out->size() << " bytes)" << (printable ? ":\n" + text : ": " + text_of(*r, "output"))
+        << (printable && !text.empty() && text.back() != '\n' ? "\n" : "");
+      if (!printable) o << "\n";
+    }
+  }
+  o << "  audits " << text_of(t, "audits") << "\n";
+}
+
+Result<rapidjson::Document> fetch_task(Session& s, std::uint64_t id) {
+  rapidjson::Document params(rapidjson::kObjectType);
+  params.AddMember("id", Json(id), params.GetAllocator());
+  auto r = s.call("task", params);
+  if (!r && r.error().reason == "not-found") {
+    Error e = r.error();
+    e.detail += ": no task " + std::to_string(id) + " on this chain";
+    return e;
+  }
+  return r;
+}
+
+// Follows the tasks topic until task `id` settles or fails.
+Status watch_task(Session& s, const std::string& rpc_text, std::uint64_t id, std::chrono::seconds timeout) {
+  namespace beast = boost::beast;
+  namespace websocket = beast::websocket;
+  using tcp = boost::asio::ip::tcp;
+  auto url = rpc::parse_rpc_url(rpc_text);
+  if (!url) return usage_error("--rpc: " + url.error().detail);
+  auto& o = s.io().out;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  boost::asio::io_context ioc;
+  websocket::stream<beast::tcp_stream> ws(ioc);
+  try {
+    tcp::resolver resolver(ioc);
+    beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(5));
+    beast::get_lowest_layer(ws).connect(resolver.resolve(url->host, url->port));
+    ws.handshake(url->host + ":" + url->port, "/ws");
+    beast::get_lowest_layer(ws).expires_never();
+    ws.write(boost::asio::buffer(std::string(R"({"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"topic":"tasks"}})")));
+  } catch (const std::exception& e) {
+    return make_error("rpc-unreachable", "cannot open the WebSocket of " + url->text + "/ws: " + e.what());
+  }
+  // The task as it is now: it may have settled already.
+  auto t = fetch_task(s, id);
+  if (!t) return t.error();
+  const std::string status = text_of(*t, "status");
+  if (!s.json()) o << "task " << id << ": " << status << " (watching; at most " << timeout.count() << " s)\n";
+  if (status != "open") {
+    if (s.json()) print_json(o, *t);
+    return status == "settled" ? Status{} : make_error("task-failed", "task " + std::to_string(id) + " failed: " + text_of(*t, "failure"));
+  }
+  const std::string want = std::to_string(id);
+  while (true) {
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) break;
+    beast::flat_buffer buf;
+    bool done = false;
+    beast::error_code ec;
+    ws.async_read(buf, [&](beast::error_code e, std::size_t) {
+      ec = e;
+      done = true;
+    });
+    ioc.restart();
+    ioc.run_for(deadline - now);
+    if (!done) break;
+    if (ec) return make_error("rpc-unreachable", "the WebSocket closed: " + ec.message());
+    std::string text = beast::buffers_to_string(buf.data());
+    rapidjson::Document d;
+    d.Parse(text.c_str(), text.size());
+    const Json* params = d.IsObject() ? member(d, "params") : nullptr;
+    const Json* result = params ? member(*params, "result") : nullptr;
+    const Json* attrs = result ? member(*result, "attributes") : nullptr;
+    if (!attrs || text_of(*attrs, "task") != want) continue;
+    const std::string kind = text_of(*result, "kind");
+    if (s.json()) {
+      print_json(o, *result);
+    } else {
+      o << "height " << text_of(*result, "height") << ": " << kind;
+      for (auto it = attrs->MemberBegin(); it != attrs->MemberEnd(); ++it)
+        if (std::string(it->name.GetString()) != "task" && it->value.IsString())
+          o << " " << it->name.GetString() << "=" << it->value.GetString();
+      o << "\n";
+    }
+    if (kind == "task_settled" || kind == "task_failed") {
+      auto fin = fetch_task(s, id);
+      if (fin && !s.json()) print_task(o, *fin);
+      if (kind == "task_failed")
+        return make_error("task-failed", "task " + want + " failed: " + text_of(*attrs, "reason"));
+      return {};
+    }
+  }
+  return make_error("timeout", "task " + want + " did not settle within " + std::to_string(timeout.count()) +
+                                   " s; 'verity task " + want + "' shows where it is");
+}
+
+Status cmd_task(Session& s, const std::vector<std::string>& args, const std::string& rpc_text) {
+  if (!args.empty() && args[0] == "watch") {
+    auto a = parse_args(Spec{"task watch", {"timeout"}, {}, 1, 1, "ID"}, {args.begin() + 1, args.end()});
+    if (!a) return a.error();
+    auto id = parse_u64_arg("ID", a->positional[0]);
+    if (!id) return id.error();
+    std::uint64_t secs = 120;
+    if (auto t = a->get("timeout")) {
+      auto n = parse_u64_arg("--timeout", *t);
+      if (!n) return n.error();
+      secs = *n;
+    }
+    return watch_task(s, rpc_text, *id, std::chrono::seconds(secs));
+  }
+  auto a = parse_args(Spec{"task", {}, {}, 1, 1, "ID"}, args);
+  if (!a) return a.error();
+  auto id = parse_u64_arg("ID", a->positional[0]);
+  if (!id) return id.error();
+  auto r = fetch_task(s, *id);
+  if (!r) return r.error();
+  if (s.json())
+    print_json(s.io().out, *r);
+  else
+    print_task(s.io().out, *r);
+  return {};
+}
+
 const std::string kWithdrawHelp = std::string(
     "Usage: verity withdraw --from NAME [--fee N] [--wait]\n"
     "Moves --from's unbonding entries whose period has passed to its balance.\n\n") + kTxCommonHelp;
@@ -1293,6 +1494,9 @@ CliProgram client_program(ClientIo& io, const ClientGlobals& g) {
   add("block", "[HEIGHT|HASH]: a block (default the latest)", kBlockHelp, cmd_block);
   add("submit-task", "FILE.wasm --from NAME --reward N: pay workers to run a WASM task", kSubmitTaskHelp,
       cmd_submit_task);
+  add("register-worker", "--from NAME --stake N: become a task worker", kRegisterWorkerHelp, cmd_register_worker);
+  add("task", "ID | watch ID: a task, or follow it until it settles", kTaskHelp,
+      [](Session& s, const auto& a) { return cmd_task(s, a, s.rpc_url()); });
   return p;
 }
 

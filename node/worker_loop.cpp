@@ -67,6 +67,11 @@ bool bool_of(const Json& v, const char* name) {
   return m && m->IsBool() && m->GetBool();
 }
 
+std::string outcome_text(std::uint64_t n) {
+  if (n > static_cast<std::uint64_t>(worker::Outcome::forbidden_import)) return "outcome " + std::to_string(n);
+  return std::string(worker::outcome_name(static_cast<worker::Outcome>(n)));
+}
+
 std::string now_text() {
   auto t = std::chrono::system_clock::now();
   std::time_t s = std::chrono::system_clock::to_time_t(t);
@@ -468,7 +473,7 @@ class Worker {
             if (const Json* maj = member(*res, "majority"); maj && maj->IsArray())
               for (const auto& k : maj->GetArray())
                 if (k.IsString() && k.GetString() == me_) in_majority = true;
-          line += "settled: " + (res ? str_of(*res, "outcome") : std::string("?")) + ", fuel " +
+          line += "settled: " + (res ? outcome_text(u64_of(*res, "outcome")) : std::string("?")) + ", fuel " +
                   (res ? str_of(*res, "fuel_used") : std::string("?")) + ", result " +
                   (res ? str_of(*res, "result_hash") : std::string("?")) +
                   (in_majority ? " (agreed: rewarded)" : " (this worker was not in the majority)");

@@ -33,7 +33,7 @@ out=$(timeout 120 "$devnet" --no-build --detach --dir "$dir" --base-port "$base"
 for want in "devnet is up" "http://127.0.0.1:$base" "http://127.0.0.1:$((base + 3))" "alice" "dave" "scripts/devnet stop"; do
   grep -q -- "$want" <<<"$out" || fail "start output lacks '$want': $out"
 done
-[ "$(wc -l <"$dir/pids")" = 4 ] || fail "not 4 pids"
+[ "$(wc -l <"$dir/pids")" = 7 ] || fail "not 7 pids (4 validators, 3 workers)"
 # The printed RPC endpoint answers.
 python3 - "$base" <<'PY' || fail "validator-1's RPC did not answer status"
 import json, sys, urllib.request

@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""verity-worker on a real 4-validator devnet (issue 8): three workers, one of
+them --byzantine, run sort tasks whose settled output equals the native build
+of the same C program; the byzantine worker is outvoted, slashed and loses
+reputation every time; an endless loop ends out of fuel with the same fuel on
+every worker; a worker killed in the middle of a task loses only reputation
+(not stake) and the task still settles.
+Run: tests/functional/worker_test.py (VERITYD=..., VERITY=..., VERITY_WORKER=..., TASK_SORT_WASM=...,
+TASK_SORT_NATIVE=..., TASK_ENDLESS_WASM=...)."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import harness
+from harness import VERITYD, Cluster, TestRunner, wait_for
+
+VERITY = os.environ.get("VERITY", os.path.join(os.path.dirname(VERITYD), "verity"))
+WORKER = os.environ.get("VERITY_WORKER", os.path.join(os.path.dirname(VERITYD), "verity-worker"))
+SORT = os.environ["TASK_SORT_WASM"]
+SORT_NATIVE = os.environ["TASK_SORT_NATIVE"]
+ENDLESS = os.environ["TASK_ENDLESS_WASM"]
+
+# Short windows so that a missing worker costs seconds, not minutes.
+COMMIT_BLOCKS, REVEAL_BLOCKS = "15", "15"
+
+
+def rpc(cluster, method, params=None, node=0):
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{cluster.nodes[node].rpc_port}/", data=body,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        answer = json.loads(r.read())
+    if "error" in answer:
+        raise RuntimeError(f"{method}: {answer['error']}")
+    return answer["result"]
+
+
+def verity(cluster, *args):
+    url = f"http://127.0.0.1:{cluster.nodes[0].rpc_port}"
+    out = subprocess.run([VERITY, "--rpc", url, "--home", cluster.dir, "--json", *args], capture_output=True,
+                         text=True, timeout=90, stdin=subprocess.DEVNULL)
+    return out.returncode, out.stdout, out.stderr
+
+
+class Worker:
+    def __init__(self, cluster, n, byzantine=False):
+        self.cluster, self.n, self.byzantine = cluster, n, byzantine
+        self.home = os.path.join(cluster.dir, f"worker-{n}")
+        self.log_path = os.path.join(self.home, "worker.log")
+        out = subprocess.run([WORKER, "init", "--home", self.home, "--devnet-name", f"worker-{n}"],
+                             capture_output=True, text=True, timeout=30, check=True)
+        self.key = re.search(r"worker key ([0-9a-f]{64})", out.stdout).group(1)
+        self.proc = None
+
+    def start(self):
+        node = self.cluster.nodes[(self.n - 1) % len(self.cluster.nodes)]
+        args = [WORKER, "--home", self.home, "--rpc", f"http://127.0.0.1:{node.rpc_port}"]
+        if self.byzantine:
+            args.append("--byzantine")
+        log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        harness._live.append(self.proc)
+        return self
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+
+def start_workers(c, byzantine=()):
+    workers = [Worker(c, n, n in byzantine).start() for n in (1, 2, 3)]
+
+    def all_active():
+        listed = {w["key"]: w for w in rpc(c, "workers")["workers"]}
+        return all(w.key in listed and listed[w.key]["active"] for w in workers)
+
+    try:
+        wait_for("3 registered workers", all_active, 60, c.nodes)
+    except AssertionError:
+        dump(workers)
+        raise
+    return workers
+
+
+def dump(workers):
+    for w in workers:
+        print(f"--- worker-{w.n} log ---\n{w.log()[-3000:]}", flush=True)
+
+
+def submit(c, wasm, stdin, fuel="100000000"):
+    with tempfile.NamedTemporaryFile("wb", suffix=".in", delete=False) as f:
+        f.write(stdin)
+    code, out, err = verity(c, "submit-task", wasm, "--from", "alice", "--reward", "10", "--replicas", "3",
+                            "--input", f.name, "--fuel", fuel, "--commit-blocks", COMMIT_BLOCKS, "--reveal-blocks",
+                            REVEAL_BLOCKS, "--wait")
+    os.unlink(f.name)
+    assert code == 0, (code, out, err)
+    receipt = json.loads(out)["receipt"]
+    assert receipt["ok"], receipt
+    return int([e for e in receipt["events"] if e["kind"] == "task_submitted"][0]["attributes"]["task"])
+
+
+def wait_settled(c, ids, workers, timeout=60):
+    def done():
+        tasks = [rpc(c, "task", {"id": i}) for i in ids]
+        return tasks if all(t["status"] != "open" for t in tasks) else None
+
+    try:
+        return wait_for(f"tasks {ids} settled", done, timeout, c.nodes, interval=0.3)
+    except AssertionError:
+        dump(workers)
+        raise
+
+
+def worker_record(c, w):
+    return rpc(c, "worker", {"address": w.key})
+
+
+def byzantine_is_outvoted_and_results_match_native():
+    c = Cluster().start()
+    workers = []
+    try:
+        wait_for("height 2", lambda: all(n.height() >= 2 for n in c.nodes), 60, c.nodes)
+        workers = start_workers(c, byzantine=(3,))
+        honest, byz = workers[:2], workers[2]
+        before = {w.key: worker_record(c, w) for w in workers}
+
+        inputs = [b"3 1 2\n", b"10 -4 7 7 0 99 -100\n", b"42\n", b"5 4 3 2 1 0 -1 -2 -3 -4 -5\n"]
+        ids = [submit(c, SORT, i) for i in inputs]
+        tasks = wait_settled(c, ids, workers)
+        for stdin, t in zip(inputs, tasks):
+            native = subprocess.run([SORT_NATIVE], input=stdin, capture_output=True, timeout=10).stdout
+            assert t["status"] == "settled", t
+            assert bytes.fromhex(t["result"]["output"]) == native, (t["result"], native)
+            assert t["result"]["outcome"] == 0, t["result"]
+            assert sorted(t["result"]["majority"]) == sorted(w.key for w in honest), t["result"]
+        after = {w.key: worker_record(c, w) for w in workers}
+        b0, b1 = before[byz.key], after[byz.key]
+        assert b1["outvoted"] == len(inputs), b1
+        assert int(b1["stake"]) < int(b0["stake"]), (b0, b1)  # slashed
+        for w in honest:
+            h = after[w.key]
+            assert h["agreed"] == len(inputs) and h["outvoted"] == 0, h
+            assert int(h["stake"]) == int(before[w.key]["stake"]), h
+            assert b1["reputation"] < h["reputation"], (b1, h)
+        assert b1["reputation"] <= b0["reputation"], (b0, b1)
+
+        # An endless loop: out of fuel, after exactly the fuel given, on every worker.
+        fuel = 2_000_000
+        tid = submit(c, ENDLESS, b"", fuel=str(fuel))
+        t = wait_settled(c, [tid], workers)[0]
+        assert t["status"] == "settled" and t["result"]["outcome"] == 2, t  # out_of_fuel
+        assert t["result"]["fuel_used"] == fuel, t["result"]
+        for w in workers:
+            ran = re.findall(rf"task {tid}: ran: (\S+), exit \d+, fuel (\d+)", w.log())
+            assert ran == [("out-of-fuel,", str(fuel))] or ran == [("out-of-fuel", str(fuel))], (w.n, ran)
+    except Exception:
+        dump(workers)
+        raise
+    finally:
+        c.stop()
+
+
+def killed_worker_loses_only_reputation():
+    c = Cluster().start()
+    workers = []
+    try:
+        wait_for("height 2", lambda: all(n.height() >= 2 for n in c.nodes), 60, c.nodes)
+        workers = start_workers(c)
+        victim = workers[0]
+        before = worker_record(c, victim)
+        tid = submit(c, SORT, b"9 8 7\n")
+        # Kill it once it has run the task (its result is persisted) and before it can reveal.
+        state = os.path.join(victim.home, "tasks", f"{tid}.json")
+        wait_for("the victim ran the task", lambda: os.path.exists(state), 30, c.nodes, interval=0.005)
+        victim.kill9()
+        t = wait_settled(c, [tid], workers)[0]
+        assert t["status"] == "settled", t
+        native = subprocess.run([SORT_NATIVE], input=b"9 8 7\n", capture_output=True, timeout=10).stdout
+        assert bytes.fromhex(t["result"]["output"]) == native, t["result"]
+        assert victim.key not in t["result"]["majority"], t["result"]
+        after = worker_record(c, victim)
+        assert after["missed"] == before["missed"] + 1, (before, after)
+        assert after["reputation"] < before["reputation"] or before["reputation"] == 0, (before, after)
+        assert after["stake"] == before["stake"], (before, after)  # not slashed
+        # Restarted, it picks up where it was: the task is settled, so it forgets it.
+        victim.start()
+        wait_for("the restarted worker forgets the settled task", lambda: not os.path.exists(state), 30, c.nodes)
+    except Exception:
+        dump(workers)
+        raise
+    finally:
+        c.stop()
+
+
+if __name__ == "__main__":
+    TestRunner([byzantine_is_outvoted_and_results_match_native, killed_worker_loses_only_reputation]).main()
