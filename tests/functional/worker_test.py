@@ -42,11 +42,19 @@ def rpc(cluster, method, params=None, node=0):
     return answer["result"]
 
 
-def verity(cluster, *args):
+def verity(cluster, *args, json_out=True):
     url = f"http://127.0.0.1:{cluster.nodes[0].rpc_port}"
-    out = subprocess.run([VERITY, "--rpc", url, "--home", cluster.dir, "--json", *args], capture_output=True,
-                         text=True, timeout=90, stdin=subprocess.DEVNULL)
+    out = subprocess.run([VERITY, "--rpc", url, "--home", cluster.dir, *(["--json"] if json_out else []), *args],
+                         capture_output=True, text=True, timeout=90, stdin=subprocess.DEVNULL)
     return out.returncode, out.stdout, out.stderr
+
+
+def verity_bg(cluster, *args):
+    url = f"http://127.0.0.1:{cluster.nodes[0].rpc_port}"
+    p = subprocess.Popen([VERITY, "--rpc", url, "--home", cluster.dir, *args], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    harness._live.append(p)
+    return p
 
 
 class Worker:
@@ -188,6 +196,7 @@ def killed_worker_loses_only_reputation():
         victim = workers[0]
         before = worker_record(c, victim)
         tid = submit(c, SORT, b"9 8 7\n")
+        watch = verity_bg(c, "task", "watch", str(tid), "--timeout", "60")
         # Kill it once it has run the task (its result is persisted) and before it can reveal.
         state = os.path.join(victim.home, "tasks", f"{tid}.json")
         wait_for("the victim ran the task", lambda: os.path.exists(state), 30, c.nodes, interval=0.005)
@@ -201,6 +210,20 @@ def killed_worker_loses_only_reputation():
         assert after["missed"] == before["missed"] + 1, (before, after)
         assert after["reputation"] < before["reputation"] or before["reputation"] == 0, (before, after)
         assert after["stake"] == before["stake"], (before, after)  # not slashed
+        # The client: `task watch` saw it through to the settlement; `task` summarises it.
+        out, err = watch.communicate(timeout=60)
+        assert watch.returncode == 0, (out, err)
+        assert "task_settled" in out and "result ok" in out, out
+        code, out, err = verity(c, "task", str(tid), json_out=False)
+        assert code == 0 and f"task {tid}: settled" in out and "7\n8\n9" in out.replace(" ", "\n"), (out, err)
+        code, out, err = verity(c, "task", str(tid))
+        assert code == 0 and json.loads(out)["status"] == "settled", (out, err)
+        code, out, err = verity(c, "task", "999")
+        assert code == 1 and "not-found" in err, (code, err)
+        code, out, err = verity(c, "register-worker", "--from", "bob", "--stake", "100000", "--wait")
+        assert code == 0, (out, err)
+        assert any(w["active"] for w in rpc(c, "workers")["workers"] if w["key"] not in {x.key for x in workers}), \
+            rpc(c, "workers")
         # Restarted, it picks up where it was: the task is settled, so it forgets it.
         victim.start()
         wait_for("the restarted worker forgets the settled task", lambda: not os.path.exists(state), 30, c.nodes)
