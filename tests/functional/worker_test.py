@@ -106,10 +106,10 @@ def dump(workers):
         print(f"--- worker-{w.n} log ---\n{w.log()[-3000:]}", flush=True)
 
 
-def submit(c, wasm, stdin, fuel="100000000", sender="alice"):
+def submit(c, wasm, stdin, fuel="100000000", sender="alice", replicas="3"):
     with tempfile.NamedTemporaryFile("wb", suffix=".in", delete=False) as f:
         f.write(stdin)
-    code, out, err = verity(c, "submit-task", wasm, "--from", sender, "--reward", "10", "--replicas", "3",
+    code, out, err = verity(c, "submit-task", wasm, "--from", sender, "--reward", "10", "--replicas", replicas,
                             "--input", f.name, "--fuel", fuel, "--commit-blocks", COMMIT_BLOCKS, "--reveal-blocks",
                             REVEAL_BLOCKS, "--wait")
     os.unlink(f.name)
@@ -227,6 +227,19 @@ def killed_worker_loses_only_reputation():
         # Restarted, it picks up where it was: the task is settled, so it forgets it.
         victim.start()
         wait_for("the restarted worker forgets the settled task", lambda: not os.path.exists(state), 30, c.nodes)
+
+        # A worker rides out a restart of its node: worker-2 talks to validator-2.
+        c.nodes[1].kill9()
+        time.sleep(1.0)
+        c.nodes[1].start()
+        wait_for("worker-2 reconnected", lambda: workers[1].log().count("subscribed to tasks events") >= 2, 30,
+                 c.nodes)
+        # The victim's reputation is too low now: the two others run it.
+        tid2 = submit(c, SORT, b"2 1\n", replicas="2")
+        t = wait_settled(c, [tid2], workers)[0]
+        assert t["status"] == "settled", t
+        assert sorted(t["result"]["majority"]) == sorted(w.key for w in workers[1:]), t["result"]
+        assert "websocket dropped" in workers[1].log(), workers[1].log()
     except Exception:
         dump(workers)
         raise
