@@ -154,3 +154,15 @@ BOOST_AUTO_TEST_CASE(task_result_hash_and_commitment_are_tagged) {
   c.fixed(k);
   BOOST_TEST(task_commitment("chain", 5, r, Hash256{}, k) == tagged_hash(Domain::task_commitment, c.data()));
 }
+
+// Every worker seeds the sandbox's random_get stream the same way: from the
+// chain id and the task id, under its own tag.
+BOOST_AUTO_TEST_CASE(task_sandbox_seed_is_tagged_and_per_chain_and_task) {
+  Writer w;
+  w.string("chain");
+  w.varint(7);
+  BOOST_TEST(task_sandbox_seed("chain", 7) == tagged_hash(Domain::task_random, w.data()));
+  BOOST_TEST(task_sandbox_seed("chain", 7) == task_sandbox_seed("chain", 7));
+  BOOST_TEST(task_sandbox_seed("chain", 7) != task_sandbox_seed("chain", 8));
+  BOOST_TEST(task_sandbox_seed("chain", 7) != task_sandbox_seed("other", 7));
+}
