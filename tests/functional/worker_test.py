@@ -4,7 +4,9 @@ them --byzantine, run sort tasks whose settled output equals the native build
 of the same C program; the byzantine worker is outvoted, slashed and loses
 reputation every time; an endless loop ends out of fuel with the same fuel on
 every worker; a worker killed in the middle of a task loses only reputation
-(not stake) and the task still settles.
+(not stake) and the task still settles; a worker rides out a restart of its
+node; a worker restarted between its commitment and its reveal reveals from
+its persisted state.
 Run: tests/functional/worker_test.py (VERITYD=..., VERITY=..., VERITY_WORKER=..., TASK_SORT_WASM=...,
 TASK_SORT_NATIVE=..., TASK_ENDLESS_WASM=...)."""
 
@@ -106,12 +108,12 @@ def dump(workers):
         print(f"--- worker-{w.n} log ---\n{w.log()[-3000:]}", flush=True)
 
 
-def submit(c, wasm, stdin, fuel="100000000", sender="alice", replicas="3"):
+def submit(c, wasm, stdin, fuel="100000000", sender="alice", replicas="3", blocks=(COMMIT_BLOCKS, REVEAL_BLOCKS)):
     with tempfile.NamedTemporaryFile("wb", suffix=".in", delete=False) as f:
         f.write(stdin)
     code, out, err = verity(c, "submit-task", wasm, "--from", sender, "--reward", "10", "--replicas", replicas,
-                            "--input", f.name, "--fuel", fuel, "--commit-blocks", COMMIT_BLOCKS, "--reveal-blocks",
-                            REVEAL_BLOCKS, "--wait")
+                            "--input", f.name, "--fuel", fuel, "--commit-blocks", blocks[0], "--reveal-blocks",
+                            blocks[1], "--wait")
     os.unlink(f.name)
     assert code == 0, (code, out, err)
     receipt = json.loads(out)["receipt"]
@@ -234,11 +236,11 @@ def killed_worker_loses_only_reputation():
         c.nodes[1].start()
         wait_for("worker-2 reconnected", lambda: workers[1].log().count("subscribed to tasks events") >= 2, 30,
                  c.nodes)
-        # The victim's reputation is too low now: the two others run it.
-        tid2 = submit(c, SORT, b"2 1\n", replicas="2")
+        wait_for("validator-2 caught up", lambda: c.nodes[1].height() >= c.nodes[0].height() - 1, 30, c.nodes)
+        tid2 = submit(c, SORT, b"2 1\n", blocks=("60", "60"))
         t = wait_settled(c, [tid2], workers)[0]
         assert t["status"] == "settled", t
-        assert sorted(t["result"]["majority"]) == sorted(w.key for w in workers[1:]), t["result"]
+        assert workers[1].key in t["result"]["majority"], t["result"]
         assert "websocket dropped" in workers[1].log(), workers[1].log()
     except Exception:
         dump(workers)
@@ -247,5 +249,38 @@ def killed_worker_loses_only_reputation():
         c.stop()
 
 
+def restarted_worker_reveals_what_it_committed():
+    c = Cluster().start()
+    workers = []
+    try:
+        wait_for("height 2", lambda: all(n.height() >= 2 for n in c.nodes), 60, c.nodes)
+        workers = start_workers(c)
+        # worker-3 is gone before the task: it is assigned but never commits, so
+        # reveals open only at the commit deadline, and worker-1 is restarted
+        # between its commitment and its reveal.
+        workers[2].kill9()
+        tid = submit(c, SORT, b"30 20 10\n", blocks=("60", "60"))
+        w1 = workers[0]
+
+        def w1_committed():
+            r = rpc(c, "task", {"id": tid})["round"]
+            return r and any(a["worker"] == w1.key and a["committed"] for a in r["assignments"])
+
+        wait_for("worker-1 committed", w1_committed, 30, c.nodes, interval=0.05)
+        w1.kill9()
+        assert os.path.exists(os.path.join(w1.home, "tasks", f"{tid}.json"))
+        w1.start()
+        t = wait_settled(c, [tid], workers, timeout=90)[0]
+        assert t["status"] == "settled", t
+        assert sorted(t["result"]["majority"]) == sorted(w.key for w in workers[:2]), t["result"]
+        assert f"task {tid}: resuming" in w1.log() and f"task {tid}: revealed" in w1.log(), w1.log()
+    except Exception:
+        dump(workers)
+        raise
+    finally:
+        c.stop()
+
+
 if __name__ == "__main__":
-    TestRunner([byzantine_is_outvoted_and_results_match_native, killed_worker_loses_only_reputation]).main()
+    TestRunner([byzantine_is_outvoted_and_results_match_native, killed_worker_loses_only_reputation,
+                restarted_worker_reveals_what_it_committed]).main()
