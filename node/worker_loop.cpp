@@ -265,7 +265,7 @@ class Worker {
         say("task " + std::to_string(s->task) + ": resuming from " + e.path().string());
       }
     }
-    std::thread ws(websocket_thread, url_, me_, shared_, &log_, &log_mu_, &stop_);
+    std::thread ws(websocket_thread, url_, me_, shared_, &log_, &log_mu_, &stop_);  // log_mu_ is static
     ws.detach();  // blocked in a read at shutdown; the process exits under it
 
     auto last_scan = Clock::time_point{};
@@ -593,7 +593,7 @@ class Worker {
   rpc::HttpRpcClient rpc_;
   rpc::RpcUrl url_;
   std::ostream& log_;
-  std::mutex log_mu_;
+  static inline std::mutex log_mu_;  // outlives the Worker: the detached WebSocket thread logs with it
   const std::atomic<bool>& stop_;
   std::shared_ptr<Shared> shared_;
   std::string chain_id_;

@@ -168,6 +168,14 @@ BOOST_AUTO_TEST_CASE(bad_arguments_exit_2_before_any_network_call) {
       {{"keys", "new", "../x"}, "not a valid key name"},
       {{"keys", "frob"}, "unknown keys command"},
       {{"withdraw", "--from", "alice", "--wait=yes"}, "takes no value"},
+      {{"register-worker", "--from", "alice"}, "missing --stake"},
+      {{"register-worker", "--from", "alice", "--stake", "lots"}, "--stake: 'lots' is not an amount"},
+      {{"task"}, "missing ID"},
+      {{"task", "seven"}, "ID: 'seven' is not a whole number"},
+      {{"task", "1", "2"}, "unexpected argument '2'"},
+      {{"task", "watch"}, "missing ID"},
+      {{"task", "watch", "1", "--timeout", "soon"}, "--timeout: 'soon' is not a whole number"},
+      {{"task", "watch", "1", "--bogus"}, "unknown option '--bogus'"},
   };
   for (auto& c : cases) {
     c.args.push_back(rpc);
