@@ -240,7 +240,7 @@ void websocket_thread(rpc::RpcUrl url, std::string me, std::shared_ptr<Shared> s
 class Worker {
  public:
   Worker(const WorkerOptions& o, SecretKey key, rpc::RpcUrl url, std::ostream& log, const std::atomic<bool>& stop)
-      : opt_(o), key_(std::move(key)), me_(key_.public_key().hex()), rpc_(url, std::chrono::seconds(10),
+      : opt_(o), key_(std::move(key)), me_(key_.public_key().hex()), rpc_(url, std::chrono::seconds(4),
                                                                           std::chrono::seconds(2)),
         url_(std::move(url)), log_(log), stop_(stop), shared_(std::make_shared<Shared>()) {}
 
