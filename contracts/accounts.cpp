@@ -55,4 +55,25 @@ Status transfer(state::StateOverlay& state, const PublicKey& from, const Transfe
   return {};
 }
 
+Status debit(state::StateOverlay& s, const PublicKey& who, Amount amount) {
+  auto acct = load_account(s, who);
+  if (!acct) return acct.error();
+  auto after = acct->balance.checked_sub(amount);
+  if (!after)
+    return make_error("insufficient-funds", "balance " + acct->balance.to_string() + " < " + amount.to_string());
+  acct->balance = *after;
+  store_account(s, who, *acct);
+  return {};
+}
+
+Status credit(state::StateOverlay& s, const PublicKey& who, Amount amount) {
+  auto acct = load_account(s, who);
+  if (!acct) return acct.error();
+  auto after = acct->balance.checked_add(amount);
+  if (!after) return after.error();
+  acct->balance = *after;
+  store_account(s, who, *acct);
+  return {};
+}
+
 }  // namespace verity::contracts

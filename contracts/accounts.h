@@ -34,6 +34,10 @@ extern const Bytes kFeePoolKey;
 Result<Account> load_account(const state::StateReader& state, const PublicKey& address);
 void store_account(state::StateOverlay& state, const PublicKey& address, const Account& account);
 Result<Amount> load_amount(const state::StateReader& state, ByteView key);
+// Takes `amount` from `who`'s balance ("insufficient-funds"), or adds it
+// ("amount-overflow"). Both write the account.
+Status debit(state::StateOverlay& state, const PublicKey& who, Amount amount);
+Status credit(state::StateOverlay& state, const PublicKey& who, Amount amount);
 void store_amount(state::StateOverlay& state, ByteView key, Amount amount);
 
 // Moves `t.amount` from `from` to `t.to`. Reasons: "insufficient-funds",

@@ -267,24 +267,7 @@ Status require_positive(Amount a) {
   return {};
 }
 
-Status debit(state::StateOverlay& s, const PublicKey& who, Amount amount) {
-  auto acct = load_account(s, who);
-  if (!acct) return acct.error();
-  auto after = acct->balance.checked_sub(amount);
-  if (!after)
-    return make_error("insufficient-funds", "balance " + acct->balance.to_string() + " < " + amount.to_string());
-  acct->balance = *after;
-  store_account(s, who, *acct);
-  return {};
-}
 
-Status credit(state::StateOverlay& s, const PublicKey& who, Amount amount) {
-  auto acct = load_account(s, who);
-  if (!acct) return acct.error();
-  if (auto st = add_to(acct->balance, amount); !st) return st;
-  store_account(s, who, *acct);
-  return {};
-}
 
 Event event(std::string kind, std::vector<std::pair<std::string, std::string>> attrs) { return {std::move(kind), std::move(attrs)}; }
 

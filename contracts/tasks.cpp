@@ -102,24 +102,11 @@ Status remove_id(state::StateOverlay& s, const Bytes& key, std::uint64_t id) {
 
 
 
-Status debit(state::StateOverlay& s, const PublicKey& who, Amount amount) {
-  auto acct = load_account(s, who);
-  if (!acct) return acct.error();
-  auto after = acct->balance.checked_sub(amount);
-  if (!after)
-    return make_error("insufficient-funds", "balance " + acct->balance.to_string() + " < " + amount.to_string());
-  acct->balance = *after;
-  store_account(s, who, *acct);
-  return {};
-}
 
-Status credit(state::StateOverlay& s, const PublicKey& who, Amount amount) {
+// Pays `amount`, writing nothing for zero (no empty account is created).
+Status pay(state::StateOverlay& s, const PublicKey& who, Amount amount) {
   if (amount.is_zero()) return {};
-  auto acct = load_account(s, who);
-  if (!acct) return acct.error();
-  if (auto st = add_to(acct->balance, amount); !st) return st;
-  store_account(s, who, *acct);
-  return {};
+  return credit(s, who, amount);
 }
 
 Event event(std::string kind, std::vector<std::pair<std::string, std::string>> attrs) {
@@ -214,7 +201,7 @@ Status close_round(state::StateOverlay& s, TaskRecord& t) {
 Status refund_round(state::StateOverlay& s, TaskRecord& t) {
   Amount left = t.round->escrow;
   t.round->escrow = Amount{};
-  return credit(s, t.round->payer, left);
+  return pay(s, t.round->payer, left);
 }
 
 // The task fails for good: the escrow goes back to whoever paid it.
@@ -426,7 +413,7 @@ Status settle_round(state::StateOverlay& s, const state::BlockContext& ctx, Task
                                                 {"amount", cut->to_string()}, {"reason", "audit"},
                                                 {"clawed_back", taken->to_string()}}));
     }
-    if (auto st = credit(s, auditor, clawed); !st) return st;
+    if (auto st = pay(s, auditor, clawed); !st) return st;
     Amount refund = r.escrow;
     if (auto st = refund_round(s, t); !st) return st;
     t.result_hash = *winner;
@@ -846,7 +833,7 @@ Result<Amount> withdraw_worker_stake(state::StateOverlay& s, const state::BlockC
   Amount paid = w.unbonding;
   w.unbonding = Amount{};
   store_worker(s, w);
-  if (auto st = credit(s, sender, paid); !st) return st.error();
+  if (auto st = pay(s, sender, paid); !st) return st.error();
   events.push_back(event("worker_withdraw", {{"worker", sender.hex()}, {"amount", paid.to_string()}}));
   return paid;
 }
