@@ -79,9 +79,6 @@ std::optional<std::uint64_t> u64_of(const Json& v, const char* name) {
 
 void print_json(std::ostream& out, const Json& v) { out << rpc::json_string(v) << "\n"; }
 
-Json str_value(std::string_view s, rpc::JsonAlloc& a) {
-  return Json(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
-}
 
 std::string format_time_ms(std::uint64_t ms) {
   std::time_t t = static_cast<std::time_t>(ms / 1000);
@@ -423,9 +420,9 @@ void print_key(Session& s, const KeyFileInfo& info, const fs::path& file, const 
   if (s.json()) {
     rapidjson::Document d(rapidjson::kObjectType);
     auto& a = d.GetAllocator();
-    d.AddMember("name", str_value(info.name, a), a);
-    d.AddMember("address", str_value(info.address.hex(), a), a);
-    d.AddMember("file", str_value(file.string(), a), a);
+    d.AddMember("name", rpc::to_json(info.name, a), a);
+    d.AddMember("address", rpc::to_json(info.address.hex(), a), a);
+    d.AddMember("file", rpc::to_json(file.string(), a), a);
     print_json(s.io().out, d);
     return;
   }
@@ -506,8 +503,8 @@ Status cmd_keys(Session& s, const std::vector<std::string>& args) {
       auto& al = d.GetAllocator();
       for (const auto& k : keys) {
         Json o(rapidjson::kObjectType);
-        o.AddMember("name", str_value(k.name, al), al);
-        o.AddMember("address", str_value(k.address.hex(), al), al);
+        o.AddMember("name", rpc::to_json(k.name, al), al);
+        o.AddMember("address", rpc::to_json(k.address.hex(), al), al);
         d.PushBack(o, al);
       }
       print_json(s.io().out, d);
@@ -585,7 +582,7 @@ Status cmd_account(Session& s, const std::vector<std::string>& args, bool balanc
   if (!address) return address.error();
   rapidjson::Document params(rapidjson::kObjectType);
   auto& al = params.GetAllocator();
-  params.AddMember("address", str_value(address->hex(), al), al);
+  params.AddMember("address", rpc::to_json(address->hex(), al), al);
   if (prove) params.AddMember("prove", true, al);
   auto r = s.call("account", params);
   if (!r) return r.error();
@@ -646,7 +643,7 @@ Status cmd_tx(Session& s, const std::vector<std::string>& args) {
   const std::string hash = lower(a->positional[0]);
   if (!is_hex64(hash)) return usage_error("'" + hash + "' is not a transaction hash (64 hex digits)");
   rapidjson::Document params(rapidjson::kObjectType);
-  params.AddMember("hash", str_value(hash, params.GetAllocator()), params.GetAllocator());
+  params.AddMember("hash", rpc::to_json(hash, params.GetAllocator()), params.GetAllocator());
   auto r = s.call("tx", params);
   if (!r) {
     if (r.error().reason == "not-found") {
@@ -687,7 +684,7 @@ Status cmd_block(Session& s, const std::vector<std::string>& args) {
   if (!a->positional.empty()) {
     const std::string x = lower(a->positional[0]);
     if (is_hex64(x)) {
-      params.AddMember("hash", str_value(x, al), al);
+      params.AddMember("hash", rpc::to_json(x, al), al);
       which = "block " + x;
     } else {
       auto h = parse_u64_arg("HEIGHT", x);
@@ -779,7 +776,7 @@ Result<AddressQuery> query_address(Session& s, const std::string& method, const 
   auto address = s.address_of("", a->positional[0]);
   if (!address) return address.error();
   rapidjson::Document params(rapidjson::kObjectType);
-  params.AddMember("address", str_value(address->hex(), params.GetAllocator()), params.GetAllocator());
+  params.AddMember("address", rpc::to_json(address->hex(), params.GetAllocator()), params.GetAllocator());
   auto r = s.call(method.c_str(), params);
   if (!r) return r.error();
   if (s.json()) print_json(s.io().out, *r);
@@ -866,7 +863,7 @@ Status send_transaction(Session& s, const TxCommon& c, Payload payload, const st
   auto chain = s.chain_id();
   if (!chain) return chain.error();
   rapidjson::Document q(rapidjson::kObjectType);
-  q.AddMember("address", str_value(key->public_key().hex(), q.GetAllocator()), q.GetAllocator());
+  q.AddMember("address", rpc::to_json(key->public_key().hex(), q.GetAllocator()), q.GetAllocator());
   auto account = s.call("account", q);
   if (!account) return account.error();
   auto nonce = u64_of(*account, "next_nonce");

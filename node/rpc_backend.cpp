@@ -157,7 +157,6 @@ namespace {
 using rapidjson::Value;
 using Alloc = rapidjson::Document::AllocatorType;
 
-Value str(const std::string& s, Alloc& a) { return Value(s.c_str(), static_cast<rapidjson::SizeType>(s.size()), a); }
 
 Value keys_json(const std::vector<PublicKey>& keys, Alloc& a) {
   Value out(rapidjson::kArrayType);
@@ -170,7 +169,7 @@ Value task_json(const contracts::TaskRecord& t, Alloc& a) {
   o.AddMember("id", t.id, a);
   o.AddMember("submitter", rpc::to_json(t.submitter, a), a);
   o.AddMember("module_hash", rpc::to_json(t.module_hash, a), a);
-  o.AddMember("input", str(to_hex(t.input), a), a);
+  o.AddMember("input", rpc::to_json(to_hex(t.input), a), a);
   o.AddMember("replicas", t.replicas, a);
   o.AddMember("reward", rpc::to_json(t.reward, a), a);
   o.AddMember("fuel", t.fuel, a);
@@ -178,7 +177,7 @@ Value task_json(const contracts::TaskRecord& t, Alloc& a) {
   o.AddMember("reveal_blocks", t.reveal_blocks, a);
   o.AddMember("submitted_height", t.submitted_height, a);
   o.AddMember("status", rapidjson::StringRef(contracts::task_status_name(t.status)), a);
-  o.AddMember("failure", str(t.failure, a), a);
+  o.AddMember("failure", rpc::to_json(t.failure, a), a);
   if (t.round) {
     const auto& r = *t.round;
     Value ro(rapidjson::kObjectType);
@@ -212,7 +211,7 @@ Value task_json(const contracts::TaskRecord& t, Alloc& a) {
     res.AddMember("outcome", t.outcome, a);
     res.AddMember("exit_code", t.exit_code, a);
     res.AddMember("fuel_used", t.fuel_used, a);
-    res.AddMember("output", str(to_hex(t.output), a), a);
+    res.AddMember("output", rpc::to_json(to_hex(t.output), a), a);
     res.AddMember("settled_height", t.settled_height, a);
     res.AddMember("vest_height", t.vest_height, a);
     res.AddMember("majority", keys_json(t.majority, a), a);

@@ -161,8 +161,7 @@ Result<Genesis> genesis_from_json(std::string_view text) {
 std::string genesis_to_json(const Genesis& g) {
   rapidjson::Document doc(rapidjson::kObjectType);
   auto& alloc = doc.GetAllocator();
-  auto str = [&](const std::string& s) { return rapidjson::Value(s.c_str(), static_cast<rapidjson::SizeType>(s.size()), alloc); };
-  doc.AddMember("chain_id", str(g.chain_id), alloc);
+  doc.AddMember("chain_id", to_json(g.chain_id, alloc), alloc);
   doc.AddMember("genesis_time", rapidjson::Value(g.genesis_time), alloc);
   rapidjson::Value params(rapidjson::kObjectType);
   for_each_param(g.params, [&](const char* name, const auto& value, ParamRule) {
@@ -176,7 +175,7 @@ std::string genesis_to_json(const Genesis& g) {
   rapidjson::Value accounts(rapidjson::kArrayType);
   for (const auto& a : g.accounts) {
     rapidjson::Value o(rapidjson::kObjectType);
-    o.AddMember("name", str(a.name), alloc);
+    o.AddMember("name", to_json(a.name, alloc), alloc);
     o.AddMember("address", to_json(a.address, alloc), alloc);
     o.AddMember("balance", to_json(a.balance, alloc), alloc);
     accounts.PushBack(o, alloc);
@@ -185,7 +184,7 @@ std::string genesis_to_json(const Genesis& g) {
   rapidjson::Value validators(rapidjson::kArrayType);
   for (const auto& v : g.validators) {
     rapidjson::Value o(rapidjson::kObjectType);
-    o.AddMember("name", str(v.name), alloc);
+    o.AddMember("name", to_json(v.name, alloc), alloc);
     o.AddMember("operator", to_json(v.operator_address, alloc), alloc);
     o.AddMember("consensus_key", to_json(v.consensus_key, alloc), alloc);
     o.AddMember("stake", to_json(v.stake, alloc), alloc);

@@ -15,27 +15,28 @@ const rapidjson::Value* member(const rapidjson::Value& obj, const char* name) {
   return it == obj.MemberEnd() ? nullptr : &it->value;
 }
 
-rapidjson::Value str(std::string_view s, JsonAlloc& alloc) {
-  return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), alloc);
-}
 }  // namespace
 
-rapidjson::Value to_json(Amount a, JsonAlloc& alloc) { return str(a.to_string(), alloc); }
+rapidjson::Value to_json(std::string_view s, JsonAlloc& alloc) {
+  return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), alloc);
+}
+
+rapidjson::Value to_json(Amount a, JsonAlloc& alloc) { return to_json(a.to_string(), alloc); }
 
 namespace {
 rapidjson::Value field_json(const PublicKey& v, JsonAlloc& a) { return to_json(v, a); }
-rapidjson::Value field_json(const Hash256& v, JsonAlloc& a) { return str(v.hex(), a); }
+rapidjson::Value field_json(const Hash256& v, JsonAlloc& a) { return to_json(v.hex(), a); }
 // Task modules, inputs and outputs: lower-case hex, like every byte string.
 template <std::size_t N>
 rapidjson::Value field_json(const LimitedBytes<N>& v, JsonAlloc& a) {
-  return str(to_hex(v.bytes), a);
+  return to_json(to_hex(v.bytes), a);
 }
 rapidjson::Value field_json(const Amount& v, JsonAlloc& a) { return to_json(v, a); }
 rapidjson::Value field_json(std::uint64_t v, JsonAlloc&) { return rapidjson::Value(v); }
-rapidjson::Value field_json(const std::string& v, JsonAlloc& a) { return str(v, a); }
+rapidjson::Value field_json(const std::string& v, JsonAlloc& a) { return to_json(v, a); }
 // Evidence travels as the hex of its canonical encoding: the contract
 // checks the signatures over exactly those bytes.
-rapidjson::Value field_json(const DoubleSignEvidence& v, JsonAlloc& a) { return str(to_hex(encode(v)), a); }
+rapidjson::Value field_json(const DoubleSignEvidence& v, JsonAlloc& a) { return to_json(to_hex(encode(v)), a); }
 
 Status field_from_json(const rapidjson::Value& v, const std::string& name, PublicKey& out) {
   auto k = fixed_from_json<32, PublicKeyTag>(v, name);
@@ -127,7 +128,7 @@ rapidjson::Value to_json(const Transaction& tx, JsonAlloc& alloc) {
       },
       tx.payload);
   rapidjson::Value out(rapidjson::kObjectType);
-  out.AddMember("chain_id", str(tx.chain_id, alloc), alloc);
+  out.AddMember("chain_id", to_json(tx.chain_id, alloc), alloc);
   out.AddMember("sender", to_json(tx.sender, alloc), alloc);
   out.AddMember("nonce", rapidjson::Value(tx.nonce), alloc);
   out.AddMember("fee", to_json(tx.fee, alloc), alloc);

@@ -25,6 +25,7 @@ namespace verity::rpc {
 
 using JsonAlloc = rapidjson::Document::AllocatorType;
 
+rapidjson::Value to_json(std::string_view s, JsonAlloc& alloc);  // a JSON string (copied)
 rapidjson::Value to_json(Amount a, JsonAlloc& alloc);
 template <std::size_t N, class Tag>
 rapidjson::Value to_json(const FixedBytes<N, Tag>& b, JsonAlloc& alloc) {

@@ -17,8 +17,7 @@ namespace {
 
 using rapidjson::Value;
 
-Value str(std::string_view s, JsonAlloc& a) { return Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a); }
-Value hex(ByteView b, JsonAlloc& a) { return str(to_hex(b), a); }
+Value hex(ByteView b, JsonAlloc& a) { return to_json(to_hex(b), a); }
 template <class T>
 Value hex_of(const T& v, JsonAlloc& a) {
   return hex(encode(v), a);
@@ -50,7 +49,7 @@ Error not_found(const std::string& what) { return make_error("not-found", what);
 
 Value header_json(const BlockHeader& h, JsonAlloc& a) {
   Value o(rapidjson::kObjectType);
-  o.AddMember("chain_id", str(h.chain_id, a), a);
+  o.AddMember("chain_id", to_json(h.chain_id, a), a);
   o.AddMember("height", h.height, a);
   o.AddMember("view", h.view, a);
   o.AddMember("prev_hash", to_json(h.prev_hash, a), a);
@@ -91,7 +90,7 @@ Value validator_json(const ValidatorInfo& v, JsonAlloc& a) {
   Value o(rapidjson::kObjectType);
   o.AddMember("operator", to_json(v.operator_address, a), a);
   o.AddMember("consensus_key", to_json(v.consensus_key, a), a);
-  o.AddMember("name", str(v.name, a), a);
+  o.AddMember("name", to_json(v.name, a), a);
   o.AddMember("commission_bps", v.commission_bps, a);
   o.AddMember("tokens", to_json(v.tokens, a), a);
   o.AddMember("shares", v.shares, a);
@@ -131,18 +130,18 @@ Result<Transaction> tx_param(const Value& params) {
 JsonResult m_status(const Value&, CallContext& ctx) {
   NodeStatus s = ctx.node.status();
   return object_result([&](Value& o, JsonAlloc& a) {
-    o.AddMember("chain_id", str(s.chain_id, a), a);
+    o.AddMember("chain_id", to_json(s.chain_id, a), a);
     o.AddMember("height", s.height, a);
     o.AddMember("latest_block_hash", to_json(s.latest_block_hash, a), a);
     o.AddMember("state_root", to_json(s.state_root, a), a);
     o.AddMember("view", s.view, a);
     o.AddMember("validator", s.validator ? to_json(*s.validator, a) : Value(), a);
     o.AddMember("node_id", to_json(s.node_id, a), a);
-    o.AddMember("moniker", str(s.moniker, a), a);
+    o.AddMember("moniker", to_json(s.moniker, a), a);
     o.AddMember("peers", s.peers, a);
     o.AddMember("mempool_txs", s.mempool_txs, a);
     o.AddMember("mempool_bytes", s.mempool_bytes, a);
-    o.AddMember("version", str(kVersion, a), a);
+    o.AddMember("version", to_json(kVersion, a), a);
   });
 }
 
@@ -472,14 +471,14 @@ rapidjson::Value receipt_json(const Receipt& r, JsonAlloc& a) {
   o.AddMember("height", r.height, a);
   o.AddMember("index", r.index, a);
   o.AddMember("ok", r.ok, a);
-  o.AddMember("reason", str(r.reason, a), a);
+  o.AddMember("reason", to_json(r.reason, a), a);
   o.AddMember("fee_paid", to_json(r.fee_paid, a), a);
   Value events(rapidjson::kArrayType);
   for (const auto& e : r.events) {
     Value ev(rapidjson::kObjectType);
-    ev.AddMember("kind", str(e.kind, a), a);
+    ev.AddMember("kind", to_json(e.kind, a), a);
     Value attrs(rapidjson::kObjectType);
-    for (const auto& [k, v] : e.attributes) attrs.AddMember(str(k, a), str(v, a), a);
+    for (const auto& [k, v] : e.attributes) attrs.AddMember(to_json(k, a), to_json(v, a), a);
     ev.AddMember("attributes", attrs, a);
     events.PushBack(ev, a);
   }
@@ -666,20 +665,20 @@ const std::string& openrpc_document() {
     d.AddMember("openrpc", "1.2.6", a);
     Value info(rapidjson::kObjectType);
     info.AddMember("title", "Verity node JSON-RPC", a);
-    info.AddMember("version", str(kVersion, a), a);
+    info.AddMember("version", to_json(kVersion, a), a);
     d.AddMember("info", info, a);
     Value methods(rapidjson::kArrayType);
     for (const auto& m : node_methods()) {
       Value o(rapidjson::kObjectType);
-      o.AddMember("name", str(m.name, a), a);
-      o.AddMember("summary", str(m.summary, a), a);
-      if (!m.help.empty()) o.AddMember("description", str(m.help, a), a);
+      o.AddMember("name", to_json(m.name, a), a);
+      o.AddMember("summary", to_json(m.summary, a), a);
+      if (!m.help.empty()) o.AddMember("description", to_json(m.help, a), a);
       o.AddMember("paramStructure", "either", a);
       Value ps(rapidjson::kArrayType);
       for (const auto& p : m.params) {
         Value po(rapidjson::kObjectType);
-        po.AddMember("name", str(p.name, a), a);
-        po.AddMember("description", str(p.help, a), a);
+        po.AddMember("name", to_json(p.name, a), a);
+        po.AddMember("description", to_json(p.help, a), a);
         po.AddMember("required", p.required, a);
         po.AddMember("schema", parsed(p.schema, a), a);
         ps.PushBack(po, a);
@@ -693,7 +692,7 @@ const std::string& openrpc_document() {
     }
     d.AddMember("methods", methods, a);
     Value schemas(rapidjson::kObjectType);
-    for (const auto& [name, text] : schema_components()) schemas.AddMember(str(name, a), parsed(text, a), a);
+    for (const auto& [name, text] : schema_components()) schemas.AddMember(to_json(name, a), parsed(text, a), a);
     Value components(rapidjson::kObjectType);
     components.AddMember("schemas", schemas, a);
     d.AddMember("components", components, a);
