@@ -164,6 +164,13 @@ Result<std::string> required(const Args& a, const Spec& spec, const std::string&
   return *v;
 }
 
+// A required option holding an amount of whole base units.
+Result<Amount> required_amount(const Args& a, const Spec& spec, const std::string& option, const std::string& what) {
+  auto text = required(a, spec, option, what);
+  if (!text) return text.error();
+  return parse_amount_arg("--" + option, *text);
+}
+
 bool wants_help(const std::vector<std::string>& args) {
   for (const auto& a : args)
     if (a == "--help" || a == "-h") return true;
@@ -937,9 +944,7 @@ Status cmd_transfer(Session& s, const std::vector<std::string>& args) {
   if (!c) return c.error();
   auto to_text = required(*a, spec, "to", "ADDRESS|NAME");
   if (!to_text) return to_text.error();
-  auto amount_text = required(*a, spec, "amount", "N");
-  if (!amount_text) return amount_text.error();
-  auto amount = parse_amount_arg("--amount", *amount_text);
+  auto amount = required_amount(*a, spec, "amount", "N");
   if (!amount) return amount.error();
   auto to = s.address_of("--to", *to_text);
   if (!to) return to.error();
@@ -966,9 +971,7 @@ Status cmd_create_validator(Session& s, const std::vector<std::string>& args) {
   auto key = PublicKey::from_hex(*key_text);
   if (!key || !is_valid_public_key(*key))
     return usage_error("--consensus-key: expected a public key of 64 hex digits ('verityd show-validator --home DIR' prints it)");
-  auto stake_text = required(*a, spec, "stake", "N");
-  if (!stake_text) return stake_text.error();
-  auto stake = parse_amount_arg("--stake", *stake_text);
+  auto stake = required_amount(*a, spec, "stake", "N");
   if (!stake) return stake.error();
   auto name = required(*a, spec, "name", "S (the validator's public name)");
   if (!name) return name.error();
@@ -1002,9 +1005,7 @@ Status cmd_delegate(Session& s, const std::vector<std::string>& args, bool unbon
   if (!c) return c.error();
   auto v_text = required(*a, spec, "validator", "ADDRESS|NAME");
   if (!v_text) return v_text.error();
-  auto amount_text = required(*a, spec, "amount", "N");
-  if (!amount_text) return amount_text.error();
-  auto amount = parse_amount_arg("--amount", *amount_text);
+  auto amount = required_amount(*a, spec, "amount", "N");
   if (!amount) return amount.error();
   auto v = s.address_of("--validator", *v_text, /*validator=*/true);
   if (!v) return v.error();
@@ -1049,9 +1050,7 @@ Status cmd_submit_task(Session& s, const std::vector<std::string>& args) {
     if (!input) return input.error();
     t.input.bytes = std::move(*input);
   }
-  auto reward_text = required(*a, spec, "reward", "N (paid to each agreeing worker)");
-  if (!reward_text) return reward_text.error();
-  auto reward = parse_amount_arg("--reward", *reward_text);
+  auto reward = required_amount(*a, spec, "reward", "N (paid to each agreeing worker)");
   if (!reward) return reward.error();
   t.reward = *reward;
   t.fuel = 1'000'000'000;
@@ -1081,9 +1080,7 @@ Status cmd_register_worker(Session& s, const std::vector<std::string>& args) {
   if (!a) return a.error();
   auto c = tx_common(spec, *a);
   if (!c) return c.error();
-  auto stake_text = required(*a, spec, "stake", "N (the worker stake)");
-  if (!stake_text) return stake_text.error();
-  auto stake = parse_amount_arg("--stake", *stake_text);
+  auto stake = required_amount(*a, spec, "stake", "N (the worker stake)");
   if (!stake) return stake.error();
   return send_transaction(s, *c, RegisterWorker{*stake}, "register-worker " + c->from + ", stake " + stake->to_string());
 }
