@@ -303,8 +303,21 @@ class Worker {
     for (auto w = std::chrono::milliseconds(0); w < d && !stop_.load(); w += std::chrono::milliseconds(50))
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  void warn_once(const std::string& key, const std::string& line) {
-    if (warned_.insert(key).second) say(line);
+  // A repeated failure is logged when first seen and then at most once a
+  // minute, with how often it happened meanwhile: a worker stuck on it shows
+  // in its log without flooding it.
+  void warn(const std::string& key, const std::string& line) {
+    auto now = Clock::now();
+    auto [it, fresh] = warned_.try_emplace(key, Warned{now, 0});
+    if (fresh) {
+      say(line);
+    } else if (now - it->second.last >= std::chrono::seconds(60)) {
+      say(line + " (again; " + std::to_string(it->second.suppressed + 1) + " times since last said)");
+      it->second = Warned{now, 0};
+    } else {
+      ++it->second.suppressed;
+    }
+    if (warned_.size() > 1024) warned_.clear();
   }
 
   Result<rapidjson::Document> call(const char* method, std::initializer_list<std::pair<const char*, std::string>> str_params,
@@ -320,7 +333,7 @@ class Worker {
   bool load_chain() {
     auto st = rpc_.call("status");
     if (!st) {
-      warn_once("status:" + st.error().reason, "node not reachable yet: " + st.error().to_string());
+      warn("status:" + st.error().reason, "node not reachable yet: " + st.error().to_string());
       return false;
     }
     chain_id_ = str_of(*st, "chain_id");
@@ -363,7 +376,7 @@ class Worker {
       return;
     }
     if (!w && w.error().reason != "not-found") {
-      warn_once("worker:" + w.error().reason, "cannot read the worker record: " + w.error().to_string());
+      warn("worker:" + w.error().reason, "cannot read the worker record: " + w.error().to_string());
       return;
     }
     if (Clock::now() < next_register_send_) return;
@@ -384,7 +397,7 @@ class Worker {
     p.AddMember("limit", Json(100), p.GetAllocator());
     auto r = rpc_.call("tasks", p);
     if (!r) {
-      warn_once("tasks:" + r.error().reason, "cannot list tasks: " + r.error().to_string());
+      warn("tasks:" + r.error().reason, "cannot list tasks: " + r.error().to_string());
       return false;
     }
     const Json* list = member(*r, "tasks");
@@ -536,7 +549,7 @@ class Worker {
       }
       auto h = height();
       if (h && *h > commit_deadline) {
-        warn_once("commit-missed:" + std::to_string(id), name + ": commit deadline " + std::to_string(commit_deadline) +
+        warn("commit-missed:" + std::to_string(id), name + ": commit deadline " + std::to_string(commit_deadline) +
                                                             " passed before the commitment landed");
         return true;
       }
@@ -558,7 +571,7 @@ class Worker {
 
     if (bool_of(*mine, "revealed")) return true;  // wait for the settlement
     if (!state) {
-      warn_once("lost:" + std::to_string(id), name + ": committed but the salt is lost (" + state_path(id).string() +
+      warn("lost:" + std::to_string(id), name + ": committed but the salt is lost (" + state_path(id).string() +
                                                   "); cannot reveal");
       return true;
     }
@@ -603,7 +616,11 @@ class Worker {
   Clock::time_point next_register_check_{}, next_register_send_{};
   std::string last_tx_;
   std::set<std::uint64_t> active_;
-  std::set<std::string> warned_;
+  struct Warned {
+    Clock::time_point last;
+    std::uint64_t suppressed;
+  };
+  std::map<std::string, Warned> warned_;
   std::map<std::uint64_t, Clock::time_point> commit_sent_, reveal_sent_;
   std::map<std::string, Bytes> modules_;
 };

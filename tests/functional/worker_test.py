@@ -233,7 +233,7 @@ def killed_worker_loses_only_reputation():
         wait_for("worker-2 reconnected", lambda: workers[1].log().count("subscribed to tasks events") >= 2, 30,
                  c.nodes)
         wait_for("validator-2 caught up", lambda: c.nodes[1].height() >= c.nodes[0].height() - 1, 30, c.nodes)
-        tid2 = submit(c, SORT, b"2 1\n", blocks=("150", "60"))
+        tid2 = submit(c, SORT, b"2 1\n")
         t = wait_settled(c, [tid2], workers)[0]
         assert t["status"] == "settled", t
         assert workers[1].key in t["result"]["majority"], t
