@@ -1021,7 +1021,10 @@ const std::string kSubmitTaskHelp = std::string(
     "Pays R x N into escrow for a WASI command module (FILE.wasm, _start) to be run by R staked\n"
     "workers on --input as stdin (default: empty). The node checks the module before admitting it\n"
     "(imports outside the sandbox's WASI subset are refused: docs/sandbox.md). Defaults: the\n"
-    "chain's replication, fuel 1000000000, 20 blocks to commit and 20 to reveal.\n\n") + kTxCommonHelp;
+    "chain's replication, fuel 1000000000, 20 blocks to commit and 20 to reveal. Windows count\n"
+    "blocks, which come faster under load; a wider window only delays a round whose worker is\n"
+    "missing, but an audit must fit both windows before the rewards vest (reward_lock_blocks).\n\n") +
+    kTxCommonHelp;
 
 Result<Bytes> read_binary_file(const std::string& flag, const std::string& path, std::size_t max) {
   std::ifstream in(path, std::ios::binary);
@@ -1085,14 +1088,38 @@ Status cmd_register_worker(Session& s, const std::vector<std::string>& args) {
   return send_transaction(s, *c, RegisterWorker{*stake}, "register-worker " + c->from + ", stake " + stake->to_string());
 }
 
+const std::string kUnregisterWorkerHelp = std::string(
+    "Usage: verity unregister-worker --from NAME [--fee N] [--wait]\n"
+    "Stops new task assignments to --from; its worker stake starts unbonding and 'withdraw' pays it\n"
+    "after the unbonding period. Rounds it is already in still count on it: keep verity-worker\n"
+    "running until they end.\n\n") + kTxCommonHelp;
+
+const std::string kRequestAuditHelp = std::string(
+    "Usage: verity request-audit ID --from NAME [--fee N] [--wait]\n"
+    "Pays replicas x reward (escrowed) to rerun settled task ID on fresh workers while its rewards\n"
+    "are locked. If the audit's majority disagrees, the old majority's locked rewards go to --from\n"
+    "and its workers are slashed; 'verity task ID' shows how it ended.\n\n") + kTxCommonHelp;
+
+Status cmd_request_audit(Session& s, const std::vector<std::string>& args) {
+  Spec spec{"request-audit", {"from", "fee"}, kTxSwitches, 1, 1, "ID"};
+  auto a = parse_args(spec, args);
+  if (!a) return a.error();
+  auto c = tx_common(spec, *a);
+  if (!c) return c.error();
+  auto id = parse_u64_arg("ID", a->positional[0]);
+  if (!id) return id.error();
+  return send_transaction(s, *c, RequestAudit{*id}, "request-audit of task " + a->positional[0] + " by " + c->from);
+}
+
 const char* kTaskHelp =
     "Usage: verity task ID\n"
     "       verity task watch ID [--timeout SECONDS]\n"
     "A task of the market: its terms, the round in progress (assigned workers, who committed and\n"
     "revealed) and, once settled, the result (--json: the node's answer as is).\n"
     "'task watch' follows the task's events over the WebSocket (assigned, committed, revealed,\n"
-    "settled or failed) and ends when it settles or fails (exit 0), or after --timeout\n"
-    "(default 120 s; exit 1).\n";
+    "settled or failed) and ends when it settles (exit 0) or fails (exit 1), or after --timeout\n"
+    "(default 120 s; exit 1). A settled task under audit is followed until the audit ends\n"
+    "(task_audited or task_audit_ended; exit 0).\n";
 
 std::string outcome_text(const Json& v, const char* name) {
   auto n = u64_of(v, name);
@@ -1185,8 +1212,12 @@ Status watch_task(Session& s, const std::string& rpc_text, std::uint64_t id, std
   auto t = fetch_task(s, id);
   if (!t) return t.error();
   const std::string status = text_of(*t, "status");
-  if (!s.json()) o << "task " << id << ": " << status << " (watching; at most " << timeout.count() << " s)\n";
-  if (status != "open") {
+  const Json* round = member(*t, "round");
+  const bool audit = status == "settled" && round && round->IsObject();  // an audit runs: follow it
+  if (!s.json())
+    o << "task " << id << ": " << status << (audit ? ", audit in progress" : "") << " (watching; at most "
+      << timeout.count() << " s)\n";
+  if (status != "open" && !audit) {
     if (s.json()) print_json(o, *t);
     return status == "settled" ? Status{} : make_error("task-failed", "task " + std::to_string(id) + " failed: " + text_of(*t, "failure"));
   }
@@ -1222,7 +1253,7 @@ Status watch_task(Session& s, const std::string& rpc_text, std::uint64_t id, std
           o << " " << it->name.GetString() << "=" << it->value.GetString();
       o << "\n";
     }
-    if (kind == "task_settled" || kind == "task_failed") {
+    if (kind == "task_settled" || kind == "task_failed" || kind == "task_audited" || kind == "task_audit_ended") {
       auto fin = fetch_task(s, id);
       if (fin && !s.json()) print_task(o, *fin);
       if (kind == "task_failed")
@@ -1489,6 +1520,10 @@ CliProgram client_program(ClientIo& io, const ClientGlobals& g) {
   add("submit-task", "FILE.wasm --from NAME --reward N: pay workers to run a WASM task", kSubmitTaskHelp,
       cmd_submit_task);
   add("register-worker", "--from NAME --stake N: become a task worker", kRegisterWorkerHelp, cmd_register_worker);
+  add("unregister-worker", "--from NAME: stop taking tasks, unbond the worker stake", kUnregisterWorkerHelp,
+      [](Session& s, const auto& a) { return cmd_simple<UnregisterWorker>(s, a, "unregister-worker"); });
+  add("request-audit", "ID --from NAME: pay to rerun a settled task on fresh workers", kRequestAuditHelp,
+      cmd_request_audit);
   add("task", "ID | watch ID: a task, or follow it until it settles", kTaskHelp,
       [](Session& s, const auto& a) { return cmd_task(s, a, s.rpc_url()); });
   return p;

@@ -404,9 +404,11 @@ class Worker {
     if (!list || !list->IsArray()) return false;
     for (const auto& t : list->GetArray()) {
       std::uint64_t id = u64_of(t, "id");
-      if (str_of(t, "status") != "open") continue;
+      // A round in progress: the first or a retry (status open), or an
+      // audit (the task stays settled meanwhile).
       const Json* round = member(t, "round");
-      const Json* as = round ? member(*round, "assignments") : nullptr;
+      if (!round || !round->IsObject()) continue;
+      const Json* as = member(*round, "assignments");
       if (!as || !as->IsArray()) continue;
       for (const auto& a : as->GetArray())
         if (str_of(a, "worker") == me_ && !bool_of(a, "revealed")) active_.insert(id);
@@ -469,14 +471,15 @@ class Worker {
     auto state = load_state(id);
     const std::string status = str_of(*t, "status");
     const Json* round = member(*t, "round");
+    const bool live = round && round->IsObject();  // a round in progress (an audit's task stays settled)
     const Json* mine = nullptr;
-    if (round && round->IsObject())
+    if (live)
       if (const Json* as = member(*round, "assignments"); as && as->IsArray())
         for (const auto& a : as->GetArray())
           if (str_of(a, "worker") == me_) mine = &a;
-    const std::uint64_t assigned_height = round && round->IsObject() ? u64_of(*round, "assigned_height") : 0;
+    const std::uint64_t assigned_height = live ? u64_of(*round, "assigned_height") : 0;
 
-    if (status != "open" || !mine || (state && state->assigned_height != assigned_height)) {
+    if (!live || !mine || (state && state->assigned_height != assigned_height)) {
       if (state || commit_sent_.count(id) || reveal_sent_.count(id)) {
         std::string line = name + ": ";
         if (status == "settled") {
@@ -502,7 +505,7 @@ class Worker {
               str_of(*w, "agreed") + ", outvoted " + str_of(*w, "outvoted") + ", missed " + str_of(*w, "missed"));
       }
       forget(id);
-      return status == "open" && mine;  // a new round for us: keep it
+      return live && mine;  // a new round for us: keep it
     }
     if (assigned_height == 0) return true;
     const std::uint64_t commit_deadline = u64_of(*round, "commit_deadline");

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """verity-worker on a real 4-validator devnet (issue 8): three workers, one of
-them --byzantine, run sort tasks whose settled output equals the native build
-of the same C program; the byzantine worker is outvoted, slashed and loses
-reputation every time; an endless loop ends out of fuel with the same fuel on
+them --byzantine, run 20 tasks (the 5 example programs on 4 inputs each)
+whose settled output equals the native build of the same C program; the
+byzantine worker is outvoted, slashed and loses reputation every time; an endless loop ends out of fuel with the same fuel on
 every worker; a worker killed in the middle of a task loses only reputation
 (not stake) and the task still settles; a worker rides out a restart of its
 node; a worker restarted between its commitment and its reveal reveals from
-its persisted state.
+its persisted state; an audit on fresh workers overturns a result settled
+by two colluding byzantine workers and claws back their rewards.
 Run: tests/functional/worker_test.py (VERITYD=..., VERITY=..., VERITY_WORKER=..., TASK_SORT_WASM=...,
-TASK_SORT_NATIVE=..., TASK_ENDLESS_WASM=...)."""
+TASK_<NAME>_NATIVE=... for every example, TASK_ENDLESS_WASM=...)."""
 
 import json
 import os
@@ -60,11 +61,13 @@ def verity_bg(cluster, *args):
 
 
 class Worker:
-    def __init__(self, cluster, n, byzantine=False):
-        self.cluster, self.n, self.byzantine = cluster, n, byzantine
-        self.home = os.path.join(cluster.dir, f"worker-{n}")
+    def __init__(self, cluster, n, byzantine=False, name=None, stake=None):
+        """Worker n talks to validator ((n - 1) mod 4) + 1 with the devnet key of `name` (default worker-n)."""
+        self.cluster, self.n, self.byzantine, self.stake = cluster, n, byzantine, stake
+        name = name or f"worker-{n}"
+        self.home = os.path.join(cluster.dir, name)
         self.log_path = os.path.join(self.home, "worker.log")
-        out = subprocess.run([WORKER, "init", "--home", self.home, "--devnet-name", f"worker-{n}"],
+        out = subprocess.run([WORKER, "init", "--home", self.home, "--devnet-name", name],
                              capture_output=True, text=True, timeout=30, check=True)
         self.key = re.search(r"worker key ([0-9a-f]{64})", out.stdout).group(1)
         self.proc = None
@@ -74,6 +77,8 @@ class Worker:
         args = [WORKER, "--home", self.home, "--rpc", f"http://127.0.0.1:{node.rpc_port}"]
         if self.byzantine:
             args.append("--byzantine")
+        if self.stake:
+            args += ["--stake", self.stake]
         log = open(self.log_path, "a")
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         harness._live.append(self.proc)
@@ -88,15 +93,16 @@ class Worker:
             return f.read()
 
 
-def start_workers(c, byzantine=()):
-    workers = [Worker(c, n, n in byzantine).start() for n in (1, 2, 3)]
+def start_workers(c, byzantine=(), names=("worker-1", "worker-2", "worker-3"), first=1, stakes=None):
+    workers = [Worker(c, first + i, first + i in byzantine, name, (stakes or {}).get(first + i)).start()
+               for i, name in enumerate(names)]
 
     def all_active():
         listed = {w["key"]: w for w in rpc(c, "workers")["workers"]}
         return all(w.key in listed and listed[w.key]["active"] for w in workers)
 
     try:
-        wait_for("3 registered workers", all_active, 60, c.nodes)
+        wait_for(f"{len(workers)} registered workers", all_active, 60, c.nodes)
     except AssertionError:
         dump(workers)
         raise
@@ -133,8 +139,54 @@ def wait_settled(c, ids, workers, timeout=60):
         raise
 
 
+def devnet_address(name):
+    with open(harness.DEVNET_GENESIS) as f:
+        return next(a["address"] for a in json.load(f)["accounts"] if a["name"] == name)
+
+
 def worker_record(c, w):
     return rpc(c, "worker", {"address": w.key})
+
+
+# 20 tasks: every example program on 4 inputs (the first two run before the byzantine worker turns).
+TWENTY = [("sort", b"3 1 2\n"), ("sha256", b"abc"),
+          ("sort", b"10 -4 7 7 0 99 -100\n"), ("sort", b"42\n"), ("sort", b"5 4 3 2 1 0 -1 -2 -3 -4 -5\n"),
+          ("sha256", b""), ("sha256", b"hello world\n"), ("sha256", bytes(range(256)) * 16),
+          ("primes", b"2\n"), ("primes", b"1000\n"), ("primes", b"100000\n"), ("primes", b"0\n"),
+          ("matmul", b"1\n"), ("matmul", b"5\n"), ("matmul", b"20\n"), ("matmul", b"50\n"),
+          ("wc", b""), ("wc", b"one two three\n"), ("wc", b"a\nb c\n\n  d  \n"), ("wc", b"word " * 3000)]
+SENDERS = ["alice", "bob", "carol", "dave", "validator-1", "validator-2"]
+# Windows are counted in blocks, and under a burst of transactions blocks follow
+# each other within milliseconds: 15 blocks can be gone before a worker with 20
+# tasks reaches the last one. Every worker of that test is alive, so a round
+# ends as soon as all revealed; wide windows cost nothing.
+WIDE = ("400", "400")
+
+
+def submit_all(c, jobs, **kw):
+    """Submits (program, stdin) jobs, one thread per sender (each sender's nonces in order); task ids in order."""
+    by_sender = {}
+    for i, job in enumerate(jobs):
+        by_sender.setdefault(SENDERS[i % len(SENDERS)], []).append((i, job))
+
+    def run(sender, mine):
+        return [(i, submit(c, os.environ[f"TASK_{name.upper()}_WASM"], stdin, sender=sender, **kw))
+                for i, (name, stdin) in mine]
+
+    with ThreadPoolExecutor(max_workers=len(by_sender)) as pool:
+        done = [x for f in [pool.submit(run, s, m) for s, m in by_sender.items()] for x in f.result()]
+    return [tid for _, tid in sorted(done)]
+
+
+def check_native(jobs, tasks, majority):
+    for (name, stdin), t in zip(jobs, tasks):
+        native = subprocess.run([os.environ[f"TASK_{name.upper()}_NATIVE"]], input=stdin, capture_output=True,
+                                timeout=30)
+        assert native.returncode == 0, (name, native)
+        assert t["status"] == "settled", t
+        assert t["result"]["outcome"] == 0 and t["result"]["exit_code"] == 0, (name, t["result"])
+        assert bytes.fromhex(t["result"]["output"]) == native.stdout, (name, stdin[:40], t["result"], native.stdout)
+        assert sorted(t["result"]["majority"]) == sorted(majority), (name, t["result"])
 
 
 def byzantine_is_outvoted_and_results_match_native():
@@ -142,38 +194,45 @@ def byzantine_is_outvoted_and_results_match_native():
     workers = []
     try:
         wait_for("height 2", lambda: all(n.height() >= 2 for n in c.nodes), 60, c.nodes)
-        workers = start_workers(c, byzantine=(3,))
+        # worker-3 stakes 10x the minimum: a slash takes 10% of the stake, and a
+        # worker under min_worker_stake is no longer drawn, so 1,000,000 lasts
+        # 21 slashes (0.9^21 x 10^6 = 109,418).
+        workers = start_workers(c, stakes={3: "1000000"})
         honest, byz = workers[:2], workers[2]
-        before = {w.key: worker_record(c, w) for w in workers}
 
-        inputs = [b"3 1 2\n", b"10 -4 7 7 0 99 -100\n", b"42\n", b"5 4 3 2 1 0 -1 -2 -3 -4 -5\n"]
+        # Two tasks while every worker is honest: worker-3 earns reputation.
+        tasks = wait_settled(c, submit_all(c, TWENTY[:2], blocks=WIDE), workers)
+        check_native(TWENTY[:2], tasks, [w.key for w in workers])
+        earned = worker_record(c, byz)
+        assert earned["agreed"] == 2 and earned["reputation"] > 0, earned
+
+        # worker-3 turns byzantine (same key, restarted with --byzantine).
+        byz.kill9()
+        byz.byzantine = True
+        byz.start()
+        before = {w.key: worker_record(c, w) for w in workers}
         fuel = 2_000_000
-        # All at once, from different senders: once outvoted, the byzantine
-        # worker's reputation is too low for it to be assigned again, and with
-        # 3 replicas and 2 eligible workers a later task would find no workers.
-        with ThreadPoolExecutor(max_workers=5) as pool:
-            futures = [pool.submit(submit, c, SORT, i, sender=who)
-                       for i, who in zip(inputs, ["alice", "bob", "carol", "dave"])]
-            endless = pool.submit(submit, c, ENDLESS, b"", fuel=str(fuel), sender="validator-1")
-            ids = [f.result() for f in futures]
-            tid = endless.result()
-        tasks = wait_settled(c, ids + [tid], workers)[:len(ids)]
-        for stdin, t in zip(inputs, tasks):
-            native = subprocess.run([SORT_NATIVE], input=stdin, capture_output=True, timeout=10).stdout
-            assert t["status"] == "settled", t
-            assert bytes.fromhex(t["result"]["output"]) == native, (t["result"], native)
-            assert t["result"]["outcome"] == 0, t["result"]
-            assert sorted(t["result"]["majority"]) == sorted(w.key for w in honest), t["result"]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            rest = pool.submit(submit_all, c, TWENTY[2:], blocks=WIDE)
+            endless = pool.submit(submit, c, ENDLESS, b"", fuel=str(fuel), sender="validator-3", blocks=WIDE)
+            ids, tid = rest.result(), endless.result()
+        tasks = wait_settled(c, ids + [tid], workers, timeout=120)[:len(ids)]
+        check_native(TWENTY[2:], tasks, [w.key for w in honest])
         after = {w.key: worker_record(c, w) for w in workers}
         b0, b1 = before[byz.key], after[byz.key]
-        assert b1["outvoted"] == len(inputs) + 1, b1  # the sorts and the endless loop
-        assert int(b1["stake"]) < int(b0["stake"]), (b0, b1)  # slashed
+        assert b1["outvoted"] == len(ids) + 1, b1  # the 18 tasks and the endless loop
+        # Slashed each time: 10% of the stake per outvote.
+        stake = int(b0["stake"])
+        for _ in range(len(ids) + 1):
+            stake -= stake // 10
+        assert int(b1["stake"]) == stake, (b0, b1, stake)
+        assert b1["reputation"] < earned["reputation"], (earned, b1)  # it fell
         for w in honest:
             h = after[w.key]
-            assert h["agreed"] == len(inputs) + 1 and h["outvoted"] == 0, h
+            assert h["agreed"] == before[w.key]["agreed"] + len(ids) + 1 and h["outvoted"] == 0, h
             assert int(h["stake"]) == int(before[w.key]["stake"]), h
             assert b1["reputation"] < h["reputation"], (b1, h)
-        assert b1["reputation"] <= b0["reputation"], (b0, b1)
+        assert len(re.findall(r"\[byzantine: output altered\]", byz.log())) == len(ids) + 1
 
         # An endless loop: out of fuel, after exactly the fuel given, on every worker.
         t = rpc(c, "task", {"id": tid})
@@ -285,6 +344,78 @@ def restarted_worker_reveals_what_it_committed():
         c.stop()
 
 
+def audit_overturns_a_colluding_majority():
+    # Rewards locked long enough for fresh workers to register and an audit to run.
+    c = Cluster(params={"reward_lock_blocks": 5000}).start()
+    workers = []
+    try:
+        wait_for("height 2", lambda: all(n.height() >= 2 for n in c.nodes), 60, c.nodes)
+        # Two colluding byzantine workers (the same deterministic alteration) outvote the honest one.
+        workers = start_workers(c, byzantine=(2, 3))
+        honest, liars = workers[0], workers[1:]
+        tid = submit(c, SORT, b"3 1 2\n")
+        t = wait_settled(c, [tid], workers)[0]
+        native = subprocess.run([SORT_NATIVE], input=b"3 1 2\n", capture_output=True, timeout=10).stdout
+        assert t["status"] == "settled" and bytes.fromhex(t["result"]["output"]) != native, t
+        assert sorted(t["result"]["majority"]) == sorted(w.key for w in liars), t["result"]
+        wrong_hash = t["result"]["result_hash"]
+        before = {w.key: worker_record(c, w) for w in liars}
+        locked_before = {w.key: int(rpc(c, "rewards", {"address": w.key})["locked"]) for w in liars}
+        assert all(v >= 10 for v in locked_before.values()), locked_before
+
+        # Three fresh honest workers (funded devnet accounts that neither served the task nor audit it).
+        fresh = start_workers(c, names=("bob", "carol", "dave"), first=4)
+        workers += fresh
+        alice_key = devnet_address("alice")
+        alice = lambda: int(rpc(c, "account", {"address": alice_key})["balance"])
+        alice_before = alice()
+        code, out, err = verity(c, "request-audit", str(tid), "--from", "alice", "--wait")
+        assert code == 0, (out, err)
+        assert any(e["kind"] == "task_audit_requested" for e in json.loads(out)["receipt"]["events"]), out
+        watch = verity_bg(c, "task", "watch", str(tid), "--timeout", "60")
+        # A second audit while this one runs is refused with its reason.
+        code, out, err = verity(c, "request-audit", str(tid), "--from", "bob", "--wait")
+        assert code != 0 and "audit-in-progress" in err, (code, out, err)
+
+        def audited():
+            t = rpc(c, "task", {"id": tid})
+            return t if t["audits"] == 1 and t["round"] is None else None
+
+        try:
+            t = wait_for("the audit ended", audited, 60, c.nodes, interval=0.3)
+        except AssertionError:
+            dump(workers)
+            raise
+        # Overturned: the task now has the honest result, agreed by the fresh workers.
+        assert t["status"] == "settled" and bytes.fromhex(t["result"]["output"]) == native, t
+        assert t["result"]["result_hash"] != wrong_hash, t
+        assert sorted(t["result"]["majority"]) == sorted(w.key for w in fresh), t["result"]
+        # The colluders' locked rewards were clawed back, they were slashed and lost reputation.
+        for w in liars:
+            a, b = before[w.key], worker_record(c, w)
+            assert int(b["stake"]) < int(a["stake"]) and b["outvoted"] == a["outvoted"] + 1, (a, b)
+            assert b["reputation"] < a["reputation"] or a["reputation"] == 0, (a, b)
+            locked = int(rpc(c, "rewards", {"address": w.key})["locked"])
+            assert locked == locked_before[w.key] - 10, (w.n, locked_before[w.key], locked)
+        # The auditor paid 3 x 10 for the audit (fee 0) and received the 2 x 10 clawed back.
+        assert alice() == alice_before - 30 + 20, (alice_before, alice())
+        # The fresh workers ran the audit and say so; `task watch` followed it to the end.
+        for w in fresh:
+            assert f"task {tid}: settled: ok" in w.log() and "(agreed: rewarded)" in w.log(), w.log()
+        out, err = watch.communicate(timeout=60)
+        assert watch.returncode == 0, (out, err)
+        assert "audit in progress" in out and "task_audited" in out and "outcome=overturned" in out, out
+        assert "clawed_back=20" in out, out
+        # An audit of a task that does not exist fails in its block, with the reason.
+        code, out, err = verity(c, "request-audit", "999", "--from", "alice", "--wait")
+        assert code != 0 and "unknown-task" in err, (code, out, err)
+    except Exception:
+        dump(workers)
+        raise
+    finally:
+        c.stop()
+
+
 if __name__ == "__main__":
     TestRunner([byzantine_is_outvoted_and_results_match_native, killed_worker_loses_only_reputation,
-                restarted_worker_reveals_what_it_committed]).main()
+                restarted_worker_reveals_what_it_committed, audit_overturns_a_colluding_majority]).main()
