@@ -170,6 +170,10 @@ BOOST_AUTO_TEST_CASE(bad_arguments_exit_2_before_any_network_call) {
       {{"withdraw", "--from", "alice", "--wait=yes"}, "takes no value"},
       {{"register-worker", "--from", "alice"}, "missing --stake"},
       {{"register-worker", "--from", "alice", "--stake", "lots"}, "--stake: 'lots' is not an amount"},
+      {{"request-audit", "--from", "alice"}, "missing ID"},
+      {{"request-audit", "x1", "--from", "alice"}, "ID: 'x1' is not a whole number"},
+      {{"request-audit", "1"}, "missing --from"},
+      {{"unregister-worker", "--from", "alice", "7"}, "unexpected argument '7'"},
       {{"task"}, "missing ID"},
       {{"task", "seven"}, "ID: 'seven' is not a whole number"},
       {{"task", "1", "2"}, "unexpected argument '2'"},
@@ -383,7 +387,11 @@ BOOST_AUTO_TEST_CASE(staking_payloads_and_validator_names) {
   BOOST_TEST(with({"submit-evidence", "--from", "alice", "--evidence", to_hex(encode(ev))}).code == 0);
   BOOST_TEST(with({"claim", "--from", "alice"}).code == 0);
   BOOST_TEST(with({"unjail", "--from", "alice"}).code == 0);
-  BOOST_REQUIRE(node.sent.size() == 7u);
+  BOOST_TEST(with({"request-audit", "12", "--from", "alice"}).code == 0);
+  BOOST_TEST(with({"unregister-worker", "--from", "alice"}).code == 0);
+  BOOST_REQUIRE(node.sent.size() == 9u);
+  BOOST_TEST(std::get<RequestAudit>(node.sent[7].payload).task == 12u);
+  BOOST_TEST(std::holds_alternative<UnregisterWorker>(node.sent[8].payload));
   const auto& d = std::get<Delegate>(node.sent[0].payload);
   BOOST_TEST(d.validator == SecretKey::derive_insecure("validator-1").public_key());  // from the genesis
   BOOST_TEST(d.amount.units() == 5u);
