@@ -648,12 +648,30 @@ Result<std::uint64_t> next_task_id(const state::StateReader& s) {
   return n->value;
 }
 
-Result<std::vector<TaskRecord>> list_tasks(const state::StateReader& s, std::uint64_t before, std::size_t limit) {
+Result<std::vector<TaskRecord>> list_tasks(const state::StateReader& s, std::uint64_t before, std::size_t limit,
+                                           bool in_progress) {
   auto next = next_task_id(s);
   if (!next) return next.error();
   std::uint64_t id = (before == 0 || before > *next) ? *next : before;
   limit = std::min(limit, kMaxTaskList);
   std::vector<TaskRecord> out;
+  if (in_progress) {
+    std::vector<std::uint64_t> ids;
+    for (const Bytes* list : {&kWaitingKey, &kRunningKey}) {
+      auto l = load_ids(s, *list);
+      if (!l) return l.error();
+      for (auto i : *l)
+        if (i < id) ids.push_back(i);
+    }
+    std::sort(ids.begin(), ids.end(), std::greater<>());
+    if (ids.size() > limit) ids.resize(limit);
+    for (auto i : ids) {
+      auto t = require_task(s, i);
+      if (!t) return t.error();
+      out.push_back(std::move(*t));
+    }
+    return out;
+  }
   while (id > 1 && out.size() < limit) {
     --id;
     auto t = load_task(s, id);

@@ -130,9 +130,12 @@ Result<std::optional<WorkerRecord>> load_worker(const state::StateReader& s, con
 Result<std::vector<PublicKey>> worker_keys(const state::StateReader& s);  // ascending
 Result<std::optional<TaskRecord>> load_task(const state::StateReader& s, std::uint64_t id);
 // Tasks by descending id, starting at `before - 1` (0: the newest), at most
-// `limit` of them (capped at kMaxTaskList).
+// `limit` of them (capped at kMaxTaskList). With `in_progress`, only tasks
+// with a round in progress (waiting for workers or assigned: first rounds,
+// retries and audits), read from the contract's own index of them.
 inline constexpr std::size_t kMaxTaskList = 100;
-Result<std::vector<TaskRecord>> list_tasks(const state::StateReader& s, std::uint64_t before, std::size_t limit);
+Result<std::vector<TaskRecord>> list_tasks(const state::StateReader& s, std::uint64_t before, std::size_t limit,
+                                           bool in_progress = false);
 Result<std::uint64_t> next_task_id(const state::StateReader& s);
 Result<std::optional<Bytes>> load_module(const state::StateReader& s, const Hash256& module_hash);
 // Events of the block hooks (assignment, settlement) of block `height`,

@@ -252,8 +252,8 @@ Result<std::optional<rapidjson::Document>> RpcBackend::task(std::uint64_t id) co
   return std::optional<rapidjson::Document>(document([&](Alloc& a) { return task_json(**t, a); }));
 }
 
-Result<rapidjson::Document> RpcBackend::tasks(std::uint64_t before, std::uint64_t limit) const {
-  auto list = contracts::list_tasks(node_.chain().state(), before, static_cast<std::size_t>(limit));
+Result<rapidjson::Document> RpcBackend::tasks(std::uint64_t before, std::uint64_t limit, bool in_progress) const {
+  auto list = contracts::list_tasks(node_.chain().state(), before, static_cast<std::size_t>(limit), in_progress);
   if (!list) return list.error();
   return document([&](Alloc& a) {
     Value out(rapidjson::kArrayType);

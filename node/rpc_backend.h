@@ -30,7 +30,7 @@ class RpcBackend final : public rpc::NodeApi {
   Result<rpc::RewardsInfo> rewards(const PublicKey& account) const override;
   Result<std::uint64_t> reputation(const PublicKey& who) const override;
   Result<std::optional<rapidjson::Document>> task(std::uint64_t id) const override;
-  Result<rapidjson::Document> tasks(std::uint64_t before, std::uint64_t limit) const override;
+  Result<rapidjson::Document> tasks(std::uint64_t before, std::uint64_t limit, bool in_progress) const override;
   Result<std::optional<rapidjson::Document>> worker(const PublicKey& key) const override;
   Result<rapidjson::Document> workers() const override;
   Result<std::optional<Bytes>> module(const Hash256& hash) const override;

@@ -42,6 +42,7 @@ namespace {
 
 constexpr std::size_t kRevealOutputCap = kMaxTaskIoBytes;  // a reveal carries at most 64 KiB
 constexpr auto kResendAfter = std::chrono::seconds(8);
+constexpr int kMaxScanPages = 20;  // 2,000 tasks in progress per scan
 
 const Json* member(const Json& v, const char* name) {
   if (!v.IsObject()) return nullptr;
@@ -391,28 +392,35 @@ class Worker {
     next_register_send_ = Clock::now() + std::chrono::seconds(15);
   }
 
-  // Finds open tasks assigned to this worker (newest 100).
+  // Finds the rounds in progress (first rounds, retries, audits) that
+  // assign this worker and that it has not revealed: every task in progress,
+  // 100 a page, newest first.
   bool scan() {
-    rapidjson::Document p(rapidjson::kObjectType);
-    p.AddMember("limit", Json(100), p.GetAllocator());
-    auto r = rpc_.call("tasks", p);
-    if (!r) {
-      warn("tasks:" + r.error().reason, "cannot list tasks: " + r.error().to_string());
-      return false;
+    std::uint64_t before = 0;
+    for (int page = 0; page < kMaxScanPages; ++page) {
+      rapidjson::Document p(rapidjson::kObjectType);
+      p.AddMember("limit", Json(100), p.GetAllocator());
+      p.AddMember("in_progress", Json(true), p.GetAllocator());
+      p.AddMember("before", Json(before), p.GetAllocator());
+      auto r = rpc_.call("tasks", p);
+      if (!r) {
+        warn("tasks:" + r.error().reason, "cannot list tasks: " + r.error().to_string());
+        return false;
+      }
+      const Json* list = member(*r, "tasks");
+      if (!list || !list->IsArray()) return false;
+      for (const auto& t : list->GetArray()) {
+        before = u64_of(t, "id");
+        const Json* round = member(t, "round");
+        const Json* as = round && round->IsObject() ? member(*round, "assignments") : nullptr;
+        if (!as || !as->IsArray()) continue;
+        for (const auto& a : as->GetArray())
+          if (str_of(a, "worker") == me_ && !bool_of(a, "revealed")) active_.insert(before);
+      }
+      if (list->Size() < 100 || before <= 1) return true;
     }
-    const Json* list = member(*r, "tasks");
-    if (!list || !list->IsArray()) return false;
-    for (const auto& t : list->GetArray()) {
-      std::uint64_t id = u64_of(t, "id");
-      // A round in progress: the first or a retry (status open), or an
-      // audit (the task stays settled meanwhile).
-      const Json* round = member(t, "round");
-      if (!round || !round->IsObject()) continue;
-      const Json* as = member(*round, "assignments");
-      if (!as || !as->IsArray()) continue;
-      for (const auto& a : as->GetArray())
-        if (str_of(a, "worker") == me_ && !bool_of(a, "revealed")) active_.insert(id);
-    }
+    warn("scan-pages", "more than " + std::to_string(kMaxScanPages * 100) +
+                           " tasks in progress: the oldest are left to their WebSocket events");
     return true;
   }
 

@@ -137,7 +137,7 @@ class NodeApi {
   // the records are not declared twice; the method table documents them.
   virtual Result<std::optional<rapidjson::Document>> task(std::uint64_t id) const = 0;
   // Descending ids below `before` (0: from the newest), at most `limit`.
-  virtual Result<rapidjson::Document> tasks(std::uint64_t before, std::uint64_t limit) const = 0;
+  virtual Result<rapidjson::Document> tasks(std::uint64_t before, std::uint64_t limit, bool in_progress) const = 0;
   virtual Result<std::optional<rapidjson::Document>> worker(const PublicKey& key) const = 0;
   virtual Result<rapidjson::Document> workers() const = 0;
   virtual Result<std::optional<Bytes>> module(const Hash256& hash) const = 0;

@@ -342,7 +342,9 @@ JsonResult m_tasks(const Value& params, CallContext& ctx) {
     if (*v == 0 || *v > 100) return make_error("invalid-params", "limit: must be from 1 to 100");
     limit = *v;
   }
-  auto list = ctx.node.tasks(before, limit);
+  auto in_progress = bool_param(params, "in_progress", false);
+  if (!in_progress) return in_progress.error();
+  auto list = ctx.node.tasks(before, limit, *in_progress);
   if (!list) return list.error();
   return object_result([&](Value& o, JsonAlloc& a) { o.AddMember("tasks", Value(*list, a), a); });
 }
@@ -594,9 +596,13 @@ const std::vector<Method>& node_methods() {
                  "input and output are hex. Not found: -32001.",
                  {{"id", R"({"type":"integer","minimum":1})", true, "the task id (task_submitted's `task`)"}},
                  ref("Task"), false, sync_handler(m_task)});
-    m.push_back({"tasks", "Tasks by descending id.", "",
+    m.push_back({"tasks", "Tasks by descending id.",
+                 "With `in_progress: true`, only tasks with a round in progress (waiting for workers or assigned: "
+                 "first rounds, retries and audits, whose task stays settled), however old: how a worker finds "
+                 "its assignments.",
                  {{"before", R"({"type":"integer","minimum":0})", false, "only ids below this (0 or absent: from the newest)"},
-                  {"limit", R"({"type":"integer","minimum":1,"maximum":100})", false, "at most this many (default 20)"}},
+                  {"limit", R"({"type":"integer","minimum":1,"maximum":100})", false, "at most this many (default 20)"},
+                  {"in_progress", R"({"type":"boolean"})", false, "only tasks with a round in progress (default false)"}},
                  R"({"type":"object","properties":{"tasks":{"type":"array","items":)" + ref("Task") + "}}}", false,
                  sync_handler(m_tasks)});
     m.push_back({"worker", "A registered worker: stake, reputation (ppm) and record.", "Not found: -32001.",

@@ -279,6 +279,27 @@ BOOST_FIXTURE_TEST_CASE(submit_task_rules_and_escrow, TaskFixture) {
   BOOST_TEST(list_tasks(chain->state(), 0, 1)->size() == 1u);
 }
 
+BOOST_FIXTURE_TEST_CASE(listing_the_tasks_in_progress, TaskFixture) {
+  register_workers(3);
+  std::uint64_t a = submit(task_payload(3, 50)), b = submit(task_payload(3, 50)), c = submit(task_payload(3, 50));
+  auto ids = [&](std::uint64_t before, std::size_t limit) {
+    std::vector<std::uint64_t> out;
+    auto listed = list_tasks(chain->state(), before, limit, true);  // kept: a range-for over .value() would dangle
+    for (const auto& t : listed.value()) out.push_back(t.id);
+    return out;
+  };
+  // Waiting for workers or assigned: all three, newest first; pages by `before` and `limit`.
+  BOOST_TEST(ids(0, 10) == (std::vector<std::uint64_t>{c, b, a}));
+  BOOST_TEST(ids(c, 10) == (std::vector<std::uint64_t>{b, a}));
+  BOOST_TEST(ids(0, 2) == (std::vector<std::uint64_t>{c, b}));
+  step(1);  // assigned
+  BOOST_TEST(ids(0, 10) == (std::vector<std::uint64_t>{c, b, a}));
+  answer_all(b, [](std::size_t, const PublicKey&) { return kHonest; });
+  BOOST_REQUIRE(task(b).status == TaskStatus::settled);
+  BOOST_TEST(ids(0, 10) == (std::vector<std::uint64_t>{c, a}));
+  BOOST_TEST(list_tasks(chain->state(), 0, 10)->size() == 3u);  // the plain listing keeps every task
+}
+
 BOOST_FIXTURE_TEST_CASE(assignment_in_the_next_block_to_distinct_workers, TaskFixture) {
   register_workers(5);
   // The submitter is a worker too: never assigned its own task.
@@ -629,8 +650,12 @@ BOOST_FIXTURE_TEST_CASE(audit_claws_back_a_colluding_majority, TaskFixture) {
   BOOST_TEST(worker_record(honest_one).stake.units() == 9000u);  // outvoted, slashed
 
   BOOST_TEST(reason(user(1), RequestAudit{99}) == "unknown-task");
+  BOOST_TEST(list_tasks(chain->state(), 0, 10, true)->empty());  // settled: no round in progress
   Amount auditor_before = balance(user(1).public_key());
   BOOST_TEST(reason(user(1), RequestAudit{id}) == "ok");
+  // Under audit the task is settled and in progress: that is how workers find audits.
+  BOOST_REQUIRE_EQUAL(list_tasks(chain->state(), 0, 10, true)->size(), 1u);
+  BOOST_TEST(list_tasks(chain->state(), 0, 10, true)->at(0).id == id);
   BOOST_TEST(balance(user(1).public_key()).units() == auditor_before.units() - 150 - 1);
   BOOST_TEST(reason(user(2), RequestAudit{id}) == "audit-in-progress");
   auto audit = assigned(id);  // assigned at the start of the last block

@@ -80,6 +80,11 @@ def modules_are_checked_at_submission():
         with open(SORT, "rb") as m:
             assert bytes.fromhex(module["wasm"]) == m.read()
         assert [t["id"] for t in rpc(c, "tasks")["result"]["tasks"]] == [task_id]
+        # Waiting for workers is a round in progress; the filter takes only a boolean.
+        assert [t["id"] for t in rpc(c, "tasks", {"in_progress": True})["result"]["tasks"]] == [task_id]
+        assert rpc(c, "tasks", {"in_progress": True, "before": task_id})["result"]["tasks"] == []
+        bad = rpc(c, "tasks", {"in_progress": "yes"})["error"]
+        assert bad["code"] == -32602 and "in_progress" in bad["message"], bad
         assert rpc(c, "workers")["result"] == {"workers": []}
         assert rpc(c, "task", {"id": task_id + 1})["error"]["code"] == -32001
         assert rpc(c, "worker", {"address": "11" * 32})["error"]["code"] == -32001

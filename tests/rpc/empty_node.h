@@ -37,7 +37,7 @@ struct EmptyNode : NodeApi {
   Result<std::optional<rapidjson::Document>> task(std::uint64_t) const override {
     return std::optional<rapidjson::Document>();
   }
-  Result<rapidjson::Document> tasks(std::uint64_t, std::uint64_t) const override {
+  Result<rapidjson::Document> tasks(std::uint64_t, std::uint64_t, bool) const override {
     rapidjson::Document d(rapidjson::kArrayType);
     return d;
   }
