@@ -664,6 +664,7 @@ Result<std::vector<TaskRecord>> list_tasks(const state::StateReader& s, std::uin
         if (i < id) ids.push_back(i);
     }
     std::sort(ids.begin(), ids.end(), std::greater<>());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());  // a round is in one list; never list it twice
     if (ids.size() > limit) ids.resize(limit);
     for (auto i : ids) {
       auto t = require_task(s, i);

@@ -560,8 +560,8 @@ class Worker {
       }
       auto h = height();
       if (h && *h > commit_deadline) {
-        warn("commit-missed:" + std::to_string(id), name + ": commit deadline " + std::to_string(commit_deadline) +
-                                                            " passed before the commitment landed");
+        warn("commit-missed:" + std::to_string(id),
+             name + ": commit deadline " + std::to_string(commit_deadline) + " passed before the commitment landed");
         return true;
       }
       auto it = commit_sent_.find(id);
@@ -582,8 +582,8 @@ class Worker {
 
     if (bool_of(*mine, "revealed")) return true;  // wait for the settlement
     if (!state) {
-      warn("lost:" + std::to_string(id), name + ": committed but the salt is lost (" + state_path(id).string() +
-                                                  "); cannot reveal");
+      warn("lost:" + std::to_string(id),
+           name + ": committed but the salt is lost (" + state_path(id).string() + "); cannot reveal");
       return true;
     }
     bool all_committed = true;

@@ -136,7 +136,8 @@ class NodeApi {
   // form: node/rpc_backend builds them next to the contract's queries, so
   // the records are not declared twice; the method table documents them.
   virtual Result<std::optional<rapidjson::Document>> task(std::uint64_t id) const = 0;
-  // Descending ids below `before` (0: from the newest), at most `limit`.
+  // Descending ids below `before` (0: from the newest), at most `limit`;
+  // with `in_progress`, only tasks with a round in progress.
   virtual Result<rapidjson::Document> tasks(std::uint64_t before, std::uint64_t limit, bool in_progress) const = 0;
   virtual Result<std::optional<rapidjson::Document>> worker(const PublicKey& key) const = 0;
   virtual Result<rapidjson::Document> workers() const = 0;
