@@ -11,6 +11,7 @@ VERITY_PACKAGES=(
   libcrypto++-dev libleveldb-dev libsecp256k1-dev rapidjson-dev
   libboost-dev libboost-test-dev libssl-dev wabt libtomlplusplus-dev
   clang lld wasi-libc libclang-rt-14-dev-wasm32   # the example tasks, built as WASI modules
+  iproute2   # ip netns: the partition test
 )
 
 say() { printf '==> %s\n' "$*"; }
