@@ -16,6 +16,7 @@ at nonce 0). Figures only: it never asserts.
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 
@@ -39,11 +40,25 @@ def rss_mb(pid):
     return out
 
 
+def disk_bytes(home):
+    """Bytes of the node's data directory (LevelDB, block store, safety files)."""
+    total = 0
+    for root, _, files in os.walk(os.path.join(home, "data")):
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(root, f))
+            except OSError:
+                pass  # LevelDB removed it meanwhile
+    return total
+
+
 def measure(load_args, label):
     c = Cluster(timeout_ms=TIMEOUT_MS, empty_block_ms=1000).start()
     try:
         wait_for("the devnet commits", lambda: all(n.height() >= 1 for n in c.nodes), 60, c.nodes)
         peers = ",".join(f"127.0.0.1:{n.p2p_port}" for n in c.nodes)
+        disk0 = [disk_bytes(n.home) for n in c.nodes]
+        heights0 = [n.height() for n in c.nodes]
         out = subprocess.run([LOAD, "--genesis", DEVNET_GENESIS, "--peers", peers, *load_args],
                              capture_output=True, text=True, timeout=600)
         mem = [rss_mb(n.proc.pid) for n in c.nodes]
@@ -51,6 +66,17 @@ def measure(load_args, label):
         peak = max(m["VmHWM"] for m in mem)
         now = ", ".join(f"{m['VmRSS']:.0f}" for m in mem)
         print(f"{label}: {line}\n    validators' resident memory now {now} MB; peak {peak:.0f} MB", flush=True)
+        # Disk per committed transaction: the growth of each validator's data
+        # directory over the run (empty blocks included) over the transfers it
+        # committed. LevelDB compacts in the background, so it is approximate.
+        m = re.search(r"finalized (\d+) ", line)
+        finalized = int(m.group(1)) if m else 0
+        if finalized:
+            grown = [disk_bytes(n.home) - d for n, d in zip(c.nodes, disk0)]
+            blocks = [n.height() - h for n, h in zip(c.nodes, heights0)]
+            per_tx = ", ".join(f"{g / finalized:.0f}" for g in grown)
+            print(f"    disk growth per committed transaction: {per_tx} bytes ({finalized} transfers, "
+                  f"{min(blocks)}-{max(blocks)} blocks)", flush=True)
     finally:
         c.stop()
 

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Writes bench/REPORT.md from the raw outputs scripts/bench collected.
+
+  bench/report.py DIR > bench/REPORT.md
+
+DIR holds one file per benchmark (node.txt, consensus.txt, state.txt,
+sandbox.txt, rpc.txt, core.txt, mempool.txt) and machine.txt. The headline
+table takes each figure from its benchmark's printed lines (a range over the
+runs: min - max); the raw outputs follow, so every figure can be traced.
+Figures only: nothing is asserted."""
+
+import os
+import re
+import sys
+
+SECTIONS = [
+    ("node", "Node: finalized transfers on a 4-validator devnet (bench/node_load.py)"),
+    ("consensus", "PBFT engine alone, instant network (build/bench/consensus_bench)"),
+    ("state", "apply_block and the state map, LevelDB (build/bench/state_bench)"),
+    ("sandbox", "WASM sandbox against native and Node.js (build/bench/sandbox_bench)"),
+    ("rpc", "JSON-RPC against nginx (bench/rpc_bench.sh)"),
+    ("mempool", "Mempool (build/bench/mempool_bench)"),
+    ("core", "Signatures, hashing, encoding (build/bench/core_bench)"),
+]
+
+
+def read(d, name):
+    try:
+        with open(os.path.join(d, name + ".txt")) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def span(values, fmt="{:,.0f}", unit="", noun="run"):
+    if not values:
+        return "not measured (see the raw output)"
+    lo, hi = min(values), max(values)
+    text = fmt.format(lo) if lo == hi else f"{fmt.format(lo)} - {fmt.format(hi)}"
+    return f"{text}{unit} ({len(values)} {noun}{'s' if len(values) > 1 else ''})"
+
+
+def by_run(lines):
+    """(label, line) for each line of node.txt, label being the "run N, ..." line it belongs to."""
+    label = ""
+    for l in lines:
+        if l.startswith("run "):
+            label = l
+        yield label, l
+
+
+def floats(pattern, text, group=1):
+    return [float(m.group(group).replace(",", "")) for m in re.finditer(pattern, text, re.M)]
+
+
+def headline(d):
+    rows = []
+    node = read(d, "node")
+    steady = [l for l in node.splitlines() if ", steady " in l]
+    sat = [l for l in node.splitlines() if ", saturation " in l]
+    rows.append(("finalized transfers/s at saturation", span(floats(r": ([\d.]+) tx/s;", "\n".join(sat)))))
+    rows.append(("submit-to-final latency at a steady rate, p50",
+                 span(floats(r"latency p50 ([\d.]+) ms", "\n".join(steady)), "{:.1f}", " ms")))
+    rows.append(("same, p99", span(floats(r"p99 ([\d.]+) ms", "\n".join(steady)), "{:.1f}", " ms")))
+    mem_idle, mem_peak, disk_sat, disk_steady = [], [], [], []
+    for label, l in by_run(node.splitlines()):
+        m = re.search(r"resident memory now ([\d, ]+) MB; peak (\d+) MB", l)
+        if m and ", steady " in label:
+            mem_idle.extend(float(x) for x in m.group(1).split(","))
+        elif m:
+            mem_peak.append(float(m.group(2)))
+        m = re.search(r"disk growth per committed transaction: ([\d, ]+) bytes", l)
+        if m:
+            (disk_sat if ", saturation " in label else disk_steady).extend(float(x) for x in m.group(1).split(","))
+    per = "validator-run"
+    rows.append(("resident memory per validator after the steady run", span(mem_idle, "{:.0f}", " MB", per)))
+    rows.append(("peak resident memory of the 4 validators at saturation", span(mem_peak, "{:.0f}", " MB")))
+    rows.append(("disk bytes per committed transfer, full blocks (saturation)", span(disk_sat, "{:.0f}", " B", per)))
+    rows.append(("same at the steady rate (empty blocks included)", span(disk_steady, "{:.0f}", " B", per)))
+
+    consensus = read(d, "consensus")
+    rows.append(("PBFT engine heights/s, 4 validators", span(floats(r"^4\s+\d+\s+([\d.]+)", consensus), "{:.1f}")))
+    rows.append(("PBFT engine heights/s, 16 validators", span(floats(r"^16\s+\d+\s+([\d.]+)", consensus), "{:.1f}")))
+
+    state = read(d, "state")
+    rows.append(("apply_block tx/s, 10,000-transfer blocks, signatures checked, with commit",
+                 span(floats(r"^10000\s+checked\s+\d+\s+[\d.]+\s+(\d+)", state))))
+    rows.append(("same, signatures already checked (mempool)",
+                 span(floats(r"^10000\s+skipped\s+\d+\s+[\d.]+\s+(\d+)", state))))
+    maps = re.findall(r"^(\d+)\s+(\d+)\s+[\d.]+\s+[\d.]+$", state, re.M)
+    if maps:
+        n, ups = max(maps, key=lambda x: int(x[0]))
+        rows.append((f"state-map updates/s, map of {int(n):,} entries", span([float(ups)])))
+
+    sandbox = read(d, "sandbox")
+    for m in re.finditer(r"^(sort|sha256|primes|matmul|wc)\s.*?\s([\d.]+)x\s+([\d.]+)x\s+\d+\s*$", sandbox, re.M):
+        rows.append((f"sandbox / native, {m.group(1)}", f"{m.group(2)}x; sandbox / Node.js (node:wasi): {m.group(3)}x"))
+
+    rpc = read(d, "rpc")
+    for target in ("status", "account"):
+        rps = floats(rf"^\d+\s+verityd-{target}\s+(\d+)", rpc)
+        ratio = floats(rf"^\d+\s+verityd-{target}\s+\d+\s+[\d.]+\s+[\d.]+\s+\d+\s+([\d.]+)", rpc)
+        rows.append((f"RPC `{target}` requests/s (wrk)", span(rps) + (f"; vs nginx {span(ratio, '{:.2f}')}"
+                                                                     if ratio else "")))
+    rows.append(("nginx, the same answer as a static file", span(floats(r"^\d+\s+nginx-static\s+(\d+)", rpc))))
+    return rows
+
+
+def main():
+    d = sys.argv[1]
+    machine = read(d, "machine").strip()
+    out = ["# Verity benchmark report", "",
+           "Written by `scripts/bench` (which runs every benchmark, then `bench/report.py`); do not edit by hand.",
+           "Every figure is a range over the runs of one `scripts/bench` run on the machine below, where the",
+           "benchmarks, the validators and the load generators share the cores: read the raw outputs for",
+           "the conditions of each.", "", "```", machine, "```", "", "## Headline figures", "",
+           "| what | figure |", "|---|---|"]
+    out += [f"| {k} | {v} |" for k, v in headline(d)]
+    for name, title in SECTIONS:
+        text = read(d, name).rstrip()
+        out += ["", f"## {title}", "", "```", text or "(not run)", "```"]
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
