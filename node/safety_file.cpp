@@ -14,6 +14,7 @@ namespace {
 
 constexpr const char* kStateFile = "safety_state";
 constexpr const char* kLogFile = "signed_votes.log";
+constexpr const char* kOldLogFile = "signed_votes.log.1";
 
 Error io_error(const std::filesystem::path& p, const std::string& what) {
   return local_error("io-error", p.string() + ": " + what + ": " + std::strerror(errno));
@@ -61,12 +62,16 @@ Result<std::pair<std::vector<Vote>, std::size_t>> parse_log(const std::filesyste
 }  // namespace
 
 Result<std::vector<Vote>> SafetyFile::read_log(const std::filesystem::path& data_dir) {
-  auto parsed = parse_log(data_dir / kLogFile);
-  if (!parsed) return parsed.error();
-  return std::move(parsed->first);
+  std::vector<Vote> out;
+  for (const char* name : {kOldLogFile, kLogFile}) {
+    auto parsed = parse_log(data_dir / name);
+    if (!parsed) return parsed.error();
+    out.insert(out.end(), parsed->first.begin(), parsed->first.end());
+  }
+  return out;
 }
 
-Result<std::unique_ptr<SafetyFile>> SafetyFile::open(const std::filesystem::path& dir) {
+Result<std::unique_ptr<SafetyFile>> SafetyFile::open(const std::filesystem::path& dir, std::uint64_t log_limit) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return local_error("io-error", dir.string() + ": " + ec.message());
@@ -80,12 +85,17 @@ Result<std::unique_ptr<SafetyFile>> SafetyFile::open(const std::filesystem::path
       return local_error("safety-state-corrupt", (dir / kStateFile).string() + ": " + decoded.error().to_string());
     state = *decoded;
   }
+  auto old = parse_log(dir / kOldLogFile);
+  if (!old) return old.error();
   auto parsed = parse_log(dir / kLogFile);
   if (!parsed) return parsed.error();
   auto& [votes, whole] = *parsed;
 
-  // Votes logged after the state file was last replaced bind us too.
-  for (const auto& v : votes) {
+  // Votes logged after the state file was last replaced bind us too (in
+  // either log: see rotate()).
+  std::vector<Vote> all = std::move(old->first);
+  all.insert(all.end(), votes.begin(), votes.end());
+  for (const auto& v : all) {
     if (v.height > state.height) state = consensus::SafetyState{v.height, v.view, std::max(state.asked_view, v.view), {}, std::nullopt};
     if (v.height != state.height) continue;
     bool known = false;
@@ -105,6 +115,8 @@ Result<std::unique_ptr<SafetyFile>> SafetyFile::open(const std::filesystem::path
   f->dir_fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (f->dir_fd_ < 0) return io_error(dir, "cannot open directory");
   f->restored_ = state;
+  f->log_size_ = whole;
+  f->log_limit_ = log_limit;
   f->logged_height_ = state.height;
   for (const auto& v : state.signed_votes) f->logged_.insert(encode(v));
   return f;
@@ -135,6 +147,7 @@ Status SafetyFile::save(const consensus::SafetyState& state) {
   if (!records.empty()) {
     if (!write_all(log_fd_, records.data(), records.size()) || ::fdatasync(log_fd_) != 0)
       return io_error(dir_ / kLogFile, "cannot append");
+    log_size_ += records.size();
     for (auto& e : added) logged_.insert(std::move(e));
   }
   // 2. Replace the state file atomically.
@@ -147,7 +160,25 @@ Status SafetyFile::save(const consensus::SafetyState& state) {
   if (!ok) return io_error(tmp, "cannot write");
   if (::rename(tmp.c_str(), (dir_ / kStateFile).c_str()) != 0) return io_error(dir_ / kStateFile, "cannot rename");
   if (::fsync(dir_fd_) != 0) return io_error(dir_, "cannot fsync directory");
+  // 3. safety_state now holds every vote that binds us: a full log can go.
+  if (log_size_ >= log_limit_) rotate();
   return {};
+}
+
+// Best effort: on failure the current log stays and the next save tries
+// again. Whatever happens, open() reads both files, so a vote appended to a
+// renamed log still binds the node.
+void SafetyFile::rotate() {
+  if (::rename((dir_ / kLogFile).c_str(), (dir_ / kOldLogFile).c_str()) != 0) return;
+  int fd = ::open((dir_ / kLogFile).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    ::rename((dir_ / kOldLogFile).c_str(), (dir_ / kLogFile).c_str());  // keep appending where we were
+    return;
+  }
+  ::close(log_fd_);
+  log_fd_ = fd;
+  log_size_ = 0;
+  ::fsync(dir_fd_);
 }
 
 }  // namespace verity::node
