@@ -296,6 +296,11 @@ class Worker {
   }
 
  private:
+  struct Sent {  // a commitment or reveal sent for a task
+    Clock::time_point at;
+    std::string tx;  // its id; empty when sending failed
+  };
+
   void say(const std::string& line) {
     std::lock_guard<std::mutex> g(log_mu_);
     log_ << now_text() << " " << line << std::endl;
@@ -461,6 +466,33 @@ class Worker {
     return u64_of(*st, "height");
   }
 
+  // Whether to send task `id`'s commitment (or reveal) now: never sent, or
+  // sent kResendAfter ago and the node no longer has it (dropped from the
+  // mempool) or committed it as failed. A transaction still pending, or
+  // committed and not yet reflected in the task, is waited for: sending it
+  // again would fail in its block and pay a second fee.
+  bool may_send(std::map<std::uint64_t, Sent>& sent, std::uint64_t id, const std::string& name) {
+    auto it = sent.find(id);
+    if (it == sent.end()) return true;
+    if (Clock::now() - it->second.at < kResendAfter) return false;
+    if (it->second.tx.empty()) return true;
+    auto t = call("tx", {{"hash", it->second.tx}});
+    if (!t) {
+      if (t.error().reason == "not-found") {
+        say(name + ": tx " + it->second.tx + " is gone from the node; sending again");
+        return true;
+      }
+      return false;  // node away: ask again later
+    }
+    const Json* receipt = member(*t, "receipt");
+    if (receipt && receipt->IsObject() && !bool_of(*receipt, "ok")) {
+      say(name + ": tx " + it->second.tx + " failed in its block (" + str_of(*receipt, "reason") + "); sending again");
+      return true;
+    }
+    it->second.at = Clock::now();  // pending, or committed: look again later
+    return false;
+  }
+
   // One step of a task's life; false once the worker is done with it.
   bool step(std::uint64_t id) {
     const std::string name = "task " + std::to_string(id);
@@ -564,18 +596,17 @@ class Worker {
              name + ": commit deadline " + std::to_string(commit_deadline) + " passed before the commitment landed");
         return true;
       }
-      auto it = commit_sent_.find(id);
-      if (it != commit_sent_.end() && Clock::now() - it->second < kResendAfter) return true;
+      if (!may_send(commit_sent_, id, name)) return true;
       Hash256 rh = task_result_hash(state->outcome, state->exit_code, state->fuel_used, state->output);
       CommitResult c;
       c.task = id;
       c.commitment = task_commitment(chain_id_, id, rh, state->salt, key_.public_key());
       if (auto st = send(c); !st) {
         say(name + ": commit_result failed: " + st.error().to_string());
-        commit_sent_[id] = Clock::now() - kResendAfter + std::chrono::seconds(1);
+        commit_sent_[id] = Sent{Clock::now() - kResendAfter + std::chrono::seconds(1), ""};
         return true;
       }
-      commit_sent_[id] = Clock::now();
+      commit_sent_[id] = Sent{Clock::now(), last_tx_};
       say(name + ": committed " + rh.hex() + " (tx " + last_tx_ + ")");
       return true;
     }
@@ -592,8 +623,7 @@ class Worker {
       auto h = height();
       if (!h || *h <= commit_deadline) return true;  // reveals not open yet
     }
-    auto it = reveal_sent_.find(id);
-    if (it != reveal_sent_.end() && Clock::now() - it->second < kResendAfter) return true;
+    if (!may_send(reveal_sent_, id, name)) return true;
     RevealResult rv;
     rv.task = id;
     rv.outcome = state->outcome;
@@ -603,10 +633,10 @@ class Worker {
     rv.salt = state->salt;
     if (auto st = send(rv); !st) {
       say(name + ": reveal_result failed: " + st.error().to_string());
-      reveal_sent_[id] = Clock::now() - kResendAfter + std::chrono::seconds(1);
+      reveal_sent_[id] = Sent{Clock::now() - kResendAfter + std::chrono::seconds(1), ""};
       return true;
     }
-    reveal_sent_[id] = Clock::now();
+    reveal_sent_[id] = Sent{Clock::now(), last_tx_};
     say(name + ": revealed (tx " + last_tx_ + ")");
     return true;
   }
@@ -632,7 +662,7 @@ class Worker {
     std::uint64_t suppressed;
   };
   std::map<std::string, Warned> warned_;
-  std::map<std::uint64_t, Clock::time_point> commit_sent_, reveal_sent_;
+  std::map<std::uint64_t, Sent> commit_sent_, reveal_sent_;
   std::map<std::string, Bytes> modules_;
 };
 

@@ -416,6 +416,43 @@ def audit_overturns_a_colluding_majority():
         c.stop()
 
 
+def a_pending_commitment_is_not_sent_twice():
+    c = Cluster().start()
+    workers = []
+    try:
+        wait_for("height 2", lambda: all(n.height() >= 2 for n in c.nodes), 60, c.nodes)
+        workers = start_workers(c)
+        # A 150 x 150 matrix product runs for about half a second in the
+        # sandbox: time to stall the chain between assignment and commitments.
+        tid = submit(c, os.environ["TASK_MATMUL_WASM"], b"150\n", blocks=("400", "400"))
+        wait_for("task assigned", lambda: rpc(c, "task", {"id": tid})["round"]["assigned_height"] > 0, 30, c.nodes,
+                 interval=0.01)
+        c.nodes[2].kill9()
+        c.nodes[3].kill9()  # two of four: nothing commits
+        stalled_at = c.nodes[0].height()
+        # Workers 1 and 2 (on validators 1 and 2) send their commitments, which
+        # stay pending well past the 8 s after which a worker would resend.
+        time.sleep(12)
+        assert c.nodes[0].height() == stalled_at, "the chain did not stall"
+        for w in workers[:2]:
+            assert w.log().count(f"task {tid}: committed") == 1, w.log()
+        c.nodes[2].start()
+        c.nodes[3].start()
+        t = wait_settled(c, [tid], workers, timeout=90)[0]
+        assert t["status"] == "settled" and len(t["result"]["majority"]) == 3, t
+        for w in workers[:2]:
+            log = w.log()
+            assert log.count(f"task {tid}: committed") == 1 and "sending again" not in log, log
+            # register_worker, commit_result, reveal_result: nothing sent twice, no failed transaction.
+            assert rpc(c, "account", {"address": w.key})["nonce"] == 3, (w.n, rpc(c, "account", {"address": w.key}))
+    except Exception:
+        dump(workers)
+        raise
+    finally:
+        c.stop()
+
+
 if __name__ == "__main__":
     TestRunner([byzantine_is_outvoted_and_results_match_native, killed_worker_loses_only_reputation,
-                restarted_worker_reveals_what_it_committed, audit_overturns_a_colluding_majority]).main()
+                restarted_worker_reveals_what_it_committed, audit_overturns_a_colluding_majority,
+                a_pending_commitment_is_not_sent_twice]).main()
