@@ -43,6 +43,7 @@ namespace {
 constexpr std::size_t kRevealOutputCap = kMaxTaskIoBytes;  // a reveal carries at most 64 KiB
 constexpr auto kResendAfter = std::chrono::seconds(8);
 constexpr int kMaxScanPages = 20;  // 2,000 tasks in progress per scan
+constexpr auto kStopPoll = std::chrono::milliseconds(250);
 
 const Json* member(const Json& v, const char* name) {
   if (!v.IsObject()) return nullptr;
@@ -163,8 +164,9 @@ struct Shared {
   bool rescan = false;
 };
 
-// The WebSocket subscriber: its own io_context, synchronous, reconnects with
-// backoff; never throws out of the thread.
+// The WebSocket subscriber: its own io_context, reconnects with backoff;
+// never throws out of the thread. Reads wait at most kStopPoll at a time so
+// that a stop is seen within about that (connecting: within its 5 s limit).
 void websocket_thread(rpc::RpcUrl url, std::string me, std::shared_ptr<Shared> shared, std::ostream* log,
                       std::mutex* log_mu, const std::atomic<bool>* stop) {
   namespace beast = boost::beast;
@@ -199,7 +201,18 @@ void websocket_thread(rpc::RpcUrl url, std::string me, std::shared_ptr<Shared> s
       shared->cv.notify_all();
       while (!stop->load()) {
         beast::flat_buffer buf;
-        ws.read(buf);
+        bool done = false;
+        beast::error_code ec;
+        ws.async_read(buf, [&](beast::error_code e, std::size_t) {
+          ec = e;
+          done = true;
+        });
+        while (!done && !stop->load()) {
+          ioc.restart();
+          ioc.run_for(kStopPoll);
+        }
+        if (!done) return;  // stopping: the stream closes with ioc
+        if (ec) throw beast::system_error(ec);
         std::string text = beast::buffers_to_string(buf.data());
         rapidjson::Document d;
         d.Parse(text.c_str(), text.size());
@@ -266,8 +279,17 @@ class Worker {
         say("task " + std::to_string(s->task) + ": resuming from " + e.path().string());
       }
     }
-    std::thread ws(websocket_thread, url_, me_, shared_, &log_, &log_mu_, &stop_);  // log_mu_ is static
-    ws.detach();  // blocked in a read at shutdown; the process exits under it
+    // The WebSocket thread stops and is joined however run() ends.
+    std::atomic<bool> ws_stop{false};
+    std::thread ws(websocket_thread, url_, me_, shared_, &log_, &log_mu_, &ws_stop);
+    struct Join {
+      std::atomic<bool>& stop;
+      std::thread& t;
+      ~Join() {
+        stop.store(true);
+        t.join();  // within kStopPoll (or its connect timeout)
+      }
+    } join{ws_stop, ws};
 
     auto last_scan = Clock::time_point{};
     while (!stop_.load()) {
@@ -647,7 +669,7 @@ class Worker {
   rpc::HttpRpcClient rpc_;
   rpc::RpcUrl url_;
   std::ostream& log_;
-  static inline std::mutex log_mu_;  // outlives the Worker: the detached WebSocket thread logs with it
+  std::mutex log_mu_;  // the WebSocket thread logs with it too
   const std::atomic<bool>& stop_;
   std::shared_ptr<Shared> shared_;
   std::string chain_id_;
@@ -775,8 +797,7 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
     err << "verity-worker: " << st.error().to_string() << "\n";
     return kExitFailure;
   }
-  out.flush();
-  std::_Exit(kExitOk);  // the WebSocket thread may still be blocked in a read
+  return kExitOk;
 }
 
 int init_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {

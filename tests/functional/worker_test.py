@@ -337,6 +337,13 @@ def restarted_worker_reveals_what_it_committed():
         assert t["status"] == "settled", t
         assert sorted(t["result"]["majority"]) == sorted(w.key for w in workers[:2]), t["result"]
         assert f"task {tid}: resuming" in w1.log() and f"task {tid}: revealed" in w1.log(), w1.log()
+        # SIGTERM: a worker stops cleanly (its WebSocket thread joined), exit 0, "stopping" last.
+        for w in workers[:2]:
+            started = time.monotonic()
+            w.proc.send_signal(signal.SIGTERM)
+            assert w.proc.wait(10) == 0, w.log()
+            print(f"  worker-{w.n} stopped {time.monotonic() - started:.2f} s after SIGTERM", flush=True)
+            assert w.log().rstrip().endswith("stopping"), w.log()[-500:]
     except Exception:
         dump(workers)
         raise
