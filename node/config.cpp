@@ -83,6 +83,7 @@ const std::map<std::string, Reader>& readers() {
       {"data_dir", string_key(&Config::data_dir)},
       {"node_key_file", string_key(&Config::node_key_file)},
       {"validator_key_file", string_key(&Config::validator_key_file)},
+      {"passphrase_file", string_key(&Config::passphrase_file)},
       {"p2p.listen", host_port_key([](Config& c) -> HostPort& { return c.p2p.listen; })},
       {"p2p.persistent_peers",
        [](const toml::node& n, Config& c, const std::string& key, std::string_view source) -> Status {
@@ -203,6 +204,11 @@ Result<Config> load_config(const std::filesystem::path& home) {
 
 std::string render_config(const Config& c) {
   auto q = [](const std::string& s) { return "\"" + s + "\""; };
+  // An optional path: the key when set, else the key commented out with an example.
+  auto optional_path = [&](const char* key, const std::string& value, const char* example) {
+    return value.empty() ? "# " + std::string(key) + " = " + q(example) + "\n"
+                         : std::string(key) + " = " + q(value) + "\n";
+  };
   std::ostringstream o;
   o << "# Verity node configuration (TOML). Every key is optional: a missing key\n"
        "# takes the default shown in docs/node.md. Relative paths are relative to\n"
@@ -220,7 +226,12 @@ std::string render_config(const Config& c) {
     << "node_key_file = " << q(c.node_key_file) << "\n"
     << "# The key this node signs consensus votes with. NEVER run two nodes with\n"
     << "# the same validator key: they would double-sign and be slashed.\n"
-    << "validator_key_file = " << q(c.validator_key_file) << "\n\n"
+    << "validator_key_file = " << q(c.validator_key_file) << "\n"
+    << "# Encrypted key files (verityd init --encrypt-keys) need their passphrase:\n"
+    << "# the first line of this file (not readable by other users; under systemd\n"
+    << "# LoadCredential=, /run/credentials/verityd.service/NAME), else the\n"
+    << "# environment variable VERITY_PASSPHRASE.\n"
+    << optional_path("passphrase_file", c.passphrase_file, "/run/credentials/verityd.service/passphrase") << "\n"
     << "[p2p]\n"
     << "# Where peers connect (TLS 1.3, authenticated by node keys).\n"
     << "listen = " << q(c.p2p.listen.str()) << "\n"

@@ -39,6 +39,9 @@ struct Config {
   std::string data_dir = "data";
   std::string node_key_file = "node_key.json";
   std::string validator_key_file = "validator_key.json";
+  // A file holding the passphrase of encrypted key files (`verityd init
+  // --encrypt-keys`); empty: the environment's VERITY_PASSPHRASE, if any.
+  std::string passphrase_file;
 
   struct P2P {
     HostPort listen{"0.0.0.0", 7801};
