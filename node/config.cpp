@@ -8,6 +8,8 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include <boost/asio/ip/address.hpp>
+
 #include "node/p2p.h"  // parse_peer_address
 
 namespace verity::node {
@@ -112,6 +114,14 @@ const std::map<std::string, Reader>& readers() {
        uint_key([](Config& c) -> std::uint64_t& { return c.rpc.request_timeout_ms; }, 100, 3'600'000)},
       {"rpc.idle_timeout_ms",
        uint_key([](Config& c) -> std::uint64_t& { return c.rpc.idle_timeout_ms; }, 100, 3'600'000)},
+      {"rpc.auth_token_file",
+       [](const toml::node& n, Config& c, const std::string& key, std::string_view source) -> Status {
+         auto v = n.value_exact<std::string>();
+         if (!v) return bad(source, key, "expected a string, got " + type_name(n));
+         if (v->empty()) return bad(source, key, "must not be empty (remove the key for no token)");
+         c.rpc.auth_token_file = *v;
+         return {};
+       }},
       {"consensus.timeout_ms",
        uint_key([](Config& c) -> std::uint64_t& { return c.consensus.timeout_ms; }, 50, 600'000)},
       {"consensus.empty_block_interval_ms",
@@ -174,6 +184,13 @@ Result<HostPort> parse_host_port(std::string_view s, bool allow_zero) {
   if (value == 0 && !allow_zero) return fail("port must not be 0");
   hp.port = static_cast<std::uint16_t>(value);
   return hp;
+}
+
+bool is_loopback_host(std::string_view host) {
+  if (host == "localhost") return true;
+  boost::system::error_code ec;
+  auto address = boost::asio::ip::make_address(std::string(host), ec);
+  return !ec && address.is_loopback();
 }
 
 Result<Config> parse_config(std::string_view text, const std::filesystem::path& home, std::string_view source) {
@@ -259,7 +276,12 @@ std::string render_config(const Config& c) {
     << "# response must be taken as soon (slow clients are cut off).\n"
     << "request_timeout_ms = " << c.rpc.request_timeout_ms << "\n"
     << "# A keep-alive connection with no request for this long is closed.\n"
-    << "idle_timeout_ms = " << c.rpc.idle_timeout_ms << "\n\n"
+    << "idle_timeout_ms = " << c.rpc.idle_timeout_ms << "\n"
+    << "# A file whose first line is a bearer token (at least 32 characters,\n"
+    << "# e.g. 'openssl rand -hex 32'; not readable by other users). When set,\n"
+    << "# send_tx and send_tx_commit require 'Authorization: Bearer TOKEN'; reads\n"
+    << "# stay open. Set it whenever listen is not a loopback address.\n"
+    << optional_path("auth_token_file", c.rpc.auth_token_file, "rpc_token") << "\n"
     << "[consensus]\n"
     << "# How long a height may take before replicas ask for a view change; it\n"
     << "# doubles with each consecutive view change.\n"

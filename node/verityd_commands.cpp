@@ -335,6 +335,18 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& out, std::ostr
   } else {
     passphrase = env(kPassphraseEnv);
   }
+  std::string auth_token;
+  if (!config->rpc.auth_token_file.empty()) {
+    auto t = read_secret_file(config->path_of(config->rpc.auth_token_file), "rpc.auth_token_file");
+    if (t) {
+      if (auto s = rpc::check_auth_token(*t); !s) t = s.error();
+    }
+    if (!t) {
+      err << "verityd start: " << t.error().reason << ": " << t.error().detail << " (config.toml: [rpc] auth_token_file)\n";
+      return kExitFailure;
+    }
+    auth_token = *t;
+  }
   Logger logger(config->log_level);
   boost::asio::io_context io;
   auto node = Node::open(io, *config, logger, passphrase);
@@ -354,6 +366,7 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& out, std::ostr
   });
   RpcBackend backend(**node);
   rpc::Server rpc_server(io, backend, rpc_limits(*config));
+  rpc_server.set_auth_token(auth_token);
   (*node)->on_commit([&](const Block& b, const std::vector<Receipt>& r, const std::vector<Event>& e) {
     rpc_server.on_committed(b, r, e);
   });
@@ -366,8 +379,16 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& out, std::ostr
         << " (another program uses it? set [rpc] listen in config.toml)\n";
     return kExitFailure;
   }
+  const std::string rpc_address = config->rpc.listen.host + ":" + std::to_string(rpc_server.port());
   logger.write(LogLevel::info, "rpc", "listening",
-               Fields().add("address", config->rpc.listen.host + ":" + std::to_string(rpc_server.port())).str());
+               Fields().add("address", rpc_address).add("auth", auth_token.empty() ? "none" : "token").str());
+  if (auth_token.empty() && !is_loopback_host(config->rpc.listen.host))
+    logger.write(LogLevel::warn, "rpc", "public-without-token",
+                 Fields()
+                     .add("address", rpc_address)
+                     .add("hint", "anyone who reaches this address can submit transactions through this node: set [rpc] "
+                                  "auth_token_file, or listen on 127.0.0.1")
+                     .str());
   if (auto s = (*node)->start(); !s) {
     err << "verityd start: " << s.error().reason << ": " << s.error().detail << "\n";
     return kExitFailure;

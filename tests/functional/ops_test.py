@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
-"""Functional tests of what an operator relies on (docs/operators.md):
+"""Functional tests of what an operator relies on (docs/operators.md): the
+RPC bearer token of write methods, the warning of a public RPC without one,
 encrypted key files, and the refusal of key files other users may read.
 Real verityd processes on 127.0.0.1 (harness.py).
-Run: tests/functional/ops_test.py [TEST ...] (VERITYD=..., VERITY_SOURCE_ROOT=...)."""
+Run: tests/functional/ops_test.py [TEST ...] (VERITYD=..., VERITY=..., VERITY_SOURCE_ROOT=...)."""
 
 import contextlib
+import http.client
 import json
 import os
 import shutil
 import subprocess
 
-from harness import VERITYD, Cluster, TestRunner, run_ok, wait_for
+from harness import VERITYD, Cluster, TestRunner, free_ports, run_ok, wait_for
 
+VERITY = os.environ.get("VERITY", os.path.join(os.path.dirname(VERITYD), "verity"))
+TOKEN = "4f1c0ffee5b1e7c0a7e2d9b3c8f6a1d2e3f4a5b6c7d8e9f0"
 PASSPHRASE = "correct horse battery staple"
 
 
@@ -23,6 +27,24 @@ def cluster():
         yield c
     finally:
         c.stop()
+
+
+def post(port, body, token=None):
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST", "/", body=json.dumps(body), headers=headers)
+        r = conn.getresponse()
+        assert r.status == 200, r.status
+        return json.loads(r.read())
+    finally:
+        conn.close()
+
+
+def call(port, method, params=None, token=None):
+    return post(port, {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}, token)
 
 
 def secret_file(path, text, mode=0o600):
@@ -42,12 +64,90 @@ def replace_in_config(home, old, new):
         f.write(text.replace(old, new))
 
 
+def uncomment(home, key, value):
+    """Sets a key that config.toml has commented out ('# KEY = "example"')."""
+    path = os.path.join(home, "config.toml")
+    with open(path) as f:
+        line = next(line for line in f if line.startswith(f"# {key} = "))
+    replace_in_config(home, line, f"{key} = {value}\n")
+
+
 def start_fails(home, env=None):
     """verityd start's exit code and stderr, for a start expected to fail at once."""
     out = subprocess.run([VERITYD, "start", "--home", home], capture_output=True, text=True, timeout=60,
                          env=env, stdin=subprocess.DEVNULL)
     assert out.returncode != 0, f"verityd start succeeded: {out.stderr}"
     return out.returncode, out.stderr
+
+
+def verity(node, *args, env_extra=None):
+    env = dict(os.environ)
+    env.pop("VERITY_RPC_TOKEN", None)
+    env.update(env_extra or {})
+    return subprocess.run([VERITY, "--home", os.path.join(node.home, "client"), "--rpc",
+                           f"http://127.0.0.1:{node.rpc_port}", *args], capture_output=True, text=True, timeout=60,
+                          env=env, stdin=subprocess.DEVNULL)
+
+
+def test_write_methods_need_the_token():
+    with cluster() as c:
+        n = c.nodes[0]
+        token_file = secret_file(os.path.join(n.home, "rpc_token"), TOKEN)
+        uncomment(n.home, "auth_token_file", '"rpc_token"')
+        n.start()
+        wait_for("the RPC server", lambda: "rpc listening" in n.log(), 30, [n])
+        assert "auth=token" in n.log(), n.tail()
+        assert "public-without-token" not in n.log()
+
+        # No token, or a wrong one: refused before anything else is looked at.
+        for token in (None, TOKEN[:-1], TOKEN + "0", "x" * 48):
+            e = call(n.rpc_port, "send_tx", {"tx": "00"}, token)["error"]
+            assert e["code"] == -32005 and e["data"]["reason"] == "unauthorized", e
+        # The right one gets through to the parameters.
+        e = call(n.rpc_port, "send_tx", {"tx": "00"}, TOKEN)["error"]
+        assert e["data"]["reason"] == "invalid-params", e
+        # Reads stay open.
+        assert call(n.rpc_port, "status")["result"]["chain_id"]
+
+        # The client: refused without the token, accepted with --rpc-token-file or VERITY_RPC_TOKEN.
+        out = verity(n, "transfer", "--from", "alice", "--to", "bob", "--amount", "5")
+        assert out.returncode == 1 and "[unauthorized]" in out.stderr, out.stderr
+        out = verity(n, "--rpc-token-file", token_file, "transfer", "--from", "alice", "--to", "bob", "--amount", "5")
+        assert out.returncode == 0, out.stderr
+        out = verity(n, "transfer", "--from", "alice", "--to", "bob", "--amount", "6",
+                     env_extra={"VERITY_RPC_TOKEN": TOKEN})
+        assert out.returncode == 0, out.stderr
+        assert call(n.rpc_port, "status")["result"]["mempool_txs"] == 2
+        # A token file others may read is a usage error of the client.
+        os.chmod(token_file, 0o644)
+        out = verity(n, "--rpc-token-file", token_file, "balance", "bob")
+        assert out.returncode == 2 and "chmod o-rwx" in out.stderr, out.stderr
+        n.terminate()
+
+        # ... and stops the node from starting, as does a short token.
+        code, err = start_fails(n.home)
+        assert code == 1 and "secret-file-unsafe-permissions" in err and "auth_token_file" in err, err
+        os.chmod(token_file, 0o600)
+        secret_file(token_file, "short")
+        code, err = start_fails(n.home)
+        assert code == 1 and "bad-auth-token" in err and "openssl rand" in err, err
+        os.unlink(token_file)
+        code, err = start_fails(n.home)
+        assert code == 1 and "secret-file-missing" in err, err
+
+
+def test_public_rpc_without_token_warns():
+    with cluster() as c:
+        n = c.nodes[0]
+        _, rpc = free_ports(2)
+        # 0.0.0.0: beyond loopback.
+        replace_in_config(n.home, f'listen = "127.0.0.1:{n.rpc_port}"', f'listen = "0.0.0.0:{rpc}"')
+        n.rpc_port = rpc
+        n.start()
+        wait_for("the public-RPC warning", lambda: "WARN  rpc public-without-token" in n.log(), 30, [n])
+        assert "auth_token_file" in n.log()
+        n.terminate()
+        # The quiet case (loopback) is checked by test_write_methods_need_the_token and every other test.
 
 
 def test_encrypted_keys():
@@ -134,4 +234,5 @@ def test_key_files_others_may_read_stop_the_node():
 
 
 if __name__ == "__main__":
-    TestRunner([test_encrypted_keys, test_key_files_others_may_read_stop_the_node]).main()
+    TestRunner([test_write_methods_need_the_token, test_public_rpc_without_token_warns, test_encrypted_keys,
+                test_key_files_others_may_read_stop_the_node]).main()

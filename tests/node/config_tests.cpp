@@ -133,6 +133,35 @@ BOOST_AUTO_TEST_CASE(key_files_round_trip_and_refuse_unsafe_permissions) {
   BOOST_CHECK(contains(mismatch.error().detail, "does not match"));
 }
 
+BOOST_AUTO_TEST_CASE(optional_secret_files_render_commented_out_and_read_back) {
+  Config c;
+  c.home = "/h";
+  const std::string text = render_config(c);
+  // Unset: commented out, with an example, so the default stays "none".
+  BOOST_CHECK(contains(text, "# passphrase_file = "));
+  BOOST_CHECK(contains(text, "# auth_token_file = "));
+  auto back = parse_config(text, "/h");
+  BOOST_REQUIRE(back);
+  BOOST_CHECK(back->passphrase_file.empty());
+  BOOST_CHECK(back->rpc.auth_token_file.empty());
+  c.passphrase_file = "/run/credentials/verityd.service/passphrase";
+  c.rpc.auth_token_file = "rpc_token";
+  auto set = parse_config(render_config(c), "/h");
+  BOOST_REQUIRE(set);
+  BOOST_CHECK_EQUAL(set->passphrase_file, c.passphrase_file);
+  BOOST_CHECK_EQUAL(set->rpc.auth_token_file, "rpc_token");
+  BOOST_CHECK_EQUAL(set->path_of(set->rpc.auth_token_file), fs::path("/h/rpc_token"));
+  BOOST_CHECK(contains(error_of("[rpc]\nauth_token_file = \"\"\n"), "rpc.auth_token_file"));
+  BOOST_CHECK(contains(error_of("[rpc]\nauth_token_file = 5\n"), "expected a string"));
+  BOOST_CHECK(contains(error_of("passphrase_file = \"\"\n"), "passphrase_file"));
+}
+
+BOOST_AUTO_TEST_CASE(loopback_hosts) {
+  for (const char* h : {"127.0.0.1", "127.1.2.3", "::1", "localhost"}) BOOST_CHECK_MESSAGE(is_loopback_host(h), h);
+  for (const char* h : {"0.0.0.0", "::", "10.0.0.1", "203.0.113.7", "node.example"})
+    BOOST_CHECK_MESSAGE(!is_loopback_host(h), h);
+}
+
 BOOST_AUTO_TEST_CASE(secret_files_take_the_first_line_and_refuse_other_users) {
   TempDir d;
   const auto path = d.path / "secret";
