@@ -233,6 +233,49 @@ def test_key_files_others_may_read_stop_the_node():
         run_ok([VERITYD, "show-node-id", "--home", n.home])
 
 
+def metrics(port):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/metrics")
+        r = conn.getresponse()
+        assert r.status == 200
+        out = {}
+        for line in r.read().decode().splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                out[name] = float(value)
+        return out
+    finally:
+        conn.close()
+
+
+def test_metrics_an_operator_alerts_on():
+    with cluster() as c:
+        c.start()
+        v1, v4 = c.nodes[0], c.nodes[3]
+        wait_for("height 3", lambda: min(n.height() for n in c.nodes) >= 3, 60, c.nodes)
+        m = metrics(v1.rpc_port)
+        assert m["verity_validator_window_blocks"] >= 1, m
+        assert m["verity_validator_missed_blocks"] == 0, m
+        assert m["verity_validator_missed_blocks_allowed"] == 50, m  # devnet: window 100, 50% signed
+        assert m["verity_validator_jailed"] == 0 and m["verity_validator_banned"] == 0, m
+        assert 0 < m["verity_data_free_bytes"] <= m["verity_data_size_bytes"], m
+        # validator-4 stops; the chain goes on without its signature; back, it sees what it missed.
+        assert v4.terminate() == 0
+        h = v1.height()
+        wait_for("5 blocks without validator-4", lambda: v1.height() >= h + 5, 60, c.nodes[:3])
+        v4.start()
+        wait_for("validator-4 catching up", lambda: v4.height() >= v1.height() - 1, 60, c.nodes)
+        wait_for("validator-4's missed commits in its metrics",
+                 lambda: metrics(v4.rpc_port).get("verity_validator_missed_blocks", 0) >= 3, 30, c.nodes)
+        # A full node has no validator: no such series.
+        full = c.add_full_node()
+        full.start()
+        wait_for("the full node's RPC", lambda: "rpc listening" in full.log(), 30, [full])
+        fm = metrics(full.rpc_port)
+        assert "verity_validator_missed_blocks" not in fm and "verity_data_free_bytes" in fm, fm
+
+
 if __name__ == "__main__":
     TestRunner([test_write_methods_need_the_token, test_public_rpc_without_token_warns, test_encrypted_keys,
-                test_key_files_others_may_read_stop_the_node]).main()
+                test_key_files_others_may_read_stop_the_node, test_metrics_an_operator_alerts_on]).main()
