@@ -1,6 +1,6 @@
 #!/bin/bash
-# `meson install --destdir` puts what a server needs where systemd and
-# operators look for it: the binaries, the systemd unit (running the installed verityd as
+# `meson install --destdir` puts what docs/operators.md promises where it
+# says: the binaries, the systemd unit (running the installed verityd as
 # user verity), the sysusers.d and tmpfiles.d snippets, and the example
 # config, which must be exactly what `verityd init` writes.
 # Usage: install_test.sh BUILD_DIR BINDIR UNITDIR SYSUSERSDIR TMPFILESDIR DOCDIR (absolute install paths)
@@ -31,6 +31,7 @@ grep -qE '@[A-Z_]+@' "$unit" && fail "verityd.service has an unsubstituted @VARI
 
 grep -q '^u verity ' "$dest$sysusersdir/verity.conf" || fail "no sysusers.d entry for the verity user"
 grep -q '^d /var/lib/verity 0700 verity verity' "$dest$tmpfilesdir/verity.conf" || fail "no tmpfiles.d entry for the home"
+[ -f "$dest$docdir/operators.md" ] || fail "docs/operators.md is not installed in $docdir"
 
 example=$dest$docdir/config.toml.example
 [ -f "$example" ] || fail "no config.toml.example in $docdir"
