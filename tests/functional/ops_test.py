@@ -9,8 +9,11 @@ import contextlib
 import http.client
 import json
 import os
+import pty
+import select
 import shutil
 import subprocess
+import time
 
 from harness import VERITYD, Cluster, TestRunner, free_ports, run_ok, wait_for
 
@@ -276,6 +279,69 @@ def test_metrics_an_operator_alerts_on():
         assert "verity_validator_missed_blocks" not in fm and "verity_data_free_bytes" in fm, fm
 
 
+def run_on_terminal(argv, answers, env, timeout=60):
+    """Runs argv with a pseudo-terminal as its controlling terminal (so it can
+    open /dev/tty); `answers` is [(prompt, text)]: each text is typed once its
+    prompt has appeared. Returns (exit code, everything shown on the terminal)."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a new session whose terminal is the pty
+        try:
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    seen, sent = b"", 0
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            if sent < len(answers) and answers[sent][0].encode() in seen:
+                os.write(fd, answers[sent][1].encode() + b"\n")
+                sent += 1
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), seen.decode(errors="replace")
+
+
+def test_init_asks_for_the_passphrase_on_the_terminal():
+    with cluster() as c:
+        env = {k: v for k, v in os.environ.items() if k != "VERITY_PASSPHRASE"}
+        home = os.path.join(c.dir, "prompted")
+        p2p, rpc = free_ports(2)
+        init = [VERITYD, "init", "--home", home, "--genesis", c.genesis, "--encrypt-keys",
+                "--p2p-listen", f"127.0.0.1:{p2p}", "--rpc-listen", f"127.0.0.1:{rpc}"]
+        first, again = "Passphrase for the new key files:", "Repeat the passphrase:"
+        # Two different answers: nothing is written.
+        code, screen = run_on_terminal(init, [(first, PASSPHRASE), (again, PASSPHRASE + "x")], env)
+        assert code == 2 and "differ" in screen and not os.path.exists(home), (code, screen)
+        code, screen = run_on_terminal(init, [(first, PASSPHRASE), (again, PASSPHRASE)], env)
+        assert code == 0, (code, screen)
+        assert PASSPHRASE not in screen, screen  # no echo
+        with open(os.path.join(home, "validator_key.json")) as f:
+            assert "cipher" in json.load(f)
+        # That passphrase opens the keys: the node starts (and serves its RPC).
+        code, err = start_fails(home, dict(env, VERITY_PASSPHRASE=PASSPHRASE + "x"))
+        assert "bad-passphrase" in err, err
+        log = open(os.path.join(home, "verityd.log"), "wb")
+        proc = subprocess.Popen([VERITYD, "start", "--home", home], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                env=dict(env, VERITY_PASSPHRASE=PASSPHRASE))
+        try:
+            wait_for("the node with prompted keys", lambda: "rpc listening" in open(log.name).read(), 30)
+        finally:
+            proc.terminate()
+            proc.wait(20)
+            log.close()
+
+
 if __name__ == "__main__":
     TestRunner([test_write_methods_need_the_token, test_public_rpc_without_token_warns, test_encrypted_keys,
-                test_key_files_others_may_read_stop_the_node, test_metrics_an_operator_alerts_on]).main()
+                test_key_files_others_may_read_stop_the_node, test_metrics_an_operator_alerts_on,
+                test_init_asks_for_the_passphrase_on_the_terminal]).main()
