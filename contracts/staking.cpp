@@ -394,6 +394,16 @@ Result<std::optional<ValidatorRecord>> load_validator(const state::StateReader& 
   return load_optional<ValidatorRecord>(s, validator_key(op));
 }
 
+Result<DowntimeRecord> downtime_record(const state::StateReader& s, const PublicKey& op) {
+  auto window = load_record<MissedWindow>(s, missed_key(op));
+  if (!window) return window.error();
+  return DowntimeRecord{window->filled, window->missed};
+}
+
+std::uint64_t downtime_allowed_misses(const ProtocolParams& params) {
+  return params.downtime_window - params.downtime_window * params.min_signed_bps / kBpsDenominator;
+}
+
 Result<std::optional<PublicKey>> operator_of(const state::StateReader& s, const PublicKey& consensus_key) {
   auto k = load_optional<KeyRecord>(s, consensus_index_key(consensus_key));
   if (!k) return k.error();
@@ -566,7 +576,7 @@ Status begin_block_staking(state::StateOverlay& s, const state::BlockContext& ct
     window->filled = std::min(window->filled + 1, size);
     if (auto st = adjust_reputation(s, v->operator_address, missed ? kReputationMissed : kReputationSigned); !st) return st;
 
-    const std::uint64_t allowed = size - size * ctx.params.min_signed_bps / kBpsDenominator;
+    const std::uint64_t allowed = downtime_allowed_misses(ctx.params);
     if (!v->jailed && !v->banned && window->filled == size && window->missed > allowed) {
       v->jailed = true;
       v->jailed_until = ctx.height + ctx.params.downtime_jail_blocks;

@@ -118,6 +118,16 @@ Result<std::vector<PublicKey>> delegated_validators(const state::StateReader& s,
 Result<std::vector<UnbondingEntry>> unbonding_entries(const state::StateReader& s, const PublicKey& delegator);
 Result<std::vector<RewardEntry>> reward_entries(const state::StateReader& s, const PublicKey& account);
 Result<SupplyRecord> supply_record(const state::StateReader& s);
+// A validator under the downtime rule: of the last `counted` commits (at
+// most params.downtime_window; the count restarts when it is jailed), how
+// many it did not sign. More than `allowed` missed in a full window jails it.
+struct DowntimeRecord {
+  std::uint64_t counted = 0;
+  std::uint64_t missed = 0;
+};
+Result<DowntimeRecord> downtime_record(const state::StateReader& s, const PublicKey& operator_address);
+// How many commits of a full window may be missed without being jailed.
+std::uint64_t downtime_allowed_misses(const ProtocolParams& params);
 // The tokens a delegation is worth now.
 Amount delegation_value(const ValidatorRecord& v, const Delegation& d);
 struct RewardSummary {

@@ -28,6 +28,7 @@
 #include "core/transaction.h"
 #include "core/validator_set.h"
 #include "node/keystore.h"
+#include "node/secret_file.h"
 #include "rpc/http_client.h"
 #include "rpc/json_codec.h"
 #include "worker/sandbox.h"
@@ -225,7 +226,14 @@ class Session {
     if (!client_) {
       auto url = rpc::parse_rpc_url(g_.rpc);
       if (!url) return usage_error("--rpc: " + url.error().detail);
+      std::optional<std::string> token;
+      if (!g_.rpc_token_file.empty()) {
+        auto t = read_secret_file(g_.rpc_token_file, "--rpc-token-file");
+        if (!t) return usage_error(t.error().detail);
+        token = *t;
+      }
       client_.emplace(*url);
+      if (token) client_->set_token(*token);
     }
     return &*client_;
   }
@@ -1343,6 +1351,8 @@ const char* kGlobalHelp =
     "  --json                 print the node's raw result as JSON on stdout\n"
     "  --home DIR             the client's directory; keys in DIR/keys (default ~/.verity)\n"
     "  --passphrase-file FILE the key passphrase (first line); else VERITY_PASSPHRASE, else a prompt\n"
+    "  --rpc-token-file FILE  the node's RPC bearer token (first line), for a node that requires one\n"
+    "                         to send transactions; else VERITY_RPC_TOKEN\n"
     "\n'verity COMMAND --help' describes one command; docs/client.md has the details.\n"
     "\nExit codes: 0 ok; 1 the command failed (rejected or failed transaction, invalid proof,\n"
     "not found, wrong passphrase); 2 usage error; 3 the node cannot be reached at --rpc.\n";
@@ -1536,9 +1546,12 @@ int run_client(const std::vector<std::string>& args, ClientIo& io) {
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     bool matched = false;
-    for (const char* opt : {"--rpc", "--home", "--passphrase-file"}) {
+    for (const char* opt : {"--rpc", "--home", "--passphrase-file", "--rpc-token-file"}) {
       std::string name = opt;
-      std::string* target = name == "--rpc" ? &g.rpc : name == "--home" ? &g.home : &g.passphrase_file;
+      std::string* target = name == "--rpc"               ? &g.rpc
+                            : name == "--home"            ? &g.home
+                            : name == "--passphrase-file" ? &g.passphrase_file
+                                                          : &g.rpc_token_file;
       if (a == name) {
         if (i + 1 >= args.size()) {
           io.err << "verity: option '" << name << "' needs a value; run 'verity --help'\n";

@@ -59,6 +59,7 @@ struct ClientGlobals {
   bool json = false;
   std::string home;             // default: $HOME/.verity
   std::string passphrase_file;  // --passphrase-file
+  std::string rpc_token_file;   // --rpc-token-file: the node's RPC bearer token (else $VERITY_RPC_TOKEN)
 };
 
 // The program's commands.

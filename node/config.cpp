@@ -8,6 +8,8 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include <boost/asio/ip/address.hpp>
+
 #include "node/p2p.h"  // parse_peer_address
 
 namespace verity::node {
@@ -83,6 +85,7 @@ const std::map<std::string, Reader>& readers() {
       {"data_dir", string_key(&Config::data_dir)},
       {"node_key_file", string_key(&Config::node_key_file)},
       {"validator_key_file", string_key(&Config::validator_key_file)},
+      {"passphrase_file", string_key(&Config::passphrase_file)},
       {"p2p.listen", host_port_key([](Config& c) -> HostPort& { return c.p2p.listen; })},
       {"p2p.persistent_peers",
        [](const toml::node& n, Config& c, const std::string& key, std::string_view source) -> Status {
@@ -111,6 +114,14 @@ const std::map<std::string, Reader>& readers() {
        uint_key([](Config& c) -> std::uint64_t& { return c.rpc.request_timeout_ms; }, 100, 3'600'000)},
       {"rpc.idle_timeout_ms",
        uint_key([](Config& c) -> std::uint64_t& { return c.rpc.idle_timeout_ms; }, 100, 3'600'000)},
+      {"rpc.auth_token_file",
+       [](const toml::node& n, Config& c, const std::string& key, std::string_view source) -> Status {
+         auto v = n.value_exact<std::string>();
+         if (!v) return bad(source, key, "expected a string, got " + type_name(n));
+         if (v->empty()) return bad(source, key, "must not be empty (remove the key for no token)");
+         c.rpc.auth_token_file = *v;
+         return {};
+       }},
       {"consensus.timeout_ms",
        uint_key([](Config& c) -> std::uint64_t& { return c.consensus.timeout_ms; }, 50, 600'000)},
       {"consensus.empty_block_interval_ms",
@@ -175,6 +186,13 @@ Result<HostPort> parse_host_port(std::string_view s, bool allow_zero) {
   return hp;
 }
 
+bool is_loopback_host(std::string_view host) {
+  if (host == "localhost") return true;
+  boost::system::error_code ec;
+  auto address = boost::asio::ip::make_address(std::string(host), ec);
+  return !ec && address.is_loopback();
+}
+
 Result<Config> parse_config(std::string_view text, const std::filesystem::path& home, std::string_view source) {
   Config c;
   c.home = home;
@@ -203,6 +221,11 @@ Result<Config> load_config(const std::filesystem::path& home) {
 
 std::string render_config(const Config& c) {
   auto q = [](const std::string& s) { return "\"" + s + "\""; };
+  // An optional path: the key when set, else the key commented out with an example.
+  auto optional_path = [&](const char* key, const std::string& value, const char* example) {
+    return value.empty() ? "# " + std::string(key) + " = " + q(example) + "\n"
+                         : std::string(key) + " = " + q(value) + "\n";
+  };
   std::ostringstream o;
   o << "# Verity node configuration (TOML). Every key is optional: a missing key\n"
        "# takes the default shown in docs/node.md. Relative paths are relative to\n"
@@ -220,7 +243,12 @@ std::string render_config(const Config& c) {
     << "node_key_file = " << q(c.node_key_file) << "\n"
     << "# The key this node signs consensus votes with. NEVER run two nodes with\n"
     << "# the same validator key: they would double-sign and be slashed.\n"
-    << "validator_key_file = " << q(c.validator_key_file) << "\n\n"
+    << "validator_key_file = " << q(c.validator_key_file) << "\n"
+    << "# Encrypted key files (verityd init --encrypt-keys) need their passphrase:\n"
+    << "# the first line of this file (not readable by other users; under systemd\n"
+    << "# LoadCredential=, /run/credentials/verityd.service/NAME), else the\n"
+    << "# environment variable VERITY_PASSPHRASE.\n"
+    << optional_path("passphrase_file", c.passphrase_file, "/run/credentials/verityd.service/passphrase") << "\n"
     << "[p2p]\n"
     << "# Where peers connect (TLS 1.3, authenticated by node keys).\n"
     << "listen = " << q(c.p2p.listen.str()) << "\n"
@@ -248,7 +276,12 @@ std::string render_config(const Config& c) {
     << "# response must be taken as soon (slow clients are cut off).\n"
     << "request_timeout_ms = " << c.rpc.request_timeout_ms << "\n"
     << "# A keep-alive connection with no request for this long is closed.\n"
-    << "idle_timeout_ms = " << c.rpc.idle_timeout_ms << "\n\n"
+    << "idle_timeout_ms = " << c.rpc.idle_timeout_ms << "\n"
+    << "# A file whose first line is a bearer token (at least 32 characters,\n"
+    << "# e.g. 'openssl rand -hex 32'; not readable by other users). When set,\n"
+    << "# send_tx and send_tx_commit require 'Authorization: Bearer TOKEN'; reads\n"
+    << "# stay open. Set it whenever listen is not a loopback address.\n"
+    << optional_path("auth_token_file", c.rpc.auth_token_file, "rpc_token") << "\n"
     << "[consensus]\n"
     << "# How long a height may take before replicas ask for a view change; it\n"
     << "# doubles with each consecutive view change.\n"

@@ -39,6 +39,9 @@ struct Config {
   std::string data_dir = "data";
   std::string node_key_file = "node_key.json";
   std::string validator_key_file = "validator_key.json";
+  // A file holding the passphrase of encrypted key files (`verityd init
+  // --encrypt-keys`); empty: the environment's VERITY_PASSPHRASE, if any.
+  std::string passphrase_file;
 
   struct P2P {
     HostPort listen{"0.0.0.0", 7801};
@@ -54,6 +57,9 @@ struct Config {
     std::uint64_t max_connections = 256;
     std::uint64_t request_timeout_ms = 10'000;  // a whole request, from its first byte
     std::uint64_t idle_timeout_ms = 60'000;     // a keep-alive connection with no request
+    // A file holding the bearer token that send_tx and send_tx_commit
+    // require (docs/rpc-server.md, "Authentication"); empty: none.
+    std::string auth_token_file;
   } rpc;
 
   struct Consensus {
@@ -80,5 +86,10 @@ Result<Config> load_config(const std::filesystem::path& home);
 Result<Config> parse_config(std::string_view text, const std::filesystem::path& home, std::string_view source = "config.toml");
 // The commented file `verityd init` writes for these values.
 std::string render_config(const Config& c);
+
+// Whether `host` (an address or a name) is the loopback interface only
+// (127.0.0.0/8, ::1, "localhost"): the RPC server warns when it listens
+// beyond it without a token.
+bool is_loopback_host(std::string_view host);
 
 }  // namespace verity::node

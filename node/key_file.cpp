@@ -1,8 +1,6 @@
 #include "node/key_file.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -14,7 +12,10 @@
 
 namespace verity::node {
 
-Result<SecretKey> load_key_file(const std::filesystem::path& path) {
+namespace {
+
+// The file's text, after the permission checks of the header.
+Result<std::string> read_guarded(const std::filesystem::path& path) {
   const std::string name = path.string();
   struct stat st {};
   if (::stat(name.c_str(), &st) != 0)
@@ -22,13 +23,30 @@ Result<SecretKey> load_key_file(const std::filesystem::path& path) {
   if (st.st_mode & (S_IRWXG | S_IRWXO))
     return make_error("key-unsafe-permissions",
                       name + " may be read by other users: run 'chmod 600 " + name + "' and start again");
-  std::ifstream in(path);
+  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  struct stat dst {};
+  if (::stat(dir.c_str(), &dst) == 0 && (dst.st_mode & S_IWOTH) && !(dst.st_mode & S_ISVTX))
+    return make_error("key-unsafe-permissions", "the directory " + dir.string() + " of " + name +
+                                                    " may be changed by other users (they could replace the key): "
+                                                    "run 'chmod o-w " + dir.string() + "' and start again");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error("key-missing", name + ": cannot read it: " + std::strerror(errno));
   std::stringstream text;
   text << in.rdbuf();
-  rapidjson::Document doc;
-  doc.Parse(text.str().c_str());
+  return text.str();
+}
+
+bool encrypted_form(const rapidjson::Document& doc) { return doc.IsObject() && doc.HasMember("cipher"); }
+
+// A name for the encrypted form's "name" field: the file's stem when it is a
+// valid key name (validator_key.json -> "validator_key").
+std::string keystore_name(const std::filesystem::path& path) {
+  std::string stem = path.stem().string();
+  return is_valid_key_name(stem) ? stem : "key";
+}
+
+Result<SecretKey> parse_plain(const rapidjson::Document& doc, const std::string& name) {
   auto bad = [&](const std::string& why) { return make_error("bad-key-file", name + ": " + why); };
-  if (doc.HasParseError() || !doc.IsObject()) return bad("not a JSON object");
   if (!doc.HasMember("type") || !doc["type"].IsString() || std::string(doc["type"].GetString()) != "bip340-secp256k1")
     return bad("type must be \"bip340-secp256k1\"");
   if (!doc.HasMember("secret_key") || !doc["secret_key"].IsString()) return bad("secret_key missing");
@@ -43,22 +61,63 @@ Result<SecretKey> load_key_file(const std::filesystem::path& path) {
   return key;
 }
 
-Status write_key_file(const std::filesystem::path& path, const SecretKey& key) {
+}  // namespace
+
+Result<SecretKey> load_key_file(const std::filesystem::path& path, std::optional<std::string_view> passphrase) {
+  auto text = read_guarded(path);
+  if (!text) return text.error();
   const std::string name = path.string();
-  int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    if (errno == EEXIST) return make_error("key-exists", name + " exists already; it is never overwritten");
-    return local_error("io-error", name + ": " + std::strerror(errno));
+  rapidjson::Document doc;
+  doc.Parse(text->data(), text->size());
+  if (doc.HasParseError() || !doc.IsObject()) return make_error("bad-key-file", name + ": not a JSON object");
+  if (!encrypted_form(doc)) return parse_plain(doc, name);
+  if (!passphrase)
+    return make_error("key-passphrase-missing",
+                      name + " is encrypted and no passphrase was given: set passphrase_file in config.toml "
+                             "(a file holding the passphrase) or the environment variable VERITY_PASSPHRASE");
+  return decrypt_key_file(*text, *passphrase, name);
+}
+
+Result<PublicKey> key_file_public_key(const std::filesystem::path& path) {
+  auto text = read_guarded(path);
+  if (!text) return text.error();
+  rapidjson::Document doc;
+  doc.Parse(text->data(), text->size());
+  if (encrypted_form(doc)) {
+    auto info = read_key_file_info(*text, path.string());
+    if (!info) return info.error();
+    return info->address;
   }
+  if (doc.HasParseError() || !doc.IsObject()) return make_error("bad-key-file", path.string() + ": not a JSON object");
+  auto key = parse_plain(doc, path.string());
+  if (!key) return key.error();
+  return key->public_key();
+}
+
+bool is_encrypted_key_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  rapidjson::Document doc;
+  doc.Parse(text.str().c_str());
+  return !doc.HasParseError() && encrypted_form(doc);
+}
+
+Status write_key_file(const std::filesystem::path& path, const SecretKey& key) {
   auto secret = key.secret_bytes();
   std::string text = "{\"type\": \"bip340-secp256k1\", \"public_key\": \"" + key.public_key().hex() +
                      "\", \"secret_key\": \"" + to_hex(ByteView(secret.data(), secret.size())) + "\"}\n";
   std::memset(secret.data(), 0, secret.size());
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  auto s = write_new_key_file(path, text);
   std::fill(text.begin(), text.end(), '\0');
-  ::close(fd);
-  if (!ok) return local_error("io-error", name + ": could not write the key");
-  return {};
+  return s;
+}
+
+Status write_encrypted_key_file(const std::filesystem::path& path, const SecretKey& key, std::string_view passphrase,
+                                const ScryptParams& params) {
+  auto text = encrypt_key_file(keystore_name(path), key, passphrase, params);
+  if (!text) return text.error();
+  return write_new_key_file(path, *text);
 }
 
 }  // namespace verity::node

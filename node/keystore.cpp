@@ -147,10 +147,10 @@ Result<Parsed> parse(std::string_view text, std::string_view where) {
   return p;
 }
 
-Status write_new_file(const fs::path& path, const std::string& text) {
-  // Written to a temporary file in the same directory, fsync'd, then linked
-  // to its name: link() fails if the name exists, so a key file is never
-  // overwritten, and a crash never leaves half a key file under the name.
+}  // namespace
+
+Status write_new_key_file(const fs::path& path, std::string_view text) {
+  // link() fails if the name exists: that is what makes it never overwrite.
   std::string tmpl = (path.parent_path() / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
   int fd = ::mkstemp(tmpl.data());  // mode 0600
   if (fd < 0) return local_error("io-error", "cannot create a file in " + path.parent_path().string() + ": " + std::strerror(errno));
@@ -175,8 +175,6 @@ Status write_new_file(const fs::path& path, const std::string& text) {
   }
   return {};
 }
-
-}  // namespace
 
 Status check_scrypt_params(const ScryptParams& p) {
   auto bad = [](const std::string& why) { return make_error("bad-scrypt-params", why); };
@@ -291,7 +289,7 @@ Status Keystore::create(std::string_view name, const SecretKey& key, std::string
     if (ec) return local_error("io-error", "cannot create " + dir_.string() + ": " + ec.message());
     ::chmod(dir_.c_str(), 0700);
   }
-  return write_new_file(path_of(name), *text);
+  return write_new_key_file(path_of(name), *text);
 }
 
 Result<std::string> Keystore::read(std::string_view name) const {

@@ -62,6 +62,12 @@ Result<KeyFileInfo> read_key_file_info(std::string_view text, std::string_view w
 Result<SecretKey> decrypt_key_file(std::string_view text, std::string_view passphrase,
                                    std::string_view where = {});
 
+// Writes `text` to the new file `path`, mode 0600: to a temporary file in
+// the same directory, fsync'd, then linked to its name, so an existing file
+// is never overwritten ("key-exists") and a crash never leaves half a key
+// under the name; "io-error" (local) otherwise. Used for every key file.
+Status write_new_key_file(const std::filesystem::path& path, std::string_view text);
+
 // The directory of key files (HOME/keys).
 class Keystore {
  public:

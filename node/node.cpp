@@ -86,7 +86,8 @@ Node::Node(asio::io_context& io, const Config& config, Logger& logger)
 
 Node::~Node() = default;
 
-Result<std::unique_ptr<Node>> Node::open(asio::io_context& io, const Config& config, Logger& logger) {
+Result<std::unique_ptr<Node>> Node::open(asio::io_context& io, const Config& config, Logger& logger,
+                                         std::optional<std::string> key_passphrase) {
   std::unique_ptr<Node> n(new Node(io, config, logger));
   auto text = read_text(config.path_of(config.genesis_file));
   if (!text) return text.error();
@@ -94,11 +95,11 @@ Result<std::unique_ptr<Node>> Node::open(asio::io_context& io, const Config& con
   if (!genesis)
     return make_error(genesis.error().reason, config.path_of(config.genesis_file).string() + ": " + genesis.error().detail);
 
-  auto node_key = load_key_file(config.path_of(config.node_key_file));
+  auto node_key = load_key_file(config.path_of(config.node_key_file), key_passphrase);
   if (!node_key) return node_key.error();
   const auto validator_path = config.path_of(config.validator_key_file);
   if (std::filesystem::exists(validator_path)) {
-    auto k = load_key_file(validator_path);
+    auto k = load_key_file(validator_path, key_passphrase);
     if (!k) return k.error();
     n->validator_key_ = *k;
   }

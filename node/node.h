@@ -87,7 +87,9 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   // Reasons: the config's, the key files', "genesis-missing", "bad-genesis",
   // "genesis-mismatch", "store-open-failed" (e.g. another node runs on this
   // home), "safety-state-corrupt".
-  static Result<std::unique_ptr<Node>> open(boost::asio::io_context& io, const Config& config, Logger& logger);
+  // `key_passphrase` decrypts encrypted key files (node/key_file.h).
+  static Result<std::unique_ptr<Node>> open(boost::asio::io_context& io, const Config& config, Logger& logger,
+                                            std::optional<std::string> key_passphrase = std::nullopt);
   ~Node() override;
 
   // Listens, dials peers and starts consensus. Reason "listen-failed".

@@ -1,5 +1,7 @@
 #include "node/rpc_backend.h"
 
+#include <sys/statvfs.h>
+
 #include "contracts/accounts.h"
 #include "contracts/reputation.h"
 #include "contracts/staking.h"
@@ -303,6 +305,30 @@ std::vector<rpc::Metric> RpcBackend::metrics() const {
   m.push_back(gauge("verity_is_validator", "1 when this node's key is in the validator set", node_.is_validator() ? 1 : 0));
   m.push_back(gauge("verity_validators", "validators in the set that certifies the next block",
                     static_cast<double>(chain.validators().size())));
+  // This node's validator under the downtime rule, once its key is
+  // registered (create-validator): what an operator alerts on before it is
+  // jailed (docs/operators.md).
+  if (auto key = node_.validator_key()) {
+    auto op = contracts::operator_of(chain.state(), *key);
+    if (op && *op) {
+      auto v = contracts::load_validator(chain.state(), **op);
+      auto d = contracts::downtime_record(chain.state(), **op);
+      if (v && *v && d) {
+        m.push_back(gauge("verity_validator_missed_blocks",
+                          "commits this node's validator did not sign, of the last verity_validator_window_blocks",
+                          static_cast<double>(d->missed)));
+        m.push_back(gauge("verity_validator_window_blocks",
+                          "commits counted in its downtime window (at most params.downtime_window; restarts when jailed)",
+                          static_cast<double>(d->counted)));
+        m.push_back(gauge("verity_validator_missed_blocks_allowed",
+                          "missed commits in a full window beyond which it is jailed and slashed",
+                          static_cast<double>(contracts::downtime_allowed_misses(chain.genesis().params))));
+        m.push_back(gauge("verity_validator_jailed", "1 while this node's validator is jailed", (*v)->jailed ? 1 : 0));
+        m.push_back(gauge("verity_validator_banned", "1 once this node's validator is banned for double signing",
+                          (*v)->banned ? 1 : 0));
+      }
+    }
+  }
   m.push_back(counter("verity_committed_txs_total", "transactions committed since start",
                       static_cast<double>(node_.stats().committed_txs)));
   m.push_back(counter("verity_synced_blocks_total", "blocks taken from peers by sync since start",
@@ -323,6 +349,14 @@ std::vector<rpc::Metric> RpcBackend::metrics() const {
                       static_cast<double>(p2p.dropped_peers)));
   m.push_back(counter("verity_p2p_bytes_in_total", "bytes received on peer links", static_cast<double>(p2p.bytes_in)));
   m.push_back(counter("verity_p2p_bytes_out_total", "bytes sent on peer links", static_cast<double>(p2p.bytes_out)));
+  // The file system of the data directory (the chain grows without bound).
+  struct statvfs fs {};
+  if (::statvfs(node_.config().path_of(node_.config().data_dir).c_str(), &fs) == 0) {
+    m.push_back(gauge("verity_data_free_bytes", "bytes available to the node on the data directory's file system",
+                      static_cast<double>(fs.f_bavail) * static_cast<double>(fs.f_frsize)));
+    m.push_back(gauge("verity_data_size_bytes", "size of the data directory's file system",
+                      static_cast<double>(fs.f_blocks) * static_cast<double>(fs.f_frsize)));
+  }
   return m;
 }
 

@@ -7,13 +7,16 @@
 #include <boost/asio.hpp>
 #include <filesystem>
 #include <fstream>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <ostream>
 #include <sstream>
 
+#include "node/client.h"  // process_io: the no-echo terminal prompt
 #include "node/config.h"
 #include "node/key_file.h"
+#include "node/secret_file.h"
 #include "node/node.h"
 #include "node/safety_file.h"
 #include "node/rpc_backend.h"
@@ -104,6 +107,45 @@ std::optional<Config> config_of(const std::string& command, const Flags& f, std:
   return std::move(*config);
 }
 
+constexpr const char* kPassphraseEnv = "VERITY_PASSPHRASE";
+
+std::optional<std::string> env(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::optional<std::string>(v) : std::nullopt;
+}
+
+// The passphrase for `init --encrypt-keys`: --passphrase-file, else
+// VERITY_PASSPHRASE, else asked twice on the terminal. On failure writes why
+// and sets `code`.
+std::optional<std::string> init_passphrase(const Flags& f, std::ostream& err, int& code) {
+  if (auto file = f.get("passphrase-file")) {
+    auto p = read_secret_file(*file, "--passphrase-file");
+    if (!p) {
+      err << "verityd init: " << p.error().detail << "\n";
+      code = kExitUsage;
+      return std::nullopt;
+    }
+    return *p;
+  }
+  if (auto p = env(kPassphraseEnv)) return p;
+  auto prompt = process_io().prompt_secret;
+  auto first = prompt("Passphrase for the new key files: ");
+  if (!first) {
+    err << "verityd init: --encrypt-keys needs a passphrase and there is no terminal to ask on: pass "
+           "--passphrase-file FILE or set VERITY_PASSPHRASE\n";
+    code = kExitUsage;
+    return std::nullopt;
+  }
+  auto second = prompt("Repeat the passphrase: ");
+  if (first->empty() || !second || *second != *first) {
+    err << "verityd init: " << (first->empty() ? "the passphrase must not be empty" : "the two passphrases differ")
+        << "; nothing was written: run the command again\n";
+    code = kExitUsage;
+    return std::nullopt;
+  }
+  return first;
+}
+
 const char* kInitHelp =
     "Usage: verityd init --home DIR [options]\n"
     "Creates DIR with a node key, a validator key, a commented config.toml and,\n"
@@ -114,6 +156,11 @@ const char* kInitHelp =
     "  --rpc-listen HOST:PORT  the JSON-RPC server (default 127.0.0.1:7701)\n"
     "  --peers LIST            comma-separated persistent peers, [NODEKEY@]HOST:PORT\n"
     "  --full-node             no validator key: follow the chain, never vote\n"
+    "  --encrypt-keys          encrypt the key files with a passphrase (scrypt, AES-256-GCM);\n"
+    "                          start then needs it (config passphrase_file, or VERITY_PASSPHRASE)\n"
+    "  --passphrase-file FILE  with --encrypt-keys: the passphrase is FILE's first line, and\n"
+    "                          config.toml's passphrase_file names FILE; else VERITY_PASSPHRASE,\n"
+    "                          else a prompt on the terminal (twice)\n"
     "  --devnet-validator NAME INSECURE: keys derived from a public name, for\n"
     "                          genesis/devnet.json only (validator-1 .. validator-4)\n";
 
@@ -124,11 +171,16 @@ int cmd_init(const std::vector<std::string>& args, std::ostream& out, std::ostre
   }
   auto f = parse_flags("init", args,
                        {{"home", true}, {"genesis", true}, {"moniker", true}, {"p2p-listen", true},
-                        {"rpc-listen", true}, {"peers", true}, {"full-node", false}, {"devnet-validator", true}},
+                        {"rpc-listen", true}, {"peers", true}, {"full-node", false}, {"devnet-validator", true},
+                        {"encrypt-keys", false}, {"passphrase-file", true}},
                        err);
   if (!f) return kExitUsage;
   auto home = home_of("init", *f, err);
   if (!home) return kExitUsage;
+  if (f->has("passphrase-file") && !f->has("encrypt-keys")) {
+    err << "verityd init: --passphrase-file goes with --encrypt-keys (plain key files have no passphrase)\n";
+    return kExitUsage;
+  }
 
   Config c;
   c.home = *home;
@@ -164,6 +216,8 @@ int cmd_init(const std::vector<std::string>& args, std::ostream& out, std::ostre
     }
     genesis_text = s.str();
   }
+  if (auto file = f->get("passphrase-file"))  // what start reads: the same file
+    c.passphrase_file = fs::absolute(*file).lexically_normal().string();
   // Check the whole config the way start will read it.
   if (auto again = parse_config(render_config(c), c.home); !again) {
     err << "verityd init: " << again.error().detail << "\n";
@@ -174,6 +228,13 @@ int cmd_init(const std::vector<std::string>& args, std::ostream& out, std::ostre
         << " exists already: this home is initialised (its keys are never overwritten); "
            "edit the config, or choose another --home\n";
     return kExitFailure;
+  }
+  // Asked before anything is written: a failure leaves nothing behind.
+  std::optional<std::string> passphrase;
+  if (f->has("encrypt-keys")) {
+    int code = kExitOk;
+    passphrase = init_passphrase(*f, err, code);
+    if (!passphrase) return code;
   }
 
   std::error_code ec;
@@ -194,12 +255,15 @@ int cmd_init(const std::vector<std::string>& args, std::ostream& out, std::ostre
     node_key = SecretKey::generate();
     if (!f->has("full-node")) validator_key = SecretKey::generate();
   }
-  if (auto s = write_key_file(c.path_of(c.node_key_file), *node_key); !s) {
+  auto write_key = [&](const fs::path& path, const SecretKey& key) {
+    return passphrase ? write_encrypted_key_file(path, key, *passphrase) : write_key_file(path, key);
+  };
+  if (auto s = write_key(c.path_of(c.node_key_file), *node_key); !s) {
     err << "verityd init: " << s.error().detail << "\n";
     return kExitFailure;
   }
   if (validator_key && !f->has("full-node")) {
-    if (auto s = write_key_file(c.path_of(c.validator_key_file), *validator_key); !s) {
+    if (auto s = write_key(c.path_of(c.validator_key_file), *validator_key); !s) {
       err << "verityd init: " << s.error().detail << "\n";
       return kExitFailure;
     }
@@ -215,6 +279,11 @@ int cmd_init(const std::vector<std::string>& args, std::ostream& out, std::ostre
       << "  validator key: " << (validator_key && !f->has("full-node") ? validator_key->public_key().hex() : "none (full node)")
       << "\n"
       << "  config:        " << (*home / "config.toml").string() << "\n";
+  if (passphrase)
+    out << "  key files are encrypted: start reads the passphrase from "
+        << (c.passphrase_file.empty() ? std::string("VERITY_PASSPHRASE (or set passphrase_file in config.toml)")
+                                      : c.passphrase_file)
+        << "; keep the passphrase and a copy of the key files\n";
   if (!genesis_text)
     out << "next: copy the network's genesis file to " << c.path_of(c.genesis_file).string()
         << ", then run 'verityd start --home " << home->string() << "'\n";
@@ -236,7 +305,9 @@ rpc::ServerLimits rpc_limits(const Config& c) {
 int cmd_start(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   if (wants_help(args)) {
     out << "Usage: verityd start --home DIR [--log-level debug|info|warn|error]\n"
-           "Runs the node until SIGINT or SIGTERM, then flushes and closes the database.\n";
+           "Runs the node until SIGINT or SIGTERM, then flushes and closes the database.\n"
+           "Encrypted key files are opened with the passphrase in config.toml's passphrase_file,\n"
+           "else the environment variable VERITY_PASSPHRASE.\n";
     return kExitOk;
   }
   auto f = parse_flags("start", args, {{"home", true}, {"log-level", true}}, err);
@@ -252,11 +323,39 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& out, std::ostr
     }
     config->log_level = *level;
   }
+  // Secrets first, before the database is opened.
+  std::optional<std::string> passphrase;
+  if (!config->passphrase_file.empty()) {
+    auto p = read_secret_file(config->path_of(config->passphrase_file), "passphrase_file");
+    if (!p) {
+      err << "verityd start: " << p.error().reason << ": " << p.error().detail << " (config.toml: passphrase_file)\n";
+      return kExitFailure;
+    }
+    passphrase = *p;
+  } else {
+    passphrase = env(kPassphraseEnv);
+  }
+  std::string auth_token;
+  if (!config->rpc.auth_token_file.empty()) {
+    auto t = read_secret_file(config->path_of(config->rpc.auth_token_file), "rpc.auth_token_file");
+    if (t) {
+      if (auto s = rpc::check_auth_token(*t); !s) t = s.error();
+    }
+    if (!t) {
+      err << "verityd start: " << t.error().reason << ": " << t.error().detail << " (config.toml: [rpc] auth_token_file)\n";
+      return kExitFailure;
+    }
+    auth_token = *t;
+  }
   Logger logger(config->log_level);
   boost::asio::io_context io;
-  auto node = Node::open(io, *config, logger);
+  auto node = Node::open(io, *config, logger, passphrase);
   if (!node) {
     err << "verityd start: " << node.error().reason << ": " << node.error().detail << "\n";
+    if (node.error().reason == "bad-passphrase")
+      err << "verityd start: the passphrase comes from "
+          << (config->passphrase_file.empty() ? std::string("VERITY_PASSPHRASE") : config->passphrase_file)
+          << ": it must be the one given to 'verityd init --encrypt-keys'; fix it there and start again\n";
     return kExitFailure;
   }
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -267,6 +366,7 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& out, std::ostr
   });
   RpcBackend backend(**node);
   rpc::Server rpc_server(io, backend, rpc_limits(*config));
+  rpc_server.set_auth_token(auth_token);
   (*node)->on_commit([&](const Block& b, const std::vector<Receipt>& r, const std::vector<Event>& e) {
     rpc_server.on_committed(b, r, e);
   });
@@ -279,8 +379,16 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& out, std::ostr
         << " (another program uses it? set [rpc] listen in config.toml)\n";
     return kExitFailure;
   }
+  const std::string rpc_address = config->rpc.listen.host + ":" + std::to_string(rpc_server.port());
   logger.write(LogLevel::info, "rpc", "listening",
-               Fields().add("address", config->rpc.listen.host + ":" + std::to_string(rpc_server.port())).str());
+               Fields().add("address", rpc_address).add("auth", auth_token.empty() ? "none" : "token").str());
+  if (auth_token.empty() && !is_loopback_host(config->rpc.listen.host))
+    logger.write(LogLevel::warn, "rpc", "public-without-token",
+                 Fields()
+                     .add("address", rpc_address)
+                     .add("hint", "anyone who reaches this address can submit transactions through this node: set [rpc] "
+                                  "auth_token_file, or listen on 127.0.0.1")
+                     .str());
   if (auto s = (*node)->start(); !s) {
     err << "verityd start: " << s.error().reason << ": " << s.error().detail << "\n";
     return kExitFailure;
@@ -299,12 +407,12 @@ int cmd_show_key(const std::string& command, bool validator, const std::vector<s
   int code = kExitOk;
   auto config = config_of(command, *f, err, code);
   if (!config) return code;
-  auto key = load_key_file(config->path_of(validator ? config->validator_key_file : config->node_key_file));
+  auto key = key_file_public_key(config->path_of(validator ? config->validator_key_file : config->node_key_file));
   if (!key) {
     err << "verityd " << command << ": " << key.error().detail << "\n";
     return kExitFailure;
   }
-  out << key->public_key().hex() << "\n";
+  out << key->hex() << "\n";
   return kExitOk;
 }
 

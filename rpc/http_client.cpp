@@ -9,6 +9,7 @@
 #include <rapidjson/writer.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <optional>
 
 namespace verity::rpc {
@@ -82,6 +83,11 @@ Result<RpcUrl> parse_rpc_url(std::string_view url) {
   return out;
 }
 
+HttpRpcClient::HttpRpcClient(RpcUrl url, std::chrono::milliseconds timeout, std::chrono::milliseconds connect_timeout)
+    : url_(std::move(url)), timeout_(timeout), connect_timeout_(connect_timeout) {
+  if (const char* token = std::getenv(kRpcTokenEnv)) token_ = token;
+}
+
 Result<rapidjson::Document> HttpRpcClient::call(std::string_view method) const {
   rapidjson::Value params(rapidjson::kObjectType);
   return call(method, params);
@@ -123,6 +129,7 @@ Result<rapidjson::Document> HttpRpcClient::call(std::string_view method, const r
   req.set(http::field::content_type, "application/json");
   req.set(http::field::accept, "application/json");
   req.set(http::field::user_agent, "verity-client");
+  if (!token_.empty()) req.set(http::field::authorization, "Bearer " + token_);
   req.body() = body;
   req.prepare_payload();
   http::response_parser<http::string_body> parser;

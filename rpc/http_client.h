@@ -35,13 +35,24 @@ struct RpcUrl {
 // brackets. Reason "bad-rpc-url" (https is refused with a hint).
 Result<RpcUrl> parse_rpc_url(std::string_view url);
 
+// The environment variable that holds the node's RPC bearer token for
+// every program built on HttpRpcClient (verity, verity-worker).
+inline constexpr const char* kRpcTokenEnv = "VERITY_RPC_TOKEN";
+
 class HttpRpcClient {
  public:
+  // The token starts as $VERITY_RPC_TOKEN (empty when unset).
   explicit HttpRpcClient(RpcUrl url, std::chrono::milliseconds timeout = std::chrono::seconds(30),
-                         std::chrono::milliseconds connect_timeout = std::chrono::seconds(5))
-      : url_(std::move(url)), timeout_(timeout), connect_timeout_(connect_timeout) {}
+                         std::chrono::milliseconds connect_timeout = std::chrono::seconds(5));
 
   const RpcUrl& url() const { return url_; }
+
+  // The bearer token sent as "Authorization: Bearer TOKEN" with every call:
+  // a node with `[rpc] auth_token_file` requires it for the methods that
+  // write (send_tx, send_tx_commit), and answers them "unauthorized"
+  // without it. Empty: no header.
+  void set_token(std::string token) { token_ = std::move(token); }
+  bool has_token() const { return !token_.empty(); }
 
   // Calls `method` with `params` (an object or array) and returns the
   // response's "result" as its own document.
@@ -57,6 +68,7 @@ class HttpRpcClient {
   RpcUrl url_;
   std::chrono::milliseconds timeout_;
   std::chrono::milliseconds connect_timeout_;
+  std::string token_;
 };
 
 }  // namespace verity::rpc

@@ -17,7 +17,7 @@ int error_code(const Error& e) {
   static const std::map<std::string, int, std::less<>> codes = {
       {"invalid-params", kInvalidParams},      {"not-found", kNotFound},          {"timeout", kTimeout},
       {"shutting-down", kUnavailable},         {"too-many-waiters", kUnavailable}, {"websocket-only", kUnavailable},
-      {"too-many-subscriptions", kUnavailable},
+      {"too-many-subscriptions", kUnavailable}, {"unauthorized", kUnauthorized},
   };
   auto it = codes.find(e.reason);
   return it == codes.end() ? kRejected : it->second;
@@ -36,6 +36,7 @@ std::string message_for(int code) {
     case kRejected: return "rejected";
     case kTimeout: return "timeout";
     case kUnavailable: return "unavailable";
+    case kUnauthorized: return "unauthorized";
   }
   return "error";
 }
@@ -193,6 +194,13 @@ void Dispatcher::call(const rapidjson::Value& request, CallContext& ctx,
   calls_[method.name]++;
   if (method.websocket_only && !ctx.subscriber) {
     fail(kUnavailable, name + " works on the WebSocket endpoint /ws only", "websocket-only");
+    return;
+  }
+
+  if (method.writes && !ctx.may_write) {
+    fail(kUnauthorized, "unauthorized: " + name + " needs this node's RPC token", "unauthorized",
+         name + " changes the node's state and this node requires a bearer token for it: send the header "
+                "'Authorization: Bearer TOKEN' (verity --rpc-token-file FILE, or VERITY_RPC_TOKEN)");
     return;
   }
 

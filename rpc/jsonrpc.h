@@ -18,6 +18,8 @@
 //   -32002 rejected           a rule refused it (a transaction's mempool reason, ...)
 //   -32003 timeout            reason "timeout"
 //   -32004 unavailable        reason "shutting-down", "too-many-waiters", "websocket-only"
+//   -32005 unauthorized       reason "unauthorized": a method that `writes`, on a server that
+//                             requires a bearer token, called without the right one
 
 #include <rapidjson/document.h>
 
@@ -43,6 +45,7 @@ inline constexpr int kNotFound = -32001;
 inline constexpr int kRejected = -32002;
 inline constexpr int kTimeout = -32003;
 inline constexpr int kUnavailable = -32004;
+inline constexpr int kUnauthorized = -32005;
 
 // How deep arrays and objects may nest in a request body (a batch of calls
 // with a transaction needs 6). Parsing is iterative, but copying and writing
@@ -71,6 +74,9 @@ struct CallContext {
   NodeApi& node;
   CommitWaiters* waiters = nullptr;    // for send_tx_commit
   Subscriber* subscriber = nullptr;    // set on WebSocket connections only
+  // False when the server requires a bearer token and the request did not
+  // carry it: methods that `write` are refused with -32005.
+  bool may_write = true;
 };
 
 struct Param {
@@ -92,6 +98,9 @@ struct Method {
   // handler checks the values' types and answers through `reply`, at once
   // or later.
   std::function<void(const rapidjson::Value& params, CallContext& ctx, Reply reply)> handler;
+  // Changes the node's state (submits a transaction): needs the bearer
+  // token when the server has one (docs/rpc-server.md, "Authentication").
+  bool writes = false;
 };
 
 // Wraps a handler that answers at once.

@@ -621,7 +621,8 @@ const std::vector<Method>& node_methods() {
                  "wrong-chain-id, fee-too-low, tx-known, bad-signature, nonce-too-low, nonce-gap, nonce-taken, "
                  "insufficient-funds, mempool-full (docs/mempool.md).",
                  {{"tx", tx_schema, true, "the signed transaction, as JSON or as the hex of its encoding"}},
-                 R"({"type":"object","properties":{"hash":)" + ref("Hash") + "}}", false, sync_handler(m_send_tx)});
+                 R"({"type":"object","properties":{"hash":)" + ref("Hash") + "}}", false, sync_handler(m_send_tx),
+                 /*writes=*/true});
     m.push_back({"send_tx_commit", "Submits a signed transaction and answers when a block commits it.",
                  "Rejections as send_tx. Times out with -32003 (reason timeout) after timeout_ms (default 30000, "
                  "at most 120000); the transaction may still commit later. Sending a transaction again that is "
@@ -631,7 +632,7 @@ const std::vector<Method>& node_methods() {
                   {"timeout_ms", R"({"type":"integer","minimum":1,"maximum":120000})", false, "how long to wait"}},
                  R"({"type":"object","properties":{"hash":)" + ref("Hash") + R"(,"height":)" + ref("Height") +
                      R"(,"receipt":)" + ref("Receipt") + "}}",
-                 false, m_send_tx_commit});
+                 false, m_send_tx_commit, /*writes=*/true});
     m.push_back({"subscribe", "WebSocket only: notifications of new blocks, committed transactions or task events.",
                  "Topics: `blocks` ({height, hash, state_root, view, txs, proposer} per block), `txs` ({hash, "
                  "height, index, sender, type, ok, reason} per committed transaction; with `account`, only those "
@@ -679,6 +680,7 @@ const std::string& openrpc_document() {
       o.AddMember("name", to_json(m.name, a), a);
       o.AddMember("summary", to_json(m.summary, a), a);
       if (!m.help.empty()) o.AddMember("description", to_json(m.help, a), a);
+      if (m.writes) o.AddMember("x-writes", true, a);  // needs the bearer token on a node that has one
       o.AddMember("paramStructure", "either", a);
       Value ps(rapidjson::kArrayType);
       for (const auto& p : m.params) {
@@ -716,18 +718,22 @@ std::string markdown_reference() {
        "the WebSocket endpoint `/ws`. Parameters go by name (an object) or by position (an array, in the order\n"
        "listed). Amounts are decimal strings of base units; keys, hashes and signatures are lower-case hex\n"
        "without `0x`. `rpc.discover` returns this table as an OpenRPC document. The server itself (limits,\n"
-       "errors, WebSocket, metrics) is described in [docs/rpc-server.md](rpc-server.md).\n\n"
+       "errors, WebSocket, metrics, the bearer token that methods marked *Writes* need when the node has one)\n"
+       "is described in [docs/rpc-server.md](rpc-server.md).\n\n"
        "| method | summary |\n|---|---|\n";
   for (const auto& m : node_methods()) {
     std::string anchor;
     for (char c : m.name)
       if (c != '.') anchor += c;
-    o << "| [`" << m.name << "`](#" << anchor << ") | " << m.summary << " |\n";
+    o << "| [`" << m.name << "`](#" << anchor << ") | " << m.summary << (m.writes ? " *Writes.*" : "") << " |\n";
   }
   o << "\n";
   for (const auto& m : node_methods()) {
     o << "## " << m.name << "\n\n" << m.summary << "\n\n";
     if (!m.help.empty()) o << m.help << "\n\n";
+    if (m.writes)
+      o << "Writes: on a node with `[rpc] auth_token_file` set, this method needs the header `Authorization: "
+           "Bearer TOKEN`; without it, or with another token, it answers -32005 (reason `unauthorized`).\n\n";
     if (m.params.empty()) {
       o << "Parameters: none.\n\n";
     } else {

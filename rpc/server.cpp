@@ -5,10 +5,12 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <deque>
+#include <cctype>
 #include <iomanip>
 #include <set>
 #include <sstream>
 
+#include "core/hash.h"
 #include "rpc/json_codec.h"
 #include "rpc/methods.h"
 
@@ -42,6 +44,11 @@ http::response<http::string_body> make_response(http::status status, std::string
 
 constexpr const char* kJson = "application/json";
 
+std::string_view authorization_of(const http::request<http::string_body>& req) {
+  auto v = req[http::field::authorization];
+  return {v.data(), v.size()};
+}
+
 }  // namespace
 
 // --- WebSocket ------------------------------------------------------------------------
@@ -52,6 +59,7 @@ class WsSession : public Connection, public Subscriber, public std::enable_share
 
   void run(http::request<http::string_body> req) {
     id_ = server_.add_connection(weak_from_this());
+    may_write_ = server_.may_write(authorization_of(req));
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws_.read_message_max(server_.limits_.max_body_bytes);
     ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) {
@@ -175,7 +183,7 @@ class WsSession : public Connection, public Subscriber, public std::enable_share
       self->server_.stats_.ws_messages++;
       std::string msg = beast::buffers_to_string(self->buffer_.data());
       self->buffer_.consume(self->buffer_.size());
-      CallContext ctx{self->server_.node_, &self->server_.waiters_, self.get()};
+      CallContext ctx{self->server_.node_, &self->server_.waiters_, self.get(), self->may_write_};
       self->server_.dispatcher_.handle(msg, ctx, [weak = self->weak_from_this()](std::string answer) {
         auto s = weak.lock();
         if (s && !answer.empty()) s->send(std::move(answer));
@@ -214,6 +222,7 @@ class WsSession : public Connection, public Subscriber, public std::enable_share
   std::uint64_t next_sub_ = 0;
   std::uint64_t id_ = 0;
   bool closed_ = false;
+  bool may_write_ = false;  // the upgrade request carried the token (or none is needed)
 };
 
 // --- HTTP -------------------------------------------------------------------------------
@@ -311,7 +320,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
       return;
     }
     if (target == "/" && req_.method() == http::verb::post) {
-      CallContext ctx{server_.node_, &server_.waiters_, nullptr};
+      CallContext ctx{server_.node_, &server_.waiters_, nullptr, server_.may_write(authorization_of(req_))};
       // The answer may come later (send_tx_commit), when no read or write
       // holds the session: the callback keeps it alive until then.
       server_.dispatcher_.handle(req_.body(), ctx, [self = shared_from_this()](std::string answer) {
@@ -444,6 +453,40 @@ void Server::accept() {
     }
     accept();
   });
+}
+
+Status check_auth_token(std::string_view token) {
+  const std::size_t end = token.find_last_not_of('=');
+  const std::string_view body = end == std::string_view::npos ? std::string_view() : token.substr(0, end + 1);
+  if (body.size() < kMinAuthTokenChars)
+    return make_error("bad-auth-token", "the token has " + std::to_string(body.size()) + " characters; at least " +
+                                            std::to_string(kMinAuthTokenChars) +
+                                            " are needed (make one with 'openssl rand -hex 32')");
+  for (char c : body) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                    c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+    if (!ok)
+      return make_error("bad-auth-token", "the token may hold only A-Z a-z 0-9 - . _ ~ + / and trailing '=' "
+                                          "(make one with 'openssl rand -hex 32')");
+  }
+  return {};
+}
+
+bool secrets_equal(std::string_view a, std::string_view b) {
+  const Hash256 ha = sha256(as_bytes(a)), hb = sha256(as_bytes(b));
+  volatile std::uint8_t diff = 0;
+  for (std::size_t i = 0; i < Hash256::size(); ++i) diff = diff | (ha.data[i] ^ hb.data[i]);
+  return diff == 0;
+}
+
+bool Server::may_write(std::string_view authorization) const {
+  if (auth_token_.empty()) return true;
+  // RFC 6750: "Bearer" is case-insensitive, one space, then the token.
+  constexpr std::string_view scheme = "bearer ";
+  if (authorization.size() <= scheme.size()) return false;
+  for (std::size_t i = 0; i < scheme.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != scheme[i]) return false;
+  return secrets_equal(authorization.substr(scheme.size()), auth_token_);
 }
 
 std::uint64_t Server::add_connection(std::weak_ptr<Connection> c) {

@@ -80,6 +80,15 @@ class Server {
   void on_committed(const Block& block, const std::vector<Receipt>& receipts,
                     const std::vector<Event>& block_events = {});
 
+  // From now on, methods that write (Method::writes: send_tx,
+  // send_tx_commit) need the header "Authorization: Bearer TOKEN" with this
+  // token, on HTTP and on the WebSocket's upgrade request; others get
+  // -32005 "unauthorized". Reads, /health and /metrics stay open. Empty:
+  // no token (the default).
+  void set_auth_token(std::string token) { auth_token_ = std::move(token); }
+  // Whether a request with this Authorization header value may write.
+  bool may_write(std::string_view authorization) const;
+
   std::string metrics_text() const;
   const ServerStats& stats() const { return stats_; }
   std::size_t open_connections() const { return connections_.size(); }
@@ -102,6 +111,19 @@ class Server {
   std::uint64_t next_connection_ = 0;
   std::map<std::uint64_t, std::weak_ptr<Connection>> connections_;
   ServerStats stats_;
+  std::string auth_token_;
 };
+
+// A token the server accepts: at least 32 characters of RFC 6750's token68
+// alphabet (A-Z a-z 0-9 - . _ ~ + / and trailing =), so that it fits the
+// header as is and cannot be guessed (`openssl rand -hex 32`). Reason
+// "bad-auth-token".
+inline constexpr std::size_t kMinAuthTokenChars = 32;
+Status check_auth_token(std::string_view token);
+
+// Compares two secrets in time that depends on neither (their SHA-256
+// digests, byte by byte, without an early exit): a client timing the
+// answers learns nothing about how much of its guess was right.
+bool secrets_equal(std::string_view a, std::string_view b);
 
 }  // namespace verity::rpc

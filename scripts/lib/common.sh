@@ -12,6 +12,7 @@ VERITY_PACKAGES=(
   libboost-dev libboost-test-dev libssl-dev wabt libtomlplusplus-dev
   clang lld wasi-libc libclang-rt-14-dev-wasm32   # the example tasks, built as WASI modules
   iproute2   # ip netns: the partition test
+  systemd   # systemd.pc (where meson installs verityd.service) and systemd-analyze (its test)
 )
 
 say() { printf '==> %s\n' "$*"; }

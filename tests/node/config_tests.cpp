@@ -5,10 +5,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "tests/test_support.h"
+#include "core/hex.h"
 #include "node/config.h"
 #include "node/key_file.h"
+#include "node/secret_file.h"
 
 using namespace verity;
 using namespace verity::node;
@@ -128,4 +131,119 @@ BOOST_AUTO_TEST_CASE(key_files_round_trip_and_refuse_unsafe_permissions) {
   auto mismatch = load_key_file(d.path / "mismatch.json");
   BOOST_REQUIRE(!mismatch);
   BOOST_CHECK(contains(mismatch.error().detail, "does not match"));
+}
+
+BOOST_AUTO_TEST_CASE(optional_secret_files_render_commented_out_and_read_back) {
+  Config c;
+  c.home = "/h";
+  const std::string text = render_config(c);
+  // Unset: commented out, with an example, so the default stays "none".
+  BOOST_CHECK(contains(text, "# passphrase_file = "));
+  BOOST_CHECK(contains(text, "# auth_token_file = "));
+  auto back = parse_config(text, "/h");
+  BOOST_REQUIRE(back);
+  BOOST_CHECK(back->passphrase_file.empty());
+  BOOST_CHECK(back->rpc.auth_token_file.empty());
+  c.passphrase_file = "/run/credentials/verityd.service/passphrase";
+  c.rpc.auth_token_file = "rpc_token";
+  auto set = parse_config(render_config(c), "/h");
+  BOOST_REQUIRE(set);
+  BOOST_CHECK_EQUAL(set->passphrase_file, c.passphrase_file);
+  BOOST_CHECK_EQUAL(set->rpc.auth_token_file, "rpc_token");
+  BOOST_CHECK_EQUAL(set->path_of(set->rpc.auth_token_file), fs::path("/h/rpc_token"));
+  BOOST_CHECK(contains(error_of("[rpc]\nauth_token_file = \"\"\n"), "rpc.auth_token_file"));
+  BOOST_CHECK(contains(error_of("[rpc]\nauth_token_file = 5\n"), "expected a string"));
+  BOOST_CHECK(contains(error_of("passphrase_file = \"\"\n"), "passphrase_file"));
+}
+
+BOOST_AUTO_TEST_CASE(loopback_hosts) {
+  for (const char* h : {"127.0.0.1", "127.1.2.3", "::1", "localhost"}) BOOST_CHECK_MESSAGE(is_loopback_host(h), h);
+  for (const char* h : {"0.0.0.0", "::", "10.0.0.1", "203.0.113.7", "node.example"})
+    BOOST_CHECK_MESSAGE(!is_loopback_host(h), h);
+}
+
+BOOST_AUTO_TEST_CASE(secret_files_take_the_first_line_and_refuse_other_users) {
+  TempDir d;
+  const auto path = d.path / "secret";
+  std::ofstream(path) << "s3cret words\r\nsecond line\n";
+  ::chmod(path.c_str(), 0640);  // a group may read it
+  auto s = read_secret_file(path, "passphrase file");
+  BOOST_REQUIRE(s);
+  BOOST_CHECK_EQUAL(*s, "s3cret words");
+  ::chmod(path.c_str(), 0604);
+  auto unsafe = read_secret_file(path, "passphrase file");
+  BOOST_REQUIRE(!unsafe);
+  BOOST_CHECK_EQUAL(unsafe.error().reason, "secret-file-unsafe-permissions");
+  BOOST_CHECK(contains(unsafe.error().detail, "chmod o-rwx"));
+  BOOST_CHECK(contains(unsafe.error().detail, "passphrase file"));
+  std::ofstream(d.path / "empty") << "\nsecond\n";
+  ::chmod((d.path / "empty").c_str(), 0600);
+  BOOST_CHECK_EQUAL(read_secret_file(d.path / "empty", "x").error().reason, "secret-file-empty");
+  BOOST_CHECK_EQUAL(read_secret_file(d.path / "none", "x").error().reason, "secret-file-missing");
+}
+
+BOOST_AUTO_TEST_CASE(encrypted_key_files_need_their_passphrase) {
+  TempDir d;
+  const auto path = d.path / "validator_key.json";
+  auto key = SecretKey::generate();
+  ScryptParams cheap;
+  cheap.n = 1 << 10;
+  BOOST_REQUIRE(write_encrypted_key_file(path, key, "correct horse", cheap));
+  struct stat st {};
+  BOOST_REQUIRE_EQUAL(::stat(path.c_str(), &st), 0);
+  BOOST_CHECK_EQUAL(st.st_mode & 0777, 0600u);
+  BOOST_CHECK(is_encrypted_key_file(path));
+  // The secret is not in the file.
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto secret = key.secret_bytes();
+  BOOST_CHECK(!contains(text.str(), to_hex(ByteView(secret.data(), secret.size()))));
+
+  auto back = load_key_file(path, "correct horse");
+  BOOST_REQUIRE(back);
+  BOOST_CHECK(back->public_key() == key.public_key());
+  // The public key needs no passphrase.
+  BOOST_CHECK(key_file_public_key(path).value() == key.public_key());
+  auto none = load_key_file(path);
+  BOOST_REQUIRE(!none);
+  BOOST_CHECK_EQUAL(none.error().reason, "key-passphrase-missing");
+  BOOST_CHECK(contains(none.error().detail, "passphrase_file"));
+  BOOST_CHECK(contains(none.error().detail, "VERITY_PASSPHRASE"));
+  auto wrong = load_key_file(path, "wrong horse");
+  BOOST_REQUIRE(!wrong);
+  BOOST_CHECK_EQUAL(wrong.error().reason, "bad-passphrase");
+  BOOST_CHECK(contains(wrong.error().detail, path.string()));
+  // Never overwritten, and readable by others: refused like a plain file.
+  BOOST_CHECK_EQUAL(write_encrypted_key_file(path, SecretKey::generate(), "x", cheap).error().reason, "key-exists");
+  BOOST_CHECK(load_key_file(path, "correct horse")->public_key() == key.public_key());
+  ::chmod(path.c_str(), 0640);
+  BOOST_CHECK_EQUAL(load_key_file(path, "correct horse").error().reason, "key-unsafe-permissions");
+  BOOST_CHECK_EQUAL(key_file_public_key(path).error().reason, "key-unsafe-permissions");
+  // An empty passphrase is refused when writing.
+  BOOST_CHECK_EQUAL(write_encrypted_key_file(d.path / "other.json", key, "", cheap).error().reason, "empty-passphrase");
+  BOOST_CHECK(!fs::exists(d.path / "other.json"));
+  // A plain file ignores a passphrase, and its public key reads the same way.
+  BOOST_REQUIRE(write_key_file(d.path / "plain.json", key));
+  BOOST_CHECK(!is_encrypted_key_file(d.path / "plain.json"));
+  BOOST_CHECK(load_key_file(d.path / "plain.json", "anything")->public_key() == key.public_key());
+  BOOST_CHECK(key_file_public_key(d.path / "plain.json").value() == key.public_key());
+}
+
+BOOST_AUTO_TEST_CASE(key_files_in_a_directory_others_may_write_are_refused) {
+  TempDir d;
+  const auto dir = d.path / "shared";
+  fs::create_directories(dir);
+  auto key = SecretKey::generate();
+  BOOST_REQUIRE(write_key_file(dir / "k.json", key));
+  ::chmod(dir.c_str(), 0777);
+  auto r = load_key_file(dir / "k.json");
+  BOOST_REQUIRE(!r);
+  BOOST_CHECK_EQUAL(r.error().reason, "key-unsafe-permissions");
+  BOOST_CHECK(contains(r.error().detail, "chmod o-w"));
+  // The sticky bit (as on /tmp) stops others replacing the file: allowed.
+  ::chmod(dir.c_str(), 01777);
+  BOOST_CHECK(load_key_file(dir / "k.json"));
+  ::chmod(dir.c_str(), 0700);
+  BOOST_CHECK(load_key_file(dir / "k.json"));
 }

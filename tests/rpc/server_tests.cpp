@@ -21,6 +21,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "rpc/http_client.h"
 #include "rpc/json_codec.h"
 #include "rpc/jsonrpc.h"
 #include "rpc/server.h"
@@ -142,6 +143,8 @@ struct Client {
   tcp::socket socket{io};
   beast::flat_buffer buffer;
 
+  std::string authorization;  // sent as the Authorization header when not empty
+
   explicit Client(std::uint16_t port) { socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port)); }
 
   void send_raw(std::string_view bytes) { net::write(socket, net::buffer(bytes.data(), bytes.size())); }
@@ -150,6 +153,7 @@ struct Client {
     http::request<http::string_body> req{verb, target, 11};
     req.set(http::field::host, "127.0.0.1");
     if (verb == http::verb::post) req.set(http::field::content_type, "application/json");
+    if (!authorization.empty()) req.set(http::field::authorization, authorization);
     req.body() = body;
     req.keep_alive(keep_alive);
     req.prepare_payload();
@@ -222,8 +226,11 @@ struct WsClient {
   websocket::stream<tcp::socket> ws{io};
   beast::flat_buffer buffer;
 
-  explicit WsClient(std::uint16_t port) {
+  explicit WsClient(std::uint16_t port, const std::string& authorization = {}) {
     ws.next_layer().connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+    if (!authorization.empty())
+      ws.set_option(websocket::stream_base::decorator(
+          [authorization](websocket::request_type& req) { req.set(http::field::authorization, authorization); }));
     beast::error_code error;
     bool done = false;
     ws.async_handshake("127.0.0.1", "/ws", [&](beast::error_code ec) {
@@ -969,4 +976,136 @@ BOOST_AUTO_TEST_CASE(stop_answers_waiting_calls_with_shutting_down) {
   beast::error_code ec;
   s.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), env.port()), ec);
   BOOST_TEST(ec.failed());
+}
+
+// --- the bearer token of write methods ---------------------------------------------------------
+
+namespace {
+const std::string kToken = "0123456789abcdef0123456789abcdef-token";
+
+std::string send_tx_body(const Transaction& tx) {
+  return R"({"jsonrpc":"2.0","id":"s","method":"send_tx","params":{"tx":)" + tx_json(tx) + "}}";
+}
+
+// The answer to send_tx from a client sending `authorization`.
+rapidjson::Document send_tx_with(ServerEnv& env, const std::string& authorization, const Transaction& tx) {
+  Client c(env.port());
+  c.authorization = authorization;
+  auto res = c.rpc(send_tx_body(tx));
+  BOOST_REQUIRE(res);
+  BOOST_TEST(res->result_int() == 200u);  // HTTP status codes are for HTTP problems only
+  return parse(res->body());
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(write_methods_need_the_token_and_reads_do_not) {
+  ServerEnv env;
+  env.on_io([&] { env.server->set_auth_token(kToken); });
+  const Transaction tx = transfer("alice", "bob", 0);
+  for (const std::string& wrong : std::vector<std::string>{"", "Bearer", "Bearer ", "Bearer " + kToken.substr(1),
+                                   "Bearer " + kToken + "x", "Basic " + kToken, "Bearer  " + kToken, kToken}) {
+    auto d = send_tx_with(env, wrong, tx);
+    BOOST_TEST(error_code_of(d) == kUnauthorized, wrong);
+    BOOST_TEST(reason_of(d) == "unauthorized", wrong);
+    BOOST_TEST(std::string(d["error"]["data"]["detail"].GetString()).find("Authorization: Bearer") != std::string::npos);
+  }
+  // send_tx_commit too; nothing reached the node.
+  {
+    Client c(env.port());
+    auto res = c.rpc(send_tx_commit(tx, 1000));
+    BOOST_REQUIRE(res);
+    BOOST_TEST(reason_of(parse(res->body())) == "unauthorized");
+  }
+  BOOST_TEST(env.node.submits.load() == 0);
+
+  // The right token ("Bearer" in any case) passes.
+  auto ok = send_tx_with(env, "Bearer " + kToken, tx);
+  BOOST_REQUIRE_MESSAGE(ok.HasMember("result"), json_string(ok));
+  BOOST_TEST(ok["result"]["hash"].GetString() == tx.id().hex());
+  BOOST_TEST(send_tx_with(env, "bearer " + kToken, transfer("alice", "bob", 1)).HasMember("result"));
+  BOOST_TEST(env.node.submits.load() == 2);
+
+  // Reads, /health and /metrics stay open; in a batch only the write is refused.
+  Client c(env.port());
+  auto st = c.rpc(kStatus);
+  BOOST_REQUIRE(st);
+  BOOST_TEST(parse(st->body()).HasMember("result"));
+  BOOST_TEST(c.request(http::verb::get, "/health")->result_int() == 200u);
+  BOOST_TEST(c.request(http::verb::get, "/metrics")->result_int() == 200u);
+  auto batch = c.rpc("[" + kStatus + "," + send_tx_body(transfer("carol", "dave", 0)) + "]");
+  BOOST_REQUIRE(batch);
+  auto b = parse(batch->body());
+  BOOST_REQUIRE(b.IsArray() && b.Size() == 2);
+  BOOST_TEST(b[0].HasMember("result"));
+  BOOST_TEST(reason_of(b[1]) == "unauthorized");
+  BOOST_TEST(env.node.submits.load() == 2);
+}
+
+BOOST_AUTO_TEST_CASE(without_a_token_writes_are_open) {
+  ServerEnv env;
+  auto d = send_tx_with(env, "", transfer("alice", "bob", 0));
+  BOOST_TEST(d.HasMember("result"));
+  // A header is ignored when the server has no token.
+  BOOST_TEST(send_tx_with(env, "Bearer whatever", transfer("alice", "bob", 1)).HasMember("result"));
+}
+
+BOOST_AUTO_TEST_CASE(websocket_writes_need_the_token_on_the_upgrade) {
+  ServerEnv env;
+  env.on_io([&] { env.server->set_auth_token(kToken); });
+  {
+    WsClient ws(env.port());
+    BOOST_TEST(reason_of(ws.call(send_tx_body(transfer("alice", "bob", 0)))) == "unauthorized");
+    // Subscriptions are reads.
+    auto sub = ws.call(R"({"jsonrpc":"2.0","id":3,"method":"subscribe","params":{"topic":"blocks"}})");
+    BOOST_TEST(sub.HasMember("result"));
+  }
+  BOOST_TEST(env.node.submits.load() == 0);
+  WsClient ws(env.port(), "Bearer " + kToken);
+  BOOST_TEST(ws.call(send_tx_body(transfer("alice", "bob", 0))).HasMember("result"));
+  BOOST_TEST(env.node.submits.load() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(the_http_client_sends_its_token) {
+  ServerEnv env;
+  env.on_io([&] { env.server->set_auth_token(kToken); });
+  ::unsetenv(kRpcTokenEnv);
+  const auto url = parse_rpc_url("http://127.0.0.1:" + std::to_string(env.port())).value();
+  rapidjson::Document tx_obj = parse(tx_json(transfer("alice", "bob", 0)));
+  rapidjson::Document params(rapidjson::kObjectType);
+  params.AddMember("tx", rapidjson::Value(tx_obj, params.GetAllocator()), params.GetAllocator());
+
+  HttpRpcClient none(url);
+  BOOST_TEST(!none.has_token());
+  auto refused = none.call("send_tx", params);
+  BOOST_REQUIRE(!refused);
+  BOOST_TEST(refused.error().reason == "unauthorized");
+  BOOST_TEST(none.call("status").ok());
+
+  HttpRpcClient with(url);
+  with.set_token(kToken);
+  BOOST_TEST(with.call("send_tx", params).ok());
+
+  // VERITY_RPC_TOKEN is the default.
+  ::setenv(kRpcTokenEnv, kToken.c_str(), 1);
+  HttpRpcClient from_env(url);
+  ::unsetenv(kRpcTokenEnv);
+  BOOST_TEST(from_env.has_token());
+  BOOST_TEST(from_env.call("send_tx", params).ok());
+  BOOST_TEST(env.node.submits.load() == 2);
+}
+
+BOOST_AUTO_TEST_CASE(auth_tokens_are_checked_and_compared_whole) {
+  BOOST_TEST(check_auth_token(kToken).ok());
+  BOOST_TEST(check_auth_token(std::string(64, 'a') + "==").ok());
+  for (const std::string& bad :
+       std::vector<std::string>{"", std::string(31, 'a'), std::string(40, '='), std::string(31, 'a') + "==",
+                                std::string(40, 'a') + " b", std::string(40, 'a') + "\"", std::string(40, 'a') + "=b"}) {
+    auto s = check_auth_token(bad);
+    BOOST_TEST(!s, bad);
+    if (!s) BOOST_TEST(s.error().reason == "bad-auth-token");
+  }
+  BOOST_TEST(secrets_equal("abc", "abc"));
+  BOOST_TEST(!secrets_equal("abc", "abd"));
+  BOOST_TEST(!secrets_equal("abc", "abcd"));
+  BOOST_TEST(!secrets_equal("", "a"));
 }

@@ -1,0 +1,40 @@
+#!/bin/bash
+# `meson install --destdir` puts what docs/operators.md promises where it
+# says: the binaries, the systemd unit (running the installed verityd as
+# user verity), the sysusers.d and tmpfiles.d snippets, and the example
+# config, which must be exactly what `verityd init` writes.
+# Usage: install_test.sh BUILD_DIR BINDIR UNITDIR SYSUSERSDIR TMPFILESDIR DOCDIR (absolute install paths)
+set -euo pipefail
+build=$1 bindir=$2 unitdir=$3 sysusersdir=$4 tmpfilesdir=$5 docdir=$6
+dest=$(mktemp -d /tmp/verity-install-XXXXXX)
+trap 'rm -rf "$dest"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+meson install -C "$build" --destdir "$dest" --no-rebuild --quiet >"$dest.log" 2>&1 \
+  || { cat "$dest.log" >&2; rm -f "$dest.log"; fail "meson install --destdir failed"; }
+rm -f "$dest.log"
+
+for b in verityd verity verity-worker; do
+  [ -x "$dest$bindir/$b" ] || fail "$bindir/$b is not installed (or not executable)"
+done
+"$dest$bindir/verityd" --version | grep -q '^verityd ' || fail "the installed verityd does not run"
+
+unit=$dest$unitdir/verityd.service
+[ -f "$unit" ] || fail "no verityd.service in $unitdir"
+grep -qx "ExecStart=$bindir/verityd start --home /var/lib/verity" "$unit" \
+  || fail "ExecStart does not run the installed verityd: $(grep ExecStart "$unit")"
+for line in User=verity Restart=on-failure ProtectSystem=strict NoNewPrivileges=yes PrivateTmp=yes ProtectHome=yes \
+            ReadWritePaths=/var/lib/verity 'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX'; do
+  grep -qx "$line" "$unit" || fail "verityd.service lacks '$line'"
+done
+grep -qE '@[A-Z_]+@' "$unit" && fail "verityd.service has an unsubstituted @VARIABLE@: $(grep -E '@[A-Z_]+@' "$unit")"
+
+grep -q '^u verity ' "$dest$sysusersdir/verity.conf" || fail "no sysusers.d entry for the verity user"
+grep -q '^d /var/lib/verity 0700 verity verity' "$dest$tmpfilesdir/verity.conf" || fail "no tmpfiles.d entry for the home"
+[ -f "$dest$docdir/operators.md" ] || fail "docs/operators.md is not installed in $docdir"
+
+example=$dest$docdir/config.toml.example
+[ -f "$example" ] || fail "no config.toml.example in $docdir"
+"$dest$bindir/verityd" init --home "$dest/home" >/dev/null 2>&1 || fail "verityd init failed"
+diff -u "$example" "$dest/home/config.toml" || fail "config.toml.example differs from what 'verityd init' writes"
+echo "ok: install layout under $dest"

@@ -1,0 +1,347 @@
+#!/usr/bin/env python3
+"""Functional tests of what an operator relies on (docs/operators.md): the
+RPC bearer token of write methods, the warning of a public RPC without one,
+encrypted key files, and the refusal of key files other users may read.
+Real verityd processes on 127.0.0.1 (harness.py).
+Run: tests/functional/ops_test.py [TEST ...] (VERITYD=..., VERITY=..., VERITY_SOURCE_ROOT=...)."""
+
+import contextlib
+import http.client
+import json
+import os
+import pty
+import select
+import shutil
+import subprocess
+import time
+
+from harness import VERITYD, Cluster, TestRunner, free_ports, run_ok, wait_for
+
+VERITY = os.environ.get("VERITY", os.path.join(os.path.dirname(VERITYD), "verity"))
+TOKEN = "4f1c0ffee5b1e7c0a7e2d9b3c8f6a1d2e3f4a5b6c7d8e9f0"
+PASSPHRASE = "correct horse battery staple"
+
+
+@contextlib.contextmanager
+def cluster():
+    """A 4-validator devnet (not started), stopped and removed at the end."""
+    c = Cluster()
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+def post(port, body, token=None):
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST", "/", body=json.dumps(body), headers=headers)
+        r = conn.getresponse()
+        assert r.status == 200, r.status
+        return json.loads(r.read())
+    finally:
+        conn.close()
+
+
+def call(port, method, params=None, token=None):
+    return post(port, {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}, token)
+
+
+def secret_file(path, text, mode=0o600):
+    with open(path, "w") as f:
+        f.write(text + "\n")
+    os.chmod(path, mode)
+    return path
+
+
+def replace_in_config(home, old, new):
+    """Replaces the one occurrence of `old` in HOME/config.toml by `new`."""
+    path = os.path.join(home, "config.toml")
+    with open(path) as f:
+        text = f.read()
+    assert text.count(old) == 1, f"{old!r} is not in {path} exactly once"
+    with open(path, "w") as f:
+        f.write(text.replace(old, new))
+
+
+def uncomment(home, key, value):
+    """Sets a key that config.toml has commented out ('# KEY = "example"')."""
+    path = os.path.join(home, "config.toml")
+    with open(path) as f:
+        line = next(line for line in f if line.startswith(f"# {key} = "))
+    replace_in_config(home, line, f"{key} = {value}\n")
+
+
+def start_fails(home, env=None):
+    """verityd start's exit code and stderr, for a start expected to fail at once."""
+    out = subprocess.run([VERITYD, "start", "--home", home], capture_output=True, text=True, timeout=60,
+                         env=env, stdin=subprocess.DEVNULL)
+    assert out.returncode != 0, f"verityd start succeeded: {out.stderr}"
+    return out.returncode, out.stderr
+
+
+def verity(node, *args, env_extra=None):
+    env = dict(os.environ)
+    env.pop("VERITY_RPC_TOKEN", None)
+    env.update(env_extra or {})
+    return subprocess.run([VERITY, "--home", os.path.join(node.home, "client"), "--rpc",
+                           f"http://127.0.0.1:{node.rpc_port}", *args], capture_output=True, text=True, timeout=60,
+                          env=env, stdin=subprocess.DEVNULL)
+
+
+def test_write_methods_need_the_token():
+    with cluster() as c:
+        n = c.nodes[0]
+        token_file = secret_file(os.path.join(n.home, "rpc_token"), TOKEN)
+        uncomment(n.home, "auth_token_file", '"rpc_token"')
+        n.start()
+        wait_for("the RPC server", lambda: "rpc listening" in n.log(), 30, [n])
+        assert "auth=token" in n.log(), n.tail()
+        assert "public-without-token" not in n.log()
+
+        # No token, or a wrong one: refused before anything else is looked at.
+        for token in (None, TOKEN[:-1], TOKEN + "0", "x" * 48):
+            e = call(n.rpc_port, "send_tx", {"tx": "00"}, token)["error"]
+            assert e["code"] == -32005 and e["data"]["reason"] == "unauthorized", e
+        # The right one gets through to the parameters.
+        e = call(n.rpc_port, "send_tx", {"tx": "00"}, TOKEN)["error"]
+        assert e["data"]["reason"] == "invalid-params", e
+        # Reads stay open.
+        assert call(n.rpc_port, "status")["result"]["chain_id"]
+
+        # The client: refused without the token, accepted with --rpc-token-file or VERITY_RPC_TOKEN.
+        out = verity(n, "transfer", "--from", "alice", "--to", "bob", "--amount", "5")
+        assert out.returncode == 1 and "[unauthorized]" in out.stderr, out.stderr
+        out = verity(n, "--rpc-token-file", token_file, "transfer", "--from", "alice", "--to", "bob", "--amount", "5")
+        assert out.returncode == 0, out.stderr
+        out = verity(n, "transfer", "--from", "alice", "--to", "bob", "--amount", "6",
+                     env_extra={"VERITY_RPC_TOKEN": TOKEN})
+        assert out.returncode == 0, out.stderr
+        assert call(n.rpc_port, "status")["result"]["mempool_txs"] == 2
+        # A token file others may read is a usage error of the client.
+        os.chmod(token_file, 0o644)
+        out = verity(n, "--rpc-token-file", token_file, "balance", "bob")
+        assert out.returncode == 2 and "chmod o-rwx" in out.stderr, out.stderr
+        n.terminate()
+
+        # ... and stops the node from starting, as does a short token.
+        code, err = start_fails(n.home)
+        assert code == 1 and "secret-file-unsafe-permissions" in err and "auth_token_file" in err, err
+        os.chmod(token_file, 0o600)
+        secret_file(token_file, "short")
+        code, err = start_fails(n.home)
+        assert code == 1 and "bad-auth-token" in err and "openssl rand" in err, err
+        os.unlink(token_file)
+        code, err = start_fails(n.home)
+        assert code == 1 and "secret-file-missing" in err, err
+
+
+def test_public_rpc_without_token_warns():
+    with cluster() as c:
+        n = c.nodes[0]
+        _, rpc = free_ports(2)
+        # 0.0.0.0: beyond loopback.
+        replace_in_config(n.home, f'listen = "127.0.0.1:{n.rpc_port}"', f'listen = "0.0.0.0:{rpc}"')
+        n.rpc_port = rpc
+        n.start()
+        wait_for("the public-RPC warning", lambda: "WARN  rpc public-without-token" in n.log(), 30, [n])
+        assert "auth_token_file" in n.log()
+        n.terminate()
+        # The quiet case (loopback) is checked by test_write_methods_need_the_token and every other test.
+
+
+def test_encrypted_keys():
+    with cluster() as c:
+        n = c.nodes[0]
+        devnet_key = n.validator_key()
+        # Re-create validator-1's home with encrypted keys (same keys: the devnet's).
+        shutil.rmtree(n.home)
+        pass_dir = os.path.join(c.dir, "secrets")
+        os.makedirs(pass_dir)
+        pass_file = secret_file(os.path.join(pass_dir, "passphrase"), PASSPHRASE)
+        init = [VERITYD, "init", "--home", n.home, "--genesis", c.genesis, "--devnet-validator", n.name,
+                "--p2p-listen", f"127.0.0.1:{n.p2p_port}", "--rpc-listen", f"127.0.0.1:{n.rpc_port}",
+                "--peers", c.peers]
+        no_tty = dict(capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, start_new_session=True)
+        env = {k: v for k, v in os.environ.items() if k != "VERITY_PASSPHRASE"}
+
+        # Usage errors leave nothing behind.
+        out = subprocess.run(init + ["--passphrase-file", pass_file], env=env, **no_tty)
+        assert out.returncode == 2 and "--encrypt-keys" in out.stderr, out.stderr
+        out = subprocess.run(init + ["--encrypt-keys"], env=env, **no_tty)
+        assert out.returncode == 2 and "no terminal" in out.stderr, out.stderr
+        os.chmod(pass_file, 0o644)
+        out = subprocess.run(init + ["--encrypt-keys", "--passphrase-file", pass_file], env=env, **no_tty)
+        assert out.returncode == 2 and "chmod o-rwx" in out.stderr, out.stderr
+        assert not os.path.exists(n.home)
+        os.chmod(pass_file, 0o600)
+
+        out = subprocess.run(init + ["--encrypt-keys", "--passphrase-file", pass_file], env=env, **no_tty)
+        assert out.returncode == 0, out.stderr
+        assert "encrypted" in out.stdout, out.stdout
+        for key_file in ("node_key.json", "validator_key.json"):
+            path = os.path.join(n.home, key_file)
+            assert os.stat(path).st_mode & 0o777 == 0o600
+            with open(path) as f:
+                doc = json.load(f)
+            assert "secret_key" not in doc and doc["cipher"]["name"] == "aes-256-gcm", doc
+        # The public keys need no passphrase.
+        assert n.validator_key() == devnet_key
+        with open(os.path.join(n.home, "config.toml")) as f:
+            assert f'passphrase_file = "{pass_file}"' in f.read()
+
+        # A wrong passphrase: a clear error that says where it came from.
+        secret_file(pass_file, "wrong horse")
+        code, err = start_fails(n.home, env)
+        assert code == 1 and "bad-passphrase" in err and pass_file in err, err
+        secret_file(pass_file, PASSPHRASE)
+
+        # It signs: the four validators commit, validator-1's votes are on record.
+        c.start()
+        # (Started last, it may first catch up by sync, which signs nothing.)
+        wait_for("votes signed with validator-1's encrypted key", lambda: len(n.votes()) > 0, 60, c.nodes)
+        assert n.terminate() == 0
+
+        # Without passphrase_file: VERITY_PASSPHRASE, else a clear error.
+        replace_in_config(n.home, f'passphrase_file = "{pass_file}"', "# passphrase_file unset")
+        code, err = start_fails(n.home, env)
+        assert code == 1 and "key-passphrase-missing" in err and "VERITY_PASSPHRASE" in err, err
+        code, err = start_fails(n.home, dict(env, VERITY_PASSPHRASE="wrong"))
+        assert code == 1 and "bad-passphrase" in err and "VERITY_PASSPHRASE" in err, err
+        os.environ["VERITY_PASSPHRASE"] = PASSPHRASE
+        try:
+            n.start()
+        finally:
+            del os.environ["VERITY_PASSPHRASE"]
+        h = n.height()
+        wait_for("validator-1 commits again", lambda: n.height() > h, 60, c.nodes)
+
+
+def test_key_files_others_may_read_stop_the_node():
+    with cluster() as c:
+        n = c.nodes[0]
+        for key_file in ("node_key.json", "validator_key.json"):
+            path = os.path.join(n.home, key_file)
+            os.chmod(path, 0o640)
+            code, err = start_fails(n.home)
+            assert code == 1 and "key-unsafe-permissions" in err and key_file in err and "chmod 600" in err, err
+            os.chmod(path, 0o600)
+        os.chmod(n.home, 0o777)
+        code, err = start_fails(n.home)
+        assert code == 1 and "key-unsafe-permissions" in err and "chmod o-w" in err, err
+        os.chmod(n.home, 0o700)
+        run_ok([VERITYD, "show-node-id", "--home", n.home])
+
+
+def metrics(port):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/metrics")
+        r = conn.getresponse()
+        assert r.status == 200
+        out = {}
+        for line in r.read().decode().splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                out[name] = float(value)
+        return out
+    finally:
+        conn.close()
+
+
+def test_metrics_an_operator_alerts_on():
+    with cluster() as c:
+        c.start()
+        v1, v4 = c.nodes[0], c.nodes[3]
+        wait_for("height 3", lambda: min(n.height() for n in c.nodes) >= 3, 60, c.nodes)
+        m = metrics(v1.rpc_port)
+        assert m["verity_validator_window_blocks"] >= 1, m
+        assert m["verity_validator_missed_blocks"] == 0, m
+        assert m["verity_validator_missed_blocks_allowed"] == 50, m  # devnet: window 100, 50% signed
+        assert m["verity_validator_jailed"] == 0 and m["verity_validator_banned"] == 0, m
+        assert 0 < m["verity_data_free_bytes"] <= m["verity_data_size_bytes"], m
+        # validator-4 stops; the chain goes on without its signature; back, it sees what it missed.
+        assert v4.terminate() == 0
+        h = v1.height()
+        wait_for("5 blocks without validator-4", lambda: v1.height() >= h + 5, 60, c.nodes[:3])
+        v4.start()
+        wait_for("validator-4 catching up", lambda: v4.height() >= v1.height() - 1, 60, c.nodes)
+        wait_for("validator-4's missed commits in its metrics",
+                 lambda: metrics(v4.rpc_port).get("verity_validator_missed_blocks", 0) >= 3, 30, c.nodes)
+        # A full node has no validator: no such series.
+        full = c.add_full_node()
+        full.start()
+        wait_for("the full node's RPC", lambda: "rpc listening" in full.log(), 30, [full])
+        fm = metrics(full.rpc_port)
+        assert "verity_validator_missed_blocks" not in fm and "verity_data_free_bytes" in fm, fm
+
+
+def run_on_terminal(argv, answers, env, timeout=60):
+    """Runs argv with a pseudo-terminal as its controlling terminal (so it can
+    open /dev/tty); `answers` is [(prompt, text)]: each text is typed once its
+    prompt has appeared. Returns (exit code, everything shown on the terminal)."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a new session whose terminal is the pty
+        try:
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    seen, sent = b"", 0
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            if sent < len(answers) and answers[sent][0].encode() in seen:
+                os.write(fd, answers[sent][1].encode() + b"\n")
+                sent += 1
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), seen.decode(errors="replace")
+
+
+def test_init_asks_for_the_passphrase_on_the_terminal():
+    with cluster() as c:
+        env = {k: v for k, v in os.environ.items() if k != "VERITY_PASSPHRASE"}
+        home = os.path.join(c.dir, "prompted")
+        p2p, rpc = free_ports(2)
+        init = [VERITYD, "init", "--home", home, "--genesis", c.genesis, "--encrypt-keys",
+                "--p2p-listen", f"127.0.0.1:{p2p}", "--rpc-listen", f"127.0.0.1:{rpc}"]
+        first, again = "Passphrase for the new key files:", "Repeat the passphrase:"
+        # Two different answers: nothing is written.
+        code, screen = run_on_terminal(init, [(first, PASSPHRASE), (again, PASSPHRASE + "x")], env)
+        assert code == 2 and "differ" in screen and not os.path.exists(home), (code, screen)
+        code, screen = run_on_terminal(init, [(first, PASSPHRASE), (again, PASSPHRASE)], env)
+        assert code == 0, (code, screen)
+        assert PASSPHRASE not in screen, screen  # no echo
+        with open(os.path.join(home, "validator_key.json")) as f:
+            assert "cipher" in json.load(f)
+        # That passphrase opens the keys: the node starts (and serves its RPC).
+        code, err = start_fails(home, dict(env, VERITY_PASSPHRASE=PASSPHRASE + "x"))
+        assert "bad-passphrase" in err, err
+        log = open(os.path.join(home, "verityd.log"), "wb")
+        proc = subprocess.Popen([VERITYD, "start", "--home", home], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                env=dict(env, VERITY_PASSPHRASE=PASSPHRASE))
+        try:
+            wait_for("the node with prompted keys", lambda: "rpc listening" in open(log.name).read(), 30)
+        finally:
+            proc.terminate()
+            proc.wait(20)
+            log.close()
+
+
+if __name__ == "__main__":
+    TestRunner([test_write_methods_need_the_token, test_public_rpc_without_token_warns, test_encrypted_keys,
+                test_key_files_others_may_read_stop_the_node, test_metrics_an_operator_alerts_on,
+                test_init_asks_for_the_passphrase_on_the_terminal]).main()
