@@ -72,15 +72,17 @@ class Worker:
         self.key = re.search(r"worker key ([0-9a-f]{64})", out.stdout).group(1)
         self.proc = None
 
-    def start(self):
+    def start(self, env_extra=None):
         node = self.cluster.nodes[(self.n - 1) % len(self.cluster.nodes)]
         args = [WORKER, "--home", self.home, "--rpc", f"http://127.0.0.1:{node.rpc_port}"]
+        env = {k: v for k, v in os.environ.items() if k != "VERITY_RPC_TOKEN"}
+        env.update(env_extra or {})
         if self.byzantine:
             args.append("--byzantine")
         if self.stake:
             args += ["--stake", self.stake]
         log = open(self.log_path, "a")
-        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
         harness._live.append(self.proc)
         return self
 
@@ -459,7 +461,48 @@ def a_pending_commitment_is_not_sent_twice():
         c.stop()
 
 
+def a_worker_sends_the_rpc_token():
+    # validator-1 requires a bearer token for transactions (docs/rpc-server.md).
+    token = "5e1ec7ed0b5e55ed5a1ad0b5e55ed5e1ec7ed0b5e55ed5a1"
+    c = Cluster()
+    n = c.nodes[0]
+    path = os.path.join(n.home, "rpc_token")
+    with open(path, "w") as f:
+        f.write(token + "\n")
+    os.chmod(path, 0o600)
+    with open(os.path.join(n.home, "config.toml")) as f:
+        text = f.read()
+    line = next(l for l in text.splitlines() if l.startswith("# auth_token_file = "))
+    with open(os.path.join(n.home, "config.toml"), "w") as f:
+        f.write(text.replace(line, 'auth_token_file = "rpc_token"'))
+    workers = []
+    try:
+        c.start()
+        wait_for("height 2", lambda: all(x.height() >= 2 for x in c.nodes), 60, c.nodes)
+        w = Worker(c, 1)
+        workers = [w]
+        # Without the token it reads (chain, its record) but cannot register, and says why.
+        w.start()
+        wait_for("the refusal in its log", lambda: "register_worker failed" in w.log(), 30, c.nodes)
+        assert "unauthorized" in w.log() and "VERITY_RPC_TOKEN" in w.log(), w.log()
+        try:
+            rpc(c, "worker", {"address": w.key})
+            raise AssertionError("registered without the token")
+        except RuntimeError as e:
+            assert "-32001" in str(e), e  # not found: nothing was registered
+        w.kill9()
+        # With VERITY_RPC_TOKEN it registers.
+        w.start(env_extra={"VERITY_RPC_TOKEN": token})
+        wait_for("registered with the token", lambda: "registered: stake" in w.log(), 30, c.nodes)
+        assert rpc(c, "worker", {"address": w.key})["active"], w.log()
+    except Exception:
+        dump(workers)
+        raise
+    finally:
+        c.stop()
+
+
 if __name__ == "__main__":
     TestRunner([byzantine_is_outvoted_and_results_match_native, killed_worker_loses_only_reputation,
                 restarted_worker_reveals_what_it_committed, audit_overturns_a_colluding_majority,
-                a_pending_commitment_is_not_sent_twice]).main()
+                a_pending_commitment_is_not_sent_twice, a_worker_sends_the_rpc_token]).main()
