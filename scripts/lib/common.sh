@@ -11,6 +11,7 @@ VERITY_PACKAGES=(
   libcrypto++-dev libleveldb-dev libsecp256k1-dev rapidjson-dev
   libboost-dev libboost-test-dev libssl-dev wabt libtomlplusplus-dev
   clang lld wasi-libc libclang-rt-14-dev-wasm32   # the example tasks, built as WASI modules
+  libclang-rt-14-dev   # clang's ASan, UBSan and libFuzzer runtimes: scripts/fuzz
 )
 
 say() { printf '==> %s\n' "$*"; }
@@ -44,4 +45,29 @@ configure_and_build() {
   fi
   say "building (incremental) in $VERITY_BUILD"
   meson compile -C "$VERITY_BUILD" || exit 1
+}
+
+# The fuzz build (scripts/fuzz): clang with ASan and UBSan, libFuzzer's
+# coverage instrumentation (-fsanitize=fuzzer-no-link) in every library,
+# and the fuzz targets linked with libFuzzer (tests/fuzz/meson.build). Only
+# the fuzz targets, their seeds and what they link are built.
+VERITY_FUZZ_BUILD=${VERITY_FUZZ_BUILD:-$VERITY_ROOT/build-fuzz}
+configure_and_build_fuzz() {
+  local coverage=-fsanitize=fuzzer-no-link dir=$VERITY_FUZZ_BUILD
+  if [ ! -f "$dir/build.ninja" ]; then
+    say "configuring $dir (clang, ASan + UBSan, libFuzzer)"
+    CC=clang CXX=clang++ CFLAGS=$coverage CXXFLAGS=$coverage LDFLAGS=$coverage \
+      meson setup "$dir" "$VERITY_ROOT" -Db_sanitize=address,undefined -Db_lundef=false || exit 1
+  fi
+  say "building the fuzz targets (incremental) in $dir"
+  meson compile -C "$dir" fuzz_corpus "$@" || exit 1
+}
+
+# What the sanitizer runs use: stop at the first UBSan report with a stack
+# (UBSan only warns by default), minus the library bugs listed in
+# tests/ubsan.supp, and look for leaks at exit (LeakSanitizer works in this
+# container; it needs ptrace-like access to the process).
+export_sanitizer_options() {
+  export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$VERITY_ROOT/tests/ubsan.supp
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 }
