@@ -122,7 +122,8 @@ BOOST_AUTO_TEST_CASE(strings_must_be_utf8) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_bool_rejected) {
-  Reader r(bytes_of({0x02}));
+  const Bytes in = bytes_of({0x02});  // a Reader views its input: keep it alive
+  Reader r(in);
   r.boolean();
   BOOST_TEST(r.finish().error().reason == "decode-bad-bool");
 }
@@ -156,7 +157,8 @@ BOOST_AUTO_TEST_CASE(over_long_length_never_allocates) {
 }
 
 BOOST_AUTO_TEST_CASE(sticky_error_reports_first_failure) {
-  Reader r(bytes_of({0x02, 0x80}));
+  const Bytes in = bytes_of({0x02, 0x80});
+  Reader r(in);
   r.boolean();   // fails: decode-bad-bool
   r.varint();    // would fail with short buffer
   BOOST_TEST(r.remaining() == 0u);
