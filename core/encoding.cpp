@@ -72,8 +72,42 @@ Bytes Reader::bytes(std::size_t max_len) {
   return Bytes(v.begin(), v.end());
 }
 
+bool is_utf8(ByteView s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const std::uint8_t c = s[i];
+    std::size_t n;
+    std::uint32_t cp, min;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      n = 1, cp = c & 0x1f, min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 2, cp = c & 0x0f, min = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+      n = 3, cp = c & 0x07, min = 0x10000;
+    } else {
+      return false;  // a continuation byte first, or 0xf8-0xff
+    }
+    if (s.size() - i - 1 < n) return false;
+    for (std::size_t k = 1; k <= n; ++k) {
+      if ((s[i + k] & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (s[i + k] & 0x3f);
+    }
+    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF.
+    if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
 std::string Reader::string(std::size_t max_len) {
   Bytes b = bytes(max_len);
+  if (ok_ && !is_utf8(b)) {
+    fail("decode-bad-utf8", "a string is not valid UTF-8");
+    return {};
+  }
   return std::string(b.begin(), b.end());
 }
 

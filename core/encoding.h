@@ -8,7 +8,10 @@
 //   boolean   one byte, 0 or 1
 //   fixed N   N raw bytes (hashes, keys, signatures)
 //   bytes     varint length, then the bytes
-//   string    as bytes (UTF-8 is not checked here; callers bound the length)
+//   string    as bytes, which must be well-formed UTF-8 (RFC 3629: no
+//             overlong forms, surrogates or code points past U+10FFFF);
+//             callers bound the length. Strings reach JSON at the RPC edge,
+//             where anything else would make the answer invalid JSON.
 //   list      varint count, then the items
 //
 // Decoding is strict and never trusts a length: a length or count is checked
@@ -63,6 +66,7 @@ class Reader {
   Bytes bytes(std::size_t max_len);
   // The same, without a copy: a view into the input.
   ByteView bytes_view(std::size_t max_len);
+  // The same, which must be well-formed UTF-8 ("decode-bad-utf8").
   std::string string(std::size_t max_len);
   template <std::size_t N, class Tag>
   FixedBytes<N, Tag> fixed() {
@@ -90,6 +94,9 @@ class Reader {
   bool ok_ = true;
   Error error_;
 };
+
+// Well-formed UTF-8 (RFC 3629).
+bool is_utf8(ByteView s);
 
 // Encodes any type with `void encode(Writer&) const`.
 template <class T>

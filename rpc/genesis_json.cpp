@@ -151,7 +151,9 @@ Result<Genesis> read_genesis(const rapidjson::Value& root) {
 
 Result<Genesis> genesis_from_json(std::string_view text) {
   rapidjson::Document doc;
-  doc.Parse(text.data(), text.size());  // trailing non-space text is an error
+  // Trailing non-space text is an error, and so is a string that is not
+  // UTF-8 (names are served back as JSON by the genesis method).
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
   if (doc.HasParseError())
     return make_error("bad-genesis", std::string("not valid JSON at byte ") + std::to_string(doc.GetErrorOffset()) +
                                          ": " + rapidjson::GetParseError_En(doc.GetParseError()));

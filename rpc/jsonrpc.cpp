@@ -116,7 +116,9 @@ struct Dispatcher::Batch {
 void Dispatcher::handle(std::string_view body, CallContext& ctx, std::function<void(std::string)> done) {
   rapidjson::Document request;
   // Iterative parsing: a deeply nested body cannot exhaust the stack.
-  request.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
+  // Strings must be valid UTF-8: an id or method name is echoed in the
+  // answer, which would otherwise not be JSON (RFC 8259 requires UTF-8).
+  request.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
   if (request.HasParseError()) {
     done(error_body(kParseError,
                     std::string("parse error at offset ") + std::to_string(request.GetErrorOffset()) + ": " +

@@ -539,6 +539,17 @@ bool prepare(const ExecRequest& req, Execution& ex, Prepared* out) {
   if (!mem || mem->kind != wabt::ExternalKind::Memory) return invalid("no exported memory named 'memory'");
   if (m.num_memory_imports != 0 || m.num_table_imports != 0 || m.num_global_imports != 0)
     return invalid("only functions may be imported");
+  // The names were screened; the signatures must be the host's too, or
+  // binding them fails at instantiation: a module admitted at submission
+  // that no worker can run.
+  for (const wabt::Import* import : m.imports) {
+    const auto* fi = wabt::dyn_cast<wabt::FuncImport>(import);
+    if (!fi) continue;
+    for (const auto& e : table())
+      if (import->field_name == e.pub.name && (fi->func.decl.sig.param_types != value_types(e.pub.params) ||
+                                               fi->func.decl.sig.result_types != value_types(e.pub.results)))
+        return invalid(import->module_name + "." + import->field_name + " is imported with the wrong signature");
+  }
 
   for (std::size_t i = m.num_func_imports; i < m.funcs.size(); ++i) {
     std::uint64_t locals = 0;

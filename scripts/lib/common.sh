@@ -13,7 +13,11 @@ VERITY_PACKAGES=(
   clang lld wasi-libc libclang-rt-14-dev-wasm32   # the example tasks, built as WASI modules
   iproute2   # ip netns: the partition test
   systemd   # systemd.pc (where meson installs verityd.service) and systemd-analyze (its test)
+  libclang-rt-14-dev   # clang's ASan, UBSan and libFuzzer runtimes: scripts/fuzz
 )
+
+# The sanitizer build of scripts/test (docs/testing.md).
+VERITY_SANITIZER_BUILD=${VERITY_SANITIZER_BUILD:-$VERITY_ROOT/build-asan}
 
 say() { printf '==> %s\n' "$*"; }
 
@@ -39,11 +43,49 @@ ensure_packages() {
     || { echo "error: apt-get install failed for: ${missing[*]}" >&2; exit 1; }
 }
 
+# configure_and_build [DIR [MESON SETUP OPTIONS...]]: DIR is $VERITY_BUILD
+# unless given; the options apply when DIR is first configured.
 configure_and_build() {
-  if [ ! -f "$VERITY_BUILD/build.ninja" ]; then
-    say "configuring $VERITY_BUILD"
-    meson setup "$VERITY_BUILD" "$VERITY_ROOT" || exit 1
+  local dir=${1:-$VERITY_BUILD}
+  [ $# -gt 0 ] && shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    say "configuring $dir"
+    meson setup "$dir" "$VERITY_ROOT" "$@" || exit 1
   fi
-  say "building (incremental) in $VERITY_BUILD"
-  meson compile -C "$VERITY_BUILD" || exit 1
+  say "building (incremental) in $dir"
+  meson compile -C "$dir" || exit 1
+}
+
+# The sanitizer build: the project's compiler with AddressSanitizer and
+# UndefinedBehaviorSanitizer on every library and test (-Db_lundef=false:
+# the sanitizer runtimes resolve symbols at load time).
+configure_and_build_sanitized() {
+  configure_and_build "$VERITY_SANITIZER_BUILD" -Db_sanitize=address,undefined -Db_lundef=false
+}
+
+# The fuzz build (scripts/fuzz): clang with ASan and UBSan, libFuzzer's
+# coverage instrumentation (-fsanitize=fuzzer-no-link) in every library,
+# and the fuzz targets linked with libFuzzer (tests/fuzz/meson.build). Only
+# the fuzz targets, their seeds and what they link are built.
+VERITY_FUZZ_BUILD=${VERITY_FUZZ_BUILD:-$VERITY_ROOT/build-fuzz}
+configure_and_build_fuzz() {
+  local coverage=-fsanitize=fuzzer-no-link dir=$VERITY_FUZZ_BUILD
+  if [ ! -f "$dir/build.ninja" ]; then
+    say "configuring $dir (clang, ASan + UBSan, libFuzzer)"
+    CC=clang CXX=clang++ CFLAGS=$coverage CXXFLAGS=$coverage LDFLAGS=$coverage \
+      meson setup "$dir" "$VERITY_ROOT" -Db_sanitize=address,undefined -Db_lundef=false || exit 1
+  fi
+  say "building the fuzz targets (incremental) in $dir"
+  meson compile -C "$dir" fuzz_corpus "$@" || exit 1
+}
+
+# What the sanitizer runs use: stop at the first UBSan report with a stack
+# (UBSan only warns by default), minus the library bugs listed in
+# tests/ubsan.supp, and look for leaks at exit, minus tests/lsan.supp
+# (LeakSanitizer works in this container; it needs ptrace-like access to
+# the process).
+export_sanitizer_options() {
+  export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$VERITY_ROOT/tests/ubsan.supp
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export LSAN_OPTIONS=suppressions=$VERITY_ROOT/tests/lsan.supp
 }

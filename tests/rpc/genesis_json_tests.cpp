@@ -96,6 +96,15 @@ BOOST_AUTO_TEST_CASE(errors_name_the_bad_field) {
   expect_error(t2, "validators[1].consensus_key");
 }
 
+// A name that is not UTF-8 would be served back by the genesis method as
+// invalid JSON (found by the genesis fuzz target: tests/fuzz/regressions/).
+BOOST_AUTO_TEST_CASE(strings_must_be_utf8) {
+  BOOST_REQUIRE(genesis_from_json(edited("\"name\": \"alice\"", "\"name\": \"ali\xc3\xa7" "e\"")).ok());
+  auto g = genesis_from_json(edited("\"name\": \"alice\"", "\"name\": \"ali\xff" "e\""));
+  BOOST_REQUIRE(!g.ok());
+  BOOST_TEST(g.error().reason == "bad-genesis");
+}
+
 BOOST_AUTO_TEST_CASE(not_json_at_all) {
   for (const char* bad : {"", "{", "[]", "{\"chain_id\": 1}", "{} trailing"}) {
     auto g = genesis_from_json(bad);

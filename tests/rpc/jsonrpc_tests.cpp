@@ -114,6 +114,13 @@ BOOST_AUTO_TEST_CASE(parse_errors_are_32700_with_a_null_id) {
       BOOST_TEST(r["id"].IsNull());
     }
   }
+  // A string that is not UTF-8 is a parse error: an id or a method name is
+  // echoed, and the answer would not be JSON (found by the jsonrpc fuzz
+  // target: tests/fuzz/regressions/jsonrpc/).
+  for (const char* body : {"{\"id\":\"\x8c\"}", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"acc\xffount\"}"}) {
+    auto r = env.call(body);
+    BOOST_TEST(code_of(r) == kParseError);
+  }
   // Whitespace after the value is not garbage.
   auto ok = env.call("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}  \r\n\t ");
   BOOST_TEST(ok.HasMember("result"));

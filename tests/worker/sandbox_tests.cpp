@@ -213,6 +213,13 @@ BOOST_AUTO_TEST_CASE(invalid_modules_are_not_run) {
   auto status = check_module(module_bytes("start_section"));
   BOOST_REQUIRE(!status.ok());
   BOOST_TEST(status.error().reason == "invalid-module");
+
+  // Found by the wasm_module fuzz target: check_module admitted a WASI
+  // import with the wrong signature, which every run then refused.
+  expect_invalid(run("wrong_import_signature"), "wasi_snapshot_preview1.fd_write is imported with the wrong signature");
+  auto wrong = check_module(module_bytes("wrong_import_signature"));
+  BOOST_REQUIRE(!wrong.ok());
+  BOOST_TEST(wrong.error().reason == "invalid-module");
 }
 
 BOOST_AUTO_TEST_CASE(declared_memory_above_the_cap_is_memory_exceeded) {
