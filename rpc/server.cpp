@@ -91,7 +91,11 @@ class WsSession : public Connection, public Subscriber, public std::enable_share
   void publish(const Block& block, const std::vector<Receipt>& receipts,
                const std::vector<Event>& block_events) override {
     if (closed_ || subs_.empty()) return;
-    for (const auto& [id, sub] : subs_) {
+    for (const auto& entry : subs_) {
+      // Named, not a structured binding: the lambdas below capture them,
+      // which clang accepts only from version 16 (Debian 12 has 14).
+      const auto& id = entry.first;
+      const auto& sub = entry.second;
       if (sub.topic == "blocks") {
         notify(id, sub.topic, [&](rapidjson::Value& r, JsonAlloc& a) {
           r.SetObject();
