@@ -58,9 +58,11 @@ configure_and_build() {
 
 # The sanitizer build: the project's compiler with AddressSanitizer and
 # UndefinedBehaviorSanitizer on every library and test (-Db_lundef=false:
-# the sanitizer runtimes resolve symbols at load time).
+# the sanitizer runtimes resolve symbols at load time), unoptimised (-O0:
+# the usual setting for ASan, and it compiles the Beast-heavy sources
+# several times faster than -O2, which matters on a fresh CI machine).
 configure_and_build_sanitized() {
-  configure_and_build "$VERITY_SANITIZER_BUILD" -Db_sanitize=address,undefined -Db_lundef=false
+  configure_and_build "$VERITY_SANITIZER_BUILD" -Db_sanitize=address,undefined -Db_lundef=false -Doptimization=0
 }
 
 # The fuzz build (scripts/fuzz): clang with ASan and UBSan, libFuzzer's
