@@ -409,8 +409,10 @@ def audit_overturns_a_colluding_majority():
         # The auditor paid 3 x 10 for the audit (fee 0) and received the 2 x 10 clawed back.
         assert alice() == alice_before - 30 + 20, (alice_before, alice())
         # The fresh workers ran the audit and say so; `task watch` followed it to the end.
+        # (Each logs it once it steps the task after the settlement: wait for it.)
         for w in fresh:
-            assert f"task {tid}: settled: ok" in w.log() and "(agreed: rewarded)" in w.log(), w.log()
+            wait_for(f"worker-{w.n} logs the audit's settlement",
+                     lambda: f"task {tid}: settled: ok" in w.log() and "(agreed: rewarded)" in w.log(), 20, c.nodes)
         out, err = watch.communicate(timeout=60)
         assert watch.returncode == 0, (out, err)
         assert "audit in progress" in out and "task_audited" in out and "outcome=overturned" in out, out
