@@ -43,8 +43,16 @@ def can_make_namespaces():
         return "no ip command (Debian package iproute2)"
     if out.returncode != 0:
         return out.stderr.strip()
-    ip("netns", "del", probe, check=False)
-    return None
+    try:
+        # Everything build_network() needs: a bridge and a veth pair.
+        for args in (["link", "add", "name", "br0", "type", "bridge"],
+                     ["link", "add", "name", "vpa", "type", "veth", "peer", "name", "vpb"]):
+            out = ip("-n", probe, *args, check=False)
+            if out.returncode != 0:
+                return f"ip {' '.join(args)}: {out.stderr.strip()}"
+        return None
+    finally:
+        ip("netns", "del", probe, check=False)
 
 
 def build_network():
