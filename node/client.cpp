@@ -31,12 +31,9 @@
 #include "node/secret_file.h"
 #include "rpc/http_client.h"
 #include "rpc/json_codec.h"
+#include "rpc/ws_client.h"
 #include "worker/sandbox.h"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/websocket.hpp>
 
 namespace verity::node {
 
@@ -55,11 +52,7 @@ Error usage_error(std::string detail) { return make_error("usage", std::move(det
 
 // --- small JSON helpers -------------------------------------------------------
 
-const Json* member(const Json& v, const char* name) {
-  if (!v.IsObject()) return nullptr;
-  auto it = v.FindMember(name);
-  return it == v.MemberEnd() ? nullptr : &it->value;
-}
+using rpc::member;
 
 std::string text_of(const Json& v, const char* name) {
   const Json* m = member(v, name);
@@ -1197,25 +1190,12 @@ Result<rapidjson::Document> fetch_task(Session& s, std::uint64_t id) {
 
 // Follows the tasks topic until task `id` settles or fails.
 Status watch_task(Session& s, const std::string& rpc_text, std::uint64_t id, std::chrono::seconds timeout) {
-  namespace beast = boost::beast;
-  namespace websocket = beast::websocket;
-  using tcp = boost::asio::ip::tcp;
   auto url = rpc::parse_rpc_url(rpc_text);
   if (!url) return usage_error("--rpc: " + url.error().detail);
   auto& o = s.io().out;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  boost::asio::io_context ioc;
-  websocket::stream<beast::tcp_stream> ws(ioc);
-  try {
-    tcp::resolver resolver(ioc);
-    beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(5));
-    beast::get_lowest_layer(ws).connect(resolver.resolve(url->host, url->port));
-    ws.handshake(url->host + ":" + url->port, "/ws");
-    beast::get_lowest_layer(ws).expires_never();
-    ws.write(boost::asio::buffer(std::string(R"({"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"topic":"tasks"}})")));
-  } catch (const std::exception& e) {
-    return make_error("rpc-unreachable", "cannot open the WebSocket of " + url->text + "/ws: " + e.what());
-  }
+  auto sub = rpc::WsSubscription::open(*url, "tasks");
+  if (!sub) return sub.error();
   // The task as it is now: it may have settled already.
   auto t = fetch_task(s, id);
   if (!t) return t.error();
@@ -1233,29 +1213,17 @@ Status watch_task(Session& s, const std::string& rpc_text, std::uint64_t id, std
   while (true) {
     auto now = std::chrono::steady_clock::now();
     if (now >= deadline) break;
-    beast::flat_buffer buf;
-    bool done = false;
-    beast::error_code ec;
-    ws.async_read(buf, [&](beast::error_code e, std::size_t) {
-      ec = e;
-      done = true;
-    });
-    ioc.restart();
-    ioc.run_for(deadline - now);
-    if (!done) break;
-    if (ec) return make_error("rpc-unreachable", "the WebSocket closed: " + ec.message());
-    std::string text = beast::buffers_to_string(buf.data());
-    rapidjson::Document d;
-    d.Parse(text.c_str(), text.size());
-    const Json* params = d.IsObject() ? member(d, "params") : nullptr;
-    const Json* result = params ? member(*params, "result") : nullptr;
-    const Json* attrs = result ? member(*result, "attributes") : nullptr;
+    auto event = (*sub)->next(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
+    if (!event) return event.error();
+    if (!*event) break;
+    const Json& result = **event;
+    const Json* attrs = member(result, "attributes");
     if (!attrs || text_of(*attrs, "task") != want) continue;
-    const std::string kind = text_of(*result, "kind");
+    const std::string kind = text_of(result, "kind");
     if (s.json()) {
-      print_json(o, *result);
+      print_json(o, result);
     } else {
-      o << "height " << text_of(*result, "height") << ": " << kind;
+      o << "height " << text_of(result, "height") << ": " << kind;
       for (auto it = attrs->MemberBegin(); it != attrs->MemberEnd(); ++it)
         if (std::string(it->name.GetString()) != "task" && it->value.IsString())
           o << " " << it->name.GetString() << "=" << it->value.GetString();

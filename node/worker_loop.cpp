@@ -2,10 +2,6 @@
 
 #include <sys/random.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
@@ -31,6 +27,7 @@
 #include "node/key_file.h"
 #include "rpc/http_client.h"
 #include "rpc/json_codec.h"
+#include "rpc/ws_client.h"
 #include "worker/sandbox.h"
 
 namespace verity::node {
@@ -45,11 +42,7 @@ constexpr auto kResendAfter = std::chrono::seconds(8);
 constexpr int kMaxScanPages = 20;  // 2,000 tasks in progress per scan
 constexpr auto kStopPoll = std::chrono::milliseconds(250);
 
-const Json* member(const Json& v, const char* name) {
-  if (!v.IsObject()) return nullptr;
-  auto it = v.FindMember(name);
-  return it == v.MemberEnd() ? nullptr : &it->value;
-}
+using rpc::member;
 std::string str_of(const Json& v, const char* name) {
   const Json* m = member(v, name);
   if (!m) return {};
@@ -164,35 +157,24 @@ struct Shared {
   bool rescan = false;
 };
 
-// The WebSocket subscriber: its own io_context, reconnects with backoff;
-// never throws out of the thread. Reads wait at most kStopPoll at a time so
-// that a stop is seen within about that (connecting: within its 5 s limit).
+// The WebSocket subscriber: its own thread, reconnects with backoff. Reads
+// wait at most kStopPoll at a time so that a stop is seen within about that
+// (connecting: within its 5 s limit).
 void websocket_thread(rpc::RpcUrl url, std::string me, std::shared_ptr<Shared> shared, std::ostream* log,
                       std::mutex* log_mu, const std::atomic<bool>* stop) {
-  namespace beast = boost::beast;
-  namespace websocket = beast::websocket;
-  using tcp = boost::asio::ip::tcp;
+  auto say = [&](const std::string& line) {
+    std::lock_guard<std::mutex> g(*log_mu);
+    *log << now_text() << " " << line << std::endl;
+  };
   auto backoff = std::chrono::milliseconds(250);
-  bool was_connected = false;
   while (!stop->load()) {
-    try {
-      boost::asio::io_context ioc;
-      tcp::resolver resolver(ioc);
-      websocket::stream<beast::tcp_stream> ws(ioc);
-      auto results = resolver.resolve(url.host, url.port);
-      beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(5));
-      beast::get_lowest_layer(ws).connect(results);
-      beast::get_lowest_layer(ws).expires_never();
-      websocket::stream_base::timeout opt{std::chrono::seconds(5), std::chrono::seconds(20), true};
-      ws.set_option(opt);
-      ws.handshake(url.host + ":" + url.port, "/ws");
-      ws.write(boost::asio::buffer(std::string(
-          R"({"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"topic":"tasks"}})")));
-      {
-        std::lock_guard<std::mutex> g(*log_mu);
-        *log << now_text() << " subscribed to tasks events at " << url.text << std::endl;
-      }
-      was_connected = true;
+    // A node that goes silent is pinged, then given up on and reconnected to.
+    auto sub = rpc::WsSubscription::open(url, "tasks", std::chrono::seconds(20));
+    std::string failure;
+    if (!sub) {
+      failure = "websocket unavailable (" + sub.error().detail + ")";
+    } else {
+      say("subscribed to tasks events at " + url.text);
       backoff = std::chrono::milliseconds(250);
       {
         std::lock_guard<std::mutex> g(shared->mu);
@@ -200,29 +182,16 @@ void websocket_thread(rpc::RpcUrl url, std::string me, std::shared_ptr<Shared> s
       }
       shared->cv.notify_all();
       while (!stop->load()) {
-        beast::flat_buffer buf;
-        bool done = false;
-        beast::error_code ec;
-        ws.async_read(buf, [&](beast::error_code e, std::size_t) {
-          ec = e;
-          done = true;
-        });
-        while (!done && !stop->load()) {
-          ioc.restart();
-          ioc.run_for(kStopPoll);
+        auto event = (*sub)->next(kStopPoll);
+        if (!event) {
+          failure = "websocket dropped (" + event.error().detail + ")";
+          break;
         }
-        if (!done) return;  // stopping: the stream closes with ioc
-        if (ec) throw beast::system_error(ec);
-        std::string text = beast::buffers_to_string(buf.data());
-        rapidjson::Document d;
-        d.Parse(text.c_str(), text.size());
-        if (d.HasParseError() || !d.IsObject()) continue;
-        const Json* params = member(d, "params");
-        const Json* result = params ? member(*params, "result") : nullptr;
-        if (!result) continue;
-        const Json* attrs = member(*result, "attributes");
+        if (!*event) continue;
+        const Json& result = **event;
+        const Json* attrs = member(result, "attributes");
         if (!attrs) continue;
-        std::string kind = str_of(*result, "kind");
+        std::string kind = str_of(result, "kind");
         std::string task = str_of(*attrs, "task");
         if (task.empty()) continue;
         std::uint64_t id = std::strtoull(task.c_str(), nullptr, 10);
@@ -235,19 +204,13 @@ void websocket_thread(rpc::RpcUrl url, std::string me, std::shared_ptr<Shared> s
         }
         shared->cv.notify_all();
       }
-    } catch (const std::exception& e) {
-      if (stop->load()) return;
-      {
-        std::lock_guard<std::mutex> g(*log_mu);
-        *log << now_text() << " websocket " << (was_connected ? "dropped" : "unavailable") << " (" << e.what()
-             << "); retrying in " << backoff.count() << " ms" << std::endl;
-      }
-      was_connected = false;
-      for (auto waited = std::chrono::milliseconds(0); waited < backoff && !stop->load();
-           waited += std::chrono::milliseconds(50))
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
     }
+    if (stop->load()) return;
+    say(failure + "; retrying in " + std::to_string(backoff.count()) + " ms");
+    for (auto waited = std::chrono::milliseconds(0); waited < backoff && !stop->load();
+         waited += std::chrono::milliseconds(50))
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
   }
 }
 

@@ -10,12 +10,13 @@ Error invalid(std::string_view field, std::string what) {
   return make_error("invalid-params", std::string(field) + ": " + what);
 }
 
-const rapidjson::Value* member(const rapidjson::Value& obj, const char* name) {
-  auto it = obj.FindMember(name);
-  return it == obj.MemberEnd() ? nullptr : &it->value;
-}
-
 }  // namespace
+
+const rapidjson::Value* member(const rapidjson::Value& v, const char* name) {
+  if (!v.IsObject()) return nullptr;
+  auto it = v.FindMember(name);
+  return it == v.MemberEnd() ? nullptr : &it->value;
+}
 
 rapidjson::Value to_json(std::string_view s, JsonAlloc& alloc) {
   return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), alloc);

@@ -51,4 +51,7 @@ Result<Transaction> transaction_from_json(const rapidjson::Value& v);
 // Compact serialisation of a JSON value.
 std::string json_string(const rapidjson::Value& v);
 
+// Member `name` of `v`: null when `v` is not an object or has no such member.
+const rapidjson::Value* member(const rapidjson::Value& v, const char* name);
+
 }  // namespace verity::rpc
