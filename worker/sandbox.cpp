@@ -2,39 +2,38 @@
 
 #include "core/transaction.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <variant>
 
-#include "core/encoding.h"
+#include "worker/aot.h"
+#include "worker/engine_protocol.h"
+#include "worker/node_engine.h"
+#include "worker/wabt_metering.h"
 #include "worker/wabt_sandbox.h"
+#include "worker/wasi_host.h"
 
 namespace verity::worker {
 
 namespace {
 
-constexpr std::array<std::string_view, 7> kNames = {
+constexpr std::array<std::string_view, 8> kNames = {
     "ok", "trap", "out-of-fuel", "memory-exceeded", "output-too-large", "invalid-module", "forbidden-import",
+    "engine-failed",
 };
-
-wabt_glue::ExecLimits glue_limits(const SandboxLimits& l) {
-  wabt_glue::ExecLimits g;
-  g.fuel = l.fuel;
-  g.memory_pages = l.memory_pages;
-  g.table_elements = l.table_elements;
-  g.call_depth = l.call_depth;
-  g.value_stack = l.value_stack;
-  g.max_stdout = l.max_stdout;
-  g.max_stderr = l.max_stderr;
-  return g;
-}
+constexpr std::array<std::string_view, 3> kEngines = {"interp", "aot", "node"};
 
 struct Refusal {
   Outcome outcome;
   std::string detail;
 };
 
-// Size, validity and imports: the checks that need no interpreter.
+// Size, validity and imports: the checks that need no rewriting.
 std::optional<Refusal> screen(ByteView wasm, const SandboxLimits& limits) {
   if (wasm.size() > limits.max_module_bytes)
     return Refusal{Outcome::invalid_module, "module-too-large: " + std::to_string(wasm.size()) +
@@ -44,14 +43,9 @@ std::optional<Refusal> screen(ByteView wasm, const SandboxLimits& limits) {
     const Error& e = summary.error();  // "invalid-module" is the outcome already; keep other reasons
     return Refusal{Outcome::invalid_module, e.reason == "invalid-module" ? e.detail : e.to_string()};
   }
-
-  const auto& allowed = wabt_glue::wasi_functions();
   std::string forbidden;
   for (const auto& import : summary->imports) {
-    bool ok = import.module == wabt_glue::kWasiModule && import.kind == "func" &&
-              std::any_of(allowed.begin(), allowed.end(),
-                          [&](const wabt_glue::WasiFunction& f) { return import.name == f.name; });
-    if (ok) continue;
+    if (import.module == kWasiModule && import.kind == "func" && find_wasi_function(import.name)) continue;
     if (!forbidden.empty()) forbidden += ", ";
     forbidden += import.module + "." + import.name;
     if (import.kind != "func") forbidden += " (" + import.kind + ")";
@@ -60,8 +54,109 @@ std::optional<Refusal> screen(ByteView wasm, const SandboxLimits& limits) {
   return std::nullopt;
 }
 
-Outcome from_admission(wabt_glue::Ending e) {
-  return e == wabt_glue::Ending::memory_too_large ? Outcome::memory_exceeded : Outcome::invalid_module;
+// Screening, then the rewriter: the instrumented module or why not.
+std::variant<Bytes, Refusal> meter(ByteView wasm, const SandboxLimits& limits) {
+  if (auto refusal = screen(wasm, limits)) return *refusal;
+  wabt_glue::MeterConfig config;
+  config.memory_pages = limits.memory_pages;
+  config.table_elements = limits.table_elements;
+  wabt_glue::Metered m = wabt_glue::instrument(wasm.data(), wasm.size(), config);
+  switch (m.refusal) {
+    case wabt_glue::Refusal::none: return std::move(m.wasm);
+    case wabt_glue::Refusal::memory_too_large: return Refusal{Outcome::memory_exceeded, std::move(m.detail)};
+    case wabt_glue::Refusal::invalid_module: break;
+  }
+  return Refusal{Outcome::invalid_module, std::move(m.detail)};
+}
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// A child process's wall clock: generous, only against an engine gone wrong
+// (fuel ends every honest run): 10 s plus 1 s per 10^7 units of fuel.
+std::uint64_t child_wall_ms(std::uint64_t fuel) { return 10'000 + fuel / 10'000; }
+
+std::string self_dir() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "";
+  std::string path(buf, std::size_t(n));
+  return path.substr(0, path.rfind('/'));
+}
+
+#ifndef VERITY_LIBEXEC_DIR
+#define VERITY_LIBEXEC_DIR "/usr/local/libexec/verity"
+#endif
+
+std::string find_runner(const std::string& configured) {
+  if (!configured.empty()) return configured;
+  if (const char* env = std::getenv("VERITY_SANDBOX_RUNNER"); env && *env) return env;
+  for (const std::string& dir : {self_dir(), std::string(VERITY_LIBEXEC_DIR)}) {
+    std::string path = dir + "/verity-sandbox";
+    if (access(path.c_str(), X_OK) == 0) return path;
+  }
+  return "";
+}
+
+EngineResponse run_engine(const EngineRequest& req, const Bytes& instrumented, const SandboxLimits& limits,
+                          const EngineConfig& config, const RandomBlock& random, SandboxResult& result) {
+  auto t0 = std::chrono::steady_clock::now();
+  result.engine = config.engine;
+  EngineResponse resp;
+  std::string why_not;
+  switch (config.engine) {
+    case Engine::interp:
+      resp = wabt_glue::interp_run(req, random);
+      result.run_ms = ms_since(t0);
+      return resp;
+    case Engine::node: {
+      NodeConfig nc;
+      nc.node_path = config.node_path;
+      nc.web_dir = config.web_dir;
+      nc.wall_ms = child_wall_ms(limits.fuel);
+      resp = node_run(req, nc, &result.run_ms);
+      return resp;  // an engine failure is reported as it is: node is for tests and comparison
+    }
+    case Engine::aot: {
+      AotConfig ac;
+      ac.cache_dir = config.aot_cache_dir;
+      ac.runner_path = find_runner(config.runner_path);
+      ac.memory_cap_bytes = std::uint64_t(limits.memory_pages) * 65536;
+      ac.wall_ms = child_wall_ms(limits.fuel);
+      ac.cpu_seconds = ac.wall_ms / 1000 + 1;
+      if (ac.cache_dir.empty()) {
+        why_not = "no aot cache directory";
+      } else if (ac.runner_path.empty()) {
+        why_not = "verity-sandbox not found";
+      } else {
+        AotCompiled compiled = aot_compile(instrumented, ac);
+        result.compile_ms = compiled.compile_ms;
+        if (!compiled.ok) {
+          why_not = "compile failed: " + compiled.error;
+        } else {
+          resp = aot_run(compiled.so_path, req, ac, &result.run_ms);
+          if (resp.ending != Ending::engine_failed) return resp;
+          why_not = resp.detail;
+        }
+      }
+      break;
+    }
+  }
+  if (!config.fallback) {
+    resp = EngineResponse{};
+    resp.ending = Ending::engine_failed;
+    resp.detail = "aot: " + why_not;
+    return resp;
+  }
+  // The reference engine gives the same result, only slower.
+  result.engine = Engine::interp;
+  auto t1 = std::chrono::steady_clock::now();
+  resp = wabt_glue::interp_run(req, random);
+  result.run_ms = ms_since(t1);
+  resp.detail = resp.detail.empty() ? "aot unavailable (" + why_not + "); ran on interp"
+                                    : resp.detail + " [aot unavailable (" + why_not + "); ran on interp]";
+  return resp;
 }
 
 }  // namespace
@@ -71,6 +166,14 @@ std::string_view outcome_name(Outcome o) { return kNames.at(static_cast<std::siz
 std::optional<Outcome> outcome_from_name(std::string_view name) {
   for (std::size_t i = 0; i < kNames.size(); ++i)
     if (kNames[i] == name) return static_cast<Outcome>(i);
+  return std::nullopt;
+}
+
+std::string_view engine_name(Engine e) { return kEngines.at(static_cast<std::size_t>(e)); }
+
+std::optional<Engine> engine_from_name(std::string_view name) {
+  for (std::size_t i = 0; i < kEngines.size(); ++i)
+    if (kEngines[i] == name) return static_cast<Engine>(i);
   return std::nullopt;
 }
 
@@ -87,75 +190,95 @@ Hash256 random_block(const Hash256& task_id, std::uint64_t index) {
 
 std::vector<AllowedImport> allowed_wasi_imports() {
   std::vector<AllowedImport> out;
-  for (const auto& f : wabt_glue::wasi_functions()) out.push_back({f.name, f.implemented});
+  for (const auto& f : wasi_functions()) out.push_back({f.name, f.implemented});
   return out;
 }
 
-Status check_module(ByteView wasm, const SandboxLimits& limits) {
-  if (auto refusal = screen(wasm, limits))
+std::uint32_t metering_version() { return wabt_glue::kMeteringVersion; }
+
+Result<Bytes> metered_module(ByteView wasm, const SandboxLimits& limits) {
+  auto m = meter(wasm, limits);
+  if (auto* refusal = std::get_if<Refusal>(&m))
     return make_error(std::string(outcome_name(refusal->outcome)), refusal->detail);
-  auto admission = wabt_glue::admit(wasm.data(), wasm.size(), glue_limits(limits));
-  if (!admission.ok)
-    return make_error(std::string(outcome_name(from_admission(admission.ending))), admission.detail);
+  return std::get<Bytes>(std::move(m));
+}
+
+Status check_module(ByteView wasm, const SandboxLimits& limits) {
+  auto m = metered_module(wasm, limits);
+  if (!m) return m.error();
   return {};
 }
 
 SandboxResult run_task(ByteView module, ByteView input, const std::vector<std::string>& args,
-                       const SandboxLimits& limits, const Hash256& task_id) {
+                       const SandboxLimits& limits, const Hash256& task_id, const EngineConfig& engine) {
   SandboxResult result;
-  if (auto refusal = screen(module, limits)) {
+  auto metered = meter(module, limits);
+  if (auto* refusal = std::get_if<Refusal>(&metered)) {
     result.outcome = refusal->outcome;
     result.detail = std::move(refusal->detail);
     return result;
   }
+  const Bytes& instrumented = std::get<Bytes>(metered);
 
-  wabt_glue::ExecRequest req;
-  req.wasm = module.data();
-  req.wasm_size = module.size();
-  req.input = input.data();
-  req.input_size = input.size();
+  EngineRequest req;
+  req.fuel = limits.fuel;
+  req.max_stdout = limits.max_stdout;
+  req.max_stderr = limits.max_stderr;
+  std::memcpy(req.seed, task_id.data.data(), 32);
   req.argv.reserve(args.size() + 1);
   req.argv.emplace_back(kTaskArgv0);
   req.argv.insert(req.argv.end(), args.begin(), args.end());
-  req.limits = glue_limits(limits);
-  req.random = [&task_id](std::uint64_t index, std::uint8_t* out) {
+  req.input.assign(input.begin(), input.end());
+  if (engine.engine != Engine::aot) req.module = instrumented;
+  RandomBlock random = [&task_id](std::uint64_t index, std::uint8_t* out) {
     Hash256 block = random_block(task_id, index);
     std::memcpy(out, block.data.data(), 32);
   };
+  EngineResponse resp = run_engine(req, instrumented, limits, engine, random, result);
+  if (resp.ending == Ending::invalid_module && engine.engine != Engine::interp && result.engine != Engine::interp) {
+    // The module was admitted; an engine that cannot load it is broken, not the module.
+    resp.ending = Ending::engine_failed;
+  }
 
-  wabt_glue::Execution ex = wabt_glue::execute(req);
-  result.exit_code = ex.exit_code;
-  result.stdout_bytes = std::move(ex.out);
-  result.stderr_bytes = std::move(ex.err);
-  result.fuel_used = ex.fuel_used;
-  result.memory_pages = ex.memory_pages;
-  result.detail = std::move(ex.detail);
-  using wabt_glue::Ending;
-  switch (ex.ending) {
+  result.stdout_bytes = std::move(resp.out);
+  result.stderr_bytes = std::move(resp.err);
+  result.memory_pages = resp.memory_pages;
+  result.detail = std::move(resp.detail);
+  std::uint64_t left = resp.fuel_left < 0 ? 0 : std::min<std::uint64_t>(std::uint64_t(resp.fuel_left), limits.fuel);
+  result.fuel_used = limits.fuel - left;
+  switch (resp.ending) {
     case Ending::returned:
+      result.outcome = Outcome::ok;
+      break;
     case Ending::exited:
       result.outcome = Outcome::ok;
+      result.exit_code = resp.exit_code;
       break;
     case Ending::trap:
       result.outcome = Outcome::trap;
+      if (resp.flags & kFlagStackExhausted) result.detail = "call stack exhausted";
       break;
     case Ending::out_of_fuel:
       result.outcome = Outcome::out_of_fuel;
+      result.fuel_used = limits.fuel;
+      result.detail = "ran " + std::to_string(limits.fuel) + " units of fuel";
       break;
     case Ending::output_too_large:
       result.outcome = Outcome::output_too_large;
-      break;
-    case Ending::memory_too_large:
-      result.outcome = Outcome::memory_exceeded;
+      result.detail = "stdout passed " + std::to_string(limits.max_stdout) + " bytes";
       break;
     case Ending::invalid_module:
       result.outcome = Outcome::invalid_module;
+      break;
+    case Ending::engine_failed:
+      // Not a result of the task: the caller must not commit it (worker.md).
+      result.outcome = Outcome::engine_failed;
       break;
   }
   // A refused memory.grow that the program did not survive: it trapped, or
   // gave up with a nonzero exit code (what malloc failing usually leads to).
   bool failed = result.outcome == Outcome::trap || (result.outcome == Outcome::ok && result.exit_code != 0);
-  if (ex.grow_refused && failed) {
+  if ((resp.flags & kFlagGrowRefused) && failed) {
     std::string then = result.outcome == Outcome::trap ? "then trapped: " + result.detail
                                                        : "then exited with " + std::to_string(result.exit_code);
     result.outcome = Outcome::memory_exceeded;

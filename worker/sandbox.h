@@ -1,9 +1,14 @@
 #pragma once
 // The WASM sandbox: runs a task (a WASI command module, its input as stdin,
-// its result as stdout) deterministically under limits, on wabt's
-// interpreter. The same module, input, arguments, limits and task id give
-// the same SandboxResult on every run and every machine with the same wabt
-// (docs/sandbox.md: limits, the WASI subset, outcomes, fuel, determinism).
+// its result as stdout) deterministically under limits. Admission checks
+// and instruments the module (the metering rewriter, worker/wabt_metering.h:
+// the module counts its own fuel, limits its own stack and canonicalizes its
+// NaNs); then one of three engines runs it: `interp` (wabt's interpreter,
+// the reference), `aot` (wasm2c and the C compiler, in a locked-down child
+// process) or `node` (Node.js with web/wasi_host.mjs). The same module,
+// input, arguments, limits and task id give the same outcome, exit code,
+// stdout, stderr and fuel on every engine and every machine
+// (docs/sandbox.md: metering, engines, limits, the WASI subset, outcomes).
 
 #include <cstddef>
 #include <cstdint>
@@ -15,6 +20,7 @@
 #include "core/bytes.h"
 #include "core/hash.h"
 #include "core/result.h"
+#include "core/transaction.h"
 #include "worker/module_inspect.h"
 
 namespace verity::worker {
@@ -29,19 +35,33 @@ enum class Outcome : std::uint8_t {
   output_too_large,  // stdout would pass limits.max_stdout
   invalid_module,    // not run: unreadable, invalid, too large or the wrong shape; detail says why
   forbidden_import,  // not run: imports outside the WASI subset; detail names them
+  engine_failed,     // not a result: the engine itself failed (a child crashed or was killed, node
+                     // missing, aot without fallback); never committed, detail says why
 };
 
 std::string_view outcome_name(Outcome o);
 std::optional<Outcome> outcome_from_name(std::string_view name);
 
+// Which engine runs an instrumented module (docs/sandbox.md, "Engines").
+enum class Engine : std::uint8_t { interp, aot, node };
+std::string_view engine_name(Engine e);
+std::optional<Engine> engine_from_name(std::string_view name);
+
+struct EngineConfig {
+  Engine engine = Engine::interp;
+  std::string aot_cache_dir;   // aot: where compiled modules are kept (required for aot)
+  std::string runner_path;     // aot: verity-sandbox; "" = $VERITY_SANDBOX_RUNNER, next to this executable, or installed
+  std::string node_path;       // node: the node binary; "" = `node` on PATH
+  std::string web_dir;         // node: the folder of node_runner.mjs; "" = $VERITY_WEB_DIR or installed
+  bool fallback = true;        // aot: a module that fails to compile, or a failed child, runs on interp instead
+};
+
 struct SandboxLimits {
-  std::uint64_t fuel = 1'000'000'000;         // interpreter instructions, plus bytes moved by WASI calls
+  std::uint64_t fuel = 1'000'000'000;         // docs/sandbox.md "Fuel": the module's own count, plus bytes moved by WASI calls
   std::uint32_t memory_pages = 256;           // 64 KiB pages: 16 MiB
-  std::uint32_t call_depth = 1024;            // frames
-  std::uint32_t value_stack = 1u << 20;       // 16-byte slots: 16 MiB
   std::uint32_t table_elements = 65536;       // per table
   std::size_t max_module_bytes = kMaxModuleBytes;
-  std::size_t max_stdout = 1u << 20;          // bytes; more is output-too-large
+  std::size_t max_stdout = kMaxTaskIoBytes;   // bytes (64 KiB: what a reveal carries); more is output-too-large
   std::size_t max_stderr = 64u << 10;         // bytes kept; more is dropped
 };
 
@@ -53,26 +73,35 @@ struct SandboxResult {
   std::uint64_t fuel_used = 0;
   std::string detail;           // for humans; may change between versions
   std::uint32_t memory_pages = 0;  // the memory's size at the end
+  Engine engine = Engine::interp;  // what ran it (aot falls back to interp when it cannot compile)
+  double compile_ms = 0;           // aot: compiling (0 when the cache had it)
+  double run_ms = 0;               // the engine's run, start to end
 
-  // tagged_hash(task-result, string outcome || varint exit_code || bytes
-  // stdout): what workers commit to and compare. Fuel, stderr and detail
-  // are left out on purpose (docs/sandbox.md).
+  // core's task_result_hash(outcome, exit_code, fuel_used, stdout): what
+  // workers commit to and compare. Fuel is in it; stderr, detail, the memory
+  // size and the engine are left out (docs/sandbox.md, "The result hash").
   Hash256 result_hash() const;
 };
 
 // argv[0] as the module sees it; the task's arguments follow.
 inline constexpr std::string_view kTaskArgv0 = "task";
 
-// Everything run_task checks before it runs anything: size, validity, the
-// sandbox's feature set, imports, the shape (exported `_start` and `memory`,
-// no start section) and the declared memory against the cap. For admitting
-// a module at submission. Reasons are outcome names: "invalid-module",
-// "forbidden-import", "memory-exceeded".
+// The metering rules' version (genesis's metering_version must name it).
+std::uint32_t metering_version();
+
+// Everything run_task checks before it runs anything (size, validity, the
+// sandbox's feature set, imports, the shape: exported `_start` and
+// `memory`, no start section; the declared memory against the cap), then
+// the instrumented module every engine runs: byte-identical on every
+// machine for the same module, memory and table caps. Reasons are outcome
+// names: "invalid-module", "forbidden-import", "memory-exceeded".
+Result<Bytes> metered_module(ByteView wasm, const SandboxLimits& limits = {});
+// The same checks, for admitting a module at submission.
 Status check_module(ByteView wasm, const SandboxLimits& limits = {});
 
 // Runs the task. Never fails: every ending is an Outcome.
 SandboxResult run_task(ByteView module, ByteView input, const std::vector<std::string>& args,
-                       const SandboxLimits& limits, const Hash256& task_id);
+                       const SandboxLimits& limits, const Hash256& task_id, const EngineConfig& engine = {});
 
 // The wasi_snapshot_preview1 functions a module may import, and whether each
 // is implemented (false: it answers ENOSYS).

@@ -109,7 +109,9 @@ BOOST_AUTO_TEST_CASE(outcome_names_are_stable) {
   BOOST_TEST(outcome_name(Outcome::output_too_large) == "output-too-large");
   BOOST_TEST(outcome_name(Outcome::invalid_module) == "invalid-module");
   BOOST_TEST(outcome_name(Outcome::forbidden_import) == "forbidden-import");
-  for (int i = 0; i <= static_cast<int>(Outcome::forbidden_import); ++i) {
+  BOOST_TEST(static_cast<int>(Outcome::engine_failed) == 7);  // never committed
+  BOOST_TEST(outcome_name(Outcome::engine_failed) == "engine-failed");
+  for (int i = 0; i <= static_cast<int>(Outcome::engine_failed); ++i) {
     auto o = static_cast<Outcome>(i);
     BOOST_TEST((outcome_from_name(outcome_name(o)) == o));
   }
@@ -126,12 +128,13 @@ BOOST_AUTO_TEST_CASE(runs_a_wasi_command) {
   BOOST_TEST(r.memory_pages == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(a_unit_of_fuel_is_an_interpreter_instruction) {
-  // i32.const 1; i32.const 2; i32.add; drop; and the function's return.
+BOOST_AUTO_TEST_CASE(a_unit_of_fuel_is_a_webassembly_instruction) {
+  // i32.const 1; i32.const 2; i32.add; drop: four instructions, charged by
+  // the module itself at the function's entry (docs/sandbox.md, "Metering").
   auto r = run("counted");
   BOOST_TEST_MESSAGE(describe(r));
   BOOST_REQUIRE((r.outcome == Outcome::ok));
-  BOOST_TEST(r.fuel_used == 5u);
+  BOOST_TEST(r.fuel_used == 4u);
 
   SandboxLimits exact;
   exact.fuel = r.fuel_used;
@@ -148,6 +151,24 @@ BOOST_AUTO_TEST_CASE(a_unit_of_fuel_is_an_interpreter_instruction) {
   SandboxLimits none;
   none.fuel = 0;
   BOOST_TEST((run("counted", {}, none).outcome == Outcome::out_of_fuel));
+}
+
+BOOST_AUTO_TEST_CASE(the_instrumented_module_is_the_same_bytes_every_time) {
+  for (const char* name : {"hello", "grow_memory", "deep_recursion", "wasi_probe", "floats"}) {
+    auto a = metered_module(module_bytes(name));
+    auto b = metered_module(module_bytes(name));
+    BOOST_REQUIRE_MESSAGE(a.ok(), name);
+    BOOST_TEST(a.value() == b.value());
+    BOOST_TEST(a.value() != module_bytes(name));
+    // Instrumenting an instrumented module is refused: the names are reserved.
+    auto again = metered_module(a.value());
+    BOOST_REQUIRE(!again.ok());
+    BOOST_TEST(again.error().detail.find("reserved") != std::string::npos);
+  }
+  // The memory cap is part of the instrumented module (its maximum).
+  SandboxLimits small;
+  small.memory_pages = 64;
+  BOOST_TEST(metered_module(module_bytes("hello"), small).value() != metered_module(module_bytes("hello")).value());
 }
 
 BOOST_AUTO_TEST_CASE(endless_loop_runs_out_of_fuel_identically) {
@@ -263,28 +284,26 @@ BOOST_AUTO_TEST_CASE(memory_grow_stops_at_the_cap) {
   BOOST_TEST(run("grow_memory", "s", limits).memory_pages == 241u);
 }
 
-BOOST_AUTO_TEST_CASE(deep_recursion_hits_the_call_depth_cap) {
-  SandboxLimits limits;
-  limits.call_depth = 100;
-  auto a = run("deep_recursion", {}, limits);
+BOOST_AUTO_TEST_CASE(deep_recursion_hits_the_injected_stack_limit) {
+  // $down takes 128 slots (the minimum frame), so 1,024 frames fit; the
+  // 1,024th call into $down (under _start's frame) traps.
+  auto a = run("deep_recursion");
   BOOST_TEST_MESSAGE(describe(a));
   BOOST_TEST((a.outcome == Outcome::trap));
   BOOST_TEST(a.detail == "call stack exhausted");
-  BOOST_TEST(same(a, run("deep_recursion", {}, limits)));
-
-  limits.call_depth = 1000;
-  auto deeper = run("deep_recursion", {}, limits);
-  BOOST_TEST((deeper.outcome == Outcome::trap));
-  BOOST_TEST(deeper.fuel_used > a.fuel_used * 9);
+  BOOST_TEST(same(a, run("deep_recursion")));
+  // _start: 3 instructions; each $down entry: 6 instructions before its call.
+  BOOST_TEST(a.fuel_used == 3u + 1023u * 6u);
 }
 
-BOOST_AUTO_TEST_CASE(fat_frames_hit_the_value_stack_cap) {
+BOOST_AUTO_TEST_CASE(fat_frames_take_more_of_the_stack) {
+  // A frame of 40,000 locals takes 40,003 slots: three fit in 131,072.
   auto r = run_task(fat_frames_module(40000), {}, {}, {}, task_id(1));
   BOOST_TEST_MESSAGE(describe(r));
   BOOST_TEST((r.outcome == Outcome::trap));
-  BOOST_TEST(r.detail == "value stack exhausted");
-  // 2^20 slots hold 26 frames of 40,000 locals; every local was paid for.
-  BOOST_TEST(r.fuel_used > 26u * 40000u);
+  BOOST_TEST(r.detail == "call stack exhausted");
+  // Every local of the frames that were entered was paid for.
+  BOOST_TEST(r.fuel_used >= 3u * 40000u);
 
   SandboxLimits limits;
   limits.fuel = 100000;  // entering a function pays for its locals up front
@@ -417,4 +436,17 @@ BOOST_AUTO_TEST_CASE(result_hash_covers_outcome_exit_code_fuel_and_stdout_only) 
   // travels as its Outcome value.
   BOOST_TEST(a.result_hash() == task_result_hash(0, 0, 999, a.stdout_bytes));
   BOOST_TEST(d.result_hash() == task_result_hash(static_cast<std::uint64_t>(Outcome::trap), 0, 999, a.stdout_bytes));
+}
+
+BOOST_AUTO_TEST_CASE(nan_bits_are_canonical_wherever_they_escape) {
+  auto r = run("floats");
+  BOOST_TEST_MESSAGE(describe(r));
+  BOOST_REQUIRE((r.outcome == Outcome::ok));
+  const Bytes& o = r.stdout_bytes;
+  BOOST_REQUIRE_EQUAL(o.size(), 24u);
+  BOOST_TEST(le(o, 0, 4) == 0x7fc00000u);               // f32.store of 0/0
+  BOOST_TEST(le(o, 4, 4) == 0x7fc00000u);               // i32.reinterpret_f32 of -(0/0)
+  BOOST_TEST(le(o, 8, 8) == 0x7ff8000000000000ull);     // f64.store of sqrt(-1)
+  BOOST_TEST(le(o, 16, 4) == 0x3f800000u);              // copysign(1, -(0/0)) = +1
+  BOOST_TEST(le(o, 20, 4) == 0x7fc00000u);              // through a global
 }
