@@ -40,15 +40,24 @@ struct Mem {
   }
 };
 
-// The iovec array at (iovs, count): checks it and every buffer it names.
+// The iovec array at (iovs, count): checks it and every buffer it names,
+// and keeps a copy of the pairs, which the call then uses (as readv does):
+// a read may overwrite the array itself, and must not be steered by that.
 // Returns false (EFAULT) if any is out of bounds; total gets the byte count.
-bool check_iovecs(const Mem& m, std::uint32_t iovs, std::uint32_t count, std::uint64_t* total) {
+struct Iovec {
+  std::uint32_t buf, len;
+};
+bool check_iovecs(const Mem& m, std::uint32_t iovs, std::uint32_t count, std::uint64_t* total,
+                  std::vector<Iovec>* pairs) {
   if (!m.in_bounds(iovs, std::uint64_t(count) * 8)) return false;
   std::uint64_t sum = 0;
+  pairs->clear();
+  pairs->reserve(count);
   for (std::uint32_t i = 0; i < count; ++i) {
     std::uint32_t buf = m.load32(std::uint64_t(iovs) + 8 * i);
     std::uint32_t len = m.load32(std::uint64_t(iovs) + 8 * i + 4);
     if (!m.in_bounds(buf, len)) return false;
+    pairs->push_back({buf, len});
     sum += len;
   }
   *total = sum;
@@ -187,16 +196,15 @@ bool WasiHost::call(WasiFn fn, const std::uint64_t* args, GuestState guest, std:
       std::uint32_t fd = u32(0);
       if (fd != 0 || !fd_open(fd)) return e = kBadf, true;
       std::uint64_t total = 0;
-      if (!check_iovecs(h, u32(1), u32(2), &total) || !h.in_bounds(u32(3), 4)) return e = kFault, true;
+      std::vector<Iovec> iov;
+      if (!check_iovecs(h, u32(1), u32(2), &total, &iov) || !h.in_bounds(u32(3), 4)) return e = kFault, true;
       std::uint64_t left = req_.input_size - input_pos_;
       std::uint64_t n = std::min(total, left);
       if (!charge(n + 8 * std::uint64_t(u32(2)))) return false;
       std::uint64_t done = 0;
-      for (std::uint32_t i = 0; i < u32(2) && done < n; ++i) {
-        std::uint32_t buf = h.load32(std::uint64_t(u32(1)) + 8 * i);
-        std::uint32_t len = h.load32(std::uint64_t(u32(1)) + 8 * i + 4);
-        std::uint64_t k = std::min<std::uint64_t>(len, n - done);
-        std::memcpy(h.at(buf), req_.input + input_pos_, k);
+      for (std::size_t i = 0; i < iov.size() && done < n; ++i) {
+        std::uint64_t k = std::min<std::uint64_t>(iov[i].len, n - done);
+        std::memcpy(h.at(iov[i].buf), req_.input + input_pos_, k);
         input_pos_ += k;
         done += k;
       }
@@ -207,17 +215,16 @@ bool WasiHost::call(WasiFn fn, const std::uint64_t* args, GuestState guest, std:
       std::uint32_t fd = u32(0);
       if (fd == 0 || !fd_open(fd)) return e = kBadf, true;
       std::uint64_t total = 0;
-      if (!check_iovecs(h, u32(1), u32(2), &total) || !h.in_bounds(u32(3), 4)) return e = kFault, true;
+      std::vector<Iovec> iov;
+      if (!check_iovecs(h, u32(1), u32(2), &total, &iov) || !h.in_bounds(u32(3), 4)) return e = kFault, true;
       if (!charge(total + 8 * std::uint64_t(u32(2)))) return false;
       std::vector<std::uint8_t>& sink = fd == 1 ? out_ : err_;
       std::size_t cap = fd == 1 ? req_.max_stdout : req_.max_stderr;
-      for (std::uint32_t i = 0; i < u32(2); ++i) {
-        std::uint32_t buf = h.load32(std::uint64_t(u32(1)) + 8 * i);
-        std::uint32_t len = h.load32(std::uint64_t(u32(1)) + 8 * i + 4);
+      for (const Iovec& v : iov) {
         std::size_t room = cap - sink.size();
-        std::size_t k = std::min<std::size_t>(len, room);
-        sink.insert(sink.end(), h.at(buf), h.at(buf) + k);
-        if (k < len && fd == 1) {
+        std::size_t k = std::min<std::size_t>(v.len, room);
+        sink.insert(sink.end(), h.at(v.buf), h.at(v.buf) + k);
+        if (k < v.len && fd == 1) {
           output_too_large_ = true;  // stdout keeps its first max_stdout bytes
           return false;
         }

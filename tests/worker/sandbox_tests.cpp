@@ -450,3 +450,19 @@ BOOST_AUTO_TEST_CASE(nan_bits_are_canonical_wherever_they_escape) {
   BOOST_TEST(le(o, 16, 4) == 0x3f800000u);              // copysign(1, -(0/0)) = +1
   BOOST_TEST(le(o, 20, 4) == 0x7fc00000u);              // through a global
 }
+
+BOOST_AUTO_TEST_CASE(fd_read_is_not_steered_by_what_it_writes) {
+  // Found in review of the JavaScript twin: fd_read re-read each iovec from
+  // memory before filling it, so input that overwrote a later iovec sent the
+  // copy anywhere (past the memory: heap corruption in the worker).
+  for (std::uint32_t target : {200u, 70000u, 0xfffffff0u}) {
+    std::string input(8, '\0');
+    for (int i = 0; i < 4; ++i) input[i] = static_cast<char>(target >> (8 * i));
+    input[4] = 5;
+    input += "hello";
+    auto r = run("overlap", input);
+    BOOST_TEST_MESSAGE(describe(r));
+    BOOST_REQUIRE((r.outcome == Outcome::ok));
+    BOOST_TEST(text(r.stdout_bytes) == std::string("\x0d\0\0\0", 4) + std::string(5, '\0') + "hello");
+  }
+}

@@ -1,0 +1,28 @@
+;; Node engine test: fd_close. Writes 10 u32 errno values to stderr (fd 2
+;; stays open): close(1) 0, write(1) 8, close(1) 8, fdstat(1) 8, seek(1) 8,
+;; close(5) 8, close(0) 0, read(0) 8, seek(0) 8, fdstat(2) 0.
+(module
+  (import "wasi_snapshot_preview1" "fd_close" (func $close (param i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_seek" (func $seek (param i32 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_fdstat_get" (func $fdstat (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (global $fuel (export "verity_fuel") (mut i64) (i64.const 0))
+  (global $flags (export "verity_flags") (mut i32) (i32.const 0))
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 100))
+    (i32.store (i32.const 4) (i32.const 2))
+    (i32.store (i32.const 1000) (call $close (i32.const 1)))
+    (i32.store (i32.const 1004) (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (i32.store (i32.const 1008) (call $close (i32.const 1)))
+    (i32.store (i32.const 1012) (call $fdstat (i32.const 1) (i32.const 200)))
+    (i32.store (i32.const 1016) (call $seek (i32.const 1) (i64.const 0) (i32.const 0) (i32.const 8)))
+    (i32.store (i32.const 1020) (call $close (i32.const 5)))
+    (i32.store (i32.const 1024) (call $close (i32.const 0)))
+    (i32.store (i32.const 1028) (call $read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (i32.store (i32.const 1032) (call $seek (i32.const 0) (i64.const 0) (i32.const 0) (i32.const 8)))
+    (i32.store (i32.const 1036) (call $fdstat (i32.const 2) (i32.const 200)))
+    (i32.store (i32.const 16) (i32.const 1000))
+    (i32.store (i32.const 20) (i32.const 40))
+    (drop (call $write (i32.const 2) (i32.const 16) (i32.const 1) (i32.const 8)))))

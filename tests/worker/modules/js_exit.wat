@@ -1,0 +1,22 @@
+;; Node engine test: writes "bye\n", reads a u32 exit code from stdin and
+;; calls proc_exit with it; nothing after that runs. Fuel: (4 + 8) + (4 + 8).
+(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (global $fuel (export "verity_fuel") (mut i64) (i64.const 0))
+  (global $flags (export "verity_flags") (mut i32) (i32.const 0))
+  (data (i32.const 100) "bye\nafter\n")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 100))
+    (i32.store (i32.const 4) (i32.const 4))
+    (if (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 16)) (then unreachable))
+    (i32.store (i32.const 0) (i32.const 500))
+    (i32.store (i32.const 4) (i32.const 4))
+    (if (call $read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 16)) (then unreachable))
+    (call $exit (i32.load (i32.const 500)))
+    (i32.store (i32.const 0) (i32.const 104))
+    (i32.store (i32.const 4) (i32.const 6))
+    (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 16)))
+    (global.set $fuel (i64.const 12345))))
