@@ -358,7 +358,15 @@ Status settle_round(state::StateOverlay& s, const state::BlockContext& ctx, Task
   }
 
   if (!winner) {
-    if (r.kind == RoundKind::audit) return end_audit(s, t, "no-majority", events);
+    // What really happened: nobody committed (the workers were away, or
+    // could not finish in the window), or results came in without a majority.
+    std::uint64_t committed = 0, revealed = 0;
+    for (const auto& a : r.assignments) {
+      committed += a.committed;
+      revealed += a.revealed;
+    }
+    const std::string why = committed == 0 ? "no-commitments" : "no-majority";
+    if (r.kind == RoundKind::audit) return end_audit(s, t, why, events);
     if (r.kind == RoundKind::first) {
       // Once more, on fresh workers, with the same escrow.
       Amount escrow = r.escrow;
@@ -366,10 +374,14 @@ Status settle_round(state::StateOverlay& s, const state::BlockContext& ctx, Task
       r.escrow = Amount{};
       if (auto st = close_round(s, t); !st) return st;
       if (auto st = open_round(s, ctx, t, RoundKind::retry, payer, escrow); !st) return st;
-      events.push_back(event("task_retry", {{"task", num(t.id)}, {"reason", "no-majority"}}));
+      t.retry_reason = why;
+      events.push_back(event("task_retry", {{"task", num(t.id)},
+                                            {"reason", why},
+                                            {"committed", num(committed)},
+                                            {"revealed", num(revealed)}}));
       return {};
     }
-    return fail_task(s, ctx, t, "no-majority", events);
+    return fail_task(s, ctx, t, why, events);
   }
 
   // Pay the agreeing workers, locked for the challenge window.
@@ -579,6 +591,7 @@ void TaskRecord::encode(Writer& w) const {
   w.varint(commit_blocks);
   w.varint(reveal_blocks);
   w.varint(submitted_height);
+  w.varint(metering_version);
   w.u8(static_cast<std::uint8_t>(status));
   w.boolean(round.has_value());
   if (round) round->encode(w);
@@ -593,6 +606,7 @@ void TaskRecord::encode(Writer& w) const {
   write_keys(w, majority);
   w.varint(audits);
   w.string(failure);
+  w.string(retry_reason);
 }
 TaskRecord TaskRecord::decode(Reader& r) {
   TaskRecord t;
@@ -606,6 +620,7 @@ TaskRecord TaskRecord::decode(Reader& r) {
   t.commit_blocks = r.varint();
   t.reveal_blocks = r.varint();
   t.submitted_height = r.varint();
+  t.metering_version = r.varint();
   std::uint8_t status = r.u8();
   if (status > static_cast<std::uint8_t>(TaskStatus::failed)) r.fail("decode-bad-task", "unknown task status");
   t.status = static_cast<TaskStatus>(status);
@@ -621,6 +636,7 @@ TaskRecord TaskRecord::decode(Reader& r) {
   t.majority = read_keys(r);
   t.audits = r.varint();
   t.failure = r.string(kMaxNameBytes);
+  t.retry_reason = r.string(kMaxNameBytes);
   return t;
 }
 
@@ -857,22 +873,43 @@ Result<Amount> withdraw_worker_stake(state::StateOverlay& s, const state::BlockC
   return paid;
 }
 
-Status submit_task(state::StateOverlay& s, const state::BlockContext& ctx, const PublicKey& sender, const SubmitTask& p,
-                   std::vector<Event>& events) {
+Status check_task_terms(const ProtocolParams& params, const SubmitTask& p) {
   const bool has_bytes = !p.module.bytes.empty();
   const bool has_hash = !p.module_hash.is_zero();
   if (has_bytes && has_hash) return make_error("module-and-hash", "give the module's bytes or its hash, not both");
   if (!has_bytes && !has_hash) return make_error("missing-module", "give the module's bytes or the hash of a stored one");
-  const std::uint64_t replicas = p.replicas == 0 ? ctx.params.task_replication : p.replicas;
-  if (replicas > ctx.params.max_task_replication)
-    return make_error("bad-replicas", num(replicas) + " replicas exceed the maximum " + num(ctx.params.max_task_replication));
+  const std::uint64_t replicas = p.replicas == 0 ? params.task_replication : p.replicas;
+  if (replicas > params.max_task_replication)
+    return make_error("bad-replicas", num(replicas) + " replicas exceed max_task_replication " +
+                                          num(params.max_task_replication));
   if (p.reward.is_zero()) return make_error("zero-amount", "the reward must be positive");
-  if (p.fuel == 0 || p.fuel > ctx.params.max_task_fuel)
-    return make_error("bad-fuel", "fuel must be 1 to " + num(ctx.params.max_task_fuel));
-  if (p.commit_blocks == 0 || p.reveal_blocks == 0 || p.commit_blocks > ctx.params.max_task_blocks ||
-      p.reveal_blocks > ctx.params.max_task_blocks - p.commit_blocks)
-    return make_error("bad-deadlines", "commit_blocks and reveal_blocks must be positive and sum to at most " +
-                                           num(ctx.params.max_task_blocks));
+  if (p.fuel == 0) return make_error("bad-fuel", "fuel 0: a task needs at least 1");
+  if (p.fuel > params.max_task_fuel)
+    return make_error("bad-fuel", "fuel " + num(p.fuel) + " exceeds max_task_fuel " + num(params.max_task_fuel));
+  if (p.commit_blocks == 0 || p.reveal_blocks == 0)
+    return make_error("bad-deadlines", "commit_blocks " + num(p.commit_blocks) + " and reveal_blocks " +
+                                           num(p.reveal_blocks) + ": each must be at least 1");
+  if (p.commit_blocks > params.max_task_blocks || p.reveal_blocks > params.max_task_blocks - p.commit_blocks)
+    return make_error("bad-deadlines", "commit_blocks " + num(p.commit_blocks) + " + reveal_blocks " +
+                                           num(p.reveal_blocks) + " exceed max_task_blocks " +
+                                           num(params.max_task_blocks));
+  // Terms no honest worker at the reference speed could meet: the run
+  // itself, plus a block to see the assignment and one for the commitment.
+  const std::uint64_t needed = task_commit_blocks_needed(p.fuel, params.reference_fuel_per_block);
+  if (p.commit_blocks < needed)
+    return make_error("bad-deadlines", "commit_blocks " + num(p.commit_blocks) + " is too short for fuel " +
+                                           num(p.fuel) + " at " + num(params.reference_fuel_per_block) +
+                                           " per block; at least " + num(needed) +
+                                           " (ceil(fuel / reference_fuel_per_block) + " +
+                                           num(kTaskCommitMarginBlocks) + ")");
+  return {};
+}
+
+Status submit_task(state::StateOverlay& s, const state::BlockContext& ctx, const PublicKey& sender, const SubmitTask& p,
+                   std::vector<Event>& events) {
+  if (auto st = check_task_terms(ctx.params, p); !st) return st;
+  const bool has_bytes = !p.module.bytes.empty();
+  const std::uint64_t replicas = p.replicas == 0 ? ctx.params.task_replication : p.replicas;
   auto escrow = p.reward.checked_mul(replicas);
   if (!escrow) return escrow.error();
 
@@ -909,6 +946,7 @@ Status submit_task(state::StateOverlay& s, const state::BlockContext& ctx, const
   t.commit_blocks = p.commit_blocks;
   t.reveal_blocks = p.reveal_blocks;
   t.submitted_height = ctx.height;
+  t.metering_version = ctx.params.metering_version;
   if (auto st = open_round(s, ctx, t, RoundKind::first, sender, *escrow); !st) return st;
   store_task(s, t);
   events.push_back(event("task_submitted", {{"task", num(t.id)},
@@ -916,6 +954,10 @@ Status submit_task(state::StateOverlay& s, const state::BlockContext& ctx, const
                                             {"module_hash", module_hash.hex()},
                                             {"replicas", num(replicas)},
                                             {"reward", p.reward.to_string()},
+                                            {"fuel", num(p.fuel)},
+                                            {"commit_blocks", num(p.commit_blocks)},
+                                            {"reveal_blocks", num(p.reveal_blocks)},
+                                            {"metering_version", num(t.metering_version)},
                                             {"escrow", escrow->to_string()}}));
   return {};
 }

@@ -15,8 +15,10 @@
 // until its reveal deadline, and is settled at the end of a block
 // (end-block) once every committed worker has revealed (and every assigned
 // one committed or the commit deadline passed), or at the reveal deadline.
-// Rounds: the first; one retry on fresh workers when the first has no
-// majority; and audits, paid by anyone while the settled result's rewards
+// Rounds: the first; one retry on fresh workers when the first ends
+// without a result (no-commitments: no assigned worker committed;
+// no-majority: commitments, but no result revealed by more than half);
+// and audits, paid by anyone while the settled result's rewards
 // are locked.
 //
 // State keys:
@@ -104,6 +106,7 @@ struct TaskRecord {
   std::uint64_t commit_blocks = 0;
   std::uint64_t reveal_blocks = 0;
   std::uint64_t submitted_height = 0;
+  std::uint64_t metering_version = 0;  // params.metering_version when submitted: part of the terms
   TaskStatus status = TaskStatus::open;
   std::optional<Round> round;     // the round in progress
   std::vector<PublicKey> served;  // every worker assigned so far: never drawn again for this task
@@ -118,7 +121,8 @@ struct TaskRecord {
   std::uint64_t vest_height = 0;
   std::vector<PublicKey> majority;
   std::uint64_t audits = 0;  // audits completed
-  std::string failure;       // why, when failed: "no-majority", "no-workers"
+  std::string failure;       // why, when failed: "no-commitments", "no-majority", "no-workers"
+  std::string retry_reason;  // why the first round was retried ("no-commitments", "no-majority"); "" if it was not
 
   void encode(Writer& w) const;
   static TaskRecord decode(Reader& r);
@@ -169,6 +173,14 @@ Status begin_block_tasks(state::StateOverlay& s, const state::BlockContext& ctx,
 Status end_block_tasks(state::StateOverlay& s, const state::BlockContext& ctx);
 
 // --- transactions ---------------------------------------------------------------------------
+// The checks of submit_task that need no state (the module's presence,
+// replicas, reward, fuel and windows), in the contract's order: the
+// mempool runs them too, so that terms the contract would refuse never
+// reach a block. Reasons: module-and-hash, missing-module, bad-replicas,
+// zero-amount, bad-fuel (0, or above max_task_fuel), bad-deadlines (a window
+// of 0, windows above max_task_blocks, or a commit window shorter than
+// task_commit_blocks_needed(fuel, reference_fuel_per_block)).
+Status check_task_terms(const ProtocolParams& params, const SubmitTask& p);
 Status register_worker(state::StateOverlay& s, const state::BlockContext& ctx, const PublicKey& sender,
                        const RegisterWorker& p, std::vector<Event>& events);
 Status unregister_worker(state::StateOverlay& s, const state::BlockContext& ctx, const PublicKey& sender,

@@ -23,6 +23,15 @@ Status validate(const ProtocolParams& p) {
   if (out && p.task_replication > p.max_task_replication)
     out = make_error("bad-param", "task_replication " + std::to_string(p.task_replication) +
                                       " exceeds max_task_replication " + std::to_string(p.max_task_replication));
+  if (out && p.reference_fuel_per_block != 0) {
+    const std::uint64_t needed = task_commit_blocks_needed(p.max_task_fuel, p.reference_fuel_per_block);
+    if (needed >= p.max_task_blocks)
+      out = make_error("bad-param", "max_task_blocks " + std::to_string(p.max_task_blocks) +
+                                        " leaves no room for a task of max_task_fuel " + std::to_string(p.max_task_fuel) +
+                                        ": its commit window at reference_fuel_per_block " +
+                                        std::to_string(p.reference_fuel_per_block) + " is at least " +
+                                        std::to_string(needed) + " blocks, plus 1 to reveal");
+  }
   return out;
 }
 

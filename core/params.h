@@ -19,6 +19,25 @@ namespace verity {
 
 inline constexpr std::uint32_t kBpsDenominator = 10'000;
 
+// The reference speed, in fuel per block: ~200 M fuel/s at ~1 s blocks.
+// A placeholder until the engine's speed is measured (bench/REPORT.md).
+inline constexpr std::uint64_t kReferenceFuelPerBlock = 200'000'000;
+
+// Blocks of a task's commit window beyond the blocks its fuel takes at the
+// reference speed: one for the worker to see its assignment (assigned at
+// the start of a block, seen once that block commits) and one for its
+// commitment to land in a block.
+inline constexpr std::uint64_t kTaskCommitMarginBlocks = 2;
+
+// The shortest commit window an honest worker at the reference speed can
+// meet for `fuel`: ceil(fuel / reference_fuel_per_block) + 2 (saturating;
+// 0 when reference_fuel_per_block is 0, which validate() refuses).
+constexpr std::uint64_t task_commit_blocks_needed(std::uint64_t fuel, std::uint64_t reference_fuel_per_block) {
+  if (reference_fuel_per_block == 0) return 0;
+  std::uint64_t run = fuel / reference_fuel_per_block + (fuel % reference_fuel_per_block != 0 ? 1 : 0);
+  return run > UINT64_MAX - kTaskCommitMarginBlocks ? UINT64_MAX : run + kTaskCommitMarginBlocks;
+}
+
 struct ProtocolParams {
   // consensus and validator set
   std::uint64_t epoch_blocks = 100;
@@ -55,6 +74,15 @@ struct ProtocolParams {
   Amount untrusted_reward_cap{10'000};               // reward per worker that a worker under the threshold may get
   std::uint64_t worker_reputation_gain = 20'000;     // ppm, per task settled with the majority
   std::uint64_t worker_reputation_loss = 200'000;    // ppm, per task outvoted or not answered
+  // The fuel rules (docs/sandbox.md, "Metering") in force: a task records
+  // the version it was submitted under, and workers run it by those rules.
+  std::uint64_t metering_version = 1;
+  // The fuel an honest worker at the documented reference speed runs in one
+  // block interval (docs/contracts.md, "Tasks"): a task's commit window must
+  // be at least task_commit_blocks_needed(fuel, this). Deliberately
+  // conservative; this default and genesis/devnet.json are the two places
+  // that name it (tests/rpc/genesis_json_tests.cpp checks they agree).
+  std::uint64_t reference_fuel_per_block = kReferenceFuelPerBlock;
 
   friend bool operator==(const ProtocolParams&, const ProtocolParams&) = default;
 
@@ -96,9 +124,13 @@ void for_each_param(Params& p, F&& f) {
   f("untrusted_reward_cap", p.untrusted_reward_cap, ParamRule::any);
   f("worker_reputation_gain", p.worker_reputation_gain, ParamRule::reputation);
   f("worker_reputation_loss", p.worker_reputation_loss, ParamRule::reputation);
+  f("metering_version", p.metering_version, ParamRule::positive);
+  f("reference_fuel_per_block", p.reference_fuel_per_block, ParamRule::positive);
 }
 
-// Checks every rule, and that task_replication <= max_task_replication; the
+// Checks every rule, that task_replication <= max_task_replication, and
+// that a task asking for max_task_fuel can be given a commit window an
+// honest worker meets plus a reveal block within max_task_blocks; the
 // detail names the bad field. Reason "bad-param".
 Status validate(const ProtocolParams& p);
 

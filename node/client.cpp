@@ -9,6 +9,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <csignal>
@@ -24,6 +25,7 @@
 
 #include "core/block.h"
 #include "core/hex.h"
+#include "core/params.h"
 #include "core/state_proof.h"
 #include "core/transaction.h"
 #include "core/validator_set.h"
@@ -180,6 +182,10 @@ std::string hint_for(const Error& e, const std::string& from, const std::string&
   if (r == "nonce-too-low" || r == "nonce-gap")
     return "another transaction from this account got in first; run the command again (it reads the nonce anew)";
   if (r == "fee-too-low") return "pass a higher --fee (the network's minimum is params.min_fee of its genesis)";
+  if (r == "bad-deadlines")
+    return "pass a longer --commit-blocks (or leave it out: the client derives it from --fuel), or a smaller --fuel "
+           "('verity-worker exec FILE.wasm' measures what a module uses)";
+  if (r == "bad-fuel") return "pass a --fuel of at least 1 and at most the chain's max_task_fuel";
   if (r == "mempool-full") return "wait a few blocks and send again, or pass a higher --fee";
   if (r == "nonce-taken")
     return "a pending transaction of this account has that nonce already: wait for it to commit and run the "
@@ -1016,15 +1022,31 @@ Status cmd_delegate(Session& s, const std::vector<std::string>& args, bool unbon
   return send_transaction(s, *c, Delegate{*v, *amount}, summary);
 }
 
+// submit-task's defaults: fuel, the reveal window, and the least commit
+// window (more when the fuel needs it at the reference speed).
+constexpr std::uint64_t kDefaultTaskFuel = 1'000'000'000;
+constexpr std::uint64_t kDefaultTaskBlocks = 20;
+
+// The default commit window: at least kDefaultTaskBlocks, and at least what
+// the chain requires for `fuel` at its reference speed (the same rule as
+// the contract's, core/params.h), so that a default task is never refused
+// and an honest worker at the reference speed finishes well inside it.
+std::uint64_t default_commit_blocks(std::uint64_t fuel, std::uint64_t reference_fuel_per_block) {
+  return std::max(kDefaultTaskBlocks, task_commit_blocks_needed(fuel, reference_fuel_per_block));
+}
+
 const std::string kSubmitTaskHelp = std::string(
     "Usage: verity submit-task FILE.wasm --from NAME --reward N [--input FILE] [--replicas R]\n"
     "                          [--fuel N] [--commit-blocks N] [--reveal-blocks N] [--fee N] [--wait]\n"
     "Pays R x N into escrow for a WASI command module (FILE.wasm, _start) to be run by R staked\n"
     "workers on --input as stdin (default: empty). The node checks the module before admitting it\n"
     "(imports outside the sandbox's WASI subset are refused: docs/sandbox.md). Defaults: the\n"
-    "chain's replication, fuel 1000000000, 20 blocks to commit and 20 to reveal. Windows count\n"
-    "blocks, which come faster under load; a wider window only delays a round whose worker is\n"
-    "missing, but an audit must fit both windows before the rewards vest (reward_lock_blocks).\n\n") +
+    "chain's replication, fuel 1000000000, 20 blocks to reveal, and a commit window of\n"
+    "max(20, ceil(fuel / reference_fuel_per_block) + 2) blocks: the chain refuses a commit\n"
+    "window shorter than the blocks the fuel takes at its reference speed plus 2 (bad-deadlines),\n"
+    "and fuel above max_task_fuel (bad-fuel); a refusal exits 1 with the limit it hit. Windows\n"
+    "count blocks, which come faster under load; a wider window only delays a round whose worker\n"
+    "is missing, but an audit must fit both windows before the rewards vest (reward_lock_blocks).\n\n") +
     kTxCommonHelp;
 
 Result<Bytes> read_binary_file(const std::string& flag, const std::string& path, std::size_t max) {
@@ -1057,9 +1079,9 @@ Status cmd_submit_task(Session& s, const std::vector<std::string>& args) {
   auto reward = required_amount(*a, spec, "reward", "N (paid to each agreeing worker)");
   if (!reward) return reward.error();
   t.reward = *reward;
-  t.fuel = 1'000'000'000;
-  t.commit_blocks = 20;
-  t.reveal_blocks = 20;
+  t.fuel = kDefaultTaskFuel;
+  t.commit_blocks = 0;  // derived below unless given
+  t.reveal_blocks = kDefaultTaskBlocks;
   for (auto [flag, field] : {std::pair{"replicas", &t.replicas}, std::pair{"fuel", &t.fuel},
                              std::pair{"commit-blocks", &t.commit_blocks}, std::pair{"reveal-blocks", &t.reveal_blocks}}) {
     if (auto v = a->get(flag)) {
@@ -1067,6 +1089,18 @@ Status cmd_submit_task(Session& s, const std::vector<std::string>& args) {
       if (!n) return n.error();
       *field = *n;
     }
+  }
+  if (!a->get("commit-blocks")) {
+    // Long enough for an honest worker at the chain's reference speed: the
+    // node refuses anything shorter (docs/contracts.md, "Tasks").
+    auto g = s.genesis();
+    if (!g) return g.error();
+    const Json* params = member(**g, "params");
+    auto per_block = params ? u64_of(*params, "reference_fuel_per_block") : std::nullopt;
+    if (!per_block || *per_block == 0)
+      return make_error("rpc-bad-response", "the node's genesis has no reference_fuel_per_block: is it a Verity node "
+                                            "of this version? Pass --commit-blocks N");
+    t.commit_blocks = default_commit_blocks(t.fuel, *per_block);
   }
   const std::string summary = "submit-task " + a->positional[0] + " (" + std::to_string(t.module.bytes.size()) +
                               " bytes) from " + c->from + ", reward " + t.reward.to_string() + " per worker";
@@ -1134,8 +1168,10 @@ void print_task(std::ostream& o, const Json& t) {
   o << "\n  submitter " << text_of(t, "submitter") << " at height " << text_of(t, "submitted_height") << "\n";
   o << "  module " << text_of(t, "module_hash") << ", input " << text_of(t, "input").size() / 2 << " bytes\n";
   o << "  replicas " << text_of(t, "replicas") << ", reward " << text_of(t, "reward") << " per worker, fuel "
-    << text_of(t, "fuel") << ", " << text_of(t, "commit_blocks") << " blocks to commit, " << text_of(t, "reveal_blocks")
-    << " to reveal\n";
+    << text_of(t, "fuel") << " (metering version " << text_of(t, "metering_version") << "), "
+    << text_of(t, "commit_blocks") << " blocks to commit, " << text_of(t, "reveal_blocks") << " to reveal\n";
+  if (!text_of(t, "retry_reason").empty())
+    o << "  retried: the first round ended with " << text_of(t, "retry_reason") << "\n";
   if (const Json* r = member(t, "round"); r && r->IsObject()) {
     o << "  round " << text_of(*r, "kind") << ": ";
     if (u64_of(*r, "assigned_height").value_or(0) == 0)

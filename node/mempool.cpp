@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "contracts/accounts.h"
+#include "contracts/tasks.h"
 
 namespace verity::node {
 
@@ -75,6 +76,11 @@ Result<AddOutcome> Mempool::admit(const Transaction& tx, const state::StateReade
   if (tx.chain_id != chain_id_) return make_error("wrong-chain-id", "for chain '" + tx.chain_id + "'");
   if (tx.fee < params_.min_fee)
     return make_error("fee-too-low", "fee " + tx.fee.to_string() + " < minimum " + params_.min_fee.to_string());
+  // A task's terms, as the contract checks them (no state needed): terms it
+  // would refuse are refused here, with its reason and detail, before the
+  // submitter pays a fee for them.
+  if (const auto* task = std::get_if<SubmitTask>(&tx.payload))
+    if (auto st = contracts::check_task_terms(params_, *task); !st) return st.error();
 
   // 3. Known already.
   if (pool_.count(id)) return make_error("tx-known", "pending");

@@ -27,6 +27,9 @@
 //                       limit, e.g. a name of more than 64 bytes)
 //   wrong-chain-id      signed for another chain
 //   fee-too-low         fee below params.min_fee
+//   bad-fuel, bad-deadlines, bad-replicas, zero-amount, module-and-hash,
+//   missing-module      a submit_task whose terms the contract refuses
+//                       (contracts::check_task_terms: same reason and detail)
 //   tx-known            in the pool, or in the seen cache (recently
 //                       committed, evicted, replaced, dropped or removed)
 //   bad-signature       (from the seen cache only: this id failed its

@@ -2,6 +2,7 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
@@ -21,6 +22,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "core/hash.h"
 #include "core/hex.h"
 #include "core/transaction.h"
 #include "node/cli.h"
@@ -41,8 +43,174 @@ constexpr std::size_t kRevealOutputCap = kMaxTaskIoBytes;  // a reveal carries a
 constexpr auto kResendAfter = std::chrono::seconds(8);
 constexpr int kMaxScanPages = 20;  // 2,000 tasks in progress per scan
 constexpr auto kStopPoll = std::chrono::milliseconds(250);
+// The fuel rules (docs/sandbox.md, "Metering"; genesis metering_version)
+// this worker's sandbox implements. A task recorded under another version
+// is not run: its fuel, and so its result hash, would not be the task's.
+// TODO(lead): take it from worker/ once the sandbox exports its version.
+constexpr std::uint64_t kSandboxMeteringVersion = 1;
 
 using rpc::member;
+
+// The node's answers are read strictly: a missing or mistyped field is an
+// error that names it (reason rpc-bad-response), never a default (a
+// missing `fuel` once read as 0 and ran the task with no fuel at all).
+Error bad_answer(const std::string& what, const char* name, const std::string& problem) {
+  return make_error("rpc-bad-response", "the node's " + what + " answer: `" + name + "` " + problem);
+}
+Result<const Json*> need(const Json& v, const std::string& what, const char* name) {
+  const Json* m = member(v, name);
+  if (!m) return bad_answer(what, name, "is missing");
+  return m;
+}
+Result<std::uint64_t> need_u64(const Json& v, const std::string& what, const char* name) {
+  auto m = need(v, what, name);
+  if (!m) return m.error();
+  if (!(*m)->IsUint64()) return bad_answer(what, name, "is not an unsigned integer");
+  return (*m)->GetUint64();
+}
+Result<std::string> need_str(const Json& v, const std::string& what, const char* name) {
+  auto m = need(v, what, name);
+  if (!m) return m.error();
+  if (!(*m)->IsString()) return bad_answer(what, name, "is not a string");
+  return std::string((*m)->GetString(), (*m)->GetStringLength());
+}
+Result<bool> need_bool(const Json& v, const std::string& what, const char* name) {
+  auto m = need(v, what, name);
+  if (!m) return m.error();
+  if (!(*m)->IsBool()) return bad_answer(what, name, "is not a boolean");
+  return (*m)->GetBool();
+}
+Result<Bytes> need_hex(const Json& v, const std::string& what, const char* name) {
+  auto t = need_str(v, what, name);
+  if (!t) return t.error();
+  auto b = from_hex(*t);
+  if (!b) return bad_answer(what, name, "is not hex");
+  return Bytes(b->begin(), b->end());
+}
+Result<Hash256> need_hash(const Json& v, const std::string& what, const char* name) {
+  auto t = need_str(v, what, name);
+  if (!t) return t.error();
+  auto h = Hash256::from_hex(*t);
+  if (!h) return bad_answer(what, name, "is not 64 hex digits");
+  return *h;
+}
+Result<Amount> need_amount(const Json& v, const std::string& what, const char* name) {
+  auto t = need_str(v, what, name);
+  if (!t) return t.error();
+  auto a = Amount::parse(*t);
+  if (!a) return bad_answer(what, name, "is not an amount (" + a.error().detail + ")");
+  return *a;
+}
+Result<const Json*> need_array(const Json& v, const std::string& what, const char* name) {
+  auto m = need(v, what, name);
+  if (!m) return m.error();
+  if (!(*m)->IsArray()) return bad_answer(what, name, "is not an array");
+  return *m;
+}
+
+// Assigns `expr` (a Result) to `target`, or returns its error.
+#define VERITY_NEED(target, expr)   \
+  do {                              \
+    auto r_ = (expr);               \
+    if (!r_) return r_.error();     \
+    target = std::move(*r_);        \
+  } while (0)
+
+// What the worker uses of a `task` answer, every field checked.
+struct AssignmentView {
+  std::string worker;
+  bool committed = false;
+  bool revealed = false;
+};
+struct RoundView {
+  std::string kind;
+  std::uint64_t assigned_height = 0;  // 0 while waiting for workers
+  std::uint64_t commit_deadline = 0;
+  std::uint64_t reveal_deadline = 0;
+  std::vector<AssignmentView> assignments;
+};
+struct ResultView {
+  std::uint64_t outcome = 0;
+  std::uint64_t fuel_used = 0;
+  Hash256 result_hash;
+  std::vector<std::string> majority;
+};
+struct TaskView {
+  std::uint64_t id = 0;
+  std::string status;  // open, settled, failed
+  std::string failure;
+  Hash256 module_hash;
+  Bytes input;
+  std::uint64_t fuel = 0;
+  std::uint64_t metering_version = 0;
+  std::optional<RoundView> round;    // a round in progress (an audit's task stays settled)
+  std::optional<ResultView> result;  // once settled
+};
+
+Result<RoundView> parse_round(const Json& r, const std::string& what) {
+  RoundView v;
+  VERITY_NEED(v.kind, need_str(r, what, "kind"));
+  VERITY_NEED(v.assigned_height, need_u64(r, what, "assigned_height"));
+  VERITY_NEED(v.commit_deadline, need_u64(r, what, "commit_deadline"));
+  VERITY_NEED(v.reveal_deadline, need_u64(r, what, "reveal_deadline"));
+  const Json* as;
+  VERITY_NEED(as, need_array(r, what, "assignments"));
+  for (const auto& a : as->GetArray()) {
+    const std::string in = what + " assignment";
+    if (!a.IsObject()) return make_error("rpc-bad-response", "the node's " + in + " is not an object");
+    AssignmentView x;
+    VERITY_NEED(x.worker, need_str(a, in, "worker"));
+    VERITY_NEED(x.committed, need_bool(a, in, "committed"));
+    VERITY_NEED(x.revealed, need_bool(a, in, "revealed"));
+    v.assignments.push_back(std::move(x));
+  }
+  return v;
+}
+
+Result<TaskView> parse_task(const Json& t) {
+  const std::string what = "task";
+  if (!t.IsObject()) return make_error("rpc-bad-response", "the node's task answer is not an object");
+  TaskView v;
+  VERITY_NEED(v.id, need_u64(t, what, "id"));
+  VERITY_NEED(v.status, need_str(t, what, "status"));
+  if (v.status != "open" && v.status != "settled" && v.status != "failed")
+    return bad_answer(what, "status", "is '" + v.status + "', not open, settled or failed");
+  VERITY_NEED(v.failure, need_str(t, what, "failure"));
+  VERITY_NEED(v.module_hash, need_hash(t, what, "module_hash"));
+  VERITY_NEED(v.input, need_hex(t, what, "input"));
+  VERITY_NEED(v.fuel, need_u64(t, what, "fuel"));
+  VERITY_NEED(v.metering_version, need_u64(t, what, "metering_version"));
+  const Json* round;
+  VERITY_NEED(round, need(t, what, "round"));
+  if (round->IsObject()) {
+    VERITY_NEED(v.round, parse_round(*round, "task round"));
+  } else if (!round->IsNull()) {
+    return bad_answer(what, "round", "is neither an object nor null");
+  }
+  const Json* result;
+  VERITY_NEED(result, need(t, what, "result"));
+  if (result->IsObject()) {
+    const std::string in = "task result";
+    ResultView r;
+    VERITY_NEED(r.outcome, need_u64(*result, in, "outcome"));
+    VERITY_NEED(r.fuel_used, need_u64(*result, in, "fuel_used"));
+    VERITY_NEED(r.result_hash, need_hash(*result, in, "result_hash"));
+    const Json* maj;
+    VERITY_NEED(maj, need_array(*result, in, "majority"));
+    for (const auto& k : maj->GetArray()) {
+      if (!k.IsString()) return bad_answer(in, "majority", "holds something other than keys");
+      r.majority.emplace_back(k.GetString(), k.GetStringLength());
+    }
+    v.result = std::move(r);
+  } else if (!result->IsNull()) {
+    return bad_answer(what, "result", "is neither an object nor null");
+  }
+  if (v.status == "settled" && !v.result) return bad_answer(what, "result", "is null for a settled task");
+  return v;
+}
+
+// Lenient reads, for what only goes into the log (and the wake-up hints of
+// WebSocket events, which the worker checks against a `task` answer).
 std::string str_of(const Json& v, const char* name) {
   const Json* m = member(v, name);
   if (!m) return {};
@@ -50,16 +218,6 @@ std::string str_of(const Json& v, const char* name) {
   if (m->IsUint64()) return std::to_string(m->GetUint64());
   if (m->IsBool()) return m->GetBool() ? "true" : "false";
   return {};
-}
-std::uint64_t u64_of(const Json& v, const char* name) {
-  const Json* m = member(v, name);
-  if (m && m->IsUint64()) return m->GetUint64();
-  if (m && m->IsString()) return std::strtoull(m->GetString(), nullptr, 10);
-  return 0;
-}
-bool bool_of(const Json& v, const char* name) {
-  const Json* m = member(v, name);
-  return m && m->IsBool() && m->GetBool();
 }
 
 std::string outcome_text(std::uint64_t n) {
@@ -136,18 +294,21 @@ std::optional<TaskState> decode_state(const std::string& text) {
   rapidjson::Document d;
   d.Parse(text.c_str(), text.size());
   if (d.HasParseError() || !d.IsObject()) return std::nullopt;
-  TaskState s;
-  s.task = u64_of(d, "task");
-  s.assigned_height = u64_of(d, "assigned_height");
-  s.outcome = u64_of(d, "outcome");
-  s.exit_code = u64_of(d, "exit_code");
-  s.fuel_used = u64_of(d, "fuel_used");
-  auto out = from_hex(str_of(d, "output"));
-  auto salt = Hash256::from_hex(str_of(d, "salt"));
-  if (!out || !salt) return std::nullopt;
-  s.output = *out;
-  s.salt = *salt;
-  return s;
+  const std::string what = "state file";
+  auto read = [&]() -> Result<TaskState> {
+    TaskState s;
+    VERITY_NEED(s.task, need_u64(d, what, "task"));
+    VERITY_NEED(s.assigned_height, need_u64(d, what, "assigned_height"));
+    VERITY_NEED(s.outcome, need_u64(d, what, "outcome"));
+    VERITY_NEED(s.exit_code, need_u64(d, what, "exit_code"));
+    VERITY_NEED(s.fuel_used, need_u64(d, what, "fuel_used"));
+    VERITY_NEED(s.output, need_hex(d, what, "output"));
+    VERITY_NEED(s.salt, need_hash(d, what, "salt"));
+    return s;
+  };
+  auto s = read();
+  if (!s) return std::nullopt;
+  return *s;
 }
 
 struct Shared {
@@ -321,21 +482,34 @@ class Worker {
     return rpc_.call(method, p);
   }
 
+  // Chain id and the parameters the worker uses, from status and genesis.
   bool load_chain() {
     auto st = rpc_.call("status");
     if (!st) {
       warn("status:" + st.error().reason, "node not reachable yet: " + st.error().to_string());
       return false;
     }
-    chain_id_ = str_of(*st, "chain_id");
-    auto g = rpc_.call("genesis");
-    if (!g) return false;
-    const Json* params = member(*g, "params");
-    if (params) {
-      if (auto a = Amount::parse(str_of(*params, "min_worker_stake"))) min_stake_ = *a;
-      if (auto a = Amount::parse(str_of(*params, "min_fee"))) fee_ = *a;
+    auto read = [&]() -> Status {
+      VERITY_NEED(chain_id_, need_str(*st, "status", "chain_id"));
+      auto g = rpc_.call("genesis");
+      if (!g) return g.error();
+      const Json* params;
+      VERITY_NEED(params, need(*g, "genesis", "params"));
+      VERITY_NEED(min_stake_, need_amount(*params, "genesis params", "min_worker_stake"));
+      VERITY_NEED(fee_, need_amount(*params, "genesis params", "min_fee"));
+      VERITY_NEED(chain_metering_version_, need_u64(*params, "genesis params", "metering_version"));
+      return {};
+    };
+    if (auto s = read(); !s) {
+      warn("chain:" + s.error().reason, "cannot read the chain's parameters: " + s.error().to_string());
+      return false;
     }
-    say("chain " + chain_id_ + ", min worker stake " + min_stake_.to_string());
+    say("chain " + chain_id_ + ", min worker stake " + min_stake_.to_string() + ", metering version " +
+        std::to_string(chain_metering_version_));
+    if (chain_metering_version_ != kSandboxMeteringVersion)
+      say("WARNING: the chain meters fuel by version " + std::to_string(chain_metering_version_) +
+          " and this worker's sandbox by version " + std::to_string(kSandboxMeteringVersion) +
+          ": it will not run tasks of another version than its own (upgrade verity-worker)");
     return true;
   }
 
@@ -344,7 +518,7 @@ class Worker {
     if (!acct) return acct.error();
     Transaction tx;
     tx.chain_id = chain_id_;
-    tx.nonce = u64_of(*acct, "next_nonce");
+    VERITY_NEED(tx.nonce, need_u64(*acct, "account", "next_nonce"));
     tx.fee = fee_;
     tx.payload = std::move(payload);
     tx.sign(key_);
@@ -353,7 +527,12 @@ class Worker {
     params.AddMember("tx", rpc::to_json(tx, al), al);
     auto r = rpc_.call("send_tx", params);
     if (!r) return r.error();
-    last_tx_ = tx.id().hex();
+    std::string hash;
+    VERITY_NEED(hash, need_str(*r, "send_tx", "hash"));
+    if (hash != tx.id().hex())
+      return make_error("rpc-bad-response", "the node's send_tx answer names tx " + hash + ", not the one sent (" +
+                                                tx.id().hex() + ")");
+    last_tx_ = hash;
     return {};
   }
 
@@ -361,12 +540,18 @@ class Worker {
     if (Clock::now() < next_register_check_) return;
     next_register_check_ = Clock::now() + std::chrono::seconds(2);
     auto w = call("worker", {{"address", me_}});
-    if (w && bool_of(*w, "active")) {
-      registered_ = true;
-      say("registered: stake " + str_of(*w, "stake") + ", reputation " + str_of(*w, "reputation") + " ppm");
-      return;
-    }
-    if (!w && w.error().reason != "not-found") {
+    if (w) {
+      auto active = need_bool(*w, "worker", "active");
+      if (!active) {
+        warn("worker:bad", "cannot read the worker record: " + active.error().to_string());
+        return;
+      }
+      if (*active) {
+        registered_ = true;
+        say("registered: stake " + str_of(*w, "stake") + ", reputation " + str_of(*w, "reputation") + " ppm");
+        return;
+      }
+    } else if (w.error().reason != "not-found") {
       warn("worker:" + w.error().reason, "cannot read the worker record: " + w.error().to_string());
       return;
     }
@@ -393,21 +578,27 @@ class Worker {
       p.AddMember("in_progress", Json(true), p.GetAllocator());
       p.AddMember("before", Json(before), p.GetAllocator());
       auto r = rpc_.call("tasks", p);
-      if (!r) {
-        warn("tasks:" + r.error().reason, "cannot list tasks: " + r.error().to_string());
+      auto page_ok = [&]() -> Result<bool> {  // true: the last page
+        if (!r) return r.error();
+        const Json* list;
+        VERITY_NEED(list, need_array(*r, "tasks", "tasks"));
+        for (const auto& t : list->GetArray()) {
+          VERITY_NEED(before, need_u64(t, "tasks entry", "id"));
+          const Json* round;
+          VERITY_NEED(round, need(t, "tasks entry", "round"));
+          if (round->IsNull()) continue;
+          RoundView v;
+          VERITY_NEED(v, parse_round(*round, "tasks entry round"));
+          for (const auto& a : v.assignments)
+            if (a.worker == me_ && !a.revealed) active_.insert(before);
+        }
+        return list->Size() < 100 || before <= 1;
+      }();
+      if (!page_ok) {
+        warn("tasks:" + page_ok.error().reason, "cannot list tasks: " + page_ok.error().to_string());
         return false;
       }
-      const Json* list = member(*r, "tasks");
-      if (!list || !list->IsArray()) return false;
-      for (const auto& t : list->GetArray()) {
-        before = u64_of(t, "id");
-        const Json* round = member(t, "round");
-        const Json* as = round && round->IsObject() ? member(*round, "assignments") : nullptr;
-        if (!as || !as->IsArray()) continue;
-        for (const auto& a : as->GetArray())
-          if (str_of(a, "worker") == me_ && !bool_of(a, "revealed")) active_.insert(before);
-      }
-      if (list->Size() < 100 || before <= 1) return true;
+      if (*page_ok) return true;
     }
     warn("scan-pages", "more than " + std::to_string(kMaxScanPages * 100) +
                            " tasks in progress: the oldest are left to their WebSocket events");
@@ -429,26 +620,38 @@ class Worker {
     fs::remove(state_path(id), ec);
     commit_sent_.erase(id);
     reveal_sent_.erase(id);
+    announced_.erase(id);
   }
 
-  std::optional<Bytes> module_bytes(const std::string& hash) {
-    if (auto it = modules_.find(hash); it != modules_.end()) return it->second;
-    auto m = call("module", {{"hash", hash}});
-    if (!m) {
-      say("module " + hash + ": " + m.error().to_string());
-      return std::nullopt;
-    }
-    auto wasm = from_hex(str_of(*m, "wasm"));
-    if (!wasm) return std::nullopt;
+  // The module whose SHA-256 is `hash`, from the node, checked: modules are
+  // content-addressed (the chain stores them under "mod/" + sha256(bytes):
+  // contracts/tasks.cpp), so bytes that hash to anything else are not the
+  // task's module, whatever the node says, and are never run.
+  Result<Bytes> module_bytes(const Hash256& hash) {
+    const std::string hex = hash.hex();
+    if (auto it = modules_.find(hex); it != modules_.end()) return it->second;
+    auto m = call("module", {{"hash", hex}});
+    if (!m) return m.error();
+    Bytes wasm;
+    VERITY_NEED(wasm, need_hex(*m, "module", "wasm"));
+    const Hash256 got = sha256(wasm);
+    if (got != hash)
+      return make_error("module-mismatch", "the node served " + std::to_string(wasm.size()) + " bytes for module " +
+                                               hex + " that hash to " + got.hex());
     if (modules_.size() > 32) modules_.clear();
-    modules_[hash] = *wasm;
-    return *wasm;
+    modules_[hex] = wasm;
+    return wasm;
   }
 
   std::optional<std::uint64_t> height() {
     auto st = rpc_.call("status");
     if (!st) return std::nullopt;
-    return u64_of(*st, "height");
+    auto h = need_u64(*st, "status", "height");
+    if (!h) {
+      warn("height:bad", h.error().to_string());
+      return std::nullopt;
+    }
+    return *h;
   }
 
   // Whether to send task `id`'s commitment (or reveal) now: never sent, or
@@ -469,9 +672,25 @@ class Worker {
       }
       return false;  // node away: ask again later
     }
-    const Json* receipt = member(*t, "receipt");
-    if (receipt && receipt->IsObject() && !bool_of(*receipt, "ok")) {
-      say(name + ": tx " + it->second.tx + " failed in its block (" + str_of(*receipt, "reason") + "); sending again");
+    // The receipt: null while pending, else {ok, reason, ...}.
+    auto failed = [&]() -> Result<std::optional<std::string>> {
+      const Json* receipt;
+      VERITY_NEED(receipt, need(*t, "tx", "receipt"));
+      if (receipt->IsNull()) return std::optional<std::string>{};
+      if (!receipt->IsObject()) return bad_answer("tx", "receipt", "is neither an object nor null");
+      bool ok;
+      VERITY_NEED(ok, need_bool(*receipt, "tx receipt", "ok"));
+      if (ok) return std::optional<std::string>{};
+      std::string reason;
+      VERITY_NEED(reason, need_str(*receipt, "tx receipt", "reason"));
+      return std::optional<std::string>{reason};
+    }();
+    if (!failed) {
+      warn("tx:bad", name + ": " + failed.error().to_string());
+      return false;
+    }
+    if (*failed) {
+      say(name + ": tx " + it->second.tx + " failed in its block (" + **failed + "); sending again");
       return true;
     }
     it->second.at = Clock::now();  // pending, or committed: look again later
@@ -481,47 +700,46 @@ class Worker {
   // One step of a task's life; false once the worker is done with it.
   bool step(std::uint64_t id) {
     const std::string name = "task " + std::to_string(id);
-    auto t = rpc_.call("task", [&] {
+    auto answer = rpc_.call("task", [&] {
       rapidjson::Document p(rapidjson::kObjectType);
       p.AddMember("id", Json(id), p.GetAllocator());
       return p;
     }());
-    if (!t) {
-      if (t.error().reason == "not-found") {
+    if (!answer) {
+      if (answer.error().reason == "not-found") {
         forget(id);
         return false;
       }
       return true;  // node away: keep it
     }
+    auto parsed = parse_task(*answer);
+    if (parsed && parsed->id != id) parsed = bad_answer("task", "id", "is " + std::to_string(parsed->id) + ", not " + name);
+    if (!parsed) {
+      // Nothing is run, committed or revealed on an answer the worker cannot read.
+      warn("bad-task:" + std::to_string(id), name + ": " + parsed.error().to_string() + "; not acting on it");
+      return true;
+    }
+    const TaskView& t = *parsed;
     auto state = load_state(id);
-    const std::string status = str_of(*t, "status");
-    const Json* round = member(*t, "round");
-    const bool live = round && round->IsObject();  // a round in progress (an audit's task stays settled)
-    const Json* mine = nullptr;
-    if (live)
-      if (const Json* as = member(*round, "assignments"); as && as->IsArray())
-        for (const auto& a : as->GetArray())
-          if (str_of(a, "worker") == me_) mine = &a;
-    const std::uint64_t assigned_height = live ? u64_of(*round, "assigned_height") : 0;
+    const AssignmentView* mine = nullptr;
+    if (t.round)
+      for (const auto& a : t.round->assignments)
+        if (a.worker == me_) mine = &a;
+    const std::uint64_t assigned_height = t.round ? t.round->assigned_height : 0;
 
-    if (!live || !mine || (state && state->assigned_height != assigned_height)) {
+    if (!t.round || !mine || (state && state->assigned_height != assigned_height)) {
       if (state || commit_sent_.count(id) || reveal_sent_.count(id)) {
         std::string line = name + ": ";
-        if (status == "settled") {
-          const Json* res = member(*t, "result");
-          bool in_majority = false;
-          if (res)
-            if (const Json* maj = member(*res, "majority"); maj && maj->IsArray())
-              for (const auto& k : maj->GetArray())
-                if (k.IsString() && k.GetString() == me_) in_majority = true;
-          line += "settled: " + (res ? outcome_text(u64_of(*res, "outcome")) : std::string("?")) + ", fuel " +
-                  (res ? str_of(*res, "fuel_used") : std::string("?")) + ", result " +
-                  (res ? str_of(*res, "result_hash") : std::string("?")) +
+        if (t.status == "settled") {
+          const ResultView& res = *t.result;
+          const bool in_majority = std::find(res.majority.begin(), res.majority.end(), me_) != res.majority.end();
+          line += "settled: " + outcome_text(res.outcome) + ", fuel " + std::to_string(res.fuel_used) + ", result " +
+                  res.result_hash.hex() +
                   (in_majority ? " (agreed: rewarded)" : " (this worker was not in the majority)");
-        } else if (status == "failed") {
-          line += "failed: " + str_of(*t, "failure");
+        } else if (t.status == "failed") {
+          line += "failed: " + t.failure;
         } else {
-          line += "round ended without this worker (" + status + ")";
+          line += "round ended without this worker (" + t.status + ")";
         }
         say(line);
         auto w = call("worker", {{"address", me_}});
@@ -530,26 +748,34 @@ class Worker {
               str_of(*w, "agreed") + ", outvoted " + str_of(*w, "outvoted") + ", missed " + str_of(*w, "missed"));
       }
       forget(id);
-      return live && mine;  // a new round for us: keep it
+      return t.round && mine;  // a new round for us: keep it
     }
     if (assigned_height == 0) return true;
-    const std::uint64_t commit_deadline = u64_of(*round, "commit_deadline");
-    const std::uint64_t reveal_deadline = u64_of(*round, "reveal_deadline");
+    const RoundView& round = *t.round;
 
-    if (!bool_of(*mine, "committed")) {
+    if (!mine->committed) {
       if (!state) {
-        say(name + ": assigned (round " + str_of(*round, "kind") + ", commit by height " +
-            std::to_string(commit_deadline) + ", reveal by " + std::to_string(reveal_deadline) + ")");
-        auto wasm = module_bytes(str_of(*t, "module_hash"));
-        if (!wasm) return true;
-        auto input = from_hex(str_of(*t, "input"));
-        if (!input) return true;
+        if (announced_.insert(id).second)
+          say(name + ": assigned (round " + round.kind + ", commit by height " + std::to_string(round.commit_deadline) +
+              ", reveal by " + std::to_string(round.reveal_deadline) + ")");
+        if (t.metering_version != kSandboxMeteringVersion) {
+          warn("metering:" + std::to_string(id),
+               name + ": metered by version " + std::to_string(t.metering_version) + ", and this worker's sandbox by " +
+                   std::to_string(kSandboxMeteringVersion) + ": not running it (its fuel would not be the task's)");
+          return true;
+        }
+        auto wasm = module_bytes(t.module_hash);
+        if (!wasm) {
+          warn("module:" + std::to_string(id), name + ": not running it: " + wasm.error().to_string());
+          return true;
+        }
         worker::SandboxLimits limits;
-        limits.fuel = u64_of(*t, "fuel");
+        limits.fuel = t.fuel;
         limits.max_stdout = kRevealOutputCap;
         auto started = Clock::now();
-        worker::SandboxResult r = worker::run_task(*wasm, *input, {}, limits, task_sandbox_seed(chain_id_, id));
+        worker::SandboxResult r = worker::run_task(*wasm, t.input, {}, limits, task_sandbox_seed(chain_id_, id));
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+        // Every outcome is a result, out-of-fuel included: committed like any other.
         TaskState s;
         s.task = id;
         s.assigned_height = assigned_height;
@@ -576,9 +802,10 @@ class Worker {
         state = s;
       }
       auto h = height();
-      if (h && *h > commit_deadline) {
-        warn("commit-missed:" + std::to_string(id),
-             name + ": commit deadline " + std::to_string(commit_deadline) + " passed before the commitment landed");
+      if (h && *h > round.commit_deadline) {
+        warn("commit-missed:" + std::to_string(id), name + ": commit deadline " +
+                                                        std::to_string(round.commit_deadline) +
+                                                        " passed before the commitment landed");
         return true;
       }
       if (!may_send(commit_sent_, id, name)) return true;
@@ -596,17 +823,17 @@ class Worker {
       return true;
     }
 
-    if (bool_of(*mine, "revealed")) return true;  // wait for the settlement
+    if (mine->revealed) return true;  // wait for the settlement
     if (!state) {
       warn("lost:" + std::to_string(id),
            name + ": committed but the salt is lost (" + state_path(id).string() + "); cannot reveal");
       return true;
     }
-    bool all_committed = true;
-    for (const auto& a : member(*round, "assignments")->GetArray()) all_committed = all_committed && bool_of(a, "committed");
+    const bool all_committed = std::all_of(round.assignments.begin(), round.assignments.end(),
+                                           [](const AssignmentView& a) { return a.committed; });
     if (!all_committed) {
       auto h = height();
-      if (!h || *h <= commit_deadline) return true;  // reveals not open yet
+      if (!h || *h <= round.commit_deadline) return true;  // reveals not open yet
     }
     if (!may_send(reveal_sent_, id, name)) return true;
     RevealResult rv;
@@ -649,6 +876,8 @@ class Worker {
   std::map<std::string, Warned> warned_;
   std::map<std::uint64_t, Sent> commit_sent_, reveal_sent_;
   std::map<std::string, Bytes> modules_;
+  std::set<std::uint64_t> announced_;  // tasks whose assignment was logged
+  std::uint64_t chain_metering_version_ = 0;
 };
 
 std::atomic<bool> g_stop{false};

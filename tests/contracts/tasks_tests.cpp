@@ -37,7 +37,9 @@ const Bytes kModule{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00};  // an empt
 
 // A chain with short periods: unbonding 20, reward lock 30, worker
 // minimum stake 1000, gradual trust under reputation 50,000 for rewards of
-// 100 or more, no block reward (balances move only by what the test does).
+// 100 or more, no block reward (balances move only by what the test does),
+// a reference speed of 100,000 fuel per block (a task of 10,000 fuel needs a
+// commit window of 3 blocks; max_task_fuel, 12).
 // Users 0..2 submit and audit; users 3..(3+workers) are workers.
 struct TaskFixture {
   TestNet net;
@@ -46,7 +48,8 @@ struct TaskFixture {
   std::unique_ptr<Chain> chain;
   std::map<PublicKey, SecretKey> keys;
 
-  explicit TaskFixture(std::size_t users = 12) : net(make_test_net(users)) {
+  explicit TaskFixture(std::size_t users = 12, const std::function<void(ProtocolParams&)>& tweak = {})
+      : net(make_test_net(users)) {
     auto& p = net.genesis.params;
     p.epoch_blocks = 1000;
     p.unbonding_blocks = 20;
@@ -56,10 +59,13 @@ struct TaskFixture {
     p.max_task_replication = 5;
     p.max_task_blocks = 20;
     p.max_task_fuel = 1'000'000;
+    p.reference_fuel_per_block = 100'000;
+    p.metering_version = 1;
     p.worker_reputation_threshold = 50'000;
     p.untrusted_reward_cap = Amount(100);
     p.worker_reputation_gain = 20'000;
     p.worker_reputation_loss = 200'000;
+    if (tweak) tweak(p);
     chain = Chain::open(*store, net.genesis, app).value();
     for (const auto& k : net.users) keys.emplace(k.public_key(), k);
   }
@@ -163,6 +169,14 @@ struct TaskFixture {
       if (e.kind == kind) return true;
     return false;
   }
+  // Attribute `name` of this block's first hook event of `kind` ("" if none).
+  std::string hook_attr(const std::string& kind, const std::string& name) {
+    for (const auto& e : hook_events())
+      if (e.kind == kind)
+        for (const auto& [k, v] : e.attributes)
+          if (k == name) return v;
+    return "";
+  }
 };
 
 }  // namespace
@@ -237,14 +251,22 @@ BOOST_FIXTURE_TEST_CASE(submit_task_rules_and_escrow, TaskFixture) {
   auto nofuel = p;
   nofuel.fuel = 0;
   BOOST_TEST(reason(u, nofuel) == "bad-fuel");
+  BOOST_TEST(check_task_terms(params(), nofuel).error().detail == "fuel 0: a task needs at least 1");
   nofuel.fuel = 1'000'001;
+  nofuel.commit_blocks = 15;  // long enough: the limit hit is max_task_fuel
   BOOST_TEST(reason(u, nofuel) == "bad-fuel");
+  // The detail names the limit and its value.
+  BOOST_TEST(check_task_terms(params(), nofuel).error().detail == "fuel 1000001 exceeds max_task_fuel 1000000");
+  nofuel.fuel = 1'000'000;  // exactly the maximum: ok
+  BOOST_TEST(check_task_terms(params(), nofuel).ok());
   auto late = p;
   late.commit_blocks = 0;
   BOOST_TEST(reason(u, late) == "bad-deadlines");
   late.commit_blocks = 10;
   late.reveal_blocks = 11;
   BOOST_TEST(reason(u, late) == "bad-deadlines");
+  BOOST_TEST(check_task_terms(params(), late).error().detail ==
+             "commit_blocks 10 + reveal_blocks 11 exceed max_task_blocks 20");
   auto rich = p;
   rich.reward = Amount(400'000'000);
   BOOST_TEST(reason(u, rich) == "insufficient-funds");
@@ -262,6 +284,7 @@ BOOST_FIXTURE_TEST_CASE(submit_task_rules_and_escrow, TaskFixture) {
   auto t = task(id);
   BOOST_TEST(t.replicas == 3u);
   BOOST_TEST(t.module_hash == sha256(kModule));
+  BOOST_TEST(t.metering_version == 1u);
   BOOST_TEST(t.status == TaskStatus::open);
   BOOST_REQUIRE(t.round.has_value());
   BOOST_TEST(t.round->escrow.units() == 150u);
@@ -486,7 +509,7 @@ BOOST_FIXTURE_TEST_CASE(commit_and_reveal_rules, TaskFixture) {
 
 BOOST_FIXTURE_TEST_CASE(a_reveal_after_settlement_is_refused, TaskFixture) {
   register_workers(3);
-  std::uint64_t id = submit(task_payload(3, 50, 2, 2));
+  std::uint64_t id = submit(task_payload(3, 50, 3, 2));
   step(1);
   auto ws = assigned(id);
   std::vector<Transaction> commits;
@@ -623,6 +646,9 @@ BOOST_FIXTURE_TEST_CASE(no_majority_is_retried_on_fresh_workers_then_refunded, T
   BOOST_TEST(t.round->kind == RoundKind::retry);
   BOOST_TEST(t.round->escrow.units() == 150u);
   BOOST_TEST(hook_event("task_retry"));
+  BOOST_TEST(hook_attr("task_retry", "reason") == "no-majority");  // every worker committed and revealed
+  BOOST_TEST(hook_attr("task_retry", "committed") == "3");
+  BOOST_TEST(t.retry_reason == "no-majority");
   for (const auto& w : first) BOOST_TEST(worker_record(w).stake.units() == 10'000u);  // nobody slashed
   step(1);
   auto second = assigned(id);
@@ -633,7 +659,105 @@ BOOST_FIXTURE_TEST_CASE(no_majority_is_retried_on_fresh_workers_then_refunded, T
   BOOST_TEST(t.status == TaskStatus::failed);
   BOOST_TEST(t.failure == "no-majority");
   BOOST_TEST(hook_event("task_failed"));
+  BOOST_TEST(hook_attr("task_failed", "reason") == "no-majority");
   BOOST_TEST(balance(user(0).public_key()).units() == before.units() - 1);  // all of the escrow back
+}
+
+BOOST_FIXTURE_TEST_CASE(a_round_nobody_committed_to_is_named_no_commitments, TaskFixture) {
+  register_workers(6);
+  Amount before = balance(user(0).public_key());
+  std::uint64_t id = submit(task_payload(3, 50));
+  step(1);
+  auto first = assigned(id);
+  BOOST_REQUIRE_EQUAL(first.size(), 3u);
+  // Nobody commits (say, every worker ran out of time): settled at the commit deadline.
+  const std::uint64_t commit_deadline = task(id).round->commit_deadline;
+  step_to(commit_deadline - 1);
+  BOOST_TEST(task(id).round->kind == RoundKind::first);
+  step(1);
+  auto t = task(id);
+  BOOST_TEST(t.status == TaskStatus::open);
+  BOOST_REQUIRE(t.round.has_value());
+  BOOST_TEST(t.round->kind == RoundKind::retry);
+  BOOST_TEST(t.retry_reason == "no-commitments");  // not no-majority: nobody committed
+  BOOST_TEST(hook_attr("task_retry", "reason") == "no-commitments");
+  BOOST_TEST(hook_attr("task_retry", "committed") == "0");
+  for (const auto& w : first) BOOST_TEST(worker_record(w).missed == 1u);
+  // The retry: one worker commits and never reveals. There were commitments,
+  // so the failure is no-majority.
+  step(1);
+  auto second = assigned(id);
+  BOOST_REQUIRE_EQUAL(second.size(), 3u);
+  produce({commit_tx(second[0], id, kHonest)});
+  step_to(task(id).round->reveal_deadline);
+  t = task(id);
+  BOOST_TEST(t.status == TaskStatus::failed);
+  BOOST_TEST(t.failure == "no-majority");
+  BOOST_TEST(t.retry_reason == "no-commitments");  // kept: what happened to the first round
+  BOOST_TEST(hook_attr("task_failed", "reason") == "no-majority");
+  BOOST_TEST(balance(user(0).public_key()).units() == before.units() - 1);  // all of the escrow back
+}
+
+BOOST_FIXTURE_TEST_CASE(a_retry_nobody_committed_to_fails_with_no_commitments, TaskFixture) {
+  register_workers(6);
+  std::uint64_t id = submit(task_payload(3, 50));
+  step(1);
+  auto first = assigned(id);
+  answer_all(id, [](std::size_t i, const PublicKey&) {
+    Outcome o = kHonest;
+    o.output = "answer " + std::to_string(i);
+    return o;
+  });
+  BOOST_REQUIRE(task(id).round.has_value());
+  BOOST_TEST(task(id).retry_reason == "no-majority");
+  step(1);
+  BOOST_REQUIRE_EQUAL(assigned(id).size(), 3u);
+  step_to(task(id).round->commit_deadline);
+  auto t = task(id);
+  BOOST_TEST(t.status == TaskStatus::failed);
+  BOOST_TEST(t.failure == "no-commitments");
+  BOOST_TEST(hook_attr("task_failed", "reason") == "no-commitments");
+}
+
+BOOST_FIXTURE_TEST_CASE(the_commit_window_must_fit_the_fuel_at_the_reference_speed, TaskFixture) {
+  // 100,000 fuel per block and a margin of 2: ceil(fuel / 100,000) + 2 blocks.
+  const SecretKey& u = user(0);
+  auto p = task_payload();
+  p.reveal_blocks = 2;
+  struct Case {
+    std::uint64_t fuel, enough;
+  };
+  for (Case c : {Case{1, 3}, Case{100'000, 3}, Case{100'001, 4}, Case{250'000, 5}, Case{1'000'000, 12}}) {
+    p.fuel = c.fuel;
+    p.commit_blocks = c.enough - 1;  // one block short
+    BOOST_TEST(reason(u, p) == "bad-deadlines", "fuel " << c.fuel);
+    auto e = check_task_terms(params(), p).error();
+    BOOST_TEST(e.reason == "bad-deadlines");
+    const std::string want = "commit_blocks " + std::to_string(c.enough - 1) + " is too short for fuel " +
+                             std::to_string(c.fuel) + " at 100000 per block; at least " + std::to_string(c.enough);
+    BOOST_TEST(e.detail.rfind(want, 0) == 0u, e.detail << " should start with " << want);
+    p.commit_blocks = c.enough;  // exactly enough
+    BOOST_TEST(check_task_terms(params(), p).ok(), "fuel " << c.fuel);
+    BOOST_TEST(reason(u, p) == "ok", "fuel " << c.fuel);
+    BOOST_TEST(task(last_task()).commit_blocks == c.enough);
+  }
+  // A failed submission changed nothing but the fee.
+  BOOST_TEST(last_task() == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(the_metering_version_in_force_is_recorded) {
+  TaskFixture f(12, [](ProtocolParams& p) { p.metering_version = 7; });
+  Transaction t = f.tx(f.user(0), f.task_payload());
+  f.produce({t});
+  Receipt r = f.receipt(t);
+  BOOST_REQUIRE(r.ok);
+  BOOST_TEST(f.task(f.last_task()).metering_version == 7u);
+  std::string attr;
+  for (const auto& e : r.events)
+    if (e.kind == "task_submitted")
+      for (const auto& [k, v] : e.attributes)
+        if (k == "metering_version") attr = v;
+  BOOST_TEST(attr == "7");
 }
 
 BOOST_FIXTURE_TEST_CASE(audit_claws_back_a_colluding_majority, TaskFixture) {
@@ -768,7 +892,8 @@ BOOST_AUTO_TEST_CASE(random_task_runs_keep_supply_exact) {
       std::uint64_t pick = rng() % 100;
       const SecretKey& who = f.net.users[rng() % f.net.users.size()];
       if (pick < 40) {
-        auto p = f.task_payload(1 + rng() % 4, 1 + rng() % 150, 1 + rng() % 5, 1 + rng() % 5);
+        // Commit windows from the shortest the fuel allows (3 blocks) up.
+        auto p = f.task_payload(1 + rng() % 4, 1 + rng() % 150, 3 + rng() % 5, 1 + rng() % 5);
         if (rng() % 2) {
           p.module.bytes.clear();
           p.module_hash = sha256(kModule);

@@ -69,3 +69,35 @@ BOOST_AUTO_TEST_CASE(task_params_are_checked) {
   r.max_task_blocks = 0;
   BOOST_TEST(validate(r).error().detail.find("max_task_blocks") != std::string::npos);
 }
+
+BOOST_AUTO_TEST_CASE(metering_version_and_reference_speed) {
+  ProtocolParams p;
+  BOOST_TEST(p.metering_version == 1u);
+  BOOST_TEST(p.reference_fuel_per_block == kReferenceFuelPerBlock);
+  BOOST_TEST(p.reference_fuel_per_block == 200'000'000u);
+  // ceil(fuel / per block) + 2.
+  BOOST_TEST(task_commit_blocks_needed(1, 200) == 3u);
+  BOOST_TEST(task_commit_blocks_needed(200, 200) == 3u);
+  BOOST_TEST(task_commit_blocks_needed(201, 200) == 4u);
+  BOOST_TEST(task_commit_blocks_needed(1'000'000'000, 200'000'000) == 7u);
+  BOOST_TEST(task_commit_blocks_needed(5'000'000'000, 200'000'000) == 27u);
+  BOOST_TEST(task_commit_blocks_needed(UINT64_MAX, 1) == UINT64_MAX);  // saturates
+  ProtocolParams zero;
+  zero.reference_fuel_per_block = 0;
+  BOOST_TEST(validate(zero).error().detail.find("reference_fuel_per_block") != std::string::npos);
+  ProtocolParams unversioned;
+  unversioned.metering_version = 0;
+  BOOST_TEST(validate(unversioned).error().detail.find("metering_version") != std::string::npos);
+  // A task of max_task_fuel must fit: its commit window plus one reveal block.
+  ProtocolParams tight;
+  tight.max_task_fuel = 1000;
+  tight.reference_fuel_per_block = 100;  // 10 + 2 blocks to commit
+  tight.max_task_blocks = 13;
+  BOOST_TEST(validate(tight).ok());
+  tight.max_task_blocks = 12;
+  auto s = validate(tight);
+  BOOST_REQUIRE(!s.ok());
+  BOOST_TEST(s.error().reason == "bad-param");
+  BOOST_TEST(s.error().detail.find("max_task_blocks 12") != std::string::npos, s.error().detail);
+  BOOST_TEST(s.error().detail.find("at least 12 blocks") != std::string::npos, s.error().detail);
+}

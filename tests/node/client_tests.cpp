@@ -2,10 +2,12 @@
 #include <boost/test/unit_test.hpp>
 
 #include <deque>
+#include <fstream>
 #include <map>
 #include <sstream>
 
 #include "core/hex.h"
+#include "core/params.h"
 #include "node/client.h"
 #include "node/keystore.h"
 #include "rpc/json_codec.h"
@@ -85,7 +87,8 @@ struct FakeNode {
       return FakeRpcServer::result(id, "{\"chain_id\":\"" + kChain + "\",\"height\":4,\"validator\":null}");
     if (method == "genesis")
       return FakeRpcServer::result(
-          id, "{\"chain_id\":\"" + kChain + "\",\"accounts\":[{\"name\":\"alice\",\"address\":\"" +
+          id, "{\"chain_id\":\"" + kChain + "\",\"params\":{\"max_task_fuel\":10000000000,"
+              "\"reference_fuel_per_block\":200000000},\"accounts\":[{\"name\":\"alice\",\"address\":\"" +
                   SecretKey::derive_insecure("alice").public_key().hex() +
                   "\",\"balance\":\"100\"},{\"name\":\"mallory\",\"address\":\"" +
                   SecretKey::derive_insecure("not-mallory").public_key().hex() +
@@ -611,4 +614,83 @@ BOOST_AUTO_TEST_CASE(account_prove_command_prints_or_fails) {
   BOOST_TEST(bad.code == kExitFailure);
   BOOST_TEST(contains(bad.err, "does not verify"));
   BOOST_TEST(!contains(bad.out, "proof verified"));
+}
+
+// --- submit-task -----------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(submit_task_defaults_fit_the_reference_speed) {
+  FakeNode node;
+  TempDir home("client");
+  const std::string wasm = (home.path / "t.wasm").string();
+  {
+    std::ofstream f(wasm, std::ios::binary);
+    f << std::string("\0asm\1\0\0\0", 8);
+  }
+  Harness h;
+  auto submit = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"submit-task", wasm, "--from", "alice", "--reward", "10",
+                                     "--rpc", node.url(), "--home", home.path.string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return h.run(args);
+  };
+  auto task = [&]() -> SubmitTask {
+    BOOST_REQUIRE(!node.sent.empty());
+    const auto* t = std::get_if<SubmitTask>(&node.sent.back().payload);
+    BOOST_REQUIRE(t);
+    return *t;
+  };
+  // Defaults: fuel 10^9 (5 blocks at 200 M per block), a window of 20 to commit and 20 to reveal.
+  auto r = submit({});
+  BOOST_TEST(r.code == 0, r.err);
+  BOOST_TEST(task().fuel == 1'000'000'000u);
+  BOOST_TEST(task().commit_blocks == 20u);
+  BOOST_TEST(task().reveal_blocks == 20u);
+  BOOST_TEST(task().commit_blocks >= task_commit_blocks_needed(task().fuel, 200'000'000));
+  // More fuel: the window grows with it, to what the chain requires (ceil(fuel / per block) + 2).
+  r = submit({"--fuel", "5000000000"});
+  BOOST_TEST(r.code == 0, r.err);
+  BOOST_TEST(task().commit_blocks == 27u);
+  r = submit({"--fuel", "10000000000"});
+  BOOST_TEST(r.code == 0, r.err);
+  BOOST_TEST(task().commit_blocks == 52u);
+  // A window the user gives is sent as given: the node judges it.
+  r = submit({"--fuel", "5000000000", "--commit-blocks", "9", "--reveal-blocks", "3"});
+  BOOST_TEST(r.code == 0, r.err);
+  BOOST_TEST(task().commit_blocks == 9u);
+  BOOST_TEST(task().reveal_blocks == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(submit_task_refused_by_the_node_names_the_limit_and_exits_1) {
+  FakeNode node;
+  TempDir home("client");
+  const std::string wasm = (home.path / "t.wasm").string();
+  {
+    std::ofstream f(wasm, std::ios::binary);
+    f << std::string("\0asm\1\0\0\0", 8);
+  }
+  const std::string detail = "commit_blocks 20 is too short for fuel 5000000000 at 200000000 per block; at least 27";
+  node.on_tx = [&](const std::string& id, const Transaction&, bool) {
+    return FakeRpcServer::error(id, -32002, "transaction rejected", "bad-deadlines", detail);
+  };
+  Harness h;
+  for (bool wait : {false, true}) {
+    std::vector<std::string> args = {"submit-task", wasm, "--from", "alice", "--reward", "10", "--fuel",
+                                     "5000000000", "--commit-blocks", "20", "--rpc", node.url(), "--home",
+                                     home.path.string()};
+    if (wait) args.push_back("--wait");
+    auto r = h.run(args);
+    BOOST_TEST(r.code == kExitFailure, "--wait " << wait);
+    BOOST_TEST(contains(r.err, "bad-deadlines"), r.err);
+    BOOST_TEST(contains(r.err, detail), r.err);
+    BOOST_TEST(contains(r.err, "--commit-blocks"), r.err);  // what to do about it
+  }
+  node.on_tx = [&](const std::string& id, const Transaction&, bool) {
+    return FakeRpcServer::error(id, -32002, "transaction rejected", "bad-fuel",
+                                "fuel 20000000000 exceeds max_task_fuel 10000000000");
+  };
+  auto r = h.run({"submit-task", wasm, "--from", "alice", "--reward", "10", "--fuel", "20000000000", "--rpc",
+                  node.url(), "--home", home.path.string()});
+  BOOST_TEST(r.code == kExitFailure);
+  BOOST_TEST(contains(r.err, "bad-fuel"), r.err);
+  BOOST_TEST(contains(r.err, "exceeds max_task_fuel 10000000000"), r.err);
 }

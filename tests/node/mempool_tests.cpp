@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "contracts/accounts.h"
+#include "contracts/tasks.h"
 #include "node/mempool.h"
 #include "tests/chain_support.h"
 #include "tests/test_support.h"
@@ -647,4 +648,35 @@ BOOST_AUTO_TEST_CASE(property_selected_sets_always_make_valid_blocks) {
   BOOST_TEST(outcomes["admitted-twice"] == 0u, "an echoed transaction was admitted twice");
   BOOST_TEST(env.pool.counters().dropped > 0u);
   BOOST_TEST(selected > 500u);
+}
+
+BOOST_AUTO_TEST_CASE(task_terms_the_contract_refuses_are_refused_with_its_reason_and_detail) {
+  TestNet net = Env::make_net(6, 1'000'000, 1);
+  net.genesis.params.reference_fuel_per_block = 1000;  // 10,000 fuel: 10 blocks to run, at least 12 to commit
+  net.genesis.params.max_task_fuel = 100'000;
+  net.genesis.params.max_task_blocks = 200;
+  Env env(net, {});
+  const std::string before = env.snapshot();
+  SubmitTask task{ModuleBytes{{0, 0x61, 0x73, 0x6d}}, Hash256{}, TaskBytes{}, 0, Amount(10), 10'000, 11, 5};
+  auto r = env.add(env.with_payload(0, 0, 1, task));
+  BOOST_REQUIRE(!r.ok());
+  const Error contract = contracts::check_task_terms(env.net.genesis.params, task).error();
+  BOOST_TEST(r.error().reason == "bad-deadlines");
+  BOOST_TEST(r.error().reason == contract.reason);
+  BOOST_TEST(r.error().detail == contract.detail);
+  BOOST_TEST(r.error().detail.rfind("commit_blocks 11 is too short for fuel 10000 at 1000 per block; at least 12", 0) ==
+                 0u,
+             r.error().detail);
+  auto fat = task;
+  fat.fuel = 100'001;
+  fat.commit_blocks = 150;
+  r = env.add(env.with_payload(0, 0, 1, fat));
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.error().reason == "bad-fuel");
+  BOOST_TEST(r.error().detail == "fuel 100001 exceeds max_task_fuel 100000");
+  BOOST_TEST(env.snapshot() == before);
+  // Exactly enough is admitted.
+  task.commit_blocks = 12;
+  env.must_add(env.with_payload(0, 0, 1, task));
+  env.check();
 }

@@ -83,6 +83,11 @@ BOOST_AUTO_TEST_CASE(errors_name_the_bad_field) {
   expect_error(edited("\"min_signed_bps\": 5000", "\"min_signed_bps\": 20000"), "params");
   expect_error(edited("\"name\": \"alice\",", "\"name\": \"alice\", \"extra\": true,"), "accounts[0].extra");
   expect_error(edited("\"task_replication\": 3", "\"task_replication\": -3"), "params.task_replication");
+  // The metering version and the reference speed are required like every parameter.
+  expect_error(edited("\"metering_version\": 1,", ""), "params.metering_version");
+  expect_error(edited("\"metering_version\": 1", "\"metering_version\": \"1\""), "params.metering_version");
+  expect_error(edited(",\n    \"reference_fuel_per_block\": 200000000", ""), "params.reference_fuel_per_block");
+  expect_error(edited("\"reference_fuel_per_block\": 200000000", "\"reference_fuel_per_block\": 0"), "params");
   // The same address twice: bob's entry takes alice's address.
   auto g = genesis_from_json(devnet_text()).value();
   std::string text = devnet_text();
