@@ -1,4 +1,5 @@
 #include "node/worker_loop.h"
+#include "node/worker_exec.h"
 
 #include <sys/random.h>
 
@@ -46,8 +47,7 @@ constexpr auto kStopPoll = std::chrono::milliseconds(250);
 // The fuel rules (docs/sandbox.md, "Metering"; genesis metering_version)
 // this worker's sandbox implements. A task recorded under another version
 // is not run: its fuel, and so its result hash, would not be the task's.
-// TODO(lead): take it from worker/ once the sandbox exports its version.
-constexpr std::uint64_t kSandboxMeteringVersion = 1;
+const std::uint64_t kSandboxMeteringVersion = worker::metering_version();
 
 using rpc::member;
 
@@ -773,8 +773,17 @@ class Worker {
         limits.fuel = t.fuel;
         limits.max_stdout = kRevealOutputCap;
         auto started = Clock::now();
-        worker::SandboxResult r = worker::run_task(*wasm, t.input, {}, limits, task_sandbox_seed(chain_id_, id));
+        worker::EngineConfig engine;
+        engine.engine = opt_.engine;
+        engine.aot_cache_dir = (opt_.home / "aot-cache").string();
+        worker::SandboxResult r = worker::run_task(*wasm, t.input, {}, limits, task_sandbox_seed(chain_id_, id), engine);
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+        if (r.outcome == worker::Outcome::engine_failed) {
+          // Not a result of the task: never committed. The next step tries again.
+          warn("engine:" + std::to_string(id), name + ": the " + std::string(worker::engine_name(engine.engine)) +
+                                                   " engine failed, not committing: " + r.detail);
+          return true;
+        }
         // Every outcome is a result, out-of-fuel included: committed like any other.
         TaskState s;
         s.task = id;
@@ -793,7 +802,8 @@ class Worker {
         s.salt = random_salt();
         say(name + ": ran: " + std::string(worker::outcome_name(r.outcome)) + ", exit " +
             std::to_string(r.exit_code) + ", fuel " + std::to_string(r.fuel_used) + ", " +
-            std::to_string(r.stdout_bytes.size()) + " bytes out, " + std::to_string(ms) + " ms" +
+            std::to_string(r.stdout_bytes.size()) + " bytes out, " + std::to_string(ms) + " ms on " +
+            std::string(worker::engine_name(r.engine)) +
             (r.detail.empty() ? "" : " (" + r.detail + ")") + (opt_.byzantine ? " [byzantine: output altered]" : ""));
         if (auto st = write_atomic(state_path(id), encode_state(s)); !st) {
           say(name + ": cannot persist the result (" + st.error().to_string() + "); not committing");
@@ -910,11 +920,12 @@ Status run_worker(const WorkerOptions& options, std::ostream& log, const std::at
 namespace {
 
 const char* kRunHelp =
-    "Usage: verity-worker run --home DIR [--rpc URL] [--byzantine] [--stake N]\n"
-    "       verity-worker --home DIR [--rpc URL] [--byzantine] [--stake N]\n"
+    "Usage: verity-worker run --home DIR [--rpc URL] [--engine E] [--byzantine] [--stake N]\n"
+    "       verity-worker --home DIR [--rpc URL] [--engine E] [--byzantine] [--stake N]\n"
     "Runs the tasks the chain assigns to HOME/worker.key until SIGINT/SIGTERM.\n"
     "  --rpc URL     the node (default http://127.0.0.1:7701)\n"
     "  --stake N     worker stake to register with (default: genesis min_worker_stake)\n"
+    "  --engine E    aot (default: compiled, cached in HOME/aot-cache, falls back to interp) or interp\n"
     "  --byzantine   reveal wrong results (tests only: the worker gets slashed)\n";
 const char* kInitHelp =
     "Usage: verity-worker init --home DIR [--devnet-name NAME]\n"
@@ -960,7 +971,7 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
       out << kRunHelp;
       return kExitOk;
     }
-  auto p = parse(args, {"home", "rpc", "stake"}, {"byzantine"});
+  auto p = parse(args, {"home", "rpc", "stake", "engine"}, {"byzantine"});
   if (!p) {
     err << "verity-worker: " << p.error().detail << "; run 'verity-worker run --help'\n";
     return kExitUsage;
@@ -973,6 +984,15 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
   o.home = p->opts["home"];
   o.rpc_url = p->opts.count("rpc") ? p->opts["rpc"] : "http://127.0.0.1:7701";
   o.byzantine = p->flags.count("byzantine") > 0;
+  if (p->opts.count("engine")) {
+    auto e = worker::engine_from_name(p->opts["engine"]);
+    if (!e || *e == worker::Engine::node) {
+      err << "verity-worker: --engine is aot or interp, not '" << p->opts["engine"]
+          << "'; run 'verity-worker run --help'\n";
+      return kExitUsage;
+    }
+    o.engine = *e;
+  }
   if (p->opts.count("stake")) {
     auto a = Amount::parse(p->opts["stake"]);
     if (!a) {
@@ -1030,8 +1050,11 @@ int worker_main(int argc, char** argv) {
   CliProgram program{"verity-worker",
                      "runs the WASM tasks assigned to its key",
                      {Subcommand{"init", "--home DIR [--devnet-name NAME]: create the worker key", init_command},
-                      Subcommand{"run", "--home DIR [--rpc URL] [--byzantine] [--stake N]: run assigned tasks",
-                                 run_command}}};
+                      Subcommand{"run", "--home DIR [--rpc URL] [--engine E] [--byzantine] [--stake N]: run assigned tasks",
+                                 run_command},
+                      Subcommand{"exec", "FILE.wasm [--input FILE] [--arg A]... [--fuel N] [--engine E] [--json]: run one "
+                                         "module locally, exactly as a worker would",
+                                 exec_command}}};
   return run_cli(program, argc, argv);
 }
 

@@ -28,6 +28,7 @@
 #include "core/amount.h"
 #include "core/keys.h"
 #include "core/result.h"
+#include "worker/sandbox.h"
 
 namespace verity::node {
 
@@ -37,6 +38,7 @@ struct WorkerOptions {
   bool byzantine = false;              // reveal a wrong result (tests only)
   std::optional<Amount> stake;         // default: genesis min_worker_stake
   double poll_seconds = 0.5;           // how often open tasks are rechecked
+  worker::Engine engine = worker::Engine::aot;  // compiled in HOME/aot-cache; falls back to interp
 };
 
 inline constexpr const char* kWorkerKeyFile = "worker.key";
