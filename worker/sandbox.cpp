@@ -229,7 +229,7 @@ SandboxResult run_task(ByteView module, ByteView input, const std::vector<std::s
   req.argv.emplace_back(kTaskArgv0);
   req.argv.insert(req.argv.end(), args.begin(), args.end());
   req.input.assign(input.begin(), input.end());
-  if (engine.engine != Engine::aot) req.module = instrumented;
+  req.module = instrumented;  // aot_run replaces it with the compiled object's path
   RandomBlock random = [&task_id](std::uint64_t index, std::uint8_t* out) {
     Hash256 block = random_block(task_id, index);
     std::memcpy(out, block.data.data(), 32);
