@@ -75,7 +75,7 @@ Status NativeContracts::execute(state::StateOverlay& state, const state::BlockCo
         if constexpr (std::is_same_v<T, SubmitEvidence>) return submit_evidence(state, ctx, from, p, events);
         if constexpr (std::is_same_v<T, RegisterWorker>) return register_worker(state, ctx, from, p, events);
         if constexpr (std::is_same_v<T, UnregisterWorker>) return unregister_worker(state, ctx, from, events);
-        if constexpr (std::is_same_v<T, SubmitTask>) return submit_task(state, ctx, from, p, events);
+        if constexpr (std::is_same_v<T, SubmitTask>) return submit_task(state, ctx, from, p, events, meter_);
         if constexpr (std::is_same_v<T, CommitResult>) return commit_result(state, ctx, from, p, events);
         if constexpr (std::is_same_v<T, RevealResult>) return reveal_result(state, ctx, from, p, events);
         if constexpr (std::is_same_v<T, RequestAudit>) return request_audit(state, ctx, from, p, events);

@@ -592,6 +592,7 @@ void TaskRecord::encode(Writer& w) const {
   w.varint(reveal_blocks);
   w.varint(submitted_height);
   w.varint(metering_version);
+  w.fixed(metered_hash);
   w.u8(static_cast<std::uint8_t>(status));
   w.boolean(round.has_value());
   if (round) round->encode(w);
@@ -621,6 +622,7 @@ TaskRecord TaskRecord::decode(Reader& r) {
   t.reveal_blocks = r.varint();
   t.submitted_height = r.varint();
   t.metering_version = r.varint();
+  t.metered_hash = r.fixed<32, HashTag>();
   std::uint8_t status = r.u8();
   if (status > static_cast<std::uint8_t>(TaskStatus::failed)) r.fail("decode-bad-task", "unknown task status");
   t.status = static_cast<TaskStatus>(status);
@@ -906,7 +908,7 @@ Status check_task_terms(const ProtocolParams& params, const SubmitTask& p) {
 }
 
 Status submit_task(state::StateOverlay& s, const state::BlockContext& ctx, const PublicKey& sender, const SubmitTask& p,
-                   std::vector<Event>& events) {
+                   std::vector<Event>& events, const ModuleMeter* meter) {
   if (auto st = check_task_terms(ctx.params, p); !st) return st;
   const bool has_bytes = !p.module.bytes.empty();
   const std::uint64_t replicas = p.replicas == 0 ? ctx.params.task_replication : p.replicas;
@@ -915,12 +917,7 @@ Status submit_task(state::StateOverlay& s, const state::BlockContext& ctx, const
 
   Hash256 module_hash = p.module_hash;
   if (has_bytes) {
-    // Content-addressed: the same module is stored once. Validation of the
-    // WASM itself (its imports within the sandbox's WASI subset) is the
-    // node's job at admission (mempool/RPC, through worker/'s
-    // module_inspect), not the contract's: contracts cannot link wabt.
-    // A module that slips through only makes the workers report
-    // "invalid module", which is a result like any other.
+    // Content-addressed: the same module is stored once.
     module_hash = sha256(p.module.bytes);
     auto stored = s.get(module_key(module_hash));
     if (!stored) return stored.error();
@@ -929,6 +926,23 @@ Status submit_task(state::StateOverlay& s, const state::BlockContext& ctx, const
     auto stored = s.get(module_key(module_hash));
     if (!stored) return stored.error();
     if (!stored->has_value()) return make_error("unknown-module", "no module stored under " + module_hash.hex());
+  }
+  // The module must be one the workers can run, and the task records the
+  // hash of the instrumented module they will run (docs/sandbox.md,
+  // "Versions"): the meter is the sandbox's admission and rewriter.
+  Hash256 metered_hash;
+  if (meter) {
+    Bytes stored_bytes;
+    ByteView bytes = p.module.bytes;
+    if (!has_bytes) {
+      auto stored = s.get(module_key(module_hash));
+      if (!stored) return stored.error();
+      stored_bytes = std::move(**stored);
+      bytes = stored_bytes;
+    }
+    auto m = meter->metered_hash(bytes, ctx.params.metering_version);
+    if (!m) return make_error("bad-module", m.error().to_string());
+    metered_hash = *m;
   }
   if (auto st = debit(s, sender, *escrow); !st) return st;
 
@@ -947,6 +961,7 @@ Status submit_task(state::StateOverlay& s, const state::BlockContext& ctx, const
   t.reveal_blocks = p.reveal_blocks;
   t.submitted_height = ctx.height;
   t.metering_version = ctx.params.metering_version;
+  t.metered_hash = metered_hash;
   if (auto st = open_round(s, ctx, t, RoundKind::first, sender, *escrow); !st) return st;
   store_task(s, t);
   events.push_back(event("task_submitted", {{"task", num(t.id)},
@@ -958,6 +973,7 @@ Status submit_task(state::StateOverlay& s, const state::BlockContext& ctx, const
                                             {"commit_blocks", num(p.commit_blocks)},
                                             {"reveal_blocks", num(p.reveal_blocks)},
                                             {"metering_version", num(t.metering_version)},
+                                            {"metered_hash", metered_hash.hex()},
                                             {"escrow", escrow->to_string()}}));
   return {};
 }
@@ -986,6 +1002,12 @@ Status reveal_result(state::StateOverlay& s, const state::BlockContext& ctx, con
   Assignment& a = r.assignments[f->index];
   if (!a.committed) return make_error("not-committed", "commit before revealing");
   if (a.revealed) return make_error("already-revealed", "the sender has revealed for task " + num(p.task));
+  // Outcomes are the sandbox's (docs/sandbox.md, "Outcomes"): 0 ok ... 6
+  // forbidden-import. Anything else (7, engine-failed, included) is not a
+  // result of the task and cannot be agreed on.
+  if (p.outcome > kLastTaskOutcome)
+    return make_error("bad-outcome", "outcome " + num(p.outcome) + " is not a task outcome (0 to " +
+                                         num(kLastTaskOutcome) + ")");
   if (ctx.height > r.reveal_deadline)
     return make_error("reveal-closed", "the reveal deadline was height " + num(r.reveal_deadline));
   // Reveals open when every commitment is in, or at the commit deadline:

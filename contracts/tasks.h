@@ -34,6 +34,7 @@
 #include <optional>
 #include <vector>
 
+#include "contracts/module_meter.h"
 #include "contracts/records.h"
 #include "core/block.h"
 #include "core/receipt.h"
@@ -106,6 +107,7 @@ struct TaskRecord {
   std::uint64_t commit_blocks = 0;
   std::uint64_t reveal_blocks = 0;
   std::uint64_t submitted_height = 0;
+  Hash256 metered_hash;                // SHA-256 of the instrumented module the workers run (zero without a meter)
   std::uint64_t metering_version = 0;  // params.metering_version when submitted: part of the terms
   TaskStatus status = TaskStatus::open;
   std::optional<Round> round;     // the round in progress
@@ -189,8 +191,12 @@ Status unregister_worker(state::StateOverlay& s, const state::BlockContext& ctx,
 // what it paid (0 when nothing). Part of `withdraw`.
 Result<Amount> withdraw_worker_stake(state::StateOverlay& s, const state::BlockContext& ctx, const PublicKey& sender,
                                      std::vector<Event>& events);
+// The last outcome a reveal may carry: 6, forbidden-import (worker/sandbox.h).
+inline constexpr std::uint64_t kLastTaskOutcome = 6;
+
 Status submit_task(state::StateOverlay& s, const state::BlockContext& ctx, const PublicKey& sender, const SubmitTask& p,
-                   std::vector<Event>& events);
+                   std::vector<Event>& events,
+                   const ModuleMeter* meter = nullptr);
 Status commit_result(state::StateOverlay& s, const state::BlockContext& ctx, const PublicKey& sender,
                      const CommitResult& p, std::vector<Event>& events);
 Status reveal_result(state::StateOverlay& s, const state::BlockContext& ctx, const PublicKey& sender,

@@ -422,13 +422,14 @@ Result<Hash256> Node::submit(const Transaction& tx) { return admit(tx, encode(tx
 // Admits to the mempool and, once admitted (so once per transaction),
 // gossips it to every peer but the one it came from.
 Result<Hash256> Node::admit(const Transaction& tx, ByteView bytes, std::optional<std::uint64_t> from_peer) {
-  // A task's module is checked once, here, before it can reach a block: the
-  // contract cannot link the WASM reader, and a module that no worker may
-  // run (a forbidden import, an invalid module) must be refused to the
-  // submitter with the reason, not settled later as a failure it paid for.
+  // A task's module is checked here, before it can reach a block, so that a
+  // module no worker may run (a forbidden import, an invalid module) is
+  // refused to the submitter with the reason, not failed in a block where it
+  // pays the fee. The contract checks it again (the same meter, whose cache
+  // makes that free), so a proposer cannot slip one in.
   if (const auto* task = std::get_if<SubmitTask>(&tx.payload); task && !task->module.bytes.empty())
-    if (auto s = worker::check_module(task->module.bytes); !s)
-      return make_error(s.error().reason, "the task's module: " + s.error().detail);
+    if (auto m = meter_.metered_hash(task->module.bytes, chain_->genesis().params.metering_version); !m)
+      return make_error(m.error().reason, "the task's module: " + m.error().detail);
   auto added = mempool_->add(tx, chain_->state());
   if (!added) return added.error();
   p2p_->broadcast(kFrameTx, bytes, from_peer);

@@ -37,6 +37,7 @@
 
 #include "consensus/engine.h"
 #include "contracts/native.h"
+#include "node/module_meter.h"
 #include "node/config.h"
 #include "node/log.h"
 #include "node/mempool.h"
@@ -163,7 +164,8 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   Log log_;
   Logger& logger_;
   std::unique_ptr<state::KvStore> store_;
-  contracts::NativeContracts app_;
+  SandboxModuleMeter meter_;
+  contracts::NativeContracts app_{&meter_};
   std::unique_ptr<state::Chain> chain_;
   std::optional<SecretKey> validator_key_;
   std::unique_ptr<SafetyFile> safety_;

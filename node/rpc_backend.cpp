@@ -179,6 +179,7 @@ Value task_json(const contracts::TaskRecord& t, Alloc& a) {
   o.AddMember("reveal_blocks", t.reveal_blocks, a);
   o.AddMember("submitted_height", t.submitted_height, a);
   o.AddMember("metering_version", t.metering_version, a);
+  o.AddMember("metered_hash", rpc::to_json(t.metered_hash, a), a);
   o.AddMember("status", rapidjson::StringRef(contracts::task_status_name(t.status)), a);
   o.AddMember("failure", rpc::to_json(t.failure, a), a);
   o.AddMember("retry_reason", rpc::to_json(t.retry_reason, a), a);

@@ -48,8 +48,9 @@ struct TaskFixture {
   std::unique_ptr<Chain> chain;
   std::map<PublicKey, SecretKey> keys;
 
-  explicit TaskFixture(std::size_t users = 12, const std::function<void(ProtocolParams&)>& tweak = {})
-      : net(make_test_net(users)) {
+  explicit TaskFixture(std::size_t users = 12, const std::function<void(ProtocolParams&)>& tweak = {},
+                       const ModuleMeter* meter = nullptr)
+      : net(make_test_net(users)), app(meter) {
     auto& p = net.genesis.params;
     p.epoch_blocks = 1000;
     p.unbonding_blocks = 20;
@@ -933,4 +934,74 @@ BOOST_AUTO_TEST_CASE(random_task_runs_keep_supply_exact) {
   BOOST_TEST_MESSAGE(summary);
   BOOST_TEST(statuses["settled"] > 10);
   BOOST_TEST(outcomes["reveal_result:ok"] > 50);
+}
+
+namespace {
+// A meter as the node's would answer, without the sandbox: modules that
+// start with "bad" are refused; others meter to sha256("m" || module).
+struct StubMeter final : ModuleMeter {
+  mutable int calls = 0;
+  Result<Hash256> metered_hash(ByteView module, std::uint64_t version) const override {
+    ++calls;
+    if (version != 1) return make_error("unknown-metering-version", "only 1");
+    if (module.size() >= 3 && module[0] == 'b' && module[1] == 'a' && module[2] == 'd')
+      return make_error("forbidden-import", "wasi_snapshot_preview1.path_open");
+    Bytes m{'m'};
+    m.insert(m.end(), module.begin(), module.end());
+    return sha256(m);
+  }
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(the_task_records_the_metered_hash_and_the_contract_refuses_bad_modules) {
+  StubMeter meter;
+  TaskFixture f(12, {}, &meter);
+  f.register_workers(3);
+  auto id = f.submit(f.task_payload());
+  Bytes expected{'m'};
+  expected.insert(expected.end(), kModule.begin(), kModule.end());
+  BOOST_TEST((f.task(id).metered_hash == sha256(expected)));
+  BOOST_TEST(f.task(id).metering_version == 1u);
+
+  // By hash only, the stored module is metered again.
+  SubmitTask by_hash = f.task_payload();
+  by_hash.module = ModuleBytes{};
+  by_hash.module_hash = sha256(kModule);
+  auto again = f.submit(by_hash);
+  BOOST_TEST((f.task(again).metered_hash == sha256(expected)));
+
+  // A module no worker may run fails in the block: fee paid, no escrow, no task.
+  SubmitTask bad = f.task_payload();
+  bad.module = ModuleBytes{{'b', 'a', 'd', 0}};
+  auto before = f.balance(f.user(0).public_key());
+  auto last = f.last_task();
+  Transaction t = f.tx(f.user(0), bad);
+  f.produce({t});
+  Receipt r = f.receipt(t);
+  BOOST_TEST(!r.ok);
+  BOOST_TEST(r.reason == "bad-module");
+  BOOST_TEST(f.last_task() == last);
+  BOOST_TEST((f.balance(f.user(0).public_key()) == before.checked_sub(Amount(1)).value()));
+}
+
+BOOST_AUTO_TEST_CASE(without_a_meter_the_metered_hash_stays_zero) {
+  TaskFixture f;
+  f.register_workers(3);
+  auto id = f.submit(f.task_payload());
+  BOOST_TEST((f.task(id).metered_hash == Hash256{}));
+}
+
+BOOST_AUTO_TEST_CASE(a_reveal_of_an_outcome_that_does_not_exist_fails) {
+  TaskFixture f;
+  f.register_workers(3);
+  auto id = f.submit(f.task_payload());
+  f.step(1);  // assignment happens at the start of the next block
+  auto ws = f.assigned(id);
+  BOOST_REQUIRE_EQUAL(ws.size(), 3u);
+  Outcome engine_failed{7, 0, 100, ""};
+  std::vector<Transaction> commits;
+  for (std::size_t i = 0; i < ws.size(); ++i) commits.push_back(f.commit_tx(ws[i], id, i == 0 ? engine_failed : kHonest));
+  for (const auto& r : f.reasons(commits)) BOOST_REQUIRE_EQUAL(r, "ok");
+  BOOST_TEST(f.reason(f.key_of(ws[0]), f.reveal_tx(ws[0], id, engine_failed).payload) == "bad-outcome");
+  BOOST_TEST(f.reason(f.key_of(ws[1]), f.reveal_tx(ws[1], id, kHonest).payload) == "ok");
 }

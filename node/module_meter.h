@@ -1,0 +1,35 @@
+#pragma once
+// The node's contracts::ModuleMeter: the sandbox's admission and metering
+// rewriter (worker/sandbox.h), with a bounded cache keyed by the module's
+// hash and the metering version, so a module is checked and rewritten once
+// whether it arrives at the mempool, in a proposal or in a synced block.
+
+#include <cstdint>
+#include <list>
+#include <map>
+#include <mutex>
+#include <utility>
+
+#include "contracts/module_meter.h"
+
+namespace verity::node {
+
+class SandboxModuleMeter final : public contracts::ModuleMeter {
+ public:
+  explicit SandboxModuleMeter(std::size_t capacity = 256) : capacity_(capacity) {}
+  // The version must be the one this sandbox implements
+  // (worker::metering_version()): a chain asking for another cannot have
+  // its modules metered here (reason unknown-metering-version).
+  Result<Hash256> metered_hash(ByteView module, std::uint64_t version) const override;
+  std::uint64_t computed() const;  // how many rewrites the cache did not save (tests)
+
+ private:
+  using Key = std::pair<Hash256, std::uint64_t>;
+  std::size_t capacity_;
+  mutable std::mutex mu_;
+  mutable std::list<Key> order_;  // most recent first
+  mutable std::map<Key, std::pair<Result<Hash256>, std::list<Key>::iterator>> cache_;
+  mutable std::uint64_t computed_ = 0;
+};
+
+}  // namespace verity::node
