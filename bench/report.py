@@ -94,7 +94,7 @@ def headline(d):
 
     sandbox = read(d, "sandbox")
     for m in re.finditer(r"^(sort|sha256|primes|matmul|wc)\s.*?\s([\d.]+)x\s+([\d.]+)x\s+\d+\s*$", sandbox, re.M):
-        rows.append((f"sandbox / native, {m.group(1)}", f"{m.group(2)}x; sandbox / Node.js (node:wasi): {m.group(3)}x"))
+        rows.append((f"aot / native, {m.group(1)}", f"{m.group(2)}x; aot / Node.js (node:wasi): {m.group(3)}x"))
 
     rpc = read(d, "rpc")
     for target in ("status", "account"):

@@ -1,13 +1,19 @@
-// The sandbox against Node.js's WASI and against the native build, on each
-// example task (examples/tasks), with the same input, in the same run.
-// Prints min and median wall times over --runs repetitions and the ratios of
-// the medians; checks that all three print the same bytes. Never asserts.
+// The sandbox's engines against Node.js's WASI and against the native
+// build, on each example task (examples/tasks), with the same input, in the
+// same run. Prints min and median wall times over --runs repetitions and the
+// ratios of the medians; checks that all of them print the same bytes and
+// that every engine reports the same fuel. Never asserts.
 //
-//   build/bench/sandbox_bench [--runs R] [--scale S] [--node PATH]
+//   build/bench/sandbox_bench [--runs R] [--scale S] [--node PATH] [--no-interp]
 //
-// sandbox:  run_task in this process: validation, the rewrite, loading,
-//           instantiation and the run, with fuel counting (the default
-//           limits, fuel raised to 10^11).
+// aot:      run_task with the aot engine, fuel metering on (the module meters
+//           itself): "aot run" is _start alone as verity-sandbox measures it,
+//           "aot proc" the whole child process (spawn, load of the cached
+//           object, the run), "aot compile" the first compile of the
+//           instrumented module (wasm2c + cc -O2) into an empty cache.
+// interp:   run_task with the interp engine (wabt's interpreter), in this
+//           process: admission, the rewrite, loading and the run (the
+//           default limits, fuel raised to 10^11).
 // native:   the same C source built by the project's C compiler (-O2),
 //           started as a process (posix_spawn to waitpid; start-up is
 //           about a millisecond of it).
@@ -37,6 +43,7 @@
 
 #include "core/hash.h"
 #include "tests/test_support.h"
+#include "worker/child_process.h"
 #include "worker/sandbox.h"
 
 extern char** environ;
@@ -127,21 +134,6 @@ std::optional<Proc> spawn(const std::vector<std::string>& argv, const std::strin
   return p;
 }
 
-std::optional<std::string> find_on_path(const std::string& name) {
-  if (name.find('/') != std::string::npos) return access(name.c_str(), X_OK) == 0 ? std::optional(name) : std::nullopt;
-  const char* path = std::getenv("PATH");
-  std::string p = path ? path : "/usr/bin:/bin";
-  std::size_t start = 0;
-  while (start <= p.size()) {
-    std::size_t end = p.find(':', start);
-    if (end == std::string::npos) end = p.size();
-    std::string candidate = p.substr(start, end - start) + "/" + name;
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-    start = end + 1;
-  }
-  return std::nullopt;
-}
-
 struct Stats {
   std::vector<double> samples;
   double min() const { return *std::min_element(samples.begin(), samples.end()); }
@@ -173,6 +165,7 @@ std::string ratio(const Stats& a, const Stats& b) {
 int main(int argc, char** argv) {
   int runs = 5;
   double scale = 1;
+  bool with_interp = true;
   std::string node_name = "node";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -182,15 +175,19 @@ int main(int argc, char** argv) {
       scale = std::atof(argv[++i]);
     } else if (a == "--node" && i + 1 < argc) {
       node_name = argv[++i];
+    } else if (a == "--no-interp") {
+      with_interp = false;
     } else {
-      std::fprintf(stderr, "usage: sandbox_bench [--runs R] [--scale S] [--node PATH]\n");
+      std::fprintf(stderr, "usage: sandbox_bench [--runs R] [--scale S] [--node PATH] [--no-interp]\n");
       return a == "--help" || a == "-h" ? 0 : 2;
     }
   }
   const std::string examples = VERITY_EXAMPLES_DIR;
+  setenv("VERITY_SANDBOX_RUNNER", VERITY_SANDBOX_RUNNER_PATH, 0);  // the build's runner unless one is given
   const std::string runner = std::string(VERITY_BENCH_DIR) + "/wasi_run.mjs";
 
-  std::optional<std::string> node = find_on_path(node_name);
+  std::optional<std::string> node;
+  if (std::string found = worker::find_on_path(node_name); !found.empty()) node = found;
   std::string node_version;
   if (!node) {
     std::printf("node: not found (%s); the node columns are skipped. Install it with: apt-get install nodejs\n",
@@ -203,11 +200,12 @@ int main(int argc, char** argv) {
   }
 
   std::printf("sandbox_bench: %d runs per figure; times in ms as min / median; ratios of medians\n", runs);
-  std::printf("sandbox: wabt %s interpreter, fuel counted per instruction; native: the project's C compiler -O2;"
-              " node: %s\n\n",
-              "1.0.32", node ? (node_version + " (node:wasi)").c_str() : "skipped");
-  std::printf("%-7s %-20s %13s %16s %14s %14s %14s %10s %10s %9s\n", "task", "input", "fuel", "sandbox",
-              "native", "node (wall)", "node (run)", "sbx/native", "sbx/node", "Minstr/s");
+  std::printf("aot: wasm2c + cc -O2, metered (metering version %u), in verity-sandbox; interp: wabt 1.0.32;"
+              " native: the project's C compiler -O2; node: %s\n\n",
+              metering_version(), node ? (node_version + " (node:wasi, unmetered)").c_str() : "skipped");
+  std::printf("%-7s %-20s %12s %14s %14s %10s %12s %14s %14s %10s %9s %9s %9s\n", "task", "input", "fuel", "native",
+              "aot run", "aot proc", "aot compile", "interp", "node (run)", "node wall", "aot/nat", "aot/node",
+              "Mfuel/s");
 
   SandboxLimits limits;
   limits.fuel = 100'000'000'000ull;
@@ -224,22 +222,39 @@ int main(int argc, char** argv) {
     Bytes module(raw.begin(), raw.end());
     Hash256 id = sha256(as_bytes(task.name));
 
-    Stats sandbox, native, node_wall, node_run;
+    EngineConfig aot;
+    aot.engine = Engine::aot;
+    aot.fallback = false;
+    aot.aot_cache_dir = (dir.path / "aot-cache").string();
+    EngineConfig interp;
+
+    Stats native, aot_run, aot_proc, aot_compile, interp_run, node_wall, node_run;
     std::string reference;
     std::uint64_t fuel = 0;
     std::vector<std::string> mismatches;
-    for (int r = 0; r < runs; ++r) {
-      auto t = Clock::now();
-      SandboxResult res = run_task(module, as_bytes(task.input), {}, limits, id);
-      sandbox.samples.push_back(since(t));
-      if (res.outcome != Outcome::ok) mismatches.push_back("sandbox " + std::string(outcome_name(res.outcome)) +
-                                                           ": " + res.detail);
+    auto check = [&](const SandboxResult& res, const char* engine, int r) {
+      if (res.outcome != Outcome::ok)
+        mismatches.push_back(std::string(engine) + " " + std::string(outcome_name(res.outcome)) + ": " + res.detail);
       std::string out(res.stdout_bytes.begin(), res.stdout_bytes.end());
-      if (r == 0) {
+      if (r == 0 && reference.empty() && fuel == 0) {
         reference = out;
         fuel = res.fuel_used;
       } else if (out != reference || res.fuel_used != fuel) {
-        mismatches.push_back("sandbox runs differ");
+        mismatches.push_back(std::string(engine) + ": output or fuel differs");
+      }
+    };
+    for (int r = 0; r < runs; ++r) {
+      SandboxResult res = run_task(module, as_bytes(task.input), {}, limits, id, aot);
+      check(res, "aot", r);
+      aot_run.samples.push_back(res.exec_ms / 1e3);
+      aot_proc.samples.push_back(res.run_ms / 1e3);
+      if (res.compile_ms > 0) aot_compile.samples.push_back(res.compile_ms / 1e3);
+
+      if (with_interp && (r == 0 || runs <= 3)) {
+        auto t = Clock::now();
+        SandboxResult ir = run_task(module, as_bytes(task.input), {}, limits, id, interp);
+        interp_run.samples.push_back(since(t));
+        check(ir, "interp", 1);
       }
 
       auto nat = spawn({examples + "/" + task.name + "_native"}, input_path, dir.path);
@@ -263,15 +278,20 @@ int main(int argc, char** argv) {
         }
       }
     }
-    double minstr = static_cast<double>(fuel) / sandbox.median() / 1e6;
-    std::printf("%-7s %-20s %13llu %16s %14s %14s %14s %10s %10s %9.0f\n", task.name.c_str(), task.what.c_str(),
-                static_cast<unsigned long long>(fuel), cell(sandbox).c_str(), cell(native).c_str(),
-                cell(node_wall).c_str(), cell(node_run).c_str(), ratio(sandbox, native).c_str(),
-                ratio(sandbox, node_run).c_str(), minstr);
+    double mfuel = static_cast<double>(fuel) / aot_run.median() / 1e6;
+    std::printf("%-7s %-20s %12llu %14s %14s %10s %12s %14s %14s %10s %9s %9s %9.0f\n", task.name.c_str(),
+                task.what.c_str(), static_cast<unsigned long long>(fuel), cell(native).c_str(), cell(aot_run).c_str(),
+                ms(aot_proc.median()).c_str(),
+                aot_compile.samples.empty() ? "cached" : ms(aot_compile.min()).c_str(), cell(interp_run).c_str(),
+                cell(node_run).c_str(), node_wall.samples.empty() ? "-" : ms(node_wall.median()).c_str(),
+                ratio(aot_run, native).c_str(), ratio(aot_run, node_run).c_str(), mfuel);
     std::sort(mismatches.begin(), mismatches.end());
     mismatches.erase(std::unique(mismatches.begin(), mismatches.end()), mismatches.end());
     for (const auto& m : mismatches) std::printf("        ! %s\n", m.c_str());
   }
-  std::printf("\nsbx/node compares with node's own compile+instantiate+run time, not its process start-up.\n");
+  std::printf("\naot run: _start alone in verity-sandbox (as the runner measures it); aot proc: the whole child\n"
+              "process (spawn, load of the cached object, the run; median). native includes starting its process\n"
+              "(~1 ms); node (run) is node's own compile+instantiate+run without its start-up. interp runs %s.\n",
+              runs <= 3 ? "every time" : "once per task (it is slow)");
   return 0;
 }

@@ -128,6 +128,8 @@ if (isMainThread) {
     answered = true;
     try {
       writeAll(1, encodeResponse(r));
+      // The run of _start alone, as verity-sandbox reports it (stderr only).
+      if (typeof r.runMs === 'number') writeAll(2, Buffer.from(`verity-run-ns ${Math.round(r.runMs * 1e6)}\n`));
     } catch (e) {
       fail(`cannot write the response: ${e.message}`, 3);
     }

@@ -359,7 +359,7 @@ AotCompiled aot_compile(const std::vector<std::uint8_t>& instrumented, const Aot
 }
 
 EngineResponse aot_run(const std::string& so_path, EngineRequest request, const AotConfig& config,
-                       double* run_ms) {
+                       double* run_ms, double* exec_ms) {
   EngineResponse failed;
   failed.ending = Ending::engine_failed;
   if (run_ms) *run_ms = 0;
@@ -387,6 +387,10 @@ EngineResponse aot_run(const std::string& so_path, EngineRequest request, const 
   lim.data_bytes = config.memory_cap_bytes + 2 * std::uint64_t(bytes.size()) + 3 * outputs + (64ull << 20);
   ChildResult c = run_child({runner}, bytes, lim, std::size_t(outputs + (1u << 20)));
   if (run_ms) *run_ms = c.wall_ms;
+  if (exec_ms) {
+    auto at = c.err.rfind("verity-run-ns ");
+    *exec_ms = at == std::string::npos ? 0 : std::strtod(c.err.c_str() + at + 14, nullptr) / 1e6;
+  }
   if (!c.exited_ok()) {
     failed.detail = "aot: verity-sandbox " + c.describe() + (c.err.empty() ? "" : ": " + tail(c.err, 300));
     return failed;

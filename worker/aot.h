@@ -81,7 +81,8 @@ AotCompiled aot_compile(const std::vector<std::uint8_t>& instrumented, const Aot
 // garbage gives Ending::engine_failed with the reason in detail. run_ms:
 // the child's wall time.
 EngineResponse aot_run(const std::string& so_path, EngineRequest request, const AotConfig& config,
-                       double* run_ms = nullptr);
+                       double* run_ms = nullptr,
+                       double* exec_ms = nullptr);
 
 // The runner aot_run uses: config.runner_path; else $VERITY_SANDBOX_RUNNER;
 // else verity-sandbox next to /proc/self/exe, in ../libexec/verity/ (the

@@ -18,22 +18,6 @@ bool has_runner(const std::string& dir) {
   return !dir.empty() && access((dir + "/node_runner.mjs").c_str(), R_OK) == 0;
 }
 
-// `name` looked up on PATH, as a shell would.
-std::string find_in_path(const std::string& name) {
-  if (name.find('/') != std::string::npos) return name;
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
-  std::size_t at = 0;
-  while (at <= dirs.size()) {
-    std::size_t end = dirs.find(':', at);
-    if (end == std::string::npos) end = dirs.size();
-    std::string candidate = (end > at ? dirs.substr(at, end - at) : ".") + "/" + name;
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-    at = end + 1;
-  }
-  return "";
-}
-
 }  // namespace
 
 std::string find_web_dir(const std::string& configured) {
@@ -43,7 +27,7 @@ std::string find_web_dir(const std::string& configured) {
   return "";
 }
 
-EngineResponse node_run(const EngineRequest& request, const NodeConfig& config, double* run_ms) {
+EngineResponse node_run(const EngineRequest& request, const NodeConfig& config, double* run_ms, double* exec_ms) {
   EngineResponse failed;
   failed.ending = Ending::engine_failed;
   std::string web = find_web_dir(config.web_dir);
@@ -53,7 +37,7 @@ EngineResponse node_run(const EngineRequest& request, const NodeConfig& config, 
   }
   ChildLimits limits;
   limits.wall_ms = config.wall_ms;
-  std::string node = find_in_path(config.node_path.empty() ? "node" : config.node_path);
+  std::string node = find_on_path(config.node_path.empty() ? "node" : config.node_path);
   if (node.empty()) {
     failed.detail = "node engine: no node binary on PATH";
     return failed;
@@ -62,6 +46,10 @@ EngineResponse node_run(const EngineRequest& request, const NodeConfig& config, 
   // for the large stack itself (web/README.md).
   ChildResult child = run_child({node, web + "/node_runner.mjs"}, encode_request(request), limits);
   if (run_ms) *run_ms = child.wall_ms;
+  if (exec_ms) {
+    auto at = child.err.rfind("verity-run-ns ");
+    *exec_ms = at == std::string::npos ? 0 : std::strtod(child.err.c_str() + at + 14, nullptr) / 1e6;
+  }
   if (!child.started || child.exit_code != 0) {
     failed.detail = "node engine: " + child.describe() + (child.err.empty() ? "" : ": " + child.err.substr(0, 500));
     return failed;

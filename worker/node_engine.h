@@ -22,6 +22,7 @@ std::string find_web_dir(const std::string& configured);
 
 // request.module holds the instrumented module. A child that cannot start,
 // crashes or answers garbage gives Ending::engine_failed with the reason.
-EngineResponse node_run(const EngineRequest& request, const NodeConfig& config, double* run_ms = nullptr);
+EngineResponse node_run(const EngineRequest& request, const NodeConfig& config, double* run_ms = nullptr,
+                        double* exec_ms = nullptr);
 
 }  // namespace verity::worker

@@ -108,14 +108,14 @@ EngineResponse run_engine(const EngineRequest& req, const Bytes& instrumented, c
   switch (config.engine) {
     case Engine::interp:
       resp = wabt_glue::interp_run(req, random);
-      result.run_ms = ms_since(t0);
+      result.run_ms = result.exec_ms = ms_since(t0);
       return resp;
     case Engine::node: {
       NodeConfig nc;
       nc.node_path = config.node_path;
       nc.web_dir = config.web_dir;
       nc.wall_ms = child_wall_ms(limits.fuel);
-      resp = node_run(req, nc, &result.run_ms);
+      resp = node_run(req, nc, &result.run_ms, &result.exec_ms);
       return resp;  // an engine failure is reported as it is: node is for tests and comparison
     }
     case Engine::aot: {
@@ -135,7 +135,7 @@ EngineResponse run_engine(const EngineRequest& req, const Bytes& instrumented, c
         if (!compiled.ok) {
           why_not = "compile failed: " + compiled.error;
         } else {
-          resp = aot_run(compiled.so_path, req, ac, &result.run_ms);
+          resp = aot_run(compiled.so_path, req, ac, &result.run_ms, &result.exec_ms);
           if (resp.ending != Ending::engine_failed) return resp;
           why_not = resp.detail;
         }
@@ -153,7 +153,7 @@ EngineResponse run_engine(const EngineRequest& req, const Bytes& instrumented, c
   result.engine = Engine::interp;
   auto t1 = std::chrono::steady_clock::now();
   resp = wabt_glue::interp_run(req, random);
-  result.run_ms = ms_since(t1);
+  result.run_ms = result.exec_ms = ms_since(t1);
   resp.detail = resp.detail.empty() ? "aot unavailable (" + why_not + "); ran on interp"
                                     : resp.detail + " [aot unavailable (" + why_not + "); ran on interp]";
   return resp;

@@ -75,7 +75,8 @@ struct SandboxResult {
   std::uint32_t memory_pages = 0;  // the memory's size at the end
   Engine engine = Engine::interp;  // what ran it (aot falls back to interp when it cannot compile)
   double compile_ms = 0;           // aot: compiling (0 when the cache had it)
-  double run_ms = 0;               // the engine's run, start to end
+  double run_ms = 0;               // the engine's run, start to end (for aot and node: the child process)
+  double exec_ms = 0;              // _start alone, as the engine measured it (benchmarks)
 
   // core's task_result_hash(outcome, exit_code, fuel_used, stdout): what
   // workers commit to and compare. Fuel is in it; stderr, detail, the memory
