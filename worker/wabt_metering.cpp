@@ -165,18 +165,33 @@ struct Globals {
   Index fuel, flags, stack;
 };
 
-// The charge of one straight-line run: fuel -= cost; if fuel < 0: trap.
-void emit_charge(ExprList& out, Index fuel, std::uint64_t cost) {
-  emit<wabt::GlobalGetExpr>(out, V(fuel));
+// The charge of one straight-line run, on the function's copy of the fuel
+// (a local, so the compiled code keeps it in a register):
+//   $f -= cost; if $f < 0 { fuel = $f; trap }
+void emit_charge(ExprList& out, Index fuel_global, Index f, std::uint64_t cost) {
+  emit<wabt::LocalGetExpr>(out, V(f));
   emit<wabt::ConstExpr>(out, wabt::Const::I64(cost));
   emit<wabt::BinaryExpr>(out, Opcode::I64Sub);
-  emit<wabt::GlobalSetExpr>(out, V(fuel));
-  emit<wabt::GlobalGetExpr>(out, V(fuel));
+  emit<wabt::LocalTeeExpr>(out, V(f));
   emit<wabt::ConstExpr>(out, wabt::Const::I64(0));
   emit<wabt::CompareExpr>(out, Opcode::I64LtS);
   auto if_ = std::make_unique<wabt::IfExpr>();
+  emit<wabt::LocalGetExpr>(if_->true_.exprs, V(f));
+  emit<wabt::GlobalSetExpr>(if_->true_.exprs, V(fuel_global));
   emit<wabt::UnreachableExpr>(if_->true_.exprs);
   out.push_back(std::move(if_));
+}
+
+// The local copy and the global: stored before anything that may read or
+// change the global (a call: the callee, the grow hook, a WASI call) and at
+// the function's end; loaded at its start and after each call.
+void emit_store_fuel(ExprList& out, Index fuel_global, Index f) {
+  emit<wabt::LocalGetExpr>(out, V(f));
+  emit<wabt::GlobalSetExpr>(out, V(fuel_global));
+}
+void emit_load_fuel(ExprList& out, Index fuel_global, Index f) {
+  emit<wabt::GlobalGetExpr>(out, V(fuel_global));
+  emit<wabt::LocalSetExpr>(out, V(f));
 }
 
 struct FunctionRewriter {
@@ -185,6 +200,7 @@ struct FunctionRewriter {
   Globals g;
   Index grow_hook;
   Index temp32 = wabt::kInvalidIndex, temp64 = wabt::kInvalidIndex;
+  Index fuel_local = wabt::kInvalidIndex;
 
   Index temp(Type t) {
     Index& slot = t == Type::F32 ? temp32 : temp64;
@@ -265,7 +281,7 @@ struct FunctionRewriter {
       if (head && !charge_head)
         head_cost = run_cost;
       else if (run_cost > 0)
-        emit_charge(out, g.fuel, run_cost);
+        emit_charge(out, g.fuel, fuel_local, run_cost);
       out.splice(out.end(), run);
       run_cost = 0;
       head = false;
@@ -308,7 +324,15 @@ struct FunctionRewriter {
           flush();
           break;
         case ExprType::MemoryGrow:
+          emit_store_fuel(run, g.fuel, fuel_local);
           run.push_back(std::make_unique<wabt::CallExpr>(V(grow_hook)));
+          emit_load_fuel(run, g.fuel, fuel_local);
+          break;
+        case ExprType::Call:
+        case ExprType::CallIndirect:
+          emit_store_fuel(run, g.fuel, fuel_local);
+          run.push_back(std::move(e));
+          emit_load_fuel(run, g.fuel, fuel_local);
           break;
         default: {
           Type t = escaping_float(*e);
@@ -343,9 +367,9 @@ struct FunctionRewriter {
 
   // The function becomes:
   //   stack += slots; if stack > limit: flags |= 2, trap
-  //   fuel charge of (locals + the body's head run)
+  //   $f = fuel; fuel charge of (locals + the body's head run)
   //   block (result ...)  <the body, returns turned into branches here>  end
-  //   stack -= slots
+  //   fuel = $f; stack -= slots
   void run(std::uint32_t stack_limit) {
     const std::uint64_t locals = fn.local_types.size();
     Heights heights{m};
@@ -353,6 +377,8 @@ struct FunctionRewriter {
     const std::uint64_t slots =
         std::max<std::uint64_t>(kMinFrameSlots, 1 + fn.GetNumParams() + locals + std::uint64_t(heights.max));
 
+    fuel_local = fn.GetNumParamsAndLocals();
+    fn.local_types.AppendDecl(Type::I64, 1);
     std::uint64_t head = rewrite(fn.exprs, 0, false);
     auto wrapper = std::make_unique<wabt::BlockExpr>();
     wrapper->block.decl.sig.result_types = fn.decl.sig.result_types;
@@ -367,9 +393,11 @@ struct FunctionRewriter {
 
     ExprList body;
     emit_stack(body, slots, true, stack_limit);
+    emit_load_fuel(body, g.fuel, fuel_local);
     std::uint64_t entry = kFuelPerLocal * locals + head;
-    if (entry > 0) emit_charge(body, g.fuel, entry);
+    if (entry > 0) emit_charge(body, g.fuel, fuel_local, entry);
     body.push_back(std::move(wrapper));
+    emit_store_fuel(body, g.fuel, fuel_local);
     emit_stack(body, slots, false, stack_limit);
     fn.exprs = std::move(body);
   }
