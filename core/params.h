@@ -19,9 +19,13 @@ namespace verity {
 
 inline constexpr std::uint32_t kBpsDenominator = 10'000;
 
-// The reference speed, in fuel per block: ~200 M fuel/s at ~1 s blocks.
-// A placeholder until the engine's speed is measured (bench/REPORT.md).
-inline constexpr std::uint64_t kReferenceFuelPerBlock = 200'000'000;
+// The reference speed, in fuel per block: 25 M fuel/s at ~1 s blocks. It is
+// the slowest engine an honest worker may run on: `interp`, which a worker
+// falls back to for a module the aot engine cannot compile, ran 32-63 M
+// fuel/s on the 2-core reference machine (bench/REPORT.md); aot runs
+// 5,000-30,000 M fuel/s. Windows cost nothing when workers are fast: a round
+// settles as soon as every worker has revealed.
+inline constexpr std::uint64_t kReferenceFuelPerBlock = 25'000'000;
 
 // Blocks of a task's commit window beyond the blocks its fuel takes at the
 // reference speed: one for the worker to see its assignment (assigned at

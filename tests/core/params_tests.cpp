@@ -74,7 +74,7 @@ BOOST_AUTO_TEST_CASE(metering_version_and_reference_speed) {
   ProtocolParams p;
   BOOST_TEST(p.metering_version == 1u);
   BOOST_TEST(p.reference_fuel_per_block == kReferenceFuelPerBlock);
-  BOOST_TEST(p.reference_fuel_per_block == 200'000'000u);
+  BOOST_TEST(p.reference_fuel_per_block == 25'000'000u);
   // ceil(fuel / per block) + 2.
   BOOST_TEST(task_commit_blocks_needed(1, 200) == 3u);
   BOOST_TEST(task_commit_blocks_needed(200, 200) == 3u);

@@ -86,8 +86,8 @@ BOOST_AUTO_TEST_CASE(errors_name_the_bad_field) {
   // The metering version and the reference speed are required like every parameter.
   expect_error(edited("\"metering_version\": 1,", ""), "params.metering_version");
   expect_error(edited("\"metering_version\": 1", "\"metering_version\": \"1\""), "params.metering_version");
-  expect_error(edited(",\n    \"reference_fuel_per_block\": 200000000", ""), "params.reference_fuel_per_block");
-  expect_error(edited("\"reference_fuel_per_block\": 200000000", "\"reference_fuel_per_block\": 0"), "params");
+  expect_error(edited(",\n    \"reference_fuel_per_block\": 25000000", ""), "params.reference_fuel_per_block");
+  expect_error(edited("\"reference_fuel_per_block\": 25000000", "\"reference_fuel_per_block\": 0"), "params");
   // The same address twice: bob's entry takes alice's address.
   auto g = genesis_from_json(devnet_text()).value();
   std::string text = devnet_text();
