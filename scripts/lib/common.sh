@@ -13,6 +13,8 @@ VERITY_PACKAGES=(
   clang lld wasi-libc libclang-rt-14-dev-wasm32   # the example tasks, built as WASI modules
   iproute2   # ip netns: the partition test
   systemd   # systemd.pc (where meson installs verityd.service) and systemd-analyze (its test)
+  libseccomp-dev   # verity-sandbox, the aot runner's system-call filter
+  nodejs   # the node engine (web/node_runner.mjs) and its tests; the browser worker shares its WASI host
   libclang-rt-14-dev   # clang's ASan, UBSan and libFuzzer runtimes: scripts/fuzz
 )
 
