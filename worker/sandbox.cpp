@@ -255,7 +255,14 @@ SandboxResult run_task(ByteView module, ByteView input, const std::vector<std::s
       result.exit_code = resp.exit_code;
       break;
     case Ending::trap:
+      // A run that traps uses all its fuel, as one out of fuel does (and as
+      // the EVM's exceptional halt uses all gas): where in its last stretch
+      // it trapped is not part of the result. It could not be: compiled code
+      // (aot) may move the fuel counter's stores across the instruction that
+      // faults, so the counter at a trap differs between engines
+      // (docs/sandbox.md, "Fuel"; found by the engines fuzz target).
       result.outcome = Outcome::trap;
+      result.fuel_used = limits.fuel;
       if (resp.flags & kFlagStackExhausted) result.detail = "call stack exhausted";
       break;
     case Ending::out_of_fuel:
