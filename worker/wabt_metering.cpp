@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "worker/engine_protocol.h"
@@ -624,6 +625,35 @@ Metered instrument(const std::uint8_t* wasm, std::size_t size, const MeterConfig
     // Without reference types nothing grows a table; the cap is belt and braces.
     tl.max = std::min<std::uint64_t>(tl.has_max ? tl.max : 0xffffffffu, config.table_elements);
     tl.has_max = true;
+  }
+
+  // Active segments must fit their memory or table as declared: the
+  // specification makes instantiation trap otherwise, which engines report
+  // in their own ways (found by the engines fuzz target). Refused here,
+  // every engine only ever sees modules that instantiate. Without imported
+  // globals (refused above) every offset is a constant.
+  auto const_offset = [](const wabt::ExprList& e) -> std::optional<std::uint64_t> {
+    if (e.size() != 1 || e.front().type() != ExprType::Const) return std::nullopt;
+    const wabt::Const& c = wabt::cast<wabt::ConstExpr>(&e.front())->const_;
+    if (c.type() != Type::I32) return std::nullopt;
+    return std::uint64_t(c.u32());
+  };
+  for (std::size_t i = 0; i < m.data_segments.size(); ++i) {
+    const wabt::DataSegment* d = m.data_segments[i];
+    if (d->kind != wabt::SegmentKind::Active) continue;
+    auto at = const_offset(d->offset);
+    if (!at || *at + d->data.size() > std::uint64_t(ml.initial) * 65536)
+      return invalid("data segment " + std::to_string(i) + " does not fit the memory's " +
+                     std::to_string(ml.initial) + " initial pages (instantiation would trap)");
+  }
+  for (std::size_t i = 0; i < m.elem_segments.size(); ++i) {
+    const wabt::ElemSegment* e = m.elem_segments[i];
+    if (e->kind != wabt::SegmentKind::Active) continue;
+    const wabt::Table* t = m.GetTable(e->table_var);
+    auto at = const_offset(e->offset);
+    if (!t || !at || *at + e->elem_exprs.size() > t->elem_limits.initial)
+      return invalid("element segment " + std::to_string(i) + " does not fit its table's initial size "
+                     "(instantiation would trap)");
   }
 
   // What every rewritten function refers to, added first so indices are final.
