@@ -2,8 +2,6 @@
 
 #include "core/transaction.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -77,28 +75,6 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 // (fuel ends every honest run): 10 s plus 1 s per 10^7 units of fuel.
 std::uint64_t child_wall_ms(std::uint64_t fuel) { return 10'000 + fuel / 10'000; }
 
-std::string self_dir() {
-  char buf[4096];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return "";
-  std::string path(buf, std::size_t(n));
-  return path.substr(0, path.rfind('/'));
-}
-
-#ifndef VERITY_LIBEXEC_DIR
-#define VERITY_LIBEXEC_DIR "/usr/local/libexec/verity"
-#endif
-
-std::string find_runner(const std::string& configured) {
-  if (!configured.empty()) return configured;
-  if (const char* env = std::getenv("VERITY_SANDBOX_RUNNER"); env && *env) return env;
-  for (const std::string& dir : {self_dir(), std::string(VERITY_LIBEXEC_DIR)}) {
-    std::string path = dir + "/verity-sandbox";
-    if (access(path.c_str(), X_OK) == 0) return path;
-  }
-  return "";
-}
-
 EngineResponse run_engine(const EngineRequest& req, const Bytes& instrumented, const SandboxLimits& limits,
                           const EngineConfig& config, const RandomBlock& random, SandboxResult& result) {
   auto t0 = std::chrono::steady_clock::now();
@@ -121,14 +97,14 @@ EngineResponse run_engine(const EngineRequest& req, const Bytes& instrumented, c
     case Engine::aot: {
       AotConfig ac;
       ac.cache_dir = config.aot_cache_dir;
-      ac.runner_path = find_runner(config.runner_path);
+      ac.runner_path = config.runner_path;
       ac.memory_cap_bytes = std::uint64_t(limits.memory_pages) * 65536;
       ac.wall_ms = child_wall_ms(limits.fuel);
       ac.cpu_seconds = ac.wall_ms / 1000 + 1;
       if (ac.cache_dir.empty()) {
         why_not = "no aot cache directory";
-      } else if (ac.runner_path.empty()) {
-        why_not = "verity-sandbox not found";
+      } else if (aot_runner_path(ac).empty()) {
+        why_not = "verity-sandbox not found (set VERITY_SANDBOX_RUNNER)";
       } else {
         AotCompiled compiled = aot_compile(instrumented, ac);
         result.compile_ms = compiled.compile_ms;

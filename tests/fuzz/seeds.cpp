@@ -3,14 +3,18 @@
 // committed binaries: `fuzz_seeds OUTDIR [--copy TARGET FILE]...`
 // writes OUTDIR/TARGET/NAME for each target, and copies each FILE given
 // with --copy into OUTDIR/TARGET (the test WASM modules, the example
-// tasks, genesis/devnet.json: the files the other suites use).
+// tasks, genesis/devnet.json: the files the other suites use). The engines
+// target's seeds are searched for (engines_seeds, below).
 
 #include <rapidjson/document.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <random>
 #include <string>
 #include <utility>
 #include <variant>
@@ -25,6 +29,8 @@
 #include "rpc/genesis_json.h"
 #include "rpc/json_codec.h"
 #include "rpc/methods.h"
+#include "tests/fuzz/wasm_gen.h"
+#include "worker/sandbox.h"
 
 using namespace verity;
 namespace fs = std::filesystem;
@@ -178,6 +184,72 @@ Genesis genesis() {
   return g;
 }
 
+// The engines target's seeds are choice streams for the module generator
+// (tests/fuzz/wasm_gen.h): the empty one (the smallest module, which ends
+// ok), then, from a fixed sequence of random streams, the first whose
+// module ends on interp in each of the ways the default run must compare
+// the engines on. Searched here, not committed, so they follow the
+// generator as it changes; a way not found is named (the seeds still work).
+void engines_seeds() {
+  using worker::Outcome;
+  using worker::SandboxResult;
+  using Stats = fuzz::WasmGenStats;
+  auto contains = [](const Bytes& hay, std::initializer_list<std::uint8_t> needle) {
+    return std::search(hay.begin(), hay.end(), needle.begin(), needle.end()) != hay.end();
+  };
+  struct Want {
+    std::string name;
+    std::function<bool(const Stats&, const SandboxResult&)> hit;
+    bool found = false;
+  };
+  std::vector<Want> wants = {
+      {"trap", [](const Stats&, const SandboxResult& r) {
+         return r.outcome == Outcome::trap && r.detail.find("call stack") == std::string::npos;
+       }},
+      {"out-of-fuel", [](const Stats&, const SandboxResult& r) { return r.outcome == Outcome::out_of_fuel; }},
+      {"stack-limit", [](const Stats&, const SandboxResult& r) {
+         return r.outcome == Outcome::trap && r.detail.find("call stack") != std::string::npos;
+       }},
+      {"nan-store", [&](const Stats& s, const SandboxResult& r) {
+         return r.outcome == Outcome::ok && s.float_stores > 0 &&
+                (contains(r.stdout_bytes, {0x00, 0x00, 0xc0, 0x7f}) ||
+                 contains(r.stdout_bytes, {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf8, 0x7f}));
+       }},
+      {"memory-grow", [](const Stats& s, const SandboxResult& r) {
+         return r.outcome == Outcome::ok && r.memory_pages > s.memory_pages;
+       }},
+      {"proc-exit", [](const Stats&, const SandboxResult& r) { return r.outcome == Outcome::ok && r.exit_code != 0; }},
+      {"memory-exceeded", [](const Stats&, const SandboxResult& r) { return r.outcome == Outcome::memory_exceeded; }},
+      {"output-too-large", [](const Stats&, const SandboxResult& r) { return r.outcome == Outcome::output_too_large; }},
+  };
+  write("engines", "empty", Bytes{});
+  worker::SandboxLimits limits;
+  limits.fuel = fuzz::kGenFuel;
+  limits.memory_pages = fuzz::kGenMemoryPages;
+  limits.max_stdout = fuzz::kGenMaxStdout;
+  limits.max_stderr = fuzz::kGenMaxStderr;
+  std::mt19937_64 rng(20261202);
+  std::size_t left = wants.size();
+  int tried = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (; tried < 2000 && left > 0; ++tried) {
+    Bytes in(16 + rng() % 600);
+    for (auto& b : in) b = std::uint8_t(rng());
+    const auto gen = fuzz::generate_module(in);
+    const auto r = worker::run_task(gen.wasm, {}, {}, limits, sha256(gen.wasm));
+    for (auto& w : wants) {
+      if (w.found || !w.hit(gen.stats, r)) continue;
+      w.found = true;
+      --left;
+      write("engines", w.name, in);
+    }
+  }
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cout << "engines: " << tried << " generated modules searched in " << s << " s\n";
+  for (const auto& w : wants)
+    if (!w.found) std::cerr << "engines: no seed ends " << w.name << " (tests/fuzz/wasm_gen.cpp changed?)\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -214,6 +286,7 @@ int main(int argc, char** argv) {
 
   jsonrpc_seeds(txs.back());
   write("genesis", "generated", rpc::genesis_to_json(genesis()));
+  engines_seeds();
 
   for (int i = 2; i < argc; i += 3) {
     if (std::string(argv[i]) != "--copy" || i + 2 >= argc) {
