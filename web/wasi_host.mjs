@@ -192,13 +192,11 @@ export function createWasiHost({ argv = [], input = new Uint8Array(0), maxStdout
   }
   const fdOpen = (fd) => fd <= 2 && !closed[fd];
 
-  // The iovec array at (iovs, count): checks it and every buffer it names.
-  // Returns the total byte count (a number, or a bigint when past 2^53), or
-  // -1 (EFAULT) if any is out of bounds.
-  // Checks the iovec array and every buffer it names, and keeps a copy of
-  // the pairs, which the call then uses (as readv does, and the C++ host): a
-  // read may overwrite the array itself and must not be steered by that.
-  // Returns -1 (EFAULT) or the total length; the pairs go to `pairs`.
+  // Checks the iovec array at (iovs, count) and every buffer it names, and
+  // keeps a copy of the pairs in `pairs`, which the call then uses (as readv
+  // does, and the C++ host): a read may overwrite the array itself and must
+  // not be steered by that. Returns the total byte count (a number, or a
+  // bigint when past 2^53), or -1 (EFAULT) if any is out of bounds.
   function checkIovecs(iovs, count, pairs) {
     if (!inBounds(iovs, count * 8)) return -1;
     let sum = 0;
