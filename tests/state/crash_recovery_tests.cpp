@@ -101,8 +101,12 @@ BOOST_AUTO_TEST_CASE(kill_during_commits_leaves_whole_blocks) {
     pid_t child = ::fork();
     BOOST_REQUIRE(child >= 0);
     if (child == 0) commit_forever(dir.string(), net);
-    // Let it run a little: from mid-open to several blocks in.
-    std::this_thread::sleep_for(std::chrono::microseconds(2'000 + rng() % 60'000));
+    // Let it run a little: from mid-open to several blocks in. While no
+    // child has committed a block yet (a slow machine: the sanitizer build
+    // under load took more than 60 ms to open the chain), wait longer each
+    // round, so that kills also land after commits.
+    const int patience = advanced == 0 ? round * 40'000 : 0;
+    std::this_thread::sleep_for(std::chrono::microseconds(2'000 + rng() % 60'000 + patience));
     ::kill(child, SIGKILL);
     int status = 0;
     ::waitpid(child, &status, 0);
