@@ -776,6 +776,9 @@ class Worker {
         worker::EngineConfig engine;
         engine.engine = opt_.engine;
         engine.aot_cache_dir = (opt_.home / "aot-cache").string();
+        // A module's first task runs on interp while it compiles: the commit
+        // window is sized for interp's speed, not for a compile.
+        engine.compile_in_background = true;
         worker::SandboxResult r = worker::run_task(*wasm, t.input, {}, limits, task_sandbox_seed(chain_id_, id), engine);
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
         if (r.outcome == worker::Outcome::engine_failed) {

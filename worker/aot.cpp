@@ -278,6 +278,7 @@ AotCompiled aot_compile(const std::vector<std::uint8_t>& instrumented, const Aot
     }
     fs::remove(final_path, ec);  // corrupted or truncated: compile it again
   }
+  if (config.lookup_only) return fail("aot: not compiled yet");
 
   remove_stale(config.cache_dir,
                std::chrono::seconds(60 + 2 * std::max<std::uint64_t>(config.compile_wall_ms, 60'000) / 1000));

@@ -54,6 +54,7 @@ struct AotConfig {
   std::uint64_t cpu_seconds = 60;       // per run
   // Compile bounds: one wall-clock budget for wasm2c and cc together; CPU
   // seconds and address space for each process (wasm2c, cc, cc1, as, ld).
+  bool lookup_only = false;             // aot_compile only answers from the cache (a miss fails at once)
   std::uint64_t compile_wall_ms = 60'000;
   std::uint64_t compile_cpu_seconds = 60;
   std::uint64_t compile_address_space = 2ull << 30;

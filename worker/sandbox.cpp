@@ -7,6 +7,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <set>
+#include <thread>
 #include <variant>
 
 #include "worker/aot.h"
@@ -71,6 +74,26 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// Compiles `instrumented` on a thread of its own, once per module at a time
+// (EngineConfig::compile_in_background). The thread is detached: a process
+// that exits meanwhile leaves at most a temporary folder, which a later
+// compile removes.
+void compile_later(const Bytes& instrumented, AotConfig config) {
+  static std::mutex mu;
+  static std::set<Hash256> in_flight;
+  Hash256 key = sha256(instrumented);
+  {
+    std::lock_guard lock(mu);
+    if (!in_flight.insert(key).second) return;
+  }
+  config.lookup_only = false;
+  std::thread([instrumented, config, key] {
+    (void)aot_compile(instrumented, config);
+    std::lock_guard lock(mu);
+    in_flight.erase(key);
+  }).detach();
+}
+
 // A child process's wall clock: generous, only against an engine gone wrong
 // (fuel ends every honest run): 10 s plus 1 s per 10^7 units of fuel.
 std::uint64_t child_wall_ms(std::uint64_t fuel) { return 10'000 + fuel / 10'000; }
@@ -106,9 +129,13 @@ EngineResponse run_engine(const EngineRequest& req, const Bytes& instrumented, c
       } else if (aot_runner_path(ac).empty()) {
         why_not = "verity-sandbox not found (set VERITY_SANDBOX_RUNNER)";
       } else {
+        ac.lookup_only = config.compile_in_background;
         AotCompiled compiled = aot_compile(instrumented, ac);
         result.compile_ms = compiled.compile_ms;
-        if (!compiled.ok) {
+        if (!compiled.ok && config.compile_in_background) {
+          compile_later(instrumented, ac);
+          why_not = "compiling it in the background";
+        } else if (!compiled.ok) {
           why_not = "compile failed: " + compiled.error;
         } else {
           resp = aot_run(compiled.so_path, req, ac, &result.run_ms, &result.exec_ms);

@@ -54,6 +54,10 @@ struct EngineConfig {
   std::string node_path;       // node: the node binary; "" = `node` on PATH
   std::string web_dir;         // node: the folder of node_runner.mjs; "" = $VERITY_WEB_DIR or installed
   bool fallback = true;        // aot: a module that fails to compile, or a failed child, runs on interp instead
+  // aot: a module not compiled yet runs on interp now while a thread of this
+  // process compiles it for the next time (a worker: a first compile takes
+  // seconds, and the task's commit window is sized for interp's speed).
+  bool compile_in_background = false;
 };
 
 struct SandboxLimits {

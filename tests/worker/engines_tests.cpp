@@ -195,3 +195,24 @@ BOOST_AUTO_TEST_CASE(aot_without_a_cache_falls_back_to_interp) {
   auto failed = run_task(test_module("hello"), {}, {}, {}, id, c);
   BOOST_TEST((failed.outcome == Outcome::engine_failed));
 }
+
+BOOST_AUTO_TEST_CASE(compile_in_background_runs_interp_first_then_aot) {
+  // A worker's setting: a module's first task must not wait for its compile.
+  testing::TempDir dir("engines-bg");
+  EngineConfig c;
+  c.engine = Engine::aot;
+  c.aot_cache_dir = (dir.path / "cache").string();
+  c.compile_in_background = true;
+  Hash256 id;
+  auto first = run_task(example("primes"), as_bytes("1000\n"), {}, {}, id, c);
+  BOOST_TEST((first.engine == Engine::interp));
+  BOOST_TEST(first.detail.find("compiling it in the background") != std::string::npos, first.detail);
+  SandboxResult later;
+  for (int i = 0; i < 240; ++i) {  // up to a minute for the compile
+    later = run_task(example("primes"), as_bytes("1000\n"), {}, {}, id, c);
+    if (later.engine == Engine::aot) break;
+    ::usleep(250'000);
+  }
+  BOOST_TEST((later.engine == Engine::aot));
+  BOOST_TEST((later.result_hash() == first.result_hash()));
+}
