@@ -15,6 +15,7 @@
 
 #include "core/hash.h"
 #include "tests/test_support.h"
+#include "tests/wasm_support.h"
 #include "worker/aot.h"
 #include "worker/child_process.h"
 #include "worker/engine_protocol.h"
@@ -22,15 +23,13 @@
 using namespace verity;
 using namespace verity::worker;
 namespace fs = std::filesystem;
+using testing::leb;
+using testing::section;
 
 namespace {
 
-Bytes module_bytes(const std::string& name) {
-  const char* dir = std::getenv("VERITY_TEST_MODULES");
-  BOOST_REQUIRE_MESSAGE(dir, "VERITY_TEST_MODULES is not set; run with 'meson test'");
-  std::string raw = testing::read_file(std::string(dir) + "/" + name + ".wasm");
-  return Bytes(raw.begin(), raw.end());
-}
+Bytes module_bytes(const std::string& name) { return testing::test_module(name); }
+
 
 std::string runner() {
   const char* r = std::getenv("VERITY_SANDBOX_RUNNER");
@@ -93,19 +92,6 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// A minimal binary-module builder.
-void leb(Bytes& out, std::uint64_t v) {
-  do {
-    std::uint8_t b = v & 0x7f;
-    v >>= 7;
-    out.push_back(v ? (b | 0x80) : b);
-  } while (v);
-}
-void section(Bytes& module, std::uint8_t id, const Bytes& payload) {
-  module.push_back(id);
-  leb(module, payload.size());
-  module.insert(module.end(), payload.begin(), payload.end());
-}
 void name(Bytes& out, const std::string& s) {
   leb(out, s.size());
   out.insert(out.end(), s.begin(), s.end());

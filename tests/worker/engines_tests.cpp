@@ -17,6 +17,7 @@
 
 #include "core/hash.h"
 #include "tests/test_support.h"
+#include "tests/wasm_support.h"
 #include "worker/sandbox.h"
 
 using namespace verity;
@@ -35,7 +36,7 @@ Bytes read_bytes(const std::string& path) {
   return Bytes(raw.begin(), raw.end());
 }
 
-Bytes test_module(const std::string& name) { return read_bytes(env("VERITY_TEST_MODULES") + "/" + name + ".wasm"); }
+Bytes test_module(const std::string& name) { return testing::test_module(name); }
 Bytes example(const std::string& name) { return read_bytes(env("VERITY_EXAMPLES") + "/" + name + ".wasm"); }
 
 bool have_node() { return std::system("node --version >/dev/null 2>&1") == 0; }

@@ -4,18 +4,14 @@
 #include <cstdlib>
 
 #include "tests/test_support.h"
+#include "tests/wasm_support.h"
 #include "worker/module_inspect.h"
 
 using namespace verity;
 using namespace verity::worker;
 
 namespace {
-Bytes module_bytes(const std::string& name) {
-  const char* dir = std::getenv("VERITY_TEST_MODULES");
-  BOOST_REQUIRE_MESSAGE(dir, "VERITY_TEST_MODULES is not set; run with 'meson test'");
-  std::string raw = testing::read_file(std::string(dir) + "/" + name + ".wasm");
-  return Bytes(raw.begin(), raw.end());
-}
+Bytes module_bytes(const std::string& name) { return testing::test_module(name); }
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(lists_imports_and_exports) {

@@ -8,20 +8,19 @@
 
 #include "core/encoding.h"
 #include "tests/test_support.h"
+#include "tests/wasm_support.h"
 #include "core/transaction.h"
 #include "worker/sandbox.h"
 
 using namespace verity;
 using namespace verity::worker;
+using testing::leb;
+using testing::section;
 
 namespace {
 
-Bytes module_bytes(const std::string& name) {
-  const char* dir = std::getenv("VERITY_TEST_MODULES");
-  BOOST_REQUIRE_MESSAGE(dir, "VERITY_TEST_MODULES is not set; run with 'meson test'");
-  std::string raw = testing::read_file(std::string(dir) + "/" + name + ".wasm");
-  return Bytes(raw.begin(), raw.end());
-}
+Bytes module_bytes(const std::string& name) { return testing::test_module(name); }
+
 
 Hash256 task_id(std::uint8_t fill) {
   Hash256 h;
@@ -53,19 +52,6 @@ std::uint64_t le(const Bytes& b, std::size_t at, int n) {
   return v;
 }
 
-// A minimal binary-module builder, for modules wat cannot say briefly.
-void leb(Bytes& out, std::uint64_t v) {
-  do {
-    std::uint8_t b = v & 0x7f;
-    v >>= 7;
-    out.push_back(v ? (b | 0x80) : b);
-  } while (v);
-}
-void section(Bytes& module, std::uint8_t id, const Bytes& payload) {
-  module.push_back(id);
-  leb(module, payload.size());
-  module.insert(module.end(), payload.begin(), payload.end());
-}
 
 // $down (param i32) (result i32) with `locals` i64 locals recurses forever;
 // _start calls it.
