@@ -39,6 +39,8 @@ struct TxRecord {
   Receipt receipt;
 };
 
+class ChainView;
+
 class Chain {
  public:
   // The first time, writes the genesis state (one batch); afterwards checks
@@ -73,6 +75,11 @@ class Chain {
   // A proof for `key` against tip().state_root.
   Result<StateProof> prove(ByteView key) const { return map_.prove(tip_.state_root, key); }
 
+  // The committed chain as it is now, for readers on other threads: a
+  // store snapshot with the tip and validator sets that go with it. Later
+  // commits do not change it. It must not outlive this Chain's store.
+  std::shared_ptr<const ChainView> view() const;
+
  private:
   Chain(KvStore& store, Genesis genesis, const Application& app);
   Status load_validators();
@@ -90,6 +97,35 @@ class Chain {
   std::optional<Hash256> executed_hash_;
   BlockOutcome executed_;
   std::vector<Receipt> last_receipts_;
+};
+
+// A consistent read-only view of the committed chain at one tip (Chain::view).
+// Every method is const and safe to call from any thread.
+class ChainView {
+ public:
+  ChainView(std::shared_ptr<const KvStore> snapshot, const Genesis& genesis, ChainTip tip, ValidatorSet validators,
+            ValidatorSet tip_validators);
+
+  const Genesis& genesis() const { return genesis_; }
+  const ChainTip& tip() const { return tip_; }
+  const ValidatorSet& validators() const { return validators_; }
+  const ValidatorSet& tip_validators() const { return tip_validators_; }
+
+  Result<std::optional<Block>> block_at(std::uint64_t height) const;
+  Result<std::optional<std::uint64_t>> height_of(const Hash256& block_hash) const;
+  Result<std::optional<CommitCertificate>> certificate_at(std::uint64_t height) const;
+  Result<std::optional<TxRecord>> transaction(const Hash256& tx_id) const;
+  const StateReader& state() const { return *reader_; }
+  Result<StateProof> prove(ByteView key) const { return map_.prove(tip_.state_root, key); }
+
+ private:
+  std::shared_ptr<const KvStore> store_;
+  const Genesis& genesis_;
+  ChainTip tip_;
+  ValidatorSet validators_;
+  ValidatorSet tip_validators_;
+  std::unique_ptr<StateReader> reader_;
+  StateMap map_;
 };
 
 }  // namespace verity::state

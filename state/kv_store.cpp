@@ -25,6 +25,7 @@ class MemoryStore final : public KvStore {
   }
 
   Status write(const WriteBatch& batch, bool) override {
+    if (read_only_) return local_error("store-read-only", "a snapshot cannot be written");
     std::unique_lock lock(mu_);
     for (const auto& [key, value] : batch.ops()) {
       if (value)
@@ -44,8 +45,17 @@ class MemoryStore final : public KvStore {
     return {};
   }
 
+  std::shared_ptr<const KvStore> snapshot() const override {
+    auto copy = std::make_shared<MemoryStore>();
+    std::shared_lock lock(mu_);
+    copy->map_ = map_;
+    copy->read_only_ = true;
+    return copy;
+  }
+
  private:
   mutable std::shared_mutex mu_;
+  bool read_only_ = false;  // a snapshot
   std::map<Bytes, Bytes> map_;  // std::map<vector<uint8_t>> orders bytes as unsigned, like LevelDB
 };
 
@@ -54,9 +64,48 @@ ByteView view(const leveldb::Slice& s) { return {reinterpret_cast<const std::uin
 
 Error db_error(const leveldb::Status& s) { return local_error("store-io-error", s.ToString()); }
 
+// Reads of a LevelDB database at one snapshot.
+class LevelDbSnapshot final : public KvStore {
+ public:
+  explicit LevelDbSnapshot(leveldb::DB* db) : db_(db), snapshot_(db->GetSnapshot()) {}
+  ~LevelDbSnapshot() override { db_->ReleaseSnapshot(snapshot_); }
+
+  Result<std::optional<Bytes>> get(ByteView key) const override {
+    std::string value;
+    leveldb::Status s = db_->Get(options(), slice(key), &value);
+    if (s.IsNotFound()) return std::optional<Bytes>{};
+    if (!s.ok()) return db_error(s);
+    return std::optional<Bytes>{Bytes(value.begin(), value.end())};
+  }
+  Status write(const WriteBatch&, bool) override {
+    return local_error("store-read-only", "a snapshot cannot be written");
+  }
+  Status scan(ByteView prefix, const std::function<bool(ByteView, ByteView)>& visit) const override {
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(options()));
+    for (it->Seek(slice(prefix)); it->Valid() && has_prefix(view(it->key()), prefix); it->Next())
+      if (!visit(view(it->key()), view(it->value()))) break;
+    if (!it->status().ok()) return db_error(it->status());
+    return {};
+  }
+  std::shared_ptr<const KvStore> snapshot() const override {
+    return std::make_shared<LevelDbSnapshot>(db_);  // a newer one: equal contents
+  }
+
+ private:
+  leveldb::ReadOptions options() const {
+    leveldb::ReadOptions o;
+    o.snapshot = snapshot_;
+    return o;
+  }
+  leveldb::DB* db_;
+  const leveldb::Snapshot* snapshot_;
+};
+
 class LevelDbStore final : public KvStore {
  public:
   explicit LevelDbStore(leveldb::DB* db) : db_(db) {}
+
+  std::shared_ptr<const KvStore> snapshot() const override { return std::make_shared<LevelDbSnapshot>(db_.get()); }
 
   Result<std::optional<Bytes>> get(ByteView key) const override {
     std::string value;

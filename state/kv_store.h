@@ -49,6 +49,11 @@ class KvStore {
   // returns false.
   virtual Status scan(ByteView prefix,
                       const std::function<bool(ByteView key, ByteView value)>& visit) const = 0;
+  // A read-only view of the store as it is now: later writes do not show
+  // in it (LevelDB's snapshot; the memory store copies itself). Any thread
+  // may read it while the writer goes on; it must not outlive the store.
+  // write() on it fails.
+  virtual std::shared_ptr<const KvStore> snapshot() const = 0;
 };
 
 std::unique_ptr<KvStore> open_memory_store();

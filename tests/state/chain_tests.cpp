@@ -33,6 +33,33 @@ struct ChainFixture {
 
 }  // namespace
 
+// Chain::view(): what the RPC threads read, fixed at one tip while the
+// consensus thread commits on.
+BOOST_FIXTURE_TEST_CASE(a_view_stays_at_its_tip_while_the_chain_commits, ChainFixture) {
+  BOOST_REQUIRE(produce_block(*chain, net, {transfer(0, 1, 100)}));
+  auto view = chain->view();
+  const auto tip = chain->tip();
+  const Amount before = balance_of(net.users[1].public_key());
+  const Transaction second = transfer(0, 1, 50);
+  BOOST_REQUIRE(produce_block(*chain, net, {second}));
+
+  BOOST_TEST(view->tip().height == tip.height);
+  BOOST_TEST((view->tip().state_root == tip.state_root));
+  BOOST_TEST((load_account(view->state(), net.users[1].public_key())->balance == before));
+  BOOST_TEST(!view->block_at(2)->has_value());
+  BOOST_TEST(view->block_at(1)->has_value());
+  BOOST_TEST(!view->transaction(second.id())->has_value());
+  BOOST_TEST(chain->transaction(second.id())->has_value());
+  BOOST_TEST(view->certificate_at(1)->has_value());
+  BOOST_TEST(view->height_of(tip.block_hash)->value() == 1u);
+  auto proof = view->prove(contracts::account_key(net.users[1].public_key()));
+  BOOST_REQUIRE(proof);
+  BOOST_TEST(view->validators().size() == chain->validators().size());
+  // A new view sees the second block.
+  BOOST_TEST(chain->view()->tip().height == 2u);
+  BOOST_TEST((load_account(chain->view()->state(), net.users[1].public_key())->balance == before.checked_add(Amount(50)).value()));
+}
+
 BOOST_FIXTURE_TEST_CASE(genesis_state_and_reproducible_root, ChainFixture) {
   BOOST_TEST(chain->tip().height == 0u);
   BOOST_TEST(chain->tip().block_hash == net.genesis.hash());

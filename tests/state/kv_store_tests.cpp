@@ -48,11 +48,46 @@ void check_contract(KvStore& store) {
   BOOST_TEST(store.write(del, false).ok());
   BOOST_TEST(!store.get(b("acct/bob"))->has_value());
 }
+// A snapshot keeps what the store held when it was taken: later writes,
+// deletes included, do not show in it; it refuses writes.
+void check_snapshot(KvStore& store) {
+  WriteBatch first;
+  first.put(b("s/a"), b("1"));
+  first.put(b("s/b"), b("2"));
+  BOOST_REQUIRE(store.write(first, true).ok());
+  auto snap = store.snapshot();
+  WriteBatch second;
+  second.put(b("s/a"), b("changed"));
+  second.erase(b("s/b"));
+  second.put(b("s/c"), b("3"));
+  BOOST_REQUIRE(store.write(second, true).ok());
+
+  BOOST_TEST(snap->get(b("s/a"))->value() == b("1"));
+  BOOST_TEST(snap->get(b("s/b"))->value() == b("2"));
+  BOOST_TEST(!snap->get(b("s/c"))->has_value());
+  std::vector<std::string> keys;
+  BOOST_TEST(snap->scan(b("s/"), [&](ByteView k, ByteView) {
+    keys.emplace_back(k.begin(), k.end());
+    return true;
+  }).ok());
+  BOOST_TEST((keys == std::vector<std::string>{"s/a", "s/b"}));
+  BOOST_TEST(store.get(b("s/a"))->value() == b("changed"));
+  BOOST_TEST(!const_cast<KvStore&>(*snap).write(first, false).ok());
+}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(memory_store_contract) {
   auto store = open_memory_store();
   check_contract(*store);
+}
+
+BOOST_AUTO_TEST_CASE(snapshots_do_not_see_later_writes) {
+  auto memory = open_memory_store();
+  check_snapshot(*memory);
+  TempDir dir;
+  auto leveldb = open_leveldb_store(dir.path.string());
+  BOOST_REQUIRE(leveldb.ok());
+  check_snapshot(**leveldb);
 }
 
 BOOST_AUTO_TEST_CASE(leveldb_store_contract_and_persistence) {
