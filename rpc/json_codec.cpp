@@ -3,6 +3,10 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
+#include <array>
+#include <vector>
+
 namespace verity::rpc {
 
 namespace {
@@ -97,9 +101,9 @@ Result<Payload> payload_from_json(const std::string& type, const rapidjson::Valu
     if (type != Alt::kName) return payload_from_json<I + 1>(type, p);
     Alt body;
     Status status;
-    std::size_t expected = 1;  // "type"
+    std::vector<std::string_view> names;
     Alt::fields(body, [&](const char* name, auto& field) {
-      ++expected;
+      names.push_back(name);
       if (!status) return;
       const rapidjson::Value* v = member(p, name);
       if (!v) {
@@ -109,7 +113,16 @@ Result<Payload> payload_from_json(const std::string& type, const rapidjson::Valu
       status = field_from_json(*v, std::string("payload.") + name, field);
     });
     if (!status) return status.error();
-    if (p.MemberCount() != expected) return invalid("payload", std::string("unknown field in a ") + Alt::kName + " payload");
+    // A field the payload does not have is refused, never ignored: a typo
+    // ("amuont") must not sign and send something other than meant.
+    for (auto it = p.MemberBegin(); it != p.MemberEnd(); ++it) {
+      const std::string_view name(it->name.GetString(), it->name.GetStringLength());
+      if (name == "type" || std::find(names.begin(), names.end(), name) != names.end()) continue;
+      std::string known;
+      for (auto n : names) known += (known.empty() ? "" : ", ") + std::string(n);
+      return invalid("payload." + std::string(name), std::string("no such field in a ") + Alt::kName + " payload (" +
+                                                         (known.empty() ? "it has none" : "it has " + known) + ")");
+    }
     return Payload{body};
   } else {
     return invalid("payload.type", "unknown payload type '" + type + "'");
@@ -157,8 +170,14 @@ Result<std::uint64_t> u64_from_json(const rapidjson::Value& v, std::string_view 
 
 Result<Transaction> transaction_from_json(const rapidjson::Value& v) {
   if (!v.IsObject()) return invalid("transaction", "expected an object");
-  for (const char* required : {"chain_id", "sender", "nonce", "fee", "payload", "signature"})
-    if (!member(v, required)) return invalid(required, "missing");
+  static constexpr std::array<std::string_view, 6> kFields = {"chain_id", "sender", "nonce", "fee", "payload", "signature"};
+  for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+    const std::string_view name(it->name.GetString(), it->name.GetStringLength());
+    if (std::find(kFields.begin(), kFields.end(), name) == kFields.end())
+      return invalid(name, "no such field in a transaction (it has chain_id, sender, nonce, fee, payload, signature)");
+  }
+  for (std::string_view required : kFields)
+    if (!member(v, std::string(required).c_str())) return invalid(required, "missing");
   Transaction tx;
   auto chain_id = string_from_json(*member(v, "chain_id"), "chain_id");
   if (!chain_id) return chain_id.error();

@@ -3,11 +3,14 @@
 // the node is the canonical binary encoding).
 //
 //   Amount       "12345"  (decimal string: JSON numbers lose precision > 2^53)
-//   Hash256 etc. lower-case hex string, no 0x prefix
-//   byte fields  lower-case hex string (task module, input, output), refused
+//   Hash256 etc. hex string, no 0x prefix: written lower-case, read in
+//                either case (the schemas' patterns say [0-9a-fA-F])
+//   byte fields  hex string as above (task module, input, output), refused
 //                over the field's cap before decoding
 //   heights, nonces, views: JSON unsigned integers
 //   Transaction  {"chain_id", "sender", "nonce", "fee", "payload": {"type", ...}, "signature"}
+//                and nothing else: an unknown field, in the transaction or
+//                its payload, is refused (a typo must not be signed and sent)
 //
 // Decoders return Result with reason "invalid-params" and a detail that
 // names the field, so a JSON-RPC caller learns exactly what to fix.

@@ -90,14 +90,56 @@ rapidjson::Document error_response(const rapidjson::Value& id, int code, const s
   return d;
 }
 
-std::string error_body(int code, const std::string& message, const std::string& reason) {
+std::string error_body(int code, const std::string& message, const std::string& reason, const std::string& detail) {
   rapidjson::Value null_id;
-  return serialize(error_response(null_id, code, message, reason));
+  return serialize(error_response(null_id, code, message, reason, detail));
 }
+
+namespace {
+// The bounds of a parameter whose schema is {"type":"integer"} with
+// "minimum" and/or "maximum": the dispatcher enforces them for every
+// method, so a schema never promises what a handler forgot to check.
+Dispatcher::IntBounds bounds_of(const std::string& schema) {
+  Dispatcher::IntBounds b;
+  rapidjson::Document d;
+  d.Parse(schema.data(), schema.size());
+  if (d.HasParseError() || !d.IsObject()) return b;
+  auto type = d.FindMember("type");
+  if (type == d.MemberEnd() || !type->value.IsString() || std::string_view(type->value.GetString()) != "integer")
+    return b;
+  if (auto m = d.FindMember("minimum"); m != d.MemberEnd() && m->value.IsInt64()) b.minimum = m->value.GetInt64();
+  if (auto m = d.FindMember("maximum"); m != d.MemberEnd() && m->value.IsInt64()) b.maximum = m->value.GetInt64();
+  return b;
+}
+
+// "" when `v` (an integer) is within `b`, else what it must be. Values
+// that are not integers are left to the handler, which names the type.
+std::string out_of_bounds(const rapidjson::Value& v, const Dispatcher::IntBounds& b) {
+  if (!b.minimum && !b.maximum) return {};
+  bool below = false, above = false;
+  if (v.IsInt64()) {
+    below = b.minimum && v.GetInt64() < *b.minimum;
+    above = b.maximum && v.GetInt64() > *b.maximum;
+  } else if (v.IsUint64()) {  // above INT64_MAX
+    above = b.maximum.has_value();
+  } else {
+    return {};
+  }
+  if (!below && !above) return {};
+  if (b.minimum && b.maximum)
+    return "must be from " + std::to_string(*b.minimum) + " to " + std::to_string(*b.maximum);
+  return b.minimum ? "must be at least " + std::to_string(*b.minimum) : "must be at most " + std::to_string(*b.maximum);
+}
+}  // namespace
 
 Dispatcher::Dispatcher(std::vector<Method> methods, std::size_t max_batch)
     : methods_(std::move(methods)), max_batch_(max_batch) {
-  for (const auto& m : methods_) by_name_[m.name] = &m;
+  for (const auto& m : methods_) {
+    by_name_[m.name] = &m;
+    std::vector<IntBounds> b;
+    for (const auto& p : m.params) b.push_back(bounds_of(p.schema));
+    bounds_.push_back(std::move(b));
+  }
 }
 
 // Answers of a batch, collected in request order until the last one comes.
@@ -114,6 +156,14 @@ struct Dispatcher::Batch {
 };
 
 void Dispatcher::handle(std::string_view body, CallContext& ctx, std::function<void(std::string)> done) {
+  // A WebSocket is in use from its message until the answer (idle ones are closed).
+  if (ctx.subscriber) {
+    if (auto finished = ctx.subscriber->on_message())
+      done = [finished = std::move(finished), done = std::move(done)](std::string answer) {
+        finished();
+        done(std::move(answer));
+      };
+  }
   rapidjson::Document request;
   // Iterative parsing: a deeply nested body cannot exhaust the stack.
   // Strings must be valid UTF-8: an id or method name is echoed in the
@@ -210,7 +260,7 @@ void Dispatcher::call(const rapidjson::Value& request, CallContext& ctx,
   rapidjson::Document params(rapidjson::kObjectType);
   auto& alloc = params.GetAllocator();
   auto p = request.FindMember("params");
-  if (p != request.MemberEnd() && !p->value.IsNull()) {
+  if (p != request.MemberEnd()) {
     const rapidjson::Value& given = p->value;
     if (given.IsArray()) {
       if (given.Size() > method.params.size()) {
@@ -240,13 +290,25 @@ void Dispatcher::call(const rapidjson::Value& request, CallContext& ctx,
         params.AddMember(rapidjson::Value(it->name, alloc), rapidjson::Value(it->value, alloc), alloc);
       }
     } else {
-      fail(kInvalidRequest, "invalid request: \"params\" must be an object or an array");
+      // JSON-RPC 2.0 4.2: params, when present, is a structured value (null
+      // too is refused: leave params out for none).
+      const char* got = given.IsNull() ? "null" : given.IsString() ? "a string" : given.IsBool() ? "a boolean" : "a number";
+      fail(kInvalidParams, std::string("invalid params: \"params\" must be an object or an array (or absent), got ") + got,
+           "invalid-params");
       return;
     }
   }
-  for (const auto& decl : method.params) {
-    if (decl.required && !params.HasMember(decl.name.c_str())) {
+  const std::vector<IntBounds>& bounds = bounds_[static_cast<std::size_t>(&method - methods_.data())];
+  for (std::size_t i = 0; i < method.params.size(); ++i) {
+    const Param& decl = method.params[i];
+    auto given = params.FindMember(decl.name.c_str());
+    if (given == params.MemberEnd()) {
+      if (!decl.required) continue;
       fail(kInvalidParams, "invalid params: missing parameter '" + decl.name + "'", "invalid-params");
+      return;
+    }
+    if (std::string why = out_of_bounds(given->value, bounds[i]); !why.empty()) {
+      fail(kInvalidParams, "invalid params: " + decl.name + ": " + why, "invalid-params", decl.name + ": " + why);
       return;
     }
   }

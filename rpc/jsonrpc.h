@@ -11,8 +11,12 @@
 //   -32700 parse error        the body is not JSON
 //   -32600 invalid request    not a JSON-RPC 2.0 request object, empty or oversized batch,
 //                             arrays and objects nested deeper than kMaxJsonDepth
+//                             (and, as HTTP 403/415 bodies, reasons "bad-host", "bad-origin",
+//                             "bad-content-type": rpc/server.h)
 //   -32601 method not found
-//   -32602 invalid params     the message names the parameter
+//   -32602 invalid params     the message names the parameter; also "params" that is not an
+//                             object or an array (null included), and an integer outside its
+//                             schema's "minimum"/"maximum" (checked here for every method)
 //   -32603 internal error     the node failed (disk, bug), not the caller
 //   -32001 not found          reason "not-found"
 //   -32002 rejected           a rule refused it (a transaction's mempool reason, ...)
@@ -27,6 +31,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,6 +73,12 @@ class Subscriber {
   // Reasons: "invalid-params" (unknown topic), "too-many-subscriptions".
   virtual Result<std::string> subscribe(const std::string& topic, const std::optional<PublicKey>& account) = 0;
   virtual bool unsubscribe(const std::string& id) = 0;
+  // The dispatcher calls this for each message the connection received (a
+  // call, a notification or a batch), and the function it returns once the
+  // message is answered: how the server tells a WebSocket in use from an
+  // idle one (ServerLimits::ws_idle_timeout, eviction). Either may run on
+  // any thread; the returned function may outlive the connection.
+  virtual std::function<void()> on_message() { return {}; }
 };
 
 struct CallContext {
@@ -111,6 +122,12 @@ auto sync_handler(F f) {
 
 class Dispatcher {
  public:
+  // A parameter schema's integer bounds ({"type":"integer","minimum":1}),
+  // enforced before the handler runs: -32602 naming the parameter.
+  struct IntBounds {
+    std::optional<std::int64_t> minimum, maximum;
+  };
+
   Dispatcher(std::vector<Method> methods, std::size_t max_batch);
 
   // Handles one request body (a call, a notification or a batch) and calls
@@ -128,6 +145,7 @@ class Dispatcher {
 
   std::vector<Method> methods_;
   std::map<std::string, const Method*, std::less<>> by_name_;
+  std::vector<std::vector<IntBounds>> bounds_;  // per method, per parameter
   std::size_t max_batch_;
   std::map<std::string, std::uint64_t> calls_;
 };
@@ -135,6 +153,7 @@ class Dispatcher {
 // A JSON-RPC error response with `id` (null when unknown).
 rapidjson::Document error_response(const rapidjson::Value& id, int code, const std::string& message,
                                    const std::string& reason = {}, const std::string& detail = {});
-std::string error_body(int code, const std::string& message, const std::string& reason = {});
+std::string error_body(int code, const std::string& message, const std::string& reason = {},
+                       const std::string& detail = {});
 
 }  // namespace verity::rpc

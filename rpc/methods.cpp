@@ -111,13 +111,19 @@ rapidjson::Document object_result(F build) {
 }
 
 // A transaction given as a JSON object or as the hex of its canonical encoding.
+// Hex that is not a transaction's encoding gets the reason the mempool gives
+// such bytes (tx-too-large, malformed-tx; -32002), so a client matches one
+// reason however it sent them.
 Result<Transaction> tx_param(const Value& params) {
   const Value& v = *param(params, "tx");
   if (v.IsString()) {
     auto raw = from_hex(std::string_view(v.GetString(), v.GetStringLength()));
     if (!raw) return make_error("invalid-params", "tx: expected a transaction object or the hex of its encoding");
-    auto tx = decode_exact<Transaction>(*raw);
-    if (!tx) return make_error("invalid-params", "tx: " + tx.error().to_string());
+    auto tx = decode_transaction(*raw);
+    if (!tx) {
+      const std::string reason = tx.error().reason == "tx-too-large" ? "tx-too-large" : "malformed-tx";
+      return make_error(reason, "tx: the hex is not a transaction's encoding: " + tx.error().to_string());
+    }
     return tx;
   }
   auto tx = transaction_from_json(v);
@@ -336,10 +342,9 @@ JsonResult m_tasks(const Value& params, CallContext& ctx) {
     if (!v) return v.error();
     before = *v;
   }
-  if (const Value* l = param(params, "limit")) {
+  if (const Value* l = param(params, "limit")) {  // 1 to 100: the dispatcher checks the schema's bounds
     auto v = u64_from_json(*l, "limit");
     if (!v) return v.error();
-    if (*v == 0 || *v > 100) return make_error("invalid-params", "limit: must be from 1 to 100");
     limit = *v;
   }
   auto in_progress = bool_param(params, "in_progress", false);
@@ -491,12 +496,12 @@ rapidjson::Value receipt_json(const Receipt& r, JsonAlloc& a) {
 const std::vector<std::pair<std::string, std::string>>& schema_components() {
   static const std::vector<std::pair<std::string, std::string>> c = {
       {"Amount", R"({"type":"string","pattern":"^[0-9]{1,20}$","description":"base units as a decimal string; JSON numbers lose precision above 2^53"})"},
-      {"Hash", R"({"type":"string","pattern":"^[0-9a-f]{64}$","description":"SHA-256, lower-case hex"})"},
-      {"Key", R"({"type":"string","pattern":"^[0-9a-f]{64}$","description":"BIP-340 public key, lower-case hex"})"},
-      {"Hex", R"({"type":"string","pattern":"^([0-9a-f]{2})*$","description":"bytes of a canonical encoding, lower-case hex"})"},
+      {"Hash", R"({"type":"string","pattern":"^[0-9a-fA-F]{64}$","description":"SHA-256, hex: lower-case in answers, read in either case"})"},
+      {"Key", R"({"type":"string","pattern":"^[0-9a-fA-F]{64}$","description":"BIP-340 public key, hex: lower-case in answers, read in either case"})"},
+      {"Hex", R"({"type":"string","pattern":"^([0-9a-fA-F]{2})*$","description":"bytes of a canonical encoding, hex: lower-case in answers, read in either case"})"},
       {"Height", R"({"type":"integer","minimum":0})"},
       {"Transaction",
-       R"({"type":"object","required":["chain_id","sender","nonce","fee","payload","signature"],"properties":{"chain_id":{"type":"string"},"sender":{"$ref":"#/components/schemas/Key"},"nonce":{"type":"integer","minimum":0},"fee":{"$ref":"#/components/schemas/Amount"},"payload":{"type":"object","required":["type"],"properties":{"type":{"enum":["transfer","create_validator","delegate","undelegate","withdraw","claim","unjail","submit_evidence","register_worker","unregister_worker","submit_task","commit_result","reveal_result","request_audit"]}},"description":"transfer{to,amount}; create_validator{consensus_key,self_stake,name,commission_bps}; delegate{validator,amount}; undelegate{validator,amount}; withdraw{}; claim{}; unjail{}; submit_evidence{evidence: hex of the encoded evidence}; register_worker{stake}; unregister_worker{}; submit_task{module: hex, module_hash, input: hex, replicas, reward, fuel, commit_blocks, reveal_blocks}; commit_result{task, commitment}; reveal_result{task, outcome, exit_code, fuel_used, output: hex, salt}; request_audit{task}. docs/contracts.md has the rules."},"signature":{"type":"string","pattern":"^[0-9a-f]{128}$","description":"BIP-340 signature of the signing hash"}}})"},
+       R"({"type":"object","required":["chain_id","sender","nonce","fee","payload","signature"],"properties":{"chain_id":{"type":"string"},"sender":{"$ref":"#/components/schemas/Key"},"nonce":{"type":"integer","minimum":0},"fee":{"$ref":"#/components/schemas/Amount"},"payload":{"type":"object","required":["type"],"properties":{"type":{"enum":["transfer","create_validator","delegate","undelegate","withdraw","claim","unjail","submit_evidence","register_worker","unregister_worker","submit_task","commit_result","reveal_result","request_audit"]}},"description":"transfer{to,amount}; create_validator{consensus_key,self_stake,name,commission_bps}; delegate{validator,amount}; undelegate{validator,amount}; withdraw{}; claim{}; unjail{}; submit_evidence{evidence: hex of the encoded evidence}; register_worker{stake}; unregister_worker{}; submit_task{module: hex, module_hash, input: hex, replicas, reward, fuel, commit_blocks, reveal_blocks}; commit_result{task, commitment}; reveal_result{task, outcome, exit_code, fuel_used, output: hex, salt}; request_audit{task}. docs/contracts.md has the rules."},"signature":{"type":"string","pattern":"^[0-9a-fA-F]{128}$","description":"BIP-340 signature of the signing hash"}},"additionalProperties":false})"},
       {"Receipt",
        R"({"type":"object","properties":{"height":{"$ref":"#/components/schemas/Height"},"index":{"type":"integer"},"ok":{"type":"boolean"},"reason":{"type":"string","description":"stable kebab-case reason when ok is false"},"fee_paid":{"$ref":"#/components/schemas/Amount"},"events":{"type":"array","items":{"type":"object","properties":{"kind":{"type":"string"},"attributes":{"type":"object","additionalProperties":{"type":"string"}}}}}}})"},
       {"Certificate",
@@ -622,7 +627,9 @@ const std::vector<Method>& node_methods() {
                  "Rejected: -32002 with the mempool's reason in data.reason: tx-too-large, malformed-tx, "
                  "wrong-chain-id, fee-too-low, tx-known, bad-signature, nonce-too-low, nonce-gap, nonce-taken, "
                  "insufficient-funds, mempool-full, and for submit_task the contract's bad-fuel, bad-deadlines, "
-                 "bad-replicas, zero-amount, module-and-hash, missing-module (docs/mempool.md).",
+                 "bad-replicas, zero-amount, module-and-hash, missing-module (docs/mempool.md); hex that is not a "
+                 "transaction's encoding gets malformed-tx (tx-too-large over 2 MiB) the same way. A transaction "
+                 "object with a field it does not have, in the payload too, is -32602 naming the field.",
                  {{"tx", tx_schema, true, "the signed transaction, as JSON or as the hex of its encoding"}},
                  R"({"type":"object","properties":{"hash":)" + ref("Hash") + "}}", false, sync_handler(m_send_tx),
                  /*writes=*/true});
@@ -719,8 +726,9 @@ std::string markdown_reference() {
        "# JSON-RPC reference\n\n"
        "Every method below is served on `POST /` (JSON-RPC 2.0: single calls, batches, notifications) and on\n"
        "the WebSocket endpoint `/ws`. Parameters go by name (an object) or by position (an array, in the order\n"
-       "listed). Amounts are decimal strings of base units; keys, hashes and signatures are lower-case hex\n"
-       "without `0x`. `rpc.discover` returns this table as an OpenRPC document. The server itself (limits,\n"
+       "listed). Amounts are decimal strings of base units; keys, hashes and signatures are hex without `0x`,\n"
+       "lower-case in answers and read in either case. Integer parameters outside their schema's `minimum` or\n"
+       "`maximum` are -32602. `rpc.discover` returns this table as an OpenRPC document. The server itself (limits,\n"
        "errors, WebSocket, metrics, the bearer token that methods marked *Writes* need when the node has one)\n"
        "is described in [docs/rpc-server.md](rpc-server.md).\n\n"
        "| method | summary |\n|---|---|\n";

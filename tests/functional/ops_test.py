@@ -106,9 +106,9 @@ def test_write_methods_need_the_token():
         for token in (None, TOKEN[:-1], TOKEN + "0", "x" * 48):
             e = call(n.rpc_port, "send_tx", {"tx": "00"}, token)["error"]
             assert e["code"] == -32005 and e["data"]["reason"] == "unauthorized", e
-        # The right one gets through to the parameters.
+        # The right one gets through to the parameters (hex that is no transaction: malformed-tx).
         e = call(n.rpc_port, "send_tx", {"tx": "00"}, TOKEN)["error"]
-        assert e["data"]["reason"] == "invalid-params", e
+        assert e["data"]["reason"] == "malformed-tx", e
         # Reads stay open.
         assert call(n.rpc_port, "status")["result"]["chain_id"]
 

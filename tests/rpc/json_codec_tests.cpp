@@ -57,6 +57,8 @@ BOOST_AUTO_TEST_CASE(bad_fields_are_named) {
     const char* field;
     std::string json;
   };
+  const std::string transfer_with_typo =
+      "{\"type\":\"transfer\",\"to\":\"" + std::string(64, '0') + "\",\"amount\":\"1\",\"amuont\":\"1\"}";
   auto with = [&](const char* member, const char* value) {
     auto doc = parse(good);
     rapidjson::Document v;
@@ -72,7 +74,11 @@ BOOST_AUTO_TEST_CASE(bad_fields_are_named) {
                                          {"signature", with("signature", "\"zz\"")},
                                          {"payload", with("payload", "{}")},
                                          {"payload.type", with("payload", "{\"type\":\"mint\"}")},
-                                         {"chain_id", "{\"sender\":1}"}}) {
+                                         {"chain_id", "{\"sender\":1}"},
+                                         // Fields it does not have: refused, never ignored.
+                                         {"memo", good.substr(0, good.size() - 1) + ",\"memo\":\"x\"}"},
+                                         {"payload.amuont", with("payload", transfer_with_typo.c_str())},
+                                         {"payload.to", with("payload", "{\"type\":\"claim\",\"to\":\"\"}")}}) {
     BOOST_TEST_CONTEXT(c.json) {
       auto r = transaction_from_json(parse(c.json));
       BOOST_TEST(r.error().reason == "invalid-params");
@@ -156,5 +162,6 @@ BOOST_AUTO_TEST_CASE(every_payload_kind_round_trips) {
   text.insert(at, "\"extra\":1,");
   auto bad = transaction_from_json(parse(text));
   BOOST_TEST(bad.error().reason == "invalid-params");
-  BOOST_TEST(bad.error().detail.find("unknown field") != std::string::npos);
+  BOOST_TEST(bad.error().detail.find("payload.extra: no such field in a claim payload") != std::string::npos,
+             bad.error().detail);
 }
