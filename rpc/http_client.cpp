@@ -125,7 +125,7 @@ Result<rapidjson::Document> HttpRpcClient::call(std::string_view method, const r
   beast::tcp_stream stream(io);
   beast::flat_buffer buffer;
   http::request<http::string_body> req{http::verb::post, url_.target, 11};
-  req.set(http::field::host, url_.host + ":" + url_.port);
+  req.set(http::field::host, url_.authority());
   req.set(http::field::content_type, "application/json");
   req.set(http::field::accept, "application/json");
   req.set(http::field::user_agent, "verity-client");

@@ -29,6 +29,11 @@ struct RpcUrl {
   std::string port;    // "7701"
   std::string target;  // "/"
   std::string text;    // as given, for messages
+  // HOST:PORT as the Host header carries it (an IPv6 host in brackets):
+  // the node answers only names it knows (docs/rpc-server.md, "Browsers").
+  std::string authority() const {
+    return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port;
+  }
 };
 
 // http://HOST[:PORT][/PATH]; the port defaults to 80. IPv6 hosts in

@@ -4,9 +4,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-#include <deque>
+#include <boost/asio/steady_timer.hpp>
+#include <atomic>
 #include <cctype>
+#include <deque>
 #include <iomanip>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -22,10 +25,17 @@ namespace websocket = beast::websocket;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
+using Clock = std::chrono::steady_clock;
+
 class Connection {
  public:
   virtual ~Connection() = default;
   virtual void close() = 0;
+  // Since when the connection waits on its client with nothing in
+  // progress (a new connection eviction may close to make room), or
+  // nullopt while it is busy: reading or answering a request, a WebSocket
+  // call in progress or a subscription.
+  virtual std::optional<Clock::time_point> idle_since() = 0;
   // WebSocket connections only: deliver a committed block to subscriptions.
   virtual void publish(const Block&, const std::vector<Receipt>&, const std::vector<Event>&) {}
 };
@@ -44,12 +54,64 @@ http::response<http::string_body> make_response(http::status status, std::string
 
 constexpr const char* kJson = "application/json";
 
+std::string_view sv(beast::string_view v) { return {v.data(), v.size()}; }
+
 std::string_view authorization_of(const http::request<http::string_body>& req) {
   auto v = req[http::field::authorization];
   return {v.data(), v.size()};
 }
 
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Idle-since times in atomics, as nanoseconds of the steady clock: the
+// dispatcher may report a WebSocket's activity from another thread.
+constexpr std::int64_t kBusy = std::numeric_limits<std::int64_t>::min();
+std::int64_t ticks(Clock::time_point t) { return t.time_since_epoch().count(); }
+Clock::time_point from_ticks(std::int64_t n) { return Clock::time_point(Clock::duration(n)); }
+
 }  // namespace
+
+std::string client_address(const net::ip::address& a) {
+  if (a.is_v4()) return a.to_v4().to_string();
+  const auto v6 = a.to_v6();
+  if (v6.is_v4_mapped()) return net::ip::make_address_v4(net::ip::v4_mapped, v6).to_string();
+  auto bytes = v6.to_bytes();
+  for (std::size_t i = 8; i < bytes.size(); ++i) bytes[i] = 0;
+  return net::ip::address_v6(bytes).to_string() + "/64";
+}
+
+std::string normalize_host(std::string_view host) {
+  std::string h = lower(trim(host));
+  if (h.size() > 1 && h.back() == '.') h.pop_back();  // "localhost." is localhost
+  if (h.find(':') != std::string::npos && h.front() != '[') h = "[" + h + "]";
+  return h;
+}
+
+std::string host_of_header(std::string_view value) {
+  value = trim(value);
+  if (value.empty()) return {};
+  if (value.front() == '[') {  // [v6]:port
+    const auto close = value.find(']');
+    return normalize_host(close == std::string_view::npos ? value : value.substr(0, close + 1));
+  }
+  const auto colon = value.rfind(':');
+  return normalize_host(colon == std::string_view::npos ? value : value.substr(0, colon));
+}
+
+bool is_json_content_type(std::string_view content_type) {
+  const auto semicolon = content_type.find(';');
+  return lower(trim(content_type.substr(0, semicolon))) == "application/json";
+}
 
 // --- WebSocket ------------------------------------------------------------------------
 
@@ -57,13 +119,19 @@ class WsSession : public Connection, public Subscriber, public std::enable_share
  public:
   WsSession(Server& server, tcp::socket socket) : server_(server), ws_(std::move(socket)) {}
 
-  void run(http::request<http::string_body> req) {
-    id_ = server_.add_connection(weak_from_this());
+  // `address`: client_address() of the peer, for the per-address limits.
+  void run(http::request<http::string_body> req, std::string address) {
+    address_ = std::move(address);
+    id_ = server_.add_connection(weak_from_this(), address_, /*websocket=*/true);
     may_write_ = server_.may_write(authorization_of(req));
+    // Beast's suggested server timeouts: a peer that answers nothing, not
+    // even its pings, for 300 s is closed. ws_idle_timeout (wait_idle) is
+    // about messages: a pong proves a TCP peer, not a client's interest.
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws_.read_message_max(server_.limits_.max_body_bytes);
     ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) {
       if (ec) return self->close();
+      self->wait_idle(self->server_.limits_.ws_idle_timeout);
       self->read();
     });
   }
@@ -72,8 +140,30 @@ class WsSession : public Connection, public Subscriber, public std::enable_share
     if (closed_) return;
     closed_ = true;
     server_.remove_connection(id_);
+    idle_timer_.cancel();
     beast::error_code ec;
     beast::get_lowest_layer(ws_).socket().close(ec);
+  }
+
+  // Idle: no subscription, no message waiting for its answer; since the
+  // last message came or was answered.
+  std::optional<Clock::time_point> idle_since() override {
+    if (closed_ || pending_.load() > 0) return std::nullopt;
+    {
+      if (!subs_.empty()) return std::nullopt;
+    }
+    return from_ticks(last_message_.load());
+  }
+
+  std::function<void()> on_message() override {
+    pending_++;
+    last_message_ = ticks(Clock::now());
+    return [weak = weak_from_this()] {
+      if (auto s = weak.lock()) {
+        s->last_message_ = ticks(Clock::now());
+        s->pending_--;
+      }
+    };
   }
 
   Result<std::string> subscribe(const std::string& topic, const std::optional<PublicKey>& account) override {
@@ -196,6 +286,24 @@ class WsSession : public Connection, public Subscriber, public std::enable_share
     });
   }
 
+  // Closes the WebSocket once it has been idle (idle_since) for
+  // ws_idle_timeout; one with subscriptions or a call in progress is
+  // looked at again a timeout later.
+  void wait_idle(Clock::duration after) {
+    idle_timer_.expires_after(after);
+    idle_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->closed_) return;
+      const auto timeout = self->server_.limits_.ws_idle_timeout;
+      const auto idle = self->idle_since();
+      const auto now = Clock::now();
+      if (idle && now - *idle >= timeout) {
+        self->server_.count_ws_idle_closed();
+        return self->close();
+      }
+      self->wait_idle(idle ? *idle + timeout - now : Clock::duration(timeout));
+    });
+  }
+
   void send(std::string text) {
     if (closed_) return;
     queued_bytes_ += text.size();
@@ -227,17 +335,30 @@ class WsSession : public Connection, public Subscriber, public std::enable_share
   std::uint64_t id_ = 0;
   bool closed_ = false;
   bool may_write_ = false;  // the upgrade request carried the token (or none is needed)
+  std::string address_;     // client_address(): the per-address limits
+  std::atomic<int> pending_{0};  // messages not answered yet
+  std::atomic<std::int64_t> last_message_{ticks(Clock::now())};
+  net::steady_timer idle_timer_{ws_.get_executor()};
 };
 
 // --- HTTP -------------------------------------------------------------------------------
 
 class HttpSession : public Connection, public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(Server& server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {}
+  HttpSession(Server& server, tcp::socket socket, std::string address)
+      : server_(server), stream_(std::move(socket)), address_(std::move(address)) {}
 
   void run() {
-    id_ = server_.add_connection(weak_from_this());
+    id_ = server_.add_connection(weak_from_this(), address_, /*websocket=*/false);
     wait_for_request();
+  }
+
+  // Idle while waiting for the first byte of a request (a new connection
+  // too: one that never sends is the cheapest attack) and while lingering.
+  std::optional<Clock::time_point> idle_since() override {
+    const std::int64_t t = idle_since_.load();
+    if (closed_ || t == kBusy) return std::nullopt;
+    return from_ticks(t);
   }
 
   void close() override {
@@ -253,6 +374,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
   // Idle until the first byte of the next request, then the whole request
   // within request_timeout.
   void wait_for_request() {
+    idle_since_ = ticks(Clock::now());
     if (buffer_.size() > 0) return read_request();
     stream_.expires_after(server_.limits_.idle_timeout);
     stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
@@ -263,6 +385,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
   }
 
   void read_request() {
+    idle_since_ = kBusy;
     parser_.emplace();
     parser_->body_limit(server_.limits_.max_body_bytes);
     parser_->header_limit(static_cast<std::uint32_t>(server_.limits_.max_header_bytes));
@@ -315,14 +438,46 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     version_ = req_.version();
     keep_alive_ = req_.keep_alive();
     const std::string target(req_.target());
+    if (!browser_checks_pass()) return;
     if (websocket::is_upgrade(req_)) {
       if (target != "/ws") return reply(http::status::not_found, error_body(kInvalidRequest, "WebSocket is on /ws"), true);
+      // One address may hold max_websockets_per_ip: beyond, its own idlest
+      // WebSocket makes room, else the upgrade is refused.
+      const auto& limits = server_.limits_;
+      if (server_.websockets_of(address_) >= limits.max_websockets_per_ip &&
+          !server_.evict_idlest([this](const std::string& a, bool ws) { return ws && a == address_; },
+                                kTooManyWebsockets)) {
+        server_.count_refused(kTooManyWebsockets);
+        return reply(http::status::too_many_requests,
+                     error_body(kUnavailable, "too many WebSockets from your address", kTooManyWebsockets,
+                                "at most " + std::to_string(limits.max_websockets_per_ip) +
+                                    " per client address ([rpc] max_websockets_per_ip), and none of yours is idle"),
+                     true);
+      }
       auto ws = std::make_shared<WsSession>(server_, stream_.release_socket());
       closed_ = true;  // the socket now belongs to the WebSocket session
       server_.remove_connection(id_);
-      ws->run(std::move(req_));
+      ws->run(std::move(req_), address_);
       return;
     }
+    if (target == "/" && req_.method() == http::verb::options) {
+      // A CORS preflight (the origin is listed: browser_checks_pass), or a
+      // plain question about the methods.
+      if (!cors_origin_.empty())
+        return reply(http::status::no_content, "", false, kJson,
+                     {{http::field::access_control_allow_methods, "POST"},
+                      {http::field::access_control_allow_headers, "Content-Type, Authorization"},
+                      {http::field::access_control_max_age, "600"}});
+      return reply(http::status::no_content, "", false, kJson, {{http::field::allow, "OPTIONS, POST"}});
+    }
+    // Only a type no page can send to another origin without a preflight:
+    // a form or a no-cors fetch (text/plain, form encodings) cannot call.
+    if (target == "/" && req_.method() == http::verb::post && !is_json_content_type(sv(req_[http::field::content_type])))
+      return refuse_request(http::status::unsupported_media_type, "bad-content-type",
+                            "JSON-RPC takes Content-Type: application/json, not '" +
+                                printable(sv(req_[http::field::content_type])) + "'",
+                            "send the header 'Content-Type: application/json' (curl: -H 'Content-Type: "
+                            "application/json')");
     if (target == "/" && req_.method() == http::verb::post) {
       CallContext ctx{server_.node_, &server_.waiters_, nullptr, server_.may_write(authorization_of(req_))};
       // The answer may come later (send_tx_commit), when no read or write
@@ -343,16 +498,69 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     }
     if (target == "/" || target == "/health" || target == "/metrics") {
       return reply(http::status::method_not_allowed,
-                   error_body(kInvalidRequest, target == "/" ? "JSON-RPC takes POST" : target + " takes GET"), false);
+                   error_body(kInvalidRequest, target == "/" ? "JSON-RPC takes POST" : target + " takes GET"), false,
+                   kJson, {{http::field::allow, target == "/" ? "OPTIONS, POST" : "GET"}});
     }
     reply(http::status::not_found,
           error_body(kInvalidRequest, "no such path: " + target + " (POST / for JSON-RPC, /ws, /health, /metrics)"),
           false);
   }
 
-  void reply(http::status status, std::string body, bool close_after, const char* type = kJson) {
+  // The Host and Origin rules for browsers (docs/rpc-server.md,
+  // "Browsers"); false when the request was refused (403).
+  bool browser_checks_pass() {
+    cors_origin_.clear();
+    // DNS rebinding: a page of evil.example whose name comes to resolve to
+    // 127.0.0.1 reaches this node with "Host: evil.example". Clients that
+    // send no Host (HTTP/1.0) are no browser.
+    const auto host = req_[http::field::host];
+    if (!host.empty() && !server_.host_allowed({host.data(), host.size()})) {
+      refuse_request(http::status::forbidden, "bad-host",
+                     "Host '" + printable(host_of_header({host.data(), host.size()})) + "' is not a name of this node",
+                     "add the name clients use for this node to [rpc] allowed_hosts in config.toml (\"*\": any "
+                     "name, for a node behind a proxy that checks Host itself)");
+      return false;
+    }
+    const auto origin = req_[http::field::origin];
+    if (origin.empty()) return true;  // not a browser's cross-origin request
+    const std::string_view o(origin.data(), origin.size());
+    if (server_.origin_listed(o)) {
+      cors_origin_ = std::string(o);
+      return true;
+    }
+    // The node's own pages (same scheme-less host and port) need no listing.
+    const std::string own = lower(std::string_view(host.data(), host.size()));
+    const std::string given = lower(o);
+    if (!own.empty() && (given == "http://" + own || given == "https://" + own)) return true;
+    refuse_request(http::status::forbidden, "bad-origin", "Origin '" + printable(o) + "' may not call this node",
+                   "pages of another site may call this node only when [rpc] cors_allowed_origins in config.toml "
+                   "lists their origin");
+    return false;
+  }
+
+  // A 403 or 415 for a request read whole: the connection stays.
+  void refuse_request(http::status status, const char* reason, const std::string& message, const std::string& detail) {
+    server_.count_request_refused(reason);
+    reply(status, error_body(kInvalidRequest, message, reason, detail), false);
+  }
+
+  // A header's value as it may appear in an answer: printable ASCII, cut
+  // at 100 characters (the answer must stay JSON).
+  static std::string printable(std::string_view v) {
+    std::string out;
+    for (char c : v.substr(0, 100)) out += (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? c : '?';
+    return out;
+  }
+
+  void reply(http::status status, std::string body, bool close_after, const char* type = kJson,
+             std::initializer_list<std::pair<http::field, std::string_view>> headers = {}) {
     auto res = std::make_shared<http::response<http::string_body>>(
         make_response(status, std::move(body), type, version_ ? version_ : 11));
+    for (const auto& [field, value] : headers) res->set(field, beast::string_view(value.data(), value.size()));
+    if (!cors_origin_.empty()) {
+      res->set(http::field::access_control_allow_origin, cors_origin_);
+      res->set(http::field::vary, "Origin");
+    }
     const bool close = close_after || !keep_alive_;
     res->keep_alive(!close);
     if (status == http::status::no_content) res->body().clear(), res->prepare_payload();
@@ -371,6 +579,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
   // drop what still comes for a bounded time and size, then close (nginx's
   // lingering close).
   void linger() {
+    idle_since_ = ticks(Clock::now());  // on its way out: evictable
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.expires_after(server_.limits_.request_timeout);
@@ -395,6 +604,12 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
   bool keep_alive_ = true;
   std::uint64_t id_ = 0;
   bool closed_ = false;
+  std::string address_;  // client_address(): the per-address limits
+  std::atomic<std::int64_t> idle_since_{kBusy};
+  // The request's Origin when listed in cors_allowed_origins: echoed in
+  // Access-Control-Allow-Origin.
+  std::string cors_origin_;
+  bool had_origin_ = false;
 };
 
 // --- server -------------------------------------------------------------------------------
@@ -429,6 +644,24 @@ Status Server::listen(const std::string& host, std::uint16_t port) {
     return make_error("rpc-listen-failed", "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
   }
   port_ = acceptor_.local_endpoint().port();
+  // The names a browser may reach this node by: loopback, the listen
+  // host unless it is a wildcard, and the configured ones.
+  allowed_hosts_ = {"localhost", "127.0.0.1", "[::1]"};
+  if (address.is_unspecified()) {
+    // 0.0.0.0 or [::]: no one reaches the node by that name
+  } else {
+    allowed_hosts_.insert(normalize_host(host));
+  }
+  for (const auto& h : limits_.allowed_hosts) {
+    if (h == "*") any_host_ = true;
+    allowed_hosts_.insert(normalize_host(h));
+  }
+  for (const auto& o : limits_.cors_allowed_origins) {
+    if (o == "*") any_origin_ = true;
+    std::string origin = lower(trim(o));
+    while (!origin.empty() && origin.back() == '/') origin.pop_back();
+    allowed_origins_.insert(origin);
+  }
   accept();
   return {};
 }
@@ -436,27 +669,98 @@ Status Server::listen(const std::string& host, std::uint16_t port) {
 void Server::accept() {
   acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
     if (stopped_ || !acceptor_.is_open()) return;
-    if (!ec) {
-      if (connections_.size() >= limits_.max_connections) {
-        stats_.connections_refused++;
-        auto s = std::make_shared<tcp::socket>(std::move(socket));
-        static const std::string busy =
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
-            "Content-Length: " +
-            std::to_string(error_body(kUnavailable, "too many connections", "too-many-connections").size()) +
-            "\r\n\r\n" + error_body(kUnavailable, "too many connections", "too-many-connections");
-        net::async_write(*s, net::buffer(busy), [s](boost::system::error_code, std::size_t) {
-          boost::system::error_code ignored;
-          s->shutdown(tcp::socket::shutdown_both, ignored);
-          s->close(ignored);
-        });
-      } else {
-        stats_.connections_accepted++;
-        std::make_shared<HttpSession>(*this, std::move(socket))->run();
-      }
-    }
+    if (!ec) admit(std::move(socket));
     accept();
   });
+}
+
+namespace {
+// Answers a connection that is not let in, and closes it.
+void refuse_connection(tcp::socket socket, http::status status, const char* reason, const std::string& detail) {
+  const std::string body = error_body(kUnavailable, "too many connections", reason, detail);
+  auto res = std::make_shared<http::response<http::string_body>>(make_response(status, body, kJson, 11));
+  res->keep_alive(false);
+  auto s = std::make_shared<tcp::socket>(std::move(socket));
+  http::async_write(*s, *res, [s, res](boost::system::error_code, std::size_t) {
+    boost::system::error_code ignored;
+    s->shutdown(tcp::socket::shutdown_both, ignored);
+    s->close(ignored);
+  });
+}
+}  // namespace
+
+void Server::admit(tcp::socket socket) {
+  boost::system::error_code ec;
+  const auto peer = socket.remote_endpoint(ec);
+  if (ec) return;  // gone already
+  const std::string address = client_address(peer.address());
+  // Per address first: a client over its share makes room among its own
+  // connections, never among others'.
+  auto counted = per_address_.find(address);
+  if (counted != per_address_.end() && counted->second.connections >= limits_.max_connections_per_ip &&
+      !evict_idlest([&](const std::string& a, bool) { return a == address; }, kTooManyFromAddress)) {
+    count_refused(kTooManyFromAddress);
+    return refuse_connection(std::move(socket), http::status::too_many_requests, kTooManyFromAddress,
+                             "at most " + std::to_string(limits_.max_connections_per_ip) +
+                                 " connections per client address ([rpc] max_connections_per_ip), and none of "
+                                 "yours is idle");
+  }
+  if (connections_.size() >= limits_.max_connections &&
+      !evict_idlest([](const std::string&, bool) { return true; }, kTooManyConnections)) {
+    count_refused(kTooManyConnections);
+    return refuse_connection(std::move(socket), http::status::service_unavailable, kTooManyConnections,
+                             "the node serves " + std::to_string(limits_.max_connections) +
+                                 " connections at once ([rpc] max_connections) and every one is in use; retry");
+  }
+  stats_.connections_accepted++;
+  std::make_shared<HttpSession>(*this, std::move(socket), address)->run();
+}
+
+template <class Match>
+bool Server::evict_idlest(Match match, const char* reason) {
+  std::shared_ptr<Connection> idlest;
+  Clock::time_point since = Clock::time_point::max();
+  for (const auto& [id, weak] : connections_) {
+    const auto& info = info_.at(id);
+    if (!match(info.address, info.websocket)) continue;
+    auto c = weak.lock();
+    if (!c) continue;
+    if (auto idle = c->idle_since(); idle && *idle < since) {
+      since = *idle;
+      idlest = std::move(c);
+    }
+  }
+  if (!idlest) return false;
+  stats_.evicted[reason]++;
+  idlest->close();
+  return true;
+}
+
+void Server::count_refused(const char* reason) {
+  stats_.connections_refused++;
+  stats_.refused[reason]++;
+}
+void Server::count_request_refused(const char* reason) { stats_.requests_refused[reason]++; }
+void Server::count_ws_idle_closed() { stats_.ws_idle_closed++; }
+
+std::size_t Server::websockets_of(const std::string& address) const {
+  auto it = per_address_.find(address);
+  return it == per_address_.end() ? 0 : it->second.websockets;
+}
+
+std::size_t Server::idle_connections() const {
+  std::size_t n = 0;
+  for (const auto& [id, weak] : connections_)
+    if (auto c = weak.lock(); c && c->idle_since()) ++n;
+  return n;
+}
+
+bool Server::host_allowed(std::string_view host_header) const {
+  return any_host_ || allowed_hosts_.count(host_of_header(host_header)) != 0;
+}
+
+bool Server::origin_listed(std::string_view origin) const {
+  return any_origin_ || allowed_origins_.count(lower(trim(origin))) != 0;
 }
 
 Status check_auth_token(std::string_view token) {
@@ -493,13 +797,26 @@ bool Server::may_write(std::string_view authorization) const {
   return secrets_equal(authorization.substr(scheme.size()), auth_token_);
 }
 
-std::uint64_t Server::add_connection(std::weak_ptr<Connection> c) {
+std::uint64_t Server::add_connection(std::weak_ptr<Connection> c, const std::string& address, bool websocket) {
   const std::uint64_t id = ++next_connection_;
   connections_[id] = std::move(c);
+  info_[id] = {address, websocket};
+  auto& n = per_address_[address];
+  n.connections++;
+  if (websocket) n.websockets++;
   return id;
 }
 
-void Server::remove_connection(std::uint64_t id) { connections_.erase(id); }
+void Server::remove_connection(std::uint64_t id) {
+  auto info = info_.find(id);
+  if (info == info_.end()) return;
+  auto n = per_address_.find(info->second.address);
+  n->second.connections--;
+  if (info->second.websocket) n->second.websockets--;
+  if (n->second.connections == 0) per_address_.erase(n);
+  info_.erase(info);
+  connections_.erase(id);
+}
 
 void Server::stop() {
   if (stopped_) return;
@@ -511,6 +828,8 @@ void Server::stop() {
   for (auto& [id, weak] : all)
     if (auto c = weak.lock()) c->close();
   connections_.clear();
+  info_.clear();
+  per_address_.clear();
 }
 
 void Server::on_committed(const Block& block, const std::vector<Receipt>& receipts,
@@ -541,8 +860,34 @@ std::string Server::metrics_text() const {
   write_metric(o, calls);
   write_metric(o, {"verity_rpc_connections", "open HTTP and WebSocket connections", "gauge",
                    {{"", static_cast<double>(connections_.size())}}});
-  write_metric(o, {"verity_rpc_connections_refused_total", "connections refused over the limit", "counter",
-                   {{"", static_cast<double>(stats_.connections_refused)}}});
+  std::size_t websockets = 0;
+  for (const auto& [id, info] : info_) websockets += info.websocket ? 1 : 0;
+  write_metric(o, {"verity_rpc_websockets", "open WebSocket connections", "gauge",
+                   {{"", static_cast<double>(websockets)}}});
+  // Every reason, zeros included: a series that appears only once it
+  // counts is hard to alert on.
+  auto by_reason = [](const std::map<std::string, std::uint64_t>& counts, std::initializer_list<const char*> reasons) {
+    std::vector<Metric::Sample> samples;
+    for (const char* r : reasons) {
+      auto it = counts.find(r);
+      samples.push_back({std::string("reason=\"") + r + "\"", static_cast<double>(it == counts.end() ? 0 : it->second)});
+    }
+    return samples;
+  };
+  const auto connection_reasons = {kTooManyConnections, kTooManyFromAddress, kTooManyWebsockets};
+  write_metric(o, {"verity_rpc_connections_refused_total",
+                   "connections refused (503, 429) because a limit was reached and none of the connections it "
+                   "counts was idle, by reason",
+                   "counter", by_reason(stats_.refused, connection_reasons)});
+  write_metric(o, {"verity_rpc_connections_evicted_total",
+                   "idle connections closed to make room for a new one, by the limit that was reached", "counter",
+                   by_reason(stats_.evicted, connection_reasons)});
+  write_metric(o, {"verity_rpc_websocket_idle_closed_total",
+                   "WebSockets without subscriptions closed after ws_idle_timeout without a message", "counter",
+                   {{"", static_cast<double>(stats_.ws_idle_closed)}}});
+  write_metric(o, {"verity_rpc_requests_refused_total",
+                   "HTTP requests refused for browser safety (403 bad-host, bad-origin; 415 bad-content-type)",
+                   "counter", by_reason(stats_.requests_refused, {"bad-host", "bad-origin", "bad-content-type"})});
   write_metric(o, {"verity_rpc_bad_requests_total", "malformed, oversized or timed-out HTTP requests", "counter",
                    {{"", static_cast<double>(stats_.bad_requests)}}});
   write_metric(o, {"verity_rpc_commit_waiters", "send_tx_commit calls waiting", "gauge",

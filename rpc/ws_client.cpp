@@ -39,7 +39,7 @@ Result<std::unique_ptr<WsSubscription>> WsSubscription::open(const RpcUrl& url, 
     socket.expires_never();
     if (idle_timeout)
       impl->ws.set_option(websocket::stream_base::timeout{std::chrono::seconds(5), *idle_timeout, true});
-    impl->ws.handshake(url.host + ":" + url.port, "/ws");
+    impl->ws.handshake(url.authority(), "/ws");
     impl->ws.write(boost::asio::buffer(R"({"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"topic":")" +
                                        std::string(topic) + R"("}})"));
   } catch (const std::exception& e) {

@@ -31,6 +31,9 @@ BOOST_AUTO_TEST_CASE(parses_urls) {
   auto w = parse_rpc_url("http://[::1]:7701/");
   BOOST_REQUIRE(w);
   BOOST_TEST(w->host == "::1");
+  // The Host header's form: IPv6 in brackets, as the node's allowed hosts hold it.
+  BOOST_TEST(w->authority() == "[::1]:7701");
+  BOOST_TEST(u->authority() == "127.0.0.1:7701");
   BOOST_TEST(parse_rpc_url("http://localhost")->port == "80");
   for (const char* bad : {"https://127.0.0.1:7701", "ftp://x", "http://", "http://:7701", "http://h:0", "http://h:65536",
                           "http://h:port", "http://u@h:1", "http://[::1", "http://h:"}) {
