@@ -59,6 +59,71 @@ Reader uint_key(Get get, std::uint64_t min, std::uint64_t max) {
 }
 
 template <class Get>
+Reader bool_key(Get get) {
+  return [get](const toml::node& n, Config& c, const std::string& key, std::string_view source) -> Status {
+    auto v = n.value_exact<bool>();
+    if (!v) return bad(source, key, "expected true or false, got " + type_name(n));
+    get(c) = *v;
+    return {};
+  };
+}
+
+// An array of strings, each checked by `check` (a reason, or "" when fine).
+template <class Get, class Check>
+Reader strings_key(Get get, Check check) {
+  return [get, check](const toml::node& n, Config& c, const std::string& key, std::string_view source) -> Status {
+    const toml::array* a = n.as_array();
+    if (!a) return bad(source, key, "expected an array of strings, got " + type_name(n));
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < a->size(); ++i) {
+      const std::string item = key + "[" + std::to_string(i) + "]";
+      auto v = (*a)[i].value_exact<std::string>();
+      if (!v) return bad(source, item, "expected a string");
+      if (std::string why = check(*v); !why.empty()) return bad(source, item, why + ", got \"" + *v + "\"");
+      out.push_back(*v);
+    }
+    get(c) = std::move(out);
+    return {};
+  };
+}
+
+// A name or an address a Host header may carry, without port; or "*".
+std::string check_allowed_host(const std::string& h) {
+  if (h == "*") return {};
+  if (h.empty()) return "must not be empty";
+  std::string bare = h;
+  if (bare.front() == '[') {
+    if (bare.back() != ']') return "an IPv6 address goes in brackets, without port: \"[::1]\"";
+    bare = bare.substr(1, bare.size() - 2);
+  }
+  if (bare.find(':') != std::string::npos) {
+    boost::system::error_code ec;
+    boost::asio::ip::make_address_v6(bare, ec);
+    return ec ? "expected a host name or address without port (\"node.example\", \"10.0.0.5\", \"[::1]\")" : "";
+  }
+  for (char ch : bare)
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '_'))
+      return "expected a host name or address without port (\"node.example\", \"10.0.0.5\", \"[::1]\")";
+  return {};
+}
+
+// An origin as browsers send it: scheme://host[:port], no path; or "*".
+std::string check_origin(const std::string& o) {
+  if (o == "*") return {};
+  if (o == "null")
+    return "\"null\" is the origin of sandboxed frames and local files, which any site can make: list real origins";
+  std::string_view rest = o;
+  if (rest.rfind("http://", 0) == 0) rest.remove_prefix(7);
+  else if (rest.rfind("https://", 0) == 0) rest.remove_prefix(8);
+  else return "expected an origin such as \"https://wallet.example\" (http:// or https://, host, optional port)";
+  while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  if (rest.empty() || rest.find('/') != std::string_view::npos || rest.find('?') != std::string_view::npos ||
+      rest.find('#') != std::string_view::npos || rest.find('@') != std::string_view::npos)
+    return "expected an origin such as \"https://wallet.example\": scheme, host and optional port, no path";
+  return {};
+}
+
+template <class Get>
 Reader host_port_key(Get get) {
   return [get](const toml::node& n, Config& c, const std::string& key, std::string_view source) -> Status {
     auto v = n.value_exact<std::string>();
@@ -110,6 +175,18 @@ const std::map<std::string, Reader>& readers() {
        uint_key([](Config& c) -> std::uint64_t& { return c.rpc.max_body_bytes; }, 4096, 1ull << 30)},
       {"rpc.max_batch", uint_key([](Config& c) -> std::uint64_t& { return c.rpc.max_batch; }, 1, 100'000)},
       {"rpc.max_connections", uint_key([](Config& c) -> std::uint64_t& { return c.rpc.max_connections; }, 1, 100'000)},
+      {"rpc.max_connections_per_ip",
+       uint_key([](Config& c) -> std::uint64_t& { return c.rpc.max_connections_per_ip; }, 1, 100'000)},
+      {"rpc.max_websockets_per_ip",
+       uint_key([](Config& c) -> std::uint64_t& { return c.rpc.max_websockets_per_ip; }, 0, 100'000)},
+      {"rpc.ws_idle_timeout_ms",
+       uint_key([](Config& c) -> std::uint64_t& { return c.rpc.ws_idle_timeout_ms; }, 1000, 86'400'000)},
+      {"rpc.allowed_hosts",
+       strings_key([](Config& c) -> std::vector<std::string>& { return c.rpc.allowed_hosts; }, check_allowed_host)},
+      {"rpc.cors_allowed_origins",
+       strings_key([](Config& c) -> std::vector<std::string>& { return c.rpc.cors_allowed_origins; }, check_origin)},
+      {"rpc.allow_public_without_token",
+       bool_key([](Config& c) -> bool& { return c.rpc.allow_public_without_token; })},
       {"rpc.request_timeout_ms",
        uint_key([](Config& c) -> std::uint64_t& { return c.rpc.request_timeout_ms; }, 100, 3'600'000)},
       {"rpc.idle_timeout_ms",
@@ -193,6 +270,16 @@ bool is_loopback_host(std::string_view host) {
   return !ec && address.is_loopback();
 }
 
+Status check_public_rpc(const Config& c, bool has_token) {
+  if (has_token || c.rpc.allow_public_without_token || is_loopback_host(c.rpc.listen.host)) return {};
+  return make_error("public-rpc-without-token",
+                    "[rpc] listen = \"" + c.rpc.listen.str() +
+                        "\" is reachable from other machines and there is no token, so anyone reaching it could "
+                        "submit transactions through this node: set [rpc] auth_token_file (a file holding "
+                        "'openssl rand -hex 32'), or listen on 127.0.0.1; to serve it so anyway, set [rpc] "
+                        "allow_public_without_token = true");
+}
+
 Result<Config> parse_config(std::string_view text, const std::filesystem::path& home, std::string_view source) {
   Config c;
   c.home = home;
@@ -221,6 +308,11 @@ Result<Config> load_config(const std::filesystem::path& home) {
 
 std::string render_config(const Config& c) {
   auto q = [](const std::string& s) { return "\"" + s + "\""; };
+  auto toml_strings = [&](const std::vector<std::string>& v) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + q(v[i]);
+    return out + "]";
+  };
   // An optional path: the key when set, else the key commented out with an example.
   auto optional_path = [&](const char* key, const std::string& value, const char* example) {
     return value.empty() ? "# " + std::string(key) + " = " + q(example) + "\n"
@@ -270,18 +362,38 @@ std::string render_config(const Config& c) {
     << "max_body_bytes = " << c.rpc.max_body_bytes << "\n"
     << "# Most calls in one JSON-RPC batch.\n"
     << "max_batch = " << c.rpc.max_batch << "\n"
-    << "# Connections open at once (HTTP and WebSocket); more get 503.\n"
+    << "# Connections open at once (HTTP and WebSocket). When full, a new one\n"
+    << "# closes the longest idle (a silent or keep-alive connection, a\n"
+    << "# WebSocket without subscriptions); if none is idle it gets 503.\n"
     << "max_connections = " << c.rpc.max_connections << "\n"
+    << "# Connections, and WebSockets, from one client address (IPv6: one /64);\n"
+    << "# beyond them its own idlest closes, else 429. Behind a reverse proxy\n"
+    << "# every client has the proxy's address: raise both there.\n"
+    << "max_connections_per_ip = " << c.rpc.max_connections_per_ip << "\n"
+    << "max_websockets_per_ip = " << c.rpc.max_websockets_per_ip << "\n"
     << "# A request must arrive whole this soon after its first byte, and a\n"
     << "# response must be taken as soon (slow clients are cut off).\n"
     << "request_timeout_ms = " << c.rpc.request_timeout_ms << "\n"
     << "# A keep-alive connection with no request for this long is closed.\n"
     << "idle_timeout_ms = " << c.rpc.idle_timeout_ms << "\n"
+    << "# A WebSocket without subscriptions that sends no message (pings do not\n"
+    << "# count) for this long is closed.\n"
+    << "ws_idle_timeout_ms = " << c.rpc.ws_idle_timeout_ms << "\n"
+    << "# Host header names this node answers besides localhost, 127.0.0.1,\n"
+    << "# [::1] and the listen host (DNS rebinding: a page must not reach the\n"
+    << "# node by its own name). No port; \"*\" for any (behind a proxy).\n"
+    << "allowed_hosts = " << toml_strings(c.rpc.allowed_hosts) << "\n"
+    << "# Origins whose web pages may call this node (CORS, WebSockets), e.g.\n"
+    << "# \"https://wallet.example\"; others get 403. \"*\" for any.\n"
+    << "cors_allowed_origins = " << toml_strings(c.rpc.cors_allowed_origins) << "\n"
     << "# A file whose first line is a bearer token (at least 32 characters,\n"
     << "# e.g. 'openssl rand -hex 32'; not readable by other users). When set,\n"
     << "# send_tx and send_tx_commit require 'Authorization: Bearer TOKEN'; reads\n"
     << "# stay open. Set it whenever listen is not a loopback address.\n"
-    << optional_path("auth_token_file", c.rpc.auth_token_file, "rpc_token") << "\n"
+    << optional_path("auth_token_file", c.rpc.auth_token_file, "rpc_token")
+    << "# Without a token, start refuses a listen address beyond loopback,\n"
+    << "# unless this is true (anyone reaching it may then submit transactions).\n"
+    << "allow_public_without_token = " << (c.rpc.allow_public_without_token ? "true" : "false") << "\n\n"
     << "[consensus]\n"
     << "# How long a height may take before replicas ask for a view change; it\n"
     << "# doubles with each consecutive view change.\n"

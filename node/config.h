@@ -55,11 +55,22 @@ struct Config {
     std::uint64_t max_body_bytes = 5ull << 20;
     std::uint64_t max_batch = 100;
     std::uint64_t max_connections = 256;
+    std::uint64_t max_connections_per_ip = 32;  // per client address (IPv6: per /64)
+    std::uint64_t max_websockets_per_ip = 16;   // 0: no WebSockets
     std::uint64_t request_timeout_ms = 10'000;  // a whole request, from its first byte
     std::uint64_t idle_timeout_ms = 60'000;     // a keep-alive connection with no request
+    std::uint64_t ws_idle_timeout_ms = 300'000; // a WebSocket without subscriptions and no message
     // A file holding the bearer token that send_tx and send_tx_commit
     // require (docs/rpc-server.md, "Authentication"); empty: none.
     std::string auth_token_file;
+    // Host header names besides localhost, 127.0.0.1, [::1] and the listen
+    // host ("*": any); origins whose pages may call ("*": any). Both are
+    // checked as parsed: hosts without port, origins scheme://host[:port].
+    std::vector<std::string> allowed_hosts;
+    std::vector<std::string> cors_allowed_origins;
+    // Start even when listen is beyond loopback and there is no token
+    // (else start refuses: "public-rpc-without-token").
+    bool allow_public_without_token = false;
   } rpc;
 
   struct Consensus {
@@ -88,8 +99,13 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
 std::string render_config(const Config& c);
 
 // Whether `host` (an address or a name) is the loopback interface only
-// (127.0.0.0/8, ::1, "localhost"): the RPC server warns when it listens
-// beyond it without a token.
+// (127.0.0.0/8, ::1, "localhost"): start refuses to serve RPC beyond it
+// without a token, unless rpc.allow_public_without_token.
 bool is_loopback_host(std::string_view host);
+
+// start's rule for an RPC reachable from other machines: with a token, or
+// with rpc.allow_public_without_token; else reason "public-rpc-without-token"
+// and a detail naming both fixes.
+Status check_public_rpc(const Config& c, bool has_token);
 
 }  // namespace verity::node

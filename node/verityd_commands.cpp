@@ -297,8 +297,13 @@ rpc::ServerLimits rpc_limits(const Config& c) {
   l.max_body_bytes = c.rpc.max_body_bytes;
   l.max_batch = c.rpc.max_batch;
   l.max_connections = c.rpc.max_connections;
+  l.max_connections_per_ip = c.rpc.max_connections_per_ip;
+  l.max_websockets_per_ip = c.rpc.max_websockets_per_ip;
   l.request_timeout = std::chrono::milliseconds(c.rpc.request_timeout_ms);
   l.idle_timeout = std::chrono::milliseconds(c.rpc.idle_timeout_ms);
+  l.ws_idle_timeout = std::chrono::milliseconds(c.rpc.ws_idle_timeout_ms);
+  l.allowed_hosts = c.rpc.allowed_hosts;
+  l.cors_allowed_origins = c.rpc.cors_allowed_origins;
   return l;
 }
 
@@ -382,12 +387,18 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& out, std::ostr
   const std::string rpc_address = config->rpc.listen.host + ":" + std::to_string(rpc_server.port());
   logger.write(LogLevel::info, "rpc", "listening",
                Fields().add("address", rpc_address).add("auth", auth_token.empty() ? "none" : "token").str());
+  // An RPC others can reach, without a token, is refused (before anything
+  // is served) unless the operator said so; then it is logged.
+  if (auto s = check_public_rpc(*config, !auth_token.empty()); !s) {
+    err << "verityd start: " << s.error().reason << ": " << s.error().detail << "\n";
+    return kExitFailure;
+  }
   if (auth_token.empty() && !is_loopback_host(config->rpc.listen.host))
     logger.write(LogLevel::warn, "rpc", "public-without-token",
                  Fields()
                      .add("address", rpc_address)
-                     .add("hint", "anyone who reaches this address can submit transactions through this node: set [rpc] "
-                                  "auth_token_file, or listen on 127.0.0.1")
+                     .add("hint", "allow_public_without_token = true: anyone who reaches this address can submit "
+                                  "transactions through this node")
                      .str());
   if (auto s = (*node)->start(); !s) {
     err << "verityd start: " << s.error().reason << ": " << s.error().detail << "\n";

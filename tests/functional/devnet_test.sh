@@ -38,7 +38,8 @@ done
 python3 - "$base" <<'PY' || fail "validator-1's RPC did not answer status"
 import json, sys, urllib.request
 req = urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}/", method="POST",
-                             data=b'{"jsonrpc":"2.0","id":1,"method":"status"}')
+                             data=b'{"jsonrpc":"2.0","id":1,"method":"status"}',
+                             headers={"Content-Type": "application/json"})
 assert json.load(urllib.request.urlopen(req, timeout=10))["result"]["chain_id"] == "verity-devnet-1"
 PY
 

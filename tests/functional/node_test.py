@@ -37,7 +37,8 @@ def late_commit_votes_reach_the_chain():
     for h in range(5, 25):
         req = urllib.request.Request(f"http://127.0.0.1:{c.nodes[0].rpc_port}/", method="POST",
                                      data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "block",
-                                                      "params": {"height": h}}).encode())
+                                                      "params": {"height": h}}).encode(),
+                                     headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=10) as r:
             block = json.load(r)["result"]
         signers = len(block["last_commit"]["signatures"])

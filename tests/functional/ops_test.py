@@ -139,16 +139,22 @@ def test_write_methods_need_the_token():
         assert code == 1 and "secret-file-missing" in err, err
 
 
-def test_public_rpc_without_token_warns():
+def test_public_rpc_without_token_is_refused():
     with cluster() as c:
         n = c.nodes[0]
         _, rpc = free_ports(2)
-        # 0.0.0.0: beyond loopback.
+        # 0.0.0.0: beyond loopback, and no token: start refuses, naming both fixes and the override.
         replace_in_config(n.home, f'listen = "127.0.0.1:{n.rpc_port}"', f'listen = "0.0.0.0:{rpc}"')
         n.rpc_port = rpc
+        code, err = start_fails(n.home)
+        assert code == 1 and "public-rpc-without-token" in err, err
+        last = err.strip().splitlines()[-1]  # one line, after the log lines of opening the node
+        assert last.startswith("verityd start: public-rpc-without-token: "), err
+        assert "auth_token_file" in last and "127.0.0.1" in last and "allow_public_without_token = true" in last, err
+        # Told so, it starts, and says it in the log.
+        replace_in_config(n.home, "allow_public_without_token = false", "allow_public_without_token = true")
         n.start()
         wait_for("the public-RPC warning", lambda: "WARN  rpc public-without-token" in n.log(), 30, [n])
-        assert "auth_token_file" in n.log()
         n.terminate()
         # The quiet case (loopback) is checked by test_write_methods_need_the_token and every other test.
 
@@ -342,6 +348,6 @@ def test_init_asks_for_the_passphrase_on_the_terminal():
 
 
 if __name__ == "__main__":
-    TestRunner([test_write_methods_need_the_token, test_public_rpc_without_token_warns, test_encrypted_keys,
+    TestRunner([test_write_methods_need_the_token, test_public_rpc_without_token_is_refused, test_encrypted_keys,
                 test_key_files_others_may_read_stop_the_node, test_metrics_an_operator_alerts_on,
                 test_init_asks_for_the_passphrase_on_the_terminal]).main()

@@ -182,7 +182,7 @@ def bad_requests_get_errors_and_the_node_stays_up():
         # A body over the limit (5 MiB) is refused with 413 before it is read whole.
         big = b"[" + b"1," * (3 << 20) + b"1]"
         s = socket.create_connection(("127.0.0.1", port), timeout=30)
-        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+        s.sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
                   % len(big))
         try:
             s.sendall(big)
@@ -209,7 +209,8 @@ def bad_requests_get_errors_and_the_node_stays_up():
         # Expect: 100-continue (curl sends it for bodies over 1 KiB) is honoured.
         body = json.dumps({"jsonrpc": "2.0", "id": 9, "method": "status", "pad": "x" * 2000}).encode()
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
-        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body))
+        s.sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(body))
         assert s.recv(4096).startswith(b"HTTP/1.1 100 Continue"), "no 100 Continue"
         s.sendall(body)
         reply = s.recv(65536)
@@ -232,7 +233,7 @@ def slow_client_never_stalls_others():
     try:
         port = c.nodes[0].rpc_port
         slow = socket.create_connection(("127.0.0.1", port), timeout=10)
-        slow.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")
+        slow.sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         # While the slow client trickles its header, others are served.
         served = 0
         start = time.monotonic()
@@ -259,23 +260,105 @@ def slow_client_never_stalls_others():
         c.stop()
 
 
-def connection_limit_answers_503():
+def metric(port, line):
+    """The value of one sample of /metrics ('name{labels}'), or None."""
+    for l in get(port, "/metrics")[1].splitlines():
+        if l.startswith(line + " "):
+            return float(l.rsplit(" ", 1)[1])
+    return None
+
+
+def silent_sockets_do_not_lock_out_a_client():
     def configure(n):
         set_config(n.home, "rpc", "max_connections", 3)
     c = started(configure=configure)
     try:
         port = c.nodes[0].rpc_port
+        # Three sockets that connect and never send: every connection taken.
         held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)]
         time.sleep(0.5)
-        extra = socket.create_connection(("127.0.0.1", port), timeout=10)
-        extra.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-        reply = extra.recv(4096)
-        assert reply.startswith(b"HTTP/1.1 503"), reply
-        extra.close()
+        # A normal client is served: the longest idle socket made room.
+        assert "result" in call(port, "status")
+        held[0].settimeout(10)
+        assert held[0].recv(100) == b"", "the oldest silent socket was not closed"
         for s in held:
+            s.close()
+        # When every connection is mid-request, nothing can make room: 503.
+        busy = []
+        for _ in range(3):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            busy.append(s)
+        time.sleep(0.5)
+        extra = socket.create_connection(("127.0.0.1", port), timeout=10)
+        extra.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        reply = extra.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 503") and b"too-many-connections" in reply, reply
+        extra.close()
+        for s in busy:
             s.close()
         wait_for("served again once connections closed",
                  lambda: get(port, "/health")[0] == 200, 10, c.nodes)
+        assert metric(port, 'verity_rpc_connections_evicted_total{reason="too-many-connections"}') >= 1
+        assert metric(port, 'verity_rpc_connections_refused_total{reason="too-many-connections"}') >= 1
+    finally:
+        c.stop()
+
+
+def raw_http(port, request):
+    """Sends raw request bytes; returns (status, headers dict lower-cased, body)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        s.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(4096)
+            assert chunk, data
+            data += chunk
+        head, body = data.split(b"\r\n\r\n", 1)
+        lines = head.decode().split("\r\n")
+        headers = {k.strip().lower(): v.strip() for k, v in (l.split(":", 1) for l in lines[1:])}
+        n = int(headers.get("content-length", "0"))
+        while len(body) < n:
+            chunk = s.recv(4096)
+            assert chunk
+            body += chunk
+        return int(lines[0].split()[1]), headers, body
+    finally:
+        s.close()
+
+
+def browser_requests_are_checked():
+    def configure(n):
+        set_config(n.home, "rpc", "cors_allowed_origins", '["https://wallet.example"]')
+    c = started(configure=configure)
+    try:
+        port = c.nodes[0].rpc_port
+        status = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "status"}).encode()
+
+        def post_with(headers):
+            return raw_http(port, b"POST / HTTP/1.1\r\n" + headers + b"Content-Length: %d\r\n\r\n" % len(status)
+                            + status)
+        # DNS rebinding: a name the node was not given.
+        code, _, body = post_with(b"Host: evil.example:%d\r\nContent-Type: application/json\r\n" % port)
+        assert code == 403 and json.loads(body)["error"]["data"]["reason"] == "bad-host", body
+        # A page of another site.
+        code, _, body = post_with(b"Host: 127.0.0.1\r\nOrigin: https://evil.example\r\n"
+                                  b"Content-Type: application/json\r\n")
+        assert code == 403 and json.loads(body)["error"]["data"]["reason"] == "bad-origin", body
+        # A form's content type.
+        code, _, body = post_with(b"Host: 127.0.0.1\r\nContent-Type: text/plain\r\n")
+        assert code == 415 and json.loads(body)["error"]["data"]["reason"] == "bad-content-type", body
+        # The listed origin: a preflight, then the call, both with its CORS header.
+        code, headers, _ = raw_http(port, b"OPTIONS / HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: https://wallet.example\r\n"
+                                          b"Access-Control-Request-Method: POST\r\n\r\n")
+        assert code == 204 and headers["access-control-allow-origin"] == "https://wallet.example", headers
+        assert "Content-Type" in headers["access-control-allow-headers"], headers
+        code, headers, body = post_with(b"Host: 127.0.0.1\r\nOrigin: https://wallet.example\r\n"
+                                        b"Content-Type: application/json; charset=utf-8\r\n")
+        assert code == 200 and "result" in json.loads(body), body
+        assert headers["access-control-allow-origin"] == "https://wallet.example", headers
+        assert metric(port, 'verity_rpc_requests_refused_total{reason="bad-host"}') == 1
     finally:
         c.stop()
 
@@ -369,5 +452,5 @@ def websocket_subscriptions():
 
 if __name__ == "__main__":
     TestRunner([reads_agree_on_every_validator, bad_requests_get_errors_and_the_node_stays_up,
-                slow_client_never_stalls_others, connection_limit_answers_503,
-                websocket_subscriptions]).main()
+                slow_client_never_stalls_others, silent_sockets_do_not_lock_out_a_client,
+                browser_requests_are_checked, websocket_subscriptions]).main()

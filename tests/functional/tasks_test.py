@@ -33,7 +33,7 @@ def rpc(cluster, method, params=None):
     if params is not None:
         body["params"] = params
     req = urllib.request.Request(f"http://127.0.0.1:{cluster.nodes[1].rpc_port}/", method="POST",
-                                 data=json.dumps(body).encode())
+                                 data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=10) as r:
         return json.load(r)
 

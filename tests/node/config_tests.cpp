@@ -156,6 +156,66 @@ BOOST_AUTO_TEST_CASE(optional_secret_files_render_commented_out_and_read_back) {
   BOOST_CHECK(contains(error_of("passphrase_file = \"\"\n"), "passphrase_file"));
 }
 
+BOOST_AUTO_TEST_CASE(rpc_connection_and_browser_keys) {
+  auto d = parse_config("", "/h");
+  BOOST_REQUIRE(d);
+  BOOST_CHECK_EQUAL(d->rpc.max_connections_per_ip, 32u);
+  BOOST_CHECK_EQUAL(d->rpc.max_websockets_per_ip, 16u);
+  BOOST_CHECK_EQUAL(d->rpc.ws_idle_timeout_ms, 300'000u);
+  BOOST_CHECK(d->rpc.allowed_hosts.empty());
+  BOOST_CHECK(d->rpc.cors_allowed_origins.empty());
+  BOOST_CHECK(!d->rpc.allow_public_without_token);
+
+  auto c = parse_config(
+      "[rpc]\nmax_connections_per_ip = 4\nmax_websockets_per_ip = 0\nws_idle_timeout_ms = 5000\n"
+      "allowed_hosts = [\"node.example\", \"10.0.0.5\", \"[2001:db8::1]\", \"::1\", \"*\"]\n"
+      "cors_allowed_origins = [\"https://wallet.example\", \"http://localhost:3000/\", \"*\"]\n"
+      "allow_public_without_token = true\n",
+      "/h");
+  BOOST_REQUIRE_MESSAGE(c, (c ? "" : c.error().to_string()));
+  BOOST_CHECK_EQUAL(c->rpc.max_connections_per_ip, 4u);
+  BOOST_CHECK_EQUAL(c->rpc.max_websockets_per_ip, 0u);
+  BOOST_CHECK_EQUAL(c->rpc.ws_idle_timeout_ms, 5000u);
+  BOOST_CHECK_EQUAL(c->rpc.allowed_hosts.size(), 5u);
+  BOOST_CHECK_EQUAL(c->rpc.cors_allowed_origins.size(), 3u);
+  BOOST_CHECK(c->rpc.allow_public_without_token);
+  // And they survive render_config.
+  auto back = parse_config(render_config(*c), "/h");
+  BOOST_REQUIRE_MESSAGE(back, (back ? "" : back.error().to_string()));
+  BOOST_CHECK(back->rpc.allowed_hosts == c->rpc.allowed_hosts);
+  BOOST_CHECK(back->rpc.cors_allowed_origins == c->rpc.cors_allowed_origins);
+  BOOST_CHECK_EQUAL(back->rpc.max_connections_per_ip, 4u);
+  BOOST_CHECK_EQUAL(back->rpc.ws_idle_timeout_ms, 5000u);
+  BOOST_CHECK(back->rpc.allow_public_without_token);
+
+  BOOST_CHECK(contains(error_of("[rpc]\nmax_connections_per_ip = 0\n"), "rpc.max_connections_per_ip"));
+  BOOST_CHECK(contains(error_of("[rpc]\nws_idle_timeout_ms = 10\n"), "rpc.ws_idle_timeout_ms"));
+  BOOST_CHECK(contains(error_of("[rpc]\nallowed_hosts = \"x\"\n"), "expected an array"));
+  BOOST_CHECK(contains(error_of("[rpc]\nallowed_hosts = [\"node.example:7701\"]\n"), "rpc.allowed_hosts[0]"));
+  BOOST_CHECK(contains(error_of("[rpc]\nallowed_hosts = [\"a\", \"http://x\"]\n"), "rpc.allowed_hosts[1]"));
+  BOOST_CHECK(contains(error_of("[rpc]\nallowed_hosts = [\"[::1\"]\n"), "brackets"));
+  BOOST_CHECK(contains(error_of("[rpc]\ncors_allowed_origins = [\"wallet.example\"]\n"), "https://"));
+  BOOST_CHECK(contains(error_of("[rpc]\ncors_allowed_origins = [\"https://w.example/app\"]\n"), "no path"));
+  BOOST_CHECK(contains(error_of("[rpc]\ncors_allowed_origins = [\"null\"]\n"), "sandboxed"));
+  BOOST_CHECK(contains(error_of("[rpc]\nallow_public_without_token = \"yes\"\n"), "true or false"));
+}
+
+// start refuses an RPC others can reach without a token, unless told to.
+BOOST_AUTO_TEST_CASE(a_public_rpc_needs_a_token_or_a_yes) {
+  Config c;
+  BOOST_CHECK(check_public_rpc(c, false).ok());  // 127.0.0.1
+  c.rpc.listen = {"0.0.0.0", 7701};
+  auto refused = check_public_rpc(c, false);
+  BOOST_REQUIRE(!refused.ok());
+  BOOST_CHECK_EQUAL(refused.error().reason, "public-rpc-without-token");
+  BOOST_CHECK(contains(refused.error().detail, "auth_token_file"));
+  BOOST_CHECK(contains(refused.error().detail, "allow_public_without_token = true"));
+  BOOST_CHECK(contains(refused.error().detail, "0.0.0.0:7701"));
+  BOOST_CHECK(check_public_rpc(c, true).ok());
+  c.rpc.allow_public_without_token = true;
+  BOOST_CHECK(check_public_rpc(c, false).ok());
+}
+
 BOOST_AUTO_TEST_CASE(loopback_hosts) {
   for (const char* h : {"127.0.0.1", "127.1.2.3", "::1", "localhost"}) BOOST_CHECK_MESSAGE(is_loopback_host(h), h);
   for (const char* h : {"0.0.0.0", "::", "10.0.0.1", "203.0.113.7", "node.example"})
