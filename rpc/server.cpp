@@ -145,10 +145,10 @@ class WsSession : public Connection, public Subscriber, public std::enable_share
     beast::get_lowest_layer(ws_).socket().close(ec);
   }
 
-  // Idle: no subscription, no message waiting for its answer; since the
-  // last message came or was answered.
+  // Idle: no subscription, no message waiting for its answer, nothing
+  // being written; since the last message came or was answered.
   std::optional<Clock::time_point> idle_since() override {
-    if (closed_ || pending_.load() > 0) return std::nullopt;
+    if (closed_ || pending_.load() > 0 || !queue_.empty()) return std::nullopt;
     {
       if (!subs_.empty()) return std::nullopt;
     }
