@@ -196,7 +196,9 @@ class Load final : public P2PHandler {
     if (polling_ || by_index_.empty()) return;
     if (p2p_->send(by_index_.begin()->second, kFrameGetBlocks, encode_get_blocks(next_height_, kMaxBlocksPerRequest)))
       polling_ = true;
-    poll_.expires_after(std::chrono::milliseconds(polling_ ? 200 : 5));
+    // An answer may take a while from a busy validator (blocks of 10,000
+    // transfers are megabytes): asking again sooner only adds to its load.
+    poll_.expires_after(std::chrono::milliseconds(polling_ ? 2000 : 5));
     poll_.async_wait([this](auto ec) {
       if (ec) return;
       polling_ = false;  // lost or empty: ask again

@@ -58,14 +58,14 @@ Result<AddOutcome> Mempool::add(const Transaction& tx, const state::StateReader&
   return r;
 }
 
-Result<AddOutcome> Mempool::admit(const Transaction& tx, const state::StateReader& committed, bool signature_checked) {
+Result<Hash256> Mempool::check_stateless(const Transaction& tx, ByteView encoded, const std::string& chain_id,
+                                         const ProtocolParams& params, std::size_t pool_max_bytes) {
   // 1. Size and encoding: the transaction must be one a peer can decode
   // from a block, and one that can fit in a block and in the pool.
-  const Bytes encoded = encode(tx);
   const std::size_t size = encoded.size();
   const std::size_t cap = std::min<std::size_t>(
-      {kMaxTransactionBytes, static_cast<std::size_t>(std::min<std::uint64_t>(params_.max_block_bytes, SIZE_MAX)),
-       limits_.max_bytes});
+      {kMaxTransactionBytes, static_cast<std::size_t>(std::min<std::uint64_t>(params.max_block_bytes, SIZE_MAX)),
+       pool_max_bytes});
   if (size > cap)
     return make_error("tx-too-large", std::to_string(size) + " bytes > " + std::to_string(cap));
   if (auto decoded = decode_transaction(encoded); !decoded)
@@ -73,14 +73,23 @@ Result<AddOutcome> Mempool::admit(const Transaction& tx, const state::StateReade
   const Hash256 id = tagged_hash(Domain::transaction_id, encoded);
 
   // 2. Stateless rules.
-  if (tx.chain_id != chain_id_) return make_error("wrong-chain-id", "for chain '" + tx.chain_id + "'");
-  if (tx.fee < params_.min_fee)
-    return make_error("fee-too-low", "fee " + tx.fee.to_string() + " < minimum " + params_.min_fee.to_string());
+  if (tx.chain_id != chain_id) return make_error("wrong-chain-id", "for chain '" + tx.chain_id + "'");
+  if (tx.fee < params.min_fee)
+    return make_error("fee-too-low", "fee " + tx.fee.to_string() + " < minimum " + params.min_fee.to_string());
   // A task's terms, as the contract checks them (no state needed): terms it
   // would refuse are refused here, with its reason and detail, before the
   // submitter pays a fee for them.
   if (const auto* task = std::get_if<SubmitTask>(&tx.payload))
-    if (auto st = contracts::check_task_terms(params_, *task); !st) return st.error();
+    if (auto st = contracts::check_task_terms(params, *task); !st) return st.error();
+  return id;
+}
+
+Result<AddOutcome> Mempool::admit(const Transaction& tx, const state::StateReader& committed, bool signature_checked) {
+  const Bytes encoded = encode(tx);
+  auto checked = check_stateless(tx, encoded, chain_id_, params_, limits_.max_bytes);
+  if (!checked) return checked.error();
+  const Hash256 id = *checked;
+  const std::size_t size = encoded.size();
 
   // 3. Known already.
   if (pool_.count(id)) return make_error("tx-known", "pending");

@@ -149,6 +149,12 @@ class Mempool {
   // drop some of them even if the new transaction is then rejected.
   Result<AddOutcome> add(const Transaction& tx, const state::StateReader& committed, bool signature_checked = false);
 
+  // Checks 1 and 2 of the list above (size, encoding, chain id, fee, a
+  // task's terms), which need no state: any thread may run them before
+  // add() (node/admission.h). `encoded` is encode(tx). Returns the id.
+  static Result<Hash256> check_stateless(const Transaction& tx, ByteView encoded, const std::string& chain_id,
+                                         const ProtocolParams& params, std::size_t pool_max_bytes);
+
   // The candidate transactions of the next block, in execution order: at
   // most max_txs of them whose encoded sizes sum to at most max_bytes (the
   // block's own overhead, header and last commit, is the caller's to

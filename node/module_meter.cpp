@@ -13,19 +13,21 @@ Result<Hash256> SandboxModuleMeter::metered_hash(ByteView module, std::uint64_t 
                                                       std::to_string(worker::metering_version()));
   Key key{sha256(module), version};
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    done_.wait(lock, [&] { return computing_.count(key) == 0; });
     if (auto it = cache_.find(key); it != cache_.end()) {
       order_.splice(order_.begin(), order_, it->second.second);
       return it->second.first;
     }
+    computing_.insert(key);
   }
-  // The rewrite runs outside the lock; two callers may both compute the same
-  // answer, which is harmless.
+  // The rewrite runs outside the lock; others asking for this key wait.
   auto metered = worker::metered_module(module);
   Result<Hash256> answer = metered ? Result<Hash256>(sha256(*metered)) : Result<Hash256>(metered.error());
   std::lock_guard lock(mu_);
   ++computed_;
-  if (cache_.count(key)) return answer;
+  computing_.erase(key);
+  done_.notify_all();
   order_.push_front(key);
   cache_.emplace(key, std::make_pair(answer, order_.begin()));
   while (cache_.size() > capacity_) {

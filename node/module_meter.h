@@ -3,10 +3,14 @@
 // rewriter (worker/sandbox.h), with a bounded cache keyed by the module's
 // hash and the metering version, so a module is checked and rewritten once
 // whether it arrives at the mempool, in a proposal or in a synced block.
+// Thread-safe: callers asking for a module that another thread is metering
+// wait for its answer rather than meter it again (once per hash).
 
 #include <cstdint>
+#include <condition_variable>
 #include <list>
 #include <map>
+#include <set>
 #include <mutex>
 #include <utility>
 
@@ -30,6 +34,8 @@ class SandboxModuleMeter final : public contracts::ModuleMeter {
   mutable std::list<Key> order_;  // most recent first
   mutable std::map<Key, std::pair<Result<Hash256>, std::list<Key>::iterator>> cache_;
   mutable std::uint64_t computed_ = 0;
+  mutable std::set<Key> computing_;
+  mutable std::condition_variable done_;
 };
 
 }  // namespace verity::node

@@ -6,6 +6,7 @@
 #include <limits>
 #include <sstream>
 
+#include "contracts/accounts.h"
 #include "contracts/tasks.h"
 #include "node/key_file.h"
 #include "worker/sandbox.h"
@@ -84,7 +85,13 @@ Node::Node(asio::io_context& io, const Config& config, Logger& logger)
       status_timer_(io),
       last_commit_time_(steady_clock::now()) {}
 
-Node::~Node() = default;
+Node::~Node() {
+  // Pool jobs hold `this`: none may run once the members go.
+  if (verify_pool_) {
+    verify_pool_->stop();
+    verify_pool_->join();
+  }
+}
 
 Result<std::unique_ptr<Node>> Node::open(asio::io_context& io, const Config& config, Logger& logger,
                                          std::optional<std::string> key_passphrase) {
@@ -124,6 +131,8 @@ Result<std::unique_ptr<Node>> Node::open(asio::io_context& io, const Config& con
   limits.max_txs = config.mempool.max_txs;
   limits.max_bytes = config.mempool.max_bytes;
   n->mempool_ = std::make_unique<Mempool>(genesis->chain_id, genesis->params, limits);
+  n->verify_pool_ = make_background_pool(pool_threads(), kVerifyPoolNice);
+  n->precheck_ = std::make_unique<TxPrecheck>(genesis->chain_id, genesis->params, limits.max_bytes, n->meter_);
 
   consensus::EngineConfig engine_config;
   engine_config.chain_id = genesis->chain_id;
@@ -147,6 +156,9 @@ Result<std::unique_ptr<Node>> Node::open(asio::io_context& io, const Config& con
   pc.max_send_queue_bytes = config.p2p.send_queue_bytes;
   n->p2p_ = std::make_unique<P2P>(io, std::move(pc), *n, logger);
 
+  n->publish_view();
+  n->publish_metrics();
+  n->update_live();
   const auto& tip = n->chain_->tip();
   n->log_.info("opened", Fields()
                              .add("chain", genesis->chain_id)
@@ -228,7 +240,48 @@ void Node::run(consensus::Output out) {
     log_.warn("view-change-started", Fields().add("asking", engine_->view_base()).add("height", engine_->height()));
   was_in_view_change_ = engine_->in_view_change();
   logger_.set_position(engine_->height(), engine_->view());
+  update_live();
   schedule_ready_check();
+}
+
+void Node::update_live() {
+  live_.view = engine_ ? engine_->view() : 0;
+  live_.mempool_txs = mempool_->size();
+  live_.mempool_bytes = mempool_->bytes();
+  live_.is_validator = is_validator();
+}
+
+std::shared_ptr<const state::ChainView> Node::view() const {
+  std::lock_guard lock(published_mu_);
+  return view_;
+}
+
+void Node::publish_view() {
+  auto v = chain_->view();
+  std::lock_guard lock(published_mu_);
+  view_ = std::move(v);
+}
+
+MetricsSnapshot Node::metrics_snapshot() const {
+  std::lock_guard lock(published_mu_);
+  return metrics_;
+}
+
+void Node::publish_metrics() {
+  MetricsSnapshot m{stats_, mempool_->counters()};
+  std::lock_guard lock(published_mu_);
+  metrics_ = std::move(m);
+}
+
+std::optional<Transaction> Node::pending_tx(const Hash256& id) const {
+  std::shared_lock lock(pool_mu_);
+  const Transaction* tx = mempool_->get(id);
+  return tx ? std::optional<Transaction>(*tx) : std::nullopt;
+}
+
+std::optional<std::uint64_t> Node::pending_next_nonce(const PublicKey& sender) const {
+  std::shared_lock lock(pool_mu_);
+  return mempool_->next_nonce(sender);
 }
 
 void Node::arm_engine_timer(const consensus::TimerRequest& t) {
@@ -315,7 +368,10 @@ Block Node::propose(std::uint64_t height, std::uint64_t view) {
     // The mempool hands out only what passes; if it ever does not, propose
     // an empty block rather than nothing, and recheck the pool.
     log_.error("proposal-failed", Fields().add("reason", outcome.error().reason).add("detail", outcome.error().detail));
-    mempool_->update(chain_->state(), {});
+    {
+      std::unique_lock lock(pool_mu_);
+      mempool_->update(chain_->state(), {});
+    }
     b.transactions.clear();
     b.header.tx_root = transactions_root(b.transactions);
     outcome = chain_->execute(b, execution_options());
@@ -335,11 +391,40 @@ state::ExecutionOptions Node::execution_options() const {
   return o;
 }
 
+// The signatures of a block's transactions that the mempool has not
+// checked, checked on the verify pool and this thread together. Those that
+// fail are left out: execution checks them again, one by one, and fails the
+// block exactly as it would have without this.
+std::set<Hash256> Node::verify_block_signatures(const Block& block) {
+  std::vector<const Transaction*> unchecked;
+  std::vector<Hash256> ids;
+  for (const auto& tx : block.transactions) {
+    Hash256 id = tx.id();
+    if (mempool_->contains(id)) continue;
+    unchecked.push_back(&tx);
+    ids.push_back(id);
+  }
+  std::set<Hash256> good;
+  if (unchecked.empty()) return good;
+  const auto ok = verify_signatures(unchecked, *verify_pool_);
+  for (std::size_t i = 0; i < ok.size(); ++i)
+    if (ok[i]) {
+      good.insert(ids[i]);
+      precheck_->verified(ids[i]);  // copies still on their way from peers skip the check
+    }
+  return good;
+}
+
 Status Node::check(const Block& block) {
   const Hash256 hash = block.hash();
   if (checked_ && *checked_ == hash) return {};
   checked_.reset();
-  auto outcome = chain_->execute(block, execution_options());
+  const std::set<Hash256> verified = verify_block_signatures(block);
+  state::ExecutionOptions options;
+  options.already_verified = [this, &verified](const Hash256& id) {
+    return verified.count(id) != 0 || mempool_->contains(id);
+  };
+  auto outcome = chain_->execute(block, options);
   if (!outcome) {
     log_.warn("block-rejected", Fields()
                                     .add("height", block.header.height)
@@ -365,7 +450,15 @@ Status Node::commit(const Block& block, const CommitCertificate& certificate) {
   // Here, not after the engine's step: in the same step the engine may ask
   // for the next proposal, which must not offer what was just committed.
   last_commit_time_ = steady_clock::now();
-  mempool_->update(chain_->state(), block.transactions);
+  {
+    std::unique_lock lock(pool_mu_);
+    mempool_->update(chain_->state(), block.transactions);
+  }
+  for (const auto& tx : block.transactions) precheck_->claim(tx.id());
+  if (!orphans_.empty()) retry_orphans();
+  publish_view();
+  publish_metrics();
+  update_live();
   if (commit_listener_) {
     auto events = contracts::task_block_events(chain_->state(), block.header.height);
     if (!events) log_.warn("task-events-unreadable", Fields().add("error", events.error().to_string()));
@@ -417,35 +510,158 @@ std::optional<consensus::Decision> Node::decision(std::uint64_t height) const {
 
 // --- transactions ------------------------------------------------------------------------
 
-Result<Hash256> Node::submit(const Transaction& tx) { return admit(tx, encode(tx), std::nullopt); }
+Result<Hash256> Node::submit(const Transaction& tx) {
+  const Bytes bytes = encode(tx);
+  if (auto id = precheck_->check(tx, bytes); !id) return id.error();
+  return admit(tx, bytes, std::nullopt, /*signature_checked=*/true);
+}
+
+void Node::submit_async(Transaction tx, SubmitDone done) {
+  Bytes bytes = encode(tx);
+  if (auto id = precheck_->check(tx, bytes); !id) return done(id.error());
+  if (live_.pending_admissions.fetch_add(1) >= kMaxPendingAdmissions) {
+    live_.pending_admissions--;
+    return done(make_error("node-busy", std::to_string(kMaxPendingAdmissions) +
+                                            " transactions already wait for admission; retry shortly"));
+  }
+  asio::post(io_, [this, tx = std::move(tx), bytes = std::move(bytes), done = std::move(done)] {
+    live_.pending_admissions--;
+    if (stopped_) return done(make_error("shutting-down", "the node is stopping"));
+    done(admit(tx, bytes, std::nullopt, /*signature_checked=*/true));
+  });
+}
 
 // Admits to the mempool and, once admitted (so once per transaction),
-// gossips it to every peer but the one it came from.
-Result<Hash256> Node::admit(const Transaction& tx, ByteView bytes, std::optional<std::uint64_t> from_peer) {
-  // A task's module is checked here, before it can reach a block, so that a
-  // module no worker may run (a forbidden import, an invalid module) is
-  // refused to the submitter with the reason, not failed in a block where it
-  // pays the fee. The contract checks it again (the same meter, whose cache
-  // makes that free), so a proposer cannot slip one in.
-  if (const auto* task = std::get_if<SubmitTask>(&tx.payload); task && !task->module.bytes.empty())
-    if (auto m = meter_.metered_hash(task->module.bytes, chain_->genesis().params.metering_version); !m)
-      return make_error(m.error().reason, "the task's module: " + m.error().detail);
-  auto added = mempool_->add(tx, chain_->state());
+// gossips it to every peer but the one it came from. The checks of
+// node/admission.h ran before (signature_checked says so).
+Result<Hash256> Node::admit(const Transaction& tx, ByteView bytes, std::optional<std::uint64_t> from_peer,
+                            bool signature_checked) {
+  auto added = [&] {
+    std::unique_lock lock(pool_mu_);
+    return mempool_->add(tx, chain_->state(), signature_checked);
+  }();
   if (!added) return added.error();
   p2p_->broadcast(kFrameTx, bytes, from_peer);
+  update_live();
   schedule_ready_check();
   return added->id;
+}
+
+// A peer's transaction: checked on the verify pool, in the order the peer
+// sent them (a sender's nonces arrive in order, and the mempool refuses a
+// gap), then admitted on this thread.
+void Node::on_peer_tx(const PeerInfo& peer, ByteView body) {
+  auto& q = peer_txs_[peer.id];
+  if (!q) q = std::make_shared<PeerTxs>(*verify_pool_);
+  if (q->queued_bytes + body.size() > kMaxPeerTxQueueBytes) {
+    stats_.peer_txs_dropped++;
+    return;
+  }
+  q->queued_bytes += body.size();
+  asio::post(q->strand, [this, q, peer = peer.id, bytes = Bytes(body.begin(), body.end())] {
+    q->queued_bytes -= bytes.size();
+    auto tx = decode_transaction(bytes);
+    if (!tx) {
+      Error e = make_error("malformed-tx", tx.error().to_string());
+      return asio::post(io_, [this, peer, e] { refused_from_peer(peer, e); });
+    }
+    auto id = precheck_->check(*tx, bytes, /*from_peer=*/true);
+    if (!id) {
+      if (id.error().reason == "tx-known") return;  // a copy of one on its way or known
+      return asio::post(io_, [this, peer, e = id.error()] { refused_from_peer(peer, e); });
+    }
+    asio::post(io_, [this, peer, tx = std::move(*tx), bytes, id = *id] {
+      if (!stopped_) admit_from_peer(peer, tx, bytes, id);
+    });
+  });
+}
+
+void Node::admit_from_peer(std::uint64_t peer, const Transaction& tx, const Bytes& bytes, const Hash256& id) {
+  auto r = admit(tx, bytes, peer, /*signature_checked=*/true);
+  if (!r) {
+    if (r.error().reason == "nonce-gap") {
+      // Its predecessor is probably on another peer's queue: keep it.
+      auto key = std::make_pair(tx.sender, tx.nonce);
+      if (orphans_.emplace(key, Orphan{tx, bytes, id, peer}).second) {
+        orphan_order_.push_back(key);
+        orphan_bytes_ += bytes.size();
+        while (orphan_order_.size() > kMaxOrphans || orphan_bytes_ > kMaxOrphanBytes) {
+          if (auto it = orphans_.find(orphan_order_.front()); it != orphans_.end()) drop_orphan(it);
+          orphan_order_.pop_front();
+        }
+      }
+    } else if (r.error().reason != "tx-known") {
+      precheck_->release(id);  // an honest race, maybe: a copy may try again
+    }
+    return;
+  }
+  adopt_orphans(tx.sender, tx.nonce + 1);
+}
+
+void Node::drop_orphan(std::map<std::pair<PublicKey, std::uint64_t>, Orphan>::iterator it) {
+  precheck_->release(it->second.id);  // a copy from a peer may be offered again
+  orphan_bytes_ -= it->second.bytes.size();
+  orphans_.erase(it);  // its place in orphan_order_ goes when it comes up
+}
+
+// Admits `sender`'s orphans from nonce `next` on, while they follow on.
+void Node::adopt_orphans(const PublicKey& sender, std::uint64_t next) {
+  for (;; ++next) {
+    auto it = orphans_.find({sender, next});
+    if (it == orphans_.end()) return;
+    Orphan o = std::move(it->second);
+    orphan_bytes_ -= o.bytes.size();
+    orphans_.erase(it);
+    auto again = admit(o.tx, o.bytes, o.peer, /*signature_checked=*/true);
+    if (!again) {
+      if (again.error().reason != "tx-known") precheck_->release(o.id);
+      return;
+    }
+  }
+}
+
+// After a commit: a sender's predecessor may have come in the block rather
+// than through this pool. Drops what is now stale, adopts what follows on.
+void Node::retry_orphans() {
+  std::set<PublicKey> senders;
+  for (const auto& entry : orphans_) senders.insert(entry.first.first);
+  for (const auto& sender : senders) {
+    std::uint64_t next = 0;
+    if (auto pending = mempool_->next_nonce(sender)) {
+      next = *pending;
+    } else {
+      auto account = contracts::load_account(chain_->state(), sender);
+      if (!account) continue;
+      next = account->nonce;
+    }
+    for (auto it = orphans_.lower_bound({sender, 0}); it != orphans_.end() && it->first.first == sender &&
+                                                       it->first.second < next;)
+      drop_orphan(it++);
+    adopt_orphans(sender, next);
+  }
+}
+
+void Node::refused_from_peer(std::uint64_t peer, const Error& e) {
+  if (stopped_) return;
+  stats_.invalid_txs[e.reason]++;
+  // An honest peer relays only transactions that passed these checks.
+  if (!blameable(e.reason)) return;
+  stats_.peers_dropped_invalid_txs++;
+  p2p_->disconnect(peer, "invalid transaction (" + e.reason + "): " + e.detail);
 }
 
 // --- peers ---------------------------------------------------------------------------------
 
 void Node::on_connected(const PeerInfo& peer) {
+  live_.peers = p2p_->peers().size();
   peer_heights_[peer.id] = {};
   send_status(peer.id);
 }
 
 void Node::on_disconnected(const PeerInfo& peer) {
+  live_.peers = p2p_->peers().size();
   peer_heights_.erase(peer.id);
+  peer_txs_.erase(peer.id);  // queued jobs keep their own reference
   if (sync_peer_ == peer.id) sync_peer_.reset();
 }
 
@@ -462,15 +678,9 @@ bool Node::on_frame(const PeerInfo& peer, std::uint8_t type, ByteView body, std:
       }
       return true;
     }
-    case kFrameTx: {
-      auto tx = decode_transaction(body);
-      if (!tx) {
-        reason = "malformed transaction: " + tx.error().to_string();
-        return false;
-      }
-      (void)admit(*tx, body, peer.id);  // a rejection may be an honest race: not the peer's fault
+    case kFrameTx:
+      on_peer_tx(peer, body);
       return true;
-    }
     case kFrameStatus: {
       Reader r(body);
       const std::uint64_t height = r.varint();
@@ -509,6 +719,7 @@ void Node::status_tick() {
   send_status(std::nullopt);
   maybe_request_blocks();
   regossip();
+  publish_metrics();
   status_timer_.expires_after(kStatusInterval);
   status_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) status_tick();
@@ -552,22 +763,33 @@ void Node::maybe_request_blocks() {
   }
 }
 
+// Read from the committed view on the verify pool, so that peers asking
+// for blocks (a syncing node, or one that asks too often) never cost the
+// consensus thread more than the send; at most one request per peer is
+// served at a time, others wait their turn on that peer's queue.
 void Node::serve_blocks(const PeerInfo& peer, ByteView body) {
   auto request = decode_get_blocks(body);
   if (!request || request->from == 0) return;
-  const std::uint64_t from = request->from;
-  const std::uint64_t max = std::min<std::uint64_t>(request->max, kMaxBlocksPerRequest);
-  std::vector<Bytes> items;
-  std::size_t bytes = 0;
-  for (std::uint64_t h = from; h < from + max && h <= chain_->tip().height; ++h) {
-    auto d = decision(h);
-    if (!d) break;
-    Bytes m = consensus::encode_message(*d);
-    if (!items.empty() && bytes + m.size() > kMaxBlocksFrameBytes) break;
-    bytes += m.size();
-    items.push_back(std::move(m));
-  }
-  p2p_->send(peer.id, kFrameBlocks, encode_blocks(items));
+  auto& q = peer_txs_[peer.id];
+  if (!q) q = std::make_shared<PeerTxs>(*verify_pool_);
+  asio::post(q->strand, [this, peer = peer.id, request = *request, view = view()] {
+    const std::uint64_t from = request.from;
+    const std::uint64_t max = std::min<std::uint64_t>(request.max, kMaxBlocksPerRequest);
+    std::vector<Bytes> items;
+    std::size_t bytes = 0;
+    for (std::uint64_t h = from; h < from + max && h <= view->tip().height; ++h) {
+      auto b = view->block_at(h);
+      auto c = view->certificate_at(h);
+      if (!b || !c || !b->has_value() || !c->has_value()) break;
+      Bytes m = consensus::encode_message(consensus::Decision{std::move(**b), std::move(**c)});
+      if (!items.empty() && bytes + m.size() > kMaxBlocksFrameBytes) break;
+      bytes += m.size();
+      items.push_back(std::move(m));
+    }
+    asio::post(io_, [this, peer, frame = encode_blocks(items)] {
+      if (!stopped_) p2p_->send(peer, kFrameBlocks, frame);
+    });
+  });
 }
 
 bool Node::on_blocks(const PeerInfo& peer, ByteView body, std::string& reason) {

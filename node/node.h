@@ -1,5 +1,6 @@
 #pragma once
-// The running node: one io_context thread that owns everything.
+// The running node. One thread, the consensus thread (the io_context's),
+// owns consensus, block execution, commit, the mempool and the peer links:
 //
 //   peer links (P2P) --frames--> Node --> Engine (PBFT) --> Chain (LevelDB)
 //                                  \--> Mempool <-- transactions
@@ -7,8 +8,17 @@
 // The Node implements the engine's ConsensusApp on state::Chain (check =
 // execute without writing, commit = one synced batch) and feeds it messages
 // from peers, timer events and "ready to propose" events; it sends what the
-// engine outputs. Only the io_context thread touches any of it (CometBFT's
+// engine outputs. Only the consensus thread changes any of it (CometBFT's
 // rule: one routine changes consensus state; networking feeds it).
+//
+// Other threads (docs/node.md, "Threads") never make it wait on their work:
+//   - the verify pool (as many threads as cores) checks transactions from
+//     peers before they reach the consensus thread (node/admission.h), in
+//     order per peer, and helps check the signatures of blocks;
+//   - RPC handler threads read view() (a consistent snapshot of the
+//     committed chain, replaced at each commit), live(), metrics_snapshot()
+//     and the mempool's lookups, and submit through submit_async(), which
+//     checks on the caller's thread and queues the rest.
 //
 // Frames on peer links (type byte, then the canonical body):
 //   1 consensus   a consensus::Message, to the engine
@@ -29,14 +39,20 @@
 #include <utility>  // before Boost.Asio: its awaitable.hpp uses std::exchange
 
 #include <boost/asio.hpp>
+#include <atomic>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
+#include <mutex>
 #include <optional>
+#include <shared_mutex>
 
 #include "consensus/engine.h"
 #include "contracts/native.h"
+#include "node/admission.h"
 #include "node/module_meter.h"
 #include "node/config.h"
 #include "node/log.h"
@@ -80,7 +96,40 @@ struct NodeStats {
   std::uint64_t committed_txs = 0;
   std::uint64_t view_changes = 0;
   std::uint64_t synced_blocks = 0;
+  std::uint64_t peer_txs_dropped = 0;   // a peer's unchecked transactions over kMaxPeerTxQueueBytes
+  std::uint64_t peers_dropped_invalid_txs = 0;  // peers disconnected for sending an invalid transaction
+  std::map<std::string, std::uint64_t> invalid_txs;  // refused before the mempool, by reason (peers and clients)
 };
+
+// Figures other threads read without waiting for the consensus thread.
+struct LiveStatus {
+  std::atomic<std::uint64_t> view{0};
+  std::atomic<std::uint64_t> peers{0};
+  std::atomic<std::uint64_t> mempool_txs{0};
+  std::atomic<std::uint64_t> mempool_bytes{0};
+  std::atomic<bool> is_validator{false};
+  std::atomic<std::uint64_t> pending_admissions{0};  // submit_async calls queued for the consensus thread
+};
+
+// What /metrics shows of the consensus thread's counters: copied there
+// every status tick (each second) and at each commit.
+struct MetricsSnapshot {
+  NodeStats stats;
+  MempoolCounters mempool;
+};
+
+// Unchecked transactions a peer may have queued at the verify pool; more
+// are dropped (and counted) until it catches up.
+inline constexpr std::size_t kMaxPeerTxQueueBytes = 16 * 1024 * 1024;
+inline constexpr std::size_t kMaxOrphans = 10'000;
+inline constexpr std::size_t kMaxOrphanBytes = 16 * 1024 * 1024;
+// How much lower than the consensus thread's the pools' threads run
+// (make_background_pool): the verify pool, and verityd's RPC handlers.
+inline constexpr int kVerifyPoolNice = 5;
+inline constexpr int kRpcPoolNice = 3;
+// submit_async calls that passed their checks and wait for the consensus
+// thread; more are refused with "node-busy".
+inline constexpr std::size_t kMaxPendingAdmissions = 10'000;
 
 class Node final : public consensus::ConsensusApp, public P2PHandler {
  public:
@@ -103,8 +152,27 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   // Set when the node stopped itself on a local fault (the disk failed).
   const std::optional<Error>& fatal() const { return fatal_; }
 
-  // A transaction from a client: admitted to the mempool and gossiped.
+  // A transaction from a client, on the consensus thread: admitted to the
+  // mempool and gossiped.
   Result<Hash256> submit(const Transaction& tx);
+  // The same from any thread: the checks of node/admission.h run on the
+  // calling thread, then admission is queued for the consensus thread.
+  // `done` runs once, on the calling thread when a check refuses it, else
+  // on the consensus thread (so it must not block). Extra reasons:
+  // "node-busy" (kMaxPendingAdmissions queued), "shutting-down".
+  using SubmitDone = std::function<void(Result<Hash256>)>;
+  void submit_async(Transaction tx, SubmitDone done);
+
+  // --- for any thread ---
+  // The committed chain at the last commit (its store snapshot).
+  std::shared_ptr<const state::ChainView> view() const;
+  const LiveStatus& live() const { return live_; }
+  MetricsSnapshot metrics_snapshot() const;
+  // The mempool's lookups: a pending transaction, a sender's next nonce.
+  std::optional<Transaction> pending_tx(const Hash256& id) const;
+  std::optional<std::uint64_t> pending_next_nonce(const PublicKey& sender) const;
+  const TxPrecheck& precheck() const { return *precheck_; }
+  const SandboxModuleMeter& module_meter() const { return meter_; }
 
   const state::Chain& chain() const { return *chain_; }
   const Mempool& mempool() const { return *mempool_; }
@@ -154,7 +222,18 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   bool on_blocks(const PeerInfo& peer, ByteView body, std::string& reason);
   void serve_blocks(const PeerInfo& peer, ByteView body);
   void fail(const Error& e);
-  Result<Hash256> admit(const Transaction& tx, ByteView bytes, std::optional<std::uint64_t> from_peer);
+  Result<Hash256> admit(const Transaction& tx, ByteView bytes, std::optional<std::uint64_t> from_peer,
+                        bool signature_checked);
+  void on_peer_tx(const PeerInfo& peer, ByteView body);
+  void refused_from_peer(std::uint64_t peer, const Error& e);
+  void admit_from_peer(std::uint64_t peer, const Transaction& tx, const Bytes& bytes, const Hash256& id);
+  struct Orphan;
+  void adopt_orphans(const PublicKey& sender, std::uint64_t next);
+  void retry_orphans();
+  void publish_view();
+  void publish_metrics();
+  void update_live();
+  std::set<Hash256> verify_block_signatures(const Block& block);
   state::ExecutionOptions execution_options() const;
   void note_late_commit(ByteView body);
   CommitCertificate with_late_commits(CommitCertificate cert) const;
@@ -172,6 +251,34 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   std::unique_ptr<Mempool> mempool_;
   std::unique_ptr<consensus::Engine> engine_;
   std::unique_ptr<P2P> p2p_;
+
+  // Threads beside the consensus thread (see the top of this file).
+  std::unique_ptr<boost::asio::thread_pool> verify_pool_;
+  std::unique_ptr<TxPrecheck> precheck_;
+  struct PeerTxs {  // one peer's transactions on their way through the verify pool, in order
+    explicit PeerTxs(boost::asio::thread_pool& pool) : strand(boost::asio::make_strand(pool)) {}
+    boost::asio::strand<boost::asio::thread_pool::executor_type> strand;
+    std::atomic<std::size_t> queued_bytes{0};
+  };
+  std::map<std::uint64_t, std::shared_ptr<PeerTxs>> peer_txs_;
+  // Checked transactions from peers that came before their predecessor
+  // nonce (they travel on different peers' queues): kept until it is
+  // admitted, at most kMaxOrphans (the oldest go first).
+  struct Orphan {
+    Transaction tx;
+    Bytes bytes;
+    Hash256 id;
+    std::uint64_t peer = 0;
+  };
+  std::map<std::pair<PublicKey, std::uint64_t>, Orphan> orphans_;
+  std::deque<std::pair<PublicKey, std::uint64_t>> orphan_order_;
+  std::size_t orphan_bytes_ = 0;
+  void drop_orphan(std::map<std::pair<PublicKey, std::uint64_t>, Orphan>::iterator it);
+  mutable std::shared_mutex pool_mu_;  // the consensus thread holds it to change the mempool; readers share it
+  mutable std::mutex published_mu_;
+  std::shared_ptr<const state::ChainView> view_;
+  MetricsSnapshot metrics_;
+  LiveStatus live_;
 
   boost::asio::steady_timer engine_timer_;
   std::optional<consensus::TimerRequest> pending_timer_;

@@ -2,6 +2,8 @@
 
 #include <sys/statvfs.h>
 
+#include <future>
+
 #include "contracts/accounts.h"
 #include "contracts/reputation.h"
 #include "contracts/staking.h"
@@ -11,45 +13,93 @@
 
 namespace verity::node {
 
+namespace {
+// The mempool's own refusals, which honest clients meet in races (and the
+// node's state of the moment): not counted against the client.
+bool stateful_reason(const std::string& reason) {
+  return reason == "tx-known" || reason == "nonce-too-low" || reason == "nonce-gap" || reason == "nonce-taken" ||
+         reason == "insufficient-funds" || reason == "mempool-full" || reason == "node-busy" ||
+         reason == "shutting-down";
+}
+}  // namespace
+
 rpc::NodeStatus RpcBackend::status() const {
-  const auto& chain = node_.chain();
+  const auto chain = node_.view();
+  const auto& live = node_.live();
   rpc::NodeStatus s;
-  s.chain_id = chain.genesis().chain_id;
-  s.height = chain.tip().height;
-  s.latest_block_hash = chain.tip().block_hash;
-  s.state_root = chain.tip().state_root;
-  s.view = node_.engine().view();
-  if (node_.is_validator()) s.validator = node_.validator_key();
+  s.chain_id = chain->genesis().chain_id;
+  s.height = chain->tip().height;
+  s.latest_block_hash = chain->tip().block_hash;
+  s.state_root = chain->tip().state_root;
+  s.view = live.view;
+  if (live.is_validator) s.validator = node_.validator_key();
   s.node_id = node_.node_id();
   s.moniker = node_.config().moniker;
-  s.peers = node_.peer_count();
-  s.mempool_txs = node_.mempool().size();
-  s.mempool_bytes = node_.mempool().bytes();
+  s.peers = live.peers;
+  s.mempool_txs = live.mempool_txs;
+  s.mempool_bytes = live.mempool_bytes;
   return s;
 }
 
+Result<std::optional<Block>> RpcBackend::block_at(std::uint64_t height) const { return node_.view()->block_at(height); }
+
+Result<std::optional<std::uint64_t>> RpcBackend::height_of(const Hash256& hash) const {
+  return node_.view()->height_of(hash);
+}
+
+Result<std::optional<CommitCertificate>> RpcBackend::certificate_at(std::uint64_t height) const {
+  return node_.view()->certificate_at(height);
+}
+
+Result<Hash256> RpcBackend::submit(const Transaction& tx) {
+  std::promise<Result<Hash256>> answer;
+  auto future = answer.get_future();
+  submit_async(tx, "local", [&answer](Result<Hash256> r) { answer.set_value(std::move(r)); });
+  return future.get();
+}
+
+void RpcBackend::submit_async(const Transaction& tx, const std::string& client,
+                              std::function<void(Result<Hash256>)> done) {
+  if (!client_limiter_.allow(client))
+    return done(make_error("rate-limited", "this client sent too many invalid transactions; wait and retry"));
+  node_.submit_async(tx, [this, client, done = std::move(done)](Result<Hash256> r) {
+    // The refusals of the checks before the mempool, not the mempool's
+    // (a nonce race is honest).
+    if (!r && r.error().fault != Fault::local && !stateful_reason(r.error().reason))
+      client_limiter_.refused(client, r.error().reason);
+    done(std::move(r));
+  });
+}
+
 Result<std::optional<rpc::TxLookup>> RpcBackend::transaction(const Hash256& id) const {
-  auto committed = node_.chain().transaction(id);
+  // The mempool after the chain: a transaction committed meanwhile has
+  // left the pool, and is then found in the next view.
+  auto committed = node_.view()->transaction(id);
   if (!committed) return committed.error();
   if (*committed) return std::optional<rpc::TxLookup>(rpc::TxLookup{(*committed)->tx, (*committed)->receipt});
-  if (const Transaction* pending = node_.mempool().get(id))
-    return std::optional<rpc::TxLookup>(rpc::TxLookup{*pending, std::nullopt});
+  if (auto pending = node_.pending_tx(id)) return std::optional<rpc::TxLookup>(rpc::TxLookup{*pending, std::nullopt});
+  committed = node_.view()->transaction(id);
+  if (!committed) return committed.error();
+  if (*committed) return std::optional<rpc::TxLookup>(rpc::TxLookup{(*committed)->tx, (*committed)->receipt});
   return std::optional<rpc::TxLookup>();
 }
 
 Result<rpc::AccountInfo> RpcBackend::account(const PublicKey& address) const {
-  auto a = contracts::load_account(node_.chain().state(), address);
+  const auto chain = node_.view();
+  auto a = contracts::load_account(chain->state(), address);
   if (!a) return a.error();
   rpc::AccountInfo info;
   info.balance = a->balance;
   info.nonce = a->nonce;
-  info.next_nonce = node_.mempool().next_nonce(address).value_or(a->nonce);
-  info.height = node_.chain().tip().height;
+  // The pool may be a commit ahead of this view: never below the account's nonce.
+  info.next_nonce = std::max(a->nonce, node_.pending_next_nonce(address).value_or(a->nonce));
+  info.height = chain->tip().height;
   return info;
 }
 
 Result<rpc::AccountProof> RpcBackend::prove_account(const PublicKey& address) const {
-  const auto& chain = node_.chain();
+  const auto view = node_.view();
+  const auto& chain = *view;
   const std::uint64_t height = chain.tip().height;
   if (height == 0) return make_error("not-found", "no block is committed yet: proofs start at height 1");
   rpc::AccountProof p;
@@ -93,7 +143,8 @@ rpc::ValidatorInfo info_of(const contracts::ValidatorRecord& v, const ValidatorS
 }  // namespace
 
 Result<std::vector<rpc::ValidatorInfo>> RpcBackend::validators() const {
-  const auto& state = node_.chain().state();
+  const auto chain = node_.view();
+  const auto& state = chain->state();
   auto ops = contracts::validator_operators(state);
   if (!ops) return ops.error();
   std::vector<rpc::ValidatorInfo> in_set, others;
@@ -101,7 +152,7 @@ Result<std::vector<rpc::ValidatorInfo>> RpcBackend::validators() const {
     auto v = contracts::load_validator(state, op);
     if (!v) return v.error();
     if (!*v) continue;
-    auto i = info_of(**v, node_.chain().validators());
+    auto i = info_of(**v, chain->validators());
     (i.in_set ? in_set : others).push_back(std::move(i));
   }
   in_set.insert(in_set.end(), others.begin(), others.end());
@@ -109,14 +160,16 @@ Result<std::vector<rpc::ValidatorInfo>> RpcBackend::validators() const {
 }
 
 Result<std::optional<rpc::ValidatorInfo>> RpcBackend::validator(const PublicKey& operator_address) const {
-  auto v = contracts::load_validator(node_.chain().state(), operator_address);
+  const auto chain = node_.view();
+  auto v = contracts::load_validator(chain->state(), operator_address);
   if (!v) return v.error();
   if (!*v) return std::optional<rpc::ValidatorInfo>();
-  return std::optional<rpc::ValidatorInfo>(info_of(**v, node_.chain().validators()));
+  return std::optional<rpc::ValidatorInfo>(info_of(**v, chain->validators()));
 }
 
 Result<rpc::DelegationsInfo> RpcBackend::delegations(const PublicKey& delegator) const {
-  const auto& state = node_.chain().state();
+  const auto chain = node_.view();
+  const auto& state = chain->state();
   rpc::DelegationsInfo out;
   auto validators = contracts::delegated_validators(state, delegator);
   if (!validators) return validators.error();
@@ -136,7 +189,8 @@ Result<rpc::DelegationsInfo> RpcBackend::delegations(const PublicKey& delegator)
 }
 
 Result<rpc::RewardsInfo> RpcBackend::rewards(const PublicKey& account) const {
-  const auto& chain = node_.chain();
+  const auto view = node_.view();
+  const auto& chain = *view;
   // As a claim in the next block would see them.
   auto summary = contracts::rewards_of(chain.state(), account, chain.tip().height + 1, chain.genesis().params);
   if (!summary) return summary.error();
@@ -150,7 +204,7 @@ Result<rpc::RewardsInfo> RpcBackend::rewards(const PublicKey& account) const {
 }
 
 Result<std::uint64_t> RpcBackend::reputation(const PublicKey& who) const {
-  return contracts::reputation(node_.chain().state(), who);
+  return contracts::reputation(node_.view()->state(), who);
 }
 
 // --- the task market, in the JSON forms docs/rpc.md gives ------------------------------
@@ -251,14 +305,14 @@ rapidjson::Document document(F build) {
 }  // namespace
 
 Result<std::optional<rapidjson::Document>> RpcBackend::task(std::uint64_t id) const {
-  auto t = contracts::load_task(node_.chain().state(), id);
+  auto t = contracts::load_task(node_.view()->state(), id);
   if (!t) return t.error();
   if (!*t) return std::optional<rapidjson::Document>();
   return std::optional<rapidjson::Document>(document([&](Alloc& a) { return task_json(**t, a); }));
 }
 
 Result<rapidjson::Document> RpcBackend::tasks(std::uint64_t before, std::uint64_t limit, bool in_progress) const {
-  auto list = contracts::list_tasks(node_.chain().state(), before, static_cast<std::size_t>(limit), in_progress);
+  auto list = contracts::list_tasks(node_.view()->state(), before, static_cast<std::size_t>(limit), in_progress);
   if (!list) return list.error();
   return document([&](Alloc& a) {
     Value out(rapidjson::kArrayType);
@@ -268,14 +322,15 @@ Result<rapidjson::Document> RpcBackend::tasks(std::uint64_t before, std::uint64_
 }
 
 Result<std::optional<rapidjson::Document>> RpcBackend::worker(const PublicKey& key) const {
-  auto w = contracts::load_worker(node_.chain().state(), key);
+  auto w = contracts::load_worker(node_.view()->state(), key);
   if (!w) return w.error();
   if (!*w) return std::optional<rapidjson::Document>();
   return std::optional<rapidjson::Document>(document([&](Alloc& a) { return worker_json(**w, a); }));
 }
 
 Result<rapidjson::Document> RpcBackend::workers() const {
-  const auto& state = node_.chain().state();
+  const auto chain = node_.view();
+  const auto& state = chain->state();
   auto keys = contracts::worker_keys(state);
   if (!keys) return keys.error();
   rapidjson::Document d(rapidjson::kArrayType);
@@ -288,7 +343,7 @@ Result<rapidjson::Document> RpcBackend::workers() const {
 }
 
 Result<std::optional<Bytes>> RpcBackend::module(const Hash256& hash) const {
-  return contracts::load_module(node_.chain().state(), hash);
+  return contracts::load_module(node_.view()->state(), hash);
 }
 
 std::vector<rpc::Metric> RpcBackend::metrics() const {
@@ -298,14 +353,16 @@ std::vector<rpc::Metric> RpcBackend::metrics() const {
   auto counter = [](std::string name, std::string help, double v) {
     return rpc::Metric{std::move(name), std::move(help), "counter", {{"", v}}};
   };
-  const auto& chain = node_.chain();
-  const auto& pool = node_.mempool();
+  const auto view = node_.view();
+  const auto& chain = *view;
+  const auto& live = node_.live();
+  const MetricsSnapshot snap = node_.metrics_snapshot();
   const auto p2p = node_.p2p().counters();
   std::vector<rpc::Metric> m;
   m.push_back(gauge("verity_height", "height of the last committed block", static_cast<double>(chain.tip().height)));
-  m.push_back(gauge("verity_view", "the consensus view at the current height", static_cast<double>(node_.engine().view())));
-  m.push_back(counter("verity_view_changes_total", "view changes since start", static_cast<double>(node_.stats().view_changes)));
-  m.push_back(gauge("verity_is_validator", "1 when this node's key is in the validator set", node_.is_validator() ? 1 : 0));
+  m.push_back(gauge("verity_view", "the consensus view at the current height", static_cast<double>(live.view)));
+  m.push_back(counter("verity_view_changes_total", "view changes since start", static_cast<double>(snap.stats.view_changes)));
+  m.push_back(gauge("verity_is_validator", "1 when this node's key is in the validator set", live.is_validator ? 1 : 0));
   m.push_back(gauge("verity_validators", "validators in the set that certifies the next block",
                     static_cast<double>(chain.validators().size())));
   // This node's validator under the downtime rule, once its key is
@@ -333,21 +390,47 @@ std::vector<rpc::Metric> RpcBackend::metrics() const {
     }
   }
   m.push_back(counter("verity_committed_txs_total", "transactions committed since start",
-                      static_cast<double>(node_.stats().committed_txs)));
+                      static_cast<double>(snap.stats.committed_txs)));
   m.push_back(counter("verity_synced_blocks_total", "blocks taken from peers by sync since start",
-                      static_cast<double>(node_.stats().synced_blocks)));
-  m.push_back(gauge("verity_mempool_txs", "pending transactions", static_cast<double>(pool.size())));
-  m.push_back(gauge("verity_mempool_bytes", "encoded bytes of pending transactions", static_cast<double>(pool.bytes())));
+                      static_cast<double>(snap.stats.synced_blocks)));
+  m.push_back(gauge("verity_mempool_txs", "pending transactions", static_cast<double>(live.mempool_txs)));
+  m.push_back(gauge("verity_mempool_bytes", "encoded bytes of pending transactions", static_cast<double>(live.mempool_bytes)));
+  m.push_back(gauge("verity_admission_queue", "checked transactions waiting for the consensus thread to admit them",
+                    static_cast<double>(live.pending_admissions)));
   rpc::Metric rejected{"verity_mempool_rejected_total", "transactions the mempool refused, by reason", "counter", {}};
-  for (const auto& [reason, n] : pool.counters().rejected)
+  for (const auto& [reason, n] : snap.mempool.rejected)
     rejected.samples.push_back({"reason=\"" + reason + "\"", static_cast<double>(n)});
   m.push_back(std::move(rejected));
+  // Refused before the mempool (node/admission.h), from peers and clients.
+  rpc::Metric invalid{"verity_invalid_txs_total",
+                      "transactions refused by the checks before the mempool (size, chain id, fee, signature, module), by "
+                      "reason and source",
+                      "counter",
+                      {}};
+  for (const auto& [reason, n] : snap.stats.invalid_txs)
+    invalid.samples.push_back({"source=\"peer\",reason=\"" + reason + "\"", static_cast<double>(n)});
+  for (const auto& [reason, n] : client_limiter_.refused())
+    invalid.samples.push_back({"source=\"rpc\",reason=\"" + reason + "\"", static_cast<double>(n)});
+  m.push_back(std::move(invalid));
+  m.push_back(counter("verity_rpc_rate_limited_total",
+                      "transaction submissions refused because their client sent too many invalid ones",
+                      static_cast<double>(client_limiter_.limited())));
+  m.push_back(counter("verity_p2p_peers_dropped_invalid_txs_total", "peers disconnected for relaying an invalid transaction",
+                      static_cast<double>(snap.stats.peers_dropped_invalid_txs)));
+  m.push_back(counter("verity_p2p_txs_dropped_total",
+                      "transactions from peers dropped unchecked because the peer's queue at the verify pool was full",
+                      static_cast<double>(snap.stats.peer_txs_dropped)));
+  const auto& pc = node_.precheck().counters();
+  m.push_back(counter("verity_signatures_checked_total", "transaction signatures checked before the mempool",
+                      static_cast<double>(pc.signatures_checked)));
+  m.push_back(counter("verity_modules_checked_total", "task modules checked before the mempool (cached by hash)",
+                      static_cast<double>(pc.modules_checked)));
   if (auto next = contracts::next_task_id(chain.state()))
     m.push_back(counter("verity_tasks_submitted_total", "tasks submitted on this chain",
                         static_cast<double>(*next > 0 ? *next - 1 : 0)));
   if (auto ws = contracts::worker_keys(chain.state()))
     m.push_back(gauge("verity_workers", "registered task workers", static_cast<double>(ws->size())));
-  m.push_back(gauge("verity_peers", "authenticated peer links", static_cast<double>(node_.peer_count())));
+  m.push_back(gauge("verity_peers", "authenticated peer links", static_cast<double>(live.peers)));
   m.push_back(counter("verity_p2p_dropped_peers_total", "peers dropped for misbehaviour or errors",
                       static_cast<double>(p2p.dropped_peers)));
   m.push_back(counter("verity_p2p_bytes_in_total", "bytes received on peer links", static_cast<double>(p2p.bytes_in)));

@@ -1,7 +1,9 @@
 #pragma once
 // The running node as the RPC server sees it (rpc::NodeApi): reads from
 // the committed chain and the contracts' queries, writes through
-// Node::submit. Runs on the node's io_context thread.
+// Node::submit_async. Thread-safe: it reads Node::view() (a snapshot of
+// the committed chain), the node's live figures and the mempool's locked
+// lookups, never what only the consensus thread may touch.
 
 #include "node/node.h"
 #include "rpc/api.h"
@@ -14,13 +16,9 @@ class RpcBackend final : public rpc::NodeApi {
 
   rpc::NodeStatus status() const override;
   const Genesis& genesis() const override { return node_.chain().genesis(); }
-  Result<std::optional<Block>> block_at(std::uint64_t height) const override { return node_.chain().block_at(height); }
-  Result<std::optional<std::uint64_t>> height_of(const Hash256& hash) const override {
-    return node_.chain().height_of(hash);
-  }
-  Result<std::optional<CommitCertificate>> certificate_at(std::uint64_t height) const override {
-    return node_.chain().certificate_at(height);
-  }
+  Result<std::optional<Block>> block_at(std::uint64_t height) const override;
+  Result<std::optional<std::uint64_t>> height_of(const Hash256& hash) const override;
+  Result<std::optional<CommitCertificate>> certificate_at(std::uint64_t height) const override;
   Result<std::optional<rpc::TxLookup>> transaction(const Hash256& id) const override;
   Result<rpc::AccountInfo> account(const PublicKey& address) const override;
   Result<rpc::AccountProof> prove_account(const PublicKey& address) const override;
@@ -34,11 +32,18 @@ class RpcBackend final : public rpc::NodeApi {
   Result<std::optional<rapidjson::Document>> worker(const PublicKey& key) const override;
   Result<rapidjson::Document> workers() const override;
   Result<std::optional<Bytes>> module(const Hash256& hash) const override;
-  Result<Hash256> submit(const Transaction& tx) override { return node_.submit(tx); }
+  // Blocks the calling thread until the consensus thread answers: for
+  // callers that can wait (not the RPC server, which uses submit_async).
+  Result<Hash256> submit(const Transaction& tx) override;
+  // Refuses at once ("rate-limited") a client that kept sending invalid
+  // transactions (ClientLimiter), else Node::submit_async.
+  void submit_async(const Transaction& tx, const std::string& client,
+                    std::function<void(Result<Hash256>)> done) override;
   std::vector<rpc::Metric> metrics() const override;
 
  private:
   Node& node_;
+  ClientLimiter client_limiter_;
 };
 
 }  // namespace verity::node

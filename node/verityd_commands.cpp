@@ -12,6 +12,7 @@
 #include <optional>
 #include <ostream>
 #include <sstream>
+#include <thread>
 
 #include "node/client.h"  // process_io: the no-echo terminal prompt
 #include "node/config.h"
@@ -369,16 +370,42 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& out, std::ostr
     logger.write(LogLevel::info, "node", "signal", Fields().add("signal", sig == SIGINT ? "SIGINT" : "SIGTERM").str());
     (*node)->stop();
   });
+  // Threads (docs/node.md, "Threads"): this one runs `io`, the consensus
+  // thread; the RPC server's sessions run on `rpc_io`'s thread, and its
+  // calls on `rpc_handlers`.
+  boost::asio::io_context rpc_io;
+  auto rpc_guard = boost::asio::make_work_guard(rpc_io);
+  auto rpc_handler_pool = make_background_pool(pool_threads(), kRpcPoolNice);
+  boost::asio::thread_pool& rpc_handlers = *rpc_handler_pool;
   RpcBackend backend(**node);
-  rpc::Server rpc_server(io, backend, rpc_limits(*config));
+  rpc::Server rpc_server(rpc_io, backend, rpc_limits(*config), &rpc_handlers);
   rpc_server.set_auth_token(auth_token);
   (*node)->on_commit([&](const Block& b, const std::vector<Receipt>& r, const std::vector<Event>& e) {
     rpc_server.on_committed(b, r, e);
   });
   (*node)->on_stop([&] {
     signals.cancel();
-    rpc_server.stop();
+    boost::asio::post(rpc_io, [&] { rpc_server.stop(); });
   });
+  std::thread rpc_thread;
+  // Whatever way cmd_start returns, the RPC threads stop before the node
+  // and the server they use are destroyed.
+  struct RpcThreads {
+    boost::asio::io_context& io;
+    decltype(rpc_guard)& guard;
+    boost::asio::thread_pool& handlers;
+    rpc::Server& server;
+    std::thread& thread;
+    void stop() {
+      if (thread.joinable()) {
+        boost::asio::post(io, [this] { server.stop(); });
+        guard.reset();
+        thread.join();
+      }
+      handlers.join();
+    }
+    ~RpcThreads() { stop(); }
+  } rpc_threads{rpc_io, rpc_guard, rpc_handlers, rpc_server, rpc_thread};
   if (auto s = rpc_server.listen(config->rpc.listen.host, config->rpc.listen.port); !s) {
     err << "verityd start: " << s.error().reason << ": " << s.error().detail
         << " (another program uses it? set [rpc] listen in config.toml)\n";
@@ -404,8 +431,10 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& out, std::ostr
     err << "verityd start: " << s.error().reason << ": " << s.error().detail << "\n";
     return kExitFailure;
   }
+  rpc_thread = std::thread([&] { rpc_io.run(); });
   io.run();
   const bool failed = (*node)->fatal().has_value();
+  rpc_threads.stop();
   node->reset();  // closes the database
   logger.write(LogLevel::info, "node", "stopped", "");
   return failed ? kExitFailure : kExitOk;

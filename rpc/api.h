@@ -1,10 +1,12 @@
 #pragma once
 // What the RPC server needs from the node, in core types only: rpc/ never
 // links node/, state/ or contracts/ (DESIGN.md's arrows). node/rpc_backend
-// implements it on the running node. Every call runs on the node's
-// io_context thread, so implementations need no locking.
+// implements it on the running node. Calls come from the RPC server's
+// threads, several at once: implementations must be thread-safe (the
+// node's reads a snapshot of the committed chain, node/node.h).
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -144,6 +146,15 @@ class NodeApi {
   virtual Result<std::optional<Bytes>> module(const Hash256& hash) const = 0;
   // Admits to the mempool and gossips; the error carries the mempool's reason.
   virtual Result<Hash256> submit(const Transaction& tx) = 0;
+  // The same, answered through `done` (exactly once, on any thread, maybe
+  // before this returns): what the RPC methods call. `client` names the
+  // caller (its IP address) for per-client limits. The node's runs the
+  // cheap checks on the calling thread and queues the rest (docs/node.md).
+  virtual void submit_async(const Transaction& tx, const std::string& client,
+                            std::function<void(Result<Hash256>)> done) {
+    (void)client;
+    done(submit(tx));
+  }
   virtual std::vector<Metric> metrics() const = 0;
 };
 

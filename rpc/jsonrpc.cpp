@@ -1,5 +1,7 @@
 #include "rpc/jsonrpc.h"
 
+#include <atomic>
+
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -142,10 +144,23 @@ Dispatcher::Dispatcher(std::vector<Method> methods, std::size_t max_batch)
   }
 }
 
+void Dispatcher::count_call(const std::string& name) {
+  std::lock_guard lock(calls_mu_);
+  calls_[name]++;
+}
+
+std::map<std::string, std::uint64_t> Dispatcher::calls() const {
+  std::lock_guard lock(calls_mu_);
+  return calls_;
+}
+
 // Answers of a batch, collected in request order until the last one comes.
+// The calls may answer on different threads (a send_tx answers from the
+// node's consensus thread): each writes its own slot, and the last one,
+// by the atomic count, writes the whole answer.
 struct Dispatcher::Batch {
   std::vector<std::optional<rapidjson::Document>> answers;
-  std::size_t pending = 0;
+  std::atomic<std::size_t> pending{0};
   std::function<void(std::string)> done;
   void finish() {
     rapidjson::Document out(rapidjson::kArrayType);
@@ -238,12 +253,12 @@ void Dispatcher::call(const rapidjson::Value& request, CallContext& ctx,
   const std::string name(method_it->value.GetString(), method_it->value.GetStringLength());
   auto m = by_name_.find(name);
   if (m == by_name_.end()) {
-    calls_["(unknown)"]++;
+    count_call("(unknown)");
     fail(kMethodNotFound, "method not found: '" + name + "' (rpc.discover lists the methods)");
     return;
   }
   const Method& method = *m->second;
-  calls_[method.name]++;
+  count_call(method.name);
   if (method.websocket_only && !ctx.subscriber) {
     fail(kUnavailable, name + " works on the WebSocket endpoint /ws only", "websocket-only");
     return;

@@ -31,6 +31,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -88,6 +89,8 @@ struct CallContext {
   // False when the server requires a bearer token and the request did not
   // carry it: methods that `write` are refused with -32005.
   bool may_write = true;
+  // Who is calling (the client's IP address): per-client limits.
+  std::string client = "local";
 };
 
 struct Param {
@@ -137,7 +140,7 @@ class Dispatcher {
 
   const std::vector<Method>& methods() const { return methods_; }
   // Calls by method name ("(unknown)" for names not in the table).
-  const std::map<std::string, std::uint64_t>& calls() const { return calls_; }
+  std::map<std::string, std::uint64_t> calls() const;
 
  private:
   struct Batch;
@@ -147,6 +150,8 @@ class Dispatcher {
   std::map<std::string, const Method*, std::less<>> by_name_;
   std::vector<std::vector<IntBounds>> bounds_;  // per method, per parameter
   std::size_t max_batch_;
+  void count_call(const std::string& name);
+  mutable std::mutex calls_mu_;  // handle() runs on several threads at once
   std::map<std::string, std::uint64_t> calls_;
 };
 

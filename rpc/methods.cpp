@@ -382,12 +382,13 @@ JsonResult m_module(const Value& params, CallContext& ctx) {
   });
 }
 
-JsonResult m_send_tx(const Value& params, CallContext& ctx) {
+void m_send_tx(const Value& params, CallContext& ctx, Reply reply) {
   auto tx = tx_param(params);
-  if (!tx) return tx.error();
-  auto id = ctx.node.submit(*tx);
-  if (!id) return id.error();
-  return object_result([&](Value& o, JsonAlloc& a) { o.AddMember("hash", to_json(*id, a), a); });
+  if (!tx) return reply(tx.error());
+  ctx.node.submit_async(*tx, ctx.client, [reply](Result<Hash256> id) {
+    if (!id) return reply(id.error());
+    reply(object_result([&](Value& o, JsonAlloc& a) { o.AddMember("hash", to_json(*id, a), a); }));
+  });
 }
 
 JsonResult commit_result(const Hash256& id, const Receipt& r) {
@@ -415,20 +416,28 @@ void m_send_tx_commit(const Value& params, CallContext& ctx, Reply reply) {
   if (ctx.waiters->full())
     return reply(make_error("too-many-waiters", "too many calls are waiting for commits; retry later, or use "
                                                 "send_tx and poll the tx method"));
+  // The waiter first: the transaction may commit before submit_async
+  // answers (its answer and the commit come from different threads).
+  // Refused, the waiter is cancelled.
   const Hash256 id = tx->id();
-  auto admitted = ctx.node.submit(*tx);
-  if (!admitted) {
-    // Sent before (by send_tx, or a retry after a timeout): wait for it or
-    // answer with its receipt.
-    if (admitted.error().reason != "tx-known") return reply(admitted.error());
-    auto found = ctx.node.transaction(id);
-    if (!found) return reply(found.error());
-    if (!*found) return reply(admitted.error());
-    if ((*found)->receipt) return reply(commit_result(id, *(*found)->receipt));
-  }
-  ctx.waiters->wait(id, std::chrono::milliseconds(timeout_ms), [reply, id](Result<Receipt> r) {
+  auto waiter = ctx.waiters->wait(id, std::chrono::milliseconds(timeout_ms), [reply, id](Result<Receipt> r) {
     if (!r) return reply(r.error());
     reply(commit_result(id, *r));
+  });
+  if (!waiter) return;  // refused: wait() answered
+  CommitWaiters* waiters = ctx.waiters;
+  NodeApi* node = &ctx.node;
+  ctx.node.submit_async(*tx, ctx.client, [waiters, node, id, w = *waiter](Result<Hash256> admitted) {
+    if (admitted) return;
+    // Sent before (by send_tx, or a retry after a timeout): wait for it or
+    // answer with its receipt.
+    if (admitted.error().reason == "tx-known") {
+      auto found = node->transaction(id);
+      if (!found) return waiters->cancel(w, found.error());
+      if (*found && (*found)->receipt) return waiters->cancel(w, *(*found)->receipt);
+      if (*found) return;  // pending: the waiter stays
+    }
+    waiters->cancel(w, admitted.error());
   });
 }
 
@@ -631,7 +640,7 @@ const std::vector<Method>& node_methods() {
                  "transaction's encoding gets malformed-tx (tx-too-large over 2 MiB) the same way. A transaction "
                  "object with a field it does not have, in the payload too, is -32602 naming the field.",
                  {{"tx", tx_schema, true, "the signed transaction, as JSON or as the hex of its encoding"}},
-                 R"({"type":"object","properties":{"hash":)" + ref("Hash") + "}}", false, sync_handler(m_send_tx),
+                 R"({"type":"object","properties":{"hash":)" + ref("Hash") + "}}", false, m_send_tx,
                  /*writes=*/true});
     m.push_back({"send_tx_commit", "Submits a signed transaction and answers when a block commits it.",
                  "Rejections as send_tx. Times out with -32003 (reason timeout) after timeout_ms (default 30000, "

@@ -61,6 +61,13 @@ std::string_view authorization_of(const http::request<http::string_body>& req) {
   return {v.data(), v.size()};
 }
 
+// The client's IP address, for per-client limits ("unknown" once closed).
+std::string remote_address(const tcp::socket& socket) {
+  beast::error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  return ec ? std::string("unknown") : ep.address().to_string();
+}
+
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -117,7 +124,8 @@ bool is_json_content_type(std::string_view content_type) {
 
 class WsSession : public Connection, public Subscriber, public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(Server& server, tcp::socket socket) : server_(server), ws_(std::move(socket)) {}
+  WsSession(Server& server, tcp::socket socket)
+      : server_(server), client_(remote_address(socket)), ws_(std::move(socket)) {}
 
   // `address`: client_address() of the peer, for the per-address limits.
   void run(http::request<http::string_body> req, std::string address) {
@@ -150,6 +158,7 @@ class WsSession : public Connection, public Subscriber, public std::enable_share
   std::optional<Clock::time_point> idle_since() override {
     if (closed_ || pending_.load() > 0 || !queue_.empty()) return std::nullopt;
     {
+      std::lock_guard lock(subs_mu_);
       if (!subs_.empty()) return std::nullopt;
     }
     return from_ticks(last_message_.load());
@@ -169,6 +178,7 @@ class WsSession : public Connection, public Subscriber, public std::enable_share
   Result<std::string> subscribe(const std::string& topic, const std::optional<PublicKey>& account) override {
     if (topic != "blocks" && topic != "txs" && topic != "tasks")
       return make_error("invalid-params", "topic: expected blocks, txs or tasks, got '" + topic + "'");
+    std::lock_guard lock(subs_mu_);  // handlers run on the handler threads
     if (subs_.size() >= server_.limits_.max_subscriptions)
       return make_error("too-many-subscriptions",
                         "at most " + std::to_string(server_.limits_.max_subscriptions) + " per connection");
@@ -176,12 +186,20 @@ class WsSession : public Connection, public Subscriber, public std::enable_share
     subs_[id] = {topic, account};
     return id;
   }
-  bool unsubscribe(const std::string& id) override { return subs_.erase(id) != 0; }
+  bool unsubscribe(const std::string& id) override {
+    std::lock_guard lock(subs_mu_);
+    return subs_.erase(id) != 0;
+  }
 
   void publish(const Block& block, const std::vector<Receipt>& receipts,
                const std::vector<Event>& block_events) override {
-    if (closed_ || subs_.empty()) return;
-    for (const auto& entry : subs_) {
+    if (closed_) return;
+    std::map<std::string, Sub> subs;
+    {
+      std::lock_guard lock(subs_mu_);
+      subs = subs_;
+    }
+    for (const auto& entry : subs) {
       // Named, not a structured binding: the lambdas below capture them,
       // which clang accepts only from version 16 (Debian 12 has 14).
       const auto& id = entry.first;
@@ -278,7 +296,9 @@ class WsSession : public Connection, public Subscriber, public std::enable_share
       std::string msg = beast::buffers_to_string(self->buffer_.data());
       self->buffer_.consume(self->buffer_.size());
       CallContext ctx{self->server_.node_, &self->server_.waiters_, self.get(), self->may_write_};
-      self->server_.dispatcher_.handle(msg, ctx, [weak = self->weak_from_this()](std::string answer) {
+      ctx.client = self->client_;
+      // The handler may use the session (subscribe) while it runs: `self` keeps it.
+      self->server_.dispatch(std::move(msg), ctx, self, [weak = self->weak_from_this()](std::string answer) {
         auto s = weak.lock();
         if (s && !answer.empty()) s->send(std::move(answer));
       });
@@ -326,10 +346,12 @@ class WsSession : public Connection, public Subscriber, public std::enable_share
   }
 
   Server& server_;
+  std::string client_;  // before ws_: initialised from the socket before ws_ takes it
   websocket::stream<beast::tcp_stream> ws_;
   beast::flat_buffer buffer_;
   std::deque<std::string> queue_;
   std::size_t queued_bytes_ = 0;
+  std::mutex subs_mu_;  // subscribe() runs on a handler thread, publish() on the server's
   std::map<std::string, Sub> subs_;
   std::uint64_t next_sub_ = 0;
   std::uint64_t id_ = 0;
@@ -480,9 +502,10 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
                             "application/json')");
     if (target == "/" && req_.method() == http::verb::post) {
       CallContext ctx{server_.node_, &server_.waiters_, nullptr, server_.may_write(authorization_of(req_))};
+      ctx.client = remote_address(stream_.socket());
       // The answer may come later (send_tx_commit), when no read or write
       // holds the session: the callback keeps it alive until then.
-      server_.dispatcher_.handle(req_.body(), ctx, [self = shared_from_this()](std::string answer) {
+      server_.dispatch(std::move(req_.body()), ctx, nullptr, [self = shared_from_this()](std::string answer) {
         if (self->closed_) return;
         if (answer.empty()) return self->reply(http::status::no_content, "", false);
         self->reply(http::status::ok, std::move(answer), false);
@@ -614,9 +637,10 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
 
 // --- server -------------------------------------------------------------------------------
 
-Server::Server(net::io_context& io, NodeApi& node, ServerLimits limits)
+Server::Server(net::io_context& io, NodeApi& node, ServerLimits limits, net::thread_pool* handlers)
     : io_(io),
       node_(node),
+      handlers_(handlers),
       limits_(limits),
       dispatcher_(node_methods(), limits.max_batch),
       waiters_(io, limits.max_commit_waiters),
@@ -832,12 +856,32 @@ void Server::stop() {
   per_address_.clear();
 }
 
+void Server::dispatch(std::string body, CallContext ctx, std::shared_ptr<void> keep,
+                      std::function<void(std::string)> done) {
+  // The answer goes back to the server's thread, which owns the sessions.
+  auto answer = [this, done = std::move(done)](std::string text) {
+    net::post(io_, [done, text = std::move(text)]() mutable { done(std::move(text)); });
+  };
+  if (!handlers_) return dispatcher_.handle(body, ctx, std::move(answer));
+  net::post(*handlers_, [this, body = std::move(body), ctx, keep = std::move(keep), answer = std::move(answer)]() mutable {
+    dispatcher_.handle(body, ctx, std::move(answer));
+  });
+}
+
 void Server::on_committed(const Block& block, const std::vector<Receipt>& receipts,
                           const std::vector<Event>& block_events) {
-  waiters_.on_committed(receipts);
-  auto all = connections_;
-  for (auto& [id, weak] : all)
-    if (auto c = weak.lock()) c->publish(block, receipts, block_events);
+  // From the node's consensus thread: copy and hand over to the server's
+  // thread, so that no client, however slow, holds up a commit.
+  auto b = std::make_shared<const Block>(block);
+  auto r = std::make_shared<const std::vector<Receipt>>(receipts);
+  auto e = std::make_shared<const std::vector<Event>>(block_events);
+  net::post(io_, [this, b, r, e] {
+    if (stopped_) return;
+    waiters_.on_committed(*r);
+    auto all = connections_;
+    for (auto& [id, weak] : all)
+      if (auto c = weak.lock()) c->publish(*b, *r, *e);
+  });
 }
 
 namespace {

@@ -41,6 +41,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -108,7 +109,12 @@ class Connection;
 
 class Server {
  public:
-  Server(boost::asio::io_context& io, NodeApi& node, ServerLimits limits = {});
+  // The server's sessions, timers and subscriptions live on `io`'s thread
+  // (one thread: the server has no locks of its own). JSON-RPC calls run on
+  // `handlers` when given (verityd: a pool as large as the machine), so a
+  // slow call holds up no other client; without it, on `io`'s thread.
+  Server(boost::asio::io_context& io, NodeApi& node, ServerLimits limits = {},
+         boost::asio::thread_pool* handlers = nullptr);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -119,8 +125,9 @@ class Server {
   // Closes the listener and every connection; waiting calls get "shutting-down".
   void stop();
 
-  // The node calls this after each committed block: answers send_tx_commit
-  // and notifies WebSocket subscribers. `block_events`: what the block's
+  // The node calls this after each committed block, from any thread: it
+  // copies what it needs and returns; the server's thread then answers
+  // send_tx_commit and notifies WebSocket subscribers. `block_events`: what the block's
   // hooks emitted (task assignment and settlement), in no receipt.
   void on_committed(const Block& block, const std::vector<Receipt>& receipts,
                     const std::vector<Event>& block_events = {});
@@ -144,6 +151,9 @@ class Server {
   friend class HttpSession;
   friend class WsSession;
   void accept();
+  // Runs a request body on the handler pool; `done` runs on io's thread;
+  // `keep` is held until the handler returns.
+  void dispatch(std::string body, CallContext ctx, std::shared_ptr<void> keep, std::function<void(std::string)> done);
   // Registers an accepted socket, making room first (eviction) or refusing it.
   void admit(boost::asio::ip::tcp::socket socket);
   std::uint64_t add_connection(std::weak_ptr<Connection> c, const std::string& address, bool websocket);
@@ -161,6 +171,7 @@ class Server {
 
   boost::asio::io_context& io_;
   NodeApi& node_;
+  boost::asio::thread_pool* handlers_;
   ServerLimits limits_;
   Dispatcher dispatcher_;
   CommitWaiters waiters_;
