@@ -632,7 +632,6 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
   // The request's Origin when listed in cors_allowed_origins: echoed in
   // Access-Control-Allow-Origin.
   std::string cors_origin_;
-  bool had_origin_ = false;
 };
 
 // --- server -------------------------------------------------------------------------------
@@ -646,7 +645,11 @@ Server::Server(net::io_context& io, NodeApi& node, ServerLimits limits, net::thr
       waiters_(io, limits.max_commit_waiters),
       acceptor_(io) {}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+  close_connections();  // what stop() left to io_, which may not run again
+  alive_.reset();
+}
 
 Status Server::listen(const std::string& host, std::uint16_t port) {
   boost::system::error_code ec;
@@ -847,7 +850,16 @@ void Server::stop() {
   stopped_ = true;
   boost::system::error_code ec;
   acceptor_.close(ec);
+  // Waiting calls answer "shutting-down"; the answers reach their sessions
+  // through io_ (dispatch), so the sessions close after them, once those
+  // are on their way: a client waiting on send_tx_commit learns why.
   waiters_.cancel_all();
+  net::post(io_, [this, alive = std::weak_ptr<int>(alive_)] {
+    if (!alive.expired()) close_connections();
+  });
+}
+
+void Server::close_connections() {
   auto all = connections_;
   for (auto& [id, weak] : all)
     if (auto c = weak.lock()) c->close();

@@ -158,6 +158,7 @@ class Server {
   void admit(boost::asio::ip::tcp::socket socket);
   std::uint64_t add_connection(std::weak_ptr<Connection> c, const std::string& address, bool websocket);
   void remove_connection(std::uint64_t id);
+  void close_connections();
   // Closes the idlest connection for which `match(address, websocket)`
   // holds, counting it under `reason`; false when none is idle.
   template <class Match>
@@ -197,6 +198,8 @@ class Server {
   bool any_origin_ = false;
   ServerStats stats_;
   std::string auth_token_;
+  // Expires with the server: what stop() posts to io_ runs only while it lives.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 // The key per-address limits count under: an IPv4 address as is (also
