@@ -5,6 +5,7 @@
 //
 //   node_load --genesis FILE --peers HOST:PORT,... [--rate TX_PER_S | --burst N]
 //             [--seconds S] [--wait S]
+//   node_load --measure-verify SECONDS   # prints one core's verifications/s
 //
 // --rate sends at a steady rate for --seconds; --burst sends N at once
 // (saturation). The senders are the devnet accounts alice, bob, carol and
@@ -241,7 +242,31 @@ class Load final : public P2PHandler {
 
 }  // namespace
 
+// One core's BIP-340 verifications per second of a signed transfer (its
+// signing hash included, as admission pays it): the unit of the node
+// benchmark's signature bound.
+int measure_verify(double seconds) {
+  Transaction tx;
+  tx.chain_id = "bench";
+  tx.fee = Amount(1);
+  tx.payload = Transfer{SecretKey::derive_insecure("to").public_key(), Amount(1)};
+  tx.sign(SecretKey::derive_insecure("from"));
+  std::size_t n = 0;
+  const auto start = Clock::now();
+  double elapsed = 0;
+  bool ok = true;
+  while (elapsed < seconds) {
+    for (int i = 0; i < 100; ++i) ok = tx.verify_signature() && ok;
+    n += 100;
+    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  }
+  if (!ok) return 1;
+  std::printf("%.0f\n", static_cast<double>(n) / elapsed);
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "--measure-verify") return measure_verify(std::stod(argv[2]));
   Options o = parse(argc, argv);
   std::ifstream in(o.genesis);
   std::stringstream text;

@@ -4,7 +4,7 @@ default config) on 127.0.0.1, fed pre-signed transfers by build/bench/node_load
 over peer links. Prints finalized transactions per second at saturation,
 submit-to-final latency at a steady rate, and each validator's resident memory.
 
-  bench/node_load.py [--runs N] [--rate TX_PER_S] [--seconds S]
+  bench/node_load.py [--runs N] [--rate TX_PER_S] [--seconds S]   (--rate: a tenth of the bound)
                      [--saturation-rate TX_PER_S] [--saturation-seconds S]
 
 Saturation is measured by offering more than the devnet can finalize
@@ -12,13 +12,24 @@ Saturation is measured by offering more than the devnet can finalize
 below the mempool's 50,000) and counting what is finalized per second.
 Each measurement starts a fresh devnet (the load generator's senders start
 at nonce 0). Figures only: it never asserts.
+
+The signature bound is measured in the same run: this machine's cores x one
+core's BIP-340 verifications per second (node_load --measure-verify) / the
+validators (each verifies every transaction once), so the ratio of the
+saturation figure to it means the same on any machine. During saturation a
+client calls `status` on one validator every 20 ms and its latency is printed:
+a node under load must still answer at once.
 """
 
 import argparse
+import json
 import os
 import re
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "functional"))
@@ -52,20 +63,68 @@ def disk_bytes(home):
     return total
 
 
-def measure(load_args, label):
+def signature_bound(validators):
+    """(one core's verifications/s, cores, the bound in transactions/s)."""
+    out = subprocess.run([LOAD, "--measure-verify", "2"], capture_output=True, text=True, timeout=60, check=True)
+    per_core = float(out.stdout.strip())
+    cores = os.cpu_count() or 1
+    return per_core, cores, cores * per_core / validators
+
+
+class StatusProbe(threading.Thread):
+    """Calls `status` on one node every `every` seconds until stopped."""
+
+    def __init__(self, port, every=0.02):
+        super().__init__(daemon=True)
+        self.port, self.every = port, every
+        self.latencies, self.failures = [], 0
+        self.done = threading.Event()
+
+    def run(self):
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "status"}).encode()
+        while not self.done.is_set():
+            start = time.monotonic()
+            try:
+                req = urllib.request.Request(f"http://127.0.0.1:{self.port}/", data=body,
+                                             headers={"Content-Type": "application/json"})
+                with urllib.request.urlopen(req, timeout=5) as r:
+                    json.loads(r.read())
+                self.latencies.append((time.monotonic() - start) * 1000)
+            except Exception:  # noqa: BLE001: a failure is a figure here
+                self.failures += 1
+            time.sleep(self.every)
+
+    def summary(self):
+        v = sorted(self.latencies)
+        if not v:
+            return f"status: 0 answered, {self.failures} failed"
+        pick = lambda p: v[min(len(v) - 1, int(p * len(v)))]  # noqa: E731
+        return (f"status during the run: {len(v)} answered, {self.failures} failed; "
+                f"p50 {pick(0.5):.1f} ms, p99 {pick(0.99):.1f} ms, max {v[-1]:.1f} ms")
+
+
+def measure(load_args, label, bound=None):
     c = Cluster(timeout_ms=TIMEOUT_MS, empty_block_ms=1000).start()
     try:
         wait_for("the devnet commits", lambda: all(n.height() >= 1 for n in c.nodes), 60, c.nodes)
         peers = ",".join(f"127.0.0.1:{n.p2p_port}" for n in c.nodes)
         disk0 = [disk_bytes(n.home) for n in c.nodes]
         heights0 = [n.height() for n in c.nodes]
+        probe = StatusProbe(c.nodes[0].rpc_port)
+        probe.start()
         out = subprocess.run([LOAD, "--genesis", DEVNET_GENESIS, "--peers", peers, *load_args],
                              capture_output=True, text=True, timeout=600)
+        probe.done.set()
+        probe.join()
         mem = [rss_mb(n.proc.pid) for n in c.nodes]
         line = out.stdout.strip() or out.stderr.strip()
         peak = max(m["VmHWM"] for m in mem)
         now = ", ".join(f"{m['VmRSS']:.0f}" for m in mem)
         print(f"{label}: {line}\n    validators' resident memory now {now} MB; peak {peak:.0f} MB", flush=True)
+        print(f"    {probe.summary()} (validator-1)", flush=True)
+        rate = re.search(r"finalized \d+ .*?: (\d+) tx/s", line)
+        if bound and rate:
+            print(f"    {int(rate.group(1)) / bound:.2f} of the signature bound ({bound:.0f} tx/s)", flush=True)
         # Disk per committed transaction: the growth of each validator's data
         # directory over the run (empty blocks included) over the transfers it
         # committed. LevelDB compacts in the background, so it is approximate.
@@ -84,15 +143,20 @@ def measure(load_args, label):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--rate", type=float, default=1000)
+    p.add_argument("--rate", type=float, default=None, help="steady rate (default: a tenth of the signature bound)")
     p.add_argument("--seconds", type=float, default=10)
     p.add_argument("--saturation-rate", type=float, default=10000)
     p.add_argument("--saturation-seconds", type=float, default=6)
     a = p.parse_args()
+    per_core, cores, bound = signature_bound(4)
+    if a.rate is None:
+        a.rate = round(bound / 10)
+    print(f"signature bound: {cores} cores x {per_core:.0f} verifications/s / 4 validators = {bound:.0f} tx/s; "
+          f"steady load {a.rate:.0f} tx/s is {a.rate / bound:.2f} of it", flush=True)
     for run in range(1, a.runs + 1):
         measure(["--rate", str(a.rate), "--seconds", str(a.seconds)], f"run {run}, steady {a.rate:.0f} tx/s")
         measure(["--rate", str(a.saturation_rate), "--seconds", str(a.saturation_seconds)],
-                f"run {run}, saturation (offered {a.saturation_rate:.0f} tx/s)")
+                f"run {run}, saturation (offered {a.saturation_rate:.0f} tx/s)", bound)
 
 
 if __name__ == "__main__":

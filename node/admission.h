@@ -35,12 +35,14 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <unordered_set>
 #include <string>
 #include <vector>
 
 #include "contracts/module_meter.h"
 #include "core/params.h"
 #include "core/transaction.h"
+#include "node/mempool.h"
 
 namespace verity::node {
 
@@ -56,7 +58,7 @@ class RecentIds {
  private:
   std::size_t capacity_;
   mutable std::mutex mu_;
-  std::set<Hash256> ids_;
+  std::unordered_set<Hash256, IdHash> ids_;
   std::deque<Hash256> order_;
 };
 

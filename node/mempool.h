@@ -79,15 +79,20 @@
 // others can be honest races (tx-known, nonce-*, insufficient-funds,
 // mempool-full, fee-too-low when min_fee changed).
 //
-// Deterministic: ordered containers only, arrival order from a counter,
-// no clock and no randomness; the same calls give the same pool.
+// Deterministic: arrival order from a counter, no clock and no randomness;
+// the same calls give the same pool. The tables keyed by transaction id
+// are hash tables (IdHash) for speed, only ever looked up by id, never
+// iterated where the order could show; every ordering uses ordered
+// containers.
 // Single-threaded: the node calls it from one thread (the one that commits
 // blocks); it has no locks.
 
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <cstring>
 #include <map>
+#include <unordered_map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -105,6 +110,15 @@ struct Account;
 }
 
 namespace verity::node {
+
+// A hash of a transaction id (itself a SHA-256): its first eight bytes.
+struct IdHash {
+  std::size_t operator()(const Hash256& id) const {
+    std::size_t v = 0;
+    std::memcpy(&v, id.data.data(), sizeof v);
+    return v;
+  }
+};
 
 struct MempoolLimits {
   std::size_t max_txs = 50'000;
@@ -239,13 +253,13 @@ class Mempool {
   ProtocolParams params_;
   Limits limits_;
 
-  std::map<Hash256, Entry> pool_;
+  std::unordered_map<Hash256, Entry, IdHash> pool_;  // stable references: senders point into it
   std::map<PublicKey, Sender> senders_;
   std::map<EvictKey, Entry*> evictable_;  // the highest-nonce entry of each sender
   std::size_t bytes_ = 0;
   std::uint64_t next_seq_ = 0;
 
-  std::map<Hash256, SeenKind> seen_;
+  std::unordered_map<Hash256, SeenKind, IdHash> seen_;
   std::deque<Hash256> seen_order_;  // FIFO: the oldest is forgotten first
 
   MempoolCounters counters_;

@@ -148,6 +148,11 @@ class WsSession : public Connection, public Subscriber, public std::enable_share
     if (closed_) return;
     closed_ = true;
     server_.remove_connection(id_);
+    {
+      std::lock_guard lock(subs_mu_);
+      server_.subscriptions_ -= subs_.size();
+      subs_.clear();
+    }
     idle_timer_.cancel();
     beast::error_code ec;
     beast::get_lowest_layer(ws_).socket().close(ec);
@@ -184,11 +189,14 @@ class WsSession : public Connection, public Subscriber, public std::enable_share
                         "at most " + std::to_string(server_.limits_.max_subscriptions) + " per connection");
     std::string id = std::to_string(++next_sub_);
     subs_[id] = {topic, account};
+    server_.subscriptions_++;
     return id;
   }
   bool unsubscribe(const std::string& id) override {
     std::lock_guard lock(subs_mu_);
-    return subs_.erase(id) != 0;
+    if (subs_.erase(id) == 0) return false;
+    server_.subscriptions_--;
+    return true;
   }
 
   void publish(const Block& block, const std::vector<Receipt>& receipts,
@@ -883,14 +891,18 @@ void Server::dispatch(std::string body, CallContext ctx, std::shared_ptr<void> k
 void Server::on_committed(const Block& block, const std::vector<Receipt>& receipts,
                           const std::vector<Event>& block_events) {
   // From the node's consensus thread: copy and hand over to the server's
-  // thread, so that no client, however slow, holds up a commit.
-  auto b = std::make_shared<const Block>(block);
+  // thread, so that no client, however slow, holds up a commit. Only what
+  // someone waits for is copied (a block of 10,000 transfers is megabytes).
+  const bool subscribed = subscriptions_ > 0;
+  if (!subscribed && waiters_.size() == 0) return;
+  auto b = std::make_shared<const Block>(subscribed ? block : Block{});
   auto r = std::make_shared<const std::vector<Receipt>>(receipts);
-  auto e = std::make_shared<const std::vector<Event>>(block_events);
+  auto e = std::make_shared<const std::vector<Event>>(subscribed ? block_events : std::vector<Event>{});
   net::post(io_, [this, b, r, e] {
     if (stopped_) return;
     waiters_.on_committed(*r);
     auto all = connections_;
+    if (b->header.height == 0) return;  // nobody was subscribed
     for (auto& [id, weak] : all)
       if (auto c = weak.lock()) c->publish(*b, *r, *e);
   });

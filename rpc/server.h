@@ -42,6 +42,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -173,6 +174,7 @@ class Server {
   boost::asio::io_context& io_;
   NodeApi& node_;
   boost::asio::thread_pool* handlers_;
+  std::atomic<std::size_t> subscriptions_{0};  // over every WebSocket
   ServerLimits limits_;
   Dispatcher dispatcher_;
   CommitWaiters waiters_;
