@@ -95,6 +95,7 @@ std::string check_allowed_host(const std::string& h) {
   if (bare.front() == '[') {
     if (bare.back() != ']') return "an IPv6 address goes in brackets, without port: \"[::1]\"";
     bare = bare.substr(1, bare.size() - 2);
+    if (bare.empty()) return "an empty address";
   }
   if (bare.find(':') != std::string::npos) {
     boost::system::error_code ec;
@@ -381,7 +382,8 @@ std::string render_config(const Config& c) {
     << "ws_idle_timeout_ms = " << c.rpc.ws_idle_timeout_ms << "\n"
     << "# Host header names this node answers besides localhost, 127.0.0.1,\n"
     << "# [::1] and the listen host (DNS rebinding: a page must not reach the\n"
-    << "# node by its own name). No port; \"*\" for any (behind a proxy).\n"
+    << "# node by a name of the page's choosing). No port; \"*\" for any\n"
+    << "# (behind a proxy that checks it).\n"
     << "allowed_hosts = " << toml_strings(c.rpc.allowed_hosts) << "\n"
     << "# Origins whose web pages may call this node (CORS, WebSockets), e.g.\n"
     << "# \"https://wallet.example\"; others get 403. \"*\" for any.\n"

@@ -194,6 +194,7 @@ BOOST_AUTO_TEST_CASE(rpc_connection_and_browser_keys) {
   BOOST_CHECK(contains(error_of("[rpc]\nallowed_hosts = [\"node.example:7701\"]\n"), "rpc.allowed_hosts[0]"));
   BOOST_CHECK(contains(error_of("[rpc]\nallowed_hosts = [\"a\", \"http://x\"]\n"), "rpc.allowed_hosts[1]"));
   BOOST_CHECK(contains(error_of("[rpc]\nallowed_hosts = [\"[::1\"]\n"), "brackets"));
+  BOOST_CHECK(contains(error_of("[rpc]\nallowed_hosts = [\"[]\"]\n"), "rpc.allowed_hosts[0]"));
   BOOST_CHECK(contains(error_of("[rpc]\ncors_allowed_origins = [\"wallet.example\"]\n"), "https://"));
   BOOST_CHECK(contains(error_of("[rpc]\ncors_allowed_origins = [\"https://w.example/app\"]\n"), "no path"));
   BOOST_CHECK(contains(error_of("[rpc]\ncors_allowed_origins = [\"null\"]\n"), "sandboxed"));
