@@ -51,6 +51,13 @@ def rss_mb(pid):
     return out
 
 
+def cpu_seconds(pid):
+    """User + system CPU time a process used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def disk_bytes(home):
     """Bytes of the node's data directory (LevelDB, block store, safety files)."""
     total = 0
@@ -110,12 +117,14 @@ def measure(load_args, label, bound=None):
         peers = ",".join(f"127.0.0.1:{n.p2p_port}" for n in c.nodes)
         disk0 = [disk_bytes(n.home) for n in c.nodes]
         heights0 = [n.height() for n in c.nodes]
+        cpu0 = [cpu_seconds(n.proc.pid) for n in c.nodes]
         probe = StatusProbe(c.nodes[0].rpc_port)
         probe.start()
         out = subprocess.run([LOAD, "--genesis", DEVNET_GENESIS, "--peers", peers, *load_args],
                              capture_output=True, text=True, timeout=600)
         probe.done.set()
         probe.join()
+        cpu = [cpu_seconds(n.proc.pid) - c0 for n, c0 in zip(c.nodes, cpu0)]
         mem = [rss_mb(n.proc.pid) for n in c.nodes]
         line = out.stdout.strip() or out.stderr.strip()
         peak = max(m["VmHWM"] for m in mem)
@@ -134,6 +143,8 @@ def measure(load_args, label, bound=None):
             grown = [disk_bytes(n.home) - d for n, d in zip(c.nodes, disk0)]
             blocks = [n.height() - h for n, h in zip(c.nodes, heights0)]
             per_tx = ", ".join(f"{g / finalized:.0f}" for g in grown)
+            cpu_tx = ", ".join(f"{s / finalized * 1e6:.0f}" for s in cpu)
+            print(f"    CPU per committed transaction: {cpu_tx} us per validator (all its threads)", flush=True)
             print(f"    disk growth per committed transaction: {per_tx} bytes ({finalized} transfers, "
                   f"{min(blocks)}-{max(blocks)} blocks)", flush=True)
     finally:

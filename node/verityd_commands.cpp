@@ -376,9 +376,10 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& out, std::ostr
   boost::asio::io_context rpc_io;
   auto rpc_guard = boost::asio::make_work_guard(rpc_io);
   auto rpc_handler_pool = make_background_pool(pool_threads(), kRpcPoolNice);
+  auto rpc_light_pool = make_background_pool(pool_threads(), kRpcPoolNice);
   boost::asio::thread_pool& rpc_handlers = *rpc_handler_pool;
   RpcBackend backend(**node);
-  rpc::Server rpc_server(rpc_io, backend, rpc_limits(*config), &rpc_handlers);
+  rpc::Server rpc_server(rpc_io, backend, rpc_limits(*config), &rpc_handlers, rpc_light_pool.get());
   rpc_server.set_auth_token(auth_token);
   (*node)->on_commit([&](const Block& b, const std::vector<Receipt>& r, const std::vector<Event>& e) {
     rpc_server.on_committed(b, r, e);
@@ -394,6 +395,7 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& out, std::ostr
     boost::asio::io_context& io;
     decltype(rpc_guard)& guard;
     boost::asio::thread_pool& handlers;
+    boost::asio::thread_pool& light;
     rpc::Server& server;
     std::thread& thread;
     void stop() {
@@ -403,9 +405,10 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& out, std::ostr
         thread.join();
       }
       handlers.join();
+      light.join();
     }
     ~RpcThreads() { stop(); }
-  } rpc_threads{rpc_io, rpc_guard, rpc_handlers, rpc_server, rpc_thread};
+  } rpc_threads{rpc_io, rpc_guard, rpc_handlers, *rpc_light_pool, rpc_server, rpc_thread};
   if (auto s = rpc_server.listen(config->rpc.listen.host, config->rpc.listen.port); !s) {
     err << "verityd start: " << s.error().reason << ": " << s.error().detail
         << " (another program uses it? set [rpc] listen in config.toml)\n";

@@ -644,10 +644,12 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
 
 // --- server -------------------------------------------------------------------------------
 
-Server::Server(net::io_context& io, NodeApi& node, ServerLimits limits, net::thread_pool* handlers)
+Server::Server(net::io_context& io, NodeApi& node, ServerLimits limits, net::thread_pool* handlers,
+               net::thread_pool* light_handlers)
     : io_(io),
       node_(node),
       handlers_(handlers),
+      light_handlers_(light_handlers),
       limits_(limits),
       dispatcher_(node_methods(), limits.max_batch),
       waiters_(io, limits.max_commit_waiters),
@@ -883,7 +885,10 @@ void Server::dispatch(std::string body, CallContext ctx, std::shared_ptr<void> k
     net::post(io_, [done, text = std::move(text)]() mutable { done(std::move(text)); });
   };
   if (!handlers_) return dispatcher_.handle(body, ctx, std::move(answer));
-  net::post(*handlers_, [this, body = std::move(body), ctx, keep = std::move(keep), answer = std::move(answer)]() mutable {
+  // Small bodies (status, reads) never queue behind large ones (transactions
+  // carrying modules, which a flood may pile up).
+  net::thread_pool& pool = light_handlers_ && body.size() <= kLightBodyBytes ? *light_handlers_ : *handlers_;
+  net::post(pool, [this, body = std::move(body), ctx, keep = std::move(keep), answer = std::move(answer)]() mutable {
     dispatcher_.handle(body, ctx, std::move(answer));
   });
 }

@@ -114,8 +114,12 @@ class Server {
   // (one thread: the server has no locks of its own). JSON-RPC calls run on
   // `handlers` when given (verityd: a pool as large as the machine), so a
   // slow call holds up no other client; without it, on `io`'s thread.
+  // With `light_handlers` too, bodies of at most kLightBodyBytes run there
+  // and larger ones on `handlers`, so a flood of large requests never delays
+  // small ones.
   Server(boost::asio::io_context& io, NodeApi& node, ServerLimits limits = {},
-         boost::asio::thread_pool* handlers = nullptr);
+         boost::asio::thread_pool* handlers = nullptr, boost::asio::thread_pool* light_handlers = nullptr);
+  static constexpr std::size_t kLightBodyBytes = 16 * 1024;
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -174,6 +178,7 @@ class Server {
   boost::asio::io_context& io_;
   NodeApi& node_;
   boost::asio::thread_pool* handlers_;
+  boost::asio::thread_pool* light_handlers_;
   std::atomic<std::size_t> subscriptions_{0};  // over every WebSocket
   ServerLimits limits_;
   Dispatcher dispatcher_;
