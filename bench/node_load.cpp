@@ -4,7 +4,7 @@
 // transaction from submission to finality.
 //
 //   node_load --genesis FILE --peers HOST:PORT,... [--rate TX_PER_S | --burst N]
-//             [--seconds S] [--wait S]
+//             [--seconds S] [--wait S] [--corrupt-every N]
 //   node_load --measure-verify SECONDS   # prints one core's verifications/s
 //
 // --rate sends at a steady rate for --seconds; --burst sends N at once
@@ -42,6 +42,7 @@ struct Options {
   std::size_t burst = 0;
   double seconds = 10;
   double wait = 30;
+  std::size_t corrupt_every = 0;  // every Nth transfer's signature is broken (tests: a lying peer)
 };
 
 [[noreturn]] void usage(const std::string& why) {
@@ -67,6 +68,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--burst") o.burst = std::stoul(next());
     else if (a == "--seconds") o.seconds = std::stod(next());
     else if (a == "--wait") o.wait = std::stod(next());
+    else if (a == "--corrupt-every") o.corrupt_every = std::stoul(next());
     else usage("unknown option " + a);
   }
   if (o.genesis.empty() || o.peers.empty() || (o.rate <= 0 && o.burst == 0)) usage("missing options");
@@ -101,6 +103,7 @@ class Load final : public P2PHandler {
       tx.fee = Amount(1);
       tx.payload = Transfer{to, Amount(1)};
       tx.sign(keys[i % keys.size()]);
+      if (o_.corrupt_every && (i + 1) % o_.corrupt_every == 0) tx.signature.data[7] ^= 0x01;
       txs_.push_back({tx.id(), encode(tx), i % keys.size()});
     }
     std::fprintf(stderr, "node_load: pre-signed %zu transfers in %.2f s\n", total,

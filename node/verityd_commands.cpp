@@ -353,6 +353,12 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& out, std::ostr
     }
     auth_token = *t;
   }
+  // An RPC others can reach, without a token, is refused (before anything
+  // is opened or served) unless the operator said so; then it is logged.
+  if (auto s = check_public_rpc(*config, !auth_token.empty()); !s) {
+    err << "verityd start: " << s.error().reason << ": " << s.error().detail << "\n";
+    return kExitFailure;
+  }
   Logger logger(config->log_level);
   boost::asio::io_context io;
   auto node = Node::open(io, *config, logger, passphrase);
@@ -417,12 +423,6 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& out, std::ostr
   const std::string rpc_address = config->rpc.listen.host + ":" + std::to_string(rpc_server.port());
   logger.write(LogLevel::info, "rpc", "listening",
                Fields().add("address", rpc_address).add("auth", auth_token.empty() ? "none" : "token").str());
-  // An RPC others can reach, without a token, is refused (before anything
-  // is served) unless the operator said so; then it is logged.
-  if (auto s = check_public_rpc(*config, !auth_token.empty()); !s) {
-    err << "verityd start: " << s.error().reason << ": " << s.error().detail << "\n";
-    return kExitFailure;
-  }
   if (auth_token.empty() && !is_loopback_host(config->rpc.listen.host))
     logger.write(LogLevel::warn, "rpc", "public-without-token",
                  Fields()

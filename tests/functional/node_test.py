@@ -189,6 +189,35 @@ def full_mempools_heal_by_regossip():
     c.stop()
 
 
+def metric(node, name):
+    """The sum of a metric's samples on `node` (0 when absent)."""
+    import urllib.request
+    text = urllib.request.urlopen(f"http://127.0.0.1:{node.rpc_port}/metrics", timeout=10).read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name) and line[len(name)] in " {")
+
+
+def a_peer_relaying_a_bad_signature_is_dropped():
+    """A peer that sends a transaction whose signature does not verify (an
+    honest one relays only checked ones) is disconnected and counted; the
+    transactions before it were taken, and the chain goes on."""
+    c = Cluster().start()
+    wait_for("height 1", lambda: all(n.height() >= 1 for n in c.nodes), 60, c.nodes)
+    target = c.nodes[1]
+    load = os.environ.get("NODE_LOAD", "build/bench/node_load")
+    out = subprocess.run([load, "--genesis", DEVNET_GENESIS, "--peers", f"127.0.0.1:{target.p2p_port}",
+                          "--burst", "40", "--corrupt-every", "20", "--wait", "10"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0, out.stdout  # the corrupted ones (and their successors) never commit
+    wait_for("the lying peer is dropped", lambda: "invalid transaction (bad-signature)" in target.log(), 30, [target])
+    assert metric(target, "verity_p2p_peers_dropped_invalid_txs_total") >= 1
+    assert metric(target, "verity_invalid_txs_total") >= 1
+    h = target.height()
+    wait_for("it keeps committing", lambda: target.height() >= h + 2, 60, [target])
+    assert target.running()
+    c.stop()
+
+
 def bad_config_and_second_instance_are_refused():
     c = Cluster()
     n = c.nodes[0]
@@ -235,6 +264,7 @@ if __name__ == "__main__":
         full_mempools_heal_by_regossip,
         bad_config_and_second_instance_are_refused,
         garbage_peer_is_dropped_and_the_node_stays_up,
+        a_peer_relaying_a_bad_signature_is_dropped,
         killed_validator_catches_up,
         primary_killed_view_change,
         full_node_syncs_from_genesis,
