@@ -143,7 +143,14 @@ class Load final : public P2PHandler {
         sent_at_.erase(it);
       }
     }
-    poll();
+    if (items && !items->empty()) {
+      poll();  // there may be more
+    } else {
+      poll_.expires_after(std::chrono::milliseconds(5));  // nothing new: ask again shortly, not at once
+      poll_.async_wait([this](auto ec) {
+        if (!ec) poll();
+      });
+    }
     return true;
   }
 

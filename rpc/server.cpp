@@ -305,11 +305,16 @@ class WsSession : public Connection, public Subscriber, public std::enable_share
       self->buffer_.consume(self->buffer_.size());
       CallContext ctx{self->server_.node_, &self->server_.waiters_, self.get(), self->may_write_};
       ctx.client = self->client_;
+      // Busy from now, not only once a handler thread takes the message (it
+      // may wait in the pool's queue): an eviction must not pick it meanwhile.
+      auto finished = self->on_message();
       // The handler may use the session (subscribe) while it runs: `self` keeps it.
-      self->server_.dispatch(std::move(msg), ctx, self, [weak = self->weak_from_this()](std::string answer) {
-        auto s = weak.lock();
-        if (s && !answer.empty()) s->send(std::move(answer));
-      });
+      self->server_.dispatch(std::move(msg), ctx, self,
+                             [weak = self->weak_from_this(), finished](std::string answer) {
+                               auto s = weak.lock();
+                               if (s && !answer.empty()) s->send(std::move(answer));
+                               finished();
+                             });
       self->read();
     });
   }
