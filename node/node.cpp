@@ -454,7 +454,7 @@ Status Node::commit(const Block& block, const CommitCertificate& certificate) {
     std::unique_lock lock(pool_mu_);
     mempool_->update(chain_->state(), block.transactions);
   }
-  for (const auto& tx : block.transactions) precheck_->claim(tx.id());
+  for (const auto& r : chain_->last_receipts()) precheck_->claim(r.tx_id);
   if (!orphans_.empty()) retry_orphans();
   publish_view();
   publish_metrics();
@@ -772,7 +772,10 @@ void Node::serve_blocks(const PeerInfo& peer, ByteView body) {
   if (!request || request->from == 0) return;
   auto& q = peer_txs_[peer.id];
   if (!q) q = std::make_shared<PeerTxs>(*verify_pool_);
-  asio::post(q->strand, [this, peer = peer.id, request = *request, view = view()] {
+  if (q->block_requests >= kMaxBlockRequestsQueued) return;  // it asks faster than it reads: drop
+  q->block_requests++;
+  asio::post(q->strand, [this, q, peer = peer.id, request = *request, view = view()] {
+    q->block_requests--;
     const std::uint64_t from = request.from;
     const std::uint64_t max = std::min<std::uint64_t>(request.max, kMaxBlocksPerRequest);
     std::vector<Bytes> items;

@@ -122,6 +122,8 @@ struct MetricsSnapshot {
 // are dropped (and counted) until it catches up.
 inline constexpr std::size_t kMaxPeerTxQueueBytes = 16 * 1024 * 1024;
 inline constexpr std::size_t kMaxOrphans = 10'000;
+// get_blocks requests of one peer queued at the verify pool; more are dropped.
+inline constexpr int kMaxBlockRequestsQueued = 2;
 inline constexpr std::size_t kMaxOrphanBytes = 16 * 1024 * 1024;
 // How much lower than the consensus thread's the pools' threads run
 // (make_background_pool): the verify pool, and verityd's RPC handlers.
@@ -259,6 +261,7 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
     explicit PeerTxs(boost::asio::thread_pool& pool) : strand(boost::asio::make_strand(pool)) {}
     boost::asio::strand<boost::asio::thread_pool::executor_type> strand;
     std::atomic<std::size_t> queued_bytes{0};
+    std::atomic<int> block_requests{0};  // get_blocks waiting to be served
   };
   std::map<std::uint64_t, std::shared_ptr<PeerTxs>> peer_txs_;
   // Checked transactions from peers that came before their predecessor
