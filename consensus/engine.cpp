@@ -197,7 +197,7 @@ Output Engine::on_message(const PublicKey& from, ByteView bytes) {
     drops_.malformed++;
     return std::move(out_);
   }
-  handle(from, *m);
+  handle(from, std::move(*m));
   return std::move(out_);
 }
 
@@ -225,23 +225,23 @@ Output Engine::on_timer(const TimerRequest& t) {
   return std::move(out_);
 }
 
-void Engine::handle(const PublicKey& from, const Message& m) {
+void Engine::handle(const PublicKey& from, Message m) {
   std::visit(
-      [&](const auto& body) {
+      [&](auto& body) {
         using T = std::decay_t<decltype(body)>;
-        if constexpr (std::is_same_v<T, Proposal>) on_proposal(from, body);
+        if constexpr (std::is_same_v<T, Proposal>) on_proposal(from, std::move(body));
         if constexpr (std::is_same_v<T, Vote>) on_vote(from, body);
         if constexpr (std::is_same_v<T, ViewChange>) on_view_change(body);
         if constexpr (std::is_same_v<T, NewView>) on_new_view(body);
         if constexpr (std::is_same_v<T, Checkpoint>) on_checkpoint(body);
-        if constexpr (std::is_same_v<T, Decision>) on_decision(body);
+        if constexpr (std::is_same_v<T, Decision>) on_decision(std::move(body));
       },
       m);
 }
 
 // --- normal case --------------------------------------------------------------------------------
 
-void Engine::on_proposal(const PublicKey& from, const Proposal& p) {
+void Engine::on_proposal(const PublicKey& from, Proposal p) {
   const std::uint64_t h = p.vote.height, v = p.vote.view;
   if (!p.consistent()) {
     drops_.invalid++;
@@ -281,14 +281,14 @@ void Engine::on_proposal(const PublicKey& from, const Proposal& p) {
     // for later heights of this view.
     if (v != view_)
       drops_.stale_view++;
-    else if (!future_proposals_.emplace(std::pair{h, v}, p).second)
+    else if (!future_proposals_.emplace(std::pair{h, v}, std::move(p)).second)
       drops_.duplicate++;
     return;
   }
-  accept_proposal(p);
+  accept_proposal(std::move(p));
 }
 
-void Engine::accept_proposal(const Proposal& p) {
+void Engine::accept_proposal(Proposal p) {
   if (proposal_) {
     if (proposal_->vote.block_hash != p.vote.block_hash) drops_.invalid++;  // equivocation: the detector has it
     else drops_.duplicate++;
@@ -299,13 +299,13 @@ void Engine::accept_proposal(const Proposal& p) {
     return;
   }
   if (!member(height_)) {  // an observer: follows the votes, casts none
-    proposal_ = p;
+    proposal_ = std::move(p);
     progress();
     return;
   }
   auto prepare = sign_vote(VotePhase::prepare, view_, p.vote.block_hash);
   if (!prepare) return;
-  proposal_ = p;
+  proposal_ = std::move(p);
   votes_[{height_, view_, static_cast<std::uint8_t>(VotePhase::prepare), key_.public_key()}] = *prepare;
   send(std::nullopt, *prepare);
   progress();
@@ -364,8 +364,8 @@ void Engine::progress() {
   if (!sent_commit_) {
     std::vector<Vote> prepares;
     if (!set->is_quorum(collect(VotePhase::prepare, &prepares))) return;
-    PreparedCertificate cert{*proposal_, prepares};
-    if (!safety_.prepared || safety_.prepared->proposal.vote.view <= view_) safety_.prepared = cert;
+    if (!safety_.prepared || safety_.prepared->proposal.vote.view <= view_)
+      safety_.prepared = PreparedCertificate{*proposal_, std::move(prepares)};
     if (member(height_)) {
       auto commit = sign_vote(VotePhase::commit, view_, hash);  // persists the prepared certificate too
       if (!commit) return;
@@ -378,20 +378,21 @@ void Engine::progress() {
   if (!set->is_quorum(collect(VotePhase::commit, &commits))) return;
   CommitCertificate cert{height_, view_, hash, {}};
   for (const auto& c : commits) cert.signatures.push_back({c.validator, c.signature});  // votes_ is ordered by key
-  decide(proposal_->block, cert);
+  decide(std::move(proposal_->block), cert);  // proposal_ is reset with the height
 }
 
-void Engine::decide(const Block& block, const CommitCertificate& cert) {
+void Engine::decide(Block&& block, const CommitCertificate& cert) {
   if (auto s = app_.commit(block, cert); !s) {
     out_.local_errors.push_back(s.error());
     return;
   }
-  out_.committed.push_back({block, cert});
+  const Hash256 block_hash = block.hash();
+  out_.committed.push_back({std::move(block), cert});
   const std::uint64_t decided = height_;
   if (decided % config_.checkpoint_interval == 0 && member(decided)) {
     Checkpoint c;
     c.height = decided;
-    c.block_hash = block.hash();
+    c.block_hash = block_hash;
     c.sign(config_.chain_id, key_);
     own_checkpoint_ = c;
     checkpoints_[{decided, key_.public_key()}] = c;
@@ -414,10 +415,10 @@ void Engine::after_height_change() {
   future_decisions_.erase(future_decisions_.begin(), future_decisions_.lower_bound(height_));
 
   if (auto d = future_decisions_.find(height_); d != future_decisions_.end()) {
-    Decision next = d->second;
+    Decision next = std::move(d->second);
     future_decisions_.erase(d);
     const std::uint64_t before = height_;
-    on_decision(next);
+    on_decision(std::move(next));
     if (height_ != before) return;  // decided: that step set everything up
   }
   if (vc_target_ != 0) {
@@ -425,9 +426,9 @@ void Engine::after_height_change() {
     try_new_view(vc_target_);
   } else {
     if (auto p = future_proposals_.find({height_, view_}); p != future_proposals_.end()) {
-      Proposal next = p->second;
+      Proposal next = std::move(p->second);
       future_proposals_.erase(p);
-      accept_proposal(next);
+      accept_proposal(std::move(next));
     }
     progress();
     maybe_propose();
@@ -450,9 +451,9 @@ void Engine::maybe_propose() {
     block = app_.propose(height_, view_);
   auto vote = sign_vote(VotePhase::propose, view_, block.hash());
   if (!vote) return;  // we proposed another block in this view before a restart
-  Proposal p{*vote, block};
+  Proposal p{*vote, std::move(block)};
   send(std::nullopt, p);
-  accept_proposal(p);
+  accept_proposal(std::move(p));
 }
 
 Output Engine::on_ready() {
@@ -487,7 +488,7 @@ void Engine::catch_up(const PublicKey& peer, std::uint64_t from_height) {
   }
 }
 
-void Engine::on_decision(const Decision& d) {
+void Engine::on_decision(Decision d) {
   const std::uint64_t h = d.block.header.height;
   if (h < height_) {
     drops_.stale_height++;
@@ -504,7 +505,7 @@ void Engine::on_decision(const Decision& d) {
     return;
   }
   if (h > height_) {
-    if (!future_decisions_.emplace(h, d).second) drops_.duplicate++;
+    if (!future_decisions_.emplace(h, std::move(d)).second) drops_.duplicate++;
     return;
   }
   if (auto s = app_.check(d.block); !s) {
@@ -519,7 +520,7 @@ void Engine::on_decision(const Decision& d) {
     view_ = d.certificate.view;
     new_view_floor_ = 0;  // the view's NewView height is at most this decided one
   }
-  decide(d.block, d.certificate);
+  decide(std::move(d.block), d.certificate);
 }
 
 // --- view change ---------------------------------------------------------------------------------------
@@ -657,12 +658,13 @@ void Engine::try_new_view(std::uint64_t new_view) {
   NewView nv;
   nv.view = new_view;
   nv.view_changes = vcs;
-  nv.proposal = Proposal{*vote, block};
+  nv.proposal = Proposal{*vote, std::move(block)};
   nv.sign(config_.chain_id, key_);
   send(std::nullopt, nv);
   new_view_floor_ = height_;
-  last_new_view_ = nv;
-  accept_proposal(nv.proposal);
+  Proposal own = nv.proposal;
+  last_new_view_ = std::move(nv);
+  accept_proposal(std::move(own));
   set_timer();
 }
 

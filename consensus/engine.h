@@ -190,16 +190,20 @@ class Engine {
   std::optional<Hash256> forced_hash(const std::vector<ViewChange>& vcs, std::uint64_t height) const;
 
   // protocol steps
-  void handle(const PublicKey& from, const Message& m);
-  void on_proposal(const PublicKey& from, const Proposal& p);
+  // Messages are taken by value (moved in by on_message): a proposal's
+  // block is moved, never copied, into where the engine keeps it.
+  void handle(const PublicKey& from, Message m);
+  void on_proposal(const PublicKey& from, Proposal p);
   void on_vote(const PublicKey& from, const Vote& v);
   void on_view_change(const ViewChange& m);
   void on_new_view(const NewView& m);
   void on_checkpoint(const Checkpoint& c);
-  void on_decision(const Decision& d);
-  void accept_proposal(const Proposal& p);
+  void on_decision(Decision d);
+  void accept_proposal(Proposal p);
   void progress();
-  void decide(const Block& block, const CommitCertificate& cert);
+  // Moves the block into out_.committed once the app committed it (left
+  // untouched when the commit fails).
+  void decide(Block&& block, const CommitCertificate& cert);
   void after_height_change();
   void maybe_propose();
   ViewChange own_view_change(std::uint64_t new_view);
