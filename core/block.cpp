@@ -82,7 +82,14 @@ BlockHeader BlockHeader::decode(Reader& r) {
 Hash256 BlockHeader::hash() const { return tagged_hash(Domain::block_header, verity::encode(*this)); }
 
 Status Block::check_body() const {
-  if (transactions_root(transactions) != header.tx_root)
+  std::vector<Hash256> ids;
+  ids.reserve(transactions.size());
+  for (const auto& tx : transactions) ids.push_back(tx.id());
+  return check_body(ids);
+}
+
+Status Block::check_body(std::span<const Hash256> tx_ids) const {
+  if (tx_ids.size() != transactions.size() || merkle_root(tx_ids) != header.tx_root)
     return make_error("bad-tx-root", "header tx_root does not match the transactions");
   if (last_commit.hash() != header.last_commit_hash)
     return make_error("bad-last-commit-hash", "header last_commit_hash does not match last_commit");
@@ -93,6 +100,19 @@ void Block::encode(Writer& w) const {
   header.encode(w);
   w.varint(transactions.size());
   for (const auto& tx : transactions) tx.encode(w);
+  last_commit.encode(w);
+}
+
+void Block::encode(Writer& w, std::vector<std::size_t>& tx_bounds) const {
+  tx_bounds.clear();
+  tx_bounds.reserve(transactions.size() + 1);
+  header.encode(w);
+  w.varint(transactions.size());
+  for (const auto& tx : transactions) {
+    tx_bounds.push_back(w.size());
+    tx.encode(w);
+  }
+  tx_bounds.push_back(w.size());
   last_commit.encode(w);
 }
 

@@ -79,8 +79,15 @@ struct Block {
   // The header's tx_root and last_commit_hash match the body. Reasons:
   // "bad-tx-root", "bad-last-commit-hash".
   Status check_body() const;
+  // The same, with the transactions' ids already at hand (tx_ids[i] must
+  // be transactions[i].id(); the count must match): no re-encoding.
+  Status check_body(std::span<const Hash256> tx_ids) const;
 
   void encode(Writer& w) const;
+  // The same bytes, and where each transaction's encoding lies in them:
+  // transactions[i] is bytes [tx_bounds[i], tx_bounds[i + 1]) of w's data
+  // (n + 1 bounds). A transaction's id is the tagged hash of its slice.
+  void encode(Writer& w, std::vector<std::size_t>& tx_bounds) const;
   static Block decode(Reader& r);
   friend bool operator==(const Block&, const Block&) = default;
 };

@@ -48,6 +48,9 @@ class Writer {
     raw(v.view());
   }
 
+  void reserve(std::size_t n) { out_.reserve(n); }
+  void clear() { out_.clear(); }  // keeps the capacity, to encode the next value
+  std::size_t size() const { return out_.size(); }
   const Bytes& data() const { return out_; }
   Bytes take() { return std::move(out_); }
 

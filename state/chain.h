@@ -41,6 +41,13 @@ struct TxRecord {
 
 class ChainView;
 
+// What execute() tells its caller. The receipts and state changes stay in
+// the Chain for commit() (last_receipts() has the receipts afterwards):
+// handing out a copy of them cost more than anyone used.
+struct Executed {
+  Hash256 state_root;
+};
+
 class Chain {
  public:
   // The first time, writes the genesis state (one batch); afterwards checks
@@ -59,7 +66,7 @@ class Chain {
   // Checks a block against the tip and executes it without writing.
   // Reasons: "wrong-chain-id", "bad-height", "bad-prev-hash",
   // "bad-last-commit" (+ the certificate's reason), and apply_block's.
-  Result<BlockOutcome> execute(const Block& block, const ExecutionOptions& options = {});
+  Result<Executed> execute(const Block& block, const ExecutionOptions& options = {});
   // Commits a block: its header's state root must be the one execution
   // gives, and `cert` must certify it. Reasons: "bad-state-root",
   // "bad-certificate", store errors (local).

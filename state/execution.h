@@ -31,8 +31,11 @@ namespace verity::state {
 
 struct BlockOutcome {
   Hash256 state_root;
-  std::vector<Receipt> receipts;
+  std::vector<Receipt> receipts;     // receipts[i].tx_id is transactions[i].id()
   std::vector<StateUpdate> changes;  // sorted by key
+  // encode(block) as executed: execution encodes the block once (for its
+  // size and its transactions' ids), and the chain stores these bytes.
+  Bytes encoded;
 };
 
 struct ExecutionOptions {
