@@ -3,7 +3,7 @@
 
   bench/report.py DIR > bench/REPORT.md
 
-DIR holds one file per benchmark (node.txt, consensus.txt, state.txt,
+DIR holds one file per benchmark (node.txt, flood.txt, consensus.txt, state.txt,
 sandbox.txt, rpc.txt, core.txt, mempool.txt) and machine.txt. The headline
 table takes each figure from its benchmark's printed lines (a range over the
 runs: min - max); the raw outputs follow, so every figure can be traced.
@@ -15,6 +15,7 @@ import sys
 
 SECTIONS = [
     ("node", "Node: finalized transfers on a 4-validator devnet (bench/node_load.py)"),
+    ("flood", "A hostile client against one validator (bench/flood.py)"),
     ("consensus", "PBFT engine alone, instant network (build/bench/consensus_bench)"),
     ("state", "apply_block and the state map, LevelDB (build/bench/state_bench)"),
     ("sandbox", "WASM sandbox against native and Node.js (build/bench/sandbox_bench)"),
@@ -62,8 +63,21 @@ def headline(d):
     rows.append(("submit-to-final latency at a steady rate, p50",
                  span(floats(r"latency p50 ([\d.]+) ms", "\n".join(steady)), "{:.1f}", " ms")))
     rows.append(("same, p99", span(floats(r"p99 ([\d.]+) ms", "\n".join(steady)), "{:.1f}", " ms")))
+    rows.append(("signature bound (cores x one core's verifications/s / 4 validators)",
+                 span(floats(r"^signature bound: .* = (\d+) tx/s", node), noun="measurement")))
+    rows.append(("saturation figure / signature bound", span(floats(r"([\d.]+) of the signature bound", node),
+                                                              "{:.2f}")))
     mem_idle, mem_peak, disk_sat, disk_steady = [], [], [], []
+    cpu_sat, status_p50, status_p99, status_failed = [], [], [], []
     for label, l in by_run(node.splitlines()):
+        m = re.search(r"CPU per committed transaction: ([\d, ]+) us", l)
+        if m and ", saturation " in label:
+            cpu_sat.extend(float(x) for x in m.group(1).split(","))
+        m = re.search(r"status during the run: \d+ answered, (\d+) failed; p50 ([\d.]+) ms, p99 ([\d.]+) ms", l)
+        if m and ", saturation " in label:
+            status_failed.append(float(m.group(1)))
+            status_p50.append(float(m.group(2)))
+            status_p99.append(float(m.group(3)))
         m = re.search(r"resident memory now ([\d, ]+) MB; peak (\d+) MB", l)
         if m and ", steady " in label:
             mem_idle.extend(float(x) for x in m.group(1).split(","))
@@ -77,6 +91,21 @@ def headline(d):
     rows.append(("peak resident memory of the 4 validators at saturation", span(mem_peak, "{:.0f}", " MB")))
     rows.append(("disk bytes per committed transfer, full blocks (saturation)", span(disk_sat, "{:.0f}", " B", per)))
     rows.append(("same at the steady rate (empty blocks included)", span(disk_steady, "{:.0f}", " B", per)))
+    rows.append(("CPU per committed transfer per validator at saturation (all its threads)",
+                 span(cpu_sat, "{:.0f}", " us", per)))
+    rows.append(("`status` on a validator during saturation, p50 / p99",
+                 f"{span(status_p50, '{:.1f}', ' ms')} / {span(status_p99, '{:.1f}', ' ms')}; "
+                 f"failed calls {span(status_failed, '{:.0f}')}"))
+
+    flood = read(d, "flood")
+    ok = re.findall(r"honest client .*?: (\d+) of (\d+) succeeded; p50 ([\d.]+) ms, p99 ([\d.]+) ms", flood)
+    if ok:
+        rows.append(("flood: honest `status` calls that succeeded", ", ".join(f"{a} of {b}" for a, b, _, _ in ok)))
+        rows.append(("flood: honest `status` p50 / p99", f"{span([float(x[2]) for x in ok], '{:.1f}', ' ms')} / "
+                                                          f"{span([float(x[3]) for x in ok], '{:.1f}', ' ms')}"))
+    blocks = re.findall(r"blocks committed in \d+ s: (\d+) before the flood, (\d+) during it", flood)
+    if blocks:
+        rows.append(("flood: blocks committed before / during (same time)", ", ".join(f"{a} / {b}" for a, b in blocks)))
 
     consensus = read(d, "consensus")
     rows.append(("PBFT engine heights/s, 4 validators", span(floats(r"^4\s+\d+\s+([\d.]+)", consensus), "{:.1f}")))
