@@ -46,7 +46,9 @@
 // kMaxHelloBytes), a Hello after the handshake, anything but a Hello before
 // it, or a frame the handler reports as garbage drops the peer with a logged
 // reason (event "peer-dropped", level warn); the node stays up. A reader
-// allocates at most one frame of max_frame_bytes per peer at a time.
+// reads in chunks of 64 KiB and handles every whole frame of a chunk before
+// reading on; it allocates at most one frame of max_frame_bytes per peer at
+// a time besides its chunk buffer.
 //
 // Connections. Self-connections are dropped (and a persistent address that
 // leads to ourselves is no longer dialled). At most one authenticated
