@@ -43,6 +43,37 @@ const char* seen_name(int kind) {
   return names[kind];
 }
 
+// Whether decode_transaction(encoded) would succeed, where encoded is
+// encode(tx) within the size cap: the decoder refuses only fields over
+// their limits (strings over their length or not UTF-8, byte strings over
+// their cap) and, inside evidence, votes it cannot read. Those are checked
+// on the fields themselves, without decoding (allocating) a copy; evidence
+// is decoded. A field type this does not know does not compile.
+struct DecodeLimits {
+  bool ok = true;
+  bool decode = false;  // a field only the decoder can judge
+  void operator()(const char*, const std::string& v) {
+    ok = ok && v.size() <= kMaxNameBytes && is_utf8(as_bytes(v));
+  }
+  template <std::size_t N>
+  void operator()(const char*, const LimitedBytes<N>& v) {
+    ok = ok && v.bytes.size() <= N;
+  }
+  void operator()(const char*, const DoubleSignEvidence&) { decode = true; }
+  void operator()(const char*, const PublicKey&) {}
+  void operator()(const char*, const Hash256&) {}
+  void operator()(const char*, const Amount&) {}
+  void operator()(const char*, const std::uint64_t&) {}
+};
+
+bool decodes_back(const Transaction& tx, ByteView encoded) {
+  if (tx.chain_id.size() > kMaxChainIdBytes || !is_utf8(as_bytes(tx.chain_id))) return false;
+  DecodeLimits limits;
+  std::visit([&](const auto& body) { std::decay_t<decltype(body)>::fields(body, limits); }, tx.payload);
+  if (!limits.ok) return false;
+  return !limits.decode || decode_transaction(encoded).ok();
+}
+
 Amount plus(Amount a, Amount b) { return a.checked_add(b).value(); }    // callers know it fits
 Amount minus(Amount a, Amount b) { return a.checked_sub(b).value(); }  // callers know it fits
 
@@ -68,8 +99,9 @@ Result<Hash256> Mempool::check_stateless(const Transaction& tx, ByteView encoded
        pool_max_bytes});
   if (size > cap)
     return make_error("tx-too-large", std::to_string(size) + " bytes > " + std::to_string(cap));
-  if (auto decoded = decode_transaction(encoded); !decoded)
-    return make_error("malformed-tx", decoded.error().to_string());
+  if (!decodes_back(tx, encoded))
+    if (auto decoded = decode_transaction(encoded); !decoded)  // for the decoder's reason
+      return make_error("malformed-tx", decoded.error().to_string());
   const Hash256 id = tagged_hash(Domain::transaction_id, encoded);
 
   // 2. Stateless rules.
@@ -369,8 +401,11 @@ void Mempool::attach_tail(const Sender& s) {
 
 bool Mempool::erase_entry(std::map<PublicKey, Sender>::iterator sit, std::uint64_t nonce, SeenKind why) {
   Sender& s = sit->second;
-  detach_tail(s);
   auto nit = s.by_nonce.find(nonce);
+  // Only the tail is evictable: erasing another entry (a committed head,
+  // the usual case) leaves evictable_ as it is.
+  const bool tail = std::next(nit) == s.by_nonce.end();
+  if (tail) detach_tail(s);
   const Entry* e = nit->second;
   const Hash256 id = e->id;
   s.cost = minus(s.cost, e->cost);
@@ -382,7 +417,7 @@ bool Mempool::erase_entry(std::map<PublicKey, Sender>::iterator sit, std::uint64
     senders_.erase(sit);
     return false;
   }
-  attach_tail(s);
+  if (tail) attach_tail(s);
   return true;
 }
 

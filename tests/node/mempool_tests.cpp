@@ -138,6 +138,10 @@ BOOST_AUTO_TEST_CASE(each_rejection_reason_leaves_the_pool_unchanged) {
   long_chain.chain_id = std::string(kMaxChainIdBytes + 1, 'a');
   long_chain.sign(env.user(2));
   expect(long_chain, "malformed-tx");
+  Transaction bad_utf8 = env.create_validator(2, 0, 5, 4);
+  std::get<CreateValidator>(bad_utf8.payload).name = "ab\xff";
+  bad_utf8.sign(env.user(2));
+  expect(bad_utf8, "malformed-tx");
 
   expect(env.transfer(2, 0, 1), "fee-too-low");
   expect(a0, "tx-known");
