@@ -64,7 +64,7 @@ Result<BlockOutcome> apply_block(const StateReader& committed, StateMap& map, co
     out.receipts.push_back(std::move(receipt));
   }
   if (auto s = app.end_block(overlay, ctx); !s) return s.error();
-  out.changes = overlay.changes();
+  out.changes = overlay.take_changes();
   auto root = map.apply(parent_root, out.changes);
   if (!root) return root.error();
   out.state_root = *root;

@@ -9,6 +9,7 @@
 // charged outside the scope. changes() lists the net writes, sorted by key,
 // for the state map and the block's write batch.
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <utility>
@@ -34,6 +35,8 @@ class StateReader {
 class StateOverlay final : public StateReader {
  public:
   explicit StateOverlay(const StateReader& base) : base_(base) {}
+  StateOverlay(const StateOverlay&) = delete;  // the journal points into writes_
+  StateOverlay& operator=(const StateOverlay&) = delete;
 
   Result<std::optional<Bytes>> get(ByteView key) const override;
   void put(ByteView key, ByteView value);
@@ -45,14 +48,28 @@ class StateOverlay final : public StateReader {
   void rollback(Checkpoint cp);
 
   std::vector<StateUpdate> changes() const;
+  // The same, moved out: the overlay is left empty.
+  std::vector<StateUpdate> take_changes();
 
  private:
-  void record(const Bytes& key);
+  // Byte-wise order, as std::less<Bytes> (so changes() comes out in the
+  // same order), and transparent: a lookup by ByteView allocates nothing.
+  struct KeyLess {
+    using is_transparent = void;
+    bool operator()(ByteView a, ByteView b) const {
+      return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end());
+    }
+  };
+  using Writes = std::map<Bytes, std::optional<Bytes>, KeyLess>;
+  void write(ByteView key, std::optional<Bytes> value);
+
   const StateReader& base_;
-  std::map<Bytes, std::optional<Bytes>> writes_;
-  // For each write: the key and what the overlay held before it (outer
-  // nullopt: the overlay had no entry for the key).
-  std::vector<std::pair<Bytes, std::optional<std::optional<Bytes>>>> journal_;
+  Writes writes_;
+  // For each write: its entry, and what the entry held before it (outer
+  // nullopt: the overlay had no entry for the key, and rollback erases
+  // it). Entries are erased only by rollback, newest first, so every
+  // iterator here is valid.
+  std::vector<std::pair<Writes::iterator, std::optional<std::optional<Bytes>>>> journal_;
 };
 
 }  // namespace verity::state
