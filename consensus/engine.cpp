@@ -289,8 +289,8 @@ void Engine::on_proposal(const PublicKey& from, Proposal p) {
 }
 
 void Engine::accept_proposal(Proposal p) {
-  if (proposal_) {
-    if (proposal_->vote.block_hash != p.vote.block_hash) drops_.invalid++;  // equivocation: the detector has it
+  if (const Proposal* accepted = proposal()) {
+    if (accepted->vote.block_hash != p.vote.block_hash) drops_.invalid++;  // equivocation: the detector has it
     else drops_.duplicate++;
     return;
   }
@@ -344,10 +344,10 @@ void Engine::on_vote(const PublicKey& from, const Vote& v) {
 }
 
 void Engine::progress() {
-  if (!proposal_ || vc_target_ != 0) return;
+  if (!proposal() || vc_target_ != 0) return;
   auto set = set_for(height_);
   if (!set) return;
-  const Hash256 hash = proposal_->vote.block_hash;
+  const Hash256 hash = proposal()->vote.block_hash;
   auto collect = [&](VotePhase phase, std::vector<Vote>* out) {
     std::uint64_t power = 0;
     auto lo = votes_.lower_bound(VoteKey{height_, view_, static_cast<std::uint8_t>(phase), PublicKey{}});
@@ -364,8 +364,17 @@ void Engine::progress() {
   if (!sent_commit_) {
     std::vector<Vote> prepares;
     if (!set->is_quorum(collect(VotePhase::prepare, &prepares))) return;
-    if (!safety_.prepared || safety_.prepared->proposal.vote.view <= view_)
-      safety_.prepared = PreparedCertificate{*proposal_, std::move(prepares)};
+    if (!safety_.prepared || safety_.prepared->proposal.vote.view <= view_) {
+      if (proposal_prepared_) {
+        // Again, after our commit vote could not be signed: the same
+        // proposal, with the prepares as of now.
+        safety_.prepared->prepares = std::move(prepares);
+      } else {
+        safety_.prepared = PreparedCertificate{std::move(*proposal_), std::move(prepares)};
+        proposal_.reset();
+        proposal_prepared_ = true;
+      }
+    }
     if (member(height_)) {
       auto commit = sign_vote(VotePhase::commit, view_, hash);  // persists the prepared certificate too
       if (!commit) return;
@@ -378,7 +387,7 @@ void Engine::progress() {
   if (!set->is_quorum(collect(VotePhase::commit, &commits))) return;
   CommitCertificate cert{height_, view_, hash, {}};
   for (const auto& c : commits) cert.signatures.push_back({c.validator, c.signature});  // votes_ is ordered by key
-  decide(std::move(proposal_->block), cert);  // proposal_ is reset with the height
+  decide(std::move(proposal()->block), cert);  // the proposal is reset with the height
 }
 
 void Engine::decide(Block&& block, const CommitCertificate& cert) {
@@ -406,7 +415,7 @@ void Engine::decide(Block&& block, const CommitCertificate& cert) {
 
 // Resets the round for the new height_, then uses what was buffered for it.
 void Engine::after_height_change() {
-  proposal_.reset();
+  reset_proposal();
   sent_commit_ = false;
   safety_ = SafetyState{height_, std::max(safety_.view, view_), safety_.asked_view, {}, std::nullopt};
   persist();
@@ -437,7 +446,7 @@ void Engine::after_height_change() {
 }
 
 void Engine::maybe_propose() {
-  if (vc_target_ != 0 || proposal_) return;
+  if (vc_target_ != 0 || proposal()) return;
   auto set = set_for(height_);
   if (!set || primary(*set, view_) != key_.public_key()) return;
   Block block;
@@ -463,7 +472,7 @@ Output Engine::on_ready() {
 }
 
 bool Engine::awaiting_own_proposal() const {
-  if (safety_ahead_ || vc_target_ != 0 || proposal_) return false;
+  if (safety_ahead_ || vc_target_ != 0 || proposal()) return false;
   auto it = set_cache_.find(height_);
   if (it == set_cache_.end()) return false;
   return primary(*it->second, view_) == key_.public_key();
@@ -673,7 +682,7 @@ void Engine::enter_view(std::uint64_t view) {
   vc_target_ = 0;
   vc_quorum_ = false;
   new_view_floor_ = 0;
-  proposal_.reset();
+  reset_proposal();
   sent_commit_ = false;
   persist();
   for (auto it = future_proposals_.begin(); it != future_proposals_.end();)

@@ -45,6 +45,7 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "consensus/evidence.h"
@@ -232,7 +233,20 @@ class Engine {
   // Heights up to this one in view_ are filled only by the NewView's own
   // proposal or by decisions, never by an ordinary proposal.
   std::uint64_t new_view_floor_ = 0;
-  std::optional<Proposal> proposal_;  // accepted for (height_, view_)
+  // The proposal accepted for (height_, view_). Once it is prepared it
+  // moves into safety_.prepared (which must hold it anyway) rather than
+  // being copied there: proposal() finds it in either place.
+  std::optional<Proposal> proposal_;
+  bool proposal_prepared_ = false;  // it is safety_.prepared->proposal
+  const Proposal* proposal() const {
+    if (proposal_prepared_) return &safety_.prepared->proposal;
+    return proposal_ ? &*proposal_ : nullptr;
+  }
+  Proposal* proposal() { return const_cast<Proposal*>(std::as_const(*this).proposal()); }
+  void reset_proposal() {
+    proposal_.reset();
+    proposal_prepared_ = false;
+  }
   bool sent_commit_ = false;
   std::uint64_t stable_ = 0;
   std::map<std::uint64_t, std::shared_ptr<const ValidatorSet>> set_cache_;
