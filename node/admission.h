@@ -82,16 +82,14 @@ class TxPrecheck {
   Result<Hash256> check(const Transaction& tx, ByteView encoded, bool from_peer = false);
   const PrecheckCounters& counters() const { return counters_; }
   // The consensus thread's answers: an id the mempool refused for a reason
-  // a copy from another peer might not meet (a nonce race) is released, so
+  // a later copy might not meet (a nonce race, a full pool) is released, so
   // that copy is checked and offered again; the ids of a committed block's
-  // transactions, and those whose signatures a block check verified, are
-  // claimed, so late copies cost nothing.
+  // transactions are claimed, so late copies cost nothing. A signature a
+  // block check verified is remembered, but its id is not claimed: the
+  // block may not commit, and then the pool still needs a copy.
   void release(const Hash256& id) { claimed_.erase(id); }
   void claim(const Hash256& id) { claimed_.insert(id); }
-  void verified(const Hash256& id) {
-    good_signatures_.insert(id);
-    claimed_.insert(id);
-  }
+  void verified(const Hash256& id) { good_signatures_.insert(id); }
 
  private:
   std::string chain_id_;

@@ -410,7 +410,7 @@ std::set<Hash256> Node::verify_block_signatures(const Block& block) {
   for (std::size_t i = 0; i < ok.size(); ++i)
     if (ok[i]) {
       good.insert(ids[i]);
-      precheck_->verified(ids[i]);  // copies still on their way from peers skip the check
+      precheck_->verified(ids[i]);  // copies on their way from peers skip the signature check
     }
   return good;
 }
@@ -512,22 +512,30 @@ std::optional<consensus::Decision> Node::decision(std::uint64_t height) const {
 
 Result<Hash256> Node::submit(const Transaction& tx) {
   const Bytes bytes = encode(tx);
-  if (auto id = precheck_->check(tx, bytes); !id) return id.error();
-  return admit(tx, bytes, std::nullopt, /*signature_checked=*/true);
+  auto id = precheck_->check(tx, bytes);
+  if (!id) return id.error();
+  auto r = admit(tx, bytes, std::nullopt, /*signature_checked=*/true);
+  if (!r && r.error().reason != "tx-known") precheck_->release(*id);  // a copy from a peer may yet be taken
+  return r;
 }
 
 void Node::submit_async(Transaction tx, SubmitDone done) {
   Bytes bytes = encode(tx);
-  if (auto id = precheck_->check(tx, bytes); !id) return done(id.error());
+  auto id = precheck_->check(tx, bytes);
+  if (!id) return done(id.error());
   if (live_.pending_admissions.fetch_add(1) >= kMaxPendingAdmissions) {
     live_.pending_admissions--;
+    precheck_->release(*id);
     return done(make_error("node-busy", std::to_string(kMaxPendingAdmissions) +
                                             " transactions already wait for admission; retry shortly"));
   }
-  asio::post(io_, [this, tx = std::move(tx), bytes = std::move(bytes), done = std::move(done)] {
+  asio::post(io_, [this, tx = std::move(tx), bytes = std::move(bytes), done = std::move(done), id = *id] {
     live_.pending_admissions--;
     if (stopped_) return done(make_error("shutting-down", "the node is stopping"));
-    done(admit(tx, bytes, std::nullopt, /*signature_checked=*/true));
+    auto r = admit(tx, bytes, std::nullopt, /*signature_checked=*/true);
+    // Refused for now (a nonce gap, a full pool): a copy from a peer may yet be taken.
+    if (!r && r.error().reason != "tx-known") precheck_->release(id);
+    done(std::move(r));
   });
 }
 

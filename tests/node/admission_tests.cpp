@@ -82,6 +82,30 @@ BOOST_FIXTURE_TEST_CASE(a_signed_task_has_its_module_checked_after_its_signature
   BOOST_TEST(precheck.counters().signatures_checked == 1u);
 }
 
+// From peers: a copy of an id already claimed is dropped before any work;
+// a released id (the mempool refused it for now) is taken again; a
+// signature a block check verified is not checked again, but its id is not
+// claimed (the block may not commit, and the pool still needs a copy).
+BOOST_FIXTURE_TEST_CASE(peer_copies_are_dropped_until_released, Fixture) {
+  const Transaction tx = testing::make_transfer(net.genesis.chain_id, net.users[0], 0, net.users[1].public_key(), 5);
+  const Bytes bytes = encode(tx);
+  BOOST_REQUIRE(precheck.check(tx, bytes, /*from_peer=*/true));
+  auto again = precheck.check(tx, bytes, true);
+  BOOST_REQUIRE(!again);
+  BOOST_TEST(again.error().reason == "tx-known");
+  BOOST_TEST(precheck.counters().duplicates == 1u);
+  precheck.release(tx.id());
+  BOOST_REQUIRE(precheck.check(tx, bytes, true));
+  BOOST_TEST(precheck.counters().signatures_checked == 1u);  // the signature was known good
+
+  const Transaction other = testing::make_transfer(net.genesis.chain_id, net.users[1], 0, net.users[2].public_key(), 5);
+  precheck.verified(other.id());
+  BOOST_REQUIRE(precheck.check(other, encode(other), true));
+  BOOST_TEST(precheck.counters().signatures_checked == 1u);
+  precheck.claim(other.id());  // committed
+  BOOST_TEST(!precheck.check(other, encode(other), true));
+}
+
 BOOST_FIXTURE_TEST_CASE(stateless_rules_come_before_the_signature, Fixture) {
   Transaction tx = testing::make_transfer("another-chain", net.users[0], 0, net.users[1].public_key(), 5);
   auto r = precheck.check(tx, encode(tx));
