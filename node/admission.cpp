@@ -64,7 +64,7 @@ Result<Hash256> TxPrecheck::check(const Transaction& tx, ByteView encoded, bool 
     }
     good_signatures_.insert(*id);
   }
-  claimed_.insert(*id);
+  if (!from_peer) claimed_.insert(*id);  // a peer's copy claimed it above
   // A task's module is checked here, before it can reach a block, so that a
   // module no worker may run (a forbidden import, an invalid module) is
   // refused to the submitter with the reason, not failed in a block where

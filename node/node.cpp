@@ -501,12 +501,19 @@ CommitCertificate Node::with_late_commits(CommitCertificate cert) const {
   return cert;  // std::map: ascending by validator, as certificates must be
 }
 
-std::optional<consensus::Decision> Node::decision(std::uint64_t height) const {
-  auto b = chain_->block_at(height);
-  auto c = chain_->certificate_at(height);
+namespace {
+// The committed block at `height` with its certificate, from the chain or
+// from a snapshot of it; nullopt when either is missing or unreadable.
+template <class ChainReader>
+std::optional<consensus::Decision> decision_at(const ChainReader& chain, std::uint64_t height) {
+  auto b = chain.block_at(height);
+  auto c = chain.certificate_at(height);
   if (!b || !c || !b->has_value() || !c->has_value()) return std::nullopt;
   return consensus::Decision{std::move(**b), std::move(**c)};
 }
+}  // namespace
+
+std::optional<consensus::Decision> Node::decision(std::uint64_t height) const { return decision_at(*chain_, height); }
 
 // --- transactions ------------------------------------------------------------------------
 
@@ -789,10 +796,9 @@ void Node::serve_blocks(const PeerInfo& peer, ByteView body) {
     std::vector<Bytes> items;
     std::size_t bytes = 0;
     for (std::uint64_t h = from; h < from + max && h <= view->tip().height; ++h) {
-      auto b = view->block_at(h);
-      auto c = view->certificate_at(h);
-      if (!b || !c || !b->has_value() || !c->has_value()) break;
-      Bytes m = consensus::encode_message(consensus::Decision{std::move(**b), std::move(**c)});
+      auto d = decision_at(*view, h);
+      if (!d) break;
+      Bytes m = consensus::encode_message(*d);
       if (!items.empty() && bytes + m.size() > kMaxBlocksFrameBytes) break;
       bytes += m.size();
       items.push_back(std::move(m));
