@@ -34,10 +34,10 @@
 // replica committed) is sent the missing Decisions (block + commit
 // certificate), which verify on their own.
 //
-// Safety across crashes: before any signed message leaves, the engine saves
-// what it signed at the current height and its prepared certificate
-// (SafetyState) through SafetyStore, and after a restart it refuses to sign
-// anything that conflicts with it.
+// Safety across crashes: the engine saves what it signed at the current
+// height and its prepared certificate (SafetyState) through SafetyStore
+// before it puts a signed message in its Output, and after a restart it
+// refuses to sign anything that conflicts with it.
 
 #include <map>
 #include <memory>
@@ -99,7 +99,10 @@ struct SafetyState {
 class SafetyStore {
  public:
   virtual ~SafetyStore() = default;
-  // Must be durable when it returns (fsync).
+  // Must be durable before any message of the step that saved it leaves
+  // the node: durable when it returns, or made durable by the engine's
+  // caller before it acts on that step's Output (the node's store syncs
+  // once per step, node/safety_file.h).
   virtual Status save(const SafetyState& state) = 0;
 };
 

@@ -216,6 +216,11 @@ void Node::run(consensus::Output out) {
     return;
   }
   for (const auto& c : out.committed) on_committed(c);
+  // What the engine signed in this step is durable before any of it leaves.
+  if (auto s = safety_->flush(); !s) {
+    fail(s.error());
+    return;
+  }
   if (!out.messages.empty() && is_validator()) {
     for (const auto& m : out.messages) {
       if (m.to) {

@@ -2,28 +2,35 @@
 // The node's consensus::SafetyStore: what this validator signed, on disk,
 // durable before any signed message leaves the node.
 //
-//   DATA/safety_state      the engine's SafetyState (height, view, asked
-//                          view, votes signed at that height, prepared
-//                          certificate); replaced atomically: written to a
-//                          temporary file, fsync'd, renamed, directory fsync'd
-//   DATA/signed_votes.log  every vote signed, appended and fsync'd before
-//                          safety_state: an audit trail (and the record the
-//                          functional tests check for conflicts)
+//   DATA/signed_votes.log  an append-only log of records, each
+//                          [u32 big-endian length][body]: a canonical Vote
+//                          (every vote signed: the audit trail `verityd
+//                          votes` prints), or, with the length's top bit
+//                          set, a canonical SafetyState (height, view,
+//                          asked view, votes signed at that height,
+//                          prepared certificate) as of that save
+//   DATA/safety_state      a SafetyState; replaced atomically (temporary
+//                          file, fsync, rename, directory fsync) when the
+//                          log rotates
 //   DATA/signed_votes.log.1  the previous log: once the log reaches the
-//                          limit (64 MiB by default, about two days at one
-//                          block a second), a save that has made safety_state
-//                          durable renames it here (replacing the older one)
-//                          and starts a new log, so the two take at most
-//                          twice the limit. Safe: what binds the node is
-//                          safety_state plus the votes logged after it, and
-//                          right after a save the new log holds none.
+//                          limit (64 MiB by default, about a day at one
+//                          block a second), the save that reached it writes
+//                          safety_state, renames the log here (replacing
+//                          the older one) and starts a new log, so the two
+//                          take at most twice the limit
 //
-// Records in the log are [u32 big-endian length][canonical Vote]. A crash
-// mid-append leaves a torn last record, which open() drops.
+// save() appends the new votes and the state in one write; flush() makes
+// them durable with one fdatasync. The node flushes before it sends any
+// message of the engine's step (so one sync covers a proposal and the
+// prepare signed with it), and a save that only moves to a new height,
+// with nothing signed there yet, needs no sync of its own: losing it
+// restores the previous height, whose block is committed.
 //
-// open() rebuilds the state from both files: a vote that reached the log but
-// not safety_state (a crash between the two writes) still binds the node,
-// since the engine never sends a vote before save() returns.
+// open() rebuilds the state from safety_state and both logs, in order: a
+// record at a later height replaces what came before, records at one
+// height add up (votes, highest views, the latest prepared certificate).
+// A crash can only damage the unsynced end of the log: a torn, zero-filled
+// or undecodable last record is dropped; elsewhere it is corruption.
 
 #include <cstdio>
 #include <filesystem>
@@ -43,6 +50,10 @@ class SafetyFile final : public consensus::SafetyStore {
 
   const consensus::SafetyState& restored() const { return restored_; }
   Status save(const consensus::SafetyState& state) override;
+  // Makes every save so far durable (one fdatasync, none if nothing binding
+  // was saved since the last). Reason "io-error".
+  Status flush();
+  std::uint64_t syncs() const { return syncs_; }  // fdatasyncs of the log so far
 
   // Every vote in the previous and the current log, in the order signed.
   // Reasons "io-error", "safety-state-corrupt".
@@ -50,7 +61,7 @@ class SafetyFile final : public consensus::SafetyStore {
 
  private:
   SafetyFile(std::filesystem::path dir, int log_fd) : dir_(std::move(dir)), log_fd_(log_fd) {}
-  void rotate();
+  Status rotate();
   std::filesystem::path dir_;
   int log_fd_ = -1;
   std::uint64_t log_size_ = 0;
@@ -59,6 +70,9 @@ class SafetyFile final : public consensus::SafetyStore {
   consensus::SafetyState restored_;
   std::set<Bytes> logged_;  // encoded votes in the log at logged_height_
   std::uint64_t logged_height_ = 0;
+  consensus::SafetyState last_;  // as of the last save
+  bool unsynced_ = false;        // a save since the last sync binds the node
+  std::uint64_t syncs_ = 0;
 };
 
 }  // namespace verity::node
