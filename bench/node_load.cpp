@@ -146,7 +146,9 @@ class Load final : public P2PHandler {
     if (items && !items->empty()) {
       poll();  // there may be more
     } else {
-      poll_.expires_after(std::chrono::milliseconds(5));  // nothing new: ask again shortly, not at once
+      // Nothing new: ask again in 1 ms, so that the latency measured is the
+      // chain's, not this loop's (5 ms here added about 3 ms to the p50).
+      poll_.expires_after(std::chrono::milliseconds(1));
       poll_.async_wait([this](auto ec) {
         if (!ec) poll();
       });

@@ -554,17 +554,37 @@ void Node::submit_async(Transaction tx, SubmitDone done) {
 // Admits to the mempool and, once admitted (so once per transaction),
 // gossips it to every peer but the one it came from. The checks of
 // node/admission.h ran before (signature_checked says so).
-Result<Hash256> Node::admit(const Transaction& tx, ByteView bytes, std::optional<std::uint64_t> from_peer,
+Result<Hash256> Node::admit(const Transaction& tx, ByteView bytes, const std::optional<TxSource>& from,
                             bool signature_checked) {
   auto added = [&] {
     std::unique_lock lock(pool_mu_);
     return mempool_->add(tx, chain_->state(), signature_checked);
   }();
   if (!added) return added.error();
-  p2p_->broadcast(kFrameTx, bytes, from_peer);
+  relay(bytes, from);
   update_live();
   schedule_ready_check();
   return added->id;
+}
+
+bool Node::is_validator(const std::optional<PublicKey>& peer_validator_key) const {
+  return peer_validator_key && chain_->validators().power_of(*peer_validator_key).has_value();
+}
+
+// Validators keep direct links to each other (every vote travels on them).
+// A node that admits a transaction from a client or from a peer that is
+// not a validator sends it to every peer; one that got it from a validator
+// passes it on only to the peers that are not validators, which may have
+// no link to that one. So a validator receives each transaction once
+// rather than from every other validator; one that missed it (a full send
+// queue, a link down) gets it from regossip() or checks it in the block.
+void Node::relay(ByteView tx_bytes, const std::optional<TxSource>& from) {
+  if (!from || !is_validator(from->validator_key)) {
+    p2p_->broadcast(kFrameTx, tx_bytes, from ? std::optional(from->peer) : std::nullopt);
+    return;
+  }
+  for (const auto& [id, p] : peer_heights_)
+    if (id != from->peer && !is_validator(p.validator_key)) p2p_->send(id, kFrameTx, tx_bytes);
 }
 
 // A peer's transaction: checked on the verify pool, in the order the peer
@@ -578,7 +598,8 @@ void Node::on_peer_tx(const PeerInfo& peer, ByteView body) {
     return;
   }
   q->queued_bytes += body.size();
-  asio::post(q->strand, [this, q, peer = peer.id, bytes = Bytes(body.begin(), body.end())] {
+  asio::post(q->strand, [this, q, peer = peer.id, from = TxSource{peer.id, peer.validator_key},
+                         bytes = Bytes(body.begin(), body.end())] {
     q->queued_bytes -= bytes.size();
     auto tx = decode_transaction(bytes);
     if (!tx) {
@@ -590,19 +611,19 @@ void Node::on_peer_tx(const PeerInfo& peer, ByteView body) {
       if (id.error().reason == "tx-known") return;  // a copy of one on its way or known
       return asio::post(io_, [this, peer, e = id.error()] { refused_from_peer(peer, e); });
     }
-    asio::post(io_, [this, peer, tx = std::move(*tx), bytes, id = *id] {
-      if (!stopped_) admit_from_peer(peer, tx, bytes, id);
+    asio::post(io_, [this, from, tx = std::move(*tx), bytes, id = *id] {
+      if (!stopped_) admit_from_peer(from, tx, bytes, id);
     });
   });
 }
 
-void Node::admit_from_peer(std::uint64_t peer, const Transaction& tx, const Bytes& bytes, const Hash256& id) {
-  auto r = admit(tx, bytes, peer, /*signature_checked=*/true);
+void Node::admit_from_peer(const TxSource& from, const Transaction& tx, const Bytes& bytes, const Hash256& id) {
+  auto r = admit(tx, bytes, from, /*signature_checked=*/true);
   if (!r) {
     if (r.error().reason == "nonce-gap") {
       // Its predecessor is probably on another peer's queue: keep it.
       auto key = std::make_pair(tx.sender, tx.nonce);
-      if (orphans_.emplace(key, Orphan{tx, bytes, id, peer}).second) {
+      if (orphans_.emplace(key, Orphan{tx, bytes, id, from}).second) {
         orphan_order_.push_back(key);
         orphan_bytes_ += bytes.size();
         while (orphan_order_.size() > kMaxOrphans || orphan_bytes_ > kMaxOrphanBytes) {
@@ -632,7 +653,7 @@ void Node::adopt_orphans(const PublicKey& sender, std::uint64_t next) {
     Orphan o = std::move(it->second);
     orphan_bytes_ -= o.bytes.size();
     orphans_.erase(it);
-    auto again = admit(o.tx, o.bytes, o.peer, /*signature_checked=*/true);
+    auto again = admit(o.tx, o.bytes, o.from, /*signature_checked=*/true);
     if (!again) {
       if (again.error().reason != "tx-known") precheck_->release(o.id);
       return;
@@ -674,7 +695,7 @@ void Node::refused_from_peer(std::uint64_t peer, const Error& e) {
 
 void Node::on_connected(const PeerInfo& peer) {
   live_.peers = p2p_->peers().size();
-  peer_heights_[peer.id] = {};
+  peer_heights_[peer.id] = PeerSync{0, peer.validator_key};
   send_status(peer.id);
 }
 

@@ -224,11 +224,19 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   bool on_blocks(const PeerInfo& peer, ByteView body, std::string& reason);
   void serve_blocks(const PeerInfo& peer, ByteView body);
   void fail(const Error& e);
-  Result<Hash256> admit(const Transaction& tx, ByteView bytes, std::optional<std::uint64_t> from_peer,
+  // A transaction's way in: a peer, with the validator key its Hello
+  // proved (if any); nullopt stands for a client of this node.
+  struct TxSource {
+    std::uint64_t peer = 0;
+    std::optional<PublicKey> validator_key;
+  };
+  Result<Hash256> admit(const Transaction& tx, ByteView bytes, const std::optional<TxSource>& from,
                         bool signature_checked);
+  void relay(ByteView tx_bytes, const std::optional<TxSource>& from);
+  bool is_validator(const std::optional<PublicKey>& peer_validator_key) const;
   void on_peer_tx(const PeerInfo& peer, ByteView body);
   void refused_from_peer(std::uint64_t peer, const Error& e);
-  void admit_from_peer(std::uint64_t peer, const Transaction& tx, const Bytes& bytes, const Hash256& id);
+  void admit_from_peer(const TxSource& from, const Transaction& tx, const Bytes& bytes, const Hash256& id);
   struct Orphan;
   void adopt_orphans(const PublicKey& sender, std::uint64_t next);
   void retry_orphans();
@@ -271,7 +279,7 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
     Transaction tx;
     Bytes bytes;
     Hash256 id;
-    std::uint64_t peer = 0;
+    TxSource from;
   };
   std::map<std::pair<PublicKey, std::uint64_t>, Orphan> orphans_;
   std::deque<std::pair<PublicKey, std::uint64_t>> orphan_order_;
@@ -294,6 +302,7 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
 
   struct PeerSync {
     std::uint64_t height = 0;  // what it last said it has
+    std::optional<PublicKey> validator_key;  // as its Hello proved
   };
   std::map<std::uint64_t, PeerSync> peer_heights_;
   std::optional<std::uint64_t> sync_peer_;  // a get_blocks in flight to this peer

@@ -423,6 +423,9 @@ std::vector<rpc::Metric> RpcBackend::metrics() const {
   const auto& pc = node_.precheck().counters();
   m.push_back(counter("verity_signatures_checked_total", "transaction signatures checked before the mempool",
                       static_cast<double>(pc.signatures_checked)));
+  m.push_back(counter("verity_p2p_tx_copies_dropped_total",
+                      "copies of a transaction from peers dropped unchecked: it was received already",
+                      static_cast<double>(pc.duplicates)));
   m.push_back(counter("verity_modules_checked_total", "task modules checked before the mempool (cached by hash)",
                       static_cast<double>(pc.modules_checked)));
   if (auto next = contracts::next_task_id(chain.state()))

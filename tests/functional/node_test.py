@@ -165,6 +165,26 @@ def transactions_are_gossiped_and_committed():
     c.stop()
 
 
+def validators_receive_each_transaction_once():
+    """A validator sends a client's transaction to every peer; the validators
+    that get it from a validator pass it only to peers that are not
+    validators (the validators are linked to each other directly), so no
+    validator receives copies from the others. Without that rule each
+    validator would get every transaction from all three of its peers."""
+    c = Cluster().start()
+    wait_for("height 1", lambda: all(n.height() >= 1 for n in c.nodes), 60, c.nodes)
+    before = [metric(n, "verity_p2p_tx_copies_dropped_total") for n in c.nodes]
+    origin = c.nodes[2]
+    load = os.environ.get("NODE_LOAD", "build/bench/node_load")
+    out = subprocess.run([load, "--genesis", DEVNET_GENESIS, "--peers", f"127.0.0.1:{origin.p2p_port}",
+                          "--burst", "200", "--wait", "60"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "finalized 200 (0 missing)" in out.stdout, out.stdout + out.stderr
+    copies = [metric(n, "verity_p2p_tx_copies_dropped_total") - b for n, b in zip(c.nodes, before)]
+    # Regossip may resend what waited 3 s in a pool; a burst of 200 commits sooner.
+    assert all(x <= 20 for x in copies), copies
+    c.stop()
+
+
 def full_mempools_heal_by_regossip():
     """Transfers sent to one validator whose peers have pools far smaller than
     the load: the peers (the primary among them) reject what does not fit,
@@ -261,6 +281,7 @@ if __name__ == "__main__":
         late_commit_votes_reach_the_chain,
         four_validators_commit,
         transactions_are_gossiped_and_committed,
+        validators_receive_each_transaction_once,
         full_mempools_heal_by_regossip,
         bad_config_and_second_instance_are_refused,
         garbage_peer_is_dropped_and_the_node_stays_up,
