@@ -184,6 +184,11 @@ std::unique_ptr<boost::asio::thread_pool> make_background_pool(std::size_t threa
   return pool;
 }
 
-std::size_t pool_threads() { return std::max<std::size_t>(2, std::thread::hardware_concurrency()); }
+// hardware_concurrency() reads /sys on every call, and verify_signatures()
+// asks for every block.
+std::size_t pool_threads() {
+  static const std::size_t n = std::max<std::size_t>(2, std::thread::hardware_concurrency());
+  return n;
+}
 
 }  // namespace verity::node

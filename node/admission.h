@@ -49,7 +49,7 @@ namespace verity::node {
 // A bounded set of ids, oldest forgotten first. Thread-safe.
 class RecentIds {
  public:
-  explicit RecentIds(std::size_t capacity) : capacity_(capacity) {}
+  explicit RecentIds(std::size_t capacity) : capacity_(capacity) { ids_.reserve(capacity + 1); }
   bool contains(const Hash256& id) const;
   // False when it was there already.
   bool insert(const Hash256& id);

@@ -262,6 +262,14 @@ std::optional<std::vector<const Mempool::Entry*>> Mempool::plan_eviction(const P
 }
 
 std::vector<Transaction> Mempool::select(std::size_t max_txs, std::size_t max_bytes) const {
+  std::vector<Transaction> out;
+  out.reserve(std::min(max_txs, pool_.size()));
+  visit_selection(max_txs, max_bytes, [&](const Transaction& tx, const Hash256&) { out.push_back(tx); });
+  return out;
+}
+
+void Mempool::visit_selection(std::size_t max_txs, std::size_t max_bytes,
+                              const std::function<void(const Transaction&, const Hash256&)>& visit) const {
   struct Head {
     const Sender* sender;
     std::map<std::uint64_t, Entry*>::const_iterator next;
@@ -278,23 +286,21 @@ std::vector<Transaction> Mempool::select(std::size_t max_txs, std::size_t max_by
   for (const auto& [key, s] : senders_) heap.push_back({&s, s.by_nonce.begin()});
   std::make_heap(heap.begin(), heap.end(), lower);
 
-  std::vector<Transaction> out;
-  out.reserve(std::min(max_txs, pool_.size()));
-  std::size_t used = 0;
-  while (!heap.empty() && out.size() < max_txs) {
+  std::size_t used = 0, taken = 0;
+  while (!heap.empty() && taken < max_txs) {
     std::pop_heap(heap.begin(), heap.end(), lower);
     Head h = heap.back();
     heap.pop_back();
     const Entry* e = h.next->second;
     if (e->bytes > max_bytes - used) continue;  // this sender is done: never skip its nonce
-    out.push_back(e->tx);
+    visit(e->tx, e->id);
+    ++taken;
     used += e->bytes;
     if (++h.next != h.sender->by_nonce.end()) {
       heap.push_back(h);
       std::push_heap(heap.begin(), heap.end(), lower);
     }
   }
-  return out;
 }
 
 void Mempool::update(const state::StateReader& committed, const std::vector<Transaction>& block_txs) {

@@ -91,6 +91,7 @@
 #include <cstdint>
 #include <deque>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <unordered_map>
 #include <optional>
@@ -174,6 +175,10 @@ class Mempool {
   // block's own overhead, header and last commit, is the caller's to
   // subtract). See "Ordering" above.
   std::vector<Transaction> select(std::size_t max_txs, std::size_t max_bytes) const;
+  // The same transactions in the same order, each with its id, without
+  // copying them; the pool must not change during the call.
+  void visit_selection(std::size_t max_txs, std::size_t max_bytes,
+                       const std::function<void(const Transaction&, const Hash256&)>& visit) const;
 
   // After each committed block, with the new committed state: removes the
   // block's transactions, remembers their ids, then rechecks every pending

@@ -771,14 +771,14 @@ void Node::regossip() {
   const auto now = steady_clock::now();
   std::size_t sent = 0;
   // The pool's head, in the order blocks take it (per sender by nonce).
-  for (const auto& tx : mempool_->select(kRegossipPerTick, std::numeric_limits<std::size_t>::max())) {
-    const Hash256 id = tx.id();
-    auto [it, fresh] = gossiped_at_.try_emplace(id, now);
-    if (fresh || now - it->second < kRegossipAfter) continue;
-    it->second = now;
-    p2p_->broadcast(kFrameTx, encode(tx));
-    ++sent;
-  }
+  mempool_->visit_selection(kRegossipPerTick, std::numeric_limits<std::size_t>::max(),
+                            [&](const Transaction& tx, const Hash256& id) {
+                              auto [it, fresh] = gossiped_at_.try_emplace(id, now);
+                              if (fresh || now - it->second < kRegossipAfter) return;
+                              it->second = now;
+                              p2p_->broadcast(kFrameTx, encode(tx));
+                              ++sent;
+                            });
   // Forget what left the pool.
   for (auto it = gossiped_at_.begin(); it != gossiped_at_.end();)
     it = mempool_->contains(it->first) ? std::next(it) : gossiped_at_.erase(it);
