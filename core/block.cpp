@@ -13,7 +13,7 @@ Status CommitCertificate::verify(std::string_view chain_id, const ValidatorSet& 
       return make_error("cert-not-canonical", "signers must be unique and ascending");
     auto p = validators.power_of(s.validator);
     if (!p) return make_error("cert-unknown-signer", s.validator.hex());
-    if (!verify_signature(s.validator, digest, s.signature))
+    if (!verify_vote_signature(s.validator, digest, s.signature))
       return make_error("cert-bad-signature", s.validator.hex());
     power += *p;  // cannot overflow: the set's total fits in 64 bits
   }

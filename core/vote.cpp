@@ -1,6 +1,77 @@
 #include "core/vote.h"
 
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <unordered_set>
+
 namespace verity {
+
+namespace {
+
+class VerifiedVotes {
+ public:
+  static constexpr std::size_t kCapacity = 4096;
+
+  bool check(const PublicKey& validator, const Hash256& digest, const Signature& signature) {
+    Entry e;
+    std::memcpy(e.bytes.data(), validator.data.data(), 32);
+    std::memcpy(e.bytes.data() + 32, digest.data.data(), 32);
+    std::memcpy(e.bytes.data() + 64, signature.data.data(), 64);
+    {
+      std::lock_guard lock(mu_);
+      if (seen_.count(e)) {
+        ++hits_;
+        return true;
+      }
+    }
+    if (!verify_signature(validator, digest, signature)) return false;
+    std::lock_guard lock(mu_);
+    if (seen_.insert(e).second) {
+      order_.push_back(e);
+      if (order_.size() > kCapacity) {
+        seen_.erase(order_.front());
+        order_.pop_front();
+      }
+    }
+    return true;
+  }
+
+  std::uint64_t hits() const {
+    std::lock_guard lock(mu_);
+    return hits_;
+  }
+
+ private:
+  struct Entry {
+    std::array<std::uint8_t, 128> bytes{};  // key, digest, signature
+    friend bool operator==(const Entry&, const Entry&) = default;
+  };
+  struct EntryHash {
+    std::size_t operator()(const Entry& e) const {
+      std::size_t h;
+      std::memcpy(&h, e.bytes.data() + 64, sizeof h);  // the signature's nonce point: unpredictable
+      return h;
+    }
+  };
+  mutable std::mutex mu_;
+  std::unordered_set<Entry, EntryHash> seen_;
+  std::deque<Entry> order_;
+  std::uint64_t hits_ = 0;
+};
+
+VerifiedVotes& memo() {
+  static VerifiedVotes m;
+  return m;
+}
+
+}  // namespace
+
+bool verify_vote_signature(const PublicKey& validator, const Hash256& digest, const Signature& signature) {
+  return memo().check(validator, digest, signature);
+}
+
+std::uint64_t vote_signature_memo_hits() { return memo().hits(); }
 
 const char* vote_phase_name(VotePhase phase) {
   switch (phase) {
@@ -28,7 +99,9 @@ void Vote::sign(std::string_view chain_id, const SecretKey& key) {
   signature = key.sign(digest(chain_id));
 }
 
-bool Vote::verify(std::string_view chain_id) const { return verify_signature(validator, digest(chain_id), signature); }
+bool Vote::verify(std::string_view chain_id) const {
+  return verify_vote_signature(validator, digest(chain_id), signature);
+}
 
 void Vote::encode(Writer& w) const {
   w.u8(static_cast<std::uint8_t>(phase));

@@ -25,6 +25,15 @@ namespace verity {
 enum class VotePhase : std::uint8_t { prepare = 1, commit = 2, propose = 3 };
 const char* vote_phase_name(VotePhase phase);  // "prepare", "commit", "propose"
 
+// verify_signature() for a vote's digest, remembering the last 4,096
+// signatures that verified (thread-safe). A commit vote is checked when it
+// arrives, again in the certificate that commits its block, and again as
+// the next block's last_commit: the memo spares the repeats. Only
+// successes are kept, so the answer is always verify_signature()'s.
+bool verify_vote_signature(const PublicKey& validator, const Hash256& digest, const Signature& signature);
+// How many calls the memo answered so far (for tests).
+std::uint64_t vote_signature_memo_hits();
+
 Hash256 vote_digest(std::string_view chain_id, VotePhase phase, std::uint64_t height, std::uint64_t view,
                     const Hash256& block_hash);
 

@@ -34,6 +34,26 @@ BOOST_AUTO_TEST_CASE(sign_verify_round_trip) {
   BOOST_TEST(!as_prepare.verify(kChain));  // a commit signature is not a prepare
 }
 
+// A vote verified once is answered from the memo the next times (as in the
+// certificate and the next block's last_commit); a signature that differs
+// in one bit is still checked, and fails.
+BOOST_AUTO_TEST_CASE(verified_votes_are_remembered_and_only_those) {
+  auto key = SecretKey::derive_insecure("memo");
+  Vote v = make_vote(key, VotePhase::commit, 77, 0, "memo-block");
+  const auto h0 = vote_signature_memo_hits();
+  BOOST_TEST(v.verify(kChain));
+  BOOST_TEST(vote_signature_memo_hits() == h0);
+  BOOST_TEST(v.verify(kChain));
+  BOOST_TEST(verify_vote_signature(v.validator, v.digest(kChain), v.signature));
+  BOOST_TEST(vote_signature_memo_hits() == h0 + 2);
+  Vote forged = v;
+  forged.signature.data[40] ^= 1;
+  BOOST_TEST(!forged.verify(kChain));
+  BOOST_TEST(!forged.verify(kChain));  // failures are never remembered
+  BOOST_TEST(vote_signature_memo_hits() == h0 + 2);
+  BOOST_TEST(!v.verify("other-chain"));  // another digest
+}
+
 BOOST_AUTO_TEST_CASE(bad_phase_rejected) {
   Bytes enc = encode(make_vote(SecretKey::derive_insecure("v1"), VotePhase::prepare, 1, 0, "b"));
   enc[0] = 9;
