@@ -1,10 +1,7 @@
 #pragma once
 // An independent, slow, test-only implementation of BIP-340 written from
 // the specification on Crypto++'s big integers and curve arithmetic. It
-// cross-checks libsecp256k1, and it can also run the superseded 2020 draft
-// of the BIP (challenge tag "BIP340/challenge", R required to have a square
-// Y) so that the tests can tell which rules a reference vector was made
-// under.
+// cross-checks libsecp256k1.
 
 #include <cryptopp/ecp.h>
 #include <cryptopp/integer.h>
@@ -17,16 +14,13 @@
 
 namespace verity::testing {
 
-enum class Bip340Rules { final_bip, draft_square_y };
-
 class Bip340Reference {
  public:
   using Int = CryptoPP::Integer;
   using Point = CryptoPP::ECP::Point;
 
-  explicit Bip340Reference(Bip340Rules rules = Bip340Rules::final_bip)
-      : rules_(rules),
-        p_("0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F"),
+  Bip340Reference()
+      : p_("0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F"),
         n_("0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141"),
         curve_(p_, Int::Zero(), Int(7)),
         g_(Int("0x79BE667EF9DCBBAC55A06295CE870B07029BFCDB2DCE28D959F2815B16F81798"),
@@ -56,21 +50,13 @@ class Bip340Reference {
     return Point(x, y.IsEven() ? y : p_ - y);
   }
 
-  bool r_is_acceptable(const Point& r) const {
-    if (rules_ == Bip340Rules::final_bip) return r.y.IsEven();
-    return CryptoPP::Jacobi(r.y, p_) == 1;  // has_square_y
-  }
-  const char* challenge_tag() const {
-    return rules_ == Bip340Rules::final_bip ? "BIP0340/challenge" : "BIP340/challenge";
-  }
-
   Int challenge(const Int& rx, ByteView pk, ByteView msg) const {
     Bytes buf;
     auto r = bytes32(rx);
     buf.insert(buf.end(), r.begin(), r.end());
     buf.insert(buf.end(), pk.begin(), pk.end());
     buf.insert(buf.end(), msg.begin(), msg.end());
-    return to_int(hash(challenge_tag(), buf).view()) % n_;
+    return to_int(hash("BIP0340/challenge", buf).view()) % n_;
   }
 
   bool verify(ByteView pk, ByteView msg, ByteView sig) const {
@@ -82,7 +68,7 @@ class Bip340Reference {
     Int e = challenge(r, pk, msg);
     Point big_r = curve_.Add(curve_.ScalarMultiply(g_, s), curve_.Inverse(curve_.ScalarMultiply(*p, e)));
     if (big_r.identity) return false;
-    return r_is_acceptable(big_r) && big_r.x == r;
+    return big_r.y.IsEven() && big_r.x == r;
   }
 
   // Final-rules signing, step by step as the BIP writes it.
@@ -111,7 +97,6 @@ class Bip340Reference {
   }
 
  private:
-  Bip340Rules rules_;
   Int p_, n_;
   CryptoPP::ECP curve_;
   Point g_;
