@@ -201,6 +201,12 @@ Output Engine::on_message(const PublicKey& from, ByteView bytes) {
   return std::move(out_);
 }
 
+Output Engine::on_message(const PublicKey& from, Message message) {
+  out_ = {};
+  handle(from, std::move(message));
+  return std::move(out_);
+}
+
 Output Engine::on_timer(const TimerRequest& t) {
   out_ = {};
   if (t.id != timer_id_) return std::move(out_);  // superseded

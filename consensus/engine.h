@@ -148,6 +148,8 @@ class Engine {
 
   Output start();
   Output on_message(const PublicKey& from, ByteView bytes);
+  // The same for a message its caller decoded already (decode_message).
+  Output on_message(const PublicKey& from, Message message);
   Output on_timer(const TimerRequest& timer);
   // The application became ready to propose (see ConsensusApp::ready_to_propose).
   Output on_ready();

@@ -479,13 +479,11 @@ Status Node::commit(const Block& block, const CommitCertificate& certificate) {
 // for it, not only the fastest quorum: rewards and the downtime rule count
 // the signers of last_commit, and a validator whose vote is always last
 // would otherwise be jailed for downtime while it signs every block.
-void Node::note_late_commit(ByteView body) {
+void Node::note_late_commit(const Vote& vote) {
   const auto& tip = chain_->tip();
   if (tip.height == 0) return;
-  auto m = consensus::decode_message(body);
-  if (!m) return;  // the engine counts and reports it
-  const Vote* v = std::get_if<Vote>(&*m);
-  if (!v || v->phase != VotePhase::commit || v->height != tip.height || v->block_hash != tip.block_hash) return;
+  const Vote* v = &vote;
+  if (v->phase != VotePhase::commit || v->height != tip.height || v->block_hash != tip.block_hash) return;
   if (late_commits_.count(v->validator) || !chain_->tip_validators().power_of(v->validator)) return;
   if (!late_cert_view_) {
     auto cert = chain_->certificate_at(tip.height);
@@ -710,13 +708,15 @@ bool Node::on_frame(const PeerInfo& peer, std::uint8_t type, ByteView body, std:
   if (stopped_) return true;
   switch (type) {
     case kFrameConsensus: {
-      if (!body.empty() && body[0] == consensus::kVoteTag) note_late_commit(body);
-      const auto malformed = engine_->drops().malformed;
-      run(engine_->on_message(peer.validator_key.value_or(peer.node_key), body));
-      if (engine_->drops().malformed > malformed) {
+      // Decoded once, here: the engine takes the message as it is.
+      auto m = consensus::decode_message(body);
+      if (!m) {
+        run(engine_->on_message(peer.validator_key.value_or(peer.node_key), body));  // counts it malformed
         reason = "malformed consensus message";
         return false;
       }
+      if (const Vote* v = std::get_if<Vote>(&*m)) note_late_commit(*v);
+      run(engine_->on_message(peer.validator_key.value_or(peer.node_key), std::move(*m)));
       return true;
     }
     case kFrameTx:
