@@ -520,15 +520,6 @@ std::optional<consensus::Decision> Node::decision(std::uint64_t height) const { 
 
 // --- transactions ------------------------------------------------------------------------
 
-Result<Hash256> Node::submit(const Transaction& tx) {
-  const Bytes bytes = encode(tx);
-  auto id = precheck_->check(tx, bytes);
-  if (!id) return id.error();
-  auto r = admit(tx, bytes, std::nullopt, /*signature_checked=*/true);
-  if (!r && r.error().reason != "tx-known") precheck_->release(*id);  // a copy from a peer may yet be taken
-  return r;
-}
-
 void Node::submit_async(Transaction tx, SubmitDone done) {
   Bytes bytes = encode(tx);
   auto id = precheck_->check(tx, bytes);

@@ -154,11 +154,9 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   // Set when the node stopped itself on a local fault (the disk failed).
   const std::optional<Error>& fatal() const { return fatal_; }
 
-  // A transaction from a client, on the consensus thread: admitted to the
-  // mempool and gossiped.
-  Result<Hash256> submit(const Transaction& tx);
-  // The same from any thread: the checks of node/admission.h run on the
-  // calling thread, then admission is queued for the consensus thread.
+  // A transaction from a client, from any thread: the checks of
+  // node/admission.h run on the calling thread, then admission to the
+  // mempool (and gossip) is queued for the consensus thread.
   // `done` runs once, on the calling thread when a check refuses it, else
   // on the consensus thread (so it must not block). Extra reasons:
   // "node-busy" (kMaxPendingAdmissions queued), "shutting-down".

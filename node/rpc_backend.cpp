@@ -2,7 +2,6 @@
 
 #include <sys/statvfs.h>
 
-#include <future>
 
 #include "contracts/accounts.h"
 #include "contracts/reputation.h"
@@ -49,13 +48,6 @@ Result<std::optional<std::uint64_t>> RpcBackend::height_of(const Hash256& hash) 
 
 Result<std::optional<CommitCertificate>> RpcBackend::certificate_at(std::uint64_t height) const {
   return node_.view()->certificate_at(height);
-}
-
-Result<Hash256> RpcBackend::submit(const Transaction& tx) {
-  std::promise<Result<Hash256>> answer;
-  auto future = answer.get_future();
-  submit_async(tx, "local", [&answer](Result<Hash256> r) { answer.set_value(std::move(r)); });
-  return future.get();
 }
 
 void RpcBackend::submit_async(const Transaction& tx, const std::string& client,

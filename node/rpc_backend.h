@@ -34,7 +34,6 @@ class RpcBackend final : public rpc::NodeApi {
   Result<std::optional<Bytes>> module(const Hash256& hash) const override;
   // Blocks the calling thread until the consensus thread answers: for
   // callers that can wait (not the RPC server, which uses submit_async).
-  Result<Hash256> submit(const Transaction& tx) override;
   // Refuses at once ("rate-limited") a client that kept sending invalid
   // transactions (ClientLimiter), else Node::submit_async.
   void submit_async(const Transaction& tx, const std::string& client,

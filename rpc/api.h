@@ -144,17 +144,13 @@ class NodeApi {
   virtual Result<std::optional<rapidjson::Document>> worker(const PublicKey& key) const = 0;
   virtual Result<rapidjson::Document> workers() const = 0;
   virtual Result<std::optional<Bytes>> module(const Hash256& hash) const = 0;
-  // Admits to the mempool and gossips; the error carries the mempool's reason.
-  virtual Result<Hash256> submit(const Transaction& tx) = 0;
-  // The same, answered through `done` (exactly once, on any thread, maybe
-  // before this returns): what the RPC methods call. `client` names the
-  // caller (its IP address) for per-client limits. The node's runs the
-  // cheap checks on the calling thread and queues the rest (docs/node.md).
+  // Admits to the mempool and gossips, answering through `done` (exactly
+  // once, on any thread, maybe before this returns); the error carries the
+  // reason. `client` names the caller (its IP address) for per-client
+  // limits. The node's runs the cheap checks on the calling thread and
+  // queues the rest (docs/node.md "Threads").
   virtual void submit_async(const Transaction& tx, const std::string& client,
-                            std::function<void(Result<Hash256>)> done) {
-    (void)client;
-    done(submit(tx));
-  }
+                            std::function<void(Result<Hash256>)> done) = 0;
   virtual std::vector<Metric> metrics() const = 0;
 };
 

@@ -49,7 +49,9 @@ struct EmptyNode : NodeApi {
     return d;
   }
   Result<std::optional<Bytes>> module(const Hash256&) const override { return std::optional<Bytes>(); }
-  Result<Hash256> submit(const Transaction& tx) override { return tx.id(); }
+  void submit_async(const Transaction& tx, const std::string&, std::function<void(Result<Hash256>)> done) override {
+    done(tx.id());
+  }
   std::vector<Metric> metrics() const override { return {}; }
 };
 

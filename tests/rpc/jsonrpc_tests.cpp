@@ -41,9 +41,9 @@ struct FakeNode : EmptyNode {
     return a;
   }
   Result<std::uint64_t> reputation(const PublicKey&) const override { return std::uint64_t{5}; }
-  Result<Hash256> submit(const Transaction& tx) override {
-    if (!submit_result) return submit_result.error();
-    return tx.id();
+  void submit_async(const Transaction& tx, const std::string&, std::function<void(Result<Hash256>)> done) override {
+    if (!submit_result) return done(submit_result.error());
+    done(tx.id());
   }
 };
 

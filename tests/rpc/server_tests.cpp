@@ -62,9 +62,9 @@ struct FakeNode : EmptyNode {
     s.chain_id = kChainId;
     return s;
   }
-  Result<Hash256> submit(const Transaction& tx) override {
+  void submit_async(const Transaction& tx, const std::string&, std::function<void(Result<Hash256>)> done) override {
     submits++;
-    return tx.id();
+    done(tx.id());
   }
   std::vector<Metric> metrics() const override { return {{"verity_height", "committed height", "gauge", {{"", 7}}}}; }
 };
