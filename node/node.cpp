@@ -587,22 +587,52 @@ void Node::on_peer_tx(const PeerInfo& peer, ByteView body) {
     return;
   }
   q->queued_bytes += body.size();
-  asio::post(q->strand, [this, q, peer = peer.id, from = TxSource{peer.id, peer.validator_key},
-                         bytes = Bytes(body.begin(), body.end())] {
+  bool post = false;
+  {
+    std::lock_guard lock(q->mu);
+    q->pending.emplace_back(body.begin(), body.end());
+    post = !std::exchange(q->scheduled, true);
+  }
+  // One job takes whatever has arrived from this peer meanwhile, and hands
+  // the consensus thread one batch: a thread is woken per batch, not per
+  // transaction.
+  if (post) asio::post(q->strand, [this, q, from = TxSource{peer.id, peer.validator_key}] { check_peer_txs(q, from); });
+}
+
+void Node::check_peer_txs(const std::shared_ptr<PeerTxs>& q, const TxSource& from) {
+  std::vector<Bytes> batch;
+  {
+    std::lock_guard lock(q->mu);
+    batch.swap(q->pending);
+    q->scheduled = false;
+  }
+  struct Checked {
+    Transaction tx;
+    Bytes bytes;
+    Hash256 id;
+  };
+  std::vector<std::variant<Checked, Error>> out;  // in the peer's order
+  for (auto& bytes : batch) {
     q->queued_bytes -= bytes.size();
     auto tx = decode_transaction(bytes);
     if (!tx) {
-      Error e = make_error("malformed-tx", tx.error().to_string());
-      return asio::post(io_, [this, peer, e] { refused_from_peer(peer, e); });
+      out.emplace_back(make_error("malformed-tx", tx.error().to_string()));
+      continue;
     }
     auto id = precheck_->check(*tx, bytes, /*from_peer=*/true);
     if (!id) {
-      if (id.error().reason == "tx-known") return;  // a copy of one on its way or known
-      return asio::post(io_, [this, peer, e = id.error()] { refused_from_peer(peer, e); });
+      if (id.error().reason != "tx-known") out.emplace_back(id.error());  // else a copy of one on its way or known
+      continue;
     }
-    asio::post(io_, [this, from, tx = std::move(*tx), bytes, id = *id] {
-      if (!stopped_) admit_from_peer(from, tx, bytes, id);
-    });
+    out.emplace_back(Checked{std::move(*tx), std::move(bytes), *id});
+  }
+  if (out.empty()) return;
+  asio::post(io_, [this, from, out = std::move(out)] {
+    for (const auto& item : out) {
+      if (stopped_) return;
+      if (const auto* c = std::get_if<Checked>(&item)) admit_from_peer(from, c->tx, c->bytes, c->id);
+      else refused_from_peer(from.peer, std::get<Error>(item));
+    }
   });
 }
 

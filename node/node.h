@@ -233,6 +233,8 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   void relay(ByteView tx_bytes, const std::optional<TxSource>& from);
   bool is_validator(const std::optional<PublicKey>& peer_validator_key) const;
   void on_peer_tx(const PeerInfo& peer, ByteView body);
+  struct PeerTxs;
+  void check_peer_txs(const std::shared_ptr<PeerTxs>& q, const TxSource& from);
   void refused_from_peer(std::uint64_t peer, const Error& e);
   void admit_from_peer(const TxSource& from, const Transaction& tx, const Bytes& bytes, const Hash256& id);
   struct Orphan;
@@ -268,6 +270,9 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
     boost::asio::strand<boost::asio::thread_pool::executor_type> strand;
     std::atomic<std::size_t> queued_bytes{0};
     std::atomic<int> block_requests{0};  // get_blocks waiting to be served
+    std::mutex mu;
+    std::vector<Bytes> pending;  // received, not yet taken by a job on the strand
+    bool scheduled = false;      // a job on the strand will take `pending`
   };
   std::map<std::uint64_t, std::shared_ptr<PeerTxs>> peer_txs_;
   // Checked transactions from peers that came before their predecessor
