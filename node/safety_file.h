@@ -13,11 +13,14 @@
 //                          file, fsync, rename, directory fsync) when the
 //                          log rotates
 //   DATA/signed_votes.log.1  the previous log: once the log reaches the
-//                          limit (64 MiB by default, about a day at one
-//                          block a second), the save that reached it writes
-//                          safety_state, renames the log here (replacing
-//                          the older one) and starts a new log, so the two
-//                          take at most twice the limit
+//                          limit (64 MiB by default: about 2.4 KB a height
+//                          on an idle devnet, so some 7 hours at one block
+//                          a second; sooner with full blocks, since the
+//                          prepared certificate carries its block), the
+//                          save that reached it writes safety_state,
+//                          renames the log here (replacing the older one)
+//                          and starts a new log, so the two take at most
+//                          twice the limit
 //
 // save() appends the new votes and the state in one write; flush() makes
 // them durable with one fdatasync. The node flushes before it sends any
