@@ -541,8 +541,8 @@ void Node::submit_async(Transaction tx, SubmitDone done) {
 }
 
 // Admits to the mempool and, once admitted (so once per transaction),
-// gossips it to every peer but the one it came from. The checks of
-// node/admission.h ran before (signature_checked says so).
+// relays it (relay() says to whom). The checks of node/admission.h ran
+// before (signature_checked says so).
 Result<Hash256> Node::admit(const Transaction& tx, ByteView bytes, const std::optional<TxSource>& from,
                             bool signature_checked) {
   auto added = [&] {
@@ -556,7 +556,7 @@ Result<Hash256> Node::admit(const Transaction& tx, ByteView bytes, const std::op
   return added->id;
 }
 
-bool Node::is_validator(const std::optional<PublicKey>& peer_validator_key) const {
+bool Node::peer_is_validator(const std::optional<PublicKey>& peer_validator_key) const {
   return peer_validator_key && chain_->validators().power_of(*peer_validator_key).has_value();
 }
 
@@ -568,12 +568,12 @@ bool Node::is_validator(const std::optional<PublicKey>& peer_validator_key) cons
 // rather than from every other validator; one that missed it (a full send
 // queue, a link down) gets it from regossip() or checks it in the block.
 void Node::relay(ByteView tx_bytes, const std::optional<TxSource>& from) {
-  if (!from || !is_validator(from->validator_key)) {
+  if (!from || !peer_is_validator(from->validator_key)) {
     p2p_->broadcast(kFrameTx, tx_bytes, from ? std::optional(from->peer) : std::nullopt);
     return;
   }
   for (const auto& [id, p] : peer_heights_)
-    if (id != from->peer && !is_validator(p.validator_key)) p2p_->send(id, kFrameTx, tx_bytes);
+    if (id != from->peer && !peer_is_validator(p.validator_key)) p2p_->send(id, kFrameTx, tx_bytes);
 }
 
 // A peer's transaction: checked on the verify pool, in the order the peer

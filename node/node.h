@@ -231,7 +231,7 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   Result<Hash256> admit(const Transaction& tx, ByteView bytes, const std::optional<TxSource>& from,
                         bool signature_checked);
   void relay(ByteView tx_bytes, const std::optional<TxSource>& from);
-  bool is_validator(const std::optional<PublicKey>& peer_validator_key) const;
+  bool peer_is_validator(const std::optional<PublicKey>& peer_validator_key) const;
   void on_peer_tx(const PeerInfo& peer, ByteView body);
   struct PeerTxs;
   void check_peer_txs(const std::shared_ptr<PeerTxs>& q, const TxSource& from);
