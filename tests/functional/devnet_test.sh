@@ -8,6 +8,12 @@ root=${VERITY_SOURCE_ROOT:?}
 devnet=$root/scripts/devnet
 dir=$(mktemp -d /tmp/verity-devnet-test-XXXXXX)
 fail() { echo "FAIL: $*"; for f in "$dir"/validator-*/verityd.log; do echo "--- $f"; tail -5 "$f"; done; exit 1; }
+# Exists and is not a zombie: the detached devnet's processes belong to
+# init, which may reap a killed one late.
+running() {
+  kill -0 "$1" 2>/dev/null || return 1
+  [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" != Z ]
+}
 cleanup() { "$devnet" stop --dir "$dir" >/dev/null 2>&1; [ -n "${fg:-}" ] && kill -9 "$fg" 2>/dev/null; rm -rf "$dir"; }
 trap cleanup EXIT
 
@@ -46,10 +52,17 @@ PY
 out=$(timeout 60 "$devnet" --no-build --detach --dir "$dir" --base-port "$base" 2>&1) && fail "a second start succeeded"
 grep -q "already running" <<<"$out" || fail "second start: $out"
 timeout 30 "$devnet" status --dir "$dir" | grep -q "validator-4=" || fail "status"
+# A validator whose process died is named, with its log, and status fails.
+kill -KILL "$(sed -n 3p "$dir/pids")"
+sleep 0.2
+out=$(timeout 30 "$devnet" status --dir "$dir" 2>&1) && fail "status exited 0 with validator-3 dead: $out"
+grep -q "validator-3 (pid [0-9]*) is not running" <<<"$out" || fail "status did not name validator-3: $out"
+grep -q "validator-3/verityd.log" <<<"$out" || fail "status did not point at validator-3's log: $out"
+grep -q "1 of 7 processes are not running" <<<"$out" || fail "status miscounted: $out"
 
 pids=$(cat "$dir/pids")
 timeout 60 "$devnet" stop --dir "$dir" >/dev/null || fail "stop"
-for p in $pids; do kill -0 "$p" 2>/dev/null && fail "pid $p survived stop"; done
+for p in $pids; do running "$p" && fail "pid $p survived stop"; done
 grep -q " node stopped " "$dir/validator-1/verityd.log" || fail "validator-1 did not log a clean stop"
 timeout 30 "$devnet" status --dir "$dir" >/dev/null && fail "status says running after stop"
 
@@ -80,6 +93,6 @@ pids=$(cat "$dir/pids")
 kill -INT "$fg"
 for _ in $(seq 1 200); do kill -0 "$fg" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$fg" 2>/dev/null && fail "the foreground script ignored SIGINT"
-for p in $pids; do kill -0 "$p" 2>/dev/null && fail "pid $p survived Ctrl-C"; done
+for p in $pids; do running "$p" && fail "pid $p survived Ctrl-C"; done
 fg=
-echo "ok: devnet start, refuse, status, stop, restart, --reset, Ctrl-C"
+echo "ok: devnet start, refuse, status (and a dead validator named), stop, restart, --reset, Ctrl-C"
