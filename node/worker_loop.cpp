@@ -31,6 +31,7 @@
 #include "rpc/http_client.h"
 #include "rpc/json_codec.h"
 #include "rpc/ws_client.h"
+#include "worker/child_process.h"
 #include "worker/sandbox.h"
 
 namespace verity::node {
@@ -1008,6 +1009,7 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
   std::signal(SIGTERM, on_stop_signal);
   std::signal(SIGPIPE, SIG_IGN);
   auto st = run_worker(o, out, g_stop);
+  worker::kill_running_children();  // a compile in the background must not outlive the worker
   if (!st) {
     err << "verity-worker: " << st.error().to_string() << "\n";
     return kExitFailure;

@@ -6,6 +6,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <set>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -40,6 +42,10 @@ struct ExecFailure {
   int step;
   int err;
 };
+// The process groups of the children running now (kill_running_children).
+std::mutex g_running_mu;
+std::set<pid_t> g_running;
+
 const char* const kSteps[] = {"setpgid", "dup", "close fds", "signals", "setrlimit", "no_new_privs", "execve"};
 
 struct Rlimit {
@@ -58,6 +64,9 @@ struct Rlimit {
     ::_exit(127);
   };
   if (::setpgid(0, 0) != 0) fail(0);
+  // Dies with the thread that started it, even if the parent is killed
+  // outright (a compiler must not outlive a worker that was stopped).
+  (void)::prctl(PR_SET_PDEATHSIG, SIGKILL);
   // Move the four fds above anything we are about to overwrite, then place them.
   int fds[4] = {in_fd, out_fd, err_fd, exec_fd};
   for (int& fd : fds) {
@@ -217,6 +226,10 @@ ChildResult run_child(const std::vector<std::string>& argv, const std::vector<st
                limits.no_new_privs);
 
   ::setpgid(pid, pid);  // also done by the child; whichever runs first
+  {
+    std::lock_guard lock(g_running_mu);
+    g_running.insert(pid);
+  }
   close_fd(in_sp[1]);
   close_fd(out_p[1]);
   close_fd(err_p[1]);
@@ -231,6 +244,10 @@ ChildResult run_child(const std::vector<std::string>& argv, const std::vector<st
   if (got == sizeof failure) {
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    {
+      std::lock_guard lock(g_running_mu);
+      g_running.erase(pid);
     }
     close_all();
     r.start_error = path + ": " + kSteps[failure.step < 0 || failure.step > 6 ? 6 : failure.step] + ": " +
@@ -344,12 +361,21 @@ ChildResult run_child(const std::vector<std::string>& argv, const std::vector<st
   pid_t w;
   do w = ::waitpid(pid, &status, 0);
   while (w < 0 && errno == EINTR);
+  {
+    std::lock_guard lock(g_running_mu);
+    g_running.erase(pid);
+  }
   if (w == pid) {
     if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
     if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
   }
   r.wall_ms = ms_since(t0);
   return r;
+}
+
+void kill_running_children() {
+  std::lock_guard lock(g_running_mu);
+  for (pid_t pgid : g_running) ::kill(-pgid, SIGKILL);
 }
 
 }  // namespace verity::worker

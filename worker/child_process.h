@@ -60,6 +60,11 @@ inline constexpr std::size_t kChildMaxErr = 64u << 10;
 ChildResult run_child(const std::vector<std::string>& argv, const std::vector<std::uint8_t>& stdin_bytes,
                       const ChildLimits& limits, std::size_t max_out = 64u << 20);
 
+// SIGKILLs the process group of every child run_child() is running now (a
+// compile in the background included): for a program that stops. Each
+// run_child() call then returns as if its child had been killed.
+void kill_running_children();
+
 // argv0 itself if it holds a '/', else the first executable PATH entry
 // named argv0; "" if none.
 std::string find_on_path(const std::string& argv0);

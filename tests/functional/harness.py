@@ -120,6 +120,27 @@ class Node:
         return "\n".join(self.log().splitlines()[-n:])
 
 
+def kill_processes_under(path):
+    """SIGKILLs every process whose command line names something under
+    `path`: what the test's processes left behind (a worker killed with
+    SIGKILL leaves its compiler's cc1 running, which would slow the next
+    test down)."""
+    me = os.getpid()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == me:
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue  # gone meanwhile
+        if (path.rstrip(os.sep) + os.sep).encode() in cmdline:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+
+
 def run_ok(cmd, **kw):
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, **kw)
     if out.returncode != 0:
@@ -191,6 +212,7 @@ class Cluster:
         for n in self.nodes:
             if n.running():
                 n.kill9()
+        kill_processes_under(self.dir)
         if not os.environ.get("VERITY_KEEP_TEST_DIRS"):
             shutil.rmtree(self.dir, ignore_errors=True)
 

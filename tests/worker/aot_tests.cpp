@@ -5,12 +5,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/hash.h"
@@ -488,4 +490,27 @@ BOOST_AUTO_TEST_CASE(child_gets_no_fds_no_privileges_no_environment) {
   auto nl = s.find('\n');
   BOOST_REQUIRE(nl != std::string::npos);
   BOOST_TEST(std::stol(s.substr(0, nl)) == std::stol(s.substr(nl + 1)), s);
+}
+
+// A worker that stops kills what run_child still runs for it (a compile in
+// the background): the child's whole process group, descendants included,
+// so run_child returns at once. Without it the child ran on to its
+// wall-clock limit.
+BOOST_AUTO_TEST_CASE(kill_running_children_stops_a_child_and_its_descendants) {
+  ChildLimits lim;
+  lim.wall_ms = 20000;
+  ChildResult r;
+  std::atomic<bool> done{false};
+  std::thread t([&] {
+    r = run_child({"/bin/sh", "-c", "sleep 40 & sleep 40; wait"}, {}, lim);
+    done = true;
+  });
+  while (!done) {  // until it has started and been killed
+    kill_running_children();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  t.join();
+  BOOST_TEST(r.started);
+  BOOST_TEST(!r.timed_out, r.describe());
+  BOOST_TEST(r.signal == SIGKILL, r.describe());  // not the 20 s limit: that would say timed_out
 }
