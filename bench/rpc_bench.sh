@@ -155,18 +155,12 @@ fi
 # So validator-1 lets this address hold more, as a node behind a local
 # reverse proxy would be configured; the other limits stay as they are.
 timeout 60 "$ROOT/scripts/devnet" stop --dir "$DEVNET" >/dev/null 2>&1 || die "could not stop the devnet to configure it"
-python3 - "$DEVNET/validator-1/config.toml" $((connections + 64)) <<'PY' || die "could not set [rpc] max_connections_per_ip"
-import re, sys
-path, value = sys.argv[1], sys.argv[2]
-lines, section, done = open(path).read().split("\n"), None, False
-for i, line in enumerate(lines):
-    s = line.strip()
-    if s.startswith("["):
-        section = s.strip("[]")
-    elif section == "rpc" and re.match(r"max_connections_per_ip\s*=", s):
-        lines[i], done = f"max_connections_per_ip = {value}", True
-assert done, "no max_connections_per_ip in [rpc]"
-open(path, "w").write("\n".join(lines))
+python3 - "$ROOT/tests/functional" "$DEVNET/validator-1" $((connections + 64)) <<'PY' \
+  || die "could not set [rpc] max_connections_per_ip"
+import sys
+sys.path.insert(0, sys.argv[1])
+from harness import set_config
+set_config(sys.argv[2], "rpc", "max_connections_per_ip", sys.argv[3])
 PY
 if ! timeout 120 "$ROOT/scripts/devnet" --base-port "$base" --detach --dir "$DEVNET" --no-build >"$TMP/devnet.out" 2>&1; then
   cat "$TMP/devnet.out" >&2

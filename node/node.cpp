@@ -479,12 +479,11 @@ Status Node::commit(const Block& block, const CommitCertificate& certificate) {
 // for it, not only the fastest quorum: rewards and the downtime rule count
 // the signers of last_commit, and a validator whose vote is always last
 // would otherwise be jailed for downtime while it signs every block.
-void Node::note_late_commit(const Vote& vote) {
+void Node::note_late_commit(const Vote& v) {
   const auto& tip = chain_->tip();
   if (tip.height == 0) return;
-  const Vote* v = &vote;
-  if (v->phase != VotePhase::commit || v->height != tip.height || v->block_hash != tip.block_hash) return;
-  if (late_commits_.count(v->validator) || !chain_->tip_validators().power_of(v->validator)) return;
+  if (v.phase != VotePhase::commit || v.height != tip.height || v.block_hash != tip.block_hash) return;
+  if (late_commits_.count(v.validator) || !chain_->tip_validators().power_of(v.validator)) return;
   if (!late_cert_view_) {
     auto cert = chain_->certificate_at(tip.height);
     if (!cert || !cert->has_value()) return;
@@ -492,9 +491,9 @@ void Node::note_late_commit(const Vote& vote) {
     for (const auto& sig : (*cert)->signatures) late_commits_[sig.validator] = sig.signature;
   }
   // One view per certificate: its signatures are all over the same digest.
-  if (v->view != *late_cert_view_ || late_commits_.count(v->validator)) return;
-  if (!v->verify(chain_->genesis().chain_id)) return;
-  late_commits_[v->validator] = v->signature;
+  if (v.view != *late_cert_view_ || late_commits_.count(v.validator)) return;
+  if (!v.verify(chain_->genesis().chain_id)) return;
+  late_commits_[v.validator] = v.signature;
 }
 
 CommitCertificate Node::with_late_commits(CommitCertificate cert) const {

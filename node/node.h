@@ -245,7 +245,7 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   void update_live();
   std::set<Hash256> verify_block_signatures(const Block& block);
   state::ExecutionOptions execution_options() const;
-  void note_late_commit(const Vote& vote);
+  void note_late_commit(const Vote& v);
   CommitCertificate with_late_commits(CommitCertificate cert) const;
 
   boost::asio::io_context& io_;

@@ -47,6 +47,14 @@ void append(const fs::path& file, const Bytes& bytes) {
   ::close(fd);
 }
 
+// A vote record of the log, as an older node wrote it: [u32 length][Vote].
+Bytes vote_record(const Vote& v) {
+  const Bytes e = encode(v);
+  Bytes rec{0, 0, static_cast<std::uint8_t>(e.size() >> 8), static_cast<std::uint8_t>(e.size())};
+  for (std::uint8_t b : e) rec.push_back(b);
+  return rec;
+}
+
 // Signing draws fresh auxiliary randomness: compare what was signed.
 bool same_fields(const Vote& a, const Vote& b) {
   return a.phase == b.phase && a.height == b.height && a.view == b.view && a.block_hash == b.block_hash;
@@ -178,12 +186,7 @@ BOOST_AUTO_TEST_CASE(votes_in_the_rotated_log_are_restored) {
   }
   // As if the log had been renamed and the vote at height 8 appended to it.
   fs::rename(d.path / "signed_votes.log", d.path / "signed_votes.log.1");
-  {
-    Bytes e = encode(vote(VotePhase::prepare, 8, 2, 9));
-    Bytes rec = {0, 0, static_cast<std::uint8_t>(e.size() >> 8), static_cast<std::uint8_t>(e.size())};
-    rec.insert(rec.end(), e.begin(), e.end());
-    append(d.path / "signed_votes.log.1", rec);
-  }
+  append(d.path / "signed_votes.log.1", vote_record(vote(VotePhase::prepare, 8, 2, 9)));
   auto f = SafetyFile::open(d.path);
   BOOST_REQUIRE(f);
   BOOST_TEST((*f)->restored().height == 8u);
@@ -280,10 +283,7 @@ BOOST_AUTO_TEST_CASE(damage_at_the_end_is_dropped_and_elsewhere_refused) {
     if (kind == 1) append(log, Bytes{0x80, 0, 0, 3, 0xff, 0xff, 0xff});  // a state record that does not decode
     if (kind == 2) {                                                 // the same, then a good record
       append(log, Bytes{0x80, 0, 0, 3, 0xff, 0xff, 0xff});
-      Bytes e = encode(vote(VotePhase::commit, 3, 0, 1));
-      Bytes rec = {0, 0, static_cast<std::uint8_t>(e.size() >> 8), static_cast<std::uint8_t>(e.size())};
-      rec.insert(rec.end(), e.begin(), e.end());
-      append(log, rec);
+      append(log, vote_record(vote(VotePhase::commit, 3, 0, 1)));
     }
     auto f = SafetyFile::open(d.path);
     if (kind == 2) {
