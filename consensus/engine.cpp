@@ -1,5 +1,7 @@
 #include "consensus/engine.h"
 
+#include "consensus/proposer.h"
+
 #include <algorithm>
 
 namespace verity::consensus {
@@ -35,6 +37,7 @@ Engine::Engine(EngineConfig config, SecretKey key, ConsensusApp& app, SafetyStor
   view_ = restored.view;
   resume_view_change_ = restored.asked_view > restored.view ? restored.asked_view : 0;
   safety_ahead_ = restored.height > height_;
+  record_height_ = restored.height;
   if (restored.height == height_) {
     safety_ = std::move(restored);  // what we signed at this height still binds us
   } else {
@@ -83,8 +86,28 @@ bool Engine::member(std::uint64_t height) {
   return set && set->power_of(key_.public_key()).has_value();
 }
 
-PublicKey Engine::primary(const ValidatorSet& set, std::uint64_t view) const {
-  return set.validators()[view % set.size()].key;
+// Whether this replica may vote (propose, prepare, commit) at `height`.
+// The record this replica started from covers what it signed up to its
+// height; a first vote after a start at a height beyond the next one means
+// the record is older than the chain (lost, or restored from a backup),
+// and what this key signed meanwhile is unknown: hold. View changes and
+// checkpoints are no votes (nothing slashes them), so a held replica still
+// signs those: two held replicas must not stall a chain that needs them
+// to move views while they watch.
+bool Engine::can_sign(std::uint64_t height) {
+  if (held_ || !member(height)) return false;
+  if (config_.guard_stale_record && !signed_since_start_ && height > record_height_ + 1) {
+    held_ = true;
+    return false;
+  }
+  signed_since_start_ = true;
+  return true;
+}
+
+PublicKey Engine::primary(const ValidatorSet& set, std::uint64_t height, std::uint64_t view) const {
+  // Sets change only at epoch boundaries: one schedule serves many heights.
+  if (!schedule_ || !(schedule_->set() == set)) schedule_ = std::make_shared<const ProposerSchedule>(set);
+  return schedule_->proposer(height, view);
 }
 
 std::uint64_t Engine::high_watermark() const { return std::max(stable_, height_ - 1) + config_.watermark_window; }
@@ -104,7 +127,7 @@ void Engine::persist() {
 // (same phase and view, another block): that is the double sign a restart
 // must never produce. Persists before returning the vote.
 std::optional<Vote> Engine::sign_vote(VotePhase phase, std::uint64_t view, const Hash256& hash) {
-  if (!member(height_)) return std::nullopt;  // an observer (a full node) never votes
+  if (!can_sign(height_)) return std::nullopt;  // an observer (a full node, or held) never votes
   for (const auto& v : safety_.signed_votes)
     if (v.phase == phase && v.view == view && v.height == height_) {
       if (v.block_hash != hash) return std::nullopt;
@@ -141,6 +164,12 @@ bool Engine::valid_vote(const Vote& v, const ValidatorSet& set) {
     return false;
   }
   observe(v);
+  if (v.validator == key_.public_key() && v.height >= height_) {
+    bool ours = false;
+    for (const auto& s : safety_.signed_votes)
+      ours = ours || (s.phase == v.phase && s.height == v.height && s.view == v.view && s.block_hash == v.block_hash);
+    if (!ours) out_.foreign_own_votes.push_back(v);
+  }
   return true;
 }
 
@@ -150,7 +179,7 @@ bool Engine::valid_prepared(const PreparedCertificate& c, std::uint64_t below_vi
   const Proposal& p = c.proposal;
   if (!p.consistent() || p.vote.view >= below_view) return false;
   auto set = set_for(p.vote.height);
-  if (!set || p.vote.validator != primary(*set, p.vote.view) || !valid_vote(p.vote, *set)) return false;
+  if (!set || p.vote.validator != primary(*set, p.vote.height, p.vote.view) || !valid_vote(p.vote, *set)) return false;
   std::uint64_t power = 0;
   std::set<PublicKey> seen;
   for (const auto& v : c.prepares) {
@@ -258,7 +287,7 @@ void Engine::on_proposal(const PublicKey& from, Proposal p) {
     drops_.beyond_watermark++;
     return;
   }
-  if (p.vote.validator != primary(*set, v)) {
+  if (p.vote.validator != primary(*set, h, v)) {
     drops_.invalid++;
     return;
   }
@@ -300,11 +329,19 @@ void Engine::accept_proposal(Proposal p) {
     else drops_.duplicate++;
     return;
   }
+  // The header names the primary of the view the block was first proposed
+  // in (a prepared block keeps it when proposed again): the proposer's
+  // reward goes there, so a primary must not name another.
+  auto set = set_for(height_);
+  if (!set || p.block.header.proposer != primary(*set, height_, p.block.header.view)) {
+    drops_.invalid++;
+    return;
+  }
   if (auto s = app_.check(p.block); !s) {
     drops_.invalid++;
     return;
   }
-  if (!member(height_)) {  // an observer: follows the votes, casts none
+  if (!can_sign(height_)) {  // an observer: follows the votes, casts none
     proposal_ = std::move(p);
     progress();
     return;
@@ -381,7 +418,7 @@ void Engine::progress() {
         proposal_prepared_ = true;
       }
     }
-    if (member(height_)) {
+    if (can_sign(height_)) {
       auto commit = sign_vote(VotePhase::commit, view_, hash);  // persists the prepared certificate too
       if (!commit) return;
       votes_[{height_, view_, static_cast<std::uint8_t>(VotePhase::commit), key_.public_key()}] = *commit;
@@ -393,16 +430,16 @@ void Engine::progress() {
   if (!set->is_quorum(collect(VotePhase::commit, &commits))) return;
   CommitCertificate cert{height_, view_, hash, {}};
   for (const auto& c : commits) cert.signatures.push_back({c.validator, c.signature});  // votes_ is ordered by key
-  decide(std::move(proposal()->block), cert);  // the proposal is reset with the height
+  decide(std::move(proposal()->block), cert, /*live=*/true);  // the proposal is reset with the height
 }
 
-void Engine::decide(Block&& block, const CommitCertificate& cert) {
+void Engine::decide(Block&& block, const CommitCertificate& cert, bool live) {
   if (auto s = app_.commit(block, cert); !s) {
     out_.local_errors.push_back(s.error());
     return;
   }
   const Hash256 block_hash = block.hash();
-  out_.committed.push_back({std::move(block), cert});
+  out_.committed.push_back({std::move(block), cert, live});
   const std::uint64_t decided = height_;
   if (decided % config_.checkpoint_interval == 0 && member(decided)) {
     Checkpoint c;
@@ -454,7 +491,7 @@ void Engine::after_height_change() {
 void Engine::maybe_propose() {
   if (vc_target_ != 0 || proposal()) return;
   auto set = set_for(height_);
-  if (!set || primary(*set, view_) != key_.public_key()) return;
+  if (!set || primary(*set, height_, view_) != key_.public_key()) return;
   Block block;
   // A block we already prepared at this height (before a restart) is
   // proposed again: we may have signed for it.
@@ -481,7 +518,7 @@ bool Engine::awaiting_own_proposal() const {
   if (safety_ahead_ || vc_target_ != 0 || proposal()) return false;
   auto it = set_cache_.find(height_);
   if (it == set_cache_.end()) return false;
-  return primary(*it->second, view_) == key_.public_key();
+  return primary(*it->second, height_, view_) == key_.public_key();
 }
 
 void Engine::set_timer() {
@@ -535,7 +572,7 @@ void Engine::on_decision(Decision d) {
     view_ = d.certificate.view;
     new_view_floor_ = 0;  // the view's NewView height is at most this decided one
   }
-  decide(std::move(d.block), d.certificate);
+  decide(std::move(d.block), d.certificate, /*live=*/false);
 }
 
 // --- view change ---------------------------------------------------------------------------------------
@@ -560,7 +597,7 @@ void Engine::start_view_change(std::uint64_t new_view) {
   vc_quorum_ = false;
   consecutive_timeouts_++;
   persist();
-  if (member(height_)) {  // an observer follows view changes without asking
+  if (member(height_)) {  // an observer follows view changes without asking (a held replica asks: not a vote)
     ViewChange m = own_view_change(new_view);
     view_changes_[{new_view, key_.public_key()}] = m;
     send(std::nullopt, m);
@@ -642,7 +679,7 @@ void Engine::try_new_view(std::uint64_t new_view) {
   // and acting in a lower view could hide a prepared block from it.
   if (new_view <= view_ || new_view < vc_target_) return;
   auto set = set_for(height_);
-  if (!set || primary(*set, new_view) != key_.public_key()) return;
+  if (!set || primary(*set, height_, new_view) != key_.public_key() || !can_sign(height_)) return;
   // Our own ViewChange, as of now: the NewView's height must be exactly one
   // above the highest commit its quorum shows, and ours may be the highest.
   view_changes_[{new_view, key_.public_key()}] = own_view_change(new_view);
@@ -700,7 +737,7 @@ void Engine::enter_view(std::uint64_t view) {
 void Engine::on_new_view(const NewView& m) {
   auto set = set_for(height_);
   if (!set) return;
-  if (m.validator != primary(*set, m.view)) {
+  if (m.validator != primary(*set, m.proposal.vote.height, m.view)) {
     drops_.invalid++;
     return;
   }

@@ -6,9 +6,9 @@
 // sockets, threads, clock or disk: the node (or the test simulator) moves
 // bytes and time, and implements ConsensusApp and SafetyStore.
 //
-// Heights are PBFT's sequence numbers, decided one at a time. In view v the
-// primary is the validator at index v mod n of the height's set (ordered by
-// key). Normal case: the primary sends a Proposal; replicas check the block
+// Heights are PBFT's sequence numbers, decided one at a time. The primary
+// of a height and view comes from a rotation weighted by voting power
+// (consensus/proposer.h); each height starts at view 0. Normal case: the primary sends a Proposal; replicas check the block
 // (the application executes it: the header carries the state root) and send
 // Prepare; a quorum (more than 2/3 of the voting power) of prepares makes
 // the block prepared and the replica sends Commit; a quorum of commits
@@ -50,6 +50,7 @@
 
 #include "consensus/evidence.h"
 #include "consensus/messages.h"
+#include "consensus/proposer.h"
 
 namespace verity::consensus {
 
@@ -61,6 +62,12 @@ struct EngineConfig {
   std::uint64_t base_timeout = 200;        // in the caller's ticks
   std::uint64_t max_timeout_doublings = 6;
   std::uint64_t max_catch_up = 20;         // decisions sent per catch-up
+  // The double-sign guard (docs/operators.md, "Restoring a validator"): a
+  // replica whose first vote since it started would be for a height more
+  // than one above its restored SafetyState's holds every vote (propose,
+  // prepare, commit: it follows as an observer, but still asks for view
+  // changes) until the caller calls release_signing().
+  bool guard_stale_record = false;
 };
 
 class ConsensusApp {
@@ -124,6 +131,9 @@ struct TimerRequest {
 struct Committed {
   Block block;
   CommitCertificate certificate;
+  // Decided from the votes this replica received as they were cast, not
+  // from a Decision sent to catch it up.
+  bool live = false;
 };
 
 struct Output {
@@ -131,6 +141,9 @@ struct Output {
   std::vector<TimerRequest> timers;
   std::vector<Committed> committed;
   std::vector<DoubleSignEvidence> evidence;
+  // Valid votes under this replica's own key, for its current height or
+  // later, that it did not sign: another instance runs with the key.
+  std::vector<Vote> foreign_own_votes;
   std::vector<Error> local_errors;  // the app or the store failed: the node should stop
 };
 
@@ -156,6 +169,18 @@ class Engine {
   // Whether this replica is the primary of the current height and view and
   // has not proposed yet: the node polls ready_to_propose() only then.
   bool awaiting_own_proposal() const;
+  // The double-sign guard holds this replica's votes (see
+  // EngineConfig::guard_stale_record); release_signing() lifts it for good.
+  bool signing_held() const { return held_; }
+  // The guard may still hold: it is on and this replica has signed
+  // nothing since it started, nor been released.
+  bool guard_pending() const { return config_.guard_stale_record && !signed_since_start_; }
+  void release_signing() {
+    held_ = false;
+    signed_since_start_ = true;
+  }
+  // The height of the SafetyState this replica started from (0: none).
+  std::uint64_t record_height() const { return record_height_; }
 
   std::uint64_t height() const { return height_; }
   std::uint64_t view() const { return view_; }
@@ -177,10 +202,12 @@ class Engine {
   // Shared so that a set a caller holds stays valid when others are looked
   // up meanwhile (sets differ across epochs).
   std::shared_ptr<const ValidatorSet> set_for(std::uint64_t height);
-  PublicKey primary(const ValidatorSet& set, std::uint64_t view) const;
+  PublicKey primary(const ValidatorSet& set, std::uint64_t height, std::uint64_t view) const;
   // Whether this replica's key is in the set of `height`: a replica that is
   // not (a full node) follows the protocol as an observer and signs nothing.
   bool member(std::uint64_t height);
+  // member(), and the double-sign guard does not hold votes at `height`.
+  bool can_sign(std::uint64_t height);
   bool observable(std::uint64_t height, std::uint64_t view) const {
     return height > stable_ && height <= high_watermark() && view + config_.max_views_ahead >= view_ &&
            view <= view_base() + config_.max_views_ahead;
@@ -209,7 +236,7 @@ class Engine {
   void progress();
   // Moves the block into out_.committed once the app committed it (left
   // untouched when the commit fails).
-  void decide(Block&& block, const CommitCertificate& cert);
+  void decide(Block&& block, const CommitCertificate& cert, bool live);
   void after_height_change();
   void maybe_propose();
   ViewChange own_view_change(std::uint64_t new_view);
@@ -235,6 +262,9 @@ class Engine {
   std::uint64_t timer_id_ = 0;
   std::uint64_t resume_view_change_ = 0;  // after a restart: the view asked for
   bool safety_ahead_ = false;
+  std::uint64_t record_height_ = 0;  // of the restored SafetyState
+  bool signed_since_start_ = false;
+  bool held_ = false;  // the double-sign guard holds signatures
   // Heights up to this one in view_ are filled only by the NewView's own
   // proposal or by decisions, never by an ordinary proposal.
   std::uint64_t new_view_floor_ = 0;
@@ -255,6 +285,7 @@ class Engine {
   bool sent_commit_ = false;
   std::uint64_t stable_ = 0;
   std::map<std::uint64_t, std::shared_ptr<const ValidatorSet>> set_cache_;
+  mutable std::shared_ptr<const ProposerSchedule> schedule_;  // of the set last asked about
 
   std::map<VoteKey, Vote> votes_;
   std::map<std::pair<std::uint64_t, std::uint64_t>, Proposal> future_proposals_;  // (height, view)

@@ -22,6 +22,12 @@ Status NativeContracts::begin_block(state::StateOverlay& state, const state::Blo
   return begin_block_tasks(state, ctx, last_commit);
 }
 
+Status NativeContracts::apply_evidence(state::StateOverlay& state, const state::BlockContext& ctx,
+                                       const DoubleSignEvidence& e) const {
+  std::vector<Event> events;  // blocks keep no events of their own; the validator's record shows the ban
+  return apply_block_evidence(state, ctx, e, events);
+}
+
 Status NativeContracts::end_block(state::StateOverlay& state, const state::BlockContext& ctx) const {
   // Tasks first: a task settled in this block is settled before the epoch's
   // reputation decay.

@@ -25,6 +25,8 @@ class NativeContracts final : public state::Application {
   Status init_genesis(state::StateOverlay& state, const Genesis& genesis) const override;
   Status begin_block(state::StateOverlay& state, const state::BlockContext& ctx,
                      const CommitCertificate& last_commit) const override;
+  Status apply_evidence(state::StateOverlay& state, const state::BlockContext& ctx,
+                        const DoubleSignEvidence& e) const override;
   Status end_block(state::StateOverlay& state, const state::BlockContext& ctx) const override;
   // Reasons: "bad-nonce", "fee-too-low", "insufficient-funds".
   Status charge(state::StateOverlay& state, const state::BlockContext& ctx, const Transaction& tx) const override;

@@ -818,15 +818,12 @@ Status unjail(state::StateOverlay& s, const state::BlockContext& ctx, const Publ
   return {};
 }
 
-Status submit_evidence(state::StateOverlay& s, const state::BlockContext& ctx, const PublicKey& sender,
-                       const SubmitEvidence& p, std::vector<Event>& events) {
-  const DoubleSignEvidence& e = p.evidence;
-  if (auto st = e.verify(ctx.chain_id); !st) return st;
+Result<ValidatorRecord> check_evidence(const state::StateReader& s, const state::BlockContext& ctx,
+                                       const DoubleSignEvidence& e) {
   if (e.height() > ctx.height) return make_error("evidence-from-future", "the votes are for a height not reached");
   if (e.height() + ctx.params.unbonding_blocks < ctx.height)
     return make_error("evidence-too-old", "older than the unbonding period");
-  const Bytes seen_key = evidence_key(e.offence_id());
-  auto seen = s.get(seen_key);
+  auto seen = s.get(evidence_key(e.offence_id()));
   if (!seen) return seen.error();
   if (seen->has_value()) return make_error("duplicate-evidence", "this offence was already punished");
   auto op = operator_of(s, e.validator());
@@ -835,10 +832,23 @@ Status submit_evidence(state::StateOverlay& s, const state::BlockContext& ctx, c
   auto v = require_validator(s, **op);
   if (!v) return v.error();
   if (v->banned) return make_error("validator-banned", "the validator was already banned");
+  // The signatures last: the cheap checks above refuse most bad evidence.
+  if (auto st = e.verify(ctx.chain_id); !st) return st.error();
+  return v;
+}
 
+namespace {
+
+// Slashes and bans the offender of checked evidence; the reporter, if any,
+// gets evidence_reward_bps of the slashed tokens, the rest is burned.
+Status punish_double_sign(state::StateOverlay& s, const state::BlockContext& ctx, const DoubleSignEvidence& e,
+                          const std::optional<PublicKey>& reporter, std::vector<Event>& events) {
+  auto v = check_evidence(s, ctx, e);
+  if (!v) return v.error();
+  const Bytes seen_key = evidence_key(e.offence_id());
   auto slashed = slash(s, ctx, *v, ctx.params.double_sign_slash_bps, e.height());
   if (!slashed) return slashed.error();
-  Amount reward = bps_of(*slashed, ctx.params.evidence_reward_bps);
+  Amount reward = reporter ? bps_of(*slashed, ctx.params.evidence_reward_bps) : Amount{};
   v->banned = true;
   v->jailed = true;
   store_validator(s, *v);
@@ -864,7 +874,8 @@ Status submit_evidence(state::StateOverlay& s, const state::BlockContext& ctx, c
     if (auto st = settle(s, ctx, *v, d, v->operator_address, /*full=*/true, /*forfeit=*/true); !st) return st;
     store_delegation(s, v->operator_address, v->operator_address, d);
   }
-  if (auto st = credit(s, sender, reward); !st) return st;
+  if (reporter)
+    if (auto st = credit(s, *reporter, reward); !st) return st;
   if (auto st = update_supply(s, [&](SupplyRecord& r) -> Status {
         if (auto x = add_to(r.burned, slashed->checked_sub(reward).value()); !x) return x;
         return add_to(r.burned, forfeited);
@@ -879,6 +890,27 @@ Status submit_evidence(state::StateOverlay& s, const state::BlockContext& ctx, c
                                                {"forfeited", forfeited.to_string()},
                                                {"reporter_reward", reward.to_string()}}));
   return {};
+}
+
+}  // namespace
+
+Status submit_evidence(state::StateOverlay& s, const state::BlockContext& ctx, const PublicKey& sender,
+                       const SubmitEvidence& p, std::vector<Event>& events) {
+  return punish_double_sign(s, ctx, p.evidence, sender, events);
+}
+
+Status apply_block_evidence(state::StateOverlay& s, const state::BlockContext& ctx, const DoubleSignEvidence& e,
+                            std::vector<Event>& events) {
+  // The proposer that included it is the reporter, unless it reports itself.
+  auto proposer_op = operator_of(s, ctx.proposer);
+  if (!proposer_op) return proposer_op.error();
+  std::optional<PublicKey> reporter = *proposer_op;
+  if (reporter) {
+    auto offender_op = operator_of(s, e.validator());
+    if (!offender_op) return offender_op.error();
+    if (*offender_op == reporter) reporter.reset();
+  }
+  return punish_double_sign(s, ctx, e, reporter, events);
 }
 
 }  // namespace verity::contracts

@@ -170,4 +170,20 @@ Status unjail(state::StateOverlay& s, const state::BlockContext& ctx, const Publ
 Status submit_evidence(state::StateOverlay& s, const state::BlockContext& ctx, const PublicKey& sender,
                        const SubmitEvidence& p, std::vector<Event>& events);
 
+// --- evidence in blocks ----------------------------------------------------------------
+// Whether `e` would punish someone in a block at ctx.height on state `s`:
+// the offender's record, or the reason it would not. Reasons, cheapest
+// checks first: "evidence-from-future", "evidence-too-old",
+// "duplicate-evidence" (this offence was punished), "unknown-validator",
+// "validator-banned" (banned already: an offender is punished once),
+// "evidence-not-conflicting", "evidence-bad-signature".
+Result<ValidatorRecord> check_evidence(const state::StateReader& s, const state::BlockContext& ctx,
+                                       const DoubleSignEvidence& e);
+// A block's evidence item: punished as submit_evidence does, the block's
+// proposer (its operator account) taking the reporter's reward unless it is
+// the offender (then all of it is burned). Any reason above makes the
+// block invalid.
+Status apply_block_evidence(state::StateOverlay& s, const state::BlockContext& ctx, const DoubleSignEvidence& e,
+                            std::vector<Event>& events);
+
 }  // namespace verity::contracts

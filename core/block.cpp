@@ -61,6 +61,7 @@ void BlockHeader::encode(Writer& w) const {
   w.fixed(tx_root);
   w.fixed(state_root);
   w.fixed(last_commit_hash);
+  w.fixed(evidence_hash);
   w.fixed(proposer);
   w.varint(timestamp_ms);
 }
@@ -74,6 +75,7 @@ BlockHeader BlockHeader::decode(Reader& r) {
   h.tx_root = r.fixed<32, HashTag>();
   h.state_root = r.fixed<32, HashTag>();
   h.last_commit_hash = r.fixed<32, HashTag>();
+  h.evidence_hash = r.fixed<32, HashTag>();
   h.proposer = r.fixed<32, PublicKeyTag>();
   h.timestamp_ms = r.varint();
   return h;
@@ -93,6 +95,8 @@ Status Block::check_body(std::span<const Hash256> tx_ids) const {
     return make_error("bad-tx-root", "header tx_root does not match the transactions");
   if (last_commit.hash() != header.last_commit_hash)
     return make_error("bad-last-commit-hash", "header last_commit_hash does not match last_commit");
+  if (verity::evidence_hash(evidence) != header.evidence_hash)
+    return make_error("bad-evidence-hash", "header evidence_hash does not match the evidence");
   return {};
 }
 
@@ -101,6 +105,8 @@ void Block::encode(Writer& w) const {
   w.varint(transactions.size());
   for (const auto& tx : transactions) tx.encode(w);
   last_commit.encode(w);
+  w.varint(evidence.size());
+  for (const auto& e : evidence) e.encode(w);
 }
 
 void Block::encode(Writer& w, std::vector<std::size_t>& tx_bounds) const {
@@ -114,6 +120,8 @@ void Block::encode(Writer& w, std::vector<std::size_t>& tx_bounds) const {
   }
   tx_bounds.push_back(w.size());
   last_commit.encode(w);
+  w.varint(evidence.size());
+  for (const auto& e : evidence) e.encode(w);
 }
 
 Block Block::decode(Reader& r) {
@@ -123,7 +131,21 @@ Block Block::decode(Reader& r) {
   b.transactions.resize(r.count(kMaxBlockTransactions, 100));
   for (auto& tx : b.transactions) tx = Transaction::decode(r);
   b.last_commit = CommitCertificate::decode(r);
+  b.evidence.resize(r.count(kMaxBlockEvidence, 200));
+  for (auto& e : b.evidence) e = DoubleSignEvidence::decode(r);
   return b;
+}
+
+const Hash256& empty_evidence_hash() {
+  static const Hash256 h = evidence_hash({});
+  return h;
+}
+
+Hash256 evidence_hash(const std::vector<DoubleSignEvidence>& evidence) {
+  Writer w;
+  w.varint(evidence.size());
+  for (const auto& e : evidence) e.encode(w);
+  return tagged_hash(Domain::evidence_list, w.data());
 }
 
 Result<Block> decode_block(ByteView bytes) {

@@ -26,6 +26,8 @@ namespace verity {
 
 inline constexpr std::size_t kMaxBlockBytes = 32 * 1024 * 1024;
 inline constexpr std::size_t kMaxBlockTransactions = 100'000;
+// Double-sign evidence a block may carry (each about 300 bytes).
+inline constexpr std::size_t kMaxBlockEvidence = 64;
 
 struct CommitSignature {
   PublicKey validator;
@@ -51,6 +53,9 @@ struct CommitCertificate {
   friend bool operator==(const CommitCertificate&, const CommitCertificate&) = default;
 };
 
+// evidence_hash() of no evidence: what a header without evidence holds.
+const Hash256& empty_evidence_hash();
+
 struct BlockHeader {
   std::string chain_id;
   std::uint64_t height = 0;
@@ -59,6 +64,7 @@ struct BlockHeader {
   Hash256 tx_root;           // merkle_root over transaction ids
   Hash256 state_root;        // state after executing this block
   Hash256 last_commit_hash;  // hash of the block's last_commit
+  Hash256 evidence_hash = empty_evidence_hash();  // evidence_hash() of the block's evidence
   PublicKey proposer;
   // Milliseconds since the Unix epoch, as the proposer saw it. Informational
   // only: every protocol period is counted in blocks, never in time.
@@ -74,10 +80,13 @@ struct Block {
   BlockHeader header;
   std::vector<Transaction> transactions;
   CommitCertificate last_commit;
+  // Double signing seen by any node, for the chain to punish (each checked
+  // by every validator in execution, once per offence).
+  std::vector<DoubleSignEvidence> evidence;
 
   Hash256 hash() const { return header.hash(); }
   // The header's tx_root and last_commit_hash match the body. Reasons:
-  // "bad-tx-root", "bad-last-commit-hash".
+  // "bad-tx-root", "bad-last-commit-hash", "bad-evidence-hash".
   Status check_body() const;
   // The same, with the transactions' ids already at hand (tx_ids[i] must
   // be transactions[i].id(); the count must match): no re-encoding.
@@ -100,6 +109,8 @@ Result<Block> decode_block(ByteView bytes);
 // duplication Bitcoin uses lets two different lists share a root
 // (CVE-2012-2459). The empty tree's root is tagged_hash(merkle_node, "").
 Hash256 merkle_root(std::span<const Hash256> leaves);
+// tagged_hash(evidence_list, varint count || each evidence's encoding).
+Hash256 evidence_hash(const std::vector<DoubleSignEvidence>& evidence);
 Hash256 transactions_root(const std::vector<Transaction>& txs);
 
 }  // namespace verity

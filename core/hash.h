@@ -39,8 +39,9 @@ enum class Domain : std::uint8_t {
   task_result,        // a task result (outcome, exit code, fuel, output), what workers commit to
   task_random,        // the deterministic random_get stream of a task, seeded from its id
   task_assignment,    // the draw that assigns a task to workers
+  evidence_list,      // a block's evidence field
 };
-inline constexpr int kDomainCount = static_cast<int>(Domain::task_assignment) + 1;
+inline constexpr int kDomainCount = static_cast<int>(Domain::evidence_list) + 1;
 
 std::string_view domain_tag(Domain d);
 

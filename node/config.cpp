@@ -204,6 +204,8 @@ const std::map<std::string, Reader>& readers() {
        uint_key([](Config& c) -> std::uint64_t& { return c.consensus.timeout_ms; }, 50, 600'000)},
       {"consensus.empty_block_interval_ms",
        uint_key([](Config& c) -> std::uint64_t& { return c.consensus.empty_block_interval_ms; }, 0, 600'000)},
+      {"consensus.double_sign_check_heights",
+       uint_key([](Config& c) -> std::uint64_t& { return c.consensus.double_sign_check_heights; }, 0, 1'000'000)},
       {"consensus.checkpoint_interval",
        uint_key([](Config& c) -> std::uint64_t& { return c.consensus.checkpoint_interval; }, 1, 1'000'000)},
       {"consensus.watermark_window",
@@ -403,6 +405,12 @@ std::string render_config(const Config& c) {
     << "# How long the primary waits for transactions before it proposes an\n"
     << "# empty block (keep it well below timeout_ms).\n"
     << "empty_block_interval_ms = " << c.consensus.empty_block_interval_ms << "\n"
+    << "# When the signed-votes record is missing or older than the chain found\n"
+    << "# on start (data lost, or restored from a backup), watch this many\n"
+    << "# heights commit without a vote of this validator's key before signing\n"
+    << "# anything; a vote of the key meanwhile means another instance runs\n"
+    << "# with it, and the node stops. 0 turns the check off.\n"
+    << "double_sign_check_heights = " << c.consensus.double_sign_check_heights << "\n"
     << "# Heights between PBFT checkpoints, and how far above the stable\n"
     << "# checkpoint messages are accepted.\n"
     << "checkpoint_interval = " << c.consensus.checkpoint_interval << "\n"

@@ -76,6 +76,11 @@ struct Config {
   struct Consensus {
     std::uint64_t timeout_ms = 5000;               // first view-change timeout; doubles per failed view
     std::uint64_t empty_block_interval_ms = 1000;  // the primary waits this long for transactions
+    // Heights a validator watches commit without a vote of its own key
+    // before it signs, when its signed-votes record is missing or older
+    // than the chain it finds (docs/operators.md, "Restoring a validator");
+    // 0 turns the check off.
+    std::uint64_t double_sign_check_heights = 5;
     std::uint64_t checkpoint_interval = 10;
     std::uint64_t watermark_window = 20;
   } consensus;

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "contracts/accounts.h"
+#include "contracts/staking.h"
 #include "contracts/tasks.h"
 #include "node/key_file.h"
 #include "worker/sandbox.h"
@@ -139,6 +140,7 @@ Result<std::unique_ptr<Node>> Node::open(asio::io_context& io, const Config& con
   engine_config.checkpoint_interval = config.consensus.checkpoint_interval;
   engine_config.watermark_window = config.consensus.watermark_window;
   engine_config.base_timeout = config.consensus.timeout_ms;
+  engine_config.guard_stale_record = config.consensus.double_sign_check_heights > 0;
   n->engine_ = std::make_unique<consensus::Engine>(engine_config, n->validator_key_ ? *n->validator_key_ : *node_key, *n,
                                                    *n->safety_, n->safety_->restored());
 
@@ -215,7 +217,12 @@ void Node::run(consensus::Output out) {
     fail(out.local_errors.front());
     return;
   }
-  for (const auto& c : out.committed) on_committed(c);
+  for (const auto& c : out.committed) {
+    on_committed(c);
+    watch_double_sign_check(c);
+  }
+  for (const auto& v : out.foreign_own_votes) on_foreign_own_vote(v);
+  if (stopped_) return;
   // What the engine signed in this step is durable before any of it leaves.
   if (auto s = safety_->flush(); !s) {
     fail(s.error());
@@ -231,13 +238,24 @@ void Node::run(consensus::Output out) {
     }
   }
   for (const auto& e : out.evidence)
-    log_.warn("double-sign-evidence", Fields()
-                                          .add("validator", e.first.validator.hex())
-                                          .add("height", e.first.height)
-                                          .add("evidence", to_hex(encode(e))));  // for verity submit-evidence
+    if (auto s = add_evidence(e, std::nullopt); !s)
+      log_.info("evidence-not-kept", Fields().add("validator", e.validator().hex()).add("reason", s.error().reason));
+  if (engine_->signing_held() && !was_held_)
+    log_.error("double-sign-check", Fields()
+                                        .add("record_height", engine_->record_height())
+                                        .add("height", engine_->height())
+                                        .add("watch", config_.consensus.double_sign_check_heights)
+                                        .add("detail", "the signed-votes record is missing or older than the chain: "
+                                                       "signing nothing until the heights to watch commit without a "
+                                                       "vote of this validator's key"));
+  was_held_ = engine_->signing_held();
   if (!out.timers.empty()) arm_engine_timer(out.timers.back());
   if (engine_->view() != last_view_) {
     stats_.view_changes++;
+    // A view the chain moved to while this key stayed silent counts like a
+    // height for the double-sign check: held replicas must be able to get
+    // through a stall they are part of.
+    if (engine_->guard_pending()) count_double_sign_round(engine_->height());
     log_.info("new-view", Fields().add("view", engine_->view()).add("height", engine_->height()));
     last_view_ = engine_->view();
   }
@@ -254,6 +272,7 @@ void Node::update_live() {
   live_.mempool_txs = mempool_->size();
   live_.mempool_bytes = mempool_->bytes();
   live_.is_validator = is_validator();
+  live_.signing_held = engine_ && engine_->signing_held();
 }
 
 std::shared_ptr<const state::ChainView> Node::view() const {
@@ -363,15 +382,18 @@ Block Node::propose(std::uint64_t height, std::uint64_t view) {
     if (cert && cert->has_value()) b.last_commit = with_late_commits(**cert);
   }
   b.header.last_commit_hash = b.last_commit.hash();
+  b.evidence = evidence_for_block(height);
+  b.header.evidence_hash = evidence_hash(b.evidence);
   const auto& params = chain_->genesis().params;
   const std::size_t base = encode(b).size() + 16;
   const std::size_t budget = params.max_block_bytes > base ? params.max_block_bytes - base : 0;
   b.transactions = mempool_->select(params.max_block_txs, budget);
   b.header.tx_root = transactions_root(b.transactions);
   auto outcome = chain_->execute(b, execution_options());
-  if (!outcome && !b.transactions.empty()) {
-    // The mempool hands out only what passes; if it ever does not, propose
-    // an empty block rather than nothing, and recheck the pool.
+  if (!outcome && (!b.transactions.empty() || !b.evidence.empty())) {
+    // The mempool and the evidence pool hand out only what passes; if it
+    // ever does not, propose an empty block rather than nothing, and
+    // recheck the pool.
     log_.error("proposal-failed", Fields().add("reason", outcome.error().reason).add("detail", outcome.error().detail));
     {
       std::unique_lock lock(pool_mu_);
@@ -379,6 +401,8 @@ Block Node::propose(std::uint64_t height, std::uint64_t view) {
     }
     b.transactions.clear();
     b.header.tx_root = transactions_root(b.transactions);
+    b.evidence.clear();
+    b.header.evidence_hash = evidence_hash(b.evidence);
     outcome = chain_->execute(b, execution_options());
   }
   if (outcome) {
@@ -460,6 +484,15 @@ Status Node::commit(const Block& block, const CommitCertificate& certificate) {
     mempool_->update(chain_->state(), block.transactions);
   }
   for (const auto& r : chain_->last_receipts()) precheck_->claim(r.tx_id);
+  for (const auto& e : block.evidence) {
+    evidence_.remove(e.offence_id());
+    stats_.evidence_committed++;
+    log_.warn("double-sign-punished", Fields()
+                                          .add("validator", e.validator().hex())
+                                          .add("offence_height", e.height())
+                                          .add("in_block", block.header.height));
+  }
+  stats_.evidence_pending = evidence_.size();
   if (!orphans_.empty()) retry_orphans();
   publish_view();
   publish_metrics();
@@ -494,6 +527,98 @@ void Node::note_late_commit(const Vote& v) {
   if (v.view != *late_cert_view_ || late_commits_.count(v.validator)) return;
   if (!v.verify(chain_->genesis().chain_id)) return;
   late_commits_[v.validator] = v.signature;
+}
+
+Status Node::add_evidence(const DoubleSignEvidence& e, std::optional<std::uint64_t> from_peer) {
+  const Hash256 id = e.offence_id();
+  if (evidence_.contains(id)) return {};
+  BlockHeader next;
+  next.height = chain_->tip().height + 1;
+  auto checked = contracts::check_evidence(chain_->state(), chain_->context_for(next), e);
+  if (!checked) return checked.error();
+  if (!evidence_.add(e)) return {};  // full: the offences already pending are punished first
+  stats_.evidence_pending = evidence_.size();
+  log_.warn("double-sign-evidence", Fields()
+                                        .add("validator", e.validator().hex())
+                                        .add("operator", checked->operator_address.hex())
+                                        .add("height", e.height())
+                                        .add("view", e.first.view)
+                                        .add("from", from_peer ? "peer" : "this node")
+                                        .add("detail", "two conflicting votes of one key: one validator key runs twice "
+                                                       "(or its operator equivocates); the next block punishes it"));
+  if (validator_key_ && e.validator() == validator_key_->public_key()) {
+    live_.another_instance = true;
+    log_.error("another-instance", Fields()
+                                       .add("validator", e.validator().hex())
+                                       .add("height", e.height())
+                                       .add("detail", "this node's validator key signed two conflicting votes: another "
+                                                      "instance runs with the same key; stop all but one"));
+  }
+  p2p_->broadcast(kFrameEvidence, encode(e), from_peer);
+  return {};
+}
+
+// Pending evidence still valid for a block at `height`, at most one per
+// offender; what is no longer valid leaves the pool.
+std::vector<DoubleSignEvidence> Node::evidence_for_block(std::uint64_t height) {
+  if (evidence_.size() == 0) return {};
+  BlockHeader next;
+  next.height = height;
+  const auto ctx = chain_->context_for(next);
+  std::vector<DoubleSignEvidence> out;
+  for (const auto& e : evidence_.select(kMaxPendingEvidence)) {
+    if (out.size() >= kMaxBlockEvidence) break;
+    if (contracts::check_evidence(chain_->state(), ctx, e)) out.push_back(e);
+    else evidence_.remove(e.offence_id());
+  }
+  stats_.evidence_pending = evidence_.size();
+  return out;
+}
+
+// While the check is pending, each height decided from live votes without
+// a vote of this key counts; a vote of this key meanwhile comes through
+// on_foreign_own_vote.
+void Node::watch_double_sign_check(const consensus::Committed& c) {
+  if (engine_->guard_pending() && c.live) count_double_sign_round(c.block.header.height);
+}
+
+void Node::count_double_sign_round(std::uint64_t height) {
+  double_sign_watched_++;
+  live_.double_sign_check_watched = double_sign_watched_;
+  const std::uint64_t need = config_.consensus.double_sign_check_heights;
+  if (engine_->signing_held())
+    log_.warn("double-sign-check-watching", Fields().add("watched", double_sign_watched_).add("of", need).add("height", height));
+  if (double_sign_watched_ < need) return;
+  const bool held = engine_->signing_held();
+  engine_->release_signing();
+  live_.signing_held = false;
+  if (held)
+    log_.warn("double-sign-check-passed", Fields()
+                                              .add("watched", double_sign_watched_)
+                                              .add("height", height)
+                                              .add("detail", "no other instance voted with this key: signing again"));
+}
+
+void Node::on_foreign_own_vote(const Vote& v) {
+  stats_.foreign_own_votes++;
+  live_.another_instance = true;
+  const Fields f = Fields()
+                       .add("validator", v.validator.hex())
+                       .add("height", v.height)
+                       .add("view", v.view)
+                       .add("phase", vote_phase_name(v.phase));
+  if (engine_->guard_pending()) {
+    // Nothing signed here since the start: another instance signs with this key.
+    log_.error("another-instance", Fields(f).add("detail", "a vote of this validator's key that this node did not "
+                                                             "sign: another instance runs with the same key; stopping "
+                                                             "before signing anything"));
+    fail(local_error("another-instance", "another instance signs with validator key " + v.validator.hex()));
+    return;
+  }
+  if (v.height == foreign_vote_logged_height_) return;  // once a height
+  foreign_vote_logged_height_ = v.height;
+  log_.error("another-instance", Fields(f).add("detail", "a vote of this validator's key that this node did not sign: "
+                                                           "another instance runs with the same key; stop all but one"));
 }
 
 CommitCertificate Node::with_late_commits(CommitCertificate cert) const {
@@ -715,6 +840,7 @@ void Node::on_connected(const PeerInfo& peer) {
   live_.peers = p2p_->peers().size();
   peer_heights_[peer.id] = PeerSync{0, peer.validator_key};
   send_status(peer.id);
+  for (const auto& [id, e] : evidence_.pending()) p2p_->send(peer.id, kFrameEvidence, encode(e));
 }
 
 void Node::on_disconnected(const PeerInfo& peer) {
@@ -759,6 +885,22 @@ bool Node::on_frame(const PeerInfo& peer, std::uint8_t type, ByteView body, std:
       return true;
     case kFrameBlocks:
       return on_blocks(peer, body, reason);
+    case kFrameEvidence: {
+      auto e = decode_exact<DoubleSignEvidence>(body);
+      if (!e) {
+        reason = "malformed evidence";
+        return false;
+      }
+      if (auto s = add_evidence(*e, peer.id); !s) {
+        // Stale or already punished: a race, not a lie. Forged: drop it.
+        const auto& r = s.error().reason;
+        if (r == "evidence-bad-signature" || r == "evidence-not-conflicting") {
+          reason = "forged evidence: " + r;
+          return false;
+        }
+      }
+      return true;
+    }
     default:
       reason = "unknown frame type " + std::to_string(type);
       return false;

@@ -26,6 +26,8 @@
 //   3 status      {height, tip hash}: sent on connect and every second
 //   4 get_blocks  {from, max}: asks for committed blocks
 //   5 blocks      a list of Decisions (block + commit certificate)
+//   6 evidence    a DoubleSignEvidence, to the evidence pool; gossiped on
+//                 once checked (forged evidence drops the peer)
 // A peer that sends a frame that does not decode, or blocks whose
 // certificate or execution fails, is dropped and logged.
 //
@@ -56,6 +58,7 @@
 #include "node/module_meter.h"
 #include "node/config.h"
 #include "node/log.h"
+#include "node/evidence_pool.h"
 #include "node/mempool.h"
 #include "node/p2p.h"
 #include "node/safety_file.h"
@@ -69,6 +72,7 @@ enum FrameType : std::uint8_t {
   kFrameStatus = 3,
   kFrameGetBlocks = 4,
   kFrameBlocks = 5,
+  kFrameEvidence = 6,
 };
 
 // The set changes after each block whose height is a multiple of
@@ -99,6 +103,9 @@ struct NodeStats {
   std::uint64_t peer_txs_dropped = 0;   // a peer's unchecked transactions over kMaxPeerTxQueueBytes
   std::uint64_t peers_dropped_invalid_txs = 0;  // peers disconnected for sending an invalid transaction
   std::map<std::string, std::uint64_t> invalid_txs;  // refused before the mempool, by reason (peers and clients)
+  std::uint64_t evidence_pending = 0;
+  std::uint64_t evidence_committed = 0;   // offences punished by blocks this node committed
+  std::uint64_t foreign_own_votes = 0;    // votes under this node's key it did not sign
 };
 
 // Figures other threads read without waiting for the consensus thread.
@@ -109,6 +116,9 @@ struct LiveStatus {
   std::atomic<std::uint64_t> mempool_bytes{0};
   std::atomic<bool> is_validator{false};
   std::atomic<std::uint64_t> pending_admissions{0};  // submit_async calls queued for the consensus thread
+  std::atomic<bool> signing_held{false};               // the double-sign check holds signatures
+  std::atomic<std::uint64_t> double_sign_check_watched{0};
+  std::atomic<bool> another_instance{false};
 };
 
 // What /metrics shows of the consensus thread's counters: copied there
@@ -246,6 +256,15 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   std::set<Hash256> verify_block_signatures(const Block& block);
   state::ExecutionOptions execution_options() const;
   void note_late_commit(const Vote& v);
+  // Double-sign evidence from the engine (from_peer nullopt) or a peer:
+  // checked against the committed state, kept and gossiped on. Reasons
+  // those of contracts::check_evidence.
+  Status add_evidence(const DoubleSignEvidence& e, std::optional<std::uint64_t> from_peer);
+  std::vector<DoubleSignEvidence> evidence_for_block(std::uint64_t height);
+  // The double-sign check (docs/operators.md, "Restoring a validator").
+  void watch_double_sign_check(const consensus::Committed& c);
+  void count_double_sign_round(std::uint64_t height);
+  void on_foreign_own_vote(const Vote& v);
   CommitCertificate with_late_commits(CommitCertificate cert) const;
 
   boost::asio::io_context& io_;
@@ -259,6 +278,7 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   std::optional<SecretKey> validator_key_;
   std::unique_ptr<SafetyFile> safety_;
   std::unique_ptr<Mempool> mempool_;
+  EvidencePool evidence_;
   std::unique_ptr<consensus::Engine> engine_;
   std::unique_ptr<P2P> p2p_;
 
@@ -317,6 +337,9 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   std::optional<std::uint64_t> late_cert_view_;
   std::uint64_t last_view_ = 0;
   bool was_in_view_change_ = false;
+  bool was_held_ = false;                      // the double-sign check held signatures at the last step
+  std::uint64_t double_sign_watched_ = 0;      // live heights watched while the check is pending
+  std::uint64_t foreign_vote_logged_height_ = 0;
   std::map<Hash256, std::chrono::steady_clock::time_point> gossiped_at_;  // head of the pool, for regossip()
   NodeStats stats_;
   std::optional<Error> fatal_;

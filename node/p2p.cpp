@@ -363,14 +363,22 @@ class P2P::Impl : public std::enable_shared_from_this<P2P::Impl> {
   std::uint64_t next_id_ = 1;
   std::map<std::uint64_t, ConnPtr> conns_;  // every live connection
   std::map<std::uint64_t, ConnPtr> peers_;  // the authenticated ones
-  std::map<PublicKey, std::uint64_t> by_key_;
+  std::map<PublicKey, std::uint64_t> by_key_;  // the first link of each node key
+  std::map<PublicKey, std::chrono::steady_clock::time_point> twice_logged_;  // node keys seen at two addresses
   std::size_t inbound_ = 0;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::minstd_rand rng_;
   struct {
     std::atomic<std::uint64_t> dropped_peers{0}, send_queue_full{0}, frames_in{0}, frames_out{0}, bytes_in{0},
-        bytes_out{0};
+        bytes_out{0}, node_key_twice{0};
   } ctr_;
+  // Which running node a link reaches: the remote host and the port it
+  // announced it listens on.
+  static std::string instance_of(const Conn& c) {
+    const auto colon = c.info.remote.rfind(':');
+    return (colon == std::string::npos ? c.info.remote : c.info.remote.substr(0, colon)) + ":" +
+           std::to_string(c.info.listen_port);
+  }
 };
 
 Status P2P::Impl::start() {
@@ -595,21 +603,42 @@ void P2P::Impl::on_hello(const ConnPtr& c, ByteView payload) {
     s.key = hello->node_key;
     s.backoff = cfg_.redial_min;
   }
+  bool second_instance = false;
   if (auto it = by_key_.find(hello->node_key); it != by_key_.end()) {
     ConnPtr existing = peers_.at(it->second);
-    // Opposite directions: both sides keep the link that the smaller key
-    // dialled. Same direction: the newer link (the older is likely dead).
-    bool keep_new = existing->outbound != c->outbound ? dialled_by_smaller_key(*c) : true;
-    if (!keep_new)
-      return close(c, Close::duplicate, "duplicate-connection", "kept peer " + std::to_string(existing->id));
-    close(existing, Close::duplicate, "duplicate-connection", "replaced by peer " + std::to_string(c->id));
-    if (c->phase == Conn::Phase::closed) return;  // the handler stopped us
+    if (instance_of(*existing) != instance_of(*c)) {
+      // One node key, two listening addresses: a copied home runs twice.
+      // Both links stay (closing one only makes the two take turns, a
+      // line per turn, and hides one instance's votes from the detector
+      // that would turn its double signing into evidence); a warning a
+      // minute says so.
+      second_instance = true;
+      ++ctr_.node_key_twice;
+      auto& last = twice_logged_[hello->node_key];
+      if (last == std::chrono::steady_clock::time_point{} || std::chrono::steady_clock::now() - last > std::chrono::minutes(1)) {
+        last = std::chrono::steady_clock::now();
+        log_.warn("node-key-twice", Fields()
+                                        .add("node_key", hello->node_key.hex())
+                                        .add("first", instance_of(*existing))
+                                        .add("second", instance_of(*c))
+                                        .add("detail", "two nodes present one node key: a home copied and started "
+                                                       "twice? If it is a validator's, it will sign twice"));
+      }
+    } else {
+      // Opposite directions: both sides keep the link that the smaller key
+      // dialled. Same direction: the newer link (the older is likely dead).
+      bool keep_new = existing->outbound != c->outbound ? dialled_by_smaller_key(*c) : true;
+      if (!keep_new)
+        return close(c, Close::duplicate, "duplicate-connection", "kept peer " + std::to_string(existing->id));
+      close(existing, Close::duplicate, "duplicate-connection", "replaced by peer " + std::to_string(c->id));
+      if (c->phase == Conn::Phase::closed) return;  // the handler stopped us
+    }
   }
 
   c->phase = Conn::Phase::open;
   c->timer.cancel();
   peers_[c->id] = c;
-  by_key_[c->info.node_key] = c->id;
+  if (!second_instance) by_key_[c->info.node_key] = c->id;
   auto f = conn_fields(*c).add("listen_port", c->info.listen_port);
   if (c->info.validator_key) f.add("validator", c->info.validator_key->hex());
   log_.info("peer-connected", f);
@@ -889,6 +918,7 @@ P2P::Counters P2P::Impl::counters() const {
   out.frames_out = ctr_.frames_out;
   out.bytes_in = ctr_.bytes_in;
   out.bytes_out = ctr_.bytes_out;
+  out.node_key_twice = ctr_.node_key_twice;
   return out;
 }
 

@@ -96,6 +96,11 @@
 // disconnect()); not stop(), not duplicates, not the remote closing.
 // frames_* count frames of types 1..255 and bytes_* their whole size
 // (length, type, body); not Hellos, not TLS overhead.
+//
+// One link per node key, but for one case: a node key that links from a
+// second address (another host, or another announced listen port) is a
+// second instance of one home; both links stay, and "node-key-twice" is
+// logged once a minute (node_key_twice counts them).
 
 #include <array>
 #include <atomic>
@@ -240,6 +245,7 @@ class P2P {
   struct Counters {
     std::uint64_t dropped_peers = 0, send_queue_full = 0, frames_in = 0, frames_out = 0, bytes_in = 0,
                   bytes_out = 0;
+    std::uint64_t node_key_twice = 0;  // links of a node key already linked from another address
   };
 
   P2P(boost::asio::io_context& io, P2PConfig config, P2PHandler& handler, Logger& logger);

@@ -37,6 +37,14 @@ rpc::NodeStatus RpcBackend::status() const {
   s.peers = live.peers;
   s.mempool_txs = live.mempool_txs;
   s.mempool_bytes = live.mempool_bytes;
+  if (live.signing_held) {
+    s.signing = "double-sign-check";
+    s.double_sign_check_watched = live.double_sign_check_watched;
+    s.double_sign_check_heights = node_.config().consensus.double_sign_check_heights;
+  } else if (live.is_validator) {
+    s.signing = "signing";
+  }
+  s.another_instance = live.another_instance;
   return s;
 }
 
@@ -355,6 +363,16 @@ std::vector<rpc::Metric> RpcBackend::metrics() const {
   m.push_back(gauge("verity_view", "the consensus view at the current height", static_cast<double>(live.view)));
   m.push_back(counter("verity_view_changes_total", "view changes since start", static_cast<double>(snap.stats.view_changes)));
   m.push_back(gauge("verity_is_validator", "1 when this node's key is in the validator set", live.is_validator ? 1 : 0));
+  m.push_back(gauge("verity_double_sign_check_holding",
+                    "1 while the double-sign check holds every signature (the vote record was missing or old)",
+                    live.signing_held ? 1 : 0));
+  m.push_back(counter("verity_own_key_foreign_votes_total",
+                      "votes under this node's validator key that it did not sign (another instance runs)",
+                      static_cast<double>(snap.stats.foreign_own_votes)));
+  m.push_back(gauge("verity_evidence_pending", "double-sign evidence waiting for a block",
+                    static_cast<double>(snap.stats.evidence_pending)));
+  m.push_back(counter("verity_evidence_committed_total", "double-sign offences punished in committed blocks",
+                      static_cast<double>(snap.stats.evidence_committed)));
   m.push_back(gauge("verity_validators", "validators in the set that certifies the next block",
                     static_cast<double>(chain.validators().size())));
   // This node's validator under the downtime rule, once its key is
@@ -428,6 +446,9 @@ std::vector<rpc::Metric> RpcBackend::metrics() const {
   m.push_back(gauge("verity_peers", "authenticated peer links", static_cast<double>(live.peers)));
   m.push_back(counter("verity_p2p_dropped_peers_total", "peers dropped for misbehaviour or errors",
                       static_cast<double>(p2p.dropped_peers)));
+  m.push_back(counter("verity_p2p_node_key_twice_total",
+                      "links from a node key already linked from another address (a home running twice)",
+                      static_cast<double>(p2p.node_key_twice)));
   m.push_back(counter("verity_p2p_bytes_in_total", "bytes received on peer links", static_cast<double>(p2p.bytes_in)));
   m.push_back(counter("verity_p2p_bytes_out_total", "bytes sent on peer links", static_cast<double>(p2p.bytes_out)));
   // The file system of the data directory (the chain grows without bound).

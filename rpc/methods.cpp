@@ -56,6 +56,7 @@ Value header_json(const BlockHeader& h, JsonAlloc& a) {
   o.AddMember("tx_root", to_json(h.tx_root, a), a);
   o.AddMember("state_root", to_json(h.state_root, a), a);
   o.AddMember("last_commit_hash", to_json(h.last_commit_hash, a), a);
+  o.AddMember("evidence_hash", to_json(h.evidence_hash, a), a);
   o.AddMember("proposer", to_json(h.proposer, a), a);
   o.AddMember("timestamp_ms", h.timestamp_ms, a);
   return o;
@@ -147,6 +148,16 @@ JsonResult m_status(const Value&, CallContext& ctx) {
     o.AddMember("peers", s.peers, a);
     o.AddMember("mempool_txs", s.mempool_txs, a);
     o.AddMember("mempool_bytes", s.mempool_bytes, a);
+    o.AddMember("signing", to_json(s.signing, a), a);
+    if (s.signing == "double-sign-check") {
+      Value c(rapidjson::kObjectType);
+      c.AddMember("watched", s.double_sign_check_watched, a);
+      c.AddMember("heights", s.double_sign_check_heights, a);
+      o.AddMember("double_sign_check", c, a);
+    } else {
+      o.AddMember("double_sign_check", Value(), a);
+    }
+    o.AddMember("another_instance", s.another_instance, a);
     o.AddMember("version", to_json(kVersion, a), a);
   });
 }
@@ -192,6 +203,18 @@ JsonResult m_block(const Value& params, CallContext& ctx) {
     for (const auto& tx : b.transactions) txs.PushBack(tx_with_hash(tx, a), a);
     o.AddMember("txs", txs, a);
     o.AddMember("last_commit", certificate_json(b.last_commit, a), a);
+    Value evidence(rapidjson::kArrayType);
+    for (const auto& e : b.evidence) {
+      Value x(rapidjson::kObjectType);
+      x.AddMember("validator", to_json(e.validator(), a), a);
+      x.AddMember("height", e.height(), a);
+      x.AddMember("view", e.first.view, a);
+      x.AddMember("phase", to_json(std::string(vote_phase_name(e.first.phase)), a), a);
+      x.AddMember("offence_id", to_json(e.offence_id(), a), a);
+      x.AddMember("hex", hex_of(e, a), a);
+      evidence.PushBack(x, a);
+    }
+    o.AddMember("evidence", evidence, a);
     o.AddMember("certificate", *cert ? certificate_json(**cert, a) : Value(), a);
     o.AddMember("header_hex", hex_of(b.header, a), a);
   });
@@ -530,25 +553,34 @@ const std::vector<Method>& node_methods() {
     const std::string address = ref("Key");
     std::vector<Method> m;
     m.push_back({"status", "The node's view of the chain.",
-                 "`validator` is this node's consensus key when it is in the validator set, else null.",
+                 "`validator` is this node's consensus key when it is in the validator set, else null. `signing` is "
+                 "`signing`, `not-validator`, or `double-sign-check` while the node holds every signature because its "
+                 "signed-votes record was missing or older than the chain (`double_sign_check` then counts the heights "
+                 "watched; docs/operators.md, Restoring a validator). `another_instance` turns true when a vote or "
+                 "evidence under this node's validator key that it did not sign was seen.",
                  {},
                  R"({"type":"object","properties":{"chain_id":{"type":"string"},"height":)" + ref("Height") +
                      R"(,"latest_block_hash":)" + ref("Hash") + R"(,"state_root":)" + ref("Hash") +
                      R"(,"view":{"type":"integer"},"validator":{"oneOf":[)" + ref("Key") +
                      R"(,{"type":"null"}]},"node_id":)" + ref("Key") +
-                     R"(,"moniker":{"type":"string"},"peers":{"type":"integer"},"mempool_txs":{"type":"integer"},"mempool_bytes":{"type":"integer"},"version":{"type":"string"}}})",
+                     R"(,"moniker":{"type":"string"},"peers":{"type":"integer"},"mempool_txs":{"type":"integer"},"mempool_bytes":{"type":"integer"},"signing":{"enum":["signing","not-validator","double-sign-check"]},"double_sign_check":{"oneOf":[{"type":"object","properties":{"watched":{"type":"integer"},"heights":{"type":"integer"}}},{"type":"null"}]},"another_instance":{"type":"boolean"},"version":{"type":"string"}}})",
                  false, sync_handler(m_status)});
     m.push_back({"genesis", "The genesis of this chain, in the genesis file's JSON form.", "See genesis/README.md.", {},
                  R"({"type":"object"})", false, sync_handler(m_genesis)});
     m.push_back({"block", "A committed block, by height or hash (neither: the latest).",
                  "`certificate` is the commit certificate of this block (null only while the next block is not "
                  "committed yet on a node that synced it); `last_commit` is the previous block's, carried in this "
-                 "block. Not found: -32001.",
+                 "block. `evidence` lists the double signing this block punished (docs/consensus.md, Evidence). "
+                 "Not found: -32001.",
                  {{"height", ref("Height"), false, "a committed height (from 1)"},
                   {"hash", ref("Hash"), false, "a block hash"}},
                  R"({"type":"object","properties":{"height":)" + ref("Height") + R"(,"hash":)" + ref("Hash") +
                      R"(,"header":{"type":"object"},"txs":{"type":"array","items":)" + ref("Transaction") +
-                     R"(},"last_commit":)" + ref("Certificate") + R"(,"certificate":{"oneOf":[)" + ref("Certificate") +
+                     R"(},"last_commit":)" + ref("Certificate") +
+                     R"(,"evidence":{"type":"array","items":{"type":"object","properties":{"validator":)" + ref("Key") +
+                     R"(,"height":)" + ref("Height") +
+                     R"(,"view":{"type":"integer"},"phase":{"enum":["propose","prepare","commit"]},"offence_id":)" +
+                     ref("Hash") + R"(,"hex":)" + ref("Hex") + R"(}}},"certificate":{"oneOf":[)" + ref("Certificate") +
                      R"(,{"type":"null"}]},"header_hex":)" + ref("Hex") + "}}",
                  false, sync_handler(m_block)});
     m.push_back({"tx", "A transaction by hash: committed (with its receipt) or pending in this node's mempool.",

@@ -40,6 +40,10 @@ class Application {
   // certificate of the previous block, empty at height 1): rewards for its
   // signers, downtime tracking. An error makes the block invalid.
   virtual Status begin_block(StateOverlay& state, const BlockContext& ctx, const CommitCertificate& last_commit) const = 0;
+  // Runs after begin_block, before the transactions, for each item of the
+  // block's evidence in order: checks it against the state and punishes
+  // the offender. An error (stale, duplicate, forged) makes the block invalid.
+  virtual Status apply_evidence(StateOverlay& state, const BlockContext& ctx, const DoubleSignEvidence& e) const = 0;
   // Runs after them: epoch boundaries. An error makes the block invalid.
   virtual Status end_block(StateOverlay& state, const BlockContext& ctx) const = 0;
   // What every transaction pays whatever its payload does: checks the

@@ -34,6 +34,11 @@ Result<BlockOutcome> apply_block(const StateReader& committed, StateMap& map, co
 
   StateOverlay overlay(committed);
   if (auto s = app.begin_block(overlay, ctx, block.last_commit); !s) return s.error();
+  for (std::size_t i = 0; i < block.evidence.size(); ++i)
+    if (auto s = app.apply_evidence(overlay, ctx, block.evidence[i]); !s) {
+      if (s.error().fault == Fault::local) return s.error();
+      return Error{"bad-evidence", "evidence " + std::to_string(i) + ": " + s.error().to_string(), Fault::input};
+    }
   BlockOutcome out;
   out.receipts.reserve(block.transactions.size());
   for (std::size_t i = 0; i < block.transactions.size(); ++i) {

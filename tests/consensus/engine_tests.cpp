@@ -324,3 +324,121 @@ BOOST_AUTO_TEST_CASE(an_observer_follows_and_signs_nothing) {
   BOOST_CHECK(sent.empty());
   BOOST_CHECK(store.saved.signed_votes.empty());
 }
+
+// The header must name the primary of the height and of the view it was
+// first proposed in: the proposer's reward goes to that key.
+BOOST_FIXTURE_TEST_CASE(a_proposal_naming_another_proposer_is_refused, Fixture) {
+  Proposal p = proposal(0, 0, 1);
+  p.block.header.proposer = keys[2].public_key();  // keys[0] is the primary of height 1, view 0
+  p.vote.block_hash = p.block.hash();
+  p.vote.sign(kChain, keys[0]);
+  const auto before = engine->drops().invalid;
+  auto out = deliver(0, p);
+  BOOST_TEST(engine->drops().invalid == before + 1);
+  BOOST_TEST(!sent_vote(out, VotePhase::prepare, p.vote.block_hash));
+  // The honest one is accepted.
+  Proposal good = proposal(0, 0, 2);
+  BOOST_TEST(sent_vote(deliver(0, good), VotePhase::prepare, good.vote.block_hash));
+}
+
+namespace {
+// Commits `p` in the fixture's app with commit votes of validators 0, 2, 3.
+void commit_in_app(Fixture& f, const Proposal& p) {
+  CommitCertificate cert{p.vote.height, p.vote.view, p.vote.block_hash, {}};
+  for (std::size_t i : {0u, 2u, 3u}) {
+    Vote v = f.vote(i, VotePhase::commit, p.vote.height, p.vote.view, p.vote.block_hash);
+    cert.signatures.push_back({v.validator, v.signature});
+  }
+  std::sort(cert.signatures.begin(), cert.signatures.end(),
+            [](const CommitSignature& a, const CommitSignature& b) { return a.validator < b.validator; });
+  BOOST_REQUIRE(f.app->commit(p.block, cert).ok());
+}
+}  // namespace
+
+// A replica that starts with a vote record older than its chain (here: no
+// record at all, and a block store at height 1) holds every vote; a view
+// change it still asks for; release_signing() lets it vote.
+BOOST_FIXTURE_TEST_CASE(a_stale_record_holds_votes_until_released, Fixture) {
+  commit_in_app(*this, proposal(0, 0, 1));
+  config.guard_stale_record = true;
+  engine = std::make_unique<Engine>(config, keys[me], *app, store, SafetyState{});
+  auto out = engine->start();
+  // Height 2, view 0 is this replica's slot (equal powers: index (h - 1 + v) mod 4).
+  BOOST_TEST(engine->height() == 2u);
+  BOOST_TEST(engine->signing_held());
+  BOOST_TEST(engine->guard_pending());
+  BOOST_TEST(sent(out).empty());  // no proposal
+  // It follows a view change's quorum like everyone, and asks for it too.
+  auto timer = out.timers.back();
+  out = engine->on_timer(timer);
+  bool asked = false;
+  for (const auto& m : sent(out)) asked = asked || std::holds_alternative<ViewChange>(m);
+  BOOST_TEST(asked);
+  // Released, it proposes when asked again (a fresh engine, same state: the view change is separate).
+  engine = std::make_unique<Engine>(config, keys[me], *app, store, SafetyState{});
+  engine->start();
+  BOOST_TEST(engine->signing_held());
+  engine->release_signing();
+  BOOST_TEST(!engine->signing_held());
+  BOOST_TEST(!engine->guard_pending());
+  bool proposed = false;
+  for (const auto& m : sent(engine->on_ready())) proposed = proposed || std::holds_alternative<Proposal>(m);
+  BOOST_TEST(proposed);
+}
+
+// Without the guard, and with a record that covers the height (a restart),
+// nothing is held.
+BOOST_FIXTURE_TEST_CASE(a_current_record_does_not_hold, Fixture) {
+  commit_in_app(*this, proposal(0, 0, 1));
+  config.guard_stale_record = true;
+  SafetyState record;
+  record.height = 1;  // it was voting at height 1 when it stopped
+  engine = std::make_unique<Engine>(config, keys[me], *app, store, record);
+  auto out = engine->start();
+  BOOST_TEST(!engine->signing_held());
+  bool proposed = false;
+  for (const auto& m : sent(out)) proposed = proposed || std::holds_alternative<Proposal>(m);
+  BOOST_TEST(proposed);
+  BOOST_TEST(!engine->guard_pending());  // it signed: the guard is done for this run
+}
+
+// A vote under this replica's key that it did not sign, for its height or
+// later, is reported; its own vote coming back is not; older heights are not.
+BOOST_FIXTURE_TEST_CASE(votes_of_its_own_key_it_did_not_sign_are_reported, Fixture) {
+  Proposal p = proposal(0, 0, 1);
+  auto out = deliver(0, p);
+  BOOST_REQUIRE(sent_vote(out, VotePhase::prepare, p.vote.block_hash));
+  // Its own prepare, echoed by a peer: not foreign.
+  out = deliver(2, vote(me, VotePhase::prepare, 1, 0, p.vote.block_hash));
+  BOOST_TEST(out.foreign_own_votes.empty());
+  // A commit it never signed, at its height: another instance.
+  out = deliver(2, vote(me, VotePhase::commit, 1, 0, p.vote.block_hash));
+  BOOST_REQUIRE_EQUAL(out.foreign_own_votes.size(), 1u);
+  BOOST_TEST((out.foreign_own_votes[0].phase == VotePhase::commit));
+  // A prepare for another block in its slot: another instance (and evidence).
+  out = deliver(2, vote(me, VotePhase::prepare, 1, 0, sha256(as_bytes("other"))));
+  BOOST_TEST(out.foreign_own_votes.size() == 1u);
+  BOOST_TEST(out.evidence.size() == 1u);
+}
+
+// Committed blocks say whether the replica decided them from live votes.
+BOOST_FIXTURE_TEST_CASE(committed_blocks_say_whether_they_were_decided_live, Fixture) {
+  Proposal p = proposal(0, 0, 1);
+  deliver(0, p);
+  deliver(0, vote(0, VotePhase::prepare, 1, 0, p.vote.block_hash));
+  deliver(2, vote(2, VotePhase::prepare, 1, 0, p.vote.block_hash));
+  deliver(0, vote(0, VotePhase::commit, 1, 0, p.vote.block_hash));
+  auto out = deliver(3, vote(3, VotePhase::commit, 1, 0, p.vote.block_hash));
+  BOOST_REQUIRE_EQUAL(out.committed.size(), 1u);
+  BOOST_TEST(out.committed[0].live);
+  // A second replica catches up through a Decision: not live.
+  SimApp other_app(kChain, set, keys[3].public_key());
+  SimStore other_store;
+  Engine other(config, keys[3], other_app, other_store);
+  other.start();
+  auto d = app->decision(1);
+  BOOST_REQUIRE(d.has_value());
+  auto caught = other.on_message(keys[1].public_key(), encode_message(*d));
+  BOOST_REQUIRE_EQUAL(caught.committed.size(), 1u);
+  BOOST_TEST(!caught.committed[0].live);
+}

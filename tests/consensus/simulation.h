@@ -134,6 +134,7 @@ struct Config {
   std::uint64_t liveness_bound = 200'000;  // after chaos ends
   std::uint64_t max_delay = 40;
   std::uint64_t stop_at_height = 0;  // benchmarks: run until every honest node has it
+  std::vector<std::uint64_t> powers;  // if set: one validator per entry, in the set's (key) order
   EngineConfig engine;
 
   std::string describe() const {
@@ -145,8 +146,15 @@ struct Config {
   }
 };
 
+// What the agreed chain shows of one committed height.
+struct CommittedHeight {
+  PublicKey proposer;
+  std::uint64_t view = 0;  // of its commit certificate
+};
+
 struct Result {
   bool ok = true;
+  std::vector<CommittedHeight> chain;  // heights 1.. as an honest node committed them
   std::string failure;
   std::uint64_t min_height = 0, max_height = 0;
   std::uint64_t evidence = 0, view_changes = 0, dropped = 0, messages = 0;
@@ -155,18 +163,23 @@ struct Result {
 
 class Simulation {
  public:
+  const ValidatorSet& set() const { return set_; }
+  const PublicKey& key(std::size_t i) const { return keys_[i].public_key(); }
+
   explicit Simulation(Config cfg) : cfg_(std::move(cfg)), rng_(cfg_.seed) {
     cfg_.engine.chain_id = "verity-sim-1";
+    if (!cfg_.powers.empty()) cfg_.validators = cfg_.powers.size();
+    for (std::size_t i = 0; i < cfg_.validators; ++i) keys_.push_back(SecretKey::derive_insecure("sim-" + std::to_string(i)));
     std::vector<Validator> vs;
-    for (std::size_t i = 0; i < cfg_.validators; ++i) {
-      auto key = SecretKey::derive_insecure("sim-" + std::to_string(i));
+    for (std::size_t i = 0; i < keys_.size(); ++i) {
       std::uint64_t power = cfg_.unequal_stakes ? 1 + (i * 7 + 3) % 10 : 10;
-      vs.push_back({key.public_key(), power});
-      keys_.push_back(key);
+      vs.push_back({keys_[i].public_key(), power});
     }
-    set_ = ValidatorSet::create(vs).value();
     // Nodes in set order, so "the first k" are well defined.
     std::sort(keys_.begin(), keys_.end(), [](const SecretKey& a, const SecretKey& b) { return a.public_key() < b.public_key(); });
+    if (!cfg_.powers.empty())
+      for (std::size_t i = 0; i < keys_.size(); ++i) vs[i] = {keys_[i].public_key(), cfg_.powers[i]};
+    set_ = ValidatorSet::create(vs).value();
     // Byzantine: the first byzantine_count, kept under 1/3 of the power.
     std::uint64_t byz_power = 0;
     for (std::size_t i = 0; i < keys_.size(); ++i) {
@@ -495,6 +508,7 @@ class Simulation {
            std::to_string(c.block.header.height));
     // Safety: no two honest nodes commit different blocks at one height.
     auto [it, inserted] = decided_.emplace(c.block.header.height, c.block.hash());
+    if (inserted) committed_.emplace(c.block.header.height, CommittedHeight{c.block.header.proposer, c.certificate.view});
     if (!inserted && it->second != c.block.hash())
       fail("SAFETY: two different blocks committed at height " + std::to_string(c.block.header.height));
   }
@@ -508,6 +522,10 @@ class Simulation {
   void finish(std::uint64_t height_at_heal) {
     result_.min_height = min_honest_height();
     result_.max_height = max_honest_height();
+    for (const auto& [h, c] : committed_) {
+      if (h != result_.chain.size() + 1) break;
+      result_.chain.push_back(c);
+    }
     for (std::size_t i = 0; i < nodes_.size(); ++i) {
       const Node& n = nodes_[i];
       if (n.engine) {
@@ -543,6 +561,7 @@ class Simulation {
   std::priority_queue<Event> queue_;
   std::uint64_t now_ = 0, seq_ = 0;
   std::map<std::uint64_t, Hash256> decided_;
+  std::map<std::uint64_t, CommittedHeight> committed_;
   Result result_;
 };
 
