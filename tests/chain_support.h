@@ -59,7 +59,8 @@ inline CommitCertificate certify(const Block& block, const std::vector<SecretKey
 
 // A block on top of the chain's tip with its state root filled in by
 // executing it. Fails with execute()'s error.
-inline Result<Block> build_block(state::Chain& chain, std::vector<Transaction> txs, const PublicKey& proposer) {
+inline Result<Block> build_block(state::Chain& chain, std::vector<Transaction> txs, const PublicKey& proposer,
+                                 std::vector<DoubleSignEvidence> evidence = {}) {
   Block b;
   const auto& tip = chain.tip();
   b.header.chain_id = chain.genesis().chain_id;
@@ -75,6 +76,8 @@ inline Result<Block> build_block(state::Chain& chain, std::vector<Transaction> t
   }
   b.header.tx_root = transactions_root(b.transactions);
   b.header.last_commit_hash = b.last_commit.hash();
+  b.evidence = std::move(evidence);
+  b.header.evidence_hash = evidence_hash(b.evidence);
   auto outcome = chain.execute(b);
   if (!outcome) return outcome.error();
   b.header.state_root = outcome->state_root;

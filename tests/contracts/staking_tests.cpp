@@ -255,6 +255,69 @@ BOOST_FIXTURE_TEST_CASE(double_sign_slashes_bans_and_claws_back, StakingFixture)
   step(2);  // three validators go on
 }
 
+// Evidence in a block (the way it reaches the chain by itself): the same
+// checks and punishment as submit_evidence, the proposer's operator as the
+// reporter, and any item that does not pass makes the block invalid.
+BOOST_FIXTURE_TEST_CASE(evidence_in_a_block_punishes_once_and_pays_the_proposer, StakingFixture) {
+  const SecretKey& bad = net.validators[3];
+  const PublicKey op = bad.public_key();
+  const PublicKey proposer = net.validators[0].public_key();  // produce() proposes with validators[0]
+  step(5);
+  auto ev = evidence(bad, height() - 1);
+  auto block_reason = [&](std::vector<DoubleSignEvidence> list) {
+    auto b = build_block(*chain, {}, proposer, std::move(list));
+    return b ? std::string("ok") : b.error().reason + " " + b.error().detail;
+  };
+  auto starts = [](const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; };
+  // Refused before anything changes, with the stable reason in the detail.
+  auto forged = ev;
+  forged.second.block_hash = sha256(as_bytes("C"));
+  BOOST_TEST(starts(block_reason({forged}), "bad-evidence evidence 0: evidence-bad-signature"));
+  BOOST_TEST(starts(block_reason({DoubleSignEvidence{ev.first, ev.first}}), "bad-evidence evidence 0: evidence-not-conflicting"));
+  BOOST_TEST(starts(block_reason({evidence(bad, height() + 5)}), "bad-evidence evidence 0: evidence-from-future"));
+  BOOST_TEST(starts(block_reason({evidence(SecretKey::derive_insecure("stranger"), 1)}), "bad-evidence evidence 0: unknown-validator"));
+  // Two offences of one validator in one block: the first bans it.
+  BOOST_TEST(starts(block_reason({ev, evidence(bad, 2)}), "bad-evidence evidence 1: validator-banned"));
+  // A header that does not commit to the evidence.
+  {
+    auto b = build_block(*chain, {}, proposer, {ev});
+    BOOST_REQUIRE(b.ok());
+    Block tampered = *b;
+    tampered.evidence.clear();
+    BOOST_TEST(chain->execute(tampered).error().reason == "bad-evidence-hash");
+  }
+  BOOST_TEST(!validator(op).banned);  // nothing above changed anything
+
+  auto before = validator(op);
+  Amount proposer_before = balance(proposer);
+  auto b = build_block(*chain, {}, proposer, {ev});
+  BOOST_REQUIRE(b.ok());
+  BOOST_REQUIRE(chain->commit(*b, sign_commit(*b)).ok());
+  auto after = validator(op);
+  BOOST_TEST(after.banned);
+  BOOST_TEST(after.jailed);
+  const std::uint64_t slashed = before.tokens.units() - after.tokens.units();
+  BOOST_TEST(slashed == before.tokens.units() * 500 / 10000);
+  BOOST_TEST(balance(proposer).units() == proposer_before.units() + slashed * 1000 / 10000);
+  BOOST_TEST(check_supply(chain->state(), net.genesis, known_accounts(net)).empty());
+  // Once per offence: the same evidence again, in a block or a transaction.
+  BOOST_TEST(starts(block_reason({ev}), "bad-evidence evidence 0: duplicate-evidence"));
+  BOOST_TEST(reason(net.users[0], SubmitEvidence{ev}) == "duplicate-evidence");
+}
+
+// A proposer that includes evidence against itself gets no reward for it.
+BOOST_FIXTURE_TEST_CASE(a_proposer_reporting_itself_is_not_paid, StakingFixture) {
+  step(3);
+  const SecretKey& self = net.validators[0];
+  Amount before = balance(self.public_key());
+  auto b = build_block(*chain, {}, self.public_key(), {evidence(self, height() - 1)});
+  BOOST_REQUIRE(b.ok());
+  BOOST_REQUIRE(chain->commit(*b, sign_commit(*b)).ok());
+  BOOST_TEST(validator(self.public_key()).banned);
+  BOOST_TEST(balance(self.public_key()).units() == before.units());
+  BOOST_TEST(check_supply(chain->state(), net.genesis, known_accounts(net)).empty());
+}
+
 BOOST_FIXTURE_TEST_CASE(evidence_too_old_is_rejected, StakingFixture) {
   step(25);  // unbonding period 20
   BOOST_TEST(reason(net.users[0], SubmitEvidence{evidence(net.validators[1], 2)}) == "evidence-too-old");

@@ -119,6 +119,34 @@ BOOST_FIXTURE_TEST_CASE(block_round_trip_and_body_check, Fixture) {
   x = b.header;
   x.timestamp_ms++;
   BOOST_TEST(x.hash() != h);
+  x = b.header;
+  x.evidence_hash.data[0] ^= 1;
+  BOOST_TEST(x.hash() != h);
+
+  // Evidence: encoded after last_commit, committed to by evidence_hash.
+  BOOST_TEST(b.header.evidence_hash == evidence_hash({}));
+  Block with_evidence = b;
+  Vote va, vb;
+  va.phase = vb.phase = VotePhase::prepare;
+  va.height = vb.height = 7;
+  va.block_hash = sha256(as_bytes("A"));
+  vb.block_hash = sha256(as_bytes("B"));
+  va.sign("verity-test-1", keys[1]);
+  vb.sign("verity-test-1", keys[1]);
+  with_evidence.evidence = {DoubleSignEvidence{va, vb}};
+  BOOST_TEST(with_evidence.check_body().error().reason == "bad-evidence-hash");
+  with_evidence.header.evidence_hash = evidence_hash(with_evidence.evidence);
+  BOOST_TEST(with_evidence.check_body().ok());
+  BOOST_TEST(with_evidence.hash() != b.hash());
+  auto back_e = decode_block(encode(with_evidence));
+  BOOST_REQUIRE(back_e.ok());
+  BOOST_TEST((*back_e == with_evidence));
+  // The list's hash is tagged_hash("verity/evidence-list", varint(1) || evidence).
+  Writer list;
+  list.varint(1);
+  with_evidence.evidence[0].encode(list);
+  BOOST_TEST(with_evidence.header.evidence_hash == tagged_hash(Domain::evidence_list, list.data()));
+  BOOST_TEST(domain_tag(Domain::evidence_list) == "verity/evidence-list");
 
   BOOST_TEST(decode_block(ByteView(enc.data(), enc.size() - 1)).error().reason == "decode-short-buffer");
 }

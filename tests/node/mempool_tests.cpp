@@ -7,6 +7,7 @@
 
 #include "contracts/accounts.h"
 #include "contracts/tasks.h"
+#include "node/evidence_pool.h"
 #include "node/mempool.h"
 #include "tests/chain_support.h"
 #include "tests/test_support.h"
@@ -683,4 +684,43 @@ BOOST_AUTO_TEST_CASE(task_terms_the_contract_refuses_are_refused_with_its_reason
   task.commit_blocks = 12;
   env.must_add(env.with_payload(0, 0, 1, task));
   env.check();
+}
+
+// --- the evidence pool (node/evidence_pool.h) ---
+
+namespace {
+DoubleSignEvidence pool_evidence(const SecretKey& key, std::uint64_t height, std::uint64_t view) {
+  Vote a, b;
+  a.phase = b.phase = VotePhase::prepare;
+  a.height = b.height = height;
+  a.view = b.view = view;
+  a.block_hash = sha256(as_bytes("A"));
+  b.block_hash = sha256(as_bytes("B"));
+  a.sign("pool-chain", key);
+  b.sign("pool-chain", key);
+  return DoubleSignEvidence{a, b};
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(evidence_pool_keeps_each_offence_once_and_offers_one_per_offender) {
+  verity::node::EvidencePool pool;
+  auto k1 = SecretKey::derive_insecure("pool-1"), k2 = SecretKey::derive_insecure("pool-2");
+  auto e1 = pool_evidence(k1, 5, 0);
+  BOOST_TEST(pool.add(e1));
+  BOOST_TEST(!pool.add(e1));  // the same offence
+  BOOST_TEST(!pool.add(DoubleSignEvidence{e1.second, e1.first}));  // the same offence, the votes swapped
+  BOOST_TEST(pool.add(pool_evidence(k1, 6, 0)));                   // another offence of the same key
+  BOOST_TEST(pool.add(pool_evidence(k2, 5, 1)));
+  BOOST_TEST(pool.size() == 3u);
+  auto picked = pool.select(10);
+  BOOST_REQUIRE_EQUAL(picked.size(), 2u);  // one per offender: the first bans it
+  BOOST_TEST(picked[0].validator() != picked[1].validator());
+  BOOST_TEST(pool.select(1).size() == 1u);
+  pool.remove(e1.offence_id());
+  BOOST_TEST(!pool.contains(e1.offence_id()));
+  BOOST_TEST(pool.size() == 2u);
+  // Bounded.
+  for (std::uint64_t h = 100; pool.size() < verity::node::kMaxPendingEvidence; ++h) pool.add(pool_evidence(k2, h, 0));
+  BOOST_TEST(!pool.add(pool_evidence(k1, 99'999, 0)));
+  BOOST_TEST(pool.size() == verity::node::kMaxPendingEvidence);
 }
