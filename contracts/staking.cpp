@@ -470,6 +470,145 @@ Result<RewardSummary> rewards_of(const state::StateReader& s, const PublicKey& a
   return out;
 }
 
+// --- the validator set's rule ---------------------------------------------------------------
+
+Eligibility eligibility(const ValidatorRecord& v, const ProtocolParams& params) {
+  if (v.banned) return Eligibility::banned;
+  if (v.jailed) return Eligibility::jailed;
+  if (v.tokens < qualifying_stake(params)) return Eligibility::below_min_stake;
+  return Eligibility::eligible;
+}
+
+Amount qualifying_stake(const ProtocolParams& params) { return std::max(params.min_validator_stake, Amount(1)); }
+
+Amount missing_stake(const ValidatorRecord& v, const ProtocolParams& params) {
+  const Amount need = qualifying_stake(params);
+  return v.tokens >= need ? Amount{} : need.checked_sub(v.tokens).value();
+}
+
+std::vector<ValidatorRecord> rank_candidates(std::vector<ValidatorRecord> all, const ProtocolParams& params) {
+  std::erase_if(all, [&](const ValidatorRecord& v) { return eligibility(v, params) != Eligibility::eligible; });
+  std::sort(all.begin(), all.end(), [](const ValidatorRecord& a, const ValidatorRecord& b) {
+    if (a.tokens != b.tokens) return a.tokens > b.tokens;
+    return a.operator_address < b.operator_address;
+  });
+  return all;
+}
+
+// Refuses, besides a banned or free validator, one whose jail time has not
+// passed and one below the qualifying stake: unjailed, that one would stay
+// out of every set with nothing saying why. Each message says what is
+// missing and what to do.
+Status unjail_check(const ValidatorRecord& v, std::uint64_t height, const ProtocolParams& params) {
+  if (v.banned) return make_error("validator-banned", "a validator banned for double signing stays out");
+  if (!v.jailed) return make_error("not-jailed", "the validator is not jailed");
+  const Amount missing = missing_stake(v, params);
+  const std::string stake_needed = "its tokens " + v.tokens.to_string() + " are " + missing.to_string() +
+                                   " below the minimum stake " + qualifying_stake(params).to_string();
+  if (height < v.jailed_until) {
+    std::string detail = "jailed until height " + std::to_string(v.jailed_until) + ": unjail is allowed from height " +
+                         std::to_string(v.jailed_until) + ", " + std::to_string(v.jailed_until - height) +
+                         " blocks after this one (" + std::to_string(height) + ")";
+    if (!missing.is_zero())
+      detail += "; and " + stake_needed + ": delegate that much to it (self-delegation counts) before unjail";
+    return make_error("still-jailed", detail);
+  }
+  if (!missing.is_zero())
+    return make_error("below-min-stake", stake_needed + ": delegate at least " + missing.to_string() +
+                                             " to it (self-delegation counts), then unjail; it rejoins the set at the "
+                                             "epoch boundary after that");
+  return {};
+}
+
+Result<std::vector<ValidatorWithStatus>> validator_statuses(const state::StateReader& s, std::uint64_t height,
+                                                            const ProtocolParams& params) {
+  auto ops = validator_operators(s);
+  if (!ops) return ops.error();
+  auto set = load_set(s, state::kValidatorSetKey);  // certifies block height + 1
+  if (!set) return set.error();
+  std::vector<ValidatorRecord> all;
+  for (const auto& op : *ops) {
+    auto v = require_validator(s, op);
+    if (!v) return v.error();
+    all.push_back(std::move(*v));
+  }
+  const std::vector<ValidatorRecord> ranked = rank_candidates(all, params);
+  const std::size_t chosen = std::min<std::size_t>(ranked.size(), params.max_validators);
+  // The set is chosen at the end of the next block whose height is a
+  // multiple of epoch_blocks (the end of `height` itself is past).
+  const std::uint64_t boundary = (height / params.epoch_blocks + 1) * params.epoch_blocks;
+  const std::string at_boundary = "the epoch boundary at height " + std::to_string(boundary);
+  const std::string need = qualifying_stake(params).to_string();
+
+  std::vector<ValidatorWithStatus> out;
+  for (auto& v : all) {
+    ValidatorWithStatus w{std::move(v), {}, std::nullopt};
+    const ValidatorRecord& r = w.record;
+    w.power = set->power_of(r.consensus_key);
+    ValidatorStatus& st = w.status;
+    st.missing_stake = missing_stake(r, params);
+    st.next_epoch_boundary = boundary;
+    if (auto check = unjail_check(r, height + 1, params); !check) st.unjail_refusal = check.error().reason;
+    // Its place among those that qualify (ranked.size() when it does not).
+    const auto is_it = [&](const ValidatorRecord& c) { return c.operator_address == r.operator_address; };
+    const auto rank = static_cast<std::size_t>(std::find_if(ranked.begin(), ranked.end(), is_it) - ranked.begin());
+    const std::string stake_needed = "its tokens " + r.tokens.to_string() + " are " + st.missing_stake.to_string() +
+                                     " below the minimum stake " + need;
+    // In the current set, it keeps its power until the boundary; then it
+    // leaves, unless none qualifies (the old set stays).
+    std::string leaving;
+    if (w.power)
+      leaving = chosen > 0 ? "; it keeps power " + std::to_string(*w.power) + " until " + at_boundary +
+                                 ", then leaves the set"
+                           : "; it keeps power " + std::to_string(*w.power) +
+                                 " for now: no validator qualifies, so the set does not change at " + at_boundary;
+    switch (eligibility(r, params)) {
+      case Eligibility::banned:
+        st.status = "banned";
+        st.detail = "banned for double signing: it never rejoins the set (no unjail, no new delegation)" + leaving;
+        break;
+      case Eligibility::jailed:
+        st.status = "jailed";
+        st.detail = st.unjail_refusal == "still-jailed"
+                        ? "jailed for downtime until height " + std::to_string(r.jailed_until) +
+                              ": unjail is allowed in blocks from height " + std::to_string(r.jailed_until) +
+                              " on (the chain is at height " + std::to_string(height) + ")"
+                        : "jailed for downtime; its jail time is over";
+        if (!st.missing_stake.is_zero())
+          st.detail += "; and " + stake_needed + ": delegate that much to it (self-delegation counts) before unjail";
+        else if (st.unjail_refusal.empty())
+          st.detail += ": its operator may send unjail now, and it rejoins the set at the epoch boundary after that";
+        st.detail += leaving;
+        break;
+      case Eligibility::below_min_stake:
+        st.status = "below-min-stake";
+        st.detail = stake_needed + ": delegate at least " + st.missing_stake.to_string() +
+                    " to it (self-delegation counts) to qualify for the set at an epoch boundary" + leaving;
+        break;
+      case Eligibility::eligible:
+        if (w.power) {
+          st.status = "active";
+          st.detail = "in the set that certifies the next block, with power " + std::to_string(*w.power);
+          if (rank >= chosen)
+            st.detail += "; outside the top max_validators (" + std::to_string(params.max_validators) +
+                         ") by tokens now, it leaves the set at " + at_boundary;
+        } else if (rank < chosen) {
+          st.status = "waiting";
+          st.detail = "qualifies with " + r.tokens.to_string() + " tokens: it joins the set at " + at_boundary +
+                      " (in_set shows it from that height on)";
+        } else {
+          st.status = "not-selected";
+          st.detail = "qualifies, but ranks " + std::to_string(rank + 1) +
+                      " by tokens and only the top max_validators (" + std::to_string(params.max_validators) +
+                      ") are chosen; the last of them holds " + ranked[chosen - 1].tokens.to_string() + " tokens";
+        }
+        break;
+    }
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
 // --- for the task contract ----------------------------------------------------------------
 
 Status add_reward(state::StateOverlay& s, const PublicKey& account, std::uint64_t vest_height, Amount amount,
@@ -628,18 +767,14 @@ Status end_block_staking(state::StateOverlay& s, const state::BlockContext& ctx)
   if (ctx.height == 0 || ctx.height % ctx.params.epoch_blocks != 0) return {};
   auto ops = validator_operators(s);
   if (!ops) return ops.error();
-  std::vector<ValidatorRecord> candidates;
+  std::vector<ValidatorRecord> all;
   for (const auto& op : *ops) {
     auto v = require_validator(s, op);
     if (!v) return v.error();
     if (auto st = decay_reputation(s, op, ctx.params.reputation_decay_bps); !st) return st;
-    if (!v->banned && !v->jailed && v->tokens >= ctx.params.min_validator_stake && !v->tokens.is_zero())
-      candidates.push_back(*v);
+    all.push_back(std::move(*v));
   }
-  std::sort(candidates.begin(), candidates.end(), [](const ValidatorRecord& a, const ValidatorRecord& b) {
-    if (a.tokens != b.tokens) return a.tokens > b.tokens;
-    return a.operator_address < b.operator_address;
-  });
+  std::vector<ValidatorRecord> candidates = rank_candidates(std::move(all), ctx.params);
   if (candidates.size() > ctx.params.max_validators) candidates.resize(ctx.params.max_validators);
   if (candidates.empty()) return {};  // keep the old set rather than halt
   std::vector<Validator> members;
@@ -808,10 +943,7 @@ Status claim(state::StateOverlay& s, const state::BlockContext& ctx, const Publi
 Status unjail(state::StateOverlay& s, const state::BlockContext& ctx, const PublicKey& sender, std::vector<Event>& events) {
   auto v = require_validator(s, sender);
   if (!v) return v.error();
-  if (v->banned) return make_error("validator-banned", "a validator banned for double signing stays out");
-  if (!v->jailed) return make_error("not-jailed", "the validator is not jailed");
-  if (ctx.height < v->jailed_until)
-    return make_error("still-jailed", "jailed until height " + std::to_string(v->jailed_until));
+  if (auto st = unjail_check(*v, ctx.height, ctx.params); !st) return st;
   v->jailed = false;
   store_validator(s, *v);
   events.push_back(event("unjail", {{"operator", sender.hex()}}));

@@ -40,8 +40,12 @@
 // 0) the top `max_validators` by tokens, not jailed, not banned, with at
 // least `min_validator_stake`, become the next set, power = tokens. If none
 // qualifies the old set stays, so the chain never halts for want of one.
+// `eligibility` and `rank_candidates` below are that rule, used both by the
+// selection and by `validator_statuses`, which tells operators why a
+// validator has the power it has.
 
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "contracts/records.h"
@@ -137,6 +141,51 @@ struct RewardSummary {
 // Everything `account` has earned and not claimed, as of `height`.
 Result<RewardSummary> rewards_of(const state::StateReader& s, const PublicKey& account, std::uint64_t height,
                                  const ProtocolParams& params);
+
+// --- the validator set's rule -------------------------------------------------------
+// Why a validator cannot be chosen at an epoch boundary (`eligible`: it
+// can). Checked in this order, so a banned validator (also jailed) reads
+// `banned`, and a jailed one below the minimum reads `jailed`.
+enum class Eligibility { eligible, banned, jailed, below_min_stake };
+Eligibility eligibility(const ValidatorRecord& v, const ProtocolParams& params);
+// The least tokens that qualify: min_validator_stake, and at least 1 (a
+// validator without tokens never qualifies).
+Amount qualifying_stake(const ProtocolParams& params);
+// What `v` lacks of qualifying_stake: zero when it has enough.
+Amount missing_stake(const ValidatorRecord& v, const ProtocolParams& params);
+// The eligible validators among `all`, best first: by tokens, descending,
+// ties by operator address. The first max_validators of them are the next
+// set; none means the old set stays.
+std::vector<ValidatorRecord> rank_candidates(std::vector<ValidatorRecord> all, const ProtocolParams& params);
+
+// Why a validator has the power it has, for the RPC and its operator. One
+// stable `status`, the first that applies: "banned" (double signing, for
+// good), "jailed" (downtime; unjail from jailed_until), "below-min-stake"
+// (missing_stake more is needed), then, for a validator that qualifies:
+// "active" (in the set that certifies the next block), "waiting" (joins the
+// set at next_epoch_boundary) or "not-selected" (outside the top
+// max_validators by tokens). A validator in the current set keeps its
+// power until the boundary whatever its status; `detail` says so.
+struct ValidatorStatus {
+  std::string status;
+  std::string detail;                    // one sentence with the figures
+  Amount missing_stake;                  // qualifying_stake - tokens; zero when enough
+  std::uint64_t next_epoch_boundary = 0;  // the height at whose end the next set is chosen
+  std::string unjail_refusal;             // the reason unjail in block height + 1 fails with; empty: it succeeds
+};
+struct ValidatorWithStatus {
+  ValidatorRecord record;
+  ValidatorStatus status;
+  std::optional<std::uint64_t> power;  // in the set that certifies block height + 1; nullopt: outside it
+};
+// Whether `v` may unjail in block `height`: the reasons `unjail` fails
+// with, in its order (validator-banned, not-jailed, still-jailed,
+// below-min-stake), each message naming what is missing.
+Status unjail_check(const ValidatorRecord& v, std::uint64_t height, const ProtocolParams& params);
+// Every registered validator, ascending by operator address, with its
+// status, in the state after block `height`.
+Result<std::vector<ValidatorWithStatus>> validator_statuses(const state::StateReader& s, std::uint64_t height,
+                                                            const ProtocolParams& params);
 
 // --- for the task contract ------------------------------------------------------------
 // Adds a reward entry for `account` that vests at `vest_height` (the entry

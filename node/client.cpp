@@ -10,6 +10,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <csignal>
@@ -202,6 +203,9 @@ std::string hint_for(const Error& e, const std::string& from, const std::string&
   if (r == "bad-passphrase") return "check the passphrase (--passphrase-file FILE, VERITY_PASSPHRASE, or the prompt)";
   if (r == "bad-key-file" || r == "key-mismatch")
     return "restore the key file from your backup (verity never rewrites key files)";
+  if (r == "still-jailed" || r == "below-min-stake" || r == "not-jailed")
+    return "'verity validators' says, in its STATUS column, until which height the validator is jailed and how much "
+           "stake it lacks";
   if (r == "internal-error") return "the node failed to answer; its log says why";
   if (r == "invalid-params")
     return "the node did not accept what this client sent: are the client and the node of the same version?";
@@ -751,8 +755,20 @@ Status cmd_block(Session& s, const std::vector<std::string>& args) {
 }
 
 const char* kValidatorsHelp =
-    "Usage: verity validators\nEvery registered validator: operator, name, tokens, power, and whether it is in the set\n"
-    "that certifies the next block, jailed or banned.\n";
+    "Usage: verity validators\nEvery registered validator, the set that certifies the next block first: operator,\n"
+    "name, tokens, power, commission and STATUS, why it has that power: active, waiting (joins the set at the\n"
+    "next epoch boundary), not selected (outside the top max_validators), jailed until H (unjail from height H),\n"
+    "banned, below min stake by N. Under a validator that is not active, the node's explanation.\n";
+
+// The STATUS column: the node's stable status with its figure.
+std::string status_text(const Json& v) {
+  const std::string status = text_of(v, "status");
+  if (status == "jailed") return "jailed until " + text_of(v, "jailed_until");
+  if (status == "below-min-stake") return "below min stake by " + text_of(v, "missing_stake");
+  if (status == "waiting") return "waiting (joins at " + text_of(v, "next_epoch_boundary") + ")";
+  if (status == "not-selected") return "not selected";
+  return status.empty() ? "?" : status;
+}
 
 Status cmd_validators(Session& s, const std::vector<std::string>& args) {
   auto a = parse_args(Spec{"validators", {}, {}, 0, 0, ""}, args);
@@ -765,15 +781,24 @@ Status cmd_validators(Session& s, const std::vector<std::string>& args) {
     return {};
   }
   o << "at height " << text_of(*r, "height") << "\n";
-  if (const Json* list = member(*r, "validators"); list && list->IsArray())
-    for (const auto& v : list->GetArray()) {
-      std::string flags;
-      if (text_of(v, "in_set") == "true") flags += " in-set";
-      if (text_of(v, "jailed") == "true") flags += " jailed(until " + text_of(v, "jailed_until") + ")";
-      if (text_of(v, "banned") == "true") flags += " banned";
-      o << text_of(v, "operator") << "  " << text_of(v, "name") << "  tokens " << text_of(v, "tokens") << "  power "
-        << text_of(v, "power") << "  commission " << text_of(v, "commission_bps") << " bps" << flags << "\n";
-    }
+  const Json* list = member(*r, "validators");
+  if (!list || !list->IsArray()) return {};
+  std::vector<std::array<std::string, 6>> rows = {{"OPERATOR", "NAME", "TOKENS", "POWER", "COMMISSION", "STATUS"}};
+  std::vector<std::string> details = {""};
+  for (const auto& v : list->GetArray()) {
+    rows.push_back({text_of(v, "operator"), text_of(v, "name"), text_of(v, "tokens"), text_of(v, "power"),
+                    text_of(v, "commission_bps") + " bps", status_text(v)});
+    details.push_back(text_of(v, "status") == "active" ? "" : text_of(v, "detail"));
+  }
+  std::array<std::size_t, 6> width{};
+  for (const auto& row : rows)
+    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  for (std::size_t n = 0; n < rows.size(); ++n) {
+    const auto& row = rows[n];
+    for (std::size_t i = 0; i + 1 < row.size(); ++i) o << row[i] << std::string(width[i] - row[i].size() + 2, ' ');
+    o << row.back() << "\n";
+    if (!details[n].empty()) o << "  " << details[n] << "\n";
+  }
   return {};
 }
 
@@ -1312,7 +1337,39 @@ const std::string kClaimHelp = std::string(
     "Moves --from's vested rewards (whose lock has expired) to its balance.\n\n") + kTxCommonHelp;
 const std::string kUnjailHelp = std::string(
     "Usage: verity unjail --from NAME [--fee N] [--wait]\n"
-    "Lets --from's validator back into the set once its jail time has passed.\n\n") + kTxCommonHelp;
+    "Lets --from's jailed validator back: it rejoins the set at the next epoch boundary. The chain\n"
+    "refuses it before the jail time has passed (still-jailed) and while the validator's tokens are\n"
+    "below the minimum stake (below-min-stake: delegate the missing stake to it first). The client\n"
+    "asks the node first, and when the chain would refuse, says why (until which height, how much\n"
+    "stake is missing) and sends nothing: no fee is spent.\n\n") + kTxCommonHelp;
+
+// An unjail the chain would refuse in the next block is not sent: the
+// node's `validator` answer carries the contract's own verdict
+// (unjail_refusal) and the sentence that explains it (detail). A node that
+// cannot say (no such field) leaves the decision to the chain.
+Status cmd_unjail(Session& s, const std::vector<std::string>& args) {
+  Spec spec{"unjail", {"from", "fee"}, kTxSwitches, 0, 0, ""};
+  auto a = parse_args(spec, args);
+  if (!a) return a.error();
+  auto c = tx_common(spec, *a);
+  if (!c) return c.error();
+  if (auto address = s.address_of("--from", c->from)) {  // else the signer's own error comes below
+    rapidjson::Document params(rapidjson::kObjectType);
+    params.AddMember("address", rpc::to_json(address->hex(), params.GetAllocator()), params.GetAllocator());
+    auto v = s.call("validator", params);
+    if (!v && exit_code_for(v.error()) == kExitUnreachable) return v.error();
+    if (!v && v.error().reason == "not-found")
+      return make_error("unknown-validator",
+                        label(c->from, *address) + " operates no validator: there is nothing to unjail; nothing was sent");
+    const Json* refusal = v ? member(*v, "unjail_refusal") : nullptr;
+    if (refusal && refusal->IsString() && refusal->GetStringLength() > 0)
+      return make_error(refusal->GetString(),
+                        "nothing was sent, as the chain would refuse it: validator '" + text_of(*v, "name") + "'" +
+                            (std::string(refusal->GetString()) == "not-jailed" ? " is not jailed, and " : ": ") +
+                            text_of(*v, "detail"));
+  }
+  return send_transaction(s, *c, Unjail{}, "unjail by " + c->from);
+}
 
 template <class P>
 Status cmd_simple(Session& s, const std::vector<std::string>& args, const char* name) {
@@ -1524,7 +1581,7 @@ CliProgram client_program(ClientIo& io, const ClientGlobals& g) {
   add("claim", "--from NAME: collects vested rewards", kClaimHelp,
       [](Session& s, const auto& a) { return cmd_simple<Claim>(s, a, "claim"); });
   add("unjail", "--from NAME: brings a jailed validator back", kUnjailHelp,
-      [](Session& s, const auto& a) { return cmd_simple<Unjail>(s, a, "unjail"); });
+      cmd_unjail);
   add("submit-evidence", "--from NAME --evidence HEX: reports a double sign", kEvidenceHelp, cmd_submit_evidence);
   add("validators", "the registered validators", kValidatorsHelp, cmd_validators);
   add("delegations", "ADDRESS|NAME: delegations and unbonding entries", kDelegationsHelp, cmd_delegations);

@@ -124,7 +124,8 @@ Result<rpc::AccountProof> RpcBackend::prove_account(const PublicKey& address) co
 }
 
 namespace {
-rpc::ValidatorInfo info_of(const contracts::ValidatorRecord& v, const ValidatorSet& set) {
+rpc::ValidatorInfo info_of(const contracts::ValidatorWithStatus& w) {
+  const contracts::ValidatorRecord& v = w.record;
   rpc::ValidatorInfo i;
   i.operator_address = v.operator_address;
   i.consensus_key = v.consensus_key;
@@ -135,24 +136,30 @@ rpc::ValidatorInfo info_of(const contracts::ValidatorRecord& v, const ValidatorS
   i.jailed = v.jailed;
   i.jailed_until = v.jailed_until;
   i.banned = v.banned;
-  auto power = set.power_of(v.consensus_key);
-  i.in_set = power.has_value();
-  i.power = power.value_or(0);
+  i.in_set = w.power.has_value();
+  i.power = w.power.value_or(0);
+  i.status = w.status.status;
+  i.detail = w.status.detail;
+  i.missing_stake = w.status.missing_stake;
+  i.next_epoch_boundary = w.status.next_epoch_boundary;
+  i.unjail_refusal = w.status.unjail_refusal;
   return i;
+}
+
+// Every validator with its status, from one snapshot of the chain. The
+// status of one validator needs the others (its rank), so `validator`
+// computes them all too: sets are small.
+Result<std::vector<contracts::ValidatorWithStatus>> statuses_of(const state::ChainView& chain) {
+  return contracts::validator_statuses(chain.state(), chain.tip().height, chain.genesis().params);
 }
 }  // namespace
 
 Result<std::vector<rpc::ValidatorInfo>> RpcBackend::validators() const {
-  const auto chain = node_.view();
-  const auto& state = chain->state();
-  auto ops = contracts::validator_operators(state);
-  if (!ops) return ops.error();
+  auto all = statuses_of(*node_.view());
+  if (!all) return all.error();
   std::vector<rpc::ValidatorInfo> in_set, others;
-  for (const auto& op : *ops) {
-    auto v = contracts::load_validator(state, op);
-    if (!v) return v.error();
-    if (!*v) continue;
-    auto i = info_of(**v, chain->validators());
+  for (const auto& w : *all) {
+    auto i = info_of(w);
     (i.in_set ? in_set : others).push_back(std::move(i));
   }
   in_set.insert(in_set.end(), others.begin(), others.end());
@@ -160,11 +167,11 @@ Result<std::vector<rpc::ValidatorInfo>> RpcBackend::validators() const {
 }
 
 Result<std::optional<rpc::ValidatorInfo>> RpcBackend::validator(const PublicKey& operator_address) const {
-  const auto chain = node_.view();
-  auto v = contracts::load_validator(chain->state(), operator_address);
-  if (!v) return v.error();
-  if (!*v) return std::optional<rpc::ValidatorInfo>();
-  return std::optional<rpc::ValidatorInfo>(info_of(**v, chain->validators()));
+  auto all = statuses_of(*node_.view());
+  if (!all) return all.error();
+  for (const auto& w : *all)
+    if (w.record.operator_address == operator_address) return std::optional<rpc::ValidatorInfo>(info_of(w));
+  return std::optional<rpc::ValidatorInfo>();
 }
 
 Result<rpc::DelegationsInfo> RpcBackend::delegations(const PublicKey& delegator) const {

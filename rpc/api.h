@@ -85,6 +85,16 @@ struct ValidatorInfo {
   bool banned = false;
   bool in_set = false;        // in the set that certifies the next block
   std::uint64_t power = 0;    // its power in that set (0 when outside)
+  // Why it has that power (contracts::validator_statuses): "active",
+  // "waiting", "not-selected", "jailed", "banned" or "below-min-stake",
+  // a sentence with the figures, what it lacks of the minimum stake, the
+  // height at whose end the next set is chosen, and the reason an unjail
+  // in the next block would fail with (empty: it would succeed).
+  std::string status;
+  std::string detail;
+  Amount missing_stake;
+  std::uint64_t next_epoch_boundary = 0;
+  std::string unjail_refusal;
 };
 
 struct DelegationInfo {

@@ -100,6 +100,11 @@ Value validator_json(const ValidatorInfo& v, JsonAlloc& a) {
   o.AddMember("banned", v.banned, a);
   o.AddMember("in_set", v.in_set, a);
   o.AddMember("power", v.power, a);
+  o.AddMember("status", to_json(v.status, a), a);
+  o.AddMember("detail", to_json(v.detail, a), a);
+  o.AddMember("missing_stake", to_json(v.missing_stake, a), a);
+  o.AddMember("next_epoch_boundary", v.next_epoch_boundary, a);
+  o.AddMember("unjail_refusal", to_json(v.unjail_refusal, a), a);
   return o;
 }
 
@@ -543,7 +548,7 @@ const std::vector<std::pair<std::string, std::string>>& schema_components() {
       {"Worker",
        R"({"type":"object","properties":{"key":{"$ref":"#/components/schemas/Key"},"stake":{"$ref":"#/components/schemas/Amount"},"active":{"type":"boolean"},"unbonding":{"$ref":"#/components/schemas/Amount"},"unbonding_until":{"type":"integer"},"reputation":{"type":"integer","description":"ppm, 0 to 1000000"},"agreed":{"type":"integer"},"outvoted":{"type":"integer"},"missed":{"type":"integer"}}})"},
       {"Validator",
-       R"({"type":"object","properties":{"operator":{"$ref":"#/components/schemas/Key"},"consensus_key":{"$ref":"#/components/schemas/Key"},"name":{"type":"string"},"commission_bps":{"type":"integer"},"tokens":{"$ref":"#/components/schemas/Amount"},"shares":{"type":"integer"},"jailed":{"type":"boolean"},"jailed_until":{"$ref":"#/components/schemas/Height"},"banned":{"type":"boolean"},"in_set":{"type":"boolean","description":"in the set that certifies the next block"},"power":{"type":"integer"}}})"},
+       R"({"type":"object","properties":{"operator":{"$ref":"#/components/schemas/Key"},"consensus_key":{"$ref":"#/components/schemas/Key"},"name":{"type":"string"},"commission_bps":{"type":"integer"},"tokens":{"$ref":"#/components/schemas/Amount"},"shares":{"type":"integer"},"jailed":{"type":"boolean"},"jailed_until":{"$ref":"#/components/schemas/Height"},"banned":{"type":"boolean"},"in_set":{"type":"boolean","description":"in the set that certifies the next block"},"power":{"type":"integer","description":"its power in that set; 0 outside"},"status":{"enum":["active","waiting","not-selected","jailed","banned","below-min-stake"],"description":"why it has that power, the first that applies: banned (double signing, for good), jailed (downtime; unjail from jailed_until), below-min-stake (tokens under params.min_validator_stake: missing_stake more is needed), then for a validator that qualifies: active (in the set), waiting (joins the set at next_epoch_boundary), not-selected (outside the top params.max_validators by tokens). A validator in the set keeps its power until the boundary whatever its status"},"detail":{"type":"string","description":"the status in one sentence with its figures (heights, amounts, rank); for people, not for matching"},"missing_stake":{"$ref":"#/components/schemas/Amount","description":"what its tokens lack of the minimum stake (params.min_validator_stake, at least 1); 0 when they suffice"},"next_epoch_boundary":{"$ref":"#/components/schemas/Height","description":"the height at whose end the next set is chosen; in_set shows that set from then on"},"unjail_refusal":{"enum":["","validator-banned","not-jailed","still-jailed","below-min-stake"],"description":"the reason the operator's unjail would fail with in the next block (the contract's own check); empty when it would succeed"}}})"},
   };
   return c;
 }
@@ -608,11 +613,21 @@ const std::vector<Method>& node_methods() {
                      R"(,"validators":)" + ref("Hex") + "}}}}",
                  false, sync_handler(m_account)});
     m.push_back({"validators", "Every registered validator: the set that certifies the next block first.",
-                 "", {},
+                 "Each says why it has its power in `status` (a stable value; `detail` is the same for people): "
+                 "`active`, `waiting` (it qualifies and joins the set at `next_epoch_boundary`), `not-selected` (it "
+                 "qualifies but is outside the top `max_validators` by tokens), `jailed` (for downtime: its operator "
+                 "may send `unjail` from block `jailed_until` on, once its tokens reach the minimum), `banned` (double "
+                 "signing: never again), `below-min-stake` (`missing_stake` more must be delegated to it). The first "
+                 "that applies wins, in the order banned, jailed, below-min-stake; the epoch-end selection uses the "
+                 "same rule (docs/contracts.md). A jailed, banned or outranked validator in the set keeps its `power` "
+                 "until the boundary. `unjail_refusal` is the reason an `unjail` in the next block would fail with "
+                 "(empty: it would succeed); `verity unjail` reads it and does not send one the chain would refuse.",
+                 {},
                  R"({"type":"object","properties":{"height":)" + ref("Height") +
                      R"(,"validators":{"type":"array","items":)" + ref("Validator") + "}}}",
                  false, sync_handler(m_validators)});
-    m.push_back({"validator", "One validator by its operator address.", "Not found: -32001.",
+    m.push_back({"validator", "One validator by its operator address.",
+                 "The same object as in `validators`, `status` included. Not found: -32001.",
                  {{"address", address, true, "the validator's operator account"}}, ref("Validator"), false,
                  sync_handler(m_validator)});
     m.push_back({"delegations", "An account's delegations and its unbonding entries.", "",

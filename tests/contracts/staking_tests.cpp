@@ -16,6 +16,8 @@ using namespace verity::testing;
 
 namespace {
 
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
 // A chain with short periods so that epochs, locks and unbonding pass in a
 // test: epoch 10, unbonding 20, reward lock 5, downtime window 10 (sign at
 // least 5), jail 5, block reward 1000, minimum stake 100.
@@ -27,7 +29,7 @@ struct StakingFixture {
   std::map<PublicKey, SecretKey> consensus_keys;
   std::set<PublicKey> offline;  // consensus keys that do not sign commits
 
-  explicit StakingFixture(std::size_t users = 6) : net(make_test_net(users)) {
+  explicit StakingFixture(std::size_t users = 6, std::uint64_t max_validators = 10) : net(make_test_net(users)) {
     for (const auto& v : net.genesis.validators)  // operators pay fees too
       net.genesis.accounts.push_back({v.name, v.operator_address, Amount(1'000'000)});
     auto& p = net.genesis.params;
@@ -39,7 +41,7 @@ struct StakingFixture {
     p.downtime_jail_blocks = 5;
     p.block_reward = Amount(1000);
     p.min_validator_stake = Amount(100);
-    p.max_validators = 10;
+    p.max_validators = max_validators;
     chain = Chain::open(*store, net.genesis, app).value();
     for (const auto& k : net.validators) consensus_keys.emplace(k.public_key(), k);
   }
@@ -96,6 +98,23 @@ struct StakingFixture {
   Amount balance(const PublicKey& k) { return load_account(chain->state(), k)->balance; }
   ValidatorRecord validator(const PublicKey& op) { return load_validator(chain->state(), op).value().value(); }
   bool in_set(const PublicKey& consensus_key) { return chain->validators().power_of(consensus_key).has_value(); }
+  // What the RPC says of a validator, as of the latest block.
+  ValidatorWithStatus status_of(const PublicKey& op) {
+    auto all = validator_statuses(chain->state(), height(), net.genesis.params);
+    BOOST_REQUIRE_MESSAGE(all.ok(), (all.ok() ? "" : all.error().to_string()));
+    for (auto& w : *all)
+      if (w.record.operator_address == op) return w;
+    BOOST_FAIL("no status for " << op.hex());
+    return {};
+  }
+  // The staking contract's unjail, run as the next block would, on a copy
+  // of the state: the error with its message (receipts keep the reason only).
+  Status try_unjail(const PublicKey& op) {
+    StateOverlay overlay(chain->state());
+    std::vector<Event> events;
+    BlockContext ctx{net.genesis.chain_id, height() + 1, PublicKey{}, net.genesis.params};
+    return unjail(overlay, ctx, op, events);
+  }
 
   DoubleSignEvidence evidence(const SecretKey& key, std::uint64_t h) {
     Vote a, b;
@@ -249,9 +268,20 @@ BOOST_FIXTURE_TEST_CASE(double_sign_slashes_bans_and_claws_back, StakingFixture)
   BOOST_TEST(reason(net.users[1], SubmitEvidence{evidence(bad, 2)}) == "validator-banned");
   BOOST_TEST(reason(net.users[1], Delegate{op, Amount(10)}) == "validator-banned");
   BOOST_TEST(reason(bad, Unjail{}) == "validator-banned");
+  // Banned wins over jailed (a banned validator is jailed too); it keeps
+  // its power until the boundary, and the status says so.
+  auto banned = status_of(op);
+  BOOST_TEST(banned.status.status == "banned");
+  BOOST_TEST(banned.record.jailed);
+  BOOST_TEST(banned.status.unjail_refusal == "validator-banned");
+  BOOST_TEST(banned.power.has_value());
+  BOOST_TEST(contains(banned.status.detail, "double signing"));
+  BOOST_TEST(contains(banned.status.detail, "keeps power"));
   step_to((height() / 10 + 1) * 10);  // the next epoch boundary
   BOOST_TEST(!in_set(op));
   BOOST_TEST(chain->validators().size() == 3u);
+  BOOST_TEST(status_of(op).status.status == "banned");
+  BOOST_TEST(!status_of(op).power.has_value());
   step(2);  // three validators go on
 }
 
@@ -346,8 +376,12 @@ BOOST_FIXTURE_TEST_CASE(evidence_for_a_validator_that_already_left, StakingFixtu
   BOOST_TEST(validator(leaver.public_key()).tokens.is_zero());
   step_to(10);
   BOOST_TEST(!in_set(leaver.public_key()));
+  BOOST_TEST(status_of(leaver.public_key()).status.status == "below-min-stake");
   BOOST_TEST(reason(net.users[0], SubmitEvidence{evidence(leaver, offence)}) == "ok");
   BOOST_TEST(validator(leaver.public_key()).banned);
+  // Banned wins over below-min-stake; what is missing is still counted.
+  BOOST_TEST(status_of(leaver.public_key()).status.status == "banned");
+  BOOST_TEST(status_of(leaver.public_key()).status.missing_stake.units() == 100u);
   auto entries = unbonding_entries(chain->state(), leaver.public_key()).value();
   BOOST_TEST(entries.at(0).amount.units() == 950u);  // the stake on its way out still pays
 }
@@ -381,6 +415,182 @@ BOOST_FIXTURE_TEST_CASE(downtime_jails_and_slashes_then_unjail, StakingFixture) 
   BOOST_TEST(reason(lazy, Unjail{}) == "not-jailed");
   step_to(((height() / 10) + 1) * 10);
   BOOST_TEST(in_set(lazy.public_key()));
+}
+
+BOOST_AUTO_TEST_CASE(the_set_rule_ranks_by_tokens_then_address_and_skips_who_cannot_serve) {
+  ProtocolParams p;
+  p.min_validator_stake = Amount(100);
+  auto record = [](const char* name, std::uint64_t tokens) {
+    ValidatorRecord v;
+    v.operator_address = SecretKey::derive_insecure(name).public_key();
+    v.tokens = Amount(tokens);
+    return v;
+  };
+  ValidatorRecord a = record("a", 500), b = record("b", 500), c = record("c", 900), low = record("low", 99),
+                  jailed = record("jailed", 5000), banned = record("banned", 5000), edge = record("edge", 100);
+  jailed.jailed = true;
+  banned.banned = banned.jailed = true;
+  BOOST_TEST((eligibility(banned, p) == Eligibility::banned));
+  BOOST_TEST((eligibility(jailed, p) == Eligibility::jailed));
+  low.jailed = true;
+  BOOST_TEST((eligibility(low, p) == Eligibility::jailed));  // jailed before below-min-stake
+  low.jailed = false;
+  BOOST_TEST((eligibility(low, p) == Eligibility::below_min_stake));
+  BOOST_TEST((eligibility(edge, p) == Eligibility::eligible));  // exactly the minimum qualifies
+  BOOST_TEST(missing_stake(low, p).units() == 1u);
+  BOOST_TEST(missing_stake(edge, p).is_zero());
+  auto ranked = rank_candidates({a, low, jailed, b, banned, c, edge}, p);
+  BOOST_REQUIRE_EQUAL(ranked.size(), 4u);
+  BOOST_TEST(ranked[0].operator_address == c.operator_address);
+  BOOST_TEST(ranked[1].operator_address == std::min(a.operator_address, b.operator_address));  // ties: by address
+  BOOST_TEST(ranked[2].operator_address == std::max(a.operator_address, b.operator_address));
+  BOOST_TEST(ranked[3].operator_address == edge.operator_address);
+  // With no minimum, a validator without tokens still does not qualify.
+  p.min_validator_stake = Amount(0);
+  BOOST_TEST(qualifying_stake(p).units() == 1u);
+  BOOST_TEST((eligibility(record("empty", 0), p) == Eligibility::below_min_stake));
+  BOOST_TEST(missing_stake(record("empty", 0), p).units() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(status_says_active_waiting_or_not_selected_as_the_selection_will) {
+  StakingFixture f(6, 4);  // the four genesis validators of 1000 fill max_validators
+  for (std::size_t i = 0; i < 4; ++i) {
+    auto w = f.status_of(f.validator_op(i));
+    BOOST_TEST(w.status.status == "active");
+    BOOST_TEST(w.power.value_or(0) == 1000u);
+    BOOST_TEST(w.status.missing_stake.is_zero());
+    BOOST_TEST(w.status.next_epoch_boundary == 10u);
+    BOOST_TEST(w.status.unjail_refusal == "not-jailed");
+  }
+  auto small = SecretKey::derive_insecure("small-ck"), big = SecretKey::derive_insecure("big-ck");
+  f.consensus_keys.emplace(small.public_key(), small);
+  f.consensus_keys.emplace(big.public_key(), big);
+  BOOST_TEST(f.reason(f.net.users[0], CreateValidator{small.public_key(), Amount(500), "small", 0}) == "ok");
+  auto w = f.status_of(f.user(0));
+  BOOST_TEST(w.status.status == "not-selected");  // qualifies, fifth of five
+  BOOST_TEST(!w.power.has_value());
+  BOOST_TEST(contains(w.status.detail, "ranks 5"));
+  BOOST_TEST(f.reason(f.net.users[1], CreateValidator{big.public_key(), Amount(2000), "big", 0}) == "ok");
+  w = f.status_of(f.user(1));
+  BOOST_TEST(w.status.status == "waiting");
+  BOOST_TEST(contains(w.status.detail, "joins the set at the epoch boundary at height 10"));
+  BOOST_TEST(f.status_of(f.user(0)).status.status == "not-selected");
+  // Of the four equal genesis validators, the one with the highest operator
+  // address is outranked now: active until the boundary, and it says so.
+  std::vector<PublicKey> genesis_ops;
+  for (std::size_t i = 0; i < 4; ++i) genesis_ops.push_back(f.validator_op(i));
+  const PublicKey last = *std::max_element(genesis_ops.begin(), genesis_ops.end());
+  auto outranked = f.status_of(last);
+  BOOST_TEST(outranked.status.status == "active");
+  BOOST_TEST(contains(outranked.status.detail, "leaves the set at the epoch boundary at height 10"));
+  for (const auto& op : genesis_ops)
+    if (op != last) BOOST_TEST(!contains(f.status_of(op).status.detail, "leaves the set"));
+
+  f.step_to(10);  // what the statuses said is what the selection did
+  BOOST_TEST(f.in_set(big.public_key()));
+  BOOST_TEST(f.status_of(f.user(1)).status.status == "active");
+  BOOST_TEST(!f.in_set(last));  // genesis validators use one key as operator and consensus key
+  BOOST_TEST(f.status_of(last).status.status == "not-selected");
+  BOOST_TEST(!f.in_set(small.public_key()));
+  BOOST_TEST(f.status_of(f.user(0)).status.status == "not-selected");
+  BOOST_TEST(f.status_of(f.user(0)).status.next_epoch_boundary == 20u);
+  f.step(2);  // the new set certifies
+}
+
+BOOST_FIXTURE_TEST_CASE(below_min_stake_says_how_much_is_missing_and_delegating_it_brings_it_back, StakingFixture) {
+  const SecretKey& leaver = net.validators[2];
+  const PublicKey op = leaver.public_key();
+  BOOST_TEST(reason(leaver, Undelegate{op, Amount(950)}) == "ok");  // 50 of 1000 left, the minimum is 100
+  auto w = status_of(op);
+  BOOST_TEST(w.status.status == "below-min-stake");
+  BOOST_TEST(w.status.missing_stake.units() == 50u);
+  BOOST_TEST(w.power.value_or(0) == 1000u);  // its power holds until the boundary
+  BOOST_TEST(contains(w.status.detail, "delegate at least 50"));
+  BOOST_TEST(contains(w.status.detail, "keeps power 1000 until the epoch boundary at height 10"));
+  BOOST_TEST(w.status.unjail_refusal == "not-jailed");  // not jailed: unjail cannot help
+  step_to(10);
+  BOOST_TEST(!in_set(op));
+  w = status_of(op);
+  BOOST_TEST(w.status.status == "below-min-stake");  // rather than a bare "not in the set"
+  BOOST_TEST(!w.power.has_value());
+  BOOST_TEST(reason(net.users[1], Delegate{op, Amount(50)}) == "ok");
+  BOOST_TEST(status_of(op).status.status == "waiting");
+  BOOST_TEST(status_of(op).status.missing_stake.is_zero());
+  step_to(20);
+  BOOST_TEST(in_set(op));
+  BOOST_TEST(status_of(op).status.status == "active");
+}
+
+BOOST_FIXTURE_TEST_CASE(unjail_says_until_when_and_refuses_below_the_minimum_stake, StakingFixture) {
+  const SecretKey& lazy = net.validators[1];
+  const PublicKey op = lazy.public_key();
+  offline.insert(op);
+  for (int blocks = 0; !validator(op).jailed && blocks < 30; ++blocks) step(1);
+  BOOST_REQUIRE(validator(op).jailed);
+  offline.clear();
+  const std::uint64_t until = validator(op).jailed_until;  // jailed 5 blocks
+  BOOST_REQUIRE(height() + 3 < until);
+
+  // The status names the height unjail is allowed from.
+  auto w = status_of(op);
+  BOOST_TEST(w.status.status == "jailed");
+  BOOST_TEST(w.record.jailed_until == until);
+  BOOST_TEST(w.status.unjail_refusal == "still-jailed");
+  BOOST_TEST(contains(w.status.detail, "until height " + std::to_string(until)));
+  BOOST_TEST(w.power.has_value());  // in the set until the boundary
+  BOOST_TEST(contains(w.status.detail, "keeps power"));
+  // Unjail before its time: the message names the height and the blocks left.
+  auto early = try_unjail(op);
+  BOOST_REQUIRE(!early.ok());
+  BOOST_TEST(early.error().reason == "still-jailed");
+  BOOST_TEST(contains(early.error().detail, "jailed until height " + std::to_string(until)));
+  BOOST_TEST(contains(early.error().detail, std::to_string(until - (height() + 1)) + " blocks after this one"));
+  BOOST_TEST(reason(lazy, Unjail{}) == "still-jailed");
+
+  // All but 60 taken out (990 after the 1% slash): jailed still wins over
+  // below-min-stake, and both the status and unjail say what is missing.
+  BOOST_TEST(reason(lazy, Undelegate{op, Amount(validator(op).tokens.units() - 60)}) == "ok");
+  w = status_of(op);
+  BOOST_TEST(w.status.status == "jailed");
+  BOOST_TEST(w.status.missing_stake.units() == 40u);
+  BOOST_TEST(contains(w.status.detail, "40 below the minimum stake 100"));
+  auto both = try_unjail(op);
+  BOOST_REQUIRE(!both.ok());
+  BOOST_TEST(both.error().reason == "still-jailed");
+  BOOST_TEST(contains(both.error().detail, "40 below the minimum stake 100"));
+
+  step_to((height() / 10 + 1) * 10);  // the boundary drops it
+  BOOST_TEST(!in_set(op));
+  step_to(until);
+  w = status_of(op);
+  BOOST_TEST(w.status.status == "jailed");
+  BOOST_TEST(w.status.unjail_refusal == "below-min-stake");
+  BOOST_TEST(!w.power.has_value());
+  // Unjail below the minimum is refused and changes nothing; the message
+  // says how much to delegate first.
+  auto refused = try_unjail(op);
+  BOOST_REQUIRE(!refused.ok());
+  BOOST_TEST(refused.error().reason == "below-min-stake");
+  BOOST_TEST(contains(refused.error().detail, "delegate at least 40"));
+  const ValidatorRecord before = validator(op);
+  BOOST_TEST(reason(lazy, Unjail{}) == "below-min-stake");
+  const ValidatorRecord after = validator(op);  // its reward accumulator may move: it signed the last set's commits
+  BOOST_TEST(after.jailed);
+  BOOST_TEST(after.jailed_until == before.jailed_until);
+  BOOST_TEST(after.tokens.units() == before.tokens.units());
+  BOOST_TEST(after.shares == before.shares);
+
+  // The way forward: delegate what is missing (allowed while jailed), then
+  // unjail; it rejoins the set at the next boundary.
+  BOOST_TEST(reason(net.users[2], Delegate{op, Amount(40)}) == "ok");
+  BOOST_TEST(status_of(op).status.unjail_refusal.empty());
+  BOOST_TEST(contains(status_of(op).status.detail, "may send unjail now"));
+  BOOST_TEST(reason(lazy, Unjail{}) == "ok");
+  w = status_of(op);
+  BOOST_TEST(w.status.status == "waiting");
+  step_to(w.status.next_epoch_boundary);
+  BOOST_TEST(in_set(op));
+  BOOST_TEST(status_of(op).status.status == "active");
 }
 
 BOOST_FIXTURE_TEST_CASE(reputation_rises_with_signing_and_decays_each_epoch, StakingFixture) {
@@ -463,6 +673,20 @@ BOOST_AUTO_TEST_CASE(random_operations_keep_every_invariant) {
     for (const auto& id : ids) {
       auto r = f.chain->transaction(id)->value().receipt;
       outcomes[r.ok ? "ok" : r.reason]++;
+    }
+    // Right after a boundary the set is the one just chosen from this very
+    // state: the statuses must say what the selection did.
+    if (f.height() % f.net.genesis.params.epoch_blocks == 0) {
+      auto all = validator_statuses(f.chain->state(), f.height(), f.net.genesis.params).value();
+      const bool any_qualifies = std::any_of(all.begin(), all.end(), [](const ValidatorWithStatus& w) {
+        return w.status.status == "active" || w.status.status == "waiting" || w.status.status == "not-selected";
+      });
+      for (const auto& w : all) {
+        BOOST_TEST(w.status.status != "waiting", "height " << f.height());
+        if (any_qualifies)
+          BOOST_TEST(w.power.has_value() == (w.status.status == "active"),
+                     "height " << f.height() << ": " << w.status.status << ": " << w.status.detail);
+      }
     }
   }
   std::string summary;

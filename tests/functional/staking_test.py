@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """The staking life cycle through the `verity` client on a real 4-validator
 devnet whose genesis shortens the periods (epoch, unbonding and reward lock
-of 12 blocks) and mints a block reward: create a validator that enters the
-set at the next epoch, delegate, earn rewards, claim them after the lock,
-unbond, and withdraw after the unbonding period; every validator agrees on
-the balances. Run: tests/functional/staking_test.py (VERITYD=..., VERITY=...)."""
+of 12 blocks) and mints a block reward: create a validator that waits for
+the next epoch and then enters the set (its status says which), an unjail
+the client refuses to send, the validator below the minimum stake saying
+by how much, delegate, earn rewards, claim them after the lock, unbond, and
+withdraw after the unbonding period; every validator agrees on the
+balances. Run: tests/functional/staking_test.py (VERITYD=..., VERITY=...)."""
 
 import json
 import os
@@ -24,11 +26,15 @@ class Client:
         self.cluster = cluster
         self.home = tempfile.mkdtemp(prefix="verity-staking-home-")
 
-    def run(self, *args, node=None):
+    def raw(self, *args, json_output=True, node=None):
+        """Runs verity; returns the finished process, whatever its exit code."""
         rpc = f"http://127.0.0.1:{(node or self.cluster.nodes[0]).rpc_port}"
         env = {k: v for k, v in os.environ.items() if k not in ("VERITY_RPC", "VERITY_PASSPHRASE")}
-        out = subprocess.run([VERITY, "--home", self.home, "--rpc", rpc, "--json", *args], capture_output=True,
-                             text=True, timeout=90, env=env, stdin=subprocess.DEVNULL)
+        return subprocess.run([VERITY, "--home", self.home, "--rpc", rpc, *(["--json"] if json_output else []), *args],
+                              capture_output=True, text=True, timeout=90, env=env, stdin=subprocess.DEVNULL)
+
+    def run(self, *args, node=None):
+        out = self.raw(*args, node=node)
         assert out.returncode == 0, f"verity {' '.join(args)} exited {out.returncode}:\n{out.stdout}\n{out.stderr}"
         return json.loads(out.stdout)
 
@@ -81,13 +87,31 @@ def staking_life_cycle():
         created_at = receipt["height"]
         dave = v.validator("dave-validator")
         assert dave["name"] == "dave-validator" and dave["tokens"] == "1000000", dave
+        boundary = (created_at // PERIOD + 1) * PERIOD
         if created_at % PERIOD != 0:
             assert not dave["in_set"], dave
-        boundary = (created_at // PERIOD + 1) * PERIOD
+            # It qualifies, and the node says when it joins.
+            assert dave["status"] == "waiting" and dave["next_epoch_boundary"] == boundary, dave
         wait_for("dave's validator in the set after the epoch boundary",
                  lambda: v.validator("dave-validator")["in_set"], 60, c.nodes)
         assert v.height() >= boundary
-        assert v.validator("dave-validator")["power"] == 1000000
+        dave = v.validator("dave-validator")
+        assert dave["power"] == 1000000 and dave["status"] == "active", dave
+
+        # An unjail the chain would refuse (dave's validator is not jailed) is
+        # not sent: exit 1, the reason and why on stderr, the nonce unused.
+        nonce = v.run("account", "dave")["next_nonce"]
+        out = v.raw("unjail", "--from", "dave", "--wait")
+        assert out.returncode == 1 and "[not-jailed]" in out.stderr and "nothing was sent" in out.stderr, out
+        assert v.run("account", "dave")["next_nonce"] == nonce
+        # dave unbonds 1 of its 1000000, the devnet's minimum stake: the
+        # validator says what it lacks, and keeps its power until the boundary
+        # (it never signs: bob's key stands in for its consensus key).
+        v.tx("unbond", "--from", "dave", "--validator", "dave-validator", "--amount", "1")
+        dave = v.validator("dave-validator")
+        assert dave["status"] == "below-min-stake" and dave["missing_stake"] == "1", dave
+        table = v.raw("validators", json_output=False)
+        assert table.returncode == 0 and "below min stake by 1" in table.stdout, table
 
         # carol delegates to validator-1 and earns part of the block reward.
         carol0 = v.balance("carol")

@@ -68,6 +68,8 @@ struct FakeNode {
   std::uint64_t next_nonce = 7;
   std::function<std::string(const std::string& id, const Transaction&, bool commit)> on_tx;
   std::string account_result;  // for "account" calls with "prove"
+  std::string validators_result;  // for "validators", when set
+  std::string validator_result;   // for "validator", when set ("not-found": that error); else no such method
   std::unique_ptr<FakeRpcServer> server;
 
   FakeNode() {
@@ -96,6 +98,10 @@ struct FakeNode {
                   SecretKey::derive_insecure("bob").public_key().hex() +
                   "\",\"balance\":\"1\"}],\"validators\":[{\"name\":\"validator-1\",\"operator\":\"" +
                   SecretKey::derive_insecure("validator-1").public_key().hex() + "\"}]}");
+    if (method == "validators" && !validators_result.empty()) return FakeRpcServer::result(id, validators_result);
+    if (method == "validator" && validator_result == "not-found")
+      return FakeRpcServer::error(id, -32001, "not found", "not-found", "no validator has this operator");
+    if (method == "validator" && !validator_result.empty()) return FakeRpcServer::result(id, validator_result);
     if (method == "validators")
       return FakeRpcServer::result(id, "{\"height\":4,\"validators\":[{\"name\":\"newval\",\"operator\":\"" +
                                            SecretKey::derive_insecure("newval-op").public_key().hex() + "\"}]}");
@@ -411,6 +417,88 @@ BOOST_AUTO_TEST_CASE(staking_payloads_and_validator_names) {
   BOOST_TEST(std::holds_alternative<Claim>(node.sent[5].payload));
   BOOST_TEST(std::holds_alternative<Unjail>(node.sent[6].payload));
   for (const auto& tx : node.sent) BOOST_TEST(tx.verify_signature());
+}
+
+// An unjail the chain would refuse (the node's `validator` answer carries
+// the contract's verdict) is not sent: exit 1 with the reason and the
+// node's explanation on stderr, with or without --json; one it would
+// accept is sent.
+BOOST_AUTO_TEST_CASE(unjail_the_chain_would_refuse_is_not_sent_and_says_why) {
+  FakeNode node;
+  TempDir home("client");
+  Harness h;
+  const std::string alice = SecretKey::derive_insecure("alice").public_key().hex();
+  auto answer = [&](const std::string& status, const std::string& refusal, const std::string& detail) {
+    return "{\"operator\":\"" + alice + "\",\"name\":\"alices-node\",\"status\":\"" + status +
+           "\",\"jailed\":true,\"jailed_until\":1234,\"missing_stake\":\"40\",\"detail\":\"" + detail +
+           "\",\"unjail_refusal\":\"" + refusal + "\"}";
+  };
+  const std::vector<std::string> args = {"unjail", "--from", "alice", "--rpc", node.url(), "--home", home.path.string()};
+  std::vector<std::string> json_args = args;
+  json_args.insert(json_args.begin(), "--json");
+
+  node.validator_result = answer("jailed", "still-jailed",
+                                 "jailed for downtime until height 1234: unjail is allowed in blocks from height 1234 "
+                                 "on (the chain is at height 4)");
+  for (const auto& a : {args, json_args}) {
+    auto r = h.run(a);
+    BOOST_TEST(r.code == 1);
+    BOOST_TEST(contains(r.err, "[still-jailed]"), r.err);
+    BOOST_TEST(contains(r.err, "from height 1234"), r.err);
+    BOOST_TEST(contains(r.err, "nothing was sent"), r.err);
+    BOOST_TEST(r.out.empty(), r.out);
+  }
+  node.validator_result = answer("jailed", "below-min-stake",
+                                 "jailed for downtime; its jail time is over; and its tokens 60 are 40 below the "
+                                 "minimum stake 100: delegate that much to it (self-delegation counts) before unjail");
+  auto r = h.run(args);
+  BOOST_TEST(r.code == 1);
+  BOOST_TEST(contains(r.err, "[below-min-stake]"), r.err);
+  BOOST_TEST(contains(r.err, "40 below the minimum stake 100"), r.err);
+  node.validator_result = answer("active", "not-jailed", "in the set that certifies the next block, with power 1000");
+  r = h.run(args);
+  BOOST_TEST(r.code == 1);
+  BOOST_TEST(contains(r.err, "[not-jailed]"), r.err);
+  node.validator_result = "not-found";
+  r = h.run(args);
+  BOOST_TEST(r.code == 1);
+  BOOST_TEST(contains(r.err, "operates no validator"), r.err);
+  BOOST_TEST(contains(r.err, "[unknown-validator]"), r.err);
+  BOOST_TEST(node.sent.empty());
+
+  node.validator_result = answer("jailed", "", "jailed for downtime; its jail time is over: its operator may send unjail now");
+  r = h.run(args);
+  BOOST_TEST(r.code == 0, r.err);
+  BOOST_REQUIRE_EQUAL(node.sent.size(), 1u);
+  BOOST_TEST(std::holds_alternative<Unjail>(node.sent[0].payload));
+}
+
+// `verity validators` prints a STATUS column with its figure, and under a
+// validator that is not active, the node's explanation.
+BOOST_AUTO_TEST_CASE(validators_prints_why_each_has_its_power) {
+  FakeNode node;
+  Harness h;
+  auto entry = [](const std::string& name, const std::string& status, const std::string& power,
+                  const std::string& detail) {
+    return "{\"operator\":\"" + SecretKey::derive_insecure(name).public_key().hex() + "\",\"name\":\"" + name +
+           "\",\"tokens\":\"1000\",\"power\":" + power + ",\"commission_bps\":0,\"status\":\"" + status +
+           "\",\"jailed_until\":1234,\"missing_stake\":\"5000\",\"next_epoch_boundary\":1300,\"detail\":\"" +
+           detail + "\"}";
+  };
+  node.validators_result = "{\"height\":1200,\"validators\":[" +
+                           entry("busy", "active", "1000", "in the set that certifies the next block, with power 1000") +
+                           "," + entry("lazy", "jailed", "1000", "jailed for downtime until height 1234") + "," +
+                           entry("poor", "below-min-stake", "0", "its tokens 1000 are 5000 below the minimum stake 6000") +
+                           "," + entry("new", "waiting", "0", "qualifies") + "," + entry("gone", "banned", "0", "banned") + "]}";
+  auto r = h.run({"validators", "--rpc", node.url()});
+  BOOST_TEST(r.code == 0, r.err);
+  BOOST_TEST(contains(r.out, "STATUS"), r.out);
+  BOOST_TEST(contains(r.out, "jailed until 1234\n  jailed for downtime until height 1234\n"), r.out);
+  BOOST_TEST(contains(r.out, "below min stake by 5000\n  its tokens 1000 are 5000 below"), r.out);
+  BOOST_TEST(contains(r.out, "waiting (joins at 1300)"), r.out);
+  BOOST_TEST(contains(r.out, "banned\n  banned\n"), r.out);
+  BOOST_TEST(contains(r.out, "active\n"), r.out);
+  BOOST_TEST(!contains(r.out, "with power 1000"), r.out);  // an active validator needs no explanation
 }
 
 BOOST_AUTO_TEST_CASE(wait_reports_receipts_and_failed_ones_exit_1) {

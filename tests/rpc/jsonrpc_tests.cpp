@@ -41,6 +41,13 @@ struct FakeNode : EmptyNode {
     return a;
   }
   Result<std::uint64_t> reputation(const PublicKey&) const override { return std::uint64_t{5}; }
+  std::vector<ValidatorInfo> vals;
+  Result<std::vector<ValidatorInfo>> validators() const override { return vals; }
+  Result<std::optional<ValidatorInfo>> validator(const PublicKey& op) const override {
+    for (const auto& v : vals)
+      if (v.operator_address == op) return std::optional<ValidatorInfo>(v);
+    return std::optional<ValidatorInfo>();
+  }
   void submit_async(const Transaction& tx, const std::string&, std::function<void(Result<Hash256>)> done) override {
     if (!submit_result) return done(submit_result.error());
     done(tx.id());
@@ -592,6 +599,60 @@ BOOST_AUTO_TEST_CASE(application_errors_carry_data_reason) {
                  R"(,"timeout_ms":)" + t + "}}");
     BOOST_TEST(code_of(r) == kInvalidParams, "timeout_ms " << t);
   }
+}
+
+// Every validator says why it has its power: a jailed one with the height
+// unjail is allowed from, one below the minimum with what it lacks (an
+// Amount, so a decimal string), in `validators` and `validator` alike.
+BOOST_AUTO_TEST_CASE(validators_say_why_each_has_its_power) {
+  Env env;
+  ValidatorInfo jailed;
+  jailed.operator_address = SecretKey::derive_insecure("alice").public_key();
+  jailed.name = "lazy";
+  jailed.tokens = Amount(60);
+  jailed.jailed = true;
+  jailed.jailed_until = 1234;
+  jailed.status = "jailed";
+  jailed.detail = "jailed for downtime until height 1234";
+  jailed.missing_stake = Amount(40);
+  jailed.next_epoch_boundary = 1300;
+  jailed.unjail_refusal = "still-jailed";
+  ValidatorInfo active;
+  active.operator_address = SecretKey::derive_insecure("bob").public_key();
+  active.in_set = true;
+  active.power = 1000;
+  active.status = "active";
+  env.node.vals = {active, jailed};
+
+  auto r = env.call(R"({"jsonrpc":"2.0","id":1,"method":"validators"})");
+  BOOST_REQUIRE(r.HasMember("result"));
+  const auto& list = r["result"]["validators"];
+  BOOST_REQUIRE_EQUAL(list.Size(), 2u);
+  BOOST_TEST(list[0]["status"].GetString() == std::string("active"));
+  BOOST_TEST(list[0]["unjail_refusal"].GetString() == std::string(""));
+  BOOST_TEST(list[0]["missing_stake"].GetString() == std::string("0"));
+  const auto& j = list[1];
+  BOOST_TEST(j["status"].GetString() == std::string("jailed"));
+  BOOST_TEST(j["jailed_until"].GetUint64() == 1234u);
+  BOOST_TEST(j["detail"].GetString() == std::string("jailed for downtime until height 1234"));
+  BOOST_TEST(j["missing_stake"].GetString() == std::string("40"));
+  BOOST_TEST(j["next_epoch_boundary"].GetUint64() == 1300u);
+  BOOST_TEST(j["unjail_refusal"].GetString() == std::string("still-jailed"));
+
+  auto one = env.call(R"({"jsonrpc":"2.0","id":1,"method":"validator","params":{"address":")" + kAlice + R"("}})");
+  BOOST_REQUIRE(one.HasMember("result"));
+  BOOST_TEST(json_string(one["result"]) == json_string(j));
+
+  // The schema documents every field the answer has, and the status values.
+  rapidjson::Document schema;
+  for (const auto& [name, text] : schema_components())
+    if (name == "Validator") schema = parse(text);
+  BOOST_REQUIRE(schema.IsObject());
+  for (auto it = j.MemberBegin(); it != j.MemberEnd(); ++it)
+    BOOST_TEST(schema["properties"].HasMember(it->name.GetString()), it->name.GetString());
+  std::set<std::string> statuses;
+  for (const auto& e : schema["properties"]["status"]["enum"].GetArray()) statuses.insert(e.GetString());
+  BOOST_TEST((statuses == std::set<std::string>{"active", "waiting", "not-selected", "jailed", "banned", "below-min-stake"}));
 }
 
 BOOST_AUTO_TEST_CASE(websocket_only_methods_are_refused_elsewhere) {
