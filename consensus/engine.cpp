@@ -100,7 +100,6 @@ bool Engine::can_sign(std::uint64_t height) {
     held_ = true;
     return false;
   }
-  signed_since_start_ = true;
   return true;
 }
 
@@ -139,6 +138,7 @@ std::optional<Vote> Engine::sign_vote(VotePhase phase, std::uint64_t view, const
   v.view = view;
   v.block_hash = hash;
   v.sign(config_.chain_id, key_);
+  signed_since_start_ = true;
   safety_.signed_votes.push_back(v);
   persist();
   if (!out_.local_errors.empty()) return std::nullopt;  // never send what was not saved

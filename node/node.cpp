@@ -253,9 +253,10 @@ void Node::run(consensus::Output out) {
   if (engine_->view() != last_view_) {
     stats_.view_changes++;
     // A view the chain moved to while this key stayed silent counts like a
-    // height for the double-sign check: held replicas must be able to get
-    // through a stall they are part of.
-    if (engine_->guard_pending()) count_double_sign_round(engine_->height());
+    // height for the double-sign check (once the node follows live, not
+    // while a sync adopts the views of old certificates): held replicas
+    // must be able to get through a stall they are part of.
+    if (engine_->guard_pending() && first_live_height_ != 0) count_double_sign_round(engine_->height());
     log_.info("new-view", Fields().add("view", engine_->view()).add("height", engine_->height()));
     last_view_ = engine_->view();
   }
@@ -316,13 +317,37 @@ void Node::arm_engine_timer(const consensus::TimerRequest& t) {
   });
 }
 
-bool Node::ready_to_propose(std::uint64_t) {
+// Before its first vote since it started, a validator proposes only once a
+// peer has told its height, and none has this one committed: a node that
+// lost its data starts at height 1, where it may be the primary, and
+// proposing there again would sign a second block for a slot it signed long
+// ago (a restored backup is behind the same way).
+bool Node::waiting_for_peers(std::uint64_t height) const {
+  if (!engine_->guard_pending()) return false;
+  bool heard = false;
+  for (const auto& [id, p] : peer_heights_) {
+    if (p.heard && p.height >= height) return true;
+    heard = heard || p.heard;
+  }
+  return !heard;
+}
+
+bool Node::ready_to_propose(std::uint64_t height) {
+  if (waiting_for_peers(height)) return false;
   return mempool_->size() > 0 ||
          steady_clock::now() - last_commit_time_ >= milliseconds(config_.consensus.empty_block_interval_ms);
 }
 
 void Node::schedule_ready_check() {
   if (stopped_ || !engine_->awaiting_own_proposal()) return;
+  if (waiting_for_peers(engine_->height())) {
+    ready_timer_.expires_after(milliseconds(50));  // a status or a sync will have come
+    ready_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopped_) return;
+      if (engine_->awaiting_own_proposal()) run(engine_->on_ready());
+    });
+    return;
+  }
   if (mempool_->size() > 0) {
     if (ready_posted_) return;
     ready_posted_ = true;
@@ -579,7 +604,28 @@ std::vector<DoubleSignEvidence> Node::evidence_for_block(std::uint64_t height) {
 // a vote of this key counts; a vote of this key meanwhile comes through
 // on_foreign_own_vote.
 void Node::watch_double_sign_check(const consensus::Committed& c) {
-  if (engine_->guard_pending() && c.live) count_double_sign_round(c.block.header.height);
+  if (!engine_->guard_pending() || !validator_key_) return;
+  const std::uint64_t h = c.block.header.height;
+  if (c.live && first_live_height_ == 0) first_live_height_ = h;
+  // The block's last_commit carries the commit signatures for h - 1 its
+  // proposer collected. After the first height this node watched live,
+  // one under its key (it has signed nothing since it started) is another
+  // instance's. The first is excluded: a vote of this key from before a
+  // restart may still be in it.
+  if (first_live_height_ != 0 && h - 1 > first_live_height_)
+    for (const auto& sig : c.block.last_commit.signatures)
+      if (sig.validator == validator_key_->public_key()) {
+        Vote v;
+        v.phase = VotePhase::commit;
+        v.height = c.block.last_commit.height;
+        v.view = c.block.last_commit.view;
+        v.block_hash = c.block.last_commit.block_hash;
+        v.validator = sig.validator;
+        v.signature = sig.signature;
+        on_foreign_own_vote(v);
+        return;
+      }
+  if (c.live) count_double_sign_round(h);
 }
 
 void Node::count_double_sign_round(std::uint64_t height) {
@@ -877,6 +923,7 @@ bool Node::on_frame(const PeerInfo& peer, std::uint8_t type, ByteView body, std:
         return false;
       }
       peer_heights_[peer.id].height = height;
+      peer_heights_[peer.id].heard = true;
       maybe_request_blocks();
       return true;
     }

@@ -224,6 +224,7 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   void run(consensus::Output out);
   void arm_engine_timer(const consensus::TimerRequest& t);
   void schedule_ready_check();
+  bool waiting_for_peers(std::uint64_t height) const;
   void on_committed(const consensus::Committed& c);
   void status_tick();
   void send_status(std::optional<std::uint64_t> peer);
@@ -326,6 +327,7 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   struct PeerSync {
     std::uint64_t height = 0;  // what it last said it has
     std::optional<PublicKey> validator_key;  // as its Hello proved
+    bool heard = false;        // a status came
   };
   std::map<std::uint64_t, PeerSync> peer_heights_;
   std::optional<std::uint64_t> sync_peer_;  // a get_blocks in flight to this peer
@@ -339,6 +341,7 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   bool was_in_view_change_ = false;
   bool was_held_ = false;                      // the double-sign check held signatures at the last step
   std::uint64_t double_sign_watched_ = 0;      // live heights watched while the check is pending
+  std::uint64_t first_live_height_ = 0;        // the first height decided from live votes since the start
   std::uint64_t foreign_vote_logged_height_ = 0;
   std::map<Hash256, std::chrono::steady_clock::time_point> gossiped_at_;  // head of the pool, for regossip()
   NodeStats stats_;

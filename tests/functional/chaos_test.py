@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 
-from harness import DEVNET_GENESIS, VERITYD, Cluster, TestRunner, same_chain, wait_for
+from harness import DEVNET_GENESIS, VERITYD, Cluster, TestRunner, rpc, same_chain, wait_for
 
 VERITY = os.environ.get("VERITY", os.path.join(os.path.dirname(VERITYD), "verity"))
 SENDERS = ["alice", "bob", "carol", "dave"]
@@ -30,15 +30,6 @@ def take_cycles_flag():
         i = sys.argv.index("--cycles")
         os.environ["VERITY_CHAOS_CYCLES"] = sys.argv[i + 1]
         del sys.argv[i:i + 2]
-
-
-def rpc(node, method, params):
-    import urllib.request
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
-    req = urllib.request.Request(f"http://127.0.0.1:{node.rpc_port}/", data=body,
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read())
 
 
 def chaos_under_load():

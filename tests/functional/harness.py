@@ -237,6 +237,16 @@ def wait_for(what, predicate, timeout, nodes=(), interval=0.2):
     raise AssertionError(f"timed out after {timeout}s waiting for: {what}")
 
 
+def rpc(node, method, params=None):
+    """One JSON-RPC call to `node`; the whole response object (result or error)."""
+    import urllib.request
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{node.rpc_port}/", data=body,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
 def same_chain(nodes, upto):
     """Every node has the same block hash and state root at every height up to `upto`."""
     views = [n.commits() for n in nodes]
