@@ -574,8 +574,16 @@ Status cmd_status(Session& s, const std::vector<std::string>& args) {
     << "state root  " << text_of(*r, "state_root") << "\n"
     << "view        " << text_of(*r, "view") << "\n"
     << "node        " << text_of(*r, "moniker") << " " << text_of(*r, "node_id") << "\n"
-    << "role        " << (validator.empty() || validator == "null" ? "full node" : "validator " + validator) << "\n"
-    << "peers       " << text_of(*r, "peers") << "\n"
+    << "role        " << (validator.empty() || validator == "null" ? "full node" : "validator " + validator) << "\n";
+  if (const std::string signing = text_of(*r, "signing"); signing == "double-sign-check") {
+    const Json* c = member(*r, "double_sign_check");
+    o << "signing     NOT SIGNING: double-sign check, " << (c ? text_of(*c, "watched") : "?") << " of "
+      << (c ? text_of(*c, "heights") : "?")
+      << " heights watched (its vote record was missing or older than the chain; docs/operators.md)\n";
+  }
+  if (text_of(*r, "another_instance") == "true")
+    o << "WARNING     another instance signs with this validator key: stop all but one\n";
+  o << "peers       " << text_of(*r, "peers") << "\n"
     << "mempool     " << text_of(*r, "mempool_txs") << " transactions, " << text_of(*r, "mempool_bytes") << " bytes\n"
     << "version     " << text_of(*r, "version") << "\n"
     << "rpc         " << s.globals().rpc << "\n";
