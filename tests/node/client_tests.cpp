@@ -70,6 +70,7 @@ struct FakeNode {
   std::string account_result;  // for "account" calls with "prove"
   std::string validators_result;  // for "validators", when set
   std::string validator_result;   // for "validator", when set ("not-found": that error); else no such method
+  std::string status_result;      // for "status", when set
   std::unique_ptr<FakeRpcServer> server;
 
   FakeNode() {
@@ -85,6 +86,7 @@ struct FakeNode {
   }
 
   std::string handle(const std::string& method, const rapidjson::Value& params, const std::string& id) {
+    if (method == "status" && !status_result.empty()) return FakeRpcServer::result(id, status_result);
     if (method == "status")
       return FakeRpcServer::result(id, "{\"chain_id\":\"" + kChain + "\",\"height\":4,\"validator\":null}");
     if (method == "genesis")
@@ -295,6 +297,24 @@ BOOST_AUTO_TEST_CASE(passphrase_sources_and_prompts) {
   BOOST_TEST(h.run({"keys", "new", "f", home_arg, "--passphrase-file", file.string()}).code == 0);
   BOOST_TEST(Keystore(home.path / "keys").load("f", "from-file").ok());
   BOOST_TEST(h.run({"keys", "new", "g", home_arg, "--passphrase-file", (home.path / "nope").string()}).code == kExitUsage);
+}
+
+// `status` says loudly when the node holds its votes (the double-sign check)
+// or has seen another instance of its validator key.
+BOOST_AUTO_TEST_CASE(status_says_when_the_node_does_not_sign) {
+  FakeNode node;
+  Harness h;
+  auto plain = h.run({"status", "--rpc", node.url()});
+  BOOST_TEST(plain.code == 0, plain.err);
+  BOOST_TEST(!contains(plain.out, "NOT SIGNING"));
+  BOOST_TEST(!contains(plain.out, "another instance"));
+  node.status_result = "{\"chain_id\":\"" + kChain +
+                       "\",\"height\":9,\"validator\":null,\"signing\":\"double-sign-check\","
+                       "\"double_sign_check\":{\"watched\":2,\"heights\":5},\"another_instance\":true}";
+  auto held = h.run({"status", "--rpc", node.url()});
+  BOOST_TEST(held.code == 0, held.err);
+  BOOST_TEST(contains(held.out, "NOT SIGNING: double-sign check, 2 of 5 heights watched"));
+  BOOST_TEST(contains(held.out, "another instance signs with this validator key"));
 }
 
 // --- transactions against a fake node -------------------------------------------------
