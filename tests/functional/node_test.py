@@ -65,8 +65,8 @@ def late_commit_votes_reach_the_chain_under_load():
     """Under a steady transfer load the primary has transactions the moment
     it commits, and proposed at once: the last commit vote of the block just
     committed was still on its way, so nearly every block's last_commit held
-    3 of 4 signatures and each validator lost a quarter of its rewards and
-    counted as down in a quarter of the blocks. The primary now waits a short
+    3 of 4 signatures, and each validator lost its reward in, and counted
+    as down for, about a quarter of the blocks. The primary now waits a short
     grace (consensus.last_commit_grace_ms) for the missing votes: every
     validator must be in the last_commit of nearly every loaded block."""
     c = Cluster(timeout_ms=5000).start()
