@@ -204,6 +204,8 @@ const std::map<std::string, Reader>& readers() {
        uint_key([](Config& c) -> std::uint64_t& { return c.consensus.timeout_ms; }, 50, 600'000)},
       {"consensus.empty_block_interval_ms",
        uint_key([](Config& c) -> std::uint64_t& { return c.consensus.empty_block_interval_ms; }, 0, 600'000)},
+      {"consensus.last_commit_grace_ms",
+       uint_key([](Config& c) -> std::uint64_t& { return c.consensus.last_commit_grace_ms; }, 0, 1000)},
       {"consensus.double_sign_check_heights",
        uint_key([](Config& c) -> std::uint64_t& { return c.consensus.double_sign_check_heights; }, 0, 1'000'000)},
       {"consensus.checkpoint_interval",
@@ -405,6 +407,12 @@ std::string render_config(const Config& c) {
     << "# How long the primary waits for transactions before it proposes an\n"
     << "# empty block (keep it well below timeout_ms).\n"
     << "empty_block_interval_ms = " << c.consensus.empty_block_interval_ms << "\n"
+    << "# Right after a commit, how long the primary of the next block waits\n"
+    << "# for the commit votes of the block just committed that it has not\n"
+    << "# received yet (it proposes as soon as the last arrives): the next\n"
+    << "# block's last_commit then credits every validator that signed, for\n"
+    << "# rewards and the downtime rule. Milliseconds, 0 to 1000; 0 never waits.\n"
+    << "last_commit_grace_ms = " << c.consensus.last_commit_grace_ms << "\n"
     << "# When the signed-votes record is missing or older than the chain found\n"
     << "# on start (data lost, or restored from a backup), watch this many\n"
     << "# heights commit without a vote of this validator's key before signing\n"

@@ -76,6 +76,11 @@ struct Config {
   struct Consensus {
     std::uint64_t timeout_ms = 5000;               // first view-change timeout; doubles per failed view
     std::uint64_t empty_block_interval_ms = 1000;  // the primary waits this long for transactions
+    // A primary about to propose right after a commit waits at most this
+    // long for the commit votes of that block it has not received yet, so
+    // that the next block's last_commit credits every validator that
+    // signed (docs/node.md, "How a block is made"); 0: never waits.
+    std::uint64_t last_commit_grace_ms = 10;
     // Heights a validator watches commit without a vote of its own key
     // before it signs, when its signed-votes record is missing or older
     // than the chain it finds (docs/operators.md, "Restoring a validator");

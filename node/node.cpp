@@ -332,23 +332,32 @@ bool Node::waiting_for_peers(std::uint64_t height) const {
   return !heard;
 }
 
+// With transactions waiting, the primary proposes at once, unless commit
+// votes for the tip are still on their way (awaiting_tip_commits()); else
+// after the empty-block interval, which the grace never extends.
 bool Node::ready_to_propose(std::uint64_t height) {
   if (waiting_for_peers(height)) return false;
-  return mempool_->size() > 0 ||
-         steady_clock::now() - last_commit_time_ >= milliseconds(config_.consensus.empty_block_interval_ms);
+  if (steady_clock::now() - last_commit_time_ >= milliseconds(config_.consensus.empty_block_interval_ms)) return true;
+  return mempool_->size() > 0 && !awaiting_tip_commits();
+}
+
+bool Node::awaiting_tip_commits() const {
+  const auto grace = milliseconds(config_.consensus.last_commit_grace_ms);
+  if (grace.count() == 0 || steady_clock::now() - last_commit_time_ >= grace) return false;
+  // Only right after a commit this node saw, with the tip's signatures at hand.
+  if (!late_cert_view_ || engine_->height() != chain_->tip().height + 1) return false;
+  for (const auto& v : chain_->tip_validators().validators()) {
+    if (late_commits_.count(v.key)) continue;
+    if (prev_commit_signers_ && !prev_commit_signers_->count(v.key)) continue;  // it was not signing: not expected
+    return true;
+  }
+  return false;
 }
 
 void Node::schedule_ready_check() {
   if (stopped_ || !engine_->awaiting_own_proposal()) return;
-  if (waiting_for_peers(engine_->height())) {
-    ready_timer_.expires_after(milliseconds(50));  // a status or a sync will have come
-    ready_timer_.async_wait([this](const boost::system::error_code& ec) {
-      if (ec || stopped_) return;
-      if (engine_->awaiting_own_proposal()) run(engine_->on_ready());
-    });
-    return;
-  }
-  if (mempool_->size() > 0) {
+  const bool waiting = waiting_for_peers(engine_->height());
+  if (!waiting && mempool_->size() > 0 && !awaiting_tip_commits()) {
     if (ready_posted_) return;
     ready_posted_ = true;
     asio::post(io_, [this] {
@@ -357,9 +366,24 @@ void Node::schedule_ready_check() {
     });
     return;
   }
-  ready_timer_.expires_at(last_commit_time_ + milliseconds(config_.consensus.empty_block_interval_ms));
-  ready_timer_.async_wait([this](const boost::system::error_code& ec) {
+  // The empty-block interval, or the end of the grace when transactions
+  // wait; a missing commit vote that arrives sooner ends the wait (its
+  // frame's step calls this again).
+  auto at = last_commit_time_ + milliseconds(config_.consensus.empty_block_interval_ms);
+  if (mempool_->size() > 0) at = std::min(at, last_commit_time_ + milliseconds(config_.consensus.last_commit_grace_ms));
+  if (waiting) {
+    // Until a peer's status (or a sync) comes: look again shortly, and do
+    // not push back a look already set.
+    const auto now = steady_clock::now();
+    if (ready_timer_at_ && *ready_timer_at_ > now) return;
+    at = std::max(at, now + milliseconds(50));
+  }
+  if (ready_timer_at_ == at) return;  // already set (each admitted transaction comes here)
+  ready_timer_at_ = at;
+  ready_timer_.expires_at(at);
+  ready_timer_.async_wait([this, at](const boost::system::error_code& ec) {
     if (ec || stopped_) return;
+    if (ready_timer_at_ == at) ready_timer_at_.reset();
     if (engine_->awaiting_own_proposal()) run(engine_->on_ready());
   });
 }
@@ -393,6 +417,7 @@ std::optional<ValidatorSet> Node::validators_for(std::uint64_t height) const {
 }
 
 Block Node::propose(std::uint64_t height, std::uint64_t view) {
+  const auto waited = std::chrono::duration_cast<std::chrono::microseconds>(steady_clock::now() - last_commit_time_);
   const auto& tip = chain_->tip();
   Block b;
   b.header.chain_id = chain_->genesis().chain_id;
@@ -434,7 +459,12 @@ Block Node::propose(std::uint64_t height, std::uint64_t view) {
     b.header.state_root = outcome->state_root;
     checked_ = b.hash();
   }
-  log_.debug("proposing", Fields().add("height", height).add("view", view).add("txs", b.transactions.size()));
+  log_.debug("proposing", Fields()
+                              .add("height", height)
+                              .add("view", view)
+                              .add("txs", b.transactions.size())
+                              .add("last_commit_signers", b.last_commit.signatures.size())
+                              .add("since_commit_us", waited.count()));
   return b;
 }
 
@@ -498,9 +528,19 @@ Status Node::check(const Block& block) {
 
 Status Node::commit(const Block& block, const CommitCertificate& certificate) {
   checked_.reset();
+  if (late_cert_view_ && block.header.height == chain_->tip().height + 1) {
+    prev_commit_signers_.emplace();
+    for (const auto& [validator, signature] : late_commits_) prev_commit_signers_->insert(validator);
+  } else {
+    prev_commit_signers_.reset();
+  }
   late_commits_.clear();
   late_cert_view_.reset();
   if (auto s = chain_->commit(block, certificate); !s) return s;
+  // The new tip's signatures so far: those of its certificate; the commit
+  // votes that arrive after it join them (note_late_commit).
+  late_cert_view_ = certificate.view;
+  for (const auto& sig : certificate.signatures) late_commits_[sig.validator] = sig.signature;
   // Here, not after the engine's step: in the same step the engine may ask
   // for the next proposal, which must not offer what was just committed.
   last_commit_time_ = steady_clock::now();

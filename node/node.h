@@ -267,6 +267,11 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   void count_double_sign_round(std::uint64_t height);
   void on_foreign_own_vote(const Vote& v);
   CommitCertificate with_late_commits(CommitCertificate cert) const;
+  // Whether the primary should still hold its proposal for the next height
+  // (consensus.last_commit_grace_ms): the grace since the last commit has
+  // not run out, and a validator of the tip's set whose commit vote is
+  // expected has not sent it yet.
+  bool awaiting_tip_commits() const;
 
   boost::asio::io_context& io_;
   Config config_;
@@ -318,6 +323,7 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   boost::asio::steady_timer engine_timer_;
   std::optional<consensus::TimerRequest> pending_timer_;
   boost::asio::steady_timer ready_timer_;
+  std::optional<std::chrono::steady_clock::time_point> ready_timer_at_;  // when ready_timer_ is set to fire
   bool ready_posted_ = false;
   boost::asio::steady_timer status_timer_;
   std::chrono::steady_clock::time_point last_commit_time_;
@@ -337,6 +343,11 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   // came after it), and that certificate's view; cleared at each commit.
   std::map<PublicKey, Signature> late_commits_;
   std::optional<std::uint64_t> late_cert_view_;
+  // Who had signed the block before the tip, as this node saw it when it
+  // committed the tip (the certificate and the late votes): the validators
+  // a primary waits for (awaiting_tip_commits()). One that was down then is
+  // not waited for, so a stopped validator costs no grace at each height.
+  std::optional<std::set<PublicKey>> prev_commit_signers_;
   std::uint64_t last_view_ = 0;
   bool was_in_view_change_ = false;
   bool was_held_ = false;                      // the double-sign check held signatures at the last step
