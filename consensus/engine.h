@@ -8,7 +8,9 @@
 //
 // Heights are PBFT's sequence numbers, decided one at a time. The primary
 // of a height and view comes from a rotation weighted by voting power
-// (consensus/proposer.h); each height starts at view 0. Normal case: the primary sends a Proposal; replicas check the block
+// (consensus/proposer.h); views count over the whole chain (a height
+// starts in the view its predecessor committed in). Normal case: the
+// primary sends a Proposal; replicas check the block
 // (the application executes it: the header carries the state root) and send
 // Prepare; a quorum (more than 2/3 of the voting power) of prepares makes
 // the block prepared and the replica sends Commit; a quorum of commits

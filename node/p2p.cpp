@@ -614,6 +614,7 @@ void P2P::Impl::on_hello(const ConnPtr& c, ByteView payload) {
       // minute says so.
       second_instance = true;
       ++ctr_.node_key_twice;
+      if (twice_logged_.size() >= 1024 && !twice_logged_.count(hello->node_key)) twice_logged_.clear();  // bounded
       auto& last = twice_logged_[hello->node_key];
       if (last == std::chrono::steady_clock::time_point{} || std::chrono::steady_clock::now() - last > std::chrono::minutes(1)) {
         last = std::chrono::steady_clock::now();
