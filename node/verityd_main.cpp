@@ -9,5 +9,12 @@ int main(int argc, char** argv) {
   // halved the RPC's throughput under load (bench/rpc_bench.sh, perf:
   // systrim/brk). A fixed threshold keeps at most this much free memory.
   mallopt(M_TRIM_THRESHOLD, 8 << 20);
+  // Setting any threshold turns off glibc's dynamic mmap threshold too, and
+  // leaves it at 128 KiB: every larger buffer (a batch of transactions, a
+  // block's encoding, LevelDB's write batch) was then mmapped, page-faulted
+  // in and munmapped each time. At saturation that cost a quarter of the
+  // node's CPU (bench/node_load.py, perf: page faults under memcpy, munmap
+  // in free); 32 MiB is the ceiling the dynamic threshold would reach.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
   return verity::node::run_cli(verity::node::verityd_program(), argc, argv);
 }
