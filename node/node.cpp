@@ -475,20 +475,25 @@ state::ExecutionOptions Node::execution_options() const {
   return o;
 }
 
-// The signatures of a block's transactions that the mempool has not
-// checked, checked on the verify pool and this thread together. Those that
-// fail are left out: execution checks them again, one by one, and fails the
-// block exactly as it would have without this.
+// The signatures of a block's transactions that neither the mempool nor
+// the precheck has found good, checked on the verify pool and this thread
+// together. Returns the ids known good; those that fail are left out:
+// execution checks them again, one by one, and fails the block exactly as
+// it would have without this.
 std::set<Hash256> Node::verify_block_signatures(const Block& block) {
   std::vector<const Transaction*> unchecked;
   std::vector<Hash256> ids;
+  std::set<Hash256> good;
   for (const auto& tx : block.transactions) {
     Hash256 id = tx.id();
     if (mempool_->contains(id)) continue;
+    if (precheck_->signature_known_good(id)) {
+      good.insert(id);
+      continue;
+    }
     unchecked.push_back(&tx);
     ids.push_back(id);
   }
-  std::set<Hash256> good;
   if (unchecked.empty()) return good;
   const auto ok = verify_signatures(unchecked, *verify_pool_);
   for (std::size_t i = 0; i < ok.size(); ++i)
