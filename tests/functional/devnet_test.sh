@@ -9,10 +9,13 @@ devnet=$root/scripts/devnet
 dir=$(mktemp -d /tmp/verity-devnet-test-XXXXXX)
 fail() { echo "FAIL: $*"; for f in "$dir"/validator-*/verityd.log; do echo "--- $f"; tail -5 "$f"; done; exit 1; }
 # Exists and is not a zombie: the detached devnet's processes belong to
-# init, which may reap a killed one late.
+# init, which may reap a killed one late, even between kill -0 and the
+# read of its stat file (an empty state: gone).
 running() {
+  local state
   kill -0 "$1" 2>/dev/null || return 1
-  [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" != Z ]
+  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+  [ -n "$state" ] && [ "$state" != Z ]
 }
 cleanup() { "$devnet" stop --dir "$dir" >/dev/null 2>&1; [ -n "${fg:-}" ] && kill -9 "$fg" 2>/dev/null; rm -rf "$dir"; }
 trap cleanup EXIT
