@@ -14,10 +14,7 @@ class VerifiedVotes {
   static constexpr std::size_t kCapacity = 4096;
 
   bool check(const PublicKey& validator, const Hash256& digest, const Signature& signature) {
-    Entry e;
-    std::memcpy(e.bytes.data(), validator.data.data(), 32);
-    std::memcpy(e.bytes.data() + 32, digest.data.data(), 32);
-    std::memcpy(e.bytes.data() + 64, signature.data.data(), 64);
+    const Entry e = entry(validator, digest, signature);
     {
       std::lock_guard lock(mu_);
       if (seen_.count(e)) {
@@ -26,15 +23,12 @@ class VerifiedVotes {
       }
     }
     if (!verify_signature(validator, digest, signature)) return false;
-    std::lock_guard lock(mu_);
-    if (seen_.insert(e).second) {
-      order_.push_back(e);
-      if (order_.size() > kCapacity) {
-        seen_.erase(order_.front());
-        order_.pop_front();
-      }
-    }
+    insert(e);
     return true;
+  }
+
+  void remember(const PublicKey& validator, const Hash256& digest, const Signature& signature) {
+    insert(entry(validator, digest, signature));
   }
 
   std::uint64_t hits() const {
@@ -54,6 +48,24 @@ class VerifiedVotes {
       return h;
     }
   };
+  static Entry entry(const PublicKey& validator, const Hash256& digest, const Signature& signature) {
+    Entry e;
+    std::memcpy(e.bytes.data(), validator.data.data(), 32);
+    std::memcpy(e.bytes.data() + 32, digest.data.data(), 32);
+    std::memcpy(e.bytes.data() + 64, signature.data.data(), 64);
+    return e;
+  }
+  void insert(const Entry& e) {
+    std::lock_guard lock(mu_);
+    if (seen_.insert(e).second) {
+      order_.push_back(e);
+      if (order_.size() > kCapacity) {
+        seen_.erase(order_.front());
+        order_.pop_front();
+      }
+    }
+  }
+
   mutable std::mutex mu_;
   std::unordered_set<Entry, EntryHash> seen_;
   std::deque<Entry> order_;
@@ -96,7 +108,11 @@ Hash256 vote_digest(std::string_view chain_id, VotePhase phase, std::uint64_t he
 
 void Vote::sign(std::string_view chain_id, const SecretKey& key) {
   validator = key.public_key();
-  signature = key.sign(digest(chain_id));
+  const Hash256 d = digest(chain_id);
+  signature = key.sign(d);
+  // Its own vote comes back in the certificate that commits the block and
+  // in the next block's last_commit: a signature made here needs no check.
+  memo().remember(validator, d, signature);
 }
 
 bool Vote::verify(std::string_view chain_id) const {

@@ -30,6 +30,8 @@ const char* vote_phase_name(VotePhase phase);  // "prepare", "commit", "propose"
 // arrives, again in the certificate that commits its block, and again as
 // the next block's last_commit: the memo spares the repeats. Only
 // successes are kept, so the answer is always verify_signature()'s.
+// Vote::sign() adds the signatures it makes: a validator's own vote comes
+// back to it in certificates.
 bool verify_vote_signature(const PublicKey& validator, const Hash256& digest, const Signature& signature);
 // How many calls the memo answered so far (for tests).
 std::uint64_t vote_signature_memo_hits();
