@@ -90,8 +90,16 @@ ChainTip ChainTip::decode(Reader& r) {
   return t;
 }
 
+// The state-map nodes the chain keeps in memory (state/state_map.h): at
+// most about 40 MB, and the top of the tree of a far larger state.
+constexpr std::size_t kStateNodeCache = std::size_t{1} << 18;
+
 Chain::Chain(KvStore& store, Genesis genesis, const Application& app)
-    : store_(store), genesis_(std::move(genesis)), app_(app), reader_(std::make_unique<StoreStateReader>(store)), map_(store) {}
+    : store_(store),
+      genesis_(std::move(genesis)),
+      app_(app),
+      reader_(std::make_unique<StoreStateReader>(store)),
+      map_(store, kStateNodeCache) {}
 
 Result<std::unique_ptr<Chain>> Chain::open(KvStore& store, Genesis genesis, const Application& app) {
   if (auto s = genesis.validate(); !s) return s.error();

@@ -13,8 +13,31 @@ constexpr std::uint8_t kInnerTag = 2;
 Bytes node_key(const Hash256& h) { return prefixed_key("n/", h.view()); }
 }  // namespace
 
+void StateMap::cache_put(const Hash256& hash, const Node& node) const {
+  if (cache_nodes_ == 0) return;
+  if (cache_new_.size() >= std::max<std::size_t>(1, cache_nodes_ / 2)) {
+    cache_old_ = std::move(cache_new_);
+    cache_new_ = Cache();
+  }
+  cache_new_.insert_or_assign(hash, node);
+}
+
 Result<StateMap::Node> StateMap::load(const Hash256& hash) const {
   if (auto it = pending_.find(hash); it != pending_.end()) return it->second;
+  if (cache_nodes_ > 0) {
+    if (auto it = cache_new_.find(hash); it != cache_new_.end()) {
+      ++cache_hits_;
+      return it->second;
+    }
+    if (auto it = cache_old_.find(hash); it != cache_old_.end()) {
+      ++cache_hits_;
+      Node n = it->second;
+      cache_old_.erase(it);
+      cache_put(hash, n);
+      return n;
+    }
+  }
+  ++store_reads_;
   auto raw = store_.get(node_key(hash));
   if (!raw) return raw.error();
   if (!raw->has_value())
@@ -27,6 +50,7 @@ Result<StateMap::Node> StateMap::load(const Hash256& hash) const {
   n.b = r.fixed<32, HashTag>();
   if (!r.finish() || (tag != kLeafTag && tag != kInnerTag))
     return local_error("state-node-corrupt", "state node " + hash.hex() + " does not decode");
+  cache_put(hash, n);
   return n;
 }
 
@@ -125,6 +149,7 @@ void StateMap::flush(WriteBatch& batch) {
     w.fixed(node.a);
     w.fixed(node.b);
     batch.put(node_key(hash), w.data());
+    cache_put(hash, node);
   }
   pending_.clear();
 }

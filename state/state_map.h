@@ -10,9 +10,21 @@
 // the caller's WriteBatch, so a block's nodes land in the block's batch.
 //
 // Not thread-safe; the node has one writer.
+//
+// A map may keep a bounded cache of committed nodes (cache_nodes > 0):
+// those it read from the store or flushed into a batch. Nodes never
+// change, so a cached node is always right; the cache only spares LevelDB
+// reads of the nodes near the root, which every block walks again. Two
+// generations bound it: when the newer one holds cache_nodes / 2, it
+// becomes the older one and the oldest is dropped; a hit in the older one
+// moves the node to the newer. At most cache_nodes nodes (about 150 bytes
+// each) are held. A map with a cache must stay on one thread, even for
+// prove() (the node's consensus thread; views made for readers have none).
 
+#include <cstring>
 #include <map>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "core/state_proof.h"
@@ -23,7 +35,7 @@ namespace verity::state {
 
 class StateMap {
  public:
-  explicit StateMap(const KvStore& store) : store_(store) {}
+  explicit StateMap(const KvStore& store, std::size_t cache_nodes = 0) : store_(store), cache_nodes_(cache_nodes) {}
 
   // Returns the root after applying `updates` (a later update of a key wins)
   // to the map under `root`.
@@ -34,6 +46,16 @@ class StateMap {
   void discard() { pending_.clear(); }
 
   Result<StateProof> prove(const Hash256& root, ByteView key) const;
+
+  // Nodes found in the cache and read from the store so far (for tests and
+  // benchmarks), and the nodes the cache holds now.
+  struct CacheCounters {
+    std::uint64_t hits = 0, store_reads = 0;
+    std::size_t held = 0;
+  };
+  CacheCounters cache_counters() const {
+    return {cache_hits_, store_reads_, cache_new_.size() + cache_old_.size()};
+  }
 
  private:
   struct Node {
@@ -54,8 +76,21 @@ class StateMap {
   Sub make_inner(const Sub& left, const Sub& right);
   Sub make_leaf(const Hash256& path, const Hash256& value_hash);
 
+  struct FirstWord {  // node hashes are uniform: their first 8 bytes suffice
+    std::size_t operator()(const Hash256& h) const {
+      std::size_t v;
+      std::memcpy(&v, h.data.data(), sizeof v);
+      return v;
+    }
+  };
+  using Cache = std::unordered_map<Hash256, Node, FirstWord>;
+  void cache_put(const Hash256& hash, const Node& node) const;
+
   const KvStore& store_;
   std::map<Hash256, Node> pending_;
+  std::size_t cache_nodes_;
+  mutable Cache cache_new_, cache_old_;
+  mutable std::uint64_t cache_hits_ = 0, store_reads_ = 0;
 };
 
 }  // namespace verity::state
