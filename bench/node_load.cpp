@@ -4,14 +4,18 @@
 // transaction from submission to finality.
 //
 //   node_load --genesis FILE --peers HOST:PORT,... [--rate TX_PER_S | --burst N]
-//             [--seconds S] [--wait S] [--corrupt-every N]
+//             [--seconds S] [--wait S] [--corrupt-every N] [--spread]
 //   node_load --measure-verify SECONDS   # prints one core's verifications/s
 //
 // --rate sends at a steady rate for --seconds; --burst sends N at once
 // (saturation). The senders are the devnet accounts alice, bob, carol and
 // dave with nonces from 0: run it against a fresh devnet (bench/node_load.py
 // starts one). Each sender's transactions go to one validator, in nonce
-// order, so gossip keeps them in order. Prints one summary line.
+// order, so gossip keeps them in order. Prints one summary line, and where
+// the latency went: until the proposal that carried a transaction (its
+// header's timestamp) and from there on. --spread also times the copies the
+// other validators relay back (decoding each costs this process CPU the
+// validators share, so the saturation run leaves it off).
 
 #include <utility>
 
@@ -43,11 +47,13 @@ struct Options {
   double seconds = 10;
   double wait = 30;
   std::size_t corrupt_every = 0;  // every Nth transfer's signature is broken (tests: a lying peer)
+  bool spread = false;
 };
 
 [[noreturn]] void usage(const std::string& why) {
   std::cerr << "node_load: " << why << "\n"
-            << "usage: node_load --genesis FILE --peers HOST:PORT,... (--rate TX_PER_S | --burst N) [--seconds S] [--wait S]\n";
+            << "usage: node_load --genesis FILE --peers HOST:PORT,... (--rate TX_PER_S | --burst N) [--seconds S] [--wait S]\n"
+            << "       [--corrupt-every N] [--spread]\n";
   std::exit(2);
 }
 
@@ -69,6 +75,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--seconds") o.seconds = std::stod(next());
     else if (a == "--wait") o.wait = std::stod(next());
     else if (a == "--corrupt-every") o.corrupt_every = std::stoul(next());
+    else if (a == "--spread") o.spread = true;
     else usage("unknown option " + a);
   }
   if (o.genesis.empty() || o.peers.empty() || (o.rate <= 0 && o.burst == 0)) usage("missing options");
@@ -124,6 +131,14 @@ class Load final : public P2PHandler {
       it = it->second == p.id ? by_index_.erase(it) : std::next(it);
   }
   bool on_frame(const PeerInfo&, std::uint8_t type, ByteView body, std::string&) override {
+    if (type == kFrameTx && o_.spread) {
+      if (auto tx = decode_transaction(body)) {
+        auto it = sent_at_.find(tx->id());
+        if (it != sent_at_.end())
+          relayed_ms_.push_back(std::chrono::duration<double, std::milli>(Clock::now() - it->second.steady).count());
+      }
+      return true;
+    }
     if (type != kFrameBlocks) return true;
     polling_ = false;
     auto items = decode_blocks(body);
@@ -137,7 +152,11 @@ class Load final : public P2PHandler {
       for (const auto& tx : d->block.transactions) {
         auto it = sent_at_.find(tx.id());
         if (it == sent_at_.end()) continue;
-        latencies_ms_.push_back(std::chrono::duration<double, std::milli>(now - it->second).count());
+        latencies_ms_.push_back(std::chrono::duration<double, std::milli>(now - it->second.steady).count());
+        // The header's timestamp is the proposer's wall clock (this machine's).
+        const double proposed_ms = static_cast<double>(d->block.header.timestamp_ms);
+        to_proposal_ms_.push_back(proposed_ms - it->second.wall_ms);
+        from_proposal_ms_.push_back(wall_ms() - proposed_ms);
         if (!first_commit_) first_commit_ = now;
         last_commit_ = now;
         sent_at_.erase(it);
@@ -183,7 +202,7 @@ class Load final : public P2PHandler {
       const auto& t = txs_[next_];
       auto peer = by_index_.find(t.sender % o_.peers.size());
       if (peer == by_index_.end() || !p2p_->send(peer->second, kFrameTx, t.bytes)) break;  // retry on the next tick
-      sent_at_[t.id] = Clock::now();
+      sent_at_[t.id] = Sent{Clock::now(), wall_ms()};
       ++next_;
     }
     if (next_ == txs_.size() && !sent_all_) {
@@ -228,6 +247,14 @@ class Load final : public P2PHandler {
                 txs_.size(), send_s, send_s > 0 ? static_cast<double>(txs_.size()) / send_s : 0.0, finalized,
                 sent_at_.size(), window, window > 0 ? static_cast<double>(finalized) / window : 0.0,
                 percentile(latencies_ms_, 0.50), percentile(latencies_ms_, 0.99), percentile(latencies_ms_, 1.0));
+    if (!latencies_ms_.empty())
+      std::printf("  of which: submit to the proposal that carried it p50 %.1f ms, p99 %.1f ms; "
+                  "that proposal to seen final p50 %.1f ms, p99 %.1f ms\n",
+                  percentile(to_proposal_ms_, 0.50), percentile(to_proposal_ms_, 0.99),
+                  percentile(from_proposal_ms_, 0.50), percentile(from_proposal_ms_, 0.99));
+    if (!relayed_ms_.empty())
+      std::printf("  mempool spread: a copy relayed back by another validator after p50 %.1f ms, p90 %.1f ms\n",
+                  percentile(relayed_ms_, 0.50), percentile(relayed_ms_, 0.90));
     std::fflush(stdout);
     missing_ = sent_at_.size();
   }
@@ -243,8 +270,19 @@ class Load final : public P2PHandler {
   boost::asio::steady_timer tick_, poll_;
   std::vector<Pending> txs_;
   std::map<std::size_t, std::uint64_t> by_index_;
-  std::map<Hash256, Clock::time_point> sent_at_;
-  std::vector<double> latencies_ms_;
+  struct Sent {
+    Clock::time_point steady;
+    double wall_ms;  // to compare with a header's timestamp_ms
+  };
+  // A validator that admitted a transaction from another validator passes
+  // it on to the peers that are not validators, this one among them: the
+  // time until a copy comes back is how long the mempools take to spread it.
+  std::vector<double> relayed_ms_;
+  static double wall_ms() {
+    return std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+  std::map<Hash256, Sent> sent_at_;
+  std::vector<double> latencies_ms_, to_proposal_ms_, from_proposal_ms_;
   std::size_t next_ = 0;
   bool sent_all_ = false, polling_ = false;
   std::uint64_t next_height_ = 1;

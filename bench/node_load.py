@@ -168,7 +168,7 @@ def main():
     print(f"signature bound: {cores} cores x {per_core:.0f} verifications/s / 4 validators = {bound:.0f} tx/s; "
           f"steady load {a.rate:.0f} tx/s is {a.rate / bound:.2f} of it", flush=True)
     for run in range(1, a.runs + 1):
-        measure(["--rate", str(a.rate), "--seconds", str(a.seconds)], f"run {run}, steady {a.rate:.0f} tx/s")
+        measure(["--rate", str(a.rate), "--seconds", str(a.seconds), "--spread"], f"run {run}, steady {a.rate:.0f} tx/s")
         # The machine's speed drifts (a shared host): the bound this run is
         # compared with is measured right before and right after it.
         before = signature_bound(4)[2]
