@@ -106,6 +106,22 @@ BOOST_FIXTURE_TEST_CASE(peer_copies_are_dropped_until_released, Fixture) {
   BOOST_TEST(!precheck.check(other, encode(other), true));
 }
 
+// What a block check asks before it verifies a transaction's signature:
+// known good only once the precheck (or a block check) found it good.
+BOOST_FIXTURE_TEST_CASE(a_signature_is_known_good_only_once_checked_good, Fixture) {
+  const Transaction tx = testing::make_transfer(net.genesis.chain_id, net.users[0], 0, net.users[1].public_key(), 5);
+  BOOST_TEST(!precheck.signature_known_good(tx.id()));
+  BOOST_REQUIRE(precheck.check(tx, encode(tx), /*from_peer=*/true));
+  BOOST_TEST(precheck.signature_known_good(tx.id()));
+  precheck.release(tx.id());  // the mempool refused it for now: its signature stays good
+  BOOST_TEST(precheck.signature_known_good(tx.id()));
+
+  Transaction forged = testing::make_transfer(net.genesis.chain_id, net.users[1], 0, net.users[2].public_key(), 5);
+  forged.signature.data[9] ^= 1;
+  BOOST_REQUIRE(!precheck.check(forged, encode(forged), true));
+  BOOST_TEST(!precheck.signature_known_good(forged.id()));
+}
+
 BOOST_FIXTURE_TEST_CASE(stateless_rules_come_before_the_signature, Fixture) {
   Transaction tx = testing::make_transfer("another-chain", net.users[0], 0, net.users[1].public_key(), 5);
   auto r = precheck.check(tx, encode(tx));
