@@ -206,6 +206,8 @@ const std::map<std::string, Reader>& readers() {
        uint_key([](Config& c) -> std::uint64_t& { return c.consensus.empty_block_interval_ms; }, 0, 600'000)},
       {"consensus.last_commit_grace_ms",
        uint_key([](Config& c) -> std::uint64_t& { return c.consensus.last_commit_grace_ms; }, 0, 1000)},
+      {"consensus.busy_block_pause_ms",
+       uint_key([](Config& c) -> std::uint64_t& { return c.consensus.busy_block_pause_ms; }, 0, 1000)},
       {"consensus.double_sign_check_heights",
        uint_key([](Config& c) -> std::uint64_t& { return c.consensus.double_sign_check_heights; }, 0, 1'000'000)},
       {"consensus.checkpoint_interval",
@@ -413,6 +415,12 @@ std::string render_config(const Config& c) {
     << "# block's last_commit then credits every validator that signed, for\n"
     << "# rewards and the downtime rule. Milliseconds, 0 to 1000; 0 never waits.\n"
     << "last_commit_grace_ms = " << c.consensus.last_commit_grace_ms << "\n"
+    << "# Under load (the block just committed carried 4 or more transactions)\n"
+    << "# the next primary proposes no sooner than this long after the commit:\n"
+    << "# transactions still spreading between the mempools make that block,\n"
+    << "# and fewer, fuller blocks leave CPU to the rest. Milliseconds, 0 to\n"
+    << "# 1000; 0 never pauses.\n"
+    << "busy_block_pause_ms = " << c.consensus.busy_block_pause_ms << "\n"
     << "# When the signed-votes record is missing or older than the chain found\n"
     << "# on start (data lost, or restored from a backup), watch this many\n"
     << "# heights commit without a vote of this validator's key before signing\n"

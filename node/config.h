@@ -81,6 +81,12 @@ struct Config {
     // that the next block's last_commit credits every validator that
     // signed (docs/node.md, "How a block is made"); 0: never waits.
     std::uint64_t last_commit_grace_ms = 10;
+    // Under load (the block just committed carried at least
+    // kBusyBlockTxs transactions) the next primary proposes no sooner than
+    // this long after the commit: transactions still spreading between the
+    // mempools make that block, and fewer, fuller blocks leave CPU to the
+    // rest (docs/node.md, "How a block is made"); 0: never pauses.
+    std::uint64_t busy_block_pause_ms = 6;
     // Heights a validator watches commit without a vote of its own key
     // before it signs, when its signed-votes record is missing or older
     // than the chain it finds (docs/operators.md, "Restoring a validator");

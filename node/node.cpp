@@ -333,12 +333,20 @@ bool Node::waiting_for_peers(std::uint64_t height) const {
 }
 
 // With transactions waiting, the primary proposes at once, unless commit
-// votes for the tip are still on their way (awaiting_tip_commits()); else
-// after the empty-block interval, which the grace never extends.
+// votes for the tip are still on their way (awaiting_tip_commits()) or it
+// paces after a busy block (busy_pause_until()); else after the
+// empty-block interval, which neither ever extends.
 bool Node::ready_to_propose(std::uint64_t height) {
   if (waiting_for_peers(height)) return false;
   if (steady_clock::now() - last_commit_time_ >= milliseconds(config_.consensus.empty_block_interval_ms)) return true;
-  return mempool_->size() > 0 && !awaiting_tip_commits();
+  return mempool_->size() > 0 && !awaiting_tip_commits() && !busy_pause_until();
+}
+
+std::optional<steady_clock::time_point> Node::busy_pause_until() const {
+  if (config_.consensus.busy_block_pause_ms == 0 || last_commit_txs_ < kBusyBlockTxs) return std::nullopt;
+  const auto until = last_commit_time_ + milliseconds(config_.consensus.busy_block_pause_ms);
+  if (steady_clock::now() >= until) return std::nullopt;
+  return until;
 }
 
 bool Node::awaiting_tip_commits() const {
@@ -357,7 +365,8 @@ bool Node::awaiting_tip_commits() const {
 void Node::schedule_ready_check() {
   if (stopped_ || !engine_->awaiting_own_proposal()) return;
   const bool waiting = waiting_for_peers(engine_->height());
-  if (!waiting && mempool_->size() > 0 && !awaiting_tip_commits()) {
+  const auto pause = busy_pause_until();
+  if (!waiting && mempool_->size() > 0 && !awaiting_tip_commits() && !pause) {
     if (ready_posted_) return;
     ready_posted_ = true;
     asio::post(io_, [this] {
@@ -366,11 +375,16 @@ void Node::schedule_ready_check() {
     });
     return;
   }
-  // The empty-block interval, or the end of the grace when transactions
-  // wait; a missing commit vote that arrives sooner ends the wait (its
-  // frame's step calls this again).
+  // The empty-block interval, or, when transactions wait, the end of the
+  // grace or of the pause, whichever is later; a missing commit vote that
+  // arrives sooner ends the grace (its frame's step calls this again).
   auto at = last_commit_time_ + milliseconds(config_.consensus.empty_block_interval_ms);
-  if (mempool_->size() > 0) at = std::min(at, last_commit_time_ + milliseconds(config_.consensus.last_commit_grace_ms));
+  if (mempool_->size() > 0) {
+    auto ends = last_commit_time_ + milliseconds(config_.consensus.last_commit_grace_ms);
+    if (!awaiting_tip_commits()) ends = last_commit_time_;
+    if (pause) ends = std::max(ends, *pause);
+    at = std::min(at, ends);
+  }
   if (waiting) {
     // Until a peer's status (or a sync) comes: look again shortly, and do
     // not push back a look already set.
@@ -549,6 +563,7 @@ Status Node::commit(const Block& block, const CommitCertificate& certificate) {
   // Here, not after the engine's step: in the same step the engine may ask
   // for the next proposal, which must not offer what was just committed.
   last_commit_time_ = steady_clock::now();
+  last_commit_txs_ = block.transactions.size();
   {
     std::unique_lock lock(pool_mu_);
     mempool_->update(chain_->state(), block.transactions);

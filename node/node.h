@@ -138,6 +138,9 @@ inline constexpr std::size_t kMaxOrphanBytes = 16 * 1024 * 1024;
 // How much lower than the consensus thread's the pools' threads run
 // (make_background_pool): the verify pool, and verityd's RPC handlers.
 inline constexpr int kVerifyPoolNice = 5;
+// A committed block with at least this many transactions means load: the
+// next primary paces its proposal (consensus.busy_block_pause_ms).
+inline constexpr std::size_t kBusyBlockTxs = 4;
 inline constexpr int kRpcPoolNice = 3;
 // submit_async calls that passed their checks and wait for the consensus
 // thread; more are refused with "node-busy".
@@ -272,6 +275,9 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   // not run out, and a validator of the tip's set whose commit vote is
   // expected has not sent it yet.
   bool awaiting_tip_commits() const;
+  // Whether the primary still paces its proposal after a busy block
+  // (consensus.busy_block_pause_ms), and until when.
+  std::optional<std::chrono::steady_clock::time_point> busy_pause_until() const;
 
   boost::asio::io_context& io_;
   Config config_;
@@ -327,6 +333,7 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   bool ready_posted_ = false;
   boost::asio::steady_timer status_timer_;
   std::chrono::steady_clock::time_point last_commit_time_;
+  std::size_t last_commit_txs_ = 0;  // of the block committed then
 
   std::optional<Hash256> checked_;  // the block whose execution Chain holds, and that passed check()
 

@@ -73,6 +73,23 @@ BOOST_AUTO_TEST_CASE(last_commit_grace_defaults_reads_back_and_is_bounded) {
   BOOST_CHECK(contains(error_of("[consensus]\nlast_commit_grace_ms = -1\n"), "consensus.last_commit_grace_ms"));
 }
 
+BOOST_AUTO_TEST_CASE(busy_block_pause_defaults_reads_back_and_is_bounded) {
+  auto d = parse_config("", "/h");
+  BOOST_REQUIRE(d);
+  BOOST_CHECK_EQUAL(d->consensus.busy_block_pause_ms, 6u);
+  BOOST_CHECK(contains(render_config(*d), "busy_block_pause_ms = 6\n"));
+  Config c;
+  c.consensus.busy_block_pause_ms = 0;  // never pause
+  auto back = parse_config(render_config(c), "/h");
+  BOOST_REQUIRE(back);
+  BOOST_CHECK_EQUAL(back->consensus.busy_block_pause_ms, 0u);
+  auto set = parse_config("[consensus]\nbusy_block_pause_ms = 1000\n", "/h");
+  BOOST_REQUIRE(set);
+  BOOST_CHECK_EQUAL(set->consensus.busy_block_pause_ms, 1000u);
+  BOOST_CHECK(contains(error_of("[consensus]\nbusy_block_pause_ms = 1001\n"), "consensus.busy_block_pause_ms"));
+  BOOST_CHECK(contains(error_of("[consensus]\nbusy_block_pause_ms = \"6\"\n"), "consensus.busy_block_pause_ms"));
+}
+
 BOOST_AUTO_TEST_CASE(bad_values_name_the_key_and_the_reason) {
   BOOST_CHECK(contains(error_of("[p2p]\nlisten = \"localhost\"\n"), "p2p.listen"));
   BOOST_CHECK(contains(error_of("[p2p]\nlisten = \"localhost\"\n"), "HOST:PORT"));
