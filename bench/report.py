@@ -63,6 +63,13 @@ def headline(d):
     rows.append(("submit-to-final latency at a steady rate, p50",
                  span(floats(r"latency p50 ([\d.]+) ms", "\n".join(steady)), "{:.1f}", " ms")))
     rows.append(("same, p99", span(floats(r"p99 ([\d.]+) ms", "\n".join(steady)), "{:.1f}", " ms")))
+    steady_all = "\n".join(l for label, l in by_run(node.splitlines()) if ", steady " in label)
+    to_proposal = span(floats(r"submit to the proposal that carried it p50 ([\d.]+) ms", steady_all), "{:.1f}", " ms")
+    from_proposal = span(floats(r"that proposal to seen final p50 ([\d.]+) ms", steady_all), "{:.1f}", " ms")
+    rows.append(("of the p50: submit to the proposal that carried it / that proposal to seen final",
+                 f"{to_proposal} / {from_proposal}"))
+    rows.append(("steady rate: a transaction relayed back by another validator (mempools spreading it), p50",
+                 span(floats(r"relayed back by another validator after p50 ([\d.]+) ms", steady_all), "{:.1f}", " ms")))
     rows.append(("signature bound (cores x one core's verifications/s / 4 validators), at the start",
                  span(floats(r"^signature bound: .* = (\d+) tx/s", node), noun="measurement")))
     rows.append(("same, around each saturation run (mean of just before and just after)",
