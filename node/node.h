@@ -138,10 +138,10 @@ inline constexpr std::size_t kMaxOrphanBytes = 16 * 1024 * 1024;
 // How much lower than the consensus thread's the pools' threads run
 // (make_background_pool): the verify pool, and verityd's RPC handlers.
 inline constexpr int kVerifyPoolNice = 5;
+inline constexpr int kRpcPoolNice = 3;
 // A committed block with at least this many transactions means load: the
 // next primary paces its proposal (consensus.busy_block_pause_ms).
 inline constexpr std::size_t kBusyBlockTxs = 4;
-inline constexpr int kRpcPoolNice = 3;
 // submit_async calls that passed their checks and wait for the consensus
 // thread; more are refused with "node-busy".
 inline constexpr std::size_t kMaxPendingAdmissions = 10'000;
