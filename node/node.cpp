@@ -365,8 +365,9 @@ bool Node::awaiting_tip_commits() const {
 void Node::schedule_ready_check() {
   if (stopped_ || !engine_->awaiting_own_proposal()) return;
   const bool waiting = waiting_for_peers(engine_->height());
+  const bool awaiting = awaiting_tip_commits();
   const auto pause = busy_pause_until();
-  if (!waiting && mempool_->size() > 0 && !awaiting_tip_commits() && !pause) {
+  if (!waiting && mempool_->size() > 0 && !awaiting && !pause) {
     if (ready_posted_) return;
     ready_posted_ = true;
     asio::post(io_, [this] {
@@ -380,8 +381,7 @@ void Node::schedule_ready_check() {
   // arrives sooner ends the grace (its frame's step calls this again).
   auto at = last_commit_time_ + milliseconds(config_.consensus.empty_block_interval_ms);
   if (mempool_->size() > 0) {
-    auto ends = last_commit_time_ + milliseconds(config_.consensus.last_commit_grace_ms);
-    if (!awaiting_tip_commits()) ends = last_commit_time_;
+    auto ends = awaiting ? last_commit_time_ + milliseconds(config_.consensus.last_commit_grace_ms) : last_commit_time_;
     if (pause) ends = std::max(ends, *pause);
     at = std::min(at, ends);
   }
