@@ -9,7 +9,7 @@
 #include "contracts/accounts.h"
 #include "contracts/staking.h"
 #include "contracts/tasks.h"
-#include "node/key_file.h"
+#include "cli/key_file.h"
 #include "worker/sandbox.h"
 #include "rpc/genesis_json.h"
 
@@ -103,11 +103,11 @@ Result<std::unique_ptr<Node>> Node::open(asio::io_context& io, const Config& con
   if (!genesis)
     return make_error(genesis.error().reason, config.path_of(config.genesis_file).string() + ": " + genesis.error().detail);
 
-  auto node_key = load_key_file(config.path_of(config.node_key_file), key_passphrase);
+  auto node_key = cli::load_key_file(config.path_of(config.node_key_file), key_passphrase);
   if (!node_key) return node_key.error();
   const auto validator_path = config.path_of(config.validator_key_file);
   if (std::filesystem::exists(validator_path)) {
-    auto k = load_key_file(validator_path, key_passphrase);
+    auto k = cli::load_key_file(validator_path, key_passphrase);
     if (!k) return k.error();
     n->validator_key_ = *k;
   }

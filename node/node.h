@@ -152,7 +152,7 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   // Reasons: the config's, the key files', "genesis-missing", "bad-genesis",
   // "genesis-mismatch", "store-open-failed" (e.g. another node runs on this
   // home), "safety-state-corrupt".
-  // `key_passphrase` decrypts encrypted key files (node/key_file.h).
+  // `key_passphrase` decrypts encrypted key files (cli/key_file.h).
   static Result<std::unique_ptr<Node>> open(boost::asio::io_context& io, const Config& config, Logger& logger,
                                             std::optional<std::string> key_passphrase = std::nullopt);
   ~Node() override;

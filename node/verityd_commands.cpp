@@ -8,16 +8,17 @@
 #include <filesystem>
 #include <fstream>
 #include <cstdlib>
-#include <map>
+#include <set>
 #include <optional>
 #include <ostream>
 #include <sstream>
 #include <thread>
 
-#include "node/client.h"  // process_io: the no-echo terminal prompt
+#include "cli/args.h"
+#include "cli/key_file.h"
+#include "cli/secret_file.h"
+#include "cli/terminal.h"
 #include "node/config.h"
-#include "node/key_file.h"
-#include "node/secret_file.h"
 #include "node/node.h"
 #include "node/safety_file.h"
 #include "node/rpc_backend.h"
@@ -30,57 +31,23 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// --name VALUE / --name=VALUE flags, and bare --switches.
-struct Flags {
-  std::map<std::string, std::string> values;
-  std::optional<std::string> get(const std::string& k) const {
-    auto it = values.find(k);
-    return it == values.end() ? std::nullopt : std::optional(it->second);
-  }
-  bool has(const std::string& k) const { return values.count(k) > 0; }
-};
+using cli::kExitFailure;
+using cli::kExitOk;
+using cli::kExitUsage;
+using Flags = cli::Args;
 
-// Parses `args` against the allowed flags (name -> takes a value). On error
-// writes a message and returns nullopt.
-std::optional<Flags> parse_flags(const std::string& command, const std::vector<std::string>& args,
-                                 const std::map<std::string, bool>& allowed, std::ostream& err) {
-  Flags f;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string a = args[i];
-    if (a.rfind("--", 0) != 0) {
-      err << "verityd " << command << ": unexpected argument '" << a << "'; run 'verityd " << command
-          << " --help'\n";
-      return std::nullopt;
-    }
-    std::string name = a.substr(2), value;
-    bool inline_value = false;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-      inline_value = true;
-    }
-    auto it = allowed.find(name);
-    if (it == allowed.end()) {
-      err << "verityd " << command << ": unknown option '--" << name << "'; run 'verityd " << command
-          << " --help'\n";
-      return std::nullopt;
-    }
-    if (it->second && !inline_value) {
-      if (i + 1 >= args.size()) {
-        err << "verityd " << command << ": option '--" << name << "' needs a value\n";
-        return std::nullopt;
-      }
-      value = args[++i];
-    }
-    f.values[name] = value;
-  }
-  return f;
+cli::CommandSpec spec_of(std::string command, std::set<std::string> with_value, std::set<std::string> switches = {}) {
+  return cli::CommandSpec{"verityd", std::move(command), std::move(with_value), std::move(switches), {}, 0, 0, ""};
 }
 
-bool wants_help(const std::vector<std::string>& args) {
-  for (const auto& a : args)
-    if (a == "--help" || a == "-h") return true;
-  return false;
+// Parses `args` by cli/args.h's rules; on error writes why and returns nullopt.
+std::optional<Flags> parse_flags(const cli::CommandSpec& spec, const std::vector<std::string>& args, std::ostream& err) {
+  auto f = cli::parse_args(spec, args);
+  if (!f) {
+    cli::usage_failure("verityd " + spec.command, f.error(), err);
+    return std::nullopt;
+  }
+  return std::move(*f);
 }
 
 std::optional<fs::path> home_of(const std::string& command, const Flags& f, std::ostream& err) {
@@ -120,7 +87,7 @@ std::optional<std::string> env(const char* name) {
 // and sets `code`.
 std::optional<std::string> init_passphrase(const Flags& f, std::ostream& err, int& code) {
   if (auto file = f.get("passphrase-file")) {
-    auto p = read_secret_file(*file, "--passphrase-file");
+    auto p = cli::read_secret_file(*file, "--passphrase-file");
     if (!p) {
       err << "verityd init: " << p.error().detail << "\n";
       code = kExitUsage;
@@ -129,7 +96,7 @@ std::optional<std::string> init_passphrase(const Flags& f, std::ostream& err, in
     return *p;
   }
   if (auto p = env(kPassphraseEnv)) return p;
-  auto prompt = process_io().prompt_secret;
+  auto prompt = cli::prompt_secret;
   auto first = prompt("Passphrase for the new key files: ");
   if (!first) {
     err << "verityd init: --encrypt-keys needs a passphrase and there is no terminal to ask on: pass "
@@ -166,15 +133,11 @@ const char* kInitHelp =
     "                          genesis/devnet.json only (validator-1 .. validator-4)\n";
 
 int cmd_init(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  if (wants_help(args)) {
-    out << kInitHelp;
-    return kExitOk;
-  }
-  auto f = parse_flags("init", args,
-                       {{"home", true}, {"genesis", true}, {"moniker", true}, {"p2p-listen", true},
-                        {"rpc-listen", true}, {"peers", true}, {"full-node", false}, {"devnet-validator", true},
-                        {"encrypt-keys", false}, {"passphrase-file", true}},
-                       err);
+  auto f = parse_flags(spec_of("init",
+                               {"home", "genesis", "moniker", "p2p-listen", "rpc-listen", "peers", "devnet-validator",
+                                "passphrase-file"},
+                               {"full-node", "encrypt-keys"}),
+                       args, err);
   if (!f) return kExitUsage;
   auto home = home_of("init", *f, err);
   if (!home) return kExitUsage;
@@ -257,7 +220,7 @@ int cmd_init(const std::vector<std::string>& args, std::ostream& out, std::ostre
     if (!f->has("full-node")) validator_key = SecretKey::generate();
   }
   auto write_key = [&](const fs::path& path, const SecretKey& key) {
-    return passphrase ? write_encrypted_key_file(path, key, *passphrase) : write_key_file(path, key);
+    return passphrase ? cli::write_encrypted_key_file(path, key, *passphrase) : cli::write_key_file(path, key);
   };
   if (auto s = write_key(c.path_of(c.node_key_file), *node_key); !s) {
     err << "verityd init: " << s.error().detail << "\n";
@@ -308,15 +271,14 @@ rpc::ServerLimits rpc_limits(const Config& c) {
   return l;
 }
 
-int cmd_start(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  if (wants_help(args)) {
-    out << "Usage: verityd start --home DIR [--log-level debug|info|warn|error]\n"
-           "Runs the node until SIGINT or SIGTERM, then flushes and closes the database.\n"
-           "Encrypted key files are opened with the passphrase in config.toml's passphrase_file,\n"
-           "else the environment variable VERITY_PASSPHRASE.\n";
-    return kExitOk;
-  }
-  auto f = parse_flags("start", args, {{"home", true}, {"log-level", true}}, err);
+const char* kStartHelp =
+    "Usage: verityd start --home DIR [--log-level debug|info|warn|error]\n"
+    "Runs the node until SIGINT or SIGTERM, then flushes and closes the database.\n"
+    "Encrypted key files are opened with the passphrase in config.toml's passphrase_file,\n"
+    "else the environment variable VERITY_PASSPHRASE.\n";
+
+int cmd_start(const std::vector<std::string>& args, std::ostream& /*out*/, std::ostream& err) {
+  auto f = parse_flags(spec_of("start", {"home", "log-level"}), args, err);
   if (!f) return kExitUsage;
   int code = kExitOk;
   auto config = config_of("start", *f, err, code);
@@ -332,7 +294,7 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& out, std::ostr
   // Secrets first, before the database is opened.
   std::optional<std::string> passphrase;
   if (!config->passphrase_file.empty()) {
-    auto p = read_secret_file(config->path_of(config->passphrase_file), "passphrase_file");
+    auto p = cli::read_secret_file(config->path_of(config->passphrase_file), "passphrase_file");
     if (!p) {
       err << "verityd start: " << p.error().reason << ": " << p.error().detail << " (config.toml: passphrase_file)\n";
       return kExitFailure;
@@ -343,7 +305,7 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& out, std::ostr
   }
   std::string auth_token;
   if (!config->rpc.auth_token_file.empty()) {
-    auto t = read_secret_file(config->path_of(config->rpc.auth_token_file), "rpc.auth_token_file");
+    auto t = cli::read_secret_file(config->path_of(config->rpc.auth_token_file), "rpc.auth_token_file");
     if (t) {
       if (auto s = rpc::check_auth_token(*t); !s) t = s.error();
     }
@@ -443,14 +405,23 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& out, std::ostr
   return failed ? kExitFailure : kExitOk;
 }
 
+const char* kShowNodeIdHelp =
+    "Usage: verityd show-node-id --home DIR\n"
+    "Prints the node key's public key (64 hex digits): what other nodes pin in\n"
+    "persistent_peers as NODEKEY@HOST:PORT. Needs no passphrase.\n";
+const char* kShowValidatorHelp =
+    "Usage: verityd show-validator --home DIR\n"
+    "Prints the validator (consensus) key's public key (64 hex digits): what\n"
+    "'verity create-validator --consensus-key' takes. Needs no passphrase.\n";
+
 int cmd_show_key(const std::string& command, bool validator, const std::vector<std::string>& args, std::ostream& out,
                  std::ostream& err) {
-  auto f = parse_flags(command, args, {{"home", true}}, err);
+  auto f = parse_flags(spec_of(command, {"home"}), args, err);
   if (!f) return kExitUsage;
   int code = kExitOk;
   auto config = config_of(command, *f, err, code);
   if (!config) return code;
-  auto key = key_file_public_key(config->path_of(validator ? config->validator_key_file : config->node_key_file));
+  auto key = cli::key_file_public_key(config->path_of(validator ? config->validator_key_file : config->node_key_file));
   if (!key) {
     err << "verityd " << command << ": " << key.error().detail << "\n";
     return kExitFailure;
@@ -459,14 +430,13 @@ int cmd_show_key(const std::string& command, bool validator, const std::vector<s
   return kExitOk;
 }
 
+const char* kVotesHelp =
+    "Usage: verityd votes --home DIR\n"
+    "Prints every vote this validator signed, one per line, oldest first:\n"
+    "  HEIGHT VIEW PHASE BLOCK_HASH\n";
+
 int cmd_votes(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  if (wants_help(args)) {
-    out << "Usage: verityd votes --home DIR\n"
-           "Prints every vote this validator signed, one per line, oldest first:\n"
-           "  HEIGHT VIEW PHASE BLOCK_HASH\n";
-    return kExitOk;
-  }
-  auto f = parse_flags("votes", args, {{"home", true}}, err);
+  auto f = parse_flags(spec_of("votes", {"home"}), args, err);
   if (!f) return kExitUsage;
   int code = kExitOk;
   auto config = config_of("votes", *f, err, code);
@@ -483,16 +453,16 @@ int cmd_votes(const std::vector<std::string>& args, std::ostream& out, std::ostr
 
 }  // namespace
 
-CliProgram verityd_program() {
+cli::CliProgram verityd_program() {
   return {"verityd",
           "the Verity validator node",
-          {{"init", "create a node home: keys, config.toml, genesis.json", cmd_init},
-           {"start", "run the node", cmd_start},
-           {"show-node-id", "print the node key (what peers pin)",
+          {{"init", "create a node home: keys, config.toml, genesis.json", kInitHelp, cmd_init},
+           {"start", "run the node", kStartHelp, cmd_start},
+           {"show-node-id", "print the node key (what peers pin)", kShowNodeIdHelp,
             [](const auto& a, auto& o, auto& e) { return cmd_show_key("show-node-id", false, a, o, e); }},
-           {"show-validator", "print the validator (consensus) key",
+           {"show-validator", "print the validator (consensus) key", kShowValidatorHelp,
             [](const auto& a, auto& o, auto& e) { return cmd_show_key("show-validator", true, a, o, e); }},
-           {"votes", "print every vote this validator signed", cmd_votes}}};
+           {"votes", "print every vote this validator signed", kVotesHelp, cmd_votes}}};
 }
 
 }  // namespace verity::node

@@ -7,10 +7,10 @@
 //   show-validator  prints the validator (consensus) key
 //   votes           prints every vote this validator ever signed
 
-#include "node/cli.h"
+#include "cli/program.h"
 
 namespace verity::node {
 
-CliProgram verityd_program();
+cli::CliProgram verityd_program();
 
 }  // namespace verity::node

@@ -16,5 +16,5 @@ int main(int argc, char** argv) {
   // node's CPU (bench/node_load.py, perf: page faults under memcpy, munmap
   // in free); 32 MiB is the ceiling the dynamic threshold would reach.
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  return verity::node::run_cli(verity::node::verityd_program(), argc, argv);
+  return verity::cli::run_cli(verity::node::verityd_program(), argc, argv);
 }

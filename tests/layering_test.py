@@ -15,8 +15,13 @@ import re
 import sys
 import tempfile
 
+# The RPC's client side: what the client and the worker daemon may use of rpc/.
+RPC_CLIENT = {"rpc/http_client.h", "rpc/ws_client.h", "rpc/json_codec.h"}
+
 # Project folders each library folder may include from (its own included),
-# and single headers allowed beyond them.
+# and single headers allowed beyond them. A folder inside another
+# (worker/daemon) is a library of its own: its files follow its row, and
+# its headers are its, not the outer folder's.
 PROJECT = {
     "core": {"core"},
     "consensus": {"core", "consensus"},
@@ -25,7 +30,15 @@ PROJECT = {
     "contracts": {"core", "contracts", "state/state_view.h", "state/application.h"},
     "worker": {"core", "worker"},
     "rpc": {"core", "rpc"},
-    "node": {"core", "consensus", "state", "contracts", "worker", "rpc", "node"},
+    # What the three programs share: the argument parser, key files.
+    "cli": {"core", "cli"},
+    # verity: the RPC's client side, and the accounts contract's record
+    # codec for the account proofs it checks.
+    "client": {"core", "cli", "client", "contracts/accounts.h"} | RPC_CLIENT,
+    # verity-worker, beside the sandbox it drives.
+    "worker/daemon": {"core", "cli", "worker", "worker/daemon"} | RPC_CLIENT,
+    # verityd: everything but the two other programs.
+    "node": {"core", "cli", "consensus", "state", "contracts", "worker", "rpc", "node"},
 }
 
 # Third-party headers by library; a folder may include those of the
@@ -49,11 +62,24 @@ LIBRARIES = {
     "contracts": set(),
     "worker": {"wabt", "seccomp"},
     "rpc": {"boost", "rapidjson"},
+    "cli": {"cryptopp", "rapidjson"},
+    "client": {"rapidjson"},
+    "worker/daemon": {"rapidjson"},
     "node": {"boost", "rapidjson", "openssl", "cryptopp", "toml", "secp256k1"},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 SOURCES = (".h", ".hpp", ".cpp", ".cc", ".c")
+
+
+def unit_of(path):
+    """The library folder (a PROJECT key) a path below the root belongs to:
+    the longest key it lies in, or None."""
+    best = None
+    for key in PROJECT:
+        if (path == key or path.startswith(key + "/")) and (best is None or len(key) > len(best)):
+            best = key
+    return best
 
 
 def violations(root):
@@ -62,6 +88,8 @@ def violations(root):
     for folder in sorted(PROJECT):
         top = os.path.join(root, folder)
         for dirpath, _, files in os.walk(top):
+            if unit_of(os.path.relpath(dirpath, root)) != folder:
+                continue  # an inner library folder: checked by its own row
             for name in sorted(files):
                 if not name.endswith(SOURCES):
                     continue
@@ -86,11 +114,12 @@ def violations(root):
 
 def check(folder, quote, header, root, dirpath):
     first = header.split("/", 1)[0]
-    if quote == '"' and "/" in header and first in PROJECT or first in ("client", "web", "tests", "bench"):
+    if quote == '"' and "/" in header and first in PROJECT or first in ("web", "tests", "bench"):
+        unit = unit_of(os.path.dirname(header)) or first
         allowed = PROJECT[folder]
-        if first in allowed or header in allowed:
+        if unit in allowed or header in allowed:
             return None
-        return f"{folder}/ may not use {first}/ (it may use: {', '.join(sorted(allowed))})"
+        return f"{folder}/ may not use {unit}/ (it may use: {', '.join(sorted(allowed))})"
     if quote == '"' and os.path.exists(os.path.join(dirpath, header)):
         return None  # a header beside the file
     for lib, pattern in THIRD_PARTY.items():
@@ -116,9 +145,19 @@ def self_test():
         put("core/y.cpp", '#include "rpc/api.h"\n#include <cryptopp/sha.h>\n')
         put("node/z.cpp", '#include "client/x.h"\n#include "state/chain.h"\n')
         put("worker/w.cpp", 'const char* k = R"(\n#include "node/node.h"\n)";\n#include "worker/sandbox.h"\n')
+        # The sandbox may not reach into the daemon beside it, nor the
+        # daemon into the node or the RPC server; the daemon may use the
+        # sandbox, the shared cli/ and the RPC's client side.
+        put("worker/v.cpp", '#include "worker/daemon/loop.h"\n')
+        put("worker/daemon/loop.cpp", '#include "worker/sandbox.h"\n#include "cli/args.h"\n#include "rpc/http_client.h"\n'
+                                      '#include "rpc/server.h"\n#include "node/node.h"\n#include <rapidjson/document.h>\n')
+        put("client/c.cpp", '#include "contracts/accounts.h"\n#include "contracts/tasks.h"\n#include "worker/sandbox.h"\n')
+        put("node/n.cpp", '#include "cli/key_file.h"\n#include "worker/daemon/loop.h"\n')
         got = {(p, n) for p, n, _, _ in violations(root)}
         want = {("contracts/bad.cpp", 2), ("contracts/worse.cpp", 1), ("consensus/x.cpp", 1),
-                ("consensus/x.cpp", 2), ("core/y.cpp", 1), ("node/z.cpp", 1)}
+                ("consensus/x.cpp", 2), ("core/y.cpp", 1), ("node/z.cpp", 1), ("worker/v.cpp", 1),
+                ("worker/daemon/loop.cpp", 4), ("worker/daemon/loop.cpp", 5), ("client/c.cpp", 2),
+                ("client/c.cpp", 3), ("node/n.cpp", 2)}
         assert got == want, f"self-test: caught {sorted(got)}, expected {sorted(want)}"
     print("ok: the checker catches forbidden includes of folders and libraries")
 

@@ -23,10 +23,6 @@ namespace verity::worker {
 
 namespace {
 
-constexpr std::array<std::string_view, 8> kNames = {
-    "ok", "trap", "out-of-fuel", "memory-exceeded", "output-too-large", "invalid-module", "forbidden-import",
-    "engine-failed",
-};
 constexpr std::array<std::string_view, 3> kEngines = {"interp", "aot", "node"};
 
 struct Refusal {
@@ -163,14 +159,6 @@ EngineResponse run_engine(const EngineRequest& req, const Bytes& instrumented, c
 }
 
 }  // namespace
-
-std::string_view outcome_name(Outcome o) { return kNames.at(static_cast<std::size_t>(o)); }
-
-std::optional<Outcome> outcome_from_name(std::string_view name) {
-  for (std::size_t i = 0; i < kNames.size(); ++i)
-    if (kNames[i] == name) return static_cast<Outcome>(i);
-  return std::nullopt;
-}
 
 std::string_view engine_name(Engine e) { return kEngines.at(static_cast<std::size_t>(e)); }
 

@@ -20,27 +20,16 @@
 #include "core/bytes.h"
 #include "core/hash.h"
 #include "core/result.h"
+#include "core/task_outcome.h"
 #include "core/transaction.h"
 #include "worker/module_inspect.h"
 
 namespace verity::worker {
 
-// How a run ended. The names (outcome_name) are stable, kebab-case, and part
-// of the result hash: never rename one.
-enum class Outcome : std::uint8_t {
-  ok,                // _start returned (exit code 0) or called proc_exit (its code)
-  trap,              // the module trapped; detail: the interpreter's message
-  out_of_fuel,       // fuel ran out; fuel_used == limits.fuel
-  memory_exceeded,   // declared memory above the cap, or a refused memory.grow and then a trap or a nonzero exit
-  output_too_large,  // stdout would pass limits.max_stdout
-  invalid_module,    // not run: unreadable, invalid, too large or the wrong shape; detail says why
-  forbidden_import,  // not run: imports outside the WASI subset; detail names them
-  engine_failed,     // not a result: the engine itself failed (a child crashed or was killed, node
-                     // missing, aot without fallback); never committed, detail says why
-};
-
-std::string_view outcome_name(Outcome o);
-std::optional<Outcome> outcome_from_name(std::string_view name);
+// How a run ended (core/task_outcome.h: the names are part of the result hash).
+using Outcome = TaskOutcome;
+using ::verity::outcome_from_name;
+using ::verity::outcome_name;
 
 // Which engine runs an instrumented module (docs/sandbox.md, "Engines").
 enum class Engine : std::uint8_t { interp, aot, node };

@@ -10,11 +10,12 @@
 #include "tests/test_support.h"
 #include "core/hex.h"
 #include "node/config.h"
-#include "node/key_file.h"
-#include "node/secret_file.h"
+#include "cli/key_file.h"
+#include "cli/secret_file.h"
 
 using namespace verity;
 using namespace verity::node;
+using namespace verity::cli;
 namespace fs = std::filesystem;
 
 namespace {

@@ -1,4 +1,4 @@
-#include "node/key_file.h"
+#include "cli/key_file.h"
 
 #include <sys/stat.h>
 
@@ -10,7 +10,7 @@
 
 #include "core/hex.h"
 
-namespace verity::node {
+namespace verity::cli {
 
 namespace {
 
@@ -120,4 +120,4 @@ Status write_encrypted_key_file(const std::filesystem::path& path, const SecretK
   return write_new_key_file(path, *text);
 }
 
-}  // namespace verity::node
+}  // namespace verity::cli

@@ -21,9 +21,15 @@
 
 #include "contracts/accounts.h"
 #include "core/keys.h"
-#include "node/cli.h"
+#include "cli/program.h"
 
-namespace verity::node {
+namespace verity::client {
+
+using cli::CliProgram;
+using cli::kExitFailure;
+using cli::kExitOk;
+using cli::kExitUsage;
+using cli::Subcommand;
 
 inline constexpr int kExitUnreachable = 3;
 inline constexpr const char* kDefaultRpcUrl = "http://127.0.0.1:7701";
@@ -85,4 +91,4 @@ Result<ProvenAccount> verify_account_proof(const rapidjson::Value& result, const
 Result<Amount> parse_amount_arg(std::string_view option, std::string_view text);
 Result<std::uint64_t> parse_u64_arg(std::string_view option, std::string_view text);
 
-}  // namespace verity::node
+}  // namespace verity::client

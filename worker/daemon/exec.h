@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace verity::node {
+namespace verity::worker {
 
 extern const char* const kExecHelp;
 
@@ -18,4 +18,4 @@ extern const char* const kExecHelp;
 // (unreadable file, engine failure), 2 on a usage error.
 int exec_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
-}  // namespace verity::node
+}  // namespace verity::worker

@@ -4,9 +4,9 @@
 #include <sstream>
 
 #include "core/version.h"
-#include "node/cli.h"
+#include "cli/program.h"
 
-using namespace verity::node;
+using namespace verity::cli;
 
 namespace {
 struct Run {
@@ -20,7 +20,8 @@ Run run(const CliProgram& p, std::vector<std::string> args) {
 }
 CliProgram program() {
   return {"verityd", "the node",
-          {{"echo", "prints its arguments", [](const std::vector<std::string>& a, std::ostream& o, std::ostream&) {
+          {{"echo", "prints its arguments", "Usage: verityd echo [ARGS...]\n",
+            [](const std::vector<std::string>& a, std::ostream& o, std::ostream&) {
               for (const auto& s : a) o << s << ";";
               return 0;
             }}}};
@@ -53,4 +54,21 @@ BOOST_AUTO_TEST_CASE(usage_errors_say_what_to_do) {
   BOOST_TEST(unknown.err.find("verityd --help") != std::string::npos);
   auto flag = run(program(), {"--bogus"});
   BOOST_TEST(flag.err.find("unknown option '--bogus'") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_command_help_is_printed_without_running_it) {
+  for (const char* flag : {"--help", "-h"}) {
+    auto r = run(program(), {"echo", "a", flag});
+    BOOST_TEST(r.code == kExitOk);
+    BOOST_TEST(r.out == "Usage: verityd echo [ARGS...]\n");  // not "a;--help;"
+  }
+  // After "--" it is an argument like any other.
+  auto r = run(program(), {"echo", "--", "--help"});
+  BOOST_TEST(r.out == "--;--help;");
+}
+
+BOOST_AUTO_TEST_CASE(usage_failure_prints_the_detail_and_returns_2) {
+  std::ostringstream err;
+  BOOST_TEST(usage_failure("verityd init", verity::make_error("usage", "missing --home DIR"), err) == kExitUsage);
+  BOOST_TEST(err.str() == "verityd init: missing --home DIR\n");
 }

@@ -7,12 +7,12 @@
 #include <rapidjson/document.h>
 
 #include "core/hex.h"
-#include "node/keystore.h"
+#include "cli/keystore.h"
 #include "rpc/json_codec.h"
 #include "tests/test_support.h"
 
 using namespace verity;
-using namespace verity::node;
+using namespace verity::cli;
 using verity::testing::TempDir;
 
 namespace {

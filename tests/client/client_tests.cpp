@@ -8,15 +8,16 @@
 
 #include "core/hex.h"
 #include "core/params.h"
-#include "node/client.h"
-#include "node/keystore.h"
+#include "client/client.h"
+#include "cli/keystore.h"
 #include "rpc/json_codec.h"
 #include "tests/chain_support.h"
 #include "tests/fake_rpc_server.h"
 #include "tests/test_support.h"
 
 using namespace verity;
-using namespace verity::node;
+using namespace verity::client;
+using namespace verity::cli;
 using verity::testing::FakeRpcServer;
 using verity::testing::TempDir;
 

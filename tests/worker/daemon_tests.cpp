@@ -15,7 +15,7 @@
 
 #include "core/hash.h"
 #include "core/hex.h"
-#include "node/worker_loop.h"
+#include "worker/daemon/loop.h"
 #include "tests/fake_rpc_server.h"
 #include "tests/test_support.h"
 
@@ -101,15 +101,15 @@ struct Ran {
 // Runs verity-worker against `node` until `done` holds (or 20 s), then stops it.
 Ran run_worker_until(FakeNode& node, const std::function<bool()>& done) {
   TempDir home("worker-loop");
-  BOOST_REQUIRE(node::init_worker_home(home.path, kWorkerName).ok());
-  node::WorkerOptions o;
+  BOOST_REQUIRE(worker::init_worker_home(home.path, kWorkerName).ok());
+  worker::WorkerOptions o;
   o.home = home.path;
   o.rpc_url = node.server->url();
   o.poll_seconds = 0.05;
   std::ostringstream log;
   std::atomic<bool> stop{false};
   Status result;
-  std::thread t([&] { result = node::run_worker(o, log, stop); });
+  std::thread t([&] { result = worker::run_worker(o, log, stop); });
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (!done() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -1,13 +1,14 @@
-#include "node/cli.h"
+#include "cli/program.h"
 
 #include <algorithm>
 #include <iostream>
 #include <ostream>
 #include <sstream>
 
+#include "cli/args.h"
 #include "core/version.h"
 
-namespace verity::node {
+namespace verity::cli {
 
 std::string usage(const CliProgram& program) {
   std::ostringstream o;
@@ -40,10 +41,22 @@ int run_cli(const CliProgram& program, const std::vector<std::string>& args, std
     out << program.name << " " << kVersion << "\n";
     return kExitOk;
   }
-  for (const auto& c : program.commands)
-    if (c.name == first) return c.run(std::vector<std::string>(args.begin() + 1, args.end()), out, err);
+  for (const auto& c : program.commands) {
+    if (c.name != first) continue;
+    std::vector<std::string> rest(args.begin() + 1, args.end());
+    if (!c.help.empty() && wants_help(rest)) {
+      out << c.help;
+      return kExitOk;
+    }
+    return c.run(rest, out, err);
+  }
   err << program.name << ": unknown " << (first.rfind("-", 0) == 0 ? "option" : "command") << " '"
       << first << "'; run '" << program.name << " --help' to see what it accepts\n";
+  return kExitUsage;
+}
+
+int usage_failure(const std::string& label, const Error& error, std::ostream& err) {
+  err << label << ": " << (error.detail.empty() ? error.reason : error.detail) << "\n";
   return kExitUsage;
 }
 
@@ -52,4 +65,4 @@ int run_cli(const CliProgram& program, int argc, char** argv) {
   return run_cli(program, args, std::cout, std::cerr);
 }
 
-}  // namespace verity::node
+}  // namespace verity::cli

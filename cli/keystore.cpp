@@ -1,4 +1,4 @@
-#include "node/keystore.h"
+#include "cli/keystore.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -22,7 +22,7 @@
 
 #include "core/hex.h"
 
-namespace verity::node {
+namespace verity::cli {
 
 namespace fs = std::filesystem;
 
@@ -340,4 +340,4 @@ std::vector<KeyFileInfo> Keystore::list(std::vector<std::string>* problems) cons
   return out;
 }
 
-}  // namespace verity::node
+}  // namespace verity::cli

@@ -3,7 +3,7 @@
 // in the home directory, in one of two forms:
 //
 //   plain      {"type": "bip340-secp256k1", "public_key": "<64 hex>", "secret_key": "<64 hex>"}
-//   encrypted  node/keystore.h's format (scrypt + AES-256-GCM under a
+//   encrypted  cli/keystore.h's format (scrypt + AES-256-GCM under a
 //              passphrase; the public key in the clear), written by
 //              `verityd init --encrypt-keys`
 //
@@ -20,9 +20,9 @@
 
 #include "core/keys.h"
 #include "core/result.h"
-#include "node/keystore.h"
+#include "cli/keystore.h"
 
-namespace verity::node {
+namespace verity::cli {
 
 // Reads a plain or an encrypted key file; an encrypted one needs
 // `passphrase`. Reasons: "key-missing", "key-unsafe-permissions",
@@ -45,4 +45,4 @@ Status write_key_file(const std::filesystem::path& path, const SecretKey& key);
 Status write_encrypted_key_file(const std::filesystem::path& path, const SecretKey& key, std::string_view passphrase,
                                 const ScryptParams& params = {});
 
-}  // namespace verity::node
+}  // namespace verity::cli

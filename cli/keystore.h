@@ -25,7 +25,7 @@
 #include "core/keys.h"
 #include "core/result.h"
 
-namespace verity::node {
+namespace verity::cli {
 
 struct ScryptParams {
   std::uint64_t n = 1u << 15;  // CPU/memory cost, a power of two; 2^15 with r = 8 is 32 MiB
@@ -95,4 +95,4 @@ class Keystore {
   ScryptParams params_;
 };
 
-}  // namespace verity::node
+}  // namespace verity::cli

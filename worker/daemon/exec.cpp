@@ -1,9 +1,8 @@
-#include "node/worker_exec.h"
+#include "worker/daemon/exec.h"
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <set>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -11,10 +10,14 @@
 
 #include "core/hash.h"
 #include "core/hex.h"
-#include "node/cli.h"
+#include "cli/args.h"
+#include "cli/program.h"
 #include "worker/sandbox.h"
 
-namespace verity::node {
+namespace verity::worker {
+
+using cli::kExitFailure;
+using cli::kExitOk;
 
 const char* const kExecHelp =
     "Usage: verity-worker exec FILE.wasm [--input FILE] [--arg A]... [--fuel N]\n"
@@ -68,61 +71,39 @@ bool read_all(const std::string& path, Bytes* out) {
   return !f.bad();
 }
 
+const cli::CommandSpec kExecSpec{"verity-worker", "exec", {"input", "arg", "fuel", "engine", "cache"}, {"json"},
+                                  {"arg"}, 1, 1, "a module FILE.wasm"};
+
 int usage_error(std::ostream& err, const std::string& what) {
-  err << "verity-worker exec: " << what << "; run 'verity-worker exec --help'\n";
-  return kExitUsage;
+  return cli::usage_failure("verity-worker exec", kExecSpec.usage(what), err);
 }
 
 }  // namespace
 
 int exec_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  std::string file, input_file, cache = default_cache();
-  std::vector<std::string> task_args;
+  auto parsed = cli::parse_args(kExecSpec, args);
+  if (!parsed) return cli::usage_failure("verity-worker exec", parsed.error(), err);
+  const std::string file = parsed->positional[0];
+  const std::string input_file = parsed->get("input").value_or("");
+  const std::vector<std::string> task_args = parsed->all("arg");
+  const bool json = parsed->has("json");
   worker::SandboxLimits limits;
   worker::EngineConfig engine;
   engine.engine = worker::Engine::aot;
-  bool json = false;
-  std::set<std::string> seen;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
-      out << kExecHelp;
-      return kExitOk;
-    }
-    if (a.rfind("--", 0) != 0) {
-      if (!file.empty()) return usage_error(err, "one module only (got '" + file + "' and '" + a + "')");
-      file = a;
-      continue;
-    }
-    if (a == "--json") {
-      json = true;
-      continue;
-    }
-    static const std::set<std::string> with_value = {"--input", "--arg", "--fuel", "--engine", "--cache"};
-    if (!with_value.count(a)) return usage_error(err, "unknown option '" + a + "'");
-    if (i + 1 >= args.size()) return usage_error(err, a + " needs a value");
-    if (a != "--arg" && !seen.insert(a).second) return usage_error(err, a + " given twice");
-    const std::string& v = args[++i];
-    if (a == "--input") {
-      input_file = v;
-    } else if (a == "--arg") {
-      task_args.push_back(v);
-    } else if (a == "--cache") {
-      cache = v;
-    } else if (a == "--fuel") {
-      char* end = nullptr;
-      errno = 0;
-      unsigned long long n = std::strtoull(v.c_str(), &end, 10);
-      if (v.empty() || v[0] == '-' || *end || errno == ERANGE || n == 0)
-        return usage_error(err, "--fuel takes a positive whole number, not '" + v + "'");
-      limits.fuel = n;
-    } else if (a == "--engine") {
-      auto e = worker::engine_from_name(v);
-      if (!e) return usage_error(err, "--engine is aot, interp or node, not '" + v + "'");
-      engine.engine = *e;
-    }
+  if (auto v = parsed->get("fuel")) {
+    char* end = nullptr;
+    errno = 0;
+    unsigned long long n = std::strtoull(v->c_str(), &end, 10);
+    if (v->empty() || (*v)[0] == '-' || *end || errno == ERANGE || n == 0)
+      return usage_error(err, "--fuel takes a positive whole number, not '" + *v + "'");
+    limits.fuel = n;
   }
-  if (file.empty()) return usage_error(err, "a module FILE.wasm is required");
+  if (auto v = parsed->get("engine")) {
+    auto e = worker::engine_from_name(*v);
+    if (!e) return usage_error(err, "--engine is aot, interp or node, not '" + *v + "'");
+    engine.engine = *e;
+  }
+  const std::string cache = parsed->get("cache").value_or(default_cache());
   engine.aot_cache_dir = cache;
 
   Bytes module, input;
@@ -164,4 +145,4 @@ int exec_command(const std::vector<std::string>& args, std::ostream& out, std::o
   return r.outcome == worker::Outcome::engine_failed ? kExitFailure : kExitOk;
 }
 
-}  // namespace verity::node
+}  // namespace verity::worker

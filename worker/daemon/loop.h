@@ -3,7 +3,7 @@
 // (docs/worker.md).
 //
 // HOME holds:
-//   worker.key        the worker's key, a plain key file (node/key_file.h,
+//   worker.key        the worker's key, a plain key file (cli/key_file.h,
 //                     mode 0600): the worker signs unattended, so it cannot
 //                     ask for a passphrase; protect HOME like a validator's.
 //   tasks/ID.json     per-task state, written atomically (temp + rename)
@@ -30,7 +30,7 @@
 #include "core/result.h"
 #include "worker/sandbox.h"
 
-namespace verity::node {
+namespace verity::worker {
 
 struct WorkerOptions {
   std::filesystem::path home;
@@ -54,4 +54,4 @@ Status run_worker(const WorkerOptions& options, std::ostream& log, const std::at
 // verity-worker's command line.
 int worker_main(int argc, char** argv);
 
-}  // namespace verity::node
+}  // namespace verity::worker

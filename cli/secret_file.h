@@ -15,7 +15,7 @@
 
 #include "core/result.h"
 
-namespace verity::node {
+namespace verity::cli {
 
 // `what` names the secret in messages ("passphrase file"). Reasons:
 // "secret-file-missing" (cannot be read), "secret-file-unsafe-permissions"
@@ -23,4 +23,4 @@ namespace verity::node {
 // "secret-file-empty" (its first line is empty).
 Result<std::string> read_secret_file(const std::filesystem::path& path, std::string_view what);
 
-}  // namespace verity::node
+}  // namespace verity::cli

@@ -1,5 +1,5 @@
-#include "node/worker_loop.h"
-#include "node/worker_exec.h"
+#include "worker/daemon/loop.h"
+#include "worker/daemon/exec.h"
 
 #include <sys/random.h>
 
@@ -26,17 +26,20 @@
 #include "core/hash.h"
 #include "core/hex.h"
 #include "core/transaction.h"
-#include "node/cli.h"
-#include "node/key_file.h"
+#include "cli/args.h"
+#include "cli/key_file.h"
+#include "cli/program.h"
 #include "rpc/http_client.h"
 #include "rpc/json_codec.h"
 #include "rpc/ws_client.h"
 #include "worker/child_process.h"
 #include "worker/sandbox.h"
 
-namespace verity::node {
+namespace verity::worker {
 namespace fs = std::filesystem;
 using Json = rapidjson::Value;
+using cli::kExitFailure;
+using cli::kExitOk;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -222,8 +225,8 @@ std::string str_of(const Json& v, const char* name) {
 }
 
 std::string outcome_text(std::uint64_t n) {
-  if (n > static_cast<std::uint64_t>(worker::Outcome::forbidden_import)) return "outcome " + std::to_string(n);
-  return std::string(worker::outcome_name(static_cast<worker::Outcome>(n)));
+  auto known = outcome_name_of(n);
+  return known ? std::string(*known) : "outcome " + std::to_string(n);
 }
 
 std::string now_text() {
@@ -904,14 +907,14 @@ Result<PublicKey> init_worker_home(const fs::path& home, const std::optional<std
   fs::create_directories(home, ec);
   if (ec) return local_error("io", "cannot create " + home.string() + ": " + ec.message());
   SecretKey key = insecure_name ? SecretKey::derive_insecure(*insecure_name) : SecretKey::generate();
-  if (auto st = write_key_file(home / kWorkerKeyFile, key); !st) return st.error();
+  if (auto st = cli::write_key_file(home / kWorkerKeyFile, key); !st) return st.error();
   return key.public_key();
 }
 
 Status run_worker(const WorkerOptions& options, std::ostream& log, const std::atomic<bool>& stop) {
   auto url = rpc::parse_rpc_url(options.rpc_url);
   if (!url) return url.error();
-  auto key = load_key_file(options.home / kWorkerKeyFile);
+  auto key = cli::load_key_file(options.home / kWorkerKeyFile);
   if (!key) {
     Error e = key.error();
     if (e.reason == "key-missing") e.detail += "; create it with 'verity-worker init --home " + options.home.string() + "'";
@@ -936,73 +939,27 @@ const char* kInitHelp =
     "Creates HOME/worker.key (mode 0600) with a fresh key and prints its public key.\n"
     "  --devnet-name NAME  INSECURE: the key derived from a public name (devnets only)\n";
 
-struct Parsed {
-  std::map<std::string, std::string> opts;
-  std::set<std::string> flags;
-};
-
-Result<Parsed> parse(const std::vector<std::string>& args, const std::set<std::string>& with_value,
-                     const std::set<std::string>& flags) {
-  Parsed p;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string a = args[i];
-    if (a.rfind("--", 0) != 0) return make_error("usage", "unexpected argument '" + a + "'");
-    std::string name = a.substr(2), value;
-    bool has_value = false;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-      has_value = true;
-    }
-    if (flags.count(name)) {
-      p.flags.insert(name);
-    } else if (with_value.count(name)) {
-      if (!has_value) {
-        if (i + 1 >= args.size()) return make_error("usage", "--" + name + " needs a value");
-        value = args[++i];
-      }
-      p.opts[name] = value;
-    } else {
-      return make_error("usage", "unknown option '--" + name + "'");
-    }
-  }
-  return p;
-}
+const cli::CommandSpec kRunSpec{"verity-worker", "run", {"home", "rpc", "stake", "engine"}, {"byzantine"}, {}, 0, 0, ""};
+const cli::CommandSpec kInitSpec{"verity-worker", "init", {"home", "devnet-name"}, {}, {}, 0, 0, ""};
 
 int run_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  for (const auto& a : args)
-    if (a == "--help" || a == "-h") {
-      out << kRunHelp;
-      return kExitOk;
-    }
-  auto p = parse(args, {"home", "rpc", "stake", "engine"}, {"byzantine"});
-  if (!p) {
-    err << "verity-worker: " << p.error().detail << "; run 'verity-worker run --help'\n";
-    return kExitUsage;
-  }
+  auto p = cli::parse_args(kRunSpec, args);
+  if (!p) return cli::usage_failure("verity-worker", p.error(), err);
+  auto home = cli::required(*p, kRunSpec, "home", "DIR");
+  if (!home) return cli::usage_failure("verity-worker", home.error(), err);
   WorkerOptions o;
-  if (!p->opts.count("home")) {
-    err << "verity-worker: --home DIR is required; run 'verity-worker run --help'\n";
-    return kExitUsage;
-  }
-  o.home = p->opts["home"];
-  o.rpc_url = p->opts.count("rpc") ? p->opts["rpc"] : "http://127.0.0.1:7701";
-  o.byzantine = p->flags.count("byzantine") > 0;
-  if (p->opts.count("engine")) {
-    auto e = worker::engine_from_name(p->opts["engine"]);
-    if (!e || *e == worker::Engine::node) {
-      err << "verity-worker: --engine is aot or interp, not '" << p->opts["engine"]
-          << "'; run 'verity-worker run --help'\n";
-      return kExitUsage;
-    }
+  o.home = *home;
+  o.rpc_url = p->get("rpc").value_or("http://127.0.0.1:7701");
+  o.byzantine = p->has("byzantine");
+  if (auto name = p->get("engine")) {
+    auto e = worker::engine_from_name(*name);
+    if (!e || *e == worker::Engine::node)
+      return cli::usage_failure("verity-worker", kRunSpec.usage("--engine is aot or interp, not '" + *name + "'"), err);
     o.engine = *e;
   }
-  if (p->opts.count("stake")) {
-    auto a = Amount::parse(p->opts["stake"]);
-    if (!a) {
-      err << "verity-worker: --stake: " << a.error().to_string() << "\n";
-      return kExitUsage;
-    }
+  if (auto stake = p->get("stake")) {
+    auto a = Amount::parse(*stake);
+    if (!a) return cli::usage_failure("verity-worker", kRunSpec.usage("--stake: " + a.error().to_string()), err);
     o.stake = *a;
   }
   std::signal(SIGINT, on_stop_signal);
@@ -1018,29 +975,20 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
 }
 
 int init_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  for (const auto& a : args)
-    if (a == "--help" || a == "-h") {
-      out << kInitHelp;
-      return kExitOk;
-    }
-  auto p = parse(args, {"home", "devnet-name"}, {});
-  if (!p || !p->opts.count("home")) {
-    err << "verity-worker init: " << (p ? "--home DIR is required" : p.error().detail)
-        << "; run 'verity-worker init --help'\n";
-    return kExitUsage;
-  }
-  std::optional<std::string> name;
-  if (p->opts.count("devnet-name")) {
-    name = p->opts["devnet-name"];
+  auto p = cli::parse_args(kInitSpec, args);
+  if (!p) return cli::usage_failure("verity-worker init", p.error(), err);
+  auto home = cli::required(*p, kInitSpec, "home", "DIR");
+  if (!home) return cli::usage_failure("verity-worker init", home.error(), err);
+  std::optional<std::string> name = p->get("devnet-name");
+  if (name)
     err << "verity-worker init: WARNING: key derived from the public name '" << *name
         << "': anyone can sign for it (devnets only)\n";
-  }
-  auto k = init_worker_home(p->opts["home"], name);
+  auto k = init_worker_home(*home, name);
   if (!k) {
     err << "verity-worker init: " << k.error().to_string() << "\n";
     return kExitFailure;
   }
-  out << "worker key " << k->hex() << " in " << (fs::path(p->opts["home"]) / kWorkerKeyFile).string() << "\n";
+  out << "worker key " << k->hex() << " in " << (fs::path(*home) / kWorkerKeyFile).string() << "\n";
   return kExitOk;
 }
 
@@ -1049,18 +997,18 @@ int init_command(const std::vector<std::string>& args, std::ostream& out, std::o
 int worker_main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   // `verity-worker --home DIR ...` is `verity-worker run --home DIR ...`.
-  if (!args.empty() && args[0].rfind("--", 0) == 0 && args[0] != "--help" && args[0] != "--version") {
-    return run_command(args, std::cout, std::cerr);
-  }
-  CliProgram program{"verity-worker",
+  if (!args.empty() && args[0].rfind("--", 0) == 0 && args[0] != "--help" && args[0] != "--version")
+    args.insert(args.begin(), "run");
+  cli::CliProgram program{"verity-worker",
                      "runs the WASM tasks assigned to its key",
-                     {Subcommand{"init", "--home DIR [--devnet-name NAME]: create the worker key", init_command},
-                      Subcommand{"run", "--home DIR [--rpc URL] [--engine E] [--byzantine] [--stake N]: run assigned tasks",
-                                 run_command},
-                      Subcommand{"exec", "FILE.wasm [--input FILE] [--arg A]... [--fuel N] [--engine E] [--json]: run one "
+                     {cli::Subcommand{"init", "--home DIR [--devnet-name NAME]: create the worker key", kInitHelp,
+                                 init_command},
+                      cli::Subcommand{"run", "--home DIR [--rpc URL] [--engine E] [--byzantine] [--stake N]: run assigned tasks",
+                                 kRunHelp, run_command},
+                      cli::Subcommand{"exec", "FILE.wasm [--input FILE] [--arg A]... [--fuel N] [--engine E] [--json]: run one "
                                          "module locally, exactly as a worker would",
-                                 exec_command}}};
-  return run_cli(program, argc, argv);
+                                 kExecHelp, exec_command}}};
+  return cli::run_cli(program, args, std::cout, std::cerr);
 }
 
-}  // namespace verity::node
+}  // namespace verity::worker

@@ -1,4 +1,4 @@
-#include "node/secret_file.h"
+#include "cli/secret_file.h"
 
 #include <sys/stat.h>
 
@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace verity::node {
+namespace verity::cli {
 
 Result<std::string> read_secret_file(const std::filesystem::path& path, std::string_view what) {
   const std::string name = path.string();
@@ -28,4 +28,4 @@ Result<std::string> read_secret_file(const std::filesystem::path& path, std::str
   return secret;
 }
 
-}  // namespace verity::node
+}  // namespace verity::cli

@@ -1,0 +1,185 @@
+#include "client/session.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "core/block.h"
+#include "core/hex.h"
+#include "core/params.h"
+#include "core/state_proof.h"
+#include "core/transaction.h"
+#include "core/validator_set.h"
+#include "cli/keystore.h"
+#include "cli/secret_file.h"
+#include "rpc/http_client.h"
+#include "rpc/json_codec.h"
+#include "rpc/ws_client.h"
+#include "core/task_outcome.h"
+
+
+namespace verity::client {
+
+namespace {
+
+// --- keys -------------------------------------------------------------------------
+
+const char* kKeysHelp =
+    "Usage: verity keys new NAME | list | show NAME | import NAME [--secret-hex HEX]\n"
+    "Key files live in HOME/keys (--home DIR, default ~/.verity), one NAME.json each, the secret\n"
+    "encrypted with a passphrase (scrypt, AES-256-GCM), mode 0600, never overwritten.\n\n"
+    "  new NAME               creates a key (asks for the passphrase twice on a terminal)\n"
+    "  list                   names and addresses (no passphrase needed)\n"
+    "  show NAME              one key's address and file\n"
+    "  import NAME            stores an existing secret key: --secret-hex HEX, or 64 hex digits\n"
+    "                         on stdin (safer: command lines end up in shell history)\n\n"
+    "The passphrase comes from --passphrase-file FILE, else VERITY_PASSPHRASE, else a prompt.\n";
+
+void print_key(Session& s, const KeyFileInfo& info, const fs::path& file, const char* verb) {
+  if (s.json()) {
+    rapidjson::Document d(rapidjson::kObjectType);
+    auto& a = d.GetAllocator();
+    d.AddMember("name", rpc::to_json(info.name, a), a);
+    d.AddMember("address", rpc::to_json(info.address.hex(), a), a);
+    d.AddMember("file", rpc::to_json(file.string(), a), a);
+    print_json(s.io().out, d);
+    return;
+  }
+  if (verb) s.io().out << verb << " key '" << info.name << "'\n";
+  s.io().out << "name     " << info.name << "\naddress  " << info.address.hex() << "\nfile     " << file.string() << "\n";
+}
+
+Status keys_store(Session& s, const std::string& name, const SecretKey& key) {
+  auto ks = s.keystore();
+  if (!ks) return ks.error();
+  if (ks->exists(name))
+    return make_error("key-exists", ks->path_of(name).string() +
+                                        " exists already; key files are never overwritten: choose another name");
+  auto pass = s.passphrase(name, true);
+  if (!pass) return pass.error();
+  if (auto st = ks->create(name, key, *pass); !st) return st;
+  print_key(s, KeyFileInfo{name, key.public_key()}, ks->path_of(name), s.command() == "keys new" ? "created" : "imported");
+  if (!s.json())
+    s.io().out << "Keep the passphrase and a copy of the file: the key cannot be recovered without both.\n";
+  return {};
+}
+
+Status cmd_keys(Session& s, const std::vector<std::string>& args) {
+  if (args.empty()) return usage_error("missing a keys command (new, list, show, import); run 'verity keys --help'");
+  const std::string sub = args[0];
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  auto check_name = [](const std::string& name) -> Status {
+    if (!is_valid_key_name(name))
+      return usage_error("'" + name + "' is not a valid key name: use 1 to 32 letters, digits, '.', '_' or '-', "
+                         "starting with a letter or digit");
+    return {};
+  };
+  if (sub == "new") {
+    Spec spec{"keys new", {}, {}, 1, 1, "NAME"};
+    auto a = parse_args(spec, rest);
+    if (!a) return a.error();
+    const std::string name = a->positional[0];
+    if (auto st = check_name(name); !st) return st;
+    return keys_store(s, name, SecretKey::generate());
+  }
+  if (sub == "import") {
+    Spec spec{"keys import", {"secret-hex"}, {}, 1, 1, "NAME"};
+    auto a = parse_args(spec, rest);
+    if (!a) return a.error();
+    const std::string name = a->positional[0];
+    if (auto st = check_name(name); !st) return st;
+    std::string hex;
+    if (auto h = a->get("secret-hex")) {
+      hex = *h;
+    } else if (s.io().stdin_is_terminal && s.io().prompt_secret) {
+      auto typed = s.io().prompt_secret("Secret key of '" + name + "' (64 hex digits): ");
+      if (!typed || typed->empty()) return usage_error("no secret key: pass --secret-hex HEX or type 64 hex digits");
+      hex = *typed;
+    } else {
+      std::getline(s.io().in, hex);
+      while (!hex.empty() && (hex.back() == '\r' || hex.back() == ' ' || hex.back() == '\t')) hex.pop_back();
+      if (hex.empty()) return usage_error("no secret key: pass --secret-hex HEX or write 64 hex digits to stdin");
+    }
+    auto raw = from_hex(hex);
+    if (!raw || raw->size() != 32) return usage_error("the secret key must be 64 hex digits (32 bytes)");
+    auto key = SecretKey::from_bytes(*raw);
+    std::fill(raw->begin(), raw->end(), 0);
+    std::fill(hex.begin(), hex.end(), '\0');
+    if (!key) return usage_error("not a valid secret key: " + key.error().to_string());
+    return keys_store(s, name, *key);
+  }
+  if (sub == "list") {
+    Spec spec{"keys list", {}, {}, 0, 0, ""};
+    auto a = parse_args(spec, rest);
+    if (!a) return a.error();
+    auto ks = s.keystore();
+    if (!ks) return ks.error();
+    std::vector<std::string> problems;
+    auto keys = ks->list(&problems);
+    for (const auto& p : problems) s.io().err << "verity keys list: skipped " << p << "\n";
+    if (s.json()) {
+      rapidjson::Document d(rapidjson::kArrayType);
+      auto& al = d.GetAllocator();
+      for (const auto& k : keys) {
+        Json o(rapidjson::kObjectType);
+        o.AddMember("name", rpc::to_json(k.name, al), al);
+        o.AddMember("address", rpc::to_json(k.address.hex(), al), al);
+        d.PushBack(o, al);
+      }
+      print_json(s.io().out, d);
+    } else if (keys.empty()) {
+      s.io().out << "no keys in " << ks->dir().string() << ": create one with 'verity keys new NAME'\n";
+    } else {
+      for (const auto& k : keys) s.io().out << k.address.hex() << "  " << k.name << "\n";
+    }
+    return {};
+  }
+  if (sub == "show") {
+    Spec spec{"keys show", {}, {}, 1, 1, "NAME"};
+    auto a = parse_args(spec, rest);
+    if (!a) return a.error();
+    const std::string name = a->positional[0];
+    if (auto st = check_name(name); !st) return st;
+    auto ks = s.keystore();
+    if (!ks) return ks.error();
+    if (!ks->exists(name))
+      return make_error("unknown-key", "no key named '" + name + "' in " + ks->dir().string() +
+                                           ": 'verity keys list' shows the keys there; 'verity keys new " + name +
+                                           "' creates one");
+    auto info = ks->info(name);
+    if (!info) return info.error();
+    print_key(s, *info, ks->path_of(name), nullptr);
+    return {};
+  }
+  return usage_error("unknown keys command '" + sub + "'; run 'verity keys --help'");
+}
+
+}  // namespace
+
+std::vector<Command> key_commands() {
+  return {
+      {"keys", "new NAME | list | show NAME | import NAME: encrypted key files", kKeysHelp, cmd_keys},
+  };
+}
+
+}  // namespace verity::client

@@ -1,0 +1,126 @@
+#include "client/session.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "core/block.h"
+#include "core/hex.h"
+#include "core/params.h"
+#include "core/state_proof.h"
+#include "core/transaction.h"
+#include "core/validator_set.h"
+#include "cli/keystore.h"
+#include "cli/secret_file.h"
+#include "rpc/http_client.h"
+#include "rpc/json_codec.h"
+#include "rpc/ws_client.h"
+#include "core/task_outcome.h"
+
+
+namespace verity::client {
+
+Result<ProvenAccount> verify_account_proof(const Json& result, const PublicKey& address, std::string_view chain_id) {
+  auto bad = [](const std::string& reason, const std::string& why) { return make_error(reason, why); };
+  const Json* p = member(result, "proof");
+  if (!p || !p->IsObject()) return bad("proof-missing", "the answer holds no proof");
+  auto hex_field = [&](const char* name) -> Result<Bytes> {
+    const Json* v = member(*p, name);
+    if (!v || !v->IsString()) return bad("proof-malformed", std::string("proof.") + name + ": missing or not a string");
+    auto raw = from_hex(std::string_view(v->GetString(), v->GetStringLength()));
+    if (!raw) return bad("proof-malformed", std::string("proof.") + name + ": not hex");
+    return raw;
+  };
+  auto height = u64_of(*p, "height");
+  if (!height) return bad("proof-malformed", "proof.height: missing or not an unsigned integer");
+  auto key = hex_field("key");
+  if (!key) return key.error();
+  if (*key != contracts::account_key(address))
+    return bad("proof-wrong-key", "the proof is for another state key than the account " + address.hex());
+  std::optional<Bytes> value;
+  if (const Json* v = member(*p, "value"); v && !v->IsNull()) {
+    auto raw = hex_field("value");
+    if (!raw) return raw.error();
+    value = std::move(*raw);
+  } else if (!v) {
+    return bad("proof-malformed", "proof.value: missing (null when the account does not exist)");
+  }
+  auto root_bytes = hex_field("root");
+  if (!root_bytes) return root_bytes.error();
+  if (root_bytes->size() != 32) return bad("proof-malformed", "proof.root: not 32 bytes");
+  const Hash256 root = Hash256::from_view(*root_bytes);
+
+  auto decode_field = [&]<class T>(const char* name, T*) -> Result<T> {
+    auto raw = hex_field(name);
+    if (!raw) return raw.error();
+    auto v = decode_exact<T>(*raw);
+    if (!v) return bad("proof-malformed", std::string("proof.") + name + ": " + v.error().to_string());
+    return v;
+  };
+  auto header = decode_field("header", static_cast<BlockHeader*>(nullptr));
+  if (!header) return header.error();
+  auto cert = decode_field("certificate", static_cast<CommitCertificate*>(nullptr));
+  if (!cert) return cert.error();
+  auto validators = decode_field("validators", static_cast<ValidatorSet*>(nullptr));
+  if (!validators) return validators.error();
+  auto proof = decode_field("proof", static_cast<StateProof*>(nullptr));
+  if (!proof) return proof.error();
+
+  if (header->chain_id != chain_id)
+    return bad("proof-wrong-chain", "the header is of chain '" + header->chain_id + "', not '" + std::string(chain_id) + "'");
+  if (header->height != *height || cert->height != *height)
+    return bad("proof-wrong-height", "proof.height " + std::to_string(*height) + ", header height " +
+                                         std::to_string(header->height) + ", certificate height " +
+                                         std::to_string(cert->height) + " differ");
+  if (header->hash() != cert->block_hash)
+    return bad("proof-bad-certificate", "the certificate is for block " + cert->block_hash.hex() +
+                                            ", but the header hashes to " + header->hash().hex());
+  if (auto s = cert->verify(chain_id, *validators); !s)
+    return bad(s.error().reason, "the commit certificate does not hold: " + s.error().to_string());
+  if (header->state_root != root)
+    return bad("proof-wrong-root", "the proof is against root " + root.hex() + ", but the certified header's state root is " +
+                                       header->state_root.hex());
+  if (auto s = verify_state_proof(root, *key, value, *proof); !s)
+    return bad(s.error().reason, "the state proof does not hold: " + s.error().to_string());
+
+  ProvenAccount out;
+  out.height = *height;
+  contracts::Account shown;
+  if (value) {
+    auto acct = decode_exact<contracts::Account>(*value);
+    if (!acct) return bad("proof-malformed", "proof.value: not an Account: " + acct.error().to_string());
+    out.account = *acct;
+    shown = *acct;
+  }
+  // The answer's own fields must be what the proof shows.
+  if (const Json* b = member(result, "balance"))
+    if (!b->IsString() || std::string(b->GetString()) != shown.balance.to_string())
+      return bad("proof-mismatch", "the answer says balance " + text_of(result, "balance") + ", the proof says " +
+                                       shown.balance.to_string());
+  if (auto n = u64_of(result, "nonce"); n && *n != shown.nonce)
+    return bad("proof-mismatch", "the answer says nonce " + std::to_string(*n) + ", the proof says " +
+                                     std::to_string(shown.nonce));
+  return out;
+}
+
+}  // namespace verity::client

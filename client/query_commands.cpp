@@ -1,0 +1,364 @@
+#include "client/session.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "core/block.h"
+#include "core/hex.h"
+#include "core/params.h"
+#include "core/state_proof.h"
+#include "core/transaction.h"
+#include "core/validator_set.h"
+#include "cli/keystore.h"
+#include "cli/secret_file.h"
+#include "rpc/http_client.h"
+#include "rpc/json_codec.h"
+#include "rpc/ws_client.h"
+#include "core/task_outcome.h"
+
+
+namespace verity::client {
+
+namespace {
+
+// --- queries ------------------------------------------------------------------------
+
+const char* kStatusHelp = "Usage: verity status\nThe node's chain, height, latest block, peers and mempool.\n";
+
+Status cmd_status(Session& s, const std::vector<std::string>& args) {
+  auto a = parse_args(Spec{"status", {}, {}, 0, 0, ""}, args);
+  if (!a) return a.error();
+  auto r = s.call("status");
+  if (!r) return r.error();
+  if (s.json()) {
+    print_json(s.io().out, *r);
+    return {};
+  }
+  auto& o = s.io().out;
+  const std::string validator = text_of(*r, "validator");
+  o << "chain       " << text_of(*r, "chain_id") << "\n"
+    << "height      " << text_of(*r, "height") << "\n"
+    << "block       " << text_of(*r, "latest_block_hash") << "\n"
+    << "state root  " << text_of(*r, "state_root") << "\n"
+    << "view        " << text_of(*r, "view") << "\n"
+    << "node        " << text_of(*r, "moniker") << " " << text_of(*r, "node_id") << "\n"
+    << "role        " << (validator.empty() || validator == "null" ? "full node" : "validator " + validator) << "\n";
+  if (const std::string signing = text_of(*r, "signing"); signing == "double-sign-check") {
+    const Json* c = member(*r, "double_sign_check");
+    o << "signing     NOT SIGNING: double-sign check, " << (c ? text_of(*c, "watched") : "?") << " of "
+      << (c ? text_of(*c, "heights") : "?")
+      << " heights watched (its vote record was missing or older than the chain; docs/operators.md)\n";
+  }
+  if (text_of(*r, "another_instance") == "true")
+    o << "WARNING     another instance signs with this validator key: stop all but one\n";
+  o << "peers       " << text_of(*r, "peers") << "\n"
+    << "mempool     " << text_of(*r, "mempool_txs") << " transactions, " << text_of(*r, "mempool_bytes") << " bytes\n"
+    << "version     " << text_of(*r, "version") << "\n"
+    << "rpc         " << s.globals().rpc << "\n";
+  return {};
+}
+
+const char* kBalanceHelp = "Usage: verity balance ADDRESS|NAME\nThe account's balance (base units) at the node's latest height.\n";
+const char* kAccountHelp =
+    "Usage: verity account ADDRESS|NAME [--prove]\n"
+    "The account's balance and nonces. With --prove, fetches a state proof with the block header,\n"
+    "its commit certificate and the validator set that signed it, and checks all of it locally:\n"
+    "prints 'proof verified at height H', or fails (exit 1) saying what did not hold.\n";
+
+Status cmd_account(Session& s, const std::vector<std::string>& args, bool balance_only) {
+  Spec spec{balance_only ? "balance" : "account", {}, {}, 1, 1, "ADDRESS|NAME"};
+  if (!balance_only) spec.switches = {"prove"};
+  auto a = parse_args(spec, args);
+  if (!a) return a.error();
+  const bool prove = a->has("prove");
+  const std::string who = a->positional[0];
+  auto address = s.address_of("", who);
+  if (!address) return address.error();
+  rapidjson::Document params(rapidjson::kObjectType);
+  auto& al = params.GetAllocator();
+  params.AddMember("address", rpc::to_json(address->hex(), al), al);
+  if (prove) params.AddMember("prove", true, al);
+  auto r = s.call("account", params);
+  if (!r) return r.error();
+  std::optional<ProvenAccount> proven;
+  if (prove) {
+    auto chain = s.chain_id();
+    if (!chain) return chain.error();
+    auto p = verify_account_proof(*r, *address, *chain);
+    if (!p) {
+      Error e = p.error();
+      e.detail = "the node's proof for " + address->hex() + " does not verify: " + e.detail +
+                 " (do not trust this node's answer; ask another with --rpc)";
+      return e;
+    }
+    proven = *p;
+  }
+  auto& o = s.io().out;
+  if (s.json()) {
+    print_json(o, *r);
+    return {};
+  }
+  if (balance_only) {
+    o << text_of(*r, "balance") << "  " << label(who, *address) << " at height " << text_of(*r, "height") << "\n";
+    return {};
+  }
+  o << "address     " << address->hex() << (is_hex64(who) ? "" : "  (" + who + ")") << "\n"
+    << "balance     " << text_of(*r, "balance") << "\n"
+    << "nonce       " << text_of(*r, "nonce") << "\n"
+    << "next nonce  " << text_of(*r, "next_nonce") << " (counting its pending transactions)\n"
+    << "height      " << text_of(*r, "height") << "\n";
+  if (proven) {
+    if (!proven->account) o << "the account does not exist (a zero balance); ";
+    o << "proof verified at height " << proven->height << "\n";
+  }
+  return {};
+}
+
+const char* kTxHelp = "Usage: verity tx HASH\nA transaction: pending in the mempool, or committed with its receipt.\n";
+
+Status cmd_tx(Session& s, const std::vector<std::string>& args) {
+  auto a = parse_args(Spec{"tx", {}, {}, 1, 1, "HASH"}, args);
+  if (!a) return a.error();
+  const std::string hash = lower(a->positional[0]);
+  if (!is_hex64(hash)) return usage_error("'" + hash + "' is not a transaction hash (64 hex digits)");
+  rapidjson::Document params(rapidjson::kObjectType);
+  params.AddMember("hash", rpc::to_json(hash, params.GetAllocator()), params.GetAllocator());
+  auto r = s.call("tx", params);
+  if (!r) {
+    if (r.error().reason == "not-found") {
+      Error e = r.error();
+      e.detail += ": check the hash; a transaction that was rejected or evicted from the mempool is not kept";
+      return e;
+    }
+    return r.error();
+  }
+  auto& o = s.io().out;
+  if (s.json()) {
+    print_json(o, *r);
+    return {};
+  }
+  o << "tx " << text_of(*r, "hash") << ": " << text_of(*r, "status") << "\n";
+  if (const Json* tx = member(*r, "tx")) {
+    const Json* payload = member(*tx, "payload");
+    o << "  " << (payload ? text_of(*payload, "type") : "?") << " from " << text_of(*tx, "sender") << ", nonce "
+      << text_of(*tx, "nonce") << ", fee " << text_of(*tx, "fee") << "\n";
+    if (payload)
+      for (auto it = payload->MemberBegin(); it != payload->MemberEnd(); ++it)
+        if (std::string(it->name.GetString()) != "type")
+          o << "  " << it->name.GetString() << " "
+            << (it->value.IsString() ? std::string(it->value.GetString()) : rpc::json_string(it->value)) << "\n";
+  }
+  if (const Json* receipt = member(*r, "receipt"); receipt && receipt->IsObject()) print_receipt(o, *receipt);
+  return {};
+}
+
+const char* kBlockHelp = "Usage: verity block [HEIGHT|HASH]\nA block (default: the latest) with its transactions and certificate.\n";
+
+Status cmd_block(Session& s, const std::vector<std::string>& args) {
+  auto a = parse_args(Spec{"block", {}, {}, 0, 1, "HEIGHT|HASH"}, args);
+  if (!a) return a.error();
+  rapidjson::Document params(rapidjson::kObjectType);
+  auto& al = params.GetAllocator();
+  std::string which = "the latest block";
+  if (!a->positional.empty()) {
+    const std::string x = lower(a->positional[0]);
+    if (is_hex64(x)) {
+      params.AddMember("hash", rpc::to_json(x, al), al);
+      which = "block " + x;
+    } else {
+      auto h = parse_u64_arg("HEIGHT", x);
+      if (!h) return usage_error("'" + x + "' is neither a height nor a block hash (64 hex digits)");
+      params.AddMember("height", Json(*h), al);
+      which = "block " + x;
+    }
+  }
+  auto r = s.call("block", params);
+  if (!r) {
+    if (r.error().reason == "not-found") {
+      Error e = r.error();
+      e.detail = which + ": " + e.detail + "; 'verity status' shows the node's height";
+      return e;
+    }
+    return r.error();
+  }
+  auto& o = s.io().out;
+  if (s.json()) {
+    print_json(o, *r);
+    return {};
+  }
+  const Json* header = member(*r, "header");
+  static const Json empty(rapidjson::kObjectType);
+  const Json& h = header ? *header : empty;
+  auto ts = u64_of(h, "timestamp_ms");
+  o << "block       " << text_of(*r, "height") << "  " << text_of(*r, "hash") << "\n"
+    << "chain       " << text_of(h, "chain_id") << "\n"
+    << "view        " << text_of(h, "view") << "\n"
+    << "proposer    " << text_of(h, "proposer") << "\n"
+    << "time        " << (ts ? format_time_ms(*ts) : "?") << " (informational)\n"
+    << "previous    " << text_of(h, "prev_hash") << "\n"
+    << "state root  " << text_of(h, "state_root") << "\n";
+  const Json* cert = member(*r, "certificate");
+  if (cert && cert->IsObject()) {
+    const Json* sigs = member(*cert, "signatures");
+    o << "certified   by " << (sigs && sigs->IsArray() ? sigs->Size() : 0) << " validators\n";
+  } else {
+    o << "certified   not yet (the certificate of the latest block is known once the next one is made)\n";
+  }
+  const Json* txs = member(*r, "txs");
+  o << "txs         " << (txs && txs->IsArray() ? txs->Size() : 0) << "\n";
+  if (txs && txs->IsArray())
+    for (const auto& t : txs->GetArray()) {
+      const Json* payload = member(t, "payload");
+      o << "  " << text_of(t, "hash") << "  " << (payload ? text_of(*payload, "type") : "?") << " from "
+        << text_of(t, "sender") << " nonce " << text_of(t, "nonce") << "\n";
+    }
+  return {};
+}
+
+const char* kValidatorsHelp =
+    "Usage: verity validators\nEvery registered validator, the set that certifies the next block first: operator,\n"
+    "name, tokens, power, commission and STATUS, why it has that power: active, waiting (joins the set at the\n"
+    "next epoch boundary), not selected (outside the top max_validators), jailed until H (unjail from height H),\n"
+    "banned, below min stake by N. Under a validator that is not active, the node's explanation.\n";
+
+// The STATUS column: the node's stable status with its figure.
+std::string status_text(const Json& v) {
+  const std::string status = text_of(v, "status");
+  if (status == "jailed") return "jailed until " + text_of(v, "jailed_until");
+  if (status == "below-min-stake") return "below min stake by " + text_of(v, "missing_stake");
+  if (status == "waiting") return "waiting (joins at " + text_of(v, "next_epoch_boundary") + ")";
+  if (status == "not-selected") return "not selected";
+  return status.empty() ? "?" : status;
+}
+
+Status cmd_validators(Session& s, const std::vector<std::string>& args) {
+  auto a = parse_args(Spec{"validators", {}, {}, 0, 0, ""}, args);
+  if (!a) return a.error();
+  auto r = s.call("validators");
+  if (!r) return r.error();
+  auto& o = s.io().out;
+  if (s.json()) {
+    print_json(o, *r);
+    return {};
+  }
+  o << "at height " << text_of(*r, "height") << "\n";
+  const Json* list = member(*r, "validators");
+  if (!list || !list->IsArray()) return {};
+  std::vector<std::array<std::string, 6>> rows = {{"OPERATOR", "NAME", "TOKENS", "POWER", "COMMISSION", "STATUS"}};
+  std::vector<std::string> details = {""};
+  for (const auto& v : list->GetArray()) {
+    rows.push_back({text_of(v, "operator"), text_of(v, "name"), text_of(v, "tokens"), text_of(v, "power"),
+                    text_of(v, "commission_bps") + " bps", status_text(v)});
+    details.push_back(text_of(v, "status") == "active" ? "" : text_of(v, "detail"));
+  }
+  std::array<std::size_t, 6> width{};
+  for (const auto& row : rows)
+    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  for (std::size_t n = 0; n < rows.size(); ++n) {
+    const auto& row = rows[n];
+    for (std::size_t i = 0; i + 1 < row.size(); ++i) o << row[i] << std::string(width[i] - row[i].size() + 2, ' ');
+    o << row.back() << "\n";
+    if (!details[n].empty()) o << "  " << details[n] << "\n";
+  }
+  return {};
+}
+
+// `verity COMMAND ADDRESS|NAME`: calls the method of that name with the
+// address; with --json, prints the result as it came.
+struct AddressQuery {
+  std::string name;  // as given
+  PublicKey address;
+  rapidjson::Document result;
+};
+Result<AddressQuery> query_address(Session& s, const std::string& method, const std::vector<std::string>& args) {
+  auto a = parse_args(Spec{method, {}, {}, 1, 1, "ADDRESS|NAME"}, args);
+  if (!a) return a.error();
+  auto address = s.address_of("", a->positional[0]);
+  if (!address) return address.error();
+  rapidjson::Document params(rapidjson::kObjectType);
+  params.AddMember("address", rpc::to_json(address->hex(), params.GetAllocator()), params.GetAllocator());
+  auto r = s.call(method.c_str(), params);
+  if (!r) return r.error();
+  if (s.json()) print_json(s.io().out, *r);
+  return AddressQuery{a->positional[0], *address, std::move(*r)};
+}
+
+const char* kDelegationsHelp =
+    "Usage: verity delegations ADDRESS|NAME\nAn account's delegations (value per validator) and unbonding entries.\n";
+
+Status cmd_delegations(Session& s, const std::vector<std::string>& args) {
+  auto q = query_address(s, "delegations", args);
+  if (!q) return q.error();
+  if (s.json()) return {};
+  auto& o = s.io().out;
+  const Json* ds = member(q->result, "delegations");
+  const Json* us = member(q->result, "unbonding");
+  if ((!ds || !ds->IsArray() || ds->Empty()) && (!us || !us->IsArray() || us->Empty())) {
+    o << "no delegations and nothing unbonding for " << label(q->name, q->address) << "\n";
+    return {};
+  }
+  if (ds && ds->IsArray())
+    for (const auto& d : ds->GetArray())
+      o << "delegated  " << text_of(d, "value") << " to " << text_of(d, "validator") << " (" << text_of(d, "shares")
+        << " shares)\n";
+  if (us && us->IsArray())
+    for (const auto& u : us->GetArray())
+      o << "unbonding  " << text_of(u, "amount") << " from " << text_of(u, "validator") << ", withdrawable at height "
+        << text_of(u, "completion_height") << "\n";
+  return {};
+}
+
+const char* kRewardsHelp = "Usage: verity rewards ADDRESS|NAME\nAn account's rewards: vested (claimable with 'verity claim') and locked.\n";
+
+Status cmd_rewards(Session& s, const std::vector<std::string>& args) {
+  auto q = query_address(s, "rewards", args);
+  if (!q) return q.error();
+  if (s.json()) return {};
+  auto& o = s.io().out;
+  const Json& r = q->result;
+  o << "vested  " << text_of(r, "vested") << " (claimable now)\nlocked  " << text_of(r, "locked") << "\n";
+  if (const Json* es = member(r, "entries"); es && es->IsArray())
+    for (const auto& e : es->GetArray())
+      o << "  " << text_of(e, "amount") << " vests at height " << text_of(e, "vest_height") << "\n";
+  return {};
+}
+
+}  // namespace
+
+std::vector<Command> query_commands() {
+  return {
+      {"status", "the node's chain, height, peers and mempool", kStatusHelp, cmd_status},
+      {"balance", "ADDRESS|NAME: an account's balance", kBalanceHelp,
+       [](Session& s, const auto& a) { return cmd_account(s, a, true); }},
+      {"account", "ADDRESS|NAME [--prove]: balance and nonces, with a proof checked locally", kAccountHelp,
+       [](Session& s, const auto& a) { return cmd_account(s, a, false); }},
+      {"validators", "the registered validators", kValidatorsHelp, cmd_validators},
+      {"delegations", "ADDRESS|NAME: delegations and unbonding entries", kDelegationsHelp, cmd_delegations},
+      {"rewards", "ADDRESS|NAME: vested and locked rewards", kRewardsHelp, cmd_rewards},
+      {"tx", "HASH: a transaction and its receipt", kTxHelp, cmd_tx},
+      {"block", "[HEIGHT|HASH]: a block (default the latest)", kBlockHelp, cmd_block},
+  };
+}
+
+}  // namespace verity::client

@@ -1,0 +1,422 @@
+#include "client/session.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "core/block.h"
+#include "core/hex.h"
+#include "core/params.h"
+#include "core/state_proof.h"
+#include "core/transaction.h"
+#include "core/validator_set.h"
+#include "cli/keystore.h"
+#include "cli/secret_file.h"
+#include "rpc/http_client.h"
+#include "rpc/json_codec.h"
+#include "rpc/ws_client.h"
+#include "core/task_outcome.h"
+
+
+namespace verity::client {
+
+std::string text_of(const Json& v, const char* name) {
+  const Json* m = member(v, name);
+  if (!m) return "";
+  if (m->IsString()) return std::string(m->GetString(), m->GetStringLength());
+  if (m->IsUint64()) return std::to_string(m->GetUint64());
+  if (m->IsInt64()) return std::to_string(m->GetInt64());
+  if (m->IsBool()) return m->GetBool() ? "true" : "false";
+  if (m->IsNull()) return "null";
+  return rpc::json_string(*m);
+}
+
+std::optional<std::uint64_t> u64_of(const Json& v, const char* name) {
+  const Json* m = member(v, name);
+  if (!m || !m->IsUint64()) return std::nullopt;
+  return m->GetUint64();
+}
+
+void print_json(std::ostream& out, const Json& v) { out << rpc::json_string(v) << "\n"; }
+
+
+std::string format_time_ms(std::uint64_t ms) {
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  if (!::gmtime_r(&t, &tm)) return std::to_string(ms);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+bool is_hex64(std::string_view s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+         });
+}
+
+// The node wants lower-case hex.
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+void print_receipt(std::ostream& o, const Json& receipt) {
+  const bool ok = member(receipt, "ok") && (*member(receipt, "ok")).IsBool() && (*member(receipt, "ok")).GetBool();
+  o << "committed at height " << text_of(receipt, "height") << " (index " << text_of(receipt, "index") << "): "
+    << (ok ? "ok" : "FAILED: " + text_of(receipt, "reason")) << ", fee paid " << text_of(receipt, "fee_paid") << "\n";
+  if (const Json* events = member(receipt, "events"); events && events->IsArray())
+    for (const auto& e : events->GetArray()) {
+      o << "  event " << text_of(e, "kind");
+      if (const Json* attrs = member(e, "attributes"); attrs && attrs->IsObject())
+        for (auto it = attrs->MemberBegin(); it != attrs->MemberEnd(); ++it)
+          o << " " << it->name.GetString() << "="
+            << (it->value.IsString() ? std::string(it->value.GetString()) : rpc::json_string(it->value));
+      o << "\n";
+    }
+}
+
+// A required option holding an amount of whole base units.
+Result<Amount> required_amount(const Args& a, const Spec& spec, const std::string& option, const std::string& what) {
+  auto text = required(a, spec, option, what);
+  if (!text) return text.error();
+  return parse_amount_arg("--" + option, *text);
+}
+
+// --- hints: what to do next after an error the node reported --------------------
+
+std::string hint_for(const Error& e, const std::string& from, const std::string& tx_hash) {
+  const std::string& r = e.reason;
+  if (r == "insufficient-funds")
+    return "check the balance with 'verity balance " + (from.empty() ? std::string("NAME") : from) + "'";
+  if (r == "nonce-too-low" || r == "nonce-gap")
+    return "another transaction from this account got in first; run the command again (it reads the nonce anew)";
+  if (r == "fee-too-low") return "pass a higher --fee (the network's minimum is params.min_fee of its genesis)";
+  if (r == "bad-deadlines")
+    return "pass a longer --commit-blocks (or leave it out: the client derives it from --fuel), or a smaller --fuel "
+           "('verity-worker exec FILE.wasm' measures what a module uses)";
+  if (r == "bad-fuel") return "pass a --fuel of at least 1 and at most the chain's max_task_fuel";
+  if (r == "mempool-full") return "wait a few blocks and send again, or pass a higher --fee";
+  if (r == "nonce-taken")
+    return "a pending transaction of this account has that nonce already: wait for it to commit and run the "
+           "command again";
+  if (r == "tx-known")
+    return "the same transaction is pending already; follow it with 'verity tx " + tx_hash + "'";
+  if (r == "wrong-chain-id") return "--rpc points at a node of another network than the transaction was signed for";
+  if (r == "bad-signature") return "the key does not sign for this sender; check --from";
+  if (r == "timeout")
+    return tx_hash.empty() ? std::string("try again; the node was busy")
+                           : "the transaction may still commit: follow it with 'verity tx " + tx_hash + "'";
+  if (r == "shutting-down" || r == "too-many-waiters") return "try again in a moment, or use another node with --rpc";
+  if (r == "method-not-found") return "the node at --rpc does not serve this method: is it a Verity node of this version?";
+  if (r == "bad-passphrase") return "check the passphrase (--passphrase-file FILE, VERITY_PASSPHRASE, or the prompt)";
+  if (r == "bad-key-file" || r == "key-mismatch")
+    return "restore the key file from your backup (verity never rewrites key files)";
+  if (r == "still-jailed" || r == "below-min-stake" || r == "not-jailed")
+    return "'verity validators' says, in its STATUS column, until which height the validator is jailed and how much "
+           "stake it lacks";
+  if (r == "internal-error") return "the node failed to answer; its log says why";
+  if (r == "invalid-params")
+    return "the node did not accept what this client sent: are the client and the node of the same version?";
+  return "";
+}
+
+// "alice (04ae...)" for names, the address alone for addresses.
+std::string label(const std::string& given, const PublicKey& address) {
+  return given == address.hex() || is_hex64(given) ? address.hex() : given + " (" + address.hex() + ")";
+}
+
+// --- the session -------------------------------------------------------------------
+
+Result<HttpRpcClient*> Session::rpc() {
+  if (!client_) {
+    auto url = rpc::parse_rpc_url(g_.rpc);
+    if (!url) return usage_error("--rpc: " + url.error().detail);
+    std::optional<std::string> token;
+    if (!g_.rpc_token_file.empty()) {
+      auto t = read_secret_file(g_.rpc_token_file, "--rpc-token-file");
+      if (!t) return usage_error(t.error().detail);
+      token = *t;
+    }
+    client_.emplace(*url);
+    if (token) client_->set_token(*token);
+  }
+  return &*client_;
+}
+
+Result<rapidjson::Document> Session::call(const char* method, const Json& params,
+                                          std::optional<std::chrono::milliseconds> timeout) {
+  auto c = rpc();
+  if (!c) return c.error();
+  return timeout ? (*c)->call(method, params, *timeout) : (*c)->call(method, params);
+}
+
+Result<rapidjson::Document> Session::call(const char* method) {
+  rapidjson::Value params(rapidjson::kObjectType);
+  return call(method, params);
+}
+
+Result<std::string> Session::chain_id() {
+  if (!chain_id_) {
+    auto st = call("status");
+    if (!st) return st.error();
+    std::string id = text_of(*st, "chain_id");
+    if (id.empty()) return make_error("rpc-bad-response", "the node's status has no chain_id");
+    chain_id_ = id;
+  }
+  return *chain_id_;
+}
+
+Result<const rapidjson::Document*> Session::genesis() {
+  if (!genesis_) {
+    auto g = call("genesis");
+    if (!g) return g.error();
+    genesis_.emplace(std::move(*g));
+  }
+  return &*genesis_;
+}
+
+Result<fs::path> Session::home() const {
+  if (!g_.home.empty()) return fs::path(g_.home);
+  auto h = io_.getenv("HOME");
+  if (!h || h->empty()) return usage_error("HOME is not set: pass --home DIR (where the client keeps its keys)");
+  return fs::path(*h) / ".verity";
+}
+
+Result<Keystore> Session::keystore() const {
+  auto h = home();
+  if (!h) return h.error();
+  ScryptParams params;
+  if (auto n = io_.getenv("VERITY_KEYSTORE_SCRYPT_N")) {
+    char* end = nullptr;
+    errno = 0;
+    unsigned long long v = std::strtoull(n->c_str(), &end, 10);
+    params.n = (errno || end == n->c_str() || *end) ? 0 : v;
+    if (auto s = check_scrypt_params(params); !s)
+      return usage_error("VERITY_KEYSTORE_SCRYPT_N: " + s.error().detail + " (unset it to use the default 2^15)");
+  }
+  return Keystore(*h / "keys", params);
+}
+
+Result<std::string> Session::passphrase(const std::string& name, bool confirm) {
+  if (!g_.passphrase_file.empty()) {
+    std::ifstream in(g_.passphrase_file, std::ios::binary);
+    if (!in) return usage_error("--passphrase-file: cannot read " + g_.passphrase_file + ": " + std::strerror(errno));
+    std::ostringstream s;
+    s << in.rdbuf();
+    std::string p = s.str();
+    if (auto nl = p.find('\n'); nl != std::string::npos) p.resize(nl);  // the first line
+    if (!p.empty() && p.back() == '\r') p.pop_back();
+    if (p.empty()) return usage_error("--passphrase-file: " + g_.passphrase_file + " holds an empty passphrase");
+    struct stat st {};
+    if (::stat(g_.passphrase_file.c_str(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
+      io_.err << "verity: warning: " << g_.passphrase_file << " may be read by other users: chmod 600 it\n";
+    return p;
+  }
+  if (auto env = io_.getenv("VERITY_PASSPHRASE")) {
+    if (env->empty()) return usage_error("VERITY_PASSPHRASE is set but empty: set a passphrase, or unset it to be asked");
+    return *env;
+  }
+  const std::string no_tty = "no passphrase for key '" + name +
+                             "': there is no terminal to ask on; pass --passphrase-file FILE or set VERITY_PASSPHRASE";
+  if (!io_.prompt_secret) return usage_error(no_tty);
+  auto first = io_.prompt_secret(confirm ? "New passphrase for key '" + name + "': " : "Passphrase for key '" + name + "': ");
+  if (!first) return usage_error(no_tty);
+  if (first->empty()) return usage_error("the passphrase must not be empty; run the command again");
+  if (confirm) {
+    auto second = io_.prompt_secret("Repeat the passphrase: ");
+    if (!second || *second != *first)
+      return make_error("passphrase-mismatch", "the two passphrases differ; nothing was written: run the command again");
+  }
+  return *first;
+}
+
+Result<SecretKey> Session::signer(const std::string& name) {
+  if (!is_valid_key_name(name))
+    return usage_error("--from: '" + name + "' is not a key name (1 to 32 letters, digits, '.', '_', '-'); "
+                       "'verity keys list' shows yours");
+  auto ks = keystore();
+  if (!ks) return ks.error();
+  if (ks->exists(name)) {
+    if (auto info = ks->info(name); !info) return info.error();
+    auto pass = passphrase(name, false);
+    if (!pass) return pass.error();
+    return ks->load(name, *pass);
+  }
+  auto g = genesis();
+  if (!g) return g.error();
+  const SecretKey derived = SecretKey::derive_insecure(name);
+  bool named = false;
+  if (const Json* accounts = member(**g, "accounts"); accounts && accounts->IsArray()) {
+    for (const auto& a : accounts->GetArray()) {
+      if (text_of(a, "name") != name) continue;
+      named = true;
+      if (text_of(a, "address") == derived.public_key().hex()) {
+        io_.err << "verity: signing as '" << name << "' with its INSECURE devnet key (derived from the name; "
+                << "this network's genesis funds it, so this is a devnet)\n";
+        return derived;
+      }
+    }
+  }
+  std::string detail = "no key named '" + name + "' in " + ks->dir().string() + ": create one with 'verity keys new " +
+                       name + "' (or 'verity keys import " + name + "'), or pass --home DIR if your keys are elsewhere";
+  if (named)
+    detail += " (the genesis names an account '" + name + "', but not at the insecure devnet key of that name)";
+  return make_error("unknown-key", detail);
+}
+
+Result<PublicKey> Session::address_of(const std::string& option, const std::string& text, bool validator) {
+  const std::string what = option.empty() ? "'" + text + "'" : option + ": '" + text + "'";
+  if (is_hex64(text)) {
+    auto k = PublicKey::from_hex(text);
+    if (!k || !is_valid_public_key(*k)) return usage_error(what + " is not a valid public key (x-only, on secp256k1)");
+    return *k;
+  }
+  if (!is_valid_key_name(text))
+    return usage_error(what + " is neither an address (64 hex digits) nor a name");
+  auto ks = keystore();
+  if (!ks) return ks.error();
+  if (validator) {
+    auto vs = call("validators");
+    if (!vs && exit_code_for(vs.error()) == kExitUnreachable) return vs.error();
+    if (vs) {
+      if (const Json* list = member(*vs, "validators"); list && list->IsArray())
+        for (const auto& v : list->GetArray())
+          if (text_of(v, "name") == text) return PublicKey::from_hex(text_of(v, "operator"));
+    }
+  }
+  if (ks->exists(text)) {
+    auto info = ks->info(text);
+    if (!info) return info.error();
+    return info->address;
+  }
+  auto g = genesis();
+  if (!g) return g.error();
+  if (validator)
+    if (const Json* list = member(**g, "validators"); list && list->IsArray())
+      for (const auto& v : list->GetArray())
+        if (text_of(v, "name") == text) return PublicKey::from_hex(text_of(v, "operator"));
+  if (const Json* list = member(**g, "accounts"); list && list->IsArray())
+    for (const auto& a : list->GetArray())
+      if (text_of(a, "name") == text) return PublicKey::from_hex(text_of(a, "address"));
+  return make_error("unknown-name", "no key, " + std::string(validator ? "validator " : "") + "or genesis account named '" +
+                                        text + "': pass a 64-hex-digit address, or create a key with 'verity keys new " +
+                                        text + "'");
+}
+
+// --- sending a transaction ---------------------------------------------------------
+
+const std::set<std::string> kTxSwitches = {"wait"};
+const char* const kTxCommonHelp =
+    "  --from NAME        the signing key: a key file in HOME/keys, or on a devnet a genesis name\n"
+    "                     (alice, bob, carol, dave, validator-N)\n"
+    "  --fee N            fee in base units (default 0, the devnet's minimum)\n"
+    "  --wait             wait until the transaction is committed (up to 30 s) and print its receipt;\n"
+    "                     exit 1 if it failed\n";
+
+Result<TxCommon> tx_common(const Spec& spec, const Args& a) {
+  TxCommon c;
+  auto from = required(a, spec, "from", "NAME (the signing key)");
+  if (!from) return from.error();
+  c.from = *from;
+  if (!is_valid_key_name(c.from))
+    return usage_error("--from: '" + c.from + "' is not a key name (1 to 32 letters, digits, '.', '_', '-'); "
+                       "'verity keys list' shows yours");
+  if (auto f = a.get("fee")) {
+    auto fee = parse_amount_arg("--fee", *f);
+    if (!fee) return fee.error();
+    c.fee = *fee;
+  }
+  c.wait = a.has("wait");
+  return c;
+}
+
+Status send_transaction(Session& s, const TxCommon& c, Payload payload, const std::string& summary) {
+  auto key = s.signer(c.from);
+  if (!key) return key.error();
+  auto chain = s.chain_id();
+  if (!chain) return chain.error();
+  rapidjson::Document q(rapidjson::kObjectType);
+  q.AddMember("address", rpc::to_json(key->public_key().hex(), q.GetAllocator()), q.GetAllocator());
+  auto account = s.call("account", q);
+  if (!account) return account.error();
+  auto nonce = u64_of(*account, "next_nonce");
+  if (!nonce) return make_error("rpc-bad-response", "the node's account answer has no next_nonce");
+
+  Transaction tx;
+  tx.chain_id = *chain;
+  tx.nonce = *nonce;
+  tx.fee = c.fee;
+  tx.payload = std::move(payload);
+  tx.sign(*key);
+  const std::string hash = tx.id().hex();
+
+  rapidjson::Document params(rapidjson::kObjectType);
+  auto& al = params.GetAllocator();
+  params.AddMember("tx", rpc::to_json(tx, al), al);
+  Result<rapidjson::Document> r = Error{};
+  if (c.wait) {
+    params.AddMember("timeout_ms", Json(kCommitWaitMs), al);
+    r = s.call("send_tx_commit", params,
+               std::chrono::milliseconds(kCommitWaitMs) + std::chrono::duration_cast<std::chrono::milliseconds>(kCommitAnswerMargin));
+  } else {
+    r = s.call("send_tx", params);
+  }
+  if (!r) {
+    Error e = r.error();
+    if (exit_code_for(e) == kExitUnreachable) return e;
+    std::string hint = hint_for(e, c.from, hash);
+    if (e.reason == "timeout")
+      e.detail = "tx " + hash + " was sent but not committed within " + std::to_string(kCommitWaitMs / 1000) + " s (" +
+                 e.detail + ")";
+    else
+      e.detail = "the node rejected the " + std::string(payload_name(tx.payload)) + " (tx " + hash + "): " + e.detail;
+    if (!hint.empty()) e.detail += "; " + hint;
+    return e;
+  }
+  auto& o = s.io().out;
+  const Json* receipt = member(*r, "receipt");
+  const bool ok = !receipt || (member(*receipt, "ok") && member(*receipt, "ok")->IsBool() && member(*receipt, "ok")->GetBool());
+  if (s.json()) {
+    print_json(o, *r);
+  } else {
+    o << summary << ", nonce " << tx.nonce << ", fee " << tx.fee.to_string() << "\n";
+    o << "tx " << hash << ": ";
+    if (receipt && receipt->IsObject())
+      print_receipt(o, *receipt);
+    else
+      o << "in the mempool; follow it with 'verity tx " << hash << "' (or pass --wait)\n";
+  }
+  if (!ok)
+    return make_error(text_of(*receipt, "reason").empty() ? "tx-failed" : text_of(*receipt, "reason"),
+                      "tx " + hash + " was committed at height " + text_of(*receipt, "height") +
+                          " but failed: " + text_of(*receipt, "reason") +
+                          " (it paid its fee and used its nonce; nothing else changed)" +
+                          [&] {
+                            std::string h = hint_for(make_error(text_of(*receipt, "reason")), c.from, hash);
+                            return h.empty() ? std::string() : "; " + h;
+                          }());
+  return {};
+}
+
+}  // namespace verity::client

@@ -1,0 +1,343 @@
+#include "client/session.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "core/block.h"
+#include "core/hex.h"
+#include "core/params.h"
+#include "core/state_proof.h"
+#include "core/transaction.h"
+#include "core/validator_set.h"
+#include "cli/keystore.h"
+#include "cli/secret_file.h"
+#include "rpc/http_client.h"
+#include "rpc/json_codec.h"
+#include "rpc/ws_client.h"
+#include "core/task_outcome.h"
+
+
+namespace verity::client {
+
+namespace {
+
+// submit-task's defaults: fuel, the reveal window, and the least commit
+// window (more when the fuel needs it at the reference speed).
+constexpr std::uint64_t kDefaultTaskFuel = 1'000'000'000;
+constexpr std::uint64_t kDefaultTaskBlocks = 20;
+
+// The default commit window: at least kDefaultTaskBlocks, and at least what
+// the chain requires for `fuel` at its reference speed (the same rule as
+// the contract's, core/params.h), so that a default task is never refused
+// and an honest worker at the reference speed finishes well inside it.
+std::uint64_t default_commit_blocks(std::uint64_t fuel, std::uint64_t reference_fuel_per_block) {
+  return std::max(kDefaultTaskBlocks, task_commit_blocks_needed(fuel, reference_fuel_per_block));
+}
+
+const std::string kSubmitTaskHelp = std::string(
+    "Usage: verity submit-task FILE.wasm --from NAME --reward N [--input FILE] [--replicas R]\n"
+    "                          [--fuel N] [--commit-blocks N] [--reveal-blocks N] [--fee N] [--wait]\n"
+    "Pays R x N into escrow for a WASI command module (FILE.wasm, _start) to be run by R staked\n"
+    "workers on --input as stdin (default: empty). The node checks the module before admitting it\n"
+    "(imports outside the sandbox's WASI subset are refused: docs/sandbox.md). Defaults: the\n"
+    "chain's replication, fuel 1000000000, 20 blocks to reveal, and a commit window of\n"
+    "max(20, ceil(fuel / reference_fuel_per_block) + 2) blocks: the chain refuses a commit\n"
+    "window shorter than the blocks the fuel takes at its reference speed plus 2 (bad-deadlines),\n"
+    "and fuel above max_task_fuel (bad-fuel); a refusal exits 1 with the limit it hit. Windows\n"
+    "count blocks, which come faster under load; a wider window only delays a round whose worker\n"
+    "is missing, but an audit must fit both windows before the rewards vest (reward_lock_blocks).\n\n") +
+    kTxCommonHelp;
+
+Result<Bytes> read_binary_file(const std::string& flag, const std::string& path, std::size_t max) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return usage_error(flag + ": cannot read '" + path + "'; check the path");
+  Bytes data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (data.size() > max)
+    return usage_error(flag + ": '" + path + "' has " + std::to_string(data.size()) + " bytes; at most " +
+                       std::to_string(max) + " fit in a task");
+  return data;
+}
+
+Status cmd_submit_task(Session& s, const std::vector<std::string>& args) {
+  Spec spec{"submit-task",
+            {"from", "fee", "input", "replicas", "reward", "fuel", "commit-blocks", "reveal-blocks"},
+            kTxSwitches, 1, 1, "FILE.wasm"};
+  auto a = parse_args(spec, args);
+  if (!a) return a.error();
+  auto c = tx_common(spec, *a);
+  if (!c) return c.error();
+  SubmitTask t;
+  auto module = read_binary_file("FILE.wasm", a->positional[0], kMaxTaskModuleBytes);
+  if (!module) return module.error();
+  t.module.bytes = std::move(*module);
+  if (auto in = a->get("input")) {
+    auto input = read_binary_file("--input", *in, kMaxTaskIoBytes);
+    if (!input) return input.error();
+    t.input.bytes = std::move(*input);
+  }
+  auto reward = required_amount(*a, spec, "reward", "N (paid to each agreeing worker)");
+  if (!reward) return reward.error();
+  t.reward = *reward;
+  t.fuel = kDefaultTaskFuel;
+  t.commit_blocks = 0;  // derived below unless given
+  t.reveal_blocks = kDefaultTaskBlocks;
+  for (auto [flag, field] : {std::pair{"replicas", &t.replicas}, std::pair{"fuel", &t.fuel},
+                             std::pair{"commit-blocks", &t.commit_blocks}, std::pair{"reveal-blocks", &t.reveal_blocks}}) {
+    if (auto v = a->get(flag)) {
+      auto n = parse_u64_arg(std::string("--") + flag, *v);
+      if (!n) return n.error();
+      *field = *n;
+    }
+  }
+  if (!a->get("commit-blocks")) {
+    // Long enough for an honest worker at the chain's reference speed: the
+    // node refuses anything shorter (docs/contracts.md, "Tasks").
+    auto g = s.genesis();
+    if (!g) return g.error();
+    const Json* params = member(**g, "params");
+    auto per_block = params ? u64_of(*params, "reference_fuel_per_block") : std::nullopt;
+    if (!per_block || *per_block == 0)
+      return make_error("rpc-bad-response", "the node's genesis has no reference_fuel_per_block: is it a Verity node "
+                                            "of this version? Pass --commit-blocks N");
+    t.commit_blocks = default_commit_blocks(t.fuel, *per_block);
+  }
+  const std::string summary = "submit-task " + a->positional[0] + " (" + std::to_string(t.module.bytes.size()) +
+                              " bytes) from " + c->from + ", reward " + t.reward.to_string() + " per worker";
+  return send_transaction(s, *c, std::move(t), summary);
+}
+
+const std::string kRegisterWorkerHelp = std::string(
+    "Usage: verity register-worker --from NAME --stake N [--fee N] [--wait]\n"
+    "Registers --from as a task worker with N of its balance as worker stake (at least the chain's\n"
+    "min_worker_stake), or adds N to its worker stake. Run the tasks with verity-worker.\n\n") + kTxCommonHelp;
+
+Status cmd_register_worker(Session& s, const std::vector<std::string>& args) {
+  Spec spec{"register-worker", {"from", "fee", "stake"}, kTxSwitches, 0, 0, ""};
+  auto a = parse_args(spec, args);
+  if (!a) return a.error();
+  auto c = tx_common(spec, *a);
+  if (!c) return c.error();
+  auto stake = required_amount(*a, spec, "stake", "N (the worker stake)");
+  if (!stake) return stake.error();
+  return send_transaction(s, *c, RegisterWorker{*stake}, "register-worker " + c->from + ", stake " + stake->to_string());
+}
+
+const std::string kUnregisterWorkerHelp = std::string(
+    "Usage: verity unregister-worker --from NAME [--fee N] [--wait]\n"
+    "Stops new task assignments to --from; its worker stake starts unbonding and 'withdraw' pays it\n"
+    "after the unbonding period. Rounds it is already in still count on it: keep verity-worker\n"
+    "running until they end.\n\n") + kTxCommonHelp;
+
+const std::string kRequestAuditHelp = std::string(
+    "Usage: verity request-audit ID --from NAME [--fee N] [--wait]\n"
+    "Pays replicas x reward (escrowed) to rerun settled task ID on fresh workers while its rewards\n"
+    "are locked. If the audit's majority disagrees, the old majority's locked rewards go to --from\n"
+    "and its workers are slashed; 'verity task ID' shows how it ended.\n\n") + kTxCommonHelp;
+
+Status cmd_request_audit(Session& s, const std::vector<std::string>& args) {
+  Spec spec{"request-audit", {"from", "fee"}, kTxSwitches, 1, 1, "ID"};
+  auto a = parse_args(spec, args);
+  if (!a) return a.error();
+  auto c = tx_common(spec, *a);
+  if (!c) return c.error();
+  auto id = parse_u64_arg("ID", a->positional[0]);
+  if (!id) return id.error();
+  return send_transaction(s, *c, RequestAudit{*id}, "request-audit of task " + a->positional[0] + " by " + c->from);
+}
+
+const char* kTaskHelp =
+    "Usage: verity task ID\n"
+    "       verity task watch ID [--timeout SECONDS]\n"
+    "A task of the market: its terms, the round in progress (assigned workers, who committed and\n"
+    "revealed) and, once settled, the result (--json: the node's answer as is).\n"
+    "'task watch' follows the task's events over the WebSocket (assigned, committed, revealed,\n"
+    "settled or failed) and ends when it settles (exit 0) or fails (exit 1), or after --timeout\n"
+    "(default 120 s; exit 1). A settled task under audit is followed until the audit ends\n"
+    "(task_audited or task_audit_ended; exit 0).\n";
+
+std::string outcome_text(const Json& v, const char* name) {
+  auto n = u64_of(v, name);
+  auto known = n ? outcome_name_of(*n) : std::nullopt;
+  return known ? std::string(*known) : text_of(v, name);
+}
+
+void print_task(std::ostream& o, const Json& t) {
+  o << "task " << text_of(t, "id") << ": " << text_of(t, "status");
+  if (!text_of(t, "failure").empty()) o << " (" << text_of(t, "failure") << ")";
+  o << "\n  submitter " << text_of(t, "submitter") << " at height " << text_of(t, "submitted_height") << "\n";
+  o << "  module " << text_of(t, "module_hash") << ", input " << text_of(t, "input").size() / 2 << " bytes\n";
+  o << "  replicas " << text_of(t, "replicas") << ", reward " << text_of(t, "reward") << " per worker, fuel "
+    << text_of(t, "fuel") << " (metering version " << text_of(t, "metering_version") << "), "
+    << text_of(t, "commit_blocks") << " blocks to commit, " << text_of(t, "reveal_blocks") << " to reveal\n";
+  if (!text_of(t, "retry_reason").empty())
+    o << "  retried: the first round ended with " << text_of(t, "retry_reason") << "\n";
+  if (const Json* r = member(t, "round"); r && r->IsObject()) {
+    o << "  round " << text_of(*r, "kind") << ": ";
+    if (u64_of(*r, "assigned_height").value_or(0) == 0)
+      o << "waiting for assignment\n";
+    else
+      o << "assigned at " << text_of(*r, "assigned_height") << ", commit by " << text_of(*r, "commit_deadline")
+        << ", reveal by " << text_of(*r, "reveal_deadline") << "\n";
+    if (const Json* as = member(*r, "assignments"); as && as->IsArray())
+      for (const auto& a : as->GetArray()) {
+        const Json* c = member(a, "committed");
+        const Json* v = member(a, "revealed");
+        bool committed = c && c->IsBool() && c->GetBool(), revealed = v && v->IsBool() && v->GetBool();
+        o << "    worker " << text_of(a, "worker") << ": "
+          << (revealed ? "revealed " + outcome_text(a, "outcome") + ", fuel " + text_of(a, "fuel_used")
+                       : committed ? std::string("committed") : std::string("assigned"))
+          << "\n";
+      }
+  }
+  if (const Json* r = member(t, "result"); r && r->IsObject()) {
+    o << "  result " << outcome_text(*r, "outcome") << ", exit " << text_of(*r, "exit_code") << ", fuel "
+      << text_of(*r, "fuel_used") << ", settled at " << text_of(*r, "settled_height") << " (rewards vest at "
+      << text_of(*r, "vest_height") << ")\n";
+    o << "  result hash " << text_of(*r, "result_hash") << "\n";
+    if (const Json* m = member(*r, "majority"); m && m->IsArray())
+      for (const auto& k : m->GetArray())
+        if (k.IsString()) o << "    agreed: " << k.GetString() << "\n";
+    auto out = from_hex(text_of(*r, "output"));
+    if (out) {
+      std::string text(out->begin(), out->end());
+      bool printable = std::all_of(text.begin(), text.end(), [](unsigned char ch) {
+        return ch == '\n' || ch == '\t' || (ch >= 0x20 && ch < 0x7f);
+      });
+      o << "  output (" << out->size() << " bytes)" << (printable ? ":\n" + text : ": " + text_of(*r, "output"))
+        << (printable && !text.empty() && text.back() != '\n' ? "\n" : "");
+      if (!printable) o << "\n";
+    }
+  }
+  o << "  audits " << text_of(t, "audits") << "\n";
+}
+
+Result<rapidjson::Document> fetch_task(Session& s, std::uint64_t id) {
+  rapidjson::Document params(rapidjson::kObjectType);
+  params.AddMember("id", Json(id), params.GetAllocator());
+  auto r = s.call("task", params);
+  if (!r && r.error().reason == "not-found") {
+    Error e = r.error();
+    e.detail += ": no task " + std::to_string(id) + " on this chain";
+    return e;
+  }
+  return r;
+}
+
+// Follows the tasks topic until task `id` settles or fails.
+Status watch_task(Session& s, const std::string& rpc_text, std::uint64_t id, std::chrono::seconds timeout) {
+  auto url = rpc::parse_rpc_url(rpc_text);
+  if (!url) return usage_error("--rpc: " + url.error().detail);
+  auto& o = s.io().out;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto sub = rpc::WsSubscription::open(*url, "tasks");
+  if (!sub) return sub.error();
+  // The task as it is now: it may have settled already.
+  auto t = fetch_task(s, id);
+  if (!t) return t.error();
+  const std::string status = text_of(*t, "status");
+  const Json* round = member(*t, "round");
+  const bool audit = status == "settled" && round && round->IsObject();  // an audit runs: follow it
+  if (!s.json())
+    o << "task " << id << ": " << status << (audit ? ", audit in progress" : "") << " (watching; at most "
+      << timeout.count() << " s)\n";
+  if (status != "open" && !audit) {
+    if (s.json()) print_json(o, *t);
+    return status == "settled" ? Status{} : make_error("task-failed", "task " + std::to_string(id) + " failed: " + text_of(*t, "failure"));
+  }
+  const std::string want = std::to_string(id);
+  while (true) {
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) break;
+    auto event = (*sub)->next(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
+    if (!event) return event.error();
+    if (!*event) break;
+    const Json& result = **event;
+    const Json* attrs = member(result, "attributes");
+    if (!attrs || text_of(*attrs, "task") != want) continue;
+    const std::string kind = text_of(result, "kind");
+    if (s.json()) {
+      print_json(o, result);
+    } else {
+      o << "height " << text_of(result, "height") << ": " << kind;
+      for (auto it = attrs->MemberBegin(); it != attrs->MemberEnd(); ++it)
+        if (std::string(it->name.GetString()) != "task" && it->value.IsString())
+          o << " " << it->name.GetString() << "=" << it->value.GetString();
+      o << "\n";
+    }
+    if (kind == "task_settled" || kind == "task_failed" || kind == "task_audited" || kind == "task_audit_ended") {
+      auto fin = fetch_task(s, id);
+      if (fin && !s.json()) print_task(o, *fin);
+      if (kind == "task_failed")
+        return make_error("task-failed", "task " + want + " failed: " + text_of(*attrs, "reason"));
+      return {};
+    }
+  }
+  return make_error("timeout", "task " + want + " did not settle within " + std::to_string(timeout.count()) +
+                                   " s; 'verity task " + want + "' shows where it is");
+}
+
+Status cmd_task(Session& s, const std::vector<std::string>& args, const std::string& rpc_text) {
+  if (!args.empty() && args[0] == "watch") {
+    auto a = parse_args(Spec{"task watch", {"timeout"}, {}, 1, 1, "ID"}, {args.begin() + 1, args.end()});
+    if (!a) return a.error();
+    auto id = parse_u64_arg("ID", a->positional[0]);
+    if (!id) return id.error();
+    std::uint64_t secs = 120;
+    if (auto t = a->get("timeout")) {
+      auto n = parse_u64_arg("--timeout", *t);
+      if (!n) return n.error();
+      secs = *n;
+    }
+    return watch_task(s, rpc_text, *id, std::chrono::seconds(secs));
+  }
+  auto a = parse_args(Spec{"task", {}, {}, 1, 1, "ID"}, args);
+  if (!a) return a.error();
+  auto id = parse_u64_arg("ID", a->positional[0]);
+  if (!id) return id.error();
+  auto r = fetch_task(s, *id);
+  if (!r) return r.error();
+  if (s.json())
+    print_json(s.io().out, *r);
+  else
+    print_task(s.io().out, *r);
+  return {};
+}
+
+}  // namespace
+
+std::vector<Command> task_commands() {
+  return {
+      {"submit-task", "FILE.wasm --from NAME --reward N: pay workers to run a WASM task", kSubmitTaskHelp,
+       cmd_submit_task},
+      {"register-worker", "--from NAME --stake N: become a task worker", kRegisterWorkerHelp, cmd_register_worker},
+      {"unregister-worker", "--from NAME: stop taking tasks, unbond the worker stake", kUnregisterWorkerHelp,
+       [](Session& s, const auto& a) { return cmd_simple<UnregisterWorker>(s, a, "unregister-worker"); }},
+      {"request-audit", "ID --from NAME: pay to rerun a settled task on fresh workers", kRequestAuditHelp,
+       cmd_request_audit},
+      {"task", "ID | watch ID: a task, or follow it until it settles", kTaskHelp,
+       [](Session& s, const auto& a) { return cmd_task(s, a, s.rpc_url()); }},
+  };
+}
+
+}  // namespace verity::client
