@@ -14,21 +14,13 @@
 #include <string>
 #include <vector>
 
+#include "core/host_port.h"
 #include "core/result.h"
 #include "node/log.h"
 
 namespace verity::node {
 
-struct HostPort {
-  std::string host;
-  std::uint16_t port = 0;
-  std::string str() const { return host + ":" + std::to_string(port); }
-  friend bool operator==(const HostPort&, const HostPort&) = default;
-};
-
-// "HOST:PORT" (IPv4 or a name; "[v6]:PORT" for IPv6). Port 0 is allowed
-// only when `allow_zero` (tests: the OS picks).
-Result<HostPort> parse_host_port(std::string_view s, bool allow_zero = false);
+// Listen addresses are core/host_port.h's HostPort.
 
 struct Config {
   std::filesystem::path home;

@@ -22,7 +22,7 @@
 #include <boost/asio/write.hpp>
 
 #include "core/transaction.h"  // kMaxChainIdBytes
-#include "node/config.h"       // parse_host_port
+#include "core/host_port.h"
 
 namespace verity::node {
 

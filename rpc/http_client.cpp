@@ -1,5 +1,7 @@
 #include "rpc/http_client.h"
 
+#include "core/host_port.h"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -23,10 +25,6 @@ namespace {
 
 // Large enough for a block of 10,000 transactions as JSON.
 constexpr std::size_t kMaxResponseBytes = 256u * 1024 * 1024;
-
-bool all_digits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
 
 std::string standard_reason(int code) {
   switch (code) {
@@ -58,28 +56,15 @@ Result<RpcUrl> parse_rpc_url(std::string_view url) {
   out.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
   if (authority.empty()) return bad("no host");
   if (authority.find('@') != std::string_view::npos) return bad("user information is not supported");
-  std::string_view host, port;
-  if (authority.front() == '[') {
-    auto close = authority.find(']');
-    if (close == std::string_view::npos) return bad("unclosed '[' in the host");
-    host = authority.substr(1, close - 1);
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return bad("unexpected text after the host");
-      port = after.substr(1);
-    }
-  } else {
-    auto colon = authority.rfind(':');
-    host = authority.substr(0, colon);
-    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
-  }
-  if (host.empty()) return bad("no host");
-  if (port.empty() && authority.back() == ':') return bad("empty port");
-  if (port.empty()) port = "80";
-  if (!all_digits(port) || port.size() > 5 || std::stoul(std::string(port)) == 0 || std::stoul(std::string(port)) > 65535)
-    return bad("the port must be a number from 1 to 65535");
-  out.host = std::string(host);
-  out.port = std::string(port);
+  // The port is optional here (80); the rest is core's HOST:PORT.
+  const bool bracketed = authority.front() == '[';
+  const auto close = authority.find(']');
+  if (bracketed && close == std::string_view::npos) return bad("unclosed '[' in the host");
+  const bool has_port = bracketed ? close + 1 < authority.size() : authority.find(':') != std::string_view::npos;
+  auto hp = parse_host_port(std::string(authority) + (has_port ? "" : ":80"));
+  if (!hp) return bad(hp.error().detail);
+  out.host = hp->host;
+  out.port = std::to_string(hp->port);
   return out;
 }
 

@@ -108,19 +108,6 @@ BOOST_AUTO_TEST_CASE(bad_values_name_the_key_and_the_reason) {
   BOOST_CHECK(contains(error_of("[p2p\n"), ":1:"));
 }
 
-BOOST_AUTO_TEST_CASE(host_port_parsing) {
-  BOOST_CHECK(parse_host_port("127.0.0.1:7701")->port == 7701);
-  BOOST_CHECK_EQUAL(parse_host_port("[::1]:80")->host, "::1");
-  BOOST_CHECK_EQUAL(parse_host_port("node-1.example.org:1")->host, "node-1.example.org");
-  BOOST_CHECK(!parse_host_port("::1:80"));
-  BOOST_CHECK(!parse_host_port(":80"));
-  BOOST_CHECK(!parse_host_port("host:"));
-  BOOST_CHECK(!parse_host_port("host:0"));
-  BOOST_CHECK(parse_host_port("host:0", true));
-  BOOST_CHECK(!parse_host_port("host:12x"));
-  BOOST_CHECK(!parse_host_port("ho st:12"));
-}
-
 BOOST_AUTO_TEST_CASE(load_config_says_to_run_init) {
   TempDir d;
   auto c = load_config(d.path);
