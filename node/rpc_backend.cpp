@@ -221,132 +221,81 @@ using rapidjson::Value;
 using Alloc = rapidjson::Document::AllocatorType;
 
 
-Value keys_json(const std::vector<PublicKey>& keys, Alloc& a) {
-  Value out(rapidjson::kArrayType);
-  for (const auto& k : keys) out.PushBack(rpc::to_json(k, a), a);
+rpc::AssignmentInfo assignment_info(const contracts::Assignment& x) {
+  return {x.worker, x.committed, x.revealed, x.outcome, x.exit_code, x.fuel_used, x.result_hash};
+}
+
+rpc::TaskInfo task_info(const contracts::TaskRecord& t) {
+  rpc::TaskInfo o;
+  o.id = t.id;
+  o.submitter = t.submitter;
+  o.module_hash = t.module_hash;
+  o.input = t.input;
+  o.replicas = t.replicas;
+  o.reward = t.reward;
+  o.fuel = t.fuel;
+  o.commit_blocks = t.commit_blocks;
+  o.reveal_blocks = t.reveal_blocks;
+  o.submitted_height = t.submitted_height;
+  o.metering_version = t.metering_version;
+  o.metered_hash = t.metered_hash;
+  o.status = contracts::task_status_name(t.status);
+  o.failure = t.failure;
+  o.retry_reason = t.retry_reason;
+  if (t.round) {
+    const auto& r = *t.round;
+    rpc::RoundInfo ro{contracts::round_kind_name(r.kind), r.payer, r.escrow, r.requested_height,
+                      r.assigned_height, r.commit_deadline, r.reveal_deadline, {}};
+    for (const auto& x : r.assignments) ro.assignments.push_back(assignment_info(x));
+    o.round = std::move(ro);
+  }
+  if (t.status == contracts::TaskStatus::settled)
+    o.result = rpc::TaskResultInfo{t.result_hash, t.outcome,     t.exit_code,  t.fuel_used,
+                                   t.output,      t.settled_height, t.vest_height, t.majority};
+  o.audits = t.audits;
+  return o;
+}
+
+rpc::WorkerInfo worker_info(const contracts::WorkerRecord& w) {
+  return {w.key, w.stake, w.active, w.unbonding, w.unbonding_until, w.reputation, w.agreed, w.outvoted, w.missed};
+}
+
+}  // namespace
+
+Result<std::optional<rpc::TaskInfo>> RpcBackend::task(std::uint64_t id) const {
+  auto t = contracts::load_task(node_.view()->state(), id);
+  if (!t) return t.error();
+  if (!*t) return std::optional<rpc::TaskInfo>();
+  return std::optional<rpc::TaskInfo>(task_info(**t));
+}
+
+Result<std::vector<rpc::TaskInfo>> RpcBackend::tasks(std::uint64_t before, std::uint64_t limit, bool in_progress) const {
+  auto list = contracts::list_tasks(node_.view()->state(), before, static_cast<std::size_t>(limit), in_progress);
+  if (!list) return list.error();
+  std::vector<rpc::TaskInfo> out;
+  for (const auto& t : *list) out.push_back(task_info(t));
   return out;
 }
 
-Value task_json(const contracts::TaskRecord& t, Alloc& a) {
-  Value o(rapidjson::kObjectType);
-  o.AddMember("id", t.id, a);
-  o.AddMember("submitter", rpc::to_json(t.submitter, a), a);
-  o.AddMember("module_hash", rpc::to_json(t.module_hash, a), a);
-  o.AddMember("input", rpc::to_json(to_hex(t.input), a), a);
-  o.AddMember("replicas", t.replicas, a);
-  o.AddMember("reward", rpc::to_json(t.reward, a), a);
-  o.AddMember("fuel", t.fuel, a);
-  o.AddMember("commit_blocks", t.commit_blocks, a);
-  o.AddMember("reveal_blocks", t.reveal_blocks, a);
-  o.AddMember("submitted_height", t.submitted_height, a);
-  o.AddMember("metering_version", t.metering_version, a);
-  o.AddMember("metered_hash", rpc::to_json(t.metered_hash, a), a);
-  o.AddMember("status", rapidjson::StringRef(contracts::task_status_name(t.status)), a);
-  o.AddMember("failure", rpc::to_json(t.failure, a), a);
-  o.AddMember("retry_reason", rpc::to_json(t.retry_reason, a), a);
-  if (t.round) {
-    const auto& r = *t.round;
-    Value ro(rapidjson::kObjectType);
-    ro.AddMember("kind", rapidjson::StringRef(contracts::round_kind_name(r.kind)), a);
-    ro.AddMember("payer", rpc::to_json(r.payer, a), a);
-    ro.AddMember("escrow", rpc::to_json(r.escrow, a), a);
-    ro.AddMember("requested_height", r.requested_height, a);
-    ro.AddMember("assigned_height", r.assigned_height, a);
-    ro.AddMember("commit_deadline", r.commit_deadline, a);
-    ro.AddMember("reveal_deadline", r.reveal_deadline, a);
-    Value as(rapidjson::kArrayType);
-    for (const auto& x : r.assignments) {
-      Value ao(rapidjson::kObjectType);
-      ao.AddMember("worker", rpc::to_json(x.worker, a), a);
-      ao.AddMember("committed", x.committed, a);
-      ao.AddMember("revealed", x.revealed, a);
-      ao.AddMember("outcome", x.outcome, a);
-      ao.AddMember("exit_code", x.exit_code, a);
-      ao.AddMember("fuel_used", x.fuel_used, a);
-      ao.AddMember("result_hash", rpc::to_json(x.result_hash, a), a);
-      as.PushBack(ao, a);
-    }
-    ro.AddMember("assignments", as, a);
-    o.AddMember("round", ro, a);
-  } else {
-    o.AddMember("round", Value(), a);
-  }
-  if (t.status == contracts::TaskStatus::settled) {
-    Value res(rapidjson::kObjectType);
-    res.AddMember("result_hash", rpc::to_json(t.result_hash, a), a);
-    res.AddMember("outcome", t.outcome, a);
-    res.AddMember("exit_code", t.exit_code, a);
-    res.AddMember("fuel_used", t.fuel_used, a);
-    res.AddMember("output", rpc::to_json(to_hex(t.output), a), a);
-    res.AddMember("settled_height", t.settled_height, a);
-    res.AddMember("vest_height", t.vest_height, a);
-    res.AddMember("majority", keys_json(t.majority, a), a);
-    o.AddMember("result", res, a);
-  } else {
-    o.AddMember("result", Value(), a);
-  }
-  o.AddMember("audits", t.audits, a);
-  return o;
-}
-
-Value worker_json(const contracts::WorkerRecord& w, Alloc& a) {
-  Value o(rapidjson::kObjectType);
-  o.AddMember("key", rpc::to_json(w.key, a), a);
-  o.AddMember("stake", rpc::to_json(w.stake, a), a);
-  o.AddMember("active", w.active, a);
-  o.AddMember("unbonding", rpc::to_json(w.unbonding, a), a);
-  o.AddMember("unbonding_until", w.unbonding_until, a);
-  o.AddMember("reputation", w.reputation, a);
-  o.AddMember("agreed", w.agreed, a);
-  o.AddMember("outvoted", w.outvoted, a);
-  o.AddMember("missed", w.missed, a);
-  return o;
-}
-
-template <class F>
-rapidjson::Document document(F build) {
-  rapidjson::Document d;
-  static_cast<Value&>(d) = build(d.GetAllocator());
-  return d;
-}
-}  // namespace
-
-Result<std::optional<rapidjson::Document>> RpcBackend::task(std::uint64_t id) const {
-  auto t = contracts::load_task(node_.view()->state(), id);
-  if (!t) return t.error();
-  if (!*t) return std::optional<rapidjson::Document>();
-  return std::optional<rapidjson::Document>(document([&](Alloc& a) { return task_json(**t, a); }));
-}
-
-Result<rapidjson::Document> RpcBackend::tasks(std::uint64_t before, std::uint64_t limit, bool in_progress) const {
-  auto list = contracts::list_tasks(node_.view()->state(), before, static_cast<std::size_t>(limit), in_progress);
-  if (!list) return list.error();
-  return document([&](Alloc& a) {
-    Value out(rapidjson::kArrayType);
-    for (const auto& t : *list) out.PushBack(task_json(t, a), a);
-    return out;
-  });
-}
-
-Result<std::optional<rapidjson::Document>> RpcBackend::worker(const PublicKey& key) const {
+Result<std::optional<rpc::WorkerInfo>> RpcBackend::worker(const PublicKey& key) const {
   auto w = contracts::load_worker(node_.view()->state(), key);
   if (!w) return w.error();
-  if (!*w) return std::optional<rapidjson::Document>();
-  return std::optional<rapidjson::Document>(document([&](Alloc& a) { return worker_json(**w, a); }));
+  if (!*w) return std::optional<rpc::WorkerInfo>();
+  return std::optional<rpc::WorkerInfo>(worker_info(**w));
 }
 
-Result<rapidjson::Document> RpcBackend::workers() const {
+Result<std::vector<rpc::WorkerInfo>> RpcBackend::workers() const {
   const auto chain = node_.view();
   const auto& state = chain->state();
   auto keys = contracts::worker_keys(state);
   if (!keys) return keys.error();
-  rapidjson::Document d(rapidjson::kArrayType);
+  std::vector<rpc::WorkerInfo> out;
   for (const auto& k : *keys) {
     auto w = contracts::load_worker(state, k);
     if (!w) return w.error();
-    if (*w) d.PushBack(worker_json(**w, d.GetAllocator()), d.GetAllocator());
+    if (*w) out.push_back(worker_info(**w));
   }
-  return d;
+  return out;
 }
 
 Result<std::optional<Bytes>> RpcBackend::module(const Hash256& hash) const {

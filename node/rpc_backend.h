@@ -27,10 +27,10 @@ class RpcBackend final : public rpc::NodeApi {
   Result<rpc::DelegationsInfo> delegations(const PublicKey& delegator) const override;
   Result<rpc::RewardsInfo> rewards(const PublicKey& account) const override;
   Result<std::uint64_t> reputation(const PublicKey& who) const override;
-  Result<std::optional<rapidjson::Document>> task(std::uint64_t id) const override;
-  Result<rapidjson::Document> tasks(std::uint64_t before, std::uint64_t limit, bool in_progress) const override;
-  Result<std::optional<rapidjson::Document>> worker(const PublicKey& key) const override;
-  Result<rapidjson::Document> workers() const override;
+  Result<std::optional<rpc::TaskInfo>> task(std::uint64_t id) const override;
+  Result<std::vector<rpc::TaskInfo>> tasks(std::uint64_t before, std::uint64_t limit, bool in_progress) const override;
+  Result<std::optional<rpc::WorkerInfo>> worker(const PublicKey& key) const override;
+  Result<std::vector<rpc::WorkerInfo>> workers() const override;
   Result<std::optional<Bytes>> module(const Hash256& hash) const override;
   // Blocks the calling thread until the consensus thread answers: for
   // callers that can wait (not the RPC server, which uses submit_async).

@@ -19,8 +19,7 @@
 #include "core/state_proof.h"
 #include "core/transaction.h"
 #include "core/validator_set.h"
-
-#include <rapidjson/document.h>
+#include "rpc/records.h"
 
 namespace verity::rpc {
 
@@ -50,13 +49,6 @@ struct NodeStatus {
 struct TxLookup {
   Transaction tx;
   std::optional<Receipt> receipt;  // nullopt: pending in the mempool
-};
-
-struct AccountInfo {
-  Amount balance;
-  std::uint64_t nonce = 0;       // committed
-  std::uint64_t next_nonce = 0;  // counting the sender's transactions in the mempool
-  std::uint64_t height = 0;      // the state these figures are from
 };
 
 // Everything a client needs to check an account without trusting the node
@@ -153,15 +145,14 @@ class NodeApi {
   virtual Result<DelegationsInfo> delegations(const PublicKey& delegator) const = 0;
   virtual Result<RewardsInfo> rewards(const PublicKey& account) const = 0;
   virtual Result<std::uint64_t> reputation(const PublicKey& who) const = 0;
-  // The task market's records (contracts/tasks.h), already in their JSON
-  // form: node/rpc_backend builds them next to the contract's queries, so
-  // the records are not declared twice; the method table documents them.
-  virtual Result<std::optional<rapidjson::Document>> task(std::uint64_t id) const = 0;
+  // The task market's records (contracts/tasks.h) as the RPC serves them
+  // (rpc/records.h, shared with the clients that read them).
+  virtual Result<std::optional<TaskInfo>> task(std::uint64_t id) const = 0;
   // Descending ids below `before` (0: from the newest), at most `limit`;
   // with `in_progress`, only tasks with a round in progress.
-  virtual Result<rapidjson::Document> tasks(std::uint64_t before, std::uint64_t limit, bool in_progress) const = 0;
-  virtual Result<std::optional<rapidjson::Document>> worker(const PublicKey& key) const = 0;
-  virtual Result<rapidjson::Document> workers() const = 0;
+  virtual Result<std::vector<TaskInfo>> tasks(std::uint64_t before, std::uint64_t limit, bool in_progress) const = 0;
+  virtual Result<std::optional<WorkerInfo>> worker(const PublicKey& key) const = 0;
+  virtual Result<std::vector<WorkerInfo>> workers() const = 0;
   virtual Result<std::optional<Bytes>> module(const Hash256& hash) const = 0;
   // Admits to the mempool and gossips, answering through `done` (exactly
   // once, on any thread, maybe before this returns); the error carries the

@@ -116,6 +116,14 @@ rapidjson::Document object_result(F build) {
   return d;
 }
 
+// A record of rpc/records.h as the whole result.
+template <class T>
+rapidjson::Document record_result(const T& record) {
+  rapidjson::Document d;
+  static_cast<Value&>(d) = record_to_json(record, d.GetAllocator());
+  return d;
+}
+
 // A transaction given as a JSON object or as the hex of its canonical encoding.
 // Hex that is not a transaction's encoding gets the reason the mempool gives
 // such bytes (tx-too-large, malformed-tx; -32002), so a client matches one
@@ -255,10 +263,9 @@ JsonResult m_account(const Value& params, CallContext& ctx) {
   }
   return object_result([&](Value& o, JsonAlloc& a) {
     o.AddMember("address", to_json(*address, a), a);
-    o.AddMember("balance", to_json(info->balance, a), a);
-    o.AddMember("nonce", info->nonce, a);
-    o.AddMember("next_nonce", info->next_nonce, a);
-    o.AddMember("height", info->height, a);
+    AccountInfo::fields(*info, [&](const char* name, const auto& field) {
+      o.AddMember(rapidjson::StringRef(name), record_to_json(field, a), a);
+    });
     if (proof) {
       Value p(rapidjson::kObjectType);
       p.AddMember("height", proof->height, a);
@@ -360,7 +367,7 @@ JsonResult m_task(const Value& params, CallContext& ctx) {
   auto t = ctx.node.task(*id);
   if (!t) return t.error();
   if (!*t) return not_found("no task " + std::to_string(*id) + " (tasks lists them)");
-  return std::move(**t);
+  return record_result(**t);
 }
 
 JsonResult m_tasks(const Value& params, CallContext& ctx) {
@@ -379,7 +386,7 @@ JsonResult m_tasks(const Value& params, CallContext& ctx) {
   if (!in_progress) return in_progress.error();
   auto list = ctx.node.tasks(before, limit, *in_progress);
   if (!list) return list.error();
-  return object_result([&](Value& o, JsonAlloc& a) { o.AddMember("tasks", Value(*list, a), a); });
+  return object_result([&](Value& o, JsonAlloc& a) { o.AddMember("tasks", record_to_json(*list, a), a); });
 }
 
 JsonResult m_worker(const Value& params, CallContext& ctx) {
@@ -388,13 +395,13 @@ JsonResult m_worker(const Value& params, CallContext& ctx) {
   auto w = ctx.node.worker(*key);
   if (!w) return w.error();
   if (!*w) return not_found("no worker has key " + key->hex() + " (register with verity register-worker)");
-  return std::move(**w);
+  return record_result(**w);
 }
 
 JsonResult m_workers(const Value&, CallContext& ctx) {
   auto list = ctx.node.workers();
   if (!list) return list.error();
-  return object_result([&](Value& o, JsonAlloc& a) { o.AddMember("workers", Value(*list, a), a); });
+  return object_result([&](Value& o, JsonAlloc& a) { o.AddMember("workers", record_to_json(*list, a), a); });
 }
 
 JsonResult m_module(const Value& params, CallContext& ctx) {

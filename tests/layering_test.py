@@ -16,7 +16,7 @@ import sys
 import tempfile
 
 # The RPC's client side: what the client and the worker daemon may use of rpc/.
-RPC_CLIENT = {"rpc/http_client.h", "rpc/ws_client.h", "rpc/json_codec.h"}
+RPC_CLIENT = {"rpc/http_client.h", "rpc/ws_client.h", "rpc/json_codec.h", "rpc/records.h"}
 
 # Project folders each library folder may include from (its own included),
 # and single headers allowed beyond them. A folder inside another
@@ -35,8 +35,9 @@ PROJECT = {
     # verity: the RPC's client side, and the accounts contract's record
     # codec for the account proofs it checks.
     "client": {"core", "cli", "client", "contracts/accounts.h"} | RPC_CLIENT,
-    # verity-worker, beside the sandbox it drives.
-    "worker/daemon": {"core", "cli", "worker", "worker/daemon"} | RPC_CLIENT,
+    # verity-worker, beside the sandbox it drives; it shares the client's
+    # typed RPC client.
+    "worker/daemon": {"core", "cli", "worker", "worker/daemon", "client/rpc_client.h"} | RPC_CLIENT,
     # verityd: everything but the two other programs.
     "node": {"core", "cli", "consensus", "state", "contracts", "worker", "rpc", "node"},
 }

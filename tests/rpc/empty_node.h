@@ -34,20 +34,12 @@ struct EmptyNode : NodeApi {
   Result<DelegationsInfo> delegations(const PublicKey&) const override { return DelegationsInfo{}; }
   Result<RewardsInfo> rewards(const PublicKey&) const override { return RewardsInfo{}; }
   Result<std::uint64_t> reputation(const PublicKey&) const override { return std::uint64_t{0}; }
-  Result<std::optional<rapidjson::Document>> task(std::uint64_t) const override {
-    return std::optional<rapidjson::Document>();
+  Result<std::optional<TaskInfo>> task(std::uint64_t) const override { return std::optional<TaskInfo>(); }
+  Result<std::vector<TaskInfo>> tasks(std::uint64_t, std::uint64_t, bool) const override {
+    return std::vector<TaskInfo>();
   }
-  Result<rapidjson::Document> tasks(std::uint64_t, std::uint64_t, bool) const override {
-    rapidjson::Document d(rapidjson::kArrayType);
-    return d;
-  }
-  Result<std::optional<rapidjson::Document>> worker(const PublicKey&) const override {
-    return std::optional<rapidjson::Document>();
-  }
-  Result<rapidjson::Document> workers() const override {
-    rapidjson::Document d(rapidjson::kArrayType);
-    return d;
-  }
+  Result<std::optional<WorkerInfo>> worker(const PublicKey&) const override { return std::optional<WorkerInfo>(); }
+  Result<std::vector<WorkerInfo>> workers() const override { return std::vector<WorkerInfo>(); }
   Result<std::optional<Bytes>> module(const Hash256&) const override { return std::optional<Bytes>(); }
   void submit_async(const Transaction& tx, const std::string&, std::function<void(Result<Hash256>)> done) override {
     done(tx.id());

@@ -52,7 +52,8 @@ struct FakeNode {
     std::string t = "{\"id\":1,\"submitter\":\"" + std::string(64, 'a') + "\",\"module_hash\":\"" +
                     module_hash.hex() +
                     "\",\"input\":\"\",\"replicas\":1,\"reward\":\"10\",\"fuel\":1000000,\"commit_blocks\":20,"
-                    "\"reveal_blocks\":20,\"submitted_height\":4,\"metering_version\":1,\"status\":\"open\","
+                    "\"reveal_blocks\":20,\"submitted_height\":4,\"metering_version\":1,\"metered_hash\":\"" +
+                    std::string(64, '0') + "\",\"status\":\"open\","
                     "\"failure\":\"\",\"retry_reason\":\"\",\"round\":{\"kind\":\"first\",\"payer\":\"" +
                     std::string(64, 'a') +
                     "\",\"escrow\":\"10\",\"requested_height\":4,\"assigned_height\":5,\"commit_deadline\":25,"
@@ -73,14 +74,16 @@ struct FakeNode {
                                            "\"metering_version\":1,\"reference_fuel_per_block\":200000000}}");
     if (method == "worker")
       return FakeRpcServer::result(id, "{\"key\":\"" + me +
-                                           "\",\"stake\":\"1000\",\"active\":true,\"reputation\":0,\"agreed\":0,"
+                                           "\",\"stake\":\"1000\",\"active\":true,\"unbonding\":\"0\",\"unbonding_until\":0,"
+                                           "\"reputation\":0,\"agreed\":0,"
                                            "\"outvoted\":0,\"missed\":0}");
     if (method == "tasks") return FakeRpcServer::result(id, "{\"tasks\":[" + task_json() + "]}");
     if (method == "task") return FakeRpcServer::result(id, task_json());
     if (method == "module")
       return FakeRpcServer::result(id, "{\"hash\":\"" + module_hash.hex() + "\",\"size\":" +
                                            std::to_string(served.size()) + ",\"wasm\":\"" + to_hex(served) + "\"}");
-    if (method == "account") return FakeRpcServer::result(id, "{\"address\":\"" + me + "\",\"next_nonce\":0}");
+    if (method == "account") return FakeRpcServer::result(id, "{\"address\":\"" + me +
+                                                                "\",\"balance\":\"5000\",\"nonce\":0,\"next_nonce\":0,\"height\":10}");
     if (method == "send_tx")  // recorded; refused so that the worker does not go on
       return FakeRpcServer::error(id, -32002, "transaction rejected", "mempool-full", "full");
     return FakeRpcServer::error(id, -32601, "method not found", "method-not-found");
@@ -172,8 +175,8 @@ BOOST_AUTO_TEST_CASE(mistyped_fields_are_errors_too) {
   for (const Case& c : {Case{"\"fuel\":1000000", "\"fuel\":\"1000000\"", "`fuel` is not an unsigned integer"},
                         Case{"\"fuel\":1000000", "\"fuel\":-1", "`fuel` is not an unsigned integer"},
                         Case{"\"metering_version\":1,", "", "`metering_version` is missing"},
-                        Case{"\"commit_deadline\":25", "\"commit_deadline\":null", "`commit_deadline` is not"},
-                        Case{"\"committed\":false", "\"committed\":0", "`committed` is not a boolean"}}) {
+                        Case{"\"commit_deadline\":25", "\"commit_deadline\":null", "`round.commit_deadline` is not"},
+                        Case{"\"committed\":false", "\"committed\":0", "`round.assignments[0].committed` is not a boolean"}}) {
     FakeNode node;
     node.edit_task = [&](std::string& t) {
       auto at = t.find(c.from);

@@ -29,6 +29,7 @@
 #include "cli/args.h"
 #include "cli/key_file.h"
 #include "cli/program.h"
+#include "client/rpc_client.h"
 #include "rpc/http_client.h"
 #include "rpc/json_codec.h"
 #include "rpc/ws_client.h"
@@ -55,162 +56,19 @@ const std::uint64_t kSandboxMeteringVersion = worker::metering_version();
 
 using rpc::member;
 
-// The node's answers are read strictly: a missing or mistyped field is an
-// error that names it (reason rpc-bad-response), never a default (a
-// missing `fuel` once read as 0 and ran the task with no fuel at all).
-Error bad_answer(const std::string& what, const char* name, const std::string& problem) {
-  return make_error("rpc-bad-response", "the node's " + what + " answer: `" + name + "` " + problem);
-}
-Result<const Json*> need(const Json& v, const std::string& what, const char* name) {
-  const Json* m = member(v, name);
-  if (!m) return bad_answer(what, name, "is missing");
-  return m;
-}
-Result<std::uint64_t> need_u64(const Json& v, const std::string& what, const char* name) {
-  auto m = need(v, what, name);
-  if (!m) return m.error();
-  if (!(*m)->IsUint64()) return bad_answer(what, name, "is not an unsigned integer");
-  return (*m)->GetUint64();
-}
-Result<std::string> need_str(const Json& v, const std::string& what, const char* name) {
-  auto m = need(v, what, name);
-  if (!m) return m.error();
-  if (!(*m)->IsString()) return bad_answer(what, name, "is not a string");
-  return std::string((*m)->GetString(), (*m)->GetStringLength());
-}
-Result<bool> need_bool(const Json& v, const std::string& what, const char* name) {
-  auto m = need(v, what, name);
-  if (!m) return m.error();
-  if (!(*m)->IsBool()) return bad_answer(what, name, "is not a boolean");
-  return (*m)->GetBool();
-}
-Result<Bytes> need_hex(const Json& v, const std::string& what, const char* name) {
-  auto t = need_str(v, what, name);
-  if (!t) return t.error();
-  auto b = from_hex(*t);
-  if (!b) return bad_answer(what, name, "is not hex");
-  return Bytes(b->begin(), b->end());
-}
-Result<Hash256> need_hash(const Json& v, const std::string& what, const char* name) {
-  auto t = need_str(v, what, name);
-  if (!t) return t.error();
-  auto h = Hash256::from_hex(*t);
-  if (!h) return bad_answer(what, name, "is not 64 hex digits");
-  return *h;
-}
-Result<Amount> need_amount(const Json& v, const std::string& what, const char* name) {
-  auto t = need_str(v, what, name);
-  if (!t) return t.error();
-  auto a = Amount::parse(*t);
-  if (!a) return bad_answer(what, name, "is not an amount (" + a.error().detail + ")");
-  return *a;
-}
-Result<const Json*> need_array(const Json& v, const std::string& what, const char* name) {
-  auto m = need(v, what, name);
-  if (!m) return m.error();
-  if (!(*m)->IsArray()) return bad_answer(what, name, "is not an array");
-  return *m;
-}
+// The node's answers are read strictly, by the typed client
+// (client/rpc_client.h): a missing or mistyped field is an error that names
+// it (reason rpc-bad-response), never a default (a missing `fuel` once read
+// as 0 and ran the task with no fuel at all).
 
-// Assigns `expr` (a Result) to `target`, or returns its error.
-#define VERITY_NEED(target, expr)   \
-  do {                              \
-    auto r_ = (expr);               \
-    if (!r_) return r_.error();     \
-    target = std::move(*r_);        \
-  } while (0)
-
-// What the worker uses of a `task` answer, every field checked.
-struct AssignmentView {
-  std::string worker;
-  bool committed = false;
-  bool revealed = false;
-};
-struct RoundView {
-  std::string kind;
-  std::uint64_t assigned_height = 0;  // 0 while waiting for workers
-  std::uint64_t commit_deadline = 0;
-  std::uint64_t reveal_deadline = 0;
-  std::vector<AssignmentView> assignments;
-};
-struct ResultView {
-  std::uint64_t outcome = 0;
-  std::uint64_t fuel_used = 0;
-  Hash256 result_hash;
-  std::vector<std::string> majority;
-};
-struct TaskView {
-  std::uint64_t id = 0;
-  std::string status;  // open, settled, failed
-  std::string failure;
-  Hash256 module_hash;
-  Bytes input;
-  std::uint64_t fuel = 0;
-  std::uint64_t metering_version = 0;
-  std::optional<RoundView> round;    // a round in progress (an audit's task stays settled)
-  std::optional<ResultView> result;  // once settled
-};
-
-Result<RoundView> parse_round(const Json& r, const std::string& what) {
-  RoundView v;
-  VERITY_NEED(v.kind, need_str(r, what, "kind"));
-  VERITY_NEED(v.assigned_height, need_u64(r, what, "assigned_height"));
-  VERITY_NEED(v.commit_deadline, need_u64(r, what, "commit_deadline"));
-  VERITY_NEED(v.reveal_deadline, need_u64(r, what, "reveal_deadline"));
-  const Json* as;
-  VERITY_NEED(as, need_array(r, what, "assignments"));
-  for (const auto& a : as->GetArray()) {
-    const std::string in = what + " assignment";
-    if (!a.IsObject()) return make_error("rpc-bad-response", "the node's " + in + " is not an object");
-    AssignmentView x;
-    VERITY_NEED(x.worker, need_str(a, in, "worker"));
-    VERITY_NEED(x.committed, need_bool(a, in, "committed"));
-    VERITY_NEED(x.revealed, need_bool(a, in, "revealed"));
-    v.assignments.push_back(std::move(x));
-  }
-  return v;
-}
-
-Result<TaskView> parse_task(const Json& t) {
-  const std::string what = "task";
-  if (!t.IsObject()) return make_error("rpc-bad-response", "the node's task answer is not an object");
-  TaskView v;
-  VERITY_NEED(v.id, need_u64(t, what, "id"));
-  VERITY_NEED(v.status, need_str(t, what, "status"));
-  if (v.status != "open" && v.status != "settled" && v.status != "failed")
-    return bad_answer(what, "status", "is '" + v.status + "', not open, settled or failed");
-  VERITY_NEED(v.failure, need_str(t, what, "failure"));
-  VERITY_NEED(v.module_hash, need_hash(t, what, "module_hash"));
-  VERITY_NEED(v.input, need_hex(t, what, "input"));
-  VERITY_NEED(v.fuel, need_u64(t, what, "fuel"));
-  VERITY_NEED(v.metering_version, need_u64(t, what, "metering_version"));
-  const Json* round;
-  VERITY_NEED(round, need(t, what, "round"));
-  if (round->IsObject()) {
-    VERITY_NEED(v.round, parse_round(*round, "task round"));
-  } else if (!round->IsNull()) {
-    return bad_answer(what, "round", "is neither an object nor null");
-  }
-  const Json* result;
-  VERITY_NEED(result, need(t, what, "result"));
-  if (result->IsObject()) {
-    const std::string in = "task result";
-    ResultView r;
-    VERITY_NEED(r.outcome, need_u64(*result, in, "outcome"));
-    VERITY_NEED(r.fuel_used, need_u64(*result, in, "fuel_used"));
-    VERITY_NEED(r.result_hash, need_hash(*result, in, "result_hash"));
-    const Json* maj;
-    VERITY_NEED(maj, need_array(*result, in, "majority"));
-    for (const auto& k : maj->GetArray()) {
-      if (!k.IsString()) return bad_answer(in, "majority", "holds something other than keys");
-      r.majority.emplace_back(k.GetString(), k.GetStringLength());
-    }
-    v.result = std::move(r);
-  } else if (!result->IsNull()) {
-    return bad_answer(what, "result", "is neither an object nor null");
-  }
-  if (v.status == "settled" && !v.result) return bad_answer(what, "result", "is null for a settled task");
-  return v;
+// What the typed record cannot say for itself: a status the worker knows,
+// and a result for a settled task.
+Status check_task(const rpc::TaskInfo& t) {
+  auto bad = [](const std::string& what) { return make_error("rpc-bad-response", "the node's task answer: " + what); };
+  if (t.status != "open" && t.status != "settled" && t.status != "failed")
+    return bad("`status` is '" + t.status + "', not open, settled or failed");
+  if (t.status == "settled" && !t.result) return bad("`result` is null for a settled task");
+  return {};
 }
 
 // Lenient reads, for what only goes into the log (and the wake-up hints of
@@ -284,33 +142,30 @@ struct TaskState {
   std::uint64_t fuel_used = 0;
   Bytes output;
   Hash256 salt;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("task", s.task);
+    f("assigned_height", s.assigned_height);
+    f("outcome", s.outcome);
+    f("exit_code", s.exit_code);
+    f("fuel_used", s.fuel_used);
+    f("output", s.output);
+    f("salt", s.salt);
+  }
 };
 
+// HOME/tasks/ID.json: one JSON object, by the record codec the RPC uses.
 std::string encode_state(const TaskState& s) {
-  std::ostringstream o;
-  o << "{\"task\":" << s.task << ",\"assigned_height\":" << s.assigned_height << ",\"outcome\":" << s.outcome
-    << ",\"exit_code\":" << s.exit_code << ",\"fuel_used\":" << s.fuel_used << ",\"output\":\"" << to_hex(s.output)
-    << "\",\"salt\":\"" << s.salt.hex() << "\"}\n";
-  return o.str();
+  rapidjson::Document d;
+  static_cast<Json&>(d) = rpc::record_to_json(s, d.GetAllocator());
+  return rpc::json_string(d) + "\n";
 }
 
 std::optional<TaskState> decode_state(const std::string& text) {
   rapidjson::Document d;
   d.Parse(text.c_str(), text.size());
   if (d.HasParseError() || !d.IsObject()) return std::nullopt;
-  const std::string what = "state file";
-  auto read = [&]() -> Result<TaskState> {
-    TaskState s;
-    VERITY_NEED(s.task, need_u64(d, what, "task"));
-    VERITY_NEED(s.assigned_height, need_u64(d, what, "assigned_height"));
-    VERITY_NEED(s.outcome, need_u64(d, what, "outcome"));
-    VERITY_NEED(s.exit_code, need_u64(d, what, "exit_code"));
-    VERITY_NEED(s.fuel_used, need_u64(d, what, "fuel_used"));
-    VERITY_NEED(s.output, need_hex(d, what, "output"));
-    VERITY_NEED(s.salt, need_hash(d, what, "salt"));
-    return s;
-  };
-  auto s = read();
+  auto s = rpc::record_from_json<TaskState>(d, "state file");
   if (!s) return std::nullopt;
   return *s;
 }
@@ -382,9 +237,9 @@ void websocket_thread(rpc::RpcUrl url, std::string me, std::shared_ptr<Shared> s
 class Worker {
  public:
   Worker(const WorkerOptions& o, SecretKey key, rpc::RpcUrl url, std::ostream& log, const std::atomic<bool>& stop)
-      : opt_(o), key_(std::move(key)), me_(key_.public_key().hex()), rpc_(url, std::chrono::seconds(4),
-                                                                          std::chrono::seconds(2)),
-        url_(std::move(url)), log_(log), stop_(stop), shared_(std::make_shared<Shared>()) {}
+      : opt_(o), key_(std::move(key)), me_key_(key_.public_key()), me_(me_key_.hex()),
+        rpc_(url, std::chrono::seconds(4), std::chrono::seconds(2)), node_(rpc_), url_(std::move(url)), log_(log),
+        stop_(stop), shared_(std::make_shared<Shared>()) {}
 
   Status run() {
     fs::create_directories(opt_.home / "tasks");
@@ -476,32 +331,20 @@ class Worker {
     if (warned_.size() > 1024) warned_.clear();
   }
 
-  Result<rapidjson::Document> call(const char* method, std::initializer_list<std::pair<const char*, std::string>> str_params,
-                                   std::optional<std::pair<const char*, std::uint64_t>> num_param = std::nullopt) {
-    rapidjson::Document p(rapidjson::kObjectType);
-    auto& a = p.GetAllocator();
-    for (const auto& [k, v] : str_params)
-      p.AddMember(Json(k, a), Json(v.c_str(), static_cast<rapidjson::SizeType>(v.size()), a), a);
-    if (num_param) p.AddMember(Json(num_param->first, a), Json(num_param->second), a);
-    return rpc_.call(method, p);
-  }
-
   // Chain id and the parameters the worker uses, from status and genesis.
   bool load_chain() {
-    auto st = rpc_.call("status");
+    auto st = node_.status();
     if (!st) {
       warn("status:" + st.error().reason, "node not reachable yet: " + st.error().to_string());
       return false;
     }
     auto read = [&]() -> Status {
-      VERITY_NEED(chain_id_, need_str(*st, "status", "chain_id"));
-      auto g = rpc_.call("genesis");
-      if (!g) return g.error();
-      const Json* params;
-      VERITY_NEED(params, need(*g, "genesis", "params"));
-      VERITY_NEED(min_stake_, need_amount(*params, "genesis params", "min_worker_stake"));
-      VERITY_NEED(fee_, need_amount(*params, "genesis params", "min_fee"));
-      VERITY_NEED(chain_metering_version_, need_u64(*params, "genesis params", "metering_version"));
+      chain_id_ = st->chain_id;
+      auto params = node_.chain_params();
+      if (!params) return params.error();
+      min_stake_ = params->min_worker_stake;
+      fee_ = params->min_fee;
+      chain_metering_version_ = params->metering_version;
       return {};
     };
     if (auto s = read(); !s) {
@@ -518,45 +361,31 @@ class Worker {
   }
 
   Status send(Payload payload) {
-    auto acct = call("account", {{"address", me_}});
+    auto acct = node_.account(me_key_);
     if (!acct) return acct.error();
     Transaction tx;
     tx.chain_id = chain_id_;
-    VERITY_NEED(tx.nonce, need_u64(*acct, "account", "next_nonce"));
+    tx.nonce = acct->next_nonce;
     tx.fee = fee_;
     tx.payload = std::move(payload);
     tx.sign(key_);
-    rapidjson::Document params(rapidjson::kObjectType);
-    auto& al = params.GetAllocator();
-    params.AddMember("tx", rpc::to_json(tx, al), al);
-    auto r = rpc_.call("send_tx", params);
-    if (!r) return r.error();
-    std::string hash;
-    VERITY_NEED(hash, need_str(*r, "send_tx", "hash"));
-    if (hash != tx.id().hex())
-      return make_error("rpc-bad-response", "the node's send_tx answer names tx " + hash + ", not the one sent (" +
-                                                tx.id().hex() + ")");
-    last_tx_ = hash;
+    auto hash = node_.send_tx(tx);
+    if (!hash) return hash.error();
+    last_tx_ = hash->hex();
     return {};
   }
 
   void ensure_registered() {
     if (Clock::now() < next_register_check_) return;
     next_register_check_ = Clock::now() + std::chrono::seconds(2);
-    auto w = call("worker", {{"address", me_}});
-    if (w) {
-      auto active = need_bool(*w, "worker", "active");
-      if (!active) {
-        warn("worker:bad", "cannot read the worker record: " + active.error().to_string());
-        return;
-      }
-      if (*active) {
-        registered_ = true;
-        say("registered: stake " + str_of(*w, "stake") + ", reputation " + str_of(*w, "reputation") + " ppm");
-        return;
-      }
-    } else if (w.error().reason != "not-found") {
+    auto w = node_.worker(me_key_);
+    if (!w) {
       warn("worker:" + w.error().reason, "cannot read the worker record: " + w.error().to_string());
+      return;
+    }
+    if (*w && (*w)->active) {
+      registered_ = true;
+      say("registered: stake " + (*w)->stake.to_string() + ", reputation " + std::to_string((*w)->reputation) + " ppm");
       return;
     }
     if (Clock::now() < next_register_send_) return;
@@ -577,26 +406,16 @@ class Worker {
   bool scan() {
     std::uint64_t before = 0;
     for (int page = 0; page < kMaxScanPages; ++page) {
-      rapidjson::Document p(rapidjson::kObjectType);
-      p.AddMember("limit", Json(100), p.GetAllocator());
-      p.AddMember("in_progress", Json(true), p.GetAllocator());
-      p.AddMember("before", Json(before), p.GetAllocator());
-      auto r = rpc_.call("tasks", p);
+      auto list = node_.task_refs(before, 100, /*in_progress=*/true);
       auto page_ok = [&]() -> Result<bool> {  // true: the last page
-        if (!r) return r.error();
-        const Json* list;
-        VERITY_NEED(list, need_array(*r, "tasks", "tasks"));
-        for (const auto& t : list->GetArray()) {
-          VERITY_NEED(before, need_u64(t, "tasks entry", "id"));
-          const Json* round;
-          VERITY_NEED(round, need(t, "tasks entry", "round"));
-          if (round->IsNull()) continue;
-          RoundView v;
-          VERITY_NEED(v, parse_round(*round, "tasks entry round"));
-          for (const auto& a : v.assignments)
-            if (a.worker == me_ && !a.revealed) active_.insert(before);
+        if (!list) return list.error();
+        for (const auto& t : *list) {
+          before = t.id;
+          if (!t.round) continue;
+          for (const auto& a : t.round->assignments)
+            if (a.worker == me_key_ && !a.revealed) active_.insert(t.id);
         }
-        return list->Size() < 100 || before <= 1;
+        return list->size() < 100 || before <= 1;
       }();
       if (!page_ok) {
         warn("tasks:" + page_ok.error().reason, "cannot list tasks: " + page_ok.error().to_string());
@@ -634,28 +453,20 @@ class Worker {
   Result<Bytes> module_bytes(const Hash256& hash) {
     const std::string hex = hash.hex();
     if (auto it = modules_.find(hex); it != modules_.end()) return it->second;
-    auto m = call("module", {{"hash", hex}});
-    if (!m) return m.error();
-    Bytes wasm;
-    VERITY_NEED(wasm, need_hex(*m, "module", "wasm"));
-    const Hash256 got = sha256(wasm);
-    if (got != hash)
-      return make_error("module-mismatch", "the node served " + std::to_string(wasm.size()) + " bytes for module " +
-                                               hex + " that hash to " + got.hex());
+    auto wasm = node_.module(hash);  // checked against the hash
+    if (!wasm) return wasm.error();
     if (modules_.size() > 32) modules_.clear();
-    modules_[hex] = wasm;
+    modules_[hex] = *wasm;
     return wasm;
   }
 
   std::optional<std::uint64_t> height() {
-    auto st = rpc_.call("status");
-    if (!st) return std::nullopt;
-    auto h = need_u64(*st, "status", "height");
-    if (!h) {
-      warn("height:bad", h.error().to_string());
+    auto st = node_.status();
+    if (!st) {
+      if (st.error().reason == "rpc-bad-response") warn("height:bad", st.error().to_string());
       return std::nullopt;
     }
-    return *h;
+    return st->height;
   }
 
   // Whether to send task `id`'s commitment (or reveal) now: never sent, or
@@ -668,33 +479,20 @@ class Worker {
     if (it == sent.end()) return true;
     if (Clock::now() - it->second.at < kResendAfter) return false;
     if (it->second.tx.empty()) return true;
-    auto t = call("tx", {{"hash", it->second.tx}});
+    auto id_hash = Hash256::from_hex(it->second.tx);
+    if (!id_hash) return true;
+    auto t = node_.tx(*id_hash);
     if (!t) {
-      if (t.error().reason == "not-found") {
-        say(name + ": tx " + it->second.tx + " is gone from the node; sending again");
-        return true;
-      }
+      if (t.error().reason == "rpc-bad-response") warn("tx:bad", name + ": " + t.error().to_string());
       return false;  // node away: ask again later
     }
-    // The receipt: null while pending, else {ok, reason, ...}.
-    auto failed = [&]() -> Result<std::optional<std::string>> {
-      const Json* receipt;
-      VERITY_NEED(receipt, need(*t, "tx", "receipt"));
-      if (receipt->IsNull()) return std::optional<std::string>{};
-      if (!receipt->IsObject()) return bad_answer("tx", "receipt", "is neither an object nor null");
-      bool ok;
-      VERITY_NEED(ok, need_bool(*receipt, "tx receipt", "ok"));
-      if (ok) return std::optional<std::string>{};
-      std::string reason;
-      VERITY_NEED(reason, need_str(*receipt, "tx receipt", "reason"));
-      return std::optional<std::string>{reason};
-    }();
-    if (!failed) {
-      warn("tx:bad", name + ": " + failed.error().to_string());
-      return false;
+    if (!*t) {
+      say(name + ": tx " + it->second.tx + " is gone from the node; sending again");
+      return true;
     }
-    if (*failed) {
-      say(name + ": tx " + it->second.tx + " failed in its block (" + **failed + "); sending again");
+    // The receipt: absent while pending, else {ok, reason, ...}.
+    if ((*t)->receipt && !(*t)->receipt->ok) {
+      say(name + ": tx " + it->second.tx + " failed in its block (" + (*t)->receipt->reason + "); sending again");
       return true;
     }
     it->second.at = Clock::now();  // pending, or committed: look again later
@@ -704,39 +502,36 @@ class Worker {
   // One step of a task's life; false once the worker is done with it.
   bool step(std::uint64_t id) {
     const std::string name = "task " + std::to_string(id);
-    auto answer = rpc_.call("task", [&] {
-      rapidjson::Document p(rapidjson::kObjectType);
-      p.AddMember("id", Json(id), p.GetAllocator());
-      return p;
-    }());
+    auto answer = node_.task(id);
     if (!answer) {
-      if (answer.error().reason == "not-found") {
-        forget(id);
-        return false;
-      }
-      return true;  // node away: keep it
-    }
-    auto parsed = parse_task(*answer);
-    if (parsed && parsed->id != id) parsed = bad_answer("task", "id", "is " + std::to_string(parsed->id) + ", not " + name);
-    if (!parsed) {
       // Nothing is run, committed or revealed on an answer the worker cannot read.
-      warn("bad-task:" + std::to_string(id), name + ": " + parsed.error().to_string() + "; not acting on it");
+      if (answer.error().reason == "rpc-bad-response")
+        warn("bad-task:" + std::to_string(id), name + ": " + answer.error().to_string() + "; not acting on it");
+      return true;  // node away, or an answer it cannot read: keep it
+    }
+    if (!*answer) {
+      forget(id);
+      return false;
+    }
+    auto checked = check_task(**answer);
+    if (!checked) {
+      warn("bad-task:" + std::to_string(id), name + ": " + checked.error().to_string() + "; not acting on it");
       return true;
     }
-    const TaskView& t = *parsed;
+    const rpc::TaskInfo& t = **answer;
     auto state = load_state(id);
-    const AssignmentView* mine = nullptr;
+    const rpc::AssignmentInfo* mine = nullptr;
     if (t.round)
       for (const auto& a : t.round->assignments)
-        if (a.worker == me_) mine = &a;
+        if (a.worker == me_key_) mine = &a;
     const std::uint64_t assigned_height = t.round ? t.round->assigned_height : 0;
 
     if (!t.round || !mine || (state && state->assigned_height != assigned_height)) {
       if (state || commit_sent_.count(id) || reveal_sent_.count(id)) {
         std::string line = name + ": ";
         if (t.status == "settled") {
-          const ResultView& res = *t.result;
-          const bool in_majority = std::find(res.majority.begin(), res.majority.end(), me_) != res.majority.end();
+          const rpc::TaskResultInfo& res = *t.result;
+          const bool in_majority = std::find(res.majority.begin(), res.majority.end(), me_key_) != res.majority.end();
           line += "settled: " + outcome_text(res.outcome) + ", fuel " + std::to_string(res.fuel_used) + ", result " +
                   res.result_hash.hex() +
                   (in_majority ? " (agreed: rewarded)" : " (this worker was not in the majority)");
@@ -746,16 +541,17 @@ class Worker {
           line += "round ended without this worker (" + t.status + ")";
         }
         say(line);
-        auto w = call("worker", {{"address", me_}});
-        if (w)
-          say("worker: stake " + str_of(*w, "stake") + ", reputation " + str_of(*w, "reputation") + " ppm, agreed " +
-              str_of(*w, "agreed") + ", outvoted " + str_of(*w, "outvoted") + ", missed " + str_of(*w, "missed"));
+        auto w = node_.worker(me_key_);
+        if (w && *w)
+          say("worker: stake " + (*w)->stake.to_string() + ", reputation " + std::to_string((*w)->reputation) +
+              " ppm, agreed " + std::to_string((*w)->agreed) + ", outvoted " + std::to_string((*w)->outvoted) +
+              ", missed " + std::to_string((*w)->missed));
       }
       forget(id);
       return t.round && mine;  // a new round for us: keep it
     }
     if (assigned_height == 0) return true;
-    const RoundView& round = *t.round;
+    const rpc::RoundInfo& round = *t.round;
 
     if (!mine->committed) {
       if (!state) {
@@ -847,7 +643,7 @@ class Worker {
       return true;
     }
     const bool all_committed = std::all_of(round.assignments.begin(), round.assignments.end(),
-                                           [](const AssignmentView& a) { return a.committed; });
+                                           [](const rpc::AssignmentInfo& a) { return a.committed; });
     if (!all_committed) {
       auto h = height();
       if (!h || *h <= round.commit_deadline) return true;  // reveals not open yet
@@ -872,8 +668,10 @@ class Worker {
 
   WorkerOptions opt_;
   SecretKey key_;
-  std::string me_;
+  PublicKey me_key_;
+  std::string me_;  // its hex, for the log and WebSocket events
   rpc::HttpRpcClient rpc_;
+  client::NodeClient node_;  // typed calls over rpc_
   rpc::RpcUrl url_;
   std::ostream& log_;
   std::mutex log_mu_;  // the WebSocket thread logs with it too

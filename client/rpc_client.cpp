@@ -1,0 +1,125 @@
+#include "client/rpc_client.h"
+
+#include <rapidjson/document.h>
+
+#include "rpc/json_codec.h"
+
+namespace verity::client {
+
+namespace {
+
+using Json = rapidjson::Value;
+
+// {"NAME": VALUE, ...} for the call.
+rapidjson::Document params(std::initializer_list<std::pair<const char*, Json>> members) {
+  rapidjson::Document p(rapidjson::kObjectType);
+  for (const auto& [name, value] : members) p.AddMember(rapidjson::StringRef(name), Json(value, p.GetAllocator()), p.GetAllocator());
+  return p;
+}
+
+Json text(const std::string& s) { return Json(rapidjson::StringRef(s.c_str(), static_cast<rapidjson::SizeType>(s.size()))); }
+
+// Member `name` of an answer, read as a T.
+template <class T>
+Result<T> read_member(const Json& answer, const char* name, const std::string& method) {
+  const Json* m = rpc::member(answer, name);
+  if (!m) return make_error("rpc-bad-response", "the node's " + method + " answer: `" + name + "` is missing");
+  return rpc::record_from_json<T>(*m, method, name);
+}
+
+// A lookup's answer: not-found is an empty optional.
+template <class T>
+Result<std::optional<T>> lookup(Result<rapidjson::Document> answer, const std::string& method) {
+  if (!answer) {
+    if (answer.error().reason == "not-found") return std::optional<T>();
+    return answer.error();
+  }
+  auto v = rpc::record_from_json<T>(*answer, method);
+  if (!v) return v.error();
+  return std::optional<T>(std::move(*v));
+}
+
+}  // namespace
+
+Result<StatusSummary> NodeClient::status() const {
+  auto a = http_.call("status");
+  if (!a) return a.error();
+  return rpc::record_from_json<StatusSummary>(*a, "status");
+}
+
+Result<ChainParams> NodeClient::chain_params() const {
+  auto a = http_.call("genesis");
+  if (!a) return a.error();
+  return read_member<ChainParams>(*a, "params", "genesis");
+}
+
+Result<rpc::AccountInfo> NodeClient::account(const PublicKey& address) const {
+  const std::string hex = address.hex();
+  auto a = http_.call("account", params({{"address", text(hex)}}));
+  if (!a) return a.error();
+  return rpc::record_from_json<rpc::AccountInfo>(*a, "account");
+}
+
+Result<Hash256> NodeClient::send_tx(const Transaction& tx) const {
+  rapidjson::Document p(rapidjson::kObjectType);
+  p.AddMember("tx", rpc::to_json(tx, p.GetAllocator()), p.GetAllocator());
+  auto a = http_.call("send_tx", p);
+  if (!a) return a.error();
+  auto hash = read_member<Hash256>(*a, "hash", "send_tx");
+  if (!hash) return hash.error();
+  if (*hash != tx.id())
+    return make_error("rpc-bad-response",
+                      "the node's send_tx answer names tx " + hash->hex() + ", not the one sent (" + tx.id().hex() + ")");
+  return hash;
+}
+
+Result<std::optional<TxSummary>> NodeClient::tx(const Hash256& id) const {
+  const std::string hex = id.hex();
+  return lookup<TxSummary>(http_.call("tx", params({{"hash", text(hex)}})), "tx");
+}
+
+Result<std::optional<rpc::TaskInfo>> NodeClient::task(std::uint64_t id) const {
+  auto t = lookup<rpc::TaskInfo>(http_.call("task", params({{"id", Json(id)}})), "task");
+  if (t && *t && (*t)->id != id)
+    return make_error("rpc-bad-response",
+                      "the node's task answer: `id` is " + std::to_string((*t)->id) + ", not " + std::to_string(id));
+  return t;
+}
+
+Result<std::vector<rpc::TaskInfo>> NodeClient::tasks(std::uint64_t before, std::uint64_t limit, bool in_progress) const {
+  auto a = http_.call("tasks", params({{"before", Json(before)}, {"limit", Json(limit)}, {"in_progress", Json(in_progress)}}));
+  if (!a) return a.error();
+  return read_member<std::vector<rpc::TaskInfo>>(*a, "tasks", "tasks");
+}
+
+Result<std::vector<TaskRef>> NodeClient::task_refs(std::uint64_t before, std::uint64_t limit, bool in_progress) const {
+  auto a = http_.call("tasks", params({{"before", Json(before)}, {"limit", Json(limit)}, {"in_progress", Json(in_progress)}}));
+  if (!a) return a.error();
+  return read_member<std::vector<TaskRef>>(*a, "tasks", "tasks");
+}
+
+Result<std::optional<rpc::WorkerInfo>> NodeClient::worker(const PublicKey& key) const {
+  const std::string hex = key.hex();
+  return lookup<rpc::WorkerInfo>(http_.call("worker", params({{"address", text(hex)}})), "worker");
+}
+
+Result<std::vector<rpc::WorkerInfo>> NodeClient::workers() const {
+  auto a = http_.call("workers");
+  if (!a) return a.error();
+  return read_member<std::vector<rpc::WorkerInfo>>(*a, "workers", "workers");
+}
+
+Result<Bytes> NodeClient::module(const Hash256& hash) const {
+  const std::string hex = hash.hex();
+  auto a = http_.call("module", params({{"hash", text(hex)}}));
+  if (!a) return a.error();
+  auto wasm = read_member<Bytes>(*a, "wasm", "module");
+  if (!wasm) return wasm.error();
+  const Hash256 got = sha256(*wasm);
+  if (got != hash)
+    return make_error("module-mismatch", "the node served " + std::to_string(wasm->size()) + " bytes for module " + hex +
+                                             " that hash to " + got.hex());
+  return wasm;
+}
+
+}  // namespace verity::client

@@ -1,0 +1,128 @@
+#pragma once
+// The typed RPC client that `verity` and `verity-worker` share: each method
+// calls the node and reads its answer into a record (rpc/records.h, or the
+// few fields a caller uses, below) with the one codec the server writes
+// them with. A missing or mistyped field is an error (reason
+// "rpc-bad-response") that names the method and the field, never a
+// default; the node's own errors ("not-found", "rpc-unreachable", ...)
+// pass through, but "not-found" of a lookup is an empty optional.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/amount.h"
+#include "core/bytes.h"
+#include "core/hash.h"
+#include "core/keys.h"
+#include "core/result.h"
+#include "core/transaction.h"
+#include "rpc/http_client.h"
+#include "rpc/records.h"
+
+namespace verity::client {
+
+// What a client uses of `status`.
+struct StatusSummary {
+  std::string chain_id;
+  std::uint64_t height = 0;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("chain_id", s.chain_id);
+    f("height", s.height);
+  }
+};
+
+// What a worker uses of the genesis parameters (`genesis`'s "params").
+struct ChainParams {
+  Amount min_fee;
+  Amount min_worker_stake;
+  std::uint64_t metering_version = 0;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("min_fee", s.min_fee);
+    f("min_worker_stake", s.min_worker_stake);
+    f("metering_version", s.metering_version);
+  }
+};
+
+// A transaction's receipt as far as resending goes.
+struct ReceiptSummary {
+  std::uint64_t height = 0;
+  bool ok = false;
+  std::string reason;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("height", s.height);
+    f("ok", s.ok);
+    f("reason", s.reason);
+  }
+};
+// `tx`: pending (no receipt) or committed with its receipt.
+struct TxSummary {
+  std::string status;  // "pending" or "committed"
+  std::optional<ReceiptSummary> receipt;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("status", s.status);
+    f("receipt", s.receipt);
+  }
+};
+
+// What a scan for one's assignments reads of each task in `tasks`: the
+// rest of an entry is read when the task itself is asked for, so one
+// entry the client cannot read does not hide the others.
+struct AssignmentRef {
+  PublicKey worker;
+  bool revealed = false;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("worker", s.worker);
+    f("revealed", s.revealed);
+  }
+};
+struct RoundRef {
+  std::vector<AssignmentRef> assignments;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("assignments", s.assignments);
+  }
+};
+struct TaskRef {
+  std::uint64_t id = 0;
+  std::optional<RoundRef> round;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("id", s.id);
+    f("round", s.round);
+  }
+};
+
+class NodeClient {
+ public:
+  explicit NodeClient(const rpc::HttpRpcClient& http) : http_(http) {}
+
+  Result<StatusSummary> status() const;
+  Result<ChainParams> chain_params() const;
+  Result<rpc::AccountInfo> account(const PublicKey& address) const;
+  // Admits `tx` (send_tx); the answer must name its id.
+  Result<Hash256> send_tx(const Transaction& tx) const;
+  Result<std::optional<TxSummary>> tx(const Hash256& id) const;
+  Result<std::optional<rpc::TaskInfo>> task(std::uint64_t id) const;
+  // Descending ids below `before` (0: the newest), at most `limit` (1-100).
+  Result<std::vector<rpc::TaskInfo>> tasks(std::uint64_t before, std::uint64_t limit, bool in_progress) const;
+  // The same list, each task read only as far as a TaskRef.
+  Result<std::vector<TaskRef>> task_refs(std::uint64_t before, std::uint64_t limit, bool in_progress) const;
+  Result<std::optional<rpc::WorkerInfo>> worker(const PublicKey& key) const;
+  Result<std::vector<rpc::WorkerInfo>> workers() const;
+  // The stored module whose SHA-256 is `hash`, checked: modules are content
+  // addressed, so bytes that hash to anything else are refused
+  // ("module-mismatch"), whatever the node says.
+  Result<Bytes> module(const Hash256& hash) const;
+
+ private:
+  const rpc::HttpRpcClient& http_;
+};
+
+}  // namespace verity::client

@@ -1,0 +1,332 @@
+#pragma once
+// The task market's records as the RPC serves them (`task`, `tasks`,
+// `worker`, `workers`): core types only, each listing its fields once. The
+// server writes them and the clients (verity, verity-worker) read them with
+// the one codec below, which walks that list, so the two sides cannot
+// drift apart; docs/rpc.md (the method table's schemas) describes the same
+// fields.
+//
+// JSON forms, as in rpc/json_codec.h: integers as JSON unsigned integers,
+// amounts as decimal strings, hashes and keys as hex, byte strings as hex,
+// an absent optional as null, lists as arrays, a record as an object with
+// its fields in the order listed.
+//
+// Reading is strict: a missing member (but an optional one, which may be
+// null or absent), or one of the wrong type, is an error with reason
+// "rpc-bad-response" that names the method and the path of the member
+// ("the node's task answer: `round.assignments[0].worker` is missing"),
+// never a default. Unknown members are ignored, so a newer node may add
+// fields, and a client may read a record of only the fields it uses.
+
+#include <rapidjson/document.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "core/amount.h"
+#include "core/bytes.h"
+#include "core/hash.h"
+#include "core/hex.h"
+#include "core/keys.h"
+#include "core/result.h"
+#include "rpc/json_codec.h"
+
+namespace verity::rpc {
+
+// An account's figures (`account`; its `address` and `proof` are the
+// method's own).
+struct AccountInfo {
+  Amount balance;
+  std::uint64_t nonce = 0;       // committed
+  std::uint64_t next_nonce = 0;  // counting the sender's transactions in the mempool
+  std::uint64_t height = 0;      // the state these figures are from
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("balance", s.balance);
+    f("nonce", s.nonce);
+    f("next_nonce", s.next_nonce);
+    f("height", s.height);
+  }
+  friend bool operator==(const AccountInfo&, const AccountInfo&) = default;
+};
+
+struct AssignmentInfo {
+  PublicKey worker;
+  bool committed = false;
+  bool revealed = false;
+  std::uint64_t outcome = 0;  // core/task_outcome.h, once revealed
+  std::uint64_t exit_code = 0;
+  std::uint64_t fuel_used = 0;
+  Hash256 result_hash;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("worker", s.worker);
+    f("committed", s.committed);
+    f("revealed", s.revealed);
+    f("outcome", s.outcome);
+    f("exit_code", s.exit_code);
+    f("fuel_used", s.fuel_used);
+    f("result_hash", s.result_hash);
+  }
+  friend bool operator==(const AssignmentInfo&, const AssignmentInfo&) = default;
+};
+
+struct RoundInfo {
+  std::string kind;  // "first", "retry", "audit"
+  PublicKey payer;
+  Amount escrow;
+  std::uint64_t requested_height = 0;
+  std::uint64_t assigned_height = 0;  // 0 while waiting for workers
+  std::uint64_t commit_deadline = 0;
+  std::uint64_t reveal_deadline = 0;
+  std::vector<AssignmentInfo> assignments;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("kind", s.kind);
+    f("payer", s.payer);
+    f("escrow", s.escrow);
+    f("requested_height", s.requested_height);
+    f("assigned_height", s.assigned_height);
+    f("commit_deadline", s.commit_deadline);
+    f("reveal_deadline", s.reveal_deadline);
+    f("assignments", s.assignments);
+  }
+  friend bool operator==(const RoundInfo&, const RoundInfo&) = default;
+};
+
+struct TaskResultInfo {
+  Hash256 result_hash;
+  std::uint64_t outcome = 0;
+  std::uint64_t exit_code = 0;
+  std::uint64_t fuel_used = 0;
+  Bytes output;
+  std::uint64_t settled_height = 0;
+  std::uint64_t vest_height = 0;
+  std::vector<PublicKey> majority;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("result_hash", s.result_hash);
+    f("outcome", s.outcome);
+    f("exit_code", s.exit_code);
+    f("fuel_used", s.fuel_used);
+    f("output", s.output);
+    f("settled_height", s.settled_height);
+    f("vest_height", s.vest_height);
+    f("majority", s.majority);
+  }
+  friend bool operator==(const TaskResultInfo&, const TaskResultInfo&) = default;
+};
+
+struct TaskInfo {
+  std::uint64_t id = 0;
+  PublicKey submitter;
+  Hash256 module_hash;
+  Bytes input;
+  std::uint64_t replicas = 0;
+  Amount reward;  // per agreeing worker
+  std::uint64_t fuel = 0;
+  std::uint64_t commit_blocks = 0;
+  std::uint64_t reveal_blocks = 0;
+  std::uint64_t submitted_height = 0;
+  std::uint64_t metering_version = 0;
+  Hash256 metered_hash;
+  std::string status;        // "open", "settled", "failed"
+  std::string failure;       // why, when failed
+  std::string retry_reason;  // why the first round was retried; "" if it was not
+  std::optional<RoundInfo> round;            // the round in progress
+  std::optional<TaskResultInfo> result;      // once settled
+  std::uint64_t audits = 0;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("id", s.id);
+    f("submitter", s.submitter);
+    f("module_hash", s.module_hash);
+    f("input", s.input);
+    f("replicas", s.replicas);
+    f("reward", s.reward);
+    f("fuel", s.fuel);
+    f("commit_blocks", s.commit_blocks);
+    f("reveal_blocks", s.reveal_blocks);
+    f("submitted_height", s.submitted_height);
+    f("metering_version", s.metering_version);
+    f("metered_hash", s.metered_hash);
+    f("status", s.status);
+    f("failure", s.failure);
+    f("retry_reason", s.retry_reason);
+    f("round", s.round);
+    f("result", s.result);
+    f("audits", s.audits);
+  }
+  friend bool operator==(const TaskInfo&, const TaskInfo&) = default;
+};
+
+struct WorkerInfo {
+  PublicKey key;
+  Amount stake;
+  bool active = false;
+  Amount unbonding;
+  std::uint64_t unbonding_until = 0;
+  std::uint64_t reputation = 0;  // ppm
+  std::uint64_t agreed = 0;
+  std::uint64_t outvoted = 0;
+  std::uint64_t missed = 0;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("key", s.key);
+    f("stake", s.stake);
+    f("active", s.active);
+    f("unbonding", s.unbonding);
+    f("unbonding_until", s.unbonding_until);
+    f("reputation", s.reputation);
+    f("agreed", s.agreed);
+    f("outvoted", s.outvoted);
+    f("missed", s.missed);
+  }
+  friend bool operator==(const WorkerInfo&, const WorkerInfo&) = default;
+};
+
+// --- the codec ------------------------------------------------------------------
+
+namespace records_detail {
+
+template <class T>
+struct is_optional : std::false_type {};
+template <class T>
+struct is_optional<std::optional<T>> : std::true_type {};
+template <class T>
+struct is_vector : std::false_type {};
+template <class T>
+struct is_vector<std::vector<T>> : std::true_type {};
+template <class T>
+struct is_fixed : std::false_type {};
+template <std::size_t N, class Tag>
+struct is_fixed<FixedBytes<N, Tag>> : std::true_type {
+  static constexpr std::size_t size = N;
+};
+template <class T>
+concept Record = requires(T& t) { T::fields(t, [](const char*, auto&) {}); };
+
+template <class T>
+rapidjson::Value write(const T& v, JsonAlloc& a) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return rapidjson::Value(v);
+  } else if constexpr (std::is_same_v<T, std::uint64_t>) {
+    return rapidjson::Value(v);
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return to_json(std::string_view(v), a);
+  } else if constexpr (std::is_same_v<T, Amount>) {
+    return to_json(v, a);
+  } else if constexpr (std::is_same_v<T, Bytes>) {
+    return to_json(std::string_view(to_hex(v)), a);
+  } else if constexpr (is_fixed<T>::value) {
+    return to_json(v, a);
+  } else if constexpr (is_optional<T>::value) {
+    return v ? write(*v, a) : rapidjson::Value();
+  } else if constexpr (is_vector<T>::value) {
+    rapidjson::Value out(rapidjson::kArrayType);
+    for (const auto& x : v) out.PushBack(write(x, a), a);
+    return out;
+  } else {
+    static_assert(Record<T>, "a field type the record codec does not know");
+    rapidjson::Value o(rapidjson::kObjectType);
+    T::fields(v, [&](const char* name, const auto& field) { o.AddMember(rapidjson::StringRef(name), write(field, a), a); });
+    return o;
+  }
+}
+
+// What went wrong at `path`, for the error the caller wraps.
+struct Problem {
+  std::string path;
+  std::string what;
+};
+
+template <class T>
+std::optional<Problem> read(const rapidjson::Value& v, const std::string& path, T& out) {
+  auto wrong = [&](const char* what) { return std::optional<Problem>(Problem{path, what}); };
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!v.IsBool()) return wrong("is not a boolean");
+    out = v.GetBool();
+  } else if constexpr (std::is_same_v<T, std::uint64_t>) {
+    if (!v.IsUint64()) return wrong("is not an unsigned integer");
+    out = v.GetUint64();
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (!v.IsString()) return wrong("is not a string");
+    out.assign(v.GetString(), v.GetStringLength());
+  } else if constexpr (std::is_same_v<T, Amount>) {
+    if (!v.IsString()) return wrong("is not an amount (a decimal string)");
+    auto a = Amount::parse(std::string_view(v.GetString(), v.GetStringLength()));
+    if (!a) return wrong("is not an amount (a decimal string)");
+    out = *a;
+  } else if constexpr (std::is_same_v<T, Bytes>) {
+    if (!v.IsString()) return wrong("is not a hex string");
+    auto b = from_hex(std::string_view(v.GetString(), v.GetStringLength()));
+    if (!b) return wrong("is not a hex string");
+    out.assign(b->begin(), b->end());
+  } else if constexpr (is_fixed<T>::value) {
+    if (!v.IsString()) return wrong("is not a hex string");
+    auto b = T::from_hex(std::string_view(v.GetString(), v.GetStringLength()));
+    if (!b) return std::optional<Problem>(Problem{path, "is not " + std::to_string(2 * is_fixed<T>::size) + " hex digits"});
+    out = *b;
+  } else if constexpr (is_optional<T>::value) {
+    if (v.IsNull()) {
+      out.reset();
+      return std::nullopt;
+    }
+    typename T::value_type inner{};
+    if (auto p = read(v, path, inner)) return p;
+    out = std::move(inner);
+  } else if constexpr (is_vector<T>::value) {
+    if (!v.IsArray()) return wrong("is not an array");
+    out.clear();
+    for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
+      typename T::value_type x{};
+      if (auto p = read(v[i], path + "[" + std::to_string(i) + "]", x)) return p;
+      out.push_back(std::move(x));
+    }
+  } else {
+    static_assert(Record<T>, "a field type the record codec does not know");
+    if (!v.IsObject()) return wrong("is not an object");
+    std::optional<Problem> problem;
+    T::fields(out, [&](const char* name, auto& field) {
+      if (problem) return;
+      const std::string at = path.empty() ? std::string(name) : path + "." + name;
+      const rapidjson::Value* m = member(v, name);
+      if (!m) {
+        if constexpr (is_optional<std::remove_cvref_t<decltype(field)>>::value) {
+          field.reset();
+        } else {
+          problem = Problem{at, "is missing"};
+        }
+        return;
+      }
+      problem = read(*m, at, field);
+    });
+    return problem;
+  }
+  return std::nullopt;
+}
+
+}  // namespace records_detail
+
+// A record (or a list of records, or an optional one) as JSON.
+template <class T>
+rapidjson::Value record_to_json(const T& value, JsonAlloc& alloc) {
+  return records_detail::write(value, alloc);
+}
+
+// Reads what `method` answered (or its member `at`) as a T. Reason
+// "rpc-bad-response".
+template <class T>
+Result<T> record_from_json(const rapidjson::Value& v, std::string_view method, std::string_view at = "") {
+  T out{};
+  if (auto p = records_detail::read(v, std::string(at), out))
+    return make_error("rpc-bad-response", "the node's " + std::string(method) + " answer" +
+                                              (p->path.empty() ? std::string(" ") : ": `" + p->path + "` ") + p->what);
+  return out;
+}
+
+}  // namespace verity::rpc
