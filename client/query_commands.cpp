@@ -119,15 +119,17 @@ Status cmd_account(Session& s, const std::vector<std::string>& args, bool balanc
     print_json(o, *r);
     return {};
   }
+  auto info = rpc::record_from_json<rpc::AccountInfo>(*r, "account");
+  if (!info) return info.error();
   if (balance_only) {
-    o << text_of(*r, "balance") << "  " << label(who, *address) << " at height " << text_of(*r, "height") << "\n";
+    o << info->balance.to_string() << "  " << label(who, *address) << " at height " << info->height << "\n";
     return {};
   }
   o << "address     " << address->hex() << (is_hex64(who) ? "" : "  (" + who + ")") << "\n"
-    << "balance     " << text_of(*r, "balance") << "\n"
-    << "nonce       " << text_of(*r, "nonce") << "\n"
-    << "next nonce  " << text_of(*r, "next_nonce") << " (counting its pending transactions)\n"
-    << "height      " << text_of(*r, "height") << "\n";
+    << "balance     " << info->balance.to_string() << "\n"
+    << "nonce       " << info->nonce << "\n"
+    << "next nonce  " << info->next_nonce << " (counting its pending transactions)\n"
+    << "height      " << info->height << "\n";
   if (proven) {
     if (!proven->account) o << "the account does not exist (a zero balance); ";
     o << "proof verified at height " << proven->height << "\n";

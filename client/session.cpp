@@ -164,6 +164,12 @@ Result<HttpRpcClient*> Session::rpc() {
   return &*client_;
 }
 
+Result<NodeClient> Session::node() {
+  auto c = rpc();
+  if (!c) return c.error();
+  return NodeClient(**c);
+}
+
 Result<rapidjson::Document> Session::call(const char* method, const Json& params,
                                           std::optional<std::chrono::milliseconds> timeout) {
   auto c = rpc();
@@ -356,16 +362,14 @@ Status send_transaction(Session& s, const TxCommon& c, Payload payload, const st
   if (!key) return key.error();
   auto chain = s.chain_id();
   if (!chain) return chain.error();
-  rapidjson::Document q(rapidjson::kObjectType);
-  q.AddMember("address", rpc::to_json(key->public_key().hex(), q.GetAllocator()), q.GetAllocator());
-  auto account = s.call("account", q);
+  auto node = s.node();
+  if (!node) return node.error();
+  auto account = node->account(key->public_key());
   if (!account) return account.error();
-  auto nonce = u64_of(*account, "next_nonce");
-  if (!nonce) return make_error("rpc-bad-response", "the node's account answer has no next_nonce");
 
   Transaction tx;
   tx.chain_id = *chain;
-  tx.nonce = *nonce;
+  tx.nonce = account->next_nonce;
   tx.fee = c.fee;
   tx.payload = std::move(payload);
   tx.sign(*key);

@@ -21,6 +21,7 @@
 #include "cli/keystore.h"
 #include "cli/secret_file.h"
 #include "client/client.h"
+#include "client/rpc_client.h"
 #include "core/transaction.h"
 #include "rpc/http_client.h"
 #include "rpc/json_codec.h"
@@ -88,6 +89,8 @@ class Session {
   const std::string& command() const { return command_; }
 
   Result<HttpRpcClient*> rpc();
+  // The typed calls (client/rpc_client.h) over rpc().
+  Result<NodeClient> node();
 
   // The node's answer to `method` (the client's own RPC timeout, or `timeout`).
   Result<rapidjson::Document> call(const char* method, const Json& params,

@@ -176,72 +176,62 @@ const char* kTaskHelp =
     "(default 120 s; exit 1). A settled task under audit is followed until the audit ends\n"
     "(task_audited or task_audit_ended; exit 0).\n";
 
-std::string outcome_text(const Json& v, const char* name) {
-  auto n = u64_of(v, name);
-  auto known = n ? outcome_name_of(*n) : std::nullopt;
-  return known ? std::string(*known) : text_of(v, name);
+std::string outcome_text(std::uint64_t n) {
+  auto known = outcome_name_of(n);
+  return known ? std::string(*known) : std::to_string(n);
 }
 
-void print_task(std::ostream& o, const Json& t) {
-  o << "task " << text_of(t, "id") << ": " << text_of(t, "status");
-  if (!text_of(t, "failure").empty()) o << " (" << text_of(t, "failure") << ")";
-  o << "\n  submitter " << text_of(t, "submitter") << " at height " << text_of(t, "submitted_height") << "\n";
-  o << "  module " << text_of(t, "module_hash") << ", input " << text_of(t, "input").size() / 2 << " bytes\n";
-  o << "  replicas " << text_of(t, "replicas") << ", reward " << text_of(t, "reward") << " per worker, fuel "
-    << text_of(t, "fuel") << " (metering version " << text_of(t, "metering_version") << "), "
-    << text_of(t, "commit_blocks") << " blocks to commit, " << text_of(t, "reveal_blocks") << " to reveal\n";
-  if (!text_of(t, "retry_reason").empty())
-    o << "  retried: the first round ended with " << text_of(t, "retry_reason") << "\n";
-  if (const Json* r = member(t, "round"); r && r->IsObject()) {
-    o << "  round " << text_of(*r, "kind") << ": ";
-    if (u64_of(*r, "assigned_height").value_or(0) == 0)
+void print_task(std::ostream& o, const rpc::TaskInfo& t) {
+  o << "task " << t.id << ": " << t.status;
+  if (!t.failure.empty()) o << " (" << t.failure << ")";
+  o << "\n  submitter " << t.submitter.hex() << " at height " << t.submitted_height << "\n";
+  o << "  module " << t.module_hash.hex() << ", input " << t.input.size() << " bytes\n";
+  o << "  replicas " << t.replicas << ", reward " << t.reward.to_string() << " per worker, fuel " << t.fuel
+    << " (metering version " << t.metering_version << "), " << t.commit_blocks << " blocks to commit, "
+    << t.reveal_blocks << " to reveal\n";
+  if (!t.retry_reason.empty()) o << "  retried: the first round ended with " << t.retry_reason << "\n";
+  if (const auto& r = t.round) {
+    o << "  round " << r->kind << ": ";
+    if (r->assigned_height == 0)
       o << "waiting for assignment\n";
     else
-      o << "assigned at " << text_of(*r, "assigned_height") << ", commit by " << text_of(*r, "commit_deadline")
-        << ", reveal by " << text_of(*r, "reveal_deadline") << "\n";
-    if (const Json* as = member(*r, "assignments"); as && as->IsArray())
-      for (const auto& a : as->GetArray()) {
-        const Json* c = member(a, "committed");
-        const Json* v = member(a, "revealed");
-        bool committed = c && c->IsBool() && c->GetBool(), revealed = v && v->IsBool() && v->GetBool();
-        o << "    worker " << text_of(a, "worker") << ": "
-          << (revealed ? "revealed " + outcome_text(a, "outcome") + ", fuel " + text_of(a, "fuel_used")
-                       : committed ? std::string("committed") : std::string("assigned"))
-          << "\n";
-      }
+      o << "assigned at " << r->assigned_height << ", commit by " << r->commit_deadline << ", reveal by "
+        << r->reveal_deadline << "\n";
+    for (const auto& a : r->assignments)
+      o << "    worker " << a.worker.hex() << ": "
+        << (a.revealed ? "revealed " + outcome_text(a.outcome) + ", fuel " + std::to_string(a.fuel_used)
+                       : a.committed ? std::string("committed") : std::string("assigned"))
+        << "\n";
   }
-  if (const Json* r = member(t, "result"); r && r->IsObject()) {
-    o << "  result " << outcome_text(*r, "outcome") << ", exit " << text_of(*r, "exit_code") << ", fuel "
-      << text_of(*r, "fuel_used") << ", settled at " << text_of(*r, "settled_height") << " (rewards vest at "
-      << text_of(*r, "vest_height") << ")\n";
-    o << "  result hash " << text_of(*r, "result_hash") << "\n";
-    if (const Json* m = member(*r, "majority"); m && m->IsArray())
-      for (const auto& k : m->GetArray())
-        if (k.IsString()) o << "    agreed: " << k.GetString() << "\n";
-    auto out = from_hex(text_of(*r, "output"));
-    if (out) {
-      std::string text(out->begin(), out->end());
-      bool printable = std::all_of(text.begin(), text.end(), [](unsigned char ch) {
-        return ch == '\n' || ch == '\t' || (ch >= 0x20 && ch < 0x7f);
-      });
-      o << "  output (" << out->size() << " bytes)" << (printable ? ":\n" + text : ": " + text_of(*r, "output"))
-        << (printable && !text.empty() && text.back() != '\n' ? "\n" : "");
-      if (!printable) o << "\n";
-    }
+  if (const auto& r = t.result) {
+    o << "  result " << outcome_text(r->outcome) << ", exit " << r->exit_code << ", fuel " << r->fuel_used
+      << ", settled at " << r->settled_height << " (rewards vest at " << r->vest_height << ")\n";
+    o << "  result hash " << r->result_hash.hex() << "\n";
+    for (const auto& k : r->majority) o << "    agreed: " << k.hex() << "\n";
+    std::string text(r->output.begin(), r->output.end());
+    bool printable = std::all_of(text.begin(), text.end(), [](unsigned char ch) {
+      return ch == '\n' || ch == '\t' || (ch >= 0x20 && ch < 0x7f);
+    });
+    o << "  output (" << r->output.size() << " bytes)" << (printable ? ":\n" + text : ": " + to_hex(r->output))
+      << (printable && !text.empty() && text.back() != '\n' ? "\n" : "");
+    if (!printable) o << "\n";
   }
-  o << "  audits " << text_of(t, "audits") << "\n";
+  o << "  audits " << t.audits << "\n";
 }
 
-Result<rapidjson::Document> fetch_task(Session& s, std::uint64_t id) {
-  rapidjson::Document params(rapidjson::kObjectType);
-  params.AddMember("id", Json(id), params.GetAllocator());
-  auto r = s.call("task", params);
-  if (!r && r.error().reason == "not-found") {
-    Error e = r.error();
-    e.detail += ": no task " + std::to_string(id) + " on this chain";
-    return e;
-  }
-  return r;
+void print_task_json(std::ostream& o, const rpc::TaskInfo& t) {
+  rapidjson::Document d;
+  static_cast<Json&>(d) = rpc::record_to_json(t, d.GetAllocator());
+  print_json(o, d);
+}
+
+Result<rpc::TaskInfo> fetch_task(Session& s, std::uint64_t id) {
+  auto node = s.node();
+  if (!node) return node.error();
+  auto t = node->task(id);
+  if (!t) return t.error();
+  if (!*t) return make_error("not-found", "no task " + std::to_string(id) + " on this chain");
+  return **t;
 }
 
 // Follows the tasks topic until task `id` settles or fails.
@@ -255,15 +245,14 @@ Status watch_task(Session& s, const std::string& rpc_text, std::uint64_t id, std
   // The task as it is now: it may have settled already.
   auto t = fetch_task(s, id);
   if (!t) return t.error();
-  const std::string status = text_of(*t, "status");
-  const Json* round = member(*t, "round");
-  const bool audit = status == "settled" && round && round->IsObject();  // an audit runs: follow it
+  const std::string status = t->status;
+  const bool audit = status == "settled" && t->round;  // an audit runs: follow it
   if (!s.json())
     o << "task " << id << ": " << status << (audit ? ", audit in progress" : "") << " (watching; at most "
       << timeout.count() << " s)\n";
   if (status != "open" && !audit) {
-    if (s.json()) print_json(o, *t);
-    return status == "settled" ? Status{} : make_error("task-failed", "task " + std::to_string(id) + " failed: " + text_of(*t, "failure"));
+    if (s.json()) print_task_json(o, *t);
+    return status == "settled" ? Status{} : make_error("task-failed", "task " + std::to_string(id) + " failed: " + t->failure);
   }
   const std::string want = std::to_string(id);
   while (true) {
@@ -318,7 +307,7 @@ Status cmd_task(Session& s, const std::vector<std::string>& args, const std::str
   auto r = fetch_task(s, *id);
   if (!r) return r.error();
   if (s.json())
-    print_json(s.io().out, *r);
+    print_task_json(s.io().out, *r);
   else
     print_task(s.io().out, *r);
   return {};
