@@ -35,7 +35,7 @@
 
 using namespace verity;
 using namespace verity::node;
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
 
 namespace {
 
@@ -102,7 +102,7 @@ class Load final : public P2PHandler {
     const PublicKey to = SecretKey::derive_insecure("load-sink").public_key();
     std::vector<SecretKey> keys;
     for (auto n : names) keys.push_back(SecretKey::derive_insecure(n));
-    auto t0 = Clock::now();
+    auto t0 = Steady::now();
     for (std::size_t i = 0; i < total; ++i) {
       Transaction tx;
       tx.chain_id = genesis_.chain_id;
@@ -114,7 +114,7 @@ class Load final : public P2PHandler {
       txs_.push_back({tx.id(), encode(tx), i % keys.size()});
     }
     std::fprintf(stderr, "node_load: pre-signed %zu transfers in %.2f s\n", total,
-                 std::chrono::duration<double>(Clock::now() - t0).count());
+                 std::chrono::duration<double>(Steady::now() - t0).count());
   }
 
   void start() {
@@ -135,7 +135,7 @@ class Load final : public P2PHandler {
       if (auto tx = decode_transaction(body)) {
         auto it = sent_at_.find(tx->id());
         if (it != sent_at_.end())
-          relayed_ms_.push_back(std::chrono::duration<double, std::milli>(Clock::now() - it->second.steady).count());
+          relayed_ms_.push_back(std::chrono::duration<double, std::milli>(Steady::now() - it->second.steady).count());
       }
       return true;
     }
@@ -148,7 +148,7 @@ class Load final : public P2PHandler {
       auto* d = std::get_if<consensus::Decision>(&*m);
       if (!d) continue;
       next_height_ = d->block.header.height + 1;
-      const auto now = Clock::now();
+      const auto now = Steady::now();
       for (const auto& tx : d->block.transactions) {
         auto it = sent_at_.find(tx.id());
         if (it == sent_at_.end()) continue;
@@ -190,27 +190,27 @@ class Load final : public P2PHandler {
       });
       return;
     }
-    start_ = Clock::now();
+    start_ = Steady::now();
     send_more();
     poll();
   }
 
   void send_more() {
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
+    const double elapsed = std::chrono::duration<double>(Steady::now() - start_).count();
     std::size_t due = o_.burst ? txs_.size() : std::min(txs_.size(), static_cast<std::size_t>(elapsed * o_.rate));
     while (next_ < due) {
       const auto& t = txs_[next_];
       auto peer = by_index_.find(t.sender % o_.peers.size());
       if (peer == by_index_.end() || !p2p_->send(peer->second, kFrameTx, t.bytes)) break;  // retry on the next tick
-      sent_at_[t.id] = Sent{Clock::now(), wall_ms()};
+      sent_at_[t.id] = Sent{Steady::now(), wall_ms()};
       ++next_;
     }
     if (next_ == txs_.size() && !sent_all_) {
       sent_all_ = true;
-      sent_done_ = Clock::now();
+      sent_done_ = Steady::now();
     }
     const bool done = sent_all_ && (sent_at_.empty() ||
-                                    std::chrono::duration<double>(Clock::now() - sent_done_).count() > o_.wait);
+                                    std::chrono::duration<double>(Steady::now() - sent_done_).count() > o_.wait);
     if (done) {
       report();
       p2p_->stop();
@@ -271,7 +271,7 @@ class Load final : public P2PHandler {
   std::vector<Pending> txs_;
   std::map<std::size_t, std::uint64_t> by_index_;
   struct Sent {
-    Clock::time_point steady;
+    Steady::time_point steady;
     double wall_ms;  // to compare with a header's timestamp_ms
   };
   // A validator that admitted a transaction from another validator passes
@@ -286,8 +286,8 @@ class Load final : public P2PHandler {
   std::size_t next_ = 0;
   bool sent_all_ = false, polling_ = false;
   std::uint64_t next_height_ = 1;
-  Clock::time_point start_, sent_done_;
-  std::optional<Clock::time_point> first_commit_, last_commit_;
+  Steady::time_point start_, sent_done_;
+  std::optional<Steady::time_point> first_commit_, last_commit_;
 };
 
 }  // namespace
@@ -302,13 +302,13 @@ int measure_verify(double seconds) {
   tx.payload = Transfer{SecretKey::derive_insecure("to").public_key(), Amount(1)};
   tx.sign(SecretKey::derive_insecure("from"));
   std::size_t n = 0;
-  const auto start = Clock::now();
+  const auto start = Steady::now();
   double elapsed = 0;
   bool ok = true;
   while (elapsed < seconds) {
     for (int i = 0; i < 100; ++i) ok = tx.verify_signature() && ok;
     n += 100;
-    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    elapsed = std::chrono::duration<double>(Steady::now() - start).count();
   }
   if (!ok) return 1;
   std::printf("%.0f\n", static_cast<double>(n) / elapsed);

@@ -17,7 +17,6 @@ namespace verity::node {
 
 namespace asio = boost::asio;
 using std::chrono::milliseconds;
-using std::chrono::steady_clock;
 
 namespace {
 
@@ -76,27 +75,23 @@ std::optional<std::vector<ByteView>> decode_blocks(ByteView body) {
   return items;
 }
 
-Node::Node(asio::io_context& io, const Config& config, Logger& logger)
-    : io_(io),
-      config_(config),
+Node::Node(const Config& config, Logger& logger, std::unique_ptr<Clock> clock)
+    : config_(config),
       log_(logger, "node"),
       logger_(logger),
-      engine_timer_(io),
-      ready_timer_(io),
-      status_timer_(io),
-      last_commit_time_(steady_clock::now()) {}
+      clock_(std::move(clock)),
+      engine_timer_(*clock_),
+      ready_timer_(*clock_),
+      status_timer_(*clock_),
+      last_commit_time_(clock_->now()) {}
 
 Node::~Node() {
   // Pool jobs hold `this`: none may run once the members go.
-  if (verify_pool_) {
-    verify_pool_->stop();
-    verify_pool_->join();
-  }
+  if (verify_pool_) verify_pool_->stop();
 }
 
 Result<std::unique_ptr<Node>> Node::open(asio::io_context& io, const Config& config, Logger& logger,
                                          std::optional<std::string> key_passphrase) {
-  std::unique_ptr<Node> n(new Node(io, config, logger));
   auto text = read_text(config.path_of(config.genesis_file));
   if (!text) return text.error();
   auto genesis = rpc::genesis_from_json(*text);
@@ -105,11 +100,12 @@ Result<std::unique_ptr<Node>> Node::open(asio::io_context& io, const Config& con
 
   auto node_key = cli::load_key_file(config.path_of(config.node_key_file), key_passphrase);
   if (!node_key) return node_key.error();
+  std::optional<SecretKey> validator_key;
   const auto validator_path = config.path_of(config.validator_key_file);
   if (std::filesystem::exists(validator_path)) {
     auto k = cli::load_key_file(validator_path, key_passphrase);
     if (!k) return k.error();
-    n->validator_key_ = *k;
+    validator_key = *k;
   }
 
   const auto data = config.path_of(config.data_dir);
@@ -120,53 +116,77 @@ Result<std::unique_ptr<Node>> Node::open(asio::io_context& io, const Config& con
   if (!store)
     return make_error(store.error().reason, store.error().detail + " (is another verityd running on " +
                                                 config.home.string() + "?)");
-  n->store_ = std::move(*store);
-  auto chain = state::Chain::open(*n->store_, *genesis, n->app_);
+
+  const std::string chain_id = genesis->chain_id;
+  NodeParts parts{std::move(*genesis), *node_key, validator_key, std::move(*store),
+                  [data]() -> Result<std::unique_ptr<SafetyRecord>> {
+                    auto safety = SafetyFile::open(data);
+                    if (!safety) return safety.error();
+                    return std::unique_ptr<SafetyRecord>(std::move(*safety));
+                  }};
+  NodeEnv env;
+  env.clock = std::make_unique<AsioClock>(io);
+  env.workers = std::make_unique<PoolWorkers>(pool_threads(), kVerifyPoolNice);
+  env.make_transport = [&io, &config, &logger, chain_id, node_key = *node_key,
+                        validator_key](P2PHandler& handler) -> Result<std::unique_ptr<Transport>> {
+    P2PConfig pc(node_key);
+    pc.chain_id = chain_id;
+    pc.validator_key = validator_key;
+    pc.listen_host = config.p2p.listen.host;
+    pc.listen_port = config.p2p.listen.port;
+    for (const auto& p : config.p2p.persistent_peers) {
+      auto a = parse_peer_address(p);
+      if (!a) return make_error("bad-config", "p2p.persistent_peers: " + a.error().detail);
+      pc.persistent_peers.push_back(*a);
+    }
+    pc.max_inbound_peers = config.p2p.max_inbound_peers;
+    pc.max_send_queue_bytes = config.p2p.send_queue_bytes;
+    return std::unique_ptr<Transport>(std::make_unique<P2P>(io, std::move(pc), handler, logger));
+  };
+  return open(config, logger, std::move(parts), std::move(env));
+}
+
+Result<std::unique_ptr<Node>> Node::open(const Config& config, Logger& logger, NodeParts parts, NodeEnv env) {
+  std::unique_ptr<Node> n(new Node(config, logger, std::move(env.clock)));
+  const Genesis& genesis = parts.genesis;
+  n->validator_key_ = parts.validator_key;
+  n->store_ = std::move(parts.store);
+  auto chain = state::Chain::open(*n->store_, genesis, n->app_);
   if (!chain) return chain.error();
   n->chain_ = std::move(*chain);
-  auto safety = SafetyFile::open(data);
+  auto safety = parts.open_safety();
   if (!safety) return safety.error();
   n->safety_ = std::move(*safety);
 
   Mempool::Limits limits;
   limits.max_txs = config.mempool.max_txs;
   limits.max_bytes = config.mempool.max_bytes;
-  n->mempool_ = std::make_unique<Mempool>(genesis->chain_id, genesis->params, limits);
-  n->verify_pool_ = make_background_pool(pool_threads(), kVerifyPoolNice);
-  n->precheck_ = std::make_unique<TxPrecheck>(genesis->chain_id, genesis->params, limits.max_bytes, n->meter_);
+  n->mempool_ = std::make_unique<Mempool>(genesis.chain_id, genesis.params, limits);
+  n->verify_pool_ = std::move(env.workers);
+  n->precheck_ = std::make_unique<TxPrecheck>(genesis.chain_id, genesis.params, limits.max_bytes, n->meter_);
 
   consensus::EngineConfig engine_config;
-  engine_config.chain_id = genesis->chain_id;
+  engine_config.chain_id = genesis.chain_id;
   engine_config.checkpoint_interval = config.consensus.checkpoint_interval;
   engine_config.watermark_window = config.consensus.watermark_window;
   engine_config.base_timeout = config.consensus.timeout_ms;
   engine_config.guard_stale_record = config.consensus.double_sign_check_heights > 0;
-  n->engine_ = std::make_unique<consensus::Engine>(engine_config, n->validator_key_ ? *n->validator_key_ : *node_key, *n,
-                                                   *n->safety_, n->safety_->restored());
+  n->engine_ = std::make_unique<consensus::Engine>(engine_config, n->validator_key_ ? *n->validator_key_ : parts.node_key,
+                                                   *n, *n->safety_, n->safety_->restored());
 
-  P2PConfig pc(*node_key);
-  pc.chain_id = genesis->chain_id;
-  pc.validator_key = n->validator_key_;
-  pc.listen_host = config.p2p.listen.host;
-  pc.listen_port = config.p2p.listen.port;
-  for (const auto& p : config.p2p.persistent_peers) {
-    auto a = parse_peer_address(p);
-    if (!a) return make_error("bad-config", "p2p.persistent_peers: " + a.error().detail);
-    pc.persistent_peers.push_back(*a);
-  }
-  pc.max_inbound_peers = config.p2p.max_inbound_peers;
-  pc.max_send_queue_bytes = config.p2p.send_queue_bytes;
-  n->p2p_ = std::make_unique<P2P>(io, std::move(pc), *n, logger);
+  auto transport = env.make_transport(*n);
+  if (!transport) return transport.error();
+  n->p2p_ = std::move(*transport);
 
   n->publish_view();
   n->publish_metrics();
   n->update_live();
   const auto& tip = n->chain_->tip();
   n->log_.info("opened", Fields()
-                             .add("chain", genesis->chain_id)
+                             .add("chain", genesis.chain_id)
                              .add("height", tip.height)
                              .add("root", short_hash(tip.state_root))
-                             .add("node_key", node_key->public_key().hex())
+                             .add("node_key", parts.node_key.public_key().hex())
                              .add("validator", n->validator_key_ ? n->validator_key_->public_key().hex() : "none"));
   return n;
 }
@@ -196,7 +216,7 @@ void Node::fail(const Error& e) {
   if (fatal_) return;
   fatal_ = e;
   log_.error("fatal", Fields().add("reason", e.reason).add("detail", e.detail));
-  asio::post(io_, [this] { stop(); });
+  clock_->post([this] { stop(); });
 }
 
 bool Node::is_validator() const {
@@ -310,9 +330,8 @@ std::optional<std::uint64_t> Node::pending_next_nonce(const PublicKey& sender) c
 }
 
 void Node::arm_engine_timer(const consensus::TimerRequest& t) {
-  engine_timer_.expires_after(milliseconds(t.delay));
-  engine_timer_.async_wait([this, t](const boost::system::error_code& ec) {
-    if (ec || stopped_) return;
+  engine_timer_.arm_after(milliseconds(t.delay), [this, t] {
+    if (stopped_) return;
     run(engine_->on_timer(t));
   });
 }
@@ -338,20 +357,20 @@ bool Node::waiting_for_peers(std::uint64_t height) const {
 // empty-block interval, which neither ever extends.
 bool Node::ready_to_propose(std::uint64_t height) {
   if (waiting_for_peers(height)) return false;
-  if (steady_clock::now() - last_commit_time_ >= milliseconds(config_.consensus.empty_block_interval_ms)) return true;
+  if (clock_->now() - last_commit_time_ >= milliseconds(config_.consensus.empty_block_interval_ms)) return true;
   return mempool_->size() > 0 && !awaiting_tip_commits() && !busy_pause_until();
 }
 
-std::optional<steady_clock::time_point> Node::busy_pause_until() const {
+std::optional<Clock::TimePoint> Node::busy_pause_until() const {
   if (config_.consensus.busy_block_pause_ms == 0 || last_commit_txs_ < kBusyBlockTxs) return std::nullopt;
   const auto until = last_commit_time_ + milliseconds(config_.consensus.busy_block_pause_ms);
-  if (steady_clock::now() >= until) return std::nullopt;
+  if (clock_->now() >= until) return std::nullopt;
   return until;
 }
 
 bool Node::awaiting_tip_commits() const {
   const auto grace = milliseconds(config_.consensus.last_commit_grace_ms);
-  if (grace.count() == 0 || steady_clock::now() - last_commit_time_ >= grace) return false;
+  if (grace.count() == 0 || clock_->now() - last_commit_time_ >= grace) return false;
   // Only right after a commit this node saw, with the tip's signatures at hand.
   if (!late_cert_view_ || engine_->height() != chain_->tip().height + 1) return false;
   for (const auto& v : chain_->tip_validators().validators()) {
@@ -370,7 +389,7 @@ void Node::schedule_ready_check() {
   if (!waiting && mempool_->size() > 0 && !awaiting && !pause) {
     if (ready_posted_) return;
     ready_posted_ = true;
-    asio::post(io_, [this] {
+    clock_->post([this] {
       ready_posted_ = false;
       if (!stopped_ && engine_->awaiting_own_proposal()) run(engine_->on_ready());
     });
@@ -388,15 +407,14 @@ void Node::schedule_ready_check() {
   if (waiting) {
     // Until a peer's status (or a sync) comes: look again shortly, and do
     // not push back a look already set.
-    const auto now = steady_clock::now();
+    const auto now = clock_->now();
     if (ready_timer_at_ && *ready_timer_at_ > now) return;
     at = std::max(at, now + milliseconds(50));
   }
   if (ready_timer_at_ == at) return;  // already set (each admitted transaction comes here)
   ready_timer_at_ = at;
-  ready_timer_.expires_at(at);
-  ready_timer_.async_wait([this, at](const boost::system::error_code& ec) {
-    if (ec || stopped_) return;
+  ready_timer_.arm_at(at, [this, at] {
+    if (stopped_) return;
     if (ready_timer_at_ == at) ready_timer_at_.reset();
     if (engine_->awaiting_own_proposal()) run(engine_->on_ready());
   });
@@ -431,7 +449,7 @@ std::optional<ValidatorSet> Node::validators_for(std::uint64_t height) const {
 }
 
 Block Node::propose(std::uint64_t height, std::uint64_t view) {
-  const auto waited = std::chrono::duration_cast<std::chrono::microseconds>(steady_clock::now() - last_commit_time_);
+  const auto waited = std::chrono::duration_cast<std::chrono::microseconds>(clock_->now() - last_commit_time_);
   const auto& tip = chain_->tip();
   Block b;
   b.header.chain_id = chain_->genesis().chain_id;
@@ -440,7 +458,7 @@ Block Node::propose(std::uint64_t height, std::uint64_t view) {
   b.header.prev_hash = tip.block_hash;
   b.header.proposer = validator_key_ ? validator_key_->public_key() : PublicKey{};
   b.header.timestamp_ms = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+      std::chrono::duration_cast<milliseconds>(clock_->system_now().time_since_epoch()).count());
   if (height > 1) {
     auto cert = chain_->certificate_at(height - 1);
     if (cert && cert->has_value()) b.last_commit = with_late_commits(**cert);
@@ -509,7 +527,7 @@ std::set<Hash256> Node::verify_block_signatures(const Block& block) {
     ids.push_back(id);
   }
   if (unchecked.empty()) return good;
-  const auto ok = verify_signatures(unchecked, *verify_pool_);
+  const auto ok = verify_pool_->verify_signatures(unchecked);
   for (std::size_t i = 0; i < ok.size(); ++i)
     if (ok[i]) {
       good.insert(ids[i]);
@@ -562,7 +580,7 @@ Status Node::commit(const Block& block, const CommitCertificate& certificate) {
   for (const auto& sig : certificate.signatures) late_commits_[sig.validator] = sig.signature;
   // Here, not after the engine's step: in the same step the engine may ask
   // for the next proposal, which must not offer what was just committed.
-  last_commit_time_ = steady_clock::now();
+  last_commit_time_ = clock_->now();
   last_commit_txs_ = block.transactions.size();
   {
     std::unique_lock lock(pool_mu_);
@@ -760,7 +778,7 @@ void Node::submit_async(Transaction tx, SubmitDone done) {
     return done(make_error("node-busy", std::to_string(kMaxPendingAdmissions) +
                                             " transactions already wait for admission; retry shortly"));
   }
-  asio::post(io_, [this, tx = std::move(tx), bytes = std::move(bytes), done = std::move(done), id = *id] {
+  clock_->post([this, tx = std::move(tx), bytes = std::move(bytes), done = std::move(done), id = *id] {
     live_.pending_admissions--;
     if (stopped_) return done(make_error("shutting-down", "the node is stopping"));
     auto r = admit(tx, bytes, std::nullopt, /*signature_checked=*/true);
@@ -826,7 +844,7 @@ void Node::on_peer_tx(const PeerInfo& peer, ByteView body) {
   // One job takes whatever has arrived from this peer meanwhile, and hands
   // the consensus thread one batch: a thread is woken per batch, not per
   // transaction.
-  if (post) asio::post(q->strand, [this, q, from = TxSource{peer.id, peer.validator_key}] { check_peer_txs(q, from); });
+  if (post) q->strand->post([this, q, from = TxSource{peer.id, peer.validator_key}] { check_peer_txs(q, from); });
 }
 
 void Node::check_peer_txs(const std::shared_ptr<PeerTxs>& q, const TxSource& from) {
@@ -857,7 +875,7 @@ void Node::check_peer_txs(const std::shared_ptr<PeerTxs>& q, const TxSource& fro
     out.emplace_back(Checked{std::move(*tx), std::move(bytes), *id});
   }
   if (out.empty()) return;
-  asio::post(io_, [this, from, out = std::move(out)] {
+  clock_->post([this, from, out = std::move(out)] {
     for (const auto& item : out) {
       if (stopped_) return;
       if (const auto* c = std::get_if<Checked>(&item)) admit_from_peer(from, c->tx, c->bytes, c->id);
@@ -1030,14 +1048,11 @@ void Node::status_tick() {
   maybe_request_blocks();
   regossip();
   publish_metrics();
-  status_timer_.expires_after(kStatusInterval);
-  status_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) status_tick();
-  });
+  status_timer_.arm_after(kStatusInterval, [this] { status_tick(); });
 }
 
 void Node::regossip() {
-  const auto now = steady_clock::now();
+  const auto now = clock_->now();
   std::size_t sent = 0;
   // The pool's head, in the order blocks take it (per sender by nonce).
   mempool_->visit_selection(kRegossipPerTick, std::numeric_limits<std::size_t>::max(),
@@ -1055,7 +1070,7 @@ void Node::regossip() {
 }
 
 void Node::maybe_request_blocks() {
-  if (sync_peer_ && steady_clock::now() - sync_sent_ < kSyncTimeout) return;
+  if (sync_peer_ && clock_->now() - sync_sent_ < kSyncTimeout) return;
   sync_peer_.reset();
   const std::uint64_t committed = chain_->tip().height;
   std::optional<std::uint64_t> best;
@@ -1068,7 +1083,7 @@ void Node::maybe_request_blocks() {
   if (!best) return;
   if (p2p_->send(*best, kFrameGetBlocks, encode_get_blocks(committed + 1, kMaxBlocksPerRequest))) {
     sync_peer_ = best;
-    sync_sent_ = steady_clock::now();
+    sync_sent_ = clock_->now();
     log_.debug("sync-request", Fields().add("from", committed + 1).add("peer_height", best_height));
   }
 }
@@ -1084,7 +1099,7 @@ void Node::serve_blocks(const PeerInfo& peer, ByteView body) {
   if (!q) q = std::make_shared<PeerTxs>(*verify_pool_);
   if (q->block_requests >= kMaxBlockRequestsQueued) return;  // it asks faster than it reads: drop
   q->block_requests++;
-  asio::post(q->strand, [this, q, peer = peer.id, request = *request, view = view()] {
+  q->strand->post([this, q, peer = peer.id, request = *request, view = view()] {
     q->block_requests--;
     const std::uint64_t from = request.from;
     const std::uint64_t max = std::min<std::uint64_t>(request.max, kMaxBlocksPerRequest);
@@ -1098,7 +1113,7 @@ void Node::serve_blocks(const PeerInfo& peer, ByteView body) {
       bytes += m.size();
       items.push_back(std::move(m));
     }
-    asio::post(io_, [this, peer, frame = encode_blocks(items)] {
+    clock_->post([this, peer, frame = encode_blocks(items)] {
       if (!stopped_) p2p_->send(peer, kFrameBlocks, frame);
     });
   });

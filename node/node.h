@@ -55,6 +55,7 @@
 #include "consensus/engine.h"
 #include "contracts/native.h"
 #include "node/admission.h"
+#include "node/clock.h"
 #include "node/module_meter.h"
 #include "node/config.h"
 #include "node/log.h"
@@ -62,6 +63,8 @@
 #include "node/mempool.h"
 #include "node/p2p.h"
 #include "node/safety_file.h"
+#include "node/transport.h"
+#include "node/workers.h"
 #include "state/chain.h"
 
 namespace verity::node {
@@ -146,6 +149,27 @@ inline constexpr std::size_t kBusyBlockTxs = 4;
 // thread; more are refused with "node-busy".
 inline constexpr std::size_t kMaxPendingAdmissions = 10'000;
 
+// What open() reads from the home directory, given directly (the node
+// simulation builds these in memory).
+struct NodeParts {
+  Genesis genesis;
+  SecretKey node_key;
+  std::optional<SecretKey> validator_key;
+  std::unique_ptr<state::KvStore> store;
+  // Opened once the chain is: reasons "safety-state-corrupt", "io-error".
+  std::function<Result<std::unique_ptr<SafetyRecord>>()> open_safety;
+};
+
+// The seams (docs/node.md, "Seams"): the clock and event loop, the work
+// off the consensus thread, the peer links (made for the node, which is
+// their handler). open() on an io_context uses AsioClock, PoolWorkers and
+// P2P.
+struct NodeEnv {
+  std::unique_ptr<Clock> clock;
+  std::unique_ptr<Workers> workers;
+  std::function<Result<std::unique_ptr<Transport>>(P2PHandler& handler)> make_transport;
+};
+
 class Node final : public consensus::ConsensusApp, public P2PHandler {
  public:
   // Opens the database, the safety record and the keys named by `config`.
@@ -155,6 +179,9 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   // `key_passphrase` decrypts encrypted key files (cli/key_file.h).
   static Result<std::unique_ptr<Node>> open(boost::asio::io_context& io, const Config& config, Logger& logger,
                                             std::optional<std::string> key_passphrase = std::nullopt);
+  // The same from parts and seams given directly: `config` is read for
+  // its consensus and mempool settings (and logged names), not for files.
+  static Result<std::unique_ptr<Node>> open(const Config& config, Logger& logger, NodeParts parts, NodeEnv env);
   ~Node() override;
 
   // Listens, dials peers and starts consensus. Reason "listen-failed".
@@ -195,7 +222,8 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   std::uint16_t p2p_port() const { return p2p_->listen_port(); }
   const PublicKey& node_id() const { return p2p_->node_key(); }
   std::size_t peer_count() const { return p2p_->peers().size(); }
-  const P2P& p2p() const { return *p2p_; }
+  const Transport& transport() const { return *p2p_; }
+  const Clock& clock() const { return *clock_; }
   std::optional<PublicKey> validator_key() const {
     return validator_key_ ? std::optional<PublicKey>(validator_key_->public_key()) : std::nullopt;
   }
@@ -222,7 +250,7 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   bool on_frame(const PeerInfo& peer, std::uint8_t type, ByteView body, std::string& reason) override;
 
  private:
-  Node(boost::asio::io_context& io, const Config& config, Logger& logger);
+  Node(const Config& config, Logger& logger, std::unique_ptr<Clock> clock);
 
   void run(consensus::Output out);
   void arm_engine_timer(const consensus::TimerRequest& t);
@@ -277,29 +305,29 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   bool awaiting_tip_commits() const;
   // Whether the primary still paces its proposal after a busy block
   // (consensus.busy_block_pause_ms), and until when.
-  std::optional<std::chrono::steady_clock::time_point> busy_pause_until() const;
+  std::optional<Clock::TimePoint> busy_pause_until() const;
 
-  boost::asio::io_context& io_;
   Config config_;
   Log log_;
   Logger& logger_;
+  std::unique_ptr<Clock> clock_;  // before the timers: they cancel on it when they go
   std::unique_ptr<state::KvStore> store_;
   SandboxModuleMeter meter_;
   contracts::NativeContracts app_{&meter_};
   std::unique_ptr<state::Chain> chain_;
   std::optional<SecretKey> validator_key_;
-  std::unique_ptr<SafetyFile> safety_;
+  std::unique_ptr<SafetyRecord> safety_;
   std::unique_ptr<Mempool> mempool_;
   EvidencePool evidence_;
   std::unique_ptr<consensus::Engine> engine_;
-  std::unique_ptr<P2P> p2p_;
+  std::unique_ptr<Transport> p2p_;
 
   // Threads beside the consensus thread (see the top of this file).
-  std::unique_ptr<boost::asio::thread_pool> verify_pool_;
+  std::unique_ptr<Workers> verify_pool_;
   std::unique_ptr<TxPrecheck> precheck_;
   struct PeerTxs {  // one peer's transactions on their way through the verify pool, in order
-    explicit PeerTxs(boost::asio::thread_pool& pool) : strand(boost::asio::make_strand(pool)) {}
-    boost::asio::strand<boost::asio::thread_pool::executor_type> strand;
+    explicit PeerTxs(Workers& workers) : strand(workers.make_queue()) {}
+    std::unique_ptr<Workers::Queue> strand;
     std::atomic<std::size_t> queued_bytes{0};
     std::atomic<int> block_requests{0};  // get_blocks waiting to be served
     std::mutex mu;
@@ -326,13 +354,13 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   MetricsSnapshot metrics_;
   LiveStatus live_;
 
-  boost::asio::steady_timer engine_timer_;
+  ClockTimer engine_timer_;
   std::optional<consensus::TimerRequest> pending_timer_;
-  boost::asio::steady_timer ready_timer_;
-  std::optional<std::chrono::steady_clock::time_point> ready_timer_at_;  // when ready_timer_ is set to fire
+  ClockTimer ready_timer_;
+  std::optional<Clock::TimePoint> ready_timer_at_;  // when ready_timer_ is set to fire
   bool ready_posted_ = false;
-  boost::asio::steady_timer status_timer_;
-  std::chrono::steady_clock::time_point last_commit_time_;
+  ClockTimer status_timer_;
+  Clock::TimePoint last_commit_time_;
   std::size_t last_commit_txs_ = 0;  // of the block committed then
 
   std::optional<Hash256> checked_;  // the block whose execution Chain holds, and that passed check()
@@ -344,7 +372,7 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   };
   std::map<std::uint64_t, PeerSync> peer_heights_;
   std::optional<std::uint64_t> sync_peer_;  // a get_blocks in flight to this peer
-  std::chrono::steady_clock::time_point sync_sent_;
+  Clock::TimePoint sync_sent_;
 
   // Commit signatures for the tip (the stored certificate's and those that
   // came after it), and that certificate's view; cleared at each commit.
@@ -361,7 +389,7 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   std::uint64_t double_sign_watched_ = 0;      // live heights watched while the check is pending
   std::uint64_t first_live_height_ = 0;        // the first height decided from live votes since the start
   std::uint64_t foreign_vote_logged_height_ = 0;
-  std::map<Hash256, std::chrono::steady_clock::time_point> gossiped_at_;  // head of the pool, for regossip()
+  std::map<Hash256, Clock::TimePoint> gossiped_at_;  // head of the pool, for regossip()
   NodeStats stats_;
   std::optional<Error> fatal_;
   bool stopped_ = false;

@@ -123,6 +123,7 @@
 #include "core/keys.h"
 #include "core/result.h"
 #include "node/log.h"
+#include "node/transport.h"
 
 namespace verity::node {
 
@@ -218,39 +219,14 @@ struct P2PConfig {
   explicit P2PConfig(SecretKey key) : node_key(std::move(key)) {}
 };
 
-struct PeerInfo {
-  std::uint64_t id = 0;  // unique within this P2P instance, never reused
-  PublicKey node_key;
-  std::optional<PublicKey> validator_key;
-  bool outbound = false;     // we dialled it
-  std::string remote;        // "ip:port" of the socket
-  std::uint16_t listen_port = 0;  // as the peer announced it
-};
-
-class P2PHandler {
+// The production Transport (node/transport.h).
+class P2P final : public Transport {
  public:
-  virtual ~P2PHandler() = default;
-  // After the peer is authenticated and registered: send() to it works.
-  virtual void on_connected(const PeerInfo& peer) = 0;
-  // After the peer is unregistered; paired with every on_connected.
-  virtual void on_disconnected(const PeerInfo& peer) = 0;
-  // A frame of type 1..255. `body` is valid only during the call. Return
-  // false when the frame is garbage: the peer is dropped and logged with
-  // `reason` (kebab-case; "bad-frame" when left empty).
-  virtual bool on_frame(const PeerInfo& peer, std::uint8_t type, ByteView body, std::string& reason) = 0;
-};
-
-class P2P {
- public:
-  struct Counters {
-    std::uint64_t dropped_peers = 0, send_queue_full = 0, frames_in = 0, frames_out = 0, bytes_in = 0,
-                  bytes_out = 0;
-    std::uint64_t node_key_twice = 0;  // links of a node key already linked from another address
-  };
+  using Counters = TransportCounters;
 
   P2P(boost::asio::io_context& io, P2PConfig config, P2PHandler& handler, Logger& logger);
   // Stops without calling the handler (it may already be gone).
-  ~P2P();
+  ~P2P() override;
   P2P(const P2P&) = delete;
   P2P& operator=(const P2P&) = delete;
 
@@ -258,31 +234,31 @@ class P2P {
   // ("tls-setup-failed"), binds and listens ("listen-failed" with the OS
   // reason), and starts dialling the persistent peers. Once only
   // ("p2p-already-started").
-  Status start();
+  Status start() override;
   // Closes every connection (calling on_disconnected for each connected
   // peer), the listener and every timer. Idempotent; no restart.
-  void stop();
+  void stop() override;
   // Adds a persistent peer at run time (before start(): to the config);
   // it is dialled at once. Reasons "bad-peer-address", "p2p-stopped".
   Status add_persistent_peer(const PeerAddress& address);
 
-  std::uint16_t listen_port() const;  // the bound port after start(), else 0
-  const PublicKey& node_key() const;
+  std::uint16_t listen_port() const override;  // the bound port after start(), else 0
+  const PublicKey& node_key() const override;
 
   // Queues a frame (type 1..255) to an authenticated peer. False when the
   // peer is unknown, the type is 0, the frame exceeds max_frame_bytes, or
   // the peer's send queue is full (counted in send_queue_full).
-  bool send(std::uint64_t peer, std::uint8_t type, ByteView body);
+  bool send(std::uint64_t peer, std::uint8_t type, ByteView body) override;
   // Sends to every authenticated peer but `except`; returns how many took it.
-  std::size_t broadcast(std::uint8_t type, ByteView body, std::optional<std::uint64_t> except = {});
+  std::size_t broadcast(std::uint8_t type, ByteView body, std::optional<std::uint64_t> except = {}) override;
   // Drops a peer (e.g. for misbehaviour found above the transport).
-  void disconnect(std::uint64_t peer, std::string_view reason);
+  void disconnect(std::uint64_t peer, std::string_view reason) override;
 
   // The connected peer that proved this validator key (lowest id if several).
-  std::optional<std::uint64_t> peer_with_validator(const PublicKey& key) const;
+  std::optional<std::uint64_t> peer_with_validator(const PublicKey& key) const override;
   std::optional<PeerInfo> peer(std::uint64_t id) const;
-  std::vector<PeerInfo> peers() const;  // authenticated, by id
-  Counters counters() const;            // safe from any thread
+  std::vector<PeerInfo> peers() const override;  // authenticated, by id
+  Counters counters() const override;   // safe from any thread
 
   class Impl;
 

@@ -313,7 +313,7 @@ std::vector<rpc::Metric> RpcBackend::metrics() const {
   const auto& chain = *view;
   const auto& live = node_.live();
   const MetricsSnapshot snap = node_.metrics_snapshot();
-  const auto p2p = node_.p2p().counters();
+  const auto p2p = node_.transport().counters();
   std::vector<rpc::Metric> m;
   m.push_back(gauge("verity_height", "height of the last committed block", static_cast<double>(chain.tip().height)));
   m.push_back(gauge("verity_view", "the consensus view at the current height", static_cast<double>(live.view)));

@@ -43,7 +43,18 @@
 
 namespace verity::node {
 
-class SafetyFile final : public consensus::SafetyStore {
+// What Node needs of its safety record: the engine's SafetyStore, what it
+// restored at start, and flush() (durable before any message of a step
+// leaves). SafetyFile is the node's; the node simulation keeps its record
+// in memory.
+class SafetyRecord : public consensus::SafetyStore {
+ public:
+  virtual const consensus::SafetyState& restored() const = 0;
+  // Makes every save so far durable. Reason "io-error".
+  virtual Status flush() = 0;
+};
+
+class SafetyFile final : public SafetyRecord {
  public:
   static constexpr std::uint64_t kDefaultLogLimit = 64ull << 20;
   // Reasons: "safety-state-corrupt", "io-error" (local).
@@ -51,11 +62,11 @@ class SafetyFile final : public consensus::SafetyStore {
                                                   std::uint64_t log_limit = kDefaultLogLimit);
   ~SafetyFile() override;
 
-  const consensus::SafetyState& restored() const { return restored_; }
+  const consensus::SafetyState& restored() const override { return restored_; }
   Status save(const consensus::SafetyState& state) override;
   // Makes every save so far durable (one fdatasync, none if nothing binding
   // was saved since the last). Reason "io-error".
-  Status flush();
+  Status flush() override;
   std::uint64_t syncs() const { return syncs_; }  // fdatasyncs of the log so far
 
   // Every vote in the previous and the current log, in the order signed.
