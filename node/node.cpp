@@ -1126,6 +1126,7 @@ bool Node::on_blocks(const PeerInfo& peer, ByteView body, std::string& reason) {
     reason = "malformed blocks frame";
     return false;
   }
+  std::size_t taken = 0;
   for (ByteView item : *items) {
     auto m = consensus::decode_message(item);
     auto* d = m ? std::get_if<consensus::Decision>(&*m) : nullptr;
@@ -1151,7 +1152,16 @@ bool Node::on_blocks(const PeerInfo& peer, ByteView body, std::string& reason) {
       break;  // not taken for another reason (e.g. the set is unknown): ask again later
     }
     stats_.synced_blocks++;
+    taken++;
   }
+  // Nothing new from it: whatever its status said, it has nothing above
+  // our tip to give until its next status. Without this, a peer that
+  // claims a height it never serves (an empty answer each time) stayed the
+  // best and was asked again at once, a request per round trip, and no
+  // other peer was ever asked (found by tests/node/node_simulation.cpp).
+  if (taken == 0)
+    if (auto it = peer_heights_.find(peer.id); it != peer_heights_.end())
+      it->second.height = std::min(it->second.height, chain_->tip().height);
   maybe_request_blocks();
   return true;
 }
