@@ -245,13 +245,12 @@ const char* kValidatorsHelp =
     "banned, below min stake by N. Under a validator that is not active, the node's explanation.\n";
 
 // The STATUS column: the node's stable status with its figure.
-std::string status_text(const Json& v) {
-  const std::string status = text_of(v, "status");
-  if (status == "jailed") return "jailed until " + text_of(v, "jailed_until");
-  if (status == "below-min-stake") return "below min stake by " + text_of(v, "missing_stake");
-  if (status == "waiting") return "waiting (joins at " + text_of(v, "next_epoch_boundary") + ")";
-  if (status == "not-selected") return "not selected";
-  return status.empty() ? "?" : status;
+std::string status_text(const rpc::ValidatorInfo& v) {
+  if (v.status == "jailed") return "jailed until " + std::to_string(v.jailed_until);
+  if (v.status == "below-min-stake") return "below min stake by " + v.missing_stake.to_string();
+  if (v.status == "waiting") return "waiting (joins at " + std::to_string(v.next_epoch_boundary) + ")";
+  if (v.status == "not-selected") return "not selected";
+  return v.status.empty() ? "?" : v.status;
 }
 
 Status cmd_validators(Session& s, const std::vector<std::string>& args) {
@@ -264,15 +263,17 @@ Status cmd_validators(Session& s, const std::vector<std::string>& args) {
     print_json(o, *r);
     return {};
   }
-  o << "at height " << text_of(*r, "height") << "\n";
-  const Json* list = member(*r, "validators");
-  if (!list || !list->IsArray()) return {};
+  auto height = rpc::member_from_json<std::uint64_t>(*r, "height", "validators");
+  auto list = rpc::member_from_json<std::vector<rpc::ValidatorInfo>>(*r, "validators", "validators");
+  if (!height) return height.error();
+  if (!list) return list.error();
+  o << "at height " << *height << "\n";
   std::vector<std::array<std::string, 6>> rows = {{"OPERATOR", "NAME", "TOKENS", "POWER", "COMMISSION", "STATUS"}};
   std::vector<std::string> details = {""};
-  for (const auto& v : list->GetArray()) {
-    rows.push_back({text_of(v, "operator"), text_of(v, "name"), text_of(v, "tokens"), text_of(v, "power"),
-                    text_of(v, "commission_bps") + " bps", status_text(v)});
-    details.push_back(text_of(v, "status") == "active" ? "" : text_of(v, "detail"));
+  for (const auto& v : *list) {
+    rows.push_back({v.operator_address.hex(), v.name, v.tokens.to_string(), std::to_string(v.power),
+                    std::to_string(v.commission_bps) + " bps", status_text(v)});
+    details.push_back(v.status == "active" ? "" : v.detail);
   }
   std::array<std::size_t, 6> width{};
   for (const auto& row : rows)

@@ -65,30 +65,6 @@ struct AccountProof {
   ValidatorSet validators;  // the set that certified `height`
 };
 
-struct ValidatorInfo {
-  PublicKey operator_address;
-  PublicKey consensus_key;
-  std::string name;
-  std::uint64_t commission_bps = 0;
-  Amount tokens;
-  std::uint64_t shares = 0;
-  bool jailed = false;
-  std::uint64_t jailed_until = 0;
-  bool banned = false;
-  bool in_set = false;        // in the set that certifies the next block
-  std::uint64_t power = 0;    // its power in that set (0 when outside)
-  // Why it has that power (contracts::validator_statuses): "active",
-  // "waiting", "not-selected", "jailed", "banned" or "below-min-stake",
-  // a sentence with the figures, what it lacks of the minimum stake, the
-  // height at whose end the next set is chosen, and the reason an unjail
-  // in the next block would fail with (empty: it would succeed).
-  std::string status;
-  std::string detail;
-  Amount missing_stake;
-  std::uint64_t next_epoch_boundary = 0;
-  std::string unjail_refusal;
-};
-
 struct DelegationInfo {
   PublicKey validator;
   std::uint64_t shares = 0;

@@ -88,27 +88,6 @@ Value tx_with_hash(const Transaction& tx, JsonAlloc& a) {
   return o;
 }
 
-Value validator_json(const ValidatorInfo& v, JsonAlloc& a) {
-  Value o(rapidjson::kObjectType);
-  o.AddMember("operator", to_json(v.operator_address, a), a);
-  o.AddMember("consensus_key", to_json(v.consensus_key, a), a);
-  o.AddMember("name", to_json(v.name, a), a);
-  o.AddMember("commission_bps", v.commission_bps, a);
-  o.AddMember("tokens", to_json(v.tokens, a), a);
-  o.AddMember("shares", v.shares, a);
-  o.AddMember("jailed", v.jailed, a);
-  o.AddMember("jailed_until", v.jailed_until, a);
-  o.AddMember("banned", v.banned, a);
-  o.AddMember("in_set", v.in_set, a);
-  o.AddMember("power", v.power, a);
-  o.AddMember("status", to_json(v.status, a), a);
-  o.AddMember("detail", to_json(v.detail, a), a);
-  o.AddMember("missing_stake", to_json(v.missing_stake, a), a);
-  o.AddMember("next_epoch_boundary", v.next_epoch_boundary, a);
-  o.AddMember("unjail_refusal", to_json(v.unjail_refusal, a), a);
-  return o;
-}
-
 // Builds a result document with `build(object, allocator)`.
 template <class F>
 rapidjson::Document object_result(F build) {
@@ -288,7 +267,7 @@ JsonResult m_validators(const Value&, CallContext& ctx) {
   return object_result([&](Value& o, JsonAlloc& a) {
     o.AddMember("height", ctx.node.status().height, a);
     Value list(rapidjson::kArrayType);
-    for (const auto& v : *all) list.PushBack(validator_json(v, a), a);
+    for (const auto& v : *all) list.PushBack(record_to_json(v, a), a);
     o.AddMember("validators", list, a);
   });
 }
@@ -300,7 +279,7 @@ JsonResult m_validator(const Value& params, CallContext& ctx) {
   if (!v) return v.error();
   if (!*v) return not_found("no validator has operator " + address->hex() + " (validators lists them)");
   rapidjson::Document d;
-  static_cast<Value&>(d) = validator_json(**v, d.GetAllocator());
+  static_cast<Value&>(d) = record_to_json(**v, d.GetAllocator());
   return d;
 }
 
@@ -565,7 +544,21 @@ const std::vector<std::pair<std::string, std::string>>& schema_components() {
                })},
       {"Worker", record_schema<WorkerInfo>({{"reputation", R"({"type":"integer","description":"ppm, 0 to 1000000"})"}})},
       {"Validator",
-       R"({"type":"object","properties":{"operator":{"$ref":"#/components/schemas/Key"},"consensus_key":{"$ref":"#/components/schemas/Key"},"name":{"type":"string"},"commission_bps":{"type":"integer"},"tokens":{"$ref":"#/components/schemas/Amount"},"shares":{"type":"integer"},"jailed":{"type":"boolean"},"jailed_until":{"$ref":"#/components/schemas/Height"},"banned":{"type":"boolean"},"in_set":{"type":"boolean","description":"in the set that certifies the next block"},"power":{"type":"integer","description":"its power in that set; 0 outside"},"status":{"enum":["active","waiting","not-selected","jailed","banned","below-min-stake"],"description":"why it has that power, the first that applies: banned (double signing, for good), jailed (downtime; unjail from jailed_until), below-min-stake (tokens under params.min_validator_stake: missing_stake more is needed), then for a validator that qualifies: active (in the set), waiting (joins the set at next_epoch_boundary), not-selected (outside the top params.max_validators by tokens). A validator in the set keeps its power until the boundary whatever its status"},"detail":{"type":"string","description":"the status in one sentence with its figures (heights, amounts, rank); for people, not for matching"},"missing_stake":{"$ref":"#/components/schemas/Amount","description":"what its tokens lack of the minimum stake (params.min_validator_stake, at least 1); 0 when they suffice"},"next_epoch_boundary":{"$ref":"#/components/schemas/Height","description":"the height at whose end the next set is chosen; in_set shows that set from then on"},"unjail_refusal":{"enum":["","validator-banned","not-jailed","still-jailed","below-min-stake"],"description":"the reason the operator's unjail would fail with in the next block (the contract's own check); empty when it would succeed"}}})"},
+       record_schema<ValidatorInfo>({
+           {"jailed_until", ref("Height")},
+           {"in_set", R"({"type":"boolean","description":"in the set that certifies the next block"})"},
+           {"power", R"({"type":"integer","description":"its power in that set; 0 outside"})"},
+           {"status",
+            R"({"enum":["active","waiting","not-selected","jailed","banned","below-min-stake"],"description":"why it has that power, the first that applies: banned (double signing, for good), jailed (downtime; unjail from jailed_until), below-min-stake (tokens under params.min_validator_stake: missing_stake more is needed), then for a validator that qualifies: active (in the set), waiting (joins the set at next_epoch_boundary), not-selected (outside the top params.max_validators by tokens). A validator in the set keeps its power until the boundary whatever its status"})"},
+           {"detail",
+            R"({"type":"string","description":"the status in one sentence with its figures (heights, amounts, rank); for people, not for matching"})"},
+           {"missing_stake",
+            R"({"$ref":"#/components/schemas/Amount","description":"what its tokens lack of the minimum stake (params.min_validator_stake, at least 1); 0 when they suffice"})"},
+           {"next_epoch_boundary",
+            R"({"$ref":"#/components/schemas/Height","description":"the height at whose end the next set is chosen; in_set shows that set from then on"})"},
+           {"unjail_refusal",
+            R"({"enum":["","validator-banned","not-jailed","still-jailed","below-min-stake"],"description":"the reason the operator's unjail would fail with in the next block (the contract's own check); empty when it would succeed"})"},
+       })},
   };
   return c;
 }

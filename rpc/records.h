@@ -1,6 +1,6 @@
 #pragma once
-// The task market's records as the RPC serves them (`task`, `tasks`,
-// `worker`, `workers`): core types only, each listing its fields once. The
+// Records as the RPC serves them (the account figures, validators, the task
+// market's tasks and workers): core types only, each listing its fields once. The
 // server writes them and the clients (verity, verity-worker) read them with
 // the one codec below, which walks that list, so the two sides cannot
 // drift apart; docs/rpc.md (the method table's schemas) describes the same
@@ -52,6 +52,51 @@ struct AccountInfo {
     f("height", s.height);
   }
   friend bool operator==(const AccountInfo&, const AccountInfo&) = default;
+};
+
+// A registered validator (`validators`, `validator`).
+struct ValidatorInfo {
+  PublicKey operator_address;
+  PublicKey consensus_key;
+  std::string name;
+  std::uint64_t commission_bps = 0;
+  Amount tokens;
+  std::uint64_t shares = 0;
+  bool jailed = false;
+  std::uint64_t jailed_until = 0;
+  bool banned = false;
+  bool in_set = false;        // in the set that certifies the next block
+  std::uint64_t power = 0;    // its power in that set (0 when outside)
+  // Why it has that power (contracts::validator_statuses): "active",
+  // "waiting", "not-selected", "jailed", "banned" or "below-min-stake",
+  // a sentence with the figures, what it lacks of the minimum stake, the
+  // height at whose end the next set is chosen, and the reason an unjail
+  // in the next block would fail with (empty: it would succeed).
+  std::string status;
+  std::string detail;
+  Amount missing_stake;
+  std::uint64_t next_epoch_boundary = 0;
+  std::string unjail_refusal;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("operator", s.operator_address);
+    f("consensus_key", s.consensus_key);
+    f("name", s.name);
+    f("commission_bps", s.commission_bps);
+    f("tokens", s.tokens);
+    f("shares", s.shares);
+    f("jailed", s.jailed);
+    f("jailed_until", s.jailed_until);
+    f("banned", s.banned);
+    f("in_set", s.in_set);
+    f("power", s.power);
+    f("status", s.status);
+    f("detail", s.detail);
+    f("missing_stake", s.missing_stake);
+    f("next_epoch_boundary", s.next_epoch_boundary);
+    f("unjail_refusal", s.unjail_refusal);
+  }
+  friend bool operator==(const ValidatorInfo&, const ValidatorInfo&) = default;
 };
 
 struct AssignmentInfo {
@@ -327,6 +372,18 @@ Result<T> record_from_json(const rapidjson::Value& v, std::string_view method, s
     return make_error("rpc-bad-response", "the node's " + std::string(method) + " answer" +
                                               (p->path.empty() ? std::string(" ") : ": `" + p->path + "` ") + p->what);
   return out;
+}
+
+// Member `name` of what `method` answered, read as a T (a missing member
+// is an error, as inside a record).
+template <class T>
+Result<T> member_from_json(const rapidjson::Value& answer, const char* name, std::string_view method) {
+  const rapidjson::Value* m = member(answer, name);
+  if (!m) {
+    if constexpr (records_detail::is_optional<T>::value) return T{};
+    return make_error("rpc-bad-response", "the node's " + std::string(method) + " answer: `" + name + "` is missing");
+  }
+  return record_from_json<T>(*m, method, name);
 }
 
 }  // namespace verity::rpc

@@ -501,10 +501,15 @@ BOOST_AUTO_TEST_CASE(validators_prints_why_each_has_its_power) {
   Harness h;
   auto entry = [](const std::string& name, const std::string& status, const std::string& power,
                   const std::string& detail) {
-    return "{\"operator\":\"" + SecretKey::derive_insecure(name).public_key().hex() + "\",\"name\":\"" + name +
-           "\",\"tokens\":\"1000\",\"power\":" + power + ",\"commission_bps\":0,\"status\":\"" + status +
+    // Every field a node writes (rpc/records.h, ValidatorInfo): the client reads the record strictly.
+    return "{\"operator\":\"" + SecretKey::derive_insecure(name).public_key().hex() + "\",\"consensus_key\":\"" +
+           SecretKey::derive_insecure(name + "-consensus").public_key().hex() + "\",\"name\":\"" + name +
+           "\",\"tokens\":\"1000\",\"shares\":1000,\"jailed\":" + (status == "jailed" ? "true" : "false") +
+           ",\"banned\":" + (status == "banned" ? "true" : "false") + ",\"in_set\":" +
+           (status == "active" ? "true" : "false") + ",\"power\":" + power +
+           ",\"commission_bps\":0,\"status\":\"" + status +
            "\",\"jailed_until\":1234,\"missing_stake\":\"5000\",\"next_epoch_boundary\":1300,\"detail\":\"" +
-           detail + "\"}";
+           detail + "\",\"unjail_refusal\":\"\"}";
   };
   node.validators_result = "{\"height\":1200,\"validators\":[" +
                            entry("busy", "active", "1000", "in the set that certifies the next block, with power 1000") +
@@ -520,6 +525,11 @@ BOOST_AUTO_TEST_CASE(validators_prints_why_each_has_its_power) {
   BOOST_TEST(contains(r.out, "banned\n  banned\n"), r.out);
   BOOST_TEST(contains(r.out, "active\n"), r.out);
   BOOST_TEST(!contains(r.out, "with power 1000"), r.out);  // an active validator needs no explanation
+  // An answer the client cannot read is an error naming the field, not a table of blanks.
+  node.validators_result = "{\"height\":1200,\"validators\":[{\"operator\":\"zz\"}]}";
+  r = h.run({"validators", "--rpc", node.url()});
+  BOOST_TEST(r.code == 1);
+  BOOST_TEST(contains(r.err, "the node's validators answer: `validators[0].operator` is not 64 hex digits"), r.err);
 }
 
 BOOST_AUTO_TEST_CASE(wait_reports_receipts_and_failed_ones_exit_1) {
