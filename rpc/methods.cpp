@@ -517,6 +517,53 @@ rapidjson::Value receipt_json(const Receipt& r, JsonAlloc& a) {
   return o;
 }
 
+namespace {
+
+template <class T>
+struct is_limited_bytes : std::false_type {};
+template <std::size_t Max>
+struct is_limited_bytes<LimitedBytes<Max>> : std::true_type {};
+
+// Calls f(P*) for each payload kind, in Payload's order.
+template <class F, class... P>
+void for_each_payload(F&& f, std::variant<P...>*) {
+  (f(static_cast<P*>(nullptr)), ...);
+}
+
+// "\"transfer\",\"create_validator\",...": the payload types, from
+// core/transaction.h's Payload.
+std::string payload_type_names() {
+  std::string out;
+  for_each_payload([&]<class P>(P*) { out += (out.empty() ? "\"" : ",\"") + std::string(P::kName) + "\""; },
+                   static_cast<Payload*>(nullptr));
+  return out;
+}
+
+// "transfer{to, amount}; ...; request_audit{task}": each payload and its
+// fields, from their fields lists (bytes travel as hex).
+std::string payload_summary() {
+  std::string out;
+  for_each_payload(
+      [&]<class P>(P*) {
+        if (!out.empty()) out += "; ";
+        out += std::string(P::kName) + "{";
+        bool first = true;
+        P sample{};
+        P::fields(sample, [&](const char* name, auto& field) {
+          using F = std::remove_cvref_t<decltype(field)>;
+          out += (first ? "" : ", ") + std::string(name);
+          if constexpr (is_limited_bytes<F>::value) out += ": hex";
+          if constexpr (std::is_same_v<F, DoubleSignEvidence>) out += ": hex of the encoded evidence";
+          first = false;
+        });
+        out += "}";
+      },
+      static_cast<Payload*>(nullptr));
+  return out + ". docs/contracts.md has the rules.";
+}
+
+}  // namespace
+
 const std::vector<std::pair<std::string, std::string>>& schema_components() {
   static const std::vector<std::pair<std::string, std::string>> c = {
       {"Amount", R"({"type":"string","pattern":"^[0-9]{1,20}$","description":"base units as a decimal string; JSON numbers lose precision above 2^53"})"},
@@ -525,7 +572,7 @@ const std::vector<std::pair<std::string, std::string>>& schema_components() {
       {"Hex", R"({"type":"string","pattern":"^([0-9a-fA-F]{2})*$","description":"bytes of a canonical encoding, hex: lower-case in answers, read in either case"})"},
       {"Height", R"({"type":"integer","minimum":0})"},
       {"Transaction",
-       R"({"type":"object","required":["chain_id","sender","nonce","fee","payload","signature"],"properties":{"chain_id":{"type":"string"},"sender":{"$ref":"#/components/schemas/Key"},"nonce":{"type":"integer","minimum":0},"fee":{"$ref":"#/components/schemas/Amount"},"payload":{"type":"object","required":["type"],"properties":{"type":{"enum":["transfer","create_validator","delegate","undelegate","withdraw","claim","unjail","submit_evidence","register_worker","unregister_worker","submit_task","commit_result","reveal_result","request_audit"]}},"description":"transfer{to,amount}; create_validator{consensus_key,self_stake,name,commission_bps}; delegate{validator,amount}; undelegate{validator,amount}; withdraw{}; claim{}; unjail{}; submit_evidence{evidence: hex of the encoded evidence}; register_worker{stake}; unregister_worker{}; submit_task{module: hex, module_hash, input: hex, replicas, reward, fuel, commit_blocks, reveal_blocks}; commit_result{task, commitment}; reveal_result{task, outcome, exit_code, fuel_used, output: hex, salt}; request_audit{task}. docs/contracts.md has the rules."},"signature":{"type":"string","pattern":"^[0-9a-fA-F]{128}$","description":"BIP-340 signature of the signing hash"}},"additionalProperties":false})"},
+       R"({"type":"object","required":["chain_id","sender","nonce","fee","payload","signature"],"properties":{"chain_id":{"type":"string"},"sender":{"$ref":"#/components/schemas/Key"},"nonce":{"type":"integer","minimum":0},"fee":{"$ref":"#/components/schemas/Amount"},"payload":{"type":"object","required":["type"],"properties":{"type":{"enum":[)" + payload_type_names() + R"(]}},"description":")" + payload_summary() + R"("},"signature":{"type":"string","pattern":"^[0-9a-fA-F]{128}$","description":"BIP-340 signature of the signing hash"}},"additionalProperties":false})"},
       {"Receipt",
        R"({"type":"object","properties":{"height":{"$ref":"#/components/schemas/Height"},"index":{"type":"integer"},"ok":{"type":"boolean"},"reason":{"type":"string","description":"stable kebab-case reason when ok is false"},"fee_paid":{"$ref":"#/components/schemas/Amount"},"events":{"type":"array","items":{"type":"object","properties":{"kind":{"type":"string"},"attributes":{"type":"object","additionalProperties":{"type":"string"}}}}}}})"},
       {"Certificate",
