@@ -23,26 +23,26 @@ Status cmd_status(Session& s, const std::vector<std::string>& args) {
     print_json(s.io().out, *r);
     return {};
   }
+  auto st = rpc::record_from_json<rpc::NodeStatus>(*r, "status");
+  if (!st) return st.error();
   auto& o = s.io().out;
-  const std::string validator = text_of(*r, "validator");
-  o << "chain       " << text_of(*r, "chain_id") << "\n"
-    << "height      " << text_of(*r, "height") << "\n"
-    << "block       " << text_of(*r, "latest_block_hash") << "\n"
-    << "state root  " << text_of(*r, "state_root") << "\n"
-    << "view        " << text_of(*r, "view") << "\n"
-    << "node        " << text_of(*r, "moniker") << " " << text_of(*r, "node_id") << "\n"
-    << "role        " << (validator.empty() || validator == "null" ? "full node" : "validator " + validator) << "\n";
-  if (const std::string signing = text_of(*r, "signing"); signing == "double-sign-check") {
-    const Json* c = member(*r, "double_sign_check");
-    o << "signing     NOT SIGNING: double-sign check, " << (c ? text_of(*c, "watched") : "?") << " of "
-      << (c ? text_of(*c, "heights") : "?")
+  o << "chain       " << st->chain_id << "\n"
+    << "height      " << st->height << "\n"
+    << "block       " << st->latest_block_hash.hex() << "\n"
+    << "state root  " << st->state_root.hex() << "\n"
+    << "view        " << st->view << "\n"
+    << "node        " << st->moniker << " " << st->node_id.hex() << "\n"
+    << "role        " << (st->validator ? "validator " + st->validator->hex() : std::string("full node")) << "\n";
+  if (st->signing == "double-sign-check") {
+    const auto& c = st->double_sign_check;
+    o << "signing     NOT SIGNING: double-sign check, " << (c ? std::to_string(c->watched) : "?") << " of "
+      << (c ? std::to_string(c->heights) : "?")
       << " heights watched (its vote record was missing or older than the chain; docs/operators.md)\n";
   }
-  if (text_of(*r, "another_instance") == "true")
-    o << "WARNING     another instance signs with this validator key: stop all but one\n";
-  o << "peers       " << text_of(*r, "peers") << "\n"
-    << "mempool     " << text_of(*r, "mempool_txs") << " transactions, " << text_of(*r, "mempool_bytes") << " bytes\n"
-    << "version     " << text_of(*r, "version") << "\n"
+  if (st->another_instance) o << "WARNING     another instance signs with this validator key: stop all but one\n";
+  o << "peers       " << st->peers << "\n"
+    << "mempool     " << st->mempool_txs << " transactions, " << st->mempool_bytes << " bytes\n"
+    << "version     " << st->version << "\n"
     << "rpc         " << s.globals().rpc << "\n";
   return {};
 }

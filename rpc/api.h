@@ -23,29 +23,6 @@
 
 namespace verity::rpc {
 
-struct NodeStatus {
-  std::string chain_id;
-  std::uint64_t height = 0;
-  Hash256 latest_block_hash;
-  Hash256 state_root;
-  std::uint64_t view = 0;
-  std::optional<PublicKey> validator;  // this node's consensus key, when it is in the set
-  PublicKey node_id;
-  std::string moniker;
-  std::uint64_t peers = 0;
-  std::uint64_t mempool_txs = 0;
-  std::uint64_t mempool_bytes = 0;
-  // "signing", "double-sign-check" (holding every signature: the
-  // signed-votes record was missing or older than the chain), or
-  // "not-validator".
-  std::string signing = "not-validator";
-  std::uint64_t double_sign_check_watched = 0;  // heights watched so far, while checking
-  std::uint64_t double_sign_check_heights = 0;  // heights to watch, while checking
-  // A vote, or evidence, under this node's validator key that it did not
-  // sign was seen: another instance runs with the same key.
-  bool another_instance = false;
-};
-
 struct TxLookup {
   Transaction tx;
   std::optional<Receipt> receipt;  // nullopt: pending in the mempool

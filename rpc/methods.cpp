@@ -129,30 +129,8 @@ Result<Transaction> tx_param(const Value& params) {
 
 JsonResult m_status(const Value&, CallContext& ctx) {
   NodeStatus s = ctx.node.status();
-  return object_result([&](Value& o, JsonAlloc& a) {
-    o.AddMember("chain_id", to_json(s.chain_id, a), a);
-    o.AddMember("height", s.height, a);
-    o.AddMember("latest_block_hash", to_json(s.latest_block_hash, a), a);
-    o.AddMember("state_root", to_json(s.state_root, a), a);
-    o.AddMember("view", s.view, a);
-    o.AddMember("validator", s.validator ? to_json(*s.validator, a) : Value(), a);
-    o.AddMember("node_id", to_json(s.node_id, a), a);
-    o.AddMember("moniker", to_json(s.moniker, a), a);
-    o.AddMember("peers", s.peers, a);
-    o.AddMember("mempool_txs", s.mempool_txs, a);
-    o.AddMember("mempool_bytes", s.mempool_bytes, a);
-    o.AddMember("signing", to_json(s.signing, a), a);
-    if (s.signing == "double-sign-check") {
-      Value c(rapidjson::kObjectType);
-      c.AddMember("watched", s.double_sign_check_watched, a);
-      c.AddMember("heights", s.double_sign_check_heights, a);
-      o.AddMember("double_sign_check", c, a);
-    } else {
-      o.AddMember("double_sign_check", Value(), a);
-    }
-    o.AddMember("another_instance", s.another_instance, a);
-    o.AddMember("version", to_json(kVersion, a), a);
-  });
+  s.version = kVersion;
+  return record_result(s);
 }
 
 JsonResult m_genesis(const Value&, CallContext& ctx) {
@@ -621,11 +599,8 @@ const std::vector<Method>& node_methods() {
                  "watched; docs/operators.md, Restoring a validator). `another_instance` turns true when a vote or "
                  "evidence under this node's validator key that it did not sign was seen.",
                  {},
-                 R"({"type":"object","properties":{"chain_id":{"type":"string"},"height":)" + ref("Height") +
-                     R"(,"latest_block_hash":)" + ref("Hash") + R"(,"state_root":)" + ref("Hash") +
-                     R"(,"view":{"type":"integer"},"validator":{"oneOf":[)" + ref("Key") +
-                     R"(,{"type":"null"}]},"node_id":)" + ref("Key") +
-                     R"(,"moniker":{"type":"string"},"peers":{"type":"integer"},"mempool_txs":{"type":"integer"},"mempool_bytes":{"type":"integer"},"signing":{"enum":["signing","not-validator","double-sign-check"]},"double_sign_check":{"oneOf":[{"type":"object","properties":{"watched":{"type":"integer"},"heights":{"type":"integer"}}},{"type":"null"}]},"another_instance":{"type":"boolean"},"version":{"type":"string"}}})",
+                 record_schema<NodeStatus>({{"height", ref("Height")},
+                                            {"signing", R"({"enum":["signing","not-validator","double-sign-check"]})"}}),
                  false, sync_handler(m_status)});
     m.push_back({"genesis", "The genesis of this chain, in the genesis file's JSON form.", "See genesis/README.md.", {},
                  R"({"type":"object"})", false, sync_handler(m_genesis)});

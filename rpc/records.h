@@ -1,6 +1,6 @@
 #pragma once
-// Records as the RPC serves them (the account figures, validators, the task
-// market's tasks and workers): core types only, each listing its fields once. The
+// Records as the RPC serves them (the node's status, the account figures,
+// validators, the task market's tasks and workers): core types only, each listing its fields once. The
 // server writes them and the clients (verity, verity-worker) read them with
 // the one codec below, which walks that list, so the two sides cannot
 // drift apart; docs/rpc.md (the method table's schemas) describes the same
@@ -36,6 +36,61 @@
 #include "rpc/json_codec.h"
 
 namespace verity::rpc {
+
+// A double-sign check in progress (`status`): heights watched of those to watch.
+struct DoubleSignCheck {
+  std::uint64_t watched = 0;
+  std::uint64_t heights = 0;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("watched", s.watched);
+    f("heights", s.heights);
+  }
+  friend bool operator==(const DoubleSignCheck&, const DoubleSignCheck&) = default;
+};
+
+// The node's view of the chain (`status`).
+struct NodeStatus {
+  std::string chain_id;
+  std::uint64_t height = 0;
+  Hash256 latest_block_hash;
+  Hash256 state_root;
+  std::uint64_t view = 0;
+  std::optional<PublicKey> validator;  // this node's consensus key, when it is in the set
+  PublicKey node_id;
+  std::string moniker;
+  std::uint64_t peers = 0;
+  std::uint64_t mempool_txs = 0;
+  std::uint64_t mempool_bytes = 0;
+  // "signing", "double-sign-check" (holding every signature: the
+  // signed-votes record was missing or older than the chain), or
+  // "not-validator".
+  std::string signing = "not-validator";
+  std::optional<DoubleSignCheck> double_sign_check;  // while checking
+  // A vote, or evidence, under this node's validator key that it did not
+  // sign was seen: another instance runs with the same key.
+  bool another_instance = false;
+  std::string version;  // the node's software version
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("chain_id", s.chain_id);
+    f("height", s.height);
+    f("latest_block_hash", s.latest_block_hash);
+    f("state_root", s.state_root);
+    f("view", s.view);
+    f("validator", s.validator);
+    f("node_id", s.node_id);
+    f("moniker", s.moniker);
+    f("peers", s.peers);
+    f("mempool_txs", s.mempool_txs);
+    f("mempool_bytes", s.mempool_bytes);
+    f("signing", s.signing);
+    f("double_sign_check", s.double_sign_check);
+    f("another_instance", s.another_instance);
+    f("version", s.version);
+  }
+  friend bool operator==(const NodeStatus&, const NodeStatus&) = default;
+};
 
 // An account's figures (`account`; its `address` and `proof` are the
 // method's own).

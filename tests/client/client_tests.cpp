@@ -11,6 +11,7 @@
 #include "client/client.h"
 #include "cli/keystore.h"
 #include "rpc/json_codec.h"
+#include "rpc/records.h"
 #include "tests/chain_support.h"
 #include "tests/fake_rpc_server.h"
 #include "tests/test_support.h"
@@ -64,6 +65,13 @@ const std::string kChain = "verity-test-1";
 // A devnet-like node: genesis names alice (at her insecure key), mallory
 // (at some other key) and a validator; it accepts or rejects transactions
 // as `on_tx` says and records them.
+// A `status` answer as a node writes it (the record's own codec).
+std::string status_json(const rpc::NodeStatus& st) {
+  rapidjson::Document d;
+  static_cast<rapidjson::Value&>(d) = rpc::record_to_json(st, d.GetAllocator());
+  return rpc::json_string(d);
+}
+
 struct FakeNode {
   std::vector<Transaction> sent;
   std::uint64_t next_nonce = 7;
@@ -88,8 +96,12 @@ struct FakeNode {
 
   std::string handle(const std::string& method, const rapidjson::Value& params, const std::string& id) {
     if (method == "status" && !status_result.empty()) return FakeRpcServer::result(id, status_result);
-    if (method == "status")
-      return FakeRpcServer::result(id, "{\"chain_id\":\"" + kChain + "\",\"height\":4,\"validator\":null}");
+    if (method == "status") {
+      rpc::NodeStatus st;
+      st.chain_id = kChain;
+      st.height = 4;
+      return FakeRpcServer::result(id, status_json(st));
+    }
     if (method == "genesis")
       return FakeRpcServer::result(
           id, "{\"chain_id\":\"" + kChain + "\",\"params\":{\"max_task_fuel\":10000000000,"
@@ -309,9 +321,13 @@ BOOST_AUTO_TEST_CASE(status_says_when_the_node_does_not_sign) {
   BOOST_TEST(plain.code == 0, plain.err);
   BOOST_TEST(!contains(plain.out, "NOT SIGNING"));
   BOOST_TEST(!contains(plain.out, "another instance"));
-  node.status_result = "{\"chain_id\":\"" + kChain +
-                       "\",\"height\":9,\"validator\":null,\"signing\":\"double-sign-check\","
-                       "\"double_sign_check\":{\"watched\":2,\"heights\":5},\"another_instance\":true}";
+  rpc::NodeStatus st;
+  st.chain_id = kChain;
+  st.height = 9;
+  st.signing = "double-sign-check";
+  st.double_sign_check = rpc::DoubleSignCheck{2, 5};
+  st.another_instance = true;
+  node.status_result = status_json(st);
   auto held = h.run({"status", "--rpc", node.url()});
   BOOST_TEST(held.code == 0, held.err);
   BOOST_TEST(contains(held.out, "NOT SIGNING: double-sign check, 2 of 5 heights watched"));
