@@ -282,21 +282,18 @@ Status cmd_delegations(Session& s, const std::vector<std::string>& args) {
   auto q = query_address(s, "delegations", args);
   if (!q) return q.error();
   if (s.json()) return {};
+  auto d = rpc::record_from_json<rpc::DelegationsInfo>(q->result, "delegations");
+  if (!d) return d.error();
   auto& o = s.io().out;
-  const Json* ds = member(q->result, "delegations");
-  const Json* us = member(q->result, "unbonding");
-  if ((!ds || !ds->IsArray() || ds->Empty()) && (!us || !us->IsArray() || us->Empty())) {
+  if (d->delegations.empty() && d->unbonding.empty()) {
     o << "no delegations and nothing unbonding for " << label(q->name, q->address) << "\n";
     return {};
   }
-  if (ds && ds->IsArray())
-    for (const auto& d : ds->GetArray())
-      o << "delegated  " << text_of(d, "value") << " to " << text_of(d, "validator") << " (" << text_of(d, "shares")
-        << " shares)\n";
-  if (us && us->IsArray())
-    for (const auto& u : us->GetArray())
-      o << "unbonding  " << text_of(u, "amount") << " from " << text_of(u, "validator") << ", withdrawable at height "
-        << text_of(u, "completion_height") << "\n";
+  for (const auto& x : d->delegations)
+    o << "delegated  " << x.value.to_string() << " to " << x.validator.hex() << " (" << x.shares << " shares)\n";
+  for (const auto& u : d->unbonding)
+    o << "unbonding  " << u.amount.to_string() << " from " << u.validator.hex() << ", withdrawable at height "
+      << u.completion_height << "\n";
   return {};
 }
 
@@ -306,12 +303,11 @@ Status cmd_rewards(Session& s, const std::vector<std::string>& args) {
   auto q = query_address(s, "rewards", args);
   if (!q) return q.error();
   if (s.json()) return {};
+  auto r = rpc::record_from_json<rpc::RewardsInfo>(q->result, "rewards");
+  if (!r) return r.error();
   auto& o = s.io().out;
-  const Json& r = q->result;
-  o << "vested  " << text_of(r, "vested") << " (claimable now)\nlocked  " << text_of(r, "locked") << "\n";
-  if (const Json* es = member(r, "entries"); es && es->IsArray())
-    for (const auto& e : es->GetArray())
-      o << "  " << text_of(e, "amount") << " vests at height " << text_of(e, "vest_height") << "\n";
+  o << "vested  " << r->vested.to_string() << " (claimable now)\nlocked  " << r->locked.to_string() << "\n";
+  for (const auto& e : r->entries) o << "  " << e.amount.to_string() << " vests at height " << e.vest_height << "\n";
   return {};
 }
 

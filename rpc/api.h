@@ -42,32 +42,6 @@ struct AccountProof {
   ValidatorSet validators;  // the set that certified `height`
 };
 
-struct DelegationInfo {
-  PublicKey validator;
-  std::uint64_t shares = 0;
-  Amount value;
-};
-struct UnbondingInfo {
-  PublicKey validator;
-  Amount amount;
-  std::uint64_t creation_height = 0;
-  std::uint64_t completion_height = 0;
-};
-struct DelegationsInfo {
-  std::vector<DelegationInfo> delegations;
-  std::vector<UnbondingInfo> unbonding;
-};
-
-struct RewardsInfo {
-  Amount vested;  // claimable now
-  Amount locked;  // vesting later
-  struct Entry {
-    std::uint64_t vest_height = 0;
-    Amount amount;
-  };
-  std::vector<Entry> entries;  // locked entries of an operator's commission and settled delegations
-};
-
 // One Prometheus metric family.
 struct Metric {
   std::string name;  // "verity_height"

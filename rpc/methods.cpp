@@ -266,27 +266,7 @@ JsonResult m_delegations(const Value& params, CallContext& ctx) {
   if (!address) return address.error();
   auto d = ctx.node.delegations(*address);
   if (!d) return d.error();
-  return object_result([&](Value& o, JsonAlloc& a) {
-    Value ds(rapidjson::kArrayType);
-    for (const auto& x : d->delegations) {
-      Value e(rapidjson::kObjectType);
-      e.AddMember("validator", to_json(x.validator, a), a);
-      e.AddMember("shares", x.shares, a);
-      e.AddMember("value", to_json(x.value, a), a);
-      ds.PushBack(e, a);
-    }
-    Value us(rapidjson::kArrayType);
-    for (const auto& x : d->unbonding) {
-      Value e(rapidjson::kObjectType);
-      e.AddMember("validator", to_json(x.validator, a), a);
-      e.AddMember("amount", to_json(x.amount, a), a);
-      e.AddMember("creation_height", x.creation_height, a);
-      e.AddMember("completion_height", x.completion_height, a);
-      us.PushBack(e, a);
-    }
-    o.AddMember("delegations", ds, a);
-    o.AddMember("unbonding", us, a);
-  });
+  return record_result(*d);
 }
 
 JsonResult m_rewards(const Value& params, CallContext& ctx) {
@@ -294,18 +274,7 @@ JsonResult m_rewards(const Value& params, CallContext& ctx) {
   if (!address) return address.error();
   auto r = ctx.node.rewards(*address);
   if (!r) return r.error();
-  return object_result([&](Value& o, JsonAlloc& a) {
-    o.AddMember("vested", to_json(r->vested, a), a);
-    o.AddMember("locked", to_json(r->locked, a), a);
-    Value es(rapidjson::kArrayType);
-    for (const auto& e : r->entries) {
-      Value x(rapidjson::kObjectType);
-      x.AddMember("vest_height", e.vest_height, a);
-      x.AddMember("amount", to_json(e.amount, a), a);
-      es.PushBack(x, a);
-    }
-    o.AddMember("entries", es, a);
-  });
+  return record_result(*r);
 }
 
 JsonResult m_reputation(const Value& params, CallContext& ctx) {
@@ -664,19 +633,14 @@ const std::vector<Method>& node_methods() {
                  sync_handler(m_validator)});
     m.push_back({"delegations", "An account's delegations and its unbonding entries.", "",
                  {{"address", address, true, "the delegator"}},
-                 R"({"type":"object","properties":{"delegations":{"type":"array","items":{"type":"object","properties":{"validator":)" +
-                     ref("Key") + R"(,"shares":{"type":"integer"},"value":)" + ref("Amount") +
-                     R"(}}},"unbonding":{"type":"array","items":{"type":"object","properties":{"validator":)" +
-                     ref("Key") + R"(,"amount":)" + ref("Amount") + R"(,"creation_height":)" + ref("Height") +
-                     R"(,"completion_height":)" + ref("Height") + "}}}}}",
+                 record_schema<DelegationsInfo>({{"unbonding.creation_height", ref("Height")},
+                                                 {"unbonding.completion_height", ref("Height")}}),
                  false, sync_handler(m_delegations)});
     m.push_back({"rewards", "An account's rewards: vested (claimable now) and locked.",
                  "`entries` lists the locked entries (an operator's commission, rewards settled when a delegation "
                  "changed) with the height they vest at; `claim` moves the vested amount to the balance.",
                  {{"address", address, true, kAddressHelp}},
-                 R"({"type":"object","properties":{"vested":)" + ref("Amount") + R"(,"locked":)" + ref("Amount") +
-                     R"(,"entries":{"type":"array","items":{"type":"object","properties":{"vest_height":)" +
-                     ref("Height") + R"(,"amount":)" + ref("Amount") + "}}}}}",
+                 record_schema<RewardsInfo>({{"entries.vest_height", ref("Height")}}),
                  false, sync_handler(m_rewards)});
     m.push_back({"reputation", "The reputation of a worker or validator key.", "",
                  {{"address", address, true, kAddressHelp}},

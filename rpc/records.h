@@ -1,6 +1,6 @@
 #pragma once
 // Records as the RPC serves them (the node's status, the account figures,
-// validators, the task market's tasks and workers): core types only, each listing its fields once. The
+// delegations and rewards, validators, the task market's tasks and workers): core types only, each listing its fields once. The
 // server writes them and the clients (verity, verity-worker) read them with
 // the one codec below, which walks that list, so the two sides cannot
 // drift apart; docs/rpc.md (the method table's schemas) describes the same
@@ -107,6 +107,69 @@ struct AccountInfo {
     f("height", s.height);
   }
   friend bool operator==(const AccountInfo&, const AccountInfo&) = default;
+};
+
+// An account's delegations and unbonding entries (`delegations`).
+struct DelegationInfo {
+  PublicKey validator;
+  std::uint64_t shares = 0;
+  Amount value;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("validator", s.validator);
+    f("shares", s.shares);
+    f("value", s.value);
+  }
+  friend bool operator==(const DelegationInfo&, const DelegationInfo&) = default;
+};
+struct UnbondingInfo {
+  PublicKey validator;
+  Amount amount;
+  std::uint64_t creation_height = 0;
+  std::uint64_t completion_height = 0;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("validator", s.validator);
+    f("amount", s.amount);
+    f("creation_height", s.creation_height);
+    f("completion_height", s.completion_height);
+  }
+  friend bool operator==(const UnbondingInfo&, const UnbondingInfo&) = default;
+};
+struct DelegationsInfo {
+  std::vector<DelegationInfo> delegations;
+  std::vector<UnbondingInfo> unbonding;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("delegations", s.delegations);
+    f("unbonding", s.unbonding);
+  }
+  friend bool operator==(const DelegationsInfo&, const DelegationsInfo&) = default;
+};
+
+// An account's rewards (`rewards`): vested (claimable now) and locked, with
+// the locked entries of an operator's commission and settled delegations.
+struct RewardEntryInfo {
+  std::uint64_t vest_height = 0;
+  Amount amount;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("vest_height", s.vest_height);
+    f("amount", s.amount);
+  }
+  friend bool operator==(const RewardEntryInfo&, const RewardEntryInfo&) = default;
+};
+struct RewardsInfo {
+  Amount vested;
+  Amount locked;
+  std::vector<RewardEntryInfo> entries;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("vested", s.vested);
+    f("locked", s.locked);
+    f("entries", s.entries);
+  }
+  friend bool operator==(const RewardsInfo&, const RewardsInfo&) = default;
 };
 
 // A registered validator (`validators`, `validator`).
