@@ -289,19 +289,7 @@ Value task_json(const contracts::TaskRecord& t, Alloc& a) {
   return o;
 }
 
-Value worker_json(const contracts::WorkerRecord& w, Alloc& a) {
-  Value o(rapidjson::kObjectType);
-  o.AddMember("key", rpc::to_json(w.key, a), a);
-  o.AddMember("stake", rpc::to_json(w.stake, a), a);
-  o.AddMember("active", w.active, a);
-  o.AddMember("unbonding", rpc::to_json(w.unbonding, a), a);
-  o.AddMember("unbonding_until", w.unbonding_until, a);
-  o.AddMember("reputation", w.reputation, a);
-  o.AddMember("agreed", w.agreed, a);
-  o.AddMember("outvoted", w.outvoted, a);
-  o.AddMember("missed", w.missed, a);
-  return o;
-}
+Value worker_json(const contracts::WorkerRecord& w, Alloc& a) { return rpc::fields_json(w, a); }
 
 template <class F>
 rapidjson::Document document(F build) {
