@@ -48,34 +48,11 @@ Error not_found(const std::string& what) { return make_error("not-found", what);
 
 // --- JSON forms ----------------------------------------------------------------
 
-Value header_json(const BlockHeader& h, JsonAlloc& a) {
-  Value o(rapidjson::kObjectType);
-  o.AddMember("chain_id", to_json(h.chain_id, a), a);
-  o.AddMember("height", h.height, a);
-  o.AddMember("view", h.view, a);
-  o.AddMember("prev_hash", to_json(h.prev_hash, a), a);
-  o.AddMember("tx_root", to_json(h.tx_root, a), a);
-  o.AddMember("state_root", to_json(h.state_root, a), a);
-  o.AddMember("last_commit_hash", to_json(h.last_commit_hash, a), a);
-  o.AddMember("evidence_hash", to_json(h.evidence_hash, a), a);
-  o.AddMember("proposer", to_json(h.proposer, a), a);
-  o.AddMember("timestamp_ms", h.timestamp_ms, a);
-  return o;
-}
+Value header_json(const BlockHeader& h, JsonAlloc& a) { return fields_json(h, a); }
 
+// The certificate's fields, and the hex of its encoding.
 Value certificate_json(const CommitCertificate& c, JsonAlloc& a) {
-  Value o(rapidjson::kObjectType);
-  o.AddMember("height", c.height, a);
-  o.AddMember("view", c.view, a);
-  o.AddMember("block_hash", to_json(c.block_hash, a), a);
-  Value sigs(rapidjson::kArrayType);
-  for (const auto& s : c.signatures) {
-    Value e(rapidjson::kObjectType);
-    e.AddMember("validator", to_json(s.validator, a), a);
-    e.AddMember("signature", to_json(s.signature, a), a);
-    sigs.PushBack(e, a);
-  }
-  o.AddMember("signatures", sigs, a);
+  Value o = fields_json(c, a);
   o.AddMember("hex", hex_of(c, a), a);
   return o;
 }
@@ -496,7 +473,7 @@ std::string payload_summary() {
         out += std::string(P::kName) + "{";
         bool first = true;
         P sample{};
-        P::fields(sample, [&](const char* name, auto& field) {
+        P::fields(sample, [&](const char* name, auto& field, auto&&...) {
           using F = std::remove_cvref_t<decltype(field)>;
           out += (first ? "" : ", ") + std::string(name);
           if constexpr (is_limited_bytes<F>::value) out += ": hex";

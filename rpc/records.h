@@ -353,6 +353,8 @@ struct WorkerInfo {
 };
 
 // --- the codec ------------------------------------------------------------------
+// Writing is rpc/json_codec.h's field_json, shared with the core structs;
+// reading, strict and naming the path, is below.
 
 namespace records_detail {
 
@@ -372,34 +374,6 @@ struct is_fixed<FixedBytes<N, Tag>> : std::true_type {
 };
 template <class T>
 concept Record = requires(T& t) { T::fields(t, [](const char*, auto&) {}); };
-
-template <class T>
-rapidjson::Value write(const T& v, JsonAlloc& a) {
-  if constexpr (std::is_same_v<T, bool>) {
-    return rapidjson::Value(v);
-  } else if constexpr (std::is_same_v<T, std::uint64_t>) {
-    return rapidjson::Value(v);
-  } else if constexpr (std::is_same_v<T, std::string>) {
-    return to_json(std::string_view(v), a);
-  } else if constexpr (std::is_same_v<T, Amount>) {
-    return to_json(v, a);
-  } else if constexpr (std::is_same_v<T, Bytes>) {
-    return to_json(std::string_view(to_hex(v)), a);
-  } else if constexpr (is_fixed<T>::value) {
-    return to_json(v, a);
-  } else if constexpr (is_optional<T>::value) {
-    return v ? write(*v, a) : rapidjson::Value();
-  } else if constexpr (is_vector<T>::value) {
-    rapidjson::Value out(rapidjson::kArrayType);
-    for (const auto& x : v) out.PushBack(write(x, a), a);
-    return out;
-  } else {
-    static_assert(Record<T>, "a field type the record codec does not know");
-    rapidjson::Value o(rapidjson::kObjectType);
-    T::fields(v, [&](const char* name, const auto& field) { o.AddMember(rapidjson::StringRef(name), write(field, a), a); });
-    return o;
-  }
-}
 
 // What went wrong at `path`, for the error the caller wraps.
 struct Problem {
@@ -478,7 +452,7 @@ std::optional<Problem> read(const rapidjson::Value& v, const std::string& path, 
 // A record (or a list of records, or an optional one) as JSON.
 template <class T>
 rapidjson::Value record_to_json(const T& value, JsonAlloc& alloc) {
-  return records_detail::write(value, alloc);
+  return field_json(value, alloc);  // rpc/json_codec.h: the writer of every struct with fields()
 }
 
 // Reads what `method` answered (or its member `at`) as a T. Reason
