@@ -1,42 +1,10 @@
 #include "client/session.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <termios.h>
-#include <unistd.h>
-
-#include <rapidjson/prettywriter.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <algorithm>
 #include <array>
-#include <cctype>
-#include <cerrno>
-#include <csignal>
-#include <cstdlib>
-#include <cstring>
-#include <ctime>
-#include <filesystem>
-#include <fstream>
-#include <iostream>
-#include <map>
-#include <set>
-#include <sstream>
 
-#include "core/block.h"
-#include "core/hex.h"
 #include "core/params.h"
-#include "core/state_proof.h"
-#include "core/transaction.h"
-#include "core/validator_set.h"
-#include "cli/keystore.h"
-#include "cli/secret_file.h"
-#include "rpc/http_client.h"
 #include "rpc/json_codec.h"
-#include "rpc/ws_client.h"
-#include "core/task_outcome.h"
-
 
 namespace verity::client {
 
@@ -55,26 +23,26 @@ Status cmd_status(Session& s, const std::vector<std::string>& args) {
     print_json(s.io().out, *r);
     return {};
   }
+  auto st = rpc::record_from_json<rpc::NodeStatus>(*r, "status");
+  if (!st) return st.error();
   auto& o = s.io().out;
-  const std::string validator = text_of(*r, "validator");
-  o << "chain       " << text_of(*r, "chain_id") << "\n"
-    << "height      " << text_of(*r, "height") << "\n"
-    << "block       " << text_of(*r, "latest_block_hash") << "\n"
-    << "state root  " << text_of(*r, "state_root") << "\n"
-    << "view        " << text_of(*r, "view") << "\n"
-    << "node        " << text_of(*r, "moniker") << " " << text_of(*r, "node_id") << "\n"
-    << "role        " << (validator.empty() || validator == "null" ? "full node" : "validator " + validator) << "\n";
-  if (const std::string signing = text_of(*r, "signing"); signing == "double-sign-check") {
-    const Json* c = member(*r, "double_sign_check");
-    o << "signing     NOT SIGNING: double-sign check, " << (c ? text_of(*c, "watched") : "?") << " of "
-      << (c ? text_of(*c, "heights") : "?")
+  o << "chain       " << st->chain_id << "\n"
+    << "height      " << st->height << "\n"
+    << "block       " << st->latest_block_hash.hex() << "\n"
+    << "state root  " << st->state_root.hex() << "\n"
+    << "view        " << st->view << "\n"
+    << "node        " << st->moniker << " " << st->node_id.hex() << "\n"
+    << "role        " << (st->validator ? "validator " + st->validator->hex() : std::string("full node")) << "\n";
+  if (st->signing == "double-sign-check") {
+    const auto& c = st->double_sign_check;
+    o << "signing     NOT SIGNING: double-sign check, " << (c ? std::to_string(c->watched) : "?") << " of "
+      << (c ? std::to_string(c->heights) : "?")
       << " heights watched (its vote record was missing or older than the chain; docs/operators.md)\n";
   }
-  if (text_of(*r, "another_instance") == "true")
-    o << "WARNING     another instance signs with this validator key: stop all but one\n";
-  o << "peers       " << text_of(*r, "peers") << "\n"
-    << "mempool     " << text_of(*r, "mempool_txs") << " transactions, " << text_of(*r, "mempool_bytes") << " bytes\n"
-    << "version     " << text_of(*r, "version") << "\n"
+  if (st->another_instance) o << "WARNING     another instance signs with this validator key: stop all but one\n";
+  o << "peers       " << st->peers << "\n"
+    << "mempool     " << st->mempool_txs << " transactions, " << st->mempool_bytes << " bytes\n"
+    << "version     " << st->version << "\n"
     << "rpc         " << s.globals().rpc << "\n";
   return {};
 }
@@ -245,13 +213,12 @@ const char* kValidatorsHelp =
     "banned, below min stake by N. Under a validator that is not active, the node's explanation.\n";
 
 // The STATUS column: the node's stable status with its figure.
-std::string status_text(const Json& v) {
-  const std::string status = text_of(v, "status");
-  if (status == "jailed") return "jailed until " + text_of(v, "jailed_until");
-  if (status == "below-min-stake") return "below min stake by " + text_of(v, "missing_stake");
-  if (status == "waiting") return "waiting (joins at " + text_of(v, "next_epoch_boundary") + ")";
-  if (status == "not-selected") return "not selected";
-  return status.empty() ? "?" : status;
+std::string status_text(const rpc::ValidatorInfo& v) {
+  if (v.status == "jailed") return "jailed until " + std::to_string(v.jailed_until);
+  if (v.status == "below-min-stake") return "below min stake by " + v.missing_stake.to_string();
+  if (v.status == "waiting") return "waiting (joins at " + std::to_string(v.next_epoch_boundary) + ")";
+  if (v.status == "not-selected") return "not selected";
+  return v.status.empty() ? "?" : v.status;
 }
 
 Status cmd_validators(Session& s, const std::vector<std::string>& args) {
@@ -264,15 +231,17 @@ Status cmd_validators(Session& s, const std::vector<std::string>& args) {
     print_json(o, *r);
     return {};
   }
-  o << "at height " << text_of(*r, "height") << "\n";
-  const Json* list = member(*r, "validators");
-  if (!list || !list->IsArray()) return {};
+  auto height = rpc::member_from_json<std::uint64_t>(*r, "height", "validators");
+  auto list = rpc::member_from_json<std::vector<rpc::ValidatorInfo>>(*r, "validators", "validators");
+  if (!height) return height.error();
+  if (!list) return list.error();
+  o << "at height " << *height << "\n";
   std::vector<std::array<std::string, 6>> rows = {{"OPERATOR", "NAME", "TOKENS", "POWER", "COMMISSION", "STATUS"}};
   std::vector<std::string> details = {""};
-  for (const auto& v : list->GetArray()) {
-    rows.push_back({text_of(v, "operator"), text_of(v, "name"), text_of(v, "tokens"), text_of(v, "power"),
-                    text_of(v, "commission_bps") + " bps", status_text(v)});
-    details.push_back(text_of(v, "status") == "active" ? "" : text_of(v, "detail"));
+  for (const auto& v : *list) {
+    rows.push_back({v.operator_address.hex(), v.name, v.tokens.to_string(), std::to_string(v.power),
+                    std::to_string(v.commission_bps) + " bps", status_text(v)});
+    details.push_back(v.status == "active" ? "" : v.detail);
   }
   std::array<std::size_t, 6> width{};
   for (const auto& row : rows)
@@ -313,21 +282,18 @@ Status cmd_delegations(Session& s, const std::vector<std::string>& args) {
   auto q = query_address(s, "delegations", args);
   if (!q) return q.error();
   if (s.json()) return {};
+  auto d = rpc::record_from_json<rpc::DelegationsInfo>(q->result, "delegations");
+  if (!d) return d.error();
   auto& o = s.io().out;
-  const Json* ds = member(q->result, "delegations");
-  const Json* us = member(q->result, "unbonding");
-  if ((!ds || !ds->IsArray() || ds->Empty()) && (!us || !us->IsArray() || us->Empty())) {
+  if (d->delegations.empty() && d->unbonding.empty()) {
     o << "no delegations and nothing unbonding for " << label(q->name, q->address) << "\n";
     return {};
   }
-  if (ds && ds->IsArray())
-    for (const auto& d : ds->GetArray())
-      o << "delegated  " << text_of(d, "value") << " to " << text_of(d, "validator") << " (" << text_of(d, "shares")
-        << " shares)\n";
-  if (us && us->IsArray())
-    for (const auto& u : us->GetArray())
-      o << "unbonding  " << text_of(u, "amount") << " from " << text_of(u, "validator") << ", withdrawable at height "
-        << text_of(u, "completion_height") << "\n";
+  for (const auto& x : d->delegations)
+    o << "delegated  " << x.value.to_string() << " to " << x.validator.hex() << " (" << x.shares << " shares)\n";
+  for (const auto& u : d->unbonding)
+    o << "unbonding  " << u.amount.to_string() << " from " << u.validator.hex() << ", withdrawable at height "
+      << u.completion_height << "\n";
   return {};
 }
 
@@ -337,12 +303,11 @@ Status cmd_rewards(Session& s, const std::vector<std::string>& args) {
   auto q = query_address(s, "rewards", args);
   if (!q) return q.error();
   if (s.json()) return {};
+  auto r = rpc::record_from_json<rpc::RewardsInfo>(q->result, "rewards");
+  if (!r) return r.error();
   auto& o = s.io().out;
-  const Json& r = q->result;
-  o << "vested  " << text_of(r, "vested") << " (claimable now)\nlocked  " << text_of(r, "locked") << "\n";
-  if (const Json* es = member(r, "entries"); es && es->IsArray())
-    for (const auto& e : es->GetArray())
-      o << "  " << text_of(e, "amount") << " vests at height " << text_of(e, "vest_height") << "\n";
+  o << "vested  " << r->vested.to_string() << " (claimable now)\nlocked  " << r->locked.to_string() << "\n";
+  for (const auto& e : r->entries) o << "  " << e.amount.to_string() << " vests at height " << e.vest_height << "\n";
   return {};
 }
 

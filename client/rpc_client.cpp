@@ -19,14 +19,6 @@ rapidjson::Document params(std::initializer_list<std::pair<const char*, Json>> m
 
 Json text(const std::string& s) { return Json(rapidjson::StringRef(s.c_str(), static_cast<rapidjson::SizeType>(s.size()))); }
 
-// Member `name` of an answer, read as a T.
-template <class T>
-Result<T> read_member(const Json& answer, const char* name, const std::string& method) {
-  const Json* m = rpc::member(answer, name);
-  if (!m) return make_error("rpc-bad-response", "the node's " + method + " answer: `" + name + "` is missing");
-  return rpc::record_from_json<T>(*m, method, name);
-}
-
 // A lookup's answer: not-found is an empty optional.
 template <class T>
 Result<std::optional<T>> lookup(Result<rapidjson::Document> answer, const std::string& method) {
@@ -50,7 +42,7 @@ Result<StatusSummary> NodeClient::status() const {
 Result<ChainParams> NodeClient::chain_params() const {
   auto a = http_.call("genesis");
   if (!a) return a.error();
-  return read_member<ChainParams>(*a, "params", "genesis");
+  return rpc::member_from_json<ChainParams>(*a, "params", "genesis");
 }
 
 Result<rpc::AccountInfo> NodeClient::account(const PublicKey& address) const {
@@ -65,7 +57,7 @@ Result<Hash256> NodeClient::send_tx(const Transaction& tx) const {
   p.AddMember("tx", rpc::to_json(tx, p.GetAllocator()), p.GetAllocator());
   auto a = http_.call("send_tx", p);
   if (!a) return a.error();
-  auto hash = read_member<Hash256>(*a, "hash", "send_tx");
+  auto hash = rpc::member_from_json<Hash256>(*a, "hash", "send_tx");
   if (!hash) return hash.error();
   if (*hash != tx.id())
     return make_error("rpc-bad-response",
@@ -89,13 +81,13 @@ Result<std::optional<rpc::TaskInfo>> NodeClient::task(std::uint64_t id) const {
 Result<std::vector<rpc::TaskInfo>> NodeClient::tasks(std::uint64_t before, std::uint64_t limit, bool in_progress) const {
   auto a = http_.call("tasks", params({{"before", Json(before)}, {"limit", Json(limit)}, {"in_progress", Json(in_progress)}}));
   if (!a) return a.error();
-  return read_member<std::vector<rpc::TaskInfo>>(*a, "tasks", "tasks");
+  return rpc::member_from_json<std::vector<rpc::TaskInfo>>(*a, "tasks", "tasks");
 }
 
 Result<std::vector<TaskRef>> NodeClient::task_refs(std::uint64_t before, std::uint64_t limit, bool in_progress) const {
   auto a = http_.call("tasks", params({{"before", Json(before)}, {"limit", Json(limit)}, {"in_progress", Json(in_progress)}}));
   if (!a) return a.error();
-  return read_member<std::vector<TaskRef>>(*a, "tasks", "tasks");
+  return rpc::member_from_json<std::vector<TaskRef>>(*a, "tasks", "tasks");
 }
 
 Result<std::optional<rpc::WorkerInfo>> NodeClient::worker(const PublicKey& key) const {
@@ -106,14 +98,14 @@ Result<std::optional<rpc::WorkerInfo>> NodeClient::worker(const PublicKey& key) 
 Result<std::vector<rpc::WorkerInfo>> NodeClient::workers() const {
   auto a = http_.call("workers");
   if (!a) return a.error();
-  return read_member<std::vector<rpc::WorkerInfo>>(*a, "workers", "workers");
+  return rpc::member_from_json<std::vector<rpc::WorkerInfo>>(*a, "workers", "workers");
 }
 
 Result<Bytes> NodeClient::module(const Hash256& hash) const {
   const std::string hex = hash.hex();
   auto a = http_.call("module", params({{"hash", text(hex)}}));
   if (!a) return a.error();
-  auto wasm = read_member<Bytes>(*a, "wasm", "module");
+  auto wasm = rpc::member_from_json<Bytes>(*a, "wasm", "module");
   if (!wasm) return wasm.error();
   const Hash256 got = sha256(*wasm);
   if (got != hash)

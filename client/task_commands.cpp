@@ -1,42 +1,17 @@
 #include "client/session.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
-#include <termios.h>
-#include <unistd.h>
-
-#include <rapidjson/prettywriter.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <algorithm>
-#include <array>
-#include <cctype>
-#include <cerrno>
-#include <csignal>
-#include <cstdlib>
-#include <cstring>
-#include <ctime>
-#include <filesystem>
 #include <fstream>
-#include <iostream>
-#include <map>
-#include <set>
-#include <sstream>
 
-#include "core/block.h"
 #include "core/hex.h"
 #include "core/params.h"
-#include "core/state_proof.h"
+#include "core/task_outcome.h"
 #include "core/transaction.h"
-#include "core/validator_set.h"
-#include "cli/keystore.h"
-#include "cli/secret_file.h"
 #include "rpc/http_client.h"
 #include "rpc/json_codec.h"
 #include "rpc/ws_client.h"
-#include "core/task_outcome.h"
-
 
 namespace verity::client {
 

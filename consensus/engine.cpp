@@ -6,29 +6,6 @@
 
 namespace verity::consensus {
 
-// --- safety state ------------------------------------------------------------------
-
-void SafetyState::encode(Writer& w) const {
-  w.varint(height);
-  w.varint(view);
-  w.varint(asked_view);
-  w.varint(signed_votes.size());
-  for (const auto& v : signed_votes) v.encode(w);
-  w.boolean(prepared.has_value());
-  if (prepared) prepared->encode(w);
-}
-
-SafetyState SafetyState::decode(Reader& r) {
-  SafetyState s;
-  s.height = r.varint();
-  s.view = r.varint();
-  s.asked_view = r.varint();
-  s.signed_votes.resize(r.count(100'000, 100));
-  for (auto& v : s.signed_votes) v = Vote::decode(r);
-  if (r.boolean()) s.prepared = PreparedCertificate::decode(r);
-  return s;
-}
-
 // --- construction ----------------------------------------------------------------------
 
 Engine::Engine(EngineConfig config, SecretKey key, ConsensusApp& app, SafetyStore& store, SafetyState restored)

@@ -100,8 +100,14 @@ struct SafetyState {
   std::vector<Vote> signed_votes;
   std::optional<PreparedCertificate> prepared;
 
-  void encode(Writer& w) const;
-  static SafetyState decode(Reader& r);
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("height", s.height);
+    f("view", s.view);
+    f("asked_view", s.asked_view);
+    f("signed_votes", s.signed_votes, Max{100'000, 100});
+    f("prepared", s.prepared);
+  }
   friend bool operator==(const SafetyState&, const SafetyState&) = default;
 };
 

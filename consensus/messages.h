@@ -37,8 +37,11 @@ struct Proposal {
     return vote.phase == VotePhase::propose && vote.block_hash == block.hash() && vote.height == block.header.height &&
            block.header.view <= vote.view;
   }
-  void encode(Writer& w) const;
-  static Proposal decode(Reader& r);
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("vote", s.vote);
+    f("block", s.block);
+  }
   friend bool operator==(const Proposal&, const Proposal&) = default;
 };
 
@@ -46,8 +49,11 @@ struct Proposal {
 struct PreparedCertificate {
   Proposal proposal;
   std::vector<Vote> prepares;
-  void encode(Writer& w) const;
-  static PreparedCertificate decode(Reader& r);
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("proposal", s.proposal);
+    f("prepares", s.prepares, Max{kMaxValidators, 100});
+  }
   friend bool operator==(const PreparedCertificate&, const PreparedCertificate&) = default;
 };
 
@@ -62,8 +68,21 @@ struct ViewChange {
   Hash256 digest(std::string_view chain_id) const;
   void sign(std::string_view chain_id, const SecretKey& key);
   bool verify(std::string_view chain_id) const;
-  void encode(Writer& w) const;
-  static ViewChange decode(Reader& r);
+  // What the signature signs (after a tag and the chain id): every field
+  // but the signature.
+  template <class Self, class F>
+  static void body_fields(Self& s, F&& f) {
+    f("new_view", s.new_view);
+    f("committed_height", s.committed_height);
+    f("committed", s.committed);
+    f("prepared", s.prepared);
+    f("validator", s.validator);
+  }
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    body_fields(s, f);
+    f("signature", s.signature);
+  }
   friend bool operator==(const ViewChange&, const ViewChange&) = default;
 };
 
@@ -77,8 +96,19 @@ struct NewView {
   Hash256 digest(std::string_view chain_id) const;
   void sign(std::string_view chain_id, const SecretKey& key);
   bool verify(std::string_view chain_id) const;
-  void encode(Writer& w) const;
-  static NewView decode(Reader& r);
+  // What the signature signs, as for a view change.
+  template <class Self, class F>
+  static void body_fields(Self& s, F&& f) {
+    f("view", s.view);
+    f("view_changes", s.view_changes, Max{kMaxValidators, 100});
+    f("proposal", s.proposal);
+    f("validator", s.validator);
+  }
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    body_fields(s, f);
+    f("signature", s.signature);
+  }
   friend bool operator==(const NewView&, const NewView&) = default;
 };
 
@@ -91,16 +121,29 @@ struct Checkpoint {
   Hash256 digest(std::string_view chain_id) const;
   void sign(std::string_view chain_id, const SecretKey& key);
   bool verify(std::string_view chain_id) const;
-  void encode(Writer& w) const;
-  static Checkpoint decode(Reader& r);
+  // What the signature signs (after the chain id).
+  template <class Self, class F>
+  static void body_fields(Self& s, F&& f) {
+    f("height", s.height);
+    f("block_hash", s.block_hash);
+    f("validator", s.validator);
+  }
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    body_fields(s, f);
+    f("signature", s.signature);
+  }
   friend bool operator==(const Checkpoint&, const Checkpoint&) = default;
 };
 
 struct Decision {
   Block block;
   CommitCertificate certificate;
-  void encode(Writer& w) const;
-  static Decision decode(Reader& r);
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("block", s.block);
+    f("certificate", s.certificate);
+  }
   friend bool operator==(const Decision&, const Decision&) = default;
 };
 

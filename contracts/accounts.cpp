@@ -6,18 +6,6 @@ namespace verity::contracts {
 
 const Bytes kFeePoolKey = prefixed_key("sys/fee_pool", {});
 
-void Account::encode(Writer& w) const {
-  balance.encode(w);
-  w.varint(nonce);
-}
-
-Account Account::decode(Reader& r) {
-  Account a;
-  a.balance = Amount::decode(r);
-  a.nonce = r.varint();
-  return a;
-}
-
 Bytes account_key(const PublicKey& address) { return prefixed_key("acct/", address.view()); }
 
 

@@ -22,8 +22,11 @@ struct Account {
   Amount balance;
   std::uint64_t nonce = 0;  // the nonce the next transaction must carry
 
-  void encode(Writer& w) const;
-  static Account decode(Reader& r);
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("balance", s.balance);
+    f("nonce", s.nonce);
+  }
   friend bool operator==(const Account&, const Account&) = default;
 };
 

@@ -1,8 +1,8 @@
 #pragma once
-// Typed access to state for the contracts: a value of any type with
-// encode/decode stored under a key, read back strictly. A stored value that
-// does not decode is a local fault ("state-corrupt"): the node's own state
-// is damaged, no transaction is to blame.
+// Typed access to state for the contracts: a value of any type the codec
+// knows (core/encoding.h) stored under a key, read back strictly. A stored
+// value that does not decode is a local fault ("state-corrupt"): the
+// node's own state is damaged, no transaction is to blame.
 
 #include <optional>
 #include <vector>
@@ -44,15 +44,9 @@ void store_record(state::StateOverlay& state, ByteView key, const T& value) {
 template <class T>
 struct RecordList {
   std::vector<T> items;
-  void encode(Writer& w) const {
-    w.varint(items.size());
-    for (const auto& i : items) i.encode(w);
-  }
-  static RecordList decode(Reader& r) {
-    RecordList l;
-    l.items.resize(r.count(1'000'000));
-    for (auto& i : l.items) i = T::decode(r);
-    return l;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("items", s.items, Max{1'000'000});
   }
 };
 
@@ -75,8 +69,10 @@ inline Status take_from(Amount& target, Amount v) {
 // A public key as a record, for lists of keys.
 struct KeyRecord {
   PublicKey key;
-  void encode(Writer& w) const { w.fixed(key); }
-  static KeyRecord decode(Reader& r) { return {r.fixed<32, PublicKeyTag>()}; }
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("key", s.key);
+  }
   friend auto operator<=>(const KeyRecord&, const KeyRecord&) = default;
 };
 

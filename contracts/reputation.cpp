@@ -8,8 +8,10 @@ namespace verity::contracts {
 namespace {
 struct Score {
   std::uint64_t value = 0;
-  void encode(Writer& w) const { w.varint(value); }
-  static Score decode(Reader& r) { return {r.varint()}; }
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("value", s.value);
+  }
 };
 }  // namespace
 

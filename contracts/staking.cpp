@@ -10,17 +10,6 @@ namespace verity::contracts {
 
 namespace {
 
-// --- encoding helpers ------------------------------------------------------------
-
-void write_u128(Writer& w, u128 v) {
-  w.varint(static_cast<std::uint64_t>(v >> 64));
-  w.varint(static_cast<std::uint64_t>(v));
-}
-u128 read_u128(Reader& r) {
-  u128 hi = r.varint();
-  return hi << 64 | r.varint();
-}
-
 // floor(a * b / c) for a 64-bit a, a 128-bit b, as an Amount: exact, and
 // an error only if the result itself does not fit in 64 bits.
 Result<Amount> mul_div(std::uint64_t a, u128 b, std::uint64_t c) {
@@ -59,23 +48,10 @@ struct AccumulatorHistory {
   u128 vested_base = 0;
   std::vector<std::pair<std::uint64_t, u128>> recent;  // (height, accumulator after that height), ascending
 
-  void encode(Writer& w) const {
-    write_u128(w, vested_base);
-    w.varint(recent.size());
-    for (const auto& [h, v] : recent) {
-      w.varint(h);
-      write_u128(w, v);
-    }
-  }
-  static AccumulatorHistory decode(Reader& r) {
-    AccumulatorHistory a;
-    a.vested_base = read_u128(r);
-    a.recent.resize(r.count(1'000'000, 3));
-    for (auto& [h, v] : a.recent) {
-      h = r.varint();
-      v = read_u128(r);
-    }
-    return a;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("vested_base", s.vested_base);
+    f("recent", s.recent, Max{1'000'000, 3});
   }
   // The accumulator as of the end of block `height`.
   u128 at(std::uint64_t height) const {
@@ -91,26 +67,21 @@ struct MissedWindow {
   std::uint64_t next = 0;
   std::uint64_t filled = 0;
   std::uint64_t missed = 0;
-  void encode(Writer& w) const {
-    w.bytes(bits);
-    w.varint(next);
-    w.varint(filled);
-    w.varint(missed);
-  }
-  static MissedWindow decode(Reader& r) {
-    MissedWindow m;
-    m.bits = r.bytes(1 << 20);
-    m.next = r.varint();
-    m.filled = r.varint();
-    m.missed = r.varint();
-    return m;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("bits", s.bits, Max{1 << 20});
+    f("next", s.next);
+    f("filled", s.filled);
+    f("missed", s.missed);
   }
 };
 
 struct HeightRecord {
   std::uint64_t height = 0;
-  void encode(Writer& w) const { w.varint(height); }
-  static HeightRecord decode(Reader& r) { return {r.varint()}; }
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("height", s.height);
+  }
 };
 
 // --- small state helpers -------------------------------------------------------------
@@ -307,86 +278,6 @@ Result<ValidatorSet> load_set(const state::StateReader& s, const Bytes& key) {
 }
 
 }  // namespace
-
-// --- record encodings -----------------------------------------------------------------
-
-void ValidatorRecord::encode(Writer& w) const {
-  w.fixed(operator_address);
-  w.fixed(consensus_key);
-  w.string(name);
-  w.varint(commission_bps);
-  tokens.encode(w);
-  w.varint(shares);
-  w.boolean(jailed);
-  w.varint(jailed_until);
-  w.boolean(banned);
-  write_u128(w, reward_per_share);
-}
-
-ValidatorRecord ValidatorRecord::decode(Reader& r) {
-  ValidatorRecord v;
-  v.operator_address = r.fixed<32, PublicKeyTag>();
-  v.consensus_key = r.fixed<32, PublicKeyTag>();
-  v.name = r.string(kMaxNameBytes);
-  v.commission_bps = r.varint();
-  v.tokens = Amount::decode(r);
-  v.shares = r.varint();
-  v.jailed = r.boolean();
-  v.jailed_until = r.varint();
-  v.banned = r.boolean();
-  v.reward_per_share = read_u128(r);
-  return v;
-}
-
-void Delegation::encode(Writer& w) const {
-  w.varint(shares);
-  write_u128(w, reward_snapshot);
-}
-Delegation Delegation::decode(Reader& r) {
-  Delegation d;
-  d.shares = r.varint();
-  d.reward_snapshot = read_u128(r);
-  return d;
-}
-
-void UnbondingEntry::encode(Writer& w) const {
-  w.fixed(validator);
-  amount.encode(w);
-  w.varint(creation_height);
-  w.varint(completion_height);
-}
-UnbondingEntry UnbondingEntry::decode(Reader& r) {
-  UnbondingEntry e;
-  e.validator = r.fixed<32, PublicKeyTag>();
-  e.amount = Amount::decode(r);
-  e.creation_height = r.varint();
-  e.completion_height = r.varint();
-  return e;
-}
-
-void RewardEntry::encode(Writer& w) const {
-  w.varint(vest_height);
-  amount.encode(w);
-}
-RewardEntry RewardEntry::decode(Reader& r) {
-  RewardEntry e;
-  e.vest_height = r.varint();
-  e.amount = Amount::decode(r);
-  return e;
-}
-
-void SupplyRecord::encode(Writer& w) const {
-  minted.encode(w);
-  burned.encode(w);
-  reward_pool.encode(w);
-}
-SupplyRecord SupplyRecord::decode(Reader& r) {
-  SupplyRecord s;
-  s.minted = Amount::decode(r);
-  s.burned = Amount::decode(r);
-  s.reward_pool = Amount::decode(r);
-  return s;
-}
 
 // --- queries -------------------------------------------------------------------------------
 

@@ -72,16 +72,30 @@ struct ValidatorRecord {
   bool banned = false;
   u128 reward_per_share = 0;  // accumulator, scaled by kRewardScale
 
-  void encode(Writer& w) const;
-  static ValidatorRecord decode(Reader& r);
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("operator_address", s.operator_address);
+    f("consensus_key", s.consensus_key);
+    f("name", s.name, Max{kMaxNameBytes});
+    f("commission_bps", s.commission_bps);
+    f("tokens", s.tokens);
+    f("shares", s.shares);
+    f("jailed", s.jailed);
+    f("jailed_until", s.jailed_until);
+    f("banned", s.banned);
+    f("reward_per_share", s.reward_per_share);
+  }
   friend bool operator==(const ValidatorRecord&, const ValidatorRecord&) = default;
 };
 
 struct Delegation {
   std::uint64_t shares = 0;
   u128 reward_snapshot = 0;  // the accumulator up to which rewards are settled
-  void encode(Writer& w) const;
-  static Delegation decode(Reader& r);
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("shares", s.shares);
+    f("reward_snapshot", s.reward_snapshot);
+  }
 };
 
 struct UnbondingEntry {
@@ -89,15 +103,23 @@ struct UnbondingEntry {
   Amount amount;
   std::uint64_t creation_height = 0;
   std::uint64_t completion_height = 0;
-  void encode(Writer& w) const;
-  static UnbondingEntry decode(Reader& r);
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("validator", s.validator);
+    f("amount", s.amount);
+    f("creation_height", s.creation_height);
+    f("completion_height", s.completion_height);
+  }
 };
 
 struct RewardEntry {
   std::uint64_t vest_height = 0;
   Amount amount;
-  void encode(Writer& w) const;
-  static RewardEntry decode(Reader& r);
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("vest_height", s.vest_height);
+    f("amount", s.amount);
+  }
 };
 
 // Amounts that leave or enter the supply, and rewards not yet settled to
@@ -108,8 +130,12 @@ struct SupplyRecord {
   Amount minted;
   Amount burned;
   Amount reward_pool;
-  void encode(Writer& w) const;
-  static SupplyRecord decode(Reader& r);
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("minted", s.minted);
+    f("burned", s.burned);
+    f("reward_pool", s.reward_pool);
+  }
 };
 
 // --- queries (for RPC and tests) ----------------------------------------------

@@ -32,36 +32,22 @@ Bytes task_key(std::uint64_t id) {
 
 struct U64Record {
   std::uint64_t value = 0;
-  void encode(Writer& w) const { w.varint(value); }
-  static U64Record decode(Reader& r) { return {r.varint()}; }
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("value", s.value);
+  }
 };
 
 struct BlockEvents {
   std::uint64_t height = 0;
   std::vector<Event> events;
-  void encode(Writer& w) const {
-    w.varint(height);
-    w.varint(events.size());
-    for (const auto& e : events) e.encode(w);
-  }
-  static BlockEvents decode(Reader& r) {
-    BlockEvents b;
-    b.height = r.varint();
-    b.events.resize(r.count(1'000'000, 2));
-    for (auto& e : b.events) e = Event::decode(r);
-    return b;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("height", s.height);
+    f("events", s.events, Max{1'000'000, 2});
   }
 };
 
-void write_keys(Writer& w, const std::vector<PublicKey>& keys) {
-  w.varint(keys.size());
-  for (const auto& k : keys) w.fixed(k);
-}
-std::vector<PublicKey> read_keys(Reader& r) {
-  std::vector<PublicKey> keys(r.count(1'000'000, 32));
-  for (auto& k : keys) k = r.fixed<32, PublicKeyTag>();
-  return keys;
-}
 
 // --- state helpers -------------------------------------------------------------------------
 
@@ -503,143 +489,12 @@ const char* task_status_name(TaskStatus s) {
   return "?";
 }
 
-void WorkerRecord::encode(Writer& w) const {
-  w.fixed(key);
-  stake.encode(w);
-  w.boolean(active);
-  unbonding.encode(w);
-  w.varint(unbonding_until);
-  w.varint(reputation);
-  w.varint(agreed);
-  w.varint(outvoted);
-  w.varint(missed);
-}
-WorkerRecord WorkerRecord::decode(Reader& r) {
-  WorkerRecord w;
-  w.key = r.fixed<32, PublicKeyTag>();
-  w.stake = Amount::decode(r);
-  w.active = r.boolean();
-  w.unbonding = Amount::decode(r);
-  w.unbonding_until = r.varint();
-  w.reputation = r.varint();
-  w.agreed = r.varint();
-  w.outvoted = r.varint();
-  w.missed = r.varint();
-  return w;
+void check_field(Reader& r, RoundKind k) {
+  if (k > RoundKind::audit) r.fail("decode-bad-round", "unknown round kind");
 }
 
-void Assignment::encode(Writer& w) const {
-  w.fixed(worker);
-  w.boolean(committed);
-  w.fixed(commitment);
-  w.boolean(revealed);
-  w.fixed(result_hash);
-  w.varint(outcome);
-  w.varint(exit_code);
-  w.varint(fuel_used);
-  w.bytes(output);
-}
-Assignment Assignment::decode(Reader& r) {
-  Assignment a;
-  a.worker = r.fixed<32, PublicKeyTag>();
-  a.committed = r.boolean();
-  a.commitment = r.fixed<32, HashTag>();
-  a.revealed = r.boolean();
-  a.result_hash = r.fixed<32, HashTag>();
-  a.outcome = r.varint();
-  a.exit_code = r.varint();
-  a.fuel_used = r.varint();
-  a.output = r.bytes(kMaxTaskIoBytes);
-  return a;
-}
-
-void Round::encode(Writer& w) const {
-  w.u8(static_cast<std::uint8_t>(kind));
-  w.fixed(payer);
-  escrow.encode(w);
-  w.varint(requested_height);
-  w.varint(assigned_height);
-  w.varint(commit_deadline);
-  w.varint(reveal_deadline);
-  w.varint(assignments.size());
-  for (const auto& a : assignments) a.encode(w);
-}
-Round Round::decode(Reader& r) {
-  Round x;
-  std::uint8_t kind = r.u8();
-  if (kind > static_cast<std::uint8_t>(RoundKind::audit)) r.fail("decode-bad-round", "unknown round kind");
-  x.kind = static_cast<RoundKind>(kind);
-  x.payer = r.fixed<32, PublicKeyTag>();
-  x.escrow = Amount::decode(r);
-  x.requested_height = r.varint();
-  x.assigned_height = r.varint();
-  x.commit_deadline = r.varint();
-  x.reveal_deadline = r.varint();
-  x.assignments.resize(r.count(1'000'000, 100));
-  for (auto& a : x.assignments) a = Assignment::decode(r);
-  return x;
-}
-
-void TaskRecord::encode(Writer& w) const {
-  w.varint(id);
-  w.fixed(submitter);
-  w.fixed(module_hash);
-  w.bytes(input);
-  w.varint(replicas);
-  reward.encode(w);
-  w.varint(fuel);
-  w.varint(commit_blocks);
-  w.varint(reveal_blocks);
-  w.varint(submitted_height);
-  w.varint(metering_version);
-  w.fixed(metered_hash);
-  w.u8(static_cast<std::uint8_t>(status));
-  w.boolean(round.has_value());
-  if (round) round->encode(w);
-  write_keys(w, served);
-  w.fixed(result_hash);
-  w.varint(outcome);
-  w.varint(exit_code);
-  w.varint(fuel_used);
-  w.bytes(output);
-  w.varint(settled_height);
-  w.varint(vest_height);
-  write_keys(w, majority);
-  w.varint(audits);
-  w.string(failure);
-  w.string(retry_reason);
-}
-TaskRecord TaskRecord::decode(Reader& r) {
-  TaskRecord t;
-  t.id = r.varint();
-  t.submitter = r.fixed<32, PublicKeyTag>();
-  t.module_hash = r.fixed<32, HashTag>();
-  t.input = r.bytes(kMaxTaskIoBytes);
-  t.replicas = r.varint();
-  t.reward = Amount::decode(r);
-  t.fuel = r.varint();
-  t.commit_blocks = r.varint();
-  t.reveal_blocks = r.varint();
-  t.submitted_height = r.varint();
-  t.metering_version = r.varint();
-  t.metered_hash = r.fixed<32, HashTag>();
-  std::uint8_t status = r.u8();
-  if (status > static_cast<std::uint8_t>(TaskStatus::failed)) r.fail("decode-bad-task", "unknown task status");
-  t.status = static_cast<TaskStatus>(status);
-  if (r.boolean()) t.round = Round::decode(r);
-  t.served = read_keys(r);
-  t.result_hash = r.fixed<32, HashTag>();
-  t.outcome = r.varint();
-  t.exit_code = r.varint();
-  t.fuel_used = r.varint();
-  t.output = r.bytes(kMaxTaskIoBytes);
-  t.settled_height = r.varint();
-  t.vest_height = r.varint();
-  t.majority = read_keys(r);
-  t.audits = r.varint();
-  t.failure = r.string(kMaxNameBytes);
-  t.retry_reason = r.string(kMaxNameBytes);
-  return t;
+void check_field(Reader& r, TaskStatus s) {
+  if (s > TaskStatus::failed) r.fail("decode-bad-task", "unknown task status");
 }
 
 // --- queries ---------------------------------------------------------------------------------

@@ -54,8 +54,18 @@ struct WorkerRecord {
   std::uint64_t outvoted = 0;         // rounds where it revealed another result than the majority
   std::uint64_t missed = 0;           // rounds where it did not commit or reveal
 
-  void encode(Writer& w) const;
-  static WorkerRecord decode(Reader& r);
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("key", s.key);
+    f("stake", s.stake);
+    f("active", s.active);
+    f("unbonding", s.unbonding);
+    f("unbonding_until", s.unbonding_until);
+    f("reputation", s.reputation);
+    f("agreed", s.agreed);
+    f("outvoted", s.outvoted);
+    f("missed", s.missed);
+  }
   friend bool operator==(const WorkerRecord&, const WorkerRecord&) = default;
 };
 
@@ -70,13 +80,25 @@ struct Assignment {
   std::uint64_t fuel_used = 0;
   Bytes output;
 
-  void encode(Writer& w) const;
-  static Assignment decode(Reader& r);
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("worker", s.worker);
+    f("committed", s.committed);
+    f("commitment", s.commitment);
+    f("revealed", s.revealed);
+    f("result_hash", s.result_hash);
+    f("outcome", s.outcome);
+    f("exit_code", s.exit_code);
+    f("fuel_used", s.fuel_used);
+    f("output", s.output, Max{kMaxTaskIoBytes});
+  }
   friend bool operator==(const Assignment&, const Assignment&) = default;
 };
 
 enum class RoundKind : std::uint8_t { first = 0, retry = 1, audit = 2 };
 const char* round_kind_name(RoundKind k);
+// Decoding a round kind: an unknown one fails with "decode-bad-round".
+void check_field(Reader& r, RoundKind k);
 
 struct Round {
   RoundKind kind = RoundKind::first;
@@ -88,13 +110,24 @@ struct Round {
   std::uint64_t reveal_deadline = 0;  // reveals accepted up to and including this height
   std::vector<Assignment> assignments;
 
-  void encode(Writer& w) const;
-  static Round decode(Reader& r);
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("kind", s.kind);
+    f("payer", s.payer);
+    f("escrow", s.escrow);
+    f("requested_height", s.requested_height);
+    f("assigned_height", s.assigned_height);
+    f("commit_deadline", s.commit_deadline);
+    f("reveal_deadline", s.reveal_deadline);
+    f("assignments", s.assignments, Max{1'000'000, 100});
+  }
   friend bool operator==(const Round&, const Round&) = default;
 };
 
 enum class TaskStatus : std::uint8_t { open = 0, settled = 1, failed = 2 };
 const char* task_status_name(TaskStatus s);
+// Decoding a status: an unknown one fails with "decode-bad-task".
+void check_field(Reader& r, TaskStatus s);
 
 struct TaskRecord {
   std::uint64_t id = 0;
@@ -126,8 +159,35 @@ struct TaskRecord {
   std::string failure;       // why, when failed: "no-commitments", "no-majority", "no-workers"
   std::string retry_reason;  // why the first round was retried ("no-commitments", "no-majority"); "" if it was not
 
-  void encode(Writer& w) const;
-  static TaskRecord decode(Reader& r);
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("id", s.id);
+    f("submitter", s.submitter);
+    f("module_hash", s.module_hash);
+    f("input", s.input, Max{kMaxTaskIoBytes});
+    f("replicas", s.replicas);
+    f("reward", s.reward);
+    f("fuel", s.fuel);
+    f("commit_blocks", s.commit_blocks);
+    f("reveal_blocks", s.reveal_blocks);
+    f("submitted_height", s.submitted_height);
+    f("metering_version", s.metering_version);  // before metered_hash, unlike the members
+    f("metered_hash", s.metered_hash);
+    f("status", s.status);
+    f("round", s.round);
+    f("served", s.served, Max{1'000'000, 32});
+    f("result_hash", s.result_hash);
+    f("outcome", s.outcome);
+    f("exit_code", s.exit_code);
+    f("fuel_used", s.fuel_used);
+    f("output", s.output, Max{kMaxTaskIoBytes});
+    f("settled_height", s.settled_height);
+    f("vest_height", s.vest_height);
+    f("majority", s.majority, Max{1'000'000, 32});
+    f("audits", s.audits);
+    f("failure", s.failure, Max{kMaxNameBytes});
+    f("retry_reason", s.retry_reason, Max{kMaxNameBytes});
+  }
   friend bool operator==(const TaskRecord&, const TaskRecord&) = default;
 };
 

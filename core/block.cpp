@@ -23,63 +23,11 @@ Status CommitCertificate::verify(std::string_view chain_id, const ValidatorSet& 
   return {};
 }
 
-void CommitCertificate::encode(Writer& w) const {
-  w.varint(height);
-  w.varint(view);
-  w.fixed(block_hash);
-  w.varint(signatures.size());
-  for (const auto& s : signatures) {
-    w.fixed(s.validator);
-    w.fixed(s.signature);
-  }
-}
-
-CommitCertificate CommitCertificate::decode(Reader& r) {
-  CommitCertificate c;
-  c.height = r.varint();
-  c.view = r.varint();
-  c.block_hash = r.fixed<32, HashTag>();
-  c.signatures.resize(r.count(kMaxValidators, 96));
-  for (auto& s : c.signatures) {
-    s.validator = r.fixed<32, PublicKeyTag>();
-    s.signature = r.fixed<64, SignatureTag>();
-  }
-  return c;
-}
-
 Hash256 CommitCertificate::hash() const {
   return tagged_hash(Domain::commit_certificate, verity::encode(*this));
 }
 
 // --- header and block ------------------------------------------------------------
-
-void BlockHeader::encode(Writer& w) const {
-  w.string(chain_id);
-  w.varint(height);
-  w.varint(view);
-  w.fixed(prev_hash);
-  w.fixed(tx_root);
-  w.fixed(state_root);
-  w.fixed(last_commit_hash);
-  w.fixed(evidence_hash);
-  w.fixed(proposer);
-  w.varint(timestamp_ms);
-}
-
-BlockHeader BlockHeader::decode(Reader& r) {
-  BlockHeader h;
-  h.chain_id = r.string(kMaxChainIdBytes);
-  h.height = r.varint();
-  h.view = r.varint();
-  h.prev_hash = r.fixed<32, HashTag>();
-  h.tx_root = r.fixed<32, HashTag>();
-  h.state_root = r.fixed<32, HashTag>();
-  h.last_commit_hash = r.fixed<32, HashTag>();
-  h.evidence_hash = r.fixed<32, HashTag>();
-  h.proposer = r.fixed<32, PublicKeyTag>();
-  h.timestamp_ms = r.varint();
-  return h;
-}
 
 Hash256 BlockHeader::hash() const { return tagged_hash(Domain::block_header, verity::encode(*this)); }
 
@@ -100,40 +48,23 @@ Status Block::check_body(std::span<const Hash256> tx_ids) const {
   return {};
 }
 
-void Block::encode(Writer& w) const {
-  header.encode(w);
-  w.varint(transactions.size());
-  for (const auto& tx : transactions) tx.encode(w);
-  last_commit.encode(w);
-  w.varint(evidence.size());
-  for (const auto& e : evidence) e.encode(w);
-}
-
 void Block::encode(Writer& w, std::vector<std::size_t>& tx_bounds) const {
   tx_bounds.clear();
   tx_bounds.reserve(transactions.size() + 1);
-  header.encode(w);
-  w.varint(transactions.size());
-  for (const auto& tx : transactions) {
-    tx_bounds.push_back(w.size());
-    tx.encode(w);
-  }
-  tx_bounds.push_back(w.size());
-  last_commit.encode(w);
-  w.varint(evidence.size());
-  for (const auto& e : evidence) e.encode(w);
-}
-
-Block Block::decode(Reader& r) {
-  Block b;
-  b.header = BlockHeader::decode(r);
-  // The smallest transaction is well over 100 bytes (key + signature).
-  b.transactions.resize(r.count(kMaxBlockTransactions, 100));
-  for (auto& tx : b.transactions) tx = Transaction::decode(r);
-  b.last_commit = CommitCertificate::decode(r);
-  b.evidence.resize(r.count(kMaxBlockEvidence, 200));
-  for (auto& e : b.evidence) e = DoubleSignEvidence::decode(r);
-  return b;
+  // The walk of fields(), noting where each transaction starts.
+  fields(*this, [&](const char*, const auto& field, auto... bounds) {
+    using T = std::decay_t<decltype(field)>;
+    if constexpr (std::is_same_v<T, std::vector<Transaction>>) {
+      w.varint(field.size());
+      for (const auto& tx : field) {
+        tx_bounds.push_back(w.size());
+        encode_field(w, tx);
+      }
+      tx_bounds.push_back(w.size());
+    } else {
+      encode_field(w, field, bounds...);
+    }
+  });
 }
 
 const Hash256& empty_evidence_hash() {
@@ -143,8 +74,7 @@ const Hash256& empty_evidence_hash() {
 
 Hash256 evidence_hash(const std::vector<DoubleSignEvidence>& evidence) {
   Writer w;
-  w.varint(evidence.size());
-  for (const auto& e : evidence) e.encode(w);
+  encode_field(w, evidence, Max{kMaxBlockEvidence});
   return tagged_hash(Domain::evidence_list, w.data());
 }
 

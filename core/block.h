@@ -32,6 +32,11 @@ inline constexpr std::size_t kMaxBlockEvidence = 64;
 struct CommitSignature {
   PublicKey validator;
   Signature signature;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("validator", s.validator);
+    f("signature", s.signature);
+  }
   friend bool operator==(const CommitSignature&, const CommitSignature&) = default;
 };
 
@@ -48,8 +53,13 @@ struct CommitCertificate {
   Status verify(std::string_view chain_id, const ValidatorSet& validators) const;
 
   Hash256 hash() const;
-  void encode(Writer& w) const;
-  static CommitCertificate decode(Reader& r);
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("height", s.height);
+    f("view", s.view);
+    f("block_hash", s.block_hash);
+    f("signatures", s.signatures, Max{kMaxValidators, 96});
+  }
   friend bool operator==(const CommitCertificate&, const CommitCertificate&) = default;
 };
 
@@ -71,8 +81,19 @@ struct BlockHeader {
   std::uint64_t timestamp_ms = 0;
 
   Hash256 hash() const;
-  void encode(Writer& w) const;
-  static BlockHeader decode(Reader& r);
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("chain_id", s.chain_id, Max{kMaxChainIdBytes});
+    f("height", s.height);
+    f("view", s.view);
+    f("prev_hash", s.prev_hash);
+    f("tx_root", s.tx_root);
+    f("state_root", s.state_root);
+    f("last_commit_hash", s.last_commit_hash);
+    f("evidence_hash", s.evidence_hash);
+    f("proposer", s.proposer);
+    f("timestamp_ms", s.timestamp_ms);
+  }
   friend bool operator==(const BlockHeader&, const BlockHeader&) = default;
 };
 
@@ -92,12 +113,19 @@ struct Block {
   // be transactions[i].id(); the count must match): no re-encoding.
   Status check_body(std::span<const Hash256> tx_ids) const;
 
-  void encode(Writer& w) const;
-  // The same bytes, and where each transaction's encoding lies in them:
+  // The smallest transaction is well over 100 bytes (key + signature);
+  // double-sign evidence is about 300.
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("header", s.header);
+    f("transactions", s.transactions, Max{kMaxBlockTransactions, 100});
+    f("last_commit", s.last_commit);
+    f("evidence", s.evidence, Max{kMaxBlockEvidence, 200});
+  }
+  // encode(*this), and where each transaction's encoding lies in it:
   // transactions[i] is bytes [tx_bounds[i], tx_bounds[i + 1]) of w's data
   // (n + 1 bounds). A transaction's id is the tagged hash of its slice.
   void encode(Writer& w, std::vector<std::size_t>& tx_bounds) const;
-  static Block decode(Reader& r);
   friend bool operator==(const Block&, const Block&) = default;
 };
 

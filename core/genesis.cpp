@@ -59,46 +59,6 @@ Result<ValidatorSet> Genesis::validator_set() const {
   return ValidatorSet::create(std::move(vs));
 }
 
-void Genesis::encode(Writer& w) const {
-  w.string(chain_id);
-  w.varint(genesis_time);
-  params.encode(w);
-  w.varint(accounts.size());
-  for (const auto& a : accounts) {
-    w.string(a.name);
-    w.fixed(a.address);
-    a.balance.encode(w);
-  }
-  w.varint(validators.size());
-  for (const auto& v : validators) {
-    w.string(v.name);
-    w.fixed(v.operator_address);
-    w.fixed(v.consensus_key);
-    v.stake.encode(w);
-  }
-}
-
-Genesis Genesis::decode(Reader& r) {
-  Genesis g;
-  g.chain_id = r.string(kMaxChainIdBytes);
-  g.genesis_time = r.varint();
-  g.params = ProtocolParams::decode(r);
-  g.accounts.resize(r.count(1'000'000, 34));
-  for (auto& a : g.accounts) {
-    a.name = r.string(64);
-    a.address = r.fixed<32, PublicKeyTag>();
-    a.balance = Amount::decode(r);
-  }
-  g.validators.resize(r.count(kMaxValidators, 66));
-  for (auto& v : g.validators) {
-    v.name = r.string(64);
-    v.operator_address = r.fixed<32, PublicKeyTag>();
-    v.consensus_key = r.fixed<32, PublicKeyTag>();
-    v.stake = Amount::decode(r);
-  }
-  return g;
-}
-
 Hash256 Genesis::hash() const { return tagged_hash(Domain::genesis, verity::encode(*this)); }
 
 }  // namespace verity

@@ -22,6 +22,12 @@ struct GenesisAccount {
   std::string name;  // informational ("alice")
   PublicKey address;
   Amount balance;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("name", s.name, Max{64});
+    f("address", s.address);
+    f("balance", s.balance);
+  }
   friend bool operator==(const GenesisAccount&, const GenesisAccount&) = default;
 };
 
@@ -30,6 +36,13 @@ struct GenesisValidator {
   PublicKey operator_address;  // the account that owns the stake
   PublicKey consensus_key;     // signs consensus messages
   Amount stake;                // bonded at genesis; voting power = stake
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("name", s.name, Max{64});
+    f("operator_address", s.operator_address);
+    f("consensus_key", s.consensus_key);
+    f("stake", s.stake);
+  }
   friend bool operator==(const GenesisValidator&, const GenesisValidator&) = default;
 };
 
@@ -48,8 +61,14 @@ struct Genesis {
   Amount total_supply() const;
   Result<ValidatorSet> validator_set() const;
 
-  void encode(Writer& w) const;
-  static Genesis decode(Reader& r);
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("chain_id", s.chain_id, Max{kMaxChainIdBytes});
+    f("genesis_time", s.genesis_time);
+    f("params", s.params);
+    f("accounts", s.accounts, Max{1'000'000, 34});
+    f("validators", s.validators, Max{kMaxValidators, 66});
+  }
   friend bool operator==(const Genesis&, const Genesis&) = default;
 };
 

@@ -35,26 +35,4 @@ Status validate(const ProtocolParams& p) {
   return out;
 }
 
-void ProtocolParams::encode(Writer& w) const {
-  for_each_param(*this, [&](const char*, const auto& value, ParamRule) {
-    using T = std::decay_t<decltype(value)>;
-    if constexpr (std::is_same_v<T, Amount>)
-      value.encode(w);
-    else
-      w.varint(value);
-  });
-}
-
-ProtocolParams ProtocolParams::decode(Reader& r) {
-  ProtocolParams p;
-  for_each_param(p, [&](const char*, auto& value, ParamRule) {
-    using T = std::decay_t<decltype(value)>;
-    if constexpr (std::is_same_v<T, Amount>)
-      value = Amount::decode(r);
-    else
-      value = r.varint();
-  });
-  return p;
-}
-
 }  // namespace verity

@@ -90,8 +90,9 @@ struct ProtocolParams {
 
   friend bool operator==(const ProtocolParams&, const ProtocolParams&) = default;
 
-  void encode(Writer& w) const;
-  static ProtocolParams decode(Reader& r);
+  // The parameters of for_each_param(), for the codecs.
+  template <class Self, class F>
+  static void fields(Self& s, F&& f);
 };
 
 // reputation: parts per million, at most 1,000,000 (contracts/reputation.h).
@@ -130,6 +131,11 @@ void for_each_param(Params& p, F&& f) {
   f("worker_reputation_loss", p.worker_reputation_loss, ParamRule::reputation);
   f("metering_version", p.metering_version, ParamRule::positive);
   f("reference_fuel_per_block", p.reference_fuel_per_block, ParamRule::positive);
+}
+
+template <class Self, class F>
+void ProtocolParams::fields(Self& s, F&& f) {
+  for_each_param(s, [&f](const char* name, auto& value, ParamRule) { f(name, value); });
 }
 
 // Checks every rule, that task_replication <= max_task_replication, and

@@ -14,12 +14,19 @@
 
 namespace verity {
 
+// Bounds of the encoding: each string, and each list.
+inline constexpr std::size_t kMaxReceiptText = 1024;
+inline constexpr std::size_t kMaxReceiptItems = 256;
+
 struct Event {
   std::string kind;  // "transfer", ...
   std::vector<std::pair<std::string, std::string>> attributes;
 
-  void encode(Writer& w) const;
-  static Event decode(Reader& r);
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("kind", s.kind, Max{kMaxReceiptText});
+    f("attributes", s.attributes, Max{kMaxReceiptItems, 2}, Max{kMaxReceiptText});
+  }
   friend bool operator==(const Event&, const Event&) = default;
 };
 
@@ -32,8 +39,16 @@ struct Receipt {
   Amount fee_paid;
   std::vector<Event> events;
 
-  void encode(Writer& w) const;
-  static Receipt decode(Reader& r);
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("tx_id", s.tx_id);
+    f("height", s.height);
+    f("index", s.index);
+    f("ok", s.ok);
+    f("reason", s.reason, Max{kMaxReceiptText});
+    f("fee_paid", s.fee_paid);
+    f("events", s.events, Max{kMaxReceiptItems, 2});
+  }
   friend bool operator==(const Receipt&, const Receipt&) = default;
 };
 

@@ -43,6 +43,9 @@ struct StateProof {
   std::optional<Hash256> leaf_path;
   Hash256 leaf_value_hash;
 
+  // A codec of its own, not a fields() walk: the siblings travel as a
+  // bitmap of the non-empty ones and then only those, and one presence
+  // flag covers both leaf fields.
   void encode(Writer& w) const;
   static StateProof decode(Reader& r);
   friend bool operator==(const StateProof&, const StateProof&) = default;

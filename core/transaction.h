@@ -30,7 +30,7 @@ inline constexpr std::size_t kMaxTransactionBytes = 2 * 1024 * 1024;
 // Each payload kind has a stable wire tag and a stable name (used in JSON);
 // tags are never reused. Each lists its fields once, in `fields()`: the
 // binary encoding and the JSON codec both walk that list. Field types:
-// PublicKey, Hash256, Amount, std::uint64_t, std::string (at most 64 bytes),
+// PublicKey, Hash256, Amount, std::uint64_t, std::string (with its bound),
 // LimitedBytes<N> (at most N bytes; hex in JSON) and DoubleSignEvidence.
 
 inline constexpr std::size_t kMaxNameBytes = 64;
@@ -40,14 +40,6 @@ inline constexpr std::size_t kMaxTaskModuleBytes = 1024 * 1024;
 // A task's input (stdin) and output (stdout).
 inline constexpr std::size_t kMaxTaskIoBytes = 64 * 1024;
 
-// A byte string of at most N bytes: each field says its own cap, so the
-// decoder refuses an over-long one before allocating.
-template <std::size_t N>
-struct LimitedBytes {
-  static constexpr std::size_t kMax = N;
-  Bytes bytes;
-  friend bool operator==(const LimitedBytes&, const LimitedBytes&) = default;
-};
 using ModuleBytes = LimitedBytes<kMaxTaskModuleBytes>;
 using TaskBytes = LimitedBytes<kMaxTaskIoBytes>;
 
@@ -77,7 +69,7 @@ struct CreateValidator {
   static void fields(Self& s, F&& f) {
     f("consensus_key", s.consensus_key);
     f("self_stake", s.self_stake);
-    f("name", s.name);
+    f("name", s.name, Max{kMaxNameBytes});
     f("commission_bps", s.commission_bps);
   }
   friend bool operator==(const CreateValidator&, const CreateValidator&) = default;
@@ -282,8 +274,10 @@ Hash256 task_commitment(std::string_view chain_id, std::uint64_t task_id, const 
 // bytes still gives every worker the same result.
 Hash256 task_sandbox_seed(std::string_view chain_id, std::uint64_t task_id);
 
-void encode_payload(Writer& w, const Payload& p);
-Payload decode_payload(Reader& r);  // unknown tag: "decode-unknown-payload"
+// A payload is its kind's tag (u8), then its fields: a field of type
+// Payload encodes so. Unknown tag: "decode-unknown-payload".
+void encode_field(Writer& w, const Payload& p);
+void decode_field(Reader& r, Payload& p);
 const char* payload_name(const Payload& p);
 
 // --- the envelope ------------------------------------------------------------
@@ -305,9 +299,20 @@ struct Transaction {
   // by sender.
   bool verify_signature() const;
 
-  void encode_unsigned(Writer& w) const;
-  void encode(Writer& w) const;
-  static Transaction decode(Reader& r);
+  // What the signature signs: every field but the signature.
+  template <class Self, class F>
+  static void unsigned_fields(Self& s, F&& f) {
+    f("chain_id", s.chain_id, Max{kMaxChainIdBytes});
+    f("sender", s.sender);
+    f("nonce", s.nonce);
+    f("fee", s.fee);
+    f("payload", s.payload);
+  }
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    unsigned_fields(s, f);
+    f("signature", s.signature);
+  }
 
   friend bool operator==(const Transaction&, const Transaction&) = default;
 };

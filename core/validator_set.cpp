@@ -44,21 +44,14 @@ bool ValidatorSet::exceeds_one_third(std::uint64_t power) const {
   return static_cast<unsigned __int128>(power) * 3 > total_power_;
 }
 
-void ValidatorSet::encode(Writer& w) const {
-  w.varint(validators_.size());
-  for (const auto& v : validators_) {
-    w.fixed(v.key);
-    w.varint(v.power);
-  }
+namespace {
+constexpr Max kListBound{kMaxValidators, 33};
 }
 
+void ValidatorSet::encode(Writer& w) const { encode_field(w, validators_, kListBound); }
+
 ValidatorSet ValidatorSet::decode(Reader& r) {
-  std::size_t n = r.count(kMaxValidators, 33);
-  std::vector<Validator> vs(n);
-  for (auto& v : vs) {
-    v.key = r.fixed<32, PublicKeyTag>();
-    v.power = r.varint();
-  }
+  auto vs = decode_value<std::vector<Validator>>(r, kListBound);
   if (!r.ok()) return {};
   auto set = create(vs);
   if (!set) {

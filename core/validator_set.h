@@ -18,6 +18,11 @@ inline constexpr std::size_t kMaxValidators = 1024;
 struct Validator {
   PublicKey key;  // consensus key
   std::uint64_t power = 0;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("key", s.key);
+    f("power", s.power);
+  }
   friend bool operator==(const Validator&, const Validator&) = default;
 };
 
@@ -40,8 +45,11 @@ class ValidatorSet {
   bool exceeds_one_third(std::uint64_t power) const;
 
   Hash256 hash() const;
+  // The list of validators; decoding also checks the create() rules and
+  // that the list is in ascending key order, which a field walk cannot
+  // say, hence a codec of its own.
   void encode(Writer& w) const;
-  static ValidatorSet decode(Reader& r);  // checks the create() rules
+  static ValidatorSet decode(Reader& r);
   friend bool operator==(const ValidatorSet&, const ValidatorSet&) = default;
 
  private:

@@ -119,28 +119,10 @@ bool Vote::verify(std::string_view chain_id) const {
   return verify_vote_signature(validator, digest(chain_id), signature);
 }
 
-void Vote::encode(Writer& w) const {
-  w.u8(static_cast<std::uint8_t>(phase));
-  w.varint(height);
-  w.varint(view);
-  w.fixed(block_hash);
-  w.fixed(validator);
-  w.fixed(signature);
-}
-
-Vote Vote::decode(Reader& r) {
-  Vote v;
-  std::uint8_t phase = r.u8();
-  if (r.ok() && (phase < static_cast<std::uint8_t>(VotePhase::prepare) ||
-                 phase > static_cast<std::uint8_t>(VotePhase::propose)))
-    r.fail("decode-bad-phase", "unknown vote phase " + std::to_string(phase));
-  v.phase = static_cast<VotePhase>(phase);
-  v.height = r.varint();
-  v.view = r.varint();
-  v.block_hash = r.fixed<32, HashTag>();
-  v.validator = r.fixed<32, PublicKeyTag>();
-  v.signature = r.fixed<64, SignatureTag>();
-  return v;
+void check_field(Reader& r, VotePhase phase) {
+  const auto v = static_cast<std::uint8_t>(phase);
+  if (v < static_cast<std::uint8_t>(VotePhase::prepare) || v > static_cast<std::uint8_t>(VotePhase::propose))
+    r.fail("decode-bad-phase", "unknown vote phase " + std::to_string(v));
 }
 
 bool is_equivocation(const Vote& a, const Vote& b) {
@@ -163,18 +145,6 @@ Hash256 DoubleSignEvidence::offence_id() const {
   w.varint(first.height);
   w.varint(first.view);
   return tagged_hash(Domain::evidence, w.data());
-}
-
-void DoubleSignEvidence::encode(Writer& w) const {
-  first.encode(w);
-  second.encode(w);
-}
-
-DoubleSignEvidence DoubleSignEvidence::decode(Reader& r) {
-  DoubleSignEvidence e;
-  e.first = Vote::decode(r);
-  e.second = Vote::decode(r);
-  return e;
 }
 
 }  // namespace verity

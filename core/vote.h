@@ -24,6 +24,8 @@ namespace verity {
 // proposals for one slot are an equivocation like two different votes.
 enum class VotePhase : std::uint8_t { prepare = 1, commit = 2, propose = 3 };
 const char* vote_phase_name(VotePhase phase);  // "prepare", "commit", "propose"
+// Decoding a phase: an unknown one fails with "decode-bad-phase".
+void check_field(Reader& r, VotePhase phase);
 
 // verify_signature() for a vote's digest, remembering the last 4,096
 // signatures that verified (thread-safe). A commit vote is checked when it
@@ -51,8 +53,15 @@ struct Vote {
   void sign(std::string_view chain_id, const SecretKey& key);
   bool verify(std::string_view chain_id) const;
 
-  void encode(Writer& w) const;
-  static Vote decode(Reader& r);  // unknown phase: "decode-bad-phase"
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("phase", s.phase);
+    f("height", s.height);
+    f("view", s.view);
+    f("block_hash", s.block_hash);
+    f("validator", s.validator);
+    f("signature", s.signature);
+  }
   friend bool operator==(const Vote&, const Vote&) = default;
 };
 
@@ -72,8 +81,11 @@ struct DoubleSignEvidence {
   // conflicting votes show it, so the same offence is punished once.
   Hash256 offence_id() const;
 
-  void encode(Writer& w) const;
-  static DoubleSignEvidence decode(Reader& r);
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("first", s.first);
+    f("second", s.second);
+  }
   friend bool operator==(const DoubleSignEvidence&, const DoubleSignEvidence&) = default;
 };
 

@@ -52,8 +52,8 @@ const char* seen_name(int kind) {
 struct DecodeLimits {
   bool ok = true;
   bool decode = false;  // a field only the decoder can judge
-  void operator()(const char*, const std::string& v) {
-    ok = ok && v.size() <= kMaxNameBytes && is_utf8(as_bytes(v));
+  void operator()(const char*, const std::string& v, Max bound) {
+    ok = ok && v.size() <= bound.max && is_utf8(as_bytes(v));
   }
   template <std::size_t N>
   void operator()(const char*, const LimitedBytes<N>& v) {

@@ -172,6 +172,9 @@ struct Hello {
   Signature validator_signature;  // meaningful only with validator_key
   Signature node_signature;
 
+  // A codec of its own, not a fields() walk: one presence flag covers
+  // validator_key and validator_signature, and the port is a varint that
+  // must fit in 16 bits.
   void encode(Writer& w) const;
   static Hello decode(Reader& r);  // reasons from core/encoding.h, or "bad-hello-port"
   friend bool operator==(const Hello&, const Hello&) = default;

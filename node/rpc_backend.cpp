@@ -39,8 +39,8 @@ rpc::NodeStatus RpcBackend::status() const {
   s.mempool_bytes = live.mempool_bytes;
   if (live.signing_held) {
     s.signing = "double-sign-check";
-    s.double_sign_check_watched = live.double_sign_check_watched;
-    s.double_sign_check_heights = node_.config().consensus.double_sign_check_heights;
+    s.double_sign_check = rpc::DoubleSignCheck{live.double_sign_check_watched,
+                                               node_.config().consensus.double_sign_check_heights};
   } else if (live.is_validator) {
     s.signing = "signing";
   }

@@ -23,29 +23,6 @@
 
 namespace verity::rpc {
 
-struct NodeStatus {
-  std::string chain_id;
-  std::uint64_t height = 0;
-  Hash256 latest_block_hash;
-  Hash256 state_root;
-  std::uint64_t view = 0;
-  std::optional<PublicKey> validator;  // this node's consensus key, when it is in the set
-  PublicKey node_id;
-  std::string moniker;
-  std::uint64_t peers = 0;
-  std::uint64_t mempool_txs = 0;
-  std::uint64_t mempool_bytes = 0;
-  // "signing", "double-sign-check" (holding every signature: the
-  // signed-votes record was missing or older than the chain), or
-  // "not-validator".
-  std::string signing = "not-validator";
-  std::uint64_t double_sign_check_watched = 0;  // heights watched so far, while checking
-  std::uint64_t double_sign_check_heights = 0;  // heights to watch, while checking
-  // A vote, or evidence, under this node's validator key that it did not
-  // sign was seen: another instance runs with the same key.
-  bool another_instance = false;
-};
-
 struct TxLookup {
   Transaction tx;
   std::optional<Receipt> receipt;  // nullopt: pending in the mempool
@@ -63,56 +40,6 @@ struct AccountProof {
   BlockHeader header;
   CommitCertificate certificate;
   ValidatorSet validators;  // the set that certified `height`
-};
-
-struct ValidatorInfo {
-  PublicKey operator_address;
-  PublicKey consensus_key;
-  std::string name;
-  std::uint64_t commission_bps = 0;
-  Amount tokens;
-  std::uint64_t shares = 0;
-  bool jailed = false;
-  std::uint64_t jailed_until = 0;
-  bool banned = false;
-  bool in_set = false;        // in the set that certifies the next block
-  std::uint64_t power = 0;    // its power in that set (0 when outside)
-  // Why it has that power (contracts::validator_statuses): "active",
-  // "waiting", "not-selected", "jailed", "banned" or "below-min-stake",
-  // a sentence with the figures, what it lacks of the minimum stake, the
-  // height at whose end the next set is chosen, and the reason an unjail
-  // in the next block would fail with (empty: it would succeed).
-  std::string status;
-  std::string detail;
-  Amount missing_stake;
-  std::uint64_t next_epoch_boundary = 0;
-  std::string unjail_refusal;
-};
-
-struct DelegationInfo {
-  PublicKey validator;
-  std::uint64_t shares = 0;
-  Amount value;
-};
-struct UnbondingInfo {
-  PublicKey validator;
-  Amount amount;
-  std::uint64_t creation_height = 0;
-  std::uint64_t completion_height = 0;
-};
-struct DelegationsInfo {
-  std::vector<DelegationInfo> delegations;
-  std::vector<UnbondingInfo> unbonding;
-};
-
-struct RewardsInfo {
-  Amount vested;  // claimable now
-  Amount locked;  // vesting later
-  struct Entry {
-    std::uint64_t vest_height = 0;
-    Amount amount;
-  };
-  std::vector<Entry> entries;  // locked entries of an operator's commission and settled delegations
 };
 
 // One Prometheus metric family.

@@ -28,21 +28,21 @@ rapidjson::Value to_json(std::string_view s, JsonAlloc& alloc) {
 
 rapidjson::Value to_json(Amount a, JsonAlloc& alloc) { return to_json(a.to_string(), alloc); }
 
-namespace {
-rapidjson::Value field_json(const PublicKey& v, JsonAlloc& a) { return to_json(v, a); }
-rapidjson::Value field_json(const Hash256& v, JsonAlloc& a) { return to_json(v.hex(), a); }
-// Task modules, inputs and outputs: lower-case hex, like every byte string.
-template <std::size_t N>
-rapidjson::Value field_json(const LimitedBytes<N>& v, JsonAlloc& a) {
-  return to_json(to_hex(v.bytes), a);
-}
-rapidjson::Value field_json(const Amount& v, JsonAlloc& a) { return to_json(v, a); }
-rapidjson::Value field_json(std::uint64_t v, JsonAlloc&) { return rapidjson::Value(v); }
-rapidjson::Value field_json(const std::string& v, JsonAlloc& a) { return to_json(v, a); }
-// Evidence travels as the hex of its canonical encoding: the contract
-// checks the signatures over exactly those bytes.
-rapidjson::Value field_json(const DoubleSignEvidence& v, JsonAlloc& a) { return to_json(to_hex(encode(v)), a); }
+rapidjson::Value field_json(const Bytes& v, JsonAlloc& alloc) { return to_json(to_hex(v), alloc); }
 
+rapidjson::Value field_json(std::uint64_t v, JsonAlloc&) { return rapidjson::Value(v); }
+rapidjson::Value field_json(bool v, JsonAlloc&) { return rapidjson::Value(v); }
+rapidjson::Value field_json(const std::string& v, JsonAlloc& a) { return to_json(v, a); }
+rapidjson::Value field_json(Amount v, JsonAlloc& a) { return to_json(v, a); }
+rapidjson::Value field_json(const DoubleSignEvidence& v, JsonAlloc& a) { return to_json(to_hex(encode(v)), a); }
+rapidjson::Value field_json(const Payload& p, JsonAlloc& alloc) {
+  rapidjson::Value out(rapidjson::kObjectType);
+  out.AddMember("type", rapidjson::StringRef(payload_name(p)), alloc);
+  std::visit([&](const auto& body) { add_fields_json(out, body, alloc); }, p);
+  return out;
+}
+
+namespace {
 Status field_from_json(const rapidjson::Value& v, const std::string& name, PublicKey& out) {
   auto k = fixed_from_json<32, PublicKeyTag>(v, name);
   if (!k) return k.error();
@@ -76,10 +76,10 @@ Status field_from_json(const rapidjson::Value& v, const std::string& name, std::
   out = *u;
   return {};
 }
-Status field_from_json(const rapidjson::Value& v, const std::string& name, std::string& out) {
+Status field_from_json(const rapidjson::Value& v, const std::string& name, std::string& out, Max bound) {
   auto s = string_from_json(v, name);
   if (!s) return s.error();
-  if (s->size() > kMaxNameBytes) return invalid(name, "longer than 64 bytes");
+  if (s->size() > bound.max) return invalid(name, "longer than " + std::to_string(bound.max) + " bytes");
   out = *s;
   return {};
 }
@@ -102,7 +102,7 @@ Result<Payload> payload_from_json(const std::string& type, const rapidjson::Valu
     Alt body;
     Status status;
     std::vector<std::string_view> names;
-    Alt::fields(body, [&](const char* name, auto& field) {
+    Alt::fields(body, [&](const char* name, auto& field, auto... bounds) {
       names.push_back(name);
       if (!status) return;
       const rapidjson::Value* v = member(p, name);
@@ -110,7 +110,7 @@ Result<Payload> payload_from_json(const std::string& type, const rapidjson::Valu
         status = invalid(std::string("payload.") + name, "missing");
         return;
       }
-      status = field_from_json(*v, std::string("payload.") + name, field);
+      status = field_from_json(*v, std::string("payload.") + name, field, bounds...);
     });
     if (!status) return status.error();
     // A field the payload does not have is refused, never ignored: a typo
@@ -130,26 +130,7 @@ Result<Payload> payload_from_json(const std::string& type, const rapidjson::Valu
 }
 }  // namespace
 
-rapidjson::Value to_json(const Transaction& tx, JsonAlloc& alloc) {
-  rapidjson::Value payload(rapidjson::kObjectType);
-  payload.AddMember("type", rapidjson::StringRef(payload_name(tx.payload)), alloc);
-  std::visit(
-      [&](const auto& body) {
-        using T = std::decay_t<decltype(body)>;
-        T::fields(body, [&](const char* name, const auto& field) {
-          payload.AddMember(rapidjson::StringRef(name), field_json(field, alloc), alloc);
-        });
-      },
-      tx.payload);
-  rapidjson::Value out(rapidjson::kObjectType);
-  out.AddMember("chain_id", to_json(tx.chain_id, alloc), alloc);
-  out.AddMember("sender", to_json(tx.sender, alloc), alloc);
-  out.AddMember("nonce", rapidjson::Value(tx.nonce), alloc);
-  out.AddMember("fee", to_json(tx.fee, alloc), alloc);
-  out.AddMember("payload", payload, alloc);
-  out.AddMember("signature", to_json(tx.signature, alloc), alloc);
-  return out;
-}
+rapidjson::Value to_json(const Transaction& tx, JsonAlloc& alloc) { return fields_json(tx, alloc); }
 
 Result<std::string> string_from_json(const rapidjson::Value& v, std::string_view field) {
   if (!v.IsString()) return invalid(field, "expected a string");

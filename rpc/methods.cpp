@@ -10,6 +10,7 @@
 #include "rpc/commit_waiters.h"
 #include "rpc/genesis_json.h"
 #include "rpc/json_codec.h"
+#include "rpc/record_schema.h"
 
 namespace verity::rpc {
 
@@ -47,34 +48,11 @@ Error not_found(const std::string& what) { return make_error("not-found", what);
 
 // --- JSON forms ----------------------------------------------------------------
 
-Value header_json(const BlockHeader& h, JsonAlloc& a) {
-  Value o(rapidjson::kObjectType);
-  o.AddMember("chain_id", to_json(h.chain_id, a), a);
-  o.AddMember("height", h.height, a);
-  o.AddMember("view", h.view, a);
-  o.AddMember("prev_hash", to_json(h.prev_hash, a), a);
-  o.AddMember("tx_root", to_json(h.tx_root, a), a);
-  o.AddMember("state_root", to_json(h.state_root, a), a);
-  o.AddMember("last_commit_hash", to_json(h.last_commit_hash, a), a);
-  o.AddMember("evidence_hash", to_json(h.evidence_hash, a), a);
-  o.AddMember("proposer", to_json(h.proposer, a), a);
-  o.AddMember("timestamp_ms", h.timestamp_ms, a);
-  return o;
-}
+Value header_json(const BlockHeader& h, JsonAlloc& a) { return fields_json(h, a); }
 
+// The certificate's fields, and the hex of its encoding.
 Value certificate_json(const CommitCertificate& c, JsonAlloc& a) {
-  Value o(rapidjson::kObjectType);
-  o.AddMember("height", c.height, a);
-  o.AddMember("view", c.view, a);
-  o.AddMember("block_hash", to_json(c.block_hash, a), a);
-  Value sigs(rapidjson::kArrayType);
-  for (const auto& s : c.signatures) {
-    Value e(rapidjson::kObjectType);
-    e.AddMember("validator", to_json(s.validator, a), a);
-    e.AddMember("signature", to_json(s.signature, a), a);
-    sigs.PushBack(e, a);
-  }
-  o.AddMember("signatures", sigs, a);
+  Value o = fields_json(c, a);
   o.AddMember("hex", hex_of(c, a), a);
   return o;
 }
@@ -84,27 +62,6 @@ Value tx_with_hash(const Transaction& tx, JsonAlloc& a) {
   o.AddMember("hash", to_json(tx.id(), a), a);
   Value body = to_json(tx, a);
   for (auto it = body.MemberBegin(); it != body.MemberEnd(); ++it) o.AddMember(it->name, it->value, a);
-  return o;
-}
-
-Value validator_json(const ValidatorInfo& v, JsonAlloc& a) {
-  Value o(rapidjson::kObjectType);
-  o.AddMember("operator", to_json(v.operator_address, a), a);
-  o.AddMember("consensus_key", to_json(v.consensus_key, a), a);
-  o.AddMember("name", to_json(v.name, a), a);
-  o.AddMember("commission_bps", v.commission_bps, a);
-  o.AddMember("tokens", to_json(v.tokens, a), a);
-  o.AddMember("shares", v.shares, a);
-  o.AddMember("jailed", v.jailed, a);
-  o.AddMember("jailed_until", v.jailed_until, a);
-  o.AddMember("banned", v.banned, a);
-  o.AddMember("in_set", v.in_set, a);
-  o.AddMember("power", v.power, a);
-  o.AddMember("status", to_json(v.status, a), a);
-  o.AddMember("detail", to_json(v.detail, a), a);
-  o.AddMember("missing_stake", to_json(v.missing_stake, a), a);
-  o.AddMember("next_epoch_boundary", v.next_epoch_boundary, a);
-  o.AddMember("unjail_refusal", to_json(v.unjail_refusal, a), a);
   return o;
 }
 
@@ -149,30 +106,8 @@ Result<Transaction> tx_param(const Value& params) {
 
 JsonResult m_status(const Value&, CallContext& ctx) {
   NodeStatus s = ctx.node.status();
-  return object_result([&](Value& o, JsonAlloc& a) {
-    o.AddMember("chain_id", to_json(s.chain_id, a), a);
-    o.AddMember("height", s.height, a);
-    o.AddMember("latest_block_hash", to_json(s.latest_block_hash, a), a);
-    o.AddMember("state_root", to_json(s.state_root, a), a);
-    o.AddMember("view", s.view, a);
-    o.AddMember("validator", s.validator ? to_json(*s.validator, a) : Value(), a);
-    o.AddMember("node_id", to_json(s.node_id, a), a);
-    o.AddMember("moniker", to_json(s.moniker, a), a);
-    o.AddMember("peers", s.peers, a);
-    o.AddMember("mempool_txs", s.mempool_txs, a);
-    o.AddMember("mempool_bytes", s.mempool_bytes, a);
-    o.AddMember("signing", to_json(s.signing, a), a);
-    if (s.signing == "double-sign-check") {
-      Value c(rapidjson::kObjectType);
-      c.AddMember("watched", s.double_sign_check_watched, a);
-      c.AddMember("heights", s.double_sign_check_heights, a);
-      o.AddMember("double_sign_check", c, a);
-    } else {
-      o.AddMember("double_sign_check", Value(), a);
-    }
-    o.AddMember("another_instance", s.another_instance, a);
-    o.AddMember("version", to_json(kVersion, a), a);
-  });
+  s.version = kVersion;
+  return record_result(s);
 }
 
 JsonResult m_genesis(const Value&, CallContext& ctx) {
@@ -287,7 +222,7 @@ JsonResult m_validators(const Value&, CallContext& ctx) {
   return object_result([&](Value& o, JsonAlloc& a) {
     o.AddMember("height", ctx.node.status().height, a);
     Value list(rapidjson::kArrayType);
-    for (const auto& v : *all) list.PushBack(validator_json(v, a), a);
+    for (const auto& v : *all) list.PushBack(record_to_json(v, a), a);
     o.AddMember("validators", list, a);
   });
 }
@@ -299,7 +234,7 @@ JsonResult m_validator(const Value& params, CallContext& ctx) {
   if (!v) return v.error();
   if (!*v) return not_found("no validator has operator " + address->hex() + " (validators lists them)");
   rapidjson::Document d;
-  static_cast<Value&>(d) = validator_json(**v, d.GetAllocator());
+  static_cast<Value&>(d) = record_to_json(**v, d.GetAllocator());
   return d;
 }
 
@@ -308,27 +243,7 @@ JsonResult m_delegations(const Value& params, CallContext& ctx) {
   if (!address) return address.error();
   auto d = ctx.node.delegations(*address);
   if (!d) return d.error();
-  return object_result([&](Value& o, JsonAlloc& a) {
-    Value ds(rapidjson::kArrayType);
-    for (const auto& x : d->delegations) {
-      Value e(rapidjson::kObjectType);
-      e.AddMember("validator", to_json(x.validator, a), a);
-      e.AddMember("shares", x.shares, a);
-      e.AddMember("value", to_json(x.value, a), a);
-      ds.PushBack(e, a);
-    }
-    Value us(rapidjson::kArrayType);
-    for (const auto& x : d->unbonding) {
-      Value e(rapidjson::kObjectType);
-      e.AddMember("validator", to_json(x.validator, a), a);
-      e.AddMember("amount", to_json(x.amount, a), a);
-      e.AddMember("creation_height", x.creation_height, a);
-      e.AddMember("completion_height", x.completion_height, a);
-      us.PushBack(e, a);
-    }
-    o.AddMember("delegations", ds, a);
-    o.AddMember("unbonding", us, a);
-  });
+  return record_result(*d);
 }
 
 JsonResult m_rewards(const Value& params, CallContext& ctx) {
@@ -336,18 +251,7 @@ JsonResult m_rewards(const Value& params, CallContext& ctx) {
   if (!address) return address.error();
   auto r = ctx.node.rewards(*address);
   if (!r) return r.error();
-  return object_result([&](Value& o, JsonAlloc& a) {
-    o.AddMember("vested", to_json(r->vested, a), a);
-    o.AddMember("locked", to_json(r->locked, a), a);
-    Value es(rapidjson::kArrayType);
-    for (const auto& e : r->entries) {
-      Value x(rapidjson::kObjectType);
-      x.AddMember("vest_height", e.vest_height, a);
-      x.AddMember("amount", to_json(e.amount, a), a);
-      es.PushBack(x, a);
-    }
-    o.AddMember("entries", es, a);
-  });
+  return record_result(*r);
 }
 
 JsonResult m_reputation(const Value& params, CallContext& ctx) {
@@ -537,6 +441,53 @@ rapidjson::Value receipt_json(const Receipt& r, JsonAlloc& a) {
   return o;
 }
 
+namespace {
+
+template <class T>
+struct is_limited_bytes : std::false_type {};
+template <std::size_t Max>
+struct is_limited_bytes<LimitedBytes<Max>> : std::true_type {};
+
+// Calls f(P*) for each payload kind, in Payload's order.
+template <class F, class... P>
+void for_each_payload(F&& f, std::variant<P...>*) {
+  (f(static_cast<P*>(nullptr)), ...);
+}
+
+// "\"transfer\",\"create_validator\",...": the payload types, from
+// core/transaction.h's Payload.
+std::string payload_type_names() {
+  std::string out;
+  for_each_payload([&]<class P>(P*) { out += (out.empty() ? "\"" : ",\"") + std::string(P::kName) + "\""; },
+                   static_cast<Payload*>(nullptr));
+  return out;
+}
+
+// "transfer{to, amount}; ...; request_audit{task}": each payload and its
+// fields, from their fields lists (bytes travel as hex).
+std::string payload_summary() {
+  std::string out;
+  for_each_payload(
+      [&]<class P>(P*) {
+        if (!out.empty()) out += "; ";
+        out += std::string(P::kName) + "{";
+        bool first = true;
+        P sample{};
+        P::fields(sample, [&](const char* name, auto& field, auto&&...) {
+          using F = std::remove_cvref_t<decltype(field)>;
+          out += (first ? "" : ", ") + std::string(name);
+          if constexpr (is_limited_bytes<F>::value) out += ": hex";
+          if constexpr (std::is_same_v<F, DoubleSignEvidence>) out += ": hex of the encoded evidence";
+          first = false;
+        });
+        out += "}";
+      },
+      static_cast<Payload*>(nullptr));
+  return out + ". docs/contracts.md has the rules.";
+}
+
+}  // namespace
+
 const std::vector<std::pair<std::string, std::string>>& schema_components() {
   static const std::vector<std::pair<std::string, std::string>> c = {
       {"Amount", R"({"type":"string","pattern":"^[0-9]{1,20}$","description":"base units as a decimal string; JSON numbers lose precision above 2^53"})"},
@@ -545,17 +496,40 @@ const std::vector<std::pair<std::string, std::string>>& schema_components() {
       {"Hex", R"({"type":"string","pattern":"^([0-9a-fA-F]{2})*$","description":"bytes of a canonical encoding, hex: lower-case in answers, read in either case"})"},
       {"Height", R"({"type":"integer","minimum":0})"},
       {"Transaction",
-       R"({"type":"object","required":["chain_id","sender","nonce","fee","payload","signature"],"properties":{"chain_id":{"type":"string"},"sender":{"$ref":"#/components/schemas/Key"},"nonce":{"type":"integer","minimum":0},"fee":{"$ref":"#/components/schemas/Amount"},"payload":{"type":"object","required":["type"],"properties":{"type":{"enum":["transfer","create_validator","delegate","undelegate","withdraw","claim","unjail","submit_evidence","register_worker","unregister_worker","submit_task","commit_result","reveal_result","request_audit"]}},"description":"transfer{to,amount}; create_validator{consensus_key,self_stake,name,commission_bps}; delegate{validator,amount}; undelegate{validator,amount}; withdraw{}; claim{}; unjail{}; submit_evidence{evidence: hex of the encoded evidence}; register_worker{stake}; unregister_worker{}; submit_task{module: hex, module_hash, input: hex, replicas, reward, fuel, commit_blocks, reveal_blocks}; commit_result{task, commitment}; reveal_result{task, outcome, exit_code, fuel_used, output: hex, salt}; request_audit{task}. docs/contracts.md has the rules."},"signature":{"type":"string","pattern":"^[0-9a-fA-F]{128}$","description":"BIP-340 signature of the signing hash"}},"additionalProperties":false})"},
+       R"({"type":"object","required":["chain_id","sender","nonce","fee","payload","signature"],"properties":{"chain_id":{"type":"string"},"sender":{"$ref":"#/components/schemas/Key"},"nonce":{"type":"integer","minimum":0},"fee":{"$ref":"#/components/schemas/Amount"},"payload":{"type":"object","required":["type"],"properties":{"type":{"enum":[)" + payload_type_names() + R"(]}},"description":")" + payload_summary() + R"("},"signature":{"type":"string","pattern":"^[0-9a-fA-F]{128}$","description":"BIP-340 signature of the signing hash"}},"additionalProperties":false})"},
       {"Receipt",
        R"({"type":"object","properties":{"height":{"$ref":"#/components/schemas/Height"},"index":{"type":"integer"},"ok":{"type":"boolean"},"reason":{"type":"string","description":"stable kebab-case reason when ok is false"},"fee_paid":{"$ref":"#/components/schemas/Amount"},"events":{"type":"array","items":{"type":"object","properties":{"kind":{"type":"string"},"attributes":{"type":"object","additionalProperties":{"type":"string"}}}}}}})"},
       {"Certificate",
        R"({"type":"object","properties":{"height":{"$ref":"#/components/schemas/Height"},"view":{"type":"integer"},"block_hash":{"$ref":"#/components/schemas/Hash"},"signatures":{"type":"array","items":{"type":"object","properties":{"validator":{"$ref":"#/components/schemas/Key"},"signature":{"type":"string"}}}},"hex":{"$ref":"#/components/schemas/Hex"}}})"},
-      {"Task",
-       R"({"type":"object","properties":{"id":{"type":"integer"},"submitter":{"$ref":"#/components/schemas/Key"},"module_hash":{"$ref":"#/components/schemas/Hash"},"input":{"$ref":"#/components/schemas/Hex"},"replicas":{"type":"integer"},"reward":{"$ref":"#/components/schemas/Amount"},"fuel":{"type":"integer"},"commit_blocks":{"type":"integer"},"reveal_blocks":{"type":"integer"},"submitted_height":{"$ref":"#/components/schemas/Height"},"metering_version":{"type":"integer","description":"params.metering_version when submitted: the fuel rules the task runs under"},"metered_hash":{"$ref":"#/components/schemas/Hash","description":"SHA-256 of the instrumented module the workers run; docs/sandbox.md, Versions"},"status":{"enum":["open","settled","failed"]},"failure":{"type":"string","description":"when failed: no-workers, no-commitments or no-majority"},"retry_reason":{"type":"string","description":"why the first round was retried: no-commitments or no-majority; empty if it was not"},"round":{"oneOf":[{"type":"null"},{"type":"object","properties":{"kind":{"enum":["first","retry","audit"]},"payer":{"$ref":"#/components/schemas/Key"},"escrow":{"$ref":"#/components/schemas/Amount"},"requested_height":{"type":"integer"},"assigned_height":{"type":"integer"},"commit_deadline":{"type":"integer"},"reveal_deadline":{"type":"integer"},"assignments":{"type":"array","items":{"type":"object","properties":{"worker":{"$ref":"#/components/schemas/Key"},"committed":{"type":"boolean"},"revealed":{"type":"boolean"},"outcome":{"type":"integer"},"exit_code":{"type":"integer"},"fuel_used":{"type":"integer"},"result_hash":{"$ref":"#/components/schemas/Hash"}}}}}}]},"result":{"oneOf":[{"type":"null"},{"type":"object","properties":{"result_hash":{"$ref":"#/components/schemas/Hash"},"outcome":{"type":"integer"},"exit_code":{"type":"integer"},"fuel_used":{"type":"integer"},"output":{"$ref":"#/components/schemas/Hex"},"settled_height":{"type":"integer"},"vest_height":{"type":"integer"},"majority":{"type":"array","items":{"$ref":"#/components/schemas/Key"}}}}]},"audits":{"type":"integer"}}})"},
-      {"Worker",
-       R"({"type":"object","properties":{"key":{"$ref":"#/components/schemas/Key"},"stake":{"$ref":"#/components/schemas/Amount"},"active":{"type":"boolean"},"unbonding":{"$ref":"#/components/schemas/Amount"},"unbonding_until":{"type":"integer"},"reputation":{"type":"integer","description":"ppm, 0 to 1000000"},"agreed":{"type":"integer"},"outvoted":{"type":"integer"},"missed":{"type":"integer"}}})"},
+      {"Task", record_schema<TaskInfo>({
+                   {"submitted_height", ref("Height")},
+                   {"metering_version",
+                    R"({"type":"integer","description":"params.metering_version when submitted: the fuel rules the task runs under"})"},
+                   {"metered_hash",
+                    R"({"$ref":"#/components/schemas/Hash","description":"SHA-256 of the instrumented module the workers run; docs/sandbox.md, Versions"})"},
+                   {"status", R"({"enum":["open","settled","failed"]})"},
+                   {"failure", R"({"type":"string","description":"when failed: no-workers, no-commitments or no-majority"})"},
+                   {"retry_reason",
+                    R"({"type":"string","description":"why the first round was retried: no-commitments or no-majority; empty if it was not"})"},
+                   {"round.kind", R"({"enum":["first","retry","audit"]})"},
+               })},
+      {"Worker", record_schema<WorkerInfo>({{"reputation", R"({"type":"integer","description":"ppm, 0 to 1000000"})"}})},
       {"Validator",
-       R"({"type":"object","properties":{"operator":{"$ref":"#/components/schemas/Key"},"consensus_key":{"$ref":"#/components/schemas/Key"},"name":{"type":"string"},"commission_bps":{"type":"integer"},"tokens":{"$ref":"#/components/schemas/Amount"},"shares":{"type":"integer"},"jailed":{"type":"boolean"},"jailed_until":{"$ref":"#/components/schemas/Height"},"banned":{"type":"boolean"},"in_set":{"type":"boolean","description":"in the set that certifies the next block"},"power":{"type":"integer","description":"its power in that set; 0 outside"},"status":{"enum":["active","waiting","not-selected","jailed","banned","below-min-stake"],"description":"why it has that power, the first that applies: banned (double signing, for good), jailed (downtime; unjail from jailed_until), below-min-stake (tokens under params.min_validator_stake: missing_stake more is needed), then for a validator that qualifies: active (in the set), waiting (joins the set at next_epoch_boundary), not-selected (outside the top params.max_validators by tokens). A validator in the set keeps its power until the boundary whatever its status"},"detail":{"type":"string","description":"the status in one sentence with its figures (heights, amounts, rank); for people, not for matching"},"missing_stake":{"$ref":"#/components/schemas/Amount","description":"what its tokens lack of the minimum stake (params.min_validator_stake, at least 1); 0 when they suffice"},"next_epoch_boundary":{"$ref":"#/components/schemas/Height","description":"the height at whose end the next set is chosen; in_set shows that set from then on"},"unjail_refusal":{"enum":["","validator-banned","not-jailed","still-jailed","below-min-stake"],"description":"the reason the operator's unjail would fail with in the next block (the contract's own check); empty when it would succeed"}}})"},
+       record_schema<ValidatorInfo>({
+           {"jailed_until", ref("Height")},
+           {"in_set", R"({"type":"boolean","description":"in the set that certifies the next block"})"},
+           {"power", R"({"type":"integer","description":"its power in that set; 0 outside"})"},
+           {"status",
+            R"({"enum":["active","waiting","not-selected","jailed","banned","below-min-stake"],"description":"why it has that power, the first that applies: banned (double signing, for good), jailed (downtime; unjail from jailed_until), below-min-stake (tokens under params.min_validator_stake: missing_stake more is needed), then for a validator that qualifies: active (in the set), waiting (joins the set at next_epoch_boundary), not-selected (outside the top params.max_validators by tokens). A validator in the set keeps its power until the boundary whatever its status"})"},
+           {"detail",
+            R"({"type":"string","description":"the status in one sentence with its figures (heights, amounts, rank); for people, not for matching"})"},
+           {"missing_stake",
+            R"({"$ref":"#/components/schemas/Amount","description":"what its tokens lack of the minimum stake (params.min_validator_stake, at least 1); 0 when they suffice"})"},
+           {"next_epoch_boundary",
+            R"({"$ref":"#/components/schemas/Height","description":"the height at whose end the next set is chosen; in_set shows that set from then on"})"},
+           {"unjail_refusal",
+            R"({"enum":["","validator-banned","not-jailed","still-jailed","below-min-stake"],"description":"the reason the operator's unjail would fail with in the next block (the contract's own check); empty when it would succeed"})"},
+       })},
   };
   return c;
 }
@@ -571,11 +545,8 @@ const std::vector<Method>& node_methods() {
                  "watched; docs/operators.md, Restoring a validator). `another_instance` turns true when a vote or "
                  "evidence under this node's validator key that it did not sign was seen.",
                  {},
-                 R"({"type":"object","properties":{"chain_id":{"type":"string"},"height":)" + ref("Height") +
-                     R"(,"latest_block_hash":)" + ref("Hash") + R"(,"state_root":)" + ref("Hash") +
-                     R"(,"view":{"type":"integer"},"validator":{"oneOf":[)" + ref("Key") +
-                     R"(,{"type":"null"}]},"node_id":)" + ref("Key") +
-                     R"(,"moniker":{"type":"string"},"peers":{"type":"integer"},"mempool_txs":{"type":"integer"},"mempool_bytes":{"type":"integer"},"signing":{"enum":["signing","not-validator","double-sign-check"]},"double_sign_check":{"oneOf":[{"type":"object","properties":{"watched":{"type":"integer"},"heights":{"type":"integer"}}},{"type":"null"}]},"another_instance":{"type":"boolean"},"version":{"type":"string"}}})",
+                 record_schema<NodeStatus>({{"height", ref("Height")},
+                                            {"signing", R"({"enum":["signing","not-validator","double-sign-check"]})"}}),
                  false, sync_handler(m_status)});
     m.push_back({"genesis", "The genesis of this chain, in the genesis file's JSON form.", "See genesis/README.md.", {},
                  R"({"type":"object"})", false, sync_handler(m_genesis)});
@@ -639,19 +610,14 @@ const std::vector<Method>& node_methods() {
                  sync_handler(m_validator)});
     m.push_back({"delegations", "An account's delegations and its unbonding entries.", "",
                  {{"address", address, true, "the delegator"}},
-                 R"({"type":"object","properties":{"delegations":{"type":"array","items":{"type":"object","properties":{"validator":)" +
-                     ref("Key") + R"(,"shares":{"type":"integer"},"value":)" + ref("Amount") +
-                     R"(}}},"unbonding":{"type":"array","items":{"type":"object","properties":{"validator":)" +
-                     ref("Key") + R"(,"amount":)" + ref("Amount") + R"(,"creation_height":)" + ref("Height") +
-                     R"(,"completion_height":)" + ref("Height") + "}}}}}",
+                 record_schema<DelegationsInfo>({{"unbonding.creation_height", ref("Height")},
+                                                 {"unbonding.completion_height", ref("Height")}}),
                  false, sync_handler(m_delegations)});
     m.push_back({"rewards", "An account's rewards: vested (claimable now) and locked.",
                  "`entries` lists the locked entries (an operator's commission, rewards settled when a delegation "
                  "changed) with the height they vest at; `claim` moves the vested amount to the balance.",
                  {{"address", address, true, kAddressHelp}},
-                 R"({"type":"object","properties":{"vested":)" + ref("Amount") + R"(,"locked":)" + ref("Amount") +
-                     R"(,"entries":{"type":"array","items":{"type":"object","properties":{"vest_height":)" +
-                     ref("Height") + R"(,"amount":)" + ref("Amount") + "}}}}}",
+                 record_schema<RewardsInfo>({{"entries.vest_height", ref("Height")}}),
                  false, sync_handler(m_rewards)});
     m.push_back({"reputation", "The reputation of a worker or validator key.", "",
                  {{"address", address, true, kAddressHelp}},

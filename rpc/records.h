@@ -1,6 +1,6 @@
 #pragma once
-// The task market's records as the RPC serves them (`task`, `tasks`,
-// `worker`, `workers`): core types only, each listing its fields once. The
+// Records as the RPC serves them (the node's status, the account figures,
+// delegations and rewards, validators, the task market's tasks and workers): core types only, each listing its fields once. The
 // server writes them and the clients (verity, verity-worker) read them with
 // the one codec below, which walks that list, so the two sides cannot
 // drift apart; docs/rpc.md (the method table's schemas) describes the same
@@ -37,6 +37,61 @@
 
 namespace verity::rpc {
 
+// A double-sign check in progress (`status`): heights watched of those to watch.
+struct DoubleSignCheck {
+  std::uint64_t watched = 0;
+  std::uint64_t heights = 0;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("watched", s.watched);
+    f("heights", s.heights);
+  }
+  friend bool operator==(const DoubleSignCheck&, const DoubleSignCheck&) = default;
+};
+
+// The node's view of the chain (`status`).
+struct NodeStatus {
+  std::string chain_id;
+  std::uint64_t height = 0;
+  Hash256 latest_block_hash;
+  Hash256 state_root;
+  std::uint64_t view = 0;
+  std::optional<PublicKey> validator;  // this node's consensus key, when it is in the set
+  PublicKey node_id;
+  std::string moniker;
+  std::uint64_t peers = 0;
+  std::uint64_t mempool_txs = 0;
+  std::uint64_t mempool_bytes = 0;
+  // "signing", "double-sign-check" (holding every signature: the
+  // signed-votes record was missing or older than the chain), or
+  // "not-validator".
+  std::string signing = "not-validator";
+  std::optional<DoubleSignCheck> double_sign_check;  // while checking
+  // A vote, or evidence, under this node's validator key that it did not
+  // sign was seen: another instance runs with the same key.
+  bool another_instance = false;
+  std::string version;  // the node's software version
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("chain_id", s.chain_id);
+    f("height", s.height);
+    f("latest_block_hash", s.latest_block_hash);
+    f("state_root", s.state_root);
+    f("view", s.view);
+    f("validator", s.validator);
+    f("node_id", s.node_id);
+    f("moniker", s.moniker);
+    f("peers", s.peers);
+    f("mempool_txs", s.mempool_txs);
+    f("mempool_bytes", s.mempool_bytes);
+    f("signing", s.signing);
+    f("double_sign_check", s.double_sign_check);
+    f("another_instance", s.another_instance);
+    f("version", s.version);
+  }
+  friend bool operator==(const NodeStatus&, const NodeStatus&) = default;
+};
+
 // An account's figures (`account`; its `address` and `proof` are the
 // method's own).
 struct AccountInfo {
@@ -52,6 +107,114 @@ struct AccountInfo {
     f("height", s.height);
   }
   friend bool operator==(const AccountInfo&, const AccountInfo&) = default;
+};
+
+// An account's delegations and unbonding entries (`delegations`).
+struct DelegationInfo {
+  PublicKey validator;
+  std::uint64_t shares = 0;
+  Amount value;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("validator", s.validator);
+    f("shares", s.shares);
+    f("value", s.value);
+  }
+  friend bool operator==(const DelegationInfo&, const DelegationInfo&) = default;
+};
+struct UnbondingInfo {
+  PublicKey validator;
+  Amount amount;
+  std::uint64_t creation_height = 0;
+  std::uint64_t completion_height = 0;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("validator", s.validator);
+    f("amount", s.amount);
+    f("creation_height", s.creation_height);
+    f("completion_height", s.completion_height);
+  }
+  friend bool operator==(const UnbondingInfo&, const UnbondingInfo&) = default;
+};
+struct DelegationsInfo {
+  std::vector<DelegationInfo> delegations;
+  std::vector<UnbondingInfo> unbonding;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("delegations", s.delegations);
+    f("unbonding", s.unbonding);
+  }
+  friend bool operator==(const DelegationsInfo&, const DelegationsInfo&) = default;
+};
+
+// An account's rewards (`rewards`): vested (claimable now) and locked, with
+// the locked entries of an operator's commission and settled delegations.
+struct RewardEntryInfo {
+  std::uint64_t vest_height = 0;
+  Amount amount;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("vest_height", s.vest_height);
+    f("amount", s.amount);
+  }
+  friend bool operator==(const RewardEntryInfo&, const RewardEntryInfo&) = default;
+};
+struct RewardsInfo {
+  Amount vested;
+  Amount locked;
+  std::vector<RewardEntryInfo> entries;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("vested", s.vested);
+    f("locked", s.locked);
+    f("entries", s.entries);
+  }
+  friend bool operator==(const RewardsInfo&, const RewardsInfo&) = default;
+};
+
+// A registered validator (`validators`, `validator`).
+struct ValidatorInfo {
+  PublicKey operator_address;
+  PublicKey consensus_key;
+  std::string name;
+  std::uint64_t commission_bps = 0;
+  Amount tokens;
+  std::uint64_t shares = 0;
+  bool jailed = false;
+  std::uint64_t jailed_until = 0;
+  bool banned = false;
+  bool in_set = false;        // in the set that certifies the next block
+  std::uint64_t power = 0;    // its power in that set (0 when outside)
+  // Why it has that power (contracts::validator_statuses): "active",
+  // "waiting", "not-selected", "jailed", "banned" or "below-min-stake",
+  // a sentence with the figures, what it lacks of the minimum stake, the
+  // height at whose end the next set is chosen, and the reason an unjail
+  // in the next block would fail with (empty: it would succeed).
+  std::string status;
+  std::string detail;
+  Amount missing_stake;
+  std::uint64_t next_epoch_boundary = 0;
+  std::string unjail_refusal;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("operator", s.operator_address);
+    f("consensus_key", s.consensus_key);
+    f("name", s.name);
+    f("commission_bps", s.commission_bps);
+    f("tokens", s.tokens);
+    f("shares", s.shares);
+    f("jailed", s.jailed);
+    f("jailed_until", s.jailed_until);
+    f("banned", s.banned);
+    f("in_set", s.in_set);
+    f("power", s.power);
+    f("status", s.status);
+    f("detail", s.detail);
+    f("missing_stake", s.missing_stake);
+    f("next_epoch_boundary", s.next_epoch_boundary);
+    f("unjail_refusal", s.unjail_refusal);
+  }
+  friend bool operator==(const ValidatorInfo&, const ValidatorInfo&) = default;
 };
 
 struct AssignmentInfo {
@@ -190,6 +353,8 @@ struct WorkerInfo {
 };
 
 // --- the codec ------------------------------------------------------------------
+// Writing is rpc/json_codec.h's field_json, shared with the core structs;
+// reading, strict and naming the path, is below.
 
 namespace records_detail {
 
@@ -209,34 +374,6 @@ struct is_fixed<FixedBytes<N, Tag>> : std::true_type {
 };
 template <class T>
 concept Record = requires(T& t) { T::fields(t, [](const char*, auto&) {}); };
-
-template <class T>
-rapidjson::Value write(const T& v, JsonAlloc& a) {
-  if constexpr (std::is_same_v<T, bool>) {
-    return rapidjson::Value(v);
-  } else if constexpr (std::is_same_v<T, std::uint64_t>) {
-    return rapidjson::Value(v);
-  } else if constexpr (std::is_same_v<T, std::string>) {
-    return to_json(std::string_view(v), a);
-  } else if constexpr (std::is_same_v<T, Amount>) {
-    return to_json(v, a);
-  } else if constexpr (std::is_same_v<T, Bytes>) {
-    return to_json(std::string_view(to_hex(v)), a);
-  } else if constexpr (is_fixed<T>::value) {
-    return to_json(v, a);
-  } else if constexpr (is_optional<T>::value) {
-    return v ? write(*v, a) : rapidjson::Value();
-  } else if constexpr (is_vector<T>::value) {
-    rapidjson::Value out(rapidjson::kArrayType);
-    for (const auto& x : v) out.PushBack(write(x, a), a);
-    return out;
-  } else {
-    static_assert(Record<T>, "a field type the record codec does not know");
-    rapidjson::Value o(rapidjson::kObjectType);
-    T::fields(v, [&](const char* name, const auto& field) { o.AddMember(rapidjson::StringRef(name), write(field, a), a); });
-    return o;
-  }
-}
 
 // What went wrong at `path`, for the error the caller wraps.
 struct Problem {
@@ -315,7 +452,7 @@ std::optional<Problem> read(const rapidjson::Value& v, const std::string& path, 
 // A record (or a list of records, or an optional one) as JSON.
 template <class T>
 rapidjson::Value record_to_json(const T& value, JsonAlloc& alloc) {
-  return records_detail::write(value, alloc);
+  return field_json(value, alloc);  // rpc/json_codec.h: the writer of every struct with fields()
 }
 
 // Reads what `method` answered (or its member `at`) as a T. Reason
@@ -327,6 +464,18 @@ Result<T> record_from_json(const rapidjson::Value& v, std::string_view method, s
     return make_error("rpc-bad-response", "the node's " + std::string(method) + " answer" +
                                               (p->path.empty() ? std::string(" ") : ": `" + p->path + "` ") + p->what);
   return out;
+}
+
+// Member `name` of what `method` answered, read as a T (a missing member
+// is an error, as inside a record).
+template <class T>
+Result<T> member_from_json(const rapidjson::Value& answer, const char* name, std::string_view method) {
+  const rapidjson::Value* m = member(answer, name);
+  if (!m) {
+    if constexpr (records_detail::is_optional<T>::value) return T{};
+    return make_error("rpc-bad-response", "the node's " + std::string(method) + " answer: `" + name + "` is missing");
+  }
+  return record_from_json<T>(*m, method, name);
 }
 
 }  // namespace verity::rpc

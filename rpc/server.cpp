@@ -272,7 +272,7 @@ class WsSession : public Connection, public Subscriber, public std::enable_share
     std::visit(
         [&](const auto& body) {
           using T = std::decay_t<decltype(body)>;
-          T::fields(body, [&](const char*, const auto& field) {
+          T::fields(body, [&](const char*, const auto& field, auto...) {
             if constexpr (std::is_same_v<std::decay_t<decltype(field)>, PublicKey>) found = found || field == account;
           });
         },

@@ -51,8 +51,10 @@ Result<std::optional<T>> load(const KvStore& store, const Bytes& key) {
 // index locate it).
 struct TxLocation {
   Receipt receipt;
-  void encode(Writer& w) const { receipt.encode(w); }
-  static TxLocation decode(Reader& r) { return {Receipt::decode(r)}; }
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("receipt", s.receipt);
+  }
 };
 
 void put_state_changes(WriteBatch& batch, const std::vector<StateUpdate>& changes) {
@@ -75,20 +77,6 @@ Hash256 execution_key(const Block& block) {
 }
 
 }  // namespace
-
-void ChainTip::encode(Writer& w) const {
-  w.varint(height);
-  w.fixed(block_hash);
-  w.fixed(state_root);
-}
-
-ChainTip ChainTip::decode(Reader& r) {
-  ChainTip t;
-  t.height = r.varint();
-  t.block_hash = r.fixed<32, HashTag>();
-  t.state_root = r.fixed<32, HashTag>();
-  return t;
-}
 
 // The state-map nodes the chain keeps in memory (state/state_map.h): at
 // most about 40 MB, and the top of the tree of a far larger state.
@@ -214,7 +202,7 @@ Status Chain::commit(const Block& block, const CommitCertificate& cert) {
     Writer w;  // TxLocation's encoding is its receipt's
     for (const auto& receipt : executed_.receipts) {
       w.clear();
-      receipt.encode(w);
+      encode_field(w, receipt);
       batch.put(tx_key(receipt.tx_id), w.data());
     }
   }

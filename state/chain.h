@@ -29,8 +29,12 @@ struct ChainTip {
   std::uint64_t height = 0;  // 0: only genesis
   Hash256 block_hash;        // genesis hash at height 0
   Hash256 state_root;
-  void encode(Writer& w) const;
-  static ChainTip decode(Reader& r);
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("height", s.height);
+    f("block_hash", s.block_hash);
+    f("state_root", s.state_root);
+  }
   friend bool operator==(const ChainTip&, const ChainTip&) = default;
 };
 

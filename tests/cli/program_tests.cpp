@@ -1,4 +1,4 @@
-#define BOOST_TEST_MODULE cli_tests
+#define BOOST_TEST_MODULE program_tests
 #include <boost/test/unit_test.hpp>
 
 #include <sstream>

@@ -11,6 +11,7 @@
 #include "client/client.h"
 #include "cli/keystore.h"
 #include "rpc/json_codec.h"
+#include "rpc/records.h"
 #include "tests/chain_support.h"
 #include "tests/fake_rpc_server.h"
 #include "tests/test_support.h"
@@ -64,6 +65,13 @@ const std::string kChain = "verity-test-1";
 // A devnet-like node: genesis names alice (at her insecure key), mallory
 // (at some other key) and a validator; it accepts or rejects transactions
 // as `on_tx` says and records them.
+// A `status` answer as a node writes it (the record's own codec).
+std::string status_json(const rpc::NodeStatus& st) {
+  rapidjson::Document d;
+  static_cast<rapidjson::Value&>(d) = rpc::record_to_json(st, d.GetAllocator());
+  return rpc::json_string(d);
+}
+
 struct FakeNode {
   std::vector<Transaction> sent;
   std::uint64_t next_nonce = 7;
@@ -88,8 +96,12 @@ struct FakeNode {
 
   std::string handle(const std::string& method, const rapidjson::Value& params, const std::string& id) {
     if (method == "status" && !status_result.empty()) return FakeRpcServer::result(id, status_result);
-    if (method == "status")
-      return FakeRpcServer::result(id, "{\"chain_id\":\"" + kChain + "\",\"height\":4,\"validator\":null}");
+    if (method == "status") {
+      rpc::NodeStatus st;
+      st.chain_id = kChain;
+      st.height = 4;
+      return FakeRpcServer::result(id, status_json(st));
+    }
     if (method == "genesis")
       return FakeRpcServer::result(
           id, "{\"chain_id\":\"" + kChain + "\",\"params\":{\"max_task_fuel\":10000000000,"
@@ -309,9 +321,13 @@ BOOST_AUTO_TEST_CASE(status_says_when_the_node_does_not_sign) {
   BOOST_TEST(plain.code == 0, plain.err);
   BOOST_TEST(!contains(plain.out, "NOT SIGNING"));
   BOOST_TEST(!contains(plain.out, "another instance"));
-  node.status_result = "{\"chain_id\":\"" + kChain +
-                       "\",\"height\":9,\"validator\":null,\"signing\":\"double-sign-check\","
-                       "\"double_sign_check\":{\"watched\":2,\"heights\":5},\"another_instance\":true}";
+  rpc::NodeStatus st;
+  st.chain_id = kChain;
+  st.height = 9;
+  st.signing = "double-sign-check";
+  st.double_sign_check = rpc::DoubleSignCheck{2, 5};
+  st.another_instance = true;
+  node.status_result = status_json(st);
   auto held = h.run({"status", "--rpc", node.url()});
   BOOST_TEST(held.code == 0, held.err);
   BOOST_TEST(contains(held.out, "NOT SIGNING: double-sign check, 2 of 5 heights watched"));
@@ -501,10 +517,15 @@ BOOST_AUTO_TEST_CASE(validators_prints_why_each_has_its_power) {
   Harness h;
   auto entry = [](const std::string& name, const std::string& status, const std::string& power,
                   const std::string& detail) {
-    return "{\"operator\":\"" + SecretKey::derive_insecure(name).public_key().hex() + "\",\"name\":\"" + name +
-           "\",\"tokens\":\"1000\",\"power\":" + power + ",\"commission_bps\":0,\"status\":\"" + status +
+    // Every field a node writes (rpc/records.h, ValidatorInfo): the client reads the record strictly.
+    return "{\"operator\":\"" + SecretKey::derive_insecure(name).public_key().hex() + "\",\"consensus_key\":\"" +
+           SecretKey::derive_insecure(name + "-consensus").public_key().hex() + "\",\"name\":\"" + name +
+           "\",\"tokens\":\"1000\",\"shares\":1000,\"jailed\":" + (status == "jailed" ? "true" : "false") +
+           ",\"banned\":" + (status == "banned" ? "true" : "false") + ",\"in_set\":" +
+           (status == "active" ? "true" : "false") + ",\"power\":" + power +
+           ",\"commission_bps\":0,\"status\":\"" + status +
            "\",\"jailed_until\":1234,\"missing_stake\":\"5000\",\"next_epoch_boundary\":1300,\"detail\":\"" +
-           detail + "\"}";
+           detail + "\",\"unjail_refusal\":\"\"}";
   };
   node.validators_result = "{\"height\":1200,\"validators\":[" +
                            entry("busy", "active", "1000", "in the set that certifies the next block, with power 1000") +
@@ -520,6 +541,11 @@ BOOST_AUTO_TEST_CASE(validators_prints_why_each_has_its_power) {
   BOOST_TEST(contains(r.out, "banned\n  banned\n"), r.out);
   BOOST_TEST(contains(r.out, "active\n"), r.out);
   BOOST_TEST(!contains(r.out, "with power 1000"), r.out);  // an active validator needs no explanation
+  // An answer the client cannot read is an error naming the field, not a table of blanks.
+  node.validators_result = "{\"height\":1200,\"validators\":[{\"operator\":\"zz\"}]}";
+  r = h.run({"validators", "--rpc", node.url()});
+  BOOST_TEST(r.code == 1);
+  BOOST_TEST(contains(r.err, "the node's validators answer: `validators[0].operator` is not 64 hex digits"), r.err);
 }
 
 BOOST_AUTO_TEST_CASE(wait_reports_receipts_and_failed_ones_exit_1) {

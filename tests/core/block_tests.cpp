@@ -144,7 +144,7 @@ BOOST_FIXTURE_TEST_CASE(block_round_trip_and_body_check, Fixture) {
   // The list's hash is tagged_hash("verity/evidence-list", varint(1) || evidence).
   Writer list;
   list.varint(1);
-  with_evidence.evidence[0].encode(list);
+  list.raw(encode(with_evidence.evidence[0]));
   BOOST_TEST(with_evidence.header.evidence_hash == tagged_hash(Domain::evidence_list, list.data()));
   BOOST_TEST(domain_tag(Domain::evidence_list) == "verity/evidence-list");
 

@@ -40,5 +40,21 @@ for exe in "$@"; do
   [ "$rc" = 2 ] || bad "$name ${args[*]} exited $rc, not 2"
   case "$err" in *"given twice"*) ;; *) bad "$name ${args[*]}: no 'given twice' in: $err" ;; esac
 done
+# Each links only what it uses (docs/layout.md): the client carries no
+# sandbox, store, server or node, the worker no store, server or node.
+if command -v nm >/dev/null; then
+  for exe in "$@"; do
+    name=$(basename "$exe")
+    case $name in
+      verity) forbidden='wabt::|leveldb::|verity::node::|verity::rpc::Server::' ;;
+      verity-worker) forbidden='leveldb::|verity::node::|verity::rpc::Server::|verity::client::Session' ;;
+      *) continue ;;
+    esac
+    found=$(nm -C "$exe" | grep -E -c "$forbidden")
+    [ "$found" = 0 ] || bad "$name links $found symbols it should not ($forbidden)"
+  done
+else
+  echo "note: nm is not installed (binutils): what each binary links is not checked"
+fi
 [ $fail = 0 ] && echo "ok: $# executables, $checked commands"
 exit $fail

@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE records_tests
 #include <boost/test/unit_test.hpp>
 
+#include "rpc/record_schema.h"
 #include "rpc/records.h"
 
 using namespace verity;
@@ -129,4 +130,22 @@ BOOST_AUTO_TEST_CASE(optionals_may_be_null_or_absent_and_unknown_members_are_ign
   auto absent = decode<TaskInfo>(replace(without, ",\"result\":null", ""));
   BOOST_REQUIRE(absent);
   BOOST_TEST(!absent->result.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_schema_follows_the_fields_and_their_refinements) {
+  BOOST_TEST(record_schema<AccountInfo>() ==
+             R"({"type":"object","properties":{"balance":{"$ref":"#/components/schemas/Amount"},"nonce":{"type":"integer"},)"
+             R"("next_nonce":{"type":"integer"},"height":{"type":"integer"}}})");
+  // A refinement replaces the schema at its path, also inside an optional
+  // record and a list; the rest keeps its type's schema.
+  const std::string task = record_schema<TaskInfo>({{"round.kind", R"({"enum":["first"]})"},
+                                                    {"round.assignments.worker", R"({"const":"w"})"},
+                                                    {"audits", R"({"minimum":0})"}});
+  BOOST_TEST(task.find(R"("round":{"oneOf":[{"type":"null"},{"type":"object","properties":{"kind":{"enum":["first"]},)") !=
+             std::string::npos, task);
+  BOOST_TEST(task.find(R"("assignments":{"type":"array","items":{"type":"object","properties":{"worker":{"const":"w"},)") !=
+             std::string::npos, task);
+  BOOST_TEST(task.find(R"("majority":{"type":"array","items":{"$ref":"#/components/schemas/Key"}})") != std::string::npos,
+             task);
+  BOOST_TEST(task.ends_with(R"("audits":{"minimum":0}}})"), task);
 }

@@ -1,4 +1,4 @@
-#define BOOST_TEST_MODULE worker_loop_tests
+#define BOOST_TEST_MODULE daemon_tests
 #include <boost/test/unit_test.hpp>
 
 // verity-worker's loop against a stand-in node: it trusts nothing it can

@@ -1,5 +1,6 @@
 #include "worker/daemon/loop.h"
 #include "worker/daemon/exec.h"
+#include "worker/daemon/planner.h"
 
 #include <sys/random.h>
 
@@ -82,11 +83,6 @@ std::string str_of(const Json& v, const char* name) {
   return {};
 }
 
-std::string outcome_text(std::uint64_t n) {
-  auto known = outcome_name_of(n);
-  return known ? std::string(*known) : "outcome " + std::to_string(n);
-}
-
 std::string now_text() {
   auto t = std::chrono::system_clock::now();
   std::time_t s = std::chrono::system_clock::to_time_t(t);
@@ -132,27 +128,6 @@ Status write_atomic(const fs::path& path, const std::string& text) {
   if (ec) return local_error("io", "cannot rename " + tmp.string() + ": " + ec.message());
   return {};
 }
-
-// What the worker remembers of a task it ran, before it commits.
-struct TaskState {
-  std::uint64_t task = 0;
-  std::uint64_t assigned_height = 0;  // the round it ran for
-  std::uint64_t outcome = 0;
-  std::uint64_t exit_code = 0;
-  std::uint64_t fuel_used = 0;
-  Bytes output;
-  Hash256 salt;
-  template <class Self, class F>
-  static void fields(Self& s, F&& f) {
-    f("task", s.task);
-    f("assigned_height", s.assigned_height);
-    f("outcome", s.outcome);
-    f("exit_code", s.exit_code);
-    f("fuel_used", s.fuel_used);
-    f("output", s.output);
-    f("salt", s.salt);
-  }
-};
 
 // HOME/tasks/ID.json: one JSON object, by the record codec the RPC uses.
 std::string encode_state(const TaskState& s) {
@@ -499,7 +474,64 @@ class Worker {
     return false;
   }
 
-  // One step of a task's life; false once the worker is done with it.
+  // Runs task `t`'s module for the round assigned at `assigned_height` and
+  // persists the result with a fresh salt (before any commitment is sent).
+  // nullopt when there is nothing to commit yet; the next step tries again.
+  std::optional<TaskState> run(const rpc::TaskInfo& t, std::uint64_t assigned_height, const std::string& name) {
+    const std::uint64_t id = t.id;
+    auto wasm = module_bytes(t.module_hash);
+    if (!wasm) {
+      warn("module:" + std::to_string(id), name + ": not running it: " + wasm.error().to_string());
+      return std::nullopt;
+    }
+    worker::SandboxLimits limits;
+    limits.fuel = t.fuel;
+    limits.max_stdout = kRevealOutputCap;
+    auto started = Clock::now();
+    worker::EngineConfig engine;
+    engine.engine = opt_.engine;
+    engine.aot_cache_dir = (opt_.home / "aot-cache").string();
+    // A module's first task runs on interp while it compiles: the commit
+    // window is sized for interp's speed, not for a compile.
+    engine.compile_in_background = true;
+    worker::SandboxResult r = worker::run_task(*wasm, t.input, {}, limits, task_sandbox_seed(chain_id_, id), engine);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+    if (r.outcome == worker::Outcome::engine_failed) {
+      // Not a result of the task: never committed. The next step tries again.
+      warn("engine:" + std::to_string(id), name + ": the " + std::string(worker::engine_name(engine.engine)) +
+                                               " engine failed, not committing: " + r.detail);
+      return std::nullopt;
+    }
+    // Every outcome is a result, out-of-fuel included: committed like any other.
+    TaskState s = record_run(id, assigned_height, static_cast<std::uint64_t>(r.outcome), r.exit_code, r.fuel_used,
+                             r.stdout_bytes, random_salt(), opt_.byzantine);
+    say(name + ": ran: " + std::string(worker::outcome_name(r.outcome)) + ", exit " + std::to_string(r.exit_code) +
+        ", fuel " + std::to_string(r.fuel_used) + ", " + std::to_string(r.stdout_bytes.size()) + " bytes out, " +
+        std::to_string(ms) + " ms on " + std::string(worker::engine_name(r.engine)) +
+        (r.detail.empty() ? "" : " (" + r.detail + ")") + (opt_.byzantine ? " [byzantine: output altered]" : ""));
+    if (auto st = write_atomic(state_path(id), encode_state(s)); !st) {
+      say(name + ": cannot persist the result (" + st.error().to_string() + "); not committing");
+      return std::nullopt;
+    }
+    return s;
+  }
+
+  // Sends a commitment or a reveal (`what`) unless one is pending
+  // (may_send), and remembers it in `sent`.
+  void send_once(std::map<std::uint64_t, Sent>& sent, std::uint64_t id, const std::string& name, Payload payload,
+                 const char* what, const std::string& done) {
+    if (!may_send(sent, id, name)) return;
+    if (auto st = send(std::move(payload)); !st) {
+      say(name + ": " + what + " failed: " + st.error().to_string());
+      sent[id] = Sent{Clock::now() - kResendAfter + std::chrono::seconds(1), ""};
+      return;
+    }
+    sent[id] = Sent{Clock::now(), last_tx_};
+    say(name + ": " + done + " (tx " + last_tx_ + ")");
+  }
+
+  // One step of a task's life; false once the worker is done with it. The
+  // decisions are worker/daemon/planner.h's; this is their I/O.
   bool step(std::uint64_t id) {
     const std::string name = "task " + std::to_string(id);
     auto answer = node_.task(id);
@@ -519,150 +551,57 @@ class Worker {
       return true;
     }
     const rpc::TaskInfo& t = **answer;
-    auto state = load_state(id);
-    const rpc::AssignmentInfo* mine = nullptr;
-    if (t.round)
+    PlanInput in{t, me_key_, chain_id_, load_state(id), commit_sent_.count(id) + reveal_sent_.count(id) > 0,
+                 std::nullopt, kSandboxMeteringVersion};
+    // The height decides whether a commitment is too late and whether
+    // reveals are open: asked while this worker has something to send.
+    auto assigned_to_me = [&] {
+      if (!t.round || t.round->assigned_height == 0) return false;
       for (const auto& a : t.round->assignments)
-        if (a.worker == me_key_) mine = &a;
-    const std::uint64_t assigned_height = t.round ? t.round->assigned_height : 0;
-
-    if (!t.round || !mine || (state && state->assigned_height != assigned_height)) {
-      if (state || commit_sent_.count(id) || reveal_sent_.count(id)) {
-        std::string line = name + ": ";
-        if (t.status == "settled") {
-          const rpc::TaskResultInfo& res = *t.result;
-          const bool in_majority = std::find(res.majority.begin(), res.majority.end(), me_key_) != res.majority.end();
-          line += "settled: " + outcome_text(res.outcome) + ", fuel " + std::to_string(res.fuel_used) + ", result " +
-                  res.result_hash.hex() +
-                  (in_majority ? " (agreed: rewarded)" : " (this worker was not in the majority)");
-        } else if (t.status == "failed") {
-          line += "failed: " + t.failure;
-        } else {
-          line += "round ended without this worker (" + t.status + ")";
-        }
-        say(line);
-        auto w = node_.worker(me_key_);
-        if (w && *w)
-          say("worker: stake " + (*w)->stake.to_string() + ", reputation " + std::to_string((*w)->reputation) +
-              " ppm, agreed " + std::to_string((*w)->agreed) + ", outvoted " + std::to_string((*w)->outvoted) +
-              ", missed " + std::to_string((*w)->missed));
-      }
-      forget(id);
-      return t.round && mine;  // a new round for us: keep it
+        if (a.worker == me_key_) return !a.revealed;
+      return false;
+    };
+    if (assigned_to_me()) in.height = height();
+    Plan p = plan_task(in);
+    if (p.kind == Plan::Kind::run) {
+      if (announced_.insert(id).second) say(name + ": " + p.log);
+      auto ran = run(t, p.assigned_height, name);
+      if (!ran) return true;
+      in.state = std::move(*ran);
+      in.height = height();  // a run takes time: the deadline is checked against the height after it
+      p = plan_task(in);
     }
-    if (assigned_height == 0) return true;
-    const rpc::RoundInfo& round = *t.round;
-
-    if (!mine->committed) {
-      if (!state) {
-        if (announced_.insert(id).second)
-          say(name + ": assigned (round " + round.kind + ", commit by height " + std::to_string(round.commit_deadline) +
-              ", reveal by " + std::to_string(round.reveal_deadline) + ")");
-        if (t.metering_version != kSandboxMeteringVersion) {
-          warn("metering:" + std::to_string(id),
-               name + ": metered by version " + std::to_string(t.metering_version) + ", and this worker's sandbox by " +
-                   std::to_string(kSandboxMeteringVersion) + ": not running it (its fuel would not be the task's)");
-          return true;
+    switch (p.kind) {
+      case Plan::Kind::end:
+        if (!p.log.empty()) say(name + ": " + p.log);
+        if (p.report) {
+          auto w = node_.worker(me_key_);
+          if (w && *w)
+            say("worker: stake " + (*w)->stake.to_string() + ", reputation " + std::to_string((*w)->reputation) +
+                " ppm, agreed " + std::to_string((*w)->agreed) + ", outvoted " + std::to_string((*w)->outvoted) +
+                ", missed " + std::to_string((*w)->missed));
         }
-        auto wasm = module_bytes(t.module_hash);
-        if (!wasm) {
-          warn("module:" + std::to_string(id), name + ": not running it: " + wasm.error().to_string());
-          return true;
-        }
-        worker::SandboxLimits limits;
-        limits.fuel = t.fuel;
-        limits.max_stdout = kRevealOutputCap;
-        auto started = Clock::now();
-        worker::EngineConfig engine;
-        engine.engine = opt_.engine;
-        engine.aot_cache_dir = (opt_.home / "aot-cache").string();
-        // A module's first task runs on interp while it compiles: the commit
-        // window is sized for interp's speed, not for a compile.
-        engine.compile_in_background = true;
-        worker::SandboxResult r = worker::run_task(*wasm, t.input, {}, limits, task_sandbox_seed(chain_id_, id), engine);
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
-        if (r.outcome == worker::Outcome::engine_failed) {
-          // Not a result of the task: never committed. The next step tries again.
-          warn("engine:" + std::to_string(id), name + ": the " + std::string(worker::engine_name(engine.engine)) +
-                                                   " engine failed, not committing: " + r.detail);
-          return true;
-        }
-        // Every outcome is a result, out-of-fuel included: committed like any other.
-        TaskState s;
-        s.task = id;
-        s.assigned_height = assigned_height;
-        s.outcome = static_cast<std::uint64_t>(r.outcome);
-        s.exit_code = r.exit_code;
-        s.fuel_used = r.fuel_used;
-        s.output = r.stdout_bytes;
-        if (s.output.size() > kRevealOutputCap) s.output.resize(kRevealOutputCap);
-        if (opt_.byzantine) {
-          if (s.output.empty())
-            s.output.push_back('!');
-          else
-            s.output[0] ^= 0x01;
-        }
-        s.salt = random_salt();
-        say(name + ": ran: " + std::string(worker::outcome_name(r.outcome)) + ", exit " +
-            std::to_string(r.exit_code) + ", fuel " + std::to_string(r.fuel_used) + ", " +
-            std::to_string(r.stdout_bytes.size()) + " bytes out, " + std::to_string(ms) + " ms on " +
-            std::string(worker::engine_name(r.engine)) +
-            (r.detail.empty() ? "" : " (" + r.detail + ")") + (opt_.byzantine ? " [byzantine: output altered]" : ""));
-        if (auto st = write_atomic(state_path(id), encode_state(s)); !st) {
-          say(name + ": cannot persist the result (" + st.error().to_string() + "); not committing");
-          return true;
-        }
-        state = s;
-      }
-      auto h = height();
-      if (h && *h > round.commit_deadline) {
-        warn("commit-missed:" + std::to_string(id), name + ": commit deadline " +
-                                                        std::to_string(round.commit_deadline) +
-                                                        " passed before the commitment landed");
+        forget(id);
+        return p.keep;
+      case Plan::Kind::refuse_metering:
+        warn("metering:" + std::to_string(id), name + ": " + p.log);
         return true;
-      }
-      if (!may_send(commit_sent_, id, name)) return true;
-      Hash256 rh = task_result_hash(state->outcome, state->exit_code, state->fuel_used, state->output);
-      CommitResult c;
-      c.task = id;
-      c.commitment = task_commitment(chain_id_, id, rh, state->salt, key_.public_key());
-      if (auto st = send(c); !st) {
-        say(name + ": commit_result failed: " + st.error().to_string());
-        commit_sent_[id] = Sent{Clock::now() - kResendAfter + std::chrono::seconds(1), ""};
+      case Plan::Kind::commit_missed:
+        warn("commit-missed:" + std::to_string(id), name + ": " + p.log);
         return true;
-      }
-      commit_sent_[id] = Sent{Clock::now(), last_tx_};
-      say(name + ": committed " + rh.hex() + " (tx " + last_tx_ + ")");
-      return true;
+      case Plan::Kind::salt_lost:
+        warn("lost:" + std::to_string(id), name + ": " + p.log + " (" + state_path(id).string() + ")");
+        return true;
+      case Plan::Kind::commit:
+        send_once(commit_sent_, id, name, *p.payload, "commit_result", p.log);
+        return true;
+      case Plan::Kind::reveal:
+        send_once(reveal_sent_, id, name, *p.payload, "reveal_result", p.log);
+        return true;
+      case Plan::Kind::wait:
+      case Plan::Kind::run:  // a run that gave a result is planned again above
+        return true;
     }
-
-    if (mine->revealed) return true;  // wait for the settlement
-    if (!state) {
-      warn("lost:" + std::to_string(id),
-           name + ": committed but the salt is lost (" + state_path(id).string() + "); cannot reveal");
-      return true;
-    }
-    const bool all_committed = std::all_of(round.assignments.begin(), round.assignments.end(),
-                                           [](const rpc::AssignmentInfo& a) { return a.committed; });
-    if (!all_committed) {
-      auto h = height();
-      if (!h || *h <= round.commit_deadline) return true;  // reveals not open yet
-    }
-    if (!may_send(reveal_sent_, id, name)) return true;
-    RevealResult rv;
-    rv.task = id;
-    rv.outcome = state->outcome;
-    rv.exit_code = state->exit_code;
-    rv.fuel_used = state->fuel_used;
-    rv.output.bytes = state->output;
-    rv.salt = state->salt;
-    if (auto st = send(rv); !st) {
-      say(name + ": reveal_result failed: " + st.error().to_string());
-      reveal_sent_[id] = Sent{Clock::now() - kResendAfter + std::chrono::seconds(1), ""};
-      return true;
-    }
-    reveal_sent_[id] = Sent{Clock::now(), last_tx_};
-    say(name + ": revealed (tx " + last_tx_ + ")");
     return true;
   }
 
