@@ -10,7 +10,7 @@
 
 #include <boost/asio/ip/address.hpp>
 
-#include "node/p2p.h"  // parse_peer_address
+#include "node/p2p_wire.h"  // parse_peer_address
 
 namespace verity::node {
 

@@ -2,10 +2,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
-#include <openssl/x509.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -22,7 +19,7 @@
 #include <boost/asio/write.hpp>
 
 #include "core/transaction.h"  // kMaxChainIdBytes
-#include "core/host_port.h"
+#include "node/p2p_tls.h"
 
 namespace verity::node {
 
@@ -30,180 +27,6 @@ namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
-
-// ---------------------------------------------------------------- addresses
-
-std::string PeerAddress::to_string() const {
-  std::string out;
-  if (node_key) out = node_key->hex() + "@";
-  out += host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  return out + ":" + std::to_string(port);
-}
-
-Result<PeerAddress> parse_peer_address(std::string_view text) {
-  const std::string original(text);
-  auto bad = [&](const std::string& why) { return make_error("bad-peer-address", "'" + original + "': " + why); };
-  PeerAddress a;
-  std::string_view s = text;
-  if (auto at = s.find('@'); at != std::string_view::npos) {
-    auto key = PublicKey::from_hex(s.substr(0, at));
-    if (!key) return bad("the node key is not 64 hex digits");
-    if (!is_valid_public_key(*key)) return bad("the node key is not a valid public key");
-    a.node_key = *key;
-    s = s.substr(at + 1);
-  }
-  auto hp = parse_host_port(s);
-  if (!hp) return bad(hp.error().detail);
-  a.host = std::move(hp->host);
-  a.port = hp->port;
-  return a;
-}
-
-// ---------------------------------------------------------------- wire
-
-namespace p2p {
-
-Hash256 handshake_digest(std::string_view chain_id, Role role, const Ekm& ekm) {
-  Writer w;
-  w.string(chain_id);
-  w.u8(static_cast<std::uint8_t>(role));
-  w.raw(ByteView(ekm.data(), ekm.size()));
-  return tagged_hash(Domain::peer_handshake, w.data());
-}
-
-void Hello::encode(Writer& w) const {
-  w.varint(version);
-  w.string(chain_id);
-  w.fixed(node_key);
-  w.varint(listen_port);
-  w.boolean(validator_key.has_value());
-  if (validator_key) {
-    w.fixed(*validator_key);
-    w.fixed(validator_signature);
-  }
-  w.fixed(node_signature);
-}
-
-Hello Hello::decode(Reader& r) {
-  Hello h;
-  h.version = r.varint();
-  h.chain_id = r.string(kMaxChainIdBytes);
-  h.node_key = r.fixed<32, PublicKeyTag>();
-  std::uint64_t port = r.varint();
-  if (port > 65535) r.fail("bad-hello-port", "listen port " + std::to_string(port));
-  h.listen_port = static_cast<std::uint16_t>(port);
-  if (r.boolean()) {
-    h.validator_key = r.fixed<32, PublicKeyTag>();
-    h.validator_signature = r.fixed<64, SignatureTag>();
-  }
-  h.node_signature = r.fixed<64, SignatureTag>();
-  return h;
-}
-
-Hello make_hello(std::string_view chain_id, Role role, const Ekm& ekm, const SecretKey& node_key,
-                 const std::optional<SecretKey>& validator_key, std::uint16_t listen_port) {
-  Hash256 digest = handshake_digest(chain_id, role, ekm);
-  Hello h;
-  h.chain_id = std::string(chain_id);
-  h.node_key = node_key.public_key();
-  h.listen_port = listen_port;
-  if (validator_key) {
-    h.validator_key = validator_key->public_key();
-    h.validator_signature = validator_key->sign(digest);
-  }
-  h.node_signature = node_key.sign(digest);
-  return h;
-}
-
-Status verify_hello(const Hello& hello, std::string_view chain_id, Role sender_role, const Ekm& ekm) {
-  if (hello.version != kProtocolVersion)
-    return make_error("protocol-version-mismatch", "peer speaks version " + std::to_string(hello.version) +
-                                                       ", we speak " + std::to_string(kProtocolVersion));
-  if (hello.chain_id != chain_id) return make_error("wrong-chain-id", "peer is on chain '" + hello.chain_id + "'");
-  Hash256 digest = handshake_digest(chain_id, sender_role, ekm);
-  if (!verify_signature(hello.node_key, digest, hello.node_signature))
-    return make_error("bad-hello-signature", "node key " + hello.node_key.hex());
-  if (hello.validator_key && !verify_signature(*hello.validator_key, digest, hello.validator_signature))
-    return make_error("bad-validator-signature", "validator key " + hello.validator_key->hex());
-  return {};
-}
-
-Bytes encode_frame(std::uint8_t type, ByteView body) {
-  const std::size_t len = body.size() + 1;
-  Bytes out(kFrameHeaderBytes + len);
-  out[0] = static_cast<std::uint8_t>(len >> 24);
-  out[1] = static_cast<std::uint8_t>(len >> 16);
-  out[2] = static_cast<std::uint8_t>(len >> 8);
-  out[3] = static_cast<std::uint8_t>(len);
-  out[4] = type;
-  std::copy(body.begin(), body.end(), out.begin() + kFrameHeaderBytes + 1);
-  return out;
-}
-
-namespace {
-std::string openssl_errors() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "no OpenSSL error" : out;
-}
-}  // namespace
-
-Result<std::shared_ptr<ssl::context>> make_tls_context() {
-  auto fail = [](const std::string& what) { return local_error("tls-setup-failed", what + ": " + openssl_errors()); };
-  std::shared_ptr<ssl::context> ctx;
-  try {
-    ctx = std::make_shared<ssl::context>(ssl::context::tls);
-  } catch (const std::exception& e) {
-    return local_error("tls-setup-failed", e.what());
-  }
-  SSL_CTX* h = ctx->native_handle();
-  if (SSL_CTX_set_min_proto_version(h, TLS1_3_VERSION) != 1 || SSL_CTX_set_max_proto_version(h, TLS1_3_VERSION) != 1)
-    return fail("cannot restrict the protocol to TLS 1.3");
-  // No resumption: every link runs a full handshake and gets fresh keying
-  // material, and no ticket state lingers.
-  SSL_CTX_set_options(h, SSL_OP_NO_TICKET | SSL_OP_NO_COMPRESSION);
-  SSL_CTX_set_num_tickets(h, 0);
-  SSL_CTX_set_session_cache_mode(h, SSL_SESS_CACHE_OFF);
-  // Certificates are never checked: the Hello authenticates the peer.
-  SSL_CTX_set_verify(h, SSL_VERIFY_NONE, nullptr);
-
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"),
-                                                          EVP_PKEY_free);
-  if (!key) return fail("Ed25519 key generation");
-  std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), X509_free);
-  if (!cert) return fail("X509_new");
-  std::random_device rd;
-  std::uint64_t serial = ((std::uint64_t{rd()} << 32) | rd()) & 0x7fffffffffffffffULL;
-  X509_NAME* name = X509_get_subject_name(cert.get());
-  const auto* cn = reinterpret_cast<const unsigned char*>("verity-p2p");
-  if (X509_set_version(cert.get(), X509_VERSION_3) != 1 ||
-      ASN1_INTEGER_set_uint64(X509_get_serialNumber(cert.get()), serial | 1) != 1 ||
-      !X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600) ||
-      !X509_gmtime_adj(X509_getm_notAfter(cert.get()), 10L * 366 * 24 * 3600) ||
-      X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, cn, -1, -1, 0) != 1 ||
-      X509_set_issuer_name(cert.get(), name) != 1 || X509_set_pubkey(cert.get(), key.get()) != 1)
-    return fail("building the certificate");
-  if (X509_sign(cert.get(), key.get(), nullptr) <= 0) return fail("signing the certificate");
-  if (SSL_CTX_use_certificate(h, cert.get()) != 1 || SSL_CTX_use_PrivateKey(h, key.get()) != 1 ||
-      SSL_CTX_check_private_key(h) != 1)
-    return fail("installing the certificate");
-  return ctx;
-}
-
-Result<Ekm> export_keying_material(void* ssl_handle) {
-  Ekm out{};
-  if (SSL_export_keying_material(static_cast<SSL*>(ssl_handle), out.data(), out.size(), kExporterLabel.data(),
-                                 kExporterLabel.size(), nullptr, 0, 0) != 1)
-    return local_error("tls-exporter-failed", openssl_errors());
-  return out;
-}
-
-}  // namespace p2p
 
 // ---------------------------------------------------------------- transport
 
@@ -231,17 +54,6 @@ void set_socket_options(tcp::socket& s) {
 bool is_remote_close(const error_code& ec) {
   return ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
          ec == asio::error::connection_aborted || ec == ssl::error::stream_truncated;
-}
-
-// A decoded Hello, telling a newer protocol apart from garbage.
-Result<p2p::Hello> decode_hello(ByteView payload) {
-  auto hello = decode_exact<p2p::Hello>(payload);
-  if (hello) return hello;
-  Reader r(payload);
-  std::uint64_t version = r.varint();
-  if (r.ok() && version != p2p::kProtocolVersion)
-    return make_error("protocol-version-mismatch", "peer speaks version " + std::to_string(version));
-  return make_error("bad-hello", hello.error().to_string());
 }
 
 struct Slot {
@@ -580,7 +392,7 @@ void P2P::Impl::on_tls(const ConnPtr& c, const error_code& ec) {
 }
 
 void P2P::Impl::on_hello(const ConnPtr& c, ByteView payload) {
-  auto hello = decode_hello(payload);
+  auto hello = p2p::decode_hello(payload);
   if (!hello) return close(c, Close::dropped, hello.error().reason, hello.error().detail);
   c->info.node_key = hello->node_key;  // for the logs, even if it fails below
   auto sender = c->outbound ? p2p::Role::listener : p2p::Role::dialer;

@@ -11,7 +11,7 @@
 #include "consensus/messages.h"
 #include "core/transaction.h"
 #include "node/node.h"
-#include "node/p2p.h"
+#include "node/p2p_wire.h"
 #include "tests/fuzz/fuzz.h"
 
 using namespace verity;

@@ -25,7 +25,7 @@
 #include "core/genesis.h"
 #include "core/transaction.h"
 #include "node/node.h"
-#include "node/p2p.h"
+#include "node/p2p_wire.h"
 #include "rpc/genesis_json.h"
 #include "rpc/json_codec.h"
 #include "rpc/methods.h"

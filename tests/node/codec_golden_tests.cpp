@@ -33,7 +33,7 @@
 #include "core/transaction.h"
 #include "core/validator_set.h"
 #include "core/vote.h"
-#include "node/p2p.h"
+#include "node/p2p_wire.h"
 #include "state/chain.h"
 
 using namespace verity;

@@ -18,6 +18,7 @@
 #include <boost/asio/ssl.hpp>
 
 #include "node/p2p.h"
+#include "node/p2p_tls.h"
 #include "test_support.h"
 
 using namespace verity;
