@@ -493,6 +493,11 @@ Output Engine::on_ready() {
 
 bool Engine::awaiting_own_proposal() const {
   if (safety_ahead_ || vc_target_ != 0 || proposal()) return false;
+  // A replica the double-sign guard holds (or will hold at its first vote,
+  // see can_sign) proposes nothing: there is nothing to wait for. (Its node
+  // polled ready_to_propose in a loop, at once each time, found by
+  // tests/node/node_simulation.cpp.)
+  if (held_ || (guard_pending() && height_ > record_height_ + 1)) return false;
   auto it = set_cache_.find(height_);
   if (it == set_cache_.end()) return false;
   return primary(*it->second, height_, view_) == key_.public_key();

@@ -368,6 +368,7 @@ BOOST_FIXTURE_TEST_CASE(a_stale_record_holds_votes_until_released, Fixture) {
   BOOST_TEST(engine->signing_held());
   BOOST_TEST(engine->guard_pending());
   BOOST_TEST(sent(out).empty());  // no proposal
+  BOOST_TEST(!engine->awaiting_own_proposal());  // nor a wait for one: its node would poll for ever
   // It follows a view change's quorum like everyone, and asks for it too.
   auto timer = out.timers.back();
   out = engine->on_timer(timer);
@@ -381,6 +382,7 @@ BOOST_FIXTURE_TEST_CASE(a_stale_record_holds_votes_until_released, Fixture) {
   engine->release_signing();
   BOOST_TEST(!engine->signing_held());
   BOOST_TEST(!engine->guard_pending());
+  BOOST_TEST(engine->awaiting_own_proposal());
   bool proposed = false;
   for (const auto& m : sent(engine->on_ready())) proposed = proposed || std::holds_alternative<Proposal>(m);
   BOOST_TEST(proposed);

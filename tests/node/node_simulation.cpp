@@ -101,9 +101,20 @@ class Loop {
     when_.erase(w);
   }
   // Runs events up to `t` (or until `stop` says so), then sets the time to t.
+  // A run that keeps posting work at one instant never lets time pass (in
+  // production: a thread spinning); it stops the loop and is reported.
+  static constexpr std::uint64_t kMaxEventsAtOneInstant = 100'000;
   void run_until(TimePoint t, const std::function<bool()>& stop = {}) {
-    while (!queue_.empty() && queue_.begin()->first.first <= t) {
+    while (!livelock_ && !queue_.empty() && queue_.begin()->first.first <= t) {
       auto it = queue_.begin();
+      if (it->first.first == now_) {
+        if (++at_instant_ > kMaxEventsAtOneInstant) {
+          livelock_ = true;
+          return;
+        }
+      } else {
+        at_instant_ = 0;
+      }
       now_ = it->first.first;
       auto fn = std::move(it->second);
       when_.erase(it->first.second);
@@ -112,8 +123,9 @@ class Loop {
       ++events_;
       if (stop && stop()) return;
     }
-    if (now_ < t) now_ = t;
+    if (!livelock_ && now_ < t) now_ = t;
   }
+  bool livelocked() const { return livelock_; }
   void clear() {
     queue_.clear();
     when_.clear();
@@ -124,7 +136,8 @@ class Loop {
  private:
   TimePoint start_ = TimePoint(std::chrono::hours(1));
   TimePoint now_ = start_;
-  std::uint64_t seq_ = 0, events_ = 0;
+  std::uint64_t seq_ = 0, events_ = 0, at_instant_ = 0;
+  bool livelock_ = false;
   std::map<std::pair<TimePoint, std::uint64_t>, std::function<void()>> queue_;
   std::unordered_map<std::uint64_t, TimePoint> when_;
 };
@@ -583,6 +596,13 @@ class Simulation {
   const std::string& logs() const { return logs_text_; }
 
  private:
+  // Called after each stretch of the loop.
+  bool check_livelock() {
+    if (loop_.livelocked())
+      fail("livelock: over " + std::to_string(Loop::kMaxEventsAtOneInstant) +
+           " events at one simulated instant (something reposts itself at once)");
+    return result_.ok;
+  }
   void fail(const std::string& why) {
     if (result_.ok) {
       result_.ok = false;
@@ -701,6 +721,7 @@ void Simulation::fault_window(std::uint64_t ms) {
       loop_.at(t, [this] { network_.send_garbage(); });
   }
   loop_.run_until(end, [this] { return !result_.ok; });
+  check_livelock();
   network_.chaos = false;
   network_.isolated.reset();
 }
@@ -713,7 +734,7 @@ bool Simulation::heal_and_check(const std::string& after) {
   const std::uint64_t target = max_height() + kProgress;
   const TimePoint deadline = loop_.now() + kLivenessBound;
   loop_.run_until(deadline, [&] { return !result_.ok || min_height() >= target; });
-  if (!result_.ok) return false;
+  if (!check_livelock()) return false;
   if (min_height() < target) {
     std::string hs;
     for (std::size_t i = 0; i < kNodes; ++i) hs += " " + std::to_string(height(i));
@@ -815,7 +836,7 @@ RunResult Simulation::run() {
   loop_.after(milliseconds(100), [this] { feed(); });
 
   loop_.run_until(loop_.start() + milliseconds(1500), [this] { return !result_.ok; });
-  if (result_.ok) heal_and_check("the start");
+  if (check_livelock()) heal_and_check("the start");
   for (int w = 0; w < kFaultWindows && result_.ok; ++w) {
     fault_window(rng_.range(3000, 10000));
     if (result_.ok) heal_and_check("fault window " + std::to_string(w + 1));
@@ -833,6 +854,7 @@ RunResult Simulation::run() {
       return min_height() >= top;
     };
     loop_.run_until(deadline, drained);
+    check_livelock();
   }
   for (std::size_t i = 0; i < kNodes; ++i)
     if (nodes_[i]->fatal()) fail("node " + std::to_string(i) + " stopped: " + nodes_[i]->fatal()->to_string());
