@@ -123,23 +123,25 @@ Status cmd_tx(Session& s, const std::vector<std::string>& args) {
     }
     return r.error();
   }
+  auto t = read_tx(*r, *Hash256::from_hex(hash));
+  if (!t) return t.error();
   auto& o = s.io().out;
   if (s.json()) {
     print_json(o, *r);
     return {};
   }
-  o << "tx " << text_of(*r, "hash") << ": " << text_of(*r, "status") << "\n";
-  if (const Json* tx = member(*r, "tx")) {
-    const Json* payload = member(*tx, "payload");
-    o << "  " << (payload ? text_of(*payload, "type") : "?") << " from " << text_of(*tx, "sender") << ", nonce "
-      << text_of(*tx, "nonce") << ", fee " << text_of(*tx, "fee") << "\n";
-    if (payload)
-      for (auto it = payload->MemberBegin(); it != payload->MemberEnd(); ++it)
-        if (std::string(it->name.GetString()) != "type")
-          o << "  " << it->name.GetString() << " "
-            << (it->value.IsString() ? std::string(it->value.GetString()) : rpc::json_string(it->value)) << "\n";
-  }
-  if (const Json* receipt = member(*r, "receipt"); receipt && receipt->IsObject()) print_receipt(o, *receipt);
+  o << "tx " << t->hash.hex() << ": " << t->status << "\n";
+  // The payload's fields as the node wrote them, in its order.
+  rapidjson::Document doc;
+  const Json tx = rpc::to_json(t->tx, doc.GetAllocator());
+  const Json& payload = *member(tx, "payload");
+  o << "  " << payload_name(t->tx.payload) << " from " << t->tx.sender.hex() << ", nonce " << t->tx.nonce << ", fee "
+    << t->tx.fee.to_string() << "\n";
+  for (auto it = payload.MemberBegin(); it != payload.MemberEnd(); ++it)
+    if (std::string(it->name.GetString()) != "type")
+      o << "  " << it->name.GetString() << " "
+        << (it->value.IsString() ? std::string(it->value.GetString()) : rpc::json_string(it->value)) << "\n";
+  if (t->receipt) print_receipt(o, *t->receipt);
   return {};
 }
 
@@ -151,6 +153,7 @@ Status cmd_block(Session& s, const std::vector<std::string>& args) {
   rapidjson::Document params(rapidjson::kObjectType);
   auto& al = params.GetAllocator();
   std::string which = "the latest block";
+  std::optional<std::uint64_t> height;
   if (!a->positional.empty()) {
     const std::string x = lower(a->positional[0]);
     if (is_hex64(x)) {
@@ -160,6 +163,7 @@ Status cmd_block(Session& s, const std::vector<std::string>& args) {
       auto h = parse_u64_arg("HEIGHT", x);
       if (!h) return usage_error("'" + x + "' is neither a height nor a block hash (64 hex digits)");
       params.AddMember("height", Json(*h), al);
+      height = *h;
       which = "block " + x;
     }
   }
@@ -172,37 +176,29 @@ Status cmd_block(Session& s, const std::vector<std::string>& args) {
     }
     return r.error();
   }
+  auto b = read_block(*r, height);
+  if (!b) return b.error();
   auto& o = s.io().out;
   if (s.json()) {
     print_json(o, *r);
     return {};
   }
-  const Json* header = member(*r, "header");
-  static const Json empty(rapidjson::kObjectType);
-  const Json& h = header ? *header : empty;
-  auto ts = u64_of(h, "timestamp_ms");
-  o << "block       " << text_of(*r, "height") << "  " << text_of(*r, "hash") << "\n"
-    << "chain       " << text_of(h, "chain_id") << "\n"
-    << "view        " << text_of(h, "view") << "\n"
-    << "proposer    " << text_of(h, "proposer") << "\n"
-    << "time        " << (ts ? format_time_ms(*ts) : "?") << " (informational)\n"
-    << "previous    " << text_of(h, "prev_hash") << "\n"
-    << "state root  " << text_of(h, "state_root") << "\n";
-  const Json* cert = member(*r, "certificate");
-  if (cert && cert->IsObject()) {
-    const Json* sigs = member(*cert, "signatures");
-    o << "certified   by " << (sigs && sigs->IsArray() ? sigs->Size() : 0) << " validators\n";
-  } else {
+  const BlockHeader& h = b->header;
+  o << "block       " << b->height << "  " << b->hash.hex() << "\n"
+    << "chain       " << h.chain_id << "\n"
+    << "view        " << h.view << "\n"
+    << "proposer    " << h.proposer.hex() << "\n"
+    << "time        " << format_time_ms(h.timestamp_ms) << " (informational)\n"
+    << "previous    " << h.prev_hash.hex() << "\n"
+    << "state root  " << h.state_root.hex() << "\n";
+  if (b->certificate)
+    o << "certified   by " << b->certificate->signatures.size() << " validators\n";
+  else
     o << "certified   not yet (the certificate of the latest block is known once the next one is made)\n";
-  }
-  const Json* txs = member(*r, "txs");
-  o << "txs         " << (txs && txs->IsArray() ? txs->Size() : 0) << "\n";
-  if (txs && txs->IsArray())
-    for (const auto& t : txs->GetArray()) {
-      const Json* payload = member(t, "payload");
-      o << "  " << text_of(t, "hash") << "  " << (payload ? text_of(*payload, "type") : "?") << " from "
-        << text_of(t, "sender") << " nonce " << text_of(t, "nonce") << "\n";
-    }
+  o << "txs         " << b->txs.size() << "\n";
+  for (const auto& t : b->txs)
+    o << "  " << t.hash.hex() << "  " << payload_name(t.tx.payload) << " from " << t.tx.sender.hex() << " nonce "
+      << t.tx.nonce << "\n";
   return {};
 }
 

@@ -70,6 +70,60 @@ Result<std::optional<TxSummary>> NodeClient::tx(const Hash256& id) const {
   return lookup<TxSummary>(http_.call("tx", params({{"hash", text(hex)}})), "tx");
 }
 
+Result<TxInfo> read_tx(const rapidjson::Value& answer, const Hash256& asked) {
+  auto t = rpc::record_from_json<TxInfo>(answer, "tx");
+  if (!t) return t.error();
+  auto bad = [](const std::string& what) { return make_error("rpc-bad-response", "the node's tx answer: " + what); };
+  if (t->hash != asked) return bad("`hash` is " + t->hash.hex() + ", not the one asked for (" + asked.hex() + ")");
+  if (t->tx.id() != t->hash) return bad("`tx` has id " + t->tx.id().hex() + ", not `hash`");
+  if (t->status != "pending" && t->status != "committed") return bad("`status` is '" + t->status + "'");
+  if ((t->status == "committed") != t->receipt.has_value())
+    return bad(t->receipt ? "a pending transaction has a receipt" : "a committed transaction has no receipt");
+  return t;
+}
+
+Result<BlockInfo> read_block(const rapidjson::Value& answer, std::optional<std::uint64_t> height) {
+  auto b = rpc::record_from_json<BlockInfo>(answer, "block");
+  if (!b) return b.error();
+  auto bad = [](const std::string& what) { return make_error("rpc-bad-response", "the node's block answer: " + what); };
+  if (b->header.hash() != b->hash) return bad("`hash` is not the hash of `header` (" + b->header.hash().hex() + ")");
+  if (b->header.height != b->height) return bad("`height` is not the header's (" + std::to_string(b->header.height) + ")");
+  if (height && b->height != *height)
+    return bad("`height` is " + std::to_string(b->height) + ", not the one asked for (" + std::to_string(*height) + ")");
+  std::vector<Transaction> txs;
+  for (const auto& t : b->txs) txs.push_back(t.tx);
+  if (transactions_root(txs) != b->header.tx_root) return bad("`txs` are not the transactions the header commits to");
+  if (b->last_commit.hash() != b->header.last_commit_hash)
+    return bad("`last_commit` is not the certificate the header commits to");
+  if (b->certificate && (b->certificate->block_hash != b->hash || b->certificate->height != b->height))
+    return bad("`certificate` is for another block");
+  return b;
+}
+
+Result<std::optional<BlockInfo>> NodeClient::block(std::optional<std::uint64_t> height) const {
+  auto a = height ? http_.call("block", params({{"height", Json(*height)}})) : http_.call("block");
+  if (!a) {
+    if (a.error().reason == "not-found") return std::optional<BlockInfo>();
+    return a.error();
+  }
+  auto b = read_block(*a, height);
+  if (!b) return b.error();
+  return std::optional<BlockInfo>(std::move(*b));
+}
+
+Result<std::optional<BlockInfo>> NodeClient::block(const Hash256& hash) const {
+  const std::string hex = hash.hex();
+  auto a = http_.call("block", params({{"hash", text(hex)}}));
+  if (!a) {
+    if (a.error().reason == "not-found") return std::optional<BlockInfo>();
+    return a.error();
+  }
+  auto b = read_block(*a, std::nullopt);
+  if (!b) return b.error();
+  if (b->hash != hash) return make_error("rpc-bad-response", "the node's block answer: `hash` is " + b->hash.hex() + ", not the one asked for");
+  return std::optional<BlockInfo>(std::move(*b));
+}
+
 Result<std::optional<rpc::TaskInfo>> NodeClient::task(std::uint64_t id) const {
   auto t = lookup<rpc::TaskInfo>(http_.call("task", params({{"id", Json(id)}})), "task");
   if (t && *t && (*t)->id != id)

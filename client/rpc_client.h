@@ -13,9 +13,11 @@
 #include <vector>
 
 #include "core/amount.h"
+#include "core/block.h"
 #include "core/bytes.h"
 #include "core/hash.h"
 #include "core/keys.h"
+#include "core/receipt.h"
 #include "core/result.h"
 #include "core/transaction.h"
 #include "rpc/http_client.h"
@@ -70,6 +72,71 @@ struct TxSummary {
   }
 };
 
+// `tx` in full, for the client: the transaction (read by the reader send_tx
+// uses), its status, and the receipt once committed.
+struct ReceiptInfo {
+  std::uint64_t height = 0;
+  std::uint64_t index = 0;
+  bool ok = false;
+  std::string reason;
+  Amount fee_paid;
+  std::vector<Event> events;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("height", s.height);
+    f("index", s.index);
+    f("ok", s.ok);
+    f("reason", s.reason);
+    f("fee_paid", s.fee_paid);
+    f("events", s.events);
+  }
+};
+struct TxInfo {
+  Hash256 hash;
+  std::string status;  // "pending" or "committed"
+  Transaction tx;
+  std::optional<ReceiptInfo> receipt;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("hash", s.hash);
+    f("status", s.status);
+    f("tx", s.tx);
+    f("receipt", s.receipt);
+  }
+};
+// Checks what a `tx` answer says against itself and the id asked for: the
+// hash is the transaction's and the one asked for, a committed one has a
+// receipt and a pending one none. Reason "rpc-bad-response".
+Result<TxInfo> read_tx(const rapidjson::Value& answer, const Hash256& asked);
+
+// `block`: the header, the transactions, the previous block's certificate
+// it carries and, once the next block is committed, its own.
+struct BlockInfo {
+  std::uint64_t height = 0;
+  Hash256 hash;
+  BlockHeader header;
+  std::vector<rpc::HashedTx> txs;
+  CommitCertificate last_commit;
+  std::optional<CommitCertificate> certificate;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("height", s.height);
+    f("hash", s.hash);
+    f("header", s.header);
+    f("txs", s.txs);
+    f("last_commit", s.last_commit);
+    f("certificate", s.certificate);
+  }
+};
+// Checks a `block` answer against itself: the hash is the header's, the
+// height the header's (and `height`, when one was asked for), the header's
+// transaction root the listed transactions', its last-commit hash the
+// carried certificate's, and a certificate names this block. A node that
+// answers with pieces of different blocks is caught here; the signatures
+// are checked only by `verity account --prove` (the validator set is
+// needed). Reason "rpc-bad-response".
+Result<BlockInfo> read_block(const rapidjson::Value& answer, std::optional<std::uint64_t> height);
+
 // What a scan for one's assignments reads of each task in `tasks`: the
 // rest of an entry is read when the task itself is asked for, so one
 // entry the client cannot read does not hide the others.
@@ -109,6 +176,10 @@ class NodeClient {
   // Admits `tx` (send_tx); the answer must name its id.
   Result<Hash256> send_tx(const Transaction& tx) const;
   Result<std::optional<TxSummary>> tx(const Hash256& id) const;
+  // The block at `height` (none: the latest), read_block's checks passed;
+  // and by hash. Not found: an empty optional.
+  Result<std::optional<BlockInfo>> block(std::optional<std::uint64_t> height) const;
+  Result<std::optional<BlockInfo>> block(const Hash256& hash) const;
   Result<std::optional<rpc::TaskInfo>> task(std::uint64_t id) const;
   // Descending ids below `before` (0: the newest), at most `limit` (1-100).
   Result<std::vector<rpc::TaskInfo>> tasks(std::uint64_t before, std::uint64_t limit, bool in_progress) const;

@@ -63,19 +63,14 @@ std::string lower(std::string s) {
   return s;
 }
 
-void print_receipt(std::ostream& o, const Json& receipt) {
-  const bool ok = member(receipt, "ok") && (*member(receipt, "ok")).IsBool() && (*member(receipt, "ok")).GetBool();
-  o << "committed at height " << text_of(receipt, "height") << " (index " << text_of(receipt, "index") << "): "
-    << (ok ? "ok" : "FAILED: " + text_of(receipt, "reason")) << ", fee paid " << text_of(receipt, "fee_paid") << "\n";
-  if (const Json* events = member(receipt, "events"); events && events->IsArray())
-    for (const auto& e : events->GetArray()) {
-      o << "  event " << text_of(e, "kind");
-      if (const Json* attrs = member(e, "attributes"); attrs && attrs->IsObject())
-        for (auto it = attrs->MemberBegin(); it != attrs->MemberEnd(); ++it)
-          o << " " << it->name.GetString() << "="
-            << (it->value.IsString() ? std::string(it->value.GetString()) : rpc::json_string(it->value));
-      o << "\n";
-    }
+void print_receipt(std::ostream& o, const ReceiptInfo& receipt) {
+  o << "committed at height " << receipt.height << " (index " << receipt.index << "): "
+    << (receipt.ok ? "ok" : "FAILED: " + receipt.reason) << ", fee paid " << receipt.fee_paid.to_string() << "\n";
+  for (const auto& e : receipt.events) {
+    o << "  event " << e.kind;
+    for (const auto& [name, value] : e.attributes) o << " " << name << "=" << value;
+    o << "\n";
+  }
 }
 
 // A required option holding an amount of whole base units.
@@ -380,28 +375,33 @@ Status send_transaction(Session& s, const TxCommon& c, Payload payload, const st
     if (!hint.empty()) e.detail += "; " + hint;
     return e;
   }
+  const char* method = c.wait ? "send_tx_commit" : "send_tx";
+  auto sent = rpc::member_from_json<Hash256>(*r, "hash", method);
+  if (!sent) return sent.error();
+  if (*sent != tx.id())
+    return make_error("rpc-bad-response", std::string("the node's ") + method + " answer names tx " + sent->hex() +
+                                              ", not the one sent (" + hash + ")");
+  auto receipt = rpc::member_from_json<std::optional<ReceiptInfo>>(*r, "receipt", method);
+  if (!receipt) return receipt.error();
   auto& o = s.io().out;
-  const Json* receipt = member(*r, "receipt");
-  const bool ok = !receipt || (member(*receipt, "ok") && member(*receipt, "ok")->IsBool() && member(*receipt, "ok")->GetBool());
   if (s.json()) {
     print_json(o, *r);
   } else {
     o << summary << ", nonce " << tx.nonce << ", fee " << tx.fee.to_string() << "\n";
     o << "tx " << hash << ": ";
-    if (receipt && receipt->IsObject())
-      print_receipt(o, *receipt);
+    if (*receipt)
+      print_receipt(o, **receipt);
     else
       o << "in the mempool; follow it with 'verity tx " << hash << "' (or pass --wait)\n";
   }
-  if (!ok)
-    return make_error(text_of(*receipt, "reason").empty() ? "tx-failed" : text_of(*receipt, "reason"),
-                      "tx " + hash + " was committed at height " + text_of(*receipt, "height") +
-                          " but failed: " + text_of(*receipt, "reason") +
-                          " (it paid its fee and used its nonce; nothing else changed)" +
-                          [&] {
-                            std::string h = hint_for(make_error(text_of(*receipt, "reason")), c.from, hash);
-                            return h.empty() ? std::string() : "; " + h;
-                          }());
+  if (*receipt && !(*receipt)->ok) {
+    const std::string& reason = (*receipt)->reason;
+    std::string h = hint_for(make_error(reason), c.from, hash);
+    return make_error(reason.empty() ? "tx-failed" : reason,
+                      "tx " + hash + " was committed at height " + std::to_string((*receipt)->height) +
+                          " but failed: " + reason + " (it paid its fee and used its nonce; nothing else changed)" +
+                          (h.empty() ? std::string() : "; " + h));
+  }
   return {};
 }
 

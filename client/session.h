@@ -67,7 +67,7 @@ std::string format_time_ms(std::uint64_t ms);
 bool is_hex64(std::string_view s);
 // The node wants lower-case hex.
 std::string lower(std::string s);
-void print_receipt(std::ostream& o, const Json& receipt);
+void print_receipt(std::ostream& o, const ReceiptInfo& receipt);
 
 // A required option holding an amount of whole base units.
 Result<Amount> required_amount(const Args& a, const Spec& spec, const std::string& option, const std::string& what);

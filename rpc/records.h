@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "core/amount.h"
@@ -33,6 +34,7 @@
 #include "core/hex.h"
 #include "core/keys.h"
 #include "core/result.h"
+#include "core/transaction.h"
 #include "rpc/json_codec.h"
 
 namespace verity::rpc {
@@ -352,6 +354,13 @@ struct WorkerInfo {
   friend bool operator==(const WorkerInfo&, const WorkerInfo&) = default;
 };
 
+// A transaction as the block answer lists it: its id ("hash") beside its
+// fields. Read only (the client checks the id is the transaction's).
+struct HashedTx {
+  Hash256 hash;
+  Transaction tx;
+};
+
 // --- the codec ------------------------------------------------------------------
 // Writing is rpc/json_codec.h's field_json, shared with the core structs;
 // reading, strict and naming the path, is below.
@@ -373,7 +382,11 @@ struct is_fixed<FixedBytes<N, Tag>> : std::true_type {
   static constexpr std::size_t size = N;
 };
 template <class T>
-concept Record = requires(T& t) { T::fields(t, [](const char*, auto&) {}); };
+concept Record = requires(T& t) { T::fields(t, [](const char*, auto&, auto&&...) {}); };
+template <class T>
+struct is_string_pairs : std::false_type {};
+template <>
+struct is_string_pairs<std::vector<std::pair<std::string, std::string>>> : std::true_type {};
 
 // What went wrong at `path`, for the error the caller wraps.
 struct Problem {
@@ -408,6 +421,34 @@ std::optional<Problem> read(const rapidjson::Value& v, const std::string& path, 
     auto b = T::from_hex(std::string_view(v.GetString(), v.GetStringLength()));
     if (!b) return std::optional<Problem>(Problem{path, "is not " + std::to_string(2 * is_fixed<T>::size) + " hex digits"});
     out = *b;
+  } else if constexpr (std::is_same_v<T, Transaction>) {
+    // The object send_tx reads (rpc/json_codec.h), by the same reader.
+    auto tx = transaction_from_json(v);
+    if (!tx) return std::optional<Problem>(Problem{path, "is not a transaction: " + tx.error().detail});
+    out = std::move(*tx);
+  } else if constexpr (std::is_same_v<T, HashedTx>) {
+    // A transaction with its id beside its fields: the id must be the
+    // transaction's.
+    if (!v.IsObject() || !member(v, "hash")) return wrong("is not a transaction with its hash");
+    if (auto p = read(*member(v, "hash"), path + ".hash", out.hash)) return p;
+    rapidjson::Document fields(rapidjson::kObjectType);
+    for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it)
+      if (std::string_view(it->name.GetString(), it->name.GetStringLength()) != "hash")
+        fields.AddMember(rapidjson::Value(it->name, fields.GetAllocator()),
+                         rapidjson::Value(it->value, fields.GetAllocator()), fields.GetAllocator());
+    if (auto p = read(fields, path, out.tx)) return p;
+    if (out.tx.id() != out.hash)
+      return std::optional<Problem>(Problem{path + ".hash", "is not the id of the transaction beside it (" +
+                                                                out.tx.id().hex() + ")"});
+  } else if constexpr (is_string_pairs<T>::value) {
+    // Named strings (an event's attributes): an object, in its order.
+    if (!v.IsObject()) return wrong("is not an object");
+    out.clear();
+    for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+      const std::string name(it->name.GetString(), it->name.GetStringLength());
+      if (!it->value.IsString()) return std::optional<Problem>(Problem{path + "." + name, "is not a string"});
+      out.emplace_back(name, std::string(it->value.GetString(), it->value.GetStringLength()));
+    }
   } else if constexpr (is_optional<T>::value) {
     if (v.IsNull()) {
       out.reset();
@@ -428,7 +469,8 @@ std::optional<Problem> read(const rapidjson::Value& v, const std::string& path, 
     static_assert(Record<T>, "a field type the record codec does not know");
     if (!v.IsObject()) return wrong("is not an object");
     std::optional<Problem> problem;
-    T::fields(out, [&](const char* name, auto& field) {
+    // Bounds in a core struct's list (Max{...}) are the binary codec's.
+    T::fields(out, [&](const char* name, auto& field, auto&&...) {
       if (problem) return;
       const std::string at = path.empty() ? std::string(name) : path + "." + name;
       const rapidjson::Value* m = member(v, name);
