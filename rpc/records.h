@@ -11,6 +11,11 @@
 // an absent optional as null, lists as arrays, a record as an object with
 // its fields in the order listed.
 //
+// Besides records, the reader knows a Transaction (the object send_tx
+// reads, by rpc/json_codec.h's reader), HashedTx (a transaction with its id
+// beside it, as a block lists them) and named strings (an event's
+// attributes: an object of strings, in its order).
+//
 // Reading is strict: a missing member (but an optional one, which may be
 // null or absent), or one of the wrong type, is an error with reason
 // "rpc-bad-response" that names the method and the path of the member
