@@ -558,7 +558,10 @@ const std::vector<Method>& node_methods() {
                  {{"height", ref("Height"), false, "a committed height (from 1)"},
                   {"hash", ref("Hash"), false, "a block hash"}},
                  R"({"type":"object","properties":{"height":)" + ref("Height") + R"(,"hash":)" + ref("Hash") +
-                     R"(,"header":{"type":"object"},"txs":{"type":"array","items":)" + ref("Transaction") +
+                     R"(,"header":)" +
+                     record_schema<BlockHeader>({{"height", ref("Height")},
+                                                 {"timestamp_ms", R"({"type":"integer","description":"informational: the proposer's clock"})"}}) +
+                     R"(,"txs":{"type":"array","items":)" + ref("Transaction") +
                      R"(},"last_commit":)" + ref("Certificate") +
                      R"(,"evidence":{"type":"array","items":{"type":"object","properties":{"validator":)" + ref("Key") +
                      R"(,"height":)" + ref("Height") +

@@ -48,7 +48,7 @@ std::string schema(const std::map<std::string, std::string>& refine, const std::
     std::string out = R"({"type":"object","properties":{)";
     bool first = true;
     T sample{};
-    T::fields(sample, [&](const char* name, auto& field) {
+    T::fields(sample, [&](const char* name, auto& field, auto&&...) {  // a core struct's Max{} bounds: binary only
       const std::string at = path.empty() ? std::string(name) : path + "." + name;
       auto it = refine.find(at);
       out += (first ? "\"" : ",\"") + std::string(name) + "\":" +
