@@ -19,16 +19,21 @@ rapidjson::Document params(std::initializer_list<std::pair<const char*, Json>> m
 
 Json text(const std::string& s) { return Json(rapidjson::StringRef(s.c_str(), static_cast<rapidjson::SizeType>(s.size()))); }
 
-// A lookup's answer: not-found is an empty optional.
-template <class T>
-Result<std::optional<T>> lookup(Result<rapidjson::Document> answer, const std::string& method) {
+// A lookup's answer read by `read` (answer -> Result<T>): not-found is an
+// empty optional.
+template <class T, class Read>
+Result<std::optional<T>> lookup_with(Result<rapidjson::Document> answer, Read&& read) {
   if (!answer) {
     if (answer.error().reason == "not-found") return std::optional<T>();
     return answer.error();
   }
-  auto v = rpc::record_from_json<T>(*answer, method);
+  Result<T> v = read(*answer);
   if (!v) return v.error();
   return std::optional<T>(std::move(*v));
+}
+template <class T>
+Result<std::optional<T>> lookup(Result<rapidjson::Document> answer, const std::string& method) {
+  return lookup_with<T>(std::move(answer), [&](const Json& a) { return rpc::record_from_json<T>(a, method); });
 }
 
 }  // namespace
@@ -65,9 +70,10 @@ Result<Hash256> NodeClient::send_tx(const Transaction& tx) const {
   return hash;
 }
 
-Result<std::optional<TxSummary>> NodeClient::tx(const Hash256& id) const {
+Result<std::optional<TxInfo>> NodeClient::tx(const Hash256& id) const {
   const std::string hex = id.hex();
-  return lookup<TxSummary>(http_.call("tx", params({{"hash", text(hex)}})), "tx");
+  return lookup_with<TxInfo>(http_.call("tx", params({{"hash", text(hex)}})),
+                             [&](const Json& a) { return read_tx(a, id); });
 }
 
 Result<TxInfo> read_tx(const rapidjson::Value& answer, const Hash256& asked) {
@@ -98,30 +104,6 @@ Result<BlockInfo> read_block(const rapidjson::Value& answer, std::optional<std::
   if (b->certificate && (b->certificate->block_hash != b->hash || b->certificate->height != b->height))
     return bad("`certificate` is for another block");
   return b;
-}
-
-Result<std::optional<BlockInfo>> NodeClient::block(std::optional<std::uint64_t> height) const {
-  auto a = height ? http_.call("block", params({{"height", Json(*height)}})) : http_.call("block");
-  if (!a) {
-    if (a.error().reason == "not-found") return std::optional<BlockInfo>();
-    return a.error();
-  }
-  auto b = read_block(*a, height);
-  if (!b) return b.error();
-  return std::optional<BlockInfo>(std::move(*b));
-}
-
-Result<std::optional<BlockInfo>> NodeClient::block(const Hash256& hash) const {
-  const std::string hex = hash.hex();
-  auto a = http_.call("block", params({{"hash", text(hex)}}));
-  if (!a) {
-    if (a.error().reason == "not-found") return std::optional<BlockInfo>();
-    return a.error();
-  }
-  auto b = read_block(*a, std::nullopt);
-  if (!b) return b.error();
-  if (b->hash != hash) return make_error("rpc-bad-response", "the node's block answer: `hash` is " + b->hash.hex() + ", not the one asked for");
-  return std::optional<BlockInfo>(std::move(*b));
 }
 
 Result<std::optional<rpc::TaskInfo>> NodeClient::task(std::uint64_t id) const {

@@ -49,31 +49,8 @@ struct ChainParams {
   }
 };
 
-// A transaction's receipt as far as resending goes.
-struct ReceiptSummary {
-  std::uint64_t height = 0;
-  bool ok = false;
-  std::string reason;
-  template <class Self, class F>
-  static void fields(Self& s, F&& f) {
-    f("height", s.height);
-    f("ok", s.ok);
-    f("reason", s.reason);
-  }
-};
-// `tx`: pending (no receipt) or committed with its receipt.
-struct TxSummary {
-  std::string status;  // "pending" or "committed"
-  std::optional<ReceiptSummary> receipt;
-  template <class Self, class F>
-  static void fields(Self& s, F&& f) {
-    f("status", s.status);
-    f("receipt", s.receipt);
-  }
-};
-
-// `tx` in full, for the client: the transaction (read by the reader send_tx
-// uses), its status, and the receipt once committed.
+// `tx`: the transaction (read by the reader send_tx uses), its status, and
+// the receipt once committed.
 struct ReceiptInfo {
   std::uint64_t height = 0;
   std::uint64_t index = 0;
@@ -175,11 +152,8 @@ class NodeClient {
   Result<rpc::AccountInfo> account(const PublicKey& address) const;
   // Admits `tx` (send_tx); the answer must name its id.
   Result<Hash256> send_tx(const Transaction& tx) const;
-  Result<std::optional<TxSummary>> tx(const Hash256& id) const;
-  // The block at `height` (none: the latest), read_block's checks passed;
-  // and by hash. Not found: an empty optional.
-  Result<std::optional<BlockInfo>> block(std::optional<std::uint64_t> height) const;
-  Result<std::optional<BlockInfo>> block(const Hash256& hash) const;
+  // The transaction `id`, read_tx's checks passed. Not found: an empty optional.
+  Result<std::optional<TxInfo>> tx(const Hash256& id) const;
   Result<std::optional<rpc::TaskInfo>> task(std::uint64_t id) const;
   // Descending ids below `before` (0: the newest), at most `limit` (1-100).
   Result<std::vector<rpc::TaskInfo>> tasks(std::uint64_t before, std::uint64_t limit, bool in_progress) const;
