@@ -36,6 +36,7 @@
 
 #include "contracts/module_meter.h"
 #include "contracts/records.h"
+#include "contracts/task_assignment.h"
 #include "core/block.h"
 #include "core/receipt.h"
 #include "core/transaction.h"
@@ -211,21 +212,11 @@ Result<std::vector<Event>> task_block_events(const state::StateReader& s, std::u
 // stakes, unbonding worker stakes and the escrow of every open round.
 Result<Amount> tasks_held(const state::StateReader& s);
 
-// The deterministic draw: `count` distinct workers among `candidates`
-// (ascending keys, each with its weight), seeded by `seed`. Fewer when
-// fewer have a positive weight. Exposed for tests.
-struct Candidate {
-  PublicKey key;
-  unsigned __int128 weight = 0;
-};
-std::vector<PublicKey> draw_workers(const Hash256& seed, std::vector<Candidate> candidates, std::size_t count);
+// The draw itself (draw_workers, assignment_seed) is contracts/task_assignment.h.
 // stake x (kReputationMax + reputation): reputation counts as a fraction
 // from 0 to 1 added to 1, so a worker at the maximum weighs twice its stake
 // and a newcomer can still be drawn.
 unsigned __int128 worker_weight(const WorkerRecord& w);
-// Hashes the previous block's commit certificate, the task id and the
-// round number.
-Hash256 assignment_seed(const Hash256& last_commit_hash, std::uint64_t task_id, std::uint64_t round_number);
 
 // --- block hooks -------------------------------------------------------------------------
 // Assigns waiting rounds, seeded by the hash of the block's last_commit.
