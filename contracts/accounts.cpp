@@ -54,6 +54,11 @@ Status debit(state::StateOverlay& s, const PublicKey& who, Amount amount) {
   return {};
 }
 
+Status pay(state::StateOverlay& s, const PublicKey& who, Amount amount) {
+  if (amount.is_zero()) return {};
+  return credit(s, who, amount);
+}
+
 Status credit(state::StateOverlay& s, const PublicKey& who, Amount amount) {
   auto acct = load_account(s, who);
   if (!acct) return acct.error();

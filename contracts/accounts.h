@@ -41,6 +41,8 @@ Result<Amount> load_amount(const state::StateReader& state, ByteView key);
 // ("amount-overflow"). Both write the account.
 Status debit(state::StateOverlay& state, const PublicKey& who, Amount amount);
 Status credit(state::StateOverlay& state, const PublicKey& who, Amount amount);
+// credit, writing nothing for zero (no empty account is created).
+Status pay(state::StateOverlay& state, const PublicKey& who, Amount amount);
 void store_amount(state::StateOverlay& state, ByteView key, Amount amount);
 
 // Moves `t.amount` from `from` to `t.to`. Reasons: "insufficient-funds",

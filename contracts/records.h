@@ -66,6 +66,15 @@ inline Status take_from(Amount& target, Amount v) {
   return {};
 }
 
+// A number as a record (a counter, a score, an id in a list).
+struct U64Record {
+  std::uint64_t value = 0;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("value", s.value);
+  }
+};
+
 // A public key as a record, for lists of keys.
 struct KeyRecord {
   PublicKey key;

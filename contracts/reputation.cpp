@@ -1,19 +1,22 @@
 #include "contracts/reputation.h"
 
+#include <algorithm>
+
 #include "contracts/records.h"
 #include "core/params.h"
 
 namespace verity::contracts {
 
-namespace {
-struct Score {
-  std::uint64_t value = 0;
-  template <class Self, class F>
-  static void fields(Self& s, F&& f) {
-    f("value", s.value);
-  }
-};
-}  // namespace
+using Score = U64Record;
+
+std::uint64_t adjusted_score(std::uint64_t score, std::int64_t delta) {
+  const std::int64_t v = static_cast<std::int64_t>(score) + delta;
+  return static_cast<std::uint64_t>(std::clamp<std::int64_t>(v, 0, kReputationMax));
+}
+
+std::uint64_t decayed_score(std::uint64_t score, std::uint64_t bps) {
+  return score - static_cast<std::uint64_t>(static_cast<unsigned __int128>(score) * bps / kBpsDenominator);
+}
 
 Bytes reputation_key(const PublicKey& who) { return prefixed_key("rep/", who.view()); }
 
@@ -26,10 +29,7 @@ Result<std::uint64_t> reputation(const state::StateReader& state, const PublicKe
 Status adjust_reputation(state::StateOverlay& state, const PublicKey& who, std::int64_t delta) {
   auto s = reputation(state, who);
   if (!s) return s.error();
-  std::int64_t v = static_cast<std::int64_t>(*s) + delta;
-  if (v < 0) v = 0;
-  if (v > static_cast<std::int64_t>(kReputationMax)) v = kReputationMax;
-  store_record(state, reputation_key(who), Score{static_cast<std::uint64_t>(v)});
+  store_record(state, reputation_key(who), Score{adjusted_score(*s, delta)});
   return {};
 }
 
@@ -42,7 +42,7 @@ Status decay_reputation(state::StateOverlay& state, const PublicKey& who, std::u
   auto s = reputation(state, who);
   if (!s) return s.error();
   if (*s == 0) return {};
-  store_record(state, reputation_key(who), Score{*s - *s * bps / kBpsDenominator});
+  store_record(state, reputation_key(who), Score{decayed_score(*s, bps)});
   return {};
 }
 

@@ -22,6 +22,12 @@ inline constexpr std::int64_t kReputationSigned = 1'000;
 inline constexpr std::int64_t kReputationMissed = -2'000;
 inline constexpr std::int64_t kReputationJailed = -250'000;
 
+// The arithmetic of scores, validators' and workers' alike:
+// score + delta, clamped to [0, kReputationMax];
+std::uint64_t adjusted_score(std::uint64_t score, std::int64_t delta);
+// score - floor(score * bps / 10000).
+std::uint64_t decayed_score(std::uint64_t score, std::uint64_t bps);
+
 Bytes reputation_key(const PublicKey& who);
 Result<std::uint64_t> reputation(const state::StateReader& state, const PublicKey& who);
 // Adds delta, clamped to [0, kReputationMax].

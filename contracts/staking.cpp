@@ -240,7 +240,6 @@ Status require_positive(Amount a) {
 
 
 
-Event event(std::string kind, std::vector<std::pair<std::string, std::string>> attrs) { return {std::move(kind), std::move(attrs)}; }
 
 // Bonds `amount` (already debited) to the validator as a delegation.
 Status bond(state::StateOverlay& s, const state::BlockContext& ctx, ValidatorRecord& v, const PublicKey& delegator,
@@ -703,9 +702,9 @@ Status create_validator(state::StateOverlay& s, const state::BlockContext& ctx, 
   if (auto st = insert_key(s, kValidatorListKey, sender); !st) return st;
   store_record(s, consensus_index_key(p.consensus_key), KeyRecord{sender});
   if (auto st = bond(s, ctx, v, sender, p.self_stake); !st) return st;
-  events.push_back(event("create_validator", {{"operator", sender.hex()},
+  events.push_back(Event{"create_validator", {{"operator", sender.hex()},
                                               {"consensus_key", p.consensus_key.hex()},
-                                              {"self_stake", p.self_stake.to_string()}}));
+                                              {"self_stake", p.self_stake.to_string()}}});
   return {};
 }
 
@@ -717,7 +716,7 @@ Status delegate(state::StateOverlay& s, const state::BlockContext& ctx, const Pu
   if (v->banned) return make_error("validator-banned", "the validator was banned for double signing");
   if (auto st = debit(s, sender, p.amount); !st) return st;
   if (auto st = bond(s, ctx, *v, sender, p.amount); !st) return st;
-  events.push_back(event("delegate", {{"delegator", sender.hex()}, {"validator", p.validator.hex()}, {"amount", p.amount.to_string()}}));
+  events.push_back(Event{"delegate", {{"delegator", sender.hex()}, {"validator", p.validator.hex()}, {"amount", p.amount.to_string()}}});
   return {};
 }
 
@@ -759,10 +758,10 @@ Status undelegate(state::StateOverlay& s, const state::BlockContext& ctx, const 
   entries->items.push_back({p.validator, p.amount, ctx.height, ctx.height + ctx.params.unbonding_blocks});
   store_record(s, unbonding_key(sender), *entries);
   if (auto st = insert_key(s, unbonding_delegators_key(p.validator), sender); !st) return st;
-  events.push_back(event("undelegate", {{"delegator", sender.hex()},
+  events.push_back(Event{"undelegate", {{"delegator", sender.hex()},
                                         {"validator", p.validator.hex()},
                                         {"amount", p.amount.to_string()},
-                                        {"completion_height", std::to_string(ctx.height + ctx.params.unbonding_blocks)}}));
+                                        {"completion_height", std::to_string(ctx.height + ctx.params.unbonding_blocks)}}});
   return {};
 }
 
@@ -792,7 +791,7 @@ Status withdraw(state::StateOverlay& s, const state::BlockContext& ctx, const Pu
       if (auto st = erase_key(s, unbonding_delegators_key(op), sender); !st) return st;
   }
   if (auto st = credit(s, sender, total); !st) return st;
-  events.push_back(event("withdraw", {{"delegator", sender.hex()}, {"amount", total.to_string()}}));
+  events.push_back(Event{"withdraw", {{"delegator", sender.hex()}, {"amount", total.to_string()}}});
   return {};
 }
 
@@ -827,7 +826,7 @@ Status claim(state::StateOverlay& s, const state::BlockContext& ctx, const Publi
   else
     store_record(s, rewards_key(sender), *entries);
   if (auto st = credit(s, sender, vested); !st) return st;
-  events.push_back(event("claim", {{"account", sender.hex()}, {"amount", vested.to_string()}}));
+  events.push_back(Event{"claim", {{"account", sender.hex()}, {"amount", vested.to_string()}}});
   return {};
 }
 
@@ -837,7 +836,7 @@ Status unjail(state::StateOverlay& s, const state::BlockContext& ctx, const Publ
   if (auto st = unjail_check(*v, ctx.height, ctx.params); !st) return st;
   v->jailed = false;
   store_validator(s, *v);
-  events.push_back(event("unjail", {{"operator", sender.hex()}}));
+  events.push_back(Event{"unjail", {{"operator", sender.hex()}}});
   return {};
 }
 
@@ -907,11 +906,11 @@ Status punish_double_sign(state::StateOverlay& s, const state::BlockContext& ctx
     return st;
   if (auto st = reset_reputation(s, v->operator_address); !st) return st;
   store_record(s, seen_key, HeightRecord{ctx.height});
-  events.push_back(event("slash_double_sign", {{"operator", v->operator_address.hex()},
+  events.push_back(Event{"slash_double_sign", {{"operator", v->operator_address.hex()},
                                                {"offence_height", std::to_string(e.height())},
                                                {"slashed", slashed->to_string()},
                                                {"forfeited", forfeited.to_string()},
-                                               {"reporter_reward", reward.to_string()}}));
+                                               {"reporter_reward", reward.to_string()}}});
   return {};
 }
 

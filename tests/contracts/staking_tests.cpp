@@ -601,6 +601,21 @@ BOOST_FIXTURE_TEST_CASE(reputation_rises_with_signing_and_decays_each_epoch, Sta
   BOOST_TEST(reputation(chain->state(), validator_op(0)).value() == (r9 + 1000) - (r9 + 1000) / 10);
 }
 
+// The score arithmetic validators and workers share: clamped at both ends,
+// and a decay that rounds the part taken down, even near the maximum.
+BOOST_AUTO_TEST_CASE(score_arithmetic_clamps_and_decays) {
+  BOOST_TEST(adjusted_score(0, -1) == 0u);
+  BOOST_TEST(adjusted_score(5, -5) == 0u);
+  BOOST_TEST(adjusted_score(5, 3) == 8u);
+  BOOST_TEST(adjusted_score(kReputationMax - 1, 1000) == kReputationMax);
+  BOOST_TEST(adjusted_score(kReputationMax, -kReputationJailed) == kReputationMax);
+  BOOST_TEST(decayed_score(0, 1000) == 0u);
+  BOOST_TEST(decayed_score(9, 1000) == 9u);  // 0.9 taken, rounded down to 0
+  BOOST_TEST(decayed_score(10, 1000) == 9u);
+  BOOST_TEST(decayed_score(kReputationMax, 1000) == 900'000u);
+  BOOST_TEST(decayed_score(kReputationMax, kBpsDenominator) == 0u);
+}
+
 // A seeded random sequence of staking, delegation, slashing and claim
 // operations: the supply invariant holds after every block (produce()
 // checks it), no amount wraps, and the chain never stops.
