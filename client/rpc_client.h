@@ -51,23 +51,7 @@ struct ChainParams {
 
 // `tx`: the transaction (read by the reader send_tx uses), its status, and
 // the receipt once committed.
-struct ReceiptInfo {
-  std::uint64_t height = 0;
-  std::uint64_t index = 0;
-  bool ok = false;
-  std::string reason;
-  Amount fee_paid;
-  std::vector<Event> events;
-  template <class Self, class F>
-  static void fields(Self& s, F&& f) {
-    f("height", s.height);
-    f("index", s.index);
-    f("ok", s.ok);
-    f("reason", s.reason);
-    f("fee_paid", s.fee_paid);
-    f("events", s.events);
-  }
-};
+using rpc::ReceiptInfo;
 struct TxInfo {
   Hash256 hash;
   std::string status;  // "pending" or "committed"

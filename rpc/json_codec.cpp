@@ -28,6 +28,12 @@ rapidjson::Value to_json(std::string_view s, JsonAlloc& alloc) {
 
 rapidjson::Value to_json(Amount a, JsonAlloc& alloc) { return to_json(a.to_string(), alloc); }
 
+rapidjson::Value field_json(const std::vector<std::pair<std::string, std::string>>& v, JsonAlloc& alloc) {
+  rapidjson::Value out(rapidjson::kObjectType);
+  for (const auto& [name, value] : v) out.AddMember(to_json(name, alloc), to_json(value, alloc), alloc);
+  return out;
+}
+
 rapidjson::Value field_json(const Bytes& v, JsonAlloc& alloc) { return to_json(to_hex(v), alloc); }
 
 rapidjson::Value field_json(std::uint64_t v, JsonAlloc&) { return rapidjson::Value(v); }

@@ -20,6 +20,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/amount.h"
 #include "core/bytes.h"
@@ -67,6 +69,8 @@ rapidjson::Value field_json(const Payload& p, JsonAlloc& alloc);
 // A byte string that is not a bounded payload field (an RPC record's
 // input and output): hex.
 rapidjson::Value field_json(const Bytes& v, JsonAlloc& alloc);
+// Named strings (an event's attributes): an object of strings, in order.
+rapidjson::Value field_json(const std::vector<std::pair<std::string, std::string>>& v, JsonAlloc& alloc);
 // An optional field: null when absent (the RPC records, rpc/records.h).
 template <class T>
 rapidjson::Value field_json(const std::optional<T>& v, JsonAlloc& alloc);

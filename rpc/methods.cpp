@@ -238,18 +238,13 @@ JsonResult m_validator(const Value& params, CallContext& ctx) {
   return d;
 }
 
-JsonResult m_delegations(const Value& params, CallContext& ctx) {
+// A method answering with the record the node keeps for `address`
+// (delegations, rewards).
+template <auto Get>
+JsonResult m_record_of_address(const Value& params, CallContext& ctx) {
   auto address = key_param(params, "address");
   if (!address) return address.error();
-  auto d = ctx.node.delegations(*address);
-  if (!d) return d.error();
-  return record_result(*d);
-}
-
-JsonResult m_rewards(const Value& params, CallContext& ctx) {
-  auto address = key_param(params, "address");
-  if (!address) return address.error();
-  auto r = ctx.node.rewards(*address);
+  auto r = (ctx.node.*Get)(*address);
   if (!r) return r.error();
   return record_result(*r);
 }
@@ -415,31 +410,14 @@ JsonResult m_unsubscribe(const Value& params, CallContext& ctx) {
 
 // --- the table ------------------------------------------------------------------------
 
-std::string ref(const char* name) { return std::string(R"({"$ref":"#/components/schemas/)") + name + "\"}"; }
+namespace js = schema;
+using js::ref;
 
 const char* kAddressHelp = "an account's public key (64 hex)";
 
 }  // namespace
 
-rapidjson::Value receipt_json(const Receipt& r, JsonAlloc& a) {
-  Value o(rapidjson::kObjectType);
-  o.AddMember("height", r.height, a);
-  o.AddMember("index", r.index, a);
-  o.AddMember("ok", r.ok, a);
-  o.AddMember("reason", to_json(r.reason, a), a);
-  o.AddMember("fee_paid", to_json(r.fee_paid, a), a);
-  Value events(rapidjson::kArrayType);
-  for (const auto& e : r.events) {
-    Value ev(rapidjson::kObjectType);
-    ev.AddMember("kind", to_json(e.kind, a), a);
-    Value attrs(rapidjson::kObjectType);
-    for (const auto& [k, v] : e.attributes) attrs.AddMember(to_json(k, a), to_json(v, a), a);
-    ev.AddMember("attributes", attrs, a);
-    events.PushBack(ev, a);
-  }
-  o.AddMember("events", events, a);
-  return o;
-}
+rapidjson::Value receipt_json(const Receipt& r, JsonAlloc& a) { return record_to_json(receipt_info(r), a); }
 
 namespace {
 
@@ -454,13 +432,11 @@ void for_each_payload(F&& f, std::variant<P...>*) {
   (f(static_cast<P*>(nullptr)), ...);
 }
 
-// "\"transfer\",\"create_validator\",...": the payload types, from
-// core/transaction.h's Payload.
-std::string payload_type_names() {
-  std::string out;
-  for_each_payload([&]<class P>(P*) { out += (out.empty() ? "\"" : ",\"") + std::string(P::kName) + "\""; },
-                   static_cast<Payload*>(nullptr));
-  return out;
+// The payload types, from core/transaction.h's Payload, as an enumeration.
+std::string payload_types() {
+  std::vector<std::string> names;
+  for_each_payload([&]<class P>(P*) { names.emplace_back(P::kName); }, static_cast<Payload*>(nullptr));
+  return schema::enumeration(names);
 }
 
 // "transfer{to, amount}; ...; request_audit{task}": each payload and its
@@ -490,45 +466,65 @@ std::string payload_summary() {
 
 const std::vector<std::pair<std::string, std::string>>& schema_components() {
   static const std::vector<std::pair<std::string, std::string>> c = {
-      {"Amount", R"({"type":"string","pattern":"^[0-9]{1,20}$","description":"base units as a decimal string; JSON numbers lose precision above 2^53"})"},
-      {"Hash", R"({"type":"string","pattern":"^[0-9a-fA-F]{64}$","description":"SHA-256, hex: lower-case in answers, read in either case"})"},
-      {"Key", R"({"type":"string","pattern":"^[0-9a-fA-F]{64}$","description":"BIP-340 public key, hex: lower-case in answers, read in either case"})"},
-      {"Hex", R"({"type":"string","pattern":"^([0-9a-fA-F]{2})*$","description":"bytes of a canonical encoding, hex: lower-case in answers, read in either case"})"},
-      {"Height", R"({"type":"integer","minimum":0})"},
+      {"Amount", js::described(js::pattern("^[0-9]{1,20}$"),
+                               "base units as a decimal string; JSON numbers lose precision above 2^53")},
+      {"Hash", js::described(js::pattern("^[0-9a-fA-F]{64}$"), "SHA-256, hex: lower-case in answers, read in either case")},
+      {"Key", js::described(js::pattern("^[0-9a-fA-F]{64}$"),
+                            "BIP-340 public key, hex: lower-case in answers, read in either case")},
+      {"Hex", js::described(js::pattern("^([0-9a-fA-F]{2})*$"),
+                            "bytes of a canonical encoding, hex: lower-case in answers, read in either case")},
+      {"Height", js::integer(0)},
       {"Transaction",
-       R"({"type":"object","required":["chain_id","sender","nonce","fee","payload","signature"],"properties":{"chain_id":{"type":"string"},"sender":{"$ref":"#/components/schemas/Key"},"nonce":{"type":"integer","minimum":0},"fee":{"$ref":"#/components/schemas/Amount"},"payload":{"type":"object","required":["type"],"properties":{"type":{"enum":[)" + payload_type_names() + R"(]}},"description":")" + payload_summary() + R"("},"signature":{"type":"string","pattern":"^[0-9a-fA-F]{128}$","description":"BIP-340 signature of the signing hash"}},"additionalProperties":false})"},
-      {"Receipt",
-       R"({"type":"object","properties":{"height":{"$ref":"#/components/schemas/Height"},"index":{"type":"integer"},"ok":{"type":"boolean"},"reason":{"type":"string","description":"stable kebab-case reason when ok is false"},"fee_paid":{"$ref":"#/components/schemas/Amount"},"events":{"type":"array","items":{"type":"object","properties":{"kind":{"type":"string"},"attributes":{"type":"object","additionalProperties":{"type":"string"}}}}}}})"},
-      {"Certificate",
-       R"({"type":"object","properties":{"height":{"$ref":"#/components/schemas/Height"},"view":{"type":"integer"},"block_hash":{"$ref":"#/components/schemas/Hash"},"signatures":{"type":"array","items":{"type":"object","properties":{"validator":{"$ref":"#/components/schemas/Key"},"signature":{"type":"string"}}}},"hex":{"$ref":"#/components/schemas/Hex"}}})"},
+       js::object({{"chain_id", js::string()},
+                   {"sender", ref("Key")},
+                   {"nonce", js::integer(0)},
+                   {"fee", ref("Amount")},
+                   {"payload", js::described(js::object({{"type", payload_types()}}, {"type"}), payload_summary())},
+                   {"signature", js::described(js::pattern("^[0-9a-fA-F]{128}$"), "BIP-340 signature of the signing hash")}},
+                  {"chain_id", "sender", "nonce", "fee", "payload", "signature"}, /*closed=*/true)},
+      {"Receipt", record_schema<ReceiptInfo>({{"height", ref("Height")},
+                                              {"reason", js::described(js::string(), "stable kebab-case reason when ok is false")}})},
+      {"Certificate", js::object({{"height", ref("Height")},
+                                  {"view", js::integer()},
+                                  {"block_hash", ref("Hash")},
+                                  {"signatures", js::array(js::object({{"validator", ref("Key")}, {"signature", js::string()}}))},
+                                  {"hex", ref("Hex")}})},
       {"Task", record_schema<TaskInfo>({
                    {"submitted_height", ref("Height")},
-                   {"metering_version",
-                    R"({"type":"integer","description":"params.metering_version when submitted: the fuel rules the task runs under"})"},
-                   {"metered_hash",
-                    R"({"$ref":"#/components/schemas/Hash","description":"SHA-256 of the instrumented module the workers run; docs/sandbox.md, Versions"})"},
-                   {"status", R"({"enum":["open","settled","failed"]})"},
-                   {"failure", R"({"type":"string","description":"when failed: no-workers, no-commitments or no-majority"})"},
-                   {"retry_reason",
-                    R"({"type":"string","description":"why the first round was retried: no-commitments or no-majority; empty if it was not"})"},
-                   {"round.kind", R"({"enum":["first","retry","audit"]})"},
+                   {"metering_version", js::described(js::integer(), "params.metering_version when submitted: the fuel "
+                                                                     "rules the task runs under")},
+                   {"metered_hash", js::described(ref("Hash"), "SHA-256 of the instrumented module the workers run; "
+                                                               "docs/sandbox.md, Versions")},
+                   {"status", js::enumeration({"open", "settled", "failed"})},
+                   {"failure", js::described(js::string(), "when failed: no-workers, no-commitments or no-majority")},
+                   {"retry_reason", js::described(js::string(), "why the first round was retried: no-commitments or "
+                                                                "no-majority; empty if it was not")},
+                   {"round.kind", js::enumeration({"first", "retry", "audit"})},
                })},
-      {"Worker", record_schema<WorkerInfo>({{"reputation", R"({"type":"integer","description":"ppm, 0 to 1000000"})"}})},
+      {"Worker", record_schema<WorkerInfo>({{"reputation", js::described(js::integer(), "ppm, 0 to 1000000")}})},
       {"Validator",
        record_schema<ValidatorInfo>({
            {"jailed_until", ref("Height")},
-           {"in_set", R"({"type":"boolean","description":"in the set that certifies the next block"})"},
-           {"power", R"({"type":"integer","description":"its power in that set; 0 outside"})"},
+           {"in_set", js::described(js::boolean(), "in the set that certifies the next block")},
+           {"power", js::described(js::integer(), "its power in that set; 0 outside")},
            {"status",
-            R"({"enum":["active","waiting","not-selected","jailed","banned","below-min-stake"],"description":"why it has that power, the first that applies: banned (double signing, for good), jailed (downtime; unjail from jailed_until), below-min-stake (tokens under params.min_validator_stake: missing_stake more is needed), then for a validator that qualifies: active (in the set), waiting (joins the set at next_epoch_boundary), not-selected (outside the top params.max_validators by tokens). A validator in the set keeps its power until the boundary whatever its status"})"},
-           {"detail",
-            R"({"type":"string","description":"the status in one sentence with its figures (heights, amounts, rank); for people, not for matching"})"},
-           {"missing_stake",
-            R"({"$ref":"#/components/schemas/Amount","description":"what its tokens lack of the minimum stake (params.min_validator_stake, at least 1); 0 when they suffice"})"},
-           {"next_epoch_boundary",
-            R"({"$ref":"#/components/schemas/Height","description":"the height at whose end the next set is chosen; in_set shows that set from then on"})"},
+            js::described(js::enumeration({"active", "waiting", "not-selected", "jailed", "banned", "below-min-stake"}),
+                          "why it has that power, the first that applies: banned (double signing, for good), jailed "
+                          "(downtime; unjail from jailed_until), below-min-stake (tokens under "
+                          "params.min_validator_stake: missing_stake more is needed), then for a validator that "
+                          "qualifies: active (in the set), waiting (joins the set at next_epoch_boundary), "
+                          "not-selected (outside the top params.max_validators by tokens). A validator in the set "
+                          "keeps its power until the boundary whatever its status")},
+           {"detail", js::described(js::string(), "the status in one sentence with its figures (heights, amounts, "
+                                                  "rank); for people, not for matching")},
+           {"missing_stake", js::described(ref("Amount"), "what its tokens lack of the minimum stake "
+                                                          "(params.min_validator_stake, at least 1); 0 when they suffice")},
+           {"next_epoch_boundary", js::described(ref("Height"), "the height at whose end the next set is chosen; "
+                                                                "in_set shows that set from then on")},
            {"unjail_refusal",
-            R"({"enum":["","validator-banned","not-jailed","still-jailed","below-min-stake"],"description":"the reason the operator's unjail would fail with in the next block (the contract's own check); empty when it would succeed"})"},
+            js::described(js::enumeration({"", "validator-banned", "not-jailed", "still-jailed", "below-min-stake"}),
+                          "the reason the operator's unjail would fail with in the next block (the contract's own "
+                          "check); empty when it would succeed")},
        })},
   };
   return c;
@@ -546,10 +542,10 @@ const std::vector<Method>& node_methods() {
                  "evidence under this node's validator key that it did not sign was seen.",
                  {},
                  record_schema<NodeStatus>({{"height", ref("Height")},
-                                            {"signing", R"({"enum":["signing","not-validator","double-sign-check"]})"}}),
+                                            {"signing", js::enumeration({"signing", "not-validator", "double-sign-check"})}}),
                  false, sync_handler(m_status)});
     m.push_back({"genesis", "The genesis of this chain, in the genesis file's JSON form.", "See genesis/README.md.", {},
-                 R"({"type":"object"})", false, sync_handler(m_genesis)});
+                 js::any_object(), false, sync_handler(m_genesis)});
     m.push_back({"block", "A committed block, by height or hash (neither: the latest).",
                  "`certificate` is the commit certificate of this block (null only while the next block is not "
                  "committed yet on a node that synced it); `last_commit` is the previous block's, carried in this "
@@ -557,25 +553,31 @@ const std::vector<Method>& node_methods() {
                  "Not found: -32001.",
                  {{"height", ref("Height"), false, "a committed height (from 1)"},
                   {"hash", ref("Hash"), false, "a block hash"}},
-                 R"({"type":"object","properties":{"height":)" + ref("Height") + R"(,"hash":)" + ref("Hash") +
-                     R"(,"header":)" +
-                     record_schema<BlockHeader>({{"height", ref("Height")},
-                                                 {"timestamp_ms", R"({"type":"integer","description":"informational: the proposer's clock"})"}}) +
-                     R"(,"txs":{"type":"array","items":)" + ref("Transaction") +
-                     R"(},"last_commit":)" + ref("Certificate") +
-                     R"(,"evidence":{"type":"array","items":{"type":"object","properties":{"validator":)" + ref("Key") +
-                     R"(,"height":)" + ref("Height") +
-                     R"(,"view":{"type":"integer"},"phase":{"enum":["propose","prepare","commit"]},"offence_id":)" +
-                     ref("Hash") + R"(,"hex":)" + ref("Hex") + R"(}}},"certificate":{"oneOf":[)" + ref("Certificate") +
-                     R"(,{"type":"null"}]},"header_hex":)" + ref("Hex") + "}}",
+                 js::object({{"height", ref("Height")},
+                             {"hash", ref("Hash")},
+                             {"header", record_schema<BlockHeader>(
+                                            {{"height", ref("Height")},
+                                             {"timestamp_ms", js::described(js::integer(), "informational: the "
+                                                                                           "proposer's clock")}})},
+                             {"txs", js::array(ref("Transaction"))},
+                             {"last_commit", ref("Certificate")},
+                             {"evidence", js::array(js::object({{"validator", ref("Key")},
+                                                                {"height", ref("Height")},
+                                                                {"view", js::integer()},
+                                                                {"phase", js::enumeration({"propose", "prepare", "commit"})},
+                                                                {"offence_id", ref("Hash")},
+                                                                {"hex", ref("Hex")}}))},
+                             {"certificate", js::one_of({ref("Certificate"), js::null()})},
+                             {"header_hex", ref("Hex")}}),
                  false, sync_handler(m_block)});
     m.push_back({"tx", "A transaction by hash: committed (with its receipt) or pending in this node's mempool.",
                  "A failed transaction is committed too: its receipt has ok=false and a reason; it paid its fee. "
                  "Not found: -32001.",
                  {{"hash", ref("Hash"), true, "the transaction id"}},
-                 R"({"type":"object","properties":{"hash":)" + ref("Hash") +
-                     R"(,"status":{"enum":["committed","pending"]},"tx":)" + ref("Transaction") +
-                     R"(,"receipt":)" + ref("Receipt") + "}}",
+                 js::object({{"hash", ref("Hash")},
+                             {"status", js::enumeration({"committed", "pending"})},
+                             {"tx", ref("Transaction")},
+                             {"receipt", ref("Receipt")}}),
                  false, sync_handler(m_tx)});
     m.push_back({"account", "Balance and nonce of an account; with prove=true, a proof a client can check.",
                  "`next_nonce` counts the sender's transactions pending in this node's mempool: sign the next one "
@@ -585,13 +587,20 @@ const std::vector<Method>& node_methods() {
                  "certificate.block_hash, certificate.verify(chain_id, validators), header.state_root == root, "
                  "verify_state_proof(root, key, value, proof); `value` (null: no such account) is the canonical "
                  "Account {balance, nonce}. `verity account NAME --prove` does all this.",
-                 {{"address", address, true, kAddressHelp}, {"prove", R"({"type":"boolean"})", false, "include a proof"}},
-                 R"({"type":"object","properties":{"address":)" + ref("Key") + R"(,"balance":)" + ref("Amount") +
-                     R"(,"nonce":{"type":"integer"},"next_nonce":{"type":"integer"},"height":)" + ref("Height") +
-                     R"(,"proof":{"type":"object","properties":{"height":)" + ref("Height") + R"(,"key":)" + ref("Hex") +
-                     R"(,"value":{"oneOf":[)" + ref("Hex") + R"(,{"type":"null"}]},"root":)" + ref("Hash") +
-                     R"(,"proof":)" + ref("Hex") + R"(,"header":)" + ref("Hex") + R"(,"certificate":)" + ref("Hex") +
-                     R"(,"validators":)" + ref("Hex") + "}}}}",
+                 {{"address", address, true, kAddressHelp}, {"prove", js::boolean(), false, "include a proof"}},
+                 js::object({{"address", ref("Key")},
+                             {"balance", ref("Amount")},
+                             {"nonce", js::integer()},
+                             {"next_nonce", js::integer()},
+                             {"height", ref("Height")},
+                             {"proof", js::object({{"height", ref("Height")},
+                                                   {"key", ref("Hex")},
+                                                   {"value", js::one_of({ref("Hex"), js::null()})},
+                                                   {"root", ref("Hash")},
+                                                   {"proof", ref("Hex")},
+                                                   {"header", ref("Hex")},
+                                                   {"certificate", ref("Hex")},
+                                                   {"validators", ref("Hex")}})}}),
                  false, sync_handler(m_account)});
     m.push_back({"validators", "Every registered validator: the set that certifies the next block first.",
                  "Each says why it has its power in `status` (a stable value; `detail` is the same for people): "
@@ -604,8 +613,7 @@ const std::vector<Method>& node_methods() {
                  "until the boundary. `unjail_refusal` is the reason an `unjail` in the next block would fail with "
                  "(empty: it would succeed); `verity unjail` reads it and does not send one the chain would refuse.",
                  {},
-                 R"({"type":"object","properties":{"height":)" + ref("Height") +
-                     R"(,"validators":{"type":"array","items":)" + ref("Validator") + "}}}",
+                 js::object({{"height", ref("Height")}, {"validators", js::array(ref("Validator"))}}),
                  false, sync_handler(m_validators)});
     m.push_back({"validator", "One validator by its operator address.",
                  "The same object as in `validators`, `status` included. Not found: -32001.",
@@ -615,16 +623,16 @@ const std::vector<Method>& node_methods() {
                  {{"address", address, true, "the delegator"}},
                  record_schema<DelegationsInfo>({{"unbonding.creation_height", ref("Height")},
                                                  {"unbonding.completion_height", ref("Height")}}),
-                 false, sync_handler(m_delegations)});
+                 false, sync_handler(m_record_of_address<&NodeApi::delegations>)});
     m.push_back({"rewards", "An account's rewards: vested (claimable now) and locked.",
                  "`entries` lists the locked entries (an operator's commission, rewards settled when a delegation "
                  "changed) with the height they vest at; `claim` moves the vested amount to the balance.",
                  {{"address", address, true, kAddressHelp}},
                  record_schema<RewardsInfo>({{"entries.vest_height", ref("Height")}}),
-                 false, sync_handler(m_rewards)});
+                 false, sync_handler(m_record_of_address<&NodeApi::rewards>)});
     m.push_back({"reputation", "The reputation of a worker or validator key.", "",
                  {{"address", address, true, kAddressHelp}},
-                 R"({"type":"object","properties":{"address":)" + ref("Key") + R"(,"reputation":{"type":"integer"}}})",
+                 js::object({{"address", ref("Key")}, {"reputation", js::integer()}}),
                  false, sync_handler(m_reputation)});
     m.push_back({"task", "A task of the market: its terms, the round in progress and, once settled, the result.",
                  "status is open, settled or failed (failure: no-workers, no-commitments: no assigned worker committed, or "
@@ -633,28 +641,27 @@ const std::vector<Method>& node_methods() {
                  "means it waits for workers; outcome codes are the sandbox's (docs/sandbox.md: 0 ok, 1 trap, 2 "
                  "out-of-fuel, 3 memory-exceeded, 4 output-too-large, 5 invalid-module, 6 forbidden-import); "
                  "input and output are hex. Not found: -32001.",
-                 {{"id", R"({"type":"integer","minimum":1})", true, "the task id (task_submitted's `task`)"}},
+                 {{"id", js::integer(1), true, "the task id (task_submitted's `task`)"}},
                  ref("Task"), false, sync_handler(m_task)});
     m.push_back({"tasks", "Tasks by descending id.",
                  "With `in_progress: true`, only tasks with a round in progress (waiting for workers or assigned: "
                  "first rounds, retries and audits, whose task stays settled), however old: how a worker finds "
                  "its assignments.",
-                 {{"before", R"({"type":"integer","minimum":0})", false, "only ids below this (0 or absent: from the newest)"},
-                  {"limit", R"({"type":"integer","minimum":1,"maximum":100})", false, "at most this many (default 20)"},
-                  {"in_progress", R"({"type":"boolean"})", false, "only tasks with a round in progress (default false)"}},
-                 R"({"type":"object","properties":{"tasks":{"type":"array","items":)" + ref("Task") + "}}}", false,
+                 {{"before", js::integer(0), false, "only ids below this (0 or absent: from the newest)"},
+                  {"limit", js::integer(1, 100), false, "at most this many (default 20)"},
+                  {"in_progress", js::boolean(), false, "only tasks with a round in progress (default false)"}},
+                 js::object({{"tasks", js::array(ref("Task"))}}), false,
                  sync_handler(m_tasks)});
     m.push_back({"worker", "A registered worker: stake, reputation (ppm) and record.", "Not found: -32001.",
                  {{"address", address, true, "the worker's key"}}, ref("Worker"), false, sync_handler(m_worker)});
     m.push_back({"workers", "Every registered worker, by key.", "", {},
-                 R"({"type":"object","properties":{"workers":{"type":"array","items":)" + ref("Worker") + "}}}",
+                 js::object({{"workers", js::array(ref("Worker"))}}),
                  false, sync_handler(m_workers)});
     m.push_back({"module", "A stored task module (content-addressed by SHA-256).", "Not found: -32001.",
                  {{"hash", ref("Hash"), true, "the module's SHA-256"}},
-                 R"({"type":"object","properties":{"hash":)" + ref("Hash") + R"(,"size":{"type":"integer"},"wasm":)" +
-                     ref("Hex") + "}}",
+                 js::object({{"hash", ref("Hash")}, {"size", js::integer()}, {"wasm", ref("Hex")}}),
                  false, sync_handler(m_module)});
-    const std::string tx_schema = R"({"oneOf":[)" + ref("Transaction") + "," + ref("Hex") + "]}";
+    const std::string tx_schema = js::one_of({ref("Transaction"), ref("Hex")});
     m.push_back({"send_tx", "Submits a signed transaction; answers once the mempool admitted it.",
                  "Rejected: -32002 with the mempool's reason in data.reason: tx-too-large, malformed-tx, "
                  "wrong-chain-id, fee-too-low, tx-known, bad-signature, nonce-too-low, nonce-gap, nonce-taken, "
@@ -663,7 +670,7 @@ const std::vector<Method>& node_methods() {
                  "transaction's encoding gets malformed-tx (tx-too-large over 2 MiB) the same way. A transaction "
                  "object with a field it does not have, in the payload too, is -32602 naming the field.",
                  {{"tx", tx_schema, true, "the signed transaction, as JSON or as the hex of its encoding"}},
-                 R"({"type":"object","properties":{"hash":)" + ref("Hash") + "}}", false, m_send_tx,
+                 js::object({{"hash", ref("Hash")}}), false, m_send_tx,
                  /*writes=*/true});
     m.push_back({"send_tx_commit", "Submits a signed transaction and answers when a block commits it.",
                  "Rejections as send_tx. Times out with -32003 (reason timeout) after timeout_ms (default 30000, "
@@ -671,9 +678,8 @@ const std::vector<Method>& node_methods() {
                  "pending waits for it; one already committed answers with its receipt. A committed transaction "
                  "may have failed: check receipt.ok.",
                  {{"tx", tx_schema, true, "the signed transaction"},
-                  {"timeout_ms", R"({"type":"integer","minimum":1,"maximum":120000})", false, "how long to wait"}},
-                 R"({"type":"object","properties":{"hash":)" + ref("Hash") + R"(,"height":)" + ref("Height") +
-                     R"(,"receipt":)" + ref("Receipt") + "}}",
+                  {"timeout_ms", js::integer(1, 120000), false, "how long to wait"}},
+                 js::object({{"hash", ref("Hash")}, {"height", ref("Height")}, {"receipt", ref("Receipt")}}),
                  false, m_send_tx_commit, /*writes=*/true});
     m.push_back({"subscribe", "WebSocket only: notifications of new blocks, committed transactions or task events.",
                  "Topics: `blocks` ({height, hash, state_root, view, txs, proposer} per block), `txs` ({hash, "
@@ -682,13 +688,13 @@ const std::vector<Method>& node_methods() {
                  "block's hooks: assignment, settlement). Each arrives as "
                  "{\"jsonrpc\":\"2.0\",\"method\":\"subscription\",\"params\":{\"subscription\":ID,\"topic\":T,"
                  "\"result\":R}}. A client that reads too slowly is disconnected.",
-                 {{"topic", R"({"enum":["blocks","txs","tasks"]})", true, "what to receive"},
+                 {{"topic", js::enumeration({"blocks", "txs", "tasks"}), true, "what to receive"},
                   {"account", address, false, "txs only: only transactions sent by or to this account"}},
-                 R"({"type":"string","description":"the subscription id"})", true, sync_handler(m_subscribe)});
+                 js::described(js::string(), "the subscription id"), true, sync_handler(m_subscribe)});
     m.push_back({"unsubscribe", "WebSocket only: ends a subscription.", "",
-                 {{"subscription", R"({"type":"string"})", true, "the id subscribe returned"}},
-                 R"({"type":"boolean"})", true, sync_handler(m_unsubscribe)});
-    m.push_back({"rpc.discover", "This API as an OpenRPC document.", "", {}, R"({"type":"object"})", false,
+                 {{"subscription", js::string(), true, "the id subscribe returned"}},
+                 js::boolean(), true, sync_handler(m_unsubscribe)});
+    m.push_back({"rpc.discover", "This API as an OpenRPC document.", "", {}, js::any_object(), false,
                  m_discover});
     return m;
   }();

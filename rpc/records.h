@@ -1,6 +1,7 @@
 #pragma once
 // Records as the RPC serves them (the node's status, the account figures,
-// delegations and rewards, validators, the task market's tasks and workers): core types only, each listing its fields once. The
+// delegations and rewards, validators, the task market's tasks and workers,
+// receipts): core types only, each listing its fields once. The
 // server writes them and the clients (verity, verity-worker) read them with
 // the one codec below, which walks that list, so the two sides cannot
 // drift apart; docs/rpc.md (the method table's schemas) describes the same
@@ -38,6 +39,7 @@
 #include "core/hash.h"
 #include "core/hex.h"
 #include "core/keys.h"
+#include "core/receipt.h"
 #include "core/result.h"
 #include "core/transaction.h"
 #include "rpc/json_codec.h"
@@ -358,6 +360,28 @@ struct WorkerInfo {
   }
   friend bool operator==(const WorkerInfo&, const WorkerInfo&) = default;
 };
+
+// A transaction's receipt (`tx`, `send_tx_commit`): core's Receipt but its
+// tx_id, which the answer carries beside it as `hash`.
+struct ReceiptInfo {
+  std::uint64_t height = 0;
+  std::uint64_t index = 0;  // position in the block
+  bool ok = false;
+  std::string reason;  // stable kebab-case reason when !ok
+  Amount fee_paid;
+  std::vector<Event> events;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("height", s.height);
+    f("index", s.index);
+    f("ok", s.ok);
+    f("reason", s.reason);
+    f("fee_paid", s.fee_paid);
+    f("events", s.events);
+  }
+  friend bool operator==(const ReceiptInfo&, const ReceiptInfo&) = default;
+};
+inline ReceiptInfo receipt_info(const Receipt& r) { return {r.height, r.index, r.ok, r.reason, r.fee_paid, r.events}; }
 
 // A transaction as the block answer lists it: its id ("hash") beside its
 // fields. Read only (the client checks the id is the transaction's).
