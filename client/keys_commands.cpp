@@ -56,26 +56,26 @@ Status cmd_keys(Session& s, const std::vector<std::string>& args) {
   if (args.empty()) return usage_error("missing a keys command (new, list, show, import); run 'verity keys --help'");
   const std::string sub = args[0];
   const std::vector<std::string> rest(args.begin() + 1, args.end());
-  auto check_name = [](const std::string& name) -> Status {
+  // A command on one key: its words, the NAME (positional) checked.
+  auto parse_named = [&](const Spec& spec) -> Result<Args> {
+    auto a = parse_args(spec, rest);
+    if (!a) return a.error();
+    const std::string& name = a->positional[0];
     if (!is_valid_key_name(name))
       return usage_error("'" + name + "' is not a valid key name: use 1 to 32 letters, digits, '.', '_' or '-', "
                          "starting with a letter or digit");
-    return {};
+    return a;
   };
   if (sub == "new") {
-    Spec spec{"keys new", {}, {}, 1, 1, "NAME"};
-    auto a = parse_args(spec, rest);
+    auto a = parse_named(Spec{"keys new", {}, {}, 1, 1, "NAME"});
     if (!a) return a.error();
     const std::string name = a->positional[0];
-    if (auto st = check_name(name); !st) return st;
     return keys_store(s, name, SecretKey::generate());
   }
   if (sub == "import") {
-    Spec spec{"keys import", {"secret-hex"}, {}, 1, 1, "NAME"};
-    auto a = parse_args(spec, rest);
+    auto a = parse_named(Spec{"keys import", {"secret-hex"}, {}, 1, 1, "NAME"});
     if (!a) return a.error();
     const std::string name = a->positional[0];
-    if (auto st = check_name(name); !st) return st;
     std::string hex;
     if (auto h = a->get("secret-hex")) {
       hex = *h;
@@ -123,11 +123,9 @@ Status cmd_keys(Session& s, const std::vector<std::string>& args) {
     return {};
   }
   if (sub == "show") {
-    Spec spec{"keys show", {}, {}, 1, 1, "NAME"};
-    auto a = parse_args(spec, rest);
+    auto a = parse_named(Spec{"keys show", {}, {}, 1, 1, "NAME"});
     if (!a) return a.error();
     const std::string name = a->positional[0];
-    if (auto st = check_name(name); !st) return st;
     auto ks = s.keystore();
     if (!ks) return ks.error();
     if (!ks->exists(name))

@@ -252,13 +252,16 @@ Status cmd_validators(Session& s, const std::vector<std::string>& args) {
 }
 
 // `verity COMMAND ADDRESS|NAME`: calls the method of that name with the
-// address; with --json, prints the result as it came.
+// address and reads the answer as a T; with --json, prints the result as it
+// came instead (and `record` is empty).
+template <class T>
 struct AddressQuery {
   std::string name;  // as given
   PublicKey address;
-  rapidjson::Document result;
+  std::optional<T> record;
 };
-Result<AddressQuery> query_address(Session& s, const std::string& method, const std::vector<std::string>& args) {
+template <class T>
+Result<AddressQuery<T>> query_address(Session& s, const std::string& method, const std::vector<std::string>& args) {
   auto a = parse_args(Spec{method, {}, {}, 1, 1, "ADDRESS|NAME"}, args);
   if (!a) return a.error();
   auto address = s.address_of("", a->positional[0]);
@@ -267,27 +270,33 @@ Result<AddressQuery> query_address(Session& s, const std::string& method, const 
   params.AddMember("address", rpc::to_json(address->hex(), params.GetAllocator()), params.GetAllocator());
   auto r = s.call(method.c_str(), params);
   if (!r) return r.error();
-  if (s.json()) print_json(s.io().out, *r);
-  return AddressQuery{a->positional[0], *address, std::move(*r)};
+  AddressQuery<T> q{a->positional[0], *address, std::nullopt};
+  if (s.json()) {
+    print_json(s.io().out, *r);
+    return q;
+  }
+  auto record = rpc::record_from_json<T>(*r, method);
+  if (!record) return record.error();
+  q.record = std::move(*record);
+  return q;
 }
 
 const char* kDelegationsHelp =
     "Usage: verity delegations ADDRESS|NAME\nAn account's delegations (value per validator) and unbonding entries.\n";
 
 Status cmd_delegations(Session& s, const std::vector<std::string>& args) {
-  auto q = query_address(s, "delegations", args);
+  auto q = query_address<rpc::DelegationsInfo>(s, "delegations", args);
   if (!q) return q.error();
-  if (s.json()) return {};
-  auto d = rpc::record_from_json<rpc::DelegationsInfo>(q->result, "delegations");
-  if (!d) return d.error();
+  if (!q->record) return {};
+  const auto& d = *q->record;
   auto& o = s.io().out;
-  if (d->delegations.empty() && d->unbonding.empty()) {
+  if (d.delegations.empty() && d.unbonding.empty()) {
     o << "no delegations and nothing unbonding for " << label(q->name, q->address) << "\n";
     return {};
   }
-  for (const auto& x : d->delegations)
+  for (const auto& x : d.delegations)
     o << "delegated  " << x.value.to_string() << " to " << x.validator.hex() << " (" << x.shares << " shares)\n";
-  for (const auto& u : d->unbonding)
+  for (const auto& u : d.unbonding)
     o << "unbonding  " << u.amount.to_string() << " from " << u.validator.hex() << ", withdrawable at height "
       << u.completion_height << "\n";
   return {};
@@ -296,14 +305,13 @@ Status cmd_delegations(Session& s, const std::vector<std::string>& args) {
 const char* kRewardsHelp = "Usage: verity rewards ADDRESS|NAME\nAn account's rewards: vested (claimable with 'verity claim') and locked.\n";
 
 Status cmd_rewards(Session& s, const std::vector<std::string>& args) {
-  auto q = query_address(s, "rewards", args);
+  auto q = query_address<rpc::RewardsInfo>(s, "rewards", args);
   if (!q) return q.error();
-  if (s.json()) return {};
-  auto r = rpc::record_from_json<rpc::RewardsInfo>(q->result, "rewards");
-  if (!r) return r.error();
+  if (!q->record) return {};
+  const auto& r = *q->record;
   auto& o = s.io().out;
-  o << "vested  " << r->vested.to_string() << " (claimable now)\nlocked  " << r->locked.to_string() << "\n";
-  for (const auto& e : r->entries) o << "  " << e.amount.to_string() << " vests at height " << e.vest_height << "\n";
+  o << "vested  " << r.vested.to_string() << " (claimable now)\nlocked  " << r.locked.to_string() << "\n";
+  for (const auto& e : r.entries) o << "  " << e.amount.to_string() << " vests at height " << e.vest_height << "\n";
   return {};
 }
 

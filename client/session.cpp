@@ -334,6 +334,14 @@ Result<TxCommon> tx_common(const Spec& spec, const Args& a) {
   return c;
 }
 
+Result<TxArgs> parse_tx_args(const Spec& spec, const std::vector<std::string>& args) {
+  auto a = parse_args(spec, args);
+  if (!a) return a.error();
+  auto c = tx_common(spec, *a);
+  if (!c) return c.error();
+  return TxArgs{std::move(*a), std::move(*c)};
+}
+
 Status send_transaction(Session& s, const TxCommon& c, Payload payload, const std::string& summary) {
   auto key = s.signer(c.from);
   if (!key) return key.error();

@@ -139,6 +139,12 @@ struct TxCommon {
 };
 // --from, --fee and --wait of a transaction command.
 Result<TxCommon> tx_common(const Spec& spec, const Args& a);
+// A transaction command's words: parse_args, then tx_common.
+struct TxArgs {
+  Args args;
+  TxCommon common;
+};
+Result<TxArgs> parse_tx_args(const Spec& spec, const std::vector<std::string>& args);
 // Signs `payload` with --from's key at its next nonce, sends it and (with
 // --wait) waits for its receipt; prints what happened.
 Status send_transaction(Session& s, const TxCommon& c, Payload payload, const std::string& summary);
@@ -147,11 +153,10 @@ Status send_transaction(Session& s, const TxCommon& c, Payload payload, const st
 template <class P>
 Status cmd_simple(Session& s, const std::vector<std::string>& args, const char* name) {
   Spec spec{name, {"from", "fee"}, kTxSwitches, 0, 0, ""};
-  auto a = parse_args(spec, args);
-  if (!a) return a.error();
-  auto c = tx_common(spec, *a);
-  if (!c) return c.error();
-  return send_transaction(s, *c, P{}, std::string(name) + " by " + c->from);
+  auto parsed = parse_tx_args(spec, args);
+  if (!parsed) return parsed.error();
+  const TxCommon& c = parsed->common;
+  return send_transaction(s, c, P{}, std::string(name) + " by " + c.from);
 }
 
 // --- the commands, by group ------------------------------------------------------------

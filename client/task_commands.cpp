@@ -58,20 +58,19 @@ Status cmd_submit_task(Session& s, const std::vector<std::string>& args) {
   Spec spec{"submit-task",
             {"from", "fee", "input", "replicas", "reward", "fuel", "commit-blocks", "reveal-blocks"},
             kTxSwitches, 1, 1, "FILE.wasm"};
-  auto a = parse_args(spec, args);
-  if (!a) return a.error();
-  auto c = tx_common(spec, *a);
-  if (!c) return c.error();
+  auto parsed = parse_tx_args(spec, args);
+  if (!parsed) return parsed.error();
+  const auto& [a, c] = *parsed;
   SubmitTask t;
-  auto module = read_binary_file("FILE.wasm", a->positional[0], kMaxTaskModuleBytes);
+  auto module = read_binary_file("FILE.wasm", a.positional[0], kMaxTaskModuleBytes);
   if (!module) return module.error();
   t.module.bytes = std::move(*module);
-  if (auto in = a->get("input")) {
+  if (auto in = a.get("input")) {
     auto input = read_binary_file("--input", *in, kMaxTaskIoBytes);
     if (!input) return input.error();
     t.input.bytes = std::move(*input);
   }
-  auto reward = required_amount(*a, spec, "reward", "N (paid to each agreeing worker)");
+  auto reward = required_amount(a, spec, "reward", "N (paid to each agreeing worker)");
   if (!reward) return reward.error();
   t.reward = *reward;
   t.fuel = kDefaultTaskFuel;
@@ -79,13 +78,13 @@ Status cmd_submit_task(Session& s, const std::vector<std::string>& args) {
   t.reveal_blocks = kDefaultTaskBlocks;
   for (auto [flag, field] : {std::pair{"replicas", &t.replicas}, std::pair{"fuel", &t.fuel},
                              std::pair{"commit-blocks", &t.commit_blocks}, std::pair{"reveal-blocks", &t.reveal_blocks}}) {
-    if (auto v = a->get(flag)) {
+    if (auto v = a.get(flag)) {
       auto n = parse_u64_arg(std::string("--") + flag, *v);
       if (!n) return n.error();
       *field = *n;
     }
   }
-  if (!a->get("commit-blocks")) {
+  if (!a.get("commit-blocks")) {
     // Long enough for an honest worker at the chain's reference speed: the
     // node refuses anything shorter (docs/contracts.md, "Tasks").
     auto g = s.genesis();
@@ -97,9 +96,9 @@ Status cmd_submit_task(Session& s, const std::vector<std::string>& args) {
                                             "of this version? Pass --commit-blocks N");
     t.commit_blocks = default_commit_blocks(t.fuel, *per_block);
   }
-  const std::string summary = "submit-task " + a->positional[0] + " (" + std::to_string(t.module.bytes.size()) +
-                              " bytes) from " + c->from + ", reward " + t.reward.to_string() + " per worker";
-  return send_transaction(s, *c, std::move(t), summary);
+  const std::string summary = "submit-task " + a.positional[0] + " (" + std::to_string(t.module.bytes.size()) +
+                              " bytes) from " + c.from + ", reward " + t.reward.to_string() + " per worker";
+  return send_transaction(s, c, std::move(t), summary);
 }
 
 const std::string kRegisterWorkerHelp = std::string(
@@ -109,13 +108,12 @@ const std::string kRegisterWorkerHelp = std::string(
 
 Status cmd_register_worker(Session& s, const std::vector<std::string>& args) {
   Spec spec{"register-worker", {"from", "fee", "stake"}, kTxSwitches, 0, 0, ""};
-  auto a = parse_args(spec, args);
-  if (!a) return a.error();
-  auto c = tx_common(spec, *a);
-  if (!c) return c.error();
-  auto stake = required_amount(*a, spec, "stake", "N (the worker stake)");
+  auto parsed = parse_tx_args(spec, args);
+  if (!parsed) return parsed.error();
+  const auto& [a, c] = *parsed;
+  auto stake = required_amount(a, spec, "stake", "N (the worker stake)");
   if (!stake) return stake.error();
-  return send_transaction(s, *c, RegisterWorker{*stake}, "register-worker " + c->from + ", stake " + stake->to_string());
+  return send_transaction(s, c, RegisterWorker{*stake}, "register-worker " + c.from + ", stake " + stake->to_string());
 }
 
 const std::string kUnregisterWorkerHelp = std::string(
@@ -132,13 +130,12 @@ const std::string kRequestAuditHelp = std::string(
 
 Status cmd_request_audit(Session& s, const std::vector<std::string>& args) {
   Spec spec{"request-audit", {"from", "fee"}, kTxSwitches, 1, 1, "ID"};
-  auto a = parse_args(spec, args);
-  if (!a) return a.error();
-  auto c = tx_common(spec, *a);
-  if (!c) return c.error();
-  auto id = parse_u64_arg("ID", a->positional[0]);
+  auto parsed = parse_tx_args(spec, args);
+  if (!parsed) return parsed.error();
+  const auto& [a, c] = *parsed;
+  auto id = parse_u64_arg("ID", a.positional[0]);
   if (!id) return id.error();
-  return send_transaction(s, *c, RequestAudit{*id}, "request-audit of task " + a->positional[0] + " by " + c->from);
+  return send_transaction(s, c, RequestAudit{*id}, "request-audit of task " + a.positional[0] + " by " + c.from);
 }
 
 const char* kTaskHelp =

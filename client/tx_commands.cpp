@@ -15,18 +15,17 @@ const std::string kTransferHelp = std::string(
 
 Status cmd_transfer(Session& s, const std::vector<std::string>& args) {
   Spec spec{"transfer", {"from", "fee", "to", "amount"}, kTxSwitches, 0, 0, ""};
-  auto a = parse_args(spec, args);
-  if (!a) return a.error();
-  auto c = tx_common(spec, *a);
-  if (!c) return c.error();
-  auto to_text = required(*a, spec, "to", "ADDRESS|NAME");
+  auto parsed = parse_tx_args(spec, args);
+  if (!parsed) return parsed.error();
+  const auto& [a, c] = *parsed;
+  auto to_text = required(a, spec, "to", "ADDRESS|NAME");
   if (!to_text) return to_text.error();
-  auto amount = required_amount(*a, spec, "amount", "N");
+  auto amount = required_amount(a, spec, "amount", "N");
   if (!amount) return amount.error();
   auto to = s.address_of("--to", *to_text);
   if (!to) return to.error();
-  return send_transaction(s, *c, Transfer{*to, *amount},
-                          "transfer " + amount->to_string() + " from " + c->from + " to " + label(*to_text, *to));
+  return send_transaction(s, c, Transfer{*to, *amount},
+                          "transfer " + amount->to_string() + " from " + c.from + " to " + label(*to_text, *to));
 }
 
 const std::string kCreateValidatorHelp = std::string(
@@ -39,29 +38,28 @@ const std::string kCreateValidatorHelp = std::string(
 
 Status cmd_create_validator(Session& s, const std::vector<std::string>& args) {
   Spec spec{"create-validator", {"from", "fee", "consensus-key", "stake", "name", "commission-bps"}, kTxSwitches, 0, 0, ""};
-  auto a = parse_args(spec, args);
-  if (!a) return a.error();
-  auto c = tx_common(spec, *a);
-  if (!c) return c.error();
-  auto key_text = required(*a, spec, "consensus-key", "HEX");
+  auto parsed = parse_tx_args(spec, args);
+  if (!parsed) return parsed.error();
+  const auto& [a, c] = *parsed;
+  auto key_text = required(a, spec, "consensus-key", "HEX");
   if (!key_text) return key_text.error();
   auto key = PublicKey::from_hex(*key_text);
   if (!key || !is_valid_public_key(*key))
     return usage_error("--consensus-key: expected a public key of 64 hex digits ('verityd show-validator --home DIR' prints it)");
-  auto stake = required_amount(*a, spec, "stake", "N");
+  auto stake = required_amount(a, spec, "stake", "N");
   if (!stake) return stake.error();
-  auto name = required(*a, spec, "name", "S (the validator's public name)");
+  auto name = required(a, spec, "name", "S (the validator's public name)");
   if (!name) return name.error();
   if (name->size() > kMaxNameBytes) return usage_error("--name: at most 64 bytes");
   std::uint64_t bps = 0;
-  if (auto b = a->get("commission-bps")) {
+  if (auto b = a.get("commission-bps")) {
     auto v = parse_u64_arg("--commission-bps", *b);
     if (!v) return v.error();
     if (*v > 10'000) return usage_error("--commission-bps: at most 10000 (100%)");
     bps = *v;
   }
-  return send_transaction(s, *c, CreateValidator{*key, *stake, *name, bps},
-                          "create-validator '" + *name + "' operated by " + c->from + " with stake " + stake->to_string());
+  return send_transaction(s, c, CreateValidator{*key, *stake, *name, bps},
+                          "create-validator '" + *name + "' operated by " + c.from + " with stake " + stake->to_string());
 }
 
 const std::string kDelegateHelp = std::string(
@@ -76,20 +74,19 @@ const std::string kUnbondHelp = std::string(
 
 Status cmd_delegate(Session& s, const std::vector<std::string>& args, bool unbond) {
   Spec spec{unbond ? "unbond" : "delegate", {"from", "fee", "validator", "amount"}, kTxSwitches, 0, 0, ""};
-  auto a = parse_args(spec, args);
-  if (!a) return a.error();
-  auto c = tx_common(spec, *a);
-  if (!c) return c.error();
-  auto v_text = required(*a, spec, "validator", "ADDRESS|NAME");
+  auto parsed = parse_tx_args(spec, args);
+  if (!parsed) return parsed.error();
+  const auto& [a, c] = *parsed;
+  auto v_text = required(a, spec, "validator", "ADDRESS|NAME");
   if (!v_text) return v_text.error();
-  auto amount = required_amount(*a, spec, "amount", "N");
+  auto amount = required_amount(a, spec, "amount", "N");
   if (!amount) return amount.error();
   auto v = s.address_of("--validator", *v_text, /*validator=*/true);
   if (!v) return v.error();
-  const std::string summary = std::string(unbond ? "unbond " : "delegate ") + amount->to_string() + " from " + c->from +
+  const std::string summary = std::string(unbond ? "unbond " : "delegate ") + amount->to_string() + " from " + c.from +
                               (unbond ? " out of validator " : " to validator ") + label(*v_text, *v);
-  if (unbond) return send_transaction(s, *c, Undelegate{*v, *amount}, summary);
-  return send_transaction(s, *c, Delegate{*v, *amount}, summary);
+  if (unbond) return send_transaction(s, c, Undelegate{*v, *amount}, summary);
+  return send_transaction(s, c, Delegate{*v, *amount}, summary);
 }
 
 const std::string kWithdrawHelp = std::string(
@@ -112,18 +109,17 @@ const std::string kUnjailHelp = std::string(
 // cannot say (no such field) leaves the decision to the chain.
 Status cmd_unjail(Session& s, const std::vector<std::string>& args) {
   Spec spec{"unjail", {"from", "fee"}, kTxSwitches, 0, 0, ""};
-  auto a = parse_args(spec, args);
-  if (!a) return a.error();
-  auto c = tx_common(spec, *a);
-  if (!c) return c.error();
-  if (auto address = s.address_of("--from", c->from)) {  // else the signer's own error comes below
+  auto parsed = parse_tx_args(spec, args);
+  if (!parsed) return parsed.error();
+  const auto& [a, c] = *parsed;
+  if (auto address = s.address_of("--from", c.from)) {  // else the signer's own error comes below
     rapidjson::Document params(rapidjson::kObjectType);
     params.AddMember("address", rpc::to_json(address->hex(), params.GetAllocator()), params.GetAllocator());
     auto v = s.call("validator", params);
     if (!v && exit_code_for(v.error()) == kExitUnreachable) return v.error();
     if (!v && v.error().reason == "not-found")
       return make_error("unknown-validator",
-                        label(c->from, *address) + " operates no validator: there is nothing to unjail; nothing was sent");
+                        label(c.from, *address) + " operates no validator: there is nothing to unjail; nothing was sent");
     const Json* refusal = v ? member(*v, "unjail_refusal") : nullptr;
     if (refusal && refusal->IsString() && refusal->GetStringLength() > 0)
       return make_error(refusal->GetString(),
@@ -131,7 +127,7 @@ Status cmd_unjail(Session& s, const std::vector<std::string>& args) {
                             (std::string(refusal->GetString()) == "not-jailed" ? " is not jailed, and " : ": ") +
                             text_of(*v, "detail"));
   }
-  return send_transaction(s, *c, Unjail{}, "unjail by " + c->from);
+  return send_transaction(s, c, Unjail{}, "unjail by " + c.from);
 }
 
 const std::string kEvidenceHelp = std::string(
@@ -142,19 +138,18 @@ const std::string kEvidenceHelp = std::string(
 
 Status cmd_submit_evidence(Session& s, const std::vector<std::string>& args) {
   Spec spec{"submit-evidence", {"from", "fee", "evidence"}, kTxSwitches, 0, 0, ""};
-  auto a = parse_args(spec, args);
-  if (!a) return a.error();
-  auto c = tx_common(spec, *a);
-  if (!c) return c.error();
-  auto hex = required(*a, spec, "evidence", "HEX");
+  auto parsed = parse_tx_args(spec, args);
+  if (!parsed) return parsed.error();
+  const auto& [a, c] = *parsed;
+  auto hex = required(a, spec, "evidence", "HEX");
   if (!hex) return hex.error();
   auto raw = from_hex(*hex);
   if (!raw) return usage_error("--evidence: not hex");
   auto ev = decode_exact<DoubleSignEvidence>(*raw);
   if (!ev) return usage_error("--evidence: not a canonical DoubleSignEvidence: " + ev.error().to_string());
-  return send_transaction(s, *c, SubmitEvidence{*ev},
+  return send_transaction(s, c, SubmitEvidence{*ev},
                           "submit-evidence against validator " + ev->validator().hex() + " at height " +
-                              std::to_string(ev->height()) + " by " + c->from);
+                              std::to_string(ev->height()) + " by " + c.from);
 }
 
 }  // namespace
