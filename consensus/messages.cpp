@@ -20,33 +20,18 @@ Hash256 signed_digest(Domain d, std::string_view chain_id, std::optional<std::ui
 Hash256 ViewChange::digest(std::string_view chain_id) const {
   return signed_digest(Domain::consensus_message, chain_id, kViewChangeTag, *this);
 }
-void ViewChange::sign(std::string_view chain_id, const SecretKey& key) {
-  validator = key.public_key();
-  signature = key.sign(digest(chain_id));
-}
-bool ViewChange::verify(std::string_view chain_id) const { return verify_signature(validator, digest(chain_id), signature); }
 
 // --- new view ----------------------------------------------------------------------
 
 Hash256 NewView::digest(std::string_view chain_id) const {
   return signed_digest(Domain::consensus_message, chain_id, kNewViewTag, *this);
 }
-void NewView::sign(std::string_view chain_id, const SecretKey& key) {
-  validator = key.public_key();
-  signature = key.sign(digest(chain_id));
-}
-bool NewView::verify(std::string_view chain_id) const { return verify_signature(validator, digest(chain_id), signature); }
 
 // --- checkpoint ----------------------------------------------------------------------
 
 Hash256 Checkpoint::digest(std::string_view chain_id) const {
   return signed_digest(Domain::checkpoint, chain_id, std::nullopt, *this);
 }
-void Checkpoint::sign(std::string_view chain_id, const SecretKey& key) {
-  validator = key.public_key();
-  signature = key.sign(digest(chain_id));
-}
-bool Checkpoint::verify(std::string_view chain_id) const { return verify_signature(validator, digest(chain_id), signature); }
 
 // --- envelope ---------------------------------------------------------------------------
 

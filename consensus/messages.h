@@ -57,7 +57,30 @@ struct PreparedCertificate {
   friend bool operator==(const PreparedCertificate&, const PreparedCertificate&) = default;
 };
 
-struct ViewChange {
+// A message its validator signs (view change, new view, checkpoint): T
+// lists what the signature signs in body_fields (every field but the
+// signature) and gives digest(); encoded, the signature follows the body.
+template <class T>
+struct SignedByValidator {
+  // Signs with `key`, which becomes the message's validator.
+  void sign(std::string_view chain_id, const SecretKey& key) {
+    T& m = static_cast<T&>(*this);
+    m.validator = key.public_key();
+    m.signature = key.sign(m.digest(chain_id));
+  }
+  bool verify(std::string_view chain_id) const {
+    const T& m = static_cast<const T&>(*this);
+    return verify_signature(m.validator, m.digest(chain_id), m.signature);
+  }
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    T::body_fields(s, f);
+    f("signature", s.signature);
+  }
+  friend bool operator==(const SignedByValidator&, const SignedByValidator&) = default;
+};
+
+struct ViewChange : SignedByValidator<ViewChange> {
   std::uint64_t new_view = 0;
   std::uint64_t committed_height = 0;
   CommitCertificate committed;  // certificate of committed_height (empty at 0)
@@ -66,8 +89,6 @@ struct ViewChange {
   Signature signature;
 
   Hash256 digest(std::string_view chain_id) const;
-  void sign(std::string_view chain_id, const SecretKey& key);
-  bool verify(std::string_view chain_id) const;
   // What the signature signs (after a tag and the chain id): every field
   // but the signature.
   template <class Self, class F>
@@ -78,15 +99,10 @@ struct ViewChange {
     f("prepared", s.prepared);
     f("validator", s.validator);
   }
-  template <class Self, class F>
-  static void fields(Self& s, F&& f) {
-    body_fields(s, f);
-    f("signature", s.signature);
-  }
   friend bool operator==(const ViewChange&, const ViewChange&) = default;
 };
 
-struct NewView {
+struct NewView : SignedByValidator<NewView> {
   std::uint64_t view = 0;
   std::vector<ViewChange> view_changes;
   Proposal proposal;
@@ -94,8 +110,6 @@ struct NewView {
   Signature signature;
 
   Hash256 digest(std::string_view chain_id) const;
-  void sign(std::string_view chain_id, const SecretKey& key);
-  bool verify(std::string_view chain_id) const;
   // What the signature signs, as for a view change.
   template <class Self, class F>
   static void body_fields(Self& s, F&& f) {
@@ -104,34 +118,22 @@ struct NewView {
     f("proposal", s.proposal);
     f("validator", s.validator);
   }
-  template <class Self, class F>
-  static void fields(Self& s, F&& f) {
-    body_fields(s, f);
-    f("signature", s.signature);
-  }
   friend bool operator==(const NewView&, const NewView&) = default;
 };
 
-struct Checkpoint {
+struct Checkpoint : SignedByValidator<Checkpoint> {
   std::uint64_t height = 0;
   Hash256 block_hash;
   PublicKey validator;
   Signature signature;
 
   Hash256 digest(std::string_view chain_id) const;
-  void sign(std::string_view chain_id, const SecretKey& key);
-  bool verify(std::string_view chain_id) const;
   // What the signature signs (after the chain id).
   template <class Self, class F>
   static void body_fields(Self& s, F&& f) {
     f("height", s.height);
     f("block_hash", s.block_hash);
     f("validator", s.validator);
-  }
-  template <class Self, class F>
-  static void fields(Self& s, F&& f) {
-    body_fields(s, f);
-    f("signature", s.signature);
   }
   friend bool operator==(const Checkpoint&, const Checkpoint&) = default;
 };

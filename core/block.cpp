@@ -79,10 +79,7 @@ Hash256 evidence_hash(const std::vector<DoubleSignEvidence>& evidence) {
 }
 
 Result<Block> decode_block(ByteView bytes) {
-  if (bytes.size() > kMaxBlockBytes)
-    return make_error("block-too-large", std::to_string(bytes.size()) + " bytes exceeds " +
-                                             std::to_string(kMaxBlockBytes));
-  return decode_exact<Block>(bytes);
+  return decode_bounded<Block>(bytes, kMaxBlockBytes, "block-too-large");
 }
 
 // --- Merkle --------------------------------------------------------------------------

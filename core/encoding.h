@@ -324,4 +324,25 @@ Result<T> decode_exact(ByteView bytes) {
   return value;
 }
 
+// Decodes exactly one T from `bytes`, refused before any decoding when
+// longer than `max_bytes` (reason `too_large`: a cheap check first).
+template <class T>
+Result<T> decode_bounded(ByteView bytes, std::size_t max_bytes, const char* too_large) {
+  if (bytes.size() > max_bytes)
+    return make_error(too_large, std::to_string(bytes.size()) + " bytes exceeds " + std::to_string(max_bytes));
+  return decode_exact<T>(bytes);
+}
+
+// A value read back from the node's own storage (what a store's get
+// answered): nullopt when absent. Bytes that do not decode are the node's
+// own damage, not anyone's request: a local fault, "state-corrupt".
+template <class T>
+Result<std::optional<T>> decode_stored(const Result<std::optional<Bytes>>& raw) {
+  if (!raw) return raw.error();
+  if (!raw->has_value()) return std::optional<T>{};
+  auto v = decode_exact<T>(**raw);
+  if (!v) return local_error("state-corrupt", "stored value does not decode: " + v.error().to_string());
+  return std::optional<T>{std::move(*v)};
+}
+
 }  // namespace verity

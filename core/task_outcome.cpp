@@ -3,6 +3,8 @@
 #include <array>
 #include <cstddef>
 
+#include "core/enum_names.h"
+
 namespace verity {
 
 namespace {
@@ -12,13 +14,9 @@ constexpr std::array<std::string_view, 8> kNames = {
 };
 }  // namespace
 
-std::string_view outcome_name(TaskOutcome o) { return kNames.at(static_cast<std::size_t>(o)); }
+std::string_view outcome_name(TaskOutcome o) { return enum_name(kNames, o); }
 
-std::optional<TaskOutcome> outcome_from_name(std::string_view name) {
-  for (std::size_t i = 0; i < kNames.size(); ++i)
-    if (kNames[i] == name) return static_cast<TaskOutcome>(i);
-  return std::nullopt;
-}
+std::optional<TaskOutcome> outcome_from_name(std::string_view name) { return enum_from_name<TaskOutcome>(kNames, name); }
 
 std::optional<std::string_view> outcome_name_of(std::uint64_t n) {
   if (n >= kNames.size()) return std::nullopt;

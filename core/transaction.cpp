@@ -81,10 +81,7 @@ Hash256 task_sandbox_seed(std::string_view chain_id, std::uint64_t task_id) {
 }
 
 Result<Transaction> decode_transaction(ByteView bytes) {
-  if (bytes.size() > kMaxTransactionBytes)
-    return make_error("tx-too-large", std::to_string(bytes.size()) + " bytes exceeds " +
-                                          std::to_string(kMaxTransactionBytes));
-  return decode_exact<Transaction>(bytes);
+  return decode_bounded<Transaction>(bytes, kMaxTransactionBytes, "tx-too-large");
 }
 
 }  // namespace verity

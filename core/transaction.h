@@ -104,30 +104,31 @@ struct Undelegate {
   friend bool operator==(const Undelegate&, const Undelegate&) = default;
 };
 
-// Moves the sender's unbonding entries whose period has passed to its balance.
-struct Withdraw {
-  static constexpr std::uint8_t kTag = 5;
-  static constexpr const char* kName = "withdraw";
+// What a payload without fields of its own derives from.
+struct NoFields {
   template <class Self, class F>
   static void fields(Self&, F&&) {}
+  friend bool operator==(const NoFields&, const NoFields&) = default;
+};
+
+// Moves the sender's unbonding entries whose period has passed to its balance.
+struct Withdraw : NoFields {
+  static constexpr std::uint8_t kTag = 5;
+  static constexpr const char* kName = "withdraw";
   friend bool operator==(const Withdraw&, const Withdraw&) = default;
 };
 
 // Moves the sender's vested rewards to its balance.
-struct Claim {
+struct Claim : NoFields {
   static constexpr std::uint8_t kTag = 6;
   static constexpr const char* kName = "claim";
-  template <class Self, class F>
-  static void fields(Self&, F&&) {}
   friend bool operator==(const Claim&, const Claim&) = default;
 };
 
 // Lets the sender's validator back in after its jail time.
-struct Unjail {
+struct Unjail : NoFields {
   static constexpr std::uint8_t kTag = 7;
   static constexpr const char* kName = "unjail";
-  template <class Self, class F>
-  static void fields(Self&, F&&) {}
   friend bool operator==(const Unjail&, const Unjail&) = default;
 };
 
@@ -160,11 +161,9 @@ struct RegisterWorker {
 
 // Stops new assignments to the sender; its worker stake starts unbonding
 // and `withdraw` pays it after unbonding_blocks.
-struct UnregisterWorker {
+struct UnregisterWorker : NoFields {
   static constexpr std::uint8_t kTag = 10;
   static constexpr const char* kName = "unregister_worker";
-  template <class Self, class F>
-  static void fields(Self&, F&&) {}
   friend bool operator==(const UnregisterWorker&, const UnregisterWorker&) = default;
 };
 

@@ -39,12 +39,7 @@ class StoreStateReader final : public StateReader {
 
 template <class T>
 Result<std::optional<T>> load(const KvStore& store, const Bytes& key) {
-  auto raw = store.get(key);
-  if (!raw) return raw.error();
-  if (!raw->has_value()) return std::optional<T>{};
-  auto v = decode_exact<T>(**raw);
-  if (!v) return local_error("state-corrupt", "stored record does not decode: " + v.error().to_string());
-  return std::optional<T>{std::move(*v)};
+  return decode_stored<T>(store.get(key));
 }
 
 // Where a committed transaction is, with its receipt (whose height and
@@ -83,7 +78,8 @@ Hash256 execution_key(const Block& block) {
 constexpr std::size_t kStateNodeCache = std::size_t{1} << 18;
 
 Chain::Chain(KvStore& store, Genesis genesis, const Application& app)
-    : store_(store),
+    : CommittedReads(store),
+      store_(store),
       genesis_(std::move(genesis)),
       app_(app),
       reader_(std::make_unique<StoreStateReader>(store)),
@@ -221,41 +217,33 @@ Status Chain::commit(const Block& block, const CommitCertificate& cert) {
   return load_validators();
 }
 
-namespace {
+Result<std::optional<Block>> CommittedReads::block_at(std::uint64_t height) const {
+  return load<Block>(store_, block_key(height));
+}
 
-Result<std::optional<std::uint64_t>> read_height_of(const KvStore& store, const Hash256& block_hash) {
-  auto raw = store.get(hash_key(block_hash));
+Result<std::optional<std::uint64_t>> CommittedReads::height_of(const Hash256& block_hash) const {
+  auto raw = store_.get(hash_key(block_hash));
   if (!raw) return raw.error();
   if (!raw->has_value()) return std::optional<std::uint64_t>{};
   if ((*raw)->size() != 8) return local_error("state-corrupt", "bad height index entry");
   return std::optional<std::uint64_t>{read_be64(**raw)};
 }
 
-Result<std::optional<TxRecord>> read_transaction(const KvStore& store, const Hash256& tx_id) {
-  auto loc = load<TxLocation>(store, tx_key(tx_id));
+Result<std::optional<CommitCertificate>> CommittedReads::certificate_at(std::uint64_t height) const {
+  return load<CommitCertificate>(store_, cert_key(height));
+}
+
+Result<std::optional<TxRecord>> CommittedReads::transaction(const Hash256& tx_id) const {
+  auto loc = load<TxLocation>(store_, tx_key(tx_id));
   if (!loc) return loc.error();
   if (!loc->has_value()) return std::optional<TxRecord>{};
   const Receipt& receipt = (*loc)->receipt;
-  auto block = load<Block>(store, block_key(receipt.height));
+  auto block = block_at(receipt.height);
   if (!block) return block.error();
   if (!block->has_value() || receipt.index >= (*block)->transactions.size())
     return local_error("state-corrupt", "transaction index points at a missing block");
   return std::optional<TxRecord>{TxRecord{(*block)->transactions[receipt.index], receipt}};
 }
-
-}  // namespace
-
-Result<std::optional<Block>> Chain::block_at(std::uint64_t height) const { return load<Block>(store_, block_key(height)); }
-
-Result<std::optional<std::uint64_t>> Chain::height_of(const Hash256& block_hash) const {
-  return read_height_of(store_, block_hash);
-}
-
-Result<std::optional<CommitCertificate>> Chain::certificate_at(std::uint64_t height) const {
-  return load<CommitCertificate>(store_, cert_key(height));
-}
-
-Result<std::optional<TxRecord>> Chain::transaction(const Hash256& tx_id) const { return read_transaction(store_, tx_id); }
 
 std::shared_ptr<const ChainView> Chain::view() const {
   return std::make_shared<ChainView>(store_.snapshot(), genesis_, tip_, validators_, tip_validators_);
@@ -263,25 +251,13 @@ std::shared_ptr<const ChainView> Chain::view() const {
 
 ChainView::ChainView(std::shared_ptr<const KvStore> snapshot, const Genesis& genesis, ChainTip tip,
                      ValidatorSet validators, ValidatorSet tip_validators)
-    : store_(std::move(snapshot)),
+    : CommittedReads(*snapshot),
+      store_(std::move(snapshot)),
       genesis_(genesis),
       tip_(tip),
       validators_(std::move(validators)),
       tip_validators_(std::move(tip_validators)),
       reader_(std::make_unique<StoreStateReader>(*store_)),
       map_(*store_) {}
-
-Result<std::optional<Block>> ChainView::block_at(std::uint64_t height) const {
-  return load<Block>(*store_, block_key(height));
-}
-Result<std::optional<std::uint64_t>> ChainView::height_of(const Hash256& block_hash) const {
-  return read_height_of(*store_, block_hash);
-}
-Result<std::optional<CommitCertificate>> ChainView::certificate_at(std::uint64_t height) const {
-  return load<CommitCertificate>(*store_, cert_key(height));
-}
-Result<std::optional<TxRecord>> ChainView::transaction(const Hash256& tx_id) const {
-  return read_transaction(*store_, tx_id);
-}
 
 }  // namespace verity::state

@@ -45,6 +45,20 @@ struct TxRecord {
 
 class ChainView;
 
+// Reads of the committed chain kept in a store (blocks, certificates, the
+// transaction index): what Chain and ChainView share. Absent: nullopt.
+class CommittedReads {
+ public:
+  explicit CommittedReads(const KvStore& store) : store_(store) {}
+  Result<std::optional<Block>> block_at(std::uint64_t height) const;
+  Result<std::optional<std::uint64_t>> height_of(const Hash256& block_hash) const;
+  Result<std::optional<CommitCertificate>> certificate_at(std::uint64_t height) const;
+  Result<std::optional<TxRecord>> transaction(const Hash256& tx_id) const;
+
+ private:
+  const KvStore& store_;
+};
+
 // What execute() tells its caller. The receipts and state changes stay in
 // the Chain for commit() (last_receipts() has the receipts afterwards):
 // handing out a copy of them cost more than anyone used.
@@ -52,7 +66,7 @@ struct Executed {
   Hash256 state_root;
 };
 
-class Chain {
+class Chain : public CommittedReads {
  public:
   // The first time, writes the genesis state (one batch); afterwards checks
   // that the store belongs to this genesis. Reasons: "genesis-mismatch",
@@ -78,10 +92,7 @@ class Chain {
   // The receipts of the block the last successful commit() wrote.
   const std::vector<Receipt>& last_receipts() const { return last_receipts_; }
 
-  Result<std::optional<Block>> block_at(std::uint64_t height) const;
-  Result<std::optional<std::uint64_t>> height_of(const Hash256& block_hash) const;
-  Result<std::optional<CommitCertificate>> certificate_at(std::uint64_t height) const;
-  Result<std::optional<TxRecord>> transaction(const Hash256& tx_id) const;
+  // block_at, height_of, certificate_at, transaction: CommittedReads.
   const StateReader& state() const { return *reader_; }
   // A proof for `key` against tip().state_root.
   Result<StateProof> prove(ByteView key) const { return map_.prove(tip_.state_root, key); }
@@ -112,7 +123,7 @@ class Chain {
 
 // A consistent read-only view of the committed chain at one tip (Chain::view).
 // Every method is const and safe to call from any thread.
-class ChainView {
+class ChainView : public CommittedReads {
  public:
   ChainView(std::shared_ptr<const KvStore> snapshot, const Genesis& genesis, ChainTip tip, ValidatorSet validators,
             ValidatorSet tip_validators);
@@ -122,10 +133,6 @@ class ChainView {
   const ValidatorSet& validators() const { return validators_; }
   const ValidatorSet& tip_validators() const { return tip_validators_; }
 
-  Result<std::optional<Block>> block_at(std::uint64_t height) const;
-  Result<std::optional<std::uint64_t>> height_of(const Hash256& block_hash) const;
-  Result<std::optional<CommitCertificate>> certificate_at(std::uint64_t height) const;
-  Result<std::optional<TxRecord>> transaction(const Hash256& tx_id) const;
   const StateReader& state() const { return *reader_; }
   Result<StateProof> prove(ByteView key) const { return map_.prove(tip_.state_root, key); }
 

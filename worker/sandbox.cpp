@@ -1,5 +1,6 @@
 #include "worker/sandbox.h"
 
+#include "core/enum_names.h"
 #include "core/transaction.h"
 
 #include <algorithm>
@@ -160,13 +161,9 @@ EngineResponse run_engine(const EngineRequest& req, const Bytes& instrumented, c
 
 }  // namespace
 
-std::string_view engine_name(Engine e) { return kEngines.at(static_cast<std::size_t>(e)); }
+std::string_view engine_name(Engine e) { return enum_name(kEngines, e); }
 
-std::optional<Engine> engine_from_name(std::string_view name) {
-  for (std::size_t i = 0; i < kEngines.size(); ++i)
-    if (kEngines[i] == name) return static_cast<Engine>(i);
-  return std::nullopt;
-}
+std::optional<Engine> engine_from_name(std::string_view name) { return enum_from_name<Engine>(kEngines, name); }
 
 Hash256 SandboxResult::result_hash() const {
   return task_result_hash(static_cast<std::uint64_t>(outcome), exit_code, fuel_used, stdout_bytes);

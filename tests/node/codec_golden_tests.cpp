@@ -390,7 +390,11 @@ BOOST_AUTO_TEST_CASE(consensus_values) {
   nv.signature = sig(81);
   check("new_view", nv);
   check_bytes("new_view_digest", of(nv.digest("golden-chain").view()));
-  Checkpoint cp{300, hash(90), key(91), sig(92)};
+  Checkpoint cp;
+  cp.height = 300;
+  cp.block_hash = hash(90);
+  cp.validator = key(91);
+  cp.signature = sig(92);
   check("checkpoint", cp);
   check_bytes("checkpoint_digest", of(cp.digest("golden-chain").view()));
   Decision d{block(100), certificate(110)};
