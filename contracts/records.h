@@ -17,12 +17,7 @@ namespace verity::contracts {
 // The record under `key`, or nullopt when absent.
 template <class T>
 Result<std::optional<T>> load_optional(const state::StateReader& state, ByteView key) {
-  auto raw = state.get(key);
-  if (!raw) return raw.error();
-  if (!raw->has_value()) return std::optional<T>{};
-  auto v = decode_exact<T>(**raw);
-  if (!v) return local_error("state-corrupt", "stored value does not decode: " + v.error().to_string());
-  return std::optional<T>{std::move(*v)};
+  return decode_stored<T>(state.get(key));
 }
 
 // The record under `key`, or `absent` when there is none.
@@ -49,6 +44,16 @@ struct RecordList {
     f("items", s.items, Max{1'000'000});
   }
 };
+
+// Stores a list, or erases its key when it is empty (an absent list reads
+// back as an empty one, and takes no space).
+template <class T>
+void store_list(state::StateOverlay& state, ByteView key, const RecordList<T>& list) {
+  if (list.items.empty())
+    state.erase(key);
+  else
+    store_record(state, key, list);
+}
 
 // Checked arithmetic on amounts kept in state. An overflow is the
 // transaction's fault ("amount-overflow"); an underflow of something the

@@ -517,10 +517,7 @@ Result<Amount> take_reward(state::StateOverlay& s, const PublicKey& account, std
     if (it->amount.is_zero()) list->items.erase(it);
     break;
   }
-  if (list->items.empty())
-    s.erase(rewards_key(account));
-  else
-    store_record(s, rewards_key(account), *list);
+  store_list(s, rewards_key(account), *list);
   return taken;
 }
 
@@ -781,10 +778,7 @@ Status withdraw(state::StateOverlay& s, const state::BlockContext& ctx, const Pu
   }
   if (touched.empty()) return make_error("nothing-to-withdraw", "no unbonding entry has completed yet");
   entries->items = remaining;
-  if (remaining.empty())
-    s.erase(unbonding_key(sender));
-  else
-    store_record(s, unbonding_key(sender), *entries);
+  store_list(s, unbonding_key(sender), *entries);
   for (const auto& op : touched) {
     bool still = std::any_of(remaining.begin(), remaining.end(), [&](const UnbondingEntry& e) { return e.validator == op; });
     if (!still)
@@ -820,11 +814,8 @@ Status claim(state::StateOverlay& s, const state::BlockContext& ctx, const Publi
     }
   }
   if (vested.is_zero()) return make_error("nothing-to-claim", "no reward has vested yet");
-  entries->items = locked;
-  if (locked.empty())
-    s.erase(rewards_key(sender));
-  else
-    store_record(s, rewards_key(sender), *entries);
+  entries->items = std::move(locked);
+  store_list(s, rewards_key(sender), *entries);
   if (auto st = credit(s, sender, vested); !st) return st;
   events.push_back(Event{"claim", {{"account", sender.hex()}, {"amount", vested.to_string()}}});
   return {};

@@ -154,20 +154,11 @@ const std::map<std::string, Reader>& readers() {
       {"passphrase_file", string_key(&Config::passphrase_file)},
       {"p2p.listen", host_port_key([](Config& c) -> HostPort& { return c.p2p.listen; })},
       {"p2p.persistent_peers",
-       [](const toml::node& n, Config& c, const std::string& key, std::string_view source) -> Status {
-         const toml::array* a = n.as_array();
-         if (!a) return bad(source, key, "expected an array of strings, got " + type_name(n));
-         std::vector<std::string> peers;
-         for (std::size_t i = 0; i < a->size(); ++i) {
-           const std::string item = key + "[" + std::to_string(i) + "]";
-           auto v = (*a)[i].value_exact<std::string>();
-           if (!v) return bad(source, item, "expected a string \"[NODEKEY@]HOST:PORT\"");
-           if (auto p = parse_peer_address(*v); !p) return bad(source, item, p.error().detail);
-           peers.push_back(*v);
-         }
-         c.p2p.persistent_peers = std::move(peers);
-         return {};
-       }},
+       strings_key([](Config& c) -> std::vector<std::string>& { return c.p2p.persistent_peers; },
+                   [](const std::string& v) -> std::string {
+                     auto p = parse_peer_address(v);
+                     return p ? "" : p.error().detail + " (expected \"[NODEKEY@]HOST:PORT\")";
+                   })},
       {"p2p.max_inbound_peers", uint_key([](Config& c) -> std::uint32_t& { return c.p2p.max_inbound_peers; }, 0, 10'000)},
       {"p2p.send_queue_bytes",
        uint_key([](Config& c) -> std::uint64_t& { return c.p2p.send_queue_bytes; }, 1 << 20, 1ull << 34)},

@@ -61,6 +61,24 @@ class ObjectReader {
     if (!k) return bad(field(name), "expected 64 hex digits (" + k.error().detail + ")");
     return k;
   }
+  // Member `name`, an array of objects, each read by `read` (given an
+  // ObjectReader of it) into a T; members `read` did not ask for are refused.
+  template <class T, class F>
+  Result<std::vector<T>> objects(const char* name, F&& read) {
+    auto array = get(name);
+    if (!array) return array.error();
+    if (!(*array)->IsArray()) return bad(field(name), "expected an array");
+    std::vector<T> out;
+    for (rapidjson::SizeType i = 0; i < (*array)->Size(); ++i) {
+      ObjectReader o((**array)[i], field(name) + "[" + std::to_string(i) + "]");
+      if (auto s = o.check_object(); !s) return s.error();
+      auto item = read(o);
+      if (!item) return item.error();
+      if (auto s = o.no_unknown_fields(); !s) return s.error();
+      out.push_back(std::move(*item));
+    }
+    return out;
+  }
   Status no_unknown_fields() const {
     for (auto it = v_.MemberBegin(); it != v_.MemberEnd(); ++it) {
       std::string name(it->name.GetString(), it->name.GetStringLength());
@@ -112,34 +130,21 @@ Result<Genesis> read_genesis(const rapidjson::Value& root) {
   if (auto s = p.check_object(); !s) return s.error();
   if (auto s = read_params(p, g.params); !s) return s.error();
 
-  const rapidjson::Value* accounts;
-  VERITY_ASSIGN(accounts, top.get("accounts"));
-  if (!accounts->IsArray()) return bad("accounts", "expected an array");
-  for (rapidjson::SizeType i = 0; i < accounts->Size(); ++i) {
-    ObjectReader a((*accounts)[i], "accounts[" + std::to_string(i) + "]");
-    if (auto s = a.check_object(); !s) return s.error();
+  VERITY_ASSIGN(g.accounts, top.objects<GenesisAccount>("accounts", [](ObjectReader& a) -> Result<GenesisAccount> {
     GenesisAccount acct;
     VERITY_ASSIGN(acct.name, a.string("name"));
     VERITY_ASSIGN(acct.address, a.key("address"));
     VERITY_ASSIGN(acct.balance, a.amount("balance"));
-    if (auto s = a.no_unknown_fields(); !s) return s.error();
-    g.accounts.push_back(std::move(acct));
-  }
-
-  const rapidjson::Value* validators;
-  VERITY_ASSIGN(validators, top.get("validators"));
-  if (!validators->IsArray()) return bad("validators", "expected an array");
-  for (rapidjson::SizeType i = 0; i < validators->Size(); ++i) {
-    ObjectReader v((*validators)[i], "validators[" + std::to_string(i) + "]");
-    if (auto s = v.check_object(); !s) return s.error();
+    return acct;
+  }));
+  VERITY_ASSIGN(g.validators, top.objects<GenesisValidator>("validators", [](ObjectReader& v) -> Result<GenesisValidator> {
     GenesisValidator val;
     VERITY_ASSIGN(val.name, v.string("name"));
     VERITY_ASSIGN(val.operator_address, v.key("operator"));
     VERITY_ASSIGN(val.consensus_key, v.key("consensus_key"));
     VERITY_ASSIGN(val.stake, v.amount("stake"));
-    if (auto s = v.no_unknown_fields(); !s) return s.error();
-    g.validators.push_back(std::move(val));
-  }
+    return val;
+  }));
   if (auto s = top.no_unknown_fields(); !s) return s.error();
   if (auto s = g.validate(); !s) return s.error();
   return g;
