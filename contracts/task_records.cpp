@@ -1,6 +1,9 @@
 #include "contracts/task_records.h"
 
 #include <algorithm>
+#include <array>
+
+#include "core/enum_names.h"
 
 namespace verity::contracts {
 
@@ -47,30 +50,21 @@ void store_ids(state::StateOverlay& s, const Bytes& key, const std::vector<std::
 
 // --- names and encodings ---------------------------------------------------------------------
 
-const char* round_kind_name(RoundKind k) {
-  switch (k) {
-    case RoundKind::first: return "first";
-    case RoundKind::retry: return "retry";
-    case RoundKind::audit: return "audit";
-  }
-  return "?";
-}
+namespace {
+constexpr std::array<const char*, 3> kRoundKinds = {"first", "retry", "audit"};
+constexpr std::array<const char*, 3> kTaskStatuses = {"open", "settled", "failed"};
+}  // namespace
 
-const char* task_status_name(TaskStatus s) {
-  switch (s) {
-    case TaskStatus::open: return "open";
-    case TaskStatus::settled: return "settled";
-    case TaskStatus::failed: return "failed";
-  }
-  return "?";
-}
+const char* round_kind_name(RoundKind k) { return enum_name(kRoundKinds, k); }
+
+const char* task_status_name(TaskStatus s) { return enum_name(kTaskStatuses, s); }
 
 void check_field(Reader& r, RoundKind k) {
-  if (k > RoundKind::audit) r.fail("decode-bad-round", "unknown round kind");
+  if (static_cast<std::size_t>(k) >= kRoundKinds.size()) r.fail("decode-bad-round", "unknown round kind");
 }
 
 void check_field(Reader& r, TaskStatus s) {
-  if (s > TaskStatus::failed) r.fail("decode-bad-task", "unknown task status");
+  if (static_cast<std::size_t>(s) >= kTaskStatuses.size()) r.fail("decode-bad-task", "unknown task status");
 }
 
 // --- queries ---------------------------------------------------------------------------------

@@ -1,38 +1,24 @@
 #include "node/log.h"
 
+#include <array>
 #include <chrono>
 #include <ctime>
 #include <iostream>
 
+#include "core/enum_names.h"
+
 namespace verity::node {
 
-std::optional<LogLevel> parse_log_level(std::string_view s) {
-  if (s == "debug") return LogLevel::debug;
-  if (s == "info") return LogLevel::info;
-  if (s == "warn") return LogLevel::warn;
-  if (s == "error") return LogLevel::error;
-  return std::nullopt;
-}
+namespace {
+constexpr std::array<const char*, 4> kLevelWords = {"debug", "info", "warn", "error"};
+constexpr std::array<const char*, 4> kLevelNames = {"DEBUG", "INFO ", "WARN ", "ERROR"};  // padded for log lines
+}  // namespace
 
-const char* log_level_name(LogLevel level) {
-  switch (level) {
-    case LogLevel::debug: return "DEBUG";
-    case LogLevel::info: return "INFO ";
-    case LogLevel::warn: return "WARN ";
-    case LogLevel::error: return "ERROR";
-  }
-  return "?";
-}
+std::optional<LogLevel> parse_log_level(std::string_view s) { return enum_from_name<LogLevel>(kLevelWords, s); }
 
-const char* log_level_word(LogLevel level) {
-  switch (level) {
-    case LogLevel::debug: return "debug";
-    case LogLevel::info: return "info";
-    case LogLevel::warn: return "warn";
-    case LogLevel::error: return "error";
-  }
-  return "?";
-}
+const char* log_level_name(LogLevel level) { return enum_name(kLevelNames, level); }
+
+const char* log_level_word(LogLevel level) { return enum_name(kLevelWords, level); }
 
 Logger::Logger(LogLevel min, std::ostream* out) : min_(min), out_(out ? out : &std::cerr) {}
 

@@ -124,18 +124,21 @@ Result<rpc::AccountProof> RpcBackend::prove_account(const PublicKey& address) co
 }
 
 namespace {
-rpc::ValidatorInfo info_of(const contracts::ValidatorWithStatus& w) {
+// An RPC record of rpc/records.h filled from the contract's record it
+// shows, field for field (rpc::copy_same_fields); the caller sets the rest
+// (tests/node/node_tests.cpp pins which those are).
+template <class Info, class Record>
+Info info_of(const Record& r) {
+  Info i;
+  rpc::copy_same_fields(r, i);
+  return i;
+}
+
+rpc::ValidatorInfo validator_info(const contracts::ValidatorWithStatus& w) {
   const contracts::ValidatorRecord& v = w.record;
   rpc::ValidatorInfo i;
-  i.operator_address = v.operator_address;
-  i.consensus_key = v.consensus_key;
-  i.name = v.name;
-  i.commission_bps = v.commission_bps;
-  i.tokens = v.tokens;
-  i.shares = v.shares;
-  i.jailed = v.jailed;
-  i.jailed_until = v.jailed_until;
-  i.banned = v.banned;
+  rpc::copy_same_fields(v, i);
+  i.operator_address = v.operator_address;  // "operator" in the RPC
   i.in_set = w.power.has_value();
   i.power = w.power.value_or(0);
   i.status = w.status.status;
@@ -159,7 +162,7 @@ Result<std::vector<rpc::ValidatorInfo>> RpcBackend::validators() const {
   if (!all) return all.error();
   std::vector<rpc::ValidatorInfo> in_set, others;
   for (const auto& w : *all) {
-    auto i = info_of(w);
+    auto i = validator_info(w);
     (i.in_set ? in_set : others).push_back(std::move(i));
   }
   in_set.insert(in_set.end(), others.begin(), others.end());
@@ -170,7 +173,7 @@ Result<std::optional<rpc::ValidatorInfo>> RpcBackend::validator(const PublicKey&
   auto all = statuses_of(*node_.view());
   if (!all) return all.error();
   for (const auto& w : *all)
-    if (w.record.operator_address == operator_address) return std::optional<rpc::ValidatorInfo>(info_of(w));
+    if (w.record.operator_address == operator_address) return std::optional<rpc::ValidatorInfo>(validator_info(w));
   return std::optional<rpc::ValidatorInfo>();
 }
 
@@ -191,7 +194,7 @@ Result<rpc::DelegationsInfo> RpcBackend::delegations(const PublicKey& delegator)
   auto entries = contracts::unbonding_entries(state, delegator);
   if (!entries) return entries.error();
   for (const auto& e : *entries)
-    out.unbonding.push_back({e.validator, e.amount, e.creation_height, e.completion_height});
+    out.unbonding.push_back(info_of<rpc::UnbondingInfo>(e));
   return out;
 }
 
@@ -206,7 +209,7 @@ Result<rpc::RewardsInfo> RpcBackend::rewards(const PublicKey& account) const {
   rpc::RewardsInfo out;
   out.vested = summary->vested;
   out.locked = summary->locked;
-  for (const auto& e : *entries) out.entries.push_back({e.vest_height, e.amount});
+  for (const auto& e : *entries) out.entries.push_back(info_of<rpc::RewardEntryInfo>(e));
   return out;
 }
 
@@ -221,43 +224,18 @@ using rapidjson::Value;
 using Alloc = rapidjson::Document::AllocatorType;
 
 
-rpc::AssignmentInfo assignment_info(const contracts::Assignment& x) {
-  return {x.worker, x.committed, x.revealed, x.outcome, x.exit_code, x.fuel_used, x.result_hash};
-}
-
+// A task: enumerations by name, and the result of a settled task on its own.
 rpc::TaskInfo task_info(const contracts::TaskRecord& t) {
-  rpc::TaskInfo o;
-  o.id = t.id;
-  o.submitter = t.submitter;
-  o.module_hash = t.module_hash;
-  o.input = t.input;
-  o.replicas = t.replicas;
-  o.reward = t.reward;
-  o.fuel = t.fuel;
-  o.commit_blocks = t.commit_blocks;
-  o.reveal_blocks = t.reveal_blocks;
-  o.submitted_height = t.submitted_height;
-  o.metering_version = t.metering_version;
-  o.metered_hash = t.metered_hash;
+  auto o = info_of<rpc::TaskInfo>(t);
   o.status = contracts::task_status_name(t.status);
-  o.failure = t.failure;
-  o.retry_reason = t.retry_reason;
   if (t.round) {
-    const auto& r = *t.round;
-    rpc::RoundInfo ro{contracts::round_kind_name(r.kind), r.payer, r.escrow, r.requested_height,
-                      r.assigned_height, r.commit_deadline, r.reveal_deadline, {}};
-    for (const auto& x : r.assignments) ro.assignments.push_back(assignment_info(x));
+    auto ro = info_of<rpc::RoundInfo>(*t.round);
+    ro.kind = contracts::round_kind_name(t.round->kind);
+    for (const auto& x : t.round->assignments) ro.assignments.push_back(info_of<rpc::AssignmentInfo>(x));
     o.round = std::move(ro);
   }
-  if (t.status == contracts::TaskStatus::settled)
-    o.result = rpc::TaskResultInfo{t.result_hash, t.outcome,     t.exit_code,  t.fuel_used,
-                                   t.output,      t.settled_height, t.vest_height, t.majority};
-  o.audits = t.audits;
+  if (t.status == contracts::TaskStatus::settled) o.result = info_of<rpc::TaskResultInfo>(t);
   return o;
-}
-
-rpc::WorkerInfo worker_info(const contracts::WorkerRecord& w) {
-  return {w.key, w.stake, w.active, w.unbonding, w.unbonding_until, w.reputation, w.agreed, w.outvoted, w.missed};
 }
 
 }  // namespace
@@ -281,7 +259,7 @@ Result<std::optional<rpc::WorkerInfo>> RpcBackend::worker(const PublicKey& key) 
   auto w = contracts::load_worker(node_.view()->state(), key);
   if (!w) return w.error();
   if (!*w) return std::optional<rpc::WorkerInfo>();
-  return std::optional<rpc::WorkerInfo>(worker_info(**w));
+  return std::optional<rpc::WorkerInfo>(info_of<rpc::WorkerInfo>(**w));
 }
 
 Result<std::vector<rpc::WorkerInfo>> RpcBackend::workers() const {
@@ -293,7 +271,7 @@ Result<std::vector<rpc::WorkerInfo>> RpcBackend::workers() const {
   for (const auto& k : *keys) {
     auto w = contracts::load_worker(state, k);
     if (!w) return w.error();
-    if (*w) out.push_back(worker_info(**w));
+    if (*w) out.push_back(info_of<rpc::WorkerInfo>(**w));
   }
   return out;
 }

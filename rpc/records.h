@@ -526,6 +526,38 @@ rapidjson::Value record_to_json(const T& value, JsonAlloc& alloc) {
   return field_json(value, alloc);  // rpc/json_codec.h: the writer of every struct with fields()
 }
 
+// Sets each field of `to` that `from` has too (the same name, the same
+// type) to `from`'s value: how the node fills a record of this file from
+// the contract's record it shows. Any two types with fields lists.
+template <class From, class To>
+void copy_same_fields(const From& from, To& to) {
+  To::fields(to, [&](const char* name, auto& field, auto&&...) {
+    using F = std::remove_cvref_t<decltype(field)>;
+    From::fields(from, [&](const char* from_name, const auto& value, auto&&...) {
+      if constexpr (std::is_same_v<std::remove_cvref_t<decltype(value)>, F>)
+        if (std::string_view(name) == from_name) field = value;
+    });
+  });
+}
+
+// The fields of `To` that copy_same_fields leaves for the caller, in order.
+template <class From, class To>
+std::vector<std::string> fields_not_copied() {
+  std::vector<std::string> out;
+  To to{};
+  const From from{};
+  To::fields(to, [&](const char* name, auto& field, auto&&...) {
+    using F = std::remove_cvref_t<decltype(field)>;
+    bool found = false;
+    From::fields(from, [&](const char* from_name, const auto& value, auto&&...) {
+      if constexpr (std::is_same_v<std::remove_cvref_t<decltype(value)>, F>)
+        found = found || std::string_view(name) == from_name;
+    });
+    if (!found) out.emplace_back(name);
+  });
+  return out;
+}
+
 // Reads what `method` answered (or its member `at`) as a T. Reason
 // "rpc-bad-response".
 template <class T>
