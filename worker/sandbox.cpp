@@ -129,6 +129,7 @@ EngineResponse run_engine(const EngineRequest& req, const Bytes& instrumented, c
         ac.lookup_only = config.compile_in_background;
         AotCompiled compiled = aot_compile(instrumented, ac);
         result.compile_ms = compiled.compile_ms;
+        result.aot_cached = compiled.cached;
         if (!compiled.ok && config.compile_in_background) {
           compile_later(instrumented, ac);
           why_not = "compiling it in the background";

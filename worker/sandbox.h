@@ -67,7 +67,8 @@ struct SandboxResult {
   std::string detail;           // for humans; may change between versions
   std::uint32_t memory_pages = 0;  // the memory's size at the end
   Engine engine = Engine::interp;  // what ran it (aot falls back to interp when it cannot compile)
-  double compile_ms = 0;           // aot: compiling (0 when the cache had it)
+  double compile_ms = 0;           // aot: compiling, or looking the module up in the cache
+  bool aot_cached = false;         // aot: the cache had the module compiled (nothing was compiled)
   double run_ms = 0;               // the engine's run, start to end (for aot and node: the child process)
   double exec_ms = 0;              // _start alone, as the engine measured it (benchmarks)
 
