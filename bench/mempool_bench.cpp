@@ -16,17 +16,17 @@
 #include <string>
 #include <unistd.h>
 
+#include "bench/bench_support.h"
 #include "node/mempool.h"
 #include "tests/chain_support.h"
 #include "tests/test_support.h"
 
 using namespace verity;
 using namespace verity::state;
-using Clock = std::chrono::steady_clock;
+using verity::bench::Clock;
+using verity::bench::since;
 
 namespace {
-
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 using verity::testing::TempDir;
 

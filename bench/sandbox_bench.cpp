@@ -42,6 +42,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_support.h"
 #include "core/hash.h"
 #include "tests/test_support.h"
 #include "worker/child_process.h"
@@ -51,11 +52,10 @@ extern char** environ;
 
 using namespace verity;
 using namespace verity::worker;
-using Clock = std::chrono::steady_clock;
+using verity::bench::Clock;
+using verity::bench::since;
 
 namespace {
-
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 struct Task {
   std::string name;

@@ -12,17 +12,17 @@
 #include <random>
 #include <string>
 
+#include "bench/bench_support.h"
 #include "contracts/accounts.h"
 #include "tests/chain_support.h"
 #include "tests/test_support.h"
 
 using namespace verity;
 using namespace verity::state;
-using Clock = std::chrono::steady_clock;
+using verity::bench::Clock;
+using verity::bench::since;
 
 namespace {
-
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 using verity::testing::TempDir;
 

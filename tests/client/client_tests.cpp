@@ -56,6 +56,16 @@ struct Harness {
     int code = run_client(args, io);
     return {code, out.str(), err.str()};
   }
+
+  // run(), with --rpc pointing at `node` and --home at `home` after the words.
+  template <class Node>
+  auto against(Node& node, const TempDir& home) {
+    return [this, tail = std::vector<std::string>{"--rpc", node.url(), "--home", home.path.string()}](
+               std::vector<std::string> a) {
+      a.insert(a.end(), tail.begin(), tail.end());
+      return run(a);
+    };
+  }
 };
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
@@ -372,11 +382,7 @@ BOOST_AUTO_TEST_CASE(a_devnet_name_works_only_at_its_insecure_key_in_the_genesis
   FakeNode node;
   TempDir home("client");
   Harness h;
-  const std::vector<std::string> tail = {"--rpc", node.url(), "--home", home.path.string()};
-  auto with = [&](std::vector<std::string> a) {
-    a.insert(a.end(), tail.begin(), tail.end());
-    return h.run(a);
-  };
+  auto with = h.against(node, home);
   // Named in the genesis, but not at derive_insecure("mallory").
   auto m = with({"transfer", "--from", "mallory", "--to", "bob", "--amount", "1"});
   BOOST_TEST(m.code == kExitFailure);
@@ -411,11 +417,7 @@ BOOST_AUTO_TEST_CASE(staking_payloads_and_validator_names) {
   FakeNode node;
   TempDir home("client");
   Harness h;
-  const std::vector<std::string> tail = {"--rpc", node.url(), "--home", home.path.string()};
-  auto with = [&](std::vector<std::string> a) {
-    a.insert(a.end(), tail.begin(), tail.end());
-    return h.run(a);
-  };
+  auto with = h.against(node, home);
   BOOST_TEST(with({"delegate", "--from", "alice", "--validator", "validator-1", "--amount", "5"}).code == 0);
   BOOST_TEST(with({"unbond", "--from", "alice", "--validator", "newval", "--amount", "3"}).code == 0);
   const PublicKey ck = SecretKey::derive_insecure("ck").public_key();

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tests/consensus/simulation.h"
+#include "tests/sim_args.h"
 
 using namespace verity;
 using namespace verity::sim;
@@ -131,26 +132,20 @@ int main(int argc, char** argv) {
   std::uint64_t seeds = 0, first = 1, offset = 0;
   bool single = false, verbose = false;
   Config one;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "%s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (a == "--seeds") seeds = std::stoull(next());
-    else if (a == "--first") first = std::stoull(next());
-    else if (a == "--offset") offset = std::stoull(next());  // index of the first run in the configuration cycle
-    else if (a == "--seed") { one.seed = std::stoull(next()); single = true; }
-    else if (a == "--validators") one.validators = std::stoul(next());
+  verity::testing::SimArgs args(argc, argv);
+  while (args.next()) {
+    const std::string& a = args.option();
+    if (a == "--seeds") seeds = args.number();
+    else if (a == "--first") first = args.number();
+    else if (a == "--offset") offset = args.number();  // index of the first run in the configuration cycle
+    else if (a == "--seed") { one.seed = args.number(); single = true; }
+    else if (a == "--validators") one.validators = std::stoul(args.value());
     else if (a == "--unequal") one.unequal_stakes = true;
-    else if (a == "--byzantine") one.byzantine = parse_behavior(next());
-    else if (a == "--byzantine-count") one.byzantine_count = std::stoul(next());
+    else if (a == "--byzantine") one.byzantine = parse_behavior(args.value());
+    else if (a == "--byzantine-count") one.byzantine_count = std::stoul(args.value());
     else if (a == "--calm") one.chaos = false;
     else if (a == "--verbose") verbose = true;
-    else if (a == "--rotation") return run_rotation(std::stoull(next())) ? 0 : 1;
+    else if (a == "--rotation") return run_rotation(args.number()) ? 0 : 1;
     else {
       std::fprintf(stderr, "usage: %s --seeds N [--first S] [--verbose] | --seed S [options]\n", argv[0]);
       return 2;

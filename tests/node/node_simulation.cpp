@@ -48,6 +48,7 @@
 #include "node/node.h"
 #include "state/kv_store.h"
 #include "tests/chain_support.h"
+#include "tests/sim_args.h"
 
 // Signatures draw their auxiliary randomness from getrandom(); the
 // simulation answers it from the run's seed, so a seed replays the same
@@ -920,18 +921,12 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::uint64_t seeds = 0, first = 1, one = 0;
   bool single = false, verbose = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "%s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (a == "--seeds") seeds = std::stoull(next());
-    else if (a == "--first") first = std::stoull(next());
-    else if (a == "--seed") { one = std::stoull(next()); single = true; }
+  verity::testing::SimArgs args(argc, argv);
+  while (args.next()) {
+    const std::string& a = args.option();
+    if (a == "--seeds") seeds = args.number();
+    else if (a == "--first") first = args.number();
+    else if (a == "--seed") { one = args.number(); single = true; }
     else if (a == "--verbose") verbose = true;
     else {
       std::fprintf(stderr, "usage: %s --seeds N [--first S] [--verbose] | --seed S [--verbose]\n", argv[0]);
