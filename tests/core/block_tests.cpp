@@ -1,7 +1,10 @@
 #define BOOST_TEST_MODULE block_tests
 #include <boost/test/unit_test.hpp>
 
+#include <functional>
 #include <set>
+#include <utility>
+#include <vector>
 
 #include "core/block.h"
 
@@ -103,25 +106,20 @@ BOOST_FIXTURE_TEST_CASE(block_round_trip_and_body_check, Fixture) {
   BOOST_TEST(other_commit.check_body().error().reason == "bad-last-commit-hash");
 
   // Every header field changes the block hash.
-  auto h = b.header.hash();
-  BlockHeader x = b.header;
-  x.height++;
-  BOOST_TEST(x.hash() != h);
-  x = b.header;
-  x.view++;
-  BOOST_TEST(x.hash() != h);
-  x = b.header;
-  x.state_root.data[0] ^= 1;
-  BOOST_TEST(x.hash() != h);
-  x = b.header;
-  x.chain_id = "other";
-  BOOST_TEST(x.hash() != h);
-  x = b.header;
-  x.timestamp_ms++;
-  BOOST_TEST(x.hash() != h);
-  x = b.header;
-  x.evidence_hash.data[0] ^= 1;
-  BOOST_TEST(x.hash() != h);
+  const auto h = b.header.hash();
+  const std::vector<std::pair<const char*, std::function<void(BlockHeader&)>>> changes = {
+      {"height", [](BlockHeader& x) { x.height++; }},
+      {"view", [](BlockHeader& x) { x.view++; }},
+      {"state_root", [](BlockHeader& x) { x.state_root.data[0] ^= 1; }},
+      {"chain_id", [](BlockHeader& x) { x.chain_id = "other"; }},
+      {"timestamp_ms", [](BlockHeader& x) { x.timestamp_ms++; }},
+      {"evidence_hash", [](BlockHeader& x) { x.evidence_hash.data[0] ^= 1; }},
+  };
+  for (const auto& [field, change] : changes) {
+    BlockHeader x = b.header;
+    change(x);
+    BOOST_TEST(x.hash() != h, field);
+  }
 
   // Evidence: encoded after last_commit, committed to by evidence_hash.
   BOOST_TEST(b.header.evidence_hash == evidence_hash({}));
