@@ -6,6 +6,9 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "tests/test_support.h"
 #include "core/hex.h"
@@ -22,7 +25,17 @@ std::string error_of(std::string_view text) {
   BOOST_CHECK_EQUAL(c.error().reason, "bad-config");
   return c.error().detail;
 }
+
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// Each config text is refused, with a message that contains its words.
+void expect_errors(const std::vector<std::pair<std::string, std::string>>& cases) {
+  for (const auto& [text, words] : cases) {
+    const std::string error = error_of(text);
+    BOOST_CHECK_MESSAGE(contains(error, words),
+                        "config \"" << text << "\": \"" << error << "\" lacks \"" << words << "\"");
+  }
+}
 
 using TempDir = verity::testing::TempDir;
 }  // namespace
@@ -86,21 +99,23 @@ BOOST_AUTO_TEST_CASE(commit_wait_keys_default_read_back_and_are_bounded) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_values_name_the_key_and_the_reason) {
-  BOOST_CHECK(contains(error_of("[p2p]\nlisten = \"localhost\"\n"), "p2p.listen"));
-  BOOST_CHECK(contains(error_of("[p2p]\nlisten = \"localhost\"\n"), "HOST:PORT"));
-  BOOST_CHECK(contains(error_of("[p2p]\nlisten = \"1.2.3.4:70000\"\n"), "port"));
-  BOOST_CHECK(contains(error_of("[p2p]\nlisten = 7801\n"), "expected a string"));
-  BOOST_CHECK(contains(error_of("[consensus]\ntimeout_ms = \"fast\"\n"), "consensus.timeout_ms: expected an integer"));
-  BOOST_CHECK(contains(error_of("[consensus]\ntimeout_ms = 1\n"), "between 50 and"));
-  BOOST_CHECK(contains(error_of("[consensus]\ntimeout_ms = -5\n"), "consensus.timeout_ms"));
-  BOOST_CHECK(contains(error_of("log_level = \"loud\"\n"), "log_level"));
-  BOOST_CHECK(contains(error_of("moniker = \"\"\n"), "moniker: must not be empty"));
-  BOOST_CHECK(contains(error_of("monikr = \"x\"\n"), "monikr: unknown key"));
-  BOOST_CHECK(contains(error_of("[p2p]\nlisten_port = 1\n"), "p2p.listen_port: unknown key"));
-  BOOST_CHECK(contains(error_of("[network]\nx = 1\n"), "network: unknown section"));
-  BOOST_CHECK(contains(error_of("[p2p]\npersistent_peers = [\"nope\"]\n"), "p2p.persistent_peers[0]"));
-  BOOST_CHECK(contains(error_of("[p2p]\npersistent_peers = [\"zz@1.2.3.4:5\"]\n"), "64 hex"));
-  BOOST_CHECK(contains(error_of("[p2p]\npersistent_peers = \"1.2.3.4:5\"\n"), "expected an array"));
+  expect_errors({
+      {"[p2p]\nlisten = \"localhost\"\n", "p2p.listen"},
+      {"[p2p]\nlisten = \"localhost\"\n", "HOST:PORT"},
+      {"[p2p]\nlisten = \"1.2.3.4:70000\"\n", "port"},
+      {"[p2p]\nlisten = 7801\n", "expected a string"},
+      {"[consensus]\ntimeout_ms = \"fast\"\n", "consensus.timeout_ms: expected an integer"},
+      {"[consensus]\ntimeout_ms = 1\n", "between 50 and"},
+      {"[consensus]\ntimeout_ms = -5\n", "consensus.timeout_ms"},
+      {"log_level = \"loud\"\n", "log_level"},
+      {"moniker = \"\"\n", "moniker: must not be empty"},
+      {"monikr = \"x\"\n", "monikr: unknown key"},
+      {"[p2p]\nlisten_port = 1\n", "p2p.listen_port: unknown key"},
+      {"[network]\nx = 1\n", "network: unknown section"},
+      {"[p2p]\npersistent_peers = [\"nope\"]\n", "p2p.persistent_peers[0]"},
+      {"[p2p]\npersistent_peers = [\"zz@1.2.3.4:5\"]\n", "64 hex"},
+      {"[p2p]\npersistent_peers = \"1.2.3.4:5\"\n", "expected an array"},
+  });
   // TOML syntax errors give the line.
   BOOST_CHECK(contains(error_of("[p2p\n"), ":1:"));
 }
@@ -168,17 +183,19 @@ BOOST_AUTO_TEST_CASE(rpc_connection_and_browser_keys) {
   BOOST_CHECK_EQUAL(back->rpc.ws_idle_timeout_ms, 5000u);
   BOOST_CHECK(back->rpc.allow_public_without_token);
 
-  BOOST_CHECK(contains(error_of("[rpc]\nmax_connections_per_ip = 0\n"), "rpc.max_connections_per_ip"));
-  BOOST_CHECK(contains(error_of("[rpc]\nws_idle_timeout_ms = 10\n"), "rpc.ws_idle_timeout_ms"));
-  BOOST_CHECK(contains(error_of("[rpc]\nallowed_hosts = \"x\"\n"), "expected an array"));
-  BOOST_CHECK(contains(error_of("[rpc]\nallowed_hosts = [\"node.example:7701\"]\n"), "rpc.allowed_hosts[0]"));
-  BOOST_CHECK(contains(error_of("[rpc]\nallowed_hosts = [\"a\", \"http://x\"]\n"), "rpc.allowed_hosts[1]"));
-  BOOST_CHECK(contains(error_of("[rpc]\nallowed_hosts = [\"[::1\"]\n"), "brackets"));
-  BOOST_CHECK(contains(error_of("[rpc]\nallowed_hosts = [\"[]\"]\n"), "rpc.allowed_hosts[0]"));
-  BOOST_CHECK(contains(error_of("[rpc]\ncors_allowed_origins = [\"wallet.example\"]\n"), "https://"));
-  BOOST_CHECK(contains(error_of("[rpc]\ncors_allowed_origins = [\"https://w.example/app\"]\n"), "no path"));
-  BOOST_CHECK(contains(error_of("[rpc]\ncors_allowed_origins = [\"null\"]\n"), "sandboxed"));
-  BOOST_CHECK(contains(error_of("[rpc]\nallow_public_without_token = \"yes\"\n"), "true or false"));
+  expect_errors({
+      {"[rpc]\nmax_connections_per_ip = 0\n", "rpc.max_connections_per_ip"},
+      {"[rpc]\nws_idle_timeout_ms = 10\n", "rpc.ws_idle_timeout_ms"},
+      {"[rpc]\nallowed_hosts = \"x\"\n", "expected an array"},
+      {"[rpc]\nallowed_hosts = [\"node.example:7701\"]\n", "rpc.allowed_hosts[0]"},
+      {"[rpc]\nallowed_hosts = [\"a\", \"http://x\"]\n", "rpc.allowed_hosts[1]"},
+      {"[rpc]\nallowed_hosts = [\"[::1\"]\n", "brackets"},
+      {"[rpc]\nallowed_hosts = [\"[]\"]\n", "rpc.allowed_hosts[0]"},
+      {"[rpc]\ncors_allowed_origins = [\"wallet.example\"]\n", "https://"},
+      {"[rpc]\ncors_allowed_origins = [\"https://w.example/app\"]\n", "no path"},
+      {"[rpc]\ncors_allowed_origins = [\"null\"]\n", "sandboxed"},
+      {"[rpc]\nallow_public_without_token = \"yes\"\n", "true or false"},
+  });
 }
 
 // start refuses an RPC others can reach without a token, unless told to.
