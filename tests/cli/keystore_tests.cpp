@@ -20,6 +20,12 @@ namespace {
 // Cheap scrypt so the suite stays fast; one test uses the default.
 const ScryptParams kFast{1u << 10, 8, 1};
 
+// A keystore in a directory of its own, with fast scrypt.
+struct KeystoreDir {
+  TempDir dir{"keystore"};
+  Keystore ks{dir.path, kFast};
+};
+
 std::string text_of_file(const std::filesystem::path& p) { return verity::testing::read_file(p.string()); }
 
 void write_text(const std::filesystem::path& p, const std::string& text) {
@@ -58,9 +64,7 @@ BOOST_AUTO_TEST_CASE(round_trip_keeps_the_key) {
   BOOST_TEST(info->address == key.public_key());
 }
 
-BOOST_AUTO_TEST_CASE(file_has_the_documented_format_and_no_secret_in_clear) {
-  TempDir dir("keystore");
-  Keystore ks(dir.path, kFast);
+BOOST_FIXTURE_TEST_CASE(file_has_the_documented_format_and_no_secret_in_clear, KeystoreDir) {
   const SecretKey key = SecretKey::generate();
   BOOST_REQUIRE(ks.create("bob", key, "pw"));
   const std::string text = text_of_file(dir.path / "bob.json");
@@ -93,9 +97,7 @@ BOOST_AUTO_TEST_CASE(default_parameters_are_scrypt_2_15) {
   BOOST_TEST(ks.load("strong", "pw")->public_key() == key.public_key());
 }
 
-BOOST_AUTO_TEST_CASE(wrong_passphrase_is_a_clear_error) {
-  TempDir dir("keystore");
-  Keystore ks(dir.path, kFast);
+BOOST_FIXTURE_TEST_CASE(wrong_passphrase_is_a_clear_error, KeystoreDir) {
   BOOST_REQUIRE(ks.create("carol", SecretKey::generate(), "right"));
   auto r = ks.load("carol", "wrong");
   BOOST_REQUIRE(!r);
@@ -105,9 +107,7 @@ BOOST_AUTO_TEST_CASE(wrong_passphrase_is_a_clear_error) {
   BOOST_TEST(!ks.load("carol", ""));
 }
 
-BOOST_AUTO_TEST_CASE(tampered_ciphertext_nonce_salt_or_address_is_detected) {
-  TempDir dir("keystore");
-  Keystore ks(dir.path, kFast);
+BOOST_FIXTURE_TEST_CASE(tampered_ciphertext_nonce_salt_or_address_is_detected, KeystoreDir) {
   const SecretKey key = SecretKey::generate();
   const auto file = dir.path / "dave.json";
   BOOST_REQUIRE(ks.create("dave", key, "pw"));
@@ -162,9 +162,7 @@ BOOST_AUTO_TEST_CASE(files_are_mode_0600_in_a_0700_directory) {
   BOOST_TEST(files == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(never_overwrites_a_key_file) {
-  TempDir dir("keystore");
-  Keystore ks(dir.path, kFast);
+BOOST_FIXTURE_TEST_CASE(never_overwrites_a_key_file, KeystoreDir) {
   const SecretKey first = SecretKey::generate();
   BOOST_REQUIRE(ks.create("frank", first, "pw"));
   const std::string before = text_of_file(dir.path / "frank.json");
@@ -176,9 +174,7 @@ BOOST_AUTO_TEST_CASE(never_overwrites_a_key_file) {
   BOOST_TEST(ks.load("frank", "pw")->public_key() == first.public_key());
 }
 
-BOOST_AUTO_TEST_CASE(bad_json_names_the_field) {
-  TempDir dir("keystore");
-  Keystore ks(dir.path, kFast);
+BOOST_FIXTURE_TEST_CASE(bad_json_names_the_field, KeystoreDir) {
   BOOST_REQUIRE(ks.create("gina", SecretKey::generate(), "pw"));
   const std::string good = text_of_file(dir.path / "gina.json");
   auto str = [](rapidjson::Document& d, rapidjson::Value& v, const char* s) { v.SetString(s, d.GetAllocator()); };
@@ -224,9 +220,7 @@ BOOST_AUTO_TEST_CASE(bad_json_names_the_field) {
   BOOST_TEST(r.error().detail.find("name: the file says 'other'") != std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(names_are_checked_and_missing_keys_reported) {
-  TempDir dir("keystore");
-  Keystore ks(dir.path, kFast);
+BOOST_FIXTURE_TEST_CASE(names_are_checked_and_missing_keys_reported, KeystoreDir) {
   for (const char* bad : {"", "../etc", "a/b", ".hidden", "-dash", "has space",
                           "0123456789012345678901234567890123"})
     BOOST_TEST(!ks.create(bad, SecretKey::generate(), "pw"), bad);
@@ -241,9 +235,7 @@ BOOST_AUTO_TEST_CASE(names_are_checked_and_missing_keys_reported) {
   BOOST_TEST(!check_scrypt_params({1u << 15, 0, 1}).ok());
 }
 
-BOOST_AUTO_TEST_CASE(list_is_sorted_and_reports_broken_files) {
-  TempDir dir("keystore");
-  Keystore ks(dir.path, kFast);
+BOOST_FIXTURE_TEST_CASE(list_is_sorted_and_reports_broken_files, KeystoreDir) {
   BOOST_TEST(ks.list().empty());  // no directory yet is not an error
   const SecretKey b = SecretKey::generate(), a = SecretKey::generate();
   BOOST_REQUIRE(ks.create("bravo", b, "pw"));

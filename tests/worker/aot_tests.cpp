@@ -319,7 +319,6 @@ BOOST_AUTO_TEST_CASE(cache_hit_skips_the_compiler) {
   BOOST_TEST(second.cached);
   BOOST_TEST(second.so_path == first.so_path);
   BOOST_TEST_MESSAGE("compile " << first.compile_ms << " ms, cache hit " << second.compile_ms << " ms");
-  BOOST_TEST(second.compile_ms * 10 < first.compile_ms);
   // Only the object is left in the directory: no temporary files.
   int entries = 0;
   for (const auto& e : fs::directory_iterator(dir.path)) {
