@@ -80,42 +80,45 @@ std::vector<PublicKey> reference(const Hash256& seed, std::vector<Candidate> lef
 
 Hash256 seed_of(std::uint64_t i) { return assignment_seed(sha256(as_bytes("certificate")), i, i % 3); }
 
-}  // namespace
-
-BOOST_AUTO_TEST_CASE(every_draw_is_distinct_positive_candidates_as_many_as_asked_or_there_are) {
-  std::mt19937_64 g(18);
+// 3,000 draws over generated candidate sets (from generator seed `g_seed`),
+// each checked by `check(run, candidates, count, picked)` in its own context.
+template <class Check>
+void for_each_draw(std::uint64_t g_seed, Check check) {
+  std::mt19937_64 g(g_seed);
   for (std::uint64_t run = 0; run < 3000; ++run) {
     const auto c = generate(g);
     const std::size_t count = g() % 8;
     const auto picked = draw_workers(seed_of(run), c, count);
-    std::size_t positive = 0;
-    for (const auto& x : c) positive += x.weight > 0;
-    BOOST_TEST_CONTEXT("run " << run) {
-      BOOST_TEST(picked.size() == std::min(count, positive));
-      BOOST_TEST(std::set<PublicKey>(picked.begin(), picked.end()).size() == picked.size());
-      for (const auto& k : picked) {
-        auto it = std::find_if(c.begin(), c.end(), [&](const Candidate& x) { return x.key == k; });
-        BOOST_TEST((it != c.end() && it->weight > 0));
-      }
-    }
+    BOOST_TEST_CONTEXT("run " << run) { check(run, c, count, picked); }
   }
 }
 
-BOOST_AUTO_TEST_CASE(the_draw_is_the_specified_one_and_deterministic) {
-  std::mt19937_64 g(7);
-  for (std::uint64_t run = 0; run < 3000; ++run) {
-    const auto c = generate(g);
-    const std::size_t count = g() % 8;
-    const auto picked = draw_workers(seed_of(run), c, count);
-    BOOST_TEST_CONTEXT("run " << run) {
-      BOOST_TEST((picked == reference(seed_of(run), c, count)));
-      BOOST_TEST((picked == draw_workers(seed_of(run), c, count)));
-      // Asking for one more extends the draw, never changes it.
-      auto more = draw_workers(seed_of(run), c, count + 1);
-      more.resize(std::min(more.size(), picked.size()));
-      BOOST_TEST((more == picked));
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(every_draw_is_distinct_positive_candidates_as_many_as_asked_or_there_are) {
+  for_each_draw(18, [](std::uint64_t, const std::vector<Candidate>& c, std::size_t count,
+                       const std::vector<PublicKey>& picked) {
+    std::size_t positive = 0;
+    for (const auto& x : c) positive += x.weight > 0;
+    BOOST_TEST(picked.size() == std::min(count, positive));
+    BOOST_TEST(std::set<PublicKey>(picked.begin(), picked.end()).size() == picked.size());
+    for (const auto& k : picked) {
+      auto it = std::find_if(c.begin(), c.end(), [&](const Candidate& x) { return x.key == k; });
+      BOOST_TEST((it != c.end() && it->weight > 0));
     }
-  }
+  });
+}
+
+BOOST_AUTO_TEST_CASE(the_draw_is_the_specified_one_and_deterministic) {
+  for_each_draw(7, [](std::uint64_t run, const std::vector<Candidate>& c, std::size_t count,
+                      const std::vector<PublicKey>& picked) {
+    BOOST_TEST((picked == reference(seed_of(run), c, count)));
+    BOOST_TEST((picked == draw_workers(seed_of(run), c, count)));
+    // Asking for one more extends the draw, never changes it.
+    auto more = draw_workers(seed_of(run), c, count + 1);
+    more.resize(std::min(more.size(), picked.size()));
+    BOOST_TEST((more == picked));
+  });
 }
 
 BOOST_AUTO_TEST_CASE(the_seed_binds_the_certificate_the_task_and_the_round) {
