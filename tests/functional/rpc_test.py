@@ -61,11 +61,12 @@ ALICE = "04ae75e077196b468c86f415a25eb28d7203d27b2de4936082eee570e9234ef9"
 BOB = "4e690f45108f6566543bc3b917b9f57f91c1d5f3a9dac2f1bc23773136081ee5"
 
 
-def started(cluster=None, configure=None):
+def started(cluster=None, rpc=None):
+    """A running cluster at height 3; `rpc` sets [rpc] keys on every node first."""
     c = cluster or Cluster()
-    if configure:
-        for n in c.nodes:
-            configure(n)
+    for n in c.nodes:
+        for key, value in (rpc or {}).items():
+            set_config(n.home, "rpc", key, value)
     c.start()
     wait_for("height 3 on every validator", lambda: all(n.height() >= 3 for n in c.nodes), 60, c.nodes)
     return c
@@ -227,9 +228,7 @@ def bad_requests_get_errors_and_the_node_stays_up():
 
 
 def slow_client_never_stalls_others():
-    def configure(n):
-        set_config(n.home, "rpc", "request_timeout_ms", 1500)
-    c = started(configure=configure)
+    c = started(rpc={"request_timeout_ms": 1500})
     try:
         port = c.nodes[0].rpc_port
         slow = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -269,9 +268,7 @@ def metric(port, line):
 
 
 def silent_sockets_do_not_lock_out_a_client():
-    def configure(n):
-        set_config(n.home, "rpc", "max_connections", 3)
-    c = started(configure=configure)
+    c = started(rpc={"max_connections": 3})
     try:
         port = c.nodes[0].rpc_port
         # Three sockets that connect and never send: every connection taken.
@@ -329,9 +326,7 @@ def raw_http(port, request):
 
 
 def browser_requests_are_checked():
-    def configure(n):
-        set_config(n.home, "rpc", "cors_allowed_origins", '["https://wallet.example"]')
-    c = started(configure=configure)
+    c = started(rpc={"cors_allowed_origins": '["https://wallet.example"]'})
     try:
         port = c.nodes[0].rpc_port
         status = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "status"}).encode()

@@ -11,6 +11,7 @@ by two colluding byzantine workers and claws back their rewards.
 Run: tests/functional/worker_test.py (VERITYD=..., VERITY=..., VERITY_WORKER=..., TASK_SORT_WASM=...,
 TASK_<NAME>_NATIVE=... for every example, TASK_ENDLESS_WASM=...)."""
 
+import contextlib
 import json
 import os
 import re
@@ -116,6 +117,22 @@ def dump(workers):
         print(f"--- worker-{w.n} log ---\n{w.log()[-3000:]}", flush=True)
 
 
+@contextlib.contextmanager
+def devnet(**cluster_args):
+    """A started devnet at height 2, and a list for the workers the scenario
+    starts: their logs are printed if it fails; everything stops after it."""
+    c = Cluster(**cluster_args).start()
+    workers = []
+    try:
+        wait_for("height 2", lambda: all(n.height() >= 2 for n in c.nodes), 60, c.nodes)
+        yield c, workers
+    except Exception:
+        dump(workers)
+        raise
+    finally:
+        c.stop()
+
+
 def submit(c, wasm, stdin, fuel="100000000", sender="alice", replicas="3", blocks=(COMMIT_BLOCKS, REVEAL_BLOCKS)):
     with tempfile.NamedTemporaryFile("wb", suffix=".in", delete=False) as f:
         f.write(stdin)
@@ -192,14 +209,11 @@ def check_native(jobs, tasks, majority):
 
 
 def byzantine_is_outvoted_and_results_match_native():
-    c = Cluster().start()
-    workers = []
-    try:
-        wait_for("height 2", lambda: all(n.height() >= 2 for n in c.nodes), 60, c.nodes)
+    with devnet() as (c, workers):
         # worker-3 stakes 10x the minimum: a slash takes 10% of the stake, and a
         # worker under min_worker_stake is no longer drawn, so 1,000,000 lasts
         # 21 slashes (0.9^21 x 10^6 = 109,418).
-        workers = start_workers(c, stakes={3: "1000000"})
+        workers.extend(start_workers(c, stakes={3: "1000000"}))
         honest, byz = workers[:2], workers[2]
 
         # Two tasks while every worker is honest: worker-3 earns reputation.
@@ -243,19 +257,11 @@ def byzantine_is_outvoted_and_results_match_native():
         for w in workers:
             ran = re.findall(rf"task {tid}: ran: (\S+), exit \d+, fuel (\d+)", w.log())
             assert ran == [("out-of-fuel,", str(fuel))] or ran == [("out-of-fuel", str(fuel))], (w.n, ran)
-    except Exception:
-        dump(workers)
-        raise
-    finally:
-        c.stop()
 
 
 def killed_worker_loses_only_reputation():
-    c = Cluster().start()
-    workers = []
-    try:
-        wait_for("height 2", lambda: all(n.height() >= 2 for n in c.nodes), 60, c.nodes)
-        workers = start_workers(c)
+    with devnet() as (c, workers):
+        workers.extend(start_workers(c))
         victim = workers[0]
         before = worker_record(c, victim)
         tid = submit(c, SORT, b"9 8 7\n")
@@ -307,19 +313,11 @@ def killed_worker_loses_only_reputation():
         assert code == 0, (out, err)
         assert any(w["active"] for w in rpc(c, "workers")["workers"] if w["key"] not in {x.key for x in workers}), \
             rpc(c, "workers")
-    except Exception:
-        dump(workers)
-        raise
-    finally:
-        c.stop()
 
 
 def restarted_worker_reveals_what_it_committed():
-    c = Cluster().start()
-    workers = []
-    try:
-        wait_for("height 2", lambda: all(n.height() >= 2 for n in c.nodes), 60, c.nodes)
-        workers = start_workers(c)
+    with devnet() as (c, workers):
+        workers.extend(start_workers(c))
         # worker-3 is gone before the task: it is assigned but never commits, so
         # reveals open only at the commit deadline, and worker-1 is restarted
         # between its commitment and its reveal.
@@ -346,21 +344,13 @@ def restarted_worker_reveals_what_it_committed():
             assert w.proc.wait(10) == 0, w.log()
             print(f"  worker-{w.n} stopped {time.monotonic() - started:.2f} s after SIGTERM", flush=True)
             assert w.log().rstrip().endswith("stopping"), w.log()[-500:]
-    except Exception:
-        dump(workers)
-        raise
-    finally:
-        c.stop()
 
 
 def audit_overturns_a_colluding_majority():
     # Rewards locked long enough for fresh workers to register and an audit to run.
-    c = Cluster(params={"reward_lock_blocks": 5000}).start()
-    workers = []
-    try:
-        wait_for("height 2", lambda: all(n.height() >= 2 for n in c.nodes), 60, c.nodes)
+    with devnet(params={"reward_lock_blocks": 5000}) as (c, workers):
         # Two colluding byzantine workers (the same deterministic alteration) outvote the honest one.
-        workers = start_workers(c, byzantine=(2, 3))
+        workers.extend(start_workers(c, byzantine=(2, 3)))
         honest, liars = workers[0], workers[1:]
         tid = submit(c, SORT, b"3 1 2\n")
         t = wait_settled(c, [tid], workers)[0]
@@ -420,19 +410,11 @@ def audit_overturns_a_colluding_majority():
         # An audit of a task that does not exist fails in its block, with the reason.
         code, out, err = verity(c, "request-audit", "999", "--from", "alice", "--wait")
         assert code != 0 and "unknown-task" in err, (code, out, err)
-    except Exception:
-        dump(workers)
-        raise
-    finally:
-        c.stop()
 
 
 def a_pending_commitment_is_not_sent_twice():
-    c = Cluster().start()
-    workers = []
-    try:
-        wait_for("height 2", lambda: all(n.height() >= 2 for n in c.nodes), 60, c.nodes)
-        workers = start_workers(c)
+    with devnet() as (c, workers):
+        workers.extend(start_workers(c))
         # A 150 x 150 matrix product runs for about half a second in the
         # sandbox: time to stall the chain between assignment and commitments.
         tid = submit(c, os.environ["TASK_MATMUL_WASM"], b"150\n", blocks=("400", "400"))
@@ -456,11 +438,6 @@ def a_pending_commitment_is_not_sent_twice():
             assert log.count(f"task {tid}: committed") == 1 and "sending again" not in log, log
             # register_worker, commit_result, reveal_result: nothing sent twice, no failed transaction.
             assert rpc(c, "account", {"address": w.key})["nonce"] == 3, (w.n, rpc(c, "account", {"address": w.key}))
-    except Exception:
-        dump(workers)
-        raise
-    finally:
-        c.stop()
 
 
 def a_worker_sends_the_rpc_token():
