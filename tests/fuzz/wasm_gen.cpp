@@ -305,35 +305,35 @@ class Gen {
         s64(f.code, std::int64_t(v));
         break;
       }
-      case VT::f32: {
-        std::uint32_t bits;
-        if (kind == 0) {
-          const float x = float(c_.below(16)) / 2;
-          std::memcpy(&bits, &x, 4);
-        } else if (kind == 1) {
-          bits = kF32Specials[c_.below(kF32Specials.size())];
-        } else {
-          bits = std::uint32_t(c_.raw(4));
-        }
+      case VT::f32:
         op(f, 0x43);
-        for (int i = 0; i < 4; ++i) f.code.push_back(std::uint8_t(bits >> (8 * i)));
+        little_endian(f.code, float_bits<float>(kind, kF32Specials));
         break;
-      }
-      case VT::f64: {
-        std::uint64_t bits;
-        if (kind == 0) {
-          const double x = double(c_.below(16)) / 2;
-          std::memcpy(&bits, &x, 8);
-        } else if (kind == 1) {
-          bits = kF64Specials[c_.below(kF64Specials.size())];
-        } else {
-          bits = c_.raw(8);
-        }
+      case VT::f64:
         op(f, 0x44);
-        for (int i = 0; i < 8; ++i) f.code.push_back(std::uint8_t(bits >> (8 * i)));
+        little_endian(f.code, float_bits<double>(kind, kF64Specials));
         break;
-      }
     }
+  }
+
+  // A float constant's bits (Bits is as wide as F): a small half-integer,
+  // a special value (NaNs, infinities, zeros, extremes), or any bits.
+  template <class F, class Bits>
+  Bits float_bits(int kind, const std::vector<Bits>& specials) {
+    Bits bits;
+    if (kind == 0) {
+      const F x = F(c_.below(16)) / 2;
+      std::memcpy(&bits, &x, sizeof bits);
+    } else if (kind == 1) {
+      bits = specials[c_.below(specials.size())];
+    } else {
+      bits = Bits(c_.raw(sizeof bits));
+    }
+    return bits;
+  }
+  template <class Bits>
+  static void little_endian(std::vector<std::uint8_t>& out, Bits bits) {
+    for (std::size_t i = 0; i < sizeof bits; ++i) out.push_back(std::uint8_t(bits >> (8 * i)));
   }
 
   void leaf(Fn& f, VT t) {
