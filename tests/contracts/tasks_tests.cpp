@@ -138,6 +138,12 @@ struct TaskFixture {
     BOOST_REQUIRE_EQUAL(reason(user(from), std::move(p)), "ok");
     return last_task();
   }
+  // Submits `p` and steps a block: the first round is drawn at its start.
+  std::uint64_t submit_and_step(SubmitTask p) {
+    const std::uint64_t id = submit(std::move(p));
+    step(1);
+    return id;
+  }
   std::vector<PublicKey> assigned(std::uint64_t id) {
     std::vector<PublicKey> out;
     auto t = task(id);
@@ -440,8 +446,7 @@ BOOST_FIXTURE_TEST_CASE(gradual_trust_keeps_new_workers_to_small_rewards, TaskFi
   std::uint64_t big = submit(task_payload(3, 100));  // at the cap: trusted workers only
   step(2);
   BOOST_TEST(assigned(big).empty());
-  std::uint64_t small = submit(task_payload(3, 99));
-  step(1);
+  std::uint64_t small = submit_and_step(task_payload(3, 99));
   BOOST_TEST(assigned(small).size() == 3u);
   answer_all(small, [](std::size_t, const PublicKey&) { return kHonest; });
   BOOST_TEST(task(small).status == TaskStatus::settled);
@@ -454,8 +459,7 @@ BOOST_FIXTURE_TEST_CASE(gradual_trust_keeps_new_workers_to_small_rewards, TaskFi
   }
   // The big task has waited all along, past its span: it failed in the meantime.
   BOOST_TEST(task(big).status == TaskStatus::failed);
-  std::uint64_t big2 = submit(task_payload(3, 1000));
-  step(1);
+  std::uint64_t big2 = submit_and_step(task_payload(3, 1000));
   BOOST_TEST(assigned(big2).size() == 3u);
 }
 
@@ -510,8 +514,7 @@ BOOST_FIXTURE_TEST_CASE(commit_and_reveal_rules, TaskFixture) {
 
 BOOST_FIXTURE_TEST_CASE(a_reveal_after_settlement_is_refused, TaskFixture) {
   register_workers(3);
-  std::uint64_t id = submit(task_payload(3, 50, 3, 2));
-  step(1);
+  std::uint64_t id = submit_and_step(task_payload(3, 50, 3, 2));
   auto ws = assigned(id);
   std::vector<Transaction> commits;
   for (const auto& w : ws) commits.push_back(commit_tx(w, id, kHonest));
@@ -533,8 +536,7 @@ BOOST_FIXTURE_TEST_CASE(a_reveal_after_settlement_is_refused, TaskFixture) {
 BOOST_FIXTURE_TEST_CASE(honest_majority_is_paid_after_the_lock_and_the_liar_is_slashed, TaskFixture) {
   register_workers(3);
   Amount submitter_before = balance(user(0).public_key());
-  std::uint64_t id = submit(task_payload(3, 50));
-  step(1);
+  std::uint64_t id = submit_and_step(task_payload(3, 50));
   auto ws = assigned(id);
   BOOST_REQUIRE_EQUAL(ws.size(), 3u);
   const PublicKey liar = ws[2];
@@ -585,8 +587,7 @@ BOOST_FIXTURE_TEST_CASE(honest_majority_is_paid_after_the_lock_and_the_liar_is_s
 
 BOOST_FIXTURE_TEST_CASE(an_unregistered_worker_still_answers_and_can_be_slashed, TaskFixture) {
   register_workers(3);
-  std::uint64_t id = submit(task_payload(3, 50));
-  step(1);
+  std::uint64_t id = submit_and_step(task_payload(3, 50));
   auto ws = assigned(id);
   const PublicKey liar = ws[0];
   BOOST_TEST(reason(key_of(liar), UnregisterWorker{}) == "ok");  // too late to escape
@@ -596,15 +597,13 @@ BOOST_FIXTURE_TEST_CASE(an_unregistered_worker_still_answers_and_can_be_slashed,
   BOOST_TEST(l.unbonding.units() == 9000u);  // 10% of the unbonding stake
   BOOST_TEST(task(id).status == TaskStatus::settled);
   // No longer drawn: the next task waits for a third worker.
-  std::uint64_t next = submit(task_payload(3, 50));
-  step(1);
+  std::uint64_t next = submit_and_step(task_payload(3, 50));
   BOOST_TEST(assigned(next).empty());
 }
 
 BOOST_FIXTURE_TEST_CASE(worker_reputation_decays_every_epoch, TaskFixture) {
   register_workers(3);
-  std::uint64_t id = submit(task_payload(3, 10));
-  step(1);
+  std::uint64_t id = submit_and_step(task_payload(3, 10));
   answer_all(id, [](std::size_t, const PublicKey&) { return kHonest; });
   BOOST_TEST(worker_record(worker(0).public_key()).reputation == 20'000u);
   step_to(1000);  // the epoch boundary (epoch_blocks 1000): 10% off
@@ -614,8 +613,7 @@ BOOST_FIXTURE_TEST_CASE(worker_reputation_decays_every_epoch, TaskFixture) {
 BOOST_FIXTURE_TEST_CASE(no_shows_lose_reputation_and_their_share_is_refunded, TaskFixture) {
   register_workers(3);
   Amount before = balance(user(0).public_key());
-  std::uint64_t id = submit(task_payload(3, 50, 3, 3));
-  step(1);
+  std::uint64_t id = submit_and_step(task_payload(3, 50, 3, 3));
   auto ws = assigned(id);
   // ws[2] never answers; ws[0] and ws[1] agree.
   produce({commit_tx(ws[0], id, kHonest), commit_tx(ws[1], id, kHonest)});
@@ -632,8 +630,7 @@ BOOST_FIXTURE_TEST_CASE(no_shows_lose_reputation_and_their_share_is_refunded, Ta
 BOOST_FIXTURE_TEST_CASE(no_majority_is_retried_on_fresh_workers_then_refunded, TaskFixture) {
   register_workers(6);
   Amount before = balance(user(0).public_key());
-  std::uint64_t id = submit(task_payload(3, 50));
-  step(1);
+  std::uint64_t id = submit_and_step(task_payload(3, 50));
   auto first = assigned(id);
   auto distinct = [](std::size_t i, const PublicKey&) {
     Outcome o = kHonest;
@@ -667,8 +664,7 @@ BOOST_FIXTURE_TEST_CASE(no_majority_is_retried_on_fresh_workers_then_refunded, T
 BOOST_FIXTURE_TEST_CASE(a_round_nobody_committed_to_is_named_no_commitments, TaskFixture) {
   register_workers(6);
   Amount before = balance(user(0).public_key());
-  std::uint64_t id = submit(task_payload(3, 50));
-  step(1);
+  std::uint64_t id = submit_and_step(task_payload(3, 50));
   auto first = assigned(id);
   BOOST_REQUIRE_EQUAL(first.size(), 3u);
   // Nobody commits (say, every worker ran out of time): settled at the commit deadline.
@@ -701,8 +697,7 @@ BOOST_FIXTURE_TEST_CASE(a_round_nobody_committed_to_is_named_no_commitments, Tas
 
 BOOST_FIXTURE_TEST_CASE(a_retry_nobody_committed_to_fails_with_no_commitments, TaskFixture) {
   register_workers(6);
-  std::uint64_t id = submit(task_payload(3, 50));
-  step(1);
+  std::uint64_t id = submit_and_step(task_payload(3, 50));
   auto first = assigned(id);
   answer_all(id, [](std::size_t i, const PublicKey&) {
     Outcome o = kHonest;
@@ -763,8 +758,7 @@ BOOST_AUTO_TEST_CASE(the_metering_version_in_force_is_recorded) {
 
 BOOST_FIXTURE_TEST_CASE(audit_claws_back_a_colluding_majority, TaskFixture) {
   register_workers(6);
-  std::uint64_t id = submit(task_payload(3, 50));
-  step(1);
+  std::uint64_t id = submit_and_step(task_payload(3, 50));
   auto first = assigned(id);
   const PublicKey honest_one = first[2];
   // Two colluders outvote the honest worker.
