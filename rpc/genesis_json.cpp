@@ -179,15 +179,7 @@ std::string genesis_to_json(const Genesis& g) {
       params.AddMember(rapidjson::StringRef(name), rapidjson::Value(value), alloc);
   });
   doc.AddMember("params", params, alloc);
-  rapidjson::Value accounts(rapidjson::kArrayType);
-  for (const auto& a : g.accounts) {
-    rapidjson::Value o(rapidjson::kObjectType);
-    o.AddMember("name", to_json(a.name, alloc), alloc);
-    o.AddMember("address", to_json(a.address, alloc), alloc);
-    o.AddMember("balance", to_json(a.balance, alloc), alloc);
-    accounts.PushBack(o, alloc);
-  }
-  doc.AddMember("accounts", accounts, alloc);
+  doc.AddMember("accounts", field_json(g.accounts, alloc), alloc);  // {name, address, balance}: its fields list
   rapidjson::Value validators(rapidjson::kArrayType);
   for (const auto& v : g.validators) {
     rapidjson::Value o(rapidjson::kObjectType);
