@@ -312,6 +312,25 @@ Result<std::vector<PublicKey>> delegated_validators(const state::StateReader& s,
   return load_keys(s, delegations_of_key(delegator));
 }
 
+namespace {
+// fn(operator, validator, delegation) for each validator `delegator` has a
+// delegation with, in ascending operator order; stops at fn's first error.
+template <class F>
+Status for_each_delegation(const state::StateReader& s, const PublicKey& delegator, F&& fn) {
+  auto validators = delegated_validators(s, delegator);
+  if (!validators) return validators.error();
+  for (const auto& op : *validators) {
+    auto v = require_validator(s, op);
+    if (!v) return v.error();
+    auto d = load_delegation(s, op, delegator);
+    if (!d) return d.error();
+    if (!d->has_value()) continue;
+    if (auto st = fn(op, *v, **d); !st) return st;
+  }
+  return {};
+}
+}  // namespace
+
 Result<std::vector<UnbondingEntry>> unbonding_entries(const state::StateReader& s, const PublicKey& delegator) {
   auto l = load_record<RecordList<UnbondingEntry>>(s, unbonding_key(delegator));
   if (!l) return l.error();
@@ -338,25 +357,20 @@ Result<RewardSummary> rewards_of(const state::StateReader& s, const PublicKey& a
   if (!entries) return entries.error();
   for (const auto& e : *entries)
     if (auto st = add_to(e.vest_height <= height ? out.vested : out.locked, e.amount); !st) return st.error();
-  auto validators = delegated_validators(s, account);
-  if (!validators) return validators.error();
-  for (const auto& op : *validators) {
-    auto v = require_validator(s, op);
-    if (!v) return v.error();
-    auto d = load_delegation(s, op, account);
-    if (!d) return d.error();
-    if (!d->has_value()) continue;
+  auto each = for_each_delegation(s, account, [&](const PublicKey& op, const ValidatorRecord& v,
+                                                  const Delegation& d) -> Status {
     auto history = load_history(s, op);
     if (!history) return history.error();
     u128 vested_acc = height > params.reward_lock_blocks ? history->at(height - params.reward_lock_blocks) : history->vested_base;
-    vested_acc = std::min(std::max(vested_acc, (*d)->reward_snapshot), v->reward_per_share);
-    auto vested = mul_div((*d)->shares, vested_acc - (*d)->reward_snapshot, kRewardScale);
-    auto locked = mul_div((*d)->shares, v->reward_per_share - vested_acc, kRewardScale);
+    vested_acc = std::min(std::max(vested_acc, d.reward_snapshot), v.reward_per_share);
+    auto vested = mul_div(d.shares, vested_acc - d.reward_snapshot, kRewardScale);
+    auto locked = mul_div(d.shares, v.reward_per_share - vested_acc, kRewardScale);
     if (!vested) return vested.error();
     if (!locked) return locked.error();
-    if (auto st = add_to(out.vested, *vested); !st) return st.error();
-    if (auto st = add_to(out.locked, *locked); !st) return st.error();
-  }
+    if (auto st = add_to(out.vested, *vested); !st) return st;
+    return add_to(out.locked, *locked);
+  });
+  if (!each) return each.error();
   return out;
 }
 
@@ -790,18 +804,12 @@ Status withdraw(state::StateOverlay& s, const state::BlockContext& ctx, const Pu
 }
 
 Status claim(state::StateOverlay& s, const state::BlockContext& ctx, const PublicKey& sender, std::vector<Event>& events) {
-  auto validators = delegated_validators(s, sender);
-  if (!validators) return validators.error();
-  for (const auto& op : *validators) {
-    auto v = require_validator(s, op);
-    if (!v) return v.error();
-    auto d = load_delegation(s, op, sender);
-    if (!d) return d.error();
-    if (!d->has_value()) continue;
-    Delegation del = **d;
-    if (auto st = settle(s, ctx, *v, del, sender, /*full=*/false); !st) return st;
-    store_delegation(s, op, sender, del);
-  }
+  auto settled = for_each_delegation(s, sender, [&](const PublicKey& op, const ValidatorRecord& v, Delegation& d) {
+    if (auto st = settle(s, ctx, v, d, sender, /*full=*/false); !st) return st;
+    store_delegation(s, op, sender, d);
+    return Status{};
+  });
+  if (!settled) return settled;
   auto entries = load_record<RecordList<RewardEntry>>(s, rewards_key(sender));
   if (!entries) return entries.error();
   Amount vested;
