@@ -179,6 +179,15 @@ const std::map<std::string, Reader>& readers() {
        strings_key([](Config& c) -> std::vector<std::string>& { return c.rpc.cors_allowed_origins; }, check_origin)},
       {"rpc.allow_public_without_token",
        bool_key([](Config& c) -> bool& { return c.rpc.allow_public_without_token; })},
+      {"rpc.serve_pages", bool_key([](Config& c) -> bool& { return c.rpc.serve_pages; })},
+      {"rpc.pages_dir",
+       [](const toml::node& n, Config& c, const std::string& key, std::string_view source) -> Status {
+         auto v = n.value_exact<std::string>();
+         if (!v) return bad(source, key, "expected a string, got " + type_name(n));
+         if (v->empty()) return bad(source, key, "must not be empty (remove the key for the installed pages)");
+         c.rpc.pages_dir = *v;
+         return {};
+       }},
       {"rpc.request_timeout_ms",
        uint_key([](Config& c) -> std::uint64_t& { return c.rpc.request_timeout_ms; }, 100, 3'600'000)},
       {"rpc.idle_timeout_ms",
@@ -361,7 +370,12 @@ std::string render_config(const Config& c) {
     << optional_path("auth_token_file", c.rpc.auth_token_file, "rpc_token")
     << "# Without a token, start refuses a listen address beyond loopback,\n"
     << "# unless this is true (anyone reaching it may then submit transactions).\n"
-    << "allow_public_without_token = " << (c.rpc.allow_public_without_token ? "true" : "false") << "\n\n"
+    << "allow_public_without_token = " << (c.rpc.allow_public_without_token ? "true" : "false") << "\n"
+    << "# Serve the browser pages (the worker page, /worker) on this port. They\n"
+    << "# read only the public JSON-RPC and WebSocket; false keeps them off.\n"
+    << "serve_pages = " << (c.rpc.serve_pages ? "true" : "false") << "\n"
+    << "# Where the pages are; by default VERITY_PAGES_DIR, else the installed ones.\n"
+    << optional_path("pages_dir", c.rpc.pages_dir, "/usr/local/share/verity/pages") << "\n"
     << "[consensus]\n"
     << "# How long a height may take before replicas ask for a view change; it\n"
     << "# doubles with each consecutive view change.\n"

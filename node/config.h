@@ -63,6 +63,11 @@ struct Config {
     // Start even when listen is beyond loopback and there is no token
     // (else start refuses: "public-rpc-without-token").
     bool allow_public_without_token = false;
+    // The static pages served on GET (the browser worker, /worker:
+    // rpc/pages.h): false serves none. pages_dir empty: the environment's
+    // VERITY_PAGES_DIR, else the installed pages (share/verity/pages).
+    bool serve_pages = true;
+    std::string pages_dir;
   } rpc;
 
   struct Consensus {

@@ -37,6 +37,26 @@ Result<Hash256> SandboxModuleMeter::metered_hash(ByteView module, std::uint64_t 
   return answer;
 }
 
+Result<Bytes> SandboxModuleMeter::metered_module(ByteView module, std::uint64_t version) const {
+  if (auto h = metered_hash(module, version); !h) return h.error();  // refused (cached) or another version
+  const Key key{sha256(module), version};
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = bytes_.begin(); it != bytes_.end(); ++it)
+      if (it->first == key) {
+        bytes_.splice(bytes_.begin(), bytes_, it);
+        return bytes_.front().second;
+      }
+  }
+  auto metered = worker::metered_module(module);
+  if (!metered) return metered.error();
+  std::lock_guard lock(mu_);
+  ++computed_;
+  bytes_.emplace_front(key, *metered);
+  if (bytes_.size() > kBytesCapacity) bytes_.pop_back();
+  return metered;
+}
+
 std::uint64_t SandboxModuleMeter::computed() const {
   std::lock_guard lock(mu_);
   return computed_;

@@ -25,7 +25,12 @@ class SandboxModuleMeter final : public contracts::ModuleMeter {
   // (worker::metering_version()): a chain asking for another cannot have
   // its modules metered here (reason unknown-metering-version).
   Result<Hash256> metered_hash(ByteView module, std::uint64_t version) const override;
-  std::uint64_t computed() const;  // how many rewrites the cache did not save (tests)
+  // The instrumented module itself (what a browser worker fetches: RPC
+  // `module` with `metered: true`), from a small cache of its own, since
+  // every browser worker assigned to a module's tasks fetches it. Metering
+  // runs on the caller's thread (an RPC handler's, never consensus').
+  Result<Bytes> metered_module(ByteView module, std::uint64_t version) const;
+  std::uint64_t computed() const;  // how many rewrites the caches did not save (tests)
 
  private:
   using Key = std::pair<Hash256, std::uint64_t>;
@@ -36,6 +41,8 @@ class SandboxModuleMeter final : public contracts::ModuleMeter {
   mutable std::uint64_t computed_ = 0;
   mutable std::set<Key> computing_;
   mutable std::condition_variable done_;
+  static constexpr std::size_t kBytesCapacity = 8;
+  mutable std::list<std::pair<Key, Bytes>> bytes_;  // most recent first
 };
 
 }  // namespace verity::node

@@ -280,6 +280,15 @@ Result<std::optional<Bytes>> RpcBackend::module(const Hash256& hash) const {
   return contracts::load_module(node_.view()->state(), hash);
 }
 
+Result<std::optional<Bytes>> RpcBackend::metered_module(const Hash256& hash) const {
+  const auto view = node_.view();
+  auto wasm = contracts::load_module(view->state(), hash);
+  if (!wasm || !*wasm) return wasm;
+  auto metered = node_.module_meter().metered_module(**wasm, view->genesis().params.metering_version);
+  if (!metered) return metered.error();
+  return std::optional<Bytes>(std::move(*metered));
+}
+
 std::vector<rpc::Metric> RpcBackend::metrics() const {
   auto gauge = [](std::string name, std::string help, double v) {
     return rpc::Metric{std::move(name), std::move(help), "gauge", {{"", v}}};

@@ -32,6 +32,7 @@ class RpcBackend final : public rpc::NodeApi {
   Result<std::optional<rpc::WorkerInfo>> worker(const PublicKey& key) const override;
   Result<std::vector<rpc::WorkerInfo>> workers() const override;
   Result<std::optional<Bytes>> module(const Hash256& hash) const override;
+  Result<std::optional<Bytes>> metered_module(const Hash256& hash) const override;
   // Blocks the calling thread until the consensus thread answers: for
   // callers that can wait (not the RPC server, which uses submit_async).
   // Refuses at once ("rate-limited") a client that kept sending invalid

@@ -271,6 +271,24 @@ rpc::ServerLimits rpc_limits(const Config& c) {
   return l;
 }
 
+// The pages the RPC port serves (rpc/pages.h): [rpc] pages_dir, else
+// VERITY_PAGES_DIR, else the installed ones when they are there. nullptr:
+// none (serve_pages = false, or none found). A directory that was named
+// but cannot be loaded is an error: the operator asked for it.
+Result<std::shared_ptr<const rpc::Pages>> load_pages(const Config& c) {
+  if (!c.rpc.serve_pages) return std::shared_ptr<const rpc::Pages>();
+  std::string dir = c.rpc.pages_dir.empty() ? std::string() : c.path_of(c.rpc.pages_dir).string();
+  if (dir.empty()) dir = env("VERITY_PAGES_DIR").value_or("");
+  if (dir.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(VERITY_PAGES_INSTALL_DIR, ec)) return std::shared_ptr<const rpc::Pages>();
+    dir = VERITY_PAGES_INSTALL_DIR;
+  }
+  auto pages = rpc::Pages::load(dir);
+  if (!pages) return pages.error();
+  return std::make_shared<const rpc::Pages>(std::move(*pages));
+}
+
 const char* kStartHelp =
     "Usage: verityd start --home DIR [--log-level debug|info|warn|error]\n"
     "Runs the node until SIGINT or SIGTERM, then flushes and closes the database.\n"
@@ -321,6 +339,11 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& /*out*/, std::
     err << "verityd start: " << s.error().reason << ": " << s.error().detail << "\n";
     return kExitFailure;
   }
+  auto pages = load_pages(*config);
+  if (!pages) {
+    err << "verityd start: " << pages.error().reason << ": " << pages.error().detail << " (config.toml: [rpc] pages_dir)\n";
+    return kExitFailure;
+  }
   Logger logger(config->log_level);
   boost::asio::io_context io;
   auto node = Node::open(io, *config, logger, passphrase);
@@ -349,6 +372,13 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& /*out*/, std::
   RpcBackend backend(**node);
   rpc::Server rpc_server(rpc_io, backend, rpc_limits(*config), &rpc_handlers, rpc_light_pool.get());
   rpc_server.set_auth_token(auth_token);
+  rpc_server.set_pages(*pages);
+  logger.write(LogLevel::info, "rpc", "pages",
+               *pages ? Fields().add("dir", (*pages)->dir()).add("files", (*pages)->size()).str()
+                      : Fields().add("served", config->rpc.serve_pages ? "no: none found (set [rpc] pages_dir or "
+                                                                          "VERITY_PAGES_DIR)"
+                                                                        : "no: [rpc] serve_pages = false")
+                            .str());
   (*node)->on_commit([&](const Block& b, const std::vector<Receipt>& r, const std::vector<Event>& e) {
     rpc_server.on_committed(b, r, e);
   });

@@ -81,6 +81,10 @@ class NodeApi {
   virtual Result<std::optional<WorkerInfo>> worker(const PublicKey& key) const = 0;
   virtual Result<std::vector<WorkerInfo>> workers() const = 0;
   virtual Result<std::optional<Bytes>> module(const Hash256& hash) const = 0;
+  // What the workers of a task run (docs/sandbox.md, "Metering"): stored
+  // module `hash` instrumented under the chain's metering version; its
+  // SHA-256 is the task's metered_hash. nullopt: no such stored module.
+  virtual Result<std::optional<Bytes>> metered_module(const Hash256& hash) const = 0;
   // Admits to the mempool and gossips, answering through `done` (exactly
   // once, on any thread, maybe before this returns); the error carries the
   // reason. `client` names the caller (its IP address) for per-client

@@ -306,13 +306,16 @@ JsonResult m_workers(const Value&, CallContext& ctx) {
 JsonResult m_module(const Value& params, CallContext& ctx) {
   auto h = hash_param(params, "hash");
   if (!h) return h.error();
-  auto m = ctx.node.module(*h);
+  auto metered = bool_param(params, "metered", false);
+  if (!metered) return metered.error();
+  auto m = *metered ? ctx.node.metered_module(*h) : ctx.node.module(*h);
   if (!m) return m.error();
   if (!*m) return not_found("no stored module has hash " + h->hex());
   return object_result([&](Value& o, JsonAlloc& a) {
     o.AddMember("hash", to_json(*h, a), a);
     o.AddMember("size", static_cast<std::uint64_t>((*m)->size()), a);
     o.AddMember("wasm", hex(**m, a), a);
+    if (*metered) o.AddMember("metered_hash", to_json(sha256(**m), a), a);
   });
 }
 
@@ -657,9 +660,16 @@ const std::vector<Method>& node_methods() {
     m.push_back({"workers", "Every registered worker, by key.", "", {},
                  js::object({{"workers", js::array(ref("Worker"))}}),
                  false, sync_handler(m_workers)});
-    m.push_back({"module", "A stored task module (content-addressed by SHA-256).", "Not found: -32001.",
-                 {{"hash", ref("Hash"), true, "the module's SHA-256"}},
-                 js::object({{"hash", ref("Hash")}, {"size", js::integer()}, {"wasm", ref("Hex")}}),
+    m.push_back({"module", "A stored task module (content-addressed by SHA-256).",
+                 "With `metered: true`, `wasm` is the instrumented module the workers run (docs/sandbox.md, "
+                 "\"Metering\"), under the chain's metering version, and `metered_hash` its SHA-256, which a task "
+                 "of this module records: a browser worker checks it. Not found: -32001.",
+                 {{"hash", ref("Hash"), true, "the module's SHA-256"},
+                  {"metered", js::boolean(), false, "the instrumented module instead (default false)"}},
+                 js::object({{"hash", ref("Hash")},
+                             {"size", js::integer()},
+                             {"wasm", ref("Hex")},
+                             {"metered_hash", js::described(ref("Hash"), "with metered: SHA-256 of wasm")}}),
                  false, sync_handler(m_module)});
     const std::string tx_schema = js::one_of({ref("Transaction"), ref("Hex")});
     m.push_back({"send_tx", "Submits a signed transaction; answers once the mempool admitted it.",

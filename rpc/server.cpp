@@ -532,13 +532,17 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     if (target == "/metrics" && req_.method() == http::verb::get) {
       return reply(http::status::ok, server_.metrics_text(), false, "text/plain; version=0.0.4");
     }
+    if (req_.method() == http::verb::get && server_.pages_) {
+      if (const Page* page = server_.pages_->find(target)) return reply_page(*page);
+    }
     if (target == "/" || target == "/health" || target == "/metrics") {
       return reply(http::status::method_not_allowed,
                    error_body(kInvalidRequest, target == "/" ? "JSON-RPC takes POST" : target + " takes GET"), false,
                    kJson, {{http::field::allow, target == "/" ? "OPTIONS, POST" : "GET"}});
     }
     reply(http::status::not_found,
-          error_body(kInvalidRequest, "no such path: " + target + " (POST / for JSON-RPC, /ws, /health, /metrics)"),
+          error_body(kInvalidRequest, "no such path: " + target + " (POST / for JSON-RPC, /ws, /health, /metrics" +
+                                          (server_.pages_ ? ", /worker" : "") + ")"),
           false);
   }
 
@@ -597,16 +601,28 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
       res->set(http::field::access_control_allow_origin, cors_origin_);
       res->set(http::field::vary, "Origin");
     }
+    if (status == http::status::no_content) res->body().clear(), res->prepare_payload();
+    write_response(res, close_after, close_after && status != http::status::request_timeout);
+  }
+
+  void write_response(const std::shared_ptr<http::response<http::string_body>>& res, bool close_after, bool linger) {
     const bool close = close_after || !keep_alive_;
     res->keep_alive(!close);
-    if (status == http::status::no_content) res->body().clear(), res->prepare_payload();
     stream_.expires_after(server_.limits_.request_timeout);
-    const bool linger = close_after && status != http::status::request_timeout;
     http::async_write(stream_, *res, [self = shared_from_this(), res, close, linger](beast::error_code ec, std::size_t) {
       if (!ec && linger) return self->linger();
       if (ec || close) return self->close();
       self->wait_for_request();
     });
+  }
+
+  // A static page (rpc/pages.h), with its security headers.
+  void reply_page(const Page& page) {
+    auto res = std::make_shared<http::response<http::string_body>>(
+        make_response(http::status::ok, page.body, page.content_type.c_str(), version_ ? version_ : 11));
+    for (const auto& [name, value] : Pages::security_headers())
+      res->set(beast::string_view(name.data(), name.size()), beast::string_view(value.data(), value.size()));
+    write_response(res, false, false);
   }
 
   // After an error answer to a request we stopped reading (too large,

@@ -6,6 +6,8 @@
 //   GET  /ws      WebSocket upgrade: the same calls, plus subscribe/unsubscribe
 //   GET  /health  200 {"status":"ok","height":N}
 //   GET  /metrics Prometheus text format
+//   GET  /worker  the browser worker page, and any other static page set
+//                 with set_pages (rpc/pages.h)
 //
 // Limits (ServerLimits, from the [rpc] config section), so that no client
 // can stall another or grow the node's memory:
@@ -53,6 +55,7 @@
 
 #include "rpc/commit_waiters.h"
 #include "rpc/jsonrpc.h"
+#include "rpc/pages.h"
 
 namespace verity::rpc {
 
@@ -143,6 +146,8 @@ class Server {
   // -32005 "unauthorized". Reads, /health and /metrics stay open. Empty:
   // no token (the default).
   void set_auth_token(std::string token) { auth_token_ = std::move(token); }
+  // Serves these static pages on GET (rpc/pages.h); before listen().
+  void set_pages(std::shared_ptr<const Pages> pages) { pages_ = std::move(pages); }
   // Whether a request with this Authorization header value may write.
   bool may_write(std::string_view authorization) const;
 
@@ -205,6 +210,7 @@ class Server {
   bool any_origin_ = false;
   ServerStats stats_;
   std::string auth_token_;
+  std::shared_ptr<const Pages> pages_;
   // Expires with the server: what stop() posts to io_ runs only while it lives.
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };

@@ -16,6 +16,7 @@ VERITY_PACKAGES=(
   libseccomp-dev   # verity-sandbox, the aot runner's system-call filter
   nodejs   # the node engine (web/node_runner.mjs) and its tests; the browser worker shares its WASI host
   libclang-rt-14-dev   # clang's ASan, UBSan and libFuzzer runtimes: scripts/fuzz
+  chromium fonts-liberation   # the browser tests (headless, driven over the DevTools protocol)
 )
 
 # The sanitizer build of scripts/test (docs/testing.md).
@@ -45,11 +46,28 @@ ensure_packages() {
     || { echo "error: apt-get install failed for: ${missing[*]}" >&2; exit 1; }
 }
 
+# The JavaScript of web/package.json (the pages' libraries, the bundler,
+# the browser tests' driver), exactly as the committed web/package-lock.json
+# pins them (`npm ci`: nothing resolved anew, install scripts not run), into
+# web/node_modules. Again only when the lockfile changed. Nothing is
+# fetched at run time: meson bundles the pages from these files.
+ensure_web_packages() {
+  local web=$VERITY_ROOT/web
+  if [ -f "$web/node_modules/.package-lock.json" ] && [ ! "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; then
+    say "web/node_modules: up to date with web/package-lock.json"
+    return 0
+  fi
+  command -v npm >/dev/null || { echo "error: npm is missing (it comes with Node.js: apt-get install nodejs npm)" >&2; exit 1; }
+  say "installing web/node_modules from web/package-lock.json (npm ci)"
+  (cd "$web" && npm ci --no-audit --no-fund --ignore-scripts) || { echo "error: npm ci in web/ failed" >&2; exit 1; }
+}
+
 # configure_and_build [DIR [MESON SETUP OPTIONS...]]: DIR is $VERITY_BUILD
 # unless given; the options apply when DIR is first configured.
 configure_and_build() {
   local dir=${1:-$VERITY_BUILD}
   [ $# -gt 0 ] && shift
+  ensure_web_packages
   if [ ! -f "$dir/build.ninja" ]; then
     say "configuring $dir"
     meson setup "$dir" "$VERITY_ROOT" "$@" || exit 1

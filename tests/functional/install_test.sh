@@ -2,10 +2,11 @@
 # `meson install --destdir` puts what docs/operators.md promises where it
 # says: the binaries, the systemd unit (running the installed verityd as
 # user verity), the sysusers.d and tmpfiles.d snippets, and the example
-# config, which must be exactly what `verityd init` writes.
-# Usage: install_test.sh BUILD_DIR BINDIR UNITDIR SYSUSERSDIR TMPFILESDIR DOCDIR (absolute install paths)
+# config, which must be exactly what `verityd init` writes; and the
+# browser pages where verityd looks for them (docs/rpc-server.md, "Pages").
+# Usage: install_test.sh BUILD_DIR BINDIR UNITDIR SYSUSERSDIR TMPFILESDIR DOCDIR PAGESDIR (absolute install paths)
 set -euo pipefail
-build=$1 bindir=$2 unitdir=$3 sysusersdir=$4 tmpfilesdir=$5 docdir=$6
+build=$1 bindir=$2 unitdir=$3 sysusersdir=$4 tmpfilesdir=$5 docdir=$6 pagesdir=${7:-}
 dest=$(mktemp -d /tmp/verity-install-XXXXXX)
 trap 'rm -rf "$dest"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -37,4 +38,12 @@ example=$dest$docdir/config.toml.example
 [ -f "$example" ] || fail "no config.toml.example in $docdir"
 "$dest$bindir/verityd" init --home "$dest/home" >/dev/null 2>&1 || fail "verityd init failed"
 diff -u "$example" "$dest/home/config.toml" || fail "config.toml.example differs from what 'verityd init' writes"
+if [ -n "$pagesdir" ]; then
+  for f in index.html worker.css app.js runner.js; do
+    [ -s "$dest$pagesdir/worker/$f" ] || fail "$pagesdir/worker/$f is not installed"
+  done
+  # The page loads its scripts by absolute path, and they are the built bundles.
+  grep -q 'src="/worker/app.js"' "$dest$pagesdir/worker/index.html" || fail "index.html does not load /worker/app.js"
+  cmp -s "$build/web/pages/worker/app.js" "$dest$pagesdir/worker/app.js" || fail "the installed app.js is not the built one"
+fi
 echo "ok: install layout under $dest"

@@ -220,3 +220,27 @@ BOOST_AUTO_TEST_CASE(loopback_hosts) {
     BOOST_CHECK_MESSAGE(!is_loopback_host(h), h);
 }
 
+
+// The browser pages (docs/rpc-server.md, "Pages"): on by default, from the
+// default places; both keys read back from the rendered file.
+BOOST_AUTO_TEST_CASE(pages_keys) {
+  auto d = parse_config("", "/h");
+  BOOST_REQUIRE(d);
+  BOOST_CHECK(d->rpc.serve_pages);
+  BOOST_CHECK(d->rpc.pages_dir.empty());
+  BOOST_CHECK(contains(render_config(*d), "# pages_dir = "));
+  auto c = parse_config("[rpc]\nserve_pages = false\npages_dir = \"site\"\n", "/h");
+  BOOST_REQUIRE_MESSAGE(c, (c ? "" : c.error().to_string()));
+  BOOST_CHECK(!c->rpc.serve_pages);
+  BOOST_CHECK_EQUAL(c->rpc.pages_dir, "site");
+  BOOST_CHECK_EQUAL(c->path_of(c->rpc.pages_dir).string(), "/h/site");
+  auto back = parse_config(render_config(*c), "/h");
+  BOOST_REQUIRE_MESSAGE(back, (back ? "" : back.error().to_string()));
+  BOOST_CHECK(!back->rpc.serve_pages);
+  BOOST_CHECK_EQUAL(back->rpc.pages_dir, "site");
+  expect_errors({
+      {"[rpc]\nserve_pages = 1\n", "true or false"},
+      {"[rpc]\npages_dir = \"\"\n", "rpc.pages_dir"},
+      {"[rpc]\npages_dir = 3\n", "expected a string"},
+  });
+}

@@ -61,3 +61,30 @@ BOOST_AUTO_TEST_CASE(refusals_carry_the_sandbox_reason_and_are_cached_too) {
   BOOST_REQUIRE(!other.ok());
   BOOST_TEST(other.error().reason == "unknown-metering-version");
 }
+
+// What a browser worker fetches (RPC `module` with `metered: true`): the
+// very bytes whose hash the chain records, rewritten once while cached.
+BOOST_AUTO_TEST_CASE(the_metered_module_is_the_one_whose_hash_the_chain_records) {
+  node::SandboxModuleMeter meter;
+  Bytes a = tiny_module(4);
+  auto bytes = meter.metered_module(a, worker::metering_version());
+  BOOST_REQUIRE_MESSAGE(bytes.ok(), (bytes.ok() ? std::string() : bytes.error().to_string()));
+  BOOST_TEST((*bytes == worker::metered_module(a).value()));
+  BOOST_TEST((sha256(*bytes) == *meter.metered_hash(a, worker::metering_version())));
+  const auto rewrites = meter.computed();
+  BOOST_TEST((*meter.metered_module(a, worker::metering_version()) == *bytes));
+  BOOST_TEST(meter.computed() == rewrites);  // cached
+  // Eight modules later the first is rewritten again (the cache is small: bytes are large).
+  for (std::uint8_t i = 10; i < 18; ++i) (void)meter.metered_module(tiny_module(i), worker::metering_version());
+  const auto before = meter.computed();
+  (void)meter.metered_module(a, worker::metering_version());
+  BOOST_TEST(meter.computed() == before + 1);
+
+  Bytes junk{'n', 'o', 't', ' ', 'w', 'a', 's', 'm'};
+  auto refused = meter.metered_module(junk, worker::metering_version());
+  BOOST_REQUIRE(!refused.ok());
+  BOOST_TEST(refused.error().reason == "invalid-module");
+  auto other = meter.metered_module(a, worker::metering_version() + 1);
+  BOOST_REQUIRE(!other.ok());
+  BOOST_TEST(other.error().reason == "unknown-metering-version");
+}

@@ -41,6 +41,7 @@ struct EmptyNode : NodeApi {
   Result<std::optional<WorkerInfo>> worker(const PublicKey&) const override { return std::optional<WorkerInfo>(); }
   Result<std::vector<WorkerInfo>> workers() const override { return std::vector<WorkerInfo>(); }
   Result<std::optional<Bytes>> module(const Hash256&) const override { return std::optional<Bytes>(); }
+  Result<std::optional<Bytes>> metered_module(const Hash256&) const override { return std::optional<Bytes>(); }
   void submit_async(const Transaction& tx, const std::string&, std::function<void(Result<Hash256>)> done) override {
     done(tx.id());
   }

@@ -2,10 +2,13 @@
 #include <boost/test/unit_test.hpp>
 
 #include <poll.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
 #include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <optional>
 #include <string>
@@ -79,8 +82,9 @@ struct ServerEnv {
   std::atomic<bool> io_done{false};
   std::thread thread;
 
-  explicit ServerEnv(ServerLimits limits = {}) {
+  explicit ServerEnv(ServerLimits limits = {}, std::shared_ptr<const Pages> pages = nullptr) {
     server = std::make_unique<Server>(io, node, limits);
+    server->set_pages(std::move(pages));
     auto s = server->listen("127.0.0.1", 0);
     BOOST_REQUIRE_MESSAGE(s.ok(), (s.ok() ? "" : s.error().to_string()));
     BOOST_REQUIRE(server->port() != 0);
@@ -1571,4 +1575,124 @@ BOOST_AUTO_TEST_CASE(auth_tokens_are_checked_and_compared_whole) {
   BOOST_TEST(!secrets_equal("abc", "abd"));
   BOOST_TEST(!secrets_equal("abc", "abcd"));
   BOOST_TEST(!secrets_equal("", "a"));
+}
+
+// --- static pages (rpc/pages.h) ---------------------------------------------------------------
+
+namespace {
+
+namespace fs = std::filesystem;
+
+void write_file(const fs::path& p, const std::string& text) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << text;
+}
+
+// A pages directory, plus a file beside it that no request may reach.
+struct PagesDir {
+  fs::path root = fs::temp_directory_path() / ("verity-pages-" + std::to_string(::getpid()) + "-" +
+                                               std::to_string(Clock::now().time_since_epoch().count()));
+  fs::path dir = root / "pages";
+  PagesDir() {
+    write_file(dir / "worker" / "index.html", "<!doctype html><title>worker</title>");
+    write_file(dir / "worker" / "app.js", "console.log(1);");
+    write_file(dir / "worker" / "worker.css", "body{}");
+    write_file(root / "secret.txt", "not a page");
+  }
+  ~PagesDir() { fs::remove_all(root); }
+  std::shared_ptr<const Pages> load() const {
+    auto p = Pages::load(dir.string());
+    BOOST_REQUIRE_MESSAGE(p, (p ? "" : p.error().to_string()));
+    return std::make_shared<const Pages>(std::move(*p));
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(pages_are_served_from_memory_with_their_security_headers) {
+  PagesDir files;
+  ServerEnv env({}, files.load());
+  // Changed on disk after start: the node serves what it read at start.
+  write_file(files.dir / "worker" / "app.js", "changed");
+  write_file(files.dir / "worker" / "new.js", "new");
+  Client c(env.port());
+  for (const char* target : {"/worker", "/worker/", "/worker/index.html", "/worker?lie=1"}) {
+    BOOST_TEST_CONTEXT(target) {
+      auto res = c.request(http::verb::get, target);
+      BOOST_REQUIRE(res);
+      BOOST_TEST(res->result_int() == 200u);
+      BOOST_TEST(res->body() == "<!doctype html><title>worker</title>");
+      BOOST_TEST(header_of(*res, http::field::content_type) == "text/html; charset=utf-8");
+      const std::string csp(res->base()["Content-Security-Policy"]);
+      BOOST_TEST(csp.find("script-src 'self' 'wasm-unsafe-eval'") != std::string::npos, csp);
+      BOOST_TEST(csp.find("connect-src 'self'") != std::string::npos, csp);
+      BOOST_TEST(csp.find("frame-ancestors 'none'") != std::string::npos, csp);
+      BOOST_TEST(std::string(res->base()["X-Content-Type-Options"]) == "nosniff");
+      BOOST_TEST(std::string(res->base()["X-Frame-Options"]) == "DENY");
+    }
+  }
+  auto js = c.request(http::verb::get, "/worker/app.js");
+  BOOST_REQUIRE(js);
+  BOOST_TEST(js->result_int() == 200u);
+  BOOST_TEST(js->body() == "console.log(1);");
+  BOOST_TEST(header_of(*js, http::field::content_type) == "text/javascript; charset=utf-8");
+  auto css = c.request(http::verb::get, "/worker/worker.css");
+  BOOST_REQUIRE(css);
+  BOOST_TEST(header_of(*css, http::field::content_type) == "text/css; charset=utf-8");
+  // Nothing outside the table: not a file added since, not one beside the
+  // directory, not the directory's own name.
+  for (const char* target : {"/worker/new.js", "/worker/../secret.txt", "/../secret.txt", "/secret.txt",
+                             "/worker/%2e%2e/secret.txt", "/pages/worker/app.js", "//worker"}) {
+    auto res = c.request(http::verb::get, target);
+    BOOST_REQUIRE(res);
+    BOOST_TEST(res->result_int() == 404u, target);
+    BOOST_TEST(res->body().find("not a page") == std::string::npos);
+  }
+  // Pages answer GET only; the JSON-RPC still answers beside them.
+  auto post = c.request(http::verb::post, "/worker", "{}");
+  BOOST_REQUIRE(post);
+  BOOST_TEST(post->result_int() == 404u);
+  auto status = c.rpc(kStatus);
+  BOOST_REQUIRE(status);
+  BOOST_TEST(status->result_int() == 200u);
+  auto root = c.request(http::verb::get, "/");
+  BOOST_REQUIRE(root);
+  BOOST_TEST(root->result_int() == 405u);  // no page at "/": the JSON-RPC's answer
+  auto missing = c.request(http::verb::get, "/nope");
+  BOOST_REQUIRE(missing);
+  BOOST_TEST(missing->body().find("/worker") != std::string::npos);  // the 404 says where the page is
+}
+
+BOOST_AUTO_TEST_CASE(a_node_without_pages_serves_none) {
+  ServerEnv env;
+  Client c(env.port());
+  auto res = c.request(http::verb::get, "/worker");
+  BOOST_REQUIRE(res);
+  BOOST_TEST(res->result_int() == 404u);
+  BOOST_TEST(res->body().find("/metrics)") != std::string::npos);  // the 404 lists no page
+}
+
+BOOST_AUTO_TEST_CASE(pages_load_refuses_what_is_not_a_pages_directory) {
+  PagesDir files;
+  auto reason = [](const Result<Pages>& p) { return p ? std::string("loaded") : p.error().reason; };
+  BOOST_TEST(reason(Pages::load((files.root / "missing").string())) == "bad-pages-dir");
+  BOOST_TEST(reason(Pages::load((files.root / "secret.txt").string())) == "bad-pages-dir");
+  fs::create_directories(files.root / "empty");
+  auto empty = Pages::load((files.root / "empty").string());
+  BOOST_REQUIRE(!empty);
+  BOOST_TEST(empty.error().detail.find("no files") != std::string::npos);
+  // Too many files (a home directory named by mistake): refused at start.
+  for (std::size_t i = 0; i <= Pages::kMaxFiles; ++i) write_file(files.root / "many" / (std::to_string(i) + ".txt"), "x");
+  auto many = Pages::load((files.root / "many").string());
+  BOOST_REQUIRE(!many);
+  BOOST_TEST(many.error().detail.find("more than 256 files") != std::string::npos, many.error().detail);
+  // A link is not followed: the file it names is not served.
+  fs::create_symlink(files.root / "secret.txt", files.dir / "worker" / "link.txt");
+  auto pages = Pages::load(files.dir.string());
+  BOOST_REQUIRE(pages);
+  BOOST_TEST(pages->size() == 3u);
+  BOOST_TEST(!pages->find("/worker/link.txt"));
+  BOOST_TEST(pages->find("/worker/app.js"));
+  BOOST_TEST(Pages::content_type_of("x.wasm") == "application/wasm");
+  BOOST_TEST(Pages::content_type_of("x.bin") == "application/octet-stream");
 }

@@ -1,6 +1,12 @@
 #define BOOST_TEST_MODULE planner_tests
 #include <boost/test/unit_test.hpp>
 
+#include <array>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "core/hex.h"
 #include "worker/daemon/planner.h"
 
 using namespace verity;
@@ -157,4 +163,80 @@ BOOST_AUTO_TEST_CASE(a_run_is_recorded_as_a_reveal_carries_it) {
   BOOST_TEST((liar_empty.output == Bytes{'!'}));
   BOOST_TEST(outcome_text(2) == "out-of-fuel");
   BOOST_TEST(outcome_text(99) == "outcome 99");
+}
+
+// --- the browser worker's twin (web/pages/worker/chain.mjs) ----------------------------------
+//
+// tests/web/vectors.json holds what this code computes for a worker's
+// hashes and transactions; tests/web/pages_test.mjs recomputes each value in
+// JavaScript from the same inputs. This test says the file is what the C++
+// computes (a change to either side fails one of the two), and prints the
+// file's text when it is not.
+
+namespace {
+
+std::string vectors_json() {
+  const std::string chain = "verity-devnet";
+  std::array<std::uint8_t, 32> secret{};
+  secret.fill(0x01);
+  const SecretKey key = *SecretKey::from_bytes(secret);
+  std::array<std::uint8_t, 32> aux{};
+  aux.fill(0xa5);
+  Hash256 salt;
+  salt.data.fill(0x11);
+  const Bytes output{'h', 'e', 'l', 'l', 'o', '\n'};
+  const Hash256 result = task_result_hash(0, 0, 1234, output);
+  const Hash256 big = task_result_hash(2, 7, ~std::uint64_t{0}, Bytes{});
+  std::ostringstream o;
+  o << "{\n  \"chain_id\": \"" << chain << "\",\n  \"secret_key\": \"" << to_hex(secret) << "\",\n"
+    << "  \"public_key\": \"" << key.public_key().hex() << "\",\n  \"aux\": \"" << to_hex(aux) << "\",\n"
+    << "  \"task_result\": [\n"
+    << "    {\"outcome\": 0, \"exit_code\": 0, \"fuel_used\": \"1234\", \"output\": \"" << to_hex(output)
+    << "\", \"hash\": \"" << result.hex() << "\"},\n"
+    << "    {\"outcome\": 2, \"exit_code\": 7, \"fuel_used\": \"18446744073709551615\", \"output\": \"\", \"hash\": \""
+    << big.hex() << "\"}\n  ],\n"
+    << "  \"commitment\": {\"task\": 7, \"salt\": \"" << salt.hex() << "\", \"hash\": \""
+    << task_commitment(chain, 7, result, salt, key.public_key()).hex() << "\"},\n"
+    << "  \"seed\": {\"task\": 300, \"hash\": \"" << task_sandbox_seed(chain, 300).hex() << "\"},\n"
+    << "  \"transactions\": [\n";
+  RevealResult reveal{7, 0, 0, 1234, TaskBytes{output}, salt};
+  CommitResult commit{7, task_commitment(chain, 7, result, salt, key.public_key())};
+  const std::vector<std::pair<std::string, Payload>> payloads = {
+      {R"({"type": "register_worker", "stake": "100000"})", RegisterWorker{Amount(100000)}},
+      {R"({"type": "unregister_worker"})", UnregisterWorker{}},
+      {R"({"type": "claim"})", Claim{}},
+      {R"({"type": "withdraw"})", Withdraw{}},
+      {R"({"type": "commit_result", "task": 7, "commitment": ")" + commit.commitment.hex() + "\"}", commit},
+      {R"({"type": "reveal_result", "task": 7, "outcome": 0, "exit_code": 0, "fuel_used": 1234, "output": ")" +
+           to_hex(output) + R"(", "salt": ")" + salt.hex() + "\"}",
+       reveal},
+  };
+  for (std::size_t i = 0; i < payloads.size(); ++i) {
+    Transaction tx;
+    tx.chain_id = chain;
+    tx.sender = key.public_key();
+    tx.nonce = 300 + i;
+    tx.fee = Amount(5);
+    tx.payload = payloads[i].second;
+    tx.signature = key.sign_with_aux(tx.signing_hash().view(), aux);
+    const Bytes encoded = encode(tx);
+    o << "    {\"nonce\": " << tx.nonce << ", \"fee\": \"5\", \"payload\": " << payloads[i].first
+      << ",\n     \"signing_hash\": \"" << tx.signing_hash().hex() << "\",\n     \"signature\": \""
+      << to_hex(tx.signature.view()) << "\",\n     \"encoded\": \"" << to_hex(encoded) << "\",\n     \"id\": \""
+      << tx.id().hex() << "\"}" << (i + 1 < payloads.size() ? "," : "") << "\n";
+  }
+  o << "  ]\n}\n";
+  return o.str();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(browser_worker_vectors_are_what_the_chain_computes) {
+  const char* root = std::getenv("VERITY_SOURCE_ROOT");
+  BOOST_REQUIRE_MESSAGE(root, "VERITY_SOURCE_ROOT is not set (meson test sets it)");
+  std::ifstream in(std::string(root) + "/tests/web/vectors.json");
+  std::stringstream file;
+  file << in.rdbuf();
+  const std::string expected = vectors_json();
+  BOOST_CHECK_MESSAGE(file.str() == expected, "tests/web/vectors.json differs from what the C++ computes:\n" + expected);
 }
