@@ -277,15 +277,25 @@ rpc::ServerLimits rpc_limits(const Config& c) {
 // but cannot be loaded is an error: the operator asked for it.
 Result<std::shared_ptr<const rpc::Pages>> load_pages(const Config& c) {
   if (!c.rpc.serve_pages) return std::shared_ptr<const rpc::Pages>();
-  std::string dir = c.rpc.pages_dir.empty() ? std::string() : c.path_of(c.rpc.pages_dir).string();
-  if (dir.empty()) dir = env("VERITY_PAGES_DIR").value_or("");
-  if (dir.empty()) {
+  std::string dir, named_by;
+  if (!c.rpc.pages_dir.empty()) {
+    dir = c.path_of(c.rpc.pages_dir).string();
+    named_by = "config.toml: [rpc] pages_dir";
+  } else if (auto e = env("VERITY_PAGES_DIR"); e && !e->empty()) {
+    dir = *e;
+    named_by = "the environment's VERITY_PAGES_DIR";
+  } else {
     std::error_code ec;
     if (!std::filesystem::is_directory(VERITY_PAGES_INSTALL_DIR, ec)) return std::shared_ptr<const rpc::Pages>();
     dir = VERITY_PAGES_INSTALL_DIR;
+    named_by = "the installed pages";
   }
   auto pages = rpc::Pages::load(dir);
-  if (!pages) return pages.error();
+  if (!pages) {
+    Error e = pages.error();
+    e.detail += " (from " + named_by + "; [rpc] serve_pages = false serves none)";
+    return e;
+  }
   return std::make_shared<const rpc::Pages>(std::move(*pages));
 }
 
@@ -341,7 +351,7 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& /*out*/, std::
   }
   auto pages = load_pages(*config);
   if (!pages) {
-    err << "verityd start: " << pages.error().reason << ": " << pages.error().detail << " (config.toml: [rpc] pages_dir)\n";
+    err << "verityd start: " << pages.error().reason << ": " << pages.error().detail << "\n";
     return kExitFailure;
   }
   Logger logger(config->log_level);

@@ -6,7 +6,8 @@
 //   node tests/functional/browser_driver.mjs CHROMIUM
 //
 // Commands: open {url}; create_key {passphrase}; unlock {passphrase};
-// register {stake}; lie {on}; click {id}; reload; state (the page's state, its tasks
+// register {stake}; lie {on}; click {id}; second_tab {url, passphrase};
+// reload; state (the page's state, its tasks
 // table, chosen texts and log); screenshot {path}; quit. Errors the page
 // throws or logs are collected and returned by `state` (`errors`).
 import path from 'node:path';
@@ -83,6 +84,22 @@ const commands = {
     await page.click(`#${id}`);
     await page.waitForFunction((i) => !document.getElementById(i).disabled, { timeout: 30000 }, id);
     return { error: await page.$eval('#error', (el) => el.textContent) };
+  },
+  // Opens the page in a second tab, unlocks the key there, and answers what
+  // that tab does (body's data-working) before closing it.
+  async second_tab({ url, passphrase }) {
+    const tab = await browser.newPage();
+    try {
+      await tab.goto(url, { waitUntil: 'load' });
+      await tab.waitForFunction(() => document.body.dataset.state === 'locked', { timeout: 30000 });
+      await tab.type('#unlock-passphrase', passphrase);
+      await tab.click('#unlock');
+      await tab.waitForFunction(() => document.body.dataset.working, { timeout: 60000 });
+      return { working: await tab.evaluate(() => document.body.dataset.working),
+        current: await tab.$eval('#current', (el) => el.textContent) };
+    } finally {
+      await tab.close();
+    }
   },
   async reload() {
     await page.reload({ waitUntil: 'load' });

@@ -4,7 +4,7 @@ Chromium, driven over the DevTools protocol (browser_driver.mjs), on a real
 4-validator devnet with two native verity-worker processes (issue 19):
 
 - the page creates a key (kept in IndexedDB, encrypted), is funded and
-  registers itself; it then settles every example task together with the
+  registers itself; a second tab with the same key does not work too; it then settles every example task together with the
   native workers: equal outcome, output and fuel (the same result hash,
   every worker in the majority), output equal to the native build's;
 - paused, it runs nothing (the task settles with the native workers and
@@ -13,7 +13,7 @@ Chromium, driven over the DevTools protocol (browser_driver.mjs), on a real
   --byzantine;
 - reloaded between its commitment and its reveal, it is unlocked again and
   reveals from what it stored: it is in the majority;
-- its vested rewards are claimed from the page;
+- its vested rewards are claimed from the page, and it unregisters;
 - a screenshot of the page at the end goes beside the test log
   (VERITY_TEST_ARTIFACTS, default the current directory).
 
@@ -117,6 +117,9 @@ def the_browser_works_with_native_workers():
             wait_for("the page's key registered", lambda: (rpc(c, "worker", {"address": me}) or {}).get("active"),
                      30, c.nodes)
             wait_for("the page shows it", lambda: b("state")["registered"] == "yes", 30, c.nodes)
+            # A second tab with the same key only shows the account: one tab works.
+            other = b("second_tab", url=url, passphrase=PASSPHRASE)
+            assert other["working"] == "elsewhere" and "another tab" in other["current"], other
             everyone = [w.key for w in workers] + [me]
 
             # Every example program on one input (TWENTY's first of each), with the native workers.
@@ -187,6 +190,11 @@ def the_browser_works_with_native_workers():
             wait_for("the claim committed", lambda: int(rpc(c, "account", {"address": me})["balance"]) != balance,
                      30, c.nodes)
             assert int(rpc(c, "account", {"address": me})["balance"]) >= balance + int(rewards["vested"]) - fee
+            # Unregistered from the page: no new assignments, the stake unbonds.
+            assert not b("click", id="unregister")["error"]
+            wait_for("unregistered", lambda: not rpc(c, "worker", {"address": me})["active"], 30, c.nodes)
+            wait_for("the page shows it", lambda: b("state")["texts"]["worker-status"].startswith("unbonding"),
+                     30, c.nodes)
             state = b("state")
             assert not state["errors"], state["errors"]
             shot = os.path.join(ARTIFACTS, "browser_worker.png")

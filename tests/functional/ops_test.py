@@ -159,6 +159,57 @@ def test_public_rpc_without_token_is_refused():
         # The quiet case (loopback) is checked by test_write_methods_need_the_token and every other test.
 
 
+def get(port, path):
+    """(status, headers, body) of a GET."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        return r.status, dict(r.getheaders()), r.read()
+    finally:
+        conn.close()
+
+
+def answers(port):
+    try:
+        return get(port, "/health")[0] == 200
+    except OSError:
+        return False
+
+
+def test_the_pages_an_operator_serves():
+    """docs/rpc-server.md, "Pages": where they come from, and off."""
+    with cluster() as c:
+        n = c.nodes[0]
+        env = {k: v for k, v in os.environ.items() if k != "VERITY_PAGES_DIR"}
+        # A directory named but missing stops start, saying which and who named it.
+        uncomment(n.home, "pages_dir", '"no-such-dir"')
+        code, err = start_fails(n.home, env)
+        last = err.strip().splitlines()[-1]
+        assert code == 1 and last.startswith("verityd start: bad-pages-dir: "), err
+        assert "no-such-dir" in last and "[rpc] pages_dir" in last and "serve_pages = false" in last, err
+        # Named right (relative to the home), it is served from memory with its headers.
+        os.makedirs(os.path.join(n.home, "pages", "worker"))
+        with open(os.path.join(n.home, "pages", "worker", "index.html"), "w") as f:
+            f.write("<!doctype html><title>ours</title>")
+        replace_in_config(n.home, 'pages_dir = "no-such-dir"', 'pages_dir = "pages"')
+        n.start()
+        wait_for("the RPC", lambda: answers(n.rpc_port), 30, [n])
+        status, headers, body = get(n.rpc_port, "/worker")
+        assert status == 200 and body == b"<!doctype html><title>ours</title>", (status, body)
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"], headers
+        assert "rpc pages" in n.log() and "files=1" in n.log(), n.tail()
+        n.terminate()
+        # serve_pages = false: none, and the log says why.
+        replace_in_config(n.home, "serve_pages = true", "serve_pages = false")
+        n.start()
+        wait_for("the RPC", lambda: answers(n.rpc_port), 30, [n])
+        status, _, body = get(n.rpc_port, "/worker")
+        assert status == 404, (status, body)
+        assert "serve_pages = false" in n.log(), n.tail()
+        n.terminate()
+
+
 def test_encrypted_keys():
     with cluster() as c:
         n = c.nodes[0]
@@ -348,6 +399,7 @@ def test_init_asks_for_the_passphrase_on_the_terminal():
 
 
 if __name__ == "__main__":
-    TestRunner([test_write_methods_need_the_token, test_public_rpc_without_token_is_refused, test_encrypted_keys,
+    TestRunner([test_write_methods_need_the_token, test_public_rpc_without_token_is_refused,
+                test_the_pages_an_operator_serves, test_encrypted_keys,
                 test_key_files_others_may_read_stop_the_node, test_metrics_an_operator_alerts_on,
                 test_init_asks_for_the_passphrase_on_the_terminal]).main()

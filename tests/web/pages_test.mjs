@@ -99,6 +99,16 @@ test('the encoder refuses what the chain cannot decode', () => {
   assert.throws(() => chain.fromHex('zz'), /not hex/);
 });
 
+test('a metered module is run only when it hashes to the task\'s metered_hash', () => {
+  const wasm = Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0);
+  const hash = toHex(chain.sha256(wasm));
+  assert.equal(chain.checkMeteredModule(wasm, hash), wasm);
+  assert.equal(chain.checkMeteredModule(wasm, hash.toUpperCase()), wasm);  // hex in either case
+  const altered = wasm.slice();
+  altered[7] = 1;
+  assert.throws(() => chain.checkMeteredModule(altered, hash), /module-mismatch/);
+});
+
 // --- the planner (worker/daemon/planner.cpp's rules, as tests/worker/planner_tests.cpp has them) ---
 
 const ME = v.public_key;

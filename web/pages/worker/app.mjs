@@ -5,8 +5,8 @@
 // reveals exactly as verity-worker does: the same planner (planner.mjs, the
 // twin of worker/daemon/planner.cpp), the same commitment, salt handling,
 // resend rule and deadlines (docs/worker.md, "In a browser").
-import { encodeTransaction, fromHex, newSecretKey, publicKeyOf, secretKeyFromHex, sha256, signTransaction,
-  taskSandboxSeed, toHex } from './chain.mjs';
+import { checkMeteredModule, encodeTransaction, fromHex, newSecretKey, publicKeyOf, secretKeyFromHex,
+  signTransaction, taskSandboxSeed, toHex } from './chain.mjs';
 import * as keystore from './keystore.mjs';
 import { NodeApi, TaskEvents } from './node_api.mjs';
 import { outcomeText, planTask, recordRun } from './planner.mjs';
@@ -201,8 +201,30 @@ async function onWithdraw() {
 
 // --- the work ------------------------------------------------------------------------------------
 
+// One tab works for a key at a time (the Web Locks API): a second tab of
+// this browser with the same key would send the same commitments twice and
+// race for nonces. The lock goes with the tab (closed or reloaded).
+function holdWorkLock() {
+  if (!navigator.locks) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    navigator.locks.request(`verity-worker/${app.me}`, { ifAvailable: true }, (lock) => {
+      resolve(Boolean(lock));
+      return lock ? new Promise(() => {}) : undefined;  // held while the page lives
+    });
+  });
+}
+
 async function startWorking() {
   if (!app.chain) await loadChain();
+  setInterval(refreshAccount, 2000);
+  refreshAccount();
+  if (!(await holdWorkLock())) {
+    say('another tab of this browser is working with this key: this one only shows the account');
+    $('current').textContent = 'working in another tab';
+    document.body.dataset.working = 'elsewhere';
+    return;
+  }
+  document.body.dataset.working = 'here';
   for (const id of await keystore.storedTasks(app.chain.chainId, app.me)) app.active.add(id);
   new TaskEvents({
     onEvent: (e) => { if (e.kind === 'task_assigned' && e.attributes?.worker === app.me) app.active.add(Number(e.attributes.task)); },
@@ -210,8 +232,6 @@ async function startWorking() {
     onState: (s) => { $('node-status').textContent = `node: ${s}`; },
   });
   setInterval(scan, SCAN_MS);
-  setInterval(refreshAccount, 2000);
-  refreshAccount();
   loop();
 }
 
@@ -264,20 +284,19 @@ async function step(id) {
     showTask(id, { phase: 'ran', outcome: input.state.outcome, fuel: input.state.fuel_used, detail: 'stored' });
   const mine = t.round?.assignments.find((a) => a.worker === app.me);
   if (t.round && t.round.assigned_height !== 0 && mine && !mine.revealed) input.height = await height();
-  let p = planTask(input);
-  if (p.kind === 'run') {
-    if (app.paused || app.busy >= app.threads) return true;  // paused, or every thread busy: later
-    if (!app.announced.has(id)) { app.announced.add(id); say(`${name}: ${p.log}`); }
-    const run = runTask(t, p.assignedHeight, name);
-    app.running.set(id, run);
-    let state;
-    try { state = await run; } finally { app.running.delete(id); }
-    if (!state) return true;
-    input.state = state;
-    input.height = await height();  // a run takes time: the deadline is checked after it
-    p = planTask(input);
-  }
+  const p = planTask(input);
   switch (p.kind) {
+    case 'run':
+      // In the background, so that other tasks' commitments and reveals go
+      // on meanwhile; the step after it finds the stored result and commits.
+      if (app.paused || app.busy >= app.threads) return true;  // paused, or every thread busy: later
+      if (!app.announced.has(id)) { app.announced.add(id); say(`${name}: ${p.log}`); }
+      app.busy += 1;
+      app.running.set(id, runTask(t, p.assignedHeight, name).finally(() => {
+        app.busy -= 1;
+        app.running.delete(id);
+      }));
+      return true;
     case 'end':
       if (p.log) say(`${name}: ${p.log}`);
       if (p.log) showTask(id, { phase: t.status === 'settled' ? 'settled' : t.status, detail: p.log });
@@ -347,11 +366,7 @@ async function sendOnce(sent, id, name, payload, what, done, phase) {
 async function meteredModule(t) {
   if (app.modules.has(t.module_hash)) return app.modules.get(t.module_hash);
   const m = await node.call('module', { hash: t.module_hash, metered: true });
-  const wasm = fromHex(m.wasm);
-  const got = toHex(sha256(wasm));
-  if (got !== t.metered_hash)
-    throw new Error(`not running it: module-mismatch: the metered module hashes to ${got}, the task names ` +
-      `${t.metered_hash}`);
+  const wasm = checkMeteredModule(fromHex(m.wasm), t.metered_hash);
   if (app.modules.size >= 16) app.modules.delete(app.modules.keys().next().value);
   app.modules.set(t.module_hash, wasm);
   return wasm;
@@ -368,7 +383,6 @@ async function runTask(t, assignedHeight, name) {
   let module;
   try { module = await meteredModule(t); } catch (e) { say(`${name}: ${e.message}`); return null; }
   showTask(id, { phase: 'running', outcome: '', fuel: '', detail: `fuel limit ${t.fuel}` });
-  app.busy += 1;
   const w = worker();
   const started = performance.now();
   let r;
@@ -384,8 +398,6 @@ async function runTask(t, assignedHeight, name) {
   } catch (e) {
     w.terminate();
     r = { outcome: OUTCOME.engine_failed, detail: e.message };
-  } finally {
-    app.busy -= 1;
   }
   const ms = Math.round(performance.now() - started);
   if (r.outcome === OUTCOME.engine_failed) {

@@ -164,4 +164,16 @@ export function secretKeyFromHex(hex) {
   return sk;
 }
 
+// The instrumented module a node served for a task, checked against the
+// task's metered_hash (recorded in consensus when the task was submitted):
+// bytes that hash to anything else are not what the chain metered, whatever
+// the node says, and are never run. Returns the bytes; throws module-mismatch.
+export function checkMeteredModule(wasm, meteredHashHex) {
+  const got = toHex(sha256(wasm));
+  if (got !== String(meteredHashHex).toLowerCase())
+    throw new Error(`not running it: module-mismatch: the metered module hashes to ${got}, the task names ` +
+      `${meteredHashHex}`);
+  return wasm;
+}
+
 export { sha256 };
