@@ -35,14 +35,20 @@ std::string type_name(const toml::node& n) {
 // One key of the file: how to read it into the Config.
 using Reader = std::function<Status(const toml::node&, Config&, const std::string& key, std::string_view source)>;
 
-Reader string_key(std::string Config::*field) {
-  return [field](const toml::node& n, Config& c, const std::string& key, std::string_view source) -> Status {
+// A string that must not be empty; `if_empty` says what to do instead.
+template <class Get>
+Reader string_key(Get get, std::string if_empty = {}) {
+  return [get, if_empty](const toml::node& n, Config& c, const std::string& key, std::string_view source) -> Status {
     auto v = n.value_exact<std::string>();
     if (!v) return bad(source, key, "expected a string, got " + type_name(n));
-    if (v->empty()) return bad(source, key, "must not be empty");
-    c.*field = *v;
+    if (v->empty()) return bad(source, key, "must not be empty" + (if_empty.empty() ? "" : " (" + if_empty + ")"));
+    get(c) = *v;
     return {};
   };
+}
+
+Reader string_key(std::string Config::*field) {
+  return string_key([field](Config& c) -> std::string& { return c.*field; });
 }
 
 template <class Get>
@@ -180,26 +186,14 @@ const std::map<std::string, Reader>& readers() {
       {"rpc.allow_public_without_token",
        bool_key([](Config& c) -> bool& { return c.rpc.allow_public_without_token; })},
       {"rpc.serve_pages", bool_key([](Config& c) -> bool& { return c.rpc.serve_pages; })},
-      {"rpc.pages_dir",
-       [](const toml::node& n, Config& c, const std::string& key, std::string_view source) -> Status {
-         auto v = n.value_exact<std::string>();
-         if (!v) return bad(source, key, "expected a string, got " + type_name(n));
-         if (v->empty()) return bad(source, key, "must not be empty (remove the key for the installed pages)");
-         c.rpc.pages_dir = *v;
-         return {};
-       }},
+      {"rpc.pages_dir", string_key([](Config& c) -> std::string& { return c.rpc.pages_dir; },
+                                   "remove the key for the installed pages")},
       {"rpc.request_timeout_ms",
        uint_key([](Config& c) -> std::uint64_t& { return c.rpc.request_timeout_ms; }, 100, 3'600'000)},
       {"rpc.idle_timeout_ms",
        uint_key([](Config& c) -> std::uint64_t& { return c.rpc.idle_timeout_ms; }, 100, 3'600'000)},
-      {"rpc.auth_token_file",
-       [](const toml::node& n, Config& c, const std::string& key, std::string_view source) -> Status {
-         auto v = n.value_exact<std::string>();
-         if (!v) return bad(source, key, "expected a string, got " + type_name(n));
-         if (v->empty()) return bad(source, key, "must not be empty (remove the key for no token)");
-         c.rpc.auth_token_file = *v;
-         return {};
-       }},
+      {"rpc.auth_token_file", string_key([](Config& c) -> std::string& { return c.rpc.auth_token_file; },
+                                         "remove the key for no token")},
       {"consensus.timeout_ms",
        uint_key([](Config& c) -> std::uint64_t& { return c.consensus.timeout_ms; }, 50, 600'000)},
       {"consensus.empty_block_interval_ms",

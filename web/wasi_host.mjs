@@ -66,7 +66,7 @@ export const WASI_FUNCTIONS = Object.freeze([
 
 const utf8 = new TextEncoder();
 
-function concatBytes(...parts) {
+export function concatBytes(...parts) {
   let n = 0;
   for (const p of parts) n += p.length;
   const out = new Uint8Array(n);

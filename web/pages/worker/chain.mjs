@@ -7,6 +7,7 @@
 // vectors the C++ code produced (tests/web/vectors.json).
 import { sha256 } from '@noble/hashes/sha2.js';
 import { schnorr } from '@noble/curves/secp256k1.js';
+import { concatBytes, taggedHash as hostTaggedHash } from '../../wasi_host.mjs';
 
 const utf8 = new TextEncoder();
 
@@ -24,14 +25,7 @@ export function fromHex(hex) {
   return out;
 }
 
-export function concatBytes(...parts) {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
-  return out;
-}
+export { concatBytes };
 
 // core/encoding.h's Writer: u8, varint (unsigned LEB128, minimal, at most
 // 64 bits: numbers are BigInt or safe integers), fixed bytes, bytes and
@@ -71,10 +65,7 @@ export const TAGS = Object.freeze({
   task_random: 'verity/task-random',
 });
 
-export function taggedHash(tag, data) {
-  const th = sha256(utf8.encode(tag));
-  return sha256(concatBytes(th, th, data));
-}
+export function taggedHash(tag, data) { return hostTaggedHash(sha256, tag, data); }
 
 // task_result_hash(outcome, exit_code, fuel_used, output)
 //   = tagged_hash(task_result, varint(outcome) || varint(exit_code) || varint(fuel_used) || bytes(output))
