@@ -208,7 +208,7 @@ Status commit_result(state::StateOverlay& s, const state::BlockContext& ctx, con
 
 Status reveal_result(state::StateOverlay& s, const state::BlockContext& ctx, const PublicKey& sender,
                      const RevealResult& p, std::vector<Event>& events) {
-  const Hash256 result = task_result_hash(p.outcome, p.exit_code, p.fuel_used, p.output.bytes);
+  Hash256 result;  // hashed only once the cheap checks passed
   auto st = change_assignment(s, p.task, sender, [&](const Round& r, Assignment& a) -> Status {
     if (!a.committed) return make_error("not-committed", "commit before revealing");
     if (a.revealed) return make_error("already-revealed", "the sender has revealed for task " + num(p.task));
@@ -226,6 +226,7 @@ Status reveal_result(state::StateOverlay& s, const state::BlockContext& ctx, con
         std::all_of(r.assignments.begin(), r.assignments.end(), [](const Assignment& x) { return x.committed; });
     if (!all_committed && ctx.height <= r.commit_deadline)
       return make_error("reveal-too-early", "reveals open after the commit deadline, height " + num(r.commit_deadline));
+    result = task_result_hash(p.outcome, p.exit_code, p.fuel_used, p.output.bytes);
     if (task_commitment(ctx.chain_id, p.task, result, p.salt, sender) != a.commitment)
       return make_error("commitment-mismatch", "the revealed result and salt do not open the commitment");
     a.revealed = true;
