@@ -252,16 +252,11 @@ Status cmd_validators(Session& s, const std::vector<std::string>& args) {
 }
 
 // `verity COMMAND ADDRESS|NAME`: calls the method of that name with the
-// address and reads the answer as a T; with --json, prints the result as it
-// came instead (and `record` is empty).
-template <class T>
-struct AddressQuery {
-  std::string name;  // as given
-  PublicKey address;
-  std::optional<T> record;
-};
-template <class T>
-Result<AddressQuery<T>> query_address(Session& s, const std::string& method, const std::vector<std::string>& args) {
+// address; with --json, prints the result as it came, else reads it as a T
+// and has `print(record, who, out)` write it, `who` being the address as
+// given (label()).
+template <class T, class Print>
+Status query_address(Session& s, const std::string& method, const std::vector<std::string>& args, Print print) {
   auto a = parse_args(Spec{method, {}, {}, 1, 1, "ADDRESS|NAME"}, args);
   if (!a) return a.error();
   auto address = s.address_of("", a->positional[0]);
@@ -270,49 +265,42 @@ Result<AddressQuery<T>> query_address(Session& s, const std::string& method, con
   params.AddMember("address", rpc::to_json(address->hex(), params.GetAllocator()), params.GetAllocator());
   auto r = s.call(method.c_str(), params);
   if (!r) return r.error();
-  AddressQuery<T> q{a->positional[0], *address, std::nullopt};
   if (s.json()) {
     print_json(s.io().out, *r);
-    return q;
+    return {};
   }
   auto record = rpc::record_from_json<T>(*r, method);
   if (!record) return record.error();
-  q.record = std::move(*record);
-  return q;
+  print(*record, label(a->positional[0], *address), s.io().out);
+  return {};
 }
 
 const char* kDelegationsHelp =
     "Usage: verity delegations ADDRESS|NAME\nAn account's delegations (value per validator) and unbonding entries.\n";
 
 Status cmd_delegations(Session& s, const std::vector<std::string>& args) {
-  auto q = query_address<rpc::DelegationsInfo>(s, "delegations", args);
-  if (!q) return q.error();
-  if (!q->record) return {};
-  const auto& d = *q->record;
-  auto& o = s.io().out;
-  if (d.delegations.empty() && d.unbonding.empty()) {
-    o << "no delegations and nothing unbonding for " << label(q->name, q->address) << "\n";
-    return {};
-  }
-  for (const auto& x : d.delegations)
-    o << "delegated  " << x.value.to_string() << " to " << x.validator.hex() << " (" << x.shares << " shares)\n";
-  for (const auto& u : d.unbonding)
-    o << "unbonding  " << u.amount.to_string() << " from " << u.validator.hex() << ", withdrawable at height "
-      << u.completion_height << "\n";
-  return {};
+  return query_address<rpc::DelegationsInfo>(
+      s, "delegations", args, [](const rpc::DelegationsInfo& d, const std::string& who, std::ostream& o) {
+        if (d.delegations.empty() && d.unbonding.empty()) {
+          o << "no delegations and nothing unbonding for " << who << "\n";
+          return;
+        }
+        for (const auto& x : d.delegations)
+          o << "delegated  " << x.value.to_string() << " to " << x.validator.hex() << " (" << x.shares << " shares)\n";
+        for (const auto& u : d.unbonding)
+          o << "unbonding  " << u.amount.to_string() << " from " << u.validator.hex() << ", withdrawable at height "
+            << u.completion_height << "\n";
+      });
 }
 
 const char* kRewardsHelp = "Usage: verity rewards ADDRESS|NAME\nAn account's rewards: vested (claimable with 'verity claim') and locked.\n";
 
 Status cmd_rewards(Session& s, const std::vector<std::string>& args) {
-  auto q = query_address<rpc::RewardsInfo>(s, "rewards", args);
-  if (!q) return q.error();
-  if (!q->record) return {};
-  const auto& r = *q->record;
-  auto& o = s.io().out;
-  o << "vested  " << r.vested.to_string() << " (claimable now)\nlocked  " << r.locked.to_string() << "\n";
-  for (const auto& e : r.entries) o << "  " << e.amount.to_string() << " vests at height " << e.vest_height << "\n";
-  return {};
+  return query_address<rpc::RewardsInfo>(
+      s, "rewards", args, [](const rpc::RewardsInfo& r, const std::string&, std::ostream& o) {
+        o << "vested  " << r.vested.to_string() << " (claimable now)\nlocked  " << r.locked.to_string() << "\n";
+        for (const auto& e : r.entries) o << "  " << e.amount.to_string() << " vests at height " << e.vest_height << "\n";
+      });
 }
 
 }  // namespace

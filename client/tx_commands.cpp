@@ -9,6 +9,24 @@ namespace verity::client {
 
 namespace {
 
+// The --KEY ADDRESS|NAME and --amount N that transfer, delegate and unbond
+// take: both required, the text read as an address (a validator's operator
+// when `validator`), in that order of complaints.
+struct Target {
+  std::string text;  // as given, for the summary
+  PublicKey address;
+  Amount amount;
+};
+Result<Target> required_target(Session& s, const Args& a, const Spec& spec, const std::string& key, bool validator) {
+  auto text = required(a, spec, key, "ADDRESS|NAME");
+  if (!text) return text.error();
+  auto amount = required_amount(a, spec, "amount", "N");
+  if (!amount) return amount.error();
+  auto address = s.address_of("--" + key, *text, validator);
+  if (!address) return address.error();
+  return Target{*text, *address, *amount};
+}
+
 const std::string kTransferHelp = std::string(
     "Usage: verity transfer --from NAME --to ADDRESS|NAME --amount N [--fee N] [--wait]\n"
     "Moves N base units from the --from account to --to.\n\n") + kTxCommonHelp;
@@ -18,14 +36,11 @@ Status cmd_transfer(Session& s, const std::vector<std::string>& args) {
   auto parsed = parse_tx_args(spec, args);
   if (!parsed) return parsed.error();
   const auto& [a, c] = *parsed;
-  auto to_text = required(a, spec, "to", "ADDRESS|NAME");
-  if (!to_text) return to_text.error();
-  auto amount = required_amount(a, spec, "amount", "N");
-  if (!amount) return amount.error();
-  auto to = s.address_of("--to", *to_text);
+  auto to = required_target(s, a, spec, "to", /*validator=*/false);
   if (!to) return to.error();
-  return send_transaction(s, c, Transfer{*to, *amount},
-                          "transfer " + amount->to_string() + " from " + c.from + " to " + label(*to_text, *to));
+  const std::string summary =
+      "transfer " + to->amount.to_string() + " from " + c.from + " to " + label(to->text, to->address);
+  return send_transaction(s, c, Transfer{to->address, to->amount}, summary);
 }
 
 const std::string kCreateValidatorHelp = std::string(
@@ -77,16 +92,12 @@ Status cmd_delegate(Session& s, const std::vector<std::string>& args, bool unbon
   auto parsed = parse_tx_args(spec, args);
   if (!parsed) return parsed.error();
   const auto& [a, c] = *parsed;
-  auto v_text = required(a, spec, "validator", "ADDRESS|NAME");
-  if (!v_text) return v_text.error();
-  auto amount = required_amount(a, spec, "amount", "N");
-  if (!amount) return amount.error();
-  auto v = s.address_of("--validator", *v_text, /*validator=*/true);
+  auto v = required_target(s, a, spec, "validator", /*validator=*/true);
   if (!v) return v.error();
-  const std::string summary = std::string(unbond ? "unbond " : "delegate ") + amount->to_string() + " from " + c.from +
-                              (unbond ? " out of validator " : " to validator ") + label(*v_text, *v);
-  if (unbond) return send_transaction(s, c, Undelegate{*v, *amount}, summary);
-  return send_transaction(s, c, Delegate{*v, *amount}, summary);
+  const std::string summary = std::string(unbond ? "unbond " : "delegate ") + v->amount.to_string() + " from " +
+                              c.from + (unbond ? " out of validator " : " to validator ") + label(v->text, v->address);
+  if (unbond) return send_transaction(s, c, Undelegate{v->address, v->amount}, summary);
+  return send_transaction(s, c, Delegate{v->address, v->amount}, summary);
 }
 
 const std::string kWithdrawHelp = std::string(

@@ -26,6 +26,19 @@ Result<Found> find_assignment(const state::StateReader& s, std::uint64_t id, con
   return make_error("not-assigned", "the sender is not assigned to task " + num(id));
 }
 
+// Commit and reveal: `change(round, assignment)` checks and updates the
+// sender's assignment in task `id`'s running round; the task is stored
+// unless it refuses.
+template <class Change>
+Status change_assignment(state::StateOverlay& s, std::uint64_t id, const PublicKey& sender, Change change) {
+  auto f = find_assignment(s, id, sender);
+  if (!f) return f.error();
+  Round& r = *f->task.round;
+  if (auto st = change(r, r.assignments[f->index]); !st) return st;
+  store_task(s, f->task);
+  return {};
+}
+
 }  // namespace
 
 // --- transactions -----------------------------------------------------------------------------------
@@ -180,51 +193,51 @@ Status submit_task(state::StateOverlay& s, const state::BlockContext& ctx, const
 
 Status commit_result(state::StateOverlay& s, const state::BlockContext& ctx, const PublicKey& sender,
                      const CommitResult& p, std::vector<Event>& events) {
-  auto f = find_assignment(s, p.task, sender);
-  if (!f) return f.error();
-  Round& r = *f->task.round;
-  Assignment& a = r.assignments[f->index];
-  if (a.committed) return make_error("already-committed", "the sender has committed to task " + num(p.task));
-  if (ctx.height > r.commit_deadline)
-    return make_error("commit-closed", "the commit deadline was height " + num(r.commit_deadline));
-  a.committed = true;
-  a.commitment = p.commitment;
-  store_task(s, f->task);
+  auto st = change_assignment(s, p.task, sender, [&](const Round& r, Assignment& a) -> Status {
+    if (a.committed) return make_error("already-committed", "the sender has committed to task " + num(p.task));
+    if (ctx.height > r.commit_deadline)
+      return make_error("commit-closed", "the commit deadline was height " + num(r.commit_deadline));
+    a.committed = true;
+    a.commitment = p.commitment;
+    return {};
+  });
+  if (!st) return st;
   events.push_back(Event{"task_committed", {{"task", num(p.task)}, {"worker", sender.hex()}}});
   return {};
 }
 
 Status reveal_result(state::StateOverlay& s, const state::BlockContext& ctx, const PublicKey& sender,
                      const RevealResult& p, std::vector<Event>& events) {
-  auto f = find_assignment(s, p.task, sender);
-  if (!f) return f.error();
-  Round& r = *f->task.round;
-  Assignment& a = r.assignments[f->index];
-  if (!a.committed) return make_error("not-committed", "commit before revealing");
-  if (a.revealed) return make_error("already-revealed", "the sender has revealed for task " + num(p.task));
-  // Outcomes are the sandbox's (docs/sandbox.md, "Outcomes"): 0 ok ... 6
-  // forbidden-import. Anything else (7, engine-failed, included) is not a
-  // result of the task and cannot be agreed on.
-  if (p.outcome > kLastTaskOutcome)
-    return make_error("bad-outcome", "outcome " + num(p.outcome) + " is not a task outcome (0 to " +
-                                         num(kLastTaskOutcome) + ")");
-  if (ctx.height > r.reveal_deadline)
-    return make_error("reveal-closed", "the reveal deadline was height " + num(r.reveal_deadline));
-  // Reveals open when every commitment is in, or at the commit deadline:
-  // a result revealed earlier could be copied by a worker yet to commit.
-  bool all_committed = std::all_of(r.assignments.begin(), r.assignments.end(), [](const Assignment& x) { return x.committed; });
-  if (!all_committed && ctx.height <= r.commit_deadline)
-    return make_error("reveal-too-early", "reveals open after the commit deadline, height " + num(r.commit_deadline));
-  Hash256 result = task_result_hash(p.outcome, p.exit_code, p.fuel_used, p.output.bytes);
-  if (task_commitment(ctx.chain_id, p.task, result, p.salt, sender) != a.commitment)
-    return make_error("commitment-mismatch", "the revealed result and salt do not open the commitment");
-  a.revealed = true;
-  a.result_hash = result;
-  a.outcome = p.outcome;
-  a.exit_code = p.exit_code;
-  a.fuel_used = p.fuel_used;
-  a.output = p.output.bytes;
-  store_task(s, f->task);
+  Hash256 result;  // hashed only once the cheap checks passed
+  auto st = change_assignment(s, p.task, sender, [&](const Round& r, Assignment& a) -> Status {
+    if (!a.committed) return make_error("not-committed", "commit before revealing");
+    if (a.revealed) return make_error("already-revealed", "the sender has revealed for task " + num(p.task));
+    // Outcomes are the sandbox's (docs/sandbox.md, "Outcomes"): 0 ok ... 6
+    // forbidden-import. Anything else (7, engine-failed, included) is not a
+    // result of the task and cannot be agreed on.
+    if (p.outcome > kLastTaskOutcome)
+      return make_error("bad-outcome", "outcome " + num(p.outcome) + " is not a task outcome (0 to " +
+                                           num(kLastTaskOutcome) + ")");
+    if (ctx.height > r.reveal_deadline)
+      return make_error("reveal-closed", "the reveal deadline was height " + num(r.reveal_deadline));
+    // Reveals open when every commitment is in, or at the commit deadline:
+    // a result revealed earlier could be copied by a worker yet to commit.
+    bool all_committed =
+        std::all_of(r.assignments.begin(), r.assignments.end(), [](const Assignment& x) { return x.committed; });
+    if (!all_committed && ctx.height <= r.commit_deadline)
+      return make_error("reveal-too-early", "reveals open after the commit deadline, height " + num(r.commit_deadline));
+    result = task_result_hash(p.outcome, p.exit_code, p.fuel_used, p.output.bytes);
+    if (task_commitment(ctx.chain_id, p.task, result, p.salt, sender) != a.commitment)
+      return make_error("commitment-mismatch", "the revealed result and salt do not open the commitment");
+    a.revealed = true;
+    a.result_hash = result;
+    a.outcome = p.outcome;
+    a.exit_code = p.exit_code;
+    a.fuel_used = p.fuel_used;
+    a.output = p.output.bytes;
+    return {};
+  });
+  if (!st) return st;
   events.push_back(Event{"task_revealed", {{"task", num(p.task)}, {"worker", sender.hex()}, {"result_hash", result.hex()}}});
   return {};
 }

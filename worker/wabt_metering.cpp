@@ -195,6 +195,15 @@ void emit_load_fuel(ExprList& out, Index fuel_global, Index f) {
   emit<wabt::LocalSetExpr>(out, V(f));
 }
 
+// flags |= bit: how the code tells the runner why it trapped (or that a
+// grow was refused).
+void emit_set_flag(ExprList& out, Index flags_global, std::uint32_t bit) {
+  emit<wabt::GlobalGetExpr>(out, V(flags_global));
+  emit<wabt::ConstExpr>(out, wabt::Const::I32(bit));
+  emit<wabt::BinaryExpr>(out, Opcode::I32Or);
+  emit<wabt::GlobalSetExpr>(out, V(flags_global));
+}
+
 struct FunctionRewriter {
   wabt::Module& m;
   wabt::Func& fn;
@@ -232,25 +241,20 @@ struct FunctionRewriter {
   // escape through `e`: stores, reinterpretations, the sign operand of
   // copysign, and global.set (WASI calls take no floats).
   Type escaping_float(const Expr& e) const {
+    // F32 or F64 when `op` is the f32 or the f64 form of the instruction.
+    auto float_form = [](Opcode op, Opcode f32, Opcode f64) -> Type {
+      if (op == f32) return Type::F32;
+      if (op == f64) return Type::F64;
+      return Type::Void;
+    };
     switch (e.type()) {
-      case ExprType::Store: {
-        Opcode op = wabt::cast<wabt::StoreExpr>(&e)->opcode;
-        if (op == Opcode::F32Store) return Type::F32;
-        if (op == Opcode::F64Store) return Type::F64;
-        return Type::Void;
-      }
-      case ExprType::Convert: {
-        Opcode op = wabt::cast<wabt::ConvertExpr>(&e)->opcode;
-        if (op == Opcode::I32ReinterpretF32) return Type::F32;
-        if (op == Opcode::I64ReinterpretF64) return Type::F64;
-        return Type::Void;
-      }
-      case ExprType::Binary: {
-        Opcode op = wabt::cast<wabt::BinaryExpr>(&e)->opcode;
-        if (op == Opcode::F32Copysign) return Type::F32;
-        if (op == Opcode::F64Copysign) return Type::F64;
-        return Type::Void;
-      }
+      case ExprType::Store:
+        return float_form(wabt::cast<wabt::StoreExpr>(&e)->opcode, Opcode::F32Store, Opcode::F64Store);
+      case ExprType::Convert:
+        return float_form(wabt::cast<wabt::ConvertExpr>(&e)->opcode, Opcode::I32ReinterpretF32,
+                          Opcode::I64ReinterpretF64);
+      case ExprType::Binary:
+        return float_form(wabt::cast<wabt::BinaryExpr>(&e)->opcode, Opcode::F32Copysign, Opcode::F64Copysign);
       case ExprType::GlobalSet: {
         const wabt::Global* glob = m.GetGlobal(wabt::cast<wabt::GlobalSetExpr>(&e)->var);
         return glob && (glob->type == Type::F32 || glob->type == Type::F64) ? Type(glob->type) : Type(Type::Void);
@@ -358,10 +362,7 @@ struct FunctionRewriter {
     emit<wabt::ConstExpr>(out, wabt::Const::I32(limit));
     emit<wabt::CompareExpr>(out, Opcode::I32GtU);
     auto if_ = std::make_unique<wabt::IfExpr>();
-    emit<wabt::GlobalGetExpr>(if_->true_.exprs, V(g.flags));
-    emit<wabt::ConstExpr>(if_->true_.exprs, wabt::Const::I32(kFlagStackExhausted));
-    emit<wabt::BinaryExpr>(if_->true_.exprs, Opcode::I32Or);
-    emit<wabt::GlobalSetExpr>(if_->true_.exprs, V(g.flags));
+    emit_set_flag(if_->true_.exprs, g.flags, kFlagStackExhausted);
     emit<wabt::UnreachableExpr>(if_->true_.exprs);
     out.push_back(std::move(if_));
   }
@@ -480,10 +481,7 @@ void add_grow_hook(wabt::Module& m, const Globals& g, std::uint64_t max_pages) {
   emit<wabt::ConstExpr>(b, wabt::Const::I32(std::uint32_t(max_pages)));
   emit<wabt::CompareExpr>(b, Opcode::I32GtU);
   auto too_many = std::make_unique<wabt::IfExpr>();
-  emit<wabt::GlobalGetExpr>(too_many->true_.exprs, V(g.flags));
-  emit<wabt::ConstExpr>(too_many->true_.exprs, wabt::Const::I32(kFlagGrowRefused));
-  emit<wabt::BinaryExpr>(too_many->true_.exprs, Opcode::I32Or);
-  emit<wabt::GlobalSetExpr>(too_many->true_.exprs, V(g.flags));
+  emit_set_flag(too_many->true_.exprs, g.flags, kFlagGrowRefused);
   emit<wabt::ConstExpr>(too_many->true_.exprs, wabt::Const::I32(0xffffffffu));
   emit<wabt::ReturnExpr>(too_many->true_.exprs);
   b.push_back(std::move(too_many));
@@ -493,10 +491,7 @@ void add_grow_hook(wabt::Module& m, const Globals& g, std::uint64_t max_pages) {
   emit<wabt::ConstExpr>(b, wabt::Const::I32(0xffffffffu));
   emit<wabt::CompareExpr>(b, Opcode::I32Eq);
   auto if_ = std::make_unique<wabt::IfExpr>();
-  emit<wabt::GlobalGetExpr>(if_->true_.exprs, V(g.flags));
-  emit<wabt::ConstExpr>(if_->true_.exprs, wabt::Const::I32(kFlagGrowRefused));
-  emit<wabt::BinaryExpr>(if_->true_.exprs, Opcode::I32Or);
-  emit<wabt::GlobalSetExpr>(if_->true_.exprs, V(g.flags));
+  emit_set_flag(if_->true_.exprs, g.flags, kFlagGrowRefused);
   ExprList& els = if_->false_;
   emit<wabt::GlobalGetExpr>(els, V(g.fuel));
   emit<wabt::LocalGetExpr>(els, V(0));

@@ -167,6 +167,32 @@ def set_config(home, section, key, value):
         f.write("\n".join(lines))
 
 
+def secret_file(path, text, mode=0o600):
+    """Writes `text` and a newline to `path`, readable by its owner only by default."""
+    with open(path, "w") as f:
+        f.write(text + "\n")
+    os.chmod(path, mode)
+    return path
+
+
+def replace_in_config(home, old, new):
+    """Replaces the one occurrence of `old` in HOME/config.toml by `new`."""
+    path = os.path.join(home, "config.toml")
+    with open(path) as f:
+        text = f.read()
+    assert text.count(old) == 1, f"{old!r} is not in {path} exactly once"
+    with open(path, "w") as f:
+        f.write(text.replace(old, new))
+
+
+def uncomment(home, key, value):
+    """Sets a key that config.toml has commented out ('# KEY = "example"')."""
+    path = os.path.join(home, "config.toml")
+    with open(path) as f:
+        line = next(line for line in f if line.startswith(f"# {key} = "))
+    replace_in_config(home, line, f"{key} = {value}\n")
+
+
 class Cluster:
     """The devnet genesis (4 validators) on free loopback ports, plus optional full nodes."""
 

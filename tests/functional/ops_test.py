@@ -15,7 +15,8 @@ import shutil
 import subprocess
 import time
 
-from harness import VERITYD, Cluster, TestRunner, free_ports, run_ok, wait_for
+from harness import (VERITYD, Cluster, TestRunner, free_ports, replace_in_config, run_ok, secret_file, uncomment,
+                     wait_for)
 
 VERITY = os.environ.get("VERITY", os.path.join(os.path.dirname(VERITYD), "verity"))
 TOKEN = "4f1c0ffee5b1e7c0a7e2d9b3c8f6a1d2e3f4a5b6c7d8e9f0"
@@ -48,31 +49,6 @@ def post(port, body, token=None):
 
 def call(port, method, params=None, token=None):
     return post(port, {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}, token)
-
-
-def secret_file(path, text, mode=0o600):
-    with open(path, "w") as f:
-        f.write(text + "\n")
-    os.chmod(path, mode)
-    return path
-
-
-def replace_in_config(home, old, new):
-    """Replaces the one occurrence of `old` in HOME/config.toml by `new`."""
-    path = os.path.join(home, "config.toml")
-    with open(path) as f:
-        text = f.read()
-    assert text.count(old) == 1, f"{old!r} is not in {path} exactly once"
-    with open(path, "w") as f:
-        f.write(text.replace(old, new))
-
-
-def uncomment(home, key, value):
-    """Sets a key that config.toml has commented out ('# KEY = "example"')."""
-    path = os.path.join(home, "config.toml")
-    with open(path) as f:
-        line = next(line for line in f if line.startswith(f"# {key} = "))
-    replace_in_config(home, line, f"{key} = {value}\n")
 
 
 def start_fails(home, env=None):

@@ -23,7 +23,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import harness
-from harness import VERITYD, Cluster, TestRunner, wait_for
+from harness import VERITYD, Cluster, TestRunner, secret_file, uncomment, wait_for
 
 VERITY = os.environ.get("VERITY", os.path.join(os.path.dirname(VERITYD), "verity"))
 WORKER = os.environ.get("VERITY_WORKER", os.path.join(os.path.dirname(VERITYD), "verity-worker"))
@@ -118,10 +118,14 @@ def dump(workers):
 
 
 @contextlib.contextmanager
-def devnet(**cluster_args):
+def devnet(prepare=None, **cluster_args):
     """A started devnet at height 2, and a list for the workers the scenario
-    starts: their logs are printed if it fails; everything stops after it."""
-    c = Cluster(**cluster_args).start()
+    starts: their logs are printed if it fails; everything stops after it.
+    `prepare(cluster)` runs before the nodes start (to change their files)."""
+    c = Cluster(**cluster_args)
+    if prepare:
+        prepare(c)
+    c.start()
     workers = []
     try:
         wait_for("height 2", lambda: all(n.height() >= 2 for n in c.nodes), 60, c.nodes)
@@ -443,23 +447,14 @@ def a_pending_commitment_is_not_sent_twice():
 def a_worker_sends_the_rpc_token():
     # validator-1 requires a bearer token for transactions (docs/rpc-server.md).
     token = "5e1ec7ed0b5e55ed5a1ad0b5e55ed5e1ec7ed0b5e55ed5a1"
-    c = Cluster()
-    n = c.nodes[0]
-    path = os.path.join(n.home, "rpc_token")
-    with open(path, "w") as f:
-        f.write(token + "\n")
-    os.chmod(path, 0o600)
-    with open(os.path.join(n.home, "config.toml")) as f:
-        text = f.read()
-    line = next(l for l in text.splitlines() if l.startswith("# auth_token_file = "))
-    with open(os.path.join(n.home, "config.toml"), "w") as f:
-        f.write(text.replace(line, 'auth_token_file = "rpc_token"'))
-    workers = []
-    try:
-        c.start()
-        wait_for("height 2", lambda: all(x.height() >= 2 for x in c.nodes), 60, c.nodes)
+
+    def require_token(c):
+        secret_file(os.path.join(c.nodes[0].home, "rpc_token"), token)
+        uncomment(c.nodes[0].home, "auth_token_file", '"rpc_token"')
+
+    with devnet(prepare=require_token) as (c, workers):
         w = Worker(c, 1)
-        workers = [w]
+        workers.append(w)
         # Without the token it reads (chain, its record) but cannot register, and says why.
         w.start()
         wait_for("the refusal in its log", lambda: "register_worker failed" in w.log(), 30, c.nodes)
@@ -474,11 +469,6 @@ def a_worker_sends_the_rpc_token():
         w.start(env_extra={"VERITY_RPC_TOKEN": token})
         wait_for("registered with the token", lambda: "registered: stake" in w.log(), 30, c.nodes)
         assert rpc(c, "worker", {"address": w.key})["active"], w.log()
-    except Exception:
-        dump(workers)
-        raise
-    finally:
-        c.stop()
 
 
 if __name__ == "__main__":

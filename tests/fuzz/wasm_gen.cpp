@@ -285,6 +285,17 @@ class Gen {
     op(f, 0x41);
     s64(f.code, std::int32_t(std::uint32_t(v)));
   }
+  // Subtracts 1 from local or global `index`: `get` it, i32.const 1,
+  // i32.sub, `set` it (local.tee leaves the new value on the stack). Loop
+  // counters and the call budget count down this way.
+  void decrement(Fn& f, std::uint8_t get, std::uint8_t set, std::uint32_t index) {
+    op(f, get);
+    u32(f.code, index);
+    i32c(f, 1);
+    op(f, 0x6B);
+    op(f, set);
+    u32(f.code, index);
+  }
   void blocktype(Fn& f, const std::vector<VT>& r) { f.code.push_back(r.empty() ? 0x40 : std::uint8_t(r[0])); }
 
   void constant(Fn& f, VT t) {
@@ -604,12 +615,7 @@ class Gen {
     f.labels.push_back({{}, true});
     stmts(f, depth + 1);
     if (bounded) {
-      op(f, 0x20);
-      u32(f.code, counter);
-      i32c(f, 1);
-      op(f, 0x6B);
-      op(f, 0x22);
-      u32(f.code, counter);
+      decrement(f, 0x20, 0x22, counter);  // local.get, local.tee: the new count is br_if's condition
     } else {
       expr(f, VT::i32, depth + 1);
     }
@@ -859,12 +865,7 @@ class Gen {
       for (VT t : sig.results) constant(f, t);
       op(f, 0x0F);
       op(f, 0x0B);
-      op(f, 0x23);
-      u32(f.code, kBudgetGlobal);
-      i32c(f, 1);
-      op(f, 0x6B);
-      op(f, 0x24);
-      u32(f.code, kBudgetGlobal);
+      decrement(f, 0x23, 0x24, kBudgetGlobal);  // global.get, global.set
     } else {
       ++stats_.unguarded_functions;
     }
@@ -873,6 +874,18 @@ class Gen {
     for (VT t : sig.results) expr(f, t, 0);
     op(f, 0x0B);
     return f;
+  }
+
+  // Stores local or global `index` of type t (read with `get`) at address
+  // `at`, with t's plain store and offset 0: how _start writes out what
+  // the functions returned and the globals' final values.
+  void store_at(Fn& f, std::uint32_t at, std::uint8_t get, std::uint32_t index, VT t) {
+    i32c(f, at);
+    op(f, get);
+    u32(f.code, index);
+    op(f, kStores[slot(t)][0].code);
+    u32(f.code, kStores[slot(t)][0].align);
+    u32(f.code, 0);
   }
 
   // _start: a few statements, a call of each function with its results
@@ -896,24 +909,14 @@ class Gen {
         op(f, 0x21);
         u32(f.code, s);
         if (cursor + width(t) > kOutBytes) cursor = 64;
-        i32c(f, cursor);
-        op(f, 0x20);
-        u32(f.code, s);
-        op(f, kStores[slot(t)][0].code);
-        u32(f.code, kStores[slot(t)][0].align);
-        u32(f.code, 0);
+        store_at(f, cursor, 0x20, s, t);  // local.get
         cursor += width(t);
       }
     }
     std::uint32_t at = 0;
     for (VT t : kTypes) {
       for (std::uint32_t g : user_globals_[slot(t)]) {
-        i32c(f, at);
-        op(f, 0x23);
-        u32(f.code, g);
-        op(f, kStores[slot(t)][0].code);
-        u32(f.code, kStores[slot(t)][0].align);
-        u32(f.code, 0);
+        store_at(f, at, 0x23, g, t);  // global.get
         at += width(t);
         if (t == VT::f32 || t == VT::f64) ++stats_.float_stores;
       }

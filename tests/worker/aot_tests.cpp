@@ -56,6 +56,18 @@ AotConfig config(const fs::path& cache) {
 }
 AotConfig config() { return config(suite_dir().path / "cache"); }
 
+// Where the tests of the cache start: a cache of their own in a fresh
+// directory `tag`, and aot_hello compiled into it once.
+struct FreshCache {
+  testing::TempDir dir;
+  AotConfig cfg;
+  Bytes m = module_bytes("aot_hello");
+  AotCompiled first;
+  explicit FreshCache(const std::string& tag) : dir(tag), cfg(config(dir.path)), first(aot_compile(m, cfg)) {
+    BOOST_REQUIRE_MESSAGE(first.ok, first.error);
+  }
+};
+
 EngineRequest request(std::uint64_t fuel, std::string_view input = {}) {
   EngineRequest r;
   r.fuel = fuel;
@@ -308,11 +320,8 @@ void verity_task_start(void* i) { (void)i; )" + start_body + R"( }
 // ---- the compile cache and its bounds ----
 
 BOOST_AUTO_TEST_CASE(cache_hit_skips_the_compiler) {
-  testing::TempDir dir("aot-cache");
-  AotConfig cfg = config(dir.path);
-  Bytes m = module_bytes("aot_hello");
-  AotCompiled first = aot_compile(m, cfg);
-  BOOST_REQUIRE_MESSAGE(first.ok, first.error);
+  FreshCache cache("aot-cache");
+  auto& [dir, cfg, m, first] = cache;
   BOOST_TEST(!first.cached);
   AotCompiled second = aot_compile(m, cfg);
   BOOST_REQUIRE(second.ok);
@@ -333,11 +342,8 @@ BOOST_AUTO_TEST_CASE(cache_hit_skips_the_compiler) {
 }
 
 BOOST_AUTO_TEST_CASE(corrupted_cache_file_is_compiled_again) {
-  testing::TempDir dir("aot-corrupt");
-  AotConfig cfg = config(dir.path);
-  Bytes m = module_bytes("aot_hello");
-  AotCompiled first = aot_compile(m, cfg);
-  BOOST_REQUIRE_MESSAGE(first.ok, first.error);
+  FreshCache cache("aot-corrupt");
+  auto& [dir, cfg, m, first] = cache;
   auto size = fs::file_size(first.so_path);
   {
     // Flip one byte in the middle of the object.
