@@ -50,6 +50,14 @@ def why_skipped():
         return "web/node_modules is missing (npm ci --prefix web)"
     if not PAGES or not os.path.exists(os.path.join(PAGES, "worker", "app.js")):
         return f"the pages are not built (VERITY_PAGES_DIR={PAGES!r})"
+    # Installed but unable to start here (a missing library, no /dev/shm...): say what it said.
+    try:
+        probe = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "about:blank"],
+                               capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"Chromium cannot run here: {e}"
+    if "<body>" not in probe.stdout:
+        return f"Chromium cannot run here (exit {probe.returncode}): {probe.stderr.strip()[-500:]}"
     return None
 
 
