@@ -7,6 +7,7 @@
 //
 // Commands: open {url}; create_key {passphrase}; unlock {passphrase};
 // register {stake}; lie {on}; click {id}; second_tab {url, passphrase};
+// explore {url}, search {q}, explorer_state (the explorer's view);
 // reload; state (the page's state, its tasks
 // table, chosen texts and log); screenshot {path}; quit. Errors the page
 // throws or logs are collected and returned by `state` (`errors`).
@@ -41,7 +42,44 @@ async function type(selector, text) {
   await page.type(selector, text);
 }
 
+// The explorer (web/pages/explorer/app.mjs) marks body[data-view] while a
+// view loads and when it shows, with body[data-render-ms]: what it shows.
+async function explorerView() {
+  await page.waitForFunction(() => document.body.dataset.view && document.body.dataset.view !== 'loading',
+    { timeout: 30000 });
+  return page.evaluate(() => ({
+    view: document.body.dataset.view,
+    renderMs: Number(document.body.dataset.renderMs),
+    fields: Object.fromEntries([...document.querySelectorAll('[data-field]')].map((e) => [e.dataset.field,
+      e.textContent])),
+    validators: [...document.querySelectorAll('[data-validator]')].map((e) => e.dataset.validator),
+    notFound: document.querySelector('[data-not-found]')?.textContent ?? '',
+    text: document.getElementById('view').innerText.slice(0, 4000),
+    liveHeight: Number(document.body.dataset.liveHeight ?? 0),
+  }));
+}
+
 const commands = {
+  // Opens URL (a hash route of the page already open is followed in place).
+  async explore({ url }) {
+    const [base] = url.split('#');
+    if (page.url().split('#')[0] === base && url.includes('#')) {
+      await page.evaluate((hash) => { document.body.dataset.view = 'loading'; location.hash = hash; },
+        url.slice(url.indexOf('#')));
+    } else {
+      await page.goto(url, { waitUntil: 'load' });
+    }
+    return explorerView();
+  },
+  async search({ q }) {
+    await page.evaluate(() => { document.body.dataset.view = 'loading'; });
+    await type('#q', q);
+    await page.keyboard.press('Enter');
+    return explorerView();
+  },
+  async explorer_state() {
+    return explorerView();
+  },
   async open({ url }) {
     await page.goto(url, { waitUntil: 'load' });
     await settled();
@@ -115,7 +153,7 @@ const commands = {
         phase: r.dataset.phase, outcome: r.dataset.outcome, fuel: r.dataset.fuel })),
       texts: Object.fromEntries(['address', 'balance', 'stake', 'reputation', 'record', 'worker-status', 'current',
         'chain', 'height', 'error', 'locked', 'vested'].map((id) => [id, document.getElementById(id)?.textContent ?? ''])),
-      log: document.getElementById('log').textContent,
+      log: document.getElementById('log')?.textContent ?? '',
     })).then((s) => ({ ...s, errors }));
   },
   async screenshot({ path: file }) {

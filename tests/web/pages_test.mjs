@@ -24,6 +24,7 @@ const chain = await import(path.join(pages, 'chain.mjs'));
 const { planTask, recordRun } = await import(path.join(pages, 'planner.mjs'));
 const { classify, OUTCOME } = await import(path.join(pages, 'sandbox.mjs'));
 const { ENDING } = await import(path.join(root, 'web', 'wasi_host.mjs'));
+const format = await import(path.join(root, 'web', 'pages', 'explorer', 'format.mjs'));
 const { schnorr } = await import(path.join(root, 'web', 'node_modules', '@noble', 'curves', 'secp256k1.js'));
 const { fromHex, toHex } = chain;
 
@@ -223,6 +224,39 @@ test('a refused memory.grow, then a trap or a nonzero exit: memory-exceeded', ()
 test('output too large keeps the fuel used', () => {
   const r = classify(resp(ENDING.output_too_large), limits);
   assert.deepEqual([r.outcome, r.fuelUsed], [OUTCOME.output_too_large, 600n]);
+});
+
+// --- the explorer's formatting (web/pages/explorer/format.mjs) ---
+
+test('the search box reads heights, tasks, hashes and names', () => {
+  assert.deepEqual(format.parseQuery(' 42 '), { kind: 'height', height: 42 });
+  for (const q of ['task 5', 'Task5', 't5', '#5']) assert.deepEqual(format.parseQuery(q), { kind: 'task', id: 5 }, q);
+  assert.deepEqual(format.parseQuery('AB'.repeat(32)), { kind: 'hash', hash: 'ab'.repeat(32) });
+  assert.deepEqual(format.parseQuery('validator-2'), { kind: 'name', name: 'validator-2' });
+  assert.deepEqual(format.parseQuery('ab'.repeat(31)), { kind: 'name', name: 'ab'.repeat(31) });  // not 64 digits
+  assert.deepEqual(format.parseQuery('   '), { kind: 'empty' });
+});
+test('amounts are grouped, shares are percentages', () => {
+  assert.equal(format.amount('1234567'), '1,234,567');
+  assert.equal(format.amount('100'), '100');
+  assert.equal(format.amount('18446744073709551615'), '18,446,744,073,709,551,615');
+  assert.equal(format.percent(1, 4), '25.0 %');
+  assert.equal(format.percent(1, 0), '—');
+});
+test('task output is shown as text only when it is printable UTF-8', () => {
+  assert.equal(format.outputText('68690a'), 'hi\n');
+  assert.equal(format.outputText('c3a9'), 'é');
+  assert.equal(format.outputText('ff00'), null);  // not UTF-8
+  assert.equal(format.outputText('0001'), null);  // control characters
+  assert.equal(format.outputText(''), '');
+});
+test('block intervals and transactions per second, and their chart', () => {
+  const s = format.blockSeries([{ height: 1, timestamp_ms: 1000, txs: 0 }, { height: 2, timestamp_ms: 1500, txs: 5 },
+    { height: 3, timestamp_ms: 1500, txs: 2 }]);
+  assert.deepEqual(s, [{ height: 2, interval: 500, tps: 10 }, { height: 3, interval: 0, tps: 0 }]);
+  assert.equal(format.polyline([0, 10], 100, 50), '0.0,50.0 100.0,0.0');
+  assert.equal(format.polyline([], 100, 50), '');
+  assert.equal(format.short('a'.repeat(64)), 'aaaaaaaa…aaaa');
 });
 
 console.log(`${passed} passed, ${failed} failed`);

@@ -8,7 +8,7 @@
 import { checkMeteredModule, encodeTransaction, fromHex, newSecretKey, publicKeyOf, secretKeyFromHex,
   signTransaction, taskSandboxSeed, toHex } from './chain.mjs';
 import * as keystore from './keystore.mjs';
-import { NodeApi, TaskEvents } from './node_api.mjs';
+import { NodeApi, Subscription } from './node_api.mjs';
 import { outcomeText, planTask, recordRun } from './planner.mjs';
 import { OUTCOME } from './sandbox.mjs';
 
@@ -226,7 +226,8 @@ async function startWorking() {
   }
   document.body.dataset.working = 'here';
   for (const id of await keystore.storedTasks(app.chain.chainId, app.me)) app.active.add(id);
-  new TaskEvents({
+  new Subscription({
+    topic: 'tasks',
     onEvent: (e) => { if (e.kind === 'task_assigned' && e.attributes?.worker === app.me) app.active.add(Number(e.attributes.task)); },
     onConnect: () => scan(),
     onState: (s) => { $('node-status').textContent = `node: ${s}`; },

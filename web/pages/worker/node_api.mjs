@@ -23,6 +23,23 @@ export class NodeApi {
     return answer.result;
   }
 
+  // Several calls in one request (a JSON-RPC batch): [[method, params], ...]
+  // in, one {result} or {error} per call out, in order.
+  async batch(calls) {
+    if (calls.length === 0) return [];
+    const first = this.nextId;
+    this.nextId += calls.length;
+    const res = await fetch(`${this.base}/`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(calls.map(([method, params], i) => ({ jsonrpc: '2.0', id: first + i, method,
+        params: params ?? {} }))),
+    });
+    const answers = await res.json();
+    if (!Array.isArray(answers)) throw new RpcError('batch', answers.error);
+    const byId = new Map(answers.map((a) => [a.id, a]));
+    return calls.map((_, i) => byId.get(first + i) ?? { error: { message: 'no answer' } });
+  }
+
   // A missing record (-32001) is null, not an error.
   async find(method, params) {
     try {
@@ -34,12 +51,13 @@ export class NodeApi {
   }
 }
 
-// The `tasks` topic over the WebSocket: onEvent(result) for each task event;
-// reconnects with backoff (250 ms doubling to 5 s) and calls onConnect on
-// every (re)connection, since events may have been missed meanwhile.
-export class TaskEvents {
-  constructor({ onEvent, onConnect, onState }) {
-    Object.assign(this, { onEvent, onConnect, onState: onState ?? (() => {}) });
+// A topic of the WebSocket (`blocks`, `txs`, `tasks`): onEvent(result) for
+// each notification; reconnects with backoff (250 ms doubling to 5 s) and
+// calls onConnect on every (re)connection, since events may have been
+// missed meanwhile.
+export class Subscription {
+  constructor({ topic, onEvent, onConnect, onState }) {
+    Object.assign(this, { topic, onEvent, onConnect: onConnect ?? (() => {}), onState: onState ?? (() => {}) });
     this.backoff = 250;
     this.stopped = false;
     this.connect();
@@ -52,14 +70,14 @@ export class TaskEvents {
     this.ws = ws;
     ws.onopen = () => {
       this.backoff = 250;
-      ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'subscribe', params: { topic: 'tasks' } }));
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'subscribe', params: { topic: this.topic } }));
       this.onState('connected');
       this.onConnect();
     };
     ws.onmessage = (m) => {
       let msg;
       try { msg = JSON.parse(m.data); } catch { return; }
-      if (msg.method === 'subscription' && msg.params?.topic === 'tasks') this.onEvent(msg.params.result);
+      if (msg.method === 'subscription' && msg.params?.topic === this.topic) this.onEvent(msg.params.result);
     };
     ws.onclose = () => {
       this.onState('disconnected');
