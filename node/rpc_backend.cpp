@@ -134,8 +134,10 @@ Info info_of(const Record& r) {
   return i;
 }
 
-rpc::ValidatorInfo validator_info(const contracts::ValidatorWithStatus& w) {
+Result<rpc::ValidatorInfo> validator_info(const state::ChainView& chain, const contracts::ValidatorWithStatus& w) {
   const contracts::ValidatorRecord& v = w.record;
+  auto downtime = contracts::downtime_record(chain.state(), v.operator_address);
+  if (!downtime) return downtime.error();
   rpc::ValidatorInfo i;
   rpc::copy_same_fields(v, i);
   i.operator_address = v.operator_address;  // "operator" in the RPC
@@ -146,6 +148,9 @@ rpc::ValidatorInfo validator_info(const contracts::ValidatorWithStatus& w) {
   i.missing_stake = w.status.missing_stake;
   i.next_epoch_boundary = w.status.next_epoch_boundary;
   i.unjail_refusal = w.status.unjail_refusal;
+  i.missed_in_window = downtime->missed;
+  i.window_commits = downtime->counted;
+  i.missed_allowed = contracts::downtime_allowed_misses(chain.genesis().params);
   return i;
 }
 
@@ -158,22 +163,29 @@ Result<std::vector<contracts::ValidatorWithStatus>> statuses_of(const state::Cha
 }  // namespace
 
 Result<std::vector<rpc::ValidatorInfo>> RpcBackend::validators() const {
-  auto all = statuses_of(*node_.view());
+  const auto view = node_.view();
+  auto all = statuses_of(*view);
   if (!all) return all.error();
   std::vector<rpc::ValidatorInfo> in_set, others;
   for (const auto& w : *all) {
-    auto i = validator_info(w);
-    (i.in_set ? in_set : others).push_back(std::move(i));
+    auto i = validator_info(*view, w);
+    if (!i) return i.error();
+    (i->in_set ? in_set : others).push_back(std::move(*i));
   }
   in_set.insert(in_set.end(), others.begin(), others.end());
   return in_set;
 }
 
 Result<std::optional<rpc::ValidatorInfo>> RpcBackend::validator(const PublicKey& operator_address) const {
-  auto all = statuses_of(*node_.view());
+  const auto view = node_.view();
+  auto all = statuses_of(*view);
   if (!all) return all.error();
-  for (const auto& w : *all)
-    if (w.record.operator_address == operator_address) return std::optional<rpc::ValidatorInfo>(validator_info(w));
+  for (const auto& w : *all) {
+    if (w.record.operator_address != operator_address) continue;
+    auto i = validator_info(*view, w);
+    if (!i) return i.error();
+    return std::optional<rpc::ValidatorInfo>(std::move(*i));
+  }
   return std::optional<rpc::ValidatorInfo>();
 }
 

@@ -528,6 +528,11 @@ const std::vector<std::pair<std::string, std::string>>& schema_components() {
             js::described(js::enumeration({"", "validator-banned", "not-jailed", "still-jailed", "below-min-stake"}),
                           "the reason the operator's unjail would fail with in the next block (the contract's own "
                           "check); empty when it would succeed")},
+           {"missed_in_window", js::described(js::integer(), "commits it did not sign among the last window_commits "
+                                                             "(docs/contracts.md, Slashing: downtime)")},
+           {"window_commits", js::described(js::integer(), "commits counted, at most params.downtime_window; the "
+                                                           "count restarts when it is jailed")},
+           {"missed_allowed", js::described(js::integer(), "more misses than this in a full window jail it")},
        })},
   };
   return c;

@@ -204,6 +204,13 @@ struct ValidatorInfo {
   Amount missing_stake;
   std::uint64_t next_epoch_boundary = 0;
   std::string unjail_refusal;
+  // The downtime rule (contracts::downtime_record): of the last
+  // `window_commits` commits (at most params.downtime_window; the count
+  // restarts when it is jailed), the ones it did not sign; more than
+  // `missed_allowed` in a full window jails it.
+  std::uint64_t missed_in_window = 0;
+  std::uint64_t window_commits = 0;
+  std::uint64_t missed_allowed = 0;
   template <class Self, class F>
   static void fields(Self& s, F&& f) {
     f("operator", s.operator_address);
@@ -222,6 +229,9 @@ struct ValidatorInfo {
     f("missing_stake", s.missing_stake);
     f("next_epoch_boundary", s.next_epoch_boundary);
     f("unjail_refusal", s.unjail_refusal);
+    f("missed_in_window", s.missed_in_window);
+    f("window_commits", s.window_commits);
+    f("missed_allowed", s.missed_allowed);
   }
   friend bool operator==(const ValidatorInfo&, const ValidatorInfo&) = default;
 };

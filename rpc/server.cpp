@@ -542,7 +542,9 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     }
     reply(http::status::not_found,
           error_body(kInvalidRequest, "no such path: " + target + " (POST / for JSON-RPC, /ws, /health, /metrics" +
-                                          (server_.pages_ ? ", /worker" : "") + ")"),
+                                          (!server_.pages_ ? "" : server_.pages_->find("/") ? ", GET / (the explorer), /worker"
+                                                                                             : ", /worker") +
+                                          ")"),
           false);
   }
 

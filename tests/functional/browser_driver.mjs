@@ -50,9 +50,12 @@ async function explorerView() {
   return page.evaluate(() => ({
     view: document.body.dataset.view,
     renderMs: Number(document.body.dataset.renderMs),
+    chartsMs: Number(document.body.dataset.chartsMs ?? 0),
+    scriptMs: Number(document.body.dataset.scriptMs ?? 0),
     fields: Object.fromEntries([...document.querySelectorAll('[data-field]')].map((e) => [e.dataset.field,
       e.textContent])),
     validators: [...document.querySelectorAll('[data-validator]')].map((e) => e.dataset.validator),
+    missed: [...document.querySelectorAll('[data-missed]')].map((e) => Number(e.dataset.missed)),
     notFound: document.querySelector('[data-not-found]')?.textContent ?? '',
     text: document.getElementById('view').innerText.slice(0, 4000),
     liveHeight: Number(document.body.dataset.liveHeight ?? 0),

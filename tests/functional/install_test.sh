@@ -39,8 +39,9 @@ example=$dest$docdir/config.toml.example
 "$dest$bindir/verityd" init --home "$dest/home" >/dev/null 2>&1 || fail "verityd init failed"
 diff -u "$example" "$dest/home/config.toml" || fail "config.toml.example differs from what 'verityd init' writes"
 if [ -n "$pagesdir" ]; then
-  for f in index.html worker.css app.js runner.js; do
-    [ -s "$dest$pagesdir/worker/$f" ] || fail "$pagesdir/worker/$f is not installed"
+  for f in worker/index.html worker/worker.css worker/app.js worker/runner.js index.html explorer/app.js \
+           explorer/explorer.css; do
+    [ -s "$dest$pagesdir/$f" ] || fail "$pagesdir/$f is not installed"
   done
   # The page loads its scripts by absolute path, and they are the built bundles.
   grep -q 'src="/worker/app.js"' "$dest$pagesdir/worker/index.html" || fail "index.html does not load /worker/app.js"

@@ -46,7 +46,8 @@ BOOST_AUTO_TEST_CASE(rpc_records_take_every_field_the_contract_record_has) {
   BOOST_TEST((left_for_the_node<c::UnbondingEntry, r::UnbondingInfo>()) == "");
   BOOST_TEST((left_for_the_node<c::RewardEntry, r::RewardEntryInfo>()) == "");
   BOOST_TEST((left_for_the_node<c::ValidatorRecord, r::ValidatorInfo>()) ==
-             "operator,in_set,power,status,detail,missing_stake,next_epoch_boundary,unjail_refusal");
+             "operator,in_set,power,status,detail,missing_stake,next_epoch_boundary,unjail_refusal,missed_in_window,"
+             "window_commits,missed_allowed");
 }
 
 // Copying takes the values of the fields that match, and only those.
