@@ -5,7 +5,8 @@ a delegation and a task settled by native workers, each view shows what the
 RPC returns: the height (and it moves: live updates over the WebSocket), a
 block with its transactions and signers, a transfer and a task submission
 (its module by size and hash, not hex), balances and a delegation, the
-validators, the task's result as text with its fuel, the workers; searches
+validators (a stopped one's missed commits as the RPC counts them), the
+task's result as text with its fuel, the workers; searches
 by height, task, hash and validator name find them, and a wrong one says
 so. Prints how long each view took to show its data; keeps screenshots of
 the main views beside the test log (VERITY_TEST_ARTIFACTS). Skipped, saying
