@@ -16,10 +16,9 @@ Run: tests/functional/explorer_test.py with browser_worker_test.py's environment
 import hashlib
 import json
 import os
-import sys
 
-from harness import TestRunner, wait_for
-from browser_worker_test import ARTIFACTS, Browser, why_skipped
+from harness import wait_for
+from browser_worker_test import ARTIFACTS, Browser, run_in_browser
 from worker_test import devnet, devnet_address, rpc, start_workers, submit, verity
 
 WIDE = ("400", "400")
@@ -148,8 +147,4 @@ def the_explorer_shows_what_the_rpc_returns():
 
 
 if __name__ == "__main__":
-    reason = why_skipped()
-    if reason:
-        print(f"SKIP: {reason}", flush=True)
-        sys.exit(77)
-    TestRunner([the_explorer_shows_what_the_rpc_returns]).main()
+    run_in_browser([the_explorer_shows_what_the_rpc_returns])
