@@ -87,6 +87,8 @@ def the_explorer_shows_what_the_rpc_returns():
             # Accounts: balances as the RPC has them, a delegation.
             v = show("account", base + f"#/account/{bob}")
             assert digits(v["fields"]["balance"]) == rpc(c, "account", {"address": bob})["balance"], v
+            # Its transactions: the transfer alice sent it, found in the latest blocks.
+            wait_for("bob's transactions", lambda: transfer["hash"][:8] in b("explorer_state")["text"], 30, c.nodes)
             shot("account")
             v = show("account_carol", base + f"#/account/{carol}")
             dels = rpc(c, "delegations", {"address": carol})["delegations"]

@@ -13,6 +13,9 @@ const scriptStarted = performance.now();  // since the page was asked for: the b
 const OUTCOMES = ['ok', 'trap', 'out-of-fuel', 'memory-exceeded', 'output-too-large', 'invalid-module',
   'forbidden-import'];
 const CHART_BLOCKS = 60;
+// An account's transactions: the RPC has no index by account, so the page
+// reads the latest blocks itself, 100 a batch, and says how far it looked.
+const RECENT_BLOCKS = 500;
 
 // h('a', {href: '#/block/1'}, 'text', child...): an element, text children as text nodes.
 function h(tag, attrs = {}, ...children) {
@@ -220,7 +223,35 @@ async function accountView(key) {
     table(['Validator', 'Amount', 'Since', 'Until'], d.unbonding.map((x) => [named(x.validator), amount(x.amount),
       blockLink(x.creation_height), String(x.completion_height)])),
     h('h3', {}, 'Locked rewards'),
-    table(['Amount', 'Vests at'], (rw?.entries ?? []).map((e) => [amount(e.amount), String(e.vest_height)])));
+    table(['Amount', 'Vests at'], (rw?.entries ?? []).map((e) => [amount(e.amount), String(e.vest_height)])),
+    recentTransactions(key, a.height));
+}
+
+// Transactions sent by `key` or naming it (a transfer's `to`, a
+// delegation's validator) in the last RECENT_BLOCKS blocks below `tip`;
+// shown when read, after the rest of the account.
+function recentTransactions(key, tip) {
+  const from = Math.max(1, tip - RECENT_BLOCKS + 1);
+  const box = h('div', {}, h('h3', {}, `Transactions in blocks ${from} to ${tip}`), h('p', {}, 'reading the blocks…'));
+  const batches = [];
+  for (let top = tip; top >= from; top -= 100) {
+    const heights = [];
+    for (let x = top; x >= Math.max(from, top - 99); --x) heights.push(x);
+    batches.push(node.batch(heights.map((height) => ['block', { height }])));
+  }
+  Promise.all(batches).then((answers) => {
+    const rows = [];
+    for (const a of answers.flat()) {
+      if (!a.result) continue;
+      for (const t of a.result.txs)
+        if (t.sender === key || t.payload.to === key || t.payload.validator === key) rows.push({ ...t, height: a.result.height });
+    }
+    box.replaceChildren(box.firstChild, rows.length ? table(['Block', 'Transaction', 'Type', 'From', 'Fee'],
+      rows.map((t) => [blockLink(t.height), link(`tx/${t.hash}`, short(t.hash)), t.payload.type, accountLink(t.sender),
+        amount(t.fee)])) : h('p', {}, 'none'));
+    document.body.dataset.recentMs = performance.now().toFixed(1);
+  }, (e) => box.replaceChildren(box.firstChild, h('p', { className: 'not-found' }, `The node answered: ${e.message}`)));
+  return box;
 }
 
 async function validatorsView() {
