@@ -17,6 +17,7 @@ import { OUTCOME } from './sandbox.mjs';
 const METERING_VERSION = 1;
 const RESEND_AFTER_MS = 8000;     // as verity-worker's kResendAfter
 const STEP_MS = 500;              // each active task is stepped this often
+const RETRY_MS = 5000;            // a run that gave no result is tried again after this
 const SCAN_MS = 3000;             // and assignments looked for this often
 const MAX_SCAN_PAGES = 20;
 const MAX_STDOUT = 64 * 1024;     // what a reveal carries
@@ -37,6 +38,7 @@ const app = {
   active: new Set(),      // task ids being followed
   tasks: new Map(),       // id -> what the page shows: { phase, outcome, fuel, detail, round }
   running: new Map(),     // id -> Promise of a run in progress
+  retryAt: new Map(),     // id -> when a run that gave no result (module, engine) may be tried again
   commitSent: new Map(),  // id -> { at, tx }
   revealSent: new Map(),
   announced: new Set(),
@@ -291,9 +293,15 @@ async function step(id) {
       // In the background, so that other tasks' commitments and reveals go
       // on meanwhile; the step after it finds the stored result and commits.
       if (app.paused || app.busy >= app.threads) return true;  // paused, or every thread busy: later
+      if ((app.retryAt.get(id) ?? 0) > Date.now()) return true;  // the last try gave no result: not yet
       if (!app.announced.has(id)) { app.announced.add(id); say(`${name}: ${p.log}`); }
       app.busy += 1;
-      app.running.set(id, runTask(t, p.assignedHeight, name).finally(() => {
+      app.running.set(id, runTask(t, p.assignedHeight, name).then((state) => {
+        // No result (the module did not check out, the engine failed): try
+        // again in RETRY_MS, not at every step.
+        if (state) app.retryAt.delete(id);
+        else app.retryAt.set(id, Date.now() + RETRY_MS);
+      }).finally(() => {
         app.busy -= 1;
         app.running.delete(id);
       }));
@@ -324,6 +332,7 @@ async function step(id) {
 
 async function forget(id) {
   await keystore.deleteTaskState(app.chain.chainId, app.me, id);
+  app.retryAt.delete(id);
   app.commitSent.delete(id);
   app.revealSent.delete(id);
   app.announced.delete(id);
