@@ -34,6 +34,8 @@ class SandboxModuleMeter final : public contracts::ModuleMeter {
 
  private:
   using Key = std::pair<Hash256, std::uint64_t>;
+  // Puts an answer in the hash cache (mu_ held), evicting the oldest.
+  void remember_hash(const Key& key, const Result<Hash256>& answer) const;
   std::size_t capacity_;
   mutable std::mutex mu_;
   mutable std::list<Key> order_;  // most recent first
