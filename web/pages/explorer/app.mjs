@@ -6,12 +6,11 @@
 // the chain is put in the page as text (never as HTML).
 import { NodeApi, Subscription } from '../worker/node_api.mjs';
 import { amount, blockSeries, outputText, parseQuery, percent, polyline, short } from './format.mjs';
+import { fromHex, outcomeText, toHex } from '../common.mjs';
 
 const node = new NodeApi();
 const $ = (id) => document.getElementById(id);
 const scriptStarted = performance.now();  // since the page was asked for: the browser's own part
-const OUTCOMES = ['ok', 'trap', 'out-of-fuel', 'memory-exceeded', 'output-too-large', 'invalid-module',
-  'forbidden-import'];
 const CHART_BLOCKS = 60;
 // An account's transactions: the RPC has no index by account, so the page
 // reads the latest blocks itself, 100 a batch, and says how far it looked.
@@ -165,10 +164,7 @@ function txTable(txs) {
 }
 
 async function sha256Hex(hex) {
-  const bytes = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < bytes.length; ++i) bytes[i] = parseInt(hex.substr(2 * i, 2), 16);
-  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-  return [...d].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', fromHex(hex))));
 }
 
 // A payload's fields; a module as its size and hash, never as hex.
@@ -276,7 +272,7 @@ async function tasksView() {
     h('h2', {}, 'Tasks'),
     table(['Task', 'Status', 'Submitter', 'Reward', 'Fuel', 'Replicas', 'Result'], tasks.map((t) => [
       link(`task/${t.id}`, String(t.id)), t.status, accountLink(t.submitter), amount(t.reward), amount(t.fuel),
-      String(t.replicas), t.result ? OUTCOMES[t.result.outcome] ?? String(t.result.outcome) : ''])));
+      String(t.replicas), t.result ? outcomeText(t.result.outcome) : ''])));
 }
 
 async function taskView(id) {
@@ -291,7 +287,7 @@ async function taskView(id) {
       ['Reward', `${amount(t.reward)} × ${t.replicas} workers`], ['Fuel limit', amount(t.fuel)],
       ['Windows', `commit ${t.commit_blocks} blocks, reveal ${t.reveal_blocks} blocks`],
       ['Submitted at', blockLink(t.submitted_height)], ['Audits', String(t.audits)],
-      ...(r ? [['Outcome', `${OUTCOMES[r.outcome] ?? r.outcome}, exit ${r.exit_code}`, 'outcome'],
+      ...(r ? [['Outcome', `${outcomeText(r.outcome)}, exit ${r.exit_code}`, 'outcome'],
         ['Fuel used', amount(r.fuel_used), 'fuel'],
         ['Output', text === null ? r.output : h('pre', {}, text), 'output'],
         ['Settled at', blockLink(r.settled_height)], ['Rewards vest at', String(r.vest_height)],
@@ -301,7 +297,7 @@ async function taskView(id) {
         ['Commit by', String(t.round.commit_deadline)], ['Reveal by', String(t.round.reveal_deadline)]]),
       table(['Worker', 'Committed', 'Revealed', 'Outcome', 'Fuel'], t.round.assignments.map((a) => [
         link(`worker/${a.worker}`, short(a.worker)), a.committed ? 'yes' : 'no', a.revealed ? 'yes' : 'no',
-        a.revealed ? OUTCOMES[a.outcome] ?? String(a.outcome) : '', a.revealed ? amount(a.fuel_used) : '']))] : []));
+        a.revealed ? outcomeText(a.outcome) : '', a.revealed ? amount(a.fuel_used) : '']))] : []));
 }
 
 const workerRow = (w) => [link(`worker/${w.key}`, short(w.key)), amount(w.stake), w.active ? 'active' : 'inactive',

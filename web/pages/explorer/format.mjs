@@ -1,6 +1,7 @@
 // What the explorer shows, as pure functions (tests/web/pages_test.mjs
 // checks them under Node.js): the search box's reading of a query, amounts,
 // hashes, task output as text, and the series and SVG paths of its charts.
+import { fromHex } from '../common.mjs';
 
 // What a search for `q` looks for, in order: a height, a task ("task 5",
 // "t5", "#5"), a 64-digit hex (a transaction, a block, a worker or an
@@ -34,11 +35,9 @@ export function percent(part, whole, digits = 1) {
 // newlines, tabs), else null (the caller shows hex).
 export function outputText(hex) {
   if (!hex) return '';
-  const bytes = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < bytes.length; ++i) bytes[i] = parseInt(hex.substr(2 * i, 2), 16);
   let text;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    text = new TextDecoder('utf-8', { fatal: true }).decode(fromHex(hex));
   } catch {
     return null;
   }

@@ -8,22 +8,11 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { concatBytes, taggedHash as hostTaggedHash } from '../../wasi_host.mjs';
+import { fromHex, toHex } from '../common.mjs';
 
 const utf8 = new TextEncoder();
 
-export function toHex(bytes) {
-  let s = '';
-  for (const b of bytes) s += b.toString(16).padStart(2, '0');
-  return s;
-}
-
-export function fromHex(hex) {
-  if (typeof hex !== 'string' || hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex))
-    throw new Error(`not hex: ${String(hex).slice(0, 20)}`);
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; ++i) out[i] = parseInt(hex.substr(2 * i, 2), 16);
-  return out;
-}
+export { fromHex, toHex };
 
 export { concatBytes };
 

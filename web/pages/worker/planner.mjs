@@ -4,12 +4,10 @@
 // page (app.mjs) does the I/O. Same rules, same order, so that a browser
 // worker commits and reveals exactly when verity-worker does
 // (docs/worker.md, "The loop"). tests/web/planner_test.mjs covers each rule.
-import { taskCommitment, taskResultHash, toHex } from './chain.mjs';
+import { fromHex, taskCommitment, taskResultHash, toHex } from './chain.mjs';
+import { OUTCOMES, outcomeText } from '../common.mjs';
 
-export const OUTCOMES = Object.freeze(['ok', 'trap', 'out-of-fuel', 'memory-exceeded', 'output-too-large',
-  'invalid-module', 'forbidden-import']);
-
-export function outcomeText(n) { return OUTCOMES[n] ?? `outcome ${n}`; }
+export { OUTCOMES, outcomeText };
 
 const kMaxTaskIoBytes = 64 * 1024;
 
@@ -61,7 +59,7 @@ export function planTask(input) {
     const result = taskResultHash(state.outcome, state.exit_code, state.fuel_used, state.output);
     const p = make('commit', `committed ${toHex(result)}`);
     p.payload = { type: 'commit_result', task: t.id,
-      commitment: taskCommitment(chainId, t.id, result, state.salt, hexKey(me)) };
+      commitment: taskCommitment(chainId, t.id, result, state.salt, fromHex(me)) };
     return p;
   }
 
@@ -73,12 +71,6 @@ export function planTask(input) {
   p.payload = { type: 'reveal_result', task: t.id, outcome: state.outcome, exit_code: state.exit_code,
     fuel_used: state.fuel_used, output: state.output, salt: state.salt };
   return p;
-}
-
-function hexKey(me) {
-  const out = new Uint8Array(32);
-  for (let i = 0; i < 32; ++i) out[i] = parseInt(me.substr(2 * i, 2), 16);
-  return out;
 }
 
 // The result the worker records for a run: the sandbox's, its output cut to
