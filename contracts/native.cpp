@@ -1,5 +1,8 @@
 #include "contracts/native.h"
 
+#include <algorithm>
+#include <charconv>
+
 #include "contracts/accounts.h"
 #include "contracts/staking.h"
 #include "contracts/tasks.h"
@@ -17,22 +20,74 @@ Status NativeContracts::init_genesis(state::StateOverlay& state, const Genesis& 
 }
 
 Status NativeContracts::begin_block(state::StateOverlay& state, const state::BlockContext& ctx,
-                                    const CommitCertificate& last_commit) const {
-  if (auto s = begin_block_staking(state, ctx, last_commit); !s) return s;
-  return begin_block_tasks(state, ctx, last_commit);
+                                    const CommitCertificate& last_commit, std::vector<Event>& events) const {
+  if (auto s = begin_block_staking(state, ctx, last_commit, events); !s) return s;
+  return begin_block_tasks(state, ctx, last_commit, events);
 }
 
 Status NativeContracts::apply_evidence(state::StateOverlay& state, const state::BlockContext& ctx,
-                                       const DoubleSignEvidence& e) const {
-  std::vector<Event> events;  // blocks keep no events of their own; the validator's record shows the ban
+                                       const DoubleSignEvidence& e, std::vector<Event>& events) const {
   return apply_block_evidence(state, ctx, e, events);
 }
 
-Status NativeContracts::end_block(state::StateOverlay& state, const state::BlockContext& ctx) const {
+Status NativeContracts::end_block(state::StateOverlay& state, const state::BlockContext& ctx,
+                                  std::vector<Event>& events) const {
   // Tasks first: a task settled in this block is settled before the epoch's
   // reputation decay.
-  if (auto s = end_block_tasks(state, ctx); !s) return s;
+  if (auto s = end_block_tasks(state, ctx, events); !s) return s;
   return end_block_staking(state, ctx);
+}
+
+// --- the history index's terms -------------------------------------------------------
+
+namespace {
+
+Bytes key_term(char kind, const PublicKey& key) { return prefixed_key(std::string_view(&kind, 1), key.view()); }
+
+// Event attributes whose value is an account's key.
+bool names_an_account(std::string_view attribute) {
+  static constexpr std::string_view kNames[] = {"from",   "to",     "operator", "delegator", "validator",
+                                                "worker", "auditor", "account", "submitter"};
+  return std::find(std::begin(kNames), std::end(kNames), attribute) != std::end(kNames);
+}
+
+std::optional<std::uint64_t> decimal(std::string_view text) {
+  std::uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+Bytes account_term(const PublicKey& key) { return key_term('a', key); }
+Bytes slash_term(const PublicKey& key) { return key_term('s', key); }
+Bytes worker_series_term(const PublicKey& key) { return key_term('w', key); }
+Bytes task_term(std::uint64_t id) {
+  Bytes t(9);
+  t[0] = 't';
+  for (int i = 0; i < 8; ++i) t[1 + i] = static_cast<std::uint8_t>(id >> (56 - 8 * i));
+  return t;
+}
+
+void NativeContracts::history_terms(const Event& e, std::vector<Bytes>& terms) const {
+  const bool punishment = e.kind == "slash_double_sign" || e.kind == "validator_jailed" || e.kind == "worker_slashed";
+  for (const auto& [name, value] : e.attributes) {
+    if (name == "task") {
+      if (auto id = decimal(value)) terms.push_back(task_term(*id));
+    } else if (names_an_account(name)) {
+      auto key = PublicKey::from_hex(value);
+      if (!key) continue;
+      terms.push_back(account_term(*key));
+      if (punishment && (name == "operator" || name == "worker")) terms.push_back(slash_term(*key));
+    }
+  }
+}
+
+std::optional<Bytes> NativeContracts::series_term(ByteView key) const {
+  auto worker = worker_of_key(key);
+  if (!worker) return std::nullopt;
+  return worker_series_term(*worker);
 }
 
 Status NativeContracts::charge(state::StateOverlay& state, const state::BlockContext& ctx, const Transaction& tx) const {

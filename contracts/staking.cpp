@@ -563,7 +563,8 @@ Status init_staking(state::StateOverlay& s, const Genesis& genesis) {
 
 // --- block hooks -------------------------------------------------------------------------------
 
-Status begin_block_staking(state::StateOverlay& s, const state::BlockContext& ctx, const CommitCertificate& last_commit) {
+Status begin_block_staking(state::StateOverlay& s, const state::BlockContext& ctx, const CommitCertificate& last_commit,
+                           std::vector<Event>& events) {
   // Mint the block reward into the fee pool; with the fees it is shared
   // below, or waits there while no commit is known (height 1).
   auto pool = load_amount(s, kFeePoolKey);
@@ -624,6 +625,10 @@ Status begin_block_staking(state::StateOverlay& s, const state::BlockContext& ct
       if (!cut) return cut.error();
       if (auto st = update_supply(s, [&](SupplyRecord& r) { return add_to(r.burned, *cut); }); !st) return st;
       if (auto st = adjust_reputation(s, v->operator_address, kReputationJailed); !st) return st;
+      events.push_back(Event{"validator_jailed", {{"operator", v->operator_address.hex()},
+                                                  {"missed", std::to_string(window->missed)},
+                                                  {"jailed_until", std::to_string(v->jailed_until)},
+                                                  {"slashed", cut->to_string()}}});
       *window = MissedWindow{Bytes((size + 7) / 8, 0), 0, 0, 0};
     }
     store_record(s, missed_key(v->operator_address), *window);

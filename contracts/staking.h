@@ -228,7 +228,8 @@ Status record_burn(state::StateOverlay& s, Amount amount);
 
 // --- genesis and block hooks ------------------------------------------------------
 Status init_staking(state::StateOverlay& s, const Genesis& genesis);
-Status begin_block_staking(state::StateOverlay& s, const state::BlockContext& ctx, const CommitCertificate& last_commit);
+Status begin_block_staking(state::StateOverlay& s, const state::BlockContext& ctx, const CommitCertificate& last_commit,
+                           std::vector<Event>& events);
 Status end_block_staking(state::StateOverlay& s, const state::BlockContext& ctx);
 
 // --- transactions --------------------------------------------------------------------

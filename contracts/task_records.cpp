@@ -17,6 +17,7 @@ const Bytes kWaitingKey = prefixed_key("sys/tasks_waiting", {});
 const Bytes kRunningKey = prefixed_key("sys/tasks_running", {});
 const Bytes kBlockEventsKey = prefixed_key("sys/task_events", {});
 Bytes worker_key(const PublicKey& w) { return prefixed_key("wrk/", w.view()); }
+const Bytes kWorkerKeyPrefix = prefixed_key("wrk/", {});
 Bytes module_key(const Hash256& h) { return prefixed_key("mod/", h.view()); }
 Bytes task_key(std::uint64_t id) {
   std::uint8_t be[8];
@@ -79,6 +80,13 @@ Result<std::vector<PublicKey>> worker_keys(const state::StateReader& s) {
   std::vector<PublicKey> out;
   for (const auto& k : l->items) out.push_back(k.key);
   return out;
+}
+
+std::optional<PublicKey> worker_of_key(ByteView key) {
+  if (key.size() != kWorkerKeyPrefix.size() + 32 ||
+      !std::equal(kWorkerKeyPrefix.begin(), kWorkerKeyPrefix.end(), key.begin()))
+    return std::nullopt;
+  return PublicKey::from_view(key.subspan(kWorkerKeyPrefix.size()));
 }
 
 Result<std::optional<TaskRecord>> load_task(const state::StateReader& s, std::uint64_t id) {

@@ -178,6 +178,8 @@ struct TaskRecord {
 // --- queries (for RPC and tests) ---------------------------------------------------
 Result<std::optional<WorkerRecord>> load_worker(const state::StateReader& s, const PublicKey& worker);
 Result<std::vector<PublicKey>> worker_keys(const state::StateReader& s);  // ascending
+// The worker whose record is kept under state key `key`, if it is one.
+std::optional<PublicKey> worker_of_key(ByteView key);
 Result<std::optional<TaskRecord>> load_task(const state::StateReader& s, std::uint64_t id);
 // Tasks by descending id, starting at `before - 1` (0: the newest), at most
 // `limit` of them (capped at kMaxTaskList). With `in_progress`, only tasks

@@ -379,7 +379,8 @@ unsigned __int128 worker_weight(const WorkerRecord& w) {
 
 // --- block hooks ----------------------------------------------------------------------------------
 
-Status begin_block_tasks(state::StateOverlay& s, const state::BlockContext& ctx, const CommitCertificate& last_commit) {
+Status begin_block_tasks(state::StateOverlay& s, const state::BlockContext& ctx, const CommitCertificate& last_commit,
+                         std::vector<Event>& block_events) {
   std::vector<Event> events;
   auto waiting = load_index(s, TaskIndex::waiting);
   if (!waiting) return waiting.error();
@@ -394,10 +395,11 @@ Status begin_block_tasks(state::StateOverlay& s, const state::BlockContext& ctx,
       store_task(s, *t);
     }
   }
+  block_events.insert(block_events.end(), events.begin(), events.end());
   return keep_block_events(s, ctx.height, events);
 }
 
-Status end_block_tasks(state::StateOverlay& s, const state::BlockContext& ctx) {
+Status end_block_tasks(state::StateOverlay& s, const state::BlockContext& ctx, std::vector<Event>& block_events) {
   std::vector<Event> events;
   auto running = load_index(s, TaskIndex::running);
   if (!running) return running.error();
@@ -410,6 +412,7 @@ Status end_block_tasks(state::StateOverlay& s, const state::BlockContext& ctx) {
   }
   if (ctx.height != 0 && ctx.height % ctx.params.epoch_blocks == 0)
     if (auto st = decay_worker_reputation(s, ctx); !st) return st;
+  block_events.insert(block_events.end(), events.begin(), events.end());
   return keep_block_events(s, ctx.height, events);
 }
 

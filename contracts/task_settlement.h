@@ -25,9 +25,10 @@ unsigned __int128 worker_weight(const WorkerRecord& w);
 
 // --- block hooks -------------------------------------------------------------------------
 // Assigns waiting rounds, seeded by the hash of the block's last_commit.
-Status begin_block_tasks(state::StateOverlay& s, const state::BlockContext& ctx, const CommitCertificate& last_commit);
+Status begin_block_tasks(state::StateOverlay& s, const state::BlockContext& ctx, const CommitCertificate& last_commit,
+                         std::vector<Event>& block_events);
 // Settles rounds that are complete or past their reveal deadline; decays
 // worker reputation at epoch boundaries.
-Status end_block_tasks(state::StateOverlay& s, const state::BlockContext& ctx);
+Status end_block_tasks(state::StateOverlay& s, const state::BlockContext& ctx, std::vector<Event>& block_events);
 
 }  // namespace verity::contracts

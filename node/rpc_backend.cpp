@@ -2,8 +2,11 @@
 
 #include <sys/statvfs.h>
 
+#include <algorithm>
+
 
 #include "contracts/accounts.h"
+#include "contracts/native.h"
 #include "contracts/reputation.h"
 #include "contracts/staking.h"
 #include "contracts/tasks.h"
@@ -127,6 +130,9 @@ namespace {
 // An RPC record of rpc/records.h filled from the contract's record it
 // shows, field for field (rpc::copy_same_fields); the caller sets the rest
 // (tests/node/node_tests.cpp pins which those are).
+// Counts of the history index stop here (a count is one scan).
+constexpr std::uint64_t kMaxCounted = 100'000;
+
 template <class Info, class Record>
 Info info_of(const Record& r) {
   Info i;
@@ -151,6 +157,9 @@ Result<rpc::ValidatorInfo> validator_info(const state::ChainView& chain, const c
   i.missed_in_window = downtime->missed;
   i.window_commits = downtime->counted;
   i.missed_allowed = contracts::downtime_allowed_misses(chain.genesis().params);
+  auto slashes = chain.history_count(contracts::slash_term(v.operator_address), kMaxCounted);
+  if (!slashes) return slashes.error();
+  i.slashes = *slashes;
   return i;
 }
 
@@ -267,11 +276,23 @@ Result<std::vector<rpc::TaskInfo>> RpcBackend::tasks(std::uint64_t before, std::
   return out;
 }
 
+// A worker's record with its slashes from the history index.
+Result<rpc::WorkerInfo> worker_info(const state::ChainView& chain, const contracts::WorkerRecord& w) {
+  auto info = info_of<rpc::WorkerInfo>(w);
+  auto slashes = chain.history_count(contracts::slash_term(w.key), kMaxCounted);
+  if (!slashes) return slashes.error();
+  info.slashes = *slashes;
+  return info;
+}
+
 Result<std::optional<rpc::WorkerInfo>> RpcBackend::worker(const PublicKey& key) const {
-  auto w = contracts::load_worker(node_.view()->state(), key);
+  const auto view = node_.view();
+  auto w = contracts::load_worker(view->state(), key);
   if (!w) return w.error();
   if (!*w) return std::optional<rpc::WorkerInfo>();
-  return std::optional<rpc::WorkerInfo>(info_of<rpc::WorkerInfo>(**w));
+  auto info = worker_info(*view, **w);
+  if (!info) return info.error();
+  return std::optional<rpc::WorkerInfo>(std::move(*info));
 }
 
 Result<std::vector<rpc::WorkerInfo>> RpcBackend::workers() const {
@@ -283,7 +304,10 @@ Result<std::vector<rpc::WorkerInfo>> RpcBackend::workers() const {
   for (const auto& k : *keys) {
     auto w = contracts::load_worker(state, k);
     if (!w) return w.error();
-    if (*w) out.push_back(info_of<rpc::WorkerInfo>(**w));
+    if (!*w) continue;
+    auto info = worker_info(*chain, **w);
+    if (!info) return info.error();
+    out.push_back(std::move(*info));
   }
   return out;
 }
@@ -415,6 +439,111 @@ std::vector<rpc::Metric> RpcBackend::metrics() const {
                       static_cast<double>(fs.f_blocks) * static_cast<double>(fs.f_frsize)));
   }
   return m;
+}
+
+// --- the history index (state/history.h) --------------------------------------------
+
+namespace {
+
+// A page of `term`'s history as the RPC answers it. A page ends at a whole
+// height: the entries of the last height read are left for the next page
+// (next_before) unless they are all the page has.
+Result<rpc::HistoryInfo> history_page(const state::ChainView& chain, const Bytes& term, std::uint64_t before,
+                                      std::uint64_t limit) {
+  const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(limit, state::kMaxHistoryPage));
+  auto entries = chain.history(term, before, want);
+  if (!entries) return entries.error();
+  rpc::HistoryInfo out;
+  if (entries->size() == want && want > 0) {
+    const std::uint64_t last = entries->back().height;
+    if (entries->front().height != last) {
+      while (entries->back().height == last) entries->pop_back();
+      out.next_before = last + 1;
+    } else {
+      out.next_before = last;  // one height fills the page: the rest of it is not shown
+    }
+  }
+  const contracts::NativeContracts terms_of;
+  std::vector<Bytes> found;
+  for (const auto& e : *entries) {
+    rpc::HistoryItemInfo item;
+    item.height = e.height;
+    if (e.index) {
+      auto receipt = chain.receipt(e.tx_id);
+      if (!receipt) return receipt.error();
+      if (!*receipt) return local_error("state-corrupt", "a history entry names a transaction without a receipt");
+      item.index = *e.index;
+      item.tx_hash = e.tx_id;
+      item.type = e.type;
+      item.ok = (*receipt)->ok;
+      item.reason = (*receipt)->reason;
+      item.events = std::move((*receipt)->events);
+    } else {
+      auto events = chain.block_events(e.height);
+      if (!events) return events.error();
+      for (auto& ev : *events) {
+        found.clear();
+        terms_of.history_terms(ev, found);
+        if (std::find(found.begin(), found.end(), term) != found.end()) item.events.push_back(std::move(ev));
+      }
+    }
+    out.entries.push_back(std::move(item));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<rpc::HistoryInfo> RpcBackend::account_history(const PublicKey& address, std::uint64_t before,
+                                                     std::uint64_t limit) const {
+  return history_page(*node_.view(), contracts::account_term(address), before, limit);
+}
+
+Result<rpc::HistoryInfo> RpcBackend::task_history(std::uint64_t id, std::uint64_t before, std::uint64_t limit) const {
+  return history_page(*node_.view(), contracts::task_term(id), before, limit);
+}
+
+Result<std::vector<rpc::WorkerPointInfo>> RpcBackend::worker_history(const PublicKey& key, std::uint64_t before,
+                                                                     std::uint64_t limit) const {
+  auto points = node_.view()->series(contracts::worker_series_term(key), before, static_cast<std::size_t>(limit));
+  if (!points) return points.error();
+  std::vector<rpc::WorkerPointInfo> out;
+  for (const auto& p : *points) {
+    auto w = decode_exact<contracts::WorkerRecord>(p.value);
+    if (!w) return local_error("state-corrupt", "a worker's history point does not decode: " + w.error().to_string());
+    auto info = info_of<rpc::WorkerPointInfo>(*w);
+    info.height = p.height;
+    out.push_back(info);
+  }
+  return out;
+}
+
+Result<std::vector<rpc::BlockSummaryInfo>> RpcBackend::blocks(std::uint64_t before, std::uint64_t limit) const {
+  const auto view = node_.view();
+  std::uint64_t h = view->tip().height;
+  if (before > 0) h = std::min(h, before - 1);
+  std::vector<rpc::BlockSummaryInfo> out;
+  for (; h >= 1 && out.size() < limit; --h) {
+    auto info = view->block_info(h);
+    if (!info) return info.error();
+    if (!*info) {  // committed before the index existed: read the block itself
+      auto block = view->block_at(h);
+      if (!block) return block.error();
+      auto cert = view->certificate_at(h);
+      if (!cert) return cert.error();
+      if (!*block) break;
+      const Block& b = **block;
+      *info = state::BlockInfo{b.hash(), b.header, b.transactions.size(), encode(b).size(),
+                               *cert ? (*cert)->signatures.size() : 0};
+    }
+    const state::BlockInfo& b = **info;
+    out.push_back({h, b.hash, b.header.timestamp_ms, b.header.proposer, b.header.view, b.txs, b.bytes, b.signers});
+  }
+  return out;
+}
+
+Result<std::vector<Event>> RpcBackend::block_events(std::uint64_t height) const {
+  return node_.view()->block_events(height);
 }
 
 }  // namespace verity::node

@@ -93,6 +93,20 @@ class NodeApi {
   virtual void submit_async(const Transaction& tx, const std::string& client,
                             std::function<void(Result<Hash256>)> done) = 0;
   virtual std::vector<Metric> metrics() const = 0;
+
+  // The node's history index (docs/node.md, "History"): pages newest
+  // first, `before` 0 from the newest or else heights below it, at most
+  // `limit` (1 to 100). An account's or a task's entries:
+  virtual Result<HistoryInfo> account_history(const PublicKey& address, std::uint64_t before,
+                                              std::uint64_t limit) const = 0;
+  virtual Result<HistoryInfo> task_history(std::uint64_t id, std::uint64_t before, std::uint64_t limit) const = 0;
+  // A worker's record at each height it changed.
+  virtual Result<std::vector<WorkerPointInfo>> worker_history(const PublicKey& key, std::uint64_t before,
+                                                              std::uint64_t limit) const = 0;
+  // Committed blocks, newest first.
+  virtual Result<std::vector<BlockSummaryInfo>> blocks(std::uint64_t before, std::uint64_t limit) const = 0;
+  // The events of block `height`'s hooks (empty when none or unknown).
+  virtual Result<std::vector<Event>> block_events(std::uint64_t height) const = 0;
 };
 
 }  // namespace verity::rpc

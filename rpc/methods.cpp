@@ -142,6 +142,8 @@ JsonResult m_block(const Value& params, CallContext& ctx) {
                                 std::to_string(ctx.node.status().height) + ")");
   auto cert = ctx.node.certificate_at(height);
   if (!cert) return cert.error();
+  auto events = ctx.node.block_events(height);
+  if (!events) return events.error();
   const Block& b = **block;
   return object_result([&](Value& o, JsonAlloc& a) {
     o.AddMember("height", b.header.height, a);
@@ -163,6 +165,7 @@ JsonResult m_block(const Value& params, CallContext& ctx) {
       evidence.PushBack(x, a);
     }
     o.AddMember("evidence", evidence, a);
+    o.AddMember("events", record_to_json(*events, a), a);
     o.AddMember("certificate", *cert ? certificate_json(**cert, a) : Value(), a);
     o.AddMember("header_hex", hex_of(b.header, a), a);
   });
@@ -269,21 +272,33 @@ JsonResult m_task(const Value& params, CallContext& ctx) {
   return record_result(**t);
 }
 
-JsonResult m_tasks(const Value& params, CallContext& ctx) {
-  std::uint64_t before = 0, limit = 20;
+// The `before` and `limit` of a method that pages (limit 1 to 100: the
+// dispatcher checks the schema's bounds).
+struct Page {
+  std::uint64_t before = 0;
+  std::uint64_t limit = 20;
+};
+Result<Page> page_params(const Value& params) {
+  Page p;
   if (const Value* b = param(params, "before")) {
     auto v = u64_from_json(*b, "before");
     if (!v) return v.error();
-    before = *v;
+    p.before = *v;
   }
-  if (const Value* l = param(params, "limit")) {  // 1 to 100: the dispatcher checks the schema's bounds
+  if (const Value* l = param(params, "limit")) {
     auto v = u64_from_json(*l, "limit");
     if (!v) return v.error();
-    limit = *v;
+    p.limit = *v;
   }
+  return p;
+}
+
+JsonResult m_tasks(const Value& params, CallContext& ctx) {
+  auto page = page_params(params);
+  if (!page) return page.error();
   auto in_progress = bool_param(params, "in_progress", false);
   if (!in_progress) return in_progress.error();
-  auto list = ctx.node.tasks(before, limit, *in_progress);
+  auto list = ctx.node.tasks(page->before, page->limit, *in_progress);
   if (!list) return list.error();
   return object_result([&](Value& o, JsonAlloc& a) { o.AddMember("tasks", record_to_json(*list, a), a); });
 }
@@ -301,6 +316,47 @@ JsonResult m_workers(const Value&, CallContext& ctx) {
   auto list = ctx.node.workers();
   if (!list) return list.error();
   return object_result([&](Value& o, JsonAlloc& a) { o.AddMember("workers", record_to_json(*list, a), a); });
+}
+
+JsonResult m_history(const Value& params, CallContext& ctx) {
+  const Value* address = param(params, "address");
+  const Value* task = param(params, "task");
+  if (!address == !task) return make_error("invalid-params", "give address or task, one of them");
+  auto page = page_params(params);
+  if (!page) return page.error();
+  Result<HistoryInfo> h = HistoryInfo{};
+  if (address) {
+    auto key = key_param(params, "address");
+    if (!key) return key.error();
+    h = ctx.node.account_history(*key, page->before, page->limit);
+  } else {
+    auto id = u64_from_json(*task, "task");
+    if (!id) return id.error();
+    h = ctx.node.task_history(*id, page->before, page->limit);
+  }
+  if (!h) return h.error();
+  return record_result(*h);
+}
+
+JsonResult m_worker_history(const Value& params, CallContext& ctx) {
+  auto key = key_param(params, "address");
+  if (!key) return key.error();
+  auto page = page_params(params);
+  if (!page) return page.error();
+  auto points = ctx.node.worker_history(*key, page->before, page->limit);
+  if (!points) return points.error();
+  return object_result([&](Value& o, JsonAlloc& a) {
+    o.AddMember("address", to_json(*key, a), a);
+    o.AddMember("points", record_to_json(*points, a), a);
+  });
+}
+
+JsonResult m_blocks(const Value& params, CallContext& ctx) {
+  auto page = page_params(params);
+  if (!page) return page.error();
+  auto list = ctx.node.blocks(page->before, page->limit);
+  if (!list) return list.error();
+  return object_result([&](Value& o, JsonAlloc& a) { o.AddMember("blocks", record_to_json(*list, a), a); });
 }
 
 JsonResult m_module(const Value& params, CallContext& ctx) {
@@ -485,6 +541,7 @@ const std::vector<std::pair<std::string, std::string>>& schema_components() {
                    {"payload", js::described(js::object({{"type", payload_types()}}, {"type"}), payload_summary())},
                    {"signature", js::described(js::pattern("^[0-9a-fA-F]{128}$"), "BIP-340 signature of the signing hash")}},
                   {"chain_id", "sender", "nonce", "fee", "payload", "signature"}, /*closed=*/true)},
+      {"Event", record_schema<Event>({})},
       {"Receipt", record_schema<ReceiptInfo>({{"height", ref("Height")},
                                               {"reason", js::described(js::string(), "stable kebab-case reason when ok is false")}})},
       {"Certificate", js::object({{"height", ref("Height")},
@@ -558,7 +615,9 @@ const std::vector<Method>& node_methods() {
                  "`certificate` is the commit certificate of this block (null only while the next block is not "
                  "committed yet on a node that synced it); `last_commit` is the previous block's, carried in this "
                  "block. `evidence` lists the double signing this block punished (docs/consensus.md, Evidence). "
-                 "Not found: -32001.",
+                 "`events` are the events of the block's own hooks (task assignment and settlement, downtime jailing, "
+                 "evidence), which no transaction's receipt holds; from this node's history index (empty for a block "
+                 "it did not commit itself, docs/node.md, History). Not found: -32001.",
                  {{"height", ref("Height"), false, "a committed height (from 1)"},
                   {"hash", ref("Hash"), false, "a block hash"}},
                  js::object({{"height", ref("Height")},
@@ -575,6 +634,7 @@ const std::vector<Method>& node_methods() {
                                                                 {"phase", js::enumeration({"propose", "prepare", "commit"})},
                                                                 {"offence_id", ref("Hash")},
                                                                 {"hex", ref("Hex")}}))},
+                             {"events", js::array(ref("Event"))},
                              {"certificate", js::one_of({ref("Certificate"), js::null()})},
                              {"header_hex", ref("Hex")}}),
                  false, sync_handler(m_block)});
@@ -665,6 +725,42 @@ const std::vector<Method>& node_methods() {
     m.push_back({"workers", "Every registered worker, by key.", "", {},
                  js::object({{"workers", js::array(ref("Worker"))}}),
                  false, sync_handler(m_workers)});
+    const Param before{"before", ref("Height"), false, "only heights below this (0 or absent: from the newest)"};
+    const Param limit{"limit", js::integer(1, 100), false, "at most this many (default 20)"};
+    m.push_back({"history", "An account's or a task's history, newest first, from this node's history index.",
+                 "Give `address` or `task`. An account's entries are the transactions it sent and those whose events "
+                 "name it (a transfer's `to`, a delegation's validator, a worker's task...), and the blocks whose "
+                 "own events name it (`index` null: assignment, settlement, jailing). A task's are its submission, "
+                 "commits, reveals and audit requests, and its rounds' assignment and settlement. A transaction "
+                 "entry has the payload `type`, `ok` and `reason`, and every event of its receipt; a block entry has "
+                 "only the events that concern what was asked. A page ends at a whole height: pass `next_before` as "
+                 "`before` for the next (0: no more; a height with more entries than `limit` shows its first "
+                 "`limit`). The index holds the heights this node committed itself (docs/node.md, History).",
+                 {{"address", address, false, "an account"},
+                  {"task", js::integer(1), false, "a task id"},
+                  before,
+                  limit},
+                 record_schema<HistoryInfo>({{"entries.height", ref("Height")},
+                                             {"entries.index", js::described(js::one_of({js::integer(), js::null()}),
+                                                                             "the transaction's position; null: the "
+                                                                             "block's own events")},
+                                             {"next_before", ref("Height")}}),
+                 false, sync_handler(m_history)});
+    m.push_back({"worker_history", "A worker's record at each height it changed, newest first: reputation over time.",
+                 "From this node's history index (docs/node.md, History): a point per block that changed the "
+                 "worker's record (registration, stake, settlement, the reputation decay at each epoch).",
+                 {{"address", address, true, "the worker's key"}, before, limit},
+                 js::object({{"address", ref("Key")},
+                             {"points", js::array(record_schema<WorkerPointInfo>(
+                                            {{"height", ref("Height")},
+                                             {"reputation", js::described(js::integer(), "ppm, 0 to 1000000")}}))}}),
+                 false, sync_handler(m_worker_history)});
+    m.push_back({"blocks", "Committed blocks in a few figures, newest first: what a dashboard draws.",
+                 "`signers` counts the signatures of the block's own commit certificate; `bytes` is the size of "
+                 "its encoding; `timestamp_ms` is informational (the proposer's clock).",
+                 {before, limit},
+                 js::object({{"blocks", js::array(record_schema<BlockSummaryInfo>({{"height", ref("Height")}}))}}),
+                 false, sync_handler(m_blocks)});
     m.push_back({"module", "A stored task module (content-addressed by SHA-256).",
                  "With `metered: true`, `wasm` is the instrumented module the workers run (docs/sandbox.md, "
                  "\"Metering\"), under the chain's metering version, and `metered_hash` its SHA-256, which a task "

@@ -211,6 +211,9 @@ struct ValidatorInfo {
   std::uint64_t missed_in_window = 0;
   std::uint64_t window_commits = 0;
   std::uint64_t missed_allowed = 0;
+  // Its punishments in the node's history index (slash_double_sign,
+  // validator_jailed): counted from the heights this node committed.
+  std::uint64_t slashes = 0;
   template <class Self, class F>
   static void fields(Self& s, F&& f) {
     f("operator", s.operator_address);
@@ -232,6 +235,7 @@ struct ValidatorInfo {
     f("missed_in_window", s.missed_in_window);
     f("window_commits", s.window_commits);
     f("missed_allowed", s.missed_allowed);
+    f("slashes", s.slashes);
   }
   friend bool operator==(const ValidatorInfo&, const ValidatorInfo&) = default;
 };
@@ -356,6 +360,7 @@ struct WorkerInfo {
   std::uint64_t agreed = 0;
   std::uint64_t outvoted = 0;
   std::uint64_t missed = 0;
+  std::uint64_t slashes = 0;  // worker_slashed events in the node's history index
   template <class Self, class F>
   static void fields(Self& s, F&& f) {
     f("key", s.key);
@@ -367,8 +372,93 @@ struct WorkerInfo {
     f("agreed", s.agreed);
     f("outvoted", s.outvoted);
     f("missed", s.missed);
+    f("slashes", s.slashes);
   }
   friend bool operator==(const WorkerInfo&, const WorkerInfo&) = default;
+};
+
+// --- the node's history index (`history`, `worker_history`, `blocks`) ------------
+
+// One entry of an account's or a task's history: a transaction (its
+// position, hash, payload type and receipt figures, with every event of
+// its receipt) or, with index null, the events of a block's hooks
+// (assignment, settlement, downtime, evidence) that concern it.
+struct HistoryItemInfo {
+  std::uint64_t height = 0;
+  std::optional<std::uint64_t> index;
+  std::optional<Hash256> tx_hash;
+  std::string type;  // the payload's name; empty for a block's events
+  bool ok = true;
+  std::string reason;
+  std::vector<Event> events;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("height", s.height);
+    f("index", s.index);
+    f("tx_hash", s.tx_hash);
+    f("type", s.type);
+    f("ok", s.ok);
+    f("reason", s.reason);
+    f("events", s.events);
+  }
+  friend bool operator==(const HistoryItemInfo&, const HistoryItemInfo&) = default;
+};
+
+struct HistoryInfo {
+  std::vector<HistoryItemInfo> entries;  // newest first
+  std::uint64_t next_before = 0;         // pass as `before` for the next page; 0: there is none
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("entries", s.entries);
+    f("next_before", s.next_before);
+  }
+  friend bool operator==(const HistoryInfo&, const HistoryInfo&) = default;
+};
+
+// A worker's record at a height where it changed.
+struct WorkerPointInfo {
+  std::uint64_t height = 0;
+  Amount stake;
+  bool active = false;
+  std::uint64_t reputation = 0;
+  std::uint64_t agreed = 0;
+  std::uint64_t outvoted = 0;
+  std::uint64_t missed = 0;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("height", s.height);
+    f("stake", s.stake);
+    f("active", s.active);
+    f("reputation", s.reputation);
+    f("agreed", s.agreed);
+    f("outvoted", s.outvoted);
+    f("missed", s.missed);
+  }
+  friend bool operator==(const WorkerPointInfo&, const WorkerPointInfo&) = default;
+};
+
+// A committed block in a few figures.
+struct BlockSummaryInfo {
+  std::uint64_t height = 0;
+  Hash256 hash;
+  std::uint64_t timestamp_ms = 0;
+  PublicKey proposer;
+  std::uint64_t view = 0;
+  std::uint64_t txs = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t signers = 0;  // signatures of its own commit certificate
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("height", s.height);
+    f("hash", s.hash);
+    f("timestamp_ms", s.timestamp_ms);
+    f("proposer", s.proposer);
+    f("view", s.view);
+    f("txs", s.txs);
+    f("bytes", s.bytes);
+    f("signers", s.signers);
+  }
+  friend bool operator==(const BlockSummaryInfo&, const BlockSummaryInfo&) = default;
 };
 
 // A transaction's receipt (`tx`, `send_tx_commit`): core's Receipt but its

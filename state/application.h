@@ -3,6 +3,7 @@
 // executes blocks without linking contracts/, and contracts/ sees only this
 // header and the state view (core + state_view, no store).
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,16 +37,22 @@ class Application {
   virtual ~Application() = default;
   // Writes the state of a validated genesis.
   virtual Status init_genesis(StateOverlay& state, const Genesis& genesis) const = 0;
+  // The block hooks. Each appends the events it emits to `events`: they
+  // are the block's own events (BlockOutcome::block_events), kept by the
+  // node's history index and never hashed.
+  //
   // Runs before the block's transactions, with the block's last_commit (the
   // certificate of the previous block, empty at height 1): rewards for its
   // signers, downtime tracking. An error makes the block invalid.
-  virtual Status begin_block(StateOverlay& state, const BlockContext& ctx, const CommitCertificate& last_commit) const = 0;
+  virtual Status begin_block(StateOverlay& state, const BlockContext& ctx, const CommitCertificate& last_commit,
+                             std::vector<Event>& events) const = 0;
   // Runs after begin_block, before the transactions, for each item of the
   // block's evidence in order: checks it against the state and punishes
   // the offender. An error (stale, duplicate, forged) makes the block invalid.
-  virtual Status apply_evidence(StateOverlay& state, const BlockContext& ctx, const DoubleSignEvidence& e) const = 0;
+  virtual Status apply_evidence(StateOverlay& state, const BlockContext& ctx, const DoubleSignEvidence& e,
+                                std::vector<Event>& events) const = 0;
   // Runs after them: epoch boundaries. An error makes the block invalid.
-  virtual Status end_block(StateOverlay& state, const BlockContext& ctx) const = 0;
+  virtual Status end_block(StateOverlay& state, const BlockContext& ctx, std::vector<Event>& events) const = 0;
   // What every transaction pays whatever its payload does: checks the
   // nonce and takes the fee. An error makes the whole block invalid.
   virtual Status charge(StateOverlay& state, const BlockContext& ctx, const Transaction& tx) const = 0;
@@ -54,6 +61,20 @@ class Application {
   // the block cannot be executed on this node.
   virtual Status execute(StateOverlay& state, const BlockContext& ctx, const Transaction& tx,
                          std::vector<Event>& events) const = 0;
+
+  // --- the node's history index (state/chain.h, History) -------------------
+  // Not consensus: nothing here reaches a hash. A term names what history
+  // is kept of (an account, a task); terms of one kind share a first byte
+  // and a length, so that no term is a prefix of another.
+  //
+  // The terms an event concerns, appended to `terms` (repeats allowed).
+  virtual void history_terms(const Event& e, std::vector<Bytes>& terms) const = 0;
+  // The term of a transaction's sender.
+  virtual Bytes sender_term(const PublicKey& sender) const = 0;
+  // The term of the series that a change of the state key `key` is a
+  // point of (a worker's record over time), if any: the new value is kept
+  // under it with the height.
+  virtual std::optional<Bytes> series_term(ByteView key) const = 0;
 };
 
 }  // namespace verity::state

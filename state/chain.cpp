@@ -203,6 +203,8 @@ Status Chain::commit(const Block& block, const CommitCertificate& cert) {
     }
   }
   put_state_changes(batch, executed_.changes);
+  index_block(batch, app_, block, hash, encoded.size(), cert, executed_.receipts, executed_.block_events,
+              executed_.changes);
   map_.flush(batch);
   ChainTip next{height, hash, executed_.state_root};
   batch.put(kTipKey, encode(next));
@@ -243,6 +245,30 @@ Result<std::optional<TxRecord>> CommittedReads::transaction(const Hash256& tx_id
   if (!block->has_value() || receipt.index >= (*block)->transactions.size())
     return local_error("state-corrupt", "transaction index points at a missing block");
   return std::optional<TxRecord>{TxRecord{(*block)->transactions[receipt.index], receipt}};
+}
+
+Result<std::vector<HistoryEntry>> CommittedReads::history(ByteView term, std::uint64_t before,
+                                                          std::size_t limit) const {
+  return read_history(store_, term, before, limit);
+}
+Result<std::uint64_t> CommittedReads::history_count(ByteView term, std::uint64_t cap) const {
+  return count_history(store_, term, cap);
+}
+Result<std::vector<SeriesPoint>> CommittedReads::series(ByteView term, std::uint64_t before, std::size_t limit) const {
+  return read_series(store_, term, before, limit);
+}
+Result<std::vector<Event>> CommittedReads::block_events(std::uint64_t height) const {
+  return read_block_events(store_, height);
+}
+Result<std::optional<BlockInfo>> CommittedReads::block_info(std::uint64_t height) const {
+  return read_block_info(store_, height);
+}
+
+Result<std::optional<Receipt>> CommittedReads::receipt(const Hash256& tx_id) const {
+  auto loc = load<TxLocation>(store_, tx_key(tx_id));
+  if (!loc) return loc.error();
+  if (!loc->has_value()) return std::optional<Receipt>{};
+  return std::optional<Receipt>{std::move((*loc)->receipt)};
 }
 
 std::shared_ptr<const ChainView> Chain::view() const {

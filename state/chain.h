@@ -7,6 +7,7 @@
 //   "b/" + be64(h)     block h             "c/" + be64(h)  commit certificate of h
 //   "h/" + block hash  be64(h)             "t/" + tx id    TxLocation + receipt
 //   "s/" + state key   state value         "n/" + hash     state map node
+//   "i/", "e/", "x/", "y/"                 the history index (state/history.h)
 //
 // commit() writes a block, its indexes, its receipts, its state changes,
 // its state map nodes and the new tip in ONE synced LevelDB write batch:
@@ -20,6 +21,7 @@
 #include "core/block.h"
 #include "core/genesis.h"
 #include "state/execution.h"
+#include "state/history.h"
 #include "state/kv_store.h"
 #include "state/state_map.h"
 
@@ -54,6 +56,17 @@ class CommittedReads {
   Result<std::optional<std::uint64_t>> height_of(const Hash256& block_hash) const;
   Result<std::optional<CommitCertificate>> certificate_at(std::uint64_t height) const;
   Result<std::optional<TxRecord>> transaction(const Hash256& tx_id) const;
+  // Its receipt alone, without reading its block.
+  Result<std::optional<Receipt>> receipt(const Hash256& tx_id) const;
+  // The history index (state/history.h): `before` 0 from the newest, else
+  // heights below it; newest first, at most `limit` (and kMaxHistoryPage).
+  Result<std::vector<HistoryEntry>> history(ByteView term, std::uint64_t before, std::size_t limit) const;
+  Result<std::uint64_t> history_count(ByteView term, std::uint64_t cap) const;
+  Result<std::vector<SeriesPoint>> series(ByteView term, std::uint64_t before, std::size_t limit) const;
+  // The events of block `height`'s hooks (none: empty).
+  Result<std::vector<Event>> block_events(std::uint64_t height) const;
+  // nullopt for a block committed before the index existed, or not at all.
+  Result<std::optional<BlockInfo>> block_info(std::uint64_t height) const;
 
  private:
   const KvStore& store_;

@@ -33,13 +33,13 @@ Result<BlockOutcome> apply_block(const StateReader& committed, StateMap& map, co
   if (auto s = block.check_body(ids); !s) return s.error();
 
   StateOverlay overlay(committed);
-  if (auto s = app.begin_block(overlay, ctx, block.last_commit); !s) return s.error();
+  BlockOutcome out;
+  if (auto s = app.begin_block(overlay, ctx, block.last_commit, out.block_events); !s) return s.error();
   for (std::size_t i = 0; i < block.evidence.size(); ++i)
-    if (auto s = app.apply_evidence(overlay, ctx, block.evidence[i]); !s) {
+    if (auto s = app.apply_evidence(overlay, ctx, block.evidence[i], out.block_events); !s) {
       if (s.error().fault == Fault::local) return s.error();
       return Error{"bad-evidence", "evidence " + std::to_string(i) + ": " + s.error().to_string(), Fault::input};
     }
-  BlockOutcome out;
   out.receipts.reserve(block.transactions.size());
   for (std::size_t i = 0; i < block.transactions.size(); ++i) {
     const Transaction& tx = block.transactions[i];
@@ -68,7 +68,7 @@ Result<BlockOutcome> apply_block(const StateReader& committed, StateMap& map, co
     }
     out.receipts.push_back(std::move(receipt));
   }
-  if (auto s = app.end_block(overlay, ctx); !s) return s.error();
+  if (auto s = app.end_block(overlay, ctx, out.block_events); !s) return s.error();
   out.changes = overlay.take_changes();
   auto root = map.apply(parent_root, out.changes);
   if (!root) return root.error();

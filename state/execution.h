@@ -33,6 +33,9 @@ struct BlockOutcome {
   Hash256 state_root;
   std::vector<Receipt> receipts;     // receipts[i].tx_id is transactions[i].id()
   std::vector<StateUpdate> changes;  // sorted by key
+  // The events of the block hooks (begin_block, evidence, end_block), in
+  // that order: not hashed; the node's history index keeps them.
+  std::vector<Event> block_events;
   // encode(block) as executed: execution encodes the block once (for its
   // size and its transactions' ids), and the chain stores these bytes.
   Bytes encoded;

@@ -15,6 +15,11 @@ bool has_prefix(ByteView key, ByteView prefix) {
   return key.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), key.begin());
 }
 
+// Where a scan_from starts: the greater of the prefix and `start`.
+ByteView first_key(ByteView prefix, ByteView start) {
+  return std::lexicographical_compare(start.begin(), start.end(), prefix.begin(), prefix.end()) ? prefix : start;
+}
+
 class MemoryStore final : public KvStore {
  public:
   Result<std::optional<Bytes>> get(ByteView key) const override {
@@ -36,10 +41,11 @@ class MemoryStore final : public KvStore {
     return {};
   }
 
-  Status scan(ByteView prefix,
-              const std::function<bool(ByteView, ByteView)>& visit) const override {
+  Status scan_from(ByteView prefix, ByteView start,
+                   const std::function<bool(ByteView, ByteView)>& visit) const override {
     std::shared_lock lock(mu_);
-    for (auto it = map_.lower_bound(Bytes(prefix.begin(), prefix.end()));
+    const ByteView first = first_key(prefix, start);
+    for (auto it = map_.lower_bound(Bytes(first.begin(), first.end()));
          it != map_.end() && has_prefix(it->first, prefix); ++it)
       if (!visit(it->first, it->second)) break;
     return {};
@@ -80,9 +86,10 @@ class LevelDbSnapshot final : public KvStore {
   Status write(const WriteBatch&, bool) override {
     return local_error("store-read-only", "a snapshot cannot be written");
   }
-  Status scan(ByteView prefix, const std::function<bool(ByteView, ByteView)>& visit) const override {
+  Status scan_from(ByteView prefix, ByteView start,
+                   const std::function<bool(ByteView, ByteView)>& visit) const override {
     std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(options()));
-    for (it->Seek(slice(prefix)); it->Valid() && has_prefix(view(it->key()), prefix); it->Next())
+    for (it->Seek(slice(first_key(prefix, start))); it->Valid() && has_prefix(view(it->key()), prefix); it->Next())
       if (!visit(view(it->key()), view(it->value()))) break;
     if (!it->status().ok()) return db_error(it->status());
     return {};
@@ -130,10 +137,10 @@ class LevelDbStore final : public KvStore {
     return {};
   }
 
-  Status scan(ByteView prefix,
-              const std::function<bool(ByteView, ByteView)>& visit) const override {
+  Status scan_from(ByteView prefix, ByteView start,
+                   const std::function<bool(ByteView, ByteView)>& visit) const override {
     std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
-    for (it->Seek(slice(prefix)); it->Valid() && has_prefix(view(it->key()), prefix); it->Next())
+    for (it->Seek(slice(first_key(prefix, start))); it->Valid() && has_prefix(view(it->key()), prefix); it->Next())
       if (!visit(view(it->key()), view(it->value()))) break;
     if (!it->status().ok()) return db_error(it->status());
     return {};

@@ -47,8 +47,14 @@ class KvStore {
   virtual Status write(const WriteBatch& batch, bool sync) = 0;
   // Calls visit for each key starting with prefix, ascending, until visit
   // returns false.
-  virtual Status scan(ByteView prefix,
-                      const std::function<bool(ByteView key, ByteView value)>& visit) const = 0;
+  Status scan(ByteView prefix, const std::function<bool(ByteView key, ByteView value)>& visit) const {
+    return scan_from(prefix, prefix, visit);
+  }
+  // The same from the first key at or after `start` (a key below the
+  // prefix starts at the prefix): a page of a long range without reading
+  // the pages before it.
+  virtual Status scan_from(ByteView prefix, ByteView start,
+                           const std::function<bool(ByteView key, ByteView value)>& visit) const = 0;
   // A read-only view of the store as it is now: later writes do not show
   // in it (LevelDB's snapshot; the memory store copies itself). Any thread
   // may read it while the writer goes on; it must not outlive the store.

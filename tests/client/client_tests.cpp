@@ -527,7 +527,7 @@ BOOST_AUTO_TEST_CASE(validators_prints_why_each_has_its_power) {
            (status == "active" ? "true" : "false") + ",\"power\":" + power +
            ",\"commission_bps\":0,\"status\":\"" + status +
            "\",\"jailed_until\":1234,\"missing_stake\":\"5000\",\"next_epoch_boundary\":1300,\"detail\":\"" +
-           detail + "\",\"unjail_refusal\":\"\",\"missed_in_window\":3,\"window_commits\":100,\"missed_allowed\":50}";
+           detail + "\",\"unjail_refusal\":\"\",\"missed_in_window\":3,\"window_commits\":100,\"missed_allowed\":50,\"slashes\":0}";
   };
   node.validators_result = "{\"height\":1200,\"validators\":[" +
                            entry("busy", "active", "1000", "in the set that certifies the next block, with power 1000") +

@@ -56,6 +56,9 @@ async function explorerView() {
       e.textContent])),
     validators: [...document.querySelectorAll('[data-validator]')].map((e) => e.dataset.validator),
     missed: [...document.querySelectorAll('[data-missed]')].map((e) => Number(e.dataset.missed)),
+    slashes: [...document.querySelectorAll('[data-slashes]')].map((e) => Number(e.dataset.slashes)),
+    points: Number(document.querySelector('[data-points]')?.dataset.points ?? -1),
+    rows: [...document.querySelectorAll('[data-row]')].map((e) => ({ ...e.dataset })),
     notFound: document.querySelector('[data-not-found]')?.textContent ?? '',
     text: document.getElementById('view').innerText.slice(0, 4000),
     liveHeight: Number(document.body.dataset.liveHeight ?? 0),
@@ -63,12 +66,16 @@ async function explorerView() {
 }
 
 const commands = {
-  // Opens URL (a hash route of the page already open is followed in place).
+  // Opens URL (a hash route of the page already open is followed in place,
+  // and shown afresh when it is the route already shown).
   async explore({ url }) {
     const [base] = url.split('#');
     if (page.url().split('#')[0] === base && url.includes('#')) {
-      await page.evaluate((hash) => { document.body.dataset.view = 'loading'; location.hash = hash; },
-        url.slice(url.indexOf('#')));
+      await page.evaluate((hash) => {
+        document.body.dataset.view = 'loading';
+        if (location.hash === hash) window.dispatchEvent(new HashChangeEvent('hashchange'));
+        else location.hash = hash;
+      }, url.slice(url.indexOf('#')));
     } else {
       await page.goto(url, { waitUntil: 'load' });
     }

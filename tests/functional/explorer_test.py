@@ -3,10 +3,12 @@
 Chromium (browser_driver.mjs) on a real devnet (issue 20): after transfers,
 a delegation and a task settled by native workers, each view shows what the
 RPC returns: the height (and it moves: live updates over the WebSocket), a
-block with its transactions and signers, a transfer and a task submission
-(its module by size and hash, not hex), balances and a delegation, the
-validators (a stopped one's missed commits as the RPC counts them), the
-task's result as text with its fuel, the workers; searches
+block with its transactions, signers and own events, a transfer and a task
+submission (its module by size and hash, not hex), balances, a delegation
+and an account's history, the validators (a stopped one's missed commits as
+the RPC counts them, then its slash once jailed), the task's result as text
+with its fuel and each worker's commit and reveal heights, the workers with
+their reputation over time; searches
 by height, task, hash and validator name find them, and a wrong one says
 so. Prints how long each view took to show its data; keeps screenshots of
 the main views beside the test log (VERITY_TEST_ARTIFACTS). Skipped, saying
@@ -29,7 +31,8 @@ def digits(text):
 
 
 def the_explorer_shows_what_the_rpc_returns():
-    with devnet() as (c, workers):
+    # A short downtime window: the stopped validator is jailed (slashed) within the test.
+    with devnet(params={"downtime_window": 30}) as (c, workers):
         workers.extend(start_workers(c))
         bob, carol = devnet_address("bob"), devnet_address("carol")
         code, out, err = verity(c, "transfer", "--from", "alice", "--to", "bob", "--amount", "1234", "--wait")
@@ -87,8 +90,11 @@ def the_explorer_shows_what_the_rpc_returns():
             # Accounts: balances as the RPC has them, a delegation.
             v = show("account", base + f"#/account/{bob}")
             assert digits(v["fields"]["balance"]) == rpc(c, "account", {"address": bob})["balance"], v
-            # Its transactions: the transfer alice sent it, found in the latest blocks.
-            wait_for("bob's transactions", lambda: transfer["hash"][:8] in b("explorer_state")["text"], 30, c.nodes)
+            # Its history (the `history` method): the transfer alice sent it, as the RPC lists them.
+            shown_txs = [r["tx"] for r in v["rows"] if r["row"] == "history"]
+            assert transfer["hash"] in shown_txs, v["rows"]
+            listed = [e["tx_hash"] or "" for e in rpc(c, "history", {"address": bob, "limit": 25}, node=1)["entries"]]
+            assert shown_txs == listed, (shown_txs, listed)
             shot("account")
             v = show("account_carol", base + f"#/account/{carol}")
             dels = rpc(c, "delegations", {"address": carol})["delegations"]
@@ -99,7 +105,27 @@ def the_explorer_shows_what_the_rpc_returns():
             res = task["result"]
             assert v["fields"]["outcome"].startswith("ok") and digits(v["fields"]["fuel"]) == str(res["fuel_used"]), v
             assert v["fields"]["output"] == bytes.fromhex(res["output"]).decode(), v
+            # Each worker's commit and reveal heights: as the task's history has them, and the
+            # blocks at those heights hold that worker's commit_result and reveal_result.
+            history = rpc(c, "history", {"task": tid, "limit": 100}, node=1)["entries"]
+            heights = {}
+            for e in history:
+                for ev in e["events"]:
+                    if ev["kind"] in ("task_committed", "task_revealed"):
+                        heights[(ev["attributes"]["worker"], ev["kind"])] = e["height"]
+            rounds = [r for r in v["rows"] if r["row"] == "round"]
+            assert sorted(r["worker"] for r in rounds) == sorted(res["majority"]), (rounds, res)
+            for r in rounds:
+                assert int(r["committed"]) == heights[(r["worker"], "task_committed")], (r, heights)
+                assert int(r["revealed"]) == heights[(r["worker"], "task_revealed")], (r, heights)
+                for kind, at in (("commit_result", r["committed"]), ("reveal_result", r["revealed"])):
+                    txs = rpc(c, "block", {"height": int(at)})["txs"]
+                    assert any(t["sender"] == r["worker"] and t["payload"]["type"] == kind for t in txs), (kind, r)
             shot("task")
+            # The block that assigned the task shows the assignment among its own events.
+            assigned = next(e["height"] for e in history if any(ev["kind"] == "task_assigned" for ev in e["events"]))
+            v = show("block_events", base + f"#/block/{assigned}")
+            assert "task_assigned" in v["text"] and f"task={tid}" in v["text"], v["text"]
             submitted = next(t for t in rpc(c, "tasks", {"limit": 5})["tasks"] if t["id"] == tid)
             with open(os.environ["TASK_SORT_WASM"], "rb") as f:
                 wasm = f.read()
@@ -123,12 +149,25 @@ def the_explorer_shows_what_the_rpc_returns():
             shown_missed = dict(zip(v["validators"], v["missed"]))
             assert before <= shown_missed["validator-4"] <= after, (before, shown_missed, after)
             assert shown_missed["validator-1"] < shown_missed["validator-4"], shown_missed
+            # Jailed for downtime: one slash, shown as the RPC counts it.
+
+            def slashes(name):
+                return next(x for x in rpc(c, "validators", node=1)["validators"] if x["name"] == name)["slashes"]
+            wait_for("validator-4 jailed", lambda: slashes("validator-4") == 1, 90, c.nodes[:3])
+            v = show("validators_slashed", base + "#/validators")
+            shown_slashes = dict(zip(v["validators"], v["slashes"]))
+            assert shown_slashes["validator-4"] == 1 and shown_slashes["validator-1"] == 0, shown_slashes
             shot("validators")
             v = show("workers", base + "#/workers")
             assert all(w.key[:8] in v["text"] for w in workers), v["text"]
             v = show("worker", base + f"#/worker/{workers[0].key}")
             record = rpc(c, "worker", {"address": workers[0].key})
             assert v["fields"]["served"] == str(record["agreed"] + record["outvoted"] + record["missed"]), v
+            assert v["fields"]["slashes"] == str(record["slashes"]), v
+            # Reputation over time: a point per change of its record, as worker_history has them.
+            points = rpc(c, "worker_history", {"address": workers[0].key, "limit": 100}, node=1)["points"]
+            assert v["points"] == len(points) >= 2, (v["points"], points)
+            shot("worker")
 
             # Searches: a height, a task, a hash, a validator's name; a wrong one says so.
             assert show("search_height", q=str(height))["fields"]["hash"] == block["hash"]

@@ -38,7 +38,8 @@ std::string left_for_the_node() {
 BOOST_AUTO_TEST_CASE(rpc_records_take_every_field_the_contract_record_has) {
   namespace c = verity::contracts;
   namespace r = verity::rpc;
-  BOOST_TEST((left_for_the_node<c::WorkerRecord, r::WorkerInfo>()) == "");
+  BOOST_TEST((left_for_the_node<c::WorkerRecord, r::WorkerInfo>()) == "slashes");
+  BOOST_TEST((left_for_the_node<c::WorkerRecord, r::WorkerPointInfo>()) == "height");
   BOOST_TEST((left_for_the_node<c::Assignment, r::AssignmentInfo>()) == "");
   BOOST_TEST((left_for_the_node<c::Round, r::RoundInfo>()) == "kind,assignments");
   BOOST_TEST((left_for_the_node<c::TaskRecord, r::TaskInfo>()) == "status,round,result");
@@ -47,7 +48,7 @@ BOOST_AUTO_TEST_CASE(rpc_records_take_every_field_the_contract_record_has) {
   BOOST_TEST((left_for_the_node<c::RewardEntry, r::RewardEntryInfo>()) == "");
   BOOST_TEST((left_for_the_node<c::ValidatorRecord, r::ValidatorInfo>()) ==
              "operator,in_set,power,status,detail,missing_stake,next_epoch_boundary,unjail_refusal,missed_in_window,"
-             "window_commits,missed_allowed");
+             "window_commits,missed_allowed,slashes");
 }
 
 // Copying takes the values of the fields that match, and only those.

@@ -46,6 +46,17 @@ struct EmptyNode : NodeApi {
     done(tx.id());
   }
   std::vector<Metric> metrics() const override { return {}; }
+  Result<HistoryInfo> account_history(const PublicKey&, std::uint64_t, std::uint64_t) const override {
+    return HistoryInfo{};
+  }
+  Result<HistoryInfo> task_history(std::uint64_t, std::uint64_t, std::uint64_t) const override { return HistoryInfo{}; }
+  Result<std::vector<WorkerPointInfo>> worker_history(const PublicKey&, std::uint64_t, std::uint64_t) const override {
+    return std::vector<WorkerPointInfo>();
+  }
+  Result<std::vector<BlockSummaryInfo>> blocks(std::uint64_t, std::uint64_t) const override {
+    return std::vector<BlockSummaryInfo>();
+  }
+  Result<std::vector<Event>> block_events(std::uint64_t) const override { return std::vector<Event>(); }
 };
 
 }  // namespace verity::rpc

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "contracts/accounts.h"
+#include "contracts/task_records.h"
 #include "tests/chain_support.h"
 #include "tests/test_support.h"
 
@@ -275,4 +276,128 @@ BOOST_FIXTURE_TEST_CASE(signature_option_is_the_only_bypass, ChainFixture) {
   other.already_verified = [&](const Hash256& id) { return id != forged_id; };
   BOOST_TEST(apply_block(chain->state(), map, chain->tip().state_root, b, ctx, app, other).error().reason ==
              "bad-signature");
+}
+
+// --- the history index (state/history.h) -------------------------------------------
+
+// What concerns an account, newest first and a page at a time, written in
+// the commit's own batch: a view taken before a block does not see its
+// entries.
+BOOST_FIXTURE_TEST_CASE(history_index_lists_what_concerns_an_account_newest_first, ChainFixture) {
+  const Bytes user0 = contracts::account_term(net.users[0].public_key());
+  const Bytes user1 = contracts::account_term(net.users[1].public_key());
+  const Bytes user3 = contracts::account_term(net.users[3].public_key());
+  auto t1 = transfer(0, 1, 10);
+  BOOST_REQUIRE(produce_block(*chain, net, {t1}));
+  auto t2 = transfer(0, 1, 20);
+  auto t3 = transfer(2, 0, 5);
+  auto second = produce_block(*chain, net, {t2, t3});
+  BOOST_REQUIRE(second);
+  auto view = chain->view();
+  auto failed = transfer(3, 1, 2'000'000'000);  // more than user 3 has: fails, with no events
+  BOOST_REQUIRE(produce_block(*chain, net, {failed}));
+
+  auto h0 = chain->history(user0, 0, 10);
+  BOOST_REQUIRE_MESSAGE(h0, (h0 ? "" : h0.error().to_string()));
+  BOOST_REQUIRE_EQUAL(h0->size(), 3u);
+  // Height 2 first, its later position first; the transfer to user 0 names it as `to`.
+  BOOST_TEST((*h0)[0].height == 2u);
+  BOOST_TEST(((*h0)[0].index == std::optional<std::uint32_t>(1)));
+  BOOST_TEST(((*h0)[0].tx_id == t3.id()));
+  BOOST_TEST(((*h0)[1].tx_id == t2.id()));
+  BOOST_TEST(((*h0)[2].tx_id == t1.id()));
+  BOOST_TEST((*h0)[2].height == 1u);
+  BOOST_TEST((*h0)[2].type == "transfer");
+  // The receiver sees what it received; the failed transfer has no event naming it.
+  auto h1 = chain->history(user1, 0, 10).value();
+  BOOST_REQUIRE_EQUAL(h1.size(), 2u);
+  BOOST_TEST((h1[0].tx_id == t2.id() && h1[1].tx_id == t1.id()));
+  // The sender of a failed transaction has it in its history.
+  auto h3 = chain->history(user3, 0, 10).value();
+  BOOST_REQUIRE_EQUAL(h3.size(), 1u);
+  BOOST_TEST((h3[0].tx_id == failed.id()));
+  BOOST_TEST(h3[0].height == 3u);
+  // Pages: below a height, and at most `limit`.
+  auto older = chain->history(user0, 2, 10).value();
+  BOOST_REQUIRE_EQUAL(older.size(), 1u);
+  BOOST_TEST((older[0].tx_id == t1.id()));
+  auto first = chain->history(user0, 0, 1).value();
+  BOOST_REQUIRE_EQUAL(first.size(), 1u);
+  BOOST_TEST((first[0].tx_id == t3.id()));
+  BOOST_TEST(chain->history_count(user0, 1000).value() == 3u);
+  BOOST_TEST(chain->history_count(user0, 2).value() == 2u);
+  // The view taken before block 3 does not see it.
+  BOOST_TEST(view->history(user3, 0, 10).value().empty());
+  BOOST_TEST(view->history(user0, 0, 10).value().size() == 3u);
+
+  // A block's summary, and no hook events in a block of transfers.
+  auto info = chain->block_info(2).value();
+  BOOST_REQUIRE(info.has_value());
+  BOOST_TEST((info->hash == second->hash()));
+  BOOST_TEST((info->header == second->header));
+  BOOST_TEST(info->txs == 2u);
+  BOOST_TEST(info->signers == net.validators.size());
+  BOOST_TEST(info->bytes == encode(*second).size());
+  BOOST_TEST(!chain->block_info(4).value().has_value());
+  BOOST_TEST(chain->block_events(2).value().empty());
+}
+
+// A worker's record is kept at each height it changed (a series).
+BOOST_FIXTURE_TEST_CASE(history_index_keeps_a_worker_record_over_time, ChainFixture) {
+  const SecretKey& w = net.users[4];
+  auto registration = [&](std::uint64_t stake) {
+    Transaction tx;
+    tx.chain_id = net.genesis.chain_id;
+    tx.nonce = nonce_of(w);
+    tx.fee = Amount(1);
+    tx.payload = RegisterWorker{Amount(stake)};
+    tx.sign(w);
+    return tx;
+  };
+  BOOST_REQUIRE(produce_block(*chain, net, {registration(200'000)}));
+  BOOST_REQUIRE(produce_block(*chain, net, {transfer(0, 1, 1)}));
+  BOOST_REQUIRE(produce_block(*chain, net, {registration(50'000)}));  // adds to the stake
+  auto points = chain->series(contracts::worker_series_term(w.public_key()), 0, 10);
+  BOOST_REQUIRE_MESSAGE(points, (points ? "" : points.error().to_string()));
+  BOOST_REQUIRE_EQUAL(points->size(), 2u);
+  BOOST_TEST((*points)[0].height == 3u);
+  BOOST_TEST((*points)[1].height == 1u);
+  auto latest = decode_exact<contracts::WorkerRecord>((*points)[0].value);
+  BOOST_REQUIRE(latest);
+  BOOST_TEST(latest->stake.units() == 250'000u);
+  BOOST_TEST(decode_exact<contracts::WorkerRecord>((*points)[1].value)->stake.units() == 200'000u);
+  BOOST_TEST(chain->series(contracts::worker_series_term(w.public_key()), 3, 10).value().size() == 1u);
+  BOOST_TEST(chain->series(contracts::worker_series_term(net.users[5].public_key()), 0, 10).value().empty());
+}
+
+// Events of the block hooks (here: downtime jailing in begin_block) are
+// kept with the block and indexed for the validator, as a slash too.
+BOOST_AUTO_TEST_CASE(history_index_keeps_the_events_of_block_hooks) {
+  TestNet net = make_test_net(2);
+  net.genesis.params.downtime_window = 4;  // more than 2 misses of 4 jail
+  contracts::NativeContracts app;
+  auto store = open_memory_store();
+  auto chain = Chain::open(*store, net.genesis, app).value();
+  const std::vector<SecretKey> three(net.validators.begin(), net.validators.begin() + 3);
+  const PublicKey absent = net.validators[3].public_key();
+  std::uint64_t jailed_at = 0;
+  for (int i = 0; i < 10 && jailed_at == 0; ++i) {
+    auto block = build_block(*chain, {}, net.validators[0].public_key());
+    BOOST_REQUIRE_MESSAGE(block, (block ? "" : block.error().to_string()));
+    BOOST_REQUIRE(chain->commit(*block, certify(*block, three)));
+    if (!chain->block_events(block->header.height).value().empty()) jailed_at = block->header.height;
+  }
+  BOOST_REQUIRE(jailed_at > 0);
+  auto events = chain->block_events(jailed_at).value();
+  BOOST_REQUIRE_EQUAL(events.size(), 1u);
+  BOOST_TEST(events[0].kind == "validator_jailed");
+  BOOST_TEST((events[0].attributes[0] == std::pair<std::string, std::string>{"operator", absent.hex()}));
+  BOOST_TEST(chain->block_info(jailed_at).value()->signers == 3u);
+  for (const Bytes& term : {contracts::account_term(absent), contracts::slash_term(absent)}) {
+    auto entries = chain->history(term, 0, 10).value();
+    BOOST_REQUIRE_EQUAL(entries.size(), 1u);
+    BOOST_TEST(entries[0].height == jailed_at);
+    BOOST_TEST(!entries[0].index.has_value());
+  }
+  BOOST_TEST(chain->history_count(contracts::slash_term(net.validators[0].public_key()), 10).value() == 0u);
 }

@@ -17,6 +17,15 @@ Bytes b(const std::string& s) { return Bytes(s.begin(), s.end()); }
 using TempDir = verity::testing::TempDir;
 
 // The same contract, checked on both backends.
+std::vector<std::string> keys_from(const KvStore& store, const std::string& prefix, const std::string& start) {
+  std::vector<std::string> got;
+  BOOST_TEST(store.scan_from(b(prefix), b(start), [&](ByteView k, ByteView) {
+    got.emplace_back(k.begin(), k.end());
+    return true;
+  }).ok());
+  return got;
+}
+
 void check_contract(KvStore& store) {
   BOOST_TEST(!store.get(b("missing"))->has_value());
 
@@ -38,6 +47,11 @@ void check_contract(KvStore& store) {
     return true;
   }).ok());
   BOOST_TEST((keys == std::vector<std::string>{"acct/alice", "acct/bob", "acct/\xff"}));
+  // scan_from: from the first key at or after `start`, within the prefix.
+  BOOST_TEST((keys_from(store, "acct/", "acct/b") == std::vector<std::string>{"acct/bob", "acct/\xff"}));
+  BOOST_TEST((keys_from(store, "acct/", "a") == keys));  // a start below the prefix: from its first key
+  BOOST_TEST(keys_from(store, "acct/", "acct/\xff\x01").empty());
+  BOOST_TEST(keys_from(store, "acct/", "b").empty());  // past the prefix
 
   int visited = 0;
   BOOST_TEST(store.scan(b(""), [&](ByteView, ByteView) { return ++visited < 2; }).ok());
@@ -71,6 +85,7 @@ void check_snapshot(KvStore& store) {
     return true;
   }).ok());
   BOOST_TEST((keys == std::vector<std::string>{"s/a", "s/b"}));
+  BOOST_TEST((keys_from(*snap, "s/", "s/b") == std::vector<std::string>{"s/b"}));
   BOOST_TEST(store.get(b("s/a"))->value() == b("changed"));
   BOOST_TEST(!const_cast<KvStore&>(*snap).write(first, false).ok());
 }

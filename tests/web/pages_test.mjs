@@ -259,5 +259,47 @@ test('block intervals and transactions per second, and their chart', () => {
   assert.equal(format.short('a'.repeat(64)), 'aaaaaaaa…aaaa');
 });
 
+test("a task's rounds are read from its history, with each worker's commit and reveal heights", () => {
+  const [A, B, C, D, E] = ['a', 'b', 'c', 'd', 'e'].map((x) => x.repeat(64));
+  const ev = (kind, attributes) => ({ kind, attributes: { task: '3', ...attributes } });
+  const tx = (height, index, ...events) => ({ height, index, events });
+  const hooks = (height, ...events) => ({ height, index: null, events });
+  const assigned = (w, round, c, r) => ev('task_assigned', { worker: w, round, commit_deadline: c, reveal_deadline: r });
+  // As the node gives them: newest first, a block's own events before its transactions.
+  const entries = [
+    hooks(20, ev('task_audit_ended', { auditor: E, outcome: 'no-commitments' })),
+    hooks(16, assigned(B, 'audit', '18', '20')),
+    tx(15, 0, ev('task_audit_requested', { auditor: E })),
+    hooks(14, ev('worker_slashed', { worker: D, amount: '1000', reason: 'outvoted' }),
+      ev('task_settled', { result_hash: 'x', agreeing: '2' })),
+    tx(13, 2, ev('task_revealed', { worker: D, result_hash: 'z' })),
+    tx(13, 1, ev('task_revealed', { worker: B, result_hash: 'x' })),
+    tx(13, 0, ev('task_revealed', { worker: A, result_hash: 'x' })),
+    tx(12, 0, ev('task_committed', { worker: A }), ev('task_committed', { worker: B })),
+    tx(12, 1, ev('task_committed', { worker: D })),
+    hooks(11, assigned(A, 'retry', '12', '13'), assigned(B, 'retry', '12', '13'), assigned(D, 'retry', '12', '13')),
+    hooks(10, ev('task_worker_missed', { worker: C, committed: 'false' }),
+      ev('task_retry', { reason: 'no-majority', committed: '2', revealed: '2' })),
+    tx(9, 0, ev('task_revealed', { worker: A, result_hash: 'x' }), ev('task_revealed', { worker: B, result_hash: 'y' })),
+    tx(7, 1, ev('task_committed', { worker: B })),
+    tx(7, 0, ev('task_committed', { worker: A })),
+    hooks(6, assigned(A, 'first', '7', '9'), assigned(B, 'first', '7', '9'), assigned(C, 'first', '7', '9')),
+    tx(5, 0, ev('task_submitted', { submitter: E })),
+  ];
+  const r = format.taskRounds(entries);
+  assert.equal(r.submitted, 5);
+  assert.deepEqual(r.audits, [{ height: 15, auditor: E }]);
+  assert.deepEqual(r.rounds.map((x) => [x.kind, x.assigned, x.commitDeadline, x.revealDeadline, x.end?.text]), [
+    ['first', 6, 7, 9, 'retried: no-majority'], ['retry', 11, 12, 13, 'settled, 2 agreeing'],
+    ['audit', 16, 18, 20, 'audit ended: no-commitments']]);
+  assert.deepEqual(r.rounds[0].workers.map((w) => [w.committed, w.revealed, w.resultHash, w.fate]),
+    [[7, 9, 'x', ''], [7, 9, 'y', ''], [null, null, '', 'missed']]);
+  assert.deepEqual(r.rounds[1].workers.map((w) => [w.worker, w.committed, w.revealed, w.fate]),
+    [[A, 12, 13, 'majority'], [B, 12, 13, 'majority'], [D, 12, 13, 'slashed 1,000 (outvoted)']]);
+  assert.deepEqual(r.rounds[2].workers.map((w) => [w.worker, w.committed, w.fate]), [[B, null, '']]);
+  assert.deepEqual(format.taskRounds([]), { submitted: null, rounds: [], audits: [] });
+  assert.equal(format.eventText(ev('task_committed', { worker: A })), `task=3 worker=${format.short(A)}`);
+});
+
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

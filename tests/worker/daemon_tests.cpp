@@ -76,7 +76,7 @@ struct FakeNode {
       return FakeRpcServer::result(id, "{\"key\":\"" + me +
                                            "\",\"stake\":\"1000\",\"active\":true,\"unbonding\":\"0\",\"unbonding_until\":0,"
                                            "\"reputation\":0,\"agreed\":0,"
-                                           "\"outvoted\":0,\"missed\":0}");
+                                           "\"outvoted\":0,\"missed\":0,\"slashes\":0}");
     if (method == "tasks") return FakeRpcServer::result(id, "{\"tasks\":[" + task_json() + "]}");
     if (method == "task") return FakeRpcServer::result(id, task_json());
     if (method == "module")

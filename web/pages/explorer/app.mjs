@@ -5,16 +5,15 @@
 // #/tasks, #/task/3, #/workers, #/worker/KEY, #/search/Q). Everything from
 // the chain is put in the page as text (never as HTML).
 import { NodeApi, Subscription } from '../worker/node_api.mjs';
-import { amount, blockSeries, outputText, parseQuery, percent, polyline, short } from './format.mjs';
+import { amount, blockSeries, eventText, outputText, parseQuery, percent, polyline, short, taskRounds }
+  from './format.mjs';
 import { fromHex, outcomeText, toHex } from '../common.mjs';
 
 const node = new NodeApi();
 const $ = (id) => document.getElementById(id);
 const scriptStarted = performance.now();  // since the page was asked for: the browser's own part
 const CHART_BLOCKS = 60;
-// An account's transactions: the RPC has no index by account, so the page
-// reads the latest blocks itself, 100 a batch, and says how far it looked.
-const RECENT_BLOCKS = 500;
+const HISTORY_PAGE = 25;  // entries of an account's history per page
 
 // h('a', {href: '#/block/1'}, 'text', child...): an element, text children as text nodes.
 function h(tag, attrs = {}, ...children) {
@@ -52,8 +51,8 @@ const named = (key) => validatorNames.get(key) ?? short(key);
 const chart = { blocks: [], live: null };
 
 // The chain's figures show as soon as `status` answers; the charts and the
-// latest blocks (60 blocks in one batch) follow, and body[data-charts-ms]
-// says when.
+// latest blocks (the last 61 blocks' summaries, one `blocks` call) follow,
+// and body[data-charts-ms] says when.
 async function dashboard() {
   const status = await node.call('status');
   const view = h('section', {},
@@ -71,21 +70,15 @@ async function dashboard() {
 }
 
 async function fillCharts(view, height) {
-  const heights = [];
-  for (let x = Math.max(1, height - CHART_BLOCKS); x <= height; ++x) heights.push(x);
-  const [answers] = await Promise.all([node.batch(heights.map((h) => ['block', { height: h }])), names()]);
-  chart.blocks = answers.filter((a) => a.result).map((a) => blockSummary(a.result));
+  const [{ blocks }] = await Promise.all([node.call('blocks', { before: height + 1, limit: CHART_BLOCKS + 1 }),
+    names()]);
+  chart.blocks = blocks.reverse();
   drawDashboard(view);
   chart.live = view;
   document.body.dataset.chartsMs = performance.now().toFixed(1);
 }
 
-function blockSummary(b) {
-  return { height: b.height, hash: b.hash, timestamp_ms: b.header.timestamp_ms, txs: b.txs.length,
-    proposer: b.header.proposer };
-}
-
-function svgChart(values, unit) {
+function svgChart(values, unit, what = 'blocks') {
   const W = 420, H = 110;
   const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
   svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
@@ -96,7 +89,7 @@ function svgChart(values, unit) {
   const max = values.length ? Math.max(...values) : 0;
   const last = values.length ? values[values.length - 1] : 0;
   return h('div', {}, svg, h('small', {}, `last ${last.toFixed(1)} ${unit}, max ${max.toFixed(1)} ${unit}, ` +
-    `${values.length} blocks`));
+    `${values.length} ${what}`));
 }
 
 function drawDashboard(view) {
@@ -109,8 +102,8 @@ function drawDashboard(view) {
       named(b.proposer), link(`block/${b.height}`, short(b.hash))])));
 }
 
-// A new block over the WebSocket: its header (for the time) is fetched,
-// and the dashboard redrawn, at most once a second.
+// A new block over the WebSocket: the summaries of the blocks since the
+// last drawn are fetched, and the dashboard redrawn, at most once a second.
 let pendingLive = false;
 async function onBlock(note) {
   $('live-height').textContent = String(note.height);
@@ -121,10 +114,9 @@ async function onBlock(note) {
     try {
       const last = chart.blocks.length ? chart.blocks[chart.blocks.length - 1].height : 0;
       const tip = Number(document.body.dataset.liveHeight);
-      const heights = [];
-      for (let x = Math.max(last + 1, tip - CHART_BLOCKS + 1); x <= tip; ++x) heights.push(x);
-      const answers = await node.batch(heights.map((height) => ['block', { height }]));
-      chart.blocks.push(...answers.filter((a) => a.result).map((a) => blockSummary(a.result)));
+      const limit = Math.min(tip - last, CHART_BLOCKS + 1);
+      const { blocks } = limit > 0 ? await node.call('blocks', { before: tip + 1, limit }) : { blocks: [] };
+      chart.blocks.push(...blocks.filter((b) => b.height > last).reverse());
       chart.blocks = chart.blocks.slice(-CHART_BLOCKS - 1);
       const f = chart.live.querySelector('[data-field="height"]');
       if (f) f.textContent = String(tip);
@@ -154,8 +146,14 @@ async function blockView(ref) {
       ['Missed', b.certificate ? (missed.join(', ') || 'none') : '—', 'missed']]),
     h('p', { className: 'note' }, 'Missed: validators of the current set whose signature the certificate lacks.'),
     h('h3', {}, `Transactions (${b.txs.length})`),
-    txTable(b.txs));
+    txTable(b.txs),
+    h('h3', {}, `The block's own events (${b.events.length})`),
+    h('p', { className: 'note' }, 'Task assignment and settlement, downtime jailing, evidence: what the block ' +
+      'did by itself, in no transaction\'s receipt.'),
+    eventTable(b.events));
 }
+
+const eventTable = (events) => table(['Kind', 'Attributes'], events.map((e) => [e.kind, eventText(e)]));
 
 function txTable(txs) {
   return table(['Transaction', 'Type', 'Sender', 'Nonce', 'Fee'], txs.map((t) => [
@@ -201,6 +199,37 @@ async function txView(hash) {
       Object.entries(e.attributes).map(([k, v]) => `${k}=${v}`).join(' ')]))] : []));
 }
 
+// A page of the `history` method (an account's or a task's), then a
+// button for the next; each row has data-row=history, data-height and
+// data-tx (the transaction's hash, empty for a block's own events).
+function historyBox(params, title) {
+  const box = h('div', {}, h('h3', {}, title));
+  const rows = h('tbody', {});
+  const more = h('button', { type: 'button' }, 'Older');
+  box.append(h('table', {}, h('thead', {}, h('tr', {}, ['Block', 'Transaction', 'Type', 'Result', 'Events']
+    .map((c) => h('th', {}, c)))), rows), more);
+  const load = async (before) => {
+    more.disabled = true;
+    const page = await node.call('history', { ...params, before, limit: HISTORY_PAGE });
+    for (const e of page.entries) {
+      const row = h('tr', { 'data-row': 'history', 'data-height': String(e.height), 'data-tx': e.tx_hash ?? '' },
+        h('td', {}, blockLink(e.height)),
+        h('td', {}, e.tx_hash ? link(`tx/${e.tx_hash}`, short(e.tx_hash)) : 'the block\'s own events'),
+        h('td', {}, e.type || '—'), h('td', {}, e.tx_hash ? (e.ok ? 'ok' : `failed: ${e.reason}`) : ''),
+        h('td', {}, e.events.map((ev) => h('div', {}, `${ev.kind} ${eventText(ev)}`))));
+      rows.append(row);
+    }
+    if (!page.entries.length && !rows.children.length) rows.append(h('tr', {}, h('td', {}, 'none')));
+    more.hidden = page.next_before === 0;
+    more.disabled = false;
+    more.onclick = () => load(page.next_before).catch((e) =>
+      box.append(h('p', { className: 'not-found' }, `The node answered: ${e.message}`)));
+    return page;
+  };
+  box.loaded = load(0);
+  return box;
+}
+
 async function accountView(key) {
   const [acct, dels, rewards, worker] = await node.batch([['account', { address: key }],
     ['delegations', { address: key }], ['rewards', { address: key }], ['worker', { address: key }]]);
@@ -220,33 +249,17 @@ async function accountView(key) {
       blockLink(x.creation_height), String(x.completion_height)])),
     h('h3', {}, 'Locked rewards'),
     table(['Amount', 'Vests at'], (rw?.entries ?? []).map((e) => [amount(e.amount), String(e.vest_height)])),
-    recentTransactions(key, a.height));
+    await shownHistory({ address: key }, 'History: transactions and events that name it, newest first'));
 }
 
-// Transactions sent by `key` or naming it (a transfer's `to`, a
-// delegation's validator) in the last RECENT_BLOCKS blocks below `tip`;
-// shown when read, after the rest of the account.
-function recentTransactions(key, tip) {
-  const from = Math.max(1, tip - RECENT_BLOCKS + 1);
-  const box = h('div', {}, h('h3', {}, `Transactions in blocks ${from} to ${tip}`), h('p', {}, 'reading the blocks…'));
-  const batches = [];
-  for (let top = tip; top >= from; top -= 100) {
-    const heights = [];
-    for (let x = top; x >= Math.max(from, top - 99); --x) heights.push(x);
-    batches.push(node.batch(heights.map((height) => ['block', { height }])));
+// The history box once its first page is in (a failure shows in its place).
+async function shownHistory(params, title) {
+  const box = historyBox(params, title);
+  try {
+    await box.loaded;
+  } catch (e) {
+    box.append(h('p', { className: 'not-found' }, `The node answered: ${e.message}`));
   }
-  Promise.all(batches).then((answers) => {
-    const rows = [];
-    for (const a of answers.flat()) {
-      if (!a.result) continue;
-      for (const t of a.result.txs)
-        if (t.sender === key || t.payload.to === key || t.payload.validator === key) rows.push({ ...t, height: a.result.height });
-    }
-    box.replaceChildren(box.firstChild, rows.length ? table(['Block', 'Transaction', 'Type', 'From', 'Fee'],
-      rows.map((t) => [blockLink(t.height), link(`tx/${t.hash}`, short(t.hash)), t.payload.type, accountLink(t.sender),
-        amount(t.fee)])) : h('p', {}, 'none'));
-    document.body.dataset.recentMs = performance.now().toFixed(1);
-  }, (e) => box.replaceChildren(box.firstChild, h('p', { className: 'not-found' }, `The node answered: ${e.message}`)));
   return box;
 }
 
@@ -256,14 +269,16 @@ async function validatorsView() {
   return h('section', {},
     h('h2', {}, `Validators at height ${height}`),
     table(['Name', 'Operator', 'Power', 'Share', 'Commission', 'Tokens', 'Missed in window', 'Status',
-      'Jailed until'],
+      'Jailed until', 'Slashes'],
       validators.map((v) => [h('span', { 'data-validator': v.name }, v.name), accountLink(v.operator),
         String(v.power), percent(v.power, total), `${(v.commission_bps / 100).toFixed(2)} %`, amount(v.tokens),
         h('span', { 'data-missed': String(v.missed_in_window), title: `jailed above ${v.missed_allowed}` },
           `${v.missed_in_window} of ${v.window_commits}`),
-        v.banned ? 'banned' : v.status, v.jailed ? String(v.jailed_until) : ''])),
+        v.banned ? 'banned' : v.status, v.jailed ? String(v.jailed_until) : '',
+        h('span', { 'data-slashes': String(v.slashes) }, String(v.slashes))])),
     h('p', { className: 'note' }, 'Missed in window: commits it did not sign among the last ones counted ' +
-      '(the downtime rule, docs/contracts.md); more than the allowed number in a full window jails it.'));
+      '(the downtime rule, docs/contracts.md); more than the allowed number in a full window jails it. ' +
+      'Slashes: its punishments (downtime jailing, double signing) in the blocks this node committed.'));
 }
 
 async function tasksView() {
@@ -278,6 +293,8 @@ async function tasksView() {
 async function taskView(id) {
   const t = await node.find('task', { id: Number(id) });
   if (!t) return notFound(`no task ${id}`);
+  const history = await taskHistory(t.id);
+  const rounds = taskRounds(history);
   const r = t.result;
   const text = r ? outputText(r.output) : null;
   return h('section', {},
@@ -286,13 +303,17 @@ async function taskView(id) {
       ['Submitter', accountLink(t.submitter)], ['Module', `sha256 ${t.module_hash}`],
       ['Reward', `${amount(t.reward)} × ${t.replicas} workers`], ['Fuel limit', amount(t.fuel)],
       ['Windows', `commit ${t.commit_blocks} blocks, reveal ${t.reveal_blocks} blocks`],
-      ['Submitted at', blockLink(t.submitted_height)], ['Audits', String(t.audits)],
+      ['Submitted at', blockLink(t.submitted_height)],
+      ['Audits', [String(t.audits), ...rounds.audits.map((a) => [', requested at ', blockLink(a.height), ' by ',
+        accountLink(a.auditor)])]],
       ...(r ? [['Outcome', `${outcomeText(r.outcome)}, exit ${r.exit_code}`, 'outcome'],
         ['Fuel used', amount(r.fuel_used), 'fuel'],
         ['Output', text === null ? r.output : h('pre', {}, text), 'output'],
         ['Settled at', blockLink(r.settled_height)], ['Rewards vest at', String(r.vest_height)],
         ['Majority', r.majority.flatMap((k, i) => [i ? ', ' : '', link(`worker/${k}`, short(k))])]] : [])]),
-    ...(t.round ? [h('h3', {}, `Round: ${t.round.kind}`),
+    h('h3', {}, 'Rounds'),
+    rounds.rounds.length ? rounds.rounds.map(roundTable) : h('p', {}, 'none assigned yet'),
+    ...(t.round ? [h('h3', {}, `Round in progress: ${t.round.kind}`),
       fields([['Assigned at', t.round.assigned_height ? blockLink(t.round.assigned_height) : 'waiting for workers'],
         ['Commit by', String(t.round.commit_deadline)], ['Reveal by', String(t.round.reveal_deadline)]]),
       table(['Worker', 'Committed', 'Revealed', 'Outcome', 'Fuel'], t.round.assignments.map((a) => [
@@ -300,9 +321,37 @@ async function taskView(id) {
         a.revealed ? outcomeText(a.outcome) : '', a.revealed ? amount(a.fuel_used) : '']))] : []));
 }
 
+// Every entry of a task's history (a few pages of the `history` method).
+async function taskHistory(id) {
+  const entries = [];
+  let before = 0;
+  for (let i = 0; i < 4; ++i) {
+    const page = await node.call('history', { task: id, before, limit: 100 });
+    entries.push(...page.entries);
+    if (!page.next_before) break;
+    before = page.next_before;
+  }
+  return entries;
+}
+
+// One round: each worker with the heights of its commit and reveal
+// (data-row=round, data-worker, data-committed, data-revealed).
+function roundTable(round) {
+  const end = round.end ? [', ', round.end.text, ' at ', blockLink(round.end.height)] : ', in progress';
+  return h('div', {}, h('h4', {}, `${round.kind}: assigned at `, blockLink(round.assigned), end),
+    h('table', {}, h('thead', {}, h('tr', {}, ['Worker', 'Committed at', 'Revealed at', 'Result hash', 'For it']
+      .map((c) => h('th', {}, c)))),
+    h('tbody', {}, round.workers.map((w) => h('tr', { 'data-row': 'round', 'data-worker': w.worker,
+      'data-committed': String(w.committed ?? ''), 'data-revealed': String(w.revealed ?? '') },
+    h('td', {}, link(`worker/${w.worker}`, short(w.worker))),
+    h('td', {}, w.committed !== null ? blockLink(w.committed) : `no (by ${round.commitDeadline})`),
+    h('td', {}, w.revealed !== null ? blockLink(w.revealed) : `no (by ${round.revealDeadline})`),
+    h('td', {}, short(w.resultHash)), h('td', {}, w.fate))))));
+}
+
 const workerRow = (w) => [link(`worker/${w.key}`, short(w.key)), amount(w.stake), w.active ? 'active' : 'inactive',
-  `${(w.reputation / 10000).toFixed(2)} %`, String(w.agreed), String(w.outvoted), String(w.missed)];
-const workerHead = ['Worker', 'Stake', 'Status', 'Reputation', 'Agreed', 'Outvoted (slashed)', 'Missed'];
+  `${(w.reputation / 10000).toFixed(2)} %`, String(w.agreed), String(w.outvoted), String(w.missed), String(w.slashes)];
+const workerHead = ['Worker', 'Stake', 'Status', 'Reputation', 'Agreed', 'Outvoted', 'Missed', 'Slashes'];
 
 async function workersView() {
   const { workers } = await node.call('workers');
@@ -312,13 +361,20 @@ async function workersView() {
 async function workerView(key) {
   const w = await node.find('worker', { address: key });
   if (!w) return notFound(`no worker ${key}`);
+  const { points } = await node.call('worker_history', { address: key, limit: 100 });
+  const series = points.reverse();
   return h('section', {},
     h('h2', {}, `Worker ${short(key)}`),
     fields([['Key', accountLink(key)], ['Stake', amount(w.stake), 'stake'],
       ['Status', w.active ? 'active' : `unbonding ${amount(w.unbonding)} until ${w.unbonding_until}`],
       ['Reputation', `${(w.reputation / 10000).toFixed(2)} %`, 'reputation'],
       ['Tasks served', String(w.agreed + w.outvoted + w.missed), 'served'],
-      ['Slashes', String(w.outvoted), 'slashes'], ['Missed', String(w.missed)]]));
+      ['Outvoted', String(w.outvoted)], ['Missed', String(w.missed)], ['Slashes', String(w.slashes), 'slashes']]),
+    h('h3', {}, 'Reputation over time'),
+    h('div', { 'data-points': String(series.length) }, series.length ? [svgChart(series.map((p) => p.reputation / 10000),
+      '%', 'points'), h('small', {}, ` from block ${series[0].height} to ${series[series.length - 1].height}, a point at each ` +
+      'change of its record')] : 'no history'),
+    await shownHistory({ address: key }, 'History'));
 }
 
 // The search box: the first thing that exists, in the order parseQuery gives.

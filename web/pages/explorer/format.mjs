@@ -64,3 +64,68 @@ export function polyline(values, width, height) {
   return values.map((v, i) => `${(i * step).toFixed(1)},${(height - (Math.max(v, 0) / max) * height).toFixed(1)}`)
     .join(' ');
 }
+
+// A task's rounds, read from its history (the `history` method's entries
+// for the task, newest first, as the node gives them): oldest round first,
+// each with its kind, the height it was assigned at, its deadlines, per
+// worker the heights of its commit and reveal, its result hash and how it
+// ended for it (majority, outvoted, missed, slashed), and how the round
+// ended; besides, the height of the submission and the audits requested.
+// Within a height the transactions come before the block's own events
+// (assignment runs before them, but a worker never commits in the block
+// that assigns it).
+export function taskRounds(entries) {
+  const out = { submitted: null, rounds: [], audits: [] };
+  const ordered = [...(entries ?? [])].sort((a, b) => a.height - b.height ||
+    (a.index ?? Number.MAX_SAFE_INTEGER) - (b.index ?? Number.MAX_SAFE_INTEGER));
+  let round = null;
+  // The worker's line in the latest round that has it (a slash at an audit
+  // falls on the round it was outvoted in).
+  const line = (key) => {
+    for (let i = out.rounds.length - 1; i >= 0; --i) {
+      const w = out.rounds[i].workers.find((x) => x.worker === key);
+      if (w) return w;
+    }
+    return { worker: key };  // not assigned in a round the history shows: counted nowhere
+  };
+  for (const e of ordered) {
+    for (const ev of e.events ?? []) {
+      const a = ev.attributes ?? {};
+      switch (ev.kind) {
+        case 'task_submitted': out.submitted = e.height; break;
+        case 'task_assigned':
+          if (!round || round.assigned !== e.height || round.kind !== a.round) {
+            round = { kind: a.round, assigned: e.height, commitDeadline: Number(a.commit_deadline),
+              revealDeadline: Number(a.reveal_deadline), workers: [], end: null };
+            out.rounds.push(round);
+          }
+          round.workers.push({ worker: a.worker, committed: null, revealed: null, resultHash: '', fate: '' });
+          break;
+        case 'task_committed': line(a.worker).committed = e.height; break;
+        case 'task_revealed': Object.assign(line(a.worker), { revealed: e.height, resultHash: a.result_hash }); break;
+        case 'task_worker_missed': line(a.worker).fate = 'missed'; break;
+        case 'worker_slashed': line(a.worker).fate = `slashed ${amount(a.amount)} (${a.reason})`; break;
+        case 'task_settled':
+          if (round) {
+            round.end = { height: e.height, text: `settled, ${a.agreeing} agreeing` };
+            for (const w of round.workers)
+              if (!w.fate && w.revealed !== null) w.fate = w.resultHash === a.result_hash ? 'majority' : 'outvoted';
+          }
+          break;
+        case 'task_failed': if (round) round.end = { height: e.height, text: `failed: ${a.reason}` }; break;
+        case 'task_retry': if (round) round.end = { height: e.height, text: `retried: ${a.reason}` }; break;
+        case 'task_audited': if (round) round.end = { height: e.height, text: `audit: ${a.outcome}` }; break;
+        case 'task_audit_ended': if (round) round.end = { height: e.height, text: `audit ended: ${a.outcome}` }; break;
+        case 'task_audit_requested': out.audits.push({ height: e.height, auditor: a.auditor }); break;
+        default: break;
+      }
+    }
+  }
+  return out;
+}
+
+// One line for an event: its attributes as name=value, keys shortened.
+export function eventText(ev) {
+  return Object.entries(ev.attributes ?? {}).map(([k, v]) =>
+    `${k}=${/^[0-9a-f]{64}$/.test(v) ? short(v) : v}`).join(' ');
+}

@@ -1,0 +1,164 @@
+#include "state/history.h"
+
+#include <set>
+
+namespace verity::state {
+
+namespace {
+
+void put_be(Bytes& out, std::uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+
+std::uint64_t read_be(ByteView b) {
+  std::uint64_t v = 0;
+  for (auto x : b) v = v << 8 | x;
+  return v;
+}
+
+Bytes height_key(std::string_view prefix, std::uint64_t height) {
+  Bytes k(prefix.begin(), prefix.end());
+  put_be(k, height, 8);
+  return k;
+}
+
+// "x/" + term or "y/" + term: the prefix of one term's entries.
+Bytes term_prefix(char space, ByteView term) {
+  Bytes k{static_cast<std::uint8_t>(space), '/'};
+  k.insert(k.end(), term.begin(), term.end());
+  return k;
+}
+
+// The first key of a newest-first page: heights below `before` (0: all).
+Bytes page_start(const Bytes& prefix, std::uint64_t before) {
+  Bytes k = prefix;
+  if (before > 0) put_be(k, ~(before - 1), 8);
+  return k;
+}
+
+struct BlockEvents {
+  std::vector<Event> events;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("events", s.events, Max{1'000'000, 2});
+  }
+};
+
+struct HistoryTx {
+  Hash256 tx_id;
+  std::string type;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("tx_id", s.tx_id);
+    f("type", s.type, Max{64});
+  }
+};
+
+}  // namespace
+
+void index_block(WriteBatch& batch, const Application& app, const Block& block, const Hash256& block_hash,
+                 std::size_t encoded_bytes, const CommitCertificate& cert, const std::vector<Receipt>& receipts,
+                 const std::vector<Event>& block_events, const std::vector<StateUpdate>& changes) {
+  const std::uint64_t height = block.header.height;
+  batch.put(height_key("i/", height), encode(BlockInfo{block_hash, block.header, block.transactions.size(),
+                                                       encoded_bytes, cert.signatures.size()}));
+  // One entry per term and position, however many of its events name it.
+  auto put_terms = [&](const std::set<Bytes>& terms, std::uint32_t position, const Bytes& value) {
+    for (const auto& term : terms) {
+      Bytes k = term_prefix('x', term);
+      put_be(k, ~height, 8);
+      put_be(k, ~position & 0xFFFFFFFFu, 4);
+      batch.put(k, value);
+    }
+  };
+  std::vector<Bytes> found;
+  for (std::size_t i = 0; i < receipts.size() && i < block.transactions.size(); ++i) {
+    const Transaction& tx = block.transactions[i];
+    found.clear();
+    found.push_back(app.sender_term(tx.sender));
+    for (const auto& e : receipts[i].events) app.history_terms(e, found);
+    put_terms(std::set<Bytes>(found.begin(), found.end()), static_cast<std::uint32_t>(i),
+              encode(HistoryTx{receipts[i].tx_id, payload_name(tx.payload)}));
+  }
+  if (!block_events.empty()) {
+    batch.put(height_key("e/", height), encode(BlockEvents{block_events}));
+    found.clear();
+    for (const auto& e : block_events) app.history_terms(e, found);
+    put_terms(std::set<Bytes>(found.begin(), found.end()), kHookPosition, Bytes{});
+  }
+  for (const auto& c : changes) {
+    if (!c.value) continue;
+    auto term = app.series_term(c.key);
+    if (!term) continue;
+    Bytes k = term_prefix('y', *term);
+    put_be(k, ~height, 8);
+    batch.put(k, *c.value);
+  }
+}
+
+Result<std::vector<HistoryEntry>> read_history(const KvStore& store, ByteView term, std::uint64_t before,
+                                               std::size_t limit) {
+  const Bytes prefix = term_prefix('x', term);
+  limit = std::min(limit, kMaxHistoryPage);
+  std::vector<HistoryEntry> out;
+  Status bad;
+  auto scanned = store.scan_from(prefix, page_start(prefix, before), [&](ByteView key, ByteView value) {
+    if (out.size() >= limit) return false;
+    if (key.size() != prefix.size() + 12) {
+      bad = local_error("state-corrupt", "a history key of the wrong length");
+      return false;
+    }
+    HistoryEntry e;
+    e.height = ~read_be(key.subspan(prefix.size(), 8));
+    const auto position = static_cast<std::uint32_t>(~read_be(key.subspan(prefix.size() + 8, 4)));
+    if (position != kHookPosition) {
+      auto tx = decode_exact<HistoryTx>(value);
+      if (!tx) {
+        bad = local_error("state-corrupt", "a history entry does not decode: " + tx.error().to_string());
+        return false;
+      }
+      e.index = position;
+      e.tx_id = tx->tx_id;
+      e.type = std::move(tx->type);
+    }
+    out.push_back(std::move(e));
+    return true;
+  });
+  if (!scanned) return scanned.error();
+  if (!bad) return bad.error();
+  return out;
+}
+
+Result<std::uint64_t> count_history(const KvStore& store, ByteView term, std::uint64_t cap) {
+  std::uint64_t n = 0;
+  auto scanned = store.scan(term_prefix('x', term), [&](ByteView, ByteView) { return ++n < cap; });
+  if (!scanned) return scanned.error();
+  return n;
+}
+
+Result<std::vector<SeriesPoint>> read_series(const KvStore& store, ByteView term, std::uint64_t before,
+                                             std::size_t limit) {
+  const Bytes prefix = term_prefix('y', term);
+  limit = std::min(limit, kMaxHistoryPage);
+  std::vector<SeriesPoint> out;
+  auto scanned = store.scan_from(prefix, page_start(prefix, before), [&](ByteView key, ByteView value) {
+    if (out.size() >= limit || key.size() != prefix.size() + 8) return false;
+    out.push_back(SeriesPoint{~read_be(key.subspan(prefix.size())), Bytes(value.begin(), value.end())});
+    return true;
+  });
+  if (!scanned) return scanned.error();
+  return out;
+}
+
+Result<std::vector<Event>> read_block_events(const KvStore& store, std::uint64_t height) {
+  auto found = decode_stored<BlockEvents>(store.get(height_key("e/", height)));
+  if (!found) return found.error();
+  if (!*found) return std::vector<Event>{};
+  return std::move((*found)->events);
+}
+
+Result<std::optional<BlockInfo>> read_block_info(const KvStore& store, std::uint64_t height) {
+  return decode_stored<BlockInfo>(store.get(height_key("i/", height)));
+}
+
+}  // namespace verity::state
