@@ -52,6 +52,40 @@ struct FakeNode : EmptyNode {
     if (!submit_result) return done(submit_result.error());
     done(tx.id());
   }
+  // The history index: what was asked, and a page of one transaction and one block's own events.
+  mutable std::string history_asked;
+  HistoryInfo history_page() const {
+    HistoryInfo h;
+    HistoryItemInfo block_events;
+    block_events.height = 12;
+    block_events.events.push_back({"task_assigned", {{"task", "3"}}});
+    HistoryItemInfo tx;
+    tx.height = 11;
+    tx.index = 2;
+    tx.tx_hash = sha256(as_bytes("a tx"));
+    tx.type = "submit_task";
+    tx.ok = false;
+    tx.reason = "bad-fuel";
+    h.entries = {block_events, tx};
+    h.next_before = 11;
+    return h;
+  }
+  Result<HistoryInfo> account_history(const PublicKey& a, std::uint64_t before, std::uint64_t limit) const override {
+    history_asked = "account " + a.hex() + " " + std::to_string(before) + " " + std::to_string(limit);
+    return history_page();
+  }
+  Result<HistoryInfo> task_history(std::uint64_t id, std::uint64_t before, std::uint64_t limit) const override {
+    history_asked = "task " + std::to_string(id) + " " + std::to_string(before) + " " + std::to_string(limit);
+    return history_page();
+  }
+  Result<std::vector<BlockSummaryInfo>> blocks(std::uint64_t before, std::uint64_t limit) const override {
+    history_asked = "blocks " + std::to_string(before) + " " + std::to_string(limit);
+    BlockSummaryInfo b;
+    b.height = 6;
+    b.txs = 4;
+    b.signers = 3;
+    return std::vector<BlockSummaryInfo>{b};
+  }
 };
 
 const std::string kAlice = SecretKey::derive_insecure("alice").public_key().hex();
@@ -226,6 +260,15 @@ BOOST_AUTO_TEST_CASE(invalid_params_are_32602_and_name_the_parameter) {
            {R"({"tx":"zz"})", "send_tx", "tx"},
            {R"({"tx":{}})", "send_tx", "tx"},
            {R"({"id":0})", "task", "id"},  // the schema's minimum
+           {R"({})", "history", "address or task"},                                 // neither
+           {R"({"address":")" + kAlice + R"(","task":1})", "history", "address or task"},  // both
+           {R"({"task":0})", "history", "task"},
+           {R"({"task":1,"limit":0})", "history", "limit"},
+           {R"({"task":1,"limit":101})", "history", "limit"},
+           {R"({"address":"ab"})", "history", "address"},
+           {R"({})", "worker_history", "address"},
+           {R"({"limit":101})", "blocks", "limit"},
+           {R"({"before":-1})", "blocks", "before"},
        }) {
     BOOST_TEST_CONTEXT(c.method << " " << c.params) {
       auto r = env.call(std::string(R"({"jsonrpc":"2.0","id":9,"method":")") + c.method + R"(","params":)" +
@@ -757,4 +800,39 @@ BOOST_AUTO_TEST_CASE(rpc_discover_lists_every_method_with_schemas) {
     const std::string name = text.substr(start, text.find('"', start) - start);
     BOOST_TEST(doc["components"]["schemas"].HasMember(name.c_str()), "missing component " << name);
   }
+}
+
+// history, blocks: the parameters reach the node (limit 20 by default), and
+// the page is written as the schema says: a block's own events with a null
+// index and tx_hash, a transaction with its type and receipt figures.
+BOOST_AUTO_TEST_CASE(history_and_blocks_pass_their_page_through) {
+  Env env;
+  auto r = env.call(R"({"jsonrpc":"2.0","id":1,"method":"history","params":{"task":3,"before":40,"limit":5}})");
+  BOOST_REQUIRE_MESSAGE(r.HasMember("result"), json_string(r));
+  BOOST_TEST(env.node.history_asked == "task 3 40 5");
+  const auto& entries = r["result"]["entries"];
+  BOOST_REQUIRE_EQUAL(entries.Size(), 2u);
+  BOOST_TEST(entries[0]["height"].GetUint64() == 12u);
+  BOOST_TEST(entries[0]["index"].IsNull());
+  BOOST_TEST(entries[0]["tx_hash"].IsNull());
+  BOOST_TEST(entries[0]["events"][0]["kind"].GetString() == std::string("task_assigned"));
+  BOOST_TEST(entries[0]["events"][0]["attributes"]["task"].GetString() == std::string("3"));
+  BOOST_TEST(entries[1]["index"].GetUint64() == 2u);
+  BOOST_TEST(entries[1]["tx_hash"].GetString() == sha256(as_bytes("a tx")).hex());
+  BOOST_TEST(entries[1]["type"].GetString() == std::string("submit_task"));
+  BOOST_TEST(!entries[1]["ok"].GetBool());
+  BOOST_TEST(entries[1]["reason"].GetString() == std::string("bad-fuel"));
+  BOOST_TEST(r["result"]["next_before"].GetUint64() == 11u);
+
+  env.call(R"({"jsonrpc":"2.0","id":1,"method":"history","params":{"address":")" + kAlice + R"("}})");
+  BOOST_TEST(env.node.history_asked == "account " + kAlice + " 0 20");
+  auto b = env.call(R"({"jsonrpc":"2.0","id":1,"method":"blocks","params":[10, 3]})");
+  BOOST_REQUIRE_MESSAGE(b.HasMember("result"), json_string(b));
+  BOOST_TEST(env.node.history_asked == "blocks 10 3");
+  BOOST_TEST(b["result"]["blocks"][0]["height"].GetUint64() == 6u);
+  BOOST_TEST(b["result"]["blocks"][0]["signers"].GetUint64() == 3u);
+  auto w = env.call(R"({"jsonrpc":"2.0","id":1,"method":"worker_history","params":{"address":")" + kAlice + R"("}})");
+  BOOST_REQUIRE_MESSAGE(w.HasMember("result"), json_string(w));
+  BOOST_TEST(w["result"]["address"].GetString() == kAlice);
+  BOOST_TEST(w["result"]["points"].Size() == 0u);
 }

@@ -74,10 +74,10 @@ BOOST_AUTO_TEST_CASE(a_task_is_written_in_its_documented_form) {
                  t.metered_hash.hex() +
                  "\",\"status\":\"settled\",\"failure\":\"\",\"retry_reason\":\"no-majority\",\"round\":null,"
                  "\"result\":null,\"audits\":1}");
-  WorkerInfo w{SecretKey::derive_insecure("w1").public_key(), Amount(1000), true, Amount(5), 12, 990000, 3, 1, 2};
+  WorkerInfo w{SecretKey::derive_insecure("w1").public_key(), Amount(1000), true, Amount(5), 12, 990000, 3, 1, 2, 4};
   BOOST_TEST(to_text(w) == "{\"key\":\"" + w.key.hex() +
                               "\",\"stake\":\"1000\",\"active\":true,\"unbonding\":\"5\",\"unbonding_until\":12,"
-                              "\"reputation\":990000,\"agreed\":3,\"outvoted\":1,\"missed\":2}");
+                              "\"reputation\":990000,\"agreed\":3,\"outvoted\":1,\"missed\":2,\"slashes\":4}");
 }
 
 BOOST_AUTO_TEST_CASE(what_is_written_reads_back) {
