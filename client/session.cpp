@@ -66,7 +66,11 @@ std::string lower(std::string s) {
 void print_receipt(std::ostream& o, const ReceiptInfo& receipt) {
   o << "committed at height " << receipt.height << " (index " << receipt.index << "): "
     << (receipt.ok ? "ok" : "FAILED: " + receipt.reason) << ", fee paid " << receipt.fee_paid.to_string() << "\n";
-  for (const auto& e : receipt.events) {
+  print_events(o, receipt.events);
+}
+
+void print_events(std::ostream& o, const std::vector<Event>& events) {
+  for (const auto& e : events) {
     o << "  event " << e.kind;
     for (const auto& [name, value] : e.attributes) o << " " << name << "=" << value;
     o << "\n";
@@ -109,6 +113,15 @@ std::string hint_for(const Error& e, const std::string& from, const std::string&
   if (r == "bad-passphrase") return "check the passphrase (--passphrase-file FILE, VERITY_PASSPHRASE, or the prompt)";
   if (r == "bad-key-file" || r == "key-mismatch")
     return "restore the key file from your backup (verity never rewrites key files)";
+  if (r == "insufficient-delegation" || r == "no-delegation")
+    return "'verity delegations " + (from.empty() ? std::string("NAME") : from) + "' shows what it has delegated";
+  if (r == "nothing-to-withdraw")
+    return "'verity delegations " + (from.empty() ? std::string("NAME") : from) +
+           "' shows its unbonding entries and the heights they complete at";
+  if (r == "nothing-to-claim")
+    return "'verity rewards " + (from.empty() ? std::string("NAME") : from) + "' shows what is locked and until when";
+  if (r == "stake-too-low")
+    return "pass a --stake of at least the chain's minimum, which the reason above names";
   if (r == "still-jailed" || r == "below-min-stake" || r == "not-jailed")
     return "'verity validators' says, in its STATUS column, until which height the validator is jailed and how much "
            "stake it lacks";
@@ -309,13 +322,19 @@ Result<PublicKey> Session::address_of(const std::string& option, const std::stri
 
 // --- sending a transaction ---------------------------------------------------------
 
-const std::set<std::string> kTxSwitches = {"wait"};
+const std::set<std::string> kTxSwitches = {"wait", "force", "dry-run"};
 const char* const kTxCommonHelp =
     "  --from NAME        the signing key: a key file in HOME/keys, or on a devnet a genesis name\n"
     "                     (alice, bob, carol, dave, validator-N)\n"
-    "  --fee N            fee in base units (default 0, the devnet's minimum)\n"
+    "  --fee N            fee in base units (default: the chain's min_fee, from its genesis)\n"
     "  --wait             wait until the transaction is committed (up to 30 s) and print its receipt;\n"
-    "                     exit 1 if it failed\n";
+    "                     exit 1 if it failed\n"
+    "  --dry-run          only ask the node to simulate it: print the receipt it would get and send\n"
+    "                     nothing; exit 1 if it would fail\n"
+    "  --force            send it even when the simulation says the chain would refuse it (a refused\n"
+    "                     transaction that passes the fee check is committed as failed and pays its fee)\n"
+    "The node simulates every transaction first; one it says would fail is not sent, and the\n"
+    "command exits 1 with the reason: no fee is spent.\n";
 
 Result<TxCommon> tx_common(const Spec& spec, const Args& a) {
   TxCommon c;
@@ -331,6 +350,9 @@ Result<TxCommon> tx_common(const Spec& spec, const Args& a) {
     c.fee = *fee;
   }
   c.wait = a.has("wait");
+  c.force = a.has("force");
+  c.dry_run = a.has("dry-run");
+  if (c.dry_run && (c.wait || c.force)) return usage_error("--dry-run sends nothing: it takes neither --wait nor --force");
   return c;
 }
 
@@ -341,6 +363,61 @@ Result<TxArgs> parse_tx_args(const Spec& spec, const std::vector<std::string>& a
   if (!c) return c.error();
   return TxArgs{std::move(*a), std::move(*c)};
 }
+
+namespace {
+
+// The chain's least fee, from its genesis.
+Result<Amount> min_fee(Session& s) {
+  auto g = s.genesis();
+  if (!g) return g.error();
+  const Json* params = member(**g, "params");
+  auto fee = Amount::parse(params ? text_of(*params, "min_fee") : "");
+  if (!fee) return make_error("rpc-bad-response", "the node's genesis has no params.min_fee; pass --fee N");
+  return *fee;
+}
+
+// The node's simulation of `tx`; nullopt from a node without the method
+// (an older one), which then decides alone.
+Result<std::optional<rpc::SimulationInfo>> simulate(Session& s, const Transaction& tx) {
+  rapidjson::Document params(rapidjson::kObjectType);
+  params.AddMember("tx", rpc::to_json(tx, params.GetAllocator()), params.GetAllocator());
+  auto r = s.call("simulate", params);
+  if (!r) {
+    if (r.error().reason == "method-not-found") return std::optional<rpc::SimulationInfo>();
+    return r.error();
+  }
+  auto sim = rpc::record_from_json<rpc::SimulationInfo>(*r, "simulate");
+  if (!sim) return sim.error();
+  return std::optional<rpc::SimulationInfo>(std::move(*sim));
+}
+
+// --dry-run: what the simulation says, and nothing sent.
+Status print_simulation(Session& s, const Transaction& tx, const std::optional<rpc::SimulationInfo>& sim,
+                        const std::string& summary) {
+  if (!sim) return make_error("method-not-found", "the node at --rpc cannot simulate transactions (no simulate "
+                                                  "method): --dry-run needs a node of this version");
+  auto& o = s.io().out;
+  if (s.json()) {
+    rapidjson::Document d(rapidjson::kObjectType);
+    auto& a = d.GetAllocator();
+    d.AddMember("hash", rpc::to_json(tx.id(), a), a);
+    d.AddMember("tx", rpc::to_json(tx, a), a);
+    d.AddMember("simulation", rpc::record_to_json(*sim, a), a);
+    print_json(o, d);
+  } else {
+    o << summary << "\n"
+      << "simulated on height " << sim->height << ": "
+      << (sim->ok ? "ok" : "would FAIL: " + sim->reason + (sim->detail.empty() ? "" : " (" + sim->detail + ")"))
+      << ", fee " << (sim->pays_fee ? sim->fee_paid.to_string() : "none (refused before the fee)")
+      << ", the chain's min_fee " << sim->fee_required.to_string() << "\n";
+    print_events(o, sim->events);
+    o << "nothing was sent (--dry-run)\n";
+  }
+  if (!sim->ok) return make_error(sim->reason.empty() ? "tx-would-fail" : sim->reason, "the simulation says it would fail");
+  return {};
+}
+
+}  // namespace
 
 Status send_transaction(Session& s, const TxCommon& c, Payload payload, const std::string& summary) {
   auto key = s.signer(c.from);
@@ -355,10 +432,36 @@ Status send_transaction(Session& s, const TxCommon& c, Payload payload, const st
   Transaction tx;
   tx.chain_id = *chain;
   tx.nonce = account->next_nonce;
-  tx.fee = c.fee;
+  std::string fee_note;
+  if (c.fee) {
+    tx.fee = *c.fee;
+  } else {
+    auto fee = min_fee(s);
+    if (!fee) return fee.error();
+    tx.fee = *fee;
+    fee_note = " (the chain's min_fee)";
+  }
   tx.payload = std::move(payload);
   tx.sign(*key);
   const std::string hash = tx.id().hex();
+  const std::string what = payload_name(tx.payload);
+  auto& o = s.io().out;
+
+  auto simulated = simulate(s, tx);
+  if (!simulated) return simulated.error();
+  if (c.dry_run) return print_simulation(s, tx, *simulated, summary + ", nonce " + std::to_string(tx.nonce) +
+                                                                  ", fee " + tx.fee.to_string() + fee_note);
+  if (*simulated && !(*simulated)->ok && !c.force) {
+    const rpc::SimulationInfo& sim = **simulated;
+    const std::string h = hint_for(make_error(sim.reason), c.from, "");
+    return make_error(sim.reason.empty() ? "tx-would-fail" : sim.reason,
+                      "nothing was sent: the node's simulation says this " + what + " would fail with " + sim.reason +
+                          (sim.detail.empty() ? std::string() : " (" + sim.detail + ")") + "; " +
+                          (h.empty() ? std::string() : h + "; ") +
+                          (sim.pays_fee ? "--force sends it anyway, and it would pay its fee of " + tx.fee.to_string()
+                                        : "--force sends it anyway (the node would refuse it)"));
+  }
+  if (!s.json()) o << summary << ", nonce " << tx.nonce << ", fee " << tx.fee.to_string() << fee_note << "\n";
 
   rapidjson::Document params(rapidjson::kObjectType);
   auto& al = params.GetAllocator();
@@ -391,11 +494,9 @@ Status send_transaction(Session& s, const TxCommon& c, Payload payload, const st
                                               ", not the one sent (" + hash + ")");
   auto receipt = rpc::member_from_json<std::optional<ReceiptInfo>>(*r, "receipt", method);
   if (!receipt) return receipt.error();
-  auto& o = s.io().out;
   if (s.json()) {
     print_json(o, *r);
   } else {
-    o << summary << ", nonce " << tx.nonce << ", fee " << tx.fee.to_string() << "\n";
     o << "tx " << hash << ": ";
     if (*receipt)
       print_receipt(o, **receipt);

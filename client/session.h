@@ -68,6 +68,7 @@ bool is_hex64(std::string_view s);
 // The node wants lower-case hex.
 std::string lower(std::string s);
 void print_receipt(std::ostream& o, const ReceiptInfo& receipt);
+void print_events(std::ostream& o, const std::vector<Event>& events);  // "  event KIND name=value..." lines
 
 // A required option holding an amount of whole base units.
 Result<Amount> required_amount(const Args& a, const Spec& spec, const std::string& option, const std::string& what);
@@ -129,13 +130,15 @@ std::string label(const std::string& given, const PublicKey& address);
 
 // --- sending a transaction -------------------------------------------------------------
 
-extern const std::set<std::string> kTxSwitches;  // --wait
-extern const char* const kTxCommonHelp;           // --from, --fee, --wait
+extern const std::set<std::string> kTxSwitches;  // --wait, --force, --dry-run
+extern const char* const kTxCommonHelp;           // --from, --fee and the switches
 
 struct TxCommon {
   std::string from;
-  Amount fee;
+  std::optional<Amount> fee;  // absent: the chain's min_fee
   bool wait = false;
+  bool force = false;    // send even when the simulation says it would fail
+  bool dry_run = false;  // simulate only
 };
 // --from, --fee and --wait of a transaction command.
 Result<TxCommon> tx_common(const Spec& spec, const Args& a);
@@ -145,8 +148,11 @@ struct TxArgs {
   TxCommon common;
 };
 Result<TxArgs> parse_tx_args(const Spec& spec, const std::vector<std::string>& args);
-// Signs `payload` with --from's key at its next nonce, sends it and (with
-// --wait) waits for its receipt; prints what happened.
+// Signs `payload` with --from's key at its next nonce (the fee: --fee, else
+// the chain's min_fee), has the node simulate it, and sends it unless the
+// simulation says the chain would refuse it (then nothing is sent, and the
+// error carries the reason, with --force it is sent anyway; --dry-run sends
+// nothing at all); with --wait it waits for its receipt. Prints what happened.
 Status send_transaction(Session& s, const TxCommon& c, Payload payload, const std::string& summary);
 
 // A command that sends a transaction with no fields of its own (withdraw, claim, unregister-worker).

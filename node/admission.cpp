@@ -65,16 +65,29 @@ Result<Hash256> TxPrecheck::check(const Transaction& tx, ByteView encoded, bool 
     good_signatures_.insert(*id);
   }
   if (!from_peer) claimed_.insert(*id);  // a peer's copy claimed it above
-  // A task's module is checked here, before it can reach a block, so that a
-  // module no worker may run (a forbidden import, an invalid module) is
-  // refused to the submitter with the reason, not failed in a block where
-  // it pays the fee. The contract checks it again (the same meter, whose
-  // cache makes that free), so a proposer cannot slip one in.
-  if (const auto* task = std::get_if<SubmitTask>(&tx.payload); task && !task->module.bytes.empty()) {
+  if (const auto* task = std::get_if<SubmitTask>(&tx.payload); task && !task->module.bytes.empty())
     counters_.modules_checked++;
+  if (auto m = check_module(tx); !m) return m.error();
+  return id;
+}
+
+// A task's module is checked before it can reach a block, so that a module
+// no worker may run (a forbidden import, an invalid module) is refused to
+// the submitter with the reason, not failed in a block where it pays the
+// fee. The contract checks it again (the same meter, whose cache makes that
+// free), so a proposer cannot slip one in.
+Status TxPrecheck::check_module(const Transaction& tx) const {
+  if (const auto* task = std::get_if<SubmitTask>(&tx.payload); task && !task->module.bytes.empty())
     if (auto m = meter_.metered_hash(task->module.bytes, params_.metering_version); !m)
       return make_error(m.error().reason, "the task's module: " + m.error().detail);
-  }
+  return {};
+}
+
+Result<Hash256> TxPrecheck::check_uncached(const Transaction& tx, bool check_signature) const {
+  auto id = Mempool::check_stateless(tx, encode(tx), chain_id_, params_, pool_max_bytes_);
+  if (!id) return id.error();
+  if (check_signature && !tx.verify_signature()) return make_error("bad-signature");
+  if (auto m = check_module(tx); !m) return m.error();
   return id;
 }
 

@@ -80,6 +80,9 @@ class TxPrecheck {
   // fee-too-low, the task terms' reasons, bad-signature, and a module's
   // admission reason (bad-module and the sandbox's).
   Result<Hash256> check(const Transaction& tx, ByteView encoded, bool from_peer = false);
+  // Steps 1, 3 (when `check_signature`) and 4, without the caches and
+  // counters: the same refusals for `simulate`, which changes nothing here.
+  Result<Hash256> check_uncached(const Transaction& tx, bool check_signature) const;
   const PrecheckCounters& counters() const { return counters_; }
   // The consensus thread's answers: an id the mempool refused for a reason
   // a later copy might not meet (a nonce race, a full pool) is released, so
@@ -102,6 +105,8 @@ class TxPrecheck {
   ProtocolParams params_;
   std::size_t pool_max_bytes_;
   const contracts::ModuleMeter& meter_;
+  // Step 4: a submit_task's module, admitted and metered.
+  Status check_module(const Transaction& tx) const;
   RecentIds good_signatures_;
   RecentIds bad_signatures_;
   RecentIds claimed_;

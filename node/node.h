@@ -213,6 +213,8 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   std::optional<std::uint64_t> pending_next_nonce(const PublicKey& sender) const;
   const TxPrecheck& precheck() const { return *precheck_; }
   const SandboxModuleMeter& module_meter() const { return meter_; }
+  // The contracts (const, any thread: `simulate` runs transactions with them).
+  const contracts::NativeContracts& contracts() const { return app_; }
 
   const state::Chain& chain() const { return *chain_; }
   const Mempool& mempool() const { return *mempool_; }

@@ -546,4 +546,42 @@ Result<std::vector<Event>> RpcBackend::block_events(std::uint64_t height) const 
   return node_.view()->block_events(height);
 }
 
+// --- simulate ---------------------------------------------------------------------------
+
+Result<rpc::SimulationInfo> RpcBackend::simulate(const Transaction& tx, bool check_signature) const {
+  const auto view = node_.view();
+  const Genesis& genesis = view->genesis();
+  rpc::SimulationInfo out;
+  out.height = view->tip().height;
+  out.fee_required = genesis.params.min_fee;
+  // A refusal before the charge: the mempool's, no fee.
+  auto refuse = [&](const Error& e) -> Result<rpc::SimulationInfo> {
+    if (e.fault == Fault::local) return e;
+    out.reason = e.reason;
+    out.detail = e.detail;
+    return out;
+  };
+  // What the mempool would refuse before any state (its size and terms, the
+  // chain id, the fee, the signature, a task's module).
+  if (auto pre = node_.precheck().check_uncached(tx, check_signature); !pre) return refuse(pre.error());
+  state::StateOverlay overlay(view->state());
+  const state::BlockContext ctx{genesis.chain_id, out.height + 1, PublicKey{}, genesis.params};
+  auto account = contracts::load_account(overlay, tx.sender);
+  if (!account) return account.error();
+  if (tx.nonce > account->nonce) {  // as if the sender's pending transactions had committed
+    account->nonce = tx.nonce;
+    contracts::store_account(overlay, tx.sender, *account);
+  }
+  const auto& app = node_.contracts();
+  if (auto charged = app.charge(overlay, ctx, tx); !charged) return refuse(charged.error());
+  out.pays_fee = true;
+  out.fee_paid = tx.fee;
+  if (auto done = app.execute(overlay, ctx, tx, out.events); !done) {
+    out.events.clear();
+    return refuse(done.error());
+  }
+  out.ok = true;
+  return out;
+}
+
 }  // namespace verity::node

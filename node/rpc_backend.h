@@ -47,6 +47,7 @@ class RpcBackend final : public rpc::NodeApi {
                                                            std::uint64_t limit) const override;
   Result<std::vector<rpc::BlockSummaryInfo>> blocks(std::uint64_t before, std::uint64_t limit) const override;
   Result<std::vector<Event>> block_events(std::uint64_t height) const override;
+  Result<rpc::SimulationInfo> simulate(const Transaction& tx, bool check_signature) const override;
 
  private:
   Node& node_;

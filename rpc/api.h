@@ -107,6 +107,12 @@ class NodeApi {
   virtual Result<std::vector<BlockSummaryInfo>> blocks(std::uint64_t before, std::uint64_t limit) const = 0;
   // The events of block `height`'s hooks (empty when none or unknown).
   virtual Result<std::vector<Event>> block_events(std::uint64_t height) const = 0;
+  // Runs `tx` against the committed state as the next block would, and
+  // writes nothing. Without `check_signature` (an estimate of an unsigned
+  // transaction) the signature is not checked. A nonce above the
+  // account's is taken as if the sender's pending transactions had
+  // committed (their effects are not applied).
+  virtual Result<SimulationInfo> simulate(const Transaction& tx, bool check_signature) const = 0;
 };
 
 }  // namespace verity::rpc

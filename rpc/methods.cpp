@@ -359,6 +359,16 @@ JsonResult m_blocks(const Value& params, CallContext& ctx) {
   return object_result([&](Value& o, JsonAlloc& a) { o.AddMember("blocks", record_to_json(*list, a), a); });
 }
 
+JsonResult m_simulate(const Value& params, CallContext& ctx) {
+  auto tx = tx_param(params);
+  if (!tx) return tx.error();
+  auto unsigned_tx = bool_param(params, "unsigned", false);
+  if (!unsigned_tx) return unsigned_tx.error();
+  auto sim = ctx.node.simulate(*tx, !*unsigned_tx);
+  if (!sim) return sim.error();
+  return record_result(*sim);
+}
+
 JsonResult m_module(const Value& params, CallContext& ctx) {
   auto h = hash_param(params, "hash");
   if (!h) return h.error();
@@ -783,6 +793,25 @@ const std::vector<Method>& node_methods() {
                  {{"tx", tx_schema, true, "the signed transaction, as JSON or as the hex of its encoding"}},
                  js::object({{"hash", ref("Hash")}}), false, m_send_tx,
                  /*writes=*/true});
+    m.push_back({"simulate", "Runs a transaction as the next block would, against the latest committed state, and "
+                 "commits nothing: the receipt it would get and the fee it needs.",
+                 "`ok` false gives the stable `reason` it would fail with (a contract's, as a receipt would carry it, "
+                 "or one the mempool would refuse it with: send_tx's, a task module's, bad-nonce, insufficient-funds "
+                 "for the fee) and the `detail` for people. `pays_fee` says whether sending it would cost its fee: a "
+                 "transaction that passes the charge (fee, nonce, balance for the fee) is committed even when its "
+                 "payload fails, and pays; one that does not is refused by the mempool. `fee_required` is the least "
+                 "fee the chain takes (params.min_fee; the rules do not use the size). A nonce above the account's is "
+                 "taken as if the sender's pending transactions had committed, without their effects. With "
+                 "`unsigned: true` the signature is not checked (an estimate before signing: any 128 hex digits). "
+                 "Rejections of the transaction itself as send_tx (tx-too-large, malformed-tx, -32602 for an "
+                 "object with unknown fields). `verity` runs it before every transaction it sends.",
+                 {{"tx", tx_schema, true, "the transaction, as JSON or as the hex of its encoding"},
+                  {"unsigned", js::boolean(), false, "do not check the signature (default false)"}},
+                 record_schema<SimulationInfo>({{"height", js::described(ref("Height"), "the committed height it ran "
+                                                                                      "on: as if in the block after")},
+                                                {"reason", js::described(js::string(), "stable kebab-case reason "
+                                                                                       "when ok is false")}}),
+                 false, sync_handler(m_simulate)});
     m.push_back({"send_tx_commit", "Submits a signed transaction and answers when a block commits it.",
                  "Rejections as send_tx. Times out with -32003 (reason timeout) after timeout_ms (default 30000, "
                  "at most 120000); the transaction may still commit later. Sending a transaction again that is "

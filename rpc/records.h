@@ -437,6 +437,35 @@ struct WorkerPointInfo {
   friend bool operator==(const WorkerPointInfo&, const WorkerPointInfo&) = default;
 };
 
+// What a transaction would do if it were the next block's only one
+// (`simulate`): against the committed state at `height`, nothing written.
+// `pays_fee`: sending it would cost its fee (it passes the charge: fee,
+// nonce, balance; a failure after that is committed and pays). A failure
+// before that (fee-too-low, bad-nonce, insufficient-funds for the fee,
+// bad-signature, wrong-chain-id) is one the mempool refuses.
+struct SimulationInfo {
+  std::uint64_t height = 0;
+  bool ok = false;
+  std::string reason;  // the stable reason it would fail with; empty when ok
+  std::string detail;  // the contract's sentence for people
+  bool pays_fee = false;
+  Amount fee_required;  // the least fee the chain takes: params.min_fee
+  Amount fee_paid;      // what it would pay
+  std::vector<Event> events;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("height", s.height);
+    f("ok", s.ok);
+    f("reason", s.reason);
+    f("detail", s.detail);
+    f("pays_fee", s.pays_fee);
+    f("fee_required", s.fee_required);
+    f("fee_paid", s.fee_paid);
+    f("events", s.events);
+  }
+  friend bool operator==(const SimulationInfo&, const SimulationInfo&) = default;
+};
+
 // A committed block in a few figures.
 struct BlockSummaryInfo {
   std::uint64_t height = 0;

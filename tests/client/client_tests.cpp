@@ -90,6 +90,14 @@ struct FakeNode {
   std::string validators_result;  // for "validators", when set
   std::string validator_result;   // for "validator", when set ("not-found": that error); else no such method
   std::string status_result;      // for "status", when set
+  // "simulate": what it answers for a transaction (default: ok, paying its
+  // fee); `simulates` is false for a node without the method.
+  std::vector<Transaction> simulated;
+  bool simulates = true;
+  std::function<std::string(const Transaction&)> simulation = [](const Transaction& tx) {
+    return "{\"height\":4,\"ok\":true,\"reason\":\"\",\"detail\":\"\",\"pays_fee\":true,\"fee_required\":\"3\","
+           "\"fee_paid\":\"" + tx.fee.to_string() + "\",\"events\":[]}";
+  };
   std::unique_ptr<FakeRpcServer> server;
 
   FakeNode() {
@@ -114,7 +122,7 @@ struct FakeNode {
     }
     if (method == "genesis")
       return FakeRpcServer::result(
-          id, "{\"chain_id\":\"" + kChain + "\",\"params\":{\"max_task_fuel\":10000000000,"
+          id, "{\"chain_id\":\"" + kChain + "\",\"params\":{\"max_task_fuel\":10000000000,\"min_fee\":\"3\","
               "\"reference_fuel_per_block\":200000000},\"accounts\":[{\"name\":\"alice\",\"address\":\"" +
                   SecretKey::derive_insecure("alice").public_key().hex() +
                   "\",\"balance\":\"100\"},{\"name\":\"mallory\",\"address\":\"" +
@@ -141,6 +149,12 @@ struct FakeNode {
       if (!tx) return FakeRpcServer::error(id, -32602, "invalid params", "invalid-params", tx.error().detail);
       sent.push_back(*tx);
       return on_tx(id, *tx, method == "send_tx_commit");
+    }
+    if (method == "simulate" && simulates) {
+      auto tx = rpc::transaction_from_json(params["tx"]);
+      if (!tx) return FakeRpcServer::error(id, -32602, "invalid params", "invalid-params", tx.error().detail);
+      simulated.push_back(*tx);
+      return FakeRpcServer::result(id, simulation(*tx));
     }
     if (method == "tx") return FakeRpcServer::error(id, -32001, "not found", "not-found", "no such transaction");
     return FakeRpcServer::error(id, -32601, "method not found", "");
@@ -376,6 +390,84 @@ BOOST_AUTO_TEST_CASE(transfer_signs_locally_with_the_nodes_chain_and_nonce) {
   d.Parse(j.out.c_str());
   BOOST_REQUIRE(d.IsObject());
   BOOST_TEST(std::string(d["hash"].GetString()) == node.sent.back().id().hex());
+}
+
+// The fee defaults to the chain's min_fee (from its genesis) and is shown
+// before sending; --fee overrides it.
+BOOST_AUTO_TEST_CASE(the_default_fee_is_the_chains_min_fee) {
+  FakeNode node;
+  TempDir home("client");
+  Harness h;
+  auto with = h.against(node, home);
+  auto r = with({"transfer", "--from", "alice", "--to", "bob", "--amount", "10"});
+  BOOST_TEST(r.code == 0, r.err);
+  BOOST_REQUIRE(node.sent.size() == 1u);
+  BOOST_TEST(node.sent[0].fee.units() == 3u);
+  BOOST_TEST(contains(r.out, "fee 3 (the chain's min_fee)"), r.out);
+  auto own = with({"transfer", "--from", "alice", "--to", "bob", "--amount", "10", "--fee", "9"});
+  BOOST_TEST(own.code == 0, own.err);
+  BOOST_TEST(node.sent.back().fee.units() == 9u);
+  BOOST_TEST(!contains(own.out, "min_fee"));
+}
+
+// Every transaction is simulated first: one the node says would fail is
+// not sent (no fee spent) and the error names the reason, the contract's
+// detail, a way forward and --force; --force sends it; --dry-run sends
+// nothing either way; a node without `simulate` decides alone.
+BOOST_AUTO_TEST_CASE(a_transaction_the_simulation_refuses_is_not_sent) {
+  FakeNode node;
+  TempDir home("client");
+  Harness h;
+  auto with = h.against(node, home);
+  node.simulation = [](const Transaction& tx) {
+    return "{\"height\":4,\"ok\":false,\"reason\":\"insufficient-delegation\",\"detail\":\"delegated 5 < 9\","
+           "\"pays_fee\":true,\"fee_required\":\"3\",\"fee_paid\":\"" + tx.fee.to_string() + "\",\"events\":[]}";
+  };
+  auto refused = with({"unbond", "--from", "alice", "--validator", "validator-1", "--amount", "9"});
+  BOOST_TEST(refused.code == kExitFailure);
+  BOOST_TEST(node.sent.empty());
+  BOOST_REQUIRE(node.simulated.size() == 1u);
+  BOOST_TEST(node.simulated[0].verify_signature());  // the very transaction it would send
+  BOOST_TEST(contains(refused.err, "nothing was sent"), refused.err);
+  BOOST_TEST(contains(refused.err, "insufficient-delegation"));
+  BOOST_TEST(contains(refused.err, "delegated 5 < 9"));
+  BOOST_TEST(contains(refused.err, "--force sends it anyway, and it would pay its fee of 3"), refused.err);
+  BOOST_TEST(contains(refused.err, "verity delegations alice"), refused.err);  // the way forward
+
+  auto dry = with({"unbond", "--from", "alice", "--validator", "validator-1", "--amount", "9", "--dry-run"});
+  BOOST_TEST(dry.code == kExitFailure);
+  BOOST_TEST(contains(dry.out, "would FAIL: insufficient-delegation (delegated 5 < 9)"), dry.out);
+  BOOST_TEST(contains(dry.out, "nothing was sent (--dry-run)"));
+  BOOST_TEST(node.sent.empty());
+
+  auto forced = with({"unbond", "--from", "alice", "--validator", "validator-1", "--amount", "9", "--force"});
+  BOOST_TEST(forced.code == 0, forced.err);
+  BOOST_TEST(node.sent.size() == 1u);
+
+  node.simulation = [](const Transaction&) {
+    return std::string("{\"height\":4,\"ok\":true,\"reason\":\"\",\"detail\":\"\",\"pays_fee\":true,"
+                       "\"fee_required\":\"3\",\"fee_paid\":\"3\",\"events\":[{\"kind\":\"claim\","
+                       "\"attributes\":{\"amount\":\"40\"}}]}");
+  };
+  auto ok = with({"claim", "--from", "alice", "--dry-run"});
+  BOOST_TEST(ok.code == 0, ok.err);
+  BOOST_TEST(contains(ok.out, "simulated on height 4: ok, fee 3"), ok.out);
+  BOOST_TEST(contains(ok.out, "event claim amount=40"));
+  BOOST_TEST(node.sent.size() == 1u);
+  auto json = with({"--json", "claim", "--from", "alice", "--dry-run"});
+  BOOST_TEST(json.code == 0, json.err);
+  rapidjson::Document d;
+  d.Parse(json.out.c_str());
+  BOOST_REQUIRE(d.IsObject());
+  BOOST_TEST(d["simulation"]["ok"].GetBool());
+  BOOST_TEST(std::string(d["hash"].GetString()) == node.simulated.back().id().hex());
+  BOOST_TEST(with({"claim", "--from", "alice", "--dry-run", "--wait"}).code == kExitUsage);
+
+  node.simulates = false;  // an older node: the chain decides
+  auto old = with({"claim", "--from", "alice"});
+  BOOST_TEST(old.code == 0, old.err);
+  BOOST_TEST(node.sent.size() == 2u);
+  BOOST_TEST(with({"claim", "--from", "alice", "--dry-run"}).code == kExitFailure);
 }
 
 BOOST_AUTO_TEST_CASE(a_devnet_name_works_only_at_its_insecure_key_in_the_genesis) {

@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import urllib.request
 
 from harness import VERITYD, Cluster, TestRunner, wait_for
 
@@ -19,10 +20,14 @@ VERITY = os.environ.get("VERITY", os.path.join(os.path.dirname(VERITYD), "verity
 
 
 class Devnet:
-    """A 4-validator devnet and a client home for one test; both go away at the end."""
+    """A 4-validator devnet and a client home for one test; both go away at the end.
+    `params`: protocol parameters to change in its genesis."""
+
+    def __init__(self, params=None):
+        self.params = params
 
     def __enter__(self):
-        self.cluster = Cluster().start()
+        self.cluster = Cluster(params=self.params).start()
         self.nodes = self.cluster.nodes
         self.home = tempfile.mkdtemp(prefix="verity-client-home-")
         wait_for("height 2 on every validator", lambda: all(n.height() >= 2 for n in self.nodes), 60, self.nodes)
@@ -57,6 +62,14 @@ class Devnet:
 
     def new_key(self, name, passphrase="pw"):
         return self.json("keys", "new", name, env={"VERITY_PASSPHRASE": passphrase})["address"]
+
+    def rpc(self, method, params):
+        """The node's JSON-RPC answer (result or error) to one call, on validator-1."""
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{self.nodes[0].rpc_port}/", data=body,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
 
     def usable_validator(self):
         """(name, operator) of a validator in the set and not jailed (on a devnet, a validator
@@ -108,10 +121,10 @@ def delegate_unbond_and_proofs_verify():
         # A devnet validator's operator signs by its name too (validator-N is funded at its insecure key).
         op = d.json("delegate", "--from", name, "--validator", name, "--amount", "7", "--wait")
         assert op["receipt"]["ok"] is True, op
-        # Withdrawing before the unbonding period ends commits but fails: exit 1, with the reason.
+        # Withdrawing before the unbonding period ends would fail: not sent, exit 1, with the reason.
         code, out, err = d.verity("withdraw", "--from", "carol", "--wait")
         assert code == 1, (code, out, err)
-        assert "nothing-to-withdraw" in err and "paid its fee" in err, err
+        assert "nothing-to-withdraw" in err and "nothing was sent" in err, err
         # Proofs, checked by the client, from every validator.
         for n in d.nodes:
             out = d.ok("account", "carol", "--prove", node=n)
@@ -175,6 +188,67 @@ def errors_say_what_to_do_and_exit_codes_differ():
             assert url in out.stderr and "--rpc" in out.stderr, out.stderr
 
 
+def mistakes_are_simulated_first_and_cost_nothing():
+    """The client has the node simulate every transaction (`simulate`): what the chain would refuse
+    is not sent, so it pays no fee and uses no nonce; --dry-run sends nothing; --force sends it, and
+    it fails in its block and pays. The fee defaults to the chain's min_fee."""
+    with Devnet(params={"min_fee": "2"}) as d:
+        name, _ = d.usable_validator()
+        start = d.json("balance", "alice")
+        out = d.ok("delegate", "--from", "alice", "--validator", name, "--amount", "100", "--wait")
+        assert "fee 2 (the chain's min_fee)" in out, out
+        funded = d.json("balance", "alice")
+        assert int(start["balance"]) - int(funded["balance"]) == 102, (start, funded)
+        bob = d.json("balance", "bob")["address"]
+        for args, reason in [
+            (["unbond", "--from", "alice", "--validator", name, "--amount", "1000000"], "insufficient-delegation"),
+            (["create-validator", "--from", "alice", "--consensus-key", bob, "--stake", "1", "--name", "x"],
+             "stake-too-low"),
+            (["register-worker", "--from", "alice", "--stake", "1"], "stake-too-low"),
+            (["claim", "--from", "alice"], "nothing-to-claim"),
+            (["withdraw", "--from", "alice"], "nothing-to-withdraw"),
+        ]:
+            code, out, err = d.verity(*args, "--wait")
+            assert code == 1 and f"[{reason}]" in err and "nothing was sent" in err, (args, code, out, err)
+        def account():
+            a = d.json("balance", "alice")
+            return a["balance"], a["nonce"]
+        assert account() == (funded["balance"], funded["nonce"]), "a refused transaction changed the account"
+
+        # --dry-run: what it would do, and nothing sent.
+        dry = d.json("transfer", "--from", "alice", "--to", "bob", "--amount", "5", "--dry-run")
+        sim = dry["simulation"]
+        assert sim["ok"] and sim["pays_fee"] and sim["fee_paid"] == "2" and sim["fee_required"] == "2", sim
+        assert [e["kind"] for e in sim["events"]] == ["transfer"], sim
+        assert account() == (funded["balance"], funded["nonce"])
+
+        # The node's simulate itself: the signed transaction; one changed after signing; an estimate
+        # without the signature; a low fee; another chain; a nonce ahead (pending) and one behind.
+        tx = dry["tx"]
+        assert d.rpc("simulate", {"tx": tx})["result"]["ok"]
+        for changed, unsigned, reason in [
+            ({"fee": "7"}, False, "bad-signature"),
+            ({"fee": "7"}, True, ""),
+            ({"fee": "1"}, True, "fee-too-low"),
+            ({"chain_id": "another-chain"}, True, "wrong-chain-id"),
+            ({"nonce": tx["nonce"] + 3}, True, ""),
+            ({"nonce": tx["nonce"] - 1}, True, "bad-nonce"),
+        ]:
+            r = d.rpc("simulate", {"tx": {**tx, **changed}, "unsigned": unsigned})["result"]
+            assert r["reason"] == reason and r["ok"] == (reason == ""), (changed, unsigned, r)
+            assert r["pays_fee"] == (reason == ""), r
+        assert d.rpc("simulate", {"tx": {**tx, "bogus": 1}})["error"]["code"] == -32602
+        assert account() == (funded["balance"], funded["nonce"])
+
+        # --force: sent anyway, committed as failed, and it pays its fee.
+        code, out, err = d.verity("unbond", "--from", "alice", "--validator", name, "--amount", "1000000", "--force",
+                                  "--wait")
+        assert code == 1 and "FAILED: insufficient-delegation" in out and "[insufficient-delegation]" in err, (out, err)
+        forced = d.json("balance", "alice")
+        assert forced["nonce"] == funded["nonce"] + 1 and int(funded["balance"]) - int(forced["balance"]) == 2, forced
+
+
 if __name__ == "__main__":
     TestRunner([transfer_wait_changes_balances_on_every_validator, delegate_unbond_and_proofs_verify,
-                key_files_sign_transactions, errors_say_what_to_do_and_exit_codes_differ]).main()
+                key_files_sign_transactions, errors_say_what_to_do_and_exit_codes_differ,
+                mistakes_are_simulated_first_and_cost_nothing]).main()

@@ -46,9 +46,10 @@ class Client:
         return receipt
 
     def failing_tx(self, *args):
-        """Sends a transaction with --wait that commits but fails: exit 1, and the receipt's reason."""
+        """Sends a transaction with --wait that commits but fails: exit 1, and the receipt's reason.
+        --force: the client would not send what its simulation says fails; these test the chain."""
         rpc = f"http://127.0.0.1:{self.cluster.nodes[0].rpc_port}"
-        out = subprocess.run([VERITY, "--home", self.home, "--rpc", rpc, "--json", *args, "--wait"],
+        out = subprocess.run([VERITY, "--home", self.home, "--rpc", rpc, "--json", *args, "--force", "--wait"],
                              capture_output=True, text=True, timeout=90, stdin=subprocess.DEVNULL)
         assert out.returncode == 1, f"verity {' '.join(args)} exited {out.returncode}:\n{out.stdout}\n{out.stderr}"
         receipt = json.loads(out.stdout)["receipt"]

@@ -57,6 +57,7 @@ struct EmptyNode : NodeApi {
     return std::vector<BlockSummaryInfo>();
   }
   Result<std::vector<Event>> block_events(std::uint64_t) const override { return std::vector<Event>(); }
+  Result<SimulationInfo> simulate(const Transaction&, bool) const override { return SimulationInfo{}; }
 };
 
 }  // namespace verity::rpc
