@@ -15,7 +15,9 @@ namespace {
 const char* kGlobalHelp =
     "\nOptions (anywhere on the command line):\n"
     "  --rpc URL              the node's JSON-RPC address (default http://127.0.0.1:7701, or VERITY_RPC)\n"
-    "  --json                 print the node's raw result as JSON on stdout\n"
+    "  --json                 print the node's raw result as JSON on stdout, and an error as one JSON\n"
+    "                         object on stderr: {command, reason, detail, exit_code}\n"
+    "  --chain-id ID          refuse (exit 1, reason wrong-chain) a node whose chain is not ID\n"
     "  --home DIR             the client's directory; keys in DIR/keys (default ~/.verity)\n"
     "  --passphrase-file FILE the key passphrase (first line); else VERITY_PASSPHRASE, else a prompt\n"
     "  --rpc-token-file FILE  the node's RPC bearer token (first line), for a node that requires one\n"
@@ -36,24 +38,36 @@ Subcommand make_command(ClientIo& io, const ClientGlobals& g, Command command) {
                       Status s = handler(session, args);
                       if (s) return kExitOk;
                       const Error& e = s.error();
-                      err << "verity " << cmd_label << ": " << (e.detail.empty() ? e.reason : e.detail);
-                      if (e.reason != "usage") err << " [" << e.reason << "]";
+                      std::string detail = e.detail.empty() ? e.reason : e.detail;
                       // Hints that need no context (the transaction commands add their own).
                       static const std::set<std::string> generic = {
                           "bad-passphrase", "method-not-found", "bad-key-file", "key-mismatch",
                           "internal-error", "invalid-params",   "shutting-down", "too-many-waiters"};
                       if (generic.count(e.reason)) {
                         const std::string hint = hint_for(e, "", "");
-                        if (e.detail.find(hint) == std::string::npos) err << "; " << hint;
+                        if (detail.find(hint) == std::string::npos) detail += "; " + hint;
                       }
+                      const int code = exit_code_for(e);
+                      if (g.json) {  // one JSON object on stderr, for programs
+                        rapidjson::Document d(rapidjson::kObjectType);
+                        auto& a = d.GetAllocator();
+                        d.AddMember("command", rpc::to_json(cmd_label, a), a);
+                        d.AddMember("reason", rpc::to_json(e.reason, a), a);
+                        d.AddMember("detail", rpc::to_json(detail, a), a);
+                        d.AddMember("exit_code", code, a);
+                        err << rpc::json_string(d) << "\n";
+                        return code;
+                      }
+                      err << "verity " << cmd_label << ": " << detail;
+                      if (e.reason != "usage") err << " [" << e.reason << "]";
                       err << "\n";
-                      return exit_code_for(e);
+                      return code;
                     }};
 }
 
 // The options that may stand anywhere on the command line.
-const cli::CommandSpec kGlobalOptions{"verity", "", {"rpc", "home", "passphrase-file", "rpc-token-file"}, {"json"}, {},
-                                      0, 0, ""};
+const cli::CommandSpec kGlobalOptions{
+    "verity", "", {"rpc", "home", "passphrase-file", "rpc-token-file", "chain-id"}, {"json"}, {}, 0, 0, ""};
 
 }  // namespace
 
@@ -94,7 +108,7 @@ int run_client(const std::vector<std::string>& args, ClientIo& io) {
   if (!globals) return cli::usage_failure("verity", globals.error(), io.err);
   for (auto [option, target] : {std::pair{"rpc", &g.rpc}, std::pair{"home", &g.home},
                                 std::pair{"passphrase-file", &g.passphrase_file},
-                                std::pair{"rpc-token-file", &g.rpc_token_file}}) {
+                                std::pair{"rpc-token-file", &g.rpc_token_file}, std::pair{"chain-id", &g.chain_id}}) {
     auto v = globals->get(option);
     if (!v) continue;
     if (v->empty())

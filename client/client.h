@@ -66,6 +66,7 @@ struct ClientGlobals {
   std::string home;             // default: $HOME/.verity
   std::string passphrase_file;  // --passphrase-file
   std::string rpc_token_file;   // --rpc-token-file: the node's RPC bearer token (else $VERITY_RPC_TOKEN)
+  std::string chain_id;         // --chain-id: the chain the node must be on (empty: any)
 };
 
 // The program's commands.

@@ -104,7 +104,7 @@ Status cmd_keys(Session& s, const std::vector<std::string>& args) {
     if (!ks) return ks.error();
     std::vector<std::string> problems;
     auto keys = ks->list(&problems);
-    for (const auto& p : problems) s.io().err << "verity keys list: skipped " << p << "\n";
+    for (const auto& p : problems) s.warn("key-file-skipped", "keys list: skipped " + p);
     if (s.json()) {
       rapidjson::Document d(rapidjson::kArrayType);
       auto& al = d.GetAllocator();

@@ -1,7 +1,6 @@
 #include "client/session.h"
 
 #include <algorithm>
-#include <array>
 
 #include "core/params.h"
 #include "rpc/json_codec.h"
@@ -40,6 +39,9 @@ Status cmd_status(Session& s, const std::vector<std::string>& args) {
       << " heights watched (its vote record was missing or older than the chain; docs/operators.md)\n";
   }
   if (st->another_instance) o << "WARNING     another instance signs with this validator key: stop all but one\n";
+  if (st->catching_up)
+    o << "catching up yes: at " << st->height << ", a peer has " << st->best_known_height
+      << " (syncing blocks; its answers lag behind the chain)\n";
   o << "peers       " << st->peers << "\n"
     << "mempool     " << st->mempool_txs << " transactions, " << st->mempool_bytes << " bytes\n"
     << "version     " << st->version << "\n"
@@ -137,10 +139,21 @@ Status cmd_tx(Session& s, const std::vector<std::string>& args) {
   const Json& payload = *member(tx, "payload");
   o << "  " << payload_name(t->tx.payload) << " from " << t->tx.sender.hex() << ", nonce " << t->tx.nonce << ", fee "
     << t->tx.fee.to_string() << "\n";
-  for (auto it = payload.MemberBegin(); it != payload.MemberEnd(); ++it)
-    if (std::string(it->name.GetString()) != "type")
-      o << "  " << it->name.GetString() << " "
-        << (it->value.IsString() ? std::string(it->value.GetString()) : rpc::json_string(it->value)) << "\n";
+  const auto* task = std::get_if<SubmitTask>(&t->tx.payload);
+  for (auto it = payload.MemberBegin(); it != payload.MemberEnd(); ++it) {
+    const std::string name = it->name.GetString();
+    if (name == "type") continue;
+    o << "  " << name << " ";
+    if (task && name == "module")  // a module as its size and hash, never as hex (--json has it)
+      o << (task->module.bytes.empty() ? std::string("(by hash)")
+                                       : std::to_string(task->module.bytes.size()) + " bytes, sha256 " +
+                                             sha256(task->module.bytes).hex())
+        << "\n";
+    else if (task && name == "input" && task->input.bytes.size() > 64)
+      o << task->input.bytes.size() << " bytes, sha256 " << sha256(task->input.bytes).hex() << "\n";
+    else
+      o << (it->value.IsString() ? std::string(it->value.GetString()) : rpc::json_string(it->value)) << "\n";
+  }
   if (t->receipt) print_receipt(o, *t->receipt);
   return {};
 }
@@ -232,22 +245,14 @@ Status cmd_validators(Session& s, const std::vector<std::string>& args) {
   if (!height) return height.error();
   if (!list) return list.error();
   o << "at height " << *height << "\n";
-  std::vector<std::array<std::string, 6>> rows = {{"OPERATOR", "NAME", "TOKENS", "POWER", "COMMISSION", "STATUS"}};
+  std::vector<std::vector<std::string>> rows = {{"OPERATOR", "NAME", "TOKENS", "POWER", "COMMISSION", "STATUS"}};
   std::vector<std::string> details = {""};
   for (const auto& v : *list) {
     rows.push_back({v.operator_address.hex(), v.name, v.tokens.to_string(), std::to_string(v.power),
                     std::to_string(v.commission_bps) + " bps", status_text(v)});
     details.push_back(v.status == "active" ? "" : v.detail);
   }
-  std::array<std::size_t, 6> width{};
-  for (const auto& row : rows)
-    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  for (std::size_t n = 0; n < rows.size(); ++n) {
-    const auto& row = rows[n];
-    for (std::size_t i = 0; i + 1 < row.size(); ++i) o << row[i] << std::string(width[i] - row[i].size() + 2, ' ');
-    o << row.back() << "\n";
-    if (!details[n].empty()) o << "  " << details[n] << "\n";
-  }
+  print_columns(o, rows, details);
   return {};
 }
 

@@ -126,6 +126,20 @@ Result<std::vector<TaskRef>> NodeClient::task_refs(std::uint64_t before, std::ui
   return rpc::member_from_json<std::vector<TaskRef>>(*a, "tasks", "tasks");
 }
 
+Result<rpc::HistoryInfo> NodeClient::task_history(std::uint64_t id, std::uint64_t before, std::uint64_t limit) const {
+  auto a = http_.call("history", params({{"task", Json(id)}, {"before", Json(before)}, {"limit", Json(limit)}}));
+  if (!a) return a.error();
+  return rpc::record_from_json<rpc::HistoryInfo>(*a, "history");
+}
+
+Result<rpc::HistoryInfo> NodeClient::account_history(const PublicKey& address, std::uint64_t before,
+                                                     std::uint64_t limit) const {
+  const std::string hex = address.hex();
+  auto a = http_.call("history", params({{"address", text(hex)}, {"before", Json(before)}, {"limit", Json(limit)}}));
+  if (!a) return a.error();
+  return rpc::record_from_json<rpc::HistoryInfo>(*a, "history");
+}
+
 Result<std::optional<rpc::WorkerInfo>> NodeClient::worker(const PublicKey& key) const {
   const std::string hex = key.hex();
   return lookup<rpc::WorkerInfo>(http_.call("worker", params({{"address", text(hex)}})), "worker");

@@ -69,6 +69,21 @@ void print_receipt(std::ostream& o, const ReceiptInfo& receipt) {
   print_events(o, receipt.events);
 }
 
+void print_columns(std::ostream& o, const std::vector<std::vector<std::string>>& rows,
+                   const std::vector<std::string>& notes) {
+  std::vector<std::size_t> width;
+  for (const auto& row : rows) {
+    width.resize(std::max(width.size(), row.size()));
+    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  for (std::size_t n = 0; n < rows.size(); ++n) {
+    const auto& row = rows[n];
+    for (std::size_t i = 0; i < row.size(); ++i)
+      o << row[i] << (i + 1 < row.size() ? std::string(width[i] - row[i].size() + 2, ' ') : "\n");
+    if (n < notes.size() && !notes[n].empty()) o << "  " << notes[n] << "\n";
+  }
+}
+
 void print_events(std::ostream& o, const std::vector<Event>& events) {
   for (const auto& e : events) {
     o << "  event " << e.kind;
@@ -138,6 +153,18 @@ std::string label(const std::string& given, const PublicKey& address) {
 
 // --- the session -------------------------------------------------------------------
 
+void Session::warn(const std::string& reason, const std::string& detail) {
+  if (!g_.json) {
+    io_.err << "verity: " << detail << "\n";
+    return;
+  }
+  rapidjson::Document d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  d.AddMember("warning", rpc::to_json(reason, a), a);
+  d.AddMember("detail", rpc::to_json(detail, a), a);
+  io_.err << rpc::json_string(d) << "\n";
+}
+
 Result<HttpRpcClient*> Session::rpc() {
   if (!client_) {
     auto url = rpc::parse_rpc_url(g_.rpc);
@@ -150,7 +177,22 @@ Result<HttpRpcClient*> Session::rpc() {
     }
     client_.emplace(*url);
     if (token) client_->set_token(*token);
+    if (!g_.chain_id.empty()) {  // --chain-id: this node must be on that chain, before anything else
+      rapidjson::Value none(rapidjson::kObjectType);
+      auto st = client_->call("status", none);
+      if (!st) {
+        client_.reset();
+        return st.error();
+      }
+      const std::string id = text_of(*st, "chain_id");
+      if (id != g_.chain_id)
+        wrong_chain_ = make_error("wrong-chain", "the node at " + g_.rpc + " is on chain '" + id + "', not '" +
+                                                     g_.chain_id + "' (--chain-id): nothing was done");
+      else
+        chain_id_ = id;
+    }
   }
+  if (wrong_chain_) return *wrong_chain_;
   return &*client_;
 }
 
@@ -226,7 +268,7 @@ Result<std::string> Session::passphrase(const std::string& name, bool confirm) {
     if (p.empty()) return usage_error("--passphrase-file: " + g_.passphrase_file + " holds an empty passphrase");
     struct stat st {};
     if (::stat(g_.passphrase_file.c_str(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
-      io_.err << "verity: warning: " << g_.passphrase_file << " may be read by other users: chmod 600 it\n";
+      warn("passphrase-file-readable", "warning: " + g_.passphrase_file + " may be read by other users: chmod 600 it");
     return p;
   }
   if (auto env = io_.getenv("VERITY_PASSPHRASE")) {
@@ -268,8 +310,8 @@ Result<SecretKey> Session::signer(const std::string& name) {
       if (text_of(a, "name") != name) continue;
       named = true;
       if (text_of(a, "address") == derived.public_key().hex()) {
-        io_.err << "verity: signing as '" << name << "' with its INSECURE devnet key (derived from the name; "
-                << "this network's genesis funds it, so this is a devnet)\n";
+        warn("insecure-devnet-key", "signing as '" + name + "' with its INSECURE devnet key (derived from the name; "
+                                    "this network's genesis funds it, so this is a devnet)");
         return derived;
       }
     }
@@ -419,7 +461,8 @@ Status print_simulation(Session& s, const Transaction& tx, const std::optional<r
 
 }  // namespace
 
-Status send_transaction(Session& s, const TxCommon& c, Payload payload, const std::string& summary) {
+Status send_transaction(Session& s, const TxCommon& c, Payload payload, const std::string& summary,
+                        std::optional<ReceiptInfo>* receipt_out) {
   auto key = s.signer(c.from);
   if (!key) return key.error();
   auto chain = s.chain_id();
@@ -503,6 +546,7 @@ Status send_transaction(Session& s, const TxCommon& c, Payload payload, const st
     else
       o << "in the mempool; follow it with 'verity tx " << hash << "' (or pass --wait)\n";
   }
+  if (receipt_out) *receipt_out = *receipt;
   if (*receipt && !(*receipt)->ok) {
     const std::string& reason = (*receipt)->reason;
     std::string h = hint_for(make_error(reason), c.from, hash);

@@ -69,6 +69,9 @@ bool is_hex64(std::string_view s);
 std::string lower(std::string s);
 void print_receipt(std::ostream& o, const ReceiptInfo& receipt);
 void print_events(std::ostream& o, const std::vector<Event>& events);  // "  event KIND name=value..." lines
+// Rows in columns two spaces apart; notes[i], when not empty, on an indented line after row i.
+void print_columns(std::ostream& o, const std::vector<std::vector<std::string>>& rows,
+                   const std::vector<std::string>& notes = {});
 
 // A required option holding an amount of whole base units.
 Result<Amount> required_amount(const Args& a, const Spec& spec, const std::string& option, const std::string& what);
@@ -84,6 +87,9 @@ class Session {
       : g_(g), io_(io), command_(std::move(command)) {}
 
   ClientIo& io() { return io_; }
+  // A warning on stderr: "verity: DETAIL", or under --json one object
+  // {"warning": REASON, "detail": DETAIL} (docs/client.md, "--json").
+  void warn(const std::string& reason, const std::string& detail);
   const ClientGlobals& globals() const { return g_; }
   bool json() const { return g_.json; }
   const std::string& rpc_url() const { return g_.rpc; }
@@ -121,6 +127,7 @@ class Session {
   ClientIo& io_;
   std::string command_;
   std::optional<HttpRpcClient> client_;
+  std::optional<Error> wrong_chain_;  // --chain-id named another chain than the node's
   std::optional<std::string> chain_id_;
   std::optional<rapidjson::Document> genesis_;
 };
@@ -153,7 +160,9 @@ Result<TxArgs> parse_tx_args(const Spec& spec, const std::vector<std::string>& a
 // simulation says the chain would refuse it (then nothing is sent, and the
 // error carries the reason, with --force it is sent anyway; --dry-run sends
 // nothing at all); with --wait it waits for its receipt. Prints what happened.
-Status send_transaction(Session& s, const TxCommon& c, Payload payload, const std::string& summary);
+// `receipt` (when given) gets the receipt of a committed (--wait) transaction.
+Status send_transaction(Session& s, const TxCommon& c, Payload payload, const std::string& summary,
+                        std::optional<ReceiptInfo>* receipt_out = nullptr);
 
 // A command that sends a transaction with no fields of its own (withdraw, claim, unregister-worker).
 template <class P>

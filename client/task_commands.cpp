@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <thread>
 
 #include "core/hex.h"
 #include "core/params.h"
@@ -32,9 +33,13 @@ std::uint64_t default_commit_blocks(std::uint64_t fuel, std::uint64_t reference_
 
 const std::string kSubmitTaskHelp = std::string(
     "Usage: verity submit-task FILE.wasm --from NAME --reward N [--input FILE] [--replicas R]\n"
-    "                          [--fuel N] [--commit-blocks N] [--reveal-blocks N] [--fee N] [--wait]\n"
+    "                          [--fuel N] [--commit-blocks N] [--reveal-blocks N] [--fee N]\n"
+    "                          [--wait [--timeout SECONDS]]\n"
     "Pays R x N into escrow for a WASI command module (FILE.wasm, _start) to be run by R staked\n"
-    "workers on --input as stdin (default: empty). The node checks the module before admitting it\n"
+    "workers on --input as stdin (default: empty). It waits for the submission's block and prints\n"
+    "the task's id; with --wait it then follows the task as 'task watch' does and prints the\n"
+    "result: exit 0 when it settles with outcome ok, 1 when it fails, settles with another outcome\n"
+    "(out-of-fuel, trap, ...), or --timeout (default 120 s) runs out. The node checks the module before admitting it\n"
     "(imports outside the sandbox's WASI subset are refused: docs/sandbox.md). Defaults: the\n"
     "chain's replication, fuel 1000000000, 20 blocks to reveal, and a commit window of\n"
     "max(20, ceil(fuel / reference_fuel_per_block) + 2) blocks: the chain refuses a commit\n"
@@ -43,6 +48,10 @@ const std::string kSubmitTaskHelp = std::string(
     "count blocks, which come faster under load; a wider window only delays a round whose worker\n"
     "is missing, but an audit must fit both windows before the rewards vest (reward_lock_blocks).\n\n") +
     kTxCommonHelp;
+
+// Defined below, with `task watch`.
+Status watch_task(Session& s, std::uint64_t id, std::chrono::seconds timeout);
+Result<std::chrono::seconds> timeout_arg(const Args& a);
 
 Result<Bytes> read_binary_file(const std::string& flag, const std::string& path, std::size_t max) {
   std::ifstream in(path, std::ios::binary);
@@ -56,7 +65,7 @@ Result<Bytes> read_binary_file(const std::string& flag, const std::string& path,
 
 Status cmd_submit_task(Session& s, const std::vector<std::string>& args) {
   Spec spec{"submit-task",
-            {"from", "fee", "input", "replicas", "reward", "fuel", "commit-blocks", "reveal-blocks"},
+            {"from", "fee", "input", "replicas", "reward", "fuel", "commit-blocks", "reveal-blocks", "timeout"},
             kTxSwitches, 1, 1, "FILE.wasm"};
   auto parsed = parse_tx_args(spec, args);
   if (!parsed) return parsed.error();
@@ -96,9 +105,29 @@ Status cmd_submit_task(Session& s, const std::vector<std::string>& args) {
                                             "of this version? Pass --commit-blocks N");
     t.commit_blocks = default_commit_blocks(t.fuel, *per_block);
   }
+  auto timeout = timeout_arg(a);
+  if (!timeout) return timeout.error();
   const std::string summary = "submit-task " + a.positional[0] + " (" + std::to_string(t.module.bytes.size()) +
                               " bytes) from " + c.from + ", reward " + t.reward.to_string() + " per worker";
-  return send_transaction(s, c, std::move(t), summary);
+  // The task's id is in the receipt: the submission always waits for its
+  // block; --wait then follows the task to its end.
+  TxCommon committed = c;
+  committed.wait = !c.dry_run;
+  std::optional<ReceiptInfo> receipt;
+  if (auto st = send_transaction(s, committed, std::move(t), summary, &receipt); !st) return st;
+  if (!receipt) return {};  // --dry-run
+  std::optional<std::uint64_t> id;
+  for (const auto& e : receipt->events)
+    if (e.kind == "task_submitted")
+      for (const auto& [name, value] : e.attributes)
+        if (auto n = parse_u64_arg("task", value); name == "task" && n) id = *n;
+  if (!id || *id == 0) return make_error("rpc-bad-response", "the receipt has no task_submitted event with the task id");
+  if (!s.json())
+    s.io().out << "task " << *id << " submitted"
+               << (c.wait ? "; following it until it ends\n" : "; follow it with 'verity task watch " +
+                                                                  std::to_string(*id) + "' (or pass --wait)\n");
+  if (!c.wait) return {};
+  return watch_task(s, *id, *timeout);
 }
 
 const std::string kRegisterWorkerHelp = std::string(
@@ -143,10 +172,12 @@ const char* kTaskHelp =
     "       verity task watch ID [--timeout SECONDS]\n"
     "A task of the market: its terms, the round in progress (assigned workers, who committed and\n"
     "revealed) and, once settled, the result (--json: the node's answer as is).\n"
-    "'task watch' follows the task's events over the WebSocket (assigned, committed, revealed,\n"
-    "settled or failed) and ends when it settles (exit 0) or fails (exit 1), or after --timeout\n"
-    "(default 120 s; exit 1). A settled task under audit is followed until the audit ends\n"
-    "(task_audited or task_audit_ended; exit 0).\n";
+    "'task watch' prints the task's history so far (submitted, assigned, committed, revealed, ...),\n"
+    "then follows its events over the WebSocket until it ends, and prints the result. A task not\n"
+    "in a block yet is waited for. Exit 0 when it settles with outcome ok; 1 when it fails, when\n"
+    "the workers agreed on another outcome (out-of-fuel, trap, ...: the reason is its name), or\n"
+    "after --timeout (default 120 s). A settled task under audit is followed until the audit ends\n"
+    "(task_audited or task_audit_ended).\n";
 
 std::string outcome_text(std::uint64_t n) {
   auto known = outcome_name_of(n);
@@ -206,71 +237,162 @@ Result<rpc::TaskInfo> fetch_task(Session& s, std::uint64_t id) {
   return **t;
 }
 
-// Follows the tasks topic until task `id` settles or fails.
-Status watch_task(Session& s, const std::string& rpc_text, std::uint64_t id, std::chrono::seconds timeout) {
-  auto url = rpc::parse_rpc_url(rpc_text);
-  if (!url) return usage_error("--rpc: " + url.error().detail);
+// One task event as the `tasks` topic sends it ({height, tx, kind,
+// attributes}), for --json; as "height H: KIND name=value..." otherwise.
+void print_task_event(Session& s, std::uint64_t height, const std::optional<Hash256>& tx, const Event& e) {
   auto& o = s.io().out;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto sub = rpc::WsSubscription::open(*url, "tasks");
-  if (!sub) return sub.error();
-  // The task as it is now: it may have settled already.
-  auto t = fetch_task(s, id);
-  if (!t) return t.error();
-  const std::string status = t->status;
-  const bool audit = status == "settled" && t->round;  // an audit runs: follow it
-  if (!s.json())
-    o << "task " << id << ": " << status << (audit ? ", audit in progress" : "") << " (watching; at most "
-      << timeout.count() << " s)\n";
-  if (status != "open" && !audit) {
-    if (s.json()) print_task_json(o, *t);
-    return status == "settled" ? Status{} : make_error("task-failed", "task " + std::to_string(id) + " failed: " + t->failure);
+  if (s.json()) {
+    rapidjson::Document d(rapidjson::kObjectType);
+    auto& a = d.GetAllocator();
+    d.AddMember("height", Json(height), a);
+    d.AddMember("tx", tx ? rpc::to_json(*tx, a) : Json(), a);
+    d.AddMember("kind", rpc::to_json(e.kind, a), a);
+    d.AddMember("attributes", rpc::record_to_json(e.attributes, a), a);
+    print_json(o, d);
+    return;
   }
-  const std::string want = std::to_string(id);
-  while (true) {
-    auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) break;
-    auto event = (*sub)->next(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
-    if (!event) return event.error();
-    if (!*event) break;
-    const Json& result = **event;
-    const Json* attrs = member(result, "attributes");
-    if (!attrs || text_of(*attrs, "task") != want) continue;
-    const std::string kind = text_of(result, "kind");
-    if (s.json()) {
-      print_json(o, result);
-    } else {
-      o << "height " << text_of(result, "height") << ": " << kind;
-      for (auto it = attrs->MemberBegin(); it != attrs->MemberEnd(); ++it)
-        if (std::string(it->name.GetString()) != "task" && it->value.IsString())
-          o << " " << it->name.GetString() << "=" << it->value.GetString();
-      o << "\n";
-    }
-    if (kind == "task_settled" || kind == "task_failed" || kind == "task_audited" || kind == "task_audit_ended") {
-      auto fin = fetch_task(s, id);
-      if (fin && !s.json()) print_task(o, *fin);
-      if (kind == "task_failed")
-        return make_error("task-failed", "task " + want + " failed: " + text_of(*attrs, "reason"));
-      return {};
-    }
-  }
-  return make_error("timeout", "task " + want + " did not settle within " + std::to_string(timeout.count()) +
-                                   " s; 'verity task " + want + "' shows where it is");
+  o << "height " << height << ": " << e.kind;
+  for (const auto& [name, value] : e.attributes)
+    if (name != "task") o << " " << name << "=" << value;
+  o << "\n";
 }
 
-Status cmd_task(Session& s, const std::vector<std::string>& args, const std::string& rpc_text) {
+bool ends_round(const std::string& kind) {
+  return kind == "task_settled" || kind == "task_failed" || kind == "task_audited" || kind == "task_audit_ended";
+}
+
+// How a task that ended ended, as an exit status: settled with outcome ok
+// is 0; failed, or settled with another outcome (the workers agreed that
+// the module trapped, ran out of fuel, ...), is an error naming it.
+Status task_verdict(const rpc::TaskInfo& t) {
+  const std::string id = std::to_string(t.id);
+  if (t.status == "failed") {
+    std::string hint;
+    if (t.failure == "no-workers")
+      hint = ": not enough eligible workers for its replicas within its windows; a worker needs "
+             "min_worker_stake, is never the submitter, and one whose reputation is below the chain's "
+             "worker_reputation_threshold takes only tasks whose reward is below untrusted_reward_cap "
+             "(docs/contracts.md, Tasks): 'verity workers' lists them";
+    else if (t.failure == "no-commitments")
+      hint = ": no assigned worker committed in the commit window, twice; are the workers running?";
+    else if (t.failure == "no-majority")
+      hint = ": the workers' results disagreed, twice";
+    return make_error("task-failed", "task " + id + " failed: " + t.failure + hint + "; its escrow was refunded");
+  }
+  if (t.result && t.result->outcome != 0) {
+    const std::string name = outcome_text(t.result->outcome);
+    std::string hint = name == "out-of-fuel" ? "; submit it again with a higher --fuel ('verity-worker exec "
+                                               "FILE.wasm' measures what a module uses)"
+                                             : "; 'verity-worker exec FILE.wasm' runs it locally to see why";
+    return make_error(name, "task " + id + " settled, but the workers agreed its module ended with " + name +
+                                " (exit code " + std::to_string(t.result->exit_code) + ", fuel " +
+                                std::to_string(t.result->fuel_used) + ")" + hint);
+  }
+  return {};
+}
+
+// Follows task `id` from its submission on: waits until a block has it,
+// prints its history so far (the node's history index, oldest first),
+// then its events as they happen (the `tasks` WebSocket topic, opened
+// first so nothing falls between), until it settles or fails (a settled
+// task under audit: until the audit ends). Returns the task as it ended.
+Result<rpc::TaskInfo> follow_task(Session& s, std::uint64_t id, std::chrono::seconds timeout) {
+  auto url = rpc::parse_rpc_url(s.rpc_url());
+  if (!url) return usage_error("--rpc: " + url.error().detail);
+  auto node = s.node();
+  if (!node) return node.error();
+  auto& o = s.io().out;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const std::string want = std::to_string(id);
+  const auto timed_out = [&] {
+    return make_error("timeout", "task " + want + " did not end within " + std::to_string(timeout.count()) +
+                                     " s; 'verity task " + want + "' shows where it is");
+  };
+  auto sub = rpc::WsSubscription::open(*url, "tasks");
+  if (!sub) return sub.error();
+
+  // Not in a block yet (just sent, or a mistyped id): wait for it.
+  bool said = false;
+  while (true) {
+    auto t = node->task(id);
+    if (!t) return t.error();
+    if (*t) break;
+    if (std::chrono::steady_clock::now() >= deadline) return timed_out();
+    if (!said && !s.json()) o << "task " << id << ": not in a block yet; waiting\n";
+    said = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  // Its history so far, oldest first; events at or below `seen` are in it.
+  std::vector<rpc::HistoryItemInfo> past;
+  std::uint64_t seen = 0, before = 0;
+  for (int page = 0; page < 20; ++page) {
+    auto h = node->task_history(id, before);
+    if (!h) return h.error();
+    if (page == 0) seen = h->height;
+    past.insert(past.end(), h->entries.begin(), h->entries.end());
+    if (h->next_before == 0) break;
+    before = h->next_before;
+  }
+  for (auto it = past.rbegin(); it != past.rend(); ++it)
+    for (const auto& e : it->events) print_task_event(s, it->height, it->tx_hash, e);
+  auto t = fetch_task(s, id);
+  if (!t) return t.error();
+  const bool audit = t->status == "settled" && t->round;  // an audit runs: follow it
+  if (t->status != "open" && !audit) return *t;
+  if (!s.json())
+    o << "task " << id << ": " << t->status << (audit ? ", audit in progress" : "") << " (watching; at most "
+      << timeout.count() << " s)\n";
+  while (true) {
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return timed_out();
+    auto event = (*sub)->next(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
+    if (!event) return event.error();
+    if (!*event) return timed_out();
+    const Json& result = **event;
+    const Json* attrs = member(result, "attributes");
+    auto height = u64_of(result, "height");
+    if (!attrs || !height || text_of(*attrs, "task") != want || *height <= seen) continue;
+    Event e;
+    e.kind = text_of(result, "kind");
+    for (auto m = attrs->MemberBegin(); m != attrs->MemberEnd(); ++m)
+      if (m->value.IsString()) e.attributes.emplace_back(m->name.GetString(), m->value.GetString());
+    std::optional<Hash256> tx;
+    if (auto h = Hash256::from_hex(text_of(result, "tx"))) tx = *h;
+    print_task_event(s, *height, tx, e);
+    if (ends_round(e.kind)) return fetch_task(s, id);
+  }
+}
+
+// task watch ID, and submit-task --wait: follow it, print how it ended.
+Status watch_task(Session& s, std::uint64_t id, std::chrono::seconds timeout) {
+  auto t = follow_task(s, id, timeout);
+  if (!t) return t.error();
+  if (s.json())
+    print_task_json(s.io().out, *t);
+  else
+    print_task(s.io().out, *t);
+  return task_verdict(*t);
+}
+
+Result<std::chrono::seconds> timeout_arg(const Args& a) {
+  std::uint64_t secs = 120;
+  if (auto t = a.get("timeout")) {
+    auto n = parse_u64_arg("--timeout", *t);
+    if (!n) return n.error();
+    secs = *n;
+  }
+  return std::chrono::seconds(secs);
+}
+
+Status cmd_task(Session& s, const std::vector<std::string>& args) {
   if (!args.empty() && args[0] == "watch") {
     auto a = parse_args(Spec{"task watch", {"timeout"}, {}, 1, 1, "ID"}, {args.begin() + 1, args.end()});
     if (!a) return a.error();
     auto id = parse_u64_arg("ID", a->positional[0]);
     if (!id) return id.error();
-    std::uint64_t secs = 120;
-    if (auto t = a->get("timeout")) {
-      auto n = parse_u64_arg("--timeout", *t);
-      if (!n) return n.error();
-      secs = *n;
-    }
-    return watch_task(s, rpc_text, *id, std::chrono::seconds(secs));
+    auto timeout = timeout_arg(*a);
+    if (!timeout) return timeout.error();
+    return watch_task(s, *id, *timeout);
   }
   auto a = parse_args(Spec{"task", {}, {}, 1, 1, "ID"}, args);
   if (!a) return a.error();
@@ -285,6 +407,178 @@ Status cmd_task(Session& s, const std::vector<std::string>& args, const std::str
   return {};
 }
 
+// --- tasks, workers, worker ------------------------------------------------------------
+
+const char* kTasksHelp =
+    "Usage: verity tasks [--status open|settled|failed] [--mine --from NAME] [--limit N]\n"
+    "The latest tasks, newest first (at most --limit, default 20): id, status, submission height,\n"
+    "reward, fuel and result. --status keeps those in that status (reading at most the latest\n"
+    "1000 tasks); --mine --from NAME those NAME submitted (from the node's history of the account).\n";
+
+std::string percent_of_ppm(std::uint64_t ppm) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f %%", static_cast<double>(ppm) / 10'000.0);
+  return buf;
+}
+
+Status cmd_tasks(Session& s, const std::vector<std::string>& args) {
+  Spec spec{"tasks", {"status", "from", "limit"}, {"mine"}, 0, 0, ""};
+  auto a = parse_args(spec, args);
+  if (!a) return a.error();
+  std::uint64_t limit = 20;
+  if (auto l = a->get("limit")) {
+    auto n = parse_u64_arg("--limit", *l);
+    if (!n) return n.error();
+    if (*n == 0 || *n > 100) return usage_error("--limit: from 1 to 100");
+    limit = *n;
+  }
+  const std::string status = a->get("status").value_or("");
+  if (!status.empty() && status != "open" && status != "settled" && status != "failed")
+    return usage_error("--status: open, settled or failed");
+  if (a->has("mine") != a->get("from").has_value())
+    return usage_error("--mine needs --from NAME (whose tasks), and --from here means --mine");
+  auto node = s.node();
+  if (!node) return node.error();
+  std::vector<rpc::TaskInfo> found;
+  const auto keep = [&](const rpc::TaskInfo& t) {
+    if (found.size() < limit && (status.empty() || t.status == status)) found.push_back(t);
+  };
+  if (a->has("mine")) {
+    auto me = s.address_of("--from", *a->get("from"));
+    if (!me) return me.error();
+    std::uint64_t before = 0;
+    for (int page = 0; page < 10 && found.size() < limit; ++page) {
+      auto h = node->account_history(*me, before);
+      if (!h) return h.error();
+      for (const auto& entry : h->entries)
+        for (const auto& e : entry.events) {
+          if (e.kind != "task_submitted") continue;
+          std::optional<std::uint64_t> id;
+          bool mine = false;
+          for (const auto& [name, value] : e.attributes) {
+            if (name == "task")
+              if (auto n = parse_u64_arg("task", value)) id = *n;
+            if (name == "submitter") mine = value == me->hex();
+          }
+          if (!id || !mine) continue;
+          auto t = node->task(*id);
+          if (!t) return t.error();
+          if (*t) keep(**t);
+        }
+      if (h->next_before == 0) break;
+      before = h->next_before;
+    }
+  } else {
+    std::uint64_t before = 0;
+    for (int page = 0; page < 10 && found.size() < limit; ++page) {
+      auto list = node->tasks(before, status.empty() ? limit : 100, false);
+      if (!list) return list.error();
+      for (const auto& t : *list) keep(t);
+      if (list->empty() || list->back().id <= 1) break;
+      before = list->back().id;
+    }
+  }
+  auto& o = s.io().out;
+  if (s.json()) {
+    rapidjson::Document d(rapidjson::kObjectType);
+    d.AddMember("tasks", rpc::record_to_json(found, d.GetAllocator()), d.GetAllocator());
+    print_json(o, d);
+    return {};
+  }
+  if (found.empty()) {
+    o << "no tasks" << (status.empty() ? "" : " " + status) << (a->has("mine") ? " submitted by " + *a->get("from") : "")
+      << "\n";
+    return {};
+  }
+  std::vector<std::vector<std::string>> rows = {{"ID", "STATUS", "SUBMITTED", "REWARD", "FUEL", "RESULT"}};
+  for (const auto& t : found)
+    rows.push_back({std::to_string(t.id), t.status + (t.failure.empty() ? "" : " (" + t.failure + ")"),
+                    std::to_string(t.submitted_height), t.reward.to_string() + " x " + std::to_string(t.replicas),
+                    std::to_string(t.fuel),
+                    t.result ? outcome_text(t.result->outcome) + ", fuel " + std::to_string(t.result->fuel_used)
+                             : std::string(t.round ? "running" : "")});
+  print_columns(o, rows);
+  return {};
+}
+
+std::vector<std::string> worker_row(const rpc::WorkerInfo& w) {
+  return {w.key.hex(), w.stake.to_string(), w.active ? "active" : "unbonding", percent_of_ppm(w.reputation),
+          std::to_string(w.agreed), std::to_string(w.outvoted), std::to_string(w.missed), std::to_string(w.slashes)};
+}
+const std::vector<std::string> kWorkerHead = {"WORKER", "STAKE", "STATUS", "REPUTATION", "AGREED", "OUTVOTED",
+                                              "MISSED", "SLASHES"};
+
+const char* kWorkersHelp = "Usage: verity workers\nEvery registered worker: stake, status, reputation and record.\n";
+
+Status cmd_workers(Session& s, const std::vector<std::string>& args) {
+  auto a = parse_args(Spec{"workers", {}, {}, 0, 0, ""}, args);
+  if (!a) return a.error();
+  auto r = s.call("workers");
+  if (!r) return r.error();
+  if (s.json()) {
+    print_json(s.io().out, *r);
+    return {};
+  }
+  auto list = rpc::member_from_json<std::vector<rpc::WorkerInfo>>(*r, "workers", "workers");
+  if (!list) return list.error();
+  if (list->empty()) {
+    s.io().out << "no registered workers ('verity register-worker' registers one)\n";
+    return {};
+  }
+  std::vector<std::vector<std::string>> rows = {kWorkerHead};
+  for (const auto& w : *list) rows.push_back(worker_row(w));
+  print_columns(s.io().out, rows);
+  return {};
+}
+
+const char* kWorkerHelp =
+    "Usage: verity worker ADDRESS|NAME\n"
+    "A registered worker: stake, status, reputation and record, and its reputation over time (the\n"
+    "last 10 changes of its record, from the node's history).\n";
+
+Status cmd_worker(Session& s, const std::vector<std::string>& args) {
+  auto a = parse_args(Spec{"worker", {}, {}, 1, 1, "ADDRESS|NAME"}, args);
+  if (!a) return a.error();
+  auto key = s.address_of("", a->positional[0]);
+  if (!key) return key.error();
+  auto node = s.node();
+  if (!node) return node.error();
+  auto w = node->worker(*key);
+  if (!w) return w.error();
+  if (!*w)
+    return make_error("not-found", label(a->positional[0], *key) + " is not a registered worker ('verity workers' "
+                                   "lists them)");
+  rapidjson::Document params(rapidjson::kObjectType);
+  params.AddMember("address", rpc::to_json(key->hex(), params.GetAllocator()), params.GetAllocator());
+  params.AddMember("limit", Json(10), params.GetAllocator());
+  auto h = s.call("worker_history", params);
+  if (!h) return h.error();
+  auto points = rpc::member_from_json<std::vector<rpc::WorkerPointInfo>>(*h, "points", "worker_history");
+  if (!points) return points.error();
+  auto& o = s.io().out;
+  if (s.json()) {
+    rapidjson::Document d;
+    static_cast<Json&>(d) = rpc::record_to_json(**w, d.GetAllocator());
+    d.AddMember("history", rpc::record_to_json(*points, d.GetAllocator()), d.GetAllocator());
+    print_json(o, d);
+    return {};
+  }
+  const rpc::WorkerInfo& x = **w;
+  o << "worker " << label(a->positional[0], *key) << "\n"
+    << "  stake       " << x.stake.to_string()
+    << (x.active ? std::string(", active")
+                 : ", unbonding " + x.unbonding.to_string() + " until height " + std::to_string(x.unbonding_until))
+    << "\n"
+    << "  reputation  " << percent_of_ppm(x.reputation) << "\n"
+    << "  rounds      " << x.agreed << " agreed, " << x.outvoted << " outvoted, " << x.missed << " missed; "
+    << x.slashes << " slashes\n";
+  if (!points->empty()) o << "  reputation over time (newest first):\n";
+  for (const auto& p : *points)
+    o << "    height " << p.height << ": " << percent_of_ppm(p.reputation) << ", stake " << p.stake.to_string()
+      << ", " << p.agreed << " agreed, " << p.outvoted << " outvoted, " << p.missed << " missed\n";
+  return {};
+}
+
 }  // namespace
 
 std::vector<Command> task_commands() {
@@ -296,8 +590,10 @@ std::vector<Command> task_commands() {
        [](Session& s, const auto& a) { return cmd_simple<UnregisterWorker>(s, a, "unregister-worker"); }},
       {"request-audit", "ID --from NAME: pay to rerun a settled task on fresh workers", kRequestAuditHelp,
        cmd_request_audit},
-      {"task", "ID | watch ID: a task, or follow it until it settles", kTaskHelp,
-       [](Session& s, const auto& a) { return cmd_task(s, a, s.rpc_url()); }},
+      {"task", "ID | watch ID: a task, or follow it until it settles", kTaskHelp, cmd_task},
+      {"tasks", "[--status S] [--mine --from NAME]: the latest tasks", kTasksHelp, cmd_tasks},
+      {"workers", "the registered workers", kWorkersHelp, cmd_workers},
+      {"worker", "ADDRESS|NAME: a worker and its reputation over time", kWorkerHelp, cmd_worker},
   };
 }
 

@@ -153,6 +153,14 @@ const std::map<std::string, Reader>& readers() {
          c.log_level = *level;
          return {};
        }},
+      {"log_format",
+       [](const toml::node& n, Config& c, const std::string& key, std::string_view source) -> Status {
+         auto v = n.value_exact<std::string>();
+         auto format = v ? parse_log_format(*v) : std::nullopt;
+         if (!format) return bad(source, key, "expected \"text\" or \"json\"");
+         c.log_format = *format;
+         return {};
+       }},
       {"genesis_file", string_key(&Config::genesis_file)},
       {"data_dir", string_key(&Config::data_dir)},
       {"node_key_file", string_key(&Config::node_key_file)},
@@ -297,6 +305,8 @@ std::string render_config(const Config& c) {
     << "moniker = " << q(c.moniker) << "\n"
     << "# debug | info | warn | error\n"
     << "log_level = " << q(log_level_word(c.log_level)) << "\n"
+    << "# text (one line per event) | json (one JSON object per line: for log collectors)\n"
+    << "log_format = " << q(log_format_word(c.log_format)) << "\n"
     << "# The network's genesis file (chain id, parameters, first validators).\n"
     << "genesis_file = " << q(c.genesis_file) << "\n"
     << "# The chain database (LevelDB) and the signed-votes record.\n"

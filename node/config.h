@@ -27,6 +27,7 @@ struct Config {
 
   std::string moniker = "verity-node";
   LogLevel log_level = LogLevel::info;
+  LogFormat log_format = LogFormat::text;  // log_format: "text" or "json" (node/log.h)
   std::string genesis_file = "genesis.json";
   std::string data_dir = "data";
   std::string node_key_file = "node_key.json";

@@ -12,7 +12,35 @@ namespace verity::node {
 namespace {
 constexpr std::array<const char*, 4> kLevelWords = {"debug", "info", "warn", "error"};
 constexpr std::array<const char*, 4> kLevelNames = {"DEBUG", "INFO ", "WARN ", "ERROR"};  // padded for log lines
+constexpr std::array<const char*, 2> kFormatWords = {"text", "json"};
+
+// `s` as a JSON string literal.
+void json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      char esc[8];
+      std::snprintf(esc, sizeof esc, "\\u%04x", u);
+      out += esc;
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
+bool reserved(std::string_view key) {
+  return key == "time" || key == "level" || key == "component" || key == "event" || key == "h" || key == "v";
+}
 }  // namespace
+
+std::optional<LogFormat> parse_log_format(std::string_view s) { return enum_from_name<LogFormat>(kFormatWords, s); }
+
+const char* log_format_word(LogFormat format) { return enum_name(kFormatWords, format); }
 
 std::optional<LogLevel> parse_log_level(std::string_view s) { return enum_from_name<LogLevel>(kLevelWords, s); }
 
@@ -22,7 +50,7 @@ const char* log_level_word(LogLevel level) { return enum_name(kLevelWords, level
 
 Logger::Logger(LogLevel min, std::ostream* out) : min_(min), out_(out ? out : &std::cerr) {}
 
-void Logger::write(LogLevel level, std::string_view component, std::string_view event, std::string_view fields) {
+void Logger::write(LogLevel level, std::string_view component, std::string_view event, const Fields& fields) {
   using namespace std::chrono;
   auto now = system_clock::now();
   std::time_t secs = system_clock::to_time_t(now);
@@ -33,7 +61,29 @@ void Logger::write(LogLevel level, std::string_view component, std::string_view 
   std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
   std::string line;
-  line.reserve(96 + fields.size());
+  if (format_ == LogFormat::json) {
+    line.reserve(128 + fields.str().size());
+    line += "{\"time\":";
+    json_string(line, stamp);
+    line += ",\"level\":";
+    json_string(line, log_level_word(level));
+    line += ",\"component\":";
+    json_string(line, component);
+    line += ",\"event\":";
+    json_string(line, event);
+    line += ",\"h\":" + std::to_string(height_.load()) + ",\"v\":" + std::to_string(view_.load());
+    for (const auto& [key, value] : fields.pairs()) {
+      line += ',';
+      json_string(line, reserved(key) ? "field_" + key : key);
+      line += ':';
+      json_string(line, value);
+    }
+    line += "}\n";
+    std::lock_guard lock(mutex_);
+    *out_ << line << std::flush;
+    return;
+  }
+  line.reserve(96 + fields.str().size());
   line += stamp;
   line += ' ';
   line += log_level_name(level);
@@ -42,13 +92,14 @@ void Logger::write(LogLevel level, std::string_view component, std::string_view 
   line += ' ';
   line += event;
   line += " h=" + std::to_string(height_.load()) + " v=" + std::to_string(view_.load());
-  line += fields;
+  line += fields.str();
   line += '\n';
   std::lock_guard lock(mutex_);
   *out_ << line << std::flush;
 }
 
 void Fields::put(std::string_view key, std::string_view value) {
+  pairs_.emplace_back(key, value);
   s_ += ' ';
   s_ += key;
   s_ += '=';

@@ -967,9 +967,17 @@ void Node::on_connected(const PeerInfo& peer) {
   for (const auto& [id, e] : evidence_.pending()) p2p_->send(peer.id, kFrameEvidence, encode(e));
 }
 
+// The highest height a connected peer said it has, for `status` (catching_up).
+void Node::note_peer_height() {
+  std::uint64_t best = 0;
+  for (const auto& [id, p] : peer_heights_) best = std::max(best, p.height);
+  live_.peer_height = best;
+}
+
 void Node::on_disconnected(const PeerInfo& peer) {
   live_.peers = p2p_->peers().size();
   peer_heights_.erase(peer.id);
+  note_peer_height();
   peer_txs_.erase(peer.id);  // queued jobs keep their own reference
   if (sync_peer_ == peer.id) sync_peer_.reset();
 }
@@ -1002,6 +1010,7 @@ bool Node::on_frame(const PeerInfo& peer, std::uint8_t type, ByteView body, std:
       }
       peer_heights_[peer.id].height = height;
       peer_heights_[peer.id].heard = true;
+      note_peer_height();
       maybe_request_blocks();
       return true;
     }

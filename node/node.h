@@ -122,6 +122,7 @@ struct LiveStatus {
   std::atomic<bool> signing_held{false};               // the double-sign check holds signatures
   std::atomic<std::uint64_t> double_sign_check_watched{0};
   std::atomic<bool> another_instance{false};
+  std::atomic<std::uint64_t> peer_height{0};  // the highest height a connected peer said it has
 };
 
 // What /metrics shows of the consensus thread's counters: copied there
@@ -373,6 +374,7 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
     bool heard = false;        // a status came
   };
   std::map<std::uint64_t, PeerSync> peer_heights_;
+  void note_peer_height();
   std::optional<std::uint64_t> sync_peer_;  // a get_blocks in flight to this peer
   Clock::TimePoint sync_sent_;
 

@@ -48,6 +48,10 @@ rpc::NodeStatus RpcBackend::status() const {
     s.signing = "signing";
   }
   s.another_instance = live.another_instance;
+  s.best_known_height = std::max<std::uint64_t>(live.peer_height, s.height);
+  // More than a block behind a peer: syncing blocks. One block behind is the
+  // ordinary lag of a commit reaching this node.
+  s.catching_up = s.best_known_height > s.height + 1;
   return s;
 }
 
@@ -454,6 +458,7 @@ Result<rpc::HistoryInfo> history_page(const state::ChainView& chain, const Bytes
   auto entries = chain.history(term, before, want);
   if (!entries) return entries.error();
   rpc::HistoryInfo out;
+  out.height = chain.tip().height;
   if (entries->size() == want && want > 0) {
     const std::uint64_t last = entries->back().height;
     if (entries->front().height != last) {

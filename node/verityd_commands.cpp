@@ -300,13 +300,13 @@ Result<std::shared_ptr<const rpc::Pages>> load_pages(const Config& c) {
 }
 
 const char* kStartHelp =
-    "Usage: verityd start --home DIR [--log-level debug|info|warn|error]\n"
+    "Usage: verityd start --home DIR [--log-level debug|info|warn|error] [--log-format text|json]\n"
     "Runs the node until SIGINT or SIGTERM, then flushes and closes the database.\n"
     "Encrypted key files are opened with the passphrase in config.toml's passphrase_file,\n"
     "else the environment variable VERITY_PASSPHRASE.\n";
 
 int cmd_start(const std::vector<std::string>& args, std::ostream& /*out*/, std::ostream& err) {
-  auto f = parse_flags(spec_of("start", {"home", "log-level"}), args, err);
+  auto f = parse_flags(spec_of("start", {"home", "log-level", "log-format"}), args, err);
   if (!f) return kExitUsage;
   int code = kExitOk;
   auto config = config_of("start", *f, err, code);
@@ -318,6 +318,14 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& /*out*/, std::
       return kExitUsage;
     }
     config->log_level = *level;
+  }
+  if (auto l = f->get("log-format")) {
+    auto format = parse_log_format(*l);
+    if (!format) {
+      err << "verityd start: --log-format: expected text or json\n";
+      return kExitUsage;
+    }
+    config->log_format = *format;
   }
   // Secrets first, before the database is opened.
   std::optional<std::string> passphrase;
@@ -355,6 +363,7 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& /*out*/, std::
     return kExitFailure;
   }
   Logger logger(config->log_level);
+  logger.set_format(config->log_format);
   boost::asio::io_context io;
   auto node = Node::open(io, *config, logger, passphrase);
   if (!node) {
@@ -368,7 +377,7 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& /*out*/, std::
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
-    logger.write(LogLevel::info, "node", "signal", Fields().add("signal", sig == SIGINT ? "SIGINT" : "SIGTERM").str());
+    logger.write(LogLevel::info, "node", "signal", Fields().add("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
     (*node)->stop();
   });
   // Threads (docs/node.md, "Threads"): this one runs `io`, the consensus
@@ -384,11 +393,10 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& /*out*/, std::
   rpc_server.set_auth_token(auth_token);
   rpc_server.set_pages(*pages);
   logger.write(LogLevel::info, "rpc", "pages",
-               *pages ? Fields().add("dir", (*pages)->dir()).add("files", (*pages)->size()).str()
+               *pages ? Fields().add("dir", (*pages)->dir()).add("files", (*pages)->size())
                       : Fields().add("served", config->rpc.serve_pages ? "no: none found (set [rpc] pages_dir or "
                                                                           "VERITY_PAGES_DIR)"
-                                                                        : "no: [rpc] serve_pages = false")
-                            .str());
+                                                                        : "no: [rpc] serve_pages = false"));
   (*node)->on_commit([&](const Block& b, const std::vector<Receipt>& r, const std::vector<Event>& e) {
     rpc_server.on_committed(b, r, e);
   });
@@ -424,14 +432,13 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& /*out*/, std::
   }
   const std::string rpc_address = config->rpc.listen.host + ":" + std::to_string(rpc_server.port());
   logger.write(LogLevel::info, "rpc", "listening",
-               Fields().add("address", rpc_address).add("auth", auth_token.empty() ? "none" : "token").str());
+               Fields().add("address", rpc_address).add("auth", auth_token.empty() ? "none" : "token"));
   if (auth_token.empty() && !is_loopback_host(config->rpc.listen.host))
     logger.write(LogLevel::warn, "rpc", "public-without-token",
                  Fields()
                      .add("address", rpc_address)
                      .add("hint", "allow_public_without_token = true: anyone who reaches this address can submit "
-                                  "transactions through this node")
-                     .str());
+                                  "transactions through this node"));
   if (auto s = (*node)->start(); !s) {
     err << "verityd start: " << s.error().reason << ": " << s.error().detail << "\n";
     return kExitFailure;
@@ -441,7 +448,7 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& /*out*/, std::
   const bool failed = (*node)->fatal().has_value();
   rpc_threads.stop();
   node->reset();  // closes the database
-  logger.write(LogLevel::info, "node", "stopped", "");
+  logger.write(LogLevel::info, "node", "stopped", Fields());
   return failed ? kExitFailure : kExitOk;
 }
 

@@ -614,7 +614,10 @@ const std::vector<Method>& node_methods() {
                  "`signing`, `not-validator`, or `double-sign-check` while the node holds every signature because its "
                  "signed-votes record was missing or older than the chain (`double_sign_check` then counts the heights "
                  "watched; docs/operators.md, Restoring a validator). `another_instance` turns true when a vote or "
-                 "evidence under this node's validator key that it did not sign was seen.",
+                 "evidence under this node's validator key that it did not sign was seen. `best_known_height` is the "
+                 "highest height it knows of (its own, or one a connected peer told it); `catching_up` is true while "
+                 "this node is more than one block behind it (it syncs blocks, and its answers lag behind the "
+                 "chain).",
                  {},
                  record_schema<NodeStatus>({{"height", ref("Height")},
                                             {"signing", js::enumeration({"signing", "not-validator", "double-sign-check"})}}),
@@ -750,7 +753,9 @@ const std::vector<Method>& node_methods() {
                   {"task", js::integer(1), false, "a task id"},
                   before,
                   limit},
-                 record_schema<HistoryInfo>({{"entries.height", ref("Height")},
+                 record_schema<HistoryInfo>({{"height", js::described(ref("Height"), "the committed height it was "
+                                                                                      "read at")},
+                                             {"entries.height", ref("Height")},
                                              {"entries.index", js::described(js::one_of({js::integer(), js::null()}),
                                                                              "the transaction's position; null: the "
                                                                              "block's own events")},

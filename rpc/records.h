@@ -75,6 +75,11 @@ struct NodeStatus {
   // signed-votes record was missing or older than the chain), or
   // "not-validator".
   std::string signing = "not-validator";
+  // The highest height it knows of (its own, or one a peer said it has),
+  // and whether this node is more than one block behind it (syncing
+  // blocks, not following consensus).
+  std::uint64_t best_known_height = 0;
+  bool catching_up = false;
   std::optional<DoubleSignCheck> double_sign_check;  // while checking
   // A vote, or evidence, under this node's validator key that it did not
   // sign was seen: another instance runs with the same key.
@@ -94,6 +99,8 @@ struct NodeStatus {
     f("mempool_txs", s.mempool_txs);
     f("mempool_bytes", s.mempool_bytes);
     f("signing", s.signing);
+    f("best_known_height", s.best_known_height);
+    f("catching_up", s.catching_up);
     f("double_sign_check", s.double_sign_check);
     f("another_instance", s.another_instance);
     f("version", s.version);
@@ -405,10 +412,12 @@ struct HistoryItemInfo {
 };
 
 struct HistoryInfo {
+  std::uint64_t height = 0;              // the committed height it was read at: later events come after it
   std::vector<HistoryItemInfo> entries;  // newest first
   std::uint64_t next_before = 0;         // pass as `before` for the next page; 0: there is none
   template <class Self, class F>
   static void fields(Self& s, F&& f) {
+    f("height", s.height);
     f("entries", s.entries);
     f("next_before", s.next_before);
   }

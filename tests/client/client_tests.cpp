@@ -90,6 +90,7 @@ struct FakeNode {
   std::string validators_result;  // for "validators", when set
   std::string validator_result;   // for "validator", when set ("not-found": that error); else no such method
   std::string status_result;      // for "status", when set
+  std::string tx_result;          // for "tx", when set (else not found)
   // "simulate": what it answers for a transaction (default: ok, paying its
   // fee); `simulates` is false for a node without the method.
   std::vector<Transaction> simulated;
@@ -103,10 +104,12 @@ struct FakeNode {
   FakeNode() {
     on_tx = [](const std::string& id, const Transaction& tx, bool commit) {
       if (!commit) return FakeRpcServer::result(id, "{\"hash\":\"" + tx.id().hex() + "\"}");
+      const std::string event = std::holds_alternative<SubmitTask>(tx.payload)
+                                    ? "{\"kind\":\"task_submitted\",\"attributes\":{\"task\":\"12\"}}"
+                                    : "{\"kind\":\"transfer\",\"attributes\":{\"amount\":\"10\"}}";
       return FakeRpcServer::result(id, "{\"hash\":\"" + tx.id().hex() +
                                            "\",\"height\":5,\"receipt\":{\"height\":5,\"index\":0,\"ok\":true,"
-                                           "\"reason\":\"\",\"fee_paid\":\"0\",\"events\":[{\"kind\":\"transfer\","
-                                           "\"attributes\":{\"amount\":\"10\"}}]}}");
+                                           "\"reason\":\"\",\"fee_paid\":\"0\",\"events\":[" + event + "]}}");
     };
     server = std::make_unique<FakeRpcServer>([this](const std::string& method, const rapidjson::Value& params,
                                                     const std::string& id) { return handle(method, params, id); });
@@ -156,6 +159,7 @@ struct FakeNode {
       simulated.push_back(*tx);
       return FakeRpcServer::result(id, simulation(*tx));
     }
+    if (method == "tx" && !tx_result.empty()) return FakeRpcServer::result(id, tx_result);
     if (method == "tx") return FakeRpcServer::error(id, -32001, "not found", "not-found", "no such transaction");
     return FakeRpcServer::error(id, -32601, "method not found", "");
   }
@@ -470,6 +474,62 @@ BOOST_AUTO_TEST_CASE(a_transaction_the_simulation_refuses_is_not_sent) {
   BOOST_TEST(with({"claim", "--from", "alice", "--dry-run"}).code == kExitFailure);
 }
 
+// `tx` shows a task's module as its size and hash, never as hex (--json
+// prints the node's answer as it is).
+BOOST_AUTO_TEST_CASE(tx_shows_a_module_by_size_and_hash) {
+  FakeNode node;
+  TempDir home("client");
+  Harness h;
+  auto with = h.against(node, home);
+  SubmitTask task;
+  task.module.bytes = Bytes(3000, 0x61);
+  task.input.bytes = Bytes{'h', 'i'};
+  task.replicas = 3;
+  task.reward = Amount(5);
+  task.fuel = 1000;
+  task.commit_blocks = 20;
+  task.reveal_blocks = 20;
+  Transaction tx;
+  tx.chain_id = kChain;
+  tx.nonce = 1;
+  tx.payload = task;
+  tx.sign(SecretKey::derive_insecure("alice"));
+  rapidjson::Document d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  d.AddMember("hash", rpc::to_json(tx.id(), a), a);
+  d.AddMember("status", "pending", a);
+  d.AddMember("tx", rpc::to_json(tx, a), a);
+  node.tx_result = rpc::json_string(d);
+  auto r = with({"tx", tx.id().hex()});
+  BOOST_TEST(r.code == 0, r.err);
+  BOOST_TEST(contains(r.out, "module 3000 bytes, sha256 " + sha256(task.module.bytes).hex()), r.out);
+  BOOST_TEST(contains(r.out, "input 6869"), r.out);  // short input as it is
+  BOOST_TEST(!contains(r.out, to_hex(Bytes(64, 0x61))));
+  auto j = with({"--json", "tx", tx.id().hex()});
+  BOOST_TEST(contains(j.out, to_hex(task.module.bytes)));
+}
+
+// --chain-id: a node on another chain is refused before anything is done.
+BOOST_AUTO_TEST_CASE(chain_id_refuses_a_node_of_another_chain) {
+  FakeNode node;
+  TempDir home("client");
+  Harness h;
+  auto with = h.against(node, home);
+  auto r = with({"--chain-id", "other-1", "transfer", "--from", "alice", "--to", "bob", "--amount", "1"});
+  BOOST_TEST(r.code == kExitFailure);
+  BOOST_TEST(contains(r.err, "[wrong-chain]"), r.err);
+  BOOST_TEST(contains(r.err, "on chain '" + kChain + "', not 'other-1'"), r.err);
+  BOOST_TEST(node.sent.empty());
+  BOOST_TEST(node.simulated.empty());
+  auto q = with({"balance", "alice", "--chain-id", "other-1"});
+  BOOST_TEST(q.code == kExitFailure);
+  BOOST_TEST(contains(q.err, "[wrong-chain]"), q.err);
+  BOOST_TEST(q.out.empty());
+  auto ok = with({"--chain-id", kChain, "transfer", "--from", "alice", "--to", "bob", "--amount", "1"});
+  BOOST_TEST(ok.code == 0, ok.err);
+  BOOST_TEST(node.sent.size() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(a_devnet_name_works_only_at_its_insecure_key_in_the_genesis) {
   FakeNode node;
   TempDir home("client");
@@ -571,18 +631,28 @@ BOOST_AUTO_TEST_CASE(unjail_the_chain_would_refuse_is_not_sent_and_says_why) {
   node.validator_result = answer("jailed", "still-jailed",
                                  "jailed for downtime until height 1234: unjail is allowed in blocks from height 1234 "
                                  "on (the chain is at height 4)");
-  for (const auto& a : {args, json_args}) {
-    auto r = h.run(a);
-    BOOST_TEST(r.code == 1);
-    BOOST_TEST(contains(r.err, "[still-jailed]"), r.err);
-    BOOST_TEST(contains(r.err, "from height 1234"), r.err);
-    BOOST_TEST(contains(r.err, "nothing was sent"), r.err);
-    BOOST_TEST(r.out.empty(), r.out);
-  }
+  auto r = h.run(args);
+  BOOST_TEST(r.code == 1);
+  BOOST_TEST(contains(r.err, "[still-jailed]"), r.err);
+  BOOST_TEST(contains(r.err, "from height 1234"), r.err);
+  BOOST_TEST(contains(r.err, "nothing was sent"), r.err);
+  BOOST_TEST(r.out.empty(), r.out);
+  // --json: the error is one JSON object on stderr.
+  auto j = h.run(json_args);
+  BOOST_TEST(j.code == 1);
+  BOOST_TEST(j.out.empty(), j.out);
+  rapidjson::Document e;
+  e.Parse(j.err.c_str());
+  BOOST_REQUIRE_MESSAGE(e.IsObject(), j.err);
+  BOOST_TEST(std::string(e["reason"].GetString()) == "still-jailed");
+  BOOST_TEST(std::string(e["command"].GetString()) == "unjail");
+  BOOST_TEST(contains(e["detail"].GetString(), "from height 1234"));
+  BOOST_TEST(contains(e["detail"].GetString(), "nothing was sent"));
+  BOOST_TEST(e["exit_code"].GetInt() == 1);
   node.validator_result = answer("jailed", "below-min-stake",
                                  "jailed for downtime; its jail time is over; and its tokens 60 are 40 below the "
                                  "minimum stake 100: delegate that much to it (self-delegation counts) before unjail");
-  auto r = h.run(args);
+  r = h.run(args);
   BOOST_TEST(r.code == 1);
   BOOST_TEST(contains(r.err, "[below-min-stake]"), r.err);
   BOOST_TEST(contains(r.err, "40 below the minimum stake 100"), r.err);
@@ -871,6 +941,9 @@ BOOST_AUTO_TEST_CASE(submit_task_defaults_fit_the_reference_speed) {
   // Defaults: fuel 10^9 (5 blocks at 200 M per block), a window of 20 to commit and 20 to reveal.
   auto r = submit({});
   BOOST_TEST(r.code == 0, r.err);
+  // It waits for the submission's block, for the task's id.
+  BOOST_TEST(contains(r.out, "task 12 submitted; follow it with 'verity task watch 12'"), r.out);
+  BOOST_TEST(!node.server->last_body("send_tx_commit").empty());
   BOOST_TEST(task().fuel == 1'000'000'000u);
   BOOST_TEST(task().commit_blocks == 20u);
   BOOST_TEST(task().reveal_blocks == 20u);

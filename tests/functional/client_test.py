@@ -176,6 +176,18 @@ def errors_say_what_to_do_and_exit_codes_differ():
         # Not found: exit 1.
         code, out, err = d.verity("tx", "ab" * 32)
         assert code == 1 and "[not-found]" in err, err
+        # --json: an error is one JSON object on stderr, with the exit code.
+        code, out, err = d.verity("--json", "tx", "ab" * 32)
+        e = json.loads(err)
+        assert code == 1 and e["reason"] == "not-found" and e["exit_code"] == 1 and e["command"] == "tx", err
+        code, out, err = d.verity("--json", "transfer", "--from", "alice", "--to", "bob", "--amount", "12x")
+        assert code == 2 and json.loads(err)["exit_code"] == 2 and "--amount" in json.loads(err)["detail"], err
+        # --chain-id: a node on another chain is refused; on its own it answers.
+        code, out, err = d.verity("--chain-id", "another-1", "transfer", "--from", "alice", "--to", "bob",
+                                  "--amount", "1")
+        assert code == 1 and "[wrong-chain]" in err and "another-1" in err, err
+        st = d.json("--chain-id", d.json("status")["chain_id"], "status")
+        assert st["catching_up"] is False and st["best_known_height"] >= st["height"] >= 1, st
         # An unreachable node: exit 3, naming the URL and --rpc.
         s = socket.socket()
         s.bind(("127.0.0.1", 0))

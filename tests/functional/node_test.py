@@ -3,13 +3,14 @@
 127.0.0.1, real LevelDB. Run: tests/functional/node_test.py [TEST ...]
 (VERITYD=path/to/verityd, VERITY_SOURCE_ROOT=repo)."""
 
+import json
 import os
 import random
 import socket
 import subprocess
 import time
 
-from harness import (DEVNET_GENESIS, VERITYD, Cluster, TestRunner, same_chain, set_config, wait_for)
+from harness import (DEVNET_GENESIS, VERITYD, Cluster, TestRunner, rpc, same_chain, set_config, wait_for)
 
 
 def four_validators_commit():
@@ -150,6 +151,43 @@ def killed_validator_catches_up():
     wait_for("the restarted validator catches up", lambda: victim.height() >= target, 60, c.nodes)
     assert victim.height() > behind
     same_chain(c.nodes, target)
+    c.stop()
+
+
+def json_logs_and_catching_up():
+    """`verityd start --log-format json` writes one JSON object per line; `status` has
+    catching_up (more than a block behind the highest peer) and it is false once caught up."""
+    c = Cluster().start()
+    wait_for("height 3", lambda: all(n.height() >= 3 for n in c.nodes), 60, c.nodes)
+    victim, others = c.nodes[3], c.nodes[:3]
+    victim.kill9()
+    base = max(n.height() for n in others)
+    wait_for("the others go on", lambda: all(n.height() >= base + 15 for n in others), 60, others)
+    size = os.path.getsize(victim.log_path)
+    victim.start(extra=("--log-format", "json"))
+    seen = set()
+
+    def caught_up():
+        try:
+            st = rpc(victim, "status")["result"]
+        except OSError:
+            return False
+        seen.add(st["catching_up"])
+        return (not st["catching_up"] and st["best_known_height"] <= st["height"] + 1
+                and st["height"] >= max(n.height() for n in others) - 1)
+    wait_for("the restarted validator caught up", caught_up, 60, c.nodes, interval=0.05)
+    print(f"catching_up values seen while it synced: {sorted(seen)}", flush=True)
+    with open(victim.log_path) as f:
+        f.seek(size)
+        lines = f.read().splitlines()
+    events = [json.loads(line) for line in lines]  # every line is JSON
+    assert events and all({"time", "level", "component", "event", "h", "v"} <= e.keys() for e in events), lines[:3]
+    listening = [e for e in events if e["event"] == "listening"]
+    assert listening and listening[0]["address"].endswith(str(victim.rpc_port)), listening
+    assert any(e["event"] == "committed" and e["h"] > base for e in events), [e["event"] for e in events][-20:]
+    code = subprocess.run([VERITYD, "start", "--home", victim.home, "--log-format", "xml"], capture_output=True,
+                          text=True, timeout=30)
+    assert code.returncode == 2 and "--log-format: expected text or json" in code.stderr, code
     c.stop()
 
 
@@ -376,6 +414,7 @@ if __name__ == "__main__":
         garbage_peer_is_dropped_and_the_node_stays_up,
         a_peer_relaying_a_bad_signature_is_dropped,
         killed_validator_catches_up,
+        json_logs_and_catching_up,
         primary_killed_view_change,
         full_node_syncs_from_genesis,
         sigterm_stops_cleanly_and_restart_resumes,

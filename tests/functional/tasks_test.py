@@ -51,13 +51,17 @@ def modules_are_checked_at_submission():
         before = balance(c, "alice")
         code, out, err = verity(c, "submit-task", FORBIDDEN, "--from", "alice", "--reward", "10", "--wait")
         assert code == 1, (code, out, err)
-        assert "[forbidden-import]" in err and "path_open" in err, err
+        lines = [json.loads(line) for line in err.splitlines()]  # --json: one JSON object per line on stderr
+        assert lines[0]["warning"] == "insecure-devnet-key", err
+        error = lines[-1]
+        assert error["reason"] == "forbidden-import" and "path_open" in error["detail"], err
+        assert error["exit_code"] == 1 and "nothing was sent" in error["detail"], err
         assert balance(c, "alice") == before, "a refused task was charged"
 
         with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
             f.write("3 1 2\n")
         code, out, err = verity(c, "submit-task", SORT, "--from", "alice", "--reward", "10", "--replicas", "3",
-                                "--input", f.name, "--wait")
+                                "--input", f.name)  # waits for its block (no workers here: not for its result)
         os.unlink(f.name)
         assert code == 0, (code, out, err)
         receipt = json.loads(out)["receipt"]

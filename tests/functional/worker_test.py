@@ -12,6 +12,7 @@ Run: tests/functional/worker_test.py (VERITYD=..., VERITY=..., VERITY_WORKER=...
 TASK_<NAME>_NATIVE=... for every example, TASK_ENDLESS_WASM=...)."""
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -142,7 +143,7 @@ def submit(c, wasm, stdin, fuel="100000000", sender="alice", replicas="3", block
         f.write(stdin)
     code, out, err = verity(c, "submit-task", wasm, "--from", sender, "--reward", "10", "--replicas", replicas,
                             "--input", f.name, "--fuel", fuel, "--commit-blocks", blocks[0], "--reveal-blocks",
-                            blocks[1], "--wait")
+                            blocks[1])  # it waits for its block: the receipt has the task id
     os.unlink(f.name)
     assert code == 0, (code, out, err)
     receipt = json.loads(out)["receipt"]
@@ -258,6 +259,9 @@ def byzantine_is_outvoted_and_results_match_native():
         t = rpc(c, "task", {"id": tid})
         assert t["status"] == "settled" and t["result"]["outcome"] == 2, t  # out_of_fuel
         assert t["result"]["fuel_used"] == fuel, t["result"]
+        # The client says so: `task watch` of an out-of-fuel task exits 1 with that reason.
+        code, out, err = verity(c, "task", "watch", str(tid), "--timeout", "30", json_out=False)
+        assert code == 1 and "[out-of-fuel]" in err and "--fuel" in err, (code, out, err)
         for w in workers:
             ran = re.findall(rf"task {tid}: ran: (\S+), exit \d+, fuel (\d+)", w.log())
             assert ran == [("out-of-fuel,", str(fuel))] or ran == [("out-of-fuel", str(fuel))], (w.n, ran)
@@ -268,7 +272,10 @@ def killed_worker_loses_only_reputation():
         workers.extend(start_workers(c))
         victim = workers[0]
         before = worker_record(c, victim)
+        # `task watch` of a task not in a block yet waits for it (the first task of this devnet is 1).
+        early = verity_bg(c, "task", "watch", "1", "--timeout", "60")
         tid = submit(c, SORT, b"9 8 7\n")
+        assert tid == 1, tid
         watch = verity_bg(c, "task", "watch", str(tid), "--timeout", "60")
         # Kill it once it has run the task (its result is persisted) and before it can reveal.
         state = os.path.join(victim.home, "tasks", f"{tid}.json")
@@ -287,6 +294,34 @@ def killed_worker_loses_only_reputation():
         out, err = watch.communicate(timeout=60)
         assert watch.returncode == 0, (out, err)
         assert "task_settled" in out and "result ok" in out, out
+        out, err = early.communicate(timeout=60)
+        assert early.returncode == 0 and "not in a block yet" in out and "task_settled" in out, (out, err)
+        # Watched after the end, it replays the task's history, oldest first, then the result.
+        code, out, err = verity(c, "task", "watch", str(tid), json_out=False)
+        assert code == 0, (out, err)
+        kinds = re.findall(r"^height \d+: (\w+)", out, re.M)
+        for first, then in [("task_submitted", "task_assigned"), ("task_assigned", "task_committed"),
+                            ("task_committed", "task_revealed"), ("task_revealed", "task_settled")]:
+            assert first in kinds and then in kinds and kinds.index(first) < kinds.index(then), kinds
+        assert "task_worker_missed" in kinds and "result ok" in out, out
+        # tasks, workers, worker; tx shows the module by size and hash.
+        code, out, err = verity(c, "tasks", json_out=False)
+        assert code == 0 and re.search(rf"^{tid}\s+settled", out, re.M), out
+        assert tid in [t["id"] for t in json.loads(verity(c, "tasks", "--status", "settled")[1])["tasks"]]
+        assert not json.loads(verity(c, "tasks", "--status", "failed")[1])["tasks"]
+        assert [t["id"] for t in json.loads(verity(c, "tasks", "--mine", "--from", "alice")[1])["tasks"]] == [tid]
+        assert not json.loads(verity(c, "tasks", "--mine", "--from", "bob")[1])["tasks"]
+        code, out, err = verity(c, "workers", json_out=False)
+        assert code == 0 and all(w.key in out for w in workers), out
+        code, out, err = verity(c, "worker", workers[1].key, json_out=False)
+        assert code == 0 and "reputation over time" in out and "1 agreed" in out, out
+        assert len(json.loads(verity(c, "worker", workers[1].key)[1])["history"]) >= 2
+        submission = rpc(c, "history", {"task": tid})["entries"][-1]
+        assert submission["type"] == "submit_task", submission
+        code, out, err = verity(c, "tx", submission["tx_hash"], json_out=False)
+        wasm = open(SORT, "rb").read()
+        assert code == 0 and f"module {len(wasm)} bytes, sha256 {hashlib.sha256(wasm).hexdigest()}" in out, out
+        assert wasm[:32].hex() not in out
         code, out, err = verity(c, "task", str(tid), json_out=False)
         assert code == 0 and f"task {tid}: settled" in out and "7\n8\n9" in out.replace(" ", "\n"), (out, err)
         code, out, err = verity(c, "task", str(tid))

@@ -108,6 +108,7 @@ BOOST_AUTO_TEST_CASE(bad_values_name_the_key_and_the_reason) {
       {"[consensus]\ntimeout_ms = 1\n", "between 50 and"},
       {"[consensus]\ntimeout_ms = -5\n", "consensus.timeout_ms"},
       {"log_level = \"loud\"\n", "log_level"},
+      {"log_format = \"xml\"\n", "log_format"},
       {"moniker = \"\"\n", "moniker: must not be empty"},
       {"monikr = \"x\"\n", "monikr: unknown key"},
       {"[p2p]\nlisten_port = 1\n", "p2p.listen_port: unknown key"},
