@@ -14,13 +14,19 @@ namespace {
 
 const char* kKeysHelp =
     "Usage: verity keys new NAME | list | show NAME | import NAME [--secret-hex HEX]\n"
+    "                   | export NAME [--yes] | delete NAME [--yes]\n"
     "Key files live in HOME/keys (--home DIR, default ~/.verity), one NAME.json each, the secret\n"
     "encrypted with a passphrase (scrypt, AES-256-GCM), mode 0600, never overwritten.\n\n"
     "  new NAME               creates a key (asks for the passphrase twice on a terminal)\n"
     "  list                   names and addresses (no passphrase needed)\n"
     "  show NAME              one key's address and file\n"
     "  import NAME            stores an existing secret key: --secret-hex HEX, or 64 hex digits\n"
-    "                         on stdin (safer: command lines end up in shell history)\n\n"
+    "                         on stdin (safer: command lines end up in shell history)\n"
+    "  export NAME            prints the secret key (64 hex digits) after its passphrase, asked\n"
+    "                         twice on a terminal, and a confirmation: whoever reads it owns the\n"
+    "                         account. Without a terminal it needs --yes.\n"
+    "  delete NAME            removes the key file after a confirmation (type the name on a\n"
+    "                         terminal; --yes without one). Without a copy the key is gone.\n\n"
     "The passphrase comes from --passphrase-file FILE, else VERITY_PASSPHRASE, else a prompt.\n";
 
 void print_key(Session& s, const KeyFileInfo& info, const fs::path& file, const char* verb) {
@@ -53,7 +59,8 @@ Status keys_store(Session& s, const std::string& name, const SecretKey& key) {
 }
 
 Status cmd_keys(Session& s, const std::vector<std::string>& args) {
-  if (args.empty()) return usage_error("missing a keys command (new, list, show, import); run 'verity keys --help'");
+  if (args.empty())
+    return usage_error("missing a keys command (new, list, show, import, export, delete); run 'verity keys --help'");
   const std::string sub = args[0];
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   // A command on one key: its words, the NAME (positional) checked.
@@ -112,6 +119,7 @@ Status cmd_keys(Session& s, const std::vector<std::string>& args) {
         Json o(rapidjson::kObjectType);
         o.AddMember("name", rpc::to_json(k.name, al), al);
         o.AddMember("address", rpc::to_json(k.address.hex(), al), al);
+        o.AddMember("file", rpc::to_json(ks->path_of(k.name).string(), al), al);
         d.PushBack(o, al);
       }
       print_json(s.io().out, d);
@@ -137,6 +145,63 @@ Status cmd_keys(Session& s, const std::vector<std::string>& args) {
     print_key(s, *info, ks->path_of(name), nullptr);
     return {};
   }
+  if (sub == "export" || sub == "delete") {
+    auto a = parse_named(Spec{"keys " + sub, {}, {"yes"}, 1, 1, "NAME"});
+    if (!a) return a.error();
+    const std::string name = a->positional[0];
+    auto ks = s.keystore();
+    if (!ks) return ks.error();
+    if (!ks->exists(name))
+      return make_error("unknown-key", "no key named '" + name + "' in " + ks->dir().string() +
+                                           ": 'verity keys list' shows the keys there");
+    auto info = ks->info(name);
+    if (!info) return info.error();
+    const bool exporting = sub == "export";
+    // Confirmation: the key's name typed on the terminal, or --yes.
+    const std::string warning =
+        exporting ? "Exporting key '" + name + "' (" + info->address.hex() +
+                        "): whoever reads its secret owns the account; print it only where nobody else can see."
+                  : "Deleting key '" + name + "' (" + info->address.hex() + ", " + ks->path_of(name).string() +
+                        "): without a copy of the file or of its secret, the account is lost.";
+    if (!a->has("yes")) {
+      if (!s.io().stdin_is_terminal || !s.io().prompt_secret)
+        return usage_error(warning + " Pass --yes to do it without a terminal.");
+      s.io().err << warning << "\n";
+      auto typed = s.io().prompt_secret("Type the key's name to go on: ");
+      if (!typed || *typed != name) return make_error("not-confirmed", "the name was not typed: nothing was done");
+    } else {
+      s.warn(exporting ? "exporting-secret" : "deleting-key", warning);
+    }
+    if (exporting) {
+      auto pass = s.passphrase(name, /*confirm=*/true);
+      if (!pass) return pass.error();
+      auto key = ks->load(name, *pass);
+      if (!key) return key.error();
+      auto raw = key->secret_bytes();
+      std::string secret = to_hex(ByteView(raw.data(), raw.size()));
+      std::fill(raw.begin(), raw.end(), 0);
+      if (s.json()) {
+        rapidjson::Document d(rapidjson::kObjectType);
+        auto& al = d.GetAllocator();
+        d.AddMember("name", rpc::to_json(name, al), al);
+        d.AddMember("address", rpc::to_json(info->address.hex(), al), al);
+        d.AddMember("secret", rpc::to_json(secret, al), al);
+        print_json(s.io().out, d);
+      } else {
+        s.io().out << secret << "\n";
+      }
+      std::fill(secret.begin(), secret.end(), '\0');
+      return {};
+    }
+    std::error_code ec;
+    if (!fs::remove(ks->path_of(name), ec) || ec)
+      return make_error("key-delete-failed", "cannot remove " + ks->path_of(name).string() + ": " + ec.message());
+    if (s.json())
+      print_key(s, *info, ks->path_of(name), nullptr);
+    else
+      s.io().out << "deleted key '" << name << "' (" << info->address.hex() << ")\n";
+    return {};
+  }
   return usage_error("unknown keys command '" + sub + "'; run 'verity keys --help'");
 }
 
@@ -144,7 +209,8 @@ Status cmd_keys(Session& s, const std::vector<std::string>& args) {
 
 std::vector<Command> key_commands() {
   return {
-      {"keys", "new NAME | list | show NAME | import NAME: encrypted key files", kKeysHelp, cmd_keys},
+      {"keys", "new NAME | list | show NAME | import NAME | export NAME | delete NAME: encrypted key files",
+       kKeysHelp, cmd_keys},
   };
 }
 

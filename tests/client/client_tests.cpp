@@ -37,6 +37,7 @@ struct Harness {
   std::deque<std::string> typed;  // what a human types at prompts; empty: no terminal
   std::vector<std::string> prompts;
   std::string stdin_text;
+  bool terminal = false;  // stdin is a terminal
 
   Run run(std::vector<std::string> args) {
     std::ostringstream out, err;
@@ -53,6 +54,7 @@ struct Harness {
                   auto it = env.find(name);
                   return it == env.end() ? std::nullopt : std::optional(it->second);
                 }};
+    io.stdin_is_terminal = terminal;
     int code = run_client(args, io);
     return {code, out.str(), err.str()};
   }
@@ -297,6 +299,9 @@ BOOST_AUTO_TEST_CASE(keys_new_list_show_import) {
   d.Parse(json.out.c_str());
   BOOST_REQUIRE(d.IsArray());
   BOOST_TEST(d.Size() == 3u);
+  for (const auto& k : d.GetArray())  // the file, as docs/client.md promises
+    BOOST_TEST(std::string(k["file"].GetString()) ==
+               (home.path / "keys" / (std::string(k["name"].GetString()) + ".json")).string());
 
   auto show = h.run({"keys", "show", "one", home_arg, "--json"});
   BOOST_TEST(show.code == 0);
@@ -309,6 +314,63 @@ BOOST_AUTO_TEST_CASE(keys_new_list_show_import) {
   // The files decrypt with the passphrase given.
   Keystore ks(home.path / "keys");
   BOOST_TEST(ks.load("one", "pw")->public_key() == one.public_key());
+}
+
+// keys export prints the secret after a confirmation and the passphrase;
+// keys delete removes the file after a confirmation. Without a terminal
+// both need --yes.
+BOOST_AUTO_TEST_CASE(keys_export_and_delete_ask_first) {
+  TempDir home("client");
+  const std::string home_arg = "--home=" + home.path.string();
+  Harness h;
+  h.env["VERITY_PASSPHRASE"] = "pw";
+  const std::string secret = std::string(62, '0') + "2a";
+  BOOST_REQUIRE(h.run({"keys", "import", "k", "--secret-hex", secret, home_arg}).code == 0);
+  const std::filesystem::path file = home.path / "keys" / "k.json";
+
+  auto unasked = h.run({"keys", "export", "k", home_arg});
+  BOOST_TEST(unasked.code == kExitUsage);
+  BOOST_TEST(contains(unasked.err, "owns the account"), unasked.err);
+  BOOST_TEST(contains(unasked.err, "--yes"));
+  BOOST_TEST(!contains(unasked.out, secret));
+  auto yes = h.run({"keys", "export", "k", "--yes", home_arg});
+  BOOST_TEST(yes.code == 0, yes.err);
+  BOOST_TEST(yes.out == secret + "\n");
+  BOOST_TEST(contains(yes.err, "owns the account"));  // the warning, even with --yes
+  h.env["VERITY_PASSPHRASE"] = "wrong";
+  auto wrong = h.run({"keys", "export", "k", "--yes", home_arg});
+  BOOST_TEST(wrong.code == kExitFailure);
+  BOOST_TEST(contains(wrong.err, "bad-passphrase"));
+  BOOST_TEST(!contains(wrong.out, secret));
+  h.env.erase("VERITY_PASSPHRASE");
+
+  // On a terminal: the name typed, then the passphrase twice.
+  h.terminal = true;
+  h.typed = {"k", "pw", "pw"};
+  auto asked = h.run({"keys", "export", "k", home_arg});
+  BOOST_TEST(asked.code == 0, asked.err);
+  BOOST_TEST(asked.out == secret + "\n");
+  BOOST_REQUIRE(h.prompts.size() == 3u);
+  BOOST_TEST(contains(h.prompts[0], "Type the key's name"));
+  h.typed = {"not-k"};
+  auto refused = h.run({"keys", "delete", "k", home_arg});
+  BOOST_TEST(refused.code == kExitFailure);
+  BOOST_TEST(contains(refused.err, "not-confirmed"));
+  BOOST_TEST(std::filesystem::exists(file));
+  h.typed = {"k"};
+  auto deleted = h.run({"keys", "delete", "k", home_arg});
+  BOOST_TEST(deleted.code == 0, deleted.err);
+  BOOST_TEST(contains(deleted.err, "the account is lost"));
+  BOOST_TEST(!std::filesystem::exists(file));
+  h.terminal = false;
+  BOOST_TEST(h.run({"keys", "delete", "k", "--yes", home_arg}).code == kExitFailure);  // gone already
+  BOOST_REQUIRE(h.run({"keys", "import", "k2", "--secret-hex", secret, home_arg, "--passphrase-file=/dev/null"}).code !=
+                0);  // an empty passphrase file is refused, nothing made
+  h.env["VERITY_PASSPHRASE"] = "pw";
+  BOOST_REQUIRE(h.run({"keys", "import", "k2", "--secret-hex", secret, home_arg}).code == 0);
+  BOOST_TEST(h.run({"keys", "delete", "k2", home_arg}).code == kExitUsage);  // no terminal, no --yes
+  BOOST_TEST(h.run({"keys", "delete", "k2", "--yes", home_arg}).code == 0);
+  BOOST_TEST(!std::filesystem::exists(home.path / "keys" / "k2.json"));
 }
 
 BOOST_AUTO_TEST_CASE(passphrase_sources_and_prompts) {

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -479,6 +480,41 @@ def a_pending_commitment_is_not_sent_twice():
             assert rpc(c, "account", {"address": w.key})["nonce"] == 3, (w.n, rpc(c, "account", {"address": w.key}))
 
 
+def a_client_key_works_as_a_worker():
+    """One key for everything: verity-worker runs with a key file made by `verity keys` (encrypted,
+    the client's passphrase options); `verity-worker init` makes its home 0700."""
+    with devnet() as (c, workers):
+        env = dict(os.environ, VERITY_PASSPHRASE="pw", VERITY_KEYSTORE_SCRYPT_N="1024")
+        url = f"http://127.0.0.1:{c.nodes[0].rpc_port}"
+        made = subprocess.run([VERITY, "--home", c.dir, "--rpc", url, "--json", "keys", "new", "mine"],
+                              capture_output=True, text=True, timeout=30, env=env, stdin=subprocess.DEVNULL)
+        assert made.returncode == 0, made.stderr
+        key, key_file = json.loads(made.stdout)["address"], json.loads(made.stdout)["file"]
+        code, out, err = verity(c, "transfer", "--from", "alice", "--to", key, "--amount", "1000000", "--wait")
+        assert code == 0, err
+        home = os.path.join(c.dir, "mine-worker")
+        # A wrong passphrase: it says so and stops.
+        bad = subprocess.run([WORKER, "run", "--home", home, "--rpc", url, "--key-file", key_file],
+                             capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+                             env=dict(env, VERITY_PASSPHRASE="wrong"))
+        assert bad.returncode == 1 and "bad-passphrase" in bad.stderr, bad
+        missing = subprocess.run([WORKER, "run", "--home", home, "--rpc", url, "--key-file", key_file + ".nope"],
+                                 capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL, env=env)
+        assert missing.returncode != 0 and "--key-file" in missing.stderr, missing
+        os.makedirs(home)
+        log = open(os.path.join(home, "worker.log"), "a")
+        p = subprocess.Popen([WORKER, "run", "--home", home, "--rpc", url, "--key-file", key_file], stdout=log,
+                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        harness._live.append(p)
+        wait_for("the client's key registered as a worker",
+                 lambda: any(w["key"] == key and w["active"] for w in rpc(c, "workers")["workers"]), 30, c.nodes)
+        p.terminate()
+        p.wait(10)
+        fresh = os.path.join(c.dir, "fresh-worker")
+        subprocess.run([WORKER, "init", "--home", fresh], check=True, capture_output=True, timeout=30)
+        assert stat.S_IMODE(os.stat(fresh).st_mode) == 0o700, oct(os.stat(fresh).st_mode)
+
+
 def a_worker_sends_the_rpc_token():
     # validator-1 requires a bearer token for transactions (docs/rpc-server.md).
     token = "5e1ec7ed0b5e55ed5a1ad0b5e55ed5e1ec7ed0b5e55ed5a1"
@@ -508,5 +544,6 @@ def a_worker_sends_the_rpc_token():
 
 if __name__ == "__main__":
     TestRunner([byzantine_is_outvoted_and_results_match_native, killed_worker_loses_only_reputation,
+                a_client_key_works_as_a_worker,
                 restarted_worker_reveals_what_it_committed, audit_overturns_a_colluding_majority,
                 a_pending_commitment_is_not_sent_twice, a_worker_sends_the_rpc_token]).main()

@@ -23,13 +23,17 @@
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <sys/stat.h>
 
 #include "core/hash.h"
 #include "core/hex.h"
 #include "core/transaction.h"
 #include "cli/args.h"
 #include "cli/key_file.h"
+#include "cli/keystore.h"
 #include "cli/program.h"
+#include "cli/secret_file.h"
+#include "cli/terminal.h"
 #include "client/rpc_client.h"
 #include "rpc/http_client.h"
 #include "rpc/json_codec.h"
@@ -643,6 +647,7 @@ Result<PublicKey> init_worker_home(const fs::path& home, const std::optional<std
   std::error_code ec;
   fs::create_directories(home, ec);
   if (ec) return local_error("io", "cannot create " + home.string() + ": " + ec.message());
+  ::chmod(home.c_str(), 0700);  // its key and task results: the worker's own, as a node's home
   SecretKey key = insecure_name ? SecretKey::derive_insecure(*insecure_name) : SecretKey::generate();
   if (auto st = cli::write_key_file(home / kWorkerKeyFile, key); !st) return st.error();
   return key.public_key();
@@ -651,10 +656,28 @@ Result<PublicKey> init_worker_home(const fs::path& home, const std::optional<std
 Status run_worker(const WorkerOptions& options, std::ostream& log, const std::atomic<bool>& stop) {
   auto url = rpc::parse_rpc_url(options.rpc_url);
   if (!url) return url.error();
-  auto key = cli::load_key_file(options.home / kWorkerKeyFile);
+  Result<SecretKey> key = Error{};
+  if (options.key_file) {
+    // A `verity keys` file: KEYS_DIR/NAME.json, encrypted.
+    const fs::path& file = *options.key_file;
+    if (file.extension() != ".json" || !cli::is_valid_key_name(file.stem().string()))
+      return make_error("usage", "--key-file: expected a key file made by 'verity keys' (HOME/keys/NAME.json), not " +
+                                     file.string());
+    cli::Keystore keys(file.parent_path());
+    if (!keys.exists(file.stem().string()))
+      return make_error("key-missing", "--key-file: " + file.string() + " does not exist ('verity keys list' shows "
+                                       "the client's keys and their files)");
+    key = keys.load(file.stem().string(), options.passphrase);
+  } else {
+    key = cli::load_key_file(options.home / kWorkerKeyFile);
+  }
   if (!key) {
     Error e = key.error();
-    if (e.reason == "key-missing") e.detail += "; create it with 'verity-worker init --home " + options.home.string() + "'";
+    if (e.reason == "key-missing" && !options.key_file)
+      e.detail += "; create it with 'verity-worker init --home " + options.home.string() +
+                  "', or pass --key-file with a key made by 'verity keys'";
+    if (e.reason == "bad-passphrase")
+      e.detail += " (--passphrase-file FILE, else VERITY_PASSPHRASE, else the prompt)";
     return e;
   }
   Worker w(options, *key, *url, log, stop);
@@ -664,19 +687,27 @@ Status run_worker(const WorkerOptions& options, std::ostream& log, const std::at
 namespace {
 
 const char* kRunHelp =
-    "Usage: verity-worker run --home DIR [--rpc URL] [--engine E] [--byzantine] [--stake N]\n"
-    "       verity-worker --home DIR [--rpc URL] [--engine E] [--byzantine] [--stake N]\n"
-    "Runs the tasks the chain assigns to HOME/worker.key until SIGINT/SIGTERM.\n"
+    "Usage: verity-worker run --home DIR [--key-file FILE [--passphrase-file FILE]] [--rpc URL] [--engine E]\n"
+    "                         [--byzantine] [--stake N]\n"
+    "       verity-worker --home DIR [...]\n"
+    "Runs the tasks the chain assigns to HOME/worker.key (or --key-file) until SIGINT/SIGTERM.\n"
+    "  --key-file FILE        a key made by 'verity keys' (~/.verity/keys/NAME.json) instead of\n"
+    "                         HOME/worker.key: one key for the client and the worker. Its passphrase\n"
+    "                         comes from --passphrase-file FILE, else VERITY_PASSPHRASE, else a\n"
+    "                         prompt at start (on a terminal)\n"
     "  --rpc URL     the node (default http://127.0.0.1:7701)\n"
     "  --stake N     worker stake to register with (default: genesis min_worker_stake)\n"
     "  --engine E    aot (default: compiled, cached in HOME/aot-cache, falls back to interp) or interp\n"
     "  --byzantine   reveal wrong results (tests only: the worker gets slashed)\n";
 const char* kInitHelp =
     "Usage: verity-worker init --home DIR [--devnet-name NAME]\n"
-    "Creates HOME/worker.key (mode 0600) with a fresh key and prints its public key.\n"
+    "Creates HOME (mode 0700) and HOME/worker.key (mode 0600) with a fresh key, and prints its\n"
+    "public key. (A key made by 'verity keys' works too: 'run --key-file FILE'.)\n"
     "  --devnet-name NAME  INSECURE: the key derived from a public name (devnets only)\n";
 
-const cli::CommandSpec kRunSpec{"verity-worker", "run", {"home", "rpc", "stake", "engine"}, {"byzantine"}, {}, 0, 0, ""};
+const cli::CommandSpec kRunSpec{"verity-worker", "run",
+                                {"home", "rpc", "stake", "engine", "key-file", "passphrase-file"},
+                                {"byzantine"}, {}, 0, 0, ""};
 const cli::CommandSpec kInitSpec{"verity-worker", "init", {"home", "devnet-name"}, {}, {}, 0, 0, ""};
 
 int run_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -698,6 +729,29 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
     auto a = Amount::parse(*stake);
     if (!a) return cli::usage_failure("verity-worker", kRunSpec.usage("--stake: " + a.error().to_string()), err);
     o.stake = *a;
+  }
+  if (auto file = p->get("key-file")) {
+    o.key_file = fs::path(*file);
+    // The passphrase, as the client takes it: a file, the environment, or a prompt.
+    if (auto pf = p->get("passphrase-file")) {
+      auto pass = cli::read_secret_file(*pf, "--passphrase-file");
+      if (!pass) {
+        err << "verity-worker: " << pass.error().to_string() << "\n";
+        return kExitFailure;
+      }
+      o.passphrase = *pass;
+    } else if (const char* env = std::getenv("VERITY_PASSPHRASE"); env && *env) {
+      o.passphrase = env;
+    } else if (auto typed = ::isatty(STDIN_FILENO) ? cli::prompt_secret("Passphrase of " + *file + ": ")
+                                                   : std::nullopt) {
+      o.passphrase = *typed;
+    } else {
+      err << "verity-worker: --key-file " << *file << " is encrypted: pass --passphrase-file FILE or set "
+          << "VERITY_PASSPHRASE (no terminal to ask on)\n";
+      return cli::kExitUsage;
+    }
+  } else if (p->get("passphrase-file")) {
+    return cli::usage_failure("verity-worker", kRunSpec.usage("--passphrase-file goes with --key-file"), err);
   }
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);

@@ -5,7 +5,10 @@
 // HOME holds:
 //   worker.key        the worker's key, a plain key file (cli/key_file.h,
 //                     mode 0600): the worker signs unattended, so it cannot
-//                     ask for a passphrase; protect HOME like a validator's.
+//                     ask for a passphrase; protect HOME like a validator's
+//                     (init makes it 0700). Or, with `run --key-file FILE`,
+//                     a key file made by `verity keys` (encrypted, opened at
+//                     start with the client's passphrase options).
 //   tasks/ID.json     per-task state, written atomically (temp + rename)
 //                     before the commitment is sent: the result, the salt
 //                     and the round it belongs to, so a restarted worker can
@@ -39,6 +42,10 @@ struct WorkerOptions {
   std::optional<Amount> stake;         // default: genesis min_worker_stake
   double poll_seconds = 0.5;           // how often open tasks are rechecked
   worker::Engine engine = worker::Engine::aot;  // compiled in HOME/aot-cache; falls back to interp
+  // A `verity keys` file (HOME/keys/NAME.json of the client) instead of
+  // HOME/worker.key, and its passphrase.
+  std::optional<std::filesystem::path> key_file;
+  std::string passphrase;
 };
 
 inline constexpr const char* kWorkerKeyFile = "worker.key";
