@@ -68,7 +68,7 @@ std::optional<Config> config_of(const std::string& command, const Flags& f, std:
   }
   auto config = load_config(*home);
   if (!config) {
-    err << "verityd " << command << ": " << config.error().detail << "\n";
+    err << "verityd " << command << ": " << config.error().reason << ": " << config.error().detail << "\n";
     code = kExitFailure;
     return std::nullopt;
   }

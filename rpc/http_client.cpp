@@ -49,7 +49,8 @@ Result<RpcUrl> parse_rpc_url(std::string_view url) {
   out.text = std::string(url);
   std::string_view rest = url;
   if (rest.starts_with("https://")) return bad("https is not supported; reach the node over plain http on loopback or through an SSH tunnel");
-  if (rest.starts_with("http://")) rest.remove_prefix(7);
+  const bool scheme = rest.starts_with("http://");
+  if (scheme) rest.remove_prefix(7);
   else if (rest.find("://") != std::string_view::npos) return bad("only http:// URLs are supported");
   auto slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
@@ -61,6 +62,9 @@ Result<RpcUrl> parse_rpc_url(std::string_view url) {
   const auto close = authority.find(']');
   if (bracketed && close == std::string_view::npos) return bad("unclosed '[' in the host");
   const bool has_port = bracketed ? close + 1 < authority.size() : authority.find(':') != std::string_view::npos;
+  // Without http:// it must at least look like HOST:PORT ("foo" is more
+  // likely a typo than a node on port 80).
+  if (!scheme && !has_port) return bad("neither http:// nor a port");
   auto hp = parse_host_port(std::string(authority) + (has_port ? "" : ":80"));
   if (!hp) return bad(hp.error().detail);
   out.host = hp->host;

@@ -71,6 +71,10 @@ configure_and_build() {
   if [ ! -f "$dir/build.ninja" ]; then
     say "configuring $dir"
     meson setup "$dir" "$VERITY_ROOT" "$@" || exit 1
+  elif ! grep -qx "strip = true" "$dir/meson-private/cmd_line.txt" 2>/dev/null; then
+    # A build dir set up before meson.build had strip=true keeps its old
+    # value; once set here, the line above finds it.
+    meson configure "$dir" -Dstrip=true >/dev/null || exit 1
   fi
   say "building (incremental) in $dir"
   meson compile -C "$dir" || exit 1

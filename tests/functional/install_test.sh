@@ -19,6 +19,10 @@ for b in verityd verity verity-worker; do
   [ -x "$dest$bindir/$b" ] || fail "$bindir/$b is not installed (or not executable)"
 done
 "$dest$bindir/verityd" --version | grep -q '^verityd ' || fail "the installed verityd does not run"
+# Installed binaries are stripped (meson.build's strip=true): no debug info, a fraction of the size.
+for b in verityd verity verity-worker; do
+  readelf -S "$dest$bindir/$b" | grep -q '\.debug_info' && fail "$bindir/$b is installed with its debug info (strip=false?)"
+done
 
 unit=$dest$unitdir/verityd.service
 [ -f "$unit" ] || fail "no verityd.service in $unitdir"

@@ -15,8 +15,10 @@ import shutil
 import subprocess
 import time
 
-from harness import (VERITYD, Cluster, TestRunner, free_ports, replace_in_config, run_ok, secret_file, uncomment,
-                     wait_for)
+import re
+
+from harness import (SOURCE_ROOT, VERITYD, Cluster, TestRunner, free_ports, replace_in_config, run_ok, secret_file,
+                     uncomment, wait_for)
 
 VERITY = os.environ.get("VERITY", os.path.join(os.path.dirname(VERITYD), "verity"))
 TOKEN = "4f1c0ffee5b1e7c0a7e2d9b3c8f6a1d2e3f4a5b6c7d8e9f0"
@@ -374,8 +376,33 @@ def test_init_asks_for_the_passphrase_on_the_terminal():
             log.close()
 
 
+def docs_promise(doc, pattern):
+    """What a doc promises: the first group of `pattern` in docs/`doc`, which must be there."""
+    with open(os.path.join(SOURCE_ROOT, "docs", doc)) as f:
+        m = re.search(pattern, f.read())
+    assert m, f"docs/{doc} no longer says {pattern!r}: update this test with the doc"
+    return m.group(1)
+
+
+def test_what_the_docs_promise_about_errors():
+    """The reason a bad config.toml stops start-up with (docs/node.md) and the exit code of a bad
+    --rpc URL (docs/client.md), read from the docs and checked against the programs."""
+    reason = docs_promise("node.md", r"stops start-up with `([a-z-]+)`")
+    code = int(docs_promise("client.md", r"\| (\d) \| usage error:[^|]*bad `--rpc` URL"))
+    with cluster() as c:
+        home = c.nodes[0].home
+        with open(os.path.join(home, "config.toml"), "a") as f:
+            f.write("\n[no_such_section]\nkey = 1\n")
+        _, err = start_fails(home)
+        assert f": {reason}: " in err and "no_such_section" in err, err
+        for url in ("foo", "http://h:port", "ftp://h:1"):
+            out = subprocess.run([VERITY, "--rpc", url, "status"], capture_output=True, text=True, timeout=30,
+                                 stdin=subprocess.DEVNULL)
+            assert out.returncode == code and "--rpc" in out.stderr, (url, out)
+
+
 if __name__ == "__main__":
     TestRunner([test_write_methods_need_the_token, test_public_rpc_without_token_is_refused,
                 test_the_pages_an_operator_serves, test_encrypted_keys,
                 test_key_files_others_may_read_stop_the_node, test_metrics_an_operator_alerts_on,
-                test_init_asks_for_the_passphrase_on_the_terminal]).main()
+                test_init_asks_for_the_passphrase_on_the_terminal, test_what_the_docs_promise_about_errors]).main()

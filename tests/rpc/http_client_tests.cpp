@@ -36,7 +36,7 @@ BOOST_AUTO_TEST_CASE(parses_urls) {
   BOOST_TEST(u->authority() == "127.0.0.1:7701");
   BOOST_TEST(parse_rpc_url("http://localhost")->port == "80");
   for (const char* bad : {"https://127.0.0.1:7701", "ftp://x", "http://", "http://:7701", "http://h:0", "http://h:65536",
-                          "http://h:port", "http://u@h:1", "http://[::1", "http://h:"}) {
+                          "http://h:port", "http://u@h:1", "http://[::1", "http://h:", "foo", "node.example/rpc"}) {
     auto r = parse_rpc_url(bad);
     BOOST_TEST(!r, bad);
     if (!r) BOOST_TEST(r.error().reason == "bad-rpc-url");
