@@ -49,6 +49,52 @@ const std::string kSubmitTaskHelp = std::string(
     "is missing, but an audit must fit both windows before the rewards vest (reward_lock_blocks).\n\n") +
     kTxCommonHelp;
 
+// Warns (does not refuse: workers may still register) when fewer workers
+// than the task's replicas could be drawn for it now (docs/contracts.md,
+// "Tasks": active, at least min_worker_stake, not the submitter, and for a
+// reward at or above untrusted_reward_cap a reputation of at least
+// worker_reputation_threshold): such a task waits and fails no-workers.
+Status warn_if_few_workers(Session& s, const std::string& from, const SubmitTask& t) {
+  auto g = s.genesis();
+  if (!g) return g.error();
+  const Json* params = member(**g, "params");
+  if (!params) return {};
+  auto number = [&](const char* name) { return Amount::parse(text_of(*params, name)); };
+  auto cap = number("untrusted_reward_cap");
+  auto min_stake = number("min_worker_stake");
+  auto threshold = u64_of(*params, "worker_reputation_threshold");
+  auto replication = u64_of(*params, "task_replication");
+  if (!cap || !min_stake || !threshold || !replication) return {};  // an older node: say nothing
+  const std::uint64_t replicas = t.replicas == 0 ? *replication : t.replicas;
+  auto node = s.node();
+  if (!node) return node.error();
+  auto workers = node->workers();
+  if (!workers) return {};  // advice only: the submission itself says what is wrong
+  auto me = s.address_of("--from", from);
+  const bool trusted_only = !(t.reward < *cap);
+  std::uint64_t eligible = 0, untrusted = 0;
+  for (const auto& w : *workers) {
+    if (!w.active || w.stake < *min_stake || (me && w.key == *me)) continue;
+    if (trusted_only && w.reputation < *threshold) {
+      ++untrusted;
+      continue;
+    }
+    ++eligible;
+  }
+  if (eligible >= replicas) return {};
+  std::string why = "only " + std::to_string(eligible) + " registered worker" + (eligible == 1 ? " is" : "s are") +
+                    " eligible for this task now, and it needs " + std::to_string(replicas);
+  if (trusted_only && untrusted > 0)
+    why += ": its reward " + t.reward.to_string() + " is at or above the chain's untrusted_reward_cap " +
+           cap->to_string() + ", which goes only to workers whose reputation has reached " +
+           std::to_string(*threshold) + " ppm, and " + std::to_string(untrusted) +
+           " have not; a reward below the cap reaches them all";
+  why += ". It will wait for workers and, if none come within its windows, fail with no-workers (its escrow "
+         "refunded); 'verity workers' lists them";
+  s.warn("few-eligible-workers", "warning: " + why);
+  return {};
+}
+
 // Defined below, with `task watch`.
 Status watch_task(Session& s, std::uint64_t id, std::chrono::seconds timeout);
 Result<std::chrono::seconds> timeout_arg(const Args& a);
@@ -107,6 +153,7 @@ Status cmd_submit_task(Session& s, const std::vector<std::string>& args) {
   }
   auto timeout = timeout_arg(a);
   if (!timeout) return timeout.error();
+  if (auto st = warn_if_few_workers(s, c.from, t); !st) return st;
   const std::string summary = "submit-task " + a.positional[0] + " (" + std::to_string(t.module.bytes.size()) +
                               " bytes) from " + c.from + ", reward " + t.reward.to_string() + " per worker";
   // The task's id is in the receipt: the submission always waits for its

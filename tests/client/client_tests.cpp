@@ -93,6 +93,8 @@ struct FakeNode {
   std::string validator_result;   // for "validator", when set ("not-found": that error); else no such method
   std::string status_result;      // for "status", when set
   std::string tx_result;          // for "tx", when set (else not found)
+  std::string genesis_params;     // more members of the genesis "params" (",\"name\":value...")
+  std::string workers_result;     // for "workers", when set
   // "simulate": what it answers for a transaction (default: ok, paying its
   // fee); `simulates` is false for a node without the method.
   std::vector<Transaction> simulated;
@@ -128,7 +130,7 @@ struct FakeNode {
     if (method == "genesis")
       return FakeRpcServer::result(
           id, "{\"chain_id\":\"" + kChain + "\",\"params\":{\"max_task_fuel\":10000000000,\"min_fee\":\"3\","
-              "\"reference_fuel_per_block\":200000000},\"accounts\":[{\"name\":\"alice\",\"address\":\"" +
+              "\"reference_fuel_per_block\":200000000" + genesis_params + "},\"accounts\":[{\"name\":\"alice\",\"address\":\"" +
                   SecretKey::derive_insecure("alice").public_key().hex() +
                   "\",\"balance\":\"100\"},{\"name\":\"mallory\",\"address\":\"" +
                   SecretKey::derive_insecure("not-mallory").public_key().hex() +
@@ -162,6 +164,7 @@ struct FakeNode {
       return FakeRpcServer::result(id, simulation(*tx));
     }
     if (method == "tx" && !tx_result.empty()) return FakeRpcServer::result(id, tx_result);
+    if (method == "workers" && !workers_result.empty()) return FakeRpcServer::result(id, workers_result);
     if (method == "tx") return FakeRpcServer::error(id, -32001, "not found", "not-found", "no such transaction");
     return FakeRpcServer::error(id, -32601, "method not found", "");
   }
@@ -1022,6 +1025,37 @@ BOOST_AUTO_TEST_CASE(submit_task_defaults_fit_the_reference_speed) {
   BOOST_TEST(r.code == 0, r.err);
   BOOST_TEST(task().commit_blocks == 9u);
   BOOST_TEST(task().reveal_blocks == 3u);
+}
+
+// A task fewer workers could take than its replicas is sent, with a
+// warning that says why (the untrusted_reward_cap rule) and what follows.
+BOOST_AUTO_TEST_CASE(submit_task_warns_when_too_few_workers_are_eligible) {
+  FakeNode node;
+  TempDir home("client");
+  const std::string wasm = (home.path / "t.wasm").string();
+  {
+    std::ofstream f(wasm, std::ios::binary);
+    f << std::string("\0asm\1\0\0\0", 8);
+  }
+  node.genesis_params = ",\"untrusted_reward_cap\":\"10000\",\"min_worker_stake\":\"100\","
+                        "\"worker_reputation_threshold\":100000,\"task_replication\":3";
+  auto worker = [](const std::string& name, std::uint64_t reputation) {
+    return "{\"key\":\"" + SecretKey::derive_insecure(name).public_key().hex() +
+           "\",\"stake\":\"1000\",\"active\":true,\"unbonding\":\"0\",\"unbonding_until\":0,\"reputation\":" +
+           std::to_string(reputation) + ",\"agreed\":0,\"outvoted\":0,\"missed\":0,\"slashes\":0}";
+  };
+  node.workers_result = "{\"workers\":[" + worker("w1", 0) + "," + worker("w2", 0) + "," + worker("w3", 200000) + "]}";
+  Harness h;
+  auto with = h.against(node, home);
+  auto big = with({"submit-task", wasm, "--from", "alice", "--reward", "20000"});
+  BOOST_TEST(big.code == 0, big.err);
+  BOOST_TEST(node.sent.size() == 1u);  // sent all the same
+  BOOST_TEST(contains(big.err, "only 1 registered worker is eligible for this task now, and it needs 3"), big.err);
+  BOOST_TEST(contains(big.err, "untrusted_reward_cap 10000"), big.err);
+  BOOST_TEST(contains(big.err, "no-workers"), big.err);
+  auto small = with({"submit-task", wasm, "--from", "alice", "--reward", "10"});
+  BOOST_TEST(small.code == 0, small.err);
+  BOOST_TEST(!contains(small.err, "eligible"), small.err);  // below the cap: all three can take it
 }
 
 BOOST_AUTO_TEST_CASE(submit_task_refused_by_the_node_names_the_limit_and_exits_1) {
