@@ -73,6 +73,26 @@ Status cmd_keys(Session& s, const std::vector<std::string>& args) {
                          "starting with a letter or digit");
     return a;
   };
+  // A command on one existing key: its words, the keystore and the key's address.
+  struct Named {
+    Args args;
+    Keystore ks;
+    KeyFileInfo info;
+  };
+  auto existing = [&](const Spec& spec) -> Result<Named> {
+    auto a = parse_named(spec);
+    if (!a) return a.error();
+    const std::string name = a->positional[0];
+    auto ks = s.keystore();
+    if (!ks) return ks.error();
+    if (!ks->exists(name))
+      return make_error("unknown-key", "no key named '" + name + "' in " + ks->dir().string() +
+                                           ": 'verity keys list' shows the keys there; 'verity keys new " + name +
+                                           "' creates one");
+    auto info = ks->info(name);
+    if (!info) return info.error();
+    return Named{std::move(*a), std::move(*ks), std::move(*info)};
+  };
   if (sub == "new") {
     auto a = parse_named(Spec{"keys new", {}, {}, 1, 1, "NAME"});
     if (!a) return a.error();
@@ -131,39 +151,24 @@ Status cmd_keys(Session& s, const std::vector<std::string>& args) {
     return {};
   }
   if (sub == "show") {
-    auto a = parse_named(Spec{"keys show", {}, {}, 1, 1, "NAME"});
-    if (!a) return a.error();
-    const std::string name = a->positional[0];
-    auto ks = s.keystore();
-    if (!ks) return ks.error();
-    if (!ks->exists(name))
-      return make_error("unknown-key", "no key named '" + name + "' in " + ks->dir().string() +
-                                           ": 'verity keys list' shows the keys there; 'verity keys new " + name +
-                                           "' creates one");
-    auto info = ks->info(name);
-    if (!info) return info.error();
-    print_key(s, *info, ks->path_of(name), nullptr);
+    auto k = existing(Spec{"keys show", {}, {}, 1, 1, "NAME"});
+    if (!k) return k.error();
+    print_key(s, k->info, k->ks.path_of(k->info.name), nullptr);
     return {};
   }
   if (sub == "export" || sub == "delete") {
-    auto a = parse_named(Spec{"keys " + sub, {}, {"yes"}, 1, 1, "NAME"});
-    if (!a) return a.error();
-    const std::string name = a->positional[0];
-    auto ks = s.keystore();
-    if (!ks) return ks.error();
-    if (!ks->exists(name))
-      return make_error("unknown-key", "no key named '" + name + "' in " + ks->dir().string() +
-                                           ": 'verity keys list' shows the keys there");
-    auto info = ks->info(name);
-    if (!info) return info.error();
+    auto k = existing(Spec{"keys " + sub, {}, {"yes"}, 1, 1, "NAME"});
+    if (!k) return k.error();
+    const auto& [a, ks, info] = *k;
+    const std::string& name = info.name;
     const bool exporting = sub == "export";
     // Confirmation: the key's name typed on the terminal, or --yes.
     const std::string warning =
-        exporting ? "Exporting key '" + name + "' (" + info->address.hex() +
+        exporting ? "Exporting key '" + name + "' (" + info.address.hex() +
                         "): whoever reads its secret owns the account; print it only where nobody else can see."
-                  : "Deleting key '" + name + "' (" + info->address.hex() + ", " + ks->path_of(name).string() +
+                  : "Deleting key '" + name + "' (" + info.address.hex() + ", " + ks.path_of(name).string() +
                         "): without a copy of the file or of its secret, the account is lost.";
-    if (!a->has("yes")) {
+    if (!a.has("yes")) {
       if (!s.io().stdin_is_terminal || !s.io().prompt_secret)
         return usage_error(warning + " Pass --yes to do it without a terminal.");
       s.io().err << warning << "\n";
@@ -175,7 +180,7 @@ Status cmd_keys(Session& s, const std::vector<std::string>& args) {
     if (exporting) {
       auto pass = s.passphrase(name, /*confirm=*/true);
       if (!pass) return pass.error();
-      auto key = ks->load(name, *pass);
+      auto key = ks.load(name, *pass);
       if (!key) return key.error();
       auto raw = key->secret_bytes();
       std::string secret = to_hex(ByteView(raw.data(), raw.size()));
@@ -184,7 +189,7 @@ Status cmd_keys(Session& s, const std::vector<std::string>& args) {
         rapidjson::Document d(rapidjson::kObjectType);
         auto& al = d.GetAllocator();
         d.AddMember("name", rpc::to_json(name, al), al);
-        d.AddMember("address", rpc::to_json(info->address.hex(), al), al);
+        d.AddMember("address", rpc::to_json(info.address.hex(), al), al);
         d.AddMember("secret", rpc::to_json(secret, al), al);
         print_json(s.io().out, d);
       } else {
@@ -194,12 +199,12 @@ Status cmd_keys(Session& s, const std::vector<std::string>& args) {
       return {};
     }
     std::error_code ec;
-    if (!fs::remove(ks->path_of(name), ec) || ec)
-      return make_error("key-delete-failed", "cannot remove " + ks->path_of(name).string() + ": " + ec.message());
+    if (!fs::remove(ks.path_of(name), ec) || ec)
+      return make_error("key-delete-failed", "cannot remove " + ks.path_of(name).string() + ": " + ec.message());
     if (s.json())
-      print_key(s, *info, ks->path_of(name), nullptr);
+      print_key(s, info, ks.path_of(name), nullptr);
     else
-      s.io().out << "deleted key '" << name << "' (" << info->address.hex() << ")\n";
+      s.io().out << "deleted key '" << name << "' (" << info.address.hex() << ")\n";
     return {};
   }
   return usage_error("unknown keys command '" + sub + "'; run 'verity keys --help'");

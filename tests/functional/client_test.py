@@ -139,7 +139,9 @@ def delegate_unbond_and_proofs_verify():
 def key_files_sign_transactions():
     with Devnet() as d:
         address = d.new_key("mykey", "s3cret")
-        assert {"name": "mykey", "address": address} in d.json("keys", "list")
+        listed = {k["name"]: k for k in d.json("keys", "list")}
+        assert listed["mykey"]["address"] == address, listed
+        assert listed["mykey"]["file"] == os.path.join(d.home, "keys", "mykey.json"), listed
         assert os.stat(os.path.join(d.home, "keys", "mykey.json")).st_mode & 0o777 == 0o600
         d.ok("transfer", "--from", "dave", "--to", "mykey", "--amount", "1000", "--wait")
         assert d.balance("mykey") == 1000

@@ -103,7 +103,8 @@ def staking_life_cycle():
         # not sent: exit 1, the reason and why on stderr, the nonce unused.
         nonce = v.run("account", "dave")["next_nonce"]
         out = v.raw("unjail", "--from", "dave", "--wait")
-        assert out.returncode == 1 and "[not-jailed]" in out.stderr and "nothing was sent" in out.stderr, out
+        error = json.loads(out.stderr.splitlines()[-1])  # --json: the error is a JSON object on stderr
+        assert out.returncode == 1 and error["reason"] == "not-jailed" and "nothing was sent" in error["detail"], out
         assert v.run("account", "dave")["next_nonce"] == nonce
         # dave unbonds 1 of its 1000000, the devnet's minimum stake: the
         # validator says what it lacks, and keeps its power until the boundary
