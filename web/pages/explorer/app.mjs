@@ -35,13 +35,14 @@ const fields = (pairs) => h('dl', {}, pairs.map(([name, value, key]) => [h('dt',
   h('dd', key ? { 'data-field': key } : {}, value)]));
 
 let validatorNames = new Map();  // consensus key and operator -> name
-async function names() {
-  if (validatorNames.size) return validatorNames;
-  const { validators } = await node.call('validators');
+function learnNames(validators) {
   for (const v of validators) {
     validatorNames.set(v.consensus_key, v.name);
     validatorNames.set(v.operator, v.name);
   }
+}
+async function names() {
+  if (!validatorNames.size) learnNames((await node.call('validators')).validators);
   return validatorNames;
 }
 const named = (key) => validatorNames.get(key) ?? short(key);
@@ -50,11 +51,15 @@ const named = (key) => validatorNames.get(key) ?? short(key);
 
 const chart = { blocks: [], live: null };
 
-// The chain's figures show as soon as `status` answers; the charts and the
-// latest blocks (the last 61 blocks' summaries, one `blocks` call) follow,
-// and body[data-charts-ms] says when.
+// One request (a batch) brings the chain's figures, the last 61 blocks'
+// summaries for the charts and the latest blocks, and the validators'
+// names; body[data-charts-ms] says when the charts were drawn.
 async function dashboard() {
-  const status = await node.call('status');
+  const [st, recent, vals] = await node.batch([['status', {}], ['blocks', { limit: CHART_BLOCKS + 1 }],
+    ['validators', {}]]);
+  if (st.error) throw new Error(st.error.message);
+  const status = st.result;
+  if (vals.result) learnNames(vals.result.validators);
   const view = h('section', {},
     h('h2', {}, 'Chain'),
     fields([['Chain', status.chain_id], ['Height', String(status.height), 'height'],
@@ -63,19 +68,13 @@ async function dashboard() {
     h('div', { className: 'charts' },
       h('figure', {}, h('figcaption', {}, 'Block interval (ms)'), h('div', { id: 'chart-interval' })),
       h('figure', {}, h('figcaption', {}, 'Transactions per second'), h('div', { id: 'chart-tps' }))),
-    h('h2', {}, 'Latest blocks'), h('div', { id: 'latest' }, 'loading…'));
+    h('h2', {}, 'Latest blocks'), h('div', { id: 'latest' }));
   chart.live = null;
-  fillCharts(view, status.height);
-  return view;
-}
-
-async function fillCharts(view, height) {
-  const [{ blocks }] = await Promise.all([node.call('blocks', { before: height + 1, limit: CHART_BLOCKS + 1 }),
-    names()]);
-  chart.blocks = blocks.reverse();
+  chart.blocks = (recent.result?.blocks ?? []).reverse();
   drawDashboard(view);
   chart.live = view;
   document.body.dataset.chartsMs = performance.now().toFixed(1);
+  return view;
 }
 
 function svgChart(values, unit, what = 'blocks') {
