@@ -22,9 +22,9 @@ const char* kKeysHelp =
     "  show NAME              one key's address and file\n"
     "  import NAME            stores an existing secret key: --secret-hex HEX, or 64 hex digits\n"
     "                         on stdin (safer: command lines end up in shell history)\n"
-    "  export NAME            prints the secret key (64 hex digits) after its passphrase, asked\n"
-    "                         twice on a terminal, and a confirmation: whoever reads it owns the\n"
-    "                         account. Without a terminal it needs --yes.\n"
+    "  export NAME            prints the secret key (64 hex digits), asking twice: the key's name\n"
+    "                         typed (a confirmation; whoever reads the secret owns the account),\n"
+    "                         then its passphrase. Without a terminal it needs --yes.\n"
     "  delete NAME            removes the key file after a confirmation (type the name on a\n"
     "                         terminal; --yes without one). Without a copy the key is gone.\n\n"
     "The passphrase comes from --passphrase-file FILE, else VERITY_PASSPHRASE, else a prompt.\n";
@@ -178,7 +178,7 @@ Status cmd_keys(Session& s, const std::vector<std::string>& args) {
       s.warn(exporting ? "exporting-secret" : "deleting-key", warning);
     }
     if (exporting) {
-      auto pass = s.passphrase(name, /*confirm=*/true);
+      auto pass = s.passphrase(name, /*confirm=*/false);
       if (!pass) return pass.error();
       auto key = ks.load(name, *pass);
       if (!key) return key.error();

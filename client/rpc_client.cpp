@@ -126,16 +126,17 @@ Result<std::vector<TaskRef>> NodeClient::task_refs(std::uint64_t before, std::ui
   return rpc::member_from_json<std::vector<TaskRef>>(*a, "tasks", "tasks");
 }
 
-Result<rpc::HistoryInfo> NodeClient::task_history(std::uint64_t id, std::uint64_t before, std::uint64_t limit) const {
-  auto a = http_.call("history", params({{"task", Json(id)}, {"before", Json(before)}, {"limit", Json(limit)}}));
+Result<rpc::HistoryInfo> NodeClient::task_history(std::uint64_t id, const std::string& cursor,
+                                                  std::uint64_t limit) const {
+  auto a = http_.call("history", params({{"task", Json(id)}, {"cursor", text(cursor)}, {"limit", Json(limit)}}));
   if (!a) return a.error();
   return rpc::record_from_json<rpc::HistoryInfo>(*a, "history");
 }
 
-Result<rpc::HistoryInfo> NodeClient::account_history(const PublicKey& address, std::uint64_t before,
+Result<rpc::HistoryInfo> NodeClient::account_history(const PublicKey& address, const std::string& cursor,
                                                      std::uint64_t limit) const {
   const std::string hex = address.hex();
-  auto a = http_.call("history", params({{"address", text(hex)}, {"before", Json(before)}, {"limit", Json(limit)}}));
+  auto a = http_.call("history", params({{"address", text(hex)}, {"cursor", text(cursor)}, {"limit", Json(limit)}}));
   if (!a) return a.error();
   return rpc::record_from_json<rpc::HistoryInfo>(*a, "history");
 }

@@ -144,8 +144,9 @@ class NodeClient {
   // The same list, each task read only as far as a TaskRef.
   Result<std::vector<TaskRef>> task_refs(std::uint64_t before, std::uint64_t limit, bool in_progress) const;
   // A page of the node's history index (`history`), newest first.
-  Result<rpc::HistoryInfo> task_history(std::uint64_t id, std::uint64_t before, std::uint64_t limit = 100) const;
-  Result<rpc::HistoryInfo> account_history(const PublicKey& address, std::uint64_t before,
+  // `cursor`: the page before's next_cursor ("" for the first page).
+  Result<rpc::HistoryInfo> task_history(std::uint64_t id, const std::string& cursor, std::uint64_t limit = 100) const;
+  Result<rpc::HistoryInfo> account_history(const PublicKey& address, const std::string& cursor,
                                            std::uint64_t limit = 100) const;
   Result<std::optional<rpc::WorkerInfo>> worker(const PublicKey& key) const;
   Result<std::vector<rpc::WorkerInfo>> workers() const;

@@ -371,21 +371,45 @@ Result<rpc::TaskInfo> follow_task(Session& s, std::uint64_t id, std::chrono::sec
   }
   // Its history so far, oldest first; events at or below `seen` are in it.
   std::vector<rpc::HistoryItemInfo> past;
-  std::uint64_t seen = 0, before = 0;
+  std::uint64_t seen = 0;
+  std::string cursor;
   for (int page = 0; page < 20; ++page) {
-    auto h = node->task_history(id, before);
+    auto h = node->task_history(id, cursor);
     if (!h) return h.error();
     if (page == 0) seen = h->height;
     past.insert(past.end(), h->entries.begin(), h->entries.end());
-    if (h->next_before == 0) break;
-    before = h->next_before;
+    if (h->next_cursor.empty()) break;
+    cursor = h->next_cursor;
   }
   for (auto it = past.rbegin(); it != past.rend(); ++it)
     for (const auto& e : it->events) print_task_event(s, it->height, it->tx_hash, e);
+  // An event of this task from the socket, printed once (above `seen`):
+  // true when it ends a round.
+  const auto show = [&](const Json& result) {
+    const Json* attrs = member(result, "attributes");
+    auto height = u64_of(result, "height");
+    if (!attrs || !height || text_of(*attrs, "task") != want || *height <= seen) return false;
+    Event e;
+    e.kind = text_of(result, "kind");
+    for (auto m = attrs->MemberBegin(); m != attrs->MemberEnd(); ++m)
+      if (m->value.IsString()) e.attributes.emplace_back(m->name.GetString(), m->value.GetString());
+    std::optional<Hash256> tx;
+    if (auto h = Hash256::from_hex(text_of(result, "tx"))) tx = *h;
+    print_task_event(s, *height, tx, e);
+    return ends_round(e.kind);
+  };
   auto t = fetch_task(s, id);
   if (!t) return t.error();
   const bool audit = t->status == "settled" && t->round;  // an audit runs: follow it
-  if (t->status != "open" && !audit) return *t;
+  if (t->status != "open" && !audit) {
+    // It ended while its history was read: what the socket has of it since.
+    while (true) {
+      auto event = (*sub)->next(std::chrono::milliseconds(200));
+      if (!event || !*event) break;
+      show(**event);
+    }
+    return fetch_task(s, id);
+  }
   if (!s.json())
     o << "task " << id << ": " << t->status << (audit ? ", audit in progress" : "") << " (watching; at most "
       << timeout.count() << " s)\n";
@@ -395,18 +419,7 @@ Result<rpc::TaskInfo> follow_task(Session& s, std::uint64_t id, std::chrono::sec
     auto event = (*sub)->next(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
     if (!event) return event.error();
     if (!*event) return timed_out();
-    const Json& result = **event;
-    const Json* attrs = member(result, "attributes");
-    auto height = u64_of(result, "height");
-    if (!attrs || !height || text_of(*attrs, "task") != want || *height <= seen) continue;
-    Event e;
-    e.kind = text_of(result, "kind");
-    for (auto m = attrs->MemberBegin(); m != attrs->MemberEnd(); ++m)
-      if (m->value.IsString()) e.attributes.emplace_back(m->name.GetString(), m->value.GetString());
-    std::optional<Hash256> tx;
-    if (auto h = Hash256::from_hex(text_of(result, "tx"))) tx = *h;
-    print_task_event(s, *height, tx, e);
-    if (ends_round(e.kind)) return fetch_task(s, id);
+    if (show(**event)) return fetch_task(s, id);
   }
 }
 
@@ -493,9 +506,9 @@ Status cmd_tasks(Session& s, const std::vector<std::string>& args) {
   if (a->has("mine")) {
     auto me = s.address_of("--from", *a->get("from"));
     if (!me) return me.error();
-    std::uint64_t before = 0;
+    std::string cursor;
     for (int page = 0; page < 10 && found.size() < limit; ++page) {
-      auto h = node->account_history(*me, before);
+      auto h = node->account_history(*me, cursor);
       if (!h) return h.error();
       for (const auto& entry : h->entries)
         for (const auto& e : entry.events) {
@@ -512,8 +525,8 @@ Status cmd_tasks(Session& s, const std::vector<std::string>& args) {
           if (!t) return t.error();
           if (*t) keep(**t);
         }
-      if (h->next_before == 0) break;
-      before = h->next_before;
+      if (h->next_cursor.empty()) break;
+      cursor = h->next_cursor;
     }
   } else {
     std::uint64_t before = 0;

@@ -14,20 +14,45 @@ constexpr std::array<const char*, 4> kLevelWords = {"debug", "info", "warn", "er
 constexpr std::array<const char*, 4> kLevelNames = {"DEBUG", "INFO ", "WARN ", "ERROR"};  // padded for log lines
 constexpr std::array<const char*, 2> kFormatWords = {"text", "json"};
 
-// `s` as a JSON string literal.
+// The length of the well-formed UTF-8 sequence at s[i], or 0.
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  const auto at = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = at(i);
+  std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k)
+    if ((at(i + k) >> 6) != 0x2) return 0;
+  // Overlong forms, surrogates and code points above U+10FFFF are not UTF-8.
+  if (n == 2 && c < 0xC2) return 0;
+  if (n == 3 && ((c == 0xE0 && at(i + 1) < 0xA0) || (c == 0xED && at(i + 1) >= 0xA0))) return 0;
+  if (n == 4 && ((c == 0xF0 && at(i + 1) < 0x90) || c > 0xF4 || (c == 0xF4 && at(i + 1) >= 0x90))) return 0;
+  return n;
+}
+
+// `s` as a JSON string literal; bytes that are not UTF-8 become U+FFFD.
 void json_string(std::string& out, std::string_view s) {
   out += '"';
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      char esc[8];
-      std::snprintf(esc, sizeof esc, "\\u%04x", u);
-      out += esc;
+  for (std::size_t i = 0; i < s.size();) {
+    const auto u = static_cast<unsigned char>(s[i]);
+    const std::size_t n = utf8_length(s, i);
+    if (n == 0) {
+      out += "\\ufffd";
+      ++i;
+    } else if (n > 1) {
+      out.append(s.substr(i, n));
+      i += n;
     } else {
-      out += c;
+      if (u == '"' || u == '\\') {
+        out += '\\';
+        out += static_cast<char>(u);
+      } else if (u < 0x20) {
+        char esc[8];
+        std::snprintf(esc, sizeof esc, "\\u%04x", u);
+        out += esc;
+      } else {
+        out += static_cast<char>(u);
+      }
+      ++i;
     }
   }
   out += '"';

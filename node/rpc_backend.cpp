@@ -3,6 +3,7 @@
 #include <sys/statvfs.h>
 
 #include <algorithm>
+#include <charconv>
 
 
 #include "contracts/accounts.h"
@@ -449,48 +450,49 @@ std::vector<rpc::Metric> RpcBackend::metrics() const {
 
 namespace {
 
-// A page of `term`'s history as the RPC answers it. A page ends at a whole
-// height: the entries of the last height read are left for the next page
-// (next_before) unless they are all the page has.
+// A page's cursor, "HEIGHT.POSITION" (the last entry shown), read back.
+Result<std::optional<state::HistoryCursor>> parse_cursor(const std::string& text) {
+  if (text.empty()) return std::optional<state::HistoryCursor>();
+  const auto dot = text.find('.');
+  std::uint64_t height = 0, position = 0;
+  const auto digits = [](std::string_view s, std::uint64_t& v) {
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    return !s.empty() && ec == std::errc() && end == s.data() + s.size();
+  };
+  if (dot == std::string::npos || !digits(std::string_view(text).substr(0, dot), height) ||
+      !digits(std::string_view(text).substr(dot + 1), position) || position > state::kHookPosition)
+    return make_error("invalid-params", "cursor: expected a page's next_cursor (HEIGHT.POSITION), got '" + text + "'");
+  return std::optional<state::HistoryCursor>(state::HistoryCursor{height, static_cast<std::uint32_t>(position)});
+}
+
+// A page of `term`'s history as the RPC answers it; the next page starts
+// after its last entry.
 Result<rpc::HistoryInfo> history_page(const state::ChainView& chain, const Bytes& term, std::uint64_t before,
-                                      std::uint64_t limit) {
+                                      std::uint64_t limit, const std::string& cursor) {
+  auto after = parse_cursor(cursor);
+  if (!after) return after.error();
   const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(limit, state::kMaxHistoryPage));
-  auto entries = chain.history(term, before, want);
+  auto entries = chain.history(term, before, want, *after);
   if (!entries) return entries.error();
   rpc::HistoryInfo out;
   out.height = chain.tip().height;
-  if (entries->size() == want && want > 0) {
-    const std::uint64_t last = entries->back().height;
-    if (entries->front().height != last) {
-      while (entries->back().height == last) entries->pop_back();
-      out.next_before = last + 1;
-    } else {
-      out.next_before = last;  // one height fills the page: the rest of it is not shown
-    }
-  }
-  const contracts::NativeContracts terms_of;
-  std::vector<Bytes> found;
-  for (const auto& e : *entries) {
+  if (entries->size() == want && want > 0)
+    out.next_cursor = std::to_string(entries->back().height) + "." + std::to_string(entries->back().position);
+  for (auto& e : *entries) {
     rpc::HistoryItemInfo item;
     item.height = e.height;
-    if (e.index) {
+    if (e.is_tx()) {
       auto receipt = chain.receipt(e.tx_id);
       if (!receipt) return receipt.error();
       if (!*receipt) return local_error("state-corrupt", "a history entry names a transaction without a receipt");
-      item.index = *e.index;
+      item.index = e.position;
       item.tx_hash = e.tx_id;
       item.type = e.type;
       item.ok = (*receipt)->ok;
       item.reason = (*receipt)->reason;
       item.events = std::move((*receipt)->events);
     } else {
-      auto events = chain.block_events(e.height);
-      if (!events) return events.error();
-      for (auto& ev : *events) {
-        found.clear();
-        terms_of.history_terms(ev, found);
-        if (std::find(found.begin(), found.end(), term) != found.end()) item.events.push_back(std::move(ev));
-      }
+      item.events = std::move(e.events);
     }
     out.entries.push_back(std::move(item));
   }
@@ -500,12 +502,13 @@ Result<rpc::HistoryInfo> history_page(const state::ChainView& chain, const Bytes
 }  // namespace
 
 Result<rpc::HistoryInfo> RpcBackend::account_history(const PublicKey& address, std::uint64_t before,
-                                                     std::uint64_t limit) const {
-  return history_page(*node_.view(), contracts::account_term(address), before, limit);
+                                                     std::uint64_t limit, const std::string& cursor) const {
+  return history_page(*node_.view(), contracts::account_term(address), before, limit, cursor);
 }
 
-Result<rpc::HistoryInfo> RpcBackend::task_history(std::uint64_t id, std::uint64_t before, std::uint64_t limit) const {
-  return history_page(*node_.view(), contracts::task_term(id), before, limit);
+Result<rpc::HistoryInfo> RpcBackend::task_history(std::uint64_t id, std::uint64_t before, std::uint64_t limit,
+                                                  const std::string& cursor) const {
+  return history_page(*node_.view(), contracts::task_term(id), before, limit, cursor);
 }
 
 Result<std::vector<rpc::WorkerPointInfo>> RpcBackend::worker_history(const PublicKey& key, std::uint64_t before,

@@ -40,9 +40,10 @@ class RpcBackend final : public rpc::NodeApi {
   void submit_async(const Transaction& tx, const std::string& client,
                     std::function<void(Result<Hash256>)> done) override;
   std::vector<rpc::Metric> metrics() const override;
-  Result<rpc::HistoryInfo> account_history(const PublicKey& address, std::uint64_t before,
-                                           std::uint64_t limit) const override;
-  Result<rpc::HistoryInfo> task_history(std::uint64_t id, std::uint64_t before, std::uint64_t limit) const override;
+  Result<rpc::HistoryInfo> account_history(const PublicKey& address, std::uint64_t before, std::uint64_t limit,
+                                           const std::string& cursor) const override;
+  Result<rpc::HistoryInfo> task_history(std::uint64_t id, std::uint64_t before, std::uint64_t limit,
+                                        const std::string& cursor) const override;
   Result<std::vector<rpc::WorkerPointInfo>> worker_history(const PublicKey& key, std::uint64_t before,
                                                            std::uint64_t limit) const override;
   Result<std::vector<rpc::BlockSummaryInfo>> blocks(std::uint64_t before, std::uint64_t limit) const override;

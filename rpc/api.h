@@ -95,11 +95,14 @@ class NodeApi {
   virtual std::vector<Metric> metrics() const = 0;
 
   // The node's history index (docs/node.md, "History"): pages newest
-  // first, `before` 0 from the newest or else heights below it, at most
-  // `limit` (1 to 100). An account's or a task's entries:
-  virtual Result<HistoryInfo> account_history(const PublicKey& address, std::uint64_t before,
-                                              std::uint64_t limit) const = 0;
-  virtual Result<HistoryInfo> task_history(std::uint64_t id, std::uint64_t before, std::uint64_t limit) const = 0;
+  // first, at most `limit` (1 to 100), after `cursor` (a page's
+  // next_cursor) when it is not empty, else from heights below `before`
+  // (0: from the newest). An account's or a task's entries; a malformed
+  // cursor is "invalid-params".
+  virtual Result<HistoryInfo> account_history(const PublicKey& address, std::uint64_t before, std::uint64_t limit,
+                                              const std::string& cursor) const = 0;
+  virtual Result<HistoryInfo> task_history(std::uint64_t id, std::uint64_t before, std::uint64_t limit,
+                                           const std::string& cursor) const = 0;
   // A worker's record at each height it changed.
   virtual Result<std::vector<WorkerPointInfo>> worker_history(const PublicKey& key, std::uint64_t before,
                                                               std::uint64_t limit) const = 0;

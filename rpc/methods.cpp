@@ -324,15 +324,20 @@ JsonResult m_history(const Value& params, CallContext& ctx) {
   if (!address == !task) return make_error("invalid-params", "give address or task, one of them");
   auto page = page_params(params);
   if (!page) return page.error();
+  std::string cursor;
+  if (const Value* c = param(params, "cursor")) {
+    if (!c->IsString()) return make_error("invalid-params", "cursor: expected a page's next_cursor (a string)");
+    cursor.assign(c->GetString(), c->GetStringLength());
+  }
   Result<HistoryInfo> h = HistoryInfo{};
   if (address) {
     auto key = key_param(params, "address");
     if (!key) return key.error();
-    h = ctx.node.account_history(*key, page->before, page->limit);
+    h = ctx.node.account_history(*key, page->before, page->limit, cursor);
   } else {
     auto id = u64_from_json(*task, "task");
     if (!id) return id.error();
-    h = ctx.node.task_history(*id, page->before, page->limit);
+    h = ctx.node.task_history(*id, page->before, page->limit, cursor);
   }
   if (!h) return h.error();
   return record_result(*h);
@@ -746,20 +751,23 @@ const std::vector<Method>& node_methods() {
                  "own events name it (`index` null: assignment, settlement, jailing). A task's are its submission, "
                  "commits, reveals and audit requests, and its rounds' assignment and settlement. A transaction "
                  "entry has the payload `type`, `ok` and `reason`, and every event of its receipt; a block entry has "
-                 "only the events that concern what was asked. A page ends at a whole height: pass `next_before` as "
-                 "`before` for the next (0: no more; a height with more entries than `limit` shows its first "
-                 "`limit`). The index holds the heights this node committed itself (docs/node.md, History).",
+                 "only the events that concern what was asked. For the next page pass `next_cursor` as `cursor` "
+                 "(empty: there is no more); `before` starts a first page below a height. The index holds the "
+                 "heights this node committed itself (docs/node.md, History).",
                  {{"address", address, false, "an account"},
                   {"task", js::integer(1), false, "a task id"},
                   before,
-                  limit},
+                  limit,
+                  {"cursor", js::string(), false, "the next_cursor of the page before (absent or empty: the first)"}},
                  record_schema<HistoryInfo>({{"height", js::described(ref("Height"), "the committed height it was "
                                                                                       "read at")},
                                              {"entries.height", ref("Height")},
                                              {"entries.index", js::described(js::one_of({js::integer(), js::null()}),
                                                                              "the transaction's position; null: the "
                                                                              "block's own events")},
-                                             {"next_before", ref("Height")}}),
+                                             {"next_cursor", js::described(js::string(),
+                                                                           "where the next page starts; empty "
+                                                                           "when this one is the last")}}),
                  false, sync_handler(m_history)});
     m.push_back({"worker_history", "A worker's record at each height it changed, newest first: reputation over time.",
                  "From this node's history index (docs/node.md, History): a point per block that changed the "
@@ -809,14 +817,16 @@ const std::vector<Method>& node_methods() {
                  "taken as if the sender's pending transactions had committed, without their effects. With "
                  "`unsigned: true` the signature is not checked (an estimate before signing: any 128 hex digits). "
                  "Rejections of the transaction itself as send_tx (tx-too-large, malformed-tx, -32602 for an "
-                 "object with unknown fields). `verity` runs it before every transaction it sends.",
+                 "object with unknown fields). `verity` runs it before every transaction it sends. It runs contract code "
+                 "and a task module's admission for whoever asks, so a node with a token keeps it, as the writes, "
+                 "for those who hold the token.",
                  {{"tx", tx_schema, true, "the transaction, as JSON or as the hex of its encoding"},
                   {"unsigned", js::boolean(), false, "do not check the signature (default false)"}},
                  record_schema<SimulationInfo>({{"height", js::described(ref("Height"), "the committed height it ran "
                                                                                       "on: as if in the block after")},
                                                 {"reason", js::described(js::string(), "stable kebab-case reason "
                                                                                        "when ok is false")}}),
-                 false, sync_handler(m_simulate)});
+                 false, sync_handler(m_simulate), /*writes=*/true});
     m.push_back({"send_tx_commit", "Submits a signed transaction and answers when a block commits it.",
                  "Rejections as send_tx. Times out with -32003 (reason timeout) after timeout_ms (default 30000, "
                  "at most 120000); the transaction may still commit later. Sending a transaction again that is "

@@ -414,12 +414,12 @@ struct HistoryItemInfo {
 struct HistoryInfo {
   std::uint64_t height = 0;              // the committed height it was read at: later events come after it
   std::vector<HistoryItemInfo> entries;  // newest first
-  std::uint64_t next_before = 0;         // pass as `before` for the next page; 0: there is none
+  std::string next_cursor;               // pass as `cursor` for the next page; empty: there is none
   template <class Self, class F>
   static void fields(Self& s, F&& f) {
     f("height", s.height);
     f("entries", s.entries);
-    f("next_before", s.next_before);
+    f("next_cursor", s.next_cursor);
   }
   friend bool operator==(const HistoryInfo&, const HistoryInfo&) = default;
 };

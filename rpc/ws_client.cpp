@@ -36,12 +36,35 @@ Result<std::unique_ptr<WsSubscription>> WsSubscription::open(const RpcUrl& url, 
     auto& socket = beast::get_lowest_layer(impl->ws);
     socket.expires_after(std::chrono::seconds(5));
     socket.connect(resolver.resolve(url.host, url.port));
-    socket.expires_never();
-    if (idle_timeout)
-      impl->ws.set_option(websocket::stream_base::timeout{std::chrono::seconds(5), *idle_timeout, true});
     impl->ws.handshake(url.authority(), "/ws");
     impl->ws.write(boost::asio::buffer(R"({"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"topic":")" +
                                        std::string(topic) + R"("}})"));
+    // The node's answer to the subscribe: from then on every event of the
+    // topic reaches this socket, so a caller that reads the chain after
+    // open() returns misses nothing in between.
+    while (true) {
+      impl->buffer.clear();
+      impl->ws.read(impl->buffer);
+      const std::string text = beast::buffers_to_string(impl->buffer.data());
+      rapidjson::Document d;
+      d.Parse(text.c_str(), text.size());
+      if (d.HasParseError() || !d.IsObject()) continue;
+      const rapidjson::Value* id = member(d, "id");
+      if (!id || !id->IsInt() || id->GetInt() != 1) continue;
+      if (const rapidjson::Value* error = member(d, "error")) {
+        const rapidjson::Value* data = member(*error, "data");
+        const rapidjson::Value* reason = data ? member(*data, "reason") : nullptr;
+        const rapidjson::Value* message = member(*error, "message");
+        return make_error(reason && reason->IsString() ? reason->GetString() : "rpc-error",
+                          std::string("subscribe to ") + std::string(topic) + ": " +
+                              (message && message->IsString() ? message->GetString() : "refused"));
+      }
+      break;
+    }
+    impl->buffer.clear();
+    socket.expires_never();
+    if (idle_timeout)
+      impl->ws.set_option(websocket::stream_base::timeout{std::chrono::seconds(5), *idle_timeout, true});
   } catch (const std::exception& e) {
     return make_error("rpc-unreachable", "cannot open the WebSocket of " + url.text + "/ws: " + e.what());
   }

@@ -247,9 +247,9 @@ Result<std::optional<TxRecord>> CommittedReads::transaction(const Hash256& tx_id
   return std::optional<TxRecord>{TxRecord{(*block)->transactions[receipt.index], receipt}};
 }
 
-Result<std::vector<HistoryEntry>> CommittedReads::history(ByteView term, std::uint64_t before,
-                                                          std::size_t limit) const {
-  return read_history(store_, term, before, limit);
+Result<std::vector<HistoryEntry>> CommittedReads::history(ByteView term, std::uint64_t before, std::size_t limit,
+                                                          std::optional<HistoryCursor> after) const {
+  return read_history(store_, term, before, limit, after);
 }
 Result<std::uint64_t> CommittedReads::history_count(ByteView term, std::uint64_t cap) const {
   return count_history(store_, term, cap);

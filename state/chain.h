@@ -60,7 +60,10 @@ class CommittedReads {
   Result<std::optional<Receipt>> receipt(const Hash256& tx_id) const;
   // The history index (state/history.h): `before` 0 from the newest, else
   // heights below it; newest first, at most `limit` (and kMaxHistoryPage).
-  Result<std::vector<HistoryEntry>> history(ByteView term, std::uint64_t before, std::size_t limit) const;
+  // After the entry `after` when given.
+  Result<std::vector<HistoryEntry>> history(ByteView term, std::uint64_t before, std::size_t limit,
+                                            std::optional<HistoryCursor> after = std::nullopt) const;
+  // How many events concern `term` (read from at most `cap` entries).
   Result<std::uint64_t> history_count(ByteView term, std::uint64_t cap) const;
   Result<std::vector<SeriesPoint>> series(ByteView term, std::uint64_t before, std::size_t limit) const;
   // The events of block `height`'s hooks (none: empty).

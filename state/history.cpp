@@ -1,6 +1,7 @@
 #include "state/history.h"
 
-#include <set>
+#include <algorithm>
+#include <map>
 
 namespace verity::state {
 
@@ -47,12 +48,55 @@ struct BlockEvents {
 struct HistoryTx {
   Hash256 tx_id;
   std::string type;
+  std::uint64_t count = 0;  // of its receipt's events, those that concern the term
   template <class Self, class F>
   static void fields(Self& s, F&& f) {
     f("tx_id", s.tx_id);
     f("type", s.type, Max{64});
+    f("count", s.count);
   }
 };
+
+// Which terms each event concerns (each term once per event), counted by term.
+template <class OnEvent>
+void terms_of_events(const Application& app, const std::vector<Event>& events, OnEvent&& on) {
+  std::vector<Bytes> found;
+  for (const auto& e : events) {
+    found.clear();
+    app.history_terms(e, found);
+    std::sort(found.begin(), found.end());
+    found.erase(std::unique(found.begin(), found.end()), found.end());
+    for (const auto& term : found) on(term, e);
+  }
+}
+
+Bytes entry_key(ByteView term, std::uint64_t height, std::uint32_t position) {
+  Bytes k = term_prefix('x', term);
+  put_be(k, ~height, 8);
+  put_be(k, ~position & 0xFFFFFFFFu, 4);
+  return k;
+}
+
+// An entry from its key (after the term's prefix: hN + be32(~p)) and value.
+Result<HistoryEntry> decode_entry(ByteView key, ByteView value) {
+  if (key.size() != 12) return local_error("state-corrupt", "a history key of the wrong length");
+  HistoryEntry e;
+  e.height = ~read_be(key.subspan(0, 8));
+  e.position = static_cast<std::uint32_t>(~read_be(key.subspan(8, 4)));
+  if (e.is_tx()) {
+    auto tx = decode_exact<HistoryTx>(value);
+    if (!tx) return local_error("state-corrupt", "a history entry does not decode: " + tx.error().to_string());
+    e.tx_id = tx->tx_id;
+    e.type = std::move(tx->type);
+    e.count = tx->count;
+  } else {
+    auto events = decode_exact<BlockEvents>(value);
+    if (!events) return local_error("state-corrupt", "a history entry does not decode: " + events.error().to_string());
+    e.events = std::move(events->events);
+    e.count = e.events.size();
+  }
+  return e;
+}
 
 }  // namespace
 
@@ -62,29 +106,21 @@ void index_block(WriteBatch& batch, const Application& app, const Block& block, 
   const std::uint64_t height = block.header.height;
   batch.put(height_key("i/", height), encode(BlockInfo{block_hash, block.header, block.transactions.size(),
                                                        encoded_bytes, cert.signatures.size()}));
-  // One entry per term and position, however many of its events name it.
-  auto put_terms = [&](const std::set<Bytes>& terms, std::uint32_t position, const Bytes& value) {
-    for (const auto& term : terms) {
-      Bytes k = term_prefix('x', term);
-      put_be(k, ~height, 8);
-      put_be(k, ~position & 0xFFFFFFFFu, 4);
-      batch.put(k, value);
-    }
-  };
-  std::vector<Bytes> found;
+  // One entry per term and position, with how many of its events name it.
   for (std::size_t i = 0; i < receipts.size() && i < block.transactions.size(); ++i) {
     const Transaction& tx = block.transactions[i];
-    found.clear();
-    found.push_back(app.sender_term(tx.sender));
-    for (const auto& e : receipts[i].events) app.history_terms(e, found);
-    put_terms(std::set<Bytes>(found.begin(), found.end()), static_cast<std::uint32_t>(i),
-              encode(HistoryTx{receipts[i].tx_id, payload_name(tx.payload)}));
+    std::map<Bytes, std::uint64_t> counts{{app.sender_term(tx.sender), 0}};
+    terms_of_events(app, receipts[i].events, [&](const Bytes& term, const Event&) { ++counts[term]; });
+    for (const auto& [term, count] : counts)
+      batch.put(entry_key(term, height, static_cast<std::uint32_t>(i)),
+                encode(HistoryTx{receipts[i].tx_id, payload_name(tx.payload), count}));
   }
   if (!block_events.empty()) {
     batch.put(height_key("e/", height), encode(BlockEvents{block_events}));
-    found.clear();
-    for (const auto& e : block_events) app.history_terms(e, found);
-    put_terms(std::set<Bytes>(found.begin(), found.end()), kHookPosition, Bytes{});
+    // Each term's own events, so that a read decodes only what it shows.
+    std::map<Bytes, BlockEvents> concern;
+    terms_of_events(app, block_events, [&](const Bytes& term, const Event& e) { concern[term].events.push_back(e); });
+    for (const auto& [term, events] : concern) batch.put(entry_key(term, height, kHookPosition), encode(events));
   }
   for (const auto& c : changes) {
     if (!c.value) continue;
@@ -97,31 +133,28 @@ void index_block(WriteBatch& batch, const Application& app, const Block& block, 
 }
 
 Result<std::vector<HistoryEntry>> read_history(const KvStore& store, ByteView term, std::uint64_t before,
-                                               std::size_t limit) {
+                                               std::size_t limit, std::optional<HistoryCursor> after) {
   const Bytes prefix = term_prefix('x', term);
   limit = std::min(limit, kMaxHistoryPage);
+  Bytes start = page_start(prefix, before);
+  if (after) {
+    start = entry_key(term, after->height, after->position);
+    start.push_back(0);  // the least key after that entry's
+  }
   std::vector<HistoryEntry> out;
   Status bad;
-  auto scanned = store.scan_from(prefix, page_start(prefix, before), [&](ByteView key, ByteView value) {
+  auto scanned = store.scan_from(prefix, start, [&](ByteView key, ByteView value) {
     if (out.size() >= limit) return false;
     if (key.size() != prefix.size() + 12) {
       bad = local_error("state-corrupt", "a history key of the wrong length");
       return false;
     }
-    HistoryEntry e;
-    e.height = ~read_be(key.subspan(prefix.size(), 8));
-    const auto position = static_cast<std::uint32_t>(~read_be(key.subspan(prefix.size() + 8, 4)));
-    if (position != kHookPosition) {
-      auto tx = decode_exact<HistoryTx>(value);
-      if (!tx) {
-        bad = local_error("state-corrupt", "a history entry does not decode: " + tx.error().to_string());
-        return false;
-      }
-      e.index = position;
-      e.tx_id = tx->tx_id;
-      e.type = std::move(tx->type);
+    auto e = decode_entry(key.subspan(prefix.size()), value);
+    if (!e) {
+      bad = e.error();
+      return false;
     }
-    out.push_back(std::move(e));
+    out.push_back(std::move(*e));
     return true;
   });
   if (!scanned) return scanned.error();
@@ -130,10 +163,21 @@ Result<std::vector<HistoryEntry>> read_history(const KvStore& store, ByteView te
 }
 
 Result<std::uint64_t> count_history(const KvStore& store, ByteView term, std::uint64_t cap) {
-  std::uint64_t n = 0;
-  auto scanned = store.scan(term_prefix('x', term), [&](ByteView, ByteView) { return ++n < cap; });
+  const Bytes prefix = term_prefix('x', term);
+  std::uint64_t entries = 0, events = 0;
+  Status bad;
+  auto scanned = store.scan(prefix, [&](ByteView key, ByteView value) {
+    auto e = decode_entry(key.subspan(prefix.size()), value);
+    if (!e) {
+      bad = e.error();
+      return false;
+    }
+    events += e->count;
+    return ++entries < cap;
+  });
   if (!scanned) return scanned.error();
-  return n;
+  if (!bad) return bad.error();
+  return events;
 }
 
 Result<std::vector<SeriesPoint>> read_series(const KvStore& store, ByteView term, std::uint64_t before,

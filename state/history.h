@@ -10,9 +10,10 @@
 // Keys (docs/node.md, "History"; hN = be64(~height), newest first):
 //   "i/" + be64(h)             BlockInfo: the block's summary
 //   "e/" + be64(h)             BlockEvents: the events of its hooks, when any
-//   "x/" + term + hN + be32(~p)  HistoryTx of the transaction at position p,
-//                                or nothing for the block's hook events
-//                                (p = kHookPosition)
+//   "x/" + term + hN + be32(~p)  the transaction at position p (its id, its
+//                                payload type, how many of its events
+//                                concern the term), or, p = kHookPosition,
+//                                the block's hook events that concern it
 //   "y/" + term + hN           the new value of a state key that is a point
 //                              of the series `term` (Application::series_term)
 // Terms come from the Application (history_terms, sender_term).
@@ -47,13 +48,24 @@ struct BlockInfo {
   friend bool operator==(const BlockInfo&, const BlockInfo&) = default;
 };
 
+inline constexpr std::uint32_t kHookPosition = 0xFFFFFFFF;
+
 // One entry of a term's history: a transaction, or the block's hooks.
 struct HistoryEntry {
   std::uint64_t height = 0;
-  std::optional<std::uint32_t> index;  // the transaction's position; nullopt: the block's hook events
-  Hash256 tx_id;                       // when index
-  std::string type;                    // the payload's name, when index
+  std::uint32_t position = kHookPosition;  // the transaction's index in the block, or kHookPosition
+  Hash256 tx_id;                           // a transaction's
+  std::string type;                        // a transaction's payload name
+  std::uint64_t count = 0;                 // how many of its events concern the term
+  std::vector<Event> events;               // the block's hook events that concern it (hook entries)
+  bool is_tx() const { return position != kHookPosition; }
   friend bool operator==(const HistoryEntry&, const HistoryEntry&) = default;
+};
+
+// Where a page ended: the next starts after this entry.
+struct HistoryCursor {
+  std::uint64_t height = 0;
+  std::uint32_t position = 0;
 };
 
 // A point of a series: the state value at the height it was written.
@@ -62,7 +74,6 @@ struct SeriesPoint {
   Bytes value;
 };
 
-inline constexpr std::uint32_t kHookPosition = 0xFFFFFFFF;
 inline constexpr std::size_t kMaxHistoryPage = 100;
 
 // The history writes of one block, added to its commit batch.
@@ -70,11 +81,13 @@ void index_block(WriteBatch& batch, const Application& app, const Block& block, 
                  std::size_t encoded_bytes, const CommitCertificate& cert, const std::vector<Receipt>& receipts,
                  const std::vector<Event>& block_events, const std::vector<StateUpdate>& changes);
 
-// Reads. `before` 0: from the newest; else heights below it. At most
-// `limit` (capped at kMaxHistoryPage), newest first.
+// Reads, newest first, at most `limit` (capped at kMaxHistoryPage): after
+// the entry `after` when given, else from heights below `before` (0: from
+// the newest).
 Result<std::vector<HistoryEntry>> read_history(const KvStore& store, ByteView term, std::uint64_t before,
-                                               std::size_t limit);
-// How many entries `term` has, counting at most `cap`.
+                                               std::size_t limit, std::optional<HistoryCursor> after = std::nullopt);
+// How many events concern `term` over its whole history, counting at most
+// `cap` entries.
 Result<std::uint64_t> count_history(const KvStore& store, ByteView term, std::uint64_t cap);
 Result<std::vector<SeriesPoint>> read_series(const KvStore& store, ByteView term, std::uint64_t before,
                                              std::size_t limit);

@@ -1,5 +1,8 @@
 #define BOOST_TEST_MODULE node_tests
 #include <boost/test/unit_test.hpp>
+#include "node/log.h"
+#include <sstream>
+#include <rapidjson/document.h>
 
 #include "contracts/staking.h"
 #include "contracts/tasks.h"
@@ -85,4 +88,47 @@ BOOST_AUTO_TEST_CASE(copy_same_fields_copies_values_by_name_and_type) {
   BOOST_TEST((result.output == t.output));
   BOOST_TEST(result.vest_height == 77u);
   BOOST_TEST(result.majority.size() == 1u);
+}
+
+// `--log-format json`: one JSON object per line, every field a string,
+// escaped, bytes that are not UTF-8 replaced, a field named like the fixed
+// members renamed.
+BOOST_AUTO_TEST_CASE(json_logs_are_one_valid_object_per_line) {
+  std::ostringstream out;
+  verity::node::Logger logger(verity::node::LogLevel::info, &out);
+  logger.set_format(verity::node::LogFormat::json);
+  logger.set_position(12, 3);
+  logger.write(verity::node::LogLevel::warn, "p2p", "peer-dropped",
+               verity::node::Fields()
+                   .add("reason", std::string("bad \"frame\"\nend"))
+                   .add("bytes", std::string("ok \xc3\xa9 bad \xff\xc3 end"))
+                   .add("h", 7)
+                   .add("n", 5));
+  logger.write(verity::node::LogLevel::info, "node", "stopped", verity::node::Fields());
+  std::istringstream lines(out.str());
+  std::string line;
+  std::vector<rapidjson::Document> docs;
+  while (std::getline(lines, line)) {
+    docs.emplace_back();
+    docs.back().Parse(line.c_str());
+    BOOST_REQUIRE_MESSAGE(!docs.back().HasParseError() && docs.back().IsObject(), line);
+  }
+  BOOST_REQUIRE_EQUAL(docs.size(), 2u);
+  const auto& d = docs[0];
+  BOOST_TEST(std::string(d["level"].GetString()) == "warn");
+  BOOST_TEST(std::string(d["component"].GetString()) == "p2p");
+  BOOST_TEST(std::string(d["event"].GetString()) == "peer-dropped");
+  BOOST_TEST(d["h"].GetUint64() == 12u);
+  BOOST_TEST(d["v"].GetUint64() == 3u);
+  BOOST_TEST(std::string(d["reason"].GetString()) == "bad \"frame\"\nend");
+  BOOST_TEST(std::string(d["bytes"].GetString()) == "ok \xc3\xa9 bad \xef\xbf\xbd\xef\xbf\xbd end");
+  BOOST_TEST(std::string(d["field_h"].GetString()) == "7");
+  BOOST_TEST(std::string(d["n"].GetString()) == "5");
+  BOOST_TEST(std::string(d["time"].GetString()).size() == 24u);
+  BOOST_TEST(std::string(docs[1]["event"].GetString()) == "stopped");
+  // The text format is unchanged: one line, key=value fields.
+  std::ostringstream text;
+  verity::node::Logger plain(verity::node::LogLevel::info, &text);
+  plain.write(verity::node::LogLevel::info, "node", "stopped", verity::node::Fields().add("n", 5));
+  BOOST_TEST(text.str().find(" INFO  node stopped h=0 v=0 n=5\n") != std::string::npos, text.str());
 }

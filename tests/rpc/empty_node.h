@@ -46,10 +46,13 @@ struct EmptyNode : NodeApi {
     done(tx.id());
   }
   std::vector<Metric> metrics() const override { return {}; }
-  Result<HistoryInfo> account_history(const PublicKey&, std::uint64_t, std::uint64_t) const override {
+  Result<HistoryInfo> account_history(const PublicKey&, std::uint64_t, std::uint64_t,
+                                      const std::string&) const override {
     return HistoryInfo{};
   }
-  Result<HistoryInfo> task_history(std::uint64_t, std::uint64_t, std::uint64_t) const override { return HistoryInfo{}; }
+  Result<HistoryInfo> task_history(std::uint64_t, std::uint64_t, std::uint64_t, const std::string&) const override {
+    return HistoryInfo{};
+  }
   Result<std::vector<WorkerPointInfo>> worker_history(const PublicKey&, std::uint64_t, std::uint64_t) const override {
     return std::vector<WorkerPointInfo>();
   }

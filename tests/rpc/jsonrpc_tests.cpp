@@ -67,15 +67,17 @@ struct FakeNode : EmptyNode {
     tx.ok = false;
     tx.reason = "bad-fuel";
     h.entries = {block_events, tx};
-    h.next_before = 11;
+    h.next_cursor = "11.2";
     return h;
   }
-  Result<HistoryInfo> account_history(const PublicKey& a, std::uint64_t before, std::uint64_t limit) const override {
-    history_asked = "account " + a.hex() + " " + std::to_string(before) + " " + std::to_string(limit);
+  Result<HistoryInfo> account_history(const PublicKey& a, std::uint64_t before, std::uint64_t limit,
+                                      const std::string& cursor) const override {
+    history_asked = "account " + a.hex() + " " + std::to_string(before) + " " + std::to_string(limit) + " " + cursor;
     return history_page();
   }
-  Result<HistoryInfo> task_history(std::uint64_t id, std::uint64_t before, std::uint64_t limit) const override {
-    history_asked = "task " + std::to_string(id) + " " + std::to_string(before) + " " + std::to_string(limit);
+  Result<HistoryInfo> task_history(std::uint64_t id, std::uint64_t before, std::uint64_t limit,
+                                   const std::string& cursor) const override {
+    history_asked = "task " + std::to_string(id) + " " + std::to_string(before) + " " + std::to_string(limit) + " " + cursor;
     return history_page();
   }
   Result<std::vector<BlockSummaryInfo>> blocks(std::uint64_t before, std::uint64_t limit) const override {
@@ -265,6 +267,7 @@ BOOST_AUTO_TEST_CASE(invalid_params_are_32602_and_name_the_parameter) {
            {R"({"task":0})", "history", "task"},
            {R"({"task":1,"limit":0})", "history", "limit"},
            {R"({"task":1,"limit":101})", "history", "limit"},
+           {R"({"task":1,"cursor":5})", "history", "cursor"},
            {R"({"address":"ab"})", "history", "address"},
            {R"({})", "worker_history", "address"},
            {R"({"limit":101})", "blocks", "limit"},
@@ -807,9 +810,9 @@ BOOST_AUTO_TEST_CASE(rpc_discover_lists_every_method_with_schemas) {
 // index and tx_hash, a transaction with its type and receipt figures.
 BOOST_AUTO_TEST_CASE(history_and_blocks_pass_their_page_through) {
   Env env;
-  auto r = env.call(R"({"jsonrpc":"2.0","id":1,"method":"history","params":{"task":3,"before":40,"limit":5}})");
+  auto r = env.call(R"({"jsonrpc":"2.0","id":1,"method":"history","params":{"task":3,"before":40,"limit":5,"cursor":"12.7"}})");
   BOOST_REQUIRE_MESSAGE(r.HasMember("result"), json_string(r));
-  BOOST_TEST(env.node.history_asked == "task 3 40 5");
+  BOOST_TEST(env.node.history_asked == "task 3 40 5 12.7");
   const auto& entries = r["result"]["entries"];
   BOOST_REQUIRE_EQUAL(entries.Size(), 2u);
   BOOST_TEST(entries[0]["height"].GetUint64() == 12u);
@@ -822,10 +825,10 @@ BOOST_AUTO_TEST_CASE(history_and_blocks_pass_their_page_through) {
   BOOST_TEST(entries[1]["type"].GetString() == std::string("submit_task"));
   BOOST_TEST(!entries[1]["ok"].GetBool());
   BOOST_TEST(entries[1]["reason"].GetString() == std::string("bad-fuel"));
-  BOOST_TEST(r["result"]["next_before"].GetUint64() == 11u);
+  BOOST_TEST(r["result"]["next_cursor"].GetString() == std::string("11.2"));
 
   env.call(R"({"jsonrpc":"2.0","id":1,"method":"history","params":{"address":")" + kAlice + R"("}})");
-  BOOST_TEST(env.node.history_asked == "account " + kAlice + " 0 20");
+  BOOST_TEST(env.node.history_asked == "account " + kAlice + " 0 20 ");
   auto b = env.call(R"({"jsonrpc":"2.0","id":1,"method":"blocks","params":[10, 3]})");
   BOOST_REQUIRE_MESSAGE(b.HasMember("result"), json_string(b));
   BOOST_TEST(env.node.history_asked == "blocks 10 3");

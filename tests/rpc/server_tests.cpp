@@ -1478,12 +1478,14 @@ BOOST_AUTO_TEST_CASE(write_methods_need_the_token_and_reads_do_not) {
     BOOST_TEST(reason_of(d) == "unauthorized", wrong);
     BOOST_TEST(std::string(d["error"]["data"]["detail"].GetString()).find("Authorization: Bearer") != std::string::npos);
   }
-  // send_tx_commit too; nothing reached the node.
-  {
+  // send_tx_commit too, and simulate (contract code and a module's check for
+  // whoever asks); nothing reached the node.
+  for (const std::string& body : {send_tx_commit(tx, 1000),
+                                  R"({"jsonrpc":"2.0","id":"s","method":"simulate","params":{"tx":)" + tx_json(tx) + "}}"}) {
     Client c(env.port());
-    auto res = c.rpc(send_tx_commit(tx, 1000));
+    auto res = c.rpc(body);
     BOOST_REQUIRE(res);
-    BOOST_TEST(reason_of(parse(res->body())) == "unauthorized");
+    BOOST_TEST(reason_of(parse(res->body())) == "unauthorized", body);
   }
   BOOST_TEST(env.node.submits.load() == 0);
 

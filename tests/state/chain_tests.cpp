@@ -302,7 +302,8 @@ BOOST_FIXTURE_TEST_CASE(history_index_lists_what_concerns_an_account_newest_firs
   BOOST_REQUIRE_EQUAL(h0->size(), 3u);
   // Height 2 first, its later position first; the transfer to user 0 names it as `to`.
   BOOST_TEST((*h0)[0].height == 2u);
-  BOOST_TEST(((*h0)[0].index == std::optional<std::uint32_t>(1)));
+  BOOST_TEST((*h0)[0].position == 1u);
+  BOOST_TEST((*h0)[0].count == 1u);  // the transfer's one event names it
   BOOST_TEST(((*h0)[0].tx_id == t3.id()));
   BOOST_TEST(((*h0)[1].tx_id == t2.id()));
   BOOST_TEST(((*h0)[2].tx_id == t1.id()));
@@ -324,8 +325,23 @@ BOOST_FIXTURE_TEST_CASE(history_index_lists_what_concerns_an_account_newest_firs
   auto first = chain->history(user0, 0, 1).value();
   BOOST_REQUIRE_EQUAL(first.size(), 1u);
   BOOST_TEST((first[0].tx_id == t3.id()));
-  BOOST_TEST(chain->history_count(user0, 1000).value() == 3u);
-  BOOST_TEST(chain->history_count(user0, 2).value() == 2u);
+  BOOST_TEST(chain->history_count(user0, 1000).value() == 3u);  // three transfer events name it
+  BOOST_TEST(chain->history_count(user3, 1000).value() == 0u);   // its failed transfer has no event
+
+  // A cursor continues after an entry, within a height too: three
+  // transfers of user 5 in one block, read two and then one.
+  const Bytes user5 = contracts::account_term(net.users[5].public_key());
+  std::vector<Transaction> three;
+  for (std::uint64_t n = 0; n < 3; ++n)
+    three.push_back(make_transfer(net.genesis.chain_id, net.users[5], n, net.users[6].public_key(), 1 + n));
+  BOOST_REQUIRE(produce_block(*chain, net, three));
+  auto page = chain->history(user5, 0, 2).value();
+  BOOST_REQUIRE_EQUAL(page.size(), 2u);
+  BOOST_TEST(((page[0].tx_id == three[2].id()) && (page[1].tx_id == three[1].id())));
+  auto rest = chain->history(user5, 0, 2, HistoryCursor{page[1].height, page[1].position}).value();
+  BOOST_REQUIRE_EQUAL(rest.size(), 1u);
+  BOOST_TEST((rest[0].tx_id == three[0].id()));
+  BOOST_TEST(chain->history(user5, 0, 2, HistoryCursor{rest[0].height, rest[0].position}).value().empty());
   // The view taken before block 3 does not see it.
   BOOST_TEST(view->history(user3, 0, 10).value().empty());
   BOOST_TEST(view->history(user0, 0, 10).value().size() == 3u);
@@ -338,7 +354,7 @@ BOOST_FIXTURE_TEST_CASE(history_index_lists_what_concerns_an_account_newest_firs
   BOOST_TEST(info->txs == 2u);
   BOOST_TEST(info->signers == net.validators.size());
   BOOST_TEST(info->bytes == encode(*second).size());
-  BOOST_TEST(!chain->block_info(4).value().has_value());
+  BOOST_TEST(!chain->block_info(5).value().has_value());
   BOOST_TEST(chain->block_events(2).value().empty());
 }
 
@@ -397,7 +413,9 @@ BOOST_AUTO_TEST_CASE(history_index_keeps_the_events_of_block_hooks) {
     auto entries = chain->history(term, 0, 10).value();
     BOOST_REQUIRE_EQUAL(entries.size(), 1u);
     BOOST_TEST(entries[0].height == jailed_at);
-    BOOST_TEST(!entries[0].index.has_value());
+    BOOST_TEST(!entries[0].is_tx());
+    BOOST_REQUIRE_EQUAL(entries[0].events.size(), 1u);  // the entry keeps the events that concern it
+    BOOST_TEST(entries[0].events[0].kind == "validator_jailed");
   }
   BOOST_TEST(chain->history_count(contracts::slash_term(net.validators[0].public_key()), 10).value() == 0u);
 }

@@ -645,9 +645,9 @@ extern "C" void on_stop_signal(int) { g_stop.store(true); }
 
 Result<PublicKey> init_worker_home(const fs::path& home, const std::optional<std::string>& insecure_name) {
   std::error_code ec;
-  fs::create_directories(home, ec);
+  const bool made = fs::create_directories(home, ec);
   if (ec) return local_error("io", "cannot create " + home.string() + ": " + ec.message());
-  ::chmod(home.c_str(), 0700);  // its key and task results: the worker's own, as a node's home
+  if (made) ::chmod(home.c_str(), 0700);  // its key and task results: the worker's own (a home it did not make keeps its mode)
   SecretKey key = insecure_name ? SecretKey::derive_insecure(*insecure_name) : SecretKey::generate();
   if (auto st = cli::write_key_file(home / kWorkerKeyFile, key); !st) return st.error();
   return key.public_key();

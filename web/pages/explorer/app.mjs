@@ -207,9 +207,9 @@ function historyBox(params, title) {
   const more = h('button', { type: 'button' }, 'Older');
   box.append(h('table', {}, h('thead', {}, h('tr', {}, ['Block', 'Transaction', 'Type', 'Result', 'Events']
     .map((c) => h('th', {}, c)))), rows), more);
-  const load = async (before) => {
+  const load = async (cursor) => {
     more.disabled = true;
-    const page = await node.call('history', { ...params, before, limit: HISTORY_PAGE });
+    const page = await node.call('history', { ...params, cursor, limit: HISTORY_PAGE });
     for (const e of page.entries) {
       const row = h('tr', { 'data-row': 'history', 'data-height': String(e.height), 'data-tx': e.tx_hash ?? '' },
         h('td', {}, blockLink(e.height)),
@@ -219,13 +219,13 @@ function historyBox(params, title) {
       rows.append(row);
     }
     if (!page.entries.length && !rows.children.length) rows.append(h('tr', {}, h('td', {}, 'none')));
-    more.hidden = page.next_before === 0;
+    more.hidden = page.next_cursor === '';
     more.disabled = false;
-    more.onclick = () => load(page.next_before).catch((e) =>
+    more.onclick = () => load(page.next_cursor).catch((e) =>
       box.append(h('p', { className: 'not-found' }, `The node answered: ${e.message}`)));
     return page;
   };
-  box.loaded = load(0);
+  box.loaded = load('');
   return box;
 }
 
@@ -323,12 +323,12 @@ async function taskView(id) {
 // Every entry of a task's history (a few pages of the `history` method).
 async function taskHistory(id) {
   const entries = [];
-  let before = 0;
+  let cursor = '';
   for (let i = 0; i < 4; ++i) {
-    const page = await node.call('history', { task: id, before, limit: 100 });
+    const page = await node.call('history', { task: id, cursor, limit: 100 });
     entries.push(...page.entries);
-    if (!page.next_before) break;
-    before = page.next_before;
+    if (!page.next_cursor) break;
+    cursor = page.next_cursor;
   }
   return entries;
 }
