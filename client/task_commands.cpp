@@ -402,9 +402,13 @@ Result<rpc::TaskInfo> follow_task(Session& s, std::uint64_t id, std::chrono::sec
   if (!t) return t.error();
   const bool audit = t->status == "settled" && t->round;  // an audit runs: follow it
   if (t->status != "open" && !audit) {
-    // It ended while its history was read: what the socket has of it since.
-    while (true) {
-      auto event = (*sub)->next(std::chrono::milliseconds(200));
+    // It may have ended while its history was read: what the socket has
+    // of it since, for half a second at most (other tasks' events keep
+    // coming on a busy chain).
+    const auto drained = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    for (auto now = std::chrono::steady_clock::now(); now < drained; now = std::chrono::steady_clock::now()) {
+      auto event = (*sub)->next(std::min(std::chrono::duration_cast<std::chrono::milliseconds>(drained - now),
+                                         std::chrono::milliseconds(200)));
       if (!event || !*event) break;
       show(**event);
     }
