@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <set>
@@ -100,20 +101,36 @@ CliProgram client_program(ClientIo& io, const ClientGlobals& g) {
   return p;
 }
 
+namespace {
+// A usage error in the options themselves: a line, or with --json anywhere
+// on the command line the JSON object every other error is.
+int global_usage_failure(const std::vector<std::string>& args, const Error& e, std::ostream& err) {
+  if (std::find(args.begin(), args.end(), "--json") == args.end()) return cli::usage_failure("verity", e, err);
+  rapidjson::Document d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  d.AddMember("command", "", a);
+  d.AddMember("reason", "usage", a);
+  d.AddMember("detail", rpc::to_json(e.detail.empty() ? e.reason : e.detail, a), a);
+  d.AddMember("exit_code", kExitUsage, a);
+  err << rpc::json_string(d) << "\n";
+  return kExitUsage;
+}
+}  // namespace
+
 int run_client(const std::vector<std::string>& args, ClientIo& io) {
   ClientGlobals g;
   if (auto env = io.getenv("VERITY_RPC"); env && !env->empty()) g.rpc = *env;
   std::vector<std::string> rest;
   auto globals = cli::take_options(kGlobalOptions, args, rest);
-  if (!globals) return cli::usage_failure("verity", globals.error(), io.err);
+  if (!globals) return global_usage_failure(args, globals.error(), io.err);
   for (auto [option, target] : {std::pair{"rpc", &g.rpc}, std::pair{"home", &g.home},
                                 std::pair{"passphrase-file", &g.passphrase_file},
                                 std::pair{"rpc-token-file", &g.rpc_token_file}, std::pair{"chain-id", &g.chain_id}}) {
     auto v = globals->get(option);
     if (!v) continue;
     if (v->empty())
-      return cli::usage_failure("verity", kGlobalOptions.usage("option '--" + std::string(option) + "' needs a non-empty value"),
-                                io.err);
+      return global_usage_failure(
+          args, kGlobalOptions.usage("option '--" + std::string(option) + "' needs a non-empty value"), io.err);
     *target = *v;
   }
   g.json = globals->has("json");

@@ -703,7 +703,16 @@ BOOST_AUTO_TEST_CASE(unjail_the_chain_would_refuse_is_not_sent_and_says_why) {
   BOOST_TEST(contains(r.err, "from height 1234"), r.err);
   BOOST_TEST(contains(r.err, "nothing was sent"), r.err);
   BOOST_TEST(r.out.empty(), r.out);
-  // --json: the error is one JSON object on stderr.
+  // --json: the error is one JSON object on stderr, a usage error in the
+  // global options too.
+  auto bad_option = h.run({"--json", "status", "--home="});
+  BOOST_TEST(bad_option.code == kExitUsage);
+  rapidjson::Document u;
+  u.Parse(bad_option.err.c_str());
+  BOOST_REQUIRE_MESSAGE(u.IsObject(), bad_option.err);
+  BOOST_TEST(std::string(u["reason"].GetString()) == "usage");
+  BOOST_TEST(u["exit_code"].GetInt() == kExitUsage);
+  BOOST_TEST(contains(u["detail"].GetString(), "--home"));
   auto j = h.run(json_args);
   BOOST_TEST(j.code == 1);
   BOOST_TEST(j.out.empty(), j.out);
