@@ -63,12 +63,7 @@ std::optional<std::uint64_t> decimal(std::string_view text) {
 Bytes account_term(const PublicKey& key) { return key_term('a', key); }
 Bytes slash_term(const PublicKey& key) { return key_term('s', key); }
 Bytes worker_series_term(const PublicKey& key) { return key_term('w', key); }
-Bytes task_term(std::uint64_t id) {
-  Bytes t(9);
-  t[0] = 't';
-  for (int i = 0; i < 8; ++i) t[1 + i] = static_cast<std::uint8_t>(id >> (56 - 8 * i));
-  return t;
-}
+Bytes task_term(std::uint64_t id) { return prefixed_key("t", be64(id)); }
 
 void NativeContracts::history_terms(const Event& e, std::vector<Bytes>& terms) const {
   const bool punishment = e.kind == "slash_double_sign" || e.kind == "validator_jailed" || e.kind == "worker_slashed";

@@ -19,11 +19,7 @@ const Bytes kBlockEventsKey = prefixed_key("sys/task_events", {});
 Bytes worker_key(const PublicKey& w) { return prefixed_key("wrk/", w.view()); }
 const Bytes kWorkerKeyPrefix = prefixed_key("wrk/", {});
 Bytes module_key(const Hash256& h) { return prefixed_key("mod/", h.view()); }
-Bytes task_key(std::uint64_t id) {
-  std::uint8_t be[8];
-  for (int i = 0; i < 8; ++i) be[i] = static_cast<std::uint8_t>(id >> (56 - 8 * i));
-  return prefixed_key("task/", ByteView(be, 8));
-}
+Bytes task_key(std::uint64_t id) { return prefixed_key("task/", be64(id)); }
 const Bytes& index_key(TaskIndex index) { return index == TaskIndex::waiting ? kWaitingKey : kRunningKey; }
 
 // The events of the last block whose hooks had any.

@@ -26,6 +26,23 @@ inline ByteView as_bytes(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
 
+// Big-endian integers in store keys (so that keys sort by number): the low
+// `bytes` bytes of v appended to out, and the number a big-endian span holds.
+inline void append_be(Bytes& out, std::uint64_t v, int bytes = 8) {
+  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+inline Bytes be64(std::uint64_t v) {
+  Bytes out;
+  out.reserve(8);
+  append_be(out, v);
+  return out;
+}
+inline std::uint64_t read_be(ByteView b) {
+  std::uint64_t v = 0;
+  for (auto x : b) v = v << 8 | x;
+  return v;
+}
+
 // prefix + rest, sized once: the shape of every namespaced store key.
 inline Bytes prefixed_key(std::string_view prefix, ByteView rest) {
   Bytes k(prefix.size() + rest.size());

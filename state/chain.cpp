@@ -6,18 +6,6 @@ namespace verity::state {
 
 namespace {
 
-Bytes be64(std::uint64_t v) {
-  Bytes out(8);
-  for (int i = 7; i >= 0; --i, v >>= 8) out[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v);
-  return out;
-}
-
-std::uint64_t read_be64(ByteView b) {
-  std::uint64_t v = 0;
-  for (auto x : b) v = v << 8 | x;
-  return v;
-}
-
 const Bytes kGenesisKey = prefixed_key("m/genesis", {});
 const Bytes kTipKey = prefixed_key("m/tip", {});
 
@@ -228,7 +216,7 @@ Result<std::optional<std::uint64_t>> CommittedReads::height_of(const Hash256& bl
   if (!raw) return raw.error();
   if (!raw->has_value()) return std::optional<std::uint64_t>{};
   if ((*raw)->size() != 8) return local_error("state-corrupt", "bad height index entry");
-  return std::optional<std::uint64_t>{read_be64(**raw)};
+  return std::optional<std::uint64_t>{read_be(**raw)};
 }
 
 Result<std::optional<CommitCertificate>> CommittedReads::certificate_at(std::uint64_t height) const {
@@ -236,15 +224,15 @@ Result<std::optional<CommitCertificate>> CommittedReads::certificate_at(std::uin
 }
 
 Result<std::optional<TxRecord>> CommittedReads::transaction(const Hash256& tx_id) const {
-  auto loc = load<TxLocation>(store_, tx_key(tx_id));
-  if (!loc) return loc.error();
-  if (!loc->has_value()) return std::optional<TxRecord>{};
-  const Receipt& receipt = (*loc)->receipt;
-  auto block = block_at(receipt.height);
+  auto found = receipt(tx_id);
+  if (!found) return found.error();
+  if (!found->has_value()) return std::optional<TxRecord>{};
+  const Receipt& r = **found;
+  auto block = block_at(r.height);
   if (!block) return block.error();
-  if (!block->has_value() || receipt.index >= (*block)->transactions.size())
+  if (!block->has_value() || r.index >= (*block)->transactions.size())
     return local_error("state-corrupt", "transaction index points at a missing block");
-  return std::optional<TxRecord>{TxRecord{(*block)->transactions[receipt.index], receipt}};
+  return std::optional<TxRecord>{TxRecord{(*block)->transactions[r.index], r}};
 }
 
 Result<std::vector<HistoryEntry>> CommittedReads::history(ByteView term, std::uint64_t before, std::size_t limit,

@@ -7,21 +7,7 @@ namespace verity::state {
 
 namespace {
 
-void put_be(Bytes& out, std::uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-}
-
-std::uint64_t read_be(ByteView b) {
-  std::uint64_t v = 0;
-  for (auto x : b) v = v << 8 | x;
-  return v;
-}
-
-Bytes height_key(std::string_view prefix, std::uint64_t height) {
-  Bytes k(prefix.begin(), prefix.end());
-  put_be(k, height, 8);
-  return k;
-}
+Bytes height_key(std::string_view prefix, std::uint64_t height) { return prefixed_key(prefix, be64(height)); }
 
 // "x/" + term or "y/" + term: the prefix of one term's entries.
 Bytes term_prefix(char space, ByteView term) {
@@ -33,7 +19,7 @@ Bytes term_prefix(char space, ByteView term) {
 // The first key of a newest-first page: heights below `before` (0: all).
 Bytes page_start(const Bytes& prefix, std::uint64_t before) {
   Bytes k = prefix;
-  if (before > 0) put_be(k, ~(before - 1), 8);
+  if (before > 0) append_be(k, ~(before - 1), 8);
   return k;
 }
 
@@ -72,8 +58,8 @@ void terms_of_events(const Application& app, const std::vector<Event>& events, O
 
 Bytes entry_key(ByteView term, std::uint64_t height, std::uint32_t position) {
   Bytes k = term_prefix('x', term);
-  put_be(k, ~height, 8);
-  put_be(k, ~position & 0xFFFFFFFFu, 4);
+  append_be(k, ~height, 8);
+  append_be(k, ~position & 0xFFFFFFFFu, 4);
   return k;
 }
 
@@ -127,7 +113,7 @@ void index_block(WriteBatch& batch, const Application& app, const Block& block, 
     auto term = app.series_term(c.key);
     if (!term) continue;
     Bytes k = term_prefix('y', *term);
-    put_be(k, ~height, 8);
+    append_be(k, ~height, 8);
     batch.put(k, *c.value);
   }
 }
