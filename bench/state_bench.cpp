@@ -1,14 +1,19 @@
 // State benchmarks: apply_block throughput for blocks of 1,000 and 10,000
 // transfers, with and without signature checks, plus the cost of committing
-// them; state-map updates per second and proof sizes at 10^3 .. 10^6
-// entries. LevelDB in a temporary directory. Prints; never asserts.
+// them; state-map updates per second, store reads, memory, disk and proof
+// sizes at 10^3 .. 10^6 entries (10^7 with --long). LevelDB in a temporary
+// directory. Prints; never asserts.
 //
-//   build/bench/state_bench [--max-entries N] [--runs R]
+//   build/bench/state_bench [--max-entries N | --long] [--cache-mb M] [--map-only] [--runs R]
+//
+// --cache-mb 0 measures the map without its node cache (the default is
+// the node's, [storage] state_cache_mb).
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 
@@ -79,12 +84,39 @@ void bench_apply_block(int runs) {
   }
 }
 
-void bench_state_map(std::size_t max_entries) {
-  std::printf("\nstate map (LevelDB): batches of 1,000 random updates over a map of N entries\n");
-  std::printf("%-10s %16s %18s %16s\n", "entries", "updates/s", "proof bytes (avg)", "proof depth");
+// Resident anonymous memory of this process, in MiB (RssAnon: the heap,
+// the node cache, LevelDB's caches; not the table files LevelDB maps, which
+// count in VmRSS but are the kernel's page cache).
+double anon_mib() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("RssAnon:", 0) == 0) return std::strtod(line.c_str() + 8, nullptr) / 1024;
+  return 0;
+}
+
+double dir_mib(const std::filesystem::path& dir) {
+  std::uintmax_t bytes = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) bytes += e.file_size();
+  return static_cast<double>(bytes) / (1 << 20);
+}
+
+// The map grows by batches of 10,000 new keys to each size, then takes 10
+// batches of 1,000 updates of random existing keys (a block's worth each):
+// their rate, the store reads per update (what the node cache and LevelDB
+// did not spare), the process's resident memory and the store on disk.
+void bench_state_map(std::size_t max_entries, std::size_t cache_mb) {
+  const std::size_t cache_nodes = state_cache_nodes(cache_mb);
+  std::printf("\nstate map (LevelDB, node cache of %zu MiB, %zu nodes): batches of 1,000 random updates over a map of N entries\n",
+              cache_mb, cache_nodes);
+  std::printf("%-10s %12s %14s %10s %10s %12s %10s\n", "entries", "updates/s", "reads/update", "anon MiB",
+              "disk MiB", "proof bytes", "depth");
   TempDir dir("map");
   auto store = open_leveldb_store(dir.path.string()).value();
-  StateMap map(*store);
+  StateMap map(*store, cache_nodes);
+  map.set_record_orphans(true);  // as a pruning node does
+  std::uint64_t version = 0;
   Hash256 root = kEmptySubtree;
   std::mt19937_64 rng(7);
   std::size_t filled = 0;
@@ -95,11 +127,18 @@ void bench_state_map(std::size_t max_entries) {
     w.varint(v / 3);
     return w.take();
   };
+  double t_apply = 0, t_flush = 0, t_write = 0;
   auto commit = [&](std::vector<StateUpdate> ups) {
+    auto a = Clock::now();
     root = map.apply(root, std::move(ups)).value();
+    t_apply += since(a);
+    a = Clock::now();
     WriteBatch batch;
-    map.flush(batch);
+    map.flush(batch, ++version);
+    t_flush += since(a);
+    a = Clock::now();
     if (!store->write(batch, false)) std::exit(1);
+    t_write += since(a);
   };
   for (std::size_t target = 1'000; target <= max_entries; target *= 10) {
     while (filled < target) {
@@ -108,6 +147,8 @@ void bench_state_map(std::size_t max_entries) {
       commit(std::move(ups));
     }
     const int batches = 10;
+    const auto reads_before = map.cache_counters().store_reads;
+    t_apply = t_flush = t_write = 0;
     auto t0 = Clock::now();
     for (int b = 0; b < batches; ++b) {
       std::vector<StateUpdate> ups;
@@ -115,6 +156,7 @@ void bench_state_map(std::size_t max_entries) {
       commit(std::move(ups));
     }
     double rate = batches * 1'000 / since(t0);
+    double reads = static_cast<double>(map.cache_counters().store_reads - reads_before) / (batches * 1'000);
     std::size_t bytes = 0, depth = 0;
     const int proofs = 200;
     for (int i = 0; i < proofs; ++i) {
@@ -122,8 +164,10 @@ void bench_state_map(std::size_t max_entries) {
       bytes += encode(p).size();
       depth += p.siblings.size();
     }
-    std::printf("%-10zu %16.0f %18.1f %16.1f\n", filled, rate, static_cast<double>(bytes) / proofs,
-                static_cast<double>(depth) / proofs);
+    std::printf("%-10zu %12.0f %14.2f %10.0f %10.0f %12.1f %10.1f\n", filled, rate, reads, anon_mib(),
+                dir_mib(dir.path), static_cast<double>(bytes) / proofs, static_cast<double>(depth) / proofs);
+    std::printf("   apply %.3f flush %.3f write %.3f\n", t_apply, t_flush, t_write);
+    std::fflush(stdout);
   }
 }
 
@@ -131,19 +175,27 @@ void bench_state_map(std::size_t max_entries) {
 
 int main(int argc, char** argv) {
   std::size_t max_entries = 1'000'000;
+  std::size_t cache_mb = kStateCacheDefaultMb;
   int runs = 3;
+  bool blocks = true;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--max-entries") == 0 && i + 1 < argc) {
       max_entries = std::strtoull(argv[++i], nullptr, 10);
+    } else if (std::strcmp(argv[i], "--long") == 0) {
+      max_entries = 10'000'000;
+    } else if (std::strcmp(argv[i], "--cache-mb") == 0 && i + 1 < argc) {
+      cache_mb = std::strtoull(argv[++i], nullptr, 10);
+    } else if (std::strcmp(argv[i], "--map-only") == 0) {
+      blocks = false;
     } else if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
       runs = std::atoi(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: %s [--max-entries N] [--runs R]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--max-entries N | --long] [--cache-mb M] [--map-only] [--runs R]\n", argv[0]);
       return 2;
     }
   }
   std::printf("verity state benchmark\n");
-  bench_apply_block(runs);
-  bench_state_map(max_entries);
+  if (blocks) bench_apply_block(runs);
+  bench_state_map(max_entries, cache_mb);
   return 0;
 }

@@ -61,21 +61,21 @@ Hash256 execution_key(const Block& block) {
 
 }  // namespace
 
-// The state-map nodes the chain keeps in memory (state/state_map.h): at
-// most about 40 MB, and the top of the tree of a far larger state.
-constexpr std::size_t kStateNodeCache = std::size_t{1} << 18;
-
-Chain::Chain(KvStore& store, Genesis genesis, const Application& app)
+Chain::Chain(KvStore& store, Genesis genesis, const Application& app, const ChainOptions& options)
     : CommittedReads(store),
       store_(store),
       genesis_(std::move(genesis)),
       app_(app),
       reader_(std::make_unique<StoreStateReader>(store)),
-      map_(store, kStateNodeCache) {}
+      map_(store, options.state_cache_nodes),
+      options_(options) {
+  map_.set_record_orphans(options.keep_recent_heights > 0);
+}
 
-Result<std::unique_ptr<Chain>> Chain::open(KvStore& store, Genesis genesis, const Application& app) {
+Result<std::unique_ptr<Chain>> Chain::open(KvStore& store, Genesis genesis, const Application& app,
+                                           ChainOptions options) {
   if (auto s = genesis.validate(); !s) return s.error();
-  std::unique_ptr<Chain> chain(new Chain(store, std::move(genesis), app));
+  std::unique_ptr<Chain> chain(new Chain(store, std::move(genesis), app, options));
   const Hash256 genesis_hash = chain->genesis_.hash();
 
   auto stored = store.get(kGenesisKey);
@@ -98,13 +98,23 @@ Result<std::unique_ptr<Chain>> Chain::open(KvStore& store, Genesis genesis, cons
     chain->tip_ = ChainTip{0, genesis_hash, *root};
     WriteBatch batch;
     put_state_changes(batch, changes);
-    chain->map_.flush(batch);
+    chain->map_.flush(batch, 0);
     batch.put(kGenesisKey, genesis_hash.view());
     batch.put(kTipKey, encode(chain->tip_));
     if (auto s = store.write(batch, /*sync=*/true); !s) return s.error();
   }
   if (auto s = chain->load_validators(); !s) return s.error();
+  chain->tip_height_ = chain->tip_.height;
   return chain;
+}
+
+Result<PruneStats> Chain::prune(std::size_t max_nodes) {
+  const std::uint64_t keep = options_.keep_recent_heights, tip = tip_height_.load();
+  if (keep == 0 || tip + 1 <= keep) return PruneStats{};
+  // A node dropped by the version at height v is in the versions below v
+  // only: in none of the kept ones (tip - keep + 1 .. tip) once
+  // v <= tip - keep + 1.
+  return prune_state_nodes(store_, tip + 1 - keep, max_nodes, write_mu_);
 }
 
 Status Chain::load_validators() {
@@ -193,14 +203,18 @@ Status Chain::commit(const Block& block, const CommitCertificate& cert) {
   put_state_changes(batch, executed_.changes);
   index_block(batch, app_, block, hash, encoded.size(), cert, executed_.receipts, executed_.block_events,
               executed_.changes);
-  map_.flush(batch);
+  map_.flush(batch, height);
   ChainTip next{height, hash, executed_.state_root};
   batch.put(kTipKey, encode(next));
-  if (auto s = store_.write(batch, /*sync=*/true); !s) {
-    executed_hash_.reset();
-    return s;
+  {
+    std::lock_guard lock(write_mu_);
+    if (auto s = store_.write(batch, /*sync=*/true); !s) {
+      executed_hash_.reset();
+      return s;
+    }
   }
   tip_ = next;
+  tip_height_ = height;
   executed_hash_.reset();
   last_receipts_ = std::move(executed_.receipts);
   executed_ = {};

@@ -15,7 +15,9 @@
 //
 // Single writer; reads may run concurrently with each other.
 
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
 
 #include "core/block.h"
@@ -82,12 +84,31 @@ struct Executed {
   Hash256 state_root;
 };
 
+// How a node keeps its state (the [storage] section of its config).
+struct ChainOptions {
+  // The state-map node cache (state/state_map.h), in nodes.
+  std::size_t state_cache_nodes = state::state_cache_nodes(kStateCacheDefaultMb);
+  // 0: keep every version of the state map (an archive node). N: each
+  // commit lists the nodes its version dropped, and prune() deletes those
+  // that no version of the last N heights holds.
+  std::uint64_t keep_recent_heights = 0;
+};
+
+
 class Chain : public CommittedReads {
  public:
   // The first time, writes the genesis state (one batch); afterwards checks
   // that the store belongs to this genesis. Reasons: "genesis-mismatch",
   // "bad-genesis", "state-corrupt", store errors.
-  static Result<std::unique_ptr<Chain>> open(KvStore& store, Genesis genesis, const Application& app);
+  static Result<std::unique_ptr<Chain>> open(KvStore& store, Genesis genesis, const Application& app,
+                                             ChainOptions options = {});
+
+  // Deletes the state-map nodes that only versions older than the last
+  // keep_recent_heights hold (prune_state_nodes, state/state_map.h), with
+  // at most about `max_nodes` nodes looked at. The one call that may run
+  // on another thread while commit() runs: it shares commit()'s write lock
+  // a chunk at a time. Nothing to do without pruning.
+  Result<PruneStats> prune(std::size_t max_nodes);
 
   const Genesis& genesis() const { return genesis_; }
   const ChainTip& tip() const { return tip_; }
@@ -119,7 +140,7 @@ class Chain : public CommittedReads {
   std::shared_ptr<const ChainView> view() const;
 
  private:
-  Chain(KvStore& store, Genesis genesis, const Application& app);
+  Chain(KvStore& store, Genesis genesis, const Application& app, const ChainOptions& options);
   Status load_validators();
 
   KvStore& store_;
@@ -135,6 +156,11 @@ class Chain : public CommittedReads {
   std::optional<Hash256> executed_hash_;
   BlockOutcome executed_;
   std::vector<Receipt> last_receipts_;
+  const ChainOptions options_;
+  // commit()'s store write and prune()'s chunks, one at a time; the tip
+  // height for prune() on its thread.
+  std::mutex write_mu_;
+  std::atomic<std::uint64_t> tip_height_{0};
 };
 
 // A consistent read-only view of the committed chain at one tip (Chain::view).

@@ -1,6 +1,8 @@
 #include "state/kv_store.h"
 
+#include <leveldb/cache.h>
 #include <leveldb/db.h>
+#include <leveldb/filter_policy.h>
 #include <leveldb/write_batch.h>
 
 #include <map>
@@ -32,12 +34,12 @@ class MemoryStore final : public KvStore {
   Status write(const WriteBatch& batch, bool) override {
     if (read_only_) return local_error("store-read-only", "a snapshot cannot be written");
     std::unique_lock lock(mu_);
-    for (const auto& [key, value] : batch.ops()) {
+    batch.for_each([&](ByteView key, const ByteView* value) {
       if (value)
-        map_[key] = *value;
+        map_[Bytes(key.begin(), key.end())] = Bytes(value->begin(), value->end());
       else
-        map_.erase(key);
-    }
+        map_.erase(Bytes(key.begin(), key.end()));
+    });
     return {};
   }
 
@@ -108,9 +110,27 @@ class LevelDbSnapshot final : public KvStore {
   const leveldb::Snapshot* snapshot_;
 };
 
+// What LevelDB is given besides the defaults (docs/state.md, "Store"):
+// a Bloom filter, so that a read of a key a table does not hold (most
+// reads of content-addressed state-map nodes, in most levels) skips that
+// table's blocks; a larger block cache; larger memtables and tables, so
+// that a block's batch rarely waits for a compaction.
+constexpr int kBloomBitsPerKey = 10;
+constexpr std::size_t kBlockCacheBytes = std::size_t{64} << 20;
+constexpr std::size_t kWriteBufferBytes = std::size_t{16} << 20;
+constexpr std::size_t kTableFileBytes = std::size_t{8} << 20;
+
+// The filter and the cache must outlive the database: members declared
+// before it are destroyed after it.
+struct LevelDbResources {
+  std::unique_ptr<const leveldb::FilterPolicy> filter{leveldb::NewBloomFilterPolicy(kBloomBitsPerKey)};
+  std::unique_ptr<leveldb::Cache> block_cache{leveldb::NewLRUCache(kBlockCacheBytes)};
+};
+
 class LevelDbStore final : public KvStore {
  public:
-  explicit LevelDbStore(leveldb::DB* db) : db_(db) {}
+  LevelDbStore(std::unique_ptr<LevelDbResources> resources, leveldb::DB* db)
+      : resources_(std::move(resources)), db_(db) {}
 
   std::shared_ptr<const KvStore> snapshot() const override { return std::make_shared<LevelDbSnapshot>(db_.get()); }
 
@@ -124,12 +144,12 @@ class LevelDbStore final : public KvStore {
 
   Status write(const WriteBatch& batch, bool sync) override {
     leveldb::WriteBatch wb;
-    for (const auto& [key, value] : batch.ops()) {
+    batch.for_each([&](ByteView key, const ByteView* value) {
       if (value)
         wb.Put(slice(key), slice(*value));
       else
         wb.Delete(slice(key));
-    }
+    });
     leveldb::WriteOptions options;
     options.sync = sync;
     leveldb::Status s = db_->Write(options, &wb);
@@ -147,6 +167,7 @@ class LevelDbStore final : public KvStore {
   }
 
  private:
+  std::unique_ptr<LevelDbResources> resources_;
   std::unique_ptr<leveldb::DB> db_;
 };
 
@@ -155,13 +176,18 @@ class LevelDbStore final : public KvStore {
 std::unique_ptr<KvStore> open_memory_store() { return std::make_unique<MemoryStore>(); }
 
 Result<std::unique_ptr<KvStore>> open_leveldb_store(const std::string& path) {
+  auto resources = std::make_unique<LevelDbResources>();
   leveldb::Options options;
   options.create_if_missing = true;
   options.paranoid_checks = true;
+  options.filter_policy = resources->filter.get();
+  options.block_cache = resources->block_cache.get();
+  options.write_buffer_size = kWriteBufferBytes;
+  options.max_file_size = kTableFileBytes;
   leveldb::DB* db = nullptr;
   leveldb::Status s = leveldb::DB::Open(options, path, &db);
   if (!s.ok()) return local_error("store-open-failed", s.ToString());
-  return std::unique_ptr<KvStore>(std::make_unique<LevelDbStore>(db));
+  return std::unique_ptr<KvStore>(std::make_unique<LevelDbStore>(std::move(resources), db));
 }
 
 }  // namespace verity::state

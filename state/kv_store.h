@@ -23,19 +23,52 @@
 
 namespace verity::state {
 
+// Operations in one flat buffer (no allocation per operation: a block's
+// batch holds tens of thousands of state-map nodes).
 class WriteBatch {
  public:
-  void put(ByteView key, ByteView value) {
-    ops_.push_back({Bytes(key.begin(), key.end()), Bytes(value.begin(), value.end())});
+  void put(ByteView key, ByteView value) { append(kPut, key, &value); }
+  void erase(ByteView key) { append(kErase, key, nullptr); }
+  bool empty() const { return count_ == 0; }
+  std::size_t size() const { return count_; }
+  void reserve(std::size_t bytes) { rep_.reserve(bytes); }
+  // Calls visit(key, value) for each operation in the order they were
+  // added, value being nullptr for an erase; a later operation on a key wins.
+  template <class F>
+  void for_each(F&& visit) const {
+    std::size_t at = 0;
+    while (at < rep_.size()) {
+      const std::uint8_t op = rep_[at++];
+      const ByteView key = field(at);
+      if (op == kPut) {
+        const ByteView value = field(at);
+        visit(key, &value);
+      } else {
+        visit(key, static_cast<const ByteView*>(nullptr));
+      }
+    }
   }
-  void erase(ByteView key) { ops_.push_back({Bytes(key.begin(), key.end()), std::nullopt}); }
-  bool empty() const { return ops_.empty(); }
-  std::size_t size() const { return ops_.size(); }
-  // In the order they were added; a later operation on a key wins.
-  const std::vector<std::pair<Bytes, std::optional<Bytes>>>& ops() const { return ops_; }
 
  private:
-  std::vector<std::pair<Bytes, std::optional<Bytes>>> ops_;
+  static constexpr std::uint8_t kPut = 1, kErase = 2;
+  void append(std::uint8_t op, ByteView key, const ByteView* value) {
+    rep_.push_back(op);
+    append_field(key);
+    if (value) append_field(*value);
+    ++count_;
+  }
+  void append_field(ByteView v) {
+    append_be(rep_, v.size(), 4);
+    rep_.insert(rep_.end(), v.begin(), v.end());
+  }
+  ByteView field(std::size_t& at) const {
+    const std::size_t n = read_be(ByteView(rep_).subspan(at, 4));
+    const ByteView v = ByteView(rep_).subspan(at + 4, n);
+    at += 4 + n;
+    return v;
+  }
+  Bytes rep_;
+  std::size_t count_ = 0;
 };
 
 class KvStore {

@@ -1,6 +1,8 @@
 #include "state/state_map.h"
 
 #include <algorithm>
+#include <array>
+#include <mutex>
 
 #include "core/encoding.h"
 
@@ -10,65 +12,136 @@ namespace {
 constexpr std::uint8_t kLeafTag = 1;
 constexpr std::uint8_t kInnerTag = 2;
 
-Bytes node_key(const Hash256& h) { return prefixed_key("n/", h.view()); }
+
+// A stored node: tag, a, b, then the height of the batch that last wrote it
+// (8 bytes, absent in nodes written before pruning existed: height 0).
+constexpr std::size_t kNodeBytes = 1 + 32 + 32;
 }  // namespace
 
-void StateMap::cache_put(const Hash256& hash, const Node& node) const {
-  if (cache_nodes_ == 0) return;
-  if (cache_new_.size() >= std::max<std::size_t>(1, cache_nodes_ / 2)) {
-    cache_old_ = std::move(cache_new_);
-    cache_new_ = Cache();
+Bytes orphans_key(std::uint64_t height) { return prefixed_key("o/", be64(height)); }
+Bytes state_node_key(const Hash256& h) { return prefixed_key("n/", h.view()); }
+
+StateMap::NodeCache::NodeCache(std::size_t max_nodes) {
+  static_assert(sizeof(Slot) == kStateCacheSlotBytes, "the cache's size in bytes counts slots of this size");
+  sets_ = max_nodes / kWays;
+  slots_.resize(sets_ * kWays);
+}
+
+StateMap::NodeCache::Slot* StateMap::NodeCache::set_of(const Hash256& hash) {
+  // The set is the hash's first word scaled to [0, sets) (multiply and
+  // shift: any number of sets, no division).
+  const auto set = static_cast<std::size_t>((static_cast<unsigned __int128>(FirstWord{}(hash)) * sets_) >> 64);
+  return &slots_[set * kWays];
+}
+
+const StateMap::Node* StateMap::NodeCache::find(const Hash256& hash) {
+  if (slots_.empty()) return nullptr;
+  Slot* set = set_of(hash);
+  for (std::size_t i = 0; i < kWays; ++i)
+    if (set[i].hash == hash) {
+      set[i].used = true;
+      return &set[i].node;
+    }
+  return nullptr;
+}
+
+void StateMap::NodeCache::erase(const Hash256& hash) {
+  if (slots_.empty()) return;
+  Slot* set = set_of(hash);
+  for (std::size_t i = 0; i < kWays; ++i)
+    if (set[i].hash == hash) {
+      set[i].hash = kEmptySubtree;
+      set[i].used = false;
+      --held_;
+      return;
+    }
+}
+
+void StateMap::NodeCache::put(const Hash256& hash, const Node& node) {
+  if (slots_.empty() || hash == kEmptySubtree) return;
+  Slot* set = set_of(hash);
+  Slot* victim = nullptr;
+  for (std::size_t i = 0; i < kWays; ++i) {
+    if (set[i].hash == hash) return;  // nodes never change
+    if (!victim && set[i].hash == kEmptySubtree) victim = &set[i];
   }
-  cache_new_.insert_or_assign(hash, node);
+  if (!victim) {
+    // Second chance: the first slot not used since the last sweep; a
+    // sweep clears the marks it passes.
+    for (std::size_t i = 0; i < kWays && !victim; ++i) {
+      if (!set[i].used) victim = &set[i];
+      set[i].used = false;
+    }
+    if (!victim) victim = &set[0];
+  } else {
+    ++held_;
+  }
+  victim->hash = hash;
+  victim->node = node;
+  victim->used = false;
 }
 
 Result<StateMap::Node> StateMap::load(const Hash256& hash) const {
   if (auto it = pending_.find(hash); it != pending_.end()) return it->second;
-  if (cache_nodes_ > 0) {
-    if (auto it = cache_new_.find(hash); it != cache_new_.end()) {
-      ++cache_hits_;
-      return it->second;
-    }
-    if (auto it = cache_old_.find(hash); it != cache_old_.end()) {
-      ++cache_hits_;
-      Node n = it->second;
-      cache_old_.erase(it);
-      cache_put(hash, n);
-      return n;
-    }
+  if (const Node* cached = cache_.find(hash)) {
+    ++cache_hits_;
+    return *cached;
   }
   ++store_reads_;
-  auto raw = store_.get(node_key(hash));
+  auto stored = load_stored(store_, hash);
+  if (!stored) return stored.error();
+  cache_.put(hash, stored->node);
+  return stored->node;
+}
+
+Result<StateMap::Stored> StateMap::load_stored(const KvStore& store, const Hash256& hash) {
+  auto raw = store.get(state_node_key(hash));
   if (!raw) return raw.error();
   if (!raw->has_value())
     return local_error("state-node-missing", "no state node " + hash.hex());
-  Reader r(**raw);
-  Node n;
+  const Bytes& bytes = **raw;
+  Reader r(bytes);
+  Stored out;
   std::uint8_t tag = r.u8();
-  n.leaf = tag == kLeafTag;
-  n.a = r.fixed<32, HashTag>();
-  n.b = r.fixed<32, HashTag>();
-  if (!r.finish() || (tag != kLeafTag && tag != kInnerTag))
+  out.node.leaf = tag == kLeafTag;
+  out.node.a = r.fixed<32, HashTag>();
+  out.node.b = r.fixed<32, HashTag>();
+  if (bytes.size() == kNodeBytes + 8) out.written_at = read_be(ByteView(bytes).subspan(kNodeBytes));
+  if ((bytes.size() != kNodeBytes && bytes.size() != kNodeBytes + 8) || !r.ok() ||
+      (tag != kLeafTag && tag != kInnerTag))
     return local_error("state-node-corrupt", "state node " + hash.hex() + " does not decode");
-  cache_put(hash, n);
-  return n;
+  return out;
 }
 
 StateMap::Sub StateMap::make_leaf(const Hash256& path, const Hash256& value_hash) {
   Hash256 h = state_leaf_hash(path, value_hash);
   pending_.emplace(h, Node{true, path, value_hash});
-  return {h, true};
+  return {h, Kind::leaf};
+}
+
+Result<StateMap::Kind> StateMap::kind_of(const Sub& sub) const {
+  if (sub.kind != Kind::unknown) return sub.kind;
+  if (sub.hash == kEmptySubtree) return Kind::inner;
+  auto n = load(sub.hash);
+  if (!n) return n.error();
+  return n->leaf ? Kind::leaf : Kind::inner;
 }
 
 // Keeps the tree compact: an empty pair is empty, and a single leaf beside
-// an empty subtree floats up in place of the inner node.
-StateMap::Sub StateMap::make_inner(const Sub& left, const Sub& right) {
-  if (left.hash == kEmptySubtree && right.hash == kEmptySubtree) return {kEmptySubtree, false};
-  if (left.hash == kEmptySubtree && right.is_leaf) return right;
-  if (right.hash == kEmptySubtree && left.is_leaf) return left;
+// an empty subtree floats up in place of the inner node. Only then does a
+// child's kind matter, so only then is an untouched child read.
+Result<StateMap::Sub> StateMap::make_inner(const Sub& left, const Sub& right) {
+  const bool left_empty = left.hash == kEmptySubtree, right_empty = right.hash == kEmptySubtree;
+  if (left_empty && right_empty) return Sub{kEmptySubtree, Kind::inner};
+  if (left_empty || right_empty) {
+    const Sub& other = left_empty ? right : left;
+    auto kind = kind_of(other);
+    if (!kind) return kind.error();
+    if (*kind == Kind::leaf) return Sub{other.hash, Kind::leaf};
+  }
   Hash256 h = state_node_hash(left.hash, right.hash);
   pending_.emplace(h, Node{false, left.hash, right.hash});
-  return {h, false};
+  return Sub{h, Kind::inner};
 }
 
 // [begin, end) are sorted by path, unique, and share the first `depth` bits
@@ -78,32 +151,29 @@ Result<StateMap::Sub> StateMap::update(const Sub& node, unsigned depth, const Pe
   if (begin == end) return node;
   if (depth > 255) return local_error("state-map-too-deep", "paths collide");
 
-  Sub left{kEmptySubtree, false}, right{kEmptySubtree, false};
+  Sub left{kEmptySubtree, Kind::inner}, right{kEmptySubtree, Kind::inner};
+  bool rebuilt_inner = false;
   if (node.hash != kEmptySubtree) {
     auto n = load(node.hash);
     if (!n) return n.error();
     if (n->leaf) {
       // A lone update of this very leaf: replace or delete it in place.
-      if (end - begin == 1 && begin->path == n->a)
-        return begin->value_hash ? make_leaf(n->a, *begin->value_hash) : Sub{kEmptySubtree, false};
+      if (end - begin == 1 && begin->path == n->a) {
+        Sub out = begin->value_hash ? make_leaf(n->a, *begin->value_hash) : Sub{kEmptySubtree, Kind::inner};
+        if (out.hash != node.hash) orphans_.push_back(node.hash);
+        return out;
+      }
       // Otherwise push the leaf one level down and merge below.
-      (path_bit(n->a, depth) ? right : left) = Sub{node.hash, true};
+      (path_bit(n->a, depth) ? right : left) = Sub{node.hash, Kind::leaf};
     } else {
-      auto kind = [&](const Hash256& h) -> Result<bool> {
-        if (h == kEmptySubtree) return false;
-        auto c = load(h);
-        if (!c) return c.error();
-        return c->leaf;
-      };
-      auto lk = kind(n->a);
-      if (!lk) return lk.error();
-      auto rk = kind(n->b);
-      if (!rk) return rk.error();
-      left = {n->a, *lk};
-      right = {n->b, *rk};
+      // The children's kinds stay unknown: a child the updates walk into
+      // is read there anyway, and the other one only if make_inner needs it.
+      rebuilt_inner = true;
+      left = {n->a, n->a == kEmptySubtree ? Kind::inner : Kind::unknown};
+      right = {n->b, n->b == kEmptySubtree ? Kind::inner : Kind::unknown};
     }
   } else if (end - begin == 1) {
-    return begin->value_hash ? make_leaf(begin->path, *begin->value_hash) : Sub{kEmptySubtree, false};
+    return begin->value_hash ? make_leaf(begin->path, *begin->value_hash) : Sub{kEmptySubtree, Kind::inner};
   }
 
   const Pending* mid = std::partition_point(begin, end, [&](const Pending& p) { return !path_bit(p.path, depth); });
@@ -111,7 +181,11 @@ Result<StateMap::Sub> StateMap::update(const Sub& node, unsigned depth, const Pe
   if (!new_left) return new_left.error();
   auto new_right = update(right, depth + 1, mid, end);
   if (!new_right) return new_right.error();
-  return make_inner(*new_left, *new_right);
+  auto out = make_inner(*new_left, *new_right);
+  // An inner node the walk rebuilt into something else is gone from the
+  // new version (a leaf pushed down above is not: it lives on below).
+  if (out && rebuilt_inner && out->hash != node.hash) orphans_.push_back(node.hash);
+  return out;
 }
 
 Result<Hash256> StateMap::apply(const Hash256& root, std::vector<StateUpdate> updates) {
@@ -131,27 +205,39 @@ Result<Hash256> StateMap::apply(const Hash256& root, std::vector<StateUpdate> up
     else
       sorted.push_back(pend[order[i]]);
   }
-  Sub start{root, false};
-  if (root != kEmptySubtree) {
-    auto n = load(root);
-    if (!n) return n.error();
-    start.is_leaf = n->leaf;
-  }
-  auto out = update(start, 0, sorted.data(), sorted.data() + sorted.size());
+  auto out = update(Sub{root, root == kEmptySubtree ? Kind::inner : Kind::unknown}, 0, sorted.data(), sorted.data() + sorted.size());
   if (!out) return out.error();
   return out->hash;
 }
 
-void StateMap::flush(WriteBatch& batch) {
+void StateMap::flush(WriteBatch& batch, std::uint64_t height) {
+  // Fixed-size key and value, filled in place: no allocation per node.
+  std::array<std::uint8_t, 2 + 32> key{'n', '/'};
+  std::array<std::uint8_t, kNodeBytes + 8> value{};
+  for (int i = 0; i < 8; ++i) value[kNodeBytes + i] = static_cast<std::uint8_t>(height >> (8 * (7 - i)));
+  batch.reserve(pending_.size() * (1 + 4 + key.size() + 4 + value.size()) + orphans_.size() * 32 + 64);
   for (const auto& [hash, node] : pending_) {
-    Writer w;
-    w.u8(node.leaf ? kLeafTag : kInnerTag);
-    w.fixed(node.a);
-    w.fixed(node.b);
-    batch.put(node_key(hash), w.data());
-    cache_put(hash, node);
+    std::copy(hash.data.begin(), hash.data.end(), key.begin() + 2);
+    value[0] = node.leaf ? kLeafTag : kInnerTag;
+    std::copy(node.a.data.begin(), node.a.data.end(), value.begin() + 1);
+    std::copy(node.b.data.begin(), node.b.data.end(), value.begin() + 33);
+    batch.put(key, value);
+    cache_.put(hash, node);
   }
+  // The nodes the new version dropped leave the cache (room for live
+  // ones) and, when recording, are listed for pruning. A node both
+  // orphaned and written in this batch (possible only when several applies
+  // share one flush) is kept: it may be live again.
+  Bytes list;
+  if (record_orphans_) list.reserve(orphans_.size() * 32);
+  for (const auto& hash : orphans_) {
+    if (pending_.contains(hash)) continue;
+    cache_.erase(hash);
+    if (record_orphans_) list.insert(list.end(), hash.data.begin(), hash.data.end());
+  }
+  if (!list.empty()) batch.put(orphans_key(height), list);
   pending_.clear();
+  orphans_.clear();
 }
 
 Result<StateProof> StateMap::prove(const Hash256& root, ByteView key) const {
@@ -172,6 +258,51 @@ Result<StateProof> StateMap::prove(const Hash256& root, ByteView key) const {
     at = bit ? n->b : n->a;
   }
   return proof;
+}
+
+Result<PruneStats> prune_state_nodes(KvStore& store, std::uint64_t last, std::size_t max_nodes, std::mutex& write_mu) {
+  PruneStats stats;
+  const Bytes prefix = prefixed_key("o/", {});
+  std::vector<std::pair<std::uint64_t, Bytes>> lists;
+  std::size_t listed = 0;
+  auto scanned = store.scan(prefix, [&](ByteView key, ByteView value) {
+    const std::uint64_t height = read_be(key.subspan(prefix.size()));
+    if (height > last || (listed >= max_nodes && !lists.empty())) return false;
+    lists.emplace_back(height, Bytes(value.begin(), value.end()));
+    listed += value.size() / 32;
+    return true;
+  });
+  if (!scanned) return scanned.error();
+  for (const auto& [height, list] : lists) {
+    if (list.size() % 32 != 0)
+      return local_error("state-corrupt", "orphan list of height " + std::to_string(height) + " is cut");
+    const std::size_t count = list.size() / 32;
+    for (std::size_t from = 0; from < count || from == 0; from += kPruneChunk) {
+      const std::size_t to = std::min(count, from + kPruneChunk);
+      std::lock_guard lock(write_mu);
+      WriteBatch batch;
+      for (std::size_t i = from; i < to; ++i) {
+        const auto hash = Hash256::from_view(ByteView(list).subspan(i * 32, 32));
+        auto stored = StateMap::load_stored(store, hash);
+        if (!stored) {
+          if (stored.error().reason == "state-node-missing") continue;  // deleted before a crash
+          return stored.error();
+        }
+        // Written again at or after `height`: a later version holds it.
+        if (stored->written_at >= height) {
+          ++stats.nodes_kept;
+          continue;
+        }
+        batch.erase(state_node_key(hash));
+        ++stats.nodes_deleted;
+      }
+      if (to == count) batch.erase(orphans_key(height));
+      if (auto s = store.write(batch, /*sync=*/false); !s) return s.error();
+      if (count == 0) break;
+    }
+    ++stats.heights;
+  }
+  return stats;
 }
 
 }  // namespace verity::state

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <map>
+#include <mutex>
 #include <random>
+#include <set>
 
 #include "state/state_map.h"
 #include "tests/test_support.h"
@@ -39,7 +41,7 @@ struct MapFixture {
     BOOST_REQUIRE(r.ok());
     root = *r;
     WriteBatch batch;
-    map.flush(batch);
+    map.flush(batch, 1);
     BOOST_REQUIRE(store->write(batch, false).ok());
   }
 };
@@ -126,7 +128,7 @@ BOOST_AUTO_TEST_CASE(node_cache_changes_only_the_reads) {
       BOOST_REQUIRE(r.ok());
       c->root = *r;
       WriteBatch batch;
-      c->map.flush(batch);
+      c->map.flush(batch, 1);
       BOOST_REQUIRE(c->store->write(batch, false).ok());
     }
     BOOST_REQUIRE_MESSAGE(small.root == none.root && large.root == none.root, "seed " << seed << " block " << block);
@@ -233,4 +235,127 @@ BOOST_AUTO_TEST_CASE(malformed_proof_encodings_rejected) {
   pad.u8(0x80);  // bit 7 set beyond depth 3
   pad.boolean(false);
   BOOST_TEST(decode_exact<StateProof>(pad.data()).error().reason == "decode-not-canonical");
+}
+
+namespace {
+// Every node reachable from `root`, read from the store (a missing one fails).
+void reachable(const KvStore& store, const Hash256& root, std::set<Hash256>& out) {
+  if (root == kEmptySubtree || !out.insert(root).second) return;
+  auto n = StateMap::load_stored(store, root);
+  BOOST_REQUIRE_MESSAGE(n.ok(), "node " << root.hex() << ": " << (n.ok() ? "" : n.error().to_string()));
+  if (n->node.leaf) return;
+  reachable(store, n->node.a, out);
+  reachable(store, n->node.b, out);
+}
+
+std::set<Hash256> stored_nodes(const KvStore& store) {
+  std::set<Hash256> out;
+  const Bytes prefix = b("n/");
+  BOOST_REQUIRE(store.scan(prefix, [&](ByteView key, ByteView) {
+    out.insert(Hash256::from_view(key.subspan(prefix.size())));
+    return true;
+  }).ok());
+  return out;
+}
+}  // namespace
+
+// Pruning keeps every kept version whole and nothing else: over random
+// blocks whose values come from a small set (so that nodes dropped by one
+// version come back in a later one), with the orphan lists pruned now and
+// then with random budgets, every key's proof verifies against each of the
+// last `keep` versions, and once everything prunable is pruned the store
+// holds exactly the nodes those versions reach. A node written again after
+// the version that dropped it must survive (nodes_kept counts them).
+BOOST_AUTO_TEST_CASE(pruning_keeps_exactly_the_recent_versions) {
+  auto seed = testing::test_seed();
+  BOOST_TEST_MESSAGE("seed " << seed);
+  std::mt19937_64 rng(seed);
+  auto store = open_memory_store();
+  StateMap map(*store, 64);  // a small cache: dropped nodes leave it too
+  map.set_record_orphans(true);
+  std::mutex write_mu;
+  const std::uint64_t keep = 5;
+  std::vector<Hash256> roots{kEmptySubtree};
+  std::vector<std::map<Bytes, Bytes>> contents{{}};
+  PruneStats total;
+  auto key = [](std::uint64_t i) { return b("k/" + std::to_string(i)); };
+  for (std::uint64_t h = 1; h <= 300; ++h) {
+    std::map<Bytes, Bytes> content = contents.back();
+    std::vector<StateUpdate> ups;
+    const int n = 1 + static_cast<int>(rng() % 8);
+    for (int i = 0; i < n; ++i) {
+      Bytes k = key(rng() % 40);
+      if (rng() % 6 == 0) {
+        ups.push_back({k, std::nullopt});
+        content.erase(k);
+      } else {
+        Bytes v = b("v" + std::to_string(rng() % 3));
+        ups.push_back({k, v});
+        content[k] = v;
+      }
+    }
+    auto r = map.apply(roots.back(), ups);
+    BOOST_REQUIRE(r.ok());
+    WriteBatch batch;
+    map.flush(batch, h);
+    BOOST_REQUIRE(store->write(batch, false).ok());
+    roots.push_back(*r);
+    contents.push_back(content);
+    if (h % 7 == 0 && h + 1 > keep) {
+      auto stats = prune_state_nodes(*store, h + 1 - keep, 1 + rng() % 200, write_mu);
+      BOOST_REQUIRE_MESSAGE(stats.ok(), (stats.ok() ? "" : stats.error().to_string()));
+      total.nodes_deleted += stats->nodes_deleted;
+      total.nodes_kept += stats->nodes_kept;
+      for (std::uint64_t v = h + 1 - keep; v <= h; ++v)
+        for (std::uint64_t i = 0; i < 40; ++i) {
+          auto proof = map.prove(roots[v], key(i));
+          BOOST_REQUIRE_MESSAGE(proof.ok(), "seed " << seed << " height " << h << " version " << v);
+          auto it = contents[v].find(key(i));
+          auto value = it == contents[v].end() ? std::nullopt : std::optional<Bytes>(it->second);
+          BOOST_REQUIRE(verify_state_proof(roots[v], key(i), value, *proof).ok());
+        }
+    }
+  }
+  const std::uint64_t tip = roots.size() - 1;
+  auto last = prune_state_nodes(*store, tip + 1 - keep, std::size_t{1} << 30, write_mu);
+  BOOST_REQUIRE(last.ok());
+  total.nodes_deleted += last->nodes_deleted;
+  total.nodes_kept += last->nodes_kept;
+  std::set<Hash256> live;
+  for (std::uint64_t v = tip + 1 - keep; v <= tip; ++v) reachable(*store, roots[v], live);
+  BOOST_TEST(stored_nodes(*store) == live, "the store holds exactly the kept versions' nodes");
+  BOOST_TEST(total.nodes_deleted > 0u);
+  BOOST_TEST(total.nodes_kept > 0u, "no node came back: the test did not exercise rebirth");
+  // The lists up to the last pruned height are gone; the later ones wait.
+  std::size_t lists = 0;
+  BOOST_REQUIRE(store->scan(b("o/"), [&](ByteView k, ByteView) {
+    BOOST_TEST(read_be(k.subspan(2)) > tip + 1 - keep);
+    ++lists;
+    return true;
+  }).ok());
+  BOOST_TEST(lists <= keep - 1);
+}
+
+// Without orphan lists (an archive node) every version stays: nothing is
+// listed, so nothing is pruned, and the oldest root still proves.
+BOOST_AUTO_TEST_CASE(an_archive_map_lists_nothing_and_keeps_every_version) {
+  auto store = open_memory_store();
+  StateMap map(*store, 64);
+  std::mutex write_mu;
+  Hash256 first, root = kEmptySubtree;
+  for (std::uint64_t h = 1; h <= 20; ++h) {
+    auto r = map.apply(root, {{b("k"), b("v" + std::to_string(h))}, {b("j/" + std::to_string(h % 4)), b("x")}});
+    BOOST_REQUIRE(r.ok());
+    root = *r;
+    if (h == 1) first = root;
+    WriteBatch batch;
+    map.flush(batch, h);
+    BOOST_REQUIRE(store->write(batch, false).ok());
+  }
+  auto stats = prune_state_nodes(*store, 20, 1000, write_mu);
+  BOOST_REQUIRE(stats.ok());
+  BOOST_TEST(stats->nodes_deleted == 0u);
+  auto proof = map.prove(first, b("k"));
+  BOOST_REQUIRE(proof.ok());
+  BOOST_TEST(verify_state_proof(first, b("k"), b("v1"), *proof).ok());
 }
