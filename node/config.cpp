@@ -219,6 +219,10 @@ const std::map<std::string, Reader>& readers() {
       {"mempool.max_txs", uint_key([](Config& c) -> std::uint64_t& { return c.mempool.max_txs; }, 1, 10'000'000)},
       {"mempool.max_bytes",
        uint_key([](Config& c) -> std::uint64_t& { return c.mempool.max_bytes; }, 1 << 20, 1ull << 36)},
+      {"storage.state_cache_mb",
+       uint_key([](Config& c) -> std::uint64_t& { return c.storage.state_cache_mb; }, 0, 1 << 20)},
+      {"storage.keep_recent_heights",
+       uint_key([](Config& c) -> std::uint64_t& { return c.storage.keep_recent_heights; }, 0, 1ull << 40)},
   };
   return r;
 }
@@ -227,7 +231,7 @@ Status read_table(const toml::table& t, const std::string& prefix, Config& c, st
   for (auto&& [k, node] : t) {
     const std::string key = prefix + std::string(k.str());
     if (const toml::table* sub = node.as_table(); sub && prefix.empty()) {
-      static const std::set<std::string> sections = {"p2p", "rpc", "consensus", "mempool"};
+      static const std::set<std::string> sections = {"p2p", "rpc", "consensus", "mempool", "storage"};
       if (!sections.count(key)) return bad(source, key, "unknown section");
       if (auto s = read_table(*sub, key + ".", c, source); !s) return s;
       continue;
@@ -413,7 +417,15 @@ std::string render_config(const Config& c) {
     << "# Pending transactions kept, by count and by bytes; when full, the\n"
     << "# lowest fee is evicted.\n"
     << "max_txs = " << c.mempool.max_txs << "\n"
-    << "max_bytes = " << c.mempool.max_bytes << "\n";
+    << "max_bytes = " << c.mempool.max_bytes << "\n\n"
+    << "[storage]\n"
+    << "# Memory for the state-map nodes the node keeps at hand (MiB; 0 none):\n"
+    << "# the more of the map it holds, the fewer disk reads a block costs.\n"
+    << "state_cache_mb = " << c.storage.state_cache_mb << "\n"
+    << "# Versions of the state map kept on disk: older ones are deleted in the\n"
+    << "# background. 0 keeps every version (an archive node). A node switched\n"
+    << "# from 0 to pruning never deletes the versions it wrote before.\n"
+    << "keep_recent_heights = " << c.storage.keep_recent_heights << "\n";
   return o.str();
 }
 

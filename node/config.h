@@ -99,6 +99,11 @@ struct Config {
     std::uint64_t max_bytes = 64ull << 20;
   } mempool;
 
+  struct Storage {
+    std::uint64_t state_cache_mb = 128;          // the state-map node cache
+    std::uint64_t keep_recent_heights = 10'000;  // versions of the state map kept; 0 keeps all (archive)
+  } storage;
+
   std::filesystem::path path_of(const std::string& p) const {
     std::filesystem::path q(p);
     return q.is_absolute() ? q : home / q;

@@ -151,7 +151,10 @@ Result<std::unique_ptr<Node>> Node::open(const Config& config, Logger& logger, N
   const Genesis& genesis = parts.genesis;
   n->validator_key_ = parts.validator_key;
   n->store_ = std::move(parts.store);
-  auto chain = state::Chain::open(*n->store_, genesis, n->app_);
+  state::ChainOptions chain_options;
+  chain_options.state_cache_nodes = state::state_cache_nodes(config.storage.state_cache_mb);
+  chain_options.keep_recent_heights = config.storage.keep_recent_heights;
+  auto chain = state::Chain::open(*n->store_, genesis, n->app_, chain_options);
   if (!chain) return chain.error();
   n->chain_ = std::move(*chain);
   auto safety = parts.open_safety();
@@ -163,6 +166,7 @@ Result<std::unique_ptr<Node>> Node::open(const Config& config, Logger& logger, N
   limits.max_bytes = config.mempool.max_bytes;
   n->mempool_ = std::make_unique<Mempool>(genesis.chain_id, genesis.params, limits);
   n->verify_pool_ = std::move(env.workers);
+  n->prune_queue_ = n->verify_pool_->make_queue();
   n->precheck_ = std::make_unique<TxPrecheck>(genesis.chain_id, genesis.params, limits.max_bytes, n->meter_);
 
   consensus::EngineConfig engine_config;
@@ -597,6 +601,7 @@ Status Node::commit(const Block& block, const CommitCertificate& certificate) {
   }
   stats_.evidence_pending = evidence_.size();
   if (!orphans_.empty()) retry_orphans();
+  schedule_prune();
   publish_view();
   publish_metrics();
   update_live();
@@ -606,6 +611,24 @@ Status Node::commit(const Block& block, const CommitCertificate& certificate) {
     commit_listener_(block, chain_->last_receipts(), events ? *events : std::vector<Event>{});
   }
   return {};
+}
+
+// Pruning runs on the verify pool (docs/node.md "Threads"), one job at a
+// time and at most kPruneBudget nodes per job, started by a commit when
+// none runs: Chain::prune shares only the store's write lock with commit.
+void Node::schedule_prune() {
+  if (config_.storage.keep_recent_heights == 0 || pruning_.exchange(true)) return;
+  prune_queue_->post([this] {
+    auto stats = chain_->prune(kPruneBudget);
+    if (stats) {
+      live_.pruned_nodes += stats->nodes_deleted;
+      live_.pruned_heights += stats->heights;
+    } else {
+      live_.prune_errors++;
+      log_.warn("prune-failed", Fields().add("error", stats.error().to_string()));
+    }
+    pruning_ = false;
+  });
 }
 
 // The certificate that committed a block holds the first quorum of

@@ -123,6 +123,9 @@ struct LiveStatus {
   std::atomic<std::uint64_t> double_sign_check_watched{0};
   std::atomic<bool> another_instance{false};
   std::atomic<std::uint64_t> peer_height{0};  // the highest height a connected peer said it has
+  std::atomic<std::uint64_t> pruned_nodes{0};    // state-map nodes pruned since start
+  std::atomic<std::uint64_t> pruned_heights{0};  // orphan lists (heights) pruned since start
+  std::atomic<std::uint64_t> prune_errors{0};
 };
 
 // What /metrics shows of the consensus thread's counters: copied there
@@ -149,6 +152,8 @@ inline constexpr std::size_t kBusyBlockTxs = 4;
 // submit_async calls that passed their checks and wait for the consensus
 // thread; more are refused with "node-busy".
 inline constexpr std::size_t kMaxPendingAdmissions = 10'000;
+// State-map nodes one pruning job looks at, at most (whole orphan lists).
+inline constexpr std::size_t kPruneBudget = 20'000;
 
 // What open() reads from the home directory, given directly (the node
 // simulation builds these in memory).
@@ -285,6 +290,7 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   struct Orphan;
   void adopt_orphans(const PublicKey& sender, std::uint64_t next);
   void retry_orphans();
+  void schedule_prune();
   void publish_view();
   void publish_metrics();
   void update_live();
@@ -327,6 +333,8 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
 
   // Threads beside the consensus thread (see the top of this file).
   std::unique_ptr<Workers> verify_pool_;
+  std::unique_ptr<Workers::Queue> prune_queue_;
+  std::atomic<bool> pruning_{false};  // a prune job is queued or running
   std::unique_ptr<TxPrecheck> precheck_;
   struct PeerTxs {  // one peer's transactions on their way through the verify pool, in order
     explicit PeerTxs(Workers& workers) : strand(workers.make_queue()) {}

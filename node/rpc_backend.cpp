@@ -355,6 +355,12 @@ std::vector<rpc::Metric> RpcBackend::metrics() const {
                       static_cast<double>(snap.stats.foreign_own_votes)));
   m.push_back(gauge("verity_evidence_pending", "double-sign evidence waiting for a block",
                     static_cast<double>(snap.stats.evidence_pending)));
+  m.push_back(counter("verity_state_pruned_nodes_total", "state-map nodes of old versions deleted since start",
+                      static_cast<double>(live.pruned_nodes)));
+  m.push_back(counter("verity_state_pruned_heights_total", "heights whose dropped state-map nodes were pruned since start",
+                      static_cast<double>(live.pruned_heights)));
+  m.push_back(counter("verity_state_prune_errors_total", "pruning jobs that failed (the log says why)",
+                      static_cast<double>(live.prune_errors)));
   m.push_back(counter("verity_evidence_committed_total", "double-sign offences punished in committed blocks",
                       static_cast<double>(snap.stats.evidence_committed)));
   m.push_back(gauge("verity_validators", "validators in the set that certifies the next block",

@@ -3,6 +3,7 @@
 // users and validators whose keys the test holds, and helpers that build,
 // certify and commit blocks as a proposer and the validators would.
 
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -14,6 +15,29 @@
 #include "state/chain.h"
 
 namespace verity::testing {
+
+// The state-map nodes reachable from `root`, added to `out`; reason
+// "state-node-missing" when one is not in the store.
+inline Status reachable_nodes(const state::KvStore& store, const Hash256& root, std::set<Hash256>& out) {
+  if (root == kEmptySubtree || !out.insert(root).second) return {};
+  auto n = state::StateMap::load_stored(store, root);
+  if (!n) return n.error();
+  if (n->node.leaf) return {};
+  if (auto s = reachable_nodes(store, n->node.a, out); !s) return s;
+  return reachable_nodes(store, n->node.b, out);
+}
+
+// Every state-map node in the store ("n/" keys).
+inline std::set<Hash256> stored_state_nodes(const state::KvStore& store) {
+  std::set<Hash256> out;
+  const Bytes prefix = state::state_node_key(Hash256{});
+  const std::size_t n = prefix.size() - 32;
+  (void)store.scan(ByteView(prefix).first(n), [&](ByteView key, ByteView) {
+    out.insert(Hash256::from_view(key.subspan(n)));
+    return true;
+  });
+  return out;
+}
 
 struct TestNet {
   Genesis genesis;

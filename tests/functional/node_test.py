@@ -342,6 +342,44 @@ def metric(node, name):
                if line.startswith(name) and line[len(name)] in " {")
 
 
+def pruning_nodes_keep_proving_and_survive_kill9():
+    """Validators that keep 3 versions of the state map prune in the
+    background under a transfer load (counted in /metrics), agree on the
+    chain, prove accounts at the tip, and one killed with SIGKILL mid-way
+    comes back, catches up and prunes again."""
+    c = Cluster()
+    for n in c.nodes:
+        set_config(n.home, "storage", "keep_recent_heights", 3)
+        set_config(n.home, "storage", "state_cache_mb", 1)
+    c.start()
+    try:
+        wait_for("height 2", lambda: all(n.height() >= 2 for n in c.nodes), 60, c.nodes)
+        load = os.environ.get("NODE_LOAD", "build/bench/node_load")
+        out = subprocess.run([load, "--genesis", DEVNET_GENESIS, "--peers", f"127.0.0.1:{c.nodes[0].p2p_port}",
+                              "--burst", "400", "--wait", "60"], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0 and "(0 missing)" in out.stdout, out.stdout + out.stderr
+        wait_for("every node pruned", lambda: all(metric(n, "verity_state_pruned_nodes_total") > 0 for n in c.nodes),
+                 60, c.nodes)
+        assert all(metric(n, "verity_state_prune_errors_total") == 0 for n in c.nodes)
+        victim = c.nodes[2]
+        victim.kill9()
+        h = c.nodes[0].height()
+        wait_for("the others go on", lambda: c.nodes[0].height() >= h + 3, 60, c.nodes)
+        victim.start()
+        wait_for("the killed node catches up and prunes again",
+                 lambda: victim.height() >= c.nodes[0].height() - 1 and metric(victim, "verity_state_pruned_nodes_total") > 0,
+                 90, c.nodes)
+        top = min(n.height() for n in c.nodes)
+        same_chain(c.nodes, top)
+        # A proof reads every node on its path: one pruned too early fails it.
+        for n in c.nodes:
+            for address in ("11" * 32, json.load(open(DEVNET_GENESIS))["accounts"][0]["address"]):
+                acct = rpc(n, "account", {"address": address, "prove": True})
+                assert "result" in acct and acct["result"]["proof"]["root"], acct
+    finally:
+        c.stop()
+
+
 def a_peer_relaying_a_bad_signature_is_dropped():
     """A peer that sends a transaction whose signature does not verify (an
     honest one relays only checked ones) is disconnected and counted; the
@@ -413,6 +451,7 @@ if __name__ == "__main__":
         bad_config_and_second_instance_are_refused,
         garbage_peer_is_dropped_and_the_node_stays_up,
         a_peer_relaying_a_bad_signature_is_dropped,
+        pruning_nodes_keep_proving_and_survive_kill9,
         killed_validator_catches_up,
         json_logs_and_catching_up,
         primary_killed_view_change,

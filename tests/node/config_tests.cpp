@@ -245,3 +245,29 @@ BOOST_AUTO_TEST_CASE(pages_keys) {
       {"[rpc]\npages_dir = 3\n", "expected a string"},
   });
 }
+
+// [storage]: the defaults, a round trip through render_config, archive
+// (keep_recent_heights 0) and bad values named in the error.
+BOOST_AUTO_TEST_CASE(storage_keys_default_read_back_and_are_checked) {
+  auto d = parse_config("", "/h");
+  BOOST_REQUIRE(d);
+  BOOST_CHECK_EQUAL(d->storage.state_cache_mb, 128u);
+  BOOST_CHECK_EQUAL(d->storage.keep_recent_heights, 10'000u);
+  BOOST_CHECK(contains(render_config(*d), "state_cache_mb = 128\n"));
+  BOOST_CHECK(contains(render_config(*d), "keep_recent_heights = 10000\n"));
+  Config c;
+  c.storage.state_cache_mb = 0;
+  c.storage.keep_recent_heights = 0;
+  auto back = parse_config(render_config(c), "/h");
+  BOOST_REQUIRE(back);
+  BOOST_CHECK_EQUAL(back->storage.state_cache_mb, 0u);
+  BOOST_CHECK_EQUAL(back->storage.keep_recent_heights, 0u);
+  auto set = parse_config("[storage]\nstate_cache_mb = 512\nkeep_recent_heights = 100\n", "/h");
+  BOOST_REQUIRE(set);
+  BOOST_CHECK_EQUAL(set->storage.state_cache_mb, 512u);
+  BOOST_CHECK_EQUAL(set->storage.keep_recent_heights, 100u);
+  BOOST_CHECK(contains(error_of("[storage]\nkeep_recent_heights = -1\n"), "storage.keep_recent_heights"));
+  BOOST_CHECK(contains(error_of("[storage]\nstate_cache_mb = \"big\"\n"), "storage.state_cache_mb"));
+  BOOST_CHECK(contains(error_of("[storage]\nstate_cache_mb = 2000000\n"), "storage.state_cache_mb"));
+  BOOST_CHECK(contains(error_of("[storage]\nprune = true\n"), "storage.prune"));
+}

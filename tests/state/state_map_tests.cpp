@@ -8,6 +8,7 @@
 #include <set>
 
 #include "state/state_map.h"
+#include "tests/chain_support.h"
 #include "tests/test_support.h"
 
 using namespace verity;
@@ -237,27 +238,6 @@ BOOST_AUTO_TEST_CASE(malformed_proof_encodings_rejected) {
   BOOST_TEST(decode_exact<StateProof>(pad.data()).error().reason == "decode-not-canonical");
 }
 
-namespace {
-// Every node reachable from `root`, read from the store (a missing one fails).
-void reachable(const KvStore& store, const Hash256& root, std::set<Hash256>& out) {
-  if (root == kEmptySubtree || !out.insert(root).second) return;
-  auto n = StateMap::load_stored(store, root);
-  BOOST_REQUIRE_MESSAGE(n.ok(), "node " << root.hex() << ": " << (n.ok() ? "" : n.error().to_string()));
-  if (n->node.leaf) return;
-  reachable(store, n->node.a, out);
-  reachable(store, n->node.b, out);
-}
-
-std::set<Hash256> stored_nodes(const KvStore& store) {
-  std::set<Hash256> out;
-  const Bytes prefix = b("n/");
-  BOOST_REQUIRE(store.scan(prefix, [&](ByteView key, ByteView) {
-    out.insert(Hash256::from_view(key.subspan(prefix.size())));
-    return true;
-  }).ok());
-  return out;
-}
-}  // namespace
 
 // Pruning keeps every kept version whole and nothing else: over random
 // blocks whose values come from a small set (so that nodes dropped by one
@@ -322,8 +302,8 @@ BOOST_AUTO_TEST_CASE(pruning_keeps_exactly_the_recent_versions) {
   total.nodes_deleted += last->nodes_deleted;
   total.nodes_kept += last->nodes_kept;
   std::set<Hash256> live;
-  for (std::uint64_t v = tip + 1 - keep; v <= tip; ++v) reachable(*store, roots[v], live);
-  BOOST_TEST(stored_nodes(*store) == live, "the store holds exactly the kept versions' nodes");
+  for (std::uint64_t v = tip + 1 - keep; v <= tip; ++v) BOOST_REQUIRE(testing::reachable_nodes(*store, roots[v], live).ok());
+  BOOST_TEST(testing::stored_state_nodes(*store) == live, "the store holds exactly the kept versions' nodes");
   BOOST_TEST(total.nodes_deleted > 0u);
   BOOST_TEST(total.nodes_kept > 0u, "no node came back: the test did not exercise rebirth");
   // The lists up to the last pruned height are gone; the later ones wait.
