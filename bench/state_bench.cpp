@@ -2,9 +2,10 @@
 // transfers, with and without signature checks, plus the cost of committing
 // them; state-map updates per second, store reads, memory, disk and proof
 // sizes at 10^3 .. 10^6 entries (10^7 with --long). LevelDB in a temporary
-// directory. Prints; never asserts.
+// directory; and disk use over N versions with and without pruning
+// (--prune-versions N, default 1,000; 0 skips it). Prints; never asserts.
 //
-//   build/bench/state_bench [--max-entries N | --long] [--cache-mb M] [--map-only] [--runs R]
+//   build/bench/state_bench [--max-entries N | --long] [--cache-mb M] [--map-only] [--prune-versions N] [--runs R]
 //
 // --cache-mb 0 measures the map without its node cache (the default is
 // the node's, [storage] state_cache_mb).
@@ -14,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <string>
 
@@ -104,14 +106,16 @@ double dir_mib(const std::filesystem::path& dir) {
 
 // The map grows by batches of 10,000 new keys to each size, then takes 10
 // batches of 1,000 updates of random existing keys (a block's worth each):
-// their rate, the store reads per update (what the node cache and LevelDB
-// did not spare), the process's resident memory and the store on disk.
+// their rate, the store reads per update (what the node cache did not
+// spare), the time per batch in apply (walk and hash), flush (nodes into
+// the batch) and the LevelDB write, the process's anonymous memory and
+// the store on disk.
 void bench_state_map(std::size_t max_entries, std::size_t cache_mb) {
   const std::size_t cache_nodes = state_cache_nodes(cache_mb);
   std::printf("\nstate map (LevelDB, node cache of %zu MiB, %zu nodes): batches of 1,000 random updates over a map of N entries\n",
               cache_mb, cache_nodes);
-  std::printf("%-10s %12s %14s %10s %10s %12s %10s\n", "entries", "updates/s", "reads/update", "anon MiB",
-              "disk MiB", "proof bytes", "depth");
+  std::printf("%-10s %10s %13s %9s %9s %9s %9s %9s %12s %6s\n", "entries", "updates/s", "reads/update", "apply ms",
+              "flush ms", "write ms", "anon MiB", "disk MiB", "proof bytes", "depth");
   TempDir dir("map");
   auto store = open_leveldb_store(dir.path.string()).value();
   StateMap map(*store, cache_nodes);
@@ -164,10 +168,70 @@ void bench_state_map(std::size_t max_entries, std::size_t cache_mb) {
       bytes += encode(p).size();
       depth += p.siblings.size();
     }
-    std::printf("%-10zu %12.0f %14.2f %10.0f %10.0f %12.1f %10.1f\n", filled, rate, reads, anon_mib(),
-                dir_mib(dir.path), static_cast<double>(bytes) / proofs, static_cast<double>(depth) / proofs);
-    std::printf("   apply %.3f flush %.3f write %.3f\n", t_apply, t_flush, t_write);
+    std::printf("%-10zu %10.0f %13.2f %9.1f %9.1f %9.1f %9.0f %9.0f %12.1f %6.1f\n", filled, rate, reads,
+                t_apply * 1e3 / batches, t_flush * 1e3 / batches, t_write * 1e3 / batches, anon_mib(), dir_mib(dir.path),
+                static_cast<double>(bytes) / proofs, static_cast<double>(depth) / proofs);
     std::fflush(stdout);
+  }
+}
+
+// Disk use with and without pruning under a steady load: two maps of
+// 100,000 entries take the same batches of 1,000 random updates, one
+// version per batch; one keeps every version (archive), the other prunes
+// every 10 versions down to the last 100 (prune_state_nodes, as the node
+// does on its pool; here on this thread, timed apart).
+void bench_pruning(std::size_t versions, std::size_t cache_mb) {
+  if (versions == 0) return;
+  std::printf("\npruning: 100,000 entries, one version per batch of 1,000 random updates, keep 100 versions\n");
+  std::printf("%-10s %14s %14s %16s %16s\n", "versions", "archive MiB", "pruned MiB", "prune ms/version", "nodes deleted");
+  TempDir archive_dir("archive"), pruned_dir("pruned");
+  auto archive_store = open_leveldb_store(archive_dir.path.string()).value();
+  auto pruned_store = open_leveldb_store(pruned_dir.path.string()).value();
+  StateMap archive(*archive_store, state_cache_nodes(cache_mb)), pruned(*pruned_store, state_cache_nodes(cache_mb));
+  pruned.set_record_orphans(true);
+  std::mutex write_mu;
+  Hash256 archive_root = kEmptySubtree, pruned_root = kEmptySubtree;
+  std::mt19937_64 rng(11);
+  const std::size_t entries = 100'000, keep = 100;
+  auto key = [](std::size_t i) { return prefixed_key("acct/", as_bytes(std::to_string(i))); };
+  auto value = [&] {
+    const std::string v = std::to_string(rng());
+    return Bytes(v.begin(), v.end());
+  };
+  auto commit = [](StateMap& map, KvStore& store, Hash256& root, const std::vector<StateUpdate>& ups, std::uint64_t v) {
+    root = map.apply(root, ups).value();
+    WriteBatch batch;
+    map.flush(batch, v);
+    if (!store.write(batch, false)) std::exit(1);
+  };
+  std::uint64_t version = 0;
+  for (std::size_t filled = 0; filled < entries;) {
+    std::vector<StateUpdate> ups;
+    for (std::size_t i = 0; i < 10'000; ++i, ++filled) ups.push_back({key(filled), value()});
+    ++version;
+    commit(archive, *archive_store, archive_root, ups, version);
+    commit(pruned, *pruned_store, pruned_root, ups, version);
+  }
+  double prune_seconds = 0;
+  std::uint64_t deleted = 0;
+  for (std::size_t n = 1; n <= versions; ++n) {
+    std::vector<StateUpdate> ups;
+    for (int i = 0; i < 1'000; ++i) ups.push_back({key(rng() % entries), value()});
+    ++version;
+    commit(archive, *archive_store, archive_root, ups, version);
+    commit(pruned, *pruned_store, pruned_root, ups, version);
+    if (version % 10 == 0 && version + 1 > keep) {
+      auto t0 = Clock::now();
+      auto stats = prune_state_nodes(*pruned_store, version + 1 - keep, std::size_t{1} << 30, write_mu);
+      prune_seconds += since(t0);
+      if (!stats) std::exit(1);
+      deleted += stats->nodes_deleted;
+    }
+    if (n % (versions / 5 == 0 ? 1 : versions / 5) == 0) {
+      std::printf("%-10zu %14.0f %14.0f %16.2f %16llu\n", n, dir_mib(archive_dir.path), dir_mib(pruned_dir.path),
+                  prune_seconds * 1e3 / static_cast<double>(n), static_cast<unsigned long long>(deleted));
+      std::fflush(stdout);
+    }
   }
 }
 
@@ -178,6 +242,7 @@ int main(int argc, char** argv) {
   std::size_t cache_mb = kStateCacheDefaultMb;
   int runs = 3;
   bool blocks = true;
+  std::size_t prune_versions = 1'000;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--max-entries") == 0 && i + 1 < argc) {
       max_entries = std::strtoull(argv[++i], nullptr, 10);
@@ -185,17 +250,20 @@ int main(int argc, char** argv) {
       max_entries = 10'000'000;
     } else if (std::strcmp(argv[i], "--cache-mb") == 0 && i + 1 < argc) {
       cache_mb = std::strtoull(argv[++i], nullptr, 10);
+    } else if (std::strcmp(argv[i], "--prune-versions") == 0 && i + 1 < argc) {
+      prune_versions = std::strtoull(argv[++i], nullptr, 10);
     } else if (std::strcmp(argv[i], "--map-only") == 0) {
       blocks = false;
     } else if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
       runs = std::atoi(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: %s [--max-entries N | --long] [--cache-mb M] [--map-only] [--runs R]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--max-entries N | --long] [--cache-mb M] [--map-only] [--prune-versions N] [--runs R]\n", argv[0]);
       return 2;
     }
   }
   std::printf("verity state benchmark\n");
   if (blocks) bench_apply_block(runs);
   bench_state_map(max_entries, cache_mb);
+  bench_pruning(prune_versions, cache_mb);
   return 0;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <mutex>
 
 #include "core/encoding.h"
@@ -24,18 +25,24 @@ Bytes state_node_key(const Hash256& h) { return prefixed_key("n/", h.view()); }
 StateMap::NodeCache::NodeCache(std::size_t max_nodes) {
   static_assert(sizeof(Slot) == kStateCacheSlotBytes, "the cache's size in bytes counts slots of this size");
   sets_ = max_nodes / kWays;
-  slots_.resize(sets_ * kWays);
+  if (sets_ == 0) return;
+  // calloc: the zero pages of a large table are the kernel's until a slot
+  // on them is written, so an idle or small chain does not pay for the
+  // whole cache in resident memory (Slot is an aggregate of bytes: an
+  // all-zero slot is a free one).
+  slots_.reset(static_cast<Slot*>(std::calloc(sets_ * kWays, sizeof(Slot))));
+  if (!slots_) sets_ = 0;
 }
 
 StateMap::NodeCache::Slot* StateMap::NodeCache::set_of(const Hash256& hash) {
   // The set is the hash's first word scaled to [0, sets) (multiply and
   // shift: any number of sets, no division).
   const auto set = static_cast<std::size_t>((static_cast<unsigned __int128>(FirstWord{}(hash)) * sets_) >> 64);
-  return &slots_[set * kWays];
+  return &slots_.get()[set * kWays];
 }
 
 const StateMap::Node* StateMap::NodeCache::find(const Hash256& hash) {
-  if (slots_.empty()) return nullptr;
+  if (sets_ == 0) return nullptr;
   Slot* set = set_of(hash);
   for (std::size_t i = 0; i < kWays; ++i)
     if (set[i].hash == hash) {
@@ -46,7 +53,7 @@ const StateMap::Node* StateMap::NodeCache::find(const Hash256& hash) {
 }
 
 void StateMap::NodeCache::erase(const Hash256& hash) {
-  if (slots_.empty()) return;
+  if (sets_ == 0) return;
   Slot* set = set_of(hash);
   for (std::size_t i = 0; i < kWays; ++i)
     if (set[i].hash == hash) {
@@ -58,7 +65,7 @@ void StateMap::NodeCache::erase(const Hash256& hash) {
 }
 
 void StateMap::NodeCache::put(const Hash256& hash, const Node& node) {
-  if (slots_.empty() || hash == kEmptySubtree) return;
+  if (sets_ == 0 || hash == kEmptySubtree) return;
   Slot* set = set_of(hash);
   Slot* victim = nullptr;
   for (std::size_t i = 0; i < kWays; ++i) {

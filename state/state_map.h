@@ -19,7 +19,9 @@
 // map with a cache must stay on one thread, even for prove() (the node's
 // consensus thread; views made for readers have none).
 
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
@@ -134,7 +136,10 @@ class StateMap {
       bool used = false;
     };
     Slot* set_of(const Hash256& hash);
-    std::vector<Slot> slots_;
+    struct Free {
+      void operator()(Slot* p) const { std::free(p); }
+    };
+    std::unique_ptr<Slot, Free> slots_;
     std::size_t sets_ = 0, held_ = 0;
   };
 
