@@ -13,7 +13,6 @@ namespace {
 constexpr std::uint8_t kLeafTag = 1;
 constexpr std::uint8_t kInnerTag = 2;
 
-
 // A stored node: tag, a, b, then the height of the batch that last wrote it
 // (8 bytes, absent in nodes written before pruning existed: height 0).
 constexpr std::size_t kNodeBytes = 1 + 32 + 32;
