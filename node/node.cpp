@@ -113,9 +113,16 @@ Result<std::unique_ptr<Node>> Node::open(asio::io_context& io, const Config& con
   std::filesystem::create_directories(data, ec);
   if (ec) return local_error("io-error", data.string() + ": " + ec.message());
   auto store = state::open_leveldb_store((data / "chain").string());
-  if (!store)
-    return make_error(store.error().reason, store.error().detail + " (is another verityd running on " +
-                                                config.home.string() + "?)");
+  if (!store) {
+    const std::string& reason = store.error().reason;
+    const std::string hint =
+        reason == "store-locked"
+            ? " (is another verityd running on " + config.home.string() + "?)"
+            : reason == "store-corrupt"
+                  ? " (the database is damaged: docs/operators.md, \"A damaged data directory\", says how to recover)"
+                  : "";
+    return make_error(reason, store.error().detail + hint);
+  }
 
   const std::string chain_id = genesis->chain_id;
   NodeParts parts{std::move(*genesis), *node_key, validator_key, std::move(*store),

@@ -355,6 +355,9 @@ std::vector<rpc::Metric> RpcBackend::metrics() const {
                       static_cast<double>(snap.stats.foreign_own_votes)));
   m.push_back(gauge("verity_evidence_pending", "double-sign evidence waiting for a block",
                     static_cast<double>(snap.stats.evidence_pending)));
+  m.push_back(counter("verity_store_errors_total",
+                      "failed reads, writes and opens of the node's database (a damaged or failing disk)",
+                      static_cast<double>(state::store_errors())));
   m.push_back(counter("verity_state_pruned_nodes_total", "state-map nodes of old versions deleted since start",
                       static_cast<double>(live.pruned_nodes)));
   m.push_back(counter("verity_state_pruned_heights_total", "heights whose dropped state-map nodes were pruned since start",

@@ -5,6 +5,7 @@
 #include <leveldb/filter_policy.h>
 #include <leveldb/write_batch.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -70,7 +71,25 @@ class MemoryStore final : public KvStore {
 leveldb::Slice slice(ByteView v) { return {reinterpret_cast<const char*>(v.data()), v.size()}; }
 ByteView view(const leveldb::Slice& s) { return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}; }
 
-Error db_error(const leveldb::Status& s) { return local_error("store-io-error", s.ToString()); }
+std::atomic<std::uint64_t> g_store_errors{0};
+
+// A failed read or write: counted (store_errors()), and "store-corrupt"
+// when LevelDB found damaged data (a checksum, a block that does not
+// decode), else "store-io-error".
+Error db_error(const leveldb::Status& s) {
+  g_store_errors.fetch_add(1, std::memory_order_relaxed);
+  return local_error(s.IsCorruption() ? "store-corrupt" : "store-io-error", s.ToString());
+}
+
+// Every read checks the CRC of each block it takes from disk (cached
+// blocks were checked when read): a damaged table is an error at the read
+// that meets it, never a wrong value.
+leveldb::ReadOptions checked_reads(const leveldb::Snapshot* snapshot = nullptr) {
+  leveldb::ReadOptions o;
+  o.verify_checksums = true;
+  o.snapshot = snapshot;
+  return o;
+}
 
 // Reads of a LevelDB database at one snapshot.
 class LevelDbSnapshot final : public KvStore {
@@ -101,11 +120,7 @@ class LevelDbSnapshot final : public KvStore {
   }
 
  private:
-  leveldb::ReadOptions options() const {
-    leveldb::ReadOptions o;
-    o.snapshot = snapshot_;
-    return o;
-  }
+  leveldb::ReadOptions options() const { return checked_reads(snapshot_); }
   leveldb::DB* db_;
   const leveldb::Snapshot* snapshot_;
 };
@@ -136,7 +151,7 @@ class LevelDbStore final : public KvStore {
 
   Result<std::optional<Bytes>> get(ByteView key) const override {
     std::string value;
-    leveldb::Status s = db_->Get(leveldb::ReadOptions(), slice(key), &value);
+    leveldb::Status s = db_->Get(checked_reads(), slice(key), &value);
     if (s.IsNotFound()) return std::optional<Bytes>{};
     if (!s.ok()) return db_error(s);
     return std::optional<Bytes>{Bytes(value.begin(), value.end())};
@@ -159,7 +174,7 @@ class LevelDbStore final : public KvStore {
 
   Status scan_from(ByteView prefix, ByteView start,
                    const std::function<bool(ByteView, ByteView)>& visit) const override {
-    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(checked_reads()));
     for (it->Seek(slice(first_key(prefix, start))); it->Valid() && has_prefix(view(it->key()), prefix); it->Next())
       if (!visit(view(it->key()), view(it->value()))) break;
     if (!it->status().ok()) return db_error(it->status());
@@ -172,6 +187,8 @@ class LevelDbStore final : public KvStore {
 };
 
 }  // namespace
+
+std::uint64_t store_errors() { return g_store_errors.load(std::memory_order_relaxed); }
 
 std::unique_ptr<KvStore> open_memory_store() { return std::make_unique<MemoryStore>(); }
 
@@ -186,7 +203,13 @@ Result<std::unique_ptr<KvStore>> open_leveldb_store(const std::string& path) {
   options.max_file_size = kTableFileBytes;
   leveldb::DB* db = nullptr;
   leveldb::Status s = leveldb::DB::Open(options, path, &db);
-  if (!s.ok()) return local_error("store-open-failed", s.ToString());
+  if (!s.ok()) {
+    g_store_errors.fetch_add(1, std::memory_order_relaxed);
+    if (s.IsCorruption()) return local_error("store-corrupt", s.ToString());
+    // LevelDB's lock file: another process has the database open.
+    if (s.IsIOError() && s.ToString().rfind("IO error: lock ", 0) == 0) return local_error("store-locked", s.ToString());
+    return local_error("store-open-failed", s.ToString());
+  }
   return std::unique_ptr<KvStore>(std::make_unique<LevelDbStore>(std::move(resources), db));
 }
 

@@ -97,8 +97,13 @@ class KvStore {
 
 std::unique_ptr<KvStore> open_memory_store();
 
-// Creates the database if missing. Reason "store-open-failed" (detail:
-// LevelDB's message), e.g. when another process holds the lock.
+// Failed LevelDB reads, writes and opens in this process so far (for
+// /metrics).
+std::uint64_t store_errors();
+
+// Creates the database if missing. Reasons: "store-locked" (another
+// process has it open), "store-corrupt" (LevelDB found damaged files),
+// "store-open-failed" (anything else); the detail is LevelDB's message.
 Result<std::unique_ptr<KvStore>> open_leveldb_store(const std::string& path);
 
 }  // namespace verity::state
