@@ -125,10 +125,17 @@ def headline(d):
                  span(floats(r"^10000\s+checked\s+\d+\s+[\d.]+\s+(\d+)", state))))
     rows.append(("same, signatures already checked (mempool)",
                  span(floats(r"^10000\s+skipped\s+\d+\s+[\d.]+\s+(\d+)", state))))
-    maps = re.findall(r"^(\d+)\s+(\d+)\s+[\d.]+\s+[\d.]+$", state, re.M)
+    # entries, updates/s, reads/update, apply/flush/write ms, anon MiB, disk MiB, proof bytes, depth
+    maps = re.findall(r"^(\d+)\s+(\d+)\s+([\d.]+)(?:\s+[\d.]+){7}$", state, re.M)
     if maps:
-        n, ups = max(maps, key=lambda x: int(x[0]))
-        rows.append((f"state-map updates/s, map of {int(n):,} entries", span([float(ups)])))
+        n, ups, reads = max(maps, key=lambda x: int(x[0]))
+        rows.append((f"state-map updates/s, map of {int(n):,} entries", f"{span([float(ups)])}; {reads} store reads an update"))
+    # versions, archive MiB, pruned MiB, prune ms/version, nodes deleted
+    prune = re.findall(r"^(\d+)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+\d+$", state, re.M)
+    if prune:
+        v, archive, pruned, ms = prune[-1]
+        rows.append((f"state map of 100,000 entries after {int(v):,} versions: disk, archive / pruned to 100 versions",
+                     f"{int(archive):,} / {int(pruned):,} MiB; pruning {ms} ms a version"))
 
     sandbox = read(d, "sandbox")
     for m in re.finditer(r"^(sort|sha256|primes|matmul|wc)\s.*?\s([\d.]+)x\s+([\d.]+)x\s+\d+\s*$", sandbox, re.M):

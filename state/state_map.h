@@ -123,6 +123,9 @@ class StateMap {
   class NodeCache {
    public:
     explicit NodeCache(std::size_t max_nodes);
+    ~NodeCache();
+    NodeCache(const NodeCache&) = delete;
+    NodeCache& operator=(const NodeCache&) = delete;
     const Node* find(const Hash256& hash);
     void put(const Hash256& hash, const Node& node);
     void erase(const Hash256& hash);
@@ -136,10 +139,7 @@ class StateMap {
       bool used = false;
     };
     Slot* set_of(const Hash256& hash);
-    struct Free {
-      void operator()(Slot* p) const { std::free(p); }
-    };
-    std::unique_ptr<Slot, Free> slots_;
+    Slot* slots_ = nullptr;  // mmap'd: sets_ * kWays slots
     std::size_t sets_ = 0, held_ = 0;
   };
 
