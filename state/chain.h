@@ -94,7 +94,6 @@ struct ChainOptions {
   std::uint64_t keep_recent_heights = 0;
 };
 
-
 class Chain : public CommittedReads {
  public:
   // The first time, writes the genesis state (one batch); afterwards checks
