@@ -20,8 +20,8 @@ constexpr std::uint8_t kInnerTag = 2;
 constexpr std::size_t kNodeBytes = 1 + 32 + 32;
 }  // namespace
 
-Bytes orphans_key(std::uint64_t height) { return prefixed_key("o/", be64(height)); }
-Bytes state_node_key(const Hash256& h) { return prefixed_key("n/", h.view()); }
+Bytes orphans_key(std::uint64_t height) { return prefixed_key(kOrphansPrefix, be64(height)); }
+Bytes state_node_key(const Hash256& h) { return prefixed_key(kStateNodePrefix, h.view()); }
 
 StateMap::NodeCache::NodeCache(std::size_t max_nodes) {
   static_assert(sizeof(Slot) == kStateCacheSlotBytes, "the cache's size in bytes counts slots of this size");
@@ -230,12 +230,14 @@ Result<Hash256> StateMap::apply(const Hash256& root, std::vector<StateUpdate> up
 
 void StateMap::flush(WriteBatch& batch, std::uint64_t height) {
   // Fixed-size key and value, filled in place: no allocation per node.
-  std::array<std::uint8_t, 2 + 32> key{'n', '/'};
+  std::array<std::uint8_t, kStateNodePrefix.size() + 32> key{};
+  std::copy(kStateNodePrefix.begin(), kStateNodePrefix.end(), key.begin());
   std::array<std::uint8_t, kNodeBytes + 8> value{};
-  for (int i = 0; i < 8; ++i) value[kNodeBytes + i] = static_cast<std::uint8_t>(height >> (8 * (7 - i)));
+  const Bytes written_at = be64(height);
+  std::copy(written_at.begin(), written_at.end(), value.begin() + kNodeBytes);
   batch.reserve(pending_.size() * (1 + 4 + key.size() + 4 + value.size()) + orphans_.size() * 32 + 64);
   for (const auto& [hash, node] : pending_) {
-    std::copy(hash.data.begin(), hash.data.end(), key.begin() + 2);
+    std::copy(hash.data.begin(), hash.data.end(), key.begin() + kStateNodePrefix.size());
     value[0] = node.leaf ? kLeafTag : kInnerTag;
     std::copy(node.a.data.begin(), node.a.data.end(), value.begin() + 1);
     std::copy(node.b.data.begin(), node.b.data.end(), value.begin() + 33);
@@ -280,7 +282,7 @@ Result<StateProof> StateMap::prove(const Hash256& root, ByteView key) const {
 
 Result<PruneStats> prune_state_nodes(KvStore& store, std::uint64_t last, std::size_t max_nodes, std::mutex& write_mu) {
   PruneStats stats;
-  const Bytes prefix = prefixed_key("o/", {});
+  const Bytes prefix = prefixed_key(kOrphansPrefix, {});
   std::vector<std::pair<std::uint64_t, Bytes>> lists;
   std::size_t listed = 0;
   auto scanned = store.scan(prefix, [&](ByteView key, ByteView value) {
@@ -295,7 +297,10 @@ Result<PruneStats> prune_state_nodes(KvStore& store, std::uint64_t last, std::si
     if (list.size() % 32 != 0)
       return local_error("state-corrupt", "orphan list of height " + std::to_string(height) + " is cut");
     const std::size_t count = list.size() / 32;
-    for (std::size_t from = 0; from < count || from == 0; from += kPruneChunk) {
+    // Chunk by chunk; the last one (the only one of an empty list) also
+    // deletes the list.
+    std::size_t from = 0;
+    do {
       const std::size_t to = std::min(count, from + kPruneChunk);
       std::lock_guard lock(write_mu);
       WriteBatch batch;
@@ -316,8 +321,8 @@ Result<PruneStats> prune_state_nodes(KvStore& store, std::uint64_t last, std::si
       }
       if (to == count) batch.erase(orphans_key(height));
       if (auto s = store.write(batch, /*sync=*/false); !s) return s.error();
-      if (count == 0) break;
-    }
+      from = to;
+    } while (from < count);
     ++stats.heights;
   }
   return stats;

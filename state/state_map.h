@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -40,6 +41,9 @@ constexpr std::size_t kStateCacheSlotBytes = 32 + 1 + 32 + 32 + 1;
 // otherwise ([storage] state_cache_mb), and of state_bench.
 constexpr std::size_t kStateCacheDefaultMb = 128;
 constexpr std::size_t state_cache_nodes(std::size_t mb) { return (mb << 20) / kStateCacheSlotBytes; }
+
+// The store prefixes of state-map nodes and of orphan lists.
+inline constexpr std::string_view kStateNodePrefix = "n/", kOrphansPrefix = "o/";
 
 // The store key of the list of nodes that the version at `height` dropped
 // from the version before it ("o/" + be64(height): their hashes, 32 bytes

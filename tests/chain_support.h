@@ -27,13 +27,12 @@ inline Status reachable_nodes(const state::KvStore& store, const Hash256& root, 
   return reachable_nodes(store, n->node.b, out);
 }
 
-// Every state-map node in the store ("n/" keys).
+// Every state-map node in the store (its kStateNodePrefix keys).
 inline std::set<Hash256> stored_state_nodes(const state::KvStore& store) {
   std::set<Hash256> out;
-  const Bytes prefix = state::state_node_key(Hash256{});
-  const std::size_t n = prefix.size() - 32;
-  (void)store.scan(ByteView(prefix).first(n), [&](ByteView key, ByteView) {
-    out.insert(Hash256::from_view(key.subspan(n)));
+  const Bytes prefix = prefixed_key(state::kStateNodePrefix, {});
+  (void)store.scan(prefix, [&](ByteView key, ByteView) {
+    out.insert(Hash256::from_view(key.subspan(prefix.size())));
     return true;
   });
   return out;
