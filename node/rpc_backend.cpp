@@ -131,6 +131,10 @@ Result<rpc::AccountProof> RpcBackend::prove_account(const PublicKey& address) co
   return p;
 }
 
+Result<std::vector<ValidatorHandoff>> RpcBackend::handoffs(std::uint64_t from_height, std::uint64_t limit) const {
+  return node_.view()->handoffs(from_height, limit);
+}
+
 namespace {
 // An RPC record of rpc/records.h filled from the contract's record it
 // shows, field for field (rpc::copy_same_fields); the caller sets the rest

@@ -22,6 +22,7 @@ class RpcBackend final : public rpc::NodeApi {
   Result<std::optional<rpc::TxLookup>> transaction(const Hash256& id) const override;
   Result<rpc::AccountInfo> account(const PublicKey& address) const override;
   Result<rpc::AccountProof> prove_account(const PublicKey& address) const override;
+  Result<std::vector<ValidatorHandoff>> handoffs(std::uint64_t from_height, std::uint64_t limit) const override;
   Result<std::vector<rpc::ValidatorInfo>> validators() const override;
   Result<std::optional<rpc::ValidatorInfo>> validator(const PublicKey& operator_address) const override;
   Result<rpc::DelegationsInfo> delegations(const PublicKey& delegator) const override;

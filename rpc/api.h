@@ -14,6 +14,7 @@
 #include "core/amount.h"
 #include "core/block.h"
 #include "core/genesis.h"
+#include "core/light_client.h"
 #include "core/receipt.h"
 #include "core/result.h"
 #include "core/state_proof.h"
@@ -66,6 +67,9 @@ class NodeApi {
   virtual Result<std::optional<TxLookup>> transaction(const Hash256& id) const = 0;
   virtual Result<AccountInfo> account(const PublicKey& address) const = 0;
   virtual Result<AccountProof> prove_account(const PublicKey& address) const = 0;
+  // The validator-set hand-offs (core/light_client.h) of epoch blocks at or
+  // after `from_height`, ascending, at most `limit`.
+  virtual Result<std::vector<ValidatorHandoff>> handoffs(std::uint64_t from_height, std::uint64_t limit) const = 0;
   // The set that certifies the next block first, then every other registered validator.
   virtual Result<std::vector<ValidatorInfo>> validators() const = 0;
   virtual Result<std::optional<ValidatorInfo>> validator(const PublicKey& operator_address) const = 0;

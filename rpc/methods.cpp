@@ -219,6 +219,37 @@ JsonResult m_account(const Value& params, CallContext& ctx) {
   });
 }
 
+JsonResult m_validator_handoffs(const Value& params, CallContext& ctx) {
+  std::uint64_t from = 1, limit = 100;
+  if (const Value* f = param(params, "from_height")) {
+    auto v = u64_from_json(*f, "from_height");
+    if (!v) return v.error();
+    from = *v;
+  }
+  if (const Value* l = param(params, "limit")) {
+    auto v = u64_from_json(*l, "limit");
+    if (!v) return v.error();
+    if (*v < 1 || *v > 100) return make_error("invalid-params", "limit: from 1 to 100");
+    limit = *v;
+  }
+  auto list = ctx.node.handoffs(from, limit);
+  if (!list) return list.error();
+  return object_result([&](Value& o, JsonAlloc& a) {
+    o.AddMember("epoch_blocks", ctx.node.genesis().params.epoch_blocks, a);
+    o.AddMember("height", ctx.node.status().height, a);
+    Value items(rapidjson::kArrayType);
+    for (const auto& h : *list) {
+      Value x(rapidjson::kObjectType);
+      x.AddMember("height", h.header.height, a);
+      x.AddMember("block_hash", to_json(h.certificate.block_hash, a), a);
+      x.AddMember("validators_hash", to_json(h.next.hash(), a), a);
+      x.AddMember("handoff", hex_of(h, a), a);
+      items.PushBack(x, a);
+    }
+    o.AddMember("handoffs", items, a);
+  });
+}
+
 JsonResult m_validators(const Value&, CallContext& ctx) {
   auto all = ctx.node.validators();
   if (!all) return all.error();
@@ -688,6 +719,23 @@ const std::vector<Method>& node_methods() {
                                                    {"certificate", ref("Hex")},
                                                    {"validators", ref("Hex")}})}}),
                  false, sync_handler(m_account)});
+    m.push_back({"validator_handoffs", "The validator-set history: each epoch block's hand-off to the next set.",
+                 "The set changes only at the end of an epoch block E (a multiple of `epoch_blocks`); it certifies "
+                 "blocks E+1 to E+epoch_blocks. `handoff` is the canonical encoding of ValidatorHandoff "
+                 "(core/light_client.h): E's header, E's commit certificate (signed by the previous set), the next "
+                 "set, and a state proof that the state after E holds that set under `sys/validators`. A light "
+                 "client holding the genesis set checks each hand-off in turn with the set it holds and trusts no "
+                 "node (`verity account --prove`, `verity verify-header`; docs/client.md). Ascending from "
+                 "`from_height`; a node keeps every hand-off, pruned or not.",
+                 {{"from_height", ref("Height"), false, "the first epoch block wanted (default 1)"},
+                  {"limit", js::integer(1, 100), false, "at most this many (default 100)"}},
+                 js::object({{"epoch_blocks", js::integer(1)},
+                             {"height", ref("Height")},
+                             {"handoffs", js::array(js::object({{"height", ref("Height")},
+                                                                {"block_hash", ref("Hash")},
+                                                                {"validators_hash", ref("Hash")},
+                                                                {"handoff", ref("Hex")}}))}}),
+                 false, sync_handler(m_validator_handoffs)});
     m.push_back({"validators", "Every registered validator: the set that certifies the next block first.",
                  "Each says why it has its power in `status` (a stable value; `detail` is the same for people): "
                  "`active`, `waiting` (it qualifies and joins the set at `next_epoch_boundary`), `not-selected` (it "

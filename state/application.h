@@ -9,6 +9,7 @@
 
 #include "core/block.h"
 #include "core/genesis.h"
+#include "core/light_client.h"
 #include "core/params.h"
 #include "core/receipt.h"
 #include "core/transaction.h"
@@ -29,7 +30,7 @@ struct BlockContext {
 // certify the next block and the set that certified the last one (they
 // differ only right after an epoch boundary). The chain reads them there to
 // check commit certificates and each block's last_commit.
-inline const Bytes kValidatorSetKey = prefixed_key("sys/validators", {});
+inline const Bytes& kValidatorSetKey = kValidatorSetStateKey;  // core/light_client.h
 inline const Bytes kPreviousValidatorSetKey = prefixed_key("sys/previous_validators", {});
 
 class Application {

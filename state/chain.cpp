@@ -14,6 +14,8 @@ Bytes cert_key(std::uint64_t h) { return prefixed_key("c/", be64(h)); }
 Bytes hash_key(const Hash256& hash) { return prefixed_key("h/", hash.view()); }
 Bytes tx_key(const Hash256& id) { return prefixed_key("t/", id.view()); }
 Bytes state_key(ByteView key) { return prefixed_key("s/", key); }
+constexpr std::string_view kHandoffPrefix = "v/";
+Bytes handoff_key(std::uint64_t h) { return prefixed_key(kHandoffPrefix, be64(h)); }
 
 // The committed flat state: "s/" + key in the store.
 class StoreStateReader final : public StateReader {
@@ -203,6 +205,11 @@ Status Chain::commit(const Block& block, const CommitCertificate& cert) {
   put_state_changes(batch, executed_.changes);
   index_block(batch, app_, block, hash, encoded.size(), cert, executed_.receipts, executed_.block_events,
               executed_.changes);
+  if (height % genesis_.params.epoch_blocks == 0) {
+    auto handoff = make_handoff(block.header, cert);
+    if (!handoff) return handoff.error();
+    batch.put(handoff_key(height), encode(*handoff));
+  }
   map_.flush(batch, height);
   ChainTip next{height, hash, executed_.state_root};
   batch.put(kTipKey, encode(next));
@@ -219,6 +226,46 @@ Status Chain::commit(const Block& block, const CommitCertificate& cert) {
   last_receipts_ = std::move(executed_.receipts);
   executed_ = {};
   return load_validators();
+}
+
+Result<ValidatorHandoff> Chain::make_handoff(const BlockHeader& header, const CommitCertificate& cert) const {
+  // The set after this block: its own change, else the committed value.
+  std::optional<Bytes> raw;
+  auto change = std::find_if(executed_.changes.begin(), executed_.changes.end(),
+                             [](const StateUpdate& c) { return c.key == kValidatorSetKey; });
+  if (change != executed_.changes.end()) {
+    raw = change->value;
+  } else {
+    auto stored = reader_->get(kValidatorSetKey);
+    if (!stored) return stored.error();
+    raw = std::move(*stored);
+  }
+  if (!raw) return local_error("state-corrupt", "no validator set after epoch block " + std::to_string(header.height));
+  auto set = decode_exact<ValidatorSet>(*raw);
+  if (!set) return local_error("state-corrupt", "validator set does not decode: " + set.error().to_string());
+  auto proof = map_.prove(header.state_root, kValidatorSetKey);  // the block's nodes are still pending in map_
+  if (!proof) return proof.error();
+  return ValidatorHandoff{header, cert, std::move(*set), std::move(*proof)};
+}
+
+Result<std::vector<ValidatorHandoff>> CommittedReads::handoffs(std::uint64_t from_height, std::size_t limit) const {
+  limit = std::min(limit, kMaxHandoffPage);
+  std::vector<ValidatorHandoff> out;
+  Status failed;
+  const Bytes prefix = prefixed_key(kHandoffPrefix, {});
+  auto scanned = store_.scan_from(prefix, handoff_key(from_height), [&](ByteView, ByteView value) {
+    if (out.size() >= limit) return false;
+    auto handoff = decode_exact<ValidatorHandoff>(value);
+    if (!handoff) {
+      failed = local_error("state-corrupt", "a validator-set hand-off does not decode: " + handoff.error().to_string());
+      return false;
+    }
+    out.push_back(std::move(*handoff));
+    return true;
+  });
+  if (!scanned) return scanned.error();
+  if (!failed) return failed.error();
+  return out;
 }
 
 Result<std::optional<Block>> CommittedReads::block_at(std::uint64_t height) const {

@@ -8,6 +8,8 @@
 //   "h/" + block hash  be64(h)             "t/" + tx id    TxLocation + receipt
 //   "s/" + state key   state value         "n/" + hash     state map node
 //   "i/", "e/", "x/", "y/"                 the history index (state/history.h)
+//   "v/" + be64(E)     the validator-set hand-off of epoch block E
+//                      (core/light_client.h), written with E and never pruned
 //
 // commit() writes a block, its indexes, its receipts, its state changes,
 // its state map nodes and the new tip in ONE synced LevelDB write batch:
@@ -28,6 +30,10 @@
 #include "state/state_map.h"
 
 namespace verity::state {
+
+// At most this many hand-offs in one handoffs() answer (each about 1 KB
+// with 4 validators, up to about 100 KB with the largest sets).
+inline constexpr std::size_t kMaxHandoffPage = 100;
 
 struct ChainTip {
   std::uint64_t height = 0;  // 0: only genesis
@@ -58,6 +64,9 @@ class CommittedReads {
   Result<std::optional<std::uint64_t>> height_of(const Hash256& block_hash) const;
   Result<std::optional<CommitCertificate>> certificate_at(std::uint64_t height) const;
   Result<std::optional<TxRecord>> transaction(const Hash256& tx_id) const;
+  // The validator-set hand-offs of epoch blocks >= from_height, ascending,
+  // at most `limit` (and kMaxHandoffPage).
+  Result<std::vector<ValidatorHandoff>> handoffs(std::uint64_t from_height, std::size_t limit) const;
   // Its receipt alone, without reading its block.
   Result<std::optional<Receipt>> receipt(const Hash256& tx_id) const;
   // The history index (state/history.h): `before` 0 from the newest, else
@@ -141,6 +150,8 @@ class Chain : public CommittedReads {
  private:
   Chain(KvStore& store, Genesis genesis, const Application& app, const ChainOptions& options);
   Status load_validators();
+  // The hand-off of an epoch block being committed (core/light_client.h).
+  Result<ValidatorHandoff> make_handoff(const BlockHeader& header, const CommitCertificate& cert) const;
 
   KvStore& store_;
   Genesis genesis_;

@@ -27,6 +27,9 @@ struct EmptyNode : NodeApi {
   Result<std::optional<TxLookup>> transaction(const Hash256&) const override { return std::optional<TxLookup>(); }
   Result<AccountInfo> account(const PublicKey&) const override { return AccountInfo{}; }
   Result<AccountProof> prove_account(const PublicKey&) const override { return local_error("no-proofs"); }
+  Result<std::vector<ValidatorHandoff>> handoffs(std::uint64_t, std::uint64_t) const override {
+    return std::vector<ValidatorHandoff>();
+  }
   Result<std::vector<ValidatorInfo>> validators() const override { return std::vector<ValidatorInfo>(); }
   Result<std::optional<ValidatorInfo>> validator(const PublicKey&) const override {
     return std::optional<ValidatorInfo>();

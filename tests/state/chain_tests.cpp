@@ -502,3 +502,124 @@ BOOST_AUTO_TEST_CASE(pruning_beside_commits_keeps_the_recent_versions_whole) {
   // An old version is gone: its root's node was deleted.
   BOOST_TEST(!plain.prove(roots[1], accounts[1].begin()->first).ok());
 }
+
+// The validator-set history (core/light_client.h): every epoch block leaves
+// a hand-off, and a light client holding only the genesis follows them to
+// the set that certifies the tip, through a real change of the set; each
+// lie about a hand-off is caught by the check it targets.
+BOOST_AUTO_TEST_CASE(handoffs_carry_a_light_client_from_genesis_through_a_set_change) {
+  TestNet net = make_test_net(2);
+  net.genesis.params.epoch_blocks = 3;
+  net.genesis.params.min_validator_stake = Amount(500);
+  contracts::NativeContracts app;
+  auto store = open_memory_store();
+  auto chain = Chain::open(*store, net.genesis, app).value();
+  // A newcomer with more stake than the four together: after block 3 it
+  // alone is more than half of the set, so the old four no longer make a quorum.
+  const SecretKey newcomer = SecretKey::derive_insecure("newcomer");
+  std::vector<SecretKey> signers = net.validators;
+  auto commit_next = [&](std::vector<Transaction> txs) {
+    auto block = build_block(*chain, std::move(txs), net.validators[0].public_key());
+    BOOST_REQUIRE_MESSAGE(block, "build: " << (block ? "" : block.error().to_string()));
+    std::vector<SecretKey> keys;
+    for (const auto& k : signers)
+      if (chain->validators().power_of(k.public_key())) keys.push_back(k);
+    auto st = chain->commit(*block, certify(*block, keys));
+    BOOST_REQUIRE_MESSAGE(st, "commit: " << (st ? "" : st.error().to_string()));
+  };
+  Transaction join;
+  join.chain_id = net.genesis.chain_id;
+  join.fee = Amount(1);
+  join.payload = CreateValidator{newcomer.public_key(), Amount(5000), "newcomer", 0};
+  join.sign(net.users[0]);
+  commit_next({join});
+  signers.push_back(newcomer);
+  for (int h = 2; h <= 10; ++h) commit_next({});
+
+  auto handoffs = chain->handoffs(1, 100).value();
+  BOOST_REQUIRE(handoffs.size() == 3u);  // blocks 3, 6 and 9
+  BOOST_TEST(handoffs[0].header.height == 3u);
+  BOOST_TEST(handoffs[2].header.height == 9u);
+  BOOST_TEST(handoffs[0].next.size() == 5u);
+  BOOST_TEST(chain->handoffs(4, 100).value().size() == 2u);
+  BOOST_TEST(chain->handoffs(1, 1).value().size() == 1u);
+
+  auto tip_block = chain->block_at(10).value().value();
+  auto tip_cert = chain->certificate_at(10).value().value();
+  auto client = LightClient::from_genesis(net.genesis).value();
+  BOOST_TEST(client.verify_header(tip_block.header, tip_cert).error().reason == "light-client-behind");
+  // Before the change the genesis set certifies blocks 1..3.
+  BOOST_TEST(bool(client.verify_header(chain->block_at(3).value()->header, chain->certificate_at(3).value().value())));
+
+  // Lies about hand-offs, each on a copy of the real one.
+  ValidatorHandoff lie = handoffs[0];
+  lie.next = net.genesis.validator_set().value();  // "the set did not change"
+  BOOST_TEST(client.advance(lie).error().reason == "handoff-wrong-set");
+  lie = handoffs[0];
+  lie.header.state_root = Hash256::from_view(Bytes(32, 7));  // a state where it did not
+  BOOST_TEST(client.advance(lie).error().reason == "handoff-bad-certificate");
+  lie = handoffs[0];
+  lie.certificate.signatures.resize(2);  // half the power
+  BOOST_TEST(client.advance(lie).error().reason == "handoff-bad-certificate");
+  BOOST_TEST(client.advance(handoffs[1]).error().reason == "handoff-wrong-height");  // one skipped
+  // A set the node made up, in a state it made up, "handed over" with a
+  // certificate its own key signed: only the certificate check catches it.
+  {
+    const SecretKey fake = SecretKey::derive_insecure("fake");
+    lie = handoffs[0];
+    lie.next = ValidatorSet::create({{fake.public_key(), 1}}).value();
+    auto fake_store = open_memory_store();
+    StateMap fake_map(*fake_store);
+    lie.header.state_root = fake_map.apply(kEmptySubtree, {{kValidatorSetStateKey, encode(lie.next)}}).value();
+    lie.proof = fake_map.prove(lie.header.state_root, kValidatorSetStateKey).value();
+    Block b;
+    b.header = lie.header;
+    lie.certificate = certify(b, {fake});
+    BOOST_TEST(client.advance(lie).error().reason == "handoff-bad-certificate");
+    BOOST_TEST(LightClient::from_genesis(net.genesis).value().advance(lie).error().to_string().find("cert-unknown-signer") !=
+               std::string::npos);
+  }
+  BOOST_TEST(client.height() == 0u);  // nothing taken from the lies
+
+  for (const auto& h : handoffs) {
+    auto st = client.advance(h);
+    BOOST_REQUIRE_MESSAGE(st, "advance: " << (st ? "" : st.error().to_string()));
+  }
+  BOOST_TEST(client.height() == 9u);
+  BOOST_TEST(bool(client.verify_header(tip_block.header, tip_cert)));
+  BOOST_TEST((client.validators() == chain->tip_validators()));
+  BOOST_TEST(client.verify_header(chain->block_at(3).value()->header, chain->certificate_at(3).value().value())
+                 .error()
+                 .reason == "light-client-ahead");
+  // The tip certified by the old four alone: they are no quorum of the set that certifies it.
+  {
+    auto forged = certify(tip_block, net.validators);
+    BOOST_TEST(client.verify_header(tip_block.header, forged).error().reason == "header-bad-certificate");
+  }
+
+  // Trusting block 6 by its hash starts the walk there.
+  auto from6 = LightClient::from_trusted(net.genesis, handoffs[1], handoffs[1].header.hash()).value();
+  BOOST_TEST(from6.height() == 6u);
+  BOOST_TEST(bool(from6.advance(handoffs[2])));
+  BOOST_TEST(LightClient::from_trusted(net.genesis, handoffs[1], handoffs[0].header.hash()).error().reason ==
+             "trust-hash-mismatch");
+}
+
+// The hand-offs are in the store: a reopened chain (and a view) serves them.
+BOOST_AUTO_TEST_CASE(handoffs_survive_a_reopen) {
+  TestNet net = make_test_net(2);
+  net.genesis.params.epoch_blocks = 2;
+  contracts::NativeContracts app;
+  TempDir dir("handoffs");
+  std::vector<ValidatorHandoff> before;
+  {
+    auto store = open_leveldb_store(dir.path.string()).value();
+    auto chain = Chain::open(*store, net.genesis, app).value();
+    for (int h = 1; h <= 5; ++h) BOOST_REQUIRE(produce_block(*chain, net, {}));
+    before = chain->view()->handoffs(0, 100).value();
+  }
+  BOOST_REQUIRE(before.size() == 2u);
+  auto store = open_leveldb_store(dir.path.string()).value();
+  auto chain = Chain::open(*store, net.genesis, app).value();
+  BOOST_TEST((chain->handoffs(0, 100).value() == before));
+}
