@@ -19,6 +19,7 @@ const char* kGlobalHelp =
     "  --json                 print the node's raw result as JSON on stdout, and an error as one JSON\n"
     "                         object on stderr: {command, reason, detail, exit_code}\n"
     "  --chain-id ID          refuse (exit 1, reason wrong-chain) a node whose chain is not ID\n"
+    "  --genesis FILE         the chain's genesis file, which proofs start from (else VERITY_GENESIS)\n"
     "  --home DIR             the client's directory; keys in DIR/keys (default ~/.verity)\n"
     "  --passphrase-file FILE the key passphrase (first line); else VERITY_PASSPHRASE, else a prompt\n"
     "  --rpc-token-file FILE  the node's RPC bearer token (first line), for a node that requires one\n"
@@ -68,7 +69,7 @@ Subcommand make_command(ClientIo& io, const ClientGlobals& g, Command command) {
 
 // The options that may stand anywhere on the command line.
 const cli::CommandSpec kGlobalOptions{
-    "verity", "", {"rpc", "home", "passphrase-file", "rpc-token-file", "chain-id"}, {"json"}, {}, 0, 0, ""};
+    "verity", "", {"rpc", "home", "passphrase-file", "rpc-token-file", "chain-id", "genesis"}, {"json"}, {}, 0, 0, ""};
 
 }  // namespace
 
@@ -120,12 +121,14 @@ int global_usage_failure(const std::vector<std::string>& args, const Error& e, s
 int run_client(const std::vector<std::string>& args, ClientIo& io) {
   ClientGlobals g;
   if (auto env = io.getenv("VERITY_RPC"); env && !env->empty()) g.rpc = *env;
+  if (auto env = io.getenv("VERITY_GENESIS"); env && !env->empty()) g.genesis = *env;
   std::vector<std::string> rest;
   auto globals = cli::take_options(kGlobalOptions, args, rest);
   if (!globals) return global_usage_failure(args, globals.error(), io.err);
   for (auto [option, target] : {std::pair{"rpc", &g.rpc}, std::pair{"home", &g.home},
                                 std::pair{"passphrase-file", &g.passphrase_file},
-                                std::pair{"rpc-token-file", &g.rpc_token_file}, std::pair{"chain-id", &g.chain_id}}) {
+                                std::pair{"rpc-token-file", &g.rpc_token_file}, std::pair{"chain-id", &g.chain_id},
+                                std::pair{"genesis", &g.genesis}}) {
     auto v = globals->get(option);
     if (!v) continue;
     if (v->empty())

@@ -21,6 +21,7 @@
 
 #include "contracts/accounts.h"
 #include "core/keys.h"
+#include "core/light_client.h"
 #include "cli/program.h"
 
 namespace verity::client {
@@ -67,25 +68,32 @@ struct ClientGlobals {
   std::string passphrase_file;  // --passphrase-file
   std::string rpc_token_file;   // --rpc-token-file: the node's RPC bearer token (else $VERITY_RPC_TOKEN)
   std::string chain_id;         // --chain-id: the chain the node must be on (empty: any)
+  std::string genesis;          // --genesis: the chain's genesis file, for proofs (else $VERITY_GENESIS)
 };
 
 // The program's commands.
 CliProgram client_program(ClientIo& io, const ClientGlobals& globals);
 
-// Checks the "proof" of an `account` RPC result for `address` on chain
-// `chain_id`, as docs/client.md describes: the header hashes to the block
-// the certificate certifies, the certificate holds a quorum of the
-// validator set, the header's state root is the proof's root, the state
-// proof holds for the account's key, and the proven account is the one the
-// result reports. Returns the proven account (nullopt: no such account, a
-// zero balance) and the height. Reasons start with "proof-" or are the
-// certificate's or state proof's own ("cert-no-quorum", "proof-mismatch").
+// Checks the "proof" of an `account` RPC result for `address`, trusting
+// nothing the node says, as docs/client.md describes: `light` follows the
+// node's validator-set hand-offs (`handoffs`) to the set that certifies
+// the proof's height, checks the header's certificate with that set (the
+// set the answer names must be the same), then that the header's state root
+// is the proof's root, the state proof holds for the account's key, and
+// the proven account is the one the result reports. Returns the proven
+// account (nullopt: no such account, a zero balance) and the height.
+// Reasons start with "proof-", "handoff-" or "header-" (core/light_client.h),
+// or are the state proof's own ("proof-mismatch").
 struct ProvenAccount {
   std::uint64_t height = 0;
   std::optional<contracts::Account> account;
 };
-Result<ProvenAccount> verify_account_proof(const rapidjson::Value& result, const PublicKey& address,
-                                           std::string_view chain_id);
+Result<ProvenAccount> verify_account_proof(const rapidjson::Value& result, const PublicKey& address, LightClient& light,
+                                           const LightClient::HandoffSource& handoffs);
+
+// A `validator_handoffs` answer, decoded (not checked: the light client
+// does that). Reason "rpc-bad-response".
+Result<std::vector<ValidatorHandoff>> read_handoffs(const rapidjson::Value& answer);
 
 // Strict parses for command-line values; reason "usage", the detail names
 // the option.

@@ -51,20 +51,47 @@ Status cmd_status(Session& s, const std::vector<std::string>& args) {
 
 const char* kBalanceHelp = "Usage: verity balance ADDRESS|NAME\nThe account's balance (base units) at the node's latest height.\n";
 const char* kAccountHelp =
-    "Usage: verity account ADDRESS|NAME [--prove]\n"
-    "The account's balance and nonces. With --prove, fetches a state proof with the block header,\n"
-    "its commit certificate and the validator set that signed it, and checks all of it locally:\n"
-    "prints 'proof verified at height H', or fails (exit 1) saying what did not hold.\n";
+    "Usage: verity account ADDRESS|NAME [--prove [--trust-height H --trust-hash HASH]]\n"
+    "The account's balance and nonces. With --prove, fetches a state proof with the block header and\n"
+    "its commit certificate, and checks all of it locally, trusting nothing the node says: it follows\n"
+    "the validator set from the genesis file (--genesis FILE or VERITY_GENESIS) through every epoch's\n"
+    "hand-off to the set that certifies the proof. With --trust-height and --trust-hash it starts\n"
+    "instead from an epoch block whose hash you trust (from somewhere else than this node).\n"
+    "Prints 'proof verified at height H', or fails (exit 1) saying what did not hold.\n";
+
+// --trust-height H --trust-hash HASH: both or neither.
+Result<std::pair<std::optional<std::uint64_t>, std::optional<Hash256>>> trust_of(const cli::Args& a) {
+  const auto height = a.get("trust-height"), hash = a.get("trust-hash");
+  if (!height && !hash) return std::pair<std::optional<std::uint64_t>, std::optional<Hash256>>{};
+  if (!height || !hash) return usage_error("--trust-height and --trust-hash go together");
+  auto h = parse_u64_arg("--trust-height", *height);
+  if (!h) return h.error();
+  auto raw = from_hex(lower(*hash));
+  if (!raw || raw->size() != 32) return usage_error("--trust-hash: expected a block hash (64 hex digits)");
+  return std::pair<std::optional<std::uint64_t>, std::optional<Hash256>>{*h, Hash256::from_view(*raw)};
+}
 
 Status cmd_account(Session& s, const std::vector<std::string>& args, bool balance_only) {
   Spec spec{balance_only ? "balance" : "account", {}, {}, 1, 1, "ADDRESS|NAME"};
-  if (!balance_only) spec.switches = {"prove"};
+  if (!balance_only) {
+    spec.switches = {"prove"};
+    spec.with_value = {"trust-height", "trust-hash"};
+  }
   auto a = parse_args(spec, args);
   if (!a) return a.error();
   const bool prove = a->has("prove");
+  auto trust = trust_of(*a);
+  if (!trust) return trust.error();
+  if (!prove && trust->first) return usage_error("--trust-height and --trust-hash need --prove");
   const std::string who = a->positional[0];
   auto address = s.address_of("", who);
   if (!address) return address.error();
+  std::optional<LightClient> light;
+  if (prove) {  // before the answer: a missing genesis file is a usage error, nothing asked
+    auto lc = s.light_client(trust->first, trust->second);
+    if (!lc) return lc.error();
+    light = std::move(*lc);
+  }
   rapidjson::Document params(rapidjson::kObjectType);
   auto& al = params.GetAllocator();
   params.AddMember("address", rpc::to_json(address->hex(), al), al);
@@ -73,9 +100,7 @@ Status cmd_account(Session& s, const std::vector<std::string>& args, bool balanc
   if (!r) return r.error();
   std::optional<ProvenAccount> proven;
   if (prove) {
-    auto chain = s.chain_id();
-    if (!chain) return chain.error();
-    auto p = verify_account_proof(*r, *address, *chain);
+    auto p = verify_account_proof(*r, *address, *light, s.handoff_source());
     if (!p) {
       Error e = p.error();
       e.detail = "the node's proof for " + address->hex() + " does not verify: " + e.detail +
@@ -102,7 +127,10 @@ Status cmd_account(Session& s, const std::vector<std::string>& args, bool balanc
     << "height      " << info->height << "\n";
   if (proven) {
     if (!proven->account) o << "the account does not exist (a zero balance); ";
-    o << "proof verified at height " << proven->height << "\n";
+    const std::string from = trust->first ? "the trusted block " + std::to_string(*trust->first) : "genesis";
+    const std::uint64_t steps = (light->height() - trust->first.value_or(0)) / light->epoch_blocks();
+    o << "proof verified at height " << proven->height << " (the validator set followed from " << from << " through "
+      << steps << " hand-offs)\n";
   }
   return {};
 }
@@ -155,6 +183,59 @@ Status cmd_tx(Session& s, const std::vector<std::string>& args) {
       o << (it->value.IsString() ? std::string(it->value.GetString()) : rpc::json_string(it->value)) << "\n";
   }
   if (t->receipt) print_receipt(o, *t->receipt);
+  return {};
+}
+
+const char* kVerifyHeaderHelp =
+    "Usage: verity verify-header [HEIGHT] [--trust-height H --trust-hash HASH]\n"
+    "Checks a block's header (default: the latest) as a light client, trusting nothing the node says:\n"
+    "follows the validator set from the genesis file (--genesis FILE or VERITY_GENESIS), or from an\n"
+    "epoch block whose hash you trust, through every epoch's hand-off, and checks the header's commit\n"
+    "certificate with the set that certifies it. Prints the header's hash and state root.\n";
+
+Status cmd_verify_header(Session& s, const std::vector<std::string>& args) {
+  auto a = parse_args(Spec{"verify-header", {"trust-height", "trust-hash"}, {}, 0, 1, "HEIGHT"}, args);
+  if (!a) return a.error();
+  auto trust = trust_of(*a);
+  if (!trust) return trust.error();
+  std::optional<std::uint64_t> height;
+  if (!a->positional.empty()) {
+    auto h = parse_u64_arg("HEIGHT", a->positional[0]);
+    if (!h) return h.error();
+    if (*h == 0) return usage_error("HEIGHT: from 1 (height 0 is the genesis, which no certificate signs)");
+    height = *h;
+  }
+  auto light = s.light_client(trust->first, trust->second);
+  if (!light) return light.error();
+  rapidjson::Document params(rapidjson::kObjectType);
+  if (height) params.AddMember("height", Json(*height), params.GetAllocator());
+  auto r = s.call("block", params);
+  if (!r) return r.error();
+  auto b = read_block(*r, height);
+  if (!b) return b.error();
+  if (!b->certificate) return make_error("not-found", "block " + std::to_string(b->height) + " has no certificate yet");
+  auto fail = [&](Error e) {
+    e.detail = "header " + std::to_string(b->height) + " does not verify: " + e.detail +
+               " (do not trust this node; ask another with --rpc)";
+    return e;
+  };
+  if (auto st = light->follow(b->height, s.handoff_source()); !st) return fail(st.error());
+  if (auto st = light->verify_header(b->header, *b->certificate); !st) return fail(st.error());
+  auto& o = s.io().out;
+  if (s.json()) {
+    print_json(o, *r);
+    return {};
+  }
+  std::uint64_t power = 0;
+  for (const auto& sig : b->certificate->signatures) power += light->validators().power_of(sig.validator).value_or(0);
+  o << "height      " << b->height << "\n"
+    << "hash        " << b->hash.hex() << "\n"
+    << "state root  " << b->header.state_root.hex() << "\n"
+    << "signed by   " << b->certificate->signatures.size() << " of " << light->validators().size() << " validators, power "
+    << power << " of " << light->validators().total_power() << " (the set chosen at "
+    << (light->height() == 0 ? std::string("genesis") : "block " + std::to_string(light->height())) << ")\n"
+    << "header verified from " << (trust->first ? "the trusted block " + std::to_string(*trust->first) : std::string("genesis"))
+    << "\n";
   return {};
 }
 
@@ -322,6 +403,8 @@ std::vector<Command> query_commands() {
       {"rewards", "ADDRESS|NAME: vested and locked rewards", kRewardsHelp, cmd_rewards},
       {"tx", "HASH: a transaction and its receipt", kTxHelp, cmd_tx},
       {"block", "[HEIGHT|HASH]: a block (default the latest)", kBlockHelp, cmd_block},
+      {"verify-header", "[HEIGHT]: a header checked from genesis as a light client", kVerifyHeaderHelp,
+       cmd_verify_header},
   };
 }
 

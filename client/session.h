@@ -107,6 +107,15 @@ class Session {
   Result<std::string> chain_id();                     // asked once (status)
   Result<const rapidjson::Document*> genesis();       // asked once
   Result<fs::path> home() const;                      // --home, else $HOME/.verity
+
+  // A light client (core/light_client.h) for this node's chain: from the
+  // genesis file (--genesis, else $VERITY_GENESIS), or from the epoch block
+  // `trust_height` when the user trusts its hash `trust_hash` (both or
+  // neither). Reasons: "no-genesis" (exit 2: no file named), "bad-genesis",
+  // "wrong-chain" (the file is another chain's than the node's), the trust's.
+  Result<LightClient> light_client(std::optional<std::uint64_t> trust_height, std::optional<Hash256> trust_hash);
+  // The node's validator_handoffs, a page at a time, for a light client.
+  LightClient::HandoffSource handoff_source();
   Result<Keystore> keystore() const;                  // HOME/keys
 
   // The passphrase of key `name`: --passphrase-file, VERITY_PASSPHRASE, or

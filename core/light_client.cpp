@@ -54,6 +54,22 @@ Status LightClient::advance(const ValidatorHandoff& handoff) {
   return {};
 }
 
+Status LightClient::follow(std::uint64_t height, const HandoffSource& source) {
+  const std::uint64_t target = certifying_epoch(height, epoch_blocks_);
+  while (height_ < target) {
+    auto page = source(next_handoff());
+    if (!page) return page.error();
+    if (page->empty())
+      return make_error("handoff-missing", "no hand-off of block " + std::to_string(next_handoff()) +
+                                               " was given, and block " + std::to_string(height) + " needs it");
+    for (const auto& handoff : *page) {  // each one either advances or fails: the loop ends
+      if (height_ >= target) break;
+      if (auto s = advance(handoff); !s) return s;
+    }
+  }
+  return {};
+}
+
 Status LightClient::verify_header(const BlockHeader& header, const CommitCertificate& certificate) const {
   const std::uint64_t h = header.height, needed = certifying_epoch(h, epoch_blocks_);
   if (h == 0) return make_error("header-wrong-height", "height 0 is genesis, which no certificate signs");

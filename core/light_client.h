@@ -23,6 +23,8 @@
 // Pure: no I/O, no clock.
 
 #include <cstdint>
+#include <functional>
+#include <vector>
 
 #include "core/block.h"
 #include "core/genesis.h"
@@ -68,6 +70,7 @@ class LightClient {
   std::uint64_t height() const { return height_; }
   const ValidatorSet& validators() const { return set_; }
   std::uint64_t epoch_blocks() const { return epoch_blocks_; }
+  const std::string& chain_id() const { return chain_id_; }
   // The height of the hand-off advance() takes next.
   std::uint64_t next_handoff() const { return height_ + epoch_blocks_; }
 
@@ -77,6 +80,14 @@ class LightClient {
   // the set held), "handoff-wrong-set" (the proof does not show `next`
   // under the header's state root). Nothing changes on an error.
   Status advance(const ValidatorHandoff& handoff);
+
+  // Hand-offs from a source that may lie: given a height, the hand-offs of
+  // epoch blocks from that height on, ascending (a page; empty: none).
+  using HandoffSource = std::function<Result<std::vector<ValidatorHandoff>>(std::uint64_t from_height)>;
+  // advance()s through the source's hand-offs until it holds the set that
+  // certifies `height` (nothing to do when it does). Reasons: advance()'s,
+  // the source's, "handoff-missing" (the source has none where one must be).
+  Status follow(std::uint64_t height, const HandoffSource& source);
 
   // Checks a header of height h >= 1 and its certificate against the set
   // held, which must be the one that certifies h (height() ==

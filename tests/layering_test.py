@@ -16,7 +16,7 @@ import sys
 import tempfile
 
 # The RPC's client side: what the client and the worker daemon may use of rpc/.
-RPC_CLIENT = {"rpc/http_client.h", "rpc/ws_client.h", "rpc/json_codec.h", "rpc/records.h"}
+RPC_CLIENT = {"rpc/http_client.h", "rpc/ws_client.h", "rpc/json_codec.h", "rpc/records.h", "rpc/genesis_json.h"}
 
 # Project folders each library folder may include from (its own included),
 # and single headers allowed beyond them. A folder inside another

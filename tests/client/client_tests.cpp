@@ -10,6 +10,7 @@
 #include "core/params.h"
 #include "client/client.h"
 #include "cli/keystore.h"
+#include "rpc/genesis_json.h"
 #include "rpc/json_codec.h"
 #include "rpc/records.h"
 #include "tests/chain_support.h"
@@ -89,6 +90,10 @@ struct FakeNode {
   std::uint64_t next_nonce = 7;
   std::function<std::string(const std::string& id, const Transaction&, bool commit)> on_tx;
   std::string account_result;  // for "account" calls with "prove"
+  // "validator_handoffs" from a height (default: none)
+  std::function<std::string(std::uint64_t)> handoffs_from = [](std::uint64_t) {
+    return std::string("{\"epoch_blocks\":100,\"height\":4,\"handoffs\":[]}");
+  };
   std::string validators_result;  // for "validators", when set
   std::string validator_result;   // for "validator", when set ("not-found": that error); else no such method
   std::string status_result;      // for "status", when set
@@ -138,6 +143,8 @@ struct FakeNode {
                   SecretKey::derive_insecure("bob").public_key().hex() +
                   "\",\"balance\":\"1\"}],\"validators\":[{\"name\":\"validator-1\",\"operator\":\"" +
                   SecretKey::derive_insecure("validator-1").public_key().hex() + "\"}]}");
+    if (method == "validator_handoffs")
+      return FakeRpcServer::result(id, handoffs_from(params["from_height"].GetUint64()));
     if (method == "validators" && !validators_result.empty()) return FakeRpcServer::result(id, validators_result);
     if (method == "validator" && validator_result == "not-found")
       return FakeRpcServer::error(id, -32001, "not found", "not-found", "no validator has this operator");
@@ -839,8 +846,14 @@ BOOST_AUTO_TEST_CASE(not_found_exits_1) {
 
 namespace {
 
+// A chain of 5 blocks with an epoch of 2: a proof at 5 needs the
+// hand-offs of blocks 2 and 4.
 struct ProvenChain {
-  verity::testing::TestNet net = verity::testing::make_test_net(3);
+  verity::testing::TestNet net = [] {
+    auto n = verity::testing::make_test_net(3);
+    n.genesis.params.epoch_blocks = 2;
+    return n;
+  }();
   contracts::NativeContracts app;
   std::unique_ptr<state::KvStore> store = state::open_memory_store();
   std::unique_ptr<state::Chain> chain;
@@ -852,6 +865,27 @@ struct ProvenChain {
     absent = SecretKey::derive_insecure("never-funded").public_key();
     auto tx = verity::testing::make_transfer(net.genesis.chain_id, net.users[0], 0, user, 250);
     verity::testing::produce_block(*chain, net, {tx}).value();
+    for (int i = 0; i < 4; ++i) verity::testing::produce_block(*chain, net, {}).value();
+  }
+
+  LightClient light() const { return LightClient::from_genesis(net.genesis).value(); }
+  LightClient::HandoffSource source() const {
+    return [this](std::uint64_t from) { return chain->handoffs(from, 100); };
+  }
+  // The validator_handoffs answer, as the RPC writes it.
+  std::string handoffs_json(std::uint64_t from) const {
+    std::string items;
+    const auto list = chain->handoffs(from, 100).value();
+    for (const auto& h : list)
+      items += std::string(items.empty() ? "" : ",") + "{\"height\":" + std::to_string(h.header.height) +
+               ",\"block_hash\":\"" + h.certificate.block_hash.hex() + "\",\"validators_hash\":\"" +
+               h.next.hash().hex() + "\",\"handoff\":\"" + to_hex(encode(h)) + "\"}";
+    return "{\"epoch_blocks\":2,\"height\":5,\"handoffs\":[" + items + "]}";
+  }
+  std::string genesis_file(const TempDir& dir) const {
+    const std::string path = (dir.path / "genesis.json").string();
+    std::ofstream(path) << rpc::genesis_to_json(net.genesis);
+    return path;
   }
 
   // The `account` answer with a proof, as the RPC spec describes it.
@@ -885,26 +919,28 @@ void set_str(rapidjson::Document& d, rapidjson::Value& v, const std::string& s) 
 
 BOOST_AUTO_TEST_CASE(account_proofs_verify) {
   ProvenChain c;
-  const std::string chain_id = c.net.genesis.chain_id;
   auto d = c.answer(c.user);
-  auto p = verify_account_proof(d, c.user, chain_id);
+  auto light = c.light();
+  auto p = verify_account_proof(d, c.user, light, c.source());
   BOOST_REQUIRE_MESSAGE(p, (p ? std::string() : p.error().to_string()));
-  BOOST_TEST(p->height == 1u);
+  BOOST_TEST(p->height == 5u);
+  BOOST_TEST(light.height() == 4u);  // followed two hand-offs
   BOOST_REQUIRE(p->account);
   BOOST_TEST(p->account->balance.units() == 1'000'000'000u + 250u);
   // An account that does not exist is proven absent.
   auto none = c.answer(c.absent);
-  auto q = verify_account_proof(none, c.absent, chain_id);
+  auto again = c.light();
+  auto q = verify_account_proof(none, c.absent, again, c.source());
   BOOST_REQUIRE_MESSAGE(q, (q ? std::string() : q.error().to_string()));
   BOOST_TEST(!q->account);
 }
 
 BOOST_AUTO_TEST_CASE(account_proofs_that_lie_fail) {
   ProvenChain c;
-  const std::string chain_id = c.net.genesis.chain_id;
   auto expect = [&](rapidjson::Document& d, const PublicKey& address, const std::string& reason,
-                    const std::string& chain = "") {
-    auto r = verify_account_proof(d, address, chain.empty() ? chain_id : chain);
+                    std::optional<Genesis> genesis = std::nullopt, LightClient::HandoffSource source = {}) {
+    auto light = LightClient::from_genesis(genesis.value_or(c.net.genesis)).value();
+    auto r = verify_account_proof(d, address, light, source ? source : c.source());
     BOOST_TEST_INFO("expecting " << reason);
     BOOST_REQUIRE(!r);
     BOOST_TEST_INFO("got " << r.error().to_string());
@@ -949,17 +985,38 @@ BOOST_AUTO_TEST_CASE(account_proofs_that_lie_fail) {
     auto cert = decode_exact<CommitCertificate>(from_hex(d["proof"]["certificate"].GetString()).value()).value();
     cert.signatures.resize(2);  // 2 of 4 equal validators
     set_str(d, d["proof"]["certificate"], to_hex(encode(cert)));
-    expect(d, c.user, "cert-no-quorum");
+    expect(d, c.user, "header-bad-certificate");
   }
-  {  // a validator set the certificate's signers are not in
+  {  // a whole world the node made up: its own key is "the set", and signs
     auto d = c.answer(c.user);
-    auto other = ValidatorSet::create({{SecretKey::derive_insecure("x").public_key(), 10}}).value();
+    const SecretKey fake = SecretKey::derive_insecure("x");
+    auto other = ValidatorSet::create({{fake.public_key(), 10}}).value();
     set_str(d, d["proof"]["validators"], to_hex(encode(other)));
-    expect(d, c.user, "cert-unknown-signer");
+    expect(d, c.user, "proof-wrong-validators");
+    auto header = decode_exact<BlockHeader>(from_hex(d["proof"]["header"].GetString()).value()).value();
+    Block b;
+    b.header = header;
+    set_str(d, d["proof"]["certificate"], to_hex(encode(verity::testing::certify(b, {fake}))));
+    set_str(d, d["proof"]["validators"], to_hex(encode(c.chain->tip_validators())));
+    expect(d, c.user, "header-bad-certificate");
+  }
+  {  // hand-offs that lie: a set the state does not hold, or none at all
+    auto d = c.answer(c.user);
+    expect(d, c.user, "handoff-wrong-set", std::nullopt, [&](std::uint64_t from) {
+      auto list = c.chain->handoffs(from, 100);
+      if (list && !list->empty())
+        list->front().next = ValidatorSet::create({{SecretKey::derive_insecure("y").public_key(), 1}}).value();
+      return list;
+    });
+    expect(d, c.user, "handoff-missing", std::nullopt,
+           [](std::uint64_t) { return Result<std::vector<ValidatorHandoff>>(std::vector<ValidatorHandoff>{}); });
+    expect(d, c.user, "handoff-wrong-height", std::nullopt, [&](std::uint64_t from) { return c.chain->handoffs(from + 2, 100); });
   }
   {  // another chain
     auto d = c.answer(c.user);
-    expect(d, c.user, "proof-wrong-chain", "other-chain");
+    Genesis other = c.net.genesis;
+    other.chain_id = "other-chain";
+    expect(d, c.user, "proof-wrong-chain", other);
   }
   {  // garbage
     auto d = c.answer(c.user);
@@ -977,14 +1034,34 @@ BOOST_AUTO_TEST_CASE(account_prove_command_prints_or_fails) {
   // The fake node serves chain "verity-test-1", the test net's.
   BOOST_REQUIRE(c.net.genesis.chain_id == kChain);
   node.account_result = verity::rpc::json_string(c.answer(c.user));
+  node.handoffs_from = [&c](std::uint64_t from) { return c.handoffs_json(from); };
+  TempDir dir("prove");
+  const std::string genesis = "--genesis=" + c.genesis_file(dir);
   Harness h;
-  auto ok = h.run({"account", c.user.hex(), "--prove", "--rpc", node.url()});
+  auto ok = h.run({"account", c.user.hex(), "--prove", "--rpc", node.url(), genesis});
   BOOST_TEST(ok.code == 0, ok.err);
-  BOOST_TEST(contains(ok.out, "proof verified at height 1"));
+  BOOST_TEST(contains(ok.out, "proof verified at height 5 (the validator set followed from genesis through 2 hand-offs)"),
+             ok.out);
+  // No genesis file: a usage error, nothing trusted.
+  auto none = h.run({"account", c.user.hex(), "--prove", "--rpc", node.url()});
+  BOOST_TEST(none.code == kExitUsage);
+  BOOST_TEST(contains(none.err, "--genesis"));
+  // Trusting block 4 by its hash: no hand-off before it is needed.
+  const std::string hash4 = c.chain->block_at(4).value()->hash().hex();
+  auto trusted = h.run({"account", c.user.hex(), "--prove", "--trust-height", "4", "--trust-hash", hash4, "--rpc",
+                        node.url(), genesis});
+  BOOST_TEST(trusted.code == 0, trusted.err);
+  BOOST_TEST(contains(trusted.out, "from the trusted block 4 through 0 hand-offs"), trusted.out);
+  auto mistrust = h.run({"account", c.user.hex(), "--prove", "--trust-height", "4", "--trust-hash", Hash256{}.hex(),
+                         "--rpc", node.url(), genesis});
+  BOOST_TEST(mistrust.code == kExitFailure);
+  BOOST_TEST(contains(mistrust.err, "trust-hash-mismatch"), mistrust.err);
+  BOOST_TEST(h.run({"account", c.user.hex(), "--prove", "--trust-height", "4", "--rpc", node.url(), genesis}).code ==
+             kExitUsage);
   auto d = c.answer(c.user);
   d["balance"].SetString("5");
   node.account_result = verity::rpc::json_string(d);
-  auto bad = h.run({"account", c.user.hex(), "--prove", "--rpc", node.url()});
+  auto bad = h.run({"account", c.user.hex(), "--prove", "--rpc", node.url(), genesis});
   BOOST_TEST(bad.code == kExitFailure);
   BOOST_TEST(contains(bad.err, "does not verify"));
   BOOST_TEST(!contains(bad.out, "proof verified"));

@@ -43,6 +43,7 @@ class Devnet:
         full_env.pop("VERITY_RPC", None)
         full_env.pop("VERITY_PASSPHRASE", None)
         full_env["VERITY_KEYSTORE_SCRYPT_N"] = "1024"  # fast key files; the default is 2^15
+        full_env["VERITY_GENESIS"] = self.cluster.genesis  # where --prove starts from
         full_env.update(env or {})
         rpc = f"http://127.0.0.1:{(node or self.nodes[0]).rpc_port}"
         out = subprocess.run([VERITY, "--home", self.home, "--rpc", rpc, *args], capture_output=True, text=True,
