@@ -13,23 +13,20 @@ Engine::Engine(EngineConfig config, SecretKey key, ConsensusApp& app, SafetyStor
   height_ = app_.committed_height() + 1;
   view_ = restored.view;
   resume_view_change_ = restored.asked_view > restored.view ? restored.asked_view : 0;
-  safety_ahead_ = restored.height > height_;
   record_height_ = restored.height;
   if (restored.height == height_) {
     safety_ = std::move(restored);  // what we signed at this height still binds us
   } else {
     safety_ = SafetyState{height_, view_, restored.asked_view, {}, std::nullopt};
+    if (restored.height > height_) ahead_ = std::move(restored);
   }
 }
 
 Output Engine::start() {
   out_ = {};
-  if (safety_ahead_) {
-    // The safety state speaks of a height the block store does not reach:
-    // the store lost commits. Signing now could contradict what was signed.
-    out_.local_errors.push_back(local_error("safety-state-ahead", "the block store is behind the signed-votes record"));
-    return std::move(out_);
-  }
+  // Behind the record (ahead_): no vote and no save until the chain reaches
+  // its height; sync brings the blocks, certified by the others.
+  if (ahead_) return std::move(out_);
   persist();
   if (resume_view_change_ != 0) {
     // We had asked for a view and never entered it: ask again rather than
@@ -73,6 +70,7 @@ bool Engine::member(std::uint64_t height) {
 // to move views while they watch.
 bool Engine::can_sign(std::uint64_t height) {
   if (held_ || !member(height)) return false;
+  if (ahead_ && height < ahead_->height) return false;  // what it signed here is no longer on record
   if (config_.guard_stale_record && !signed_since_start_ && height > record_height_ + 1) {
     held_ = true;
     return false;
@@ -93,6 +91,7 @@ std::uint64_t Engine::timeout() const {
 }
 
 void Engine::persist() {
+  if (ahead_) return;  // the record holds a later height: keep it whole
   safety_.height = height_;
   safety_.view = std::max(safety_.view, view_);
   safety_.asked_view = std::max(safety_.asked_view, vc_target_);
@@ -438,6 +437,15 @@ void Engine::after_height_change() {
   reset_proposal();
   sent_commit_ = false;
   safety_ = SafetyState{height_, std::max(safety_.view, view_), safety_.asked_view, {}, std::nullopt};
+  if (ahead_ && height_ >= ahead_->height) {
+    // The chain reached the record: what it signed at that height binds again.
+    if (height_ == ahead_->height) {
+      ahead_->view = std::max(ahead_->view, safety_.view);
+      ahead_->asked_view = std::max(ahead_->asked_view, safety_.asked_view);
+      safety_ = std::move(*ahead_);
+    }
+    ahead_.reset();
+  }
   persist();
   votes_.erase(votes_.begin(), votes_.lower_bound(VoteKey{height_, 0, 0, PublicKey{}}));
   future_proposals_.erase(future_proposals_.begin(), future_proposals_.lower_bound({height_, 0}));
@@ -487,12 +495,12 @@ void Engine::maybe_propose() {
 
 Output Engine::on_ready() {
   out_ = {};
-  if (!safety_ahead_) maybe_propose();
+  if (!ahead_) maybe_propose();
   return std::move(out_);
 }
 
 bool Engine::awaiting_own_proposal() const {
-  if (safety_ahead_ || vc_target_ != 0 || proposal()) return false;
+  if (ahead_ || vc_target_ != 0 || proposal()) return false;
   // A replica the double-sign guard holds (or will hold at its first vote,
   // see can_sign) proposes nothing: there is nothing to wait for. (Its node
   // polled ready_to_propose in a loop, at once each time, found by

@@ -269,7 +269,12 @@ class Engine {
   std::uint64_t consecutive_timeouts_ = 0;
   std::uint64_t timer_id_ = 0;
   std::uint64_t resume_view_change_ = 0;  // after a restart: the view asked for
-  bool safety_ahead_ = false;
+  // The restored record, when it speaks of a height above the block store's
+  // (the store was wiped or lost commits, the record kept): below its
+  // height the replica signs no vote and saves no state (the record must
+  // keep what it holds), and at its height what it signed there binds, as
+  // after any restart. The replica follows the chain meanwhile.
+  std::optional<SafetyState> ahead_;
   std::uint64_t record_height_ = 0;  // of the restored SafetyState
   bool signed_since_start_ = false;
   bool held_ = false;  // the double-sign guard holds signatures

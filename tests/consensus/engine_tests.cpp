@@ -404,6 +404,47 @@ BOOST_FIXTURE_TEST_CASE(a_current_record_does_not_hold, Fixture) {
   BOOST_TEST(!engine->guard_pending());  // it signed: the guard is done for this run
 }
 
+// A record ahead of the block store (the chain wiped, the record kept:
+// docs/operators.md, "A damaged data directory"): the replica follows the
+// chain without signing or saving below the record's height, and there
+// what it signed binds again. Without the record it would have proposed.
+BOOST_FIXTURE_TEST_CASE(a_record_ahead_of_the_store_signs_nothing_below_it_and_binds_at_it, Fixture) {
+  const Hash256 before_the_wipe = sha256(as_bytes("the block it proposed before the wipe"));
+  SafetyState record;
+  record.height = 2;  // height 2, view 0 is this replica's slot
+  record.signed_votes.push_back(vote(me, VotePhase::propose, 2, 0, before_the_wipe));
+  SimStore kept;
+  engine = std::make_unique<Engine>(config, keys[me], *app, kept, record);
+  auto out = engine->start();
+  BOOST_TEST(out.local_errors.empty());  // no stop: it can follow the chain
+  BOOST_TEST(sent(out).empty());
+  BOOST_TEST(kept.saves == 0u);  // the record is not overwritten with height 1
+  // Height 1 commits without its vote; it signs nothing there.
+  Proposal p = proposal(0, 0, 1);
+  BOOST_TEST(!sent_vote(deliver(0, p), VotePhase::prepare, p.vote.block_hash));
+  for (std::size_t i : {0, 2, 3}) BOOST_TEST(sent(deliver(i, vote(i, VotePhase::prepare, 1, 0, p.vote.block_hash))).empty());
+  Output last;
+  for (std::size_t i : {0, 2, 3}) last = deliver(i, vote(i, VotePhase::commit, 1, 0, p.vote.block_hash));
+  BOOST_REQUIRE_EQUAL(last.committed.size(), 1u);
+  BOOST_TEST(sent(last).empty());
+  // At height 2 the record binds: it proposed another block in this slot, so it proposes nothing new.
+  BOOST_TEST(engine->height() == 2u);
+  BOOST_TEST(kept.saved.height == 2u);
+  BOOST_REQUIRE_EQUAL(kept.saved.signed_votes.size(), 1u);
+  BOOST_TEST((kept.saved.signed_votes[0].block_hash == before_the_wipe));
+  bool proposed = false;
+  for (const auto& m : sent(engine->on_ready())) proposed = proposed || std::holds_alternative<Proposal>(m);
+  BOOST_TEST(!proposed);
+  // The same replica without that record proposes in its slot.
+  SimApp fresh_app(kChain, set, keys[me].public_key());
+  BOOST_REQUIRE(fresh_app.commit(last.committed[0].block, last.committed[0].certificate).ok());
+  SimStore fresh_store;
+  Engine fresh(config, keys[me], fresh_app, fresh_store);
+  proposed = false;
+  for (const auto& m : sent(fresh.start())) proposed = proposed || std::holds_alternative<Proposal>(m);
+  BOOST_TEST(proposed);
+}
+
 // A vote under this replica's key that it did not sign, for its height or
 // later, is reported; its own vote coming back is not; older heights are not.
 BOOST_FIXTURE_TEST_CASE(votes_of_its_own_key_it_did_not_sign_are_reported, Fixture) {

@@ -80,6 +80,37 @@ def lost_vote_record_waits_before_signing():
     c.stop()
 
 
+def wiped_chain_with_kept_record_resyncs_and_signs():
+    """docs/operators.md, "A damaged data directory": the chain database moved
+    aside, the vote record kept. The validator starts from genesis, syncs
+    without signing below the height its record speaks of, adopts what it
+    signed there, and signs again; no node sees a double sign."""
+    c = Cluster(timeout_ms=1000, empty_block_ms=50).start()
+    victim = c.nodes[3]
+    key = victim.validator_key()
+    wait_for("height 20", lambda: all(n.height() >= 20 for n in c.nodes), 60, c.nodes)
+    assert victim.terminate() == 0
+    record_at = max(int(v[0]) for v in victim.votes())
+    shutil.move(os.path.join(victim.home, "data", "chain"), os.path.join(victim.home, "chain.damaged"))
+    victim.start()
+    target = max(n.height() for n in c.nodes[:3]) + 5
+    wait_for(f"the victim resynced to {target}", lambda: victim.height() >= target, 90, c.nodes)
+    assert victim.running(), victim.tail()
+    wait_for("the victim's key in a last_commit after the resync", lambda: any(
+        key in signers_of_last_commit(c.nodes[0], h) for h in range(target + 1, c.nodes[0].height() + 1)),
+        60, c.nodes)
+    # No vote of the new run below what the record held, and none that conflicts.
+    seen = {}
+    for h, v, phase, block in victim.votes():
+        prior = seen.setdefault((h, v, phase), block)
+        assert prior == block, f"two {phase} votes at height {h} view {v}: {prior} and {block}"
+    for n in c.nodes:
+        assert " double-sign-evidence " not in n.log(), f"{n.name} saw a double sign:\n{n.tail()}"
+    same_chain(c.nodes, min(n.height() for n in c.nodes))
+    print(f"  record at height {record_at}; resynced to {target} and signing again", flush=True)
+    c.stop()
+
+
 def second_instance_with_lost_record_stops():
     """The validator's keys copied to a second home without data/ and
     started while the first runs: the copy holds its votes, sees its key
@@ -150,7 +181,7 @@ def second_instance_double_signs_and_is_punished():
 
 
 if __name__ == "__main__":
-    TestRunner([
+    TestRunner([wiped_chain_with_kept_record_resyncs_and_signs, 
         lost_vote_record_waits_before_signing,
         second_instance_with_lost_record_stops,
         second_instance_double_signs_and_is_punished,
