@@ -90,24 +90,16 @@ Node::~Node() {
   if (verify_pool_) verify_pool_->stop();
 }
 
-Result<std::unique_ptr<Node>> Node::open(asio::io_context& io, const Config& config, Logger& logger,
-                                         std::optional<std::string> key_passphrase) {
+Result<Genesis> read_genesis(const Config& config) {
   auto text = read_text(config.path_of(config.genesis_file));
   if (!text) return text.error();
   auto genesis = rpc::genesis_from_json(*text);
   if (!genesis)
     return make_error(genesis.error().reason, config.path_of(config.genesis_file).string() + ": " + genesis.error().detail);
+  return genesis;
+}
 
-  auto node_key = cli::load_key_file(config.path_of(config.node_key_file), key_passphrase);
-  if (!node_key) return node_key.error();
-  std::optional<SecretKey> validator_key;
-  const auto validator_path = config.path_of(config.validator_key_file);
-  if (std::filesystem::exists(validator_path)) {
-    auto k = cli::load_key_file(validator_path, key_passphrase);
-    if (!k) return k.error();
-    validator_key = *k;
-  }
-
+Result<std::unique_ptr<state::KvStore>> open_chain_store(const Config& config) {
   const auto data = config.path_of(config.data_dir);
   std::error_code ec;
   std::filesystem::create_directories(data, ec);
@@ -123,6 +115,34 @@ Result<std::unique_ptr<Node>> Node::open(asio::io_context& io, const Config& con
                   : "";
     return make_error(reason, store.error().detail + hint);
   }
+  return store;
+}
+
+state::ChainOptions chain_options(const Config& config) {
+  state::ChainOptions options;
+  options.state_cache_nodes = state::state_cache_nodes(config.storage.state_cache_mb);
+  options.keep_recent_heights = config.storage.keep_recent_heights;
+  return options;
+}
+
+Result<std::unique_ptr<Node>> Node::open(asio::io_context& io, const Config& config, Logger& logger,
+                                         std::optional<std::string> key_passphrase) {
+  auto genesis = read_genesis(config);
+  if (!genesis) return genesis.error();
+
+  auto node_key = cli::load_key_file(config.path_of(config.node_key_file), key_passphrase);
+  if (!node_key) return node_key.error();
+  std::optional<SecretKey> validator_key;
+  const auto validator_path = config.path_of(config.validator_key_file);
+  if (std::filesystem::exists(validator_path)) {
+    auto k = cli::load_key_file(validator_path, key_passphrase);
+    if (!k) return k.error();
+    validator_key = *k;
+  }
+
+  const auto data = config.path_of(config.data_dir);
+  auto store = open_chain_store(config);
+  if (!store) return store.error();
 
   const std::string chain_id = genesis->chain_id;
   NodeParts parts{std::move(*genesis), *node_key, validator_key, std::move(*store),
@@ -158,10 +178,7 @@ Result<std::unique_ptr<Node>> Node::open(const Config& config, Logger& logger, N
   const Genesis& genesis = parts.genesis;
   n->validator_key_ = parts.validator_key;
   n->store_ = std::move(parts.store);
-  state::ChainOptions chain_options;
-  chain_options.state_cache_nodes = state::state_cache_nodes(config.storage.state_cache_mb);
-  chain_options.keep_recent_heights = config.storage.keep_recent_heights;
-  auto chain = state::Chain::open(*n->store_, genesis, n->app_, chain_options);
+  auto chain = state::Chain::open(*n->store_, genesis, n->app_, chain_options(config));
   if (!chain) return chain.error();
   n->chain_ = std::move(*chain);
   auto safety = parts.open_safety();

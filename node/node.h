@@ -155,6 +155,15 @@ inline constexpr std::size_t kMaxPendingAdmissions = 10'000;
 // State-map nodes one pruning job looks at, at most (whole orphan lists).
 inline constexpr std::size_t kPruneBudget = 20'000;
 
+// The home's pieces that open() reads, for the commands that work on a
+// stopped node's data (verityd rollback, export): the genesis file, the
+// chain database (reasons "store-locked", with a hint that another verityd
+// runs there, "store-corrupt", with a pointer to the recovery docs, other
+// store errors), and the chain's options from [storage].
+Result<Genesis> read_genesis(const Config& config);
+Result<std::unique_ptr<state::KvStore>> open_chain_store(const Config& config);
+state::ChainOptions chain_options(const Config& config);
+
 // What open() reads from the home directory, given directly (the node
 // simulation builds these in memory).
 struct NodeParts {

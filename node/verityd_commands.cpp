@@ -18,6 +18,7 @@
 #include "cli/key_file.h"
 #include "cli/secret_file.h"
 #include "cli/terminal.h"
+#include "contracts/native.h"
 #include "node/config.h"
 #include "node/node.h"
 #include "node/safety_file.h"
@@ -498,6 +499,82 @@ int cmd_votes(const std::vector<std::string>& args, std::ostream& out, std::ostr
   return kExitOk;
 }
 
+// The chain of a stopped node's home, opened as the node opens it. On
+// failure writes why (with the command's name) and returns nullopt.
+struct OfflineChain {
+  Genesis genesis;
+  std::unique_ptr<state::KvStore> store;
+  contracts::NativeContracts app;
+  std::unique_ptr<state::Chain> chain;
+};
+std::unique_ptr<OfflineChain> open_offline_chain(const std::string& command, const Config& config, std::ostream& err) {
+  auto fail = [&](const Error& e) {
+    err << "verityd " << command << ": " << e.reason << ": " << e.detail << "\n";
+    return nullptr;
+  };
+  auto genesis = read_genesis(config);
+  if (!genesis) return fail(genesis.error());
+  auto out = std::make_unique<OfflineChain>();
+  out->genesis = *genesis;
+  auto store = open_chain_store(config);
+  if (!store) return fail(store.error());
+  out->store = std::move(*store);
+  auto chain = state::Chain::open(*out->store, out->genesis, out->app, chain_options(config));
+  if (!chain) return fail(chain.error());
+  out->chain = std::move(*chain);
+  return out;
+}
+
+const char* kRollbackHelp =
+    "Usage: verityd rollback --home DIR\n"
+    "With the node stopped, takes its last block back: the state returns to the height below\n"
+    "(each block keeps an undo record), and the block, its certificate and its indexes are\n"
+    "deleted. When the node starts again it gets that height from its peers. The vote record\n"
+    "(data/signed_votes.log*, data/safety_state) is never touched: on a validator's home it\n"
+    "must reach the height taken back, or the command refuses (vote-record-behind), since\n"
+    "nothing would then bind what the key signs at that height again.\n";
+
+int cmd_rollback(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  auto f = parse_flags(spec_of("rollback", {"home"}), args, err);
+  if (!f) return kExitUsage;
+  int code = kExitOk;
+  auto config = config_of("rollback", *f, err, code);
+  if (!config) return code;
+  auto c = open_offline_chain("rollback", *config, err);
+  if (!c) return kExitFailure;
+  const state::ChainTip before = c->chain->tip();
+  const fs::path data = config->path_of(config->data_dir);
+  if (fs::exists(config->path_of(config->validator_key_file))) {
+    std::uint64_t record = 0;
+    const bool kept = fs::exists(data / "signed_votes.log") || fs::exists(data / "safety_state");
+    if (kept) {
+      auto safety = SafetyFile::open(data);
+      if (!safety) {
+        err << "verityd rollback: " << safety.error().reason << ": " << safety.error().detail << "\n";
+        return kExitFailure;
+      }
+      record = (*safety)->restored().height;
+    }
+    if (record < before.height) {
+      err << "verityd rollback: vote-record-behind: this validator's vote record "
+          << (kept ? "is at height " + std::to_string(record) : std::string("is missing")) << ", below the block "
+          << before.height << " to take back: after a rollback nothing would bind what its key signs at that "
+          << "height; nothing was changed (docs/operators.md, \"Rolling back and exporting\")\n";
+      return kExitFailure;
+    }
+  }
+  auto tip = c->chain->rollback();
+  if (!tip) {
+    err << "verityd rollback: " << tip.error().reason << ": " << tip.error().detail << "\n";
+    return kExitFailure;
+  }
+  out << "rolled back block " << before.height << " (" << before.block_hash.hex() << ")\n"
+      << "the chain is at height " << tip->height << ", block " << tip->block_hash.hex() << ", state root "
+      << tip->state_root.hex() << "\n"
+      << "start the node: it gets height " << before.height << " again from its peers\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 cli::CliProgram verityd_program() {
@@ -509,7 +586,8 @@ cli::CliProgram verityd_program() {
             [](const auto& a, auto& o, auto& e) { return cmd_show_key("show-node-id", false, a, o, e); }},
            {"show-validator", "print the validator (consensus) key", kShowValidatorHelp,
             [](const auto& a, auto& o, auto& e) { return cmd_show_key("show-validator", true, a, o, e); }},
-           {"votes", "print every vote this validator signed", kVotesHelp, cmd_votes}}};
+           {"votes", "print every vote this validator signed", kVotesHelp, cmd_votes},
+           {"rollback", "take the last block back (node stopped)", kRollbackHelp, cmd_rollback}}};
 }
 
 }  // namespace verity::node

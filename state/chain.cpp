@@ -16,6 +16,37 @@ Bytes tx_key(const Hash256& id) { return prefixed_key("t/", id.view()); }
 Bytes state_key(ByteView key) { return prefixed_key("s/", key); }
 constexpr std::string_view kHandoffPrefix = "v/";
 Bytes handoff_key(std::uint64_t h) { return prefixed_key(kHandoffPrefix, be64(h)); }
+constexpr std::string_view kUndoPrefix = "u/";
+Bytes undo_key(std::uint64_t h) { return prefixed_key(kUndoPrefix, be64(h)); }
+
+// An undo record: varint count, then per key: bytes key, u8 present,
+// [bytes value]. The keys come in the block's change order (ascending).
+Bytes encode_undo(const std::vector<StateUpdate>& before) {
+  Writer w;
+  w.varint(before.size());
+  for (const auto& u : before) {
+    w.bytes(u.key);
+    w.u8(u.value ? 1 : 0);
+    if (u.value) w.bytes(*u.value);
+  }
+  return w.take();
+}
+
+Result<std::vector<StateUpdate>> decode_undo(ByteView raw) {
+  Reader r(raw);
+  std::vector<StateUpdate> out;
+  const std::size_t n = r.count(raw.size(), 2);
+  for (std::size_t i = 0; i < n && r.ok(); ++i) {
+    StateUpdate u;
+    u.key = r.bytes(raw.size());
+    const std::uint8_t present = r.u8();
+    if (present > 1) return local_error("state-corrupt", "an undo record does not decode");
+    if (present) u.value = r.bytes(raw.size());
+    out.push_back(std::move(u));
+  }
+  if (auto s = r.finish(); !s) return local_error("state-corrupt", "an undo record does not decode: " + s.error().to_string());
+  return out;
+}
 
 // The committed flat state: "s/" + key in the store.
 class StoreStateReader final : public StateReader {
@@ -116,7 +147,23 @@ Result<PruneStats> Chain::prune(std::size_t max_nodes) {
   // A node dropped by the version at height v is in the versions below v
   // only: in none of the kept ones (tip - keep + 1 .. tip) once
   // v <= tip - keep + 1.
-  return prune_state_nodes(store_, tip + 1 - keep, max_nodes, write_mu_);
+  const std::uint64_t last = tip + 1 - keep;
+  auto stats = prune_state_nodes(store_, last, max_nodes, write_mu_);
+  if (!stats) return stats.error();
+  // Undo records of heights <= last: no kept version is reached through them.
+  WriteBatch batch;
+  const Bytes prefix = prefixed_key(kUndoPrefix, {});
+  auto scanned = store_.scan(prefix, [&](ByteView key, ByteView) {
+    if (read_be(key.subspan(prefix.size())) > last || batch.size() >= kPruneChunk) return false;
+    batch.erase(key);
+    return true;
+  });
+  if (!scanned) return scanned.error();
+  if (!batch.empty()) {
+    std::lock_guard lock(write_mu_);
+    if (auto s = store_.write(batch, /*sync=*/false); !s) return s.error();
+  }
+  return stats;
 }
 
 Status Chain::load_validators() {
@@ -202,6 +249,18 @@ Status Chain::commit(const Block& block, const CommitCertificate& cert) {
       batch.put(tx_key(receipt.tx_id), w.data());
     }
   }
+  {
+    // The values before this block, for rollback(): the flat state still
+    // holds them (mostly in LevelDB's cache: execution just read them).
+    std::vector<StateUpdate> before;
+    before.reserve(executed_.changes.size());
+    for (const auto& c : executed_.changes) {
+      auto old = reader_->get(c.key);
+      if (!old) return old.error();
+      before.push_back({c.key, std::move(*old)});
+    }
+    batch.put(undo_key(height), encode_undo(before));
+  }
   put_state_changes(batch, executed_.changes);
   index_block(batch, app_, block, hash, encoded.size(), cert, executed_.receipts, executed_.block_events,
               executed_.changes);
@@ -246,6 +305,87 @@ Result<ValidatorHandoff> Chain::make_handoff(const BlockHeader& header, const Co
   auto proof = map_.prove(header.state_root, kValidatorSetKey);  // the block's nodes are still pending in map_
   if (!proof) return proof.error();
   return ValidatorHandoff{header, cert, std::move(*set), std::move(*proof)};
+}
+
+Result<std::optional<std::vector<StateUpdate>>> CommittedReads::undo(std::uint64_t height) const {
+  auto raw = store_.get(undo_key(height));
+  if (!raw) return raw.error();
+  if (!raw->has_value()) return std::optional<std::vector<StateUpdate>>{};
+  auto decoded = decode_undo(**raw);
+  if (!decoded) return decoded.error();
+  return std::optional<std::vector<StateUpdate>>{std::move(*decoded)};
+}
+
+Result<ChainTip> Chain::rollback() {
+  const std::uint64_t h = tip_.height;
+  if (h <= 1)
+    return make_error("nothing-to-roll-back", "the chain is at height " + std::to_string(h) +
+                                                  ": to start again from genesis, move the chain database aside");
+  auto before = undo(h);
+  if (!before) return before.error();
+  if (!*before)
+    return make_error("no-undo-record", "block " + std::to_string(h) +
+                                            " has no undo record (committed by a version before they existed)");
+  auto block = block_at(h);
+  if (!block) return block.error();
+  auto cert = certificate_at(h);
+  if (!cert) return cert.error();
+  auto below = block_at(h - 1);
+  if (!below) return below.error();
+  if (!*block || !*cert || !*below) return local_error("state-corrupt", "block " + std::to_string(h) + " or the one below is missing");
+  const Hash256 hash = (*block)->hash();
+  const ChainTip next{h - 1, (*below)->hash(), (*below)->header.state_root};
+  // The version below must still be whole: a pruning node deletes the
+  // nodes block h dropped once its orphan list is done.
+  if (options_.keep_recent_heights > 0) {
+    auto list = store_.get(orphans_key(h));
+    if (!list) return list.error();
+    if (!list->has_value())
+      return make_error("state-pruned", "the state of height " + std::to_string(h - 1) + " was pruned");
+  }
+  if (auto root = store_.get(state_node_key(next.state_root)); !root || !root->has_value())
+    return root ? make_error("state-pruned", "the state of height " + std::to_string(h - 1) + " was pruned") : root.error();
+
+  WriteBatch batch;
+  // What the block changed, as commit wrote it (the history index is
+  // written by the same function again, then each of its keys erased).
+  std::vector<StateUpdate> changes;
+  for (const auto& u : **before) {
+    auto now = reader_->get(u.key);
+    if (!now) return now.error();
+    changes.push_back({u.key, std::move(*now)});
+  }
+  std::vector<Receipt> receipts;
+  for (const auto& tx : (*block)->transactions) {
+    auto r = receipt(tx.id());
+    if (!r) return r.error();
+    if (!*r) return local_error("state-corrupt", "a receipt of block " + std::to_string(h) + " is missing");
+    receipts.push_back(std::move(**r));
+  }
+  auto events = block_events(h);
+  if (!events) return events.error();
+  WriteBatch index;
+  index_block(index, app_, **block, hash, encode(**block).size(), **cert, receipts, *events, changes);
+  index.for_each([&](ByteView key, const ByteView*) { batch.erase(key); });
+  for (const auto& r : receipts) batch.erase(tx_key(r.tx_id));
+  put_state_changes(batch, **before);
+  batch.erase(block_key(h));
+  batch.erase(cert_key(h));
+  batch.erase(hash_key(hash));
+  batch.erase(handoff_key(h));
+  batch.erase(undo_key(h));
+  batch.erase(orphans_key(h));  // what block h dropped is live again
+  batch.put(kTipKey, encode(next));
+  {
+    std::lock_guard lock(write_mu_);
+    if (auto s = store_.write(batch, /*sync=*/true); !s) return s.error();
+  }
+  map_.discard();
+  executed_hash_.reset();
+  tip_ = next;
+  tip_height_ = next.height;
+  if (auto s = load_validators(); !s) return s.error();
+  return next;
 }
 
 Result<std::vector<ValidatorHandoff>> CommittedReads::handoffs(std::uint64_t from_height, std::size_t limit) const {

@@ -10,6 +10,9 @@
 //   "i/", "e/", "x/", "y/"                 the history index (state/history.h)
 //   "v/" + be64(E)     the validator-set hand-off of epoch block E
 //                      (core/light_client.h), written with E and never pruned
+//   "u/" + be64(h)     block h's undo record: each state key it changed and
+//                      the value before it (rollback(), the state at an
+//                      older height); pruned like the state map's versions
 //
 // commit() writes a block, its indexes, its receipts, its state changes,
 // its state map nodes and the new tip in ONE synced LevelDB write batch:
@@ -67,6 +70,10 @@ class CommittedReads {
   // The validator-set hand-offs of epoch blocks >= from_height, ascending,
   // at most `limit` (and kMaxHandoffPage).
   Result<std::vector<ValidatorHandoff>> handoffs(std::uint64_t from_height, std::size_t limit) const;
+  // The undo record of block `height`: each state key the block changed,
+  // with its value before the block (nullopt: absent), ascending by key.
+  // nullopt: none (pruned, or committed before undo records existed).
+  Result<std::optional<std::vector<StateUpdate>>> undo(std::uint64_t height) const;
   // Its receipt alone, without reading its block.
   Result<std::optional<Receipt>> receipt(const Hash256& tx_id) const;
   // The history index (state/history.h): `before` 0 from the newest, else
@@ -117,6 +124,16 @@ class Chain : public CommittedReads {
   // on another thread while commit() runs: it shares commit()'s write lock
   // a chunk at a time. Nothing to do without pruning.
   Result<PruneStats> prune(std::size_t max_nodes);
+
+  // Takes the tip block back: the state returns to the height below it
+  // (its undo record), and the block, its certificate, its indexes,
+  // receipts, history, hand-off, undo record and orphan list are deleted,
+  // in one synced write. The node then gets that height again from its
+  // peers. For `verityd rollback`, with no node running. Reasons:
+  // "nothing-to-roll-back" (at height 1 or 0: wipe the chain instead),
+  // "no-undo-record" (pruned, or committed before they existed),
+  // "state-pruned" (the state map of the height below is gone), store errors.
+  Result<ChainTip> rollback();
 
   const Genesis& genesis() const { return genesis_; }
   const ChainTip& tip() const { return tip_; }

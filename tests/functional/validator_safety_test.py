@@ -111,6 +111,52 @@ def wiped_chain_with_kept_record_resyncs_and_signs():
     c.stop()
 
 
+def rollback_takes_a_block_back_and_the_node_gets_it_again():
+    """`verityd rollback` (issue 21): refused while the node runs, and on a
+    validator home whose vote record does not reach the block; with the node
+    stopped it takes the tip back, and started again the node gets that
+    height from its peers, the same block, and signs on."""
+    import subprocess
+    from harness import VERITYD
+    c = Cluster(timeout_ms=1000, empty_block_ms=50).start()
+    victim = c.nodes[2]
+    key = victim.validator_key()
+
+    def rollback(node):
+        out = subprocess.run([VERITYD, "rollback", "--home", node.home], capture_output=True, text=True, timeout=60)
+        return out.returncode, out.stdout, out.stderr
+
+    wait_for("height 10", lambda: all(n.height() >= 10 for n in c.nodes), 60, c.nodes)
+    code, out, err = rollback(victim)
+    assert code == 1 and "store-locked" in err and "another verityd" in err, (code, out, err)
+    assert victim.terminate() == 0
+    top = victim.height()
+    kept = victim.commits()[top]
+    # A copy of the home without its vote record is refused, and left as it was.
+    bare = copy_home(c, victim, "bare")
+    for name in ("signed_votes.log", "signed_votes.log.1", "safety_state"):
+        if os.path.exists(os.path.join(bare.home, "data", name)):
+            os.remove(os.path.join(bare.home, "data", name))
+    code, out, err = rollback(bare)
+    assert code == 1 and "vote-record-behind" in err, (code, out, err)
+    code, out, err = rollback(victim)
+    assert code == 0 and f"rolled back block {top}" in out and f"at height {top - 1}" in out, (code, out, err)
+    code, out, err = rollback(victim)  # twice: one more height back
+    assert code == 0 and f"at height {top - 2}" in out, (code, out, err)
+    victim.start()
+    target = max(n.height() for n in c.nodes) + 5
+    wait_for(f"the victim back at {target}", lambda: victim.height() >= target, 90, c.nodes)
+    # The block it took back, fetched again: the same one.
+    assert victim.commits()[top][0] == kept[0], (victim.commits()[top], kept)
+    wait_for("the victim signs again", lambda: any(
+        key in signers_of_last_commit(c.nodes[0], h) for h in range(target + 1, c.nodes[0].height() + 1)), 60, c.nodes)
+    for n in c.nodes:
+        assert " double-sign-evidence " not in n.log(), f"{n.name} saw a double sign:\n{n.tail()}"
+    same_chain(c.nodes, min(n.height() for n in c.nodes))
+    print(f"  rolled back {top} and {top - 1}; back at {target} and signing", flush=True)
+    c.stop()
+
+
 def second_instance_with_lost_record_stops():
     """The validator's keys copied to a second home without data/ and
     started while the first runs: the copy holds its votes, sees its key
@@ -181,7 +227,7 @@ def second_instance_double_signs_and_is_punished():
 
 
 if __name__ == "__main__":
-    TestRunner([wiped_chain_with_kept_record_resyncs_and_signs, 
+    TestRunner([wiped_chain_with_kept_record_resyncs_and_signs, rollback_takes_a_block_back_and_the_node_gets_it_again, 
         lost_vote_record_waits_before_signing,
         second_instance_with_lost_record_stops,
         second_instance_double_signs_and_is_punished,

@@ -623,3 +623,98 @@ BOOST_AUTO_TEST_CASE(handoffs_survive_a_reopen) {
   auto chain = Chain::open(*store, net.genesis, app).value();
   BOOST_TEST((chain->handoffs(0, 100).value() == before));
 }
+
+namespace {
+// Every key and value of the store but the state map's nodes (a rolled-back
+// block leaves its new nodes behind, unreferenced).
+std::map<Bytes, Bytes> store_without_nodes(const KvStore& store) {
+  std::map<Bytes, Bytes> out;
+  const Bytes nodes = prefixed_key(kStateNodePrefix, {});
+  store.scan({}, [&](ByteView k, ByteView v) {
+    if (!(k.size() >= nodes.size() && std::equal(nodes.begin(), nodes.end(), k.begin())))
+      out.emplace(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
+    return true;
+  });
+  return out;
+}
+}  // namespace
+
+// rollback(): the store is exactly as it was before the block (but for the
+// map's unreferenced new nodes), and the same block commits again to the
+// same store. Over an epoch block, so the hand-off goes and comes back.
+BOOST_AUTO_TEST_CASE(rollback_restores_the_store_to_the_height_below_and_the_block_recommits) {
+  TestNet net = make_test_net(4);
+  net.genesis.params.epoch_blocks = 3;
+  contracts::NativeContracts app;
+  auto store = open_memory_store();
+  auto chain = Chain::open(*store, net.genesis, app).value();
+  std::vector<std::uint64_t> nonces(net.users.size(), 0);
+  auto transfers = [&](int n) {
+    std::vector<Transaction> txs;
+    for (int i = 0; i < n; ++i) {
+      const std::size_t from = static_cast<std::size_t>(i) % net.users.size();
+      txs.push_back(make_transfer(net.genesis.chain_id, net.users[from], nonces[from]++,
+                                  net.users[(from + 1) % net.users.size()].public_key(), 10 + i));
+    }
+    return txs;
+  };
+  BOOST_TEST(chain->rollback().error().reason == "nothing-to-roll-back");
+  for (int h = 1; h <= 2; ++h) BOOST_REQUIRE(produce_block(*chain, net, transfers(3)));
+  const auto at2 = store_without_nodes(*store);
+  const ChainTip tip2 = chain->tip();
+  auto block3 = produce_block(*chain, net, transfers(4)).value();  // an epoch block
+  const CommitCertificate cert3 = chain->certificate_at(3).value().value();
+  const auto at3 = store_without_nodes(*store);
+  BOOST_REQUIRE(chain->handoffs(3, 1).value().size() == 1u);
+  BOOST_REQUIRE(chain->undo(3).value().has_value());
+
+  auto back = chain->rollback();
+  BOOST_REQUIRE_MESSAGE(back, (back ? "" : back.error().to_string()));
+  BOOST_TEST((*back == tip2));
+  BOOST_TEST((chain->tip() == tip2));
+  const auto after = store_without_nodes(*store);
+  for (const auto& [k, v] : after) {
+    BOOST_TEST_INFO("key " << to_hex(k));
+    BOOST_TEST((at2.count(k) && at2.at(k) == v));
+  }
+  for (const auto& [k, v] : at2) {
+    BOOST_TEST_INFO("key " << to_hex(k));
+    BOOST_TEST(after.count(k) == 1u);
+  }
+  BOOST_TEST(chain->handoffs(3, 1).value().empty());
+  BOOST_TEST(!chain->transaction(block3.transactions[0].id()).value().has_value());
+  // Every account proves against the restored root.
+  for (const auto& u : net.users) {
+    Bytes key = contracts::account_key(u.public_key());
+    BOOST_TEST(bool(verify_state_proof(chain->tip().state_root, key, chain->state().get(key).value(),
+                                       chain->prove(key).value())));
+  }
+  // The same block, with its certificate, commits again: the store is as it was.
+  BOOST_REQUIRE(bool(chain->commit(block3, cert3)));
+  BOOST_TEST((store_without_nodes(*store) == at3));
+}
+
+// A pruning node rolls back within the versions it keeps, and refuses
+// beyond them: their undo records went with them.
+BOOST_AUTO_TEST_CASE(rollback_stops_at_the_pruned_versions) {
+  TestNet net = make_test_net(2);
+  contracts::NativeContracts app;
+  auto store = open_memory_store();
+  ChainOptions options;
+  options.keep_recent_heights = 2;
+  auto chain = Chain::open(*store, net.genesis, app, options).value();
+  for (int h = 1; h <= 3; ++h)
+    BOOST_REQUIRE(produce_block(*chain, net, {make_transfer(net.genesis.chain_id, net.users[0], h - 1,
+                                                            net.users[1].public_key(), 5)}));
+  BOOST_REQUIRE(chain->prune(1'000'000));
+  BOOST_TEST(!chain->undo(2).value().has_value());  // below the kept versions (2 and 3)
+  BOOST_TEST(chain->undo(3).value().has_value());
+  auto back = chain->rollback();
+  BOOST_REQUIRE_MESSAGE(back, (back ? "" : back.error().to_string()));
+  BOOST_TEST(back->height == 2u);
+  Bytes key = contracts::account_key(net.users[1].public_key());
+  BOOST_TEST(bool(verify_state_proof(chain->tip().state_root, key, chain->state().get(key).value(), chain->prove(key).value())));
+  const ChainTip tip = chain->tip();
+  BOOST_TEST(chain->rollback().error().reason == "no-undo-record");
+  BOOST_TEST((chain->tip() == tip));
+}
