@@ -7,6 +7,7 @@
 #include <boost/asio.hpp>
 #include <filesystem>
 #include <fstream>
+#include <cerrno>
 #include <cstdlib>
 #include <set>
 #include <optional>
@@ -20,6 +21,7 @@
 #include "cli/terminal.h"
 #include "contracts/native.h"
 #include "node/config.h"
+#include "node/export.h"
 #include "node/node.h"
 #include "node/safety_file.h"
 #include "node/rpc_backend.h"
@@ -575,6 +577,74 @@ int cmd_rollback(const std::vector<std::string>& args, std::ostream& out, std::o
   return kExitOk;
 }
 
+const char* kExportHelp =
+    "Usage: verityd export --home DIR --chain-id NEW_ID [--height H] [--output FILE]\n"
+    "With the node stopped, writes the state at height H (default: the latest) as a genesis\n"
+    "file for a new chain (stdout, or FILE): every account's holdings (balance, delegations,\n"
+    "unbonding, rewards, worker stake) as its balance, and the validator set of that height,\n"
+    "each staked with its operator's own delegation. The new chain needs its own chain id\n"
+    "(nonces start again at 0). Prints to stderr what belonged to no account and was not\n"
+    "carried over. Heights older than the kept ones ([storage] keep_recent_heights) are gone.\n";
+
+int cmd_export(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  auto f = parse_flags(spec_of("export", {"home", "chain-id", "height", "output"}), args, err);
+  if (!f) return kExitUsage;
+  const auto chain_id = f->get("chain-id");
+  if (!chain_id || !is_valid_chain_id(*chain_id)) {
+    err << "verityd export: --chain-id NEW_ID is required: 1-64 of a-z 0-9 . _ - (the new chain's, not this one's)\n";
+    return kExitUsage;
+  }
+  std::optional<std::uint64_t> height;
+  if (auto h = f->get("height")) {
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long v = std::strtoull(h->c_str(), &end, 10);
+    if (h->empty() || *end != '\0' || errno != 0 || (*h)[0] == '-') {
+      err << "verityd export: --height: expected a block height\n";
+      return kExitUsage;
+    }
+    height = v;
+  }
+  int code = kExitOk;
+  auto config = config_of("export", *f, err, code);
+  if (!config) return code;
+  auto c = open_offline_chain("export", *config, err);
+  if (!c) return kExitFailure;
+  const std::uint64_t at = height.value_or(c->chain->tip().height);
+  auto past = c->chain->state_at(at);
+  if (!past) {
+    err << "verityd export: " << past.error().reason << ": " << past.error().detail << "\n";
+    return kExitFailure;
+  }
+  std::uint64_t time = c->genesis.genesis_time;
+  if (at > 0) {
+    auto block = c->chain->block_at(at);
+    if (block && *block) time = (*block)->header.timestamp_ms / 1000;
+  }
+  auto exported = export_state(*past, c->genesis, *chain_id, time);
+  if (!exported) {
+    err << "verityd export: " << exported.error().reason << ": " << exported.error().detail << "\n";
+    return kExitFailure;
+  }
+  const std::string json = rpc::genesis_to_json(exported->genesis);
+  if (auto file = f->get("output")) {
+    std::ofstream o(*file, std::ios::binary | std::ios::trunc);
+    o << json;
+    if (!o.flush()) {
+      err << "verityd export: cannot write " << *file << "\n";
+      return kExitFailure;
+    }
+  } else {
+    out << json;
+  }
+  err << "exported height " << at << " of " << c->genesis.chain_id << " as chain " << *chain_id << ": "
+      << exported->genesis.accounts.size() << " accounts, " << exported->genesis.validators.size()
+      << " validators; supply " << exported->supply.to_string() << ", carried " << exported->carried.to_string()
+      << ", not carried " << exported->not_carried.to_string()
+      << " (the reward and fee pools, escrow of tasks in progress, rounding)\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 cli::CliProgram verityd_program() {
@@ -587,7 +657,9 @@ cli::CliProgram verityd_program() {
            {"show-validator", "print the validator (consensus) key", kShowValidatorHelp,
             [](const auto& a, auto& o, auto& e) { return cmd_show_key("show-validator", true, a, o, e); }},
            {"votes", "print every vote this validator signed", kVotesHelp, cmd_votes},
-           {"rollback", "take the last block back (node stopped)", kRollbackHelp, cmd_rollback}}};
+           {"rollback", "take the last block back (node stopped)", kRollbackHelp, cmd_rollback},
+           {"export", "the state at a height as a genesis file for a new chain (node stopped)", kExportHelp,
+            cmd_export}}};
 }
 
 }  // namespace verity::node

@@ -316,6 +316,48 @@ Result<std::optional<std::vector<StateUpdate>>> CommittedReads::undo(std::uint64
   return std::optional<std::vector<StateUpdate>>{std::move(*decoded)};
 }
 
+Result<std::optional<Bytes>> PastState::get(ByteView key) const {
+  if (auto it = restored_.find(Bytes(key.begin(), key.end())); it != restored_.end()) return it->second;
+  return store_.get(state_key(key));
+}
+
+Status PastState::scan(ByteView prefix, const std::function<bool(ByteView key, ByteView value)>& visit) const {
+  std::map<Bytes, Bytes> entries;
+  const Bytes flat_prefix = state_key(prefix);
+  auto scanned = store_.scan(flat_prefix, [&](ByteView key, ByteView value) {
+    entries.emplace(Bytes(key.begin() + 2, key.end()), Bytes(value.begin(), value.end()));  // without "s/"
+    return true;
+  });
+  if (!scanned) return scanned;
+  for (auto it = restored_.lower_bound(Bytes(prefix.begin(), prefix.end()));
+       it != restored_.end() && it->first.size() >= prefix.size() &&
+       std::equal(prefix.begin(), prefix.end(), it->first.begin());
+       ++it) {
+    if (it->second)
+      entries[it->first] = *it->second;
+    else
+      entries.erase(it->first);
+  }
+  for (const auto& [k, v] : entries)
+    if (!visit(k, v)) break;
+  return {};
+}
+
+Result<PastState> Chain::state_at(std::uint64_t height) const {
+  if (height > tip_.height)
+    return make_error("bad-height", "height " + std::to_string(height) + " is above the tip " + std::to_string(tip_.height));
+  std::map<Bytes, std::optional<Bytes>> restored;
+  for (std::uint64_t h = tip_.height; h > height; --h) {  // newest first: the oldest value of a key wins
+    auto before = undo(h);
+    if (!before) return before.error();
+    if (!*before)
+      return make_error("no-undo-record", "the state at height " + std::to_string(height) +
+                                              " is no longer kept (block " + std::to_string(h) + " has no undo record)");
+    for (auto& u : **before) restored[std::move(u.key)] = std::move(u.value);
+  }
+  return PastState(store_, height, std::move(restored));
+}
+
 Result<ChainTip> Chain::rollback() {
   const std::uint64_t h = tip_.height;
   if (h <= 1)

@@ -21,6 +21,8 @@
 // Single writer; reads may run concurrently with each other.
 
 #include <atomic>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -57,6 +59,24 @@ struct TxRecord {
 };
 
 class ChainView;
+
+// The state at an earlier height, read through the undo records of the
+// blocks since (Chain::state_at): the flat state with the values those
+// blocks changed put back. For offline commands (verityd export).
+class PastState final : public StateReader {
+ public:
+  PastState(const KvStore& store, std::uint64_t height, std::map<Bytes, std::optional<Bytes>> restored)
+      : store_(store), height_(height), restored_(std::move(restored)) {}
+  std::uint64_t height() const { return height_; }
+  Result<std::optional<Bytes>> get(ByteView key) const override;
+  // Every entry whose key starts with `prefix`, ascending, as of height().
+  Status scan(ByteView prefix, const std::function<bool(ByteView key, ByteView value)>& visit) const;
+
+ private:
+  const KvStore& store_;
+  std::uint64_t height_;
+  std::map<Bytes, std::optional<Bytes>> restored_;  // key -> value at height_ (nullopt: absent)
+};
 
 // Reads of the committed chain kept in a store (blocks, certificates, the
 // transaction index): what Chain and ChainView share. Absent: nullopt.
@@ -134,6 +154,11 @@ class Chain : public CommittedReads {
   // "no-undo-record" (pruned, or committed before they existed),
   // "state-pruned" (the state map of the height below is gone), store errors.
   Result<ChainTip> rollback();
+
+  // The state as of `height` (<= the tip), through the undo records of
+  // the blocks above it. Reasons: "bad-height", "no-undo-record" (the state
+  // at that height is no longer kept: pruned, or from before undo records).
+  Result<PastState> state_at(std::uint64_t height) const;
 
   const Genesis& genesis() const { return genesis_; }
   const ChainTip& tip() const { return tip_; }

@@ -196,10 +196,11 @@ def uncomment(home, key, value):
 class Cluster:
     """The devnet genesis (4 validators) on free loopback ports, plus optional full nodes."""
 
-    def __init__(self, timeout_ms=1000, empty_block_ms=100, validators=4, params=None):
-        """`params`: protocol parameters to change in the devnet genesis, e.g. {"epoch_blocks": 20}."""
+    def __init__(self, timeout_ms=1000, empty_block_ms=100, validators=4, params=None, genesis=None):
+        """`params`: protocol parameters to change in the devnet genesis, e.g. {"epoch_blocks": 20};
+        `genesis`: another genesis file whose validators are the devnet's (validator-N's keys)."""
         self.dir = tempfile.mkdtemp(prefix="verity-functional-")
-        self.genesis = DEVNET_GENESIS
+        self.genesis = genesis or DEVNET_GENESIS
         if params:
             with open(DEVNET_GENESIS) as f:
                 genesis = json.load(f)

@@ -401,8 +401,61 @@ def test_what_the_docs_promise_about_errors():
             assert out.returncode == code and "--rpc" in out.stderr, (url, out)
 
 
+def test_export_starts_a_new_chain():
+    """verityd export (issue 21): with the node stopped, the state at a height as a
+    genesis file for a new chain; refused with the old chain id; the new chain
+    starts from the file with every holding as a balance."""
+    with cluster() as c:
+        c.start()
+        wait_for("height 3", lambda: all(n.height() >= 3 for n in c.nodes), 60, c.nodes)
+        for args in (["transfer", "--from", "alice", "--to", "bob", "--amount", "1000", "--wait"],
+                     ["delegate", "--from", "carol", "--validator", "validator-2", "--amount", "5000", "--wait"]):
+            out = verity(c.nodes[0], *args)
+            assert out.returncode == 0, out
+        node = c.nodes[0]
+        assert node.terminate() == 0
+
+        def account(port, address):
+            return call(port, "account", {"address": address})["result"]
+
+        with open(c.genesis) as f:
+            addresses = {a["name"]: a["address"] for a in json.load(f)["accounts"]}
+        bob = int(account(c.nodes[1].rpc_port, addresses["bob"])["balance"])  # nothing moves it any more
+        carol = int(account(c.nodes[1].rpc_port, addresses["carol"])["balance"])
+
+        def export(*args):
+            return subprocess.run([VERITYD, "export", "--home", node.home, *args], capture_output=True, text=True,
+                                  timeout=60, stdin=subprocess.DEVNULL)
+
+        out = export("--chain-id", "verity-devnet-1")
+        assert out.returncode == 1 and "same-chain-id" in out.stderr, out
+        assert export().returncode == 2
+        path = os.path.join(c.dir, "exported.json")
+        out = export("--chain-id", "verity-next-1", "--output", path)
+        assert out.returncode == 0 and "not carried" in out.stderr, out
+        print(f"  {out.stderr.strip()}", flush=True)
+        earlier = export("--chain-id", "verity-next-1", "--height", "1")
+        assert earlier.returncode == 0 and json.loads(earlier.stdout)["chain_id"] == "verity-next-1", earlier
+        with open(path) as f:
+            g = json.load(f)
+        exported = {a["address"]: int(a["balance"]) for a in g["accounts"]}
+        assert exported[addresses["bob"]] == bob, (exported[addresses["bob"]], bob)
+        assert exported[addresses["carol"]] >= carol + 5000, (exported[addresses["carol"]], carol)
+        assert sorted(v["name"] for v in g["validators"]) == [f"validator-{i}" for i in range(1, 5)], g["validators"]
+
+        new = Cluster(genesis=path).start()
+        try:
+            wait_for("the new chain at height 3", lambda: all(n.height() >= 3 for n in new.nodes), 60, new.nodes)
+            status = call(new.nodes[0].rpc_port, "status")["result"]
+            assert status["chain_id"] == "verity-next-1", status
+            assert int(account(new.nodes[0].rpc_port, addresses["bob"])["balance"]) == bob
+        finally:
+            new.stop()
+
+
 if __name__ == "__main__":
     TestRunner([test_write_methods_need_the_token, test_public_rpc_without_token_is_refused,
                 test_the_pages_an_operator_serves, test_encrypted_keys,
                 test_key_files_others_may_read_stop_the_node, test_metrics_an_operator_alerts_on,
-                test_init_asks_for_the_passphrase_on_the_terminal, test_what_the_docs_promise_about_errors]).main()
+                test_init_asks_for_the_passphrase_on_the_terminal, test_what_the_docs_promise_about_errors,
+                test_export_starts_a_new_chain]).main()
