@@ -343,6 +343,97 @@ Status PastState::scan(ByteView prefix, const std::function<bool(ByteView key, B
   return {};
 }
 
+Result<CheckReport> Chain::check() const {
+  CheckReport report;
+  // Every record once, each table block's checksum verified: damage in
+  // what the walks below do not read (receipts, history, old versions) shows too.
+  if (auto s = store_.scan({}, [&](ByteView, ByteView) {
+        ++report.records;
+        return true;
+      });
+      !s)
+    return s.error();
+  auto light = LightClient::from_genesis(genesis_);
+  if (!light) return light.error();
+  const std::uint64_t heights_before = light->height();
+  auto source = [this](std::uint64_t from) { return handoffs(from, kMaxHandoffPage); };
+  Hash256 prev = genesis_.hash();
+  auto broken = [](std::uint64_t h, const std::string& why) {
+    return make_error("chain-broken", "block " + std::to_string(h) + ": " + why);
+  };
+  for (std::uint64_t h = 1; h <= tip_.height; ++h) {
+    auto block = block_at(h);
+    if (!block) return block.error();
+    auto cert = certificate_at(h);
+    if (!cert) return cert.error();
+    if (!*block) return broken(h, "missing");
+    if (!*cert) return broken(h, "its commit certificate is missing");
+    const Block& b = **block;
+    const Hash256 hash = b.hash();
+    if (b.header.height != h) return broken(h, "stored under another height");
+    if (b.header.prev_hash != prev) return broken(h, "does not extend block " + std::to_string(h - 1));
+    if (auto s = b.check_body(); !s) return broken(h, s.error().to_string());
+    auto indexed = height_of(hash);
+    if (!indexed) return indexed.error();
+    if (*indexed != std::optional<std::uint64_t>(h)) return broken(h, "its hash index is wrong");
+    if (auto s = light->follow(h, source); !s)
+      return make_error("bad-certificate", "block " + std::to_string(h) + ": " + s.error().to_string());
+    if (auto s = light->verify_header(b.header, **cert); !s)
+      return make_error("bad-certificate", "block " + std::to_string(h) + ": " + s.error().to_string());
+    prev = hash;
+    ++report.blocks;
+  }
+  report.handoffs = (light->height() - heights_before) / light->epoch_blocks();
+  if (tip_.block_hash != prev) return broken(tip_.height, "the tip record names another block");
+  if (tip_.height > 0) {
+    auto last = block_at(tip_.height);
+    if (!last) return last.error();
+    if ((*last)->header.state_root != tip_.state_root) return broken(tip_.height, "the tip record names another state root");
+  }
+
+  // The tip's version of the state map: every node present and hashing to its key.
+  std::map<Hash256, Hash256> leaves;  // path -> value hash
+  std::vector<Hash256> todo;
+  if (tip_.state_root != kEmptySubtree) todo.push_back(tip_.state_root);
+  while (!todo.empty()) {
+    const Hash256 at = todo.back();
+    todo.pop_back();
+    auto n = StateMap::load_stored(store_, at);
+    if (!n) return n.error();
+    ++report.state_nodes;
+    const auto& node = n->node;
+    const Hash256 rehashed = node.leaf ? state_leaf_hash(node.a, node.b) : state_node_hash(node.a, node.b);
+    if (rehashed != at) return make_error("state-node-corrupt", "state node " + at.hex() + " hashes to " + rehashed.hex());
+    if (node.leaf) {
+      leaves.emplace(node.a, node.b);
+      continue;
+    }
+    for (const Hash256& child : {node.a, node.b})
+      if (child != kEmptySubtree) todo.push_back(child);
+  }
+  // The flat state: exactly those leaves.
+  Status mismatch;
+  const Bytes prefix = prefixed_key("s/", {});
+  auto scanned = store_.scan(prefix, [&](ByteView key, ByteView value) {
+    const ByteView state = key.subspan(prefix.size());
+    auto it = leaves.find(state_path(state));
+    if (it == leaves.end() || it->second != sha256(value)) {
+      mismatch = make_error("state-mismatch", "state key " + to_hex(state) +
+                                                  (it == leaves.end() ? " is not under the tip's state root"
+                                                                      : " holds another value than the tip's state root"));
+      return false;
+    }
+    ++report.state_entries;
+    return true;
+  });
+  if (!scanned) return scanned.error();
+  if (!mismatch) return mismatch.error();
+  if (report.state_entries != leaves.size())
+    return make_error("state-mismatch", std::to_string(leaves.size() - report.state_entries) +
+                                            " entries under the tip's state root are missing from the flat state");
+  return report;
+}
+
 Result<PastState> Chain::state_at(std::uint64_t height) const {
   if (height > tip_.height)
     return make_error("bad-height", "height " + std::to_string(height) + " is above the tip " + std::to_string(tip_.height));

@@ -120,6 +120,15 @@ struct Executed {
   Hash256 state_root;
 };
 
+// What Chain::check() went through.
+struct CheckReport {
+  std::uint64_t records = 0;        // every key in the store, read with its checksum
+  std::uint64_t blocks = 0;         // headers, bodies and certificates checked
+  std::uint64_t handoffs = 0;       // validator-set hand-offs followed from genesis
+  std::uint64_t state_entries = 0;  // flat state entries matched against the tip's root
+  std::uint64_t state_nodes = 0;    // state-map nodes of the tip's version, each rehashed
+};
+
 // How a node keeps its state (the [storage] section of its config).
 struct ChainOptions {
   // The state-map node cache (state/state_map.h), in nodes.
@@ -154,6 +163,19 @@ class Chain : public CommittedReads {
   // "no-undo-record" (pruned, or committed before they existed),
   // "state-pruned" (the state map of the height below is gone), store errors.
   Result<ChainTip> rollback();
+
+  // Walks the whole store against what the chain certifies (verityd
+  // check): every record reads with a good checksum; every block from 1 to the tip links to the one below, matches
+  // its indexes and its body, and carries a certificate that the set of
+  // its height signed, that set followed from the genesis through the
+  // stored hand-offs (core/light_client.h); the tip record is the last
+  // block; every state-map node of the tip's version is present and hashes
+  // to its key; and the flat state is exactly the set of leaves under the
+  // tip's state root. Reasons: "chain-broken", "bad-certificate" (+ the
+  // light client's reason in the detail), "state-mismatch",
+  // "state-node-missing", "state-node-corrupt", store errors
+  // ("store-corrupt": a table's checksum). Reads only.
+  Result<CheckReport> check() const;
 
   // The state as of `height` (<= the tip), through the undo records of
   // the blocks above it. Reasons: "bad-height", "no-undo-record" (the state

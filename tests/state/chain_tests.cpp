@@ -718,3 +718,63 @@ BOOST_AUTO_TEST_CASE(rollback_stops_at_the_pruned_versions) {
   BOOST_TEST(chain->rollback().error().reason == "no-undo-record");
   BOOST_TEST((chain->tip() == tip));
 }
+
+// check(): a whole store passes; each kind of damage is found and named.
+BOOST_AUTO_TEST_CASE(check_walks_the_store_and_names_each_kind_of_damage) {
+  TestNet net = make_test_net(4);
+  net.genesis.params.epoch_blocks = 2;
+  contracts::NativeContracts app;
+  struct Built {
+    std::unique_ptr<KvStore> store;
+    std::unique_ptr<Chain> chain;
+  };
+  auto build = [&] {
+    Built b{open_memory_store(), nullptr};
+    b.chain = Chain::open(*b.store, net.genesis, app).value();
+    for (std::uint64_t h = 1; h <= 5; ++h)
+      BOOST_REQUIRE(produce_block(*b.chain, net, {make_transfer(net.genesis.chain_id, net.users[0], h - 1,
+                                                                 net.users[h % 4].public_key(), 10)}));
+    return b;
+  };
+  {
+    auto b = build();
+    auto report = b.chain->check();
+    BOOST_REQUIRE_MESSAGE(report, (report ? "" : report.error().to_string()));
+    BOOST_TEST(report->blocks == 5u);
+    BOOST_TEST(report->handoffs == 2u);
+    BOOST_TEST(report->state_entries > 10u);
+    BOOST_TEST(report->state_nodes >= report->state_entries);
+  }
+  auto damaged = [&](const std::function<void(KvStore&, Chain&)>& damage) {
+    auto b = build();
+    damage(*b.store, *b.chain);
+    auto report = b.chain->check();
+    return report ? std::string("ok") : report.error().reason;
+  };
+  const Bytes account = contracts::account_key(net.users[1].public_key());
+  auto write = [](KvStore& store, auto&& fill) {
+    WriteBatch batch;
+    fill(batch);
+    BOOST_REQUIRE(bool(store.write(batch, true)));
+  };
+  BOOST_TEST(damaged([&](KvStore& s, Chain&) {
+               write(s, [&](WriteBatch& w) { w.put(prefixed_key("s/", account), Bytes{1, 2, 3}); });
+             }) == "state-mismatch");
+  BOOST_TEST(damaged([&](KvStore& s, Chain&) {
+               write(s, [&](WriteBatch& w) { w.erase(prefixed_key("s/", account)); });
+             }) == "state-mismatch");
+  BOOST_TEST(damaged([&](KvStore& s, Chain& c) {  // a node below the root
+               auto root = StateMap::load_stored(s, c.tip().state_root).value();
+               write(s, [&](WriteBatch& w) { w.erase(state_node_key(root.node.a)); });
+             }) == "state-node-missing");
+  BOOST_TEST(damaged([&](KvStore& s, Chain& c) {  // a certificate of two signers of four
+               const auto cert = certify(c.block_at(3).value().value(), {net.validators[0], net.validators[1]});
+               write(s, [&](WriteBatch& w) { w.put(prefixed_key("c/", be64(3)), encode(cert)); });
+             }) == "bad-certificate");
+  BOOST_TEST(damaged([&](KvStore& s, Chain&) {
+               write(s, [&](WriteBatch& w) { w.erase(prefixed_key("b/", be64(2))); });
+             }) == "chain-broken");
+  BOOST_TEST(damaged([&](KvStore& s, Chain&) {  // a hand-off gone: the light client cannot reach the set
+               write(s, [&](WriteBatch& w) { w.erase(prefixed_key("v/", be64(2))); });
+             }) == "bad-certificate");
+}
