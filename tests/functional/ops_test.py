@@ -401,6 +401,31 @@ def test_what_the_docs_promise_about_errors():
             assert out.returncode == code and "--rpc" in out.stderr, (url, out)
 
 
+def test_a_corrupt_write_ahead_log_says_so_and_the_docs_recover():
+    """Issue 21: a damaged LevelDB write-ahead log stops the start with store-corrupt and a
+    pointer to the recovery (not the hint about another verityd); following docs/operators.md
+    (move data/chain aside, keep the vote record) the node resyncs."""
+    with cluster() as c:
+        c.start()
+        wait_for("height 5", lambda: all(n.height() >= 5 for n in c.nodes), 60, c.nodes)
+        node = c.nodes[0]
+        assert node.terminate() == 0
+        chain_dir = os.path.join(node.home, "data", "chain")
+        log = max((os.path.join(chain_dir, f) for f in os.listdir(chain_dir) if f.endswith(".log")),
+                  key=os.path.getsize)
+        assert os.path.getsize(log) > 1000, os.listdir(chain_dir)
+        with open(log, "r+b") as f:
+            f.seek(os.path.getsize(log) // 2)
+            f.write(b"\xff" * 64)
+        code, err = start_fails(node.home)
+        assert code == 1 and "store-corrupt" in err and "A damaged data directory" in err, err
+        assert "another verityd" not in err, err
+        shutil.move(chain_dir, os.path.join(node.home, "chain.damaged"))
+        node.start()
+        target = max(n.height() for n in c.nodes[1:]) + 3
+        wait_for(f"resynced to {target}", lambda: node.height() >= target, 60, c.nodes)
+
+
 def test_export_starts_a_new_chain():
     """verityd export (issue 21): with the node stopped, the state at a height as a
     genesis file for a new chain; refused with the old chain id; the new chain
@@ -473,4 +498,4 @@ if __name__ == "__main__":
                 test_the_pages_an_operator_serves, test_encrypted_keys,
                 test_key_files_others_may_read_stop_the_node, test_metrics_an_operator_alerts_on,
                 test_init_asks_for_the_passphrase_on_the_terminal, test_what_the_docs_promise_about_errors,
-                test_export_starts_a_new_chain]).main()
+                test_a_corrupt_write_ahead_log_says_so_and_the_docs_recover, test_export_starts_a_new_chain]).main()
