@@ -8,9 +8,10 @@ Run one: python3 tests/functional/validator_safety_test.py NAME."""
 
 import os
 import shutil
+import subprocess
 import time
 
-from harness import Cluster, Node, TestRunner, free_ports, rpc, same_chain, set_config, wait_for
+from harness import VERITYD, Cluster, Node, TestRunner, free_ports, rpc, same_chain, set_config, wait_for
 
 
 def status(node):
@@ -80,6 +81,17 @@ def lost_vote_record_waits_before_signing():
     c.stop()
 
 
+def signs_again_without_double_sign(c, key, after):
+    """Waits for `key`'s commit signature in a block above `after`; then no node saw a
+    double sign and every node has the same chain."""
+    wait_for("the victim's key in a last_commit", lambda: any(
+        key in signers_of_last_commit(c.nodes[0], h) for h in range(after + 1, c.nodes[0].height() + 1)),
+        60, c.nodes)
+    for n in c.nodes:
+        assert " double-sign-evidence " not in n.log(), f"{n.name} saw a double sign:\n{n.tail()}"
+    same_chain(c.nodes, min(n.height() for n in c.nodes))
+
+
 def wiped_chain_with_kept_record_resyncs_and_signs():
     """docs/operators.md, "A damaged data directory": the chain database moved
     aside, the vote record kept. The validator starts from genesis, syncs
@@ -90,23 +102,23 @@ def wiped_chain_with_kept_record_resyncs_and_signs():
     key = victim.validator_key()
     wait_for("height 20", lambda: all(n.height() >= 20 for n in c.nodes), 60, c.nodes)
     assert victim.terminate() == 0
-    record_at = max(int(v[0]) for v in victim.votes())
+    before = victim.votes()
+    record_at = max(int(v[0]) for v in before)
     shutil.move(os.path.join(victim.home, "data", "chain"), os.path.join(victim.home, "chain.damaged"))
     victim.start()
     target = max(n.height() for n in c.nodes[:3]) + 5
     wait_for(f"the victim resynced to {target}", lambda: victim.height() >= target, 90, c.nodes)
     assert victim.running(), victim.tail()
-    wait_for("the victim's key in a last_commit after the resync", lambda: any(
-        key in signers_of_last_commit(c.nodes[0], h) for h in range(target + 1, c.nodes[0].height() + 1)),
-        60, c.nodes)
-    # No vote of the new run below what the record held, and none that conflicts.
+    signs_again_without_double_sign(c, key, target)
+    # The new run signed nothing below the record's height, and nothing that conflicts.
+    votes = victim.votes()
+    assert votes[:len(before)] == before
+    low = [v for v in votes[len(before):] if int(v[0]) < record_at]
+    assert not low, f"voted below the record's height {record_at}: {low[:3]}"
     seen = {}
-    for h, v, phase, block in victim.votes():
+    for h, v, phase, block in votes:
         prior = seen.setdefault((h, v, phase), block)
         assert prior == block, f"two {phase} votes at height {h} view {v}: {prior} and {block}"
-    for n in c.nodes:
-        assert " double-sign-evidence " not in n.log(), f"{n.name} saw a double sign:\n{n.tail()}"
-    same_chain(c.nodes, min(n.height() for n in c.nodes))
     print(f"  record at height {record_at}; resynced to {target} and signing again", flush=True)
     c.stop()
 
@@ -116,8 +128,6 @@ def rollback_takes_a_block_back_and_the_node_gets_it_again():
     validator home whose vote record does not reach the block; with the node
     stopped it takes the tip back, and started again the node gets that
     height from its peers, the same block, and signs on."""
-    import subprocess
-    from harness import VERITYD
     c = Cluster(timeout_ms=1000, empty_block_ms=50).start()
     victim = c.nodes[2]
     key = victim.validator_key()
@@ -148,11 +158,7 @@ def rollback_takes_a_block_back_and_the_node_gets_it_again():
     wait_for(f"the victim back at {target}", lambda: victim.height() >= target, 90, c.nodes)
     # The block it took back, fetched again: the same one.
     assert victim.commits()[top][0] == kept[0], (victim.commits()[top], kept)
-    wait_for("the victim signs again", lambda: any(
-        key in signers_of_last_commit(c.nodes[0], h) for h in range(target + 1, c.nodes[0].height() + 1)), 60, c.nodes)
-    for n in c.nodes:
-        assert " double-sign-evidence " not in n.log(), f"{n.name} saw a double sign:\n{n.tail()}"
-    same_chain(c.nodes, min(n.height() for n in c.nodes))
+    signs_again_without_double_sign(c, key, target)
     print(f"  rolled back {top} and {top - 1}; back at {target} and signing", flush=True)
     c.stop()
 
