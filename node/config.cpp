@@ -223,6 +223,8 @@ const std::map<std::string, Reader>& readers() {
        uint_key([](Config& c) -> std::uint64_t& { return c.storage.state_cache_mb; }, 0, 1 << 20)},
       {"storage.keep_recent_heights",
        uint_key([](Config& c) -> std::uint64_t& { return c.storage.keep_recent_heights; }, 0, 1ull << 40)},
+      {"storage.keep_recent_blocks",
+       uint_key([](Config& c) -> std::uint64_t& { return c.storage.keep_recent_blocks; }, 0, 1ull << 40)},
   };
   return r;
 }
@@ -274,6 +276,10 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
     return make_error("bad-config", o.str());
   }
   if (auto s = read_table(t, "", c, source); !s) return s.error();
+  if (c.storage.keep_recent_blocks != 0 && c.storage.keep_recent_blocks < Config::kMinKeptBlocks)
+    return make_error("bad-config", std::string(source) + ": storage.keep_recent_blocks: 0 (keep all) or at least " +
+                                        std::to_string(Config::kMinKeptBlocks) + ", got " +
+                                        std::to_string(c.storage.keep_recent_blocks));
   return c;
 }
 
@@ -425,7 +431,11 @@ std::string render_config(const Config& c) {
     << "# Versions of the state map kept on disk: older ones are deleted in the\n"
     << "# background. 0 keeps every version (an archive node). A node switched\n"
     << "# from 0 to pruning never deletes the versions it wrote before.\n"
-    << "keep_recent_heights = " << c.storage.keep_recent_heights << "\n";
+    << "keep_recent_heights = " << c.storage.keep_recent_heights << "\n"
+    << "# Blocks kept on disk (with their certificates and receipts): older ones\n"
+    << "# are deleted in the background. 0 keeps every block, which a node that\n"
+    << "# joins by replaying the chain needs from its peers; at least 100 otherwise.\n"
+    << "keep_recent_blocks = " << c.storage.keep_recent_blocks << "\n";
   return o.str();
 }
 

@@ -99,9 +99,13 @@ struct Config {
     std::uint64_t max_bytes = 64ull << 20;
   } mempool;
 
+  // The fewest blocks a pruning node keeps: the recent ones its peers and
+  // its own RPC readers still ask for.
+  static constexpr std::uint64_t kMinKeptBlocks = 100;
   struct Storage {
     std::uint64_t state_cache_mb = 128;          // the state-map node cache
     std::uint64_t keep_recent_heights = 10'000;  // versions of the state map kept; 0 keeps all (archive)
+    std::uint64_t keep_recent_blocks = 0;        // blocks kept; 0 keeps all (what a joining peer replays)
   } storage;
 
   std::filesystem::path path_of(const std::string& p) const {

@@ -122,6 +122,7 @@ state::ChainOptions chain_options(const Config& config) {
   state::ChainOptions options;
   options.state_cache_nodes = state::state_cache_nodes(config.storage.state_cache_mb);
   options.keep_recent_heights = config.storage.keep_recent_heights;
+  options.keep_recent_blocks = config.storage.keep_recent_blocks;
   return options;
 }
 
@@ -641,12 +642,14 @@ Status Node::commit(const Block& block, const CommitCertificate& certificate) {
 // time and at most kPruneBudget nodes per job, started by a commit when
 // none runs: Chain::prune shares only the store's write lock with commit.
 void Node::schedule_prune() {
-  if (config_.storage.keep_recent_heights == 0 || pruning_.exchange(true)) return;
+  if ((config_.storage.keep_recent_heights == 0 && config_.storage.keep_recent_blocks == 0) || pruning_.exchange(true))
+    return;
   prune_queue_->post([this] {
     auto stats = chain_->prune(kPruneBudget);
     if (stats) {
       live_.pruned_nodes += stats->nodes_deleted;
       live_.pruned_heights += stats->heights;
+      live_.pruned_blocks += stats->blocks_deleted;
     } else {
       live_.prune_errors++;
       log_.warn("prune-failed", Fields().add("error", stats.error().to_string()));

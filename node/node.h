@@ -125,6 +125,7 @@ struct LiveStatus {
   std::atomic<std::uint64_t> peer_height{0};  // the highest height a connected peer said it has
   std::atomic<std::uint64_t> pruned_nodes{0};    // state-map nodes pruned since start
   std::atomic<std::uint64_t> pruned_heights{0};  // orphan lists (heights) pruned since start
+  std::atomic<std::uint64_t> pruned_blocks{0};   // blocks (with certificates and receipts) pruned since start
   std::atomic<std::uint64_t> prune_errors{0};
 };
 

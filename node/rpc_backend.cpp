@@ -366,6 +366,8 @@ std::vector<rpc::Metric> RpcBackend::metrics() const {
                       static_cast<double>(live.pruned_nodes)));
   m.push_back(counter("verity_state_pruned_heights_total", "heights whose dropped state-map nodes were pruned since start",
                       static_cast<double>(live.pruned_heights)));
+  m.push_back(counter("verity_pruned_blocks_total", "blocks deleted with their certificates and receipts since start "
+                      "([storage] keep_recent_blocks)", static_cast<double>(live.pruned_blocks)));
   m.push_back(counter("verity_state_prune_errors_total", "pruning jobs that failed (the log says why)",
                       static_cast<double>(live.prune_errors)));
   m.push_back(counter("verity_evidence_committed_total", "double-sign offences punished in committed blocks",

@@ -142,6 +142,43 @@ Result<std::unique_ptr<Chain>> Chain::open(KvStore& store, Genesis genesis, cons
 }
 
 Result<PruneStats> Chain::prune(std::size_t max_nodes) {
+  auto stats = prune_versions(max_nodes);
+  if (!stats) return stats.error();
+  auto blocks = prune_blocks(kPruneChunk);
+  if (!blocks) return blocks.error();
+  stats->blocks_deleted = *blocks;
+  return stats;
+}
+
+Result<std::uint64_t> Chain::prune_blocks(std::size_t max_blocks) {
+  const std::uint64_t keep = options_.keep_recent_blocks, tip = tip_height_.load();
+  if (keep == 0 || tip <= keep) return std::uint64_t{0};
+  const std::uint64_t last = tip - keep;  // blocks 1..last go
+  std::optional<std::uint64_t> first;
+  const Bytes prefix = prefixed_key("b/", {});
+  auto scanned = store_.scan(prefix, [&](ByteView key, ByteView) {
+    first = read_be(key.subspan(prefix.size()));
+    return false;
+  });
+  if (!scanned) return scanned.error();
+  if (!first || *first > last) return std::uint64_t{0};
+  WriteBatch batch;
+  std::uint64_t deleted = 0;
+  for (std::uint64_t h = *first; h <= last && deleted < max_blocks; ++h, ++deleted) {
+    auto block = block_at(h);
+    if (!block) return block.error();
+    if (!*block) continue;
+    for (const auto& tx : (*block)->transactions) batch.erase(tx_key(tx.id()));
+    batch.erase(hash_key((*block)->hash()));
+    batch.erase(cert_key(h));
+    batch.erase(block_key(h));
+  }
+  std::lock_guard lock(write_mu_);  // the keys are the commits' too (a transaction id again)
+  if (auto s = store_.write(batch, /*sync=*/false); !s) return s.error();
+  return deleted;
+}
+
+Result<PruneStats> Chain::prune_versions(std::size_t max_nodes) {
   const std::uint64_t keep = options_.keep_recent_heights, tip = tip_height_.load();
   if (keep == 0 || tip + 1 <= keep) return PruneStats{};
   // A node dropped by the version at height v is in the versions below v
@@ -361,7 +398,24 @@ Result<CheckReport> Chain::check() const {
   auto broken = [](std::uint64_t h, const std::string& why) {
     return make_error("chain-broken", "block " + std::to_string(h) + ": " + why);
   };
-  for (std::uint64_t h = 1; h <= tip_.height; ++h) {
+  // A node that prunes blocks checks from the oldest it keeps (each one's
+  // certificate still against the set followed from genesis).
+  std::uint64_t from = 1;
+  if (options_.keep_recent_blocks > 0) {
+    const Bytes prefix = prefixed_key("b/", {});
+    auto scanned = store_.scan(prefix, [&](ByteView key, ByteView) {
+      from = std::max<std::uint64_t>(1, read_be(key.subspan(prefix.size())));
+      return false;
+    });
+    if (!scanned) return scanned.error();
+    if (from > 1) {
+      auto first = block_at(from);
+      if (!first) return first.error();
+      if (*first) prev = (*first)->header.prev_hash;
+    }
+  }
+  report.first_block = from;
+  for (std::uint64_t h = from; h <= tip_.height; ++h) {
     auto block = block_at(h);
     if (!block) return block.error();
     auto cert = certificate_at(h);

@@ -123,6 +123,7 @@ struct Executed {
 // What Chain::check() went through.
 struct CheckReport {
   std::uint64_t records = 0;        // every key in the store, read with its checksum
+  std::uint64_t first_block = 1;    // the oldest block kept (keep_recent_blocks)
   std::uint64_t blocks = 0;         // headers, bodies and certificates checked
   std::uint64_t handoffs = 0;       // validator-set hand-offs followed from genesis
   std::uint64_t state_entries = 0;  // flat state entries matched against the tip's root
@@ -137,6 +138,10 @@ struct ChainOptions {
   // commit lists the nodes its version dropped, and prune() deletes those
   // that no version of the last N heights holds.
   std::uint64_t keep_recent_heights = 0;
+  // 0: keep every block. N: prune() deletes blocks (with their
+  // certificates, hash index entries and receipts) below the last N; the
+  // validator-set hand-offs and the history index stay.
+  std::uint64_t keep_recent_blocks = 0;
 };
 
 class Chain : public CommittedReads {
@@ -149,7 +154,8 @@ class Chain : public CommittedReads {
 
   // Deletes the state-map nodes that only versions older than the last
   // keep_recent_heights hold (prune_state_nodes, state/state_map.h), with
-  // at most about `max_nodes` nodes looked at. The one call that may run
+  // at most about `max_nodes` nodes looked at, their undo records, and
+  // blocks older than the last keep_recent_blocks (at most kPruneChunk). The one call that may run
   // on another thread while commit() runs: it shares commit()'s write lock
   // a chunk at a time. Nothing to do without pruning.
   Result<PruneStats> prune(std::size_t max_nodes);
@@ -214,6 +220,10 @@ class Chain : public CommittedReads {
  private:
   Chain(KvStore& store, Genesis genesis, const Application& app, const ChainOptions& options);
   Status load_validators();
+  // prune()'s two parts: the state map's versions with their undo records,
+  // and blocks (how many it deleted).
+  Result<PruneStats> prune_versions(std::size_t max_nodes);
+  Result<std::uint64_t> prune_blocks(std::size_t max_blocks);
   // The hand-off of an epoch block being committed (core/light_client.h).
   Result<ValidatorHandoff> make_handoff(const BlockHeader& header, const CommitCertificate& cert) const;
 

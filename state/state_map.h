@@ -160,6 +160,7 @@ struct PruneStats {
   std::uint64_t heights = 0;        // orphan lists done (one per committed height)
   std::uint64_t nodes_deleted = 0;  // state-map nodes deleted
   std::uint64_t nodes_kept = 0;     // listed nodes a later version wrote again
+  std::uint64_t blocks_deleted = 0;  // blocks, with certificates and receipts (Chain::prune)
 };
 
 // Deletes the state-map nodes listed as dropped by the versions at heights

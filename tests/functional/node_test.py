@@ -346,11 +346,14 @@ def pruning_nodes_keep_proving_and_survive_kill9():
     """Validators that keep 3 versions of the state map prune in the
     background under a transfer load (counted in /metrics), agree on the
     chain, prove accounts at the tip, and one killed with SIGKILL mid-way
-    comes back, catches up and prunes again."""
+    comes back, catches up and prunes again. Two of them keep only the last
+    100 blocks: older blocks go, the others serve them still."""
     c = Cluster()
     for n in c.nodes:
         set_config(n.home, "storage", "keep_recent_heights", 3)
         set_config(n.home, "storage", "state_cache_mb", 1)
+    for n in c.nodes[:2]:
+        set_config(n.home, "storage", "keep_recent_blocks", 100)
     c.start()
     try:
         wait_for("height 2", lambda: all(n.height() >= 2 for n in c.nodes), 60, c.nodes)
@@ -376,6 +379,12 @@ def pruning_nodes_keep_proving_and_survive_kill9():
             for address in ("11" * 32, json.load(open(DEVNET_GENESIS))["accounts"][0]["address"]):
                 acct = rpc(n, "account", {"address": address, "prove": True})
                 assert "result" in acct and acct["result"]["proof"]["root"], acct
+        wait_for("height 120", lambda: min(n.height() for n in c.nodes) >= 120, 90, c.nodes)
+        wait_for("blocks pruned", lambda: all(metric(n, "verity_pruned_blocks_total") > 0 for n in c.nodes[:2]),
+                 60, c.nodes)
+        assert "error" in rpc(c.nodes[0], "block", {"height": 1}), "block 1 still on a node that keeps 100"
+        assert "result" in rpc(c.nodes[3], "block", {"height": 1}), "block 1 gone from a node that keeps all"
+        assert "result" in rpc(c.nodes[0], "block", {"height": c.nodes[0].height() - 5})
     finally:
         c.stop()
 

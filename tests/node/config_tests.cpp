@@ -270,4 +270,10 @@ BOOST_AUTO_TEST_CASE(storage_keys_default_read_back_and_are_checked) {
   BOOST_CHECK(contains(error_of("[storage]\nstate_cache_mb = \"big\"\n"), "storage.state_cache_mb"));
   BOOST_CHECK(contains(error_of("[storage]\nstate_cache_mb = 2000000\n"), "storage.state_cache_mb"));
   BOOST_CHECK(contains(error_of("[storage]\nprune = true\n"), "storage.prune"));
+  BOOST_CHECK_EQUAL(d->storage.keep_recent_blocks, 0u);
+  BOOST_CHECK(contains(render_config(*d), "keep_recent_blocks = 0\n"));
+  auto blocks = parse_config("[storage]\nkeep_recent_blocks = 5000\n", "/h");
+  BOOST_REQUIRE(blocks);
+  BOOST_CHECK_EQUAL(blocks->storage.keep_recent_blocks, 5000u);
+  BOOST_CHECK(contains(error_of("[storage]\nkeep_recent_blocks = 10\n"), "storage.keep_recent_blocks"));
 }

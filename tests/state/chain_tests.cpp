@@ -778,3 +778,39 @@ BOOST_AUTO_TEST_CASE(check_walks_the_store_and_names_each_kind_of_damage) {
                write(s, [&](WriteBatch& w) { w.erase(prefixed_key("v/", be64(2))); });
              }) == "bad-certificate");
 }
+
+// keep_recent_blocks: blocks below the last N go with their certificates,
+// hash index entries and receipts; the hand-offs stay, so check() still
+// follows the validator set from genesis to the blocks kept.
+BOOST_AUTO_TEST_CASE(pruning_blocks_keeps_the_recent_ones_and_the_handoffs) {
+  TestNet net = make_test_net(2);
+  net.genesis.params.epoch_blocks = 3;
+  contracts::NativeContracts app;
+  auto store = open_memory_store();
+  ChainOptions options;
+  options.keep_recent_blocks = 4;
+  auto chain = Chain::open(*store, net.genesis, app, options).value();
+  std::vector<Block> blocks;
+  for (std::uint64_t h = 1; h <= 10; ++h)
+    blocks.push_back(produce_block(*chain, net, {make_transfer(net.genesis.chain_id, net.users[0], h - 1,
+                                                               net.users[1].public_key(), 3)}).value());
+  auto stats = chain->prune(1000);
+  BOOST_REQUIRE_MESSAGE(stats, (stats ? "" : stats.error().to_string()));
+  BOOST_TEST(stats->blocks_deleted == 6u);
+  for (std::uint64_t h = 1; h <= 10; ++h) {
+    const bool kept = h > 6;
+    BOOST_TEST_INFO("height " << h);
+    BOOST_TEST(chain->block_at(h).value().has_value() == kept);
+    BOOST_TEST(chain->certificate_at(h).value().has_value() == kept);
+    BOOST_TEST(chain->height_of(blocks[h - 1].hash()).value().has_value() == kept);
+    BOOST_TEST(chain->transaction(blocks[h - 1].transactions[0].id()).value().has_value() == kept);
+  }
+  BOOST_TEST(chain->handoffs(1, 100).value().size() == 3u);  // 3, 6 and 9
+  BOOST_TEST(chain->prune(1000).value().blocks_deleted == 0u);
+  auto report = chain->check();
+  BOOST_REQUIRE_MESSAGE(report, (report ? "" : report.error().to_string()));
+  BOOST_TEST(report->first_block == 7u);
+  BOOST_TEST(report->blocks == 4u);
+  // The chain goes on.
+  BOOST_TEST(bool(produce_block(*chain, net, {})));
+}
