@@ -185,22 +185,25 @@ Result<PruneStats> Chain::prune_versions(std::size_t max_nodes) {
   // only: in none of the kept ones (tip - keep + 1 .. tip) once
   // v <= tip - keep + 1.
   const std::uint64_t last = tip + 1 - keep;
-  auto stats = prune_state_nodes(store_, last, max_nodes, write_mu_);
-  if (!stats) return stats.error();
-  // Undo records of heights <= last: no kept version is reached through them.
-  WriteBatch batch;
+  // Undo records of heights <= last first, all of them: rollback() takes a
+  // block back only while its undo record exists, and so only while the
+  // nodes its version dropped (deleted below) are still there.
   const Bytes prefix = prefixed_key(kUndoPrefix, {});
-  auto scanned = store_.scan(prefix, [&](ByteView key, ByteView) {
-    if (read_be(key.subspan(prefix.size())) > last || batch.size() >= kPruneChunk) return false;
-    batch.erase(key);
-    return true;
-  });
-  if (!scanned) return scanned.error();
-  if (!batch.empty()) {
+  for (bool more = true; more;) {
+    WriteBatch batch;
+    auto scanned = store_.scan(prefix, [&](ByteView key, ByteView) {
+      if (read_be(key.subspan(prefix.size())) > last) return false;
+      if (batch.size() >= kPruneChunk) return false;
+      batch.erase(key);
+      return true;
+    });
+    if (!scanned) return scanned.error();
+    more = batch.size() >= kPruneChunk;
+    if (batch.empty()) break;
     std::lock_guard lock(write_mu_);
     if (auto s = store_.write(batch, /*sync=*/false); !s) return s.error();
   }
-  return stats;
+  return prune_state_nodes(store_, last, max_nodes, write_mu_);
 }
 
 Status Chain::load_validators() {
@@ -522,14 +525,8 @@ Result<ChainTip> Chain::rollback() {
   if (!*block || !*cert || !*below) return local_error("state-corrupt", "block " + std::to_string(h) + " or the one below is missing");
   const Hash256 hash = (*block)->hash();
   const ChainTip next{h - 1, (*below)->hash(), (*below)->header.state_root};
-  // The version below must still be whole: a pruning node deletes the
-  // nodes block h dropped once its orphan list is done.
-  if (options_.keep_recent_heights > 0) {
-    auto list = store_.get(orphans_key(h));
-    if (!list) return list.error();
-    if (!list->has_value())
-      return make_error("state-pruned", "the state of height " + std::to_string(h - 1) + " was pruned");
-  }
+  // The version below is whole while the undo record exists: pruning
+  // deletes the undo record before the nodes block h dropped.
   if (auto root = store_.get(state_node_key(next.state_root)); !root || !root->has_value())
     return root ? make_error("state-pruned", "the state of height " + std::to_string(h - 1) + " was pruned") : root.error();
 
