@@ -29,6 +29,7 @@ std::string_view domain_tag(Domain d) {
     case Domain::task_random: return "verity/task-random";
     case Domain::task_assignment: return "verity/task-assignment";
     case Domain::evidence_list: return "verity/evidence-list";
+    case Domain::snapshot_chunk: return "verity/snapshot-chunk";
   }
   return "verity/unknown";
 }

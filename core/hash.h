@@ -40,8 +40,9 @@ enum class Domain : std::uint8_t {
   task_random,        // the deterministic random_get stream of a task, seeded from its id
   task_assignment,    // the draw that assigns a task to workers
   evidence_list,      // a block's evidence field
+  snapshot_chunk,     // a chunk of a state snapshot (state/snapshot.h)
 };
-inline constexpr int kDomainCount = static_cast<int>(Domain::evidence_list) + 1;
+inline constexpr int kDomainCount = static_cast<int>(Domain::snapshot_chunk) + 1;
 
 std::string_view domain_tag(Domain d);
 
