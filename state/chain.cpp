@@ -154,13 +154,9 @@ Result<std::uint64_t> Chain::prune_blocks(std::size_t max_blocks) {
   const std::uint64_t keep = options_.keep_recent_blocks, tip = tip_height_.load();
   if (keep == 0 || tip <= keep) return std::uint64_t{0};
   const std::uint64_t last = tip - keep;  // blocks 1..last go
-  std::optional<std::uint64_t> first;
-  const Bytes prefix = prefixed_key("b/", {});
-  auto scanned = store_.scan(prefix, [&](ByteView key, ByteView) {
-    first = read_be(key.subspan(prefix.size()));
-    return false;
-  });
-  if (!scanned) return scanned.error();
+  auto oldest = oldest_block();
+  if (!oldest) return oldest.error();
+  const std::optional<std::uint64_t> first = *oldest;
   if (!first || *first > last) return std::uint64_t{0};
   WriteBatch batch;
   std::uint64_t deleted = 0;
@@ -176,6 +172,17 @@ Result<std::uint64_t> Chain::prune_blocks(std::size_t max_blocks) {
   std::lock_guard lock(write_mu_);  // the keys are the commits' too (a transaction id again)
   if (auto s = store_.write(batch, /*sync=*/false); !s) return s.error();
   return deleted;
+}
+
+Result<std::optional<std::uint64_t>> Chain::oldest_block() const {
+  std::optional<std::uint64_t> first;
+  const Bytes prefix = prefixed_key("b/", {});
+  auto scanned = store_.scan(prefix, [&](ByteView key, ByteView) {
+    first = read_be(key.subspan(prefix.size()));
+    return false;
+  });
+  if (!scanned) return scanned.error();
+  return first;
 }
 
 Result<PruneStats> Chain::prune_versions(std::size_t max_nodes) {
@@ -405,12 +412,9 @@ Result<CheckReport> Chain::check() const {
   // certificate still against the set followed from genesis).
   std::uint64_t from = 1;
   if (options_.keep_recent_blocks > 0) {
-    const Bytes prefix = prefixed_key("b/", {});
-    auto scanned = store_.scan(prefix, [&](ByteView key, ByteView) {
-      from = std::max<std::uint64_t>(1, read_be(key.subspan(prefix.size())));
-      return false;
-    });
-    if (!scanned) return scanned.error();
+    auto oldest = oldest_block();
+    if (!oldest) return oldest.error();
+    if (*oldest) from = std::max<std::uint64_t>(1, **oldest);
     if (from > 1) {
       auto first = block_at(from);
       if (!first) return first.error();
@@ -470,7 +474,7 @@ Result<CheckReport> Chain::check() const {
   }
   // The flat state: exactly those leaves.
   Status mismatch;
-  const Bytes prefix = prefixed_key("s/", {});
+  const Bytes prefix = state_key({});
   auto scanned = store_.scan(prefix, [&](ByteView key, ByteView value) {
     const ByteView state = key.subspan(prefix.size());
     auto it = leaves.find(state_path(state));

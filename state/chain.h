@@ -224,6 +224,9 @@ class Chain : public CommittedReads {
   // and blocks (how many it deleted).
   Result<PruneStats> prune_versions(std::size_t max_nodes);
   Result<std::uint64_t> prune_blocks(std::size_t max_blocks);
+  // The lowest height with a stored block (nullopt: none): 1 unless
+  // keep_recent_blocks pruned some.
+  Result<std::optional<std::uint64_t>> oldest_block() const;
   // The hand-off of an epoch block being committed (core/light_client.h).
   Result<ValidatorHandoff> make_handoff(const BlockHeader& header, const CommitCertificate& cert) const;
 
