@@ -225,6 +225,11 @@ const std::map<std::string, Reader>& readers() {
        uint_key([](Config& c) -> std::uint64_t& { return c.storage.keep_recent_heights; }, 0, 1ull << 40)},
       {"storage.keep_recent_blocks",
        uint_key([](Config& c) -> std::uint64_t& { return c.storage.keep_recent_blocks; }, 0, 1ull << 40)},
+      {"storage.snapshot_interval",
+       uint_key([](Config& c) -> std::uint64_t& { return c.storage.snapshot_interval; }, 0, 1ull << 40)},
+      {"storage.snapshot_keep_recent",
+       uint_key([](Config& c) -> std::uint64_t& { return c.storage.snapshot_keep_recent; }, 1, 1000)},
+      {"state_sync.enable", bool_key([](Config& c) -> bool& { return c.state_sync.enable; })},
   };
   return r;
 }
@@ -233,7 +238,8 @@ Status read_table(const toml::table& t, const std::string& prefix, Config& c, st
   for (auto&& [k, node] : t) {
     const std::string key = prefix + std::string(k.str());
     if (const toml::table* sub = node.as_table(); sub && prefix.empty()) {
-      static const std::set<std::string> sections = {"p2p", "rpc", "consensus", "mempool", "storage"};
+      static const std::set<std::string> sections = {"p2p", "rpc", "consensus", "mempool", "storage",
+                                                             "state_sync"};
       if (!sections.count(key)) return bad(source, key, "unknown section");
       if (auto s = read_table(*sub, key + ".", c, source); !s) return s;
       continue;
@@ -435,7 +441,19 @@ std::string render_config(const Config& c) {
     << "# Blocks kept on disk (with their certificates and receipts): older ones\n"
     << "# are deleted in the background. 0 keeps every block, which a node that\n"
     << "# joins by replaying the chain needs from its peers; at least 100 otherwise.\n"
-    << "keep_recent_blocks = " << c.storage.keep_recent_blocks << "\n";
+    << "keep_recent_blocks = " << c.storage.keep_recent_blocks << "\n"
+    << "# Every this many heights the node writes a snapshot of the state to\n"
+    << "# data/snapshots, in the background, and offers it to peers that join\n"
+    << "# by state sync; 0 writes none. The newest snapshot_keep_recent stay.\n"
+    << "snapshot_interval = " << c.storage.snapshot_interval << "\n"
+    << "snapshot_keep_recent = " << c.storage.snapshot_keep_recent << "\n\n"
+    << "[state_sync]\n"
+    << "# On a home with no chain yet, start restores the newest snapshot its\n"
+    << "# peers offer (every chunk checked, its root checked against a header\n"
+    << "# certified by the validator sets followed from the genesis file)\n"
+    << "# instead of replaying every block, then follows the chain. Ignored\n"
+    << "# once the home has a chain.\n"
+    << "enable = " << (c.state_sync.enable ? "true" : "false") << "\n";
   return o.str();
 }
 

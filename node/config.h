@@ -106,7 +106,17 @@ struct Config {
     std::uint64_t state_cache_mb = 128;          // the state-map node cache
     std::uint64_t keep_recent_heights = 10'000;  // versions of the state map kept; 0 keeps all (archive)
     std::uint64_t keep_recent_blocks = 0;        // blocks kept; 0 keeps all (what a joining peer replays)
+    // Heights between the state snapshots offered to joining nodes
+    // (node/snapshots.h); 0: none. The newest snapshot_keep_recent stay.
+    std::uint64_t snapshot_interval = 1000;
+    std::uint64_t snapshot_keep_recent = 2;
   } storage;
+
+  struct StateSync {
+    // On a home with no chain yet, start joins by state sync
+    // (node/state_sync.h) instead of replaying from genesis.
+    bool enable = false;
+  } state_sync;
 
   std::filesystem::path path_of(const std::string& p) const {
     std::filesystem::path q(p);

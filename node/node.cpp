@@ -1,4 +1,5 @@
 #include "node/node.h"
+#include "node/state_sync.h"
 
 #include "core/hex.h"
 
@@ -127,8 +128,8 @@ state::ChainOptions chain_options(const Config& config) {
 }
 
 Result<std::unique_ptr<Node>> Node::open(asio::io_context& io, const Config& config, Logger& logger,
-                                         std::optional<std::string> key_passphrase) {
-  auto genesis = read_genesis(config);
+                                         std::optional<std::string> key_passphrase, std::optional<Genesis> given) {
+  auto genesis = given ? Result<Genesis>(std::move(*given)) : read_genesis(config);
   if (!genesis) return genesis.error();
 
   auto node_key = cli::load_key_file(config.path_of(config.node_key_file), key_passphrase);
@@ -151,7 +152,8 @@ Result<std::unique_ptr<Node>> Node::open(asio::io_context& io, const Config& con
                     auto safety = SafetyFile::open(data);
                     if (!safety) return safety.error();
                     return std::unique_ptr<SafetyRecord>(std::move(*safety));
-                  }};
+                  },
+                  data / "snapshots"};
   NodeEnv env;
   env.clock = std::make_unique<AsioClock>(io);
   env.workers = std::make_unique<PoolWorkers>(pool_threads(), kVerifyPoolNice);
@@ -192,6 +194,13 @@ Result<std::unique_ptr<Node>> Node::open(const Config& config, Logger& logger, N
   n->mempool_ = std::make_unique<Mempool>(genesis.chain_id, genesis.params, limits);
   n->verify_pool_ = std::move(env.workers);
   n->prune_queue_ = n->verify_pool_->make_queue();
+  if (parts.snapshot_dir) {
+    auto files = SnapshotFiles::open(*parts.snapshot_dir, config.storage.snapshot_keep_recent);
+    if (!files) return files.error();
+    n->snapshots_ = std::move(*files);
+    auto kept = n->snapshots_->list();
+    n->live_.snapshot_height = kept.empty() ? 0 : kept.front().height;
+  }
   n->precheck_ = std::make_unique<TxPrecheck>(genesis.chain_id, genesis.params, limits.max_bytes, n->meter_);
 
   consensus::EngineConfig engine_config;
@@ -628,6 +637,7 @@ Status Node::commit(const Block& block, const CommitCertificate& certificate) {
   if (!orphans_.empty()) retry_orphans();
   schedule_prune();
   publish_view();
+  schedule_snapshot();
   publish_metrics();
   update_live();
   if (commit_listener_) {
@@ -1067,6 +1077,19 @@ bool Node::on_frame(const PeerInfo& peer, std::uint8_t type, ByteView body, std:
     case kFrameGetBlocks:
       serve_blocks(peer, body);
       return true;
+    case kFrameGetSnapshots:
+      serve_snapshots(peer);
+      return true;
+    case kFrameGetChunk:
+      serve_chunk(peer, body);
+      return true;
+    case kFrameGetHandoffs:
+      serve_handoffs(peer, body);
+      return true;
+    case kFrameSnapshots:
+    case kFrameChunk:
+    case kFrameHandoffs:
+      return true;  // answers for a node that is state-syncing (node/state_sync.h): not asked by a running node
     case kFrameBlocks:
       return on_blocks(peer, body, reason);
     case kFrameEvidence: {
@@ -1151,15 +1174,100 @@ void Node::maybe_request_blocks() {
 // for blocks (a syncing node, or one that asks too often) never cost the
 // consensus thread more than the send; at most one request per peer is
 // served at a time, others wait their turn on that peer's queue.
-void Node::serve_blocks(const PeerInfo& peer, ByteView body) {
-  auto request = decode_get_blocks(body);
-  if (!request || request->from == 0) return;
+void Node::serve_on_pool(const PeerInfo& peer, std::function<void()> job) {
   auto& q = peer_txs_[peer.id];
   if (!q) q = std::make_shared<PeerTxs>(*verify_pool_);
   if (q->block_requests >= kMaxBlockRequestsQueued) return;  // it asks faster than it reads: drop
   q->block_requests++;
-  q->strand->post([this, q, peer = peer.id, request = *request, view = view()] {
+  q->strand->post([q, job = std::move(job)] {
     q->block_requests--;
+    job();
+  });
+}
+
+void Node::serve_snapshots(const PeerInfo& peer) {
+  std::vector<state::SnapshotManifest> offered;
+  if (snapshots_)
+    for (auto& m : snapshots_->list()) {
+      if (offered.size() >= kMaxSnapshotsOffered) break;
+      offered.push_back(std::move(m));
+    }
+  Bytes body = encode_snapshots(offered);
+  if (body.size() + 1 > p2p::kDefaultMaxFrameBytes) body = encode_snapshots({offered.front()});
+  p2p_->send(peer.id, kFrameSnapshots, body);
+}
+
+void Node::serve_chunk(const PeerInfo& peer, ByteView body) {
+  auto request = decode_get_chunk(body);
+  if (!request) return;
+  serve_on_pool(peer, [this, peer = peer.id, request = *request] {
+    std::optional<Bytes> chunk;
+    if (snapshots_) {
+      auto read = snapshots_->chunk(request.height, request.index);
+      if (read) {
+        chunk = std::move(*read);
+      } else {
+        // Never served: the snapshot is dropped, the peer asks another.
+        live_.snapshot_errors++;
+        log_.error("snapshot-damaged", Fields().add("height", request.height).add("error", read.error().to_string()));
+      }
+    }
+    clock_->post([this, peer, frame = encode_chunk(request.height, request.index, chunk)] {
+      if (!stopped_) p2p_->send(peer, kFrameChunk, frame);
+    });
+  });
+}
+
+void Node::serve_handoffs(const PeerInfo& peer, ByteView body) {
+  auto request = decode_get_blocks(body);
+  if (!request) return;
+  serve_on_pool(peer, [this, peer = peer.id, request = *request, view = view()] {
+    auto page = view->handoffs(request.from, static_cast<std::size_t>(std::min<std::uint64_t>(request.max, state::kMaxHandoffPage)));
+    if (!page) log_.warn("handoffs-unreadable", Fields().add("error", page.error().to_string()));
+    clock_->post([this, peer, frame = encode_handoffs(page ? *page : std::vector<ValidatorHandoff>{})] {
+      if (!stopped_) p2p_->send(peer, kFrameHandoffs, frame);
+    });
+  });
+}
+
+// A snapshot at each snapshot_interval-th height, written on the verify
+// pool from the view published at that commit (a store snapshot: later
+// commits do not change it), one job at a time: a height whose job would
+// overlap the last one's is skipped (logged).
+void Node::schedule_snapshot() {
+  const std::uint64_t interval = config_.storage.snapshot_interval;
+  const std::uint64_t height = chain_->tip().height;
+  if (!snapshots_ || interval == 0 || height == 0 || height % interval != 0) return;
+  if (snapshotting_.exchange(true)) {
+    log_.warn("snapshot-skipped", Fields().add("height", height).add("detail", "the previous snapshot is still being written"));
+    return;
+  }
+  prune_queue_->post([this, view = view()] {
+    const auto started = std::chrono::steady_clock::now();
+    auto m = snapshots_->write(*view);
+    if (m) {
+      live_.snapshots_written++;
+      live_.snapshot_height = m->height;
+      log_.info("snapshot-written",
+                Fields()
+                    .add("height", m->height)
+                    .add("entries", m->entries)
+                    .add("chunks", m->chunks.size())
+                    .add("ms", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                                     started)
+                                   .count()));
+    } else {
+      live_.snapshot_errors++;
+      log_.warn("snapshot-failed", Fields().add("height", view->tip().height).add("error", m.error().to_string()));
+    }
+    snapshotting_ = false;
+  });
+}
+
+void Node::serve_blocks(const PeerInfo& peer, ByteView body) {
+  auto request = decode_get_blocks(body);
+  if (!request || request->from == 0) return;
+  serve_on_pool(peer, [this, peer = peer.id, request = *request, view = view()] {
     const std::uint64_t from = request.from;
     const std::uint64_t max = std::min<std::uint64_t>(request.max, kMaxBlocksPerRequest);
     std::vector<Bytes> items;

@@ -28,6 +28,9 @@
 //   5 blocks      a list of Decisions (block + commit certificate)
 //   6 evidence    a DoubleSignEvidence, to the evidence pool; gossiped on
 //                 once checked (forged evidence drops the peer)
+//   7..12         state sync: the snapshots it keeps, their chunks, the
+//                 validator-set hand-offs (node/state_sync.h); served on
+//                 the verify pool, like get_blocks
 // A peer that sends a frame that does not decode, or blocks whose
 // certificate or execution fails, is dropped and logged.
 //
@@ -63,6 +66,7 @@
 #include "node/mempool.h"
 #include "node/p2p.h"
 #include "node/safety_file.h"
+#include "node/snapshots.h"
 #include "node/transport.h"
 #include "node/workers.h"
 #include "state/chain.h"
@@ -76,6 +80,13 @@ enum FrameType : std::uint8_t {
   kFrameGetBlocks = 4,
   kFrameBlocks = 5,
   kFrameEvidence = 6,
+  // State sync (node/state_sync.h has the bodies).
+  kFrameGetSnapshots = 7,
+  kFrameSnapshots = 8,
+  kFrameGetChunk = 9,
+  kFrameChunk = 10,
+  kFrameGetHandoffs = 11,
+  kFrameHandoffs = 12,
 };
 
 // The set changes after each block whose height is a multiple of
@@ -127,6 +138,9 @@ struct LiveStatus {
   std::atomic<std::uint64_t> pruned_heights{0};  // orphan lists (heights) pruned since start
   std::atomic<std::uint64_t> pruned_blocks{0};   // blocks (with certificates and receipts) pruned since start
   std::atomic<std::uint64_t> prune_errors{0};
+  std::atomic<std::uint64_t> snapshots_written{0};  // state snapshots written since start
+  std::atomic<std::uint64_t> snapshot_errors{0};    // snapshot jobs that failed, damaged chunks found
+  std::atomic<std::uint64_t> snapshot_height{0};    // the newest snapshot kept (0: none)
 };
 
 // What /metrics shows of the consensus thread's counters: copied there
@@ -174,6 +188,9 @@ struct NodeParts {
   std::unique_ptr<state::KvStore> store;
   // Opened once the chain is: reasons "safety-state-corrupt", "io-error".
   std::function<Result<std::unique_ptr<SafetyRecord>>()> open_safety;
+  // Where state snapshots are kept (node/snapshots.h); none: the node
+  // writes and offers none.
+  std::optional<std::filesystem::path> snapshot_dir;
 };
 
 // The seams (docs/node.md, "Seams"): the clock and event loop, the work
@@ -193,8 +210,11 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   // "genesis-mismatch", "store-open-failed" (e.g. another node runs on this
   // home), "safety-state-corrupt".
   // `key_passphrase` decrypts encrypted key files (cli/key_file.h).
+  // `genesis`: the genesis file's content when the caller has read it
+  // already (a large genesis takes seconds to parse and check).
   static Result<std::unique_ptr<Node>> open(boost::asio::io_context& io, const Config& config, Logger& logger,
-                                            std::optional<std::string> key_passphrase = std::nullopt);
+                                            std::optional<std::string> key_passphrase = std::nullopt,
+                                            std::optional<Genesis> genesis = std::nullopt);
   // The same from parts and seams given directly: `config` is read for
   // its consensus and mempool settings (and logged names), not for files.
   static Result<std::unique_ptr<Node>> open(const Config& config, Logger& logger, NodeParts parts, NodeEnv env);
@@ -281,6 +301,14 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   void regossip();
   bool on_blocks(const PeerInfo& peer, ByteView body, std::string& reason);
   void serve_blocks(const PeerInfo& peer, ByteView body);
+  // State sync (node/state_sync.h): what this node offers a joining one.
+  void serve_snapshots(const PeerInfo& peer);
+  void serve_chunk(const PeerInfo& peer, ByteView body);
+  void serve_handoffs(const PeerInfo& peer, ByteView body);
+  // Runs `job` on the peer's verify-pool strand, at most
+  // kMaxBlockRequestsQueued at a time per peer (more are dropped).
+  void serve_on_pool(const PeerInfo& peer, std::function<void()> job);
+  void schedule_snapshot();
   void fail(const Error& e);
   // A transaction's way in: a peer, with the validator key its Hello
   // proved (if any); nullopt stands for a client of this node.
@@ -345,6 +373,8 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   std::unique_ptr<Workers> verify_pool_;
   std::unique_ptr<Workers::Queue> prune_queue_;
   std::atomic<bool> pruning_{false};  // a prune job is queued or running
+  std::unique_ptr<SnapshotFiles> snapshots_;
+  std::atomic<bool> snapshotting_{false};  // a snapshot job is queued or running
   std::unique_ptr<TxPrecheck> precheck_;
   struct PeerTxs {  // one peer's transactions on their way through the verify pool, in order
     explicit PeerTxs(Workers& workers) : strand(workers.make_queue()) {}

@@ -370,6 +370,12 @@ std::vector<rpc::Metric> RpcBackend::metrics() const {
                       "([storage] keep_recent_blocks)", static_cast<double>(live.pruned_blocks)));
   m.push_back(counter("verity_state_prune_errors_total", "pruning jobs that failed (the log says why)",
                       static_cast<double>(live.prune_errors)));
+  m.push_back(counter("verity_snapshots_written_total", "state snapshots written for joining nodes since start "
+                      "([storage] snapshot_interval)", static_cast<double>(live.snapshots_written)));
+  m.push_back(counter("verity_snapshot_errors_total", "snapshot jobs that failed and damaged chunks found before serving "
+                      "(the log says why)", static_cast<double>(live.snapshot_errors)));
+  m.push_back(gauge("verity_snapshot_height", "height of the newest state snapshot kept (0: none)",
+                    static_cast<double>(live.snapshot_height)));
   m.push_back(counter("verity_evidence_committed_total", "double-sign offences punished in committed blocks",
                       static_cast<double>(snap.stats.evidence_committed)));
   m.push_back(gauge("verity_validators", "validators in the set that certifies the next block",

@@ -23,6 +23,7 @@
 #include "node/config.h"
 #include "node/export.h"
 #include "node/node.h"
+#include "node/state_sync.h"
 #include "node/safety_file.h"
 #include "node/rpc_backend.h"
 #include "rpc/genesis_json.h"
@@ -127,6 +128,9 @@ const char* kInitHelp =
     "  --rpc-listen HOST:PORT  the JSON-RPC server (default 127.0.0.1:7701)\n"
     "  --peers LIST            comma-separated persistent peers, [NODEKEY@]HOST:PORT\n"
     "  --full-node             no validator key: follow the chain, never vote\n"
+    "  --state-sync            join by state sync: the first start restores the newest snapshot\n"
+    "                          the peers offer, checked against the genesis file, instead of\n"
+    "                          replaying every block (needs --peers; [state_sync] enable)\n"
     "  --encrypt-keys          encrypt the key files with a passphrase (scrypt, AES-256-GCM);\n"
     "                          start then needs it (config passphrase_file, or VERITY_PASSPHRASE)\n"
     "  --passphrase-file FILE  with --encrypt-keys: the passphrase is FILE's first line, and\n"
@@ -139,7 +143,7 @@ int cmd_init(const std::vector<std::string>& args, std::ostream& out, std::ostre
   auto f = parse_flags(spec_of("init",
                                {"home", "genesis", "moniker", "p2p-listen", "rpc-listen", "peers", "devnet-validator",
                                 "passphrase-file"},
-                               {"full-node", "encrypt-keys"}),
+                               {"full-node", "encrypt-keys", "state-sync"}),
                        args, err);
   if (!f) return kExitUsage;
   auto home = home_of("init", *f, err);
@@ -182,6 +186,11 @@ int cmd_init(const std::vector<std::string>& args, std::ostream& out, std::ostre
       return kExitFailure;
     }
     genesis_text = s.str();
+  }
+  c.state_sync.enable = f->has("state-sync");
+  if (c.state_sync.enable && c.p2p.persistent_peers.empty()) {
+    err << "verityd init: --state-sync needs --peers: the snapshot comes from them\n";
+    return kExitUsage;
   }
   if (auto file = f->get("passphrase-file"))  // what start reads: the same file
     c.passphrase_file = fs::absolute(*file).lexically_normal().string();
@@ -367,8 +376,30 @@ int cmd_start(const std::vector<std::string>& args, std::ostream& /*out*/, std::
   }
   Logger logger(config->log_level);
   logger.set_format(config->log_format);
+  // A home with no chain yet, set to join by state sync: the state first
+  // (docs/operators.md, "Joining by state sync"), then the node as usual.
+  std::optional<Genesis> read_once;
+  if (needs_state_sync(*config)) {
+    auto genesis = read_genesis(*config);
+    auto node_key = genesis ? cli::load_key_file(config->path_of(config->node_key_file), passphrase)
+                            : Result<SecretKey>(genesis.error());
+    auto synced = node_key ? run_state_sync(*config, logger, *genesis, *node_key) : Result<StateSyncReport>(node_key.error());
+    if (!synced) {
+      err << "verityd start: state sync: " << synced.error().reason << ": " << synced.error().detail << "\n";
+      return kExitFailure;
+    }
+    logger.write(LogLevel::info, "state-sync", "done",
+                 Fields()
+                     .add("height", synced->height)
+                     .add("root", synced->state_root.hex())
+                     .add("entries", synced->entries)
+                     .add("chunks", synced->chunks)
+                     .add("handoffs", synced->handoffs)
+                     .add("peers_dropped", synced->peers_dropped));
+    read_once = std::move(*genesis);
+  }
   boost::asio::io_context io;
-  auto node = Node::open(io, *config, logger, passphrase);
+  auto node = Node::open(io, *config, logger, passphrase, std::move(read_once));
   if (!node) {
     err << "verityd start: " << node.error().reason << ": " << node.error().detail << "\n";
     if (node.error().reason == "bad-passphrase")

@@ -8,6 +8,8 @@ namespace {
 
 const Bytes kGenesisKey = prefixed_key("m/genesis", {});
 const Bytes kTipKey = prefixed_key("m/tip", {});
+// The height a state-synced chain starts at (adopt_snapshot): no blocks below.
+const Bytes kBaseKey = prefixed_key("m/base", {});
 
 Bytes block_key(std::uint64_t h) { return prefixed_key("b/", be64(h)); }
 Bytes cert_key(std::uint64_t h) { return prefixed_key("c/", be64(h)); }
@@ -408,18 +410,25 @@ Result<CheckReport> Chain::check() const {
   auto broken = [](std::uint64_t h, const std::string& why) {
     return make_error("chain-broken", "block " + std::to_string(h) + ": " + why);
   };
-  // A node that prunes blocks checks from the oldest it keeps (each one's
-  // certificate still against the set followed from genesis).
+  // A state-synced chain starts at its snapshot's block, and a node that
+  // prunes blocks checks from the oldest it keeps (each one's certificate
+  // still against the set followed from genesis).
   std::uint64_t from = 1;
+  auto base = store_.get(kBaseKey);
+  if (!base) return base.error();
+  if (*base) {
+    if ((*base)->size() != 8) return local_error("state-corrupt", "bad base height record");
+    from = read_be(**base);
+  }
   if (options_.keep_recent_blocks > 0) {
     auto oldest = oldest_block();
     if (!oldest) return oldest.error();
-    if (*oldest) from = std::max<std::uint64_t>(1, **oldest);
-    if (from > 1) {
-      auto first = block_at(from);
-      if (!first) return first.error();
-      if (*first) prev = (*first)->header.prev_hash;
-    }
+    if (*oldest) from = std::max<std::uint64_t>(from, **oldest);
+  }
+  if (from > 1) {
+    auto first = block_at(from);
+    if (!first) return first.error();
+    if (*first) prev = (*first)->header.prev_hash;
   }
   report.first_block = from;
   for (std::uint64_t h = from; h <= tip_.height; ++h) {
@@ -574,6 +583,29 @@ Result<ChainTip> Chain::rollback() {
   tip_height_ = next.height;
   if (auto s = load_validators(); !s) return s.error();
   return next;
+}
+
+Status Chain::adopt_snapshot(KvStore& store, const Genesis& genesis, const Block& block, const CommitCertificate& cert,
+                             const std::vector<ValidatorHandoff>& handoffs) {
+  const BlockHeader& h = block.header;
+  const Hash256 hash = block.hash();
+  if (h.chain_id != genesis.chain_id || h.height == 0 || cert.height != h.height || cert.block_hash != hash)
+    return make_error("bad-snapshot-base", "block " + std::to_string(h.height) + " is not a certified block of chain '" +
+                                               genesis.chain_id + "'");
+  WriteBatch batch;
+  const Hash256 genesis_hash = genesis.hash();
+  batch.put(kGenesisKey, genesis_hash.view());
+  batch.put(block_key(h.height), encode(block));
+  batch.put(cert_key(h.height), encode(cert));
+  batch.put(hash_key(hash), be64(h.height));
+  for (const auto& handoff : handoffs) {
+    if (handoff.header.height == 0 || handoff.header.height > h.height)
+      return make_error("bad-snapshot-base", "a hand-off above the block");
+    batch.put(handoff_key(handoff.header.height), encode(handoff));
+  }
+  batch.put(kTipKey, encode(ChainTip{h.height, hash, h.state_root}));
+  batch.put(kBaseKey, be64(h.height));
+  return store.write(batch, /*sync=*/true);
 }
 
 Result<std::vector<ValidatorHandoff>> CommittedReads::handoffs(std::uint64_t from_height, std::size_t limit) const {

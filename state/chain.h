@@ -188,6 +188,19 @@ class Chain : public CommittedReads {
   // at that height is no longer kept: pruned, or from before undo records).
   Result<PastState> state_at(std::uint64_t height) const;
 
+  // The last step of a state sync (node/state_sync.h): turns a store that
+  // holds a state restored from a snapshot (SnapshotRestore), and nothing
+  // else, into a chain whose tip is `block`: the genesis record, the block
+  // with its certificate and hash index, the tip, and the hand-offs that
+  // led to its set, in one synced write. The caller has checked all of it
+  // (a light client from the genesis, and the restored root against the
+  // block's). The chain then has no blocks, receipts, history or undo
+  // records below `block`. Reasons: "bad-snapshot-base" (the block is not
+  // of this genesis' chain, or its hand-offs do not lie below it), store
+  // errors.
+  static Status adopt_snapshot(KvStore& store, const Genesis& genesis, const Block& block,
+                               const CommitCertificate& cert, const std::vector<ValidatorHandoff>& handoffs);
+
   const Genesis& genesis() const { return genesis_; }
   const ChainTip& tip() const { return tip_; }
   // The validator set that must certify the next block, and the one that
@@ -264,6 +277,8 @@ class ChainView : public CommittedReads {
 
   const StateReader& state() const { return *reader_; }
   Result<StateProof> prove(ByteView key) const { return map_.prove(tip_.state_root, key); }
+  // The store snapshot itself (state/snapshot.h writes a state snapshot from it).
+  const KvStore& store() const { return *store_; }
 
  private:
   std::shared_ptr<const KvStore> store_;

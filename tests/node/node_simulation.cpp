@@ -814,7 +814,8 @@ RunResult Simulation::run() {
     NodeParts parts{net_.genesis, node_key, net_.validators[i], state::open_memory_store(),
                     []() -> verity::Result<std::unique_ptr<SafetyRecord>> {
                       return std::unique_ptr<SafetyRecord>(std::make_unique<MemorySafety>());
-                    }};
+                    },
+                    std::nullopt};
     NodeEnv env;
     env.clock = std::make_unique<SimClock>(loop_, wall_start);
     env.workers = std::make_unique<InlineWorkers>();

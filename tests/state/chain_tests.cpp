@@ -631,7 +631,7 @@ namespace {
 std::map<Bytes, Bytes> store_without_nodes(const KvStore& store) {
   std::map<Bytes, Bytes> out;
   const Bytes nodes = prefixed_key(kStateNodePrefix, {});
-  store.scan({}, [&](ByteView k, ByteView v) {
+  (void)store.scan({}, [&](ByteView k, ByteView v) {
     if (!(k.size() >= nodes.size() && std::equal(nodes.begin(), nodes.end(), k.begin())))
       out.emplace(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
     return true;
