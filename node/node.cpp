@@ -1274,6 +1274,7 @@ void Node::serve_blocks(const PeerInfo& peer, ByteView body) {
     std::size_t bytes = 0;
     for (std::uint64_t h = from; h < from + max && h <= view->tip().height; ++h) {
       auto d = decision_at(*view, h);
+      if (!d && snapshots_) d = snapshots_->base(h);  // a snapshot's block, pruned from the chain
       if (!d) break;
       Bytes m = consensus::encode_message(*d);
       if (!items.empty() && bytes + m.size() > kMaxBlocksFrameBytes) break;

@@ -98,6 +98,15 @@ Result<state::SnapshotManifest> SnapshotFiles::write(const state::ChainView& vie
     return e;
   };
   if (!manifest) return fail(manifest.error());
+  {
+    auto block = view.block_at(tip.height);
+    auto cert = view.certificate_at(tip.height);
+    if (!block) return fail(block.error());
+    if (!cert) return fail(cert.error());
+    if (!*block || !*cert) return fail(local_error("state-corrupt", "no block or certificate at the tip"));
+    if (auto s = write_file(tmp / "base", consensus::encode_message(consensus::Decision{**block, **cert})); !s)
+      return fail(s.error());
+  }
   if (auto s = write_file(tmp / "manifest", encode(*manifest)); !s) return fail(s.error());
   {
     std::lock_guard lock(mu_);
@@ -119,6 +128,20 @@ void SnapshotFiles::drop(std::uint64_t height) {
   kept_.erase(height);
   std::error_code ec;
   fs::remove_all(dir_ / std::to_string(height), ec);
+}
+
+std::optional<consensus::Decision> SnapshotFiles::base(std::uint64_t height) const {
+  {
+    std::lock_guard lock(mu_);
+    if (!kept_.count(height)) return std::nullopt;
+  }
+  auto raw = read_file(dir_ / std::to_string(height) / "base");
+  if (!raw) return std::nullopt;
+  auto m = consensus::decode_message(*raw);
+  if (!m) return std::nullopt;
+  const auto* d = std::get_if<consensus::Decision>(&*m);
+  if (!d || d->block.header.height != height) return std::nullopt;
+  return *d;
 }
 
 Result<std::optional<Bytes>> SnapshotFiles::chunk(std::uint64_t height, std::uint64_t index) {

@@ -5,6 +5,10 @@
 // Layout, under <data>/snapshots:
 //   <height>/manifest   the manifest's canonical encoding
 //   <height>/<index>    chunk <index>'s bytes (decimal file names)
+//   <height>/base       the block of <height> with its commit certificate
+//                       (a consensus Decision): what a joining node
+//                       checks the snapshot against, still served when
+//                       keep_recent_blocks has pruned it from the chain
 // A snapshot is written into "<height>.tmp" and renamed when whole, so a
 // crash leaves a whole snapshot or a ".tmp" directory, which open()
 // deletes. Only the newest `keep` snapshots stay.
@@ -23,6 +27,7 @@
 #include <optional>
 #include <vector>
 
+#include "consensus/messages.h"
 #include "core/result.h"
 #include "state/chain.h"
 #include "state/snapshot.h"
@@ -46,6 +51,10 @@ class SnapshotFiles {
   // is not the chunk its manifest names: the snapshot is deleted),
   // "io-error".
   Result<std::optional<Bytes>> chunk(std::uint64_t height, std::uint64_t index);
+
+  // The block and certificate of a kept snapshot's height; nullopt when
+  // not kept or unreadable.
+  std::optional<consensus::Decision> base(std::uint64_t height) const;
 
   const std::filesystem::path& dir() const { return dir_; }
 

@@ -355,6 +355,12 @@ BOOST_AUTO_TEST_CASE(snapshot_files_keep_the_newest_and_never_serve_a_damaged_ch
   BOOST_TEST(kept[0].height == 12u);
   BOOST_TEST(kept[1].height == 11u);
   BOOST_TEST(!std::filesystem::exists(s.dir.path / "10"));
+  // Each keeps its block and certificate, for when the chain has pruned them.
+  auto base = s.files->base(12);
+  BOOST_REQUIRE(base.has_value());
+  BOOST_TEST(base->block.hash() == kept[0].block_hash);
+  BOOST_TEST(base->certificate.block_hash == kept[0].block_hash);
+  BOOST_TEST(!s.files->base(10).has_value());
   // A reopen finds them, and throws away an unfinished one.
   std::filesystem::create_directories(s.dir.path / "13.tmp");
   auto again = SnapshotFiles::open(s.dir.path, 2).value();
