@@ -18,6 +18,7 @@ SECTIONS = [
     ("flood", "A hostile client against one validator (bench/flood.py)"),
     ("consensus", "PBFT engine alone, instant network (build/bench/consensus_bench)"),
     ("state", "apply_block and the state map, LevelDB (build/bench/state_bench)"),
+    ("disk", "Disk of a node under a steady load, pruning against archive (bench/disk_run.py)"),
     ("sandbox", "WASM sandbox against native and Node.js (build/bench/sandbox_bench)"),
     ("rpc", "JSON-RPC against nginx (bench/rpc_bench.sh)"),
     ("mempool", "Mempool (build/bench/mempool_bench)"),
@@ -136,6 +137,17 @@ def headline(d):
         v, archive, pruned, ms = prune[-1]
         rows.append((f"state map of 100,000 entries after {int(v):,} versions: disk, archive / pruned to 100 versions",
                      f"{int(archive):,} / {int(pruned):,} MiB; pruning {ms} ms a version"))
+
+    disk = read(d, "disk")
+    samples = {}
+    for m in re.finditer(r"^\s+(pruned|archive)\s+(\d+) s\s+height\s+(\d+)\s+chain\s+([\d.]+) MiB", disk, re.M):
+        samples.setdefault(m.group(1), []).append((int(m.group(2)), int(m.group(3)), float(m.group(4))))
+    if samples.get("pruned") and samples.get("archive"):
+        pruned, archive = samples["pruned"], samples["archive"]
+        late = [mib for t, _, mib in pruned if t >= pruned[-1][0] / 2]
+        rows.append(("a validator's `data/chain` under a steady load: pruned (100 versions, 100 blocks), second half "
+                     "of the run / archive at the end",
+                     f"{span(late, '{:.1f}', ' MiB', 'sample')} / {archive[-1][2]:.1f} MiB at height {archive[-1][1]:,}"))
 
     sandbox = read(d, "sandbox")
     for m in re.finditer(r"^(sort|sha256|primes|matmul|wc)\s.*?\s([\d.]+)x\s+([\d.]+)x\s+\d+\s*$", sandbox, re.M):

@@ -87,7 +87,9 @@ Node::Node(const Config& config, Logger& logger, std::unique_ptr<Clock> clock)
       last_commit_time_(clock_->now()) {}
 
 Node::~Node() {
-  // Pool jobs hold `this`: none may run once the members go.
+  // Pool jobs hold `this`: none may run once the members go. A snapshot
+  // being written stops at its next chunk.
+  cancel_snapshot_ = true;
   if (verify_pool_) verify_pool_->stop();
 }
 
@@ -1244,7 +1246,7 @@ void Node::schedule_snapshot() {
   }
   prune_queue_->post([this, view = view()] {
     const auto started = std::chrono::steady_clock::now();
-    auto m = snapshots_->write(*view);
+    auto m = snapshots_->write(*view, state::kSnapshotChunkBytes, &cancel_snapshot_);
     if (m) {
       live_.snapshots_written++;
       live_.snapshot_height = m->height;

@@ -375,6 +375,7 @@ class Node final : public consensus::ConsensusApp, public P2PHandler {
   std::atomic<bool> pruning_{false};  // a prune job is queued or running
   std::unique_ptr<SnapshotFiles> snapshots_;
   std::atomic<bool> snapshotting_{false};  // a snapshot job is queued or running
+  std::atomic<bool> cancel_snapshot_{false};  // set when the node goes
   std::unique_ptr<TxPrecheck> precheck_;
   struct PeerTxs {  // one peer's transactions on their way through the verify pool, in order
     explicit PeerTxs(Workers& workers) : strand(workers.make_queue()) {}

@@ -82,7 +82,8 @@ std::vector<state::SnapshotManifest> SnapshotFiles::list() const {
   return out;
 }
 
-Result<state::SnapshotManifest> SnapshotFiles::write(const state::ChainView& view, std::size_t chunk_bytes) {
+Result<state::SnapshotManifest> SnapshotFiles::write(const state::ChainView& view, std::size_t chunk_bytes,
+                                                    const std::atomic<bool>* cancel) {
   const auto& tip = view.tip();
   const fs::path final_dir = dir_ / std::to_string(tip.height);
   const fs::path tmp = dir_ / (std::to_string(tip.height) + ".tmp");
@@ -90,7 +91,9 @@ Result<state::SnapshotManifest> SnapshotFiles::write(const state::ChainView& vie
   fs::remove_all(tmp, ec);
   if (!fs::create_directories(tmp, ec) || ec) return io_error(tmp, ec ? ec.message() : "cannot create");
   auto manifest = state::write_snapshot(view.store(), tip.height, tip.block_hash, tip.state_root,
-                                        [&](std::size_t index, ByteView chunk) {
+                                        [&](std::size_t index, ByteView chunk) -> Status {
+                                          if (cancel && cancel->load())
+                                            return local_error("snapshot-cancelled", "the node is stopping");
                                           return write_file(tmp / std::to_string(index), chunk);
                                         }, chunk_bytes);
   auto fail = [&](Error e) -> Result<state::SnapshotManifest> {

@@ -19,6 +19,7 @@
 // served: a damaged file is never sent (chunk() says "snapshot-damaged" and
 // the snapshot is dropped).
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -44,8 +45,10 @@ class SnapshotFiles {
   // The kept snapshots' manifests, newest first.
   std::vector<state::SnapshotManifest> list() const;
   // Writes a snapshot of `view`'s state at its tip, then deletes the
-  // oldest beyond `keep`. Reasons: store errors, "io-error".
-  Result<state::SnapshotManifest> write(const state::ChainView& view, std::size_t chunk_bytes = state::kSnapshotChunkBytes);
+  // oldest beyond `keep`. Reasons: store errors, "io-error",
+  // "snapshot-cancelled" (`cancel` became true: the node is stopping).
+  Result<state::SnapshotManifest> write(const state::ChainView& view, std::size_t chunk_bytes = state::kSnapshotChunkBytes,
+                                        const std::atomic<bool>* cancel = nullptr);
   // Chunk `index` of the snapshot at `height`; nullopt when that snapshot
   // or chunk is not kept (any more). Reasons: "snapshot-damaged" (the file
   // is not the chunk its manifest names: the snapshot is deleted),

@@ -361,11 +361,19 @@ BOOST_AUTO_TEST_CASE(snapshot_files_keep_the_newest_and_never_serve_a_damaged_ch
   BOOST_TEST(base->block.hash() == kept[0].block_hash);
   BOOST_TEST(base->certificate.block_hash == kept[0].block_hash);
   BOOST_TEST(!s.files->base(10).has_value());
+  // A write cancelled (the node stopping) leaves nothing behind.
+  BOOST_REQUIRE(produce_block(*s.chain, s.net, {}));
+  std::atomic<bool> cancel{true};
+  auto cancelled = s.files->write(*s.chain->view(), 1024, &cancel);
+  BOOST_TEST((!cancelled && cancelled.error().reason == "snapshot-cancelled"));
+  BOOST_TEST(!std::filesystem::exists(s.dir.path / "13.tmp"));
+  BOOST_TEST(!std::filesystem::exists(s.dir.path / "13"));
+  BOOST_TEST(s.files->list().size() == 2u);
   // A reopen finds them, and throws away an unfinished one.
-  std::filesystem::create_directories(s.dir.path / "13.tmp");
+  std::filesystem::create_directories(s.dir.path / "14.tmp");
   auto again = SnapshotFiles::open(s.dir.path, 2).value();
   BOOST_TEST((again->list() == kept));
-  BOOST_TEST(!std::filesystem::exists(s.dir.path / "13.tmp"));
+  BOOST_TEST(!std::filesystem::exists(s.dir.path / "14.tmp"));
   // A damaged chunk file is refused, and its snapshot dropped.
   {
     std::fstream f(s.dir.path / "12" / "1", std::ios::in | std::ios::out | std::ios::binary);
