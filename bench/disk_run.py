@@ -26,6 +26,8 @@ os.environ.setdefault("VERITY_SOURCE_ROOT", ROOT)
 os.environ.setdefault("VERITYD", os.path.join(ROOT, "build", "node", "verityd"))
 
 from harness import Cluster, DEVNET_GENESIS, rpc, set_config, wait_for  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from node_load import dir_bytes  # noqa: E402
 
 LOAD = os.environ.get("NODE_LOAD", os.path.join(ROOT, "build", "bench", "node_load"))
 
@@ -33,17 +35,6 @@ MODES = {
     "pruned": {"keep_recent_heights": 100, "keep_recent_blocks": 100, "snapshot_interval": 200},
     "archive": {"keep_recent_heights": 0, "keep_recent_blocks": 0, "snapshot_interval": 0},
 }
-
-
-def dir_bytes(path):
-    total = 0
-    for root, _, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.path.getsize(os.path.join(root, f))
-            except OSError:
-                pass  # LevelDB removed it meanwhile
-    return total
 
 
 def run(mode, seconds, rate, every):

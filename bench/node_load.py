@@ -63,8 +63,13 @@ def cpu_seconds(pid):
 
 def disk_bytes(home):
     """Bytes of the node's data directory (LevelDB, block store, safety files)."""
+    return dir_bytes(os.path.join(home, "data"))
+
+
+def dir_bytes(path):
+    """Bytes of the files under `path`."""
     total = 0
-    for root, _, files in os.walk(os.path.join(home, "data")):
+    for root, _, files in os.walk(path):
         for f in files:
             try:
                 total += os.path.getsize(os.path.join(root, f))
