@@ -145,10 +145,16 @@ bool StateSync::on_frame(const PeerInfo& peer, std::uint8_t type, ByteView body,
         reason = "malformed snapshots";
         return false;
       }
+      // A peer's latest answer replaces its earlier ones, and offers nobody
+      // makes any more go: what a peer can make this node hold is bounded by
+      // one answer (one frame).
+      for (auto& [key, offer] : offers_) offer.peers.erase(peer.id);
+      std::erase_if(offers_, [&](const auto& o) { return o.second.peers.empty() && o.first != target_; });
       for (auto& m : *offered) {
         if (m.format != state::kSnapshotFormat || m.height == 0 || m.chunks.empty()) continue;
         Bytes key = encode(m);
         if (forged_.count(key)) continue;
+        if (key == target_ && passed_over_.count(peer.id)) continue;  // it said it lacks it, or was too slow
         auto& offer = offers_[key];
         if (offer.peers.empty() && offer.manifest.chunks.empty()) offer.manifest = std::move(m);
         offer.peers.insert(peer.id);
@@ -166,7 +172,8 @@ bool StateSync::on_frame(const PeerInfo& peer, std::uint8_t type, ByteView body,
         }
       }
       // A restore that lost its peers goes on once one offers it again.
-      if (phase_ == Phase::restore && !asked_) request_next();
+      if (phase_ == Phase::restore && !asked_ && offers_.count(*target_) && !offers_.at(*target_).peers.empty())
+        request_next();
       return true;
     }
     case kFrameBlocks:
@@ -187,6 +194,7 @@ void StateSync::choose() {
   if (phase_ == Phase::done) return;
   phase_ = Phase::discover;
   target_.reset();
+  passed_over_.clear();
   base_.reset();
   light_.reset();
   header_checked_ = false;
@@ -210,6 +218,7 @@ void StateSync::choose() {
     return;
   }
   target_ = *best_key;
+  ask_timer_.cancel();  // discovery's; the restore may arm it to wait for peers
   const auto& m = best->manifest;
   log_.info("snapshot-chosen", Fields()
                                    .add("height", m.height)
@@ -249,14 +258,33 @@ void StateSync::request_next() {
       choose();  // another snapshot, or wait for one
       return;
     }
-    // Restoring: the chunks so far stay; wait for a peer that offers it again.
-    log_.info("waiting-for-peers", Fields().add("height", target().height).add("chunk", restore_->next_chunk()));
-    for (const auto& [id, p] : connected_) transport_->send(id, kFrameGetSnapshots, {});
-    ask_timer_.arm_after(options_.ask_interval, [this] {
-      if (phase_ == Phase::restore && !asked_) request_next();
-    });
+    // Restoring: the chunks so far stay while a peer may offer the
+    // snapshot again, asked every ask_interval; after request_timeout
+    // without one it is gone (its peers kept newer ones): start over with
+    // another.
+    const auto now = clock_.now();
+    if (!waiting_since_) {
+      waiting_since_ = now;
+    } else if (now - *waiting_since_ >= options_.request_timeout) {
+      log_.warn("snapshot-gone", Fields().add("height", target().height).add("chunk", restore_->next_chunk()));
+      offers_.erase(*target_);
+      if (auto s = discard_restore(); !s) {
+        finish(s.error());
+        return;
+      }
+      choose();
+      return;
+    }
+    if (!ask_timer_.armed()) {
+      log_.info("waiting-for-peers", Fields().add("height", target().height).add("chunk", restore_->next_chunk()));
+      for (const auto& [id, p] : connected_) transport_->send(id, kFrameGetSnapshots, {});
+      ask_timer_.arm_after(options_.ask_interval, [this] {
+        if (phase_ == Phase::restore && !asked_) request_next();
+      });
+    }
     return;
   }
+  waiting_since_.reset();
   last_peer_ = *peer;
   const auto& m = target();
   Bytes body;
@@ -287,6 +315,7 @@ void StateSync::request_next() {
 }
 
 void StateSync::forget(std::uint64_t peer) {
+  passed_over_.insert(peer);
   if (target_)
     if (auto it = offers_.find(*target_); it != offers_.end()) it->second.peers.erase(peer);
 }
@@ -432,18 +461,8 @@ void StateSync::finish_restore() {
     for (auto p : offer.peers) ban(p, "snapshot-wrong-root");
     forged_.insert(*target_);
     offers_.erase(*target_);
-    restore_.reset();
-    // Throw the restored entries away.
-    state::WriteBatch batch;
-    std::size_t n = 0;
-    auto scanned = store_.scan(Bytes{}, [&](ByteView key, ByteView) {
-      batch.erase(key);
-      ++n;
-      return true;
-    });
-    if (scanned) scanned = store_.write(batch, /*sync=*/false);
-    if (!scanned) {
-      finish(scanned.error());
+    if (auto s = discard_restore(); !s) {
+      finish(s.error());
       return;
     }
     choose();
@@ -456,6 +475,18 @@ void StateSync::finish_restore() {
   }
   StateSyncReport report{m.height, m.block_hash, m.state_root, m.entries, m.chunks.size(), handoffs_.size(), dropped_};
   finish(report);
+}
+
+Status StateSync::discard_restore() {
+  restore_.reset();
+  waiting_since_.reset();
+  state::WriteBatch batch;
+  auto scanned = store_.scan(Bytes{}, [&](ByteView key, ByteView) {
+    batch.erase(key);
+    return true;
+  });
+  if (!scanned) return scanned;
+  return store_.write(batch, /*sync=*/false);
 }
 
 void StateSync::finish(Result<StateSyncReport> r) {
@@ -492,6 +523,7 @@ Result<StateSyncReport> run_state_sync(const Config& config, Logger& logger, con
     pc.chain_id = genesis.chain_id;
     pc.listen_host = config.p2p.listen.host;
     pc.listen_port = 0;  // it serves nothing; the node listens once it runs
+    pc.max_inbound_peers = 0;
     for (const auto& p : config.p2p.persistent_peers) {
       auto a = parse_peer_address(p);
       if (!a) return make_error("bad-config", "p2p.persistent_peers: " + a.error().detail);

@@ -125,6 +125,8 @@ class StateSync final : public P2PHandler {
   void ban(std::uint64_t peer, const std::string& reason);
   void forget(std::uint64_t peer);  // not asked again for the target
   void finish(Result<StateSyncReport> r);
+  // Throws away what a restore wrote (the target store holds nothing else).
+  Status discard_restore();
   const state::SnapshotManifest& target() const { return offers_.at(*target_).manifest; }
   std::uint64_t last_handoff_needed() const;
 
@@ -143,6 +145,7 @@ class StateSync final : public P2PHandler {
   std::map<Bytes, Offer> offers_;  // by the manifest's encoding
   std::set<Bytes> forged_;
   std::optional<Bytes> target_;
+  std::set<std::uint64_t> passed_over_;  // peers not asked again for the target (it lacked something, or was slow)
   std::uint64_t last_peer_ = 0;
   // The request in flight: to whom, which frame answers it.
   std::optional<std::uint64_t> asked_;
@@ -152,6 +155,7 @@ class StateSync final : public P2PHandler {
   bool header_checked_ = false;
   std::vector<ValidatorHandoff> handoffs_;
   std::unique_ptr<state::SnapshotRestore> restore_;
+  std::optional<Clock::TimePoint> waiting_since_;  // restoring, no peer offers the snapshot
   std::uint64_t dropped_ = 0;
   ClockTimer discovery_timer_, ask_timer_, request_timer_;
 };

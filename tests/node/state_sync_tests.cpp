@@ -343,6 +343,32 @@ BOOST_AUTO_TEST_CASE(a_peer_without_the_snapshot_or_silent_is_passed_over_and_sy
   expect_joined(s, *run.target);
 }
 
+BOOST_AUTO_TEST_CASE(a_snapshot_that_goes_away_midway_is_thrown_away_and_another_restored) {
+  Source s(10);
+  Run run(s);
+  const auto start = run.clock.now();
+  // Serves the block, the hand-offs and chunk 0, then no longer keeps it.
+  run.peers->add([&](std::uint8_t t, ByteView b) -> std::optional<std::pair<std::uint8_t, Bytes>> {
+    if (t == kFrameGetChunk) {
+      auto r = decode_get_chunk(b).value();
+      if (r.index > 0) return std::pair{kFrameChunk, encode_chunk(r.height, r.index, std::nullopt)};
+    }
+    if (t == kFrameGetSnapshots && run.clock.now() > start) return std::pair{kFrameSnapshots, encode_snapshots({})};
+    return s.answer(t, b);
+  });
+  // Offers nothing for a minute, then the snapshot.
+  run.peers->add([&](std::uint8_t t, ByteView b) -> std::optional<std::pair<std::uint8_t, Bytes>> {
+    if (t == kFrameGetSnapshots && run.clock.now() - start < std::chrono::minutes(1))
+      return std::pair{kFrameSnapshots, encode_snapshots({})};
+    return s.answer(t, b);
+  });
+  auto r = run.go();
+  BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.error().to_string()));
+  BOOST_TEST(run.log_text.str().find("snapshot-gone") != std::string::npos);
+  BOOST_TEST(r->peers_dropped == 0u);
+  expect_joined(s, *run.target);
+}
+
 BOOST_AUTO_TEST_CASE(snapshot_files_keep_the_newest_and_never_serve_a_damaged_chunk) {
   Source s(10);
   // Two more snapshots: only the newest two stay.
