@@ -1,6 +1,7 @@
 #include "node/snapshots.h"
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
@@ -46,9 +47,14 @@ std::optional<Bytes> read_file(const fs::path& path) {
   return out;
 }
 
+// A snapshot directory's name: a height in decimal (no sign, no other
+// character; one that overflows is no height).
 std::optional<std::uint64_t> height_of(const std::string& name) {
-  if (name.empty() || name.size() > 20 || name.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
-  return std::stoull(name);
+  if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  std::uint64_t h = 0;
+  auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), h);
+  if (ec != std::errc() || end != name.data() + name.size()) return std::nullopt;
+  return h;
 }
 
 }  // namespace

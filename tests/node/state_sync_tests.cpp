@@ -397,9 +397,11 @@ BOOST_AUTO_TEST_CASE(snapshot_files_keep_the_newest_and_never_serve_a_damaged_ch
   BOOST_TEST(s.files->list().size() == 2u);
   // A reopen finds them, and throws away an unfinished one.
   std::filesystem::create_directories(s.dir.path / "14.tmp");
+  std::filesystem::create_directories(s.dir.path / "99999999999999999999");  // no height: overflows
   auto again = SnapshotFiles::open(s.dir.path, 2).value();
   BOOST_TEST((again->list() == kept));
   BOOST_TEST(!std::filesystem::exists(s.dir.path / "14.tmp"));
+  BOOST_TEST(!std::filesystem::exists(s.dir.path / "99999999999999999999"));
   // A damaged chunk file is refused, and its snapshot dropped.
   {
     std::fstream f(s.dir.path / "12" / "1", std::ios::in | std::ios::out | std::ios::binary);
