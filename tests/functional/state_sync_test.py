@@ -172,5 +172,22 @@ def joins_by_state_sync_faster_than_by_replay():
         c.stop()
 
 
+def state_sync_without_peers_is_refused():
+    """`init --state-sync` needs peers to fetch from: refused before anything is written."""
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="verity-state-sync-") as d:
+        home = os.path.join(d, "home")
+        out = subprocess.run([VERITYD, "init", "--home", home, "--genesis", DEVNET_GENESIS, "--full-node",
+                              "--state-sync"], capture_output=True, text=True, timeout=30)
+        assert out.returncode == 2, (out.returncode, out.stderr)
+        assert "--state-sync needs --peers" in out.stderr, out.stderr
+        assert not os.path.exists(os.path.join(home, "config.toml"))
+        # With peers, the config says so.
+        run_ok([VERITYD, "init", "--home", home, "--genesis", DEVNET_GENESIS, "--full-node", "--state-sync",
+                "--peers", "127.0.0.1:1"])
+        with open(os.path.join(home, "config.toml")) as f:
+            assert re.search(r"^\[state_sync\]\s*\n(#.*\n)*enable = true$", f.read(), re.M)
+
+
 if __name__ == "__main__":
-    TestRunner([joins_by_state_sync_faster_than_by_replay]).main()
+    TestRunner([state_sync_without_peers_is_refused, joins_by_state_sync_faster_than_by_replay]).main()
