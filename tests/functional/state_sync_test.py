@@ -65,10 +65,10 @@ def height_of(node):
 
 
 def joins_by_state_sync_faster_than_by_replay():
-    c = Cluster(timeout_ms=3000)
-    genesis_path = os.path.join(c.dir, "big-genesis.json")
+    import tempfile
+    workdir = tempfile.mkdtemp(prefix="verity-state-sync-")
+    genesis_path = os.path.join(workdir, "big-genesis.json")
     g = big_genesis(genesis_path)
-    c.stop()  # only its directory was wanted: start again on the big genesis
     c = Cluster(timeout_ms=3000, genesis=genesis_path)
     for n in c.nodes:
         set_config(n.home, "storage", "snapshot_interval", 40)
@@ -170,6 +170,7 @@ def joins_by_state_sync_faster_than_by_replay():
         assert out.returncode == 0, out.stdout + out.stderr
     finally:
         c.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def state_sync_without_peers_is_refused():
