@@ -192,6 +192,7 @@ bool StateSync::on_frame(const PeerInfo& peer, std::uint8_t type, ByteView body,
 
 void StateSync::choose() {
   if (phase_ == Phase::done) return;
+  discovery_timer_.cancel();
   phase_ = Phase::discover;
   target_.reset();
   passed_over_.clear();
