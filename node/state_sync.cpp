@@ -510,13 +510,29 @@ Result<StateSyncReport> run_state_sync(const Config& config, Logger& logger, con
   const fs::path data = config.path_of(config.data_dir);
   const fs::path tmp = data / "chain.state-sync";
   std::error_code ec;
-  fs::remove_all(tmp, ec);  // a former attempt's
   fs::create_directories(data, ec);
   if (ec) return local_error("io-error", data.string() + ": " + ec.message());
   Result<StateSyncReport> result = local_error("state-sync-stopped", "the state sync did not finish");
   {
+    // Opened (and so locked against a second verityd on this home) before
+    // a former attempt's entries are thrown away.
     auto store = state::open_leveldb_store(tmp.string());
-    if (!store) return store.error();
+    if (!store) {
+      if (store.error().reason == "store-locked")
+        return make_error("store-locked", tmp.string() + ": another verityd is syncing this home");
+      return store.error();
+    }
+    for (bool more = true; more;) {
+      state::WriteBatch batch;
+      std::size_t n = 0;
+      auto scanned = (*store)->scan(Bytes{}, [&](ByteView key, ByteView) {
+        batch.erase(key);
+        return ++n < 100'000;
+      });
+      if (scanned && n > 0) scanned = (*store)->write(batch, /*sync=*/false);
+      if (!scanned) return scanned.error();
+      more = n == 100'000;
+    }
     boost::asio::io_context io;
     AsioClock clock(io);
     StateSync sync(genesis, **store, clock, logger, options);
@@ -549,10 +565,7 @@ Result<StateSyncReport> run_state_sync(const Config& config, Logger& logger, con
     });
     io.run();
   }
-  if (!result) {
-    fs::remove_all(tmp, ec);
-    return result;
-  }
+  if (!result) return result;  // the next start throws what it restored away
   fs::rename(tmp, data / "chain", ec);
   if (ec) return local_error("io-error", (data / "chain").string() + ": " + ec.message());
   return result;

@@ -162,9 +162,11 @@ class StateSync final : public P2PHandler {
 
 // What `verityd start` does before it opens the node when [state_sync]
 // enable is set and the home has no chain yet (needs_state_sync): restores
-// into <data>/chain.state-sync (thrown away if a former attempt left one)
-// through a P2P transport of its own to the persistent peers, then renames
-// it to <data>/chain. Reasons: the store's, the transport's, the sync's.
+// into <data>/chain.state-sync (what a former attempt left there is
+// deleted first, once the store is locked: "store-locked" when another
+// verityd syncs this home) through a P2P transport of its own to the
+// persistent peers, then renames it to <data>/chain. Reasons: the
+// store's, the transport's, the sync's.
 bool needs_state_sync(const Config& config);
 Result<StateSyncReport> run_state_sync(const Config& config, Logger& logger, const Genesis& genesis,
                                        const SecretKey& node_key, StateSyncOptions options = {});

@@ -188,6 +188,24 @@ def state_sync_without_peers_is_refused():
                 "--peers", "127.0.0.1:1"])
         with open(os.path.join(home, "config.toml")) as f:
             assert re.search(r"^\[state_sync\]\s*\n(#.*\n)*enable = true$", f.read(), re.M)
+        # A second start on a home that is syncing is refused (the first
+        # waits for its peer for ever, logging that it is discovering).
+        log = os.path.join(d, "first.log")
+        with open(log, "w") as out:
+            first = subprocess.Popen([VERITYD, "start", "--home", home], stdout=out, stderr=out,
+                                     stdin=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while "discovering" not in open(log).read():
+                assert time.monotonic() < deadline and first.poll() is None, open(log).read()
+                time.sleep(0.1)
+            second = subprocess.run([VERITYD, "start", "--home", home], capture_output=True, text=True, timeout=30)
+            assert second.returncode == 1, (second.returncode, second.stderr)
+            assert "store-locked" in second.stderr and "another verityd is syncing" in second.stderr, second.stderr
+            assert first.poll() is None
+        finally:
+            first.kill()
+            first.wait()
 
 
 if __name__ == "__main__":
