@@ -9,6 +9,24 @@ namespace verity::node {
 
 namespace fs = std::filesystem;
 
+namespace {
+// Deletes every key of `store`, 100,000 to a batch.
+Status erase_all(state::KvStore& store) {
+  for (bool more = true; more;) {
+    state::WriteBatch batch;
+    std::size_t n = 0;
+    auto scanned = store.scan(Bytes{}, [&](ByteView key, ByteView) {
+      batch.erase(key);
+      return ++n < 100'000;
+    });
+    if (scanned && n > 0) scanned = store.write(batch, /*sync=*/false);
+    if (!scanned) return scanned;
+    more = n == 100'000;
+  }
+  return {};
+}
+}  // namespace
+
 // ---------------------------------------------------------------- frames
 
 Bytes encode_snapshots(const std::vector<state::SnapshotManifest>& manifests) {
@@ -31,41 +49,20 @@ std::optional<std::vector<state::SnapshotManifest>> decode_snapshots(ByteView bo
   return out;
 }
 
-Bytes encode_get_chunk(std::uint64_t height, std::uint64_t index) {
-  Writer w;
-  w.varint(height);
-  w.varint(index);
-  return w.take();
-}
+Bytes encode_get_chunk(std::uint64_t height, std::uint64_t index) { return encode(ChunkRequest{height, index}); }
 
 std::optional<ChunkRequest> decode_get_chunk(ByteView body) {
-  Reader r(body);
-  ChunkRequest c;
-  c.height = r.varint();
-  c.index = r.varint();
-  if (!r.finish()) return std::nullopt;
-  return c;
+  auto c = decode_exact<ChunkRequest>(body);
+  return c ? std::optional<ChunkRequest>(*c) : std::nullopt;
 }
 
 Bytes encode_chunk(std::uint64_t height, std::uint64_t index, const std::optional<Bytes>& chunk) {
-  Writer w;
-  w.varint(height);
-  w.varint(index);
-  w.u8(chunk ? 1 : 0);
-  if (chunk) w.bytes(*chunk);
-  return w.take();
+  return encode(ChunkReply{height, index, chunk});
 }
 
 std::optional<ChunkReply> decode_chunk(ByteView body) {
-  Reader r(body);
-  ChunkReply c;
-  c.height = r.varint();
-  c.index = r.varint();
-  const std::uint8_t present = r.u8();
-  if (present > 1) return std::nullopt;
-  if (present) c.chunk = r.bytes(body.size());
-  if (!r.finish()) return std::nullopt;
-  return c;
+  auto c = decode_exact<ChunkReply>(body);
+  return c ? std::optional<ChunkReply>(std::move(*c)) : std::nullopt;
 }
 
 Bytes encode_handoffs(const std::vector<ValidatorHandoff>& handoffs) {
@@ -481,13 +478,7 @@ void StateSync::finish_restore() {
 Status StateSync::discard_restore() {
   restore_.reset();
   waiting_since_.reset();
-  state::WriteBatch batch;
-  auto scanned = store_.scan(Bytes{}, [&](ByteView key, ByteView) {
-    batch.erase(key);
-    return true;
-  });
-  if (!scanned) return scanned;
-  return store_.write(batch, /*sync=*/false);
+  return erase_all(store_);
 }
 
 void StateSync::finish(Result<StateSyncReport> r) {
@@ -522,17 +513,7 @@ Result<StateSyncReport> run_state_sync(const Config& config, Logger& logger, con
         return make_error("store-locked", tmp.string() + ": another verityd is syncing this home");
       return store.error();
     }
-    for (bool more = true; more;) {
-      state::WriteBatch batch;
-      std::size_t n = 0;
-      auto scanned = (*store)->scan(Bytes{}, [&](ByteView key, ByteView) {
-        batch.erase(key);
-        return ++n < 100'000;
-      });
-      if (scanned && n > 0) scanned = (*store)->write(batch, /*sync=*/false);
-      if (!scanned) return scanned.error();
-      more = n == 100'000;
-    }
+    if (auto s = erase_all(**store); !s) return s.error();
     boost::asio::io_context io;
     AsioClock clock(io);
     StateSync sync(genesis, **store, clock, logger, options);

@@ -66,12 +66,23 @@ Bytes encode_snapshots(const std::vector<state::SnapshotManifest>& manifests);
 std::optional<std::vector<state::SnapshotManifest>> decode_snapshots(ByteView body);
 struct ChunkRequest {
   std::uint64_t height = 0, index = 0;
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("height", s.height);
+    f("index", s.index);
+  }
 };
 Bytes encode_get_chunk(std::uint64_t height, std::uint64_t index);
 std::optional<ChunkRequest> decode_get_chunk(ByteView body);
 struct ChunkReply {
   std::uint64_t height = 0, index = 0;
   std::optional<Bytes> chunk;  // nullopt: the peer does not keep it
+  template <class Self, class F>
+  static void fields(Self& s, F&& f) {
+    f("height", s.height);
+    f("index", s.index);
+    f("chunk", s.chunk, Max{consensus::kMaxMessageBytes});
+  }
 };
 Bytes encode_chunk(std::uint64_t height, std::uint64_t index, const std::optional<Bytes>& chunk);
 std::optional<ChunkReply> decode_chunk(ByteView body);
