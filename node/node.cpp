@@ -121,6 +121,23 @@ Result<std::unique_ptr<state::KvStore>> open_chain_store(const Config& config) {
   return store;
 }
 
+Result<P2PConfig> p2p_config(const Config& config, const std::string& chain_id, const SecretKey& node_key,
+                             const std::optional<SecretKey>& validator_key) {
+  P2PConfig pc(node_key);
+  pc.chain_id = chain_id;
+  pc.validator_key = validator_key;
+  pc.listen_host = config.p2p.listen.host;
+  pc.listen_port = config.p2p.listen.port;
+  for (const auto& p : config.p2p.persistent_peers) {
+    auto a = parse_peer_address(p);
+    if (!a) return make_error("bad-config", "p2p.persistent_peers: " + a.error().detail);
+    pc.persistent_peers.push_back(*a);
+  }
+  pc.max_inbound_peers = config.p2p.max_inbound_peers;
+  pc.max_send_queue_bytes = config.p2p.send_queue_bytes;
+  return pc;
+}
+
 state::ChainOptions chain_options(const Config& config) {
   state::ChainOptions options;
   options.state_cache_nodes = state::state_cache_nodes(config.storage.state_cache_mb);
@@ -161,19 +178,9 @@ Result<std::unique_ptr<Node>> Node::open(asio::io_context& io, const Config& con
   env.workers = std::make_unique<PoolWorkers>(pool_threads(), kVerifyPoolNice);
   env.make_transport = [&io, &config, &logger, chain_id, node_key = *node_key,
                         validator_key](P2PHandler& handler) -> Result<std::unique_ptr<Transport>> {
-    P2PConfig pc(node_key);
-    pc.chain_id = chain_id;
-    pc.validator_key = validator_key;
-    pc.listen_host = config.p2p.listen.host;
-    pc.listen_port = config.p2p.listen.port;
-    for (const auto& p : config.p2p.persistent_peers) {
-      auto a = parse_peer_address(p);
-      if (!a) return make_error("bad-config", "p2p.persistent_peers: " + a.error().detail);
-      pc.persistent_peers.push_back(*a);
-    }
-    pc.max_inbound_peers = config.p2p.max_inbound_peers;
-    pc.max_send_queue_bytes = config.p2p.send_queue_bytes;
-    return std::unique_ptr<Transport>(std::make_unique<P2P>(io, std::move(pc), handler, logger));
+    auto pc = p2p_config(config, chain_id, node_key, validator_key);
+    if (!pc) return pc.error();
+    return std::unique_ptr<Transport>(std::make_unique<P2P>(io, std::move(*pc), handler, logger));
   };
   return open(config, logger, std::move(parts), std::move(env));
 }
@@ -1211,6 +1218,8 @@ void Node::serve_chunk(const PeerInfo& peer, ByteView body) {
       } else {
         // Never served: the snapshot is dropped, the peer asks another.
         live_.snapshot_errors++;
+        auto kept = snapshots_->list();
+        live_.snapshot_height = kept.empty() ? 0 : kept.front().height;
         log_.error("snapshot-damaged", Fields().add("height", request.height).add("error", read.error().to_string()));
       }
     }
@@ -1224,7 +1233,7 @@ void Node::serve_handoffs(const PeerInfo& peer, ByteView body) {
   auto request = decode_get_blocks(body);
   if (!request) return;
   serve_on_pool(peer, [this, peer = peer.id, request = *request, view = view()] {
-    auto page = view->handoffs(request.from, static_cast<std::size_t>(std::min<std::uint64_t>(request.max, state::kMaxHandoffPage)));
+    auto page = view->handoffs(request.from, request.max);  // at most kMaxHandoffPage
     if (!page) log_.warn("handoffs-unreadable", Fields().add("error", page.error().to_string()));
     clock_->post([this, peer, frame = encode_handoffs(page ? *page : std::vector<ValidatorHandoff>{})] {
       if (!stopped_) p2p_->send(peer, kFrameHandoffs, frame);

@@ -178,6 +178,10 @@ inline constexpr std::size_t kPruneBudget = 20'000;
 Result<Genesis> read_genesis(const Config& config);
 Result<std::unique_ptr<state::KvStore>> open_chain_store(const Config& config);
 state::ChainOptions chain_options(const Config& config);
+// The peer links [p2p] describes (reason "bad-config": a persistent peer
+// that does not parse): the node's, and state sync's (node/state_sync.h).
+Result<P2PConfig> p2p_config(const Config& config, const std::string& chain_id, const SecretKey& node_key,
+                             const std::optional<SecretKey>& validator_key);
 
 // What open() reads from the home directory, given directly (the node
 // simulation builds these in memory).

@@ -517,20 +517,13 @@ Result<StateSyncReport> run_state_sync(const Config& config, Logger& logger, con
     boost::asio::io_context io;
     AsioClock clock(io);
     StateSync sync(genesis, **store, clock, logger, options);
-    P2PConfig pc(node_key);
-    pc.chain_id = genesis.chain_id;
-    pc.listen_host = config.p2p.listen.host;
-    pc.listen_port = 0;  // it serves nothing; the node listens once it runs
-    pc.max_inbound_peers = 0;
-    for (const auto& p : config.p2p.persistent_peers) {
-      auto a = parse_peer_address(p);
-      if (!a) return make_error("bad-config", "p2p.persistent_peers: " + a.error().detail);
-      pc.persistent_peers.push_back(*a);
-    }
-    if (pc.persistent_peers.empty())
+    auto pc = p2p_config(config, genesis.chain_id, node_key, std::nullopt);
+    if (!pc) return pc.error();
+    pc->listen_port = 0;  // it serves nothing; the node listens once it runs
+    pc->max_inbound_peers = 0;
+    if (pc->persistent_peers.empty())
       return make_error("bad-config", "state sync needs peers: set [p2p] persistent_peers");
-    pc.max_send_queue_bytes = config.p2p.send_queue_bytes;
-    P2P transport(io, std::move(pc), sync, logger);
+    P2P transport(io, std::move(*pc), sync, logger);
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& e, int) {
       if (e) return;
