@@ -18,6 +18,13 @@ constexpr std::uint8_t kInnerTag = 2;
 // A stored node: tag, a, b, then the height of the batch that last wrote it
 // (8 bytes, absent in nodes written before pruning existed: height 0).
 constexpr std::size_t kNodeBytes = 1 + 32 + 32;
+
+// Linux's MADV_COLLAPSE (6.1 on), which Debian 12's glibc headers lack.
+#ifdef MADV_COLLAPSE
+constexpr int kMadvCollapse = MADV_COLLAPSE;
+#else
+constexpr int kMadvCollapse = 25;
+#endif
 }  // namespace
 
 Bytes orphans_key(std::uint64_t height) { return prefixed_key(kOrphansPrefix, be64(height)); }
@@ -28,17 +35,33 @@ StateMap::NodeCache::NodeCache(std::size_t max_nodes) {
   sets_ = max_nodes / kWays;
   if (sets_ == 0) return;
   // Anonymous memory, zero until written (an all-zero slot is a free one:
-  // Slot is an aggregate of bytes), in transparent huge pages where the
-  // kernel allows: lookups land on random slots of a table of many MiB,
-  // and 2 MiB pages spare the TLB misses and the page faults of 4 KiB ones.
+  // Slot is an aggregate of bytes): a page takes memory only once a node
+  // lands in it, so a small state (a devnet's) costs a few pages, not the
+  // whole bound.
   const std::size_t bytes = sets_ * kWays * sizeof(Slot);
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) {
     sets_ = 0;
     return;
   }
-  ::madvise(p, bytes, MADV_HUGEPAGE);  // advice only: without it, 4 KiB pages
   slots_ = static_cast<Slot*>(p);
+}
+
+// Once the table holds a node for every 16th of its 4 KiB pages, it
+// goes over to transparent huge pages, where the kernel allows: lookups
+// land all over the table, and 2 MiB pages spare the TLB misses and page
+// faults of 4 KiB ones (at 10^6 entries, 17% of state_bench's rate). The
+// pages already touched are collapsed into huge ones then, once (a copy
+// of the table, some tens of ms for the default 128 MiB; MADV_COLLAPSE,
+// Linux 6.1, best effort), and later faults take huge pages. Advised when
+// made, the first node in each 2 MiB would make all of it resident: a
+// devnet's validators held the whole bound for a few hundred nodes.
+void StateMap::NodeCache::note_growth() {
+  const std::size_t bytes = sets_ * kWays * sizeof(Slot);
+  if (huge_pages_ || held_ < bytes / 4096 / 16) return;
+  huge_pages_ = true;
+  ::madvise(slots_, bytes, MADV_HUGEPAGE);  // advice only: without it, 4 KiB pages
+  ::madvise(slots_, bytes, kMadvCollapse);  // fails harmlessly (EINVAL) before Linux 6.1
 }
 
 StateMap::NodeCache::~NodeCache() {
@@ -93,6 +116,7 @@ void StateMap::NodeCache::put(const Hash256& hash, const Node& node) {
     if (!victim) victim = &set[0];
   } else {
     ++held_;
+    note_growth();
   }
   victim->hash = hash;
   victim->node = node;

@@ -15,7 +15,8 @@
 // those it read from the store or flushed into a batch. Nodes never
 // change, so a cached node is always right; the cache only spares LevelDB
 // reads. It is a set-associative table (NodeCache below) of at most
-// cache_nodes slots of about 100 bytes, allocated when the map is made. A
+// cache_nodes slots of about 100 bytes, reserved when the map is made and
+// resident only where nodes landed (see NodeCache::note_growth). A
 // map with a cache must stay on one thread, even for prove() (the node's
 // consensus thread; views made for readers have none).
 
@@ -143,8 +144,10 @@ class StateMap {
       bool used = false;
     };
     Slot* set_of(const Hash256& hash);
+    void note_growth();
     Slot* slots_ = nullptr;  // mmap'd: sets_ * kWays slots
     std::size_t sets_ = 0, held_ = 0;
+    bool huge_pages_ = false;  // advised MADV_HUGEPAGE (note_growth)
   };
 
   const KvStore& store_;
