@@ -195,7 +195,7 @@ BOOST_AUTO_TEST_CASE(a_small_state_keeps_the_cache_mostly_unresident,
     BOOST_REQUIRE(map.cache_counters().held > 500u);
     const long grown = rss_anon_kib() - before;
     BOOST_TEST_MESSAGE("resident growth with " << map.cache_counters().held << " cached nodes: " << grown << " KiB");
-    BOOST_TEST(grown < 16 * 1024);  // advised at once: about 128 MiB
+    BOOST_TEST(grown < 32 * 1024);  // advised at once: about 128 MiB (about 10 MiB under ASan)
   }
 }
 
