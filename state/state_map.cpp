@@ -107,13 +107,28 @@ void StateMap::NodeCache::put(const Hash256& hash, const Node& node) {
     if (!victim && set[i].hash == kEmptySubtree) victim = &set[i];
   }
   if (!victim) {
-    // Second chance: the first slot not used since the last sweep; a
-    // sweep clears the marks it passes.
+    // A full set: inner nodes before leaves. An update walks a score of
+    // inner nodes and ends at one leaf, which only updates of its own key
+    // read again; and a map of n random keys has about 1.5 n inner nodes.
+    // So once the map outgrows the cache, leaves give way (at 10^6 entries
+    // and 128 MiB, store reads per update fell from 4.34 to 3.42 and
+    // state_bench's rate rose by 15-20%). An inner node first takes a leaf
+    // not used since the last sweep; then second chance (the first slot
+    // not used since the last sweep; a sweep clears the marks it passes)
+    // among the slots the node may take: any for an inner node, leaves
+    // only for a leaf. A leaf that finds none is not cached.
+    if (!node.leaf)
+      for (std::size_t i = 0; i < kWays && !victim; ++i)
+        if (set[i].node.leaf && !set[i].used) victim = &set[i];
+    Slot* first = nullptr;
     for (std::size_t i = 0; i < kWays && !victim; ++i) {
+      if (node.leaf && !set[i].node.leaf) continue;
+      if (!first) first = &set[i];
       if (!set[i].used) victim = &set[i];
       set[i].used = false;
     }
-    if (!victim) victim = &set[0];
+    if (!victim) victim = first;
+    if (!victim) return;
   } else {
     ++held_;
     note_growth();
