@@ -51,11 +51,16 @@ StateMap::NodeCache::NodeCache(std::size_t max_nodes) {
 // goes over to transparent huge pages, where the kernel allows: lookups
 // land all over the table, and 2 MiB pages spare the TLB misses and page
 // faults of 4 KiB ones (at 10^6 entries, 17% of state_bench's rate). The
-// pages already touched are collapsed into huge ones then, once (a copy
-// of the table, some tens of ms for the default 128 MiB; MADV_COLLAPSE,
-// Linux 6.1, best effort), and later faults take huge pages. Advised when
-// made, the first node in each 2 MiB would make all of it resident: a
-// devnet's validators held the whole bound for a few hundred nodes.
+// pages already touched are collapsed into huge ones then, once
+// (MADV_COLLAPSE, Linux 6.1, best effort), and later faults take huge
+// pages. The collapse runs on the committing thread: 18 ms for 128 MiB,
+// up to 350 ms where the kernel must first compact memory (measured on
+// this project's 2-core machine), once per process, early (a node with a
+// large state crosses 2,048 nodes in its first block). Leaving it to
+// khugepaged instead (minutes) cost state_bench 15-20% at every size.
+// Advised when made, the first node in each 2 MiB would make all of it
+// resident: a devnet's validators held the whole bound for a few hundred
+// nodes.
 void StateMap::NodeCache::note_growth() {
   const std::size_t bytes = sets_ * kWays * sizeof(Slot);
   if (huge_pages_ || held_ < bytes / 4096 / 16) return;
