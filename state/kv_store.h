@@ -93,6 +93,11 @@ class KvStore {
   // may read it while the writer goes on; it must not outlive the store.
   // write() on it fails.
   virtual std::shared_ptr<const KvStore> snapshot() const = 0;
+  // Moves what the store holds only in memory and in its write-ahead log
+  // into its tables, so that the next open has no log to replay (LevelDB
+  // replays it on open: seconds after a bulk load such as a state sync's
+  // restore). Nothing changes for readers.
+  virtual Status settle() { return {}; }
 };
 
 std::unique_ptr<KvStore> open_memory_store();
