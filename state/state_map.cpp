@@ -38,8 +38,7 @@ StateMap::NodeCache::NodeCache(std::size_t max_nodes) {
   // Slot is an aggregate of bytes): a page takes memory only once a node
   // lands in it, so a small state (a devnet's) costs a few pages, not the
   // whole bound.
-  const std::size_t bytes = sets_ * kWays * sizeof(Slot);
-  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* p = ::mmap(nullptr, bytes(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) {
     sets_ = 0;
     return;
@@ -62,15 +61,14 @@ StateMap::NodeCache::NodeCache(std::size_t max_nodes) {
 // resident: a devnet's validators held the whole bound for a few hundred
 // nodes.
 void StateMap::NodeCache::note_growth() {
-  const std::size_t bytes = sets_ * kWays * sizeof(Slot);
-  if (huge_pages_ || held_ < bytes / 4096 / 16) return;
+  if (huge_pages_ || held_ < bytes() / 4096 / 16) return;
   huge_pages_ = true;
-  ::madvise(slots_, bytes, MADV_HUGEPAGE);  // advice only: without it, 4 KiB pages
-  ::madvise(slots_, bytes, kMadvCollapse);  // fails harmlessly (EINVAL) before Linux 6.1
+  ::madvise(slots_, bytes(), MADV_HUGEPAGE);  // advice only: without it, 4 KiB pages
+  ::madvise(slots_, bytes(), kMadvCollapse);  // fails harmlessly (EINVAL) before Linux 6.1
 }
 
 StateMap::NodeCache::~NodeCache() {
-  if (slots_) ::munmap(slots_, sets_ * kWays * sizeof(Slot));
+  if (slots_) ::munmap(slots_, bytes());
 }
 
 StateMap::NodeCache::Slot* StateMap::NodeCache::set_of(const Hash256& hash) {

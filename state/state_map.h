@@ -145,6 +145,7 @@ class StateMap {
     };
     Slot* set_of(const Hash256& hash);
     void note_growth();
+    std::size_t bytes() const { return sets_ * kWays * sizeof(Slot); }  // the table's size
     Slot* slots_ = nullptr;  // mmap'd: sets_ * kWays slots
     std::size_t sets_ = 0, held_ = 0;
     bool huge_pages_ = false;  // advised MADV_HUGEPAGE (note_growth)
