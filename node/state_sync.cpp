@@ -10,13 +10,17 @@ namespace verity::node {
 namespace fs = std::filesystem;
 
 namespace {
-// Deletes every key of `store`, 100,000 to a batch.
+// Deletes every key of `store`, 100,000 to a batch. Each batch's scan
+// starts at the last key the one before deleted, not at the first key:
+// LevelDB would otherwise step over every deletion made so far again.
 Status erase_all(state::KvStore& store) {
+  Bytes from;
   for (bool more = true; more;) {
     state::WriteBatch batch;
     std::size_t n = 0;
-    auto scanned = store.scan(Bytes{}, [&](ByteView key, ByteView) {
+    auto scanned = store.scan_from(Bytes{}, from, [&](ByteView key, ByteView) {
       batch.erase(key);
+      from.assign(key.begin(), key.end());
       return ++n < 100'000;
     });
     if (scanned && n > 0) scanned = store.write(batch, /*sync=*/false);
