@@ -111,14 +111,13 @@ double dir_mib(const std::filesystem::path& dir) {
 // the batch) and the LevelDB write, the process's anonymous memory and
 // the store on disk.
 void bench_state_map(std::size_t max_entries, std::size_t cache_mb) {
-  const std::size_t cache_nodes = state_cache_nodes(cache_mb);
-  std::printf("\nstate map (LevelDB, node cache of %zu MiB, %zu nodes): batches of 1,000 random updates over a map of N entries\n",
-              cache_mb, cache_nodes);
+  std::printf("\nstate map (LevelDB, page cache of %zu MiB): batches of 1,000 random updates over a map of N entries\n",
+              cache_mb);
   std::printf("%-10s %10s %13s %9s %9s %9s %9s %9s %12s %6s\n", "entries", "updates/s", "reads/update", "apply ms",
               "flush ms", "write ms", "anon MiB", "disk MiB", "proof bytes", "depth");
   TempDir dir("map");
   auto store = open_leveldb_store(dir.path.string()).value();
-  StateMap map(*store, cache_nodes);
+  StateMap map(*store, state_cache_bytes(cache_mb));
   map.set_record_orphans(true);  // as a pruning node does
   std::uint64_t version = 0;
   Hash256 root = kEmptySubtree;
@@ -187,7 +186,7 @@ void bench_pruning(std::size_t versions, std::size_t cache_mb) {
   TempDir archive_dir("archive"), pruned_dir("pruned");
   auto archive_store = open_leveldb_store(archive_dir.path.string()).value();
   auto pruned_store = open_leveldb_store(pruned_dir.path.string()).value();
-  StateMap archive(*archive_store, state_cache_nodes(cache_mb)), pruned(*pruned_store, state_cache_nodes(cache_mb));
+  StateMap archive(*archive_store, state_cache_bytes(cache_mb)), pruned(*pruned_store, state_cache_bytes(cache_mb));
   pruned.set_record_orphans(true);
   std::mutex write_mu;
   Hash256 archive_root = kEmptySubtree, pruned_root = kEmptySubtree;

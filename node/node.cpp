@@ -140,7 +140,7 @@ Result<P2PConfig> p2p_config(const Config& config, const std::string& chain_id, 
 
 state::ChainOptions chain_options(const Config& config) {
   state::ChainOptions options;
-  options.state_cache_nodes = state::state_cache_nodes(config.storage.state_cache_mb);
+  options.state_cache_bytes = state::state_cache_bytes(config.storage.state_cache_mb);
   options.keep_recent_heights = config.storage.keep_recent_heights;
   options.keep_recent_blocks = config.storage.keep_recent_blocks;
   return options;

@@ -94,6 +94,20 @@ Hash256 execution_key(const Block& block) {
   return h.hash();
 }
 
+Status refuse_old_state_format(const KvStore& store, const Hash256& root) {
+  if (root == kEmptySubtree) return {};
+  auto page = store.get(state_page_key(root));
+  if (!page) return page.error();
+  if (page->has_value()) return {};
+  auto node = store.get(prefixed_key(kOldStateNodePrefix, root.view()));
+  if (!node) return node.error();
+  if (!node->has_value()) return {};  // not the old format: missing, as check() will say
+  return local_error("state-format-old",
+                     "this data directory keeps the state map in the format before pages (Verity before "
+                     "2026-12); wipe the chain but keep the keys and the vote record, then sync again "
+                     "(docs/operators.md, \"Wiping the chain, keeping the keys and the vote record\")");
+}
+
 }  // namespace
 
 Chain::Chain(KvStore& store, Genesis genesis, const Application& app, const ChainOptions& options)
@@ -102,7 +116,7 @@ Chain::Chain(KvStore& store, Genesis genesis, const Application& app, const Chai
       genesis_(std::move(genesis)),
       app_(app),
       reader_(std::make_unique<StoreStateReader>(store)),
-      map_(store, options.state_cache_nodes),
+      map_(store, options.state_cache_bytes),
       options_(options) {
   map_.set_record_orphans(options.keep_recent_heights > 0);
 }
@@ -123,6 +137,9 @@ Result<std::unique_ptr<Chain>> Chain::open(KvStore& store, Genesis genesis, cons
     if (!tip) return tip.error();
     if (!tip->has_value()) return local_error("state-corrupt", "genesis recorded but no tip");
     chain->tip_ = **tip;
+    // A data directory of a version before state-map pages holds nodes
+    // under "n/" and no page for its root: it must be synced again.
+    if (auto s = refuse_old_state_format(store, chain->tip_.state_root); !s) return s.error();
   } else {
     // First start: the genesis state, its map and the tip in one batch.
     StateOverlay overlay(*chain->reader_);
@@ -461,25 +478,23 @@ Result<CheckReport> Chain::check() const {
     if ((*last)->header.state_root != tip_.state_root) return broken(tip_.height, "the tip record names another state root");
   }
 
-  // The tip's version of the state map: every node present and hashing to its key.
+  // The tip's version of the state map: every page present and hashing to
+  // its key (StateMap::load_page rehashes each node in it).
   std::map<Hash256, Hash256> leaves;  // path -> value hash
   std::vector<Hash256> todo;
   if (tip_.state_root != kEmptySubtree) todo.push_back(tip_.state_root);
   while (!todo.empty()) {
     const Hash256 at = todo.back();
     todo.pop_back();
-    auto n = StateMap::load_stored(store_, at);
-    if (!n) return n.error();
-    ++report.state_nodes;
-    const auto& node = n->node;
-    const Hash256 rehashed = node.leaf ? state_leaf_hash(node.a, node.b) : state_node_hash(node.a, node.b);
-    if (rehashed != at) return make_error("state-node-corrupt", "state node " + at.hex() + " hashes to " + rehashed.hex());
-    if (node.leaf) {
-      leaves.emplace(node.a, node.b);
-      continue;
-    }
-    for (const Hash256& child : {node.a, node.b})
-      if (child != kEmptySubtree) todo.push_back(child);
+    auto page = StateMap::load_page(store_, at);
+    if (!page) return page.error();
+    StateMap::walk_page(
+        *page->page,
+        [&](const StateMap::Node& node) {
+          ++report.state_nodes;
+          if (node.leaf) leaves.emplace(node.a, node.b);
+        },
+        [&](const Hash256& below) { todo.push_back(below); });
   }
   // The flat state: exactly those leaves.
   Status mismatch;
@@ -540,7 +555,7 @@ Result<ChainTip> Chain::rollback() {
   const ChainTip next{h - 1, (*below)->hash(), (*below)->header.state_root};
   // The version below is whole while the undo record exists: pruning
   // deletes the undo record before the nodes block h dropped.
-  if (auto root = store_.get(state_node_key(next.state_root)); !root || !root->has_value())
+  if (auto root = store_.get(state_page_key(next.state_root)); !root || !root->has_value())
     return root ? make_error("state-pruned", "the state of height " + std::to_string(h - 1) + " was pruned") : root.error();
 
   WriteBatch batch;

@@ -127,13 +127,13 @@ struct CheckReport {
   std::uint64_t blocks = 0;         // headers, bodies and certificates checked
   std::uint64_t handoffs = 0;       // validator-set hand-offs followed from genesis
   std::uint64_t state_entries = 0;  // flat state entries matched against the tip's root
-  std::uint64_t state_nodes = 0;    // state-map nodes of the tip's version, each rehashed
+  std::uint64_t state_nodes = 0;    // state-map nodes of the tip's version, each rehashed (in their pages)
 };
 
 // How a node keeps its state (the [storage] section of its config).
 struct ChainOptions {
-  // The state-map node cache (state/state_map.h), in nodes.
-  std::size_t state_cache_nodes = state::state_cache_nodes(kStateCacheDefaultMb);
+  // The state-map page cache (state/state_map.h), in bytes.
+  std::size_t state_cache_bytes = state::state_cache_bytes(kStateCacheDefaultMb);
   // 0: keep every version of the state map (an archive node). N: each
   // commit lists the nodes its version dropped, and prune() deletes those
   // that no version of the last N heights holds.

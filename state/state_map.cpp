@@ -1,7 +1,5 @@
 #include "state/state_map.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <array>
 #include <cstdlib>
@@ -12,228 +10,244 @@
 namespace verity::state {
 
 namespace {
-constexpr std::uint8_t kLeafTag = 1;
-constexpr std::uint8_t kInnerTag = 2;
+// A page is its root's subtree down four levels, in pre-order, one tag per
+// position (docs/state.md, "Pages"), then the big-endian height of the
+// batch that last wrote it.
+constexpr std::uint8_t kEmptyTag = 0;
+constexpr std::uint8_t kLeafTag = 1;   // path, value hash
+constexpr std::uint8_t kInnerTag = 2;  // both children follow (above the fourth level)
+constexpr std::uint8_t kExitTag = 3;   // hash: an inner node four levels down, the root of its own page
+constexpr unsigned kPageLevels = 4;
+constexpr std::size_t kMaxPageNodes = 31;  // 1 + 2 + 4 + 8 + 16 positions
 
-// A stored node: tag, a, b, then the height of the batch that last wrote it
-// (8 bytes, absent in nodes written before pruning existed: height 0).
-constexpr std::size_t kNodeBytes = 1 + 32 + 32;
+using Node = StateMap::Node;
+using Page = StateMap::Page;
 
-// Linux's MADV_COLLAPSE (6.1 on), which Debian 12's glibc headers lack.
-#ifdef MADV_COLLAPSE
-constexpr int kMadvCollapse = MADV_COLLAPSE;
-#else
-constexpr int kMadvCollapse = 25;
-#endif
+// Parses one position `rel` levels below the page's root into `nodes`
+// (reserved for kMaxPageNodes, so pointers into it stay valid); returns
+// the subtree's hash, and where its node went in *at (null: empty or exit).
+// Sets *bad on any malformed input.
+Hash256 parse_position(Reader& r, unsigned rel, std::vector<Node>& nodes, const Node** at, bool* bad) {
+  *at = nullptr;
+  const std::uint8_t tag = r.u8();
+  if (!r.ok()) {
+    *bad = true;
+    return {};
+  }
+  switch (tag) {
+    case kEmptyTag:
+      if (rel == 0) *bad = true;
+      return kEmptySubtree;
+    case kLeafTag: {
+      Node n;
+      n.leaf = true;
+      n.a = r.fixed<32, HashTag>();
+      n.b = r.fixed<32, HashTag>();
+      if (!r.ok() || nodes.size() == kMaxPageNodes) {
+        *bad = true;
+        return {};
+      }
+      nodes.push_back(n);
+      *at = &nodes.back();
+      return state_leaf_hash(n.a, n.b);
+    }
+    case kInnerTag: {
+      if (rel >= kPageLevels || nodes.size() == kMaxPageNodes) {
+        *bad = true;
+        return {};
+      }
+      const std::size_t i = nodes.size();
+      nodes.emplace_back();
+      const Node *left = nullptr, *right = nullptr;
+      const Hash256 lh = parse_position(r, rel + 1, nodes, &left, bad);
+      if (*bad) return {};
+      const Hash256 rh = parse_position(r, rel + 1, nodes, &right, bad);
+      if (*bad) return {};
+      nodes[i] = Node{lh, rh, {left, right}, false};
+      *at = &nodes[i];
+      return state_node_hash(lh, rh);
+    }
+    case kExitTag: {
+      const Hash256 h = r.fixed<32, HashTag>();
+      if (rel != kPageLevels || !r.ok() || h == kEmptySubtree) *bad = true;
+      return h;
+    }
+    default:
+      *bad = true;
+      return {};
+  }
+}
+
+// A page holding a copy of `from` whose children point into the copy (an
+// exact allocation: `from` is reserved for the most a page may hold).
+std::shared_ptr<const Page> rebased(const std::vector<Node>& from) {
+  auto page = std::make_shared<Page>();
+  page->nodes.reserve(from.size());
+  page->nodes.assign(from.begin(), from.end());
+  for (auto& n : page->nodes)
+    for (auto& c : n.child)
+      if (c) c = page->nodes.data() + (c - from.data());
+  return page;
+}
+
+// Appends the encoding of the position holding subtree (`hash`, `n`), `rel`
+// levels below a new page's root, and its node to `copy` (reserved for
+// kMaxPageNodes); *at is where it went (null: empty or exit). Every node
+// above the fourth level of a page the map made is in memory: it was read
+// with its old page, or made by this apply (StateMap::update).
+void emit_position(const Hash256& hash, const Node* n, unsigned rel, Bytes& out, std::vector<Node>& copy, const Node** at) {
+  *at = nullptr;
+  if (hash == kEmptySubtree) {
+    out.push_back(kEmptyTag);
+    return;
+  }
+  if (n && n->leaf) {
+    out.push_back(kLeafTag);
+    out.insert(out.end(), n->a.data.begin(), n->a.data.end());
+    out.insert(out.end(), n->b.data.begin(), n->b.data.end());
+    copy.push_back(Node{n->a, n->b, {nullptr, nullptr}, true});
+    *at = &copy.back();
+    return;
+  }
+  if (rel == kPageLevels) {
+    out.push_back(kExitTag);
+    out.insert(out.end(), hash.data.begin(), hash.data.end());
+    return;
+  }
+  if (!n) std::abort();  // an inner node above the fourth level not in memory: a bug in update()
+  out.push_back(kInnerTag);
+  const std::size_t i = copy.size();
+  copy.emplace_back();
+  const Node *left = nullptr, *right = nullptr;
+  emit_position(n->a, n->child[0], rel + 1, out, copy, &left);
+  emit_position(n->b, n->child[1], rel + 1, out, copy, &right);
+  copy[i] = Node{n->a, n->b, {left, right}, false};
+  *at = &copy[i];
+}
 }  // namespace
 
 Bytes orphans_key(std::uint64_t height) { return prefixed_key(kOrphansPrefix, be64(height)); }
-Bytes state_node_key(const Hash256& h) { return prefixed_key(kStateNodePrefix, h.view()); }
+Bytes state_page_key(const Hash256& h) { return prefixed_key(kStatePagePrefix, h.view()); }
 
-StateMap::NodeCache::NodeCache(std::size_t max_nodes) {
-  static_assert(sizeof(Slot) == kStateCacheSlotBytes, "the cache's size in bytes counts slots of this size");
-  sets_ = max_nodes / kWays;
-  if (sets_ == 0) return;
-  // Anonymous memory, zero until written (an all-zero slot is a free one:
-  // Slot is an aggregate of bytes): a page takes memory only once a node
-  // lands in it, so a small state (a devnet's) costs a few pages, not the
-  // whole bound.
-  void* p = ::mmap(nullptr, bytes(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) {
-    sets_ = 0;
-    return;
-  }
-  slots_ = static_cast<Slot*>(p);
+std::shared_ptr<const Page> StateMap::PageCache::find(const Hash256& hash) {
+  auto it = map_.find(hash);
+  if (it == map_.end()) return nullptr;
+  lru_.splice(lru_.begin(), lru_, it->second.at);
+  return it->second.page;
 }
 
-// Once the table holds a node for every 16th of its 4 KiB pages, it
-// goes over to transparent huge pages, where the kernel allows: lookups
-// land all over the table, and 2 MiB pages spare the TLB misses and page
-// faults of 4 KiB ones (at 10^6 entries, 17% of state_bench's rate). The
-// pages already touched are collapsed into huge ones then, once
-// (MADV_COLLAPSE, Linux 6.1, best effort), and later faults take huge
-// pages. The collapse runs on the committing thread: 18 ms for 128 MiB,
-// up to 350 ms where the kernel must first compact memory (measured on
-// this project's 2-core machine), once per process, early (a node with a
-// large state crosses 2,048 nodes in its first block). Leaving it to
-// khugepaged instead (minutes) cost state_bench 15-20% at every size.
-// Advised when made, the first node in each 2 MiB would make all of it
-// resident: a devnet's validators held the whole bound for a few hundred
-// nodes.
-void StateMap::NodeCache::note_growth() {
-  if (huge_pages_ || held_ < bytes() / 4096 / 16) return;
-  huge_pages_ = true;
-  ::madvise(slots_, bytes(), MADV_HUGEPAGE);  // advice only: without it, 4 KiB pages
-  ::madvise(slots_, bytes(), kMadvCollapse);  // fails harmlessly (EINVAL) before Linux 6.1
+void StateMap::PageCache::put(const Hash256& hash, std::shared_ptr<const Page> page) {
+  const std::size_t size = page->bytes() + kEntryBytes;
+  if (size > max_bytes_ || map_.contains(hash)) return;  // pages never change
+  while (bytes_ + size > max_bytes_ && !lru_.empty()) erase(lru_.back());
+  lru_.push_front(hash);
+  map_.emplace(hash, Entry{std::move(page), lru_.begin()});
+  bytes_ += size;
 }
 
-StateMap::NodeCache::~NodeCache() {
-  if (slots_) ::munmap(slots_, bytes());
+void StateMap::PageCache::erase(const Hash256& hash) {
+  auto it = map_.find(hash);
+  if (it == map_.end()) return;
+  bytes_ -= it->second.page->bytes() + kEntryBytes;
+  lru_.erase(it->second.at);
+  map_.erase(it);
 }
 
-StateMap::NodeCache::Slot* StateMap::NodeCache::set_of(const Hash256& hash) {
-  // The set is the hash's first word scaled to [0, sets) (multiply and
-  // shift: any number of sets, no division).
-  const auto set = static_cast<std::size_t>((static_cast<unsigned __int128>(FirstWord{}(hash)) * sets_) >> 64);
-  return &slots_[set * kWays];
+Result<StateMap::StoredPage> StateMap::load_page(const KvStore& store, const Hash256& root) {
+  auto raw = store.get(state_page_key(root));
+  if (!raw) return raw.error();
+  if (!raw->has_value()) return local_error("state-node-missing", "no state page " + root.hex());
+  const Bytes& bytes = **raw;
+  auto corrupt = [&](const std::string& why) {
+    return local_error("state-node-corrupt", "state page " + root.hex() + " " + why);
+  };
+  if (bytes.size() < 1 + 8) return corrupt("is cut short");
+  const ByteView body = ByteView(bytes).first(bytes.size() - 8);
+  std::vector<Node> nodes;
+  nodes.reserve(kMaxPageNodes);
+  Reader r(body);
+  const Node* top = nullptr;
+  bool bad = false;
+  const Hash256 h = parse_position(r, 0, nodes, &top, &bad);
+  if (bad || r.remaining() != 0) return corrupt("does not decode");
+  if (h != root) return corrupt("hashes to " + h.hex());
+  return StoredPage{rebased(nodes), read_be(ByteView(bytes).subspan(body.size()))};
 }
 
-const StateMap::Node* StateMap::NodeCache::find(const Hash256& hash) {
-  if (sets_ == 0) return nullptr;
-  Slot* set = set_of(hash);
-  for (std::size_t i = 0; i < kWays; ++i)
-    if (set[i].hash == hash) {
-      set[i].used = true;
-      return &set[i].node;
-    }
-  return nullptr;
+Result<std::optional<std::uint64_t>> StateMap::page_written_at(const KvStore& store, const Hash256& root) {
+  auto raw = store.get(state_page_key(root));
+  if (!raw) return raw.error();
+  if (!raw->has_value()) return std::optional<std::uint64_t>{};
+  if ((*raw)->size() < 1 + 8) return local_error("state-node-corrupt", "state page " + root.hex() + " is cut short");
+  return std::optional<std::uint64_t>{read_be(ByteView(**raw).last(8))};
 }
 
-void StateMap::NodeCache::erase(const Hash256& hash) {
-  if (sets_ == 0) return;
-  Slot* set = set_of(hash);
-  for (std::size_t i = 0; i < kWays; ++i)
-    if (set[i].hash == hash) {
-      set[i].hash = kEmptySubtree;
-      set[i].used = false;
-      --held_;
-      return;
-    }
-}
-
-void StateMap::NodeCache::put(const Hash256& hash, const Node& node) {
-  if (sets_ == 0 || hash == kEmptySubtree) return;
-  Slot* set = set_of(hash);
-  Slot* victim = nullptr;
-  for (std::size_t i = 0; i < kWays; ++i) {
-    if (set[i].hash == hash) return;  // nodes never change
-    if (!victim && set[i].hash == kEmptySubtree) victim = &set[i];
-  }
-  if (!victim) {
-    // A full set: inner nodes before leaves. An update walks a score of
-    // inner nodes and ends at one leaf, which only updates of its own key
-    // read again; and a map of n random keys has about 1.5 n inner nodes.
-    // So once the map outgrows the cache, leaves give way (at 10^6 entries
-    // and 128 MiB, store reads per update fell from 4.34 to 3.42 and
-    // state_bench's rate rose by 15-20%). An inner node first takes a leaf
-    // not used since the last sweep; then second chance (the first slot
-    // not used since the last sweep; a sweep clears the marks it passes)
-    // among the slots the node may take: any for an inner node, leaves
-    // only for a leaf. A leaf that finds none is not cached.
-    if (!node.leaf)
-      for (std::size_t i = 0; i < kWays && !victim; ++i)
-        if (set[i].node.leaf && !set[i].used) victim = &set[i];
-    Slot* first = nullptr;
-    for (std::size_t i = 0; i < kWays && !victim; ++i) {
-      if (node.leaf && !set[i].node.leaf) continue;
-      if (!first) first = &set[i];
-      if (!set[i].used) victim = &set[i];
-      set[i].used = false;
-    }
-    if (!victim) victim = first;
-    if (!victim) return;
-  } else {
-    ++held_;
-    note_growth();
-  }
-  victim->hash = hash;
-  victim->node = node;
-  victim->used = false;
-}
-
-Result<StateMap::Node> StateMap::load(const Hash256& hash) const {
-  if (auto it = pending_.find(hash); it != pending_.end()) return it->second;
-  if (const Node* cached = cache_.find(hash)) {
+Result<const Node*> StateMap::load_page_root(const Hash256& hash, std::vector<std::shared_ptr<const Page>>& pins) const {
+  if (auto it = roots_.find(hash); it != roots_.end()) return it->second;
+  if (auto page = cache_.find(hash)) {
     ++cache_hits_;
-    return *cached;
+    pins.push_back(std::move(page));
+    return &pins.back()->nodes[0];
   }
   ++store_reads_;
-  auto stored = load_stored(store_, hash);
+  auto stored = load_page(store_, hash);
   if (!stored) return stored.error();
-  cache_.put(hash, stored->node);
-  return stored->node;
-}
-
-Result<StateMap::Stored> StateMap::load_stored(const KvStore& store, const Hash256& hash) {
-  auto raw = store.get(state_node_key(hash));
-  if (!raw) return raw.error();
-  if (!raw->has_value())
-    return local_error("state-node-missing", "no state node " + hash.hex());
-  const Bytes& bytes = **raw;
-  Reader r(bytes);
-  Stored out;
-  std::uint8_t tag = r.u8();
-  out.node.leaf = tag == kLeafTag;
-  out.node.a = r.fixed<32, HashTag>();
-  out.node.b = r.fixed<32, HashTag>();
-  if (bytes.size() == kNodeBytes + 8) out.written_at = read_be(ByteView(bytes).subspan(kNodeBytes));
-  if ((bytes.size() != kNodeBytes && bytes.size() != kNodeBytes + 8) || !r.ok() ||
-      (tag != kLeafTag && tag != kInnerTag))
-    return local_error("state-node-corrupt", "state node " + hash.hex() + " does not decode");
-  return out;
+  cache_.put(hash, stored->page);
+  pins.push_back(std::move(stored->page));
+  return &pins.back()->nodes[0];
 }
 
 StateMap::Sub StateMap::make_leaf(const Hash256& path, const Hash256& value_hash) {
-  Hash256 h = state_leaf_hash(path, value_hash);
-  pending_.emplace(h, Node{true, path, value_hash});
-  return {h, Kind::leaf};
-}
-
-Result<StateMap::Kind> StateMap::kind_of(const Sub& sub) const {
-  if (sub.kind != Kind::unknown) return sub.kind;
-  if (sub.hash == kEmptySubtree) return Kind::inner;
-  auto n = load(sub.hash);
-  if (!n) return n.error();
-  return n->leaf ? Kind::leaf : Kind::inner;
+  fresh_.push_back(Node{path, value_hash, {nullptr, nullptr}, true});
+  return {state_leaf_hash(path, value_hash), &fresh_.back()};
 }
 
 // Keeps the tree compact: an empty pair is empty, and a single leaf beside
-// an empty subtree floats up in place of the inner node. Only then does a
-// child's kind matter, so only then is an untouched child read.
-Result<StateMap::Sub> StateMap::make_inner(const Sub& left, const Sub& right) {
-  const bool left_empty = left.hash == kEmptySubtree, right_empty = right.hash == kEmptySubtree;
-  if (left_empty && right_empty) return Sub{kEmptySubtree, Kind::inner};
-  if (left_empty || right_empty) {
-    const Sub& other = left_empty ? right : left;
-    auto kind = kind_of(other);
-    if (!kind) return kind.error();
-    if (*kind == Kind::leaf) return Sub{other.hash, Kind::leaf};
-  }
-  Hash256 h = state_node_hash(left.hash, right.hash);
-  pending_.emplace(h, Node{false, left.hash, right.hash});
-  return Sub{h, Kind::inner};
+// an empty subtree floats up in place of the inner node. A leaf is always
+// in memory (Node), so its kind costs no read.
+StateMap::Sub StateMap::make_inner(const Sub& left, const Sub& right, unsigned depth) {
+  if (left.empty() && right.empty()) return {};
+  if (left.empty() && right.leaf()) return right;
+  if (right.empty() && left.leaf()) return left;
+  const Hash256 h = state_node_hash(left.hash, right.hash);
+  fresh_.push_back(Node{left.hash, right.hash, {left.node, right.node}, false});
+  if (depth % kPageLevels == 0) new_pages_.emplace_back(h, &fresh_.back());
+  return {h, &fresh_.back()};
 }
 
 // [begin, end) are sorted by path, unique, and share the first `depth` bits
 // of their paths with every entry under `node`.
-Result<StateMap::Sub> StateMap::update(const Sub& node, unsigned depth, const Pending* begin,
-                                       const Pending* end) {
+Result<StateMap::Sub> StateMap::update(const Sub& node, unsigned depth, const Pending* begin, const Pending* end) {
   if (begin == end) return node;
   if (depth > 255) return local_error("state-map-too-deep", "paths collide");
 
-  Sub left{kEmptySubtree, Kind::inner}, right{kEmptySubtree, Kind::inner};
+  Sub left, right;
   bool rebuilt_inner = false;
-  if (node.hash != kEmptySubtree) {
-    auto n = load(node.hash);
-    if (!n) return n.error();
+  if (!node.empty()) {
+    const Node* n = node.node;
+    if (!n) {  // the root of a page not loaded yet
+      auto loaded = load_page_root(node.hash, pins_);
+      if (!loaded) return loaded.error();
+      n = *loaded;
+    }
     if (n->leaf) {
+      // A leaf has a page of its own only as the map's root (depth 0).
       // A lone update of this very leaf: replace or delete it in place.
       if (end - begin == 1 && begin->path == n->a) {
-        Sub out = begin->value_hash ? make_leaf(n->a, *begin->value_hash) : Sub{kEmptySubtree, Kind::inner};
-        if (out.hash != node.hash) orphans_.push_back(node.hash);
+        Sub out = begin->value_hash ? make_leaf(n->a, *begin->value_hash) : Sub{};
+        if (depth == 0 && out.hash != node.hash) orphans_.push_back(node.hash);
         return out;
       }
       // Otherwise push the leaf one level down and merge below.
-      (path_bit(n->a, depth) ? right : left) = Sub{node.hash, Kind::leaf};
+      if (depth == 0) orphans_.push_back(node.hash);
+      (path_bit(n->a, depth) ? right : left) = Sub{node.hash, n};
     } else {
-      // The children's kinds stay unknown: a child the updates walk into
-      // is read there anyway, and the other one only if make_inner needs it.
       rebuilt_inner = true;
-      left = {n->a, n->a == kEmptySubtree ? Kind::inner : Kind::unknown};
-      right = {n->b, n->b == kEmptySubtree ? Kind::inner : Kind::unknown};
+      left = {n->a, n->child[0]};
+      right = {n->b, n->child[1]};
     }
   } else if (end - begin == 1) {
-    return begin->value_hash ? make_leaf(begin->path, *begin->value_hash) : Sub{kEmptySubtree, Kind::inner};
+    return begin->value_hash ? make_leaf(begin->path, *begin->value_hash) : Sub{};
   }
 
   const Pending* mid = std::partition_point(begin, end, [&](const Pending& p) { return !path_bit(p.path, depth); });
@@ -241,10 +255,10 @@ Result<StateMap::Sub> StateMap::update(const Sub& node, unsigned depth, const Pe
   if (!new_left) return new_left.error();
   auto new_right = update(right, depth + 1, mid, end);
   if (!new_right) return new_right.error();
-  auto out = make_inner(*new_left, *new_right);
-  // An inner node the walk rebuilt into something else is gone from the
-  // new version (a leaf pushed down above is not: it lives on below).
-  if (out && rebuilt_inner && out->hash != node.hash) orphans_.push_back(node.hash);
+  Sub out = make_inner(*new_left, *new_right, depth);
+  // A page root the walk rebuilt into something else is gone from the new
+  // version (a leaf pushed down above is not: it lives on below).
+  if (rebuilt_inner && depth % kPageLevels == 0 && out.hash != node.hash) orphans_.push_back(node.hash);
   return out;
 }
 
@@ -265,50 +279,75 @@ Result<Hash256> StateMap::apply(const Hash256& root, std::vector<StateUpdate> up
     else
       sorted.push_back(pend[order[i]]);
   }
-  auto out = update(Sub{root, root == kEmptySubtree ? Kind::inner : Kind::unknown}, 0, sorted.data(), sorted.data() + sorted.size());
+  auto out = update(Sub{root, nullptr}, 0, sorted.data(), sorted.data() + sorted.size());
   if (!out) return out.error();
+  if (out->hash != root && !out->empty()) {
+    // A root that is a leaf has a page of its own (an inner one got it
+    // in make_inner).
+    roots_[out->hash] = out->node;
+    if (out->leaf()) new_pages_.emplace_back(out->hash, out->node);
+  }
   return out->hash;
 }
 
+void StateMap::discard() {
+  fresh_.clear();
+  new_pages_.clear();
+  roots_.clear();
+  pins_.clear();
+  orphans_.clear();
+}
+
 void StateMap::flush(WriteBatch& batch, std::uint64_t height) {
-  // Fixed-size key and value, filled in place: no allocation per node.
-  std::array<std::uint8_t, kStateNodePrefix.size() + 32> key{};
-  std::copy(kStateNodePrefix.begin(), kStateNodePrefix.end(), key.begin());
-  std::array<std::uint8_t, kNodeBytes + 8> value{};
+  std::sort(new_pages_.begin(), new_pages_.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  new_pages_.erase(std::unique(new_pages_.begin(), new_pages_.end(),
+                               [](const auto& x, const auto& y) { return x.first == y.first; }),
+                   new_pages_.end());
   const Bytes written_at = be64(height);
-  std::copy(written_at.begin(), written_at.end(), value.begin() + kNodeBytes);
-  batch.reserve(pending_.size() * (1 + 4 + key.size() + 4 + value.size()) + orphans_.size() * 32 + 64);
-  for (const auto& [hash, node] : pending_) {
-    std::copy(hash.data.begin(), hash.data.end(), key.begin() + kStateNodePrefix.size());
-    value[0] = node.leaf ? kLeafTag : kInnerTag;
-    std::copy(node.a.data.begin(), node.a.data.end(), value.begin() + 1);
-    std::copy(node.b.data.begin(), node.b.data.end(), value.begin() + 33);
+  std::array<std::uint8_t, kStatePagePrefix.size() + 32> key{};
+  std::copy(kStatePagePrefix.begin(), kStatePagePrefix.end(), key.begin());
+  Bytes value;
+  std::vector<Node> copy;
+  copy.reserve(kMaxPageNodes);
+  for (const auto& [hash, node] : new_pages_) {
+    value.clear();
+    copy.clear();
+    const Node* top = nullptr;
+    emit_position(hash, node, 0, value, copy, &top);
+    value.insert(value.end(), written_at.begin(), written_at.end());
+    std::copy(hash.data.begin(), hash.data.end(), key.begin() + kStatePagePrefix.size());
     batch.put(key, value);
-    cache_.put(hash, node);
+    if (cache_.enabled()) cache_.put(hash, rebased(copy));
   }
-  // The nodes the new version dropped leave the cache (room for live
-  // ones) and, when recording, are listed for pruning. A node both
-  // orphaned and written in this batch (possible only when several applies
+  // The pages the new version dropped leave the cache (room for live
+  // ones) and, when recording, are listed for pruning. A page both
+  // dropped and written in this batch (possible only when several applies
   // share one flush) is kept: it may be live again.
   Bytes list;
   if (record_orphans_) list.reserve(orphans_.size() * 32);
   for (const auto& hash : orphans_) {
-    if (pending_.contains(hash)) continue;
+    if (std::binary_search(new_pages_.begin(), new_pages_.end(), std::pair<Hash256, const Node*>{hash, nullptr},
+                           [](const auto& x, const auto& y) { return x.first < y.first; }))
+      continue;
     cache_.erase(hash);
     if (record_orphans_) list.insert(list.end(), hash.data.begin(), hash.data.end());
   }
   if (!list.empty()) batch.put(orphans_key(height), list);
-  pending_.clear();
-  orphans_.clear();
+  discard();
 }
 
 Result<StateProof> StateMap::prove(const Hash256& root, ByteView key) const {
   Hash256 path = state_path(key);
   StateProof proof;
-  Hash256 at = root;
-  for (unsigned depth = 0; at != kEmptySubtree; ++depth) {
-    auto n = load(at);
-    if (!n) return n.error();
+  std::vector<std::shared_ptr<const Page>> pins;
+  Sub at{root, nullptr};
+  for (unsigned depth = 0; !at.empty(); ++depth) {
+    const Node* n = at.node;
+    if (!n) {
+      auto loaded = load_page_root(at.hash, pins);
+      if (!loaded) return loaded.error();
+      n = *loaded;
+    }
     if (n->leaf) {
       proof.leaf_path = n->a;
       proof.leaf_value_hash = n->b;
@@ -317,7 +356,7 @@ Result<StateProof> StateMap::prove(const Hash256& root, ByteView key) const {
     if (depth > 255) return local_error("state-map-too-deep", "paths collide");
     bool bit = path_bit(path, depth);
     proof.siblings.push_back(bit ? n->a : n->b);
-    at = bit ? n->b : n->a;
+    at = bit ? Sub{n->b, n->child[1]} : Sub{n->a, n->child[0]};
   }
   return proof;
 }
@@ -348,17 +387,15 @@ Result<PruneStats> prune_state_nodes(KvStore& store, std::uint64_t last, std::si
       WriteBatch batch;
       for (std::size_t i = from; i < to; ++i) {
         const auto hash = Hash256::from_view(ByteView(list).subspan(i * 32, 32));
-        auto stored = StateMap::load_stored(store, hash);
-        if (!stored) {
-          if (stored.error().reason == "state-node-missing") continue;  // deleted before a crash
-          return stored.error();
-        }
+        auto written_at = StateMap::page_written_at(store, hash);
+        if (!written_at) return written_at.error();
+        if (!*written_at) continue;  // deleted before a crash
         // Written again at or after `height`: a later version holds it.
-        if (stored->written_at >= height) {
+        if (**written_at >= height) {
           ++stats.nodes_kept;
           continue;
         }
-        batch.erase(state_node_key(hash));
+        batch.erase(state_page_key(hash));
         ++stats.nodes_deleted;
       }
       if (to == count) batch.erase(orphans_key(height));

@@ -1,27 +1,31 @@
 #pragma once
 // The authenticated state map: a compact sparse Merkle tree (rules in
-// core/state_proof.h) whose nodes live in the KvStore under "n/" + hash.
-// Nodes are content-addressed and never rewritten, so every committed root
-// stays readable and provable (pruning old roots is future work).
+// core/state_proof.h) stored in pages (docs/state.md, "Pages"): the store
+// holds, under "p/" + the hash of every inner node at a depth that is a
+// multiple of 4 (and of the root, whatever it is), that node's subtree
+// down four levels, with the leaves inside it and the hashes of the
+// inner nodes below. Pages are content-addressed and never rewritten, so
+// every committed root stays readable and provable until pruned.
 //
 // apply() updates a batch of keys in one walk: the nodes on the union of
 // their paths are rebuilt once each, O(k log n) hashes for k keys, never a
-// rehash of the map. New nodes stay in memory until flush() moves them into
-// the caller's WriteBatch, so a block's nodes land in the block's batch.
+// rehash of the map. New nodes stay in memory until flush() moves the
+// pages they make into the caller's WriteBatch, so a block's pages land
+// in the block's batch.
 //
 // Not thread-safe; the node has one writer.
 //
-// A map may keep a bounded cache of committed nodes (cache_nodes > 0):
-// those it read from the store or flushed into a batch. Nodes never
-// change, so a cached node is always right; the cache only spares LevelDB
-// reads. It is a set-associative table (NodeCache below) of at most
-// cache_nodes slots of about 100 bytes, reserved when the map is made and
-// resident only where nodes landed (see NodeCache::note_growth). A
-// map with a cache must stay on one thread, even for prove() (the node's
-// consensus thread; views made for readers have none).
+// A map may keep a bounded cache of decoded pages (cache_bytes > 0): those
+// it read from the store or flushed into a batch, least recently used
+// first out. Pages never change, so a cached page is always right; the
+// cache only spares LevelDB reads and decoding. A map with a cache must
+// stay on one thread, even for prove() (the node's consensus thread; views
+// made for readers have none).
 
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -35,82 +39,95 @@
 
 namespace verity::state {
 
-// What one cached node takes (a slot of StateMap's cache), to size the
-// cache in bytes.
-constexpr std::size_t kStateCacheSlotBytes = 32 + 1 + 32 + 32 + 1;
-// The node cache of the chain's own map unless the node's config says
+// The page cache of the chain's own map unless the node's config says
 // otherwise ([storage] state_cache_mb), and of state_bench.
 constexpr std::size_t kStateCacheDefaultMb = 128;
-constexpr std::size_t state_cache_nodes(std::size_t mb) { return (mb << 20) / kStateCacheSlotBytes; }
+constexpr std::size_t state_cache_bytes(std::size_t mb) { return mb << 20; }
 
-// The store prefixes of state-map nodes and of orphan lists.
-inline constexpr std::string_view kStateNodePrefix = "n/", kOrphansPrefix = "o/";
+// The store prefixes of state-map pages and of orphan lists, and of the
+// nodes of the format before pages (a store holding those is refused).
+inline constexpr std::string_view kStatePagePrefix = "p/", kOrphansPrefix = "o/", kOldStateNodePrefix = "n/";
 
-// The store key of the list of nodes that the version at `height` dropped
-// from the version before it ("o/" + be64(height): their hashes, 32 bytes
-// each).
+// The store key of the list of pages that the version at `height` dropped
+// from the version before it ("o/" + be64(height): their root hashes, 32
+// bytes each).
 Bytes orphans_key(std::uint64_t height);
-// The store key of a state-map node ("n/" + its hash).
-Bytes state_node_key(const Hash256& hash);
+// The store key of the page rooted at `root` ("p/" + its hash).
+Bytes state_page_key(const Hash256& root);
 
 class StateMap {
  public:
-  explicit StateMap(const KvStore& store, std::size_t cache_nodes = 0) : store_(store), cache_(cache_nodes) {}
+  explicit StateMap(const KvStore& store, std::size_t cache_bytes = 0) : store_(store), cache_(cache_bytes) {}
 
   // Returns the root after applying `updates` (a later update of a key wins)
   // to the map under `root`.
   Result<Hash256> apply(const Hash256& root, std::vector<StateUpdate> updates);
-  // Moves the nodes created since the last flush into `batch`, each marked
-  // as written at `height`, and (when recording orphans) the list of the
-  // nodes that the new version no longer holds, under orphans_key(height).
+  // Moves the pages made since the last flush into `batch`, each marked as
+  // written at `height`, and (when recording orphans) the list of the pages
+  // that the new version no longer holds, under orphans_key(height).
   void flush(WriteBatch& batch, std::uint64_t height);
   // Drops unflushed nodes (e.g. after a block failed to verify).
-  void discard() {
-    pending_.clear();
-    orphans_.clear();
-  }
+  void discard();
   // Whether flush() writes orphan lists (for pruning; off for archive
   // nodes, which keep every version and need no list).
   void set_record_orphans(bool on) { record_orphans_ = on; }
 
-  // A node as stored, with the height of the last batch that wrote it.
+  // A node in memory. An inner node's child is null where it is empty or
+  // is the root of another page, not loaded (an inner node at a depth that
+  // is a multiple of 4): a null child with a non-zero hash is always such
+  // a page root. Leaves and the other inner nodes are always at hand.
   struct Node {
-    bool leaf = false;
     Hash256 a, b;  // leaf: path, value hash; inner: left, right
+    const Node* child[2] = {nullptr, nullptr};
+    bool leaf = false;
   };
-  struct Stored {
-    Node node;
-    std::uint64_t written_at = 0;
+  // A decoded page: nodes[0] is its root; the others are its subtree down
+  // four levels (children point into the same vector).
+  struct Page {
+    std::vector<Node> nodes;
+    std::size_t bytes() const { return sizeof(Page) + nodes.capacity() * sizeof(Node); }
   };
-  static Result<Stored> load_stored(const KvStore& store, const Hash256& hash);
+  struct StoredPage {
+    std::shared_ptr<const Page> page;
+    std::uint64_t written_at = 0;  // the height of the last batch that wrote it
+  };
+  // Reads the page rooted at `root` and checks that it hashes to it.
+  // Reasons: "state-node-missing", "state-node-corrupt".
+  static Result<StoredPage> load_page(const KvStore& store, const Hash256& root);
+  // Only the height that last wrote it (nullopt: not stored), unchecked.
+  static Result<std::optional<std::uint64_t>> page_written_at(const KvStore& store, const Hash256& root);
+  // Calls `visit(node)` for each node of the page, and `exit(hash)` for each
+  // page root below it.
+  template <typename Visit, typename Exit>
+  static void walk_page(const Page& page, Visit&& visit, Exit&& exit);
 
   Result<StateProof> prove(const Hash256& root, ByteView key) const;
 
-  // Nodes found in the cache and read from the store so far (for tests and
-  // benchmarks), and the nodes the cache holds now.
+  // Pages found in the cache and read from the store so far (for tests and
+  // benchmarks), and the pages and bytes the cache holds now.
   struct CacheCounters {
     std::uint64_t hits = 0, store_reads = 0;
-    std::size_t held = 0;
+    std::size_t held = 0, bytes = 0;
   };
-  CacheCounters cache_counters() const { return {cache_hits_, store_reads_, cache_.held()}; }
+  CacheCounters cache_counters() const { return {cache_hits_, store_reads_, cache_.held(), cache_.bytes()}; }
 
  private:
   struct Pending {
     Hash256 path;
     std::optional<Hash256> value_hash;
   };
-  // What a subtree's root is, as far as the walk knows: a child it has
-  // not read is `unknown` (the empty subtree counts as inner).
-  enum class Kind : std::uint8_t { unknown, leaf, inner };
+  // A subtree as the walk knows it: its hash and, unless it is empty or an
+  // unloaded page root, its root node.
   struct Sub {
     Hash256 hash;
-    Kind kind = Kind::unknown;
+    const Node* node = nullptr;
+    bool empty() const { return hash == kEmptySubtree; }
+    bool leaf() const { return node && node->leaf; }
   };
 
-  Result<Node> load(const Hash256& hash) const;
+  Result<const Node*> load_page_root(const Hash256& hash, std::vector<std::shared_ptr<const Page>>& pins) const;
   Result<Sub> update(const Sub& node, unsigned depth, const Pending* begin, const Pending* end);
-  Result<Sub> make_inner(const Sub& left, const Sub& right);
-  Result<Kind> kind_of(const Sub& sub) const;
+  Sub make_inner(const Sub& left, const Sub& right, unsigned depth);
   Sub make_leaf(const Hash256& path, const Hash256& value_hash);
 
   struct FirstWord {  // node hashes are uniform: their first 8 bytes suffice
@@ -120,50 +137,59 @@ class StateMap {
       return v;
     }
   };
-  // A fixed table of ways x sets slots, allocated once: a node's set is
-  // picked by its hash, and a full set replaces a slot not used since the
-  // set was last swept (a second chance, as in CLOCK). Nothing is freed
-  // or rehashed as nodes come and go, and the nodes every block walks
-  // (near the root) stay.
-  class NodeCache {
+  // Decoded pages by root hash, at most max_bytes of them (Page::bytes
+  // plus the bookkeeping), the least recently used out first.
+  class PageCache {
    public:
-    explicit NodeCache(std::size_t max_nodes);
-    ~NodeCache();
-    NodeCache(const NodeCache&) = delete;
-    NodeCache& operator=(const NodeCache&) = delete;
-    const Node* find(const Hash256& hash);
-    void put(const Hash256& hash, const Node& node);
+    explicit PageCache(std::size_t max_bytes) : max_bytes_(max_bytes) {}
+    std::shared_ptr<const Page> find(const Hash256& hash);
+    void put(const Hash256& hash, std::shared_ptr<const Page> page);
     void erase(const Hash256& hash);
-    std::size_t held() const { return held_; }
+    bool enabled() const { return max_bytes_ > 0; }
+    std::size_t held() const { return map_.size(); }
+    std::size_t bytes() const { return bytes_; }
 
    private:
-    static constexpr std::size_t kWays = 4;
-    struct Slot {
-      Hash256 hash;  // kEmptySubtree: a free slot (no node has that hash)
-      Node node;
-      bool used = false;
+    static constexpr std::size_t kEntryBytes = 96;  // the map's and the list's nodes, about
+    struct Entry {
+      std::shared_ptr<const Page> page;
+      std::list<Hash256>::iterator at;  // in lru_, most recent first
     };
-    Slot* set_of(const Hash256& hash);
-    void note_growth();
-    std::size_t bytes() const { return sets_ * kWays * sizeof(Slot); }  // the table's size
-    Slot* slots_ = nullptr;  // mmap'd: sets_ * kWays slots
-    std::size_t sets_ = 0, held_ = 0;
-    bool huge_pages_ = false;  // advised MADV_HUGEPAGE (note_growth)
+    std::unordered_map<Hash256, Entry, FirstWord> map_;
+    std::list<Hash256> lru_;
+    std::size_t max_bytes_, bytes_ = 0;
   };
 
   const KvStore& store_;
-  std::unordered_map<Hash256, Node, FirstWord> pending_;
+  // Nodes made since the last flush (a deque: they point at each other).
+  std::deque<Node> fresh_;
+  // The new page roots (inner nodes made at depths that are multiples of
+  // 4, and new map roots), the new roots by hash (a later apply may start
+  // from one), and the loaded pages the new nodes point into.
+  std::vector<std::pair<Hash256, const Node*>> new_pages_;
+  std::unordered_map<Hash256, const Node*, FirstWord> roots_;
+  std::vector<std::shared_ptr<const Page>> pins_;
   std::vector<Hash256> orphans_;
   bool record_orphans_ = false;
-  mutable NodeCache cache_;
+  mutable PageCache cache_;
   mutable std::uint64_t cache_hits_ = 0, store_reads_ = 0;
 };
+
+template <typename Visit, typename Exit>
+void StateMap::walk_page(const Page& page, Visit&& visit, Exit&& exit) {
+  for (const Node& n : page.nodes) {
+    visit(n);
+    if (n.leaf) continue;
+    if (!n.child[0] && n.a != kEmptySubtree) exit(n.a);
+    if (!n.child[1] && n.b != kEmptySubtree) exit(n.b);
+  }
+}
 
 // What one prune_state_nodes() call did.
 struct PruneStats {
   std::uint64_t heights = 0;        // orphan lists done (one per committed height)
-  std::uint64_t nodes_deleted = 0;  // state-map nodes deleted
-  std::uint64_t nodes_kept = 0;     // listed nodes a later version wrote again
+  std::uint64_t nodes_deleted = 0;  // state-map pages deleted
+  std::uint64_t nodes_kept = 0;     // listed pages a later version wrote again
   std::uint64_t blocks_deleted = 0;  // blocks, with certificates and receipts (Chain::prune)
 };
 

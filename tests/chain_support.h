@@ -16,21 +16,23 @@
 
 namespace verity::testing {
 
-// The state-map nodes reachable from `root`, added to `out`; reason
-// "state-node-missing" when one is not in the store.
+// The state-map pages reachable from `root` (their root hashes), added to
+// `out`; reason "state-node-missing" when one is not in the store.
 inline Status reachable_nodes(const state::KvStore& store, const Hash256& root, std::set<Hash256>& out) {
   if (root == kEmptySubtree || !out.insert(root).second) return {};
-  auto n = state::StateMap::load_stored(store, root);
-  if (!n) return n.error();
-  if (n->node.leaf) return {};
-  if (auto s = reachable_nodes(store, n->node.a, out); !s) return s;
-  return reachable_nodes(store, n->node.b, out);
+  auto page = state::StateMap::load_page(store, root);
+  if (!page) return page.error();
+  std::vector<Hash256> below;
+  state::StateMap::walk_page(*page->page, [](const state::StateMap::Node&) {}, [&](const Hash256& h) { below.push_back(h); });
+  for (const auto& h : below)
+    if (auto s = reachable_nodes(store, h, out); !s) return s;
+  return {};
 }
 
-// Every state-map node in the store (its kStateNodePrefix keys).
+// Every state-map page in the store (its kStatePagePrefix keys).
 inline std::set<Hash256> stored_state_nodes(const state::KvStore& store) {
   std::set<Hash256> out;
-  const Bytes prefix = prefixed_key(state::kStateNodePrefix, {});
+  const Bytes prefix = prefixed_key(state::kStatePagePrefix, {});
   (void)store.scan(prefix, [&](ByteView key, ByteView) {
     out.insert(Hash256::from_view(key.subspan(prefix.size())));
     return true;

@@ -441,7 +441,7 @@ BOOST_AUTO_TEST_CASE(pruning_beside_commits_keeps_the_recent_versions_whole) {
   auto store = open_leveldb_store(dir.path.string()).value();
   ChainOptions options;
   options.keep_recent_heights = 4;
-  options.state_cache_nodes = 64;
+  options.state_cache_bytes = 16 << 10;  // a few pages
   auto chain = Chain::open(*store, net.genesis, app, options).value();
   std::vector<Hash256> roots{chain->tip().state_root};
   std::vector<std::map<Bytes, std::optional<Bytes>>> accounts;
@@ -626,11 +626,11 @@ BOOST_AUTO_TEST_CASE(handoffs_survive_a_reopen) {
 }
 
 namespace {
-// Every key and value of the store but the state map's nodes (a rolled-back
-// block leaves its new nodes behind, unreferenced).
+// Every key and value of the store but the state map's pages (a rolled-back
+// block leaves its new pages behind, unreferenced).
 std::map<Bytes, Bytes> store_without_nodes(const KvStore& store) {
   std::map<Bytes, Bytes> out;
-  const Bytes nodes = prefixed_key(kStateNodePrefix, {});
+  const Bytes nodes = prefixed_key(kStatePagePrefix, {});
   (void)store.scan({}, [&](ByteView k, ByteView v) {
     if (!(k.size() >= nodes.size() && std::equal(nodes.begin(), nodes.end(), k.begin())))
       out.emplace(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
@@ -764,10 +764,18 @@ BOOST_AUTO_TEST_CASE(check_walks_the_store_and_names_each_kind_of_damage) {
   BOOST_TEST(damaged([&](KvStore& s, Chain&) {
                write(s, [&](WriteBatch& w) { w.erase(prefixed_key("s/", account)); });
              }) == "state-mismatch");
-  BOOST_TEST(damaged([&](KvStore& s, Chain& c) {  // a node below the root
-               auto root = StateMap::load_stored(s, c.tip().state_root).value();
-               write(s, [&](WriteBatch& w) { w.erase(state_node_key(root.node.a)); });
+  BOOST_TEST(damaged([&](KvStore& s, Chain& c) {  // a page below the root's
+               auto root = StateMap::load_page(s, c.tip().state_root).value();
+               std::vector<Hash256> below;
+               StateMap::walk_page(*root.page, [](const StateMap::Node&) {}, [&](const Hash256& h) { below.push_back(h); });
+               BOOST_REQUIRE(!below.empty());
+               write(s, [&](WriteBatch& w) { w.erase(state_page_key(below.front())); });
              }) == "state-node-missing");
+  BOOST_TEST(damaged([&](KvStore& s, Chain& c) {  // a leaf's value hash changed inside the root's page
+               auto raw = s.get(state_page_key(c.tip().state_root)).value().value();
+               raw[raw.size() / 2] ^= 0x01;
+               write(s, [&](WriteBatch& w) { w.put(state_page_key(c.tip().state_root), raw); });
+             }) == "state-node-corrupt");
   BOOST_TEST(damaged([&](KvStore& s, Chain& c) {  // a certificate of two signers of four
                const auto cert = certify(c.block_at(3).value().value(), {net.validators[0], net.validators[1]});
                write(s, [&](WriteBatch& w) { w.put(prefixed_key("c/", be64(3)), encode(cert)); });
