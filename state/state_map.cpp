@@ -129,28 +129,43 @@ void emit_position(const Hash256& hash, const Node* n, unsigned rel, Bytes& out,
 Bytes orphans_key(std::uint64_t height) { return prefixed_key(kOrphansPrefix, be64(height)); }
 Bytes state_page_key(const Hash256& h) { return prefixed_key(kStatePagePrefix, h.view()); }
 
-std::shared_ptr<const Page> StateMap::PageCache::find(const Hash256& hash) {
-  auto it = map_.find(hash);
-  if (it == map_.end()) return nullptr;
+std::uint64_t StateMap::page_position(unsigned depth, const Hash256& path) {
+  if (depth > kMaxCachedDepth) return kNoPosition;
+  std::uint64_t prefix = 0;
+  for (unsigned i = 0; i < 8; ++i) prefix = prefix << 8 | path.data[i];
+  prefix = depth == 0 ? 0 : prefix >> (64 - depth);
+  return std::uint64_t{depth / kPageLevels} << 56 | prefix;
+}
+
+std::shared_ptr<const Page> StateMap::PageCache::find(std::uint64_t position, const Hash256& hash) {
+  auto it = map_.find(position);
+  if (it == map_.end() || it->second.hash != hash) return nullptr;
   lru_.splice(lru_.begin(), lru_, it->second.at);
   return it->second.page;
 }
 
-void StateMap::PageCache::put(const Hash256& hash, std::shared_ptr<const Page> page) {
+void StateMap::PageCache::put(std::uint64_t position, const Hash256& hash, std::shared_ptr<const Page> page,
+                              bool replace) {
+  if (position == kNoPosition) return;
   const std::size_t size = page->bytes() + kEntryBytes;
-  if (size > max_bytes_ || map_.contains(hash)) return;  // pages never change
-  while (bytes_ + size > max_bytes_ && !lru_.empty()) erase(lru_.back());
-  lru_.push_front(hash);
-  map_.emplace(hash, Entry{std::move(page), lru_.begin()});
-  bytes_ += size;
-}
-
-void StateMap::PageCache::erase(const Hash256& hash) {
-  auto it = map_.find(hash);
-  if (it == map_.end()) return;
-  bytes_ -= it->second.page->bytes() + kEntryBytes;
-  lru_.erase(it->second.at);
-  map_.erase(it);
+  if (size > max_bytes_) return;
+  if (auto it = map_.find(position); it != map_.end()) {
+    if (!replace) return;
+    bytes_ = bytes_ - (it->second.page->bytes() + kEntryBytes) + size;
+    it->second.hash = hash;
+    it->second.page = std::move(page);
+    lru_.splice(lru_.begin(), lru_, it->second.at);
+  } else {
+    lru_.push_front(position);
+    map_.emplace(position, Entry{hash, std::move(page), lru_.begin()});
+    bytes_ += size;
+  }
+  while (bytes_ > max_bytes_ && lru_.size() > 1) {
+    auto last = map_.find(lru_.back());
+    bytes_ -= last->second.page->bytes() + kEntryBytes;
+    map_.erase(last);
+    lru_.pop_back();
+  }
 }
 
 Result<StateMap::StoredPage> StateMap::load_page(const KvStore& store, const Hash256& root) {
@@ -182,9 +197,10 @@ Result<std::optional<std::uint64_t>> StateMap::page_written_at(const KvStore& st
   return std::optional<std::uint64_t>{read_be(ByteView(**raw).last(8))};
 }
 
-Result<const Node*> StateMap::load_page_root(const Hash256& hash, std::vector<std::shared_ptr<const Page>>& pins) const {
+Result<const Node*> StateMap::load_page_root(const Hash256& hash, std::uint64_t position,
+                                             std::vector<std::shared_ptr<const Page>>& pins) const {
   if (auto it = roots_.find(hash); it != roots_.end()) return it->second;
-  if (auto page = cache_.find(hash)) {
+  if (auto page = cache_.find(position, hash)) {
     ++cache_hits_;
     pins.push_back(std::move(page));
     return &pins.back()->nodes[0];
@@ -192,27 +208,26 @@ Result<const Node*> StateMap::load_page_root(const Hash256& hash, std::vector<st
   ++store_reads_;
   auto stored = load_page(store_, hash);
   if (!stored) return stored.error();
-  cache_.put(hash, stored->page);
+  cache_.put(position, hash, stored->page, /*replace=*/false);  // an older version's page leaves the newer one
   pins.push_back(std::move(stored->page));
   return &pins.back()->nodes[0];
 }
 
 StateMap::Sub StateMap::make_leaf(const Hash256& path, const Hash256& value_hash) {
-  fresh_.push_back(Node{path, value_hash, {nullptr, nullptr}, true});
-  return {state_leaf_hash(path, value_hash), &fresh_.back()};
+  return {state_leaf_hash(path, value_hash), fresh_.make(Node{path, value_hash, {nullptr, nullptr}, true})};
 }
 
 // Keeps the tree compact: an empty pair is empty, and a single leaf beside
 // an empty subtree floats up in place of the inner node. A leaf is always
 // in memory (Node), so its kind costs no read.
-StateMap::Sub StateMap::make_inner(const Sub& left, const Sub& right, unsigned depth) {
+StateMap::Sub StateMap::make_inner(const Sub& left, const Sub& right, unsigned depth, const Hash256& path) {
   if (left.empty() && right.empty()) return {};
   if (left.empty() && right.leaf()) return right;
   if (right.empty() && left.leaf()) return left;
   const Hash256 h = state_node_hash(left.hash, right.hash);
-  fresh_.push_back(Node{left.hash, right.hash, {left.node, right.node}, false});
-  if (depth % kPageLevels == 0) new_pages_.emplace_back(h, &fresh_.back());
-  return {h, &fresh_.back()};
+  const Node* n = fresh_.make(Node{left.hash, right.hash, {left.node, right.node}, false});
+  if (depth % kPageLevels == 0) new_pages_.push_back({h, n, page_position(depth, path)});
+  return {h, n};
 }
 
 // [begin, end) are sorted by path, unique, and share the first `depth` bits
@@ -226,7 +241,7 @@ Result<StateMap::Sub> StateMap::update(const Sub& node, unsigned depth, const Pe
   if (!node.empty()) {
     const Node* n = node.node;
     if (!n) {  // the root of a page not loaded yet
-      auto loaded = load_page_root(node.hash, pins_);
+      auto loaded = load_page_root(node.hash, page_position(depth, begin->path), pins_);
       if (!loaded) return loaded.error();
       n = *loaded;
     }
@@ -255,7 +270,7 @@ Result<StateMap::Sub> StateMap::update(const Sub& node, unsigned depth, const Pe
   if (!new_left) return new_left.error();
   auto new_right = update(right, depth + 1, mid, end);
   if (!new_right) return new_right.error();
-  Sub out = make_inner(*new_left, *new_right, depth);
+  Sub out = make_inner(*new_left, *new_right, depth, begin->path);
   // A page root the walk rebuilt into something else is gone from the new
   // version (a leaf pushed down above is not: it lives on below).
   if (rebuilt_inner && depth % kPageLevels == 0 && out.hash != node.hash) orphans_.push_back(node.hash);
@@ -285,7 +300,7 @@ Result<Hash256> StateMap::apply(const Hash256& root, std::vector<StateUpdate> up
     // A root that is a leaf has a page of its own (an inner one got it
     // in make_inner).
     roots_[out->hash] = out->node;
-    if (out->leaf()) new_pages_.emplace_back(out->hash, out->node);
+    if (out->leaf()) new_pages_.push_back({out->hash, out->node, page_position(0, out->hash)});
   }
   return out->hash;
 }
@@ -299,9 +314,10 @@ void StateMap::discard() {
 }
 
 void StateMap::flush(WriteBatch& batch, std::uint64_t height) {
-  std::sort(new_pages_.begin(), new_pages_.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  const auto by_hash = [](const NewPage& x, const NewPage& y) { return x.hash < y.hash; };
+  std::sort(new_pages_.begin(), new_pages_.end(), by_hash);
   new_pages_.erase(std::unique(new_pages_.begin(), new_pages_.end(),
-                               [](const auto& x, const auto& y) { return x.first == y.first; }),
+                               [](const NewPage& x, const NewPage& y) { return x.hash == y.hash; }),
                    new_pages_.end());
   const Bytes written_at = be64(height);
   std::array<std::uint8_t, kStatePagePrefix.size() + 32> key{};
@@ -309,30 +325,29 @@ void StateMap::flush(WriteBatch& batch, std::uint64_t height) {
   Bytes value;
   std::vector<Node> copy;
   copy.reserve(kMaxPageNodes);
-  for (const auto& [hash, node] : new_pages_) {
+  for (const auto& page : new_pages_) {
     value.clear();
     copy.clear();
     const Node* top = nullptr;
-    emit_position(hash, node, 0, value, copy, &top);
+    emit_position(page.hash, page.node, 0, value, copy, &top);
     value.insert(value.end(), written_at.begin(), written_at.end());
-    std::copy(hash.data.begin(), hash.data.end(), key.begin() + kStatePagePrefix.size());
+    std::copy(page.hash.data.begin(), page.hash.data.end(), key.begin() + kStatePagePrefix.size());
     batch.put(key, value);
-    if (cache_.enabled()) cache_.put(hash, rebased(copy));
+    // In the place of the page it replaces, if any.
+    if (cache_.enabled()) cache_.put(page.position, page.hash, rebased(copy), /*replace=*/true);
   }
-  // The pages the new version dropped leave the cache (room for live
-  // ones) and, when recording, are listed for pruning. A page both
-  // dropped and written in this batch (possible only when several applies
-  // share one flush) is kept: it may be live again.
-  Bytes list;
-  if (record_orphans_) list.reserve(orphans_.size() * 32);
-  for (const auto& hash : orphans_) {
-    if (std::binary_search(new_pages_.begin(), new_pages_.end(), std::pair<Hash256, const Node*>{hash, nullptr},
-                           [](const auto& x, const auto& y) { return x.first < y.first; }))
-      continue;
-    cache_.erase(hash);
-    if (record_orphans_) list.insert(list.end(), hash.data.begin(), hash.data.end());
+  // When recording, the pages the new version dropped are listed for
+  // pruning. A page both dropped and written in this batch (possible only
+  // when several applies share one flush) is kept: it may be live again.
+  if (record_orphans_) {
+    Bytes list;
+    list.reserve(orphans_.size() * 32);
+    for (const auto& hash : orphans_) {
+      if (std::binary_search(new_pages_.begin(), new_pages_.end(), NewPage{hash, nullptr, 0}, by_hash)) continue;
+      list.insert(list.end(), hash.data.begin(), hash.data.end());
+    }
+    if (!list.empty()) batch.put(orphans_key(height), list);
   }
-  if (!list.empty()) batch.put(orphans_key(height), list);
   discard();
 }
 
@@ -344,7 +359,7 @@ Result<StateProof> StateMap::prove(const Hash256& root, ByteView key) const {
   for (unsigned depth = 0; !at.empty(); ++depth) {
     const Node* n = at.node;
     if (!n) {
-      auto loaded = load_page_root(at.hash, pins);
+      auto loaded = load_page_root(at.hash, page_position(depth, path), pins);
       if (!loaded) return loaded.error();
       n = *loaded;
     }
