@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <new>
+#include <type_traits>
 #include <mutex>
 
 #include "core/encoding.h"
@@ -78,18 +80,22 @@ Hash256 parse_position(Reader& r, unsigned rel, std::vector<Node>& nodes, const 
   }
 }
 
-// A page holding a copy of `from` whose children point into the copy (an
-// exact allocation: `from` is reserved for the most a page may hold).
-std::shared_ptr<const Page> rebased(const std::vector<Node>& from) {
-  auto page = std::make_shared<Page>();
-  page->nodes.reserve(from.size());
-  page->nodes.assign(from.begin(), from.end());
-  for (auto& n : page->nodes)
-    for (auto& c : n.child)
-      if (c) c = page->nodes.data() + (c - from.data());
-  return page;
+}  // namespace
+
+StateMap::PageRef StateMap::Page::copy_of(std::span<const Node> from) {
+  static_assert(std::is_trivially_copyable_v<Node> && std::is_trivially_destructible_v<Node>);
+  static_assert(sizeof(Page) % alignof(Node) == 0);
+  auto* page = new (::operator new(sizeof(Page) + from.size() * sizeof(Node))) Page;
+  page->count_ = static_cast<std::uint32_t>(from.size());
+  Node* to = page->first();
+  std::memcpy(static_cast<void*>(to), from.data(), from.size() * sizeof(Node));
+  for (std::size_t i = 0; i < from.size(); ++i)
+    for (auto& c : to[i].child)
+      if (c) c = to + (c - from.data());
+  return PageRef(page);
 }
 
+namespace {
 // Appends the encoding of the position holding subtree (`hash`, `n`), `rel`
 // levels below a new page's root, and its node to `copy` (reserved for
 // kMaxPageNodes); *at is where it went (null: empty or exit). Every node
@@ -137,35 +143,90 @@ std::uint64_t StateMap::page_position(unsigned depth, const Hash256& path) {
   return std::uint64_t{depth / kPageLevels} << 56 | prefix;
 }
 
-std::shared_ptr<const Page> StateMap::PageCache::find(std::uint64_t position, const Hash256& hash) {
-  auto it = map_.find(position);
-  if (it == map_.end() || it->second.hash != hash) return nullptr;
-  lru_.splice(lru_.begin(), lru_, it->second.at);
-  return it->second.page;
+std::size_t StateMap::PageCache::home(std::uint64_t position) const {
+  // Positions are small and sequential within a depth: mix them (a
+  // multiplicative hash) before taking the top bits as the index.
+  const std::uint64_t mixed = (position ^ (position >> 29)) * 0x9e3779b97f4a7c15ULL;
+  return static_cast<std::size_t>(mixed >> 32) & (slots_.size() - 1);
 }
 
-void StateMap::PageCache::put(std::uint64_t position, const Hash256& hash, std::shared_ptr<const Page> page,
-                              bool replace) {
+StateMap::PageCache::Slot* StateMap::PageCache::slot_of(std::uint64_t position) {
+  if (slots_.empty()) return nullptr;
+  for (std::size_t i = home(position);; i = (i + 1) & (slots_.size() - 1)) {
+    if (slots_[i].position == position) return &slots_[i];
+    if (slots_[i].position == kNoPosition) return nullptr;
+  }
+}
+
+const StateMap::PageRef* StateMap::PageCache::find(std::uint64_t position, const Hash256& hash) {
+  Slot* s = slot_of(position);
+  if (!s || s->hash != hash) return nullptr;
+  s->used = true;
+  return &s->page;
+}
+
+void StateMap::PageCache::grow() {
+  std::vector<Slot> old = std::move(slots_);
+  slots_ = std::vector<Slot>(old.empty() ? 1024 : old.size() * 2);
+  for (auto& s : old) {
+    if (s.position == kNoPosition) continue;
+    std::size_t i = home(s.position);
+    while (slots_[i].position != kNoPosition) i = (i + 1) & (slots_.size() - 1);
+    slots_[i] = std::move(s);
+  }
+  hand_ = 0;
+}
+
+// Deletes slot i, moving later slots of its probe run back (no tombstones).
+void StateMap::PageCache::remove(std::size_t i) {
+  const std::size_t mask = slots_.size() - 1;
+  bytes_ -= slots_[i].page->bytes() + kSlotBytes;
+  --held_;
+  slots_[i] = Slot{};
+  for (std::size_t j = (i + 1) & mask; slots_[j].position != kNoPosition; j = (j + 1) & mask) {
+    const std::size_t h = home(slots_[j].position);
+    // Slot j may move to i if its home is not in (i, j] (cyclically).
+    if (i <= j ? (h > i && h <= j) : (h > i || h <= j)) continue;
+    slots_[i] = std::move(slots_[j]);
+    slots_[j] = Slot{};
+    i = j;
+  }
+}
+
+void StateMap::PageCache::evict_one() {
+  for (;;) {
+    hand_ = (hand_ + 1) & (slots_.size() - 1);
+    Slot& s = slots_[hand_];
+    if (s.position == kNoPosition) continue;
+    if (s.used) {
+      s.used = false;
+      continue;
+    }
+    remove(hand_);
+    return;
+  }
+}
+
+void StateMap::PageCache::put(std::uint64_t position, const Hash256& hash, PageRef page, bool replace) {
   if (position == kNoPosition) return;
-  const std::size_t size = page->bytes() + kEntryBytes;
+  const std::size_t size = page->bytes() + kSlotBytes;
   if (size > max_bytes_) return;
-  if (auto it = map_.find(position); it != map_.end()) {
+  if (Slot* s = slot_of(position)) {
     if (!replace) return;
-    bytes_ = bytes_ - (it->second.page->bytes() + kEntryBytes) + size;
-    it->second.hash = hash;
-    it->second.page = std::move(page);
-    lru_.splice(lru_.begin(), lru_, it->second.at);
+    bytes_ = bytes_ - s->page->bytes() + page->bytes();
+    s->hash = hash;
+    s->page = std::move(page);
+    s->used = true;
   } else {
-    lru_.push_front(position);
-    map_.emplace(position, Entry{hash, std::move(page), lru_.begin()});
+    while (bytes_ + size > max_bytes_ && held_ > 0) evict_one();
+    if ((held_ + 1) * 2 > slots_.size()) grow();
+    std::size_t i = home(position);
+    while (slots_[i].position != kNoPosition) i = (i + 1) & (slots_.size() - 1);
+    slots_[i] = Slot{position, hash, std::move(page), false};
     bytes_ += size;
+    ++held_;
   }
-  while (bytes_ > max_bytes_ && lru_.size() > 1) {
-    auto last = map_.find(lru_.back());
-    bytes_ -= last->second.page->bytes() + kEntryBytes;
-    map_.erase(last);
-    lru_.pop_back();
-  }
+  while (bytes_ > max_bytes_ && held_ > 1) evict_one();
 }
 
 Result<StateMap::StoredPage> StateMap::load_page(const KvStore& store, const Hash256& root) {
@@ -186,7 +247,7 @@ Result<StateMap::StoredPage> StateMap::load_page(const KvStore& store, const Has
   const Hash256 h = parse_position(r, 0, nodes, &top, &bad);
   if (bad || r.remaining() != 0) return corrupt("does not decode");
   if (h != root) return corrupt("hashes to " + h.hex());
-  return StoredPage{rebased(nodes), read_be(ByteView(bytes).subspan(body.size()))};
+  return StoredPage{Page::copy_of(nodes), read_be(ByteView(bytes).subspan(body.size()))};
 }
 
 Result<std::optional<std::uint64_t>> StateMap::page_written_at(const KvStore& store, const Hash256& root) {
@@ -198,19 +259,19 @@ Result<std::optional<std::uint64_t>> StateMap::page_written_at(const KvStore& st
 }
 
 Result<const Node*> StateMap::load_page_root(const Hash256& hash, std::uint64_t position,
-                                             std::vector<std::shared_ptr<const Page>>& pins) const {
+                                             std::vector<PageRef>& pins) const {
   if (auto it = roots_.find(hash); it != roots_.end()) return it->second;
-  if (auto page = cache_.find(position, hash)) {
+  if (const PageRef* page = cache_.find(position, hash)) {
     ++cache_hits_;
-    pins.push_back(std::move(page));
-    return &pins.back()->nodes[0];
+    pins.push_back(*page);
+    return &pins.back()->nodes()[0];
   }
   ++store_reads_;
   auto stored = load_page(store_, hash);
   if (!stored) return stored.error();
   cache_.put(position, hash, stored->page, /*replace=*/false);  // an older version's page leaves the newer one
   pins.push_back(std::move(stored->page));
-  return &pins.back()->nodes[0];
+  return &pins.back()->nodes()[0];
 }
 
 StateMap::Sub StateMap::make_leaf(const Hash256& path, const Hash256& value_hash) {
@@ -334,7 +395,7 @@ void StateMap::flush(WriteBatch& batch, std::uint64_t height) {
     std::copy(page.hash.data.begin(), page.hash.data.end(), key.begin() + kStatePagePrefix.size());
     batch.put(key, value);
     // In the place of the page it replaces, if any.
-    if (cache_.enabled()) cache_.put(page.position, page.hash, rebased(copy), /*replace=*/true);
+    if (cache_.enabled()) cache_.put(page.position, page.hash, Page::copy_of(copy), /*replace=*/true);
   }
   // When recording, the pages the new version dropped are listed for
   // pruning. A page both dropped and written in this batch (possible only
@@ -354,7 +415,7 @@ void StateMap::flush(WriteBatch& batch, std::uint64_t height) {
 Result<StateProof> StateMap::prove(const Hash256& root, ByteView key) const {
   Hash256 path = state_path(key);
   StateProof proof;
-  std::vector<std::shared_ptr<const Page>> pins;
+  std::vector<PageRef> pins;
   Sub at{root, nullptr};
   for (unsigned depth = 0; !at.empty(); ++depth) {
     const Node* n = at.node;

@@ -28,6 +28,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
+#include <utility>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -80,14 +82,48 @@ class StateMap {
     const Node* child[2] = {nullptr, nullptr};
     bool leaf = false;
   };
-  // A decoded page: nodes[0] is its root; the others are its subtree down
-  // four levels (children point into the same vector).
-  struct Page {
-    std::vector<Node> nodes;
-    std::size_t bytes() const { return sizeof(Page) + nodes.capacity() * sizeof(Node); }
+  // A decoded page: nodes()[0] is its root; the others are its subtree
+  // down four levels (children point into the same page). One allocation
+  // with a count of references (not atomic: a page stays on the thread of
+  // the map or the caller that read it).
+  class PageRef;
+  class Page {
+   public:
+    // A page holding a copy of `from`, whose children point into `from`.
+    static PageRef copy_of(std::span<const Node> from);
+    std::span<const Node> nodes() const { return {first(), count_}; }
+    std::size_t bytes() const { return sizeof(Page) + count_ * sizeof(Node); }
+
+   private:
+    friend class PageRef;
+    Page() = default;
+    Node* first() const { return reinterpret_cast<Node*>(const_cast<Page*>(this) + 1); }
+    mutable std::uint32_t refs_ = 0;
+    std::uint32_t count_ = 0;
+  };
+  class PageRef {
+   public:
+    PageRef() = default;
+    PageRef(const PageRef& o) : p_(o.p_) { if (p_) ++p_->refs_; }
+    PageRef(PageRef&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+    PageRef& operator=(PageRef o) noexcept {
+      std::swap(p_, o.p_);
+      return *this;
+    }
+    ~PageRef() {
+      if (p_ && --p_->refs_ == 0) ::operator delete(const_cast<Page*>(p_));
+    }
+    const Page& operator*() const { return *p_; }
+    const Page* operator->() const { return p_; }
+    explicit operator bool() const { return p_ != nullptr; }
+
+   private:
+    friend class Page;
+    explicit PageRef(const Page* p) : p_(p) { ++p_->refs_; }
+    const Page* p_ = nullptr;
   };
   struct StoredPage {
-    std::shared_ptr<const Page> page;
+    PageRef page;
     std::uint64_t written_at = 0;  // the height of the last batch that wrote it
   };
   // Reads the page rooted at `root` and checks that it hashes to it.
@@ -131,7 +167,7 @@ class StateMap {
   static constexpr std::uint64_t kNoPosition = ~std::uint64_t{0};
   static std::uint64_t page_position(unsigned depth, const Hash256& path);
   Result<const Node*> load_page_root(const Hash256& hash, std::uint64_t position,
-                                     std::vector<std::shared_ptr<const Page>>& pins) const;
+                                     std::vector<PageRef>& pins) const;
   Result<Sub> update(const Sub& node, unsigned depth, const Pending* begin, const Pending* end);
   Sub make_inner(const Sub& left, const Sub& right, unsigned depth, const Hash256& path);
   Sub make_leaf(const Hash256& path, const Hash256& value_hash);
@@ -151,22 +187,31 @@ class StateMap {
   class PageCache {
    public:
     explicit PageCache(std::size_t max_bytes) : max_bytes_(max_bytes) {}
-    std::shared_ptr<const Page> find(std::uint64_t position, const Hash256& hash);
-    void put(std::uint64_t position, const Hash256& hash, std::shared_ptr<const Page> page, bool replace);
+    const PageRef* find(std::uint64_t position, const Hash256& hash);
+    void put(std::uint64_t position, const Hash256& hash, PageRef page, bool replace);
     bool enabled() const { return max_bytes_ > 0; }
-    std::size_t held() const { return map_.size(); }
+    std::size_t held() const { return held_; }
     std::size_t bytes() const { return bytes_; }
 
    private:
-    static constexpr std::size_t kEntryBytes = 96;  // the map's and the list's nodes, about
-    struct Entry {
+    // An open-addressed table (linear probing, at most half full) of
+    // slots: a lookup is one or two cache lines, with no allocation and
+    // no list to splice. Eviction is CLOCK: a hand sweeps the slots and
+    // takes the first page not found since it last passed.
+    struct Slot {
+      std::uint64_t position = kNoPosition;  // kNoPosition: free
       Hash256 hash;
-      std::shared_ptr<const Page> page;
-      std::list<std::uint64_t>::iterator at;  // in lru_, most recent first
+      PageRef page;
+      bool used = false;
     };
-    std::unordered_map<std::uint64_t, Entry> map_;
-    std::list<std::uint64_t> lru_;
-    std::size_t max_bytes_, bytes_ = 0;
+    static constexpr std::size_t kSlotBytes = sizeof(Slot) * 2;  // a page's share of the table
+    std::size_t home(std::uint64_t position) const;
+    Slot* slot_of(std::uint64_t position);
+    void grow();
+    void evict_one();
+    void remove(std::size_t i);
+    std::vector<Slot> slots_;
+    std::size_t max_bytes_, bytes_ = 0, held_ = 0, hand_ = 0;
   };
 
   // Nodes made since the last flush. They point at each other, so they
@@ -209,7 +254,7 @@ class StateMap {
   };
   std::vector<NewPage> new_pages_;
   std::unordered_map<Hash256, const Node*, FirstWord> roots_;
-  std::vector<std::shared_ptr<const Page>> pins_;
+  std::vector<PageRef> pins_;
   std::vector<Hash256> orphans_;
   bool record_orphans_ = false;
   mutable PageCache cache_;
@@ -218,7 +263,7 @@ class StateMap {
 
 template <typename Visit, typename Exit>
 void StateMap::walk_page(const Page& page, Visit&& visit, Exit&& exit) {
-  for (const Node& n : page.nodes) {
+  for (const Node& n : page.nodes()) {
     visit(n);
     if (n.leaf) continue;
     if (!n.child[0] && n.a != kEmptySubtree) exit(n.a);
