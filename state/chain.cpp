@@ -96,7 +96,7 @@ Hash256 execution_key(const Block& block) {
 
 Status refuse_old_state_format(const KvStore& store, const Hash256& root) {
   if (root == kEmptySubtree) return {};
-  auto page = store.get(state_page_key(root));
+  auto page = store.get(state_root_key(root));
   if (!page) return page.error();
   if (page->has_value()) return {};
   auto node = store.get(prefixed_key(kOldStateNodePrefix, root.view()));
@@ -481,10 +481,10 @@ Result<CheckReport> Chain::check() const {
   // The tip's version of the state map: every page present and hashing to
   // its key (StateMap::load_page rehashes each node in it).
   std::map<Hash256, Hash256> leaves;  // path -> value hash
-  std::vector<Hash256> todo;
-  if (tip_.state_root != kEmptySubtree) todo.push_back(tip_.state_root);
+  std::vector<PageId> todo;
+  if (tip_.state_root != kEmptySubtree) todo.push_back({tip_.state_root, kRootPage});
   while (!todo.empty()) {
-    const Hash256 at = todo.back();
+    const PageId at = todo.back();
     todo.pop_back();
     auto page = StateMap::load_page(store_, at);
     if (!page) return page.error();
@@ -494,7 +494,7 @@ Result<CheckReport> Chain::check() const {
           ++report.state_nodes;
           if (node.leaf) leaves.emplace(node.a, node.b);
         },
-        [&](const Hash256& below) { todo.push_back(below); });
+        [&](const PageId& below) { todo.push_back(below); });
   }
   // The flat state: exactly those leaves.
   Status mismatch;
@@ -555,7 +555,7 @@ Result<ChainTip> Chain::rollback() {
   const ChainTip next{h - 1, (*below)->hash(), (*below)->header.state_root};
   // The version below is whole while the undo record exists: pruning
   // deletes the undo record before the nodes block h dropped.
-  if (auto root = store_.get(state_page_key(next.state_root)); !root || !root->has_value())
+  if (auto root = store_.get(state_root_key(next.state_root)); !root || !root->has_value())
     return root ? make_error("state-pruned", "the state of height " + std::to_string(h - 1) + " was pruned") : root.error();
 
   WriteBatch batch;

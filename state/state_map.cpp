@@ -13,12 +13,12 @@ namespace verity::state {
 
 namespace {
 // A page is its root's subtree down four levels, in pre-order, one tag per
-// position (docs/state.md, "Pages"), then the big-endian height of the
-// batch that last wrote it.
+// position (docs/state.md, "Pages"); a root page then has the big-endian
+// height of the batch that last wrote it.
 constexpr std::uint8_t kEmptyTag = 0;
 constexpr std::uint8_t kLeafTag = 1;   // path, value hash
 constexpr std::uint8_t kInnerTag = 2;  // both children follow (above the fourth level)
-constexpr std::uint8_t kExitTag = 3;   // hash: an inner node four levels down, the root of its own page
+constexpr std::uint8_t kExitTag = 3;   // hash, be64 version: an inner node four levels down, the root of its own page
 constexpr unsigned kPageLevels = 4;
 constexpr std::size_t kMaxPageNodes = 31;  // 1 + 2 + 4 + 8 + 16 positions
 
@@ -71,7 +71,10 @@ Hash256 parse_position(Reader& r, unsigned rel, std::vector<Node>& nodes, const 
     }
     case kExitTag: {
       const Hash256 h = r.fixed<32, HashTag>();
-      if (rel != kPageLevels || !r.ok() || h == kEmptySubtree) *bad = true;
+      const auto version = r.fixed<8, HashTag>();
+      const std::uint64_t v = read_be(version.view());
+      if (rel != kPageLevels || !r.ok() || h == kEmptySubtree || v >> 63) *bad = true;
+      *at = StateMap::exit_to(v);
       return h;
     }
     default:
@@ -91,23 +94,28 @@ StateMap::PageRef StateMap::Page::copy_of(std::span<const Node> from) {
   std::memcpy(static_cast<void*>(to), from.data(), from.size() * sizeof(Node));
   for (std::size_t i = 0; i < from.size(); ++i)
     for (auto& c : to[i].child)
-      if (c) c = to + (c - from.data());
+      if (c && !is_exit(c)) c = to + (c - from.data());
   return PageRef(page);
 }
 
 namespace {
 // Appends the encoding of the position holding subtree (`hash`, `n`), `rel`
-// levels below a new page's root, and its node to `copy` (reserved for
-// kMaxPageNodes); *at is where it went (null: empty or exit). Every node
-// above the fourth level of a page the map made is in memory: it was read
-// with its old page, or made by this apply (StateMap::update).
-void emit_position(const Hash256& hash, const Node* n, unsigned rel, Bytes& out, std::vector<Node>& copy, const Node** at) {
+// levels below the root of a page written at `height`, and its node to
+// `copy` (reserved for kMaxPageNodes); *at is where it went (null: empty;
+// an exit). Every node above the fourth level of a page the map made is in
+// memory: it was read with its old page, or made by this apply
+// (StateMap::update); a page root four levels down is an exit, or was made
+// by this apply (written at `height` too).
+void emit_position(const Hash256& hash, const Node* n, unsigned rel, std::uint64_t height, Bytes& out,
+                   std::vector<Node>& copy, const Node** at) {
   *at = nullptr;
   if (hash == kEmptySubtree) {
     out.push_back(kEmptyTag);
     return;
   }
-  if (n && n->leaf) {
+  if (!n) std::abort();  // a non-empty subtree not in memory: a bug in update()
+  const bool exit = StateMap::is_exit(n);
+  if (!exit && n->leaf) {
     out.push_back(kLeafTag);
     out.insert(out.end(), n->a.data.begin(), n->a.data.end());
     out.insert(out.end(), n->b.data.begin(), n->b.data.end());
@@ -116,24 +124,32 @@ void emit_position(const Hash256& hash, const Node* n, unsigned rel, Bytes& out,
     return;
   }
   if (rel == kPageLevels) {
+    const std::uint64_t version = exit ? StateMap::exit_version(n) : height;
     out.push_back(kExitTag);
     out.insert(out.end(), hash.data.begin(), hash.data.end());
+    for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(version >> shift));
+    *at = StateMap::exit_to(version);
     return;
   }
-  if (!n) std::abort();  // an inner node above the fourth level not in memory: a bug in update()
+  if (exit) std::abort();  // a page root above the fourth level: a bug in update()
   out.push_back(kInnerTag);
   const std::size_t i = copy.size();
   copy.emplace_back();
   const Node *left = nullptr, *right = nullptr;
-  emit_position(n->a, n->child[0], rel + 1, out, copy, &left);
-  emit_position(n->b, n->child[1], rel + 1, out, copy, &right);
+  emit_position(n->a, n->child[0], rel + 1, height, out, copy, &left);
+  emit_position(n->b, n->child[1], rel + 1, height, out, copy, &right);
   copy[i] = Node{n->a, n->b, {left, right}, false};
   *at = &copy[i];
 }
 }  // namespace
 
 Bytes orphans_key(std::uint64_t height) { return prefixed_key(kOrphansPrefix, be64(height)); }
-Bytes state_page_key(const Hash256& h) { return prefixed_key(kStatePagePrefix, h.view()); }
+Bytes state_page_key(const PageId& id) {
+  if (id.version == kRootPage) return prefixed_key(kStateRootPrefix, id.hash.view());
+  Bytes k = prefixed_key(kStatePagePrefix, be64(id.version));
+  k.insert(k.end(), id.hash.data.begin(), id.hash.data.end());
+  return k;
+}
 
 std::uint64_t StateMap::page_position(unsigned depth, const Hash256& path) {
   if (depth > kMaxCachedDepth) return kNoPosition;
@@ -229,16 +245,16 @@ void StateMap::PageCache::put(std::uint64_t position, const Hash256& hash, PageR
   while (bytes_ > max_bytes_ && held_ > 1) evict_one();
 }
 
-Result<StateMap::StoredPage> StateMap::load_page(const KvStore& store, const Hash256& root) {
-  auto raw = store.get(state_page_key(root));
+Result<StateMap::StoredPage> StateMap::load_page(const KvStore& store, const PageId& id) {
+  auto raw = store.get(state_page_key(id));
   if (!raw) return raw.error();
-  if (!raw->has_value()) return local_error("state-node-missing", "no state page " + root.hex());
+  const std::string name = (id.version == kRootPage ? "root page " : "page " + std::to_string(id.version) + "/") + id.hash.hex();
+  if (!raw->has_value()) return local_error("state-node-missing", "no state " + name);
   const Bytes& bytes = **raw;
-  auto corrupt = [&](const std::string& why) {
-    return local_error("state-node-corrupt", "state page " + root.hex() + " " + why);
-  };
-  if (bytes.size() < 1 + 8) return corrupt("is cut short");
-  const ByteView body = ByteView(bytes).first(bytes.size() - 8);
+  auto corrupt = [&](const std::string& why) { return local_error("state-node-corrupt", "state " + name + " " + why); };
+  const std::size_t suffix = id.version == kRootPage ? 8 : 0;
+  if (bytes.size() < 1 + suffix) return corrupt("is cut short");
+  const ByteView body = ByteView(bytes).first(bytes.size() - suffix);
   std::vector<Node> nodes;
   nodes.reserve(kMaxPageNodes);
   Reader r(body);
@@ -246,30 +262,30 @@ Result<StateMap::StoredPage> StateMap::load_page(const KvStore& store, const Has
   bool bad = false;
   const Hash256 h = parse_position(r, 0, nodes, &top, &bad);
   if (bad || r.remaining() != 0) return corrupt("does not decode");
-  if (h != root) return corrupt("hashes to " + h.hex());
-  return StoredPage{Page::copy_of(nodes), read_be(ByteView(bytes).subspan(body.size()))};
+  if (h != id.hash) return corrupt("hashes to " + h.hex());
+  return StoredPage{Page::copy_of(nodes), suffix ? read_be(ByteView(bytes).last(8)) : id.version};
 }
 
-Result<std::optional<std::uint64_t>> StateMap::page_written_at(const KvStore& store, const Hash256& root) {
-  auto raw = store.get(state_page_key(root));
+Result<std::optional<std::uint64_t>> StateMap::root_written_at(const KvStore& store, const Hash256& root) {
+  auto raw = store.get(state_root_key(root));
   if (!raw) return raw.error();
   if (!raw->has_value()) return std::optional<std::uint64_t>{};
-  if ((*raw)->size() < 1 + 8) return local_error("state-node-corrupt", "state page " + root.hex() + " is cut short");
+  if ((*raw)->size() < 1 + 8) return local_error("state-node-corrupt", "state root page " + root.hex() + " is cut short");
   return std::optional<std::uint64_t>{read_be(ByteView(**raw).last(8))};
 }
 
-Result<const Node*> StateMap::load_page_root(const Hash256& hash, std::uint64_t position,
-                                             std::vector<PageRef>& pins) const {
-  if (auto it = roots_.find(hash); it != roots_.end()) return it->second;
-  if (const PageRef* page = cache_.find(position, hash)) {
+Result<const Node*> StateMap::load_page_root(const PageId& id, std::uint64_t position, std::vector<PageRef>& pins) const {
+  if (!roots_.empty())
+    if (auto it = roots_.find(id.hash); it != roots_.end()) return it->second;
+  if (const PageRef* page = cache_.find(position, id.hash)) {
     ++cache_hits_;
     pins.push_back(*page);
     return &pins.back()->nodes()[0];
   }
   ++store_reads_;
-  auto stored = load_page(store_, hash);
+  auto stored = load_page(store_, id);
   if (!stored) return stored.error();
-  cache_.put(position, hash, stored->page, /*replace=*/false);  // an older version's page leaves the newer one
+  cache_.put(position, id.hash, stored->page, /*replace=*/false);  // an older version's page leaves the newer one
   pins.push_back(std::move(stored->page));
   return &pins.back()->nodes()[0];
 }
@@ -287,7 +303,7 @@ StateMap::Sub StateMap::make_inner(const Sub& left, const Sub& right, unsigned d
   if (right.empty() && left.leaf()) return left;
   const Hash256 h = state_node_hash(left.hash, right.hash);
   const Node* n = fresh_.make(Node{left.hash, right.hash, {left.node, right.node}, false});
-  if (depth % kPageLevels == 0) new_pages_.push_back({h, n, page_position(depth, path)});
+  if (depth % kPageLevels == 0) new_pages_.push_back({h, n, page_position(depth, path), depth == 0});
   return {h, n};
 }
 
@@ -299,11 +315,17 @@ Result<StateMap::Sub> StateMap::update(const Sub& node, unsigned depth, const Pe
 
   Sub left, right;
   bool rebuilt_inner = false;
+  // The page this subtree's root heads, as stored (nullopt: none, or one
+  // this flush writes anyway).
+  std::optional<PageId> stored_page;
   if (!node.empty()) {
     const Node* n = node.node;
-    if (!n) {  // the root of a page not loaded yet
-      auto loaded = load_page_root(node.hash, page_position(depth, begin->path), pins_);
+    if (!n || is_exit(n)) {  // the map's root, or the root of a page below: not loaded yet
+      if (!n && depth != 0) return local_error("state-map-internal", "a subtree at depth " + std::to_string(depth) + " is not in memory");
+      stored_page = PageId{node.hash, n ? exit_version(n) : kRootPage};
+      auto loaded = load_page_root(*stored_page, page_position(depth, begin->path), pins_);
       if (!loaded) return loaded.error();
+      if (roots_.contains(node.hash)) stored_page.reset();  // made by an earlier apply, not yet written
       n = *loaded;
     }
     if (n->leaf) {
@@ -311,11 +333,13 @@ Result<StateMap::Sub> StateMap::update(const Sub& node, unsigned depth, const Pe
       // A lone update of this very leaf: replace or delete it in place.
       if (end - begin == 1 && begin->path == n->a) {
         Sub out = begin->value_hash ? make_leaf(n->a, *begin->value_hash) : Sub{};
-        if (depth == 0 && out.hash != node.hash) orphans_.push_back(node.hash);
+        if (out.hash == node.hash) return node;
+        if (stored_page) orphans_.push_back(*stored_page);
         return out;
       }
       // Otherwise push the leaf one level down and merge below.
-      if (depth == 0) orphans_.push_back(node.hash);
+      if (stored_page) orphans_.push_back(*stored_page);
+      stored_page.reset();
       (path_bit(n->a, depth) ? right : left) = Sub{node.hash, n};
     } else {
       rebuilt_inner = true;
@@ -332,9 +356,15 @@ Result<StateMap::Sub> StateMap::update(const Sub& node, unsigned depth, const Pe
   auto new_right = update(right, depth + 1, mid, end);
   if (!new_right) return new_right.error();
   Sub out = make_inner(*new_left, *new_right, depth, begin->path);
-  // A page root the walk rebuilt into something else is gone from the new
+  if (rebuilt_inner && out.hash == node.hash) {
+    // Unchanged (values written again as they were): keep the page as it
+    // is stored instead of writing it again under a new version.
+    if (depth % kPageLevels == 0 && !new_pages_.empty() && new_pages_.back().node == out.node) new_pages_.pop_back();
+    return node.node ? node : out;
+  }
+  // A page the walk rebuilt into something else is gone from the new
   // version (a leaf pushed down above is not: it lives on below).
-  if (rebuilt_inner && depth % kPageLevels == 0 && out.hash != node.hash) orphans_.push_back(node.hash);
+  if (stored_page) orphans_.push_back(*stored_page);
   return out;
 }
 
@@ -361,7 +391,7 @@ Result<Hash256> StateMap::apply(const Hash256& root, std::vector<StateUpdate> up
     // A root that is a leaf has a page of its own (an inner one got it
     // in make_inner).
     roots_[out->hash] = out->node;
-    if (out->leaf()) new_pages_.push_back({out->hash, out->node, page_position(0, out->hash)});
+    if (out->leaf()) new_pages_.push_back({out->hash, out->node, page_position(0, out->hash), true});
   }
   return out->hash;
 }
@@ -381,8 +411,10 @@ void StateMap::flush(WriteBatch& batch, std::uint64_t height) {
                                [](const NewPage& x, const NewPage& y) { return x.hash == y.hash; }),
                    new_pages_.end());
   const Bytes written_at = be64(height);
-  std::array<std::uint8_t, kStatePagePrefix.size() + 32> key{};
+  // Pages under "p/" + be64(height) + hash, roots under "R/" + hash.
+  std::array<std::uint8_t, kStatePagePrefix.size() + 8 + 32> key{};
   std::copy(kStatePagePrefix.begin(), kStatePagePrefix.end(), key.begin());
+  std::copy(written_at.begin(), written_at.end(), key.begin() + kStatePagePrefix.size());
   Bytes value;
   std::vector<Node> copy;
   copy.reserve(kMaxPageNodes);
@@ -390,22 +422,29 @@ void StateMap::flush(WriteBatch& batch, std::uint64_t height) {
     value.clear();
     copy.clear();
     const Node* top = nullptr;
-    emit_position(page.hash, page.node, 0, value, copy, &top);
-    value.insert(value.end(), written_at.begin(), written_at.end());
-    std::copy(page.hash.data.begin(), page.hash.data.end(), key.begin() + kStatePagePrefix.size());
-    batch.put(key, value);
+    emit_position(page.hash, page.node, 0, height, value, copy, &top);
+    if (page.root) {
+      value.insert(value.end(), written_at.begin(), written_at.end());
+      batch.put(state_root_key(page.hash), value);
+    } else {
+      std::copy(page.hash.data.begin(), page.hash.data.end(), key.begin() + kStatePagePrefix.size() + 8);
+      batch.put(key, value);
+    }
     // In the place of the page it replaces, if any.
     if (cache_.enabled()) cache_.put(page.position, page.hash, Page::copy_of(copy), /*replace=*/true);
   }
   // When recording, the pages the new version dropped are listed for
-  // pruning. A page both dropped and written in this batch (possible only
+  // pruning. A root both dropped and written in this batch (possible only
   // when several applies share one flush) is kept: it may be live again.
   if (record_orphans_) {
     Bytes list;
-    list.reserve(orphans_.size() * 32);
-    for (const auto& hash : orphans_) {
-      if (std::binary_search(new_pages_.begin(), new_pages_.end(), NewPage{hash, nullptr, 0}, by_hash)) continue;
-      list.insert(list.end(), hash.data.begin(), hash.data.end());
+    list.reserve(orphans_.size() * 40);
+    for (const auto& id : orphans_) {
+      if (id.version == kRootPage &&
+          std::binary_search(new_pages_.begin(), new_pages_.end(), NewPage{id.hash, nullptr, 0, true}, by_hash))
+        continue;
+      for (int shift = 56; shift >= 0; shift -= 8) list.push_back(static_cast<std::uint8_t>(id.version >> shift));
+      list.insert(list.end(), id.hash.data.begin(), id.hash.data.end());
     }
     if (!list.empty()) batch.put(orphans_key(height), list);
   }
@@ -419,8 +458,8 @@ Result<StateProof> StateMap::prove(const Hash256& root, ByteView key) const {
   Sub at{root, nullptr};
   for (unsigned depth = 0; !at.empty(); ++depth) {
     const Node* n = at.node;
-    if (!n) {
-      auto loaded = load_page_root(at.hash, page_position(depth, path), pins);
+    if (!n || is_exit(n)) {
+      auto loaded = load_page_root(PageId{at.hash, n ? exit_version(n) : kRootPage}, page_position(depth, path), pins);
       if (!loaded) return loaded.error();
       n = *loaded;
     }
@@ -446,14 +485,14 @@ Result<PruneStats> prune_state_nodes(KvStore& store, std::uint64_t last, std::si
     const std::uint64_t height = read_be(key.subspan(prefix.size()));
     if (height > last || (listed >= max_nodes && !lists.empty())) return false;
     lists.emplace_back(height, Bytes(value.begin(), value.end()));
-    listed += value.size() / 32;
+    listed += value.size() / 40;
     return true;
   });
   if (!scanned) return scanned.error();
   for (const auto& [height, list] : lists) {
-    if (list.size() % 32 != 0)
+    if (list.size() % 40 != 0)
       return local_error("state-corrupt", "orphan list of height " + std::to_string(height) + " is cut");
-    const std::size_t count = list.size() / 32;
+    const std::size_t count = list.size() / 40;
     // Chunk by chunk; the last one (the only one of an empty list) also
     // deletes the list.
     std::size_t from = 0;
@@ -462,16 +501,19 @@ Result<PruneStats> prune_state_nodes(KvStore& store, std::uint64_t last, std::si
       std::lock_guard lock(write_mu);
       WriteBatch batch;
       for (std::size_t i = from; i < to; ++i) {
-        const auto hash = Hash256::from_view(ByteView(list).subspan(i * 32, 32));
-        auto written_at = StateMap::page_written_at(store, hash);
-        if (!written_at) return written_at.error();
-        if (!*written_at) continue;  // deleted before a crash
-        // Written again at or after `height`: a later version holds it.
-        if (**written_at >= height) {
-          ++stats.nodes_kept;
-          continue;
+        const ByteView entry = ByteView(list).subspan(i * 40, 40);
+        const PageId id{Hash256::from_view(entry.subspan(8)), read_be(entry.first(8))};
+        if (id.version == kRootPage) {
+          auto written_at = StateMap::root_written_at(store, id.hash);
+          if (!written_at) return written_at.error();
+          if (!*written_at) continue;  // deleted before a crash
+          // Written again at or after `height`: a later version has this root.
+          if (**written_at >= height) {
+            ++stats.nodes_kept;
+            continue;
+          }
         }
-        batch.erase(state_page_key(hash));
+        batch.erase(state_page_key(id));
         ++stats.nodes_deleted;
       }
       if (to == count) batch.erase(orphans_key(height));

@@ -22,6 +22,7 @@
 // stay on one thread, even for prove() (the node's consensus thread; views
 // made for readers have none).
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <list>
@@ -45,16 +46,32 @@ namespace verity::state {
 constexpr std::size_t kStateCacheDefaultMb = 128;
 constexpr std::size_t state_cache_bytes(std::size_t mb) { return mb << 20; }
 
-// The store prefixes of state-map pages and of orphan lists, and of the
-// nodes of the format before pages (a store holding those is refused).
-inline constexpr std::string_view kStatePagePrefix = "p/", kOrphansPrefix = "o/", kOldStateNodePrefix = "n/";
+// The store prefixes of state-map pages (the map's root pages, found by
+// hash, and the others, found by version and hash) and of orphan lists, and
+// of the nodes of the format before pages (a store holding those is
+// refused).
+inline constexpr std::string_view kStatePagePrefix = "p/", kStateRootPrefix = "R/", kOrphansPrefix = "o/",
+                                  kOldStateNodePrefix = "n/";
+
+// Which page: the hash of its root and the height of the batch that wrote
+// it, or kRootPage for a root of the map (a root is named by its hash
+// alone: block headers carry it).
+inline constexpr std::uint64_t kRootPage = ~std::uint64_t{0};
+struct PageId {
+  Hash256 hash;
+  std::uint64_t version = kRootPage;
+  friend auto operator<=>(const PageId&, const PageId&) = default;
+};
 
 // The store key of the list of pages that the version at `height` dropped
-// from the version before it ("o/" + be64(height): their root hashes, 32
-// bytes each).
+// from the version before it ("o/" + be64(height): for each, be64 of its
+// version (kRootPage for a root) and its hash, 40 bytes).
 Bytes orphans_key(std::uint64_t height);
-// The store key of the page rooted at `root` ("p/" + its hash).
-Bytes state_page_key(const Hash256& root);
+// The store key of a page: "R/" + hash for a root, "p/" + be64(version) +
+// hash for the others, so that each batch's pages sort after every older
+// one: LevelDB appends them (docs/state.md, "Pages").
+Bytes state_page_key(const PageId& id);
+inline Bytes state_root_key(const Hash256& root) { return state_page_key({root, kRootPage}); }
 
 class StateMap {
  public:
@@ -73,15 +90,21 @@ class StateMap {
   // nodes, which keep every version and need no list).
   void set_record_orphans(bool on) { record_orphans_ = on; }
 
-  // A node in memory. An inner node's child is null where it is empty or
-  // is the root of another page, not loaded (an inner node at a depth that
-  // is a multiple of 4): a null child with a non-zero hash is always such
-  // a page root. Leaves and the other inner nodes are always at hand.
+  // A node in memory. An inner node's child points at the child's node,
+  // is null where the child is empty, or is an exit (is_exit) where the
+  // child is the root of another page, not loaded (an inner node at a
+  // depth that is a multiple of 4): then it carries that page's version,
+  // not an address. Leaves and the other inner nodes are always at hand.
   struct Node {
     Hash256 a, b;  // leaf: path, value hash; inner: left, right
     const Node* child[2] = {nullptr, nullptr};
     bool leaf = false;
   };
+  static bool is_exit(const Node* p) { return (reinterpret_cast<std::uintptr_t>(p) & 1) != 0; }
+  static std::uint64_t exit_version(const Node* p) { return reinterpret_cast<std::uintptr_t>(p) >> 1; }
+  static const Node* exit_to(std::uint64_t version) {
+    return reinterpret_cast<const Node*>(static_cast<std::uintptr_t>(version) << 1 | 1);
+  }
   // A decoded page: nodes()[0] is its root; the others are its subtree
   // down four levels (children point into the same page). One allocation
   // with a count of references (not atomic: a page stays on the thread of
@@ -126,13 +149,14 @@ class StateMap {
     PageRef page;
     std::uint64_t written_at = 0;  // the height of the last batch that wrote it
   };
-  // Reads the page rooted at `root` and checks that it hashes to it.
+  // Reads a page and checks that it hashes to its root's hash.
   // Reasons: "state-node-missing", "state-node-corrupt".
-  static Result<StoredPage> load_page(const KvStore& store, const Hash256& root);
-  // Only the height that last wrote it (nullopt: not stored), unchecked.
-  static Result<std::optional<std::uint64_t>> page_written_at(const KvStore& store, const Hash256& root);
-  // Calls `visit(node)` for each node of the page, and `exit(hash)` for each
-  // page root below it.
+  static Result<StoredPage> load_page(const KvStore& store, const PageId& id);
+  // Only the height that last wrote a root page (nullopt: not stored),
+  // unchecked.
+  static Result<std::optional<std::uint64_t>> root_written_at(const KvStore& store, const Hash256& root);
+  // Calls `visit(node)` for each node of the page, and `exit(PageId)` for
+  // each page below it.
   template <typename Visit, typename Exit>
   static void walk_page(const Page& page, Visit&& visit, Exit&& exit);
 
@@ -157,7 +181,7 @@ class StateMap {
     Hash256 hash;
     const Node* node = nullptr;
     bool empty() const { return hash == kEmptySubtree; }
-    bool leaf() const { return node && node->leaf; }
+    bool leaf() const { return node && !is_exit(node) && node->leaf; }
   };
 
   // Where a page sits: its depth and the path bits above it (the cache's
@@ -166,8 +190,7 @@ class StateMap {
   static constexpr unsigned kMaxCachedDepth = 56;
   static constexpr std::uint64_t kNoPosition = ~std::uint64_t{0};
   static std::uint64_t page_position(unsigned depth, const Hash256& path);
-  Result<const Node*> load_page_root(const Hash256& hash, std::uint64_t position,
-                                     std::vector<PageRef>& pins) const;
+  Result<const Node*> load_page_root(const PageId& id, std::uint64_t position, std::vector<PageRef>& pins) const;
   Result<Sub> update(const Sub& node, unsigned depth, const Pending* begin, const Pending* end);
   Sub make_inner(const Sub& left, const Sub& right, unsigned depth, const Hash256& path);
   Sub make_leaf(const Hash256& path, const Hash256& value_hash);
@@ -251,11 +274,12 @@ class StateMap {
     Hash256 hash;
     const Node* node;
     std::uint64_t position;
+    bool root;  // made at depth 0: a root page
   };
   std::vector<NewPage> new_pages_;
   std::unordered_map<Hash256, const Node*, FirstWord> roots_;
   std::vector<PageRef> pins_;
-  std::vector<Hash256> orphans_;
+  std::vector<PageId> orphans_;
   bool record_orphans_ = false;
   mutable PageCache cache_;
   mutable std::uint64_t cache_hits_ = 0, store_reads_ = 0;
@@ -266,8 +290,8 @@ void StateMap::walk_page(const Page& page, Visit&& visit, Exit&& exit) {
   for (const Node& n : page.nodes()) {
     visit(n);
     if (n.leaf) continue;
-    if (!n.child[0] && n.a != kEmptySubtree) exit(n.a);
-    if (!n.child[1] && n.b != kEmptySubtree) exit(n.b);
+    if (is_exit(n.child[0])) exit(PageId{n.a, exit_version(n.child[0])});
+    if (is_exit(n.child[1])) exit(PageId{n.b, exit_version(n.child[1])});
   }
 }
 
@@ -279,15 +303,16 @@ struct PruneStats {
   std::uint64_t blocks_deleted = 0;  // blocks, with certificates and receipts (Chain::prune)
 };
 
-// Deletes the state-map nodes listed as dropped by the versions at heights
+// Deletes the state-map pages listed as dropped by the versions at heights
 // up to `last` (orphans_key), oldest list first, whole lists only, until
-// about `max_nodes` nodes were looked at; then the lists themselves. A
-// node written again at or after the height that dropped it is kept: a
-// later version holds it. The store is read, never a map, so this may run
-// on its own thread while the map's owner commits, as long as both write
-// under `write_mu`: each chunk of kPruneChunk nodes is checked and deleted
-// under it, so that no commit writes a node again in between, and a commit
-// waits for one chunk at most.
+// about `max_nodes` pages were looked at; then the lists themselves. A
+// page's key names the batch that wrote it, so a page written again has
+// another key, except a root: a root page written again at or after the
+// height that dropped it is kept (a later version has that root). The
+// store is read, never a map, so this may run on its own thread while the
+// map's owner commits, as long as both write under `write_mu`: each chunk
+// of kPruneChunk pages is checked and deleted under it, so that no commit
+// writes a root again in between, and a commit waits for one chunk at most.
 inline constexpr std::size_t kPruneChunk = 256;
 Result<PruneStats> prune_state_nodes(KvStore& store, std::uint64_t last, std::size_t max_nodes, std::mutex& write_mu);
 

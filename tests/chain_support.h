@@ -16,27 +16,30 @@
 
 namespace verity::testing {
 
-// The state-map pages reachable from `root` (their root hashes), added to
+// The store keys of the state-map pages reachable from `root`, added to
 // `out`; reason "state-node-missing" when one is not in the store.
-inline Status reachable_nodes(const state::KvStore& store, const Hash256& root, std::set<Hash256>& out) {
-  if (root == kEmptySubtree || !out.insert(root).second) return {};
-  auto page = state::StateMap::load_page(store, root);
-  if (!page) return page.error();
-  std::vector<Hash256> below;
-  state::StateMap::walk_page(*page->page, [](const state::StateMap::Node&) {}, [&](const Hash256& h) { below.push_back(h); });
-  for (const auto& h : below)
-    if (auto s = reachable_nodes(store, h, out); !s) return s;
+inline Status reachable_nodes(const state::KvStore& store, const state::PageId& page, std::set<Bytes>& out) {
+  if (page.hash == kEmptySubtree || !out.insert(state::state_page_key(page)).second) return {};
+  auto loaded = state::StateMap::load_page(store, page);
+  if (!loaded) return loaded.error();
+  std::vector<state::PageId> below;
+  state::StateMap::walk_page(*loaded->page, [](const state::StateMap::Node&) {}, [&](const state::PageId& p) { below.push_back(p); });
+  for (const auto& p : below)
+    if (auto s = reachable_nodes(store, p, out); !s) return s;
   return {};
 }
+inline Status reachable_nodes(const state::KvStore& store, const Hash256& root, std::set<Bytes>& out) {
+  return reachable_nodes(store, state::PageId{root, state::kRootPage}, out);
+}
 
-// Every state-map page in the store (its kStatePagePrefix keys).
-inline std::set<Hash256> stored_state_nodes(const state::KvStore& store) {
-  std::set<Hash256> out;
-  const Bytes prefix = prefixed_key(state::kStatePagePrefix, {});
-  (void)store.scan(prefix, [&](ByteView key, ByteView) {
-    out.insert(Hash256::from_view(key.subspan(prefix.size())));
-    return true;
-  });
+// The store keys of every state-map page in the store (roots and others).
+inline std::set<Bytes> stored_state_nodes(const state::KvStore& store) {
+  std::set<Bytes> out;
+  for (auto prefix : {state::kStatePagePrefix, state::kStateRootPrefix})
+    (void)store.scan(prefixed_key(prefix, {}), [&](ByteView key, ByteView) {
+      out.insert(Bytes(key.begin(), key.end()));
+      return true;
+    });
   return out;
 }
 

@@ -490,7 +490,7 @@ BOOST_AUTO_TEST_CASE(pruning_beside_commits_keeps_the_recent_versions_whole) {
 
   const std::uint64_t tip = chain->tip().height;
   StateMap plain(*store);
-  std::set<Hash256> live;
+  std::set<Bytes> live;
   for (std::uint64_t v = tip + 1 - options.keep_recent_heights; v <= tip; ++v) {
     for (const auto& [key, value] : accounts[v]) {
       auto proof = plain.prove(roots[v], key);
@@ -630,9 +630,10 @@ namespace {
 // block leaves its new pages behind, unreferenced).
 std::map<Bytes, Bytes> store_without_nodes(const KvStore& store) {
   std::map<Bytes, Bytes> out;
-  const Bytes nodes = prefixed_key(kStatePagePrefix, {});
+  const Bytes nodes = prefixed_key(kStatePagePrefix, {}), roots = prefixed_key(kStateRootPrefix, {});
   (void)store.scan({}, [&](ByteView k, ByteView v) {
-    if (!(k.size() >= nodes.size() && std::equal(nodes.begin(), nodes.end(), k.begin())))
+    auto under = [&](const Bytes& prefix) { return k.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), k.begin()); };
+    if (!under(nodes) && !under(roots))
       out.emplace(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
     return true;
   });
@@ -765,16 +766,16 @@ BOOST_AUTO_TEST_CASE(check_walks_the_store_and_names_each_kind_of_damage) {
                write(s, [&](WriteBatch& w) { w.erase(prefixed_key("s/", account)); });
              }) == "state-mismatch");
   BOOST_TEST(damaged([&](KvStore& s, Chain& c) {  // a page below the root's
-               auto root = StateMap::load_page(s, c.tip().state_root).value();
-               std::vector<Hash256> below;
-               StateMap::walk_page(*root.page, [](const StateMap::Node&) {}, [&](const Hash256& h) { below.push_back(h); });
+               auto root = StateMap::load_page(s, PageId{c.tip().state_root, kRootPage}).value();
+               std::vector<PageId> below;
+               StateMap::walk_page(*root.page, [](const StateMap::Node&) {}, [&](const PageId& p) { below.push_back(p); });
                BOOST_REQUIRE(!below.empty());
                write(s, [&](WriteBatch& w) { w.erase(state_page_key(below.front())); });
              }) == "state-node-missing");
   BOOST_TEST(damaged([&](KvStore& s, Chain& c) {  // a leaf's value hash changed inside the root's page
-               auto raw = s.get(state_page_key(c.tip().state_root)).value().value();
+               auto raw = s.get(state_root_key(c.tip().state_root)).value().value();
                raw[raw.size() / 2] ^= 0x01;
-               write(s, [&](WriteBatch& w) { w.put(state_page_key(c.tip().state_root), raw); });
+               write(s, [&](WriteBatch& w) { w.put(state_root_key(c.tip().state_root), raw); });
              }) == "state-node-corrupt");
   BOOST_TEST(damaged([&](KvStore& s, Chain& c) {  // a certificate of two signers of four
                const auto cert = certify(c.block_at(3).value().value(), {net.validators[0], net.validators[1]});
