@@ -1,19 +1,27 @@
 #include "core/state_proof.h"
 
+#include <algorithm>
+#include <array>
+
 namespace verity {
 
 Hash256 state_path(ByteView key) { return sha256(key); }
 
+// Both hash 64 bytes from the stack (tagged_hash keeps the hasher there
+// too): the state map hashes a dozen nodes per update, and a heap-held
+// TaggedHasher was a malloc and a free each.
 Hash256 state_leaf_hash(const Hash256& path, const Hash256& value_hash) {
-  TaggedHasher h(Domain::state_leaf);
-  h.update(path.view()).update(value_hash.view());
-  return h.finish();
+  std::array<std::uint8_t, 64> m;
+  std::copy(path.data.begin(), path.data.end(), m.begin());
+  std::copy(value_hash.data.begin(), value_hash.data.end(), m.begin() + 32);
+  return tagged_hash(Domain::state_leaf, m);
 }
 
 Hash256 state_node_hash(const Hash256& left, const Hash256& right) {
-  TaggedHasher h(Domain::state_node);
-  h.update(left.view()).update(right.view());
-  return h.finish();
+  std::array<std::uint8_t, 64> m;
+  std::copy(left.data.begin(), left.data.end(), m.begin());
+  std::copy(right.data.begin(), right.data.end(), m.begin() + 32);
+  return tagged_hash(Domain::state_node, m);
 }
 
 void StateProof::encode(Writer& w) const {
