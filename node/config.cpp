@@ -431,7 +431,7 @@ std::string render_config(const Config& c) {
     << "max_txs = " << c.mempool.max_txs << "\n"
     << "max_bytes = " << c.mempool.max_bytes << "\n\n"
     << "[storage]\n"
-    << "# Memory for the state-map nodes the node keeps at hand (MiB; 0 none):\n"
+    << "# Most memory for the state-map pages the node keeps at hand (MiB; 0 none):\n"
     << "# the more of the map it holds, the fewer disk reads a block costs.\n"
     << "state_cache_mb = " << c.storage.state_cache_mb << "\n"
     << "# Versions of the state map kept on disk: older ones are deleted in the\n"

@@ -103,7 +103,7 @@ struct Config {
   // its own RPC readers still ask for.
   static constexpr std::uint64_t kMinKeptBlocks = 100;
   struct Storage {
-    std::uint64_t state_cache_mb = 128;          // the state-map node cache
+    std::uint64_t state_cache_mb = 256;          // the state-map page cache
     std::uint64_t keep_recent_heights = 10'000;  // versions of the state map kept; 0 keeps all (archive)
     std::uint64_t keep_recent_blocks = 0;        // blocks kept; 0 keeps all (what a joining peer replays)
     // Heights between the state snapshots offered to joining nodes

@@ -362,9 +362,9 @@ std::vector<rpc::Metric> RpcBackend::metrics() const {
   m.push_back(counter("verity_store_errors_total",
                       "failed reads, writes and opens of the node's database (a damaged or failing disk)",
                       static_cast<double>(state::store_errors())));
-  m.push_back(counter("verity_state_pruned_nodes_total", "state-map nodes of old versions deleted since start",
+  m.push_back(counter("verity_state_pruned_nodes_total", "state-map pages of old versions deleted since start",
                       static_cast<double>(live.pruned_nodes)));
-  m.push_back(counter("verity_state_pruned_heights_total", "heights whose dropped state-map nodes were pruned since start",
+  m.push_back(counter("verity_state_pruned_heights_total", "heights whose dropped state-map pages were pruned since start",
                       static_cast<double>(live.pruned_heights)));
   m.push_back(counter("verity_pruned_blocks_total", "blocks deleted with their certificates and receipts since start "
                       "([storage] keep_recent_blocks)", static_cast<double>(live.pruned_blocks)));

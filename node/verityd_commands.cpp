@@ -542,7 +542,9 @@ struct OfflineChain {
 };
 std::unique_ptr<OfflineChain> open_offline_chain(const std::string& command, const Config& config, std::ostream& err) {
   auto fail = [&](const Error& e) {
-    err << "verityd " << command << ": " << e.reason << ": " << e.detail << "\n";
+    err << "verityd " << command << ": " << e.reason << ": " << e.detail
+        << (e.reason == "store-corrupt" ? " (docs/operators.md, \"A damaged data directory\", says how to recover)" : "")
+        << "\n";
     return nullptr;
   };
   auto genesis = read_genesis(config);

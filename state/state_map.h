@@ -43,7 +43,7 @@ namespace verity::state {
 
 // The page cache of the chain's own map unless the node's config says
 // otherwise ([storage] state_cache_mb), and of state_bench.
-constexpr std::size_t kStateCacheDefaultMb = 128;
+constexpr std::size_t kStateCacheDefaultMb = 256;
 constexpr std::size_t state_cache_bytes(std::size_t mb) { return mb << 20; }
 
 // The store prefixes of state-map pages (the map's root pages, found by

@@ -251,9 +251,9 @@ BOOST_AUTO_TEST_CASE(pages_keys) {
 BOOST_AUTO_TEST_CASE(storage_keys_default_read_back_and_are_checked) {
   auto d = parse_config("", "/h");
   BOOST_REQUIRE(d);
-  BOOST_CHECK_EQUAL(d->storage.state_cache_mb, 128u);
+  BOOST_CHECK_EQUAL(d->storage.state_cache_mb, 256u);
   BOOST_CHECK_EQUAL(d->storage.keep_recent_heights, 10'000u);
-  BOOST_CHECK(contains(render_config(*d), "state_cache_mb = 128\n"));
+  BOOST_CHECK(contains(render_config(*d), "state_cache_mb = 256\n"));
   BOOST_CHECK(contains(render_config(*d), "keep_recent_heights = 10000\n"));
   Config c;
   c.storage.state_cache_mb = 0;

@@ -255,6 +255,34 @@ BOOST_AUTO_TEST_CASE(leveldb_chain_reopens_where_it_stopped) {
   std::filesystem::remove_all(dir);
 }
 
+// A data directory of the format before pages (the root a node under
+// "n/", no root page) is refused at open with the way back, not read as a
+// missing state; the same store with its root page opens.
+BOOST_AUTO_TEST_CASE(a_store_of_the_node_format_is_refused_with_the_way_back) {
+  TestNet net = make_test_net(2);
+  contracts::NativeContracts app;
+  auto store = open_memory_store();
+  Hash256 root;
+  {
+    auto chain = Chain::open(*store, net.genesis, app).value();
+    BOOST_REQUIRE(produce_block(*chain, net, {}).ok());
+    root = chain->tip().state_root;
+  }
+  const Bytes page = store->get(state_root_key(root)).value().value();
+  WriteBatch old;
+  old.erase(state_root_key(root));
+  old.put(prefixed_key(kOldStateNodePrefix, root.view()), Bytes(65, 2));
+  BOOST_REQUIRE(store->write(old, true).ok());
+  auto refused = Chain::open(*store, net.genesis, app);
+  BOOST_REQUIRE(!refused.ok());
+  BOOST_TEST(refused.error().reason == "state-format-old");
+  BOOST_TEST(refused.error().detail.find("Wiping the chain") != std::string::npos);
+  WriteBatch back;
+  back.put(state_root_key(root), page);
+  BOOST_REQUIRE(store->write(back, true).ok());
+  BOOST_TEST(Chain::open(*store, net.genesis, app).ok());
+}
+
 // Skipping signature checks is only for pre-verified transactions: with the
 // option off a forged transaction passes apply_block, with it on (the
 // default, and what Chain uses) it does not.
