@@ -129,8 +129,11 @@ def headline(d):
     # entries, updates/s, reads/update, apply/flush/write ms, anon MiB, disk MiB, proof bytes, depth
     maps = re.findall(r"^(\d+)\s+(\d+)\s+([\d.]+)(?:\s+[\d.]+){7}$", state, re.M)
     if maps:
-        n, ups, reads = max(maps, key=lambda x: int(x[0]))
-        rows.append((f"state-map updates/s, map of {int(n):,} entries", f"{span([float(ups)])}; {reads} store reads an update"))
+        top = max(int(m[0]) // 1000 for m in maps)  # the largest size, whatever the last batch's rounding
+        at_top = [m for m in maps if int(m[0]) // 1000 == top]
+        reads = sorted({m[2] for m in at_top})
+        rows.append((f"state-map updates/s, map of {top * 1000:,} entries",
+                     f"{span([float(m[1]) for m in at_top])}; {' - '.join(reads)} store reads an update"))
     # versions, archive MiB, pruned MiB, prune ms/version, nodes deleted
     prune = re.findall(r"^(\d+)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+\d+$", state, re.M)
     if prune:

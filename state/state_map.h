@@ -1,23 +1,25 @@
 #pragma once
 // The authenticated state map: a compact sparse Merkle tree (rules in
-// core/state_proof.h) stored in pages (docs/state.md, "Pages"): the store
-// holds, under "p/" + the hash of every inner node at a depth that is a
-// multiple of 4 (and of the root, whatever it is), that node's subtree
-// down four levels, with the leaves inside it and the hashes of the
-// inner nodes below. Pages are content-addressed and never rewritten, so
-// every committed root stays readable and provable until pruned.
+// core/state_proof.h) stored in pages (docs/state.md, "Pages"): for every
+// inner node at a depth that is a multiple of 4, and for the root whatever
+// it is, the store holds that node's subtree down four levels, with the
+// leaves inside it and the hashes and versions of the pages below. A page
+// is written once, under the height of the batch that made it (a root under
+// its hash), and never rewritten, so every committed root stays readable
+// and provable until pruned.
 //
 // apply() updates a batch of keys in one walk: the nodes on the union of
 // their paths are rebuilt once each, O(k log n) hashes for k keys, never a
 // rehash of the map. New nodes stay in memory until flush() moves the
 // pages they make into the caller's WriteBatch, so a block's pages land
-// in the block's batch.
+// in the block's batch. (Several applies before one flush write the pages
+// of each; the chain applies once per flush.)
 //
 // Not thread-safe; the node has one writer.
 //
 // A map may keep a bounded cache of decoded pages (cache_bytes > 0): those
-// it read from the store or flushed into a batch, least recently used
-// first out. Pages never change, so a cached page is always right; the
+// it read from the store or flushed into a batch, by position in the tree
+// (PageCache). Pages never change, so a cached page is always right; the
 // cache only spares LevelDB reads and decoding. A map with a cache must
 // stay on one thread, even for prove() (the node's consensus thread; views
 // made for readers have none).
@@ -25,7 +27,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
