@@ -148,6 +148,16 @@ def run_ok(cmd, **kw):
     return out.stdout
 
 
+def write_config(path, text):
+    """Replaces a config file whole (a new file renamed over it): a node
+    starting at that moment reads the old file or the new, never a file
+    cut short (it once came up on the default ports, with no peers)."""
+    with open(path + ".new", "w") as f:
+        f.write(text)
+    os.chmod(path + ".new", os.stat(path).st_mode & 0o7777)
+    os.replace(path + ".new", path)
+
+
 def set_config(home, section, key, value):
     """Sets KEY in [SECTION] of HOME/config.toml (section None: the top level)."""
     path = os.path.join(home, "config.toml")
@@ -163,8 +173,7 @@ def set_config(home, section, key, value):
             done = True
     if not done:
         raise AssertionError(f"{key} not in [{section}] of {path}")
-    with open(path, "w") as f:
-        f.write("\n".join(lines))
+    write_config(path, "\n".join(lines))
 
 
 def secret_file(path, text, mode=0o600):
@@ -181,8 +190,7 @@ def replace_in_config(home, old, new):
     with open(path) as f:
         text = f.read()
     assert text.count(old) == 1, f"{old!r} is not in {path} exactly once"
-    with open(path, "w") as f:
-        f.write(text.replace(old, new))
+    write_config(path, text.replace(old, new))
 
 
 def uncomment(home, key, value):

@@ -50,9 +50,12 @@ def lost_vote_record_waits_before_signing():
     c = Cluster(timeout_ms=1000, empty_block_ms=50).start()
     victim = c.nodes[3]
     key = victim.validator_key()
-    # Long enough to see the hold from outside.
-    set_config(victim.home, "consensus", "double_sign_check_heights", 30)
     wait_for("height 5", lambda: all(n.height() >= 5 for n in c.nodes), 60, c.nodes)
+    # Long enough to see the hold from outside; read at the restart below.
+    # (Written only now: rewritten while the victim was still starting, its
+    # config.toml was once read half-written, and it came up on the default
+    # ports with no peers.)
+    set_config(victim.home, "consensus", "double_sign_check_heights", 30)
     shutil.rmtree(os.path.join(victim.home, "data"))
     try:
         wait_for("the victim stops itself", lambda: not victim.running(), 10, [victim])
