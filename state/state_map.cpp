@@ -146,8 +146,9 @@ void emit_position(const Hash256& hash, const Node* n, unsigned rel, std::uint64
 Bytes orphans_key(std::uint64_t height) { return prefixed_key(kOrphansPrefix, be64(height)); }
 Bytes state_page_key(const PageId& id) {
   if (id.version == kRootPage) return prefixed_key(kStateRootPrefix, id.hash.view());
-  Bytes k = prefixed_key(kStatePagePrefix, be64(id.version));
-  k.insert(k.end(), id.hash.data.begin(), id.hash.data.end());
+  Bytes k = prefixed_key(kStatePagePrefix, id.hash.view());
+  const Bytes v = be64(id.version);
+  k.insert(k.end(), v.begin(), v.end());
   return k;
 }
 
@@ -411,10 +412,10 @@ void StateMap::flush(WriteBatch& batch, std::uint64_t height) {
                                [](const NewPage& x, const NewPage& y) { return x.hash == y.hash; }),
                    new_pages_.end());
   const Bytes written_at = be64(height);
-  // Pages under "p/" + be64(height) + hash, roots under "R/" + hash.
+  // Pages under "p/" + hash + be64(height), roots under "R/" + hash.
   std::array<std::uint8_t, kStatePagePrefix.size() + 8 + 32> key{};
   std::copy(kStatePagePrefix.begin(), kStatePagePrefix.end(), key.begin());
-  std::copy(written_at.begin(), written_at.end(), key.begin() + kStatePagePrefix.size());
+  std::copy(written_at.begin(), written_at.end(), key.begin() + kStatePagePrefix.size() + 32);
   Bytes value;
   std::vector<Node> copy;
   copy.reserve(kMaxPageNodes);
@@ -427,7 +428,7 @@ void StateMap::flush(WriteBatch& batch, std::uint64_t height) {
       value.insert(value.end(), written_at.begin(), written_at.end());
       batch.put(state_root_key(page.hash), value);
     } else {
-      std::copy(page.hash.data.begin(), page.hash.data.end(), key.begin() + kStatePagePrefix.size() + 8);
+      std::copy(page.hash.data.begin(), page.hash.data.end(), key.begin() + kStatePagePrefix.size());
       batch.put(key, value);
     }
     // In the place of the page it replaces, if any.

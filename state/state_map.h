@@ -68,9 +68,10 @@ struct PageId {
 // from the version before it ("o/" + be64(height): for each, be64 of its
 // version (kRootPage for a root) and its hash, 40 bytes).
 Bytes orphans_key(std::uint64_t height);
-// The store key of a page: "R/" + hash for a root, "p/" + be64(version) +
-// hash for the others, so that each batch's pages sort after every older
-// one: LevelDB appends them (docs/state.md, "Pages").
+// The store key of a page: "R/" + hash for a root, "p/" + hash + be64(version)
+// for the others. (Keys led by the version, so that each batch's pages
+// appended, wrote 2x faster over 300 batches, but LevelDB's compactions
+// then left pruned pages on disk: docs/state.md, "Pages".)
 Bytes state_page_key(const PageId& id);
 inline Bytes state_root_key(const Hash256& root) { return state_page_key({root, kRootPage}); }
 
