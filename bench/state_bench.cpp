@@ -8,7 +8,7 @@
 //
 //   build/bench/state_bench [--max-entries N | --long] [--cache-mb M] [--map-only] [--prune-versions N] [--runs R]
 //
-// --cache-mb 0 measures the map without its node cache (the default is
+// --cache-mb 0 measures the map without its page cache (the default is
 // the node's, [storage] state_cache_mb).
 
 #include <chrono>
@@ -88,7 +88,7 @@ void bench_apply_block(int runs) {
 }
 
 // Resident anonymous memory of this process, in MiB (RssAnon: the heap,
-// the node cache, LevelDB's caches; not the table files LevelDB maps, which
+// the page cache, LevelDB's caches; not the table files LevelDB maps, which
 // count in VmRSS but are the kernel's page cache).
 double anon_mib() {
   std::ifstream f("/proc/self/status");
@@ -107,8 +107,8 @@ double dir_mib(const std::filesystem::path& dir) {
 
 // The map grows by batches of 10,000 new keys to each size, then takes 10
 // batches of 1,000 updates of random existing keys (a block's worth each):
-// their rate, the store reads per update (what the node cache did not
-// spare), the time per batch in apply (walk and hash), flush (nodes into
+// their rate, the store reads per update (pages the page cache did not
+// spare), the time per batch in apply (walk and hash), flush (pages into
 // the batch) and the LevelDB write, the process's anonymous memory and
 // the store on disk.
 void bench_state_map(std::size_t max_entries, std::size_t cache_mb) {

@@ -118,7 +118,11 @@ def busy_blocks_pace_the_next_proposal():
     wait_for("height 2", lambda: all(n.height() >= 2 for n in c.nodes), 60, c.nodes)
     peers = ",".join(f"127.0.0.1:{n.p2p_port}" for n in c.nodes)
     load = os.environ.get("NODE_LOAD", "build/bench/node_load")
-    out = subprocess.run([load, "--genesis", DEVNET_GENESIS, "--peers", peers, "--rate", "400", "--seconds", "4",
+    # 2,000 transfers/s: a transfer every half millisecond, so that blocks
+    # carry 4 or more even when a round takes only a few milliseconds (at
+    # 400/s, rounds of under 10 ms made blocks of 1-3 and left the pacing
+    # unexercised: "only 1 proposals followed a busy block").
+    out = subprocess.run([load, "--genesis", DEVNET_GENESIS, "--peers", peers, "--rate", "2000", "--seconds", "3",
                           "--wait", "60"], capture_output=True, text=True, timeout=180)
     assert out.returncode == 0 and "(0 missing)" in out.stdout, out.stdout + out.stderr
     paced = 0
