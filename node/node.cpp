@@ -114,7 +114,7 @@ Result<std::unique_ptr<state::KvStore>> open_chain_store(const Config& config) {
         reason == "store-locked"
             ? " (is another verityd running on " + config.home.string() + "?)"
             : reason == "store-corrupt"
-                  ? " (the database is damaged: docs/operators.md, \"A damaged data directory\", says how to recover)"
+                  ? " (the database is damaged: " + std::string(kDamagedStoreHint) + ")"
                   : "";
     return make_error(reason, store.error().detail + hint);
   }

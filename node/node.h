@@ -73,6 +73,11 @@
 
 namespace verity::node {
 
+// Where an operator reads what to do about a damaged chain database, for
+// the errors that meet one (store-corrupt).
+inline constexpr std::string_view kDamagedStoreHint =
+    "docs/operators.md, \"A damaged data directory\", says how to recover";
+
 enum FrameType : std::uint8_t {
   kFrameConsensus = 1,
   kFrameTx = 2,

@@ -543,8 +543,7 @@ struct OfflineChain {
 std::unique_ptr<OfflineChain> open_offline_chain(const std::string& command, const Config& config, std::ostream& err) {
   auto fail = [&](const Error& e) {
     err << "verityd " << command << ": " << e.reason << ": " << e.detail
-        << (e.reason == "store-corrupt" ? " (docs/operators.md, \"A damaged data directory\", says how to recover)" : "")
-        << "\n";
+        << (e.reason == "store-corrupt" ? " (" + std::string(kDamagedStoreHint) + ")" : std::string()) << "\n";
     return nullptr;
   };
   auto genesis = read_genesis(config);
@@ -629,7 +628,7 @@ int cmd_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
   auto report = c->chain->check();
   if (!report) {
     err << "verityd check: " << report.error().reason << ": " << report.error().detail
-        << " (docs/operators.md, \"A damaged data directory\", says how to recover)\n";
+        << " (" << kDamagedStoreHint << ")\n";
     return kExitFailure;
   }
   const auto& tip = c->chain->tip();

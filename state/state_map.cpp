@@ -21,6 +21,7 @@ constexpr std::uint8_t kInnerTag = 2;  // both children follow (above the fourth
 constexpr std::uint8_t kExitTag = 3;   // hash, be64 version: an inner node four levels down, the root of its own page
 constexpr unsigned kPageLevels = 4;
 constexpr std::size_t kMaxPageNodes = 31;  // 1 + 2 + 4 + 8 + 16 positions
+constexpr std::size_t kOrphanEntryBytes = 8 + 32;  // an orphan list's entry: be64 version, hash
 
 using Node = StateMap::Node;
 using Page = StateMap::Page;
@@ -127,7 +128,7 @@ void emit_position(const Hash256& hash, const Node* n, unsigned rel, std::uint64
     const std::uint64_t version = exit ? StateMap::exit_version(n) : height;
     out.push_back(kExitTag);
     out.insert(out.end(), hash.data.begin(), hash.data.end());
-    for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(version >> shift));
+    append_be(out, version);
     *at = StateMap::exit_to(version);
     return;
   }
@@ -146,10 +147,7 @@ void emit_position(const Hash256& hash, const Node* n, unsigned rel, std::uint64
 Bytes orphans_key(std::uint64_t height) { return prefixed_key(kOrphansPrefix, be64(height)); }
 Bytes state_page_key(const PageId& id) {
   if (id.version == kRootPage) return prefixed_key(kStateRootPrefix, id.hash.view());
-  Bytes k = prefixed_key(kStatePagePrefix, id.hash.view());
-  const Bytes v = be64(id.version);
-  k.insert(k.end(), v.begin(), v.end());
-  return k;
+  return prefixed_key(kStatePagePrefix, id.hash.view(), be64(id.version));
 }
 
 std::uint64_t StateMap::page_position(unsigned depth, const Hash256& path) {
@@ -249,10 +247,13 @@ void StateMap::PageCache::put(std::uint64_t position, const Hash256& hash, PageR
 Result<StateMap::StoredPage> StateMap::load_page(const KvStore& store, const PageId& id) {
   auto raw = store.get(state_page_key(id));
   if (!raw) return raw.error();
-  const std::string name = (id.version == kRootPage ? "root page " : "page " + std::to_string(id.version) + "/") + id.hash.hex();
-  if (!raw->has_value()) return local_error("state-node-missing", "no state " + name);
+  // Named only for an error (a read is on the walk's path).
+  auto name = [&] {
+    return (id.version == kRootPage ? "root page " : "page " + std::to_string(id.version) + "/") + id.hash.hex();
+  };
+  if (!raw->has_value()) return local_error("state-node-missing", "no state " + name());
   const Bytes& bytes = **raw;
-  auto corrupt = [&](const std::string& why) { return local_error("state-node-corrupt", "state " + name + " " + why); };
+  auto corrupt = [&](const std::string& why) { return local_error("state-node-corrupt", "state " + name() + " " + why); };
   const std::size_t suffix = id.version == kRootPage ? 8 : 0;
   if (bytes.size() < 1 + suffix) return corrupt("is cut short");
   const ByteView body = ByteView(bytes).first(bytes.size() - suffix);
@@ -326,7 +327,7 @@ Result<StateMap::Sub> StateMap::update(const Sub& node, unsigned depth, const Pe
       stored_page = PageId{node.hash, n ? exit_version(n) : kRootPage};
       auto loaded = load_page_root(*stored_page, page_position(depth, begin->path), pins_);
       if (!loaded) return loaded.error();
-      if (roots_.contains(node.hash)) stored_page.reset();  // made by an earlier apply, not yet written
+      if (!roots_.empty() && roots_.contains(node.hash)) stored_page.reset();  // made by an earlier apply, not yet written
       n = *loaded;
     }
     if (n->leaf) {
@@ -439,12 +440,12 @@ void StateMap::flush(WriteBatch& batch, std::uint64_t height) {
   // when several applies share one flush) is kept: it may be live again.
   if (record_orphans_) {
     Bytes list;
-    list.reserve(orphans_.size() * 40);
+    list.reserve(orphans_.size() * kOrphanEntryBytes);
     for (const auto& id : orphans_) {
       if (id.version == kRootPage &&
           std::binary_search(new_pages_.begin(), new_pages_.end(), NewPage{id.hash, nullptr, 0, true}, by_hash))
         continue;
-      for (int shift = 56; shift >= 0; shift -= 8) list.push_back(static_cast<std::uint8_t>(id.version >> shift));
+      append_be(list, id.version);
       list.insert(list.end(), id.hash.data.begin(), id.hash.data.end());
     }
     if (!list.empty()) batch.put(orphans_key(height), list);
@@ -486,14 +487,14 @@ Result<PruneStats> prune_state_nodes(KvStore& store, std::uint64_t last, std::si
     const std::uint64_t height = read_be(key.subspan(prefix.size()));
     if (height > last || (listed >= max_nodes && !lists.empty())) return false;
     lists.emplace_back(height, Bytes(value.begin(), value.end()));
-    listed += value.size() / 40;
+    listed += value.size() / kOrphanEntryBytes;
     return true;
   });
   if (!scanned) return scanned.error();
   for (const auto& [height, list] : lists) {
-    if (list.size() % 40 != 0)
+    if (list.size() % kOrphanEntryBytes != 0)
       return local_error("state-corrupt", "orphan list of height " + std::to_string(height) + " is cut");
-    const std::size_t count = list.size() / 40;
+    const std::size_t count = list.size() / kOrphanEntryBytes;
     // Chunk by chunk; the last one (the only one of an empty list) also
     // deletes the list.
     std::size_t from = 0;
@@ -502,7 +503,7 @@ Result<PruneStats> prune_state_nodes(KvStore& store, std::uint64_t last, std::si
       std::lock_guard lock(write_mu);
       WriteBatch batch;
       for (std::size_t i = from; i < to; ++i) {
-        const ByteView entry = ByteView(list).subspan(i * 40, 40);
+        const ByteView entry = ByteView(list).subspan(i * kOrphanEntryBytes, kOrphanEntryBytes);
         const PageId id{Hash256::from_view(entry.subspan(8)), read_be(entry.first(8))};
         if (id.version == kRootPage) {
           auto written_at = StateMap::root_written_at(store, id.hash);

@@ -61,7 +61,6 @@ inline constexpr std::uint64_t kRootPage = ~std::uint64_t{0};
 struct PageId {
   Hash256 hash;
   std::uint64_t version = kRootPage;
-  friend auto operator<=>(const PageId&, const PageId&) = default;
 };
 
 // The store key of the list of pages that the version at `height` dropped
