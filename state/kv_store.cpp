@@ -182,6 +182,12 @@ class LevelDbStore final : public KvStore {
     return {};
   }
 
+  std::size_t level0_tables() const override {
+    std::string n;
+    if (!db_->GetProperty("leveldb.num-files-at-level0", &n)) return 0;
+    return std::strtoull(n.c_str(), nullptr, 10);
+  }
+
   Status scan_from(ByteView prefix, ByteView start,
                    const std::function<bool(ByteView, ByteView)>& visit) const override {
     std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(checked_reads()));

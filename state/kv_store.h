@@ -98,6 +98,11 @@ class KvStore {
   // replays it on open: seconds after a bulk load such as a state sync's
   // restore). Nothing changes for readers.
   virtual Status settle() { return {}; }
+  // Tables in LevelDB's first level, not yet merged into the levels below
+  // (0 for the memory store). From 4 a compaction is due; at 8 LevelDB
+  // delays each write by 1 ms and at 12 it stops writes until the
+  // compaction catches up.
+  virtual std::size_t level0_tables() const { return 0; }
 };
 
 std::unique_ptr<KvStore> open_memory_store();
