@@ -3,6 +3,11 @@
 #include "node/verityd_commands.h"
 
 int main(int argc, char** argv) {
+  // verityd is linked with tcmalloc (meson_options.txt: allocator;
+  // docs/state.md, "Memory"), where mallopt does nothing. The two settings
+  // below are for glibc's malloc (-Dallocator=system, and the sanitizer
+  // builds).
+  //
   // Each RPC call allocates and frees RapidJSON pools of 64 KiB. With
   // glibc's default (dynamic) trim threshold the heap top is returned to the
   // kernel after nearly every call and grown again on the next, which

@@ -14,6 +14,7 @@ VERITY_PACKAGES=(
   iproute2   # ip netns: the partition test
   systemd   # systemd.pc (where meson installs verityd.service) and systemd-analyze (its test)
   libseccomp-dev   # verity-sandbox, the aot runner's system-call filter
+  libgoogle-perftools-dev   # tcmalloc, verityd's malloc (meson_options.txt: allocator)
   nodejs   # the node engine (web/node_runner.mjs) and its tests; the browser worker shares its WASI host
   libclang-rt-14-dev   # clang's ASan, UBSan and libFuzzer runtimes: scripts/fuzz
   chromium fonts-liberation   # the browser tests (headless, driven over the DevTools protocol)
