@@ -180,6 +180,15 @@ const StateMap::PageRef* StateMap::PageCache::find(std::uint64_t position, const
   return &s->page;
 }
 
+bool StateMap::PageCache::prefetch(std::uint64_t position) const {
+  const Slot* s = slot_of(position);
+  if (!s) return false;
+  const char* at = reinterpret_cast<const char*>(&*s->page);
+  const std::size_t bytes = s->page->bytes();
+  for (std::size_t off = 0; off < bytes; off += 64) __builtin_prefetch(at + off);
+  return true;
+}
+
 void StateMap::PageCache::grow() {
   std::vector<Slot> old = std::move(slots_);
   slots_ = std::vector<Slot>(old.empty() ? 1024 : old.size() * 2);
@@ -292,6 +301,37 @@ Result<const Node*> StateMap::load_page_root(const PageId& id, std::uint64_t pos
   return &pins.back()->nodes()[0];
 }
 
+// The walk's time at size went mostly to waiting for the memory of cached
+// pages, one page after the other down each path (and flush's to reading
+// the old pages again). The pages on an update's path are found by
+// position alone, with no walk, so while the walk works on one update the
+// memory of the pages of the next few is already on its way: first the
+// cache's slots (kSlotsAhead updates ahead), then the pages they hold
+// (kPagesAhead ahead), whole, for flush reads every node of a page it
+// replaces.
+constexpr std::ptrdiff_t kSlotsAhead = 16, kPagesAhead = 8;
+constexpr unsigned kFirstPrefetchDepth = 3 * kPageLevels;  // pages above are shared by most paths
+constexpr unsigned kLastPrefetchDepth = 7 * kPageLevels;   // deeper than a map of 10^8 random paths
+
+void StateMap::prefetch_pages_of(const Pending& p, const Pending* before) const {
+  for (unsigned depth = kFirstPrefetchDepth; depth <= kLastPrefetchDepth; depth += kPageLevels) {
+    const std::uint64_t position = page_position(depth, p.path);
+    // A page shared with the update before (sorted by path) is on its way.
+    if (before && page_position(depth, before->path) == position) continue;
+    if (!cache_.prefetch(position)) break;
+  }
+}
+
+void StateMap::prefetch_ahead(const Pending* at) {
+  if (!cache_.enabled()) return;
+  Ahead& a = ahead_;
+  for (const Pending* to = std::min(at + kSlotsAhead, a.end); a.slots < to; ++a.slots)
+    for (unsigned depth = kFirstPrefetchDepth; depth <= kLastPrefetchDepth; depth += kPageLevels)
+      cache_.prefetch_slot(page_position(depth, a.slots->path));
+  for (const Pending* to = std::min(at + kPagesAhead, a.end); a.pages < to; ++a.pages)
+    prefetch_pages_of(*a.pages, a.pages == a.begin ? nullptr : a.pages - 1);
+}
+
 StateMap::Sub StateMap::make_leaf(const Hash256& path, const Hash256& value_hash) {
   return {state_leaf_hash(path, value_hash), fresh_.make(Node{path, value_hash, {nullptr, nullptr}, true})};
 }
@@ -313,6 +353,7 @@ StateMap::Sub StateMap::make_inner(const Sub& left, const Sub& right, unsigned d
 // of their paths with every entry under `node`.
 Result<StateMap::Sub> StateMap::update(const Sub& node, unsigned depth, const Pending* begin, const Pending* end) {
   if (begin == end) return node;
+  if (end - begin == 1) prefetch_ahead(begin);
   if (depth > 255) return local_error("state-map-too-deep", "paths collide");
 
   Sub left, right;
@@ -387,6 +428,7 @@ Result<Hash256> StateMap::apply(const Hash256& root, std::vector<StateUpdate> up
     else
       sorted.push_back(pend[order[i]]);
   }
+  ahead_ = {sorted.data(), sorted.data() + sorted.size(), sorted.data(), sorted.data()};
   auto out = update(Sub{root, nullptr}, 0, sorted.data(), sorted.data() + sorted.size());
   if (!out) return out.error();
   if (out->hash != root && !out->empty()) {
@@ -406,6 +448,8 @@ void StateMap::discard() {
   orphans_.clear();
 }
 
+constexpr std::size_t kFlushAhead = 4;
+
 void StateMap::flush(WriteBatch& batch, std::uint64_t height) {
   const auto by_hash = [](const NewPage& x, const NewPage& y) { return x.hash < y.hash; };
   std::sort(new_pages_.begin(), new_pages_.end(), by_hash);
@@ -420,7 +464,11 @@ void StateMap::flush(WriteBatch& batch, std::uint64_t height) {
   Bytes value;
   std::vector<Node> copy;
   copy.reserve(kMaxPageNodes);
-  for (const auto& page : new_pages_) {
+  for (std::size_t i = 0; i < new_pages_.size(); ++i) {
+    const NewPage& page = new_pages_[i];
+    // The page a few ahead replaces, whose nodes it shares: on its way
+    // while this one is encoded.
+    if (i + kFlushAhead < new_pages_.size()) cache_.prefetch(new_pages_[i + kFlushAhead].position);
     value.clear();
     copy.clear();
     const Node* top = nullptr;

@@ -193,6 +193,8 @@ class StateMap {
   static std::uint64_t page_position(unsigned depth, const Hash256& path);
   Result<const Node*> load_page_root(const PageId& id, std::uint64_t position, std::vector<PageRef>& pins) const;
   Result<Sub> update(const Sub& node, unsigned depth, const Pending* begin, const Pending* end);
+  void prefetch_ahead(const Pending* at);
+  void prefetch_pages_of(const Pending& p, const Pending* before) const;
   Sub make_inner(const Sub& left, const Sub& right, unsigned depth, const Hash256& path);
   Sub make_leaf(const Hash256& path, const Hash256& value_hash);
 
@@ -212,6 +214,13 @@ class StateMap {
    public:
     explicit PageCache(std::size_t max_bytes) : max_bytes_(max_bytes) {}
     const PageRef* find(std::uint64_t position, const Hash256& hash);
+    // Starts bringing the page at `position` (any version) into the CPU's
+    // caches; false when none is cached there.
+    bool prefetch(std::uint64_t position) const;
+    // Only the slot where `position` would be.
+    void prefetch_slot(std::uint64_t position) const {
+      if (!slots_.empty()) __builtin_prefetch(&slots_[home(position)]);
+    }
     void put(std::uint64_t position, const Hash256& hash, PageRef page, bool replace);
     bool enabled() const { return max_bytes_ > 0; }
     std::size_t held() const { return held_; }
@@ -231,6 +240,7 @@ class StateMap {
     static constexpr std::size_t kSlotBytes = sizeof(Slot) * 2;  // a page's share of the table
     std::size_t home(std::uint64_t position) const;
     Slot* slot_of(std::uint64_t position);
+    const Slot* slot_of(std::uint64_t position) const { return const_cast<PageCache*>(this)->slot_of(position); }
     void grow();
     void evict_one();
     void remove(std::size_t i);
@@ -283,6 +293,11 @@ class StateMap {
   std::vector<PageId> orphans_;
   bool record_orphans_ = false;
   mutable PageCache cache_;
+  // The walk's prefetching (prefetch_ahead): the batch's updates and the
+  // next whose pages' slots, and whose pages, are to be brought in.
+  struct Ahead {
+    const Pending *begin = nullptr, *end = nullptr, *slots = nullptr, *pages = nullptr;
+  } ahead_;
   mutable std::uint64_t cache_hits_ = 0, store_reads_ = 0;
 };
 
