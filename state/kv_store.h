@@ -18,56 +18,51 @@
 #include <utility>
 #include <vector>
 
+#include <leveldb/write_batch.h>
+
 #include "core/bytes.h"
 #include "core/result.h"
 
 namespace verity::state {
 
-// Operations in one flat buffer (no allocation per operation: a block's
-// batch holds tens of thousands of state-map nodes).
+// Operations in one flat buffer, LevelDB's own (no allocation per
+// operation, and no copy on the way into LevelDB: a block's batch holds
+// thousands of state-map pages, megabytes).
 class WriteBatch {
  public:
-  void put(ByteView key, ByteView value) { append(kPut, key, &value); }
-  void erase(ByteView key) { append(kErase, key, nullptr); }
+  void put(ByteView key, ByteView value) {
+    rep_.Put(slice(key), slice(value));
+    ++count_;
+  }
+  void erase(ByteView key) {
+    rep_.Delete(slice(key));
+    ++count_;
+  }
   bool empty() const { return count_ == 0; }
   std::size_t size() const { return count_; }
-  void reserve(std::size_t bytes) { rep_.reserve(bytes); }
   // Calls visit(key, value) for each operation in the order they were
   // added, value being nullptr for an erase; a later operation on a key wins.
   template <class F>
   void for_each(F&& visit) const {
-    std::size_t at = 0;
-    while (at < rep_.size()) {
-      const std::uint8_t op = rep_[at++];
-      const ByteView key = field(at);
-      if (op == kPut) {
-        const ByteView value = field(at);
-        visit(key, &value);
-      } else {
-        visit(key, static_cast<const ByteView*>(nullptr));
+    struct Visitor final : leveldb::WriteBatch::Handler {
+      explicit Visitor(F& f) : f(f) {}
+      void Put(const leveldb::Slice& key, const leveldb::Slice& value) override {
+        const ByteView v = view(value);
+        f(view(key), &v);
       }
-    }
+      void Delete(const leveldb::Slice& key) override { f(view(key), static_cast<const ByteView*>(nullptr)); }
+      F& f;
+    } visitor(visit);
+    (void)rep_.Iterate(&visitor);  // only this class wrote rep_: it parses
   }
+  const leveldb::WriteBatch& leveldb_batch() const { return rep_; }
 
  private:
-  static constexpr std::uint8_t kPut = 1, kErase = 2;
-  void append(std::uint8_t op, ByteView key, const ByteView* value) {
-    rep_.push_back(op);
-    append_field(key);
-    if (value) append_field(*value);
-    ++count_;
+  static leveldb::Slice slice(ByteView v) { return {reinterpret_cast<const char*>(v.data()), v.size()}; }
+  static ByteView view(const leveldb::Slice& s) {
+    return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
   }
-  void append_field(ByteView v) {
-    append_be(rep_, v.size(), 4);
-    rep_.insert(rep_.end(), v.begin(), v.end());
-  }
-  ByteView field(std::size_t& at) const {
-    const std::size_t n = read_be(ByteView(rep_).subspan(at, 4));
-    const ByteView v = ByteView(rep_).subspan(at + 4, n);
-    at += 4 + n;
-    return v;
-  }
-  Bytes rep_;
+  leveldb::WriteBatch rep_;
   std::size_t count_ = 0;
 };
 
