@@ -184,8 +184,7 @@ bool StateMap::PageCache::prefetch(std::uint64_t position) const {
   const Slot* s = slot_of(position);
   if (!s) return false;
   const char* at = reinterpret_cast<const char*>(&*s->page);
-  const std::size_t bytes = s->page->bytes();
-  for (std::size_t off = 0; off < bytes; off += 64) __builtin_prefetch(at + off);
+  for (std::size_t off = 0; off < s->bytes; off += 64) __builtin_prefetch(at + off);
   return true;
 }
 
@@ -204,7 +203,7 @@ void StateMap::PageCache::grow() {
 // Deletes slot i, moving later slots of its probe run back (no tombstones).
 void StateMap::PageCache::remove(std::size_t i) {
   const std::size_t mask = slots_.size() - 1;
-  bytes_ -= slots_[i].page->bytes() + kSlotBytes;
+  bytes_ -= slots_[i].bytes + kSlotBytes;
   --held_;
   slots_[i] = Slot{};
   for (std::size_t j = (i + 1) & mask; slots_[j].position != kNoPosition; j = (j + 1) & mask) {
@@ -237,8 +236,9 @@ void StateMap::PageCache::put(std::uint64_t position, const Hash256& hash, PageR
   if (size > max_bytes_) return;
   if (Slot* s = slot_of(position)) {
     if (!replace) return;
-    bytes_ = bytes_ - s->page->bytes() + page->bytes();
+    bytes_ = bytes_ - s->bytes + page->bytes();
     s->hash = hash;
+    s->bytes = static_cast<std::uint32_t>(page->bytes());
     s->page = std::move(page);
     s->used = true;
   } else {
@@ -246,7 +246,7 @@ void StateMap::PageCache::put(std::uint64_t position, const Hash256& hash, PageR
     if ((held_ + 1) * 2 > slots_.size()) grow();
     std::size_t i = home(position);
     while (slots_[i].position != kNoPosition) i = (i + 1) & (slots_.size() - 1);
-    slots_[i] = Slot{position, hash, std::move(page), false};
+    slots_[i] = Slot{position, hash, std::move(page), static_cast<std::uint32_t>(size - kSlotBytes), false};
     bytes_ += size;
     ++held_;
   }

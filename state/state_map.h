@@ -235,6 +235,7 @@ class StateMap {
       std::uint64_t position = kNoPosition;  // kNoPosition: free
       Hash256 hash;
       PageRef page;
+      std::uint32_t bytes = 0;  // page->bytes(), at hand without a load of the page
       bool used = false;
     };
     static constexpr std::size_t kSlotBytes = sizeof(Slot) * 2;  // a page's share of the table
