@@ -448,7 +448,7 @@ void StateMap::discard() {
   orphans_.clear();
 }
 
-constexpr std::size_t kFlushAhead = 4;
+constexpr std::size_t kFlushAhead = 4, kFlushSlotsAhead = 16;
 
 void StateMap::flush(WriteBatch& batch, std::uint64_t height) {
   const auto by_hash = [](const NewPage& x, const NewPage& y) { return x.hash < y.hash; };
@@ -468,6 +468,7 @@ void StateMap::flush(WriteBatch& batch, std::uint64_t height) {
     const NewPage& page = new_pages_[i];
     // The page a few ahead replaces, whose nodes it shares: on its way
     // while this one is encoded.
+    if (i + kFlushSlotsAhead < new_pages_.size()) cache_.prefetch_slot(new_pages_[i + kFlushSlotsAhead].position);
     if (i + kFlushAhead < new_pages_.size()) cache_.prefetch(new_pages_[i + kFlushAhead].position);
     value.clear();
     copy.clear();
