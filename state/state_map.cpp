@@ -430,6 +430,7 @@ Result<Hash256> StateMap::apply(const Hash256& root, std::vector<StateUpdate> up
   }
   ahead_ = {sorted.data(), sorted.data() + sorted.size(), sorted.data(), sorted.data()};
   auto out = update(Sub{root, nullptr}, 0, sorted.data(), sorted.data() + sorted.size());
+  ahead_ = {};
   if (!out) return out.error();
   if (out->hash != root && !out->empty()) {
     // A root that is a leaf has a page of its own (an inner one got it

@@ -36,6 +36,7 @@ void check_contract(KvStore& store) {
   batch.put(b("acct/carol"), b("1"));
   batch.erase(b("acct/carol"));          // a later op on the same key wins
   batch.put(b("acct/\xff"), b("high"));  // bytes compare unsigned
+  BOOST_TEST(batch.size() == 6u);
   BOOST_TEST(store.write(batch, true).ok());
 
   BOOST_TEST(*store.get(b("acct/alice"))->value().data() == '1');
@@ -146,6 +147,25 @@ BOOST_AUTO_TEST_CASE(leveldb_settle_leaves_no_log_to_replay) {
     BOOST_REQUIRE(reopened.ok());
     BOOST_TEST((*reopened)->get(b("s/4999"))->value() == b(std::string(100, 'v')));
   }
+}
+
+// level0_tables() counts LevelDB's first-level tables (state_bench waits
+// for them to drain): LevelDB puts a memtable's table as deep as level 2
+// while no table overlaps it, so the same keys written out four times
+// leave the last two in level 0 (below the 4 that start a compaction).
+BOOST_AUTO_TEST_CASE(leveldb_counts_its_first_level_tables) {
+  BOOST_TEST(open_memory_store()->level0_tables() == 0u);
+  TempDir dir;
+  auto store = open_leveldb_store(dir.path.string());
+  BOOST_REQUIRE(store.ok());
+  BOOST_TEST((*store)->level0_tables() == 0u);
+  for (int round = 0; round < 4; ++round) {
+    WriteBatch batch;
+    for (int i = 0; i < 100; ++i) batch.put(b("k/" + std::to_string(i)), b(std::to_string(round)));
+    BOOST_REQUIRE((*store)->write(batch, false).ok());
+    BOOST_REQUIRE((*store)->settle().ok());
+  }
+  BOOST_TEST((*store)->level0_tables() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(leveldb_second_open_is_refused) {
