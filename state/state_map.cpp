@@ -325,10 +325,11 @@ void StateMap::prefetch_pages_of(const Pending& p, const Pending* before) const 
 void StateMap::prefetch_ahead(const Pending* at) {
   if (!cache_.enabled()) return;
   Ahead& a = ahead_;
-  for (const Pending* to = std::min(at + kSlotsAhead, a.end); a.slots < to; ++a.slots)
+  auto upto = [&](std::ptrdiff_t n) { return a.end - at > n ? at + n : a.end; };
+  for (const Pending* to = upto(kSlotsAhead); a.slots < to; ++a.slots)
     for (unsigned depth = kFirstPrefetchDepth; depth <= kLastPrefetchDepth; depth += kPageLevels)
       cache_.prefetch_slot(page_position(depth, a.slots->path));
-  for (const Pending* to = std::min(at + kPagesAhead, a.end); a.pages < to; ++a.pages)
+  for (const Pending* to = upto(kPagesAhead); a.pages < to; ++a.pages)
     prefetch_pages_of(*a.pages, a.pages == a.begin ? nullptr : a.pages - 1);
 }
 
