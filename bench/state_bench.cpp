@@ -106,6 +106,9 @@ double dir_mib(const std::filesystem::path& dir) {
   return static_cast<double>(bytes) / (1 << 20);
 }
 
+// LevelDB compacts its first level from this many tables on.
+constexpr std::size_t kLevel0CompactionTrigger = 4;
+
 // The map grows by batches of 10,000 new keys to each size; LevelDB is
 // given time to merge the fill's tables (until its first level is below
 // the compaction trigger: the seconds waited are printed), so that the
@@ -116,9 +119,6 @@ double dir_mib(const std::filesystem::path& dir) {
 // batch) and the LevelDB write, the process's anonymous memory and the
 // store on disk. Then 100 more batches at once, "sustained": there
 // LevelDB's compactions of the new pages come in (write stalls included).
-// LevelDB compacts its first level from this many tables on.
-constexpr std::size_t kLevel0CompactionTrigger = 4;
-
 void bench_state_map(std::size_t max_entries, std::size_t cache_mb) {
   std::printf("\nstate map (LevelDB, page cache of %zu MiB): batches of 1,000 random updates over a map of N entries\n",
               cache_mb);
