@@ -68,8 +68,8 @@ class MemoryStore final : public KvStore {
   std::map<Bytes, Bytes> map_;  // std::map<vector<uint8_t>> orders bytes as unsigned, like LevelDB
 };
 
-leveldb::Slice slice(ByteView v) { return {reinterpret_cast<const char*>(v.data()), v.size()}; }
-ByteView view(const leveldb::Slice& s) { return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}; }
+using leveldb_bytes::slice;
+using leveldb_bytes::view;
 
 std::atomic<std::uint64_t> g_store_errors{0};
 

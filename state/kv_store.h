@@ -25,17 +25,23 @@
 
 namespace verity::state {
 
+// Bytes as LevelDB takes and gives them, and back (no copy).
+namespace leveldb_bytes {
+inline leveldb::Slice slice(ByteView v) { return {reinterpret_cast<const char*>(v.data()), v.size()}; }
+inline ByteView view(const leveldb::Slice& s) { return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}; }
+}  // namespace leveldb_bytes
+
 // Operations in one flat buffer, LevelDB's own (no allocation per
 // operation, and no copy on the way into LevelDB: a block's batch holds
 // thousands of state-map pages, megabytes).
 class WriteBatch {
  public:
   void put(ByteView key, ByteView value) {
-    rep_.Put(slice(key), slice(value));
+    rep_.Put(leveldb_bytes::slice(key), leveldb_bytes::slice(value));
     ++count_;
   }
   void erase(ByteView key) {
-    rep_.Delete(slice(key));
+    rep_.Delete(leveldb_bytes::slice(key));
     ++count_;
   }
   bool empty() const { return count_ == 0; }
@@ -47,10 +53,12 @@ class WriteBatch {
     struct Visitor final : leveldb::WriteBatch::Handler {
       explicit Visitor(F& f) : f(f) {}
       void Put(const leveldb::Slice& key, const leveldb::Slice& value) override {
-        const ByteView v = view(value);
-        f(view(key), &v);
+        const ByteView v = leveldb_bytes::view(value);
+        f(leveldb_bytes::view(key), &v);
       }
-      void Delete(const leveldb::Slice& key) override { f(view(key), static_cast<const ByteView*>(nullptr)); }
+      void Delete(const leveldb::Slice& key) override {
+        f(leveldb_bytes::view(key), static_cast<const ByteView*>(nullptr));
+      }
       F& f;
     } visitor(visit);
     (void)rep_.Iterate(&visitor);  // only this class wrote rep_: it parses
@@ -58,10 +66,6 @@ class WriteBatch {
   const leveldb::WriteBatch& leveldb_batch() const { return rep_; }
 
  private:
-  static leveldb::Slice slice(ByteView v) { return {reinterpret_cast<const char*>(v.data()), v.size()}; }
-  static ByteView view(const leveldb::Slice& s) {
-    return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-  }
   leveldb::WriteBatch rep_;
   std::size_t count_ = 0;
 };

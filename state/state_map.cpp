@@ -232,13 +232,14 @@ void StateMap::PageCache::evict_one() {
 
 void StateMap::PageCache::put(std::uint64_t position, const Hash256& hash, PageRef page, bool replace) {
   if (position == kNoPosition) return;
-  const std::size_t size = page->bytes() + kSlotBytes;
+  const auto page_bytes = static_cast<std::uint32_t>(page->bytes());  // at most a page of kMaxPageNodes
+  const std::size_t size = page_bytes + kSlotBytes;
   if (size > max_bytes_) return;
   if (Slot* s = slot_of(position)) {
     if (!replace) return;
-    bytes_ = bytes_ - s->bytes + page->bytes();
+    bytes_ = bytes_ - s->bytes + page_bytes;
     s->hash = hash;
-    s->bytes = static_cast<std::uint32_t>(page->bytes());
+    s->bytes = page_bytes;
     s->page = std::move(page);
     s->used = true;
   } else {
@@ -246,7 +247,7 @@ void StateMap::PageCache::put(std::uint64_t position, const Hash256& hash, PageR
     if ((held_ + 1) * 2 > slots_.size()) grow();
     std::size_t i = home(position);
     while (slots_[i].position != kNoPosition) i = (i + 1) & (slots_.size() - 1);
-    slots_[i] = Slot{position, hash, std::move(page), static_cast<std::uint32_t>(size - kSlotBytes), false};
+    slots_[i] = Slot{position, hash, std::move(page), page_bytes, false};
     bytes_ += size;
     ++held_;
   }
