@@ -19,6 +19,7 @@ constexpr std::uint8_t kEmptyTag = 0;
 constexpr std::uint8_t kLeafTag = 1;   // path, value hash
 constexpr std::uint8_t kInnerTag = 2;  // both children follow (above the fourth level)
 constexpr std::uint8_t kExitTag = 3;   // hash, be64 version: an inner node four levels down, the root of its own page
+constexpr std::uint8_t kNearExitTag = 4;  // the same, with varint(the page's version - its version) in place of be64
 constexpr unsigned kPageLevels = 4;
 constexpr std::size_t kMaxPageNodes = 31;  // 1 + 2 + 4 + 8 + 16 positions
 constexpr std::size_t kOrphanEntryBytes = 8 + 32;  // an orphan list's entry: be64 version, hash
@@ -26,11 +27,12 @@ constexpr std::size_t kOrphanEntryBytes = 8 + 32;  // an orphan list's entry: be
 using Node = StateMap::Node;
 using Page = StateMap::Page;
 
-// Parses one position `rel` levels below the page's root into `nodes`
-// (reserved for kMaxPageNodes, so pointers into it stay valid); returns
-// the subtree's hash, and where its node went in *at (null: empty or exit).
-// Sets *bad on any malformed input.
-Hash256 parse_position(Reader& r, unsigned rel, std::vector<Node>& nodes, const Node** at, bool* bad) {
+// Parses one position `rel` levels below the root of a page written at
+// `height` into `nodes` (reserved for kMaxPageNodes, so pointers into it
+// stay valid); returns the subtree's hash, and where its node went in *at
+// (null: empty or exit). Sets *bad on any malformed input.
+Hash256 parse_position(Reader& r, unsigned rel, std::uint64_t height, std::vector<Node>& nodes, const Node** at,
+                       bool* bad) {
   *at = nullptr;
   const std::uint8_t tag = r.u8();
   if (!r.ok()) {
@@ -62,9 +64,9 @@ Hash256 parse_position(Reader& r, unsigned rel, std::vector<Node>& nodes, const 
       const std::size_t i = nodes.size();
       nodes.emplace_back();
       const Node *left = nullptr, *right = nullptr;
-      const Hash256 lh = parse_position(r, rel + 1, nodes, &left, bad);
+      const Hash256 lh = parse_position(r, rel + 1, height, nodes, &left, bad);
       if (*bad) return {};
-      const Hash256 rh = parse_position(r, rel + 1, nodes, &right, bad);
+      const Hash256 rh = parse_position(r, rel + 1, height, nodes, &right, bad);
       if (*bad) return {};
       nodes[i] = Node{lh, rh, {left, right}, false};
       *at = &nodes[i];
@@ -76,6 +78,16 @@ Hash256 parse_position(Reader& r, unsigned rel, std::vector<Node>& nodes, const 
       const std::uint64_t v = read_be(version.view());
       if (rel != kPageLevels || !r.ok() || h == kEmptySubtree || v >> 63) *bad = true;
       *at = StateMap::exit_to(v);
+      return h;
+    }
+    case kNearExitTag: {
+      const Hash256 h = r.fixed<32, HashTag>();
+      const std::uint64_t behind = r.varint();
+      if (rel != kPageLevels || !r.ok() || h == kEmptySubtree || behind > height || height == kRootPage) {
+        *bad = true;
+        return {};
+      }
+      *at = StateMap::exit_to(height - behind);
       return h;
     }
     default:
@@ -100,6 +112,15 @@ StateMap::PageRef StateMap::Page::copy_of(std::span<const Node> from) {
 }
 
 namespace {
+// An unsigned LEB128, as Writer::varint writes it (core/encoding.h).
+void append_varint(Bytes& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<std::uint8_t>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<std::uint8_t>(v));
+}
+
 // Appends the encoding of the position holding subtree (`hash`, `n`), `rel`
 // levels below the root of a page written at `height`, and its node to
 // `copy` (reserved for kMaxPageNodes); *at is where it went (null: empty;
@@ -125,10 +146,15 @@ void emit_position(const Hash256& hash, const Node* n, unsigned rel, std::uint64
     return;
   }
   if (rel == kPageLevels) {
+    // Most pages below were written a few versions back: a varint of how
+    // far back takes 1 to 3 bytes where a be64 takes 8.
     const std::uint64_t version = exit ? StateMap::exit_version(n) : height;
-    out.push_back(kExitTag);
+    out.push_back(version <= height ? kNearExitTag : kExitTag);
     out.insert(out.end(), hash.data.begin(), hash.data.end());
-    append_be(out, version);
+    if (version <= height)
+      append_varint(out, height - version);
+    else
+      append_be(out, version);
     *at = StateMap::exit_to(version);
     return;
   }
@@ -272,10 +298,11 @@ Result<StateMap::StoredPage> StateMap::load_page(const KvStore& store, const Pag
   Reader r(body);
   const Node* top = nullptr;
   bool bad = false;
-  const Hash256 h = parse_position(r, 0, nodes, &top, &bad);
+  const std::uint64_t written_at = suffix ? read_be(ByteView(bytes).last(8)) : id.version;
+  const Hash256 h = parse_position(r, 0, written_at, nodes, &top, &bad);
   if (bad || r.remaining() != 0) return corrupt("does not decode");
   if (h != id.hash) return corrupt("hashes to " + h.hex());
-  return StoredPage{Page::copy_of(nodes), suffix ? read_be(ByteView(bytes).last(8)) : id.version};
+  return StoredPage{Page::copy_of(nodes), written_at};
 }
 
 Result<std::optional<std::uint64_t>> StateMap::root_written_at(const KvStore& store, const Hash256& root) {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <mutex>
@@ -244,6 +245,96 @@ BOOST_AUTO_TEST_CASE(a_damaged_page_is_an_error_not_a_wrong_answer) {
 // A map of one entry has its leaf as root, with a page of its own; it
 // grows to two entries and shrinks back, and each version reads back
 // from the store alone.
+// A root page made by hand (docs/state.md, "Pages"): an inner node at
+// depth 0 whose leftmost path goes down to depth 3, where two exits sit at
+// depth 4, to pages written at `left` and `right`, in the form given by
+// `exit` (the tag, the hash and the version's encoding); written at
+// `height`. Returns its root hash.
+Hash256 put_hand_made_root(KvStore& store, std::uint64_t height, const std::function<void(Bytes&, std::uint64_t)>& version,
+                           std::uint8_t exit_tag, std::uint64_t left, std::uint64_t right) {
+  // Hashes of their own, so that two of these pages never share a key.
+  static int made = 0;
+  ++made;
+  const Hash256 a = sha256(b("page a" + std::to_string(made))), c = sha256(b("page c" + std::to_string(made)));
+  Bytes value = {2, 2, 2, 2};
+  for (auto [h, v] : {std::pair{a, left}, std::pair{c, right}}) {
+    value.push_back(exit_tag);
+    value.insert(value.end(), h.data.begin(), h.data.end());
+    version(value, v);
+  }
+  value.insert(value.end(), {0, 0, 0});
+  append_be(value, height);
+  const Hash256 root =
+      state_node_hash(state_node_hash(state_node_hash(state_node_hash(a, c), kEmptySubtree), kEmptySubtree), kEmptySubtree);
+  WriteBatch batch;
+  batch.put(state_root_key(root), value);
+  BOOST_REQUIRE(store.write(batch, false).ok());
+  return root;
+}
+
+std::vector<PageId> exits_of(const KvStore& store, const Hash256& root) {
+  std::vector<PageId> out;
+  auto page = StateMap::load_page(store, PageId{root, kRootPage});
+  BOOST_REQUIRE_MESSAGE(page.ok(), (page.ok() ? std::string() : page.error().to_string()));
+  StateMap::walk_page(*page->page, [](const StateMap::Node&) {}, [&](const PageId& id) { out.push_back(id); });
+  return out;
+}
+
+// An exit names the page below by how many versions back it was written
+// (a varint, tag 4); pages of the format before, with a be64 version
+// (tag 3), still read the same.
+BOOST_AUTO_TEST_CASE(exits_name_their_page_by_how_far_back_it_was_written) {
+  auto store = open_memory_store();
+  auto be = [](Bytes& out, std::uint64_t v) { append_be(out, v); };
+  auto back_from = [](std::uint64_t height) {
+    return [height](Bytes& out, std::uint64_t v) {
+      Writer w;
+      w.varint(height - v);
+      out.insert(out.end(), w.data().begin(), w.data().end());
+    };
+  };
+  const std::uint64_t height = std::uint64_t{1} << 40;
+  const Hash256 old_form = put_hand_made_root(*store, 7, be, 3, 5, 7);
+  const Hash256 new_form = put_hand_made_root(*store, height, back_from(height), 4, height - 300, height);
+  const auto old_exits = exits_of(*store, old_form), new_exits = exits_of(*store, new_form);
+  BOOST_REQUIRE(old_exits.size() == 2u);
+  BOOST_TEST(old_exits[0].version == 5u);
+  BOOST_TEST(old_exits[1].version == 7u);
+  BOOST_REQUIRE(new_exits.size() == 2u);
+  BOOST_TEST(new_exits[0].version == height - 300);
+  BOOST_TEST(new_exits[1].version == height);
+
+  // Further back than the page's own height, or a varint with a redundant
+  // group, is a damaged page.
+  auto corrupt = [&](const Hash256& root) {
+    auto page = StateMap::load_page(*store, PageId{root, kRootPage});
+    return !page.ok() && page.error().reason == "state-node-corrupt";
+  };
+  BOOST_TEST(corrupt(put_hand_made_root(*store, 10, back_from(10), 4, 3, 11)));
+  BOOST_TEST(corrupt(put_hand_made_root(*store, 10, [](Bytes& out, std::uint64_t) { out.insert(out.end(), {0x81, 0x00}); }, 4, 0, 0)));
+
+  // The map itself writes the short form: a page flushed at a height of
+  // 2^40 holds no 8-byte versions.
+  StateMap map(*store);
+  Hash256 root = kEmptySubtree;
+  std::vector<StateUpdate> ups;
+  for (int i = 0; i < 200; ++i) ups.push_back({b("acct/" + std::to_string(i)), b("v")});
+  root = map.apply(root, ups).value();
+  WriteBatch batch;
+  map.flush(batch, height);
+  BOOST_REQUIRE(store->write(batch, false).ok());
+  const auto exits = exits_of(*store, root);
+  BOOST_REQUIRE(exits.size() >= 8u);
+  std::size_t nodes = 0;
+  StateMap::walk_page(*StateMap::load_page(*store, PageId{root, kRootPage})->page, [&](const StateMap::Node&) { ++nodes; },
+                      [](const PageId&) {});
+  const auto raw = store->get(state_root_key(root)).value().value();
+  // Each exit takes 1 + 32 + 1 bytes (written at this very height), each
+  // node (no leaves here) its tag, the empty positions one byte each.
+  BOOST_TEST(raw.size() <= nodes + exits.size() * (1 + 32 + 1) + (31 - nodes - exits.size()) + 8);
+  for (const auto& e : exits) BOOST_TEST(e.version == height);
+}
+
 BOOST_FIXTURE_TEST_CASE(a_leaf_root_has_a_page_of_its_own, MapFixture) {
   apply({{b("a"), b("1")}});
   const Hash256 one = root;
