@@ -83,7 +83,7 @@ Hash256 parse_position(Reader& r, unsigned rel, std::uint64_t height, std::vecto
     case kNearExitTag: {
       const Hash256 h = r.fixed<32, HashTag>();
       const std::uint64_t behind = r.varint();
-      if (rel != kPageLevels || !r.ok() || h == kEmptySubtree || behind > height || height == kRootPage) {
+      if (rel != kPageLevels || !r.ok() || h == kEmptySubtree || behind > height || (height - behind) >> 63) {
         *bad = true;
         return {};
       }

@@ -312,6 +312,9 @@ BOOST_AUTO_TEST_CASE(exits_name_their_page_by_how_far_back_it_was_written) {
   };
   BOOST_TEST(corrupt(put_hand_made_root(*store, 10, back_from(10), 4, 3, 11)));
   BOOST_TEST(corrupt(put_hand_made_root(*store, 10, [](Bytes& out, std::uint64_t) { out.insert(out.end(), {0x81, 0x00}); }, 4, 0, 0)));
+  // A root page's height beyond 2^63 (a damaged suffix) names no version.
+  const std::uint64_t beyond = (std::uint64_t{1} << 63) + 5;
+  BOOST_TEST(corrupt(put_hand_made_root(*store, beyond, back_from(beyond), 4, beyond, beyond)));
 
   // The map itself writes the short form: a page flushed at a height of
   // 2^40 holds no 8-byte versions.
