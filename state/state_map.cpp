@@ -112,61 +112,81 @@ StateMap::PageRef StateMap::Page::copy_of(std::span<const Node> from) {
 }
 
 namespace {
-// An unsigned LEB128, as Writer::varint writes it (core/encoding.h).
-void append_varint(Bytes& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<std::uint8_t>(v | 0x80));
-    v >>= 7;
+// Where emit_position writes a page: its bytes (at most kMaxPageNodes
+// positions of at most a leaf's 65 bytes each) and its nodes, in fixed
+// buffers with no capacity checks on the way.
+constexpr std::size_t kMaxPageBytes = kMaxPageNodes * (1 + 32 + 32);
+struct PageOut {
+  std::array<std::uint8_t, kMaxPageBytes + 8> bytes;  // + a root page's height
+  std::array<Node, kMaxPageNodes> nodes;
+  std::size_t size = 0, count = 0;
+  void clear() { size = count = 0; }
+  void put(std::uint8_t b) { bytes[size++] = b; }
+  void put(const Hash256& h) {
+    std::memcpy(bytes.data() + size, h.data.data(), 32);
+    size += 32;
   }
-  out.push_back(static_cast<std::uint8_t>(v));
-}
+  void put_be(std::uint64_t v) {
+    for (int shift = 56; shift >= 0; shift -= 8) put(static_cast<std::uint8_t>(v >> shift));
+  }
+  // An unsigned LEB128, as Writer::varint writes it (core/encoding.h).
+  void put_varint(std::uint64_t v) {
+    while (v >= 0x80) {
+      put(static_cast<std::uint8_t>(v | 0x80));
+      v >>= 7;
+    }
+    put(static_cast<std::uint8_t>(v));
+  }
+  ByteView view() const { return {bytes.data(), size}; }
+  std::span<const Node> page() const { return {nodes.data(), count}; }
+};
 
 // Appends the encoding of the position holding subtree (`hash`, `n`), `rel`
-// levels below the root of a page written at `height`, and its node to
-// `copy` (reserved for kMaxPageNodes); *at is where it went (null: empty;
-// an exit). Every node above the fourth level of a page the map made is in
-// memory: it was read with its old page, or made by this apply
-// (StateMap::update); a page root four levels down is an exit, or was made
-// by this apply (written at `height` too).
-void emit_position(const Hash256& hash, const Node* n, unsigned rel, std::uint64_t height, Bytes& out,
-                   std::vector<Node>& copy, const Node** at) {
+// levels below the root of a page written at `height`, and its node, to
+// `out`; *at is where its node went (null: empty; an exit). Every node
+// above the fourth level of a page the map made is in memory: it was read
+// with its old page, or made by this apply (StateMap::update); a page root
+// four levels down is an exit, or was made by this apply (written at
+// `height` too).
+void emit_position(const Hash256& hash, const Node* n, unsigned rel, std::uint64_t height, PageOut& out,
+                   const Node** at) {
   *at = nullptr;
   if (hash == kEmptySubtree) {
-    out.push_back(kEmptyTag);
+    out.put(kEmptyTag);
     return;
   }
   if (!n) std::abort();  // a non-empty subtree not in memory: a bug in update()
   const bool exit = StateMap::is_exit(n);
   if (!exit && n->leaf) {
-    out.push_back(kLeafTag);
-    out.insert(out.end(), n->a.data.begin(), n->a.data.end());
-    out.insert(out.end(), n->b.data.begin(), n->b.data.end());
-    copy.push_back(Node{n->a, n->b, {nullptr, nullptr}, true});
-    *at = &copy.back();
+    out.put(kLeafTag);
+    out.put(n->a);
+    out.put(n->b);
+    Node& copy = out.nodes[out.count++];
+    copy = Node{n->a, n->b, {nullptr, nullptr}, true};
+    *at = &copy;
     return;
   }
   if (rel == kPageLevels) {
     // Most pages below were written a few versions back: a varint of how
     // far back takes 1 to 3 bytes where a be64 takes 8.
     const std::uint64_t version = exit ? StateMap::exit_version(n) : height;
-    out.push_back(version <= height ? kNearExitTag : kExitTag);
-    out.insert(out.end(), hash.data.begin(), hash.data.end());
+    out.put(version <= height ? kNearExitTag : kExitTag);
+    out.put(hash);
     if (version <= height)
-      append_varint(out, height - version);
+      out.put_varint(height - version);
     else
-      append_be(out, version);
+      out.put_be(version);
     *at = StateMap::exit_to(version);
     return;
   }
   if (exit) std::abort();  // a page root above the fourth level: a bug in update()
-  out.push_back(kInnerTag);
-  const std::size_t i = copy.size();
-  copy.emplace_back();
+  out.put(kInnerTag);
+  Node& copy = out.nodes[out.count++];
   const Node *left = nullptr, *right = nullptr;
-  emit_position(n->a, n->child[0], rel + 1, height, out, copy, &left);
-  emit_position(n->b, n->child[1], rel + 1, height, out, copy, &right);
-  copy[i] = Node{n->a, n->b, {left, right}, false};
-  *at = &copy[i];
+  emit_position(n->a, n->child[0], rel + 1, height, out, &left);
+  emit_position(n->b, n->child[1], rel + 1, height, out, &right);
+  copy = Node{n->a, n->b, {left, right}, false};
+  *at = &copy;
 }
 }  // namespace
 
@@ -491,28 +511,25 @@ void StateMap::flush(WriteBatch& batch, std::uint64_t height) {
   std::array<std::uint8_t, kStatePagePrefix.size() + 8 + 32> key{};
   std::copy(kStatePagePrefix.begin(), kStatePagePrefix.end(), key.begin());
   std::copy(written_at.begin(), written_at.end(), key.begin() + kStatePagePrefix.size() + 32);
-  Bytes value;
-  std::vector<Node> copy;
-  copy.reserve(kMaxPageNodes);
+  auto out = std::make_unique<PageOut>();
   for (std::size_t i = 0; i < new_pages_.size(); ++i) {
     const NewPage& page = new_pages_[i];
     // The page a few ahead replaces, whose nodes it shares: on its way
     // while this one is encoded.
     if (i + kFlushSlotsAhead < new_pages_.size()) cache_.prefetch_slot(new_pages_[i + kFlushSlotsAhead].position);
     if (i + kFlushAhead < new_pages_.size()) cache_.prefetch(new_pages_[i + kFlushAhead].position);
-    value.clear();
-    copy.clear();
+    out->clear();
     const Node* top = nullptr;
-    emit_position(page.hash, page.node, 0, height, value, copy, &top);
+    emit_position(page.hash, page.node, 0, height, *out, &top);
     if (page.root) {
-      value.insert(value.end(), written_at.begin(), written_at.end());
-      batch.put(state_root_key(page.hash), value);
+      out->put_be(height);
+      batch.put(state_root_key(page.hash), out->view());
     } else {
       std::copy(page.hash.data.begin(), page.hash.data.end(), key.begin() + kStatePagePrefix.size());
-      batch.put(key, value);
+      batch.put(key, out->view());
     }
     // In the place of the page it replaces, if any.
-    if (cache_.enabled()) cache_.put(page.position, page.hash, Page::copy_of(copy), /*replace=*/true);
+    if (cache_.enabled()) cache_.put(page.position, page.hash, Page::copy_of(out->page()), /*replace=*/true);
   }
   // When recording, the pages the new version dropped are listed for
   // pruning. A root both dropped and written in this batch (possible only
