@@ -242,9 +242,6 @@ BOOST_AUTO_TEST_CASE(a_damaged_page_is_an_error_not_a_wrong_answer) {
   BOOST_TEST(StateMap(*store).prove(root, b("acct/7")).ok());
 }
 
-// A map of one entry has its leaf as root, with a page of its own; it
-// grows to two entries and shrinks back, and each version reads back
-// from the store alone.
 // A root page made by hand (docs/state.md, "Pages"): an inner node at
 // depth 0 whose leftmost path goes down to depth 3, where two exits sit at
 // depth 4, to pages written at `left` and `right`, in the form given by
@@ -338,6 +335,9 @@ BOOST_AUTO_TEST_CASE(exits_name_their_page_by_how_far_back_it_was_written) {
   for (const auto& e : exits) BOOST_TEST(e.version == height);
 }
 
+// A map of one entry has its leaf as root, with a page of its own; it
+// grows to two entries and shrinks back, and each version reads back
+// from the store alone.
 BOOST_FIXTURE_TEST_CASE(a_leaf_root_has_a_page_of_its_own, MapFixture) {
   apply({{b("a"), b("1")}});
   const Hash256 one = root;
