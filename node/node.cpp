@@ -229,6 +229,8 @@ Result<std::unique_ptr<Node>> Node::open(const Config& config, Logger& logger, N
   n->publish_metrics();
   n->update_live();
   const auto& tip = n->chain_->tip();
+  if (n->chain_->migrated_pages() > 0)
+    n->log_.info("state-pages-migrated", Fields().add("pages", n->chain_->migrated_pages()));
   n->log_.info("opened", Fields()
                              .add("chain", genesis.chain_id)
                              .add("height", tip.height)

@@ -137,6 +137,11 @@ Result<std::unique_ptr<Chain>> Chain::open(KvStore& store, Genesis genesis, cons
     if (!tip) return tip.error();
     if (!tip->has_value()) return local_error("state-corrupt", "genesis recorded but no tip");
     chain->tip_ = **tip;
+    // Pages keyed by hash first (written before 2026-12-05) move to their
+    // keys by height, once.
+    auto moved = migrate_hash_led_pages(store);
+    if (!moved) return moved.error();
+    chain->migrated_pages_ = *moved;
     // A data directory of a version before state-map pages holds nodes
     // under "n/" and no page for its root: it must be synced again.
     if (auto s = refuse_old_state_format(store, chain->tip_.state_root); !s) return s.error();

@@ -6,7 +6,10 @@
 //   "m/genesis"        genesis hash        "m/tip"   ChainTip
 //   "b/" + be64(h)     block h             "c/" + be64(h)  commit certificate of h
 //   "h/" + block hash  be64(h)             "t/" + tx id    TxLocation + receipt
-//   "s/" + state key   state value         "n/" + hash     state map node
+//   "s/" + state key   state value
+//   "R/" + hash        a state-map root page
+//   "w/" + be64(h) + hash  a state-map page written at h (state/state_map.h)
+//   "o/" + be64(h)     the pages the state map at h dropped (for pruning)
 //   "i/", "e/", "x/", "y/"                 the history index (state/history.h)
 //   "v/" + be64(E)     the validator-set hand-off of epoch block E
 //                      (core/light_client.h), written with E and never pruned
@@ -151,6 +154,9 @@ class Chain : public CommittedReads {
   // "bad-genesis", "state-corrupt", store errors.
   static Result<std::unique_ptr<Chain>> open(KvStore& store, Genesis genesis, const Application& app,
                                              ChainOptions options = {});
+  // State-map pages open() moved from the keys of before 2026-12-05
+  // (migrate_hash_led_pages, state/state_map.h); 0 for most opens.
+  std::uint64_t migrated_pages() const { return migrated_pages_; }
 
   // Deletes the state-map nodes that only versions older than the last
   // keep_recent_heights hold (prune_state_nodes, state/state_map.h), with
@@ -261,6 +267,7 @@ class Chain : public CommittedReads {
   // height for prune() on its thread.
   std::mutex write_mu_;
   std::atomic<std::uint64_t> tip_height_{0};
+  std::uint64_t migrated_pages_ = 0;
 };
 
 // A consistent read-only view of the committed chain at one tip (Chain::view).

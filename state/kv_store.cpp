@@ -178,6 +178,12 @@ class LevelDbStore final : public KvStore {
     return {};
   }
 
+  Status compact(ByteView begin, ByteView end) override {
+    const leveldb::Slice from = slice(begin), to = slice(end);
+    db_->CompactRange(&from, &to);
+    return {};
+  }
+
   std::size_t level0_tables() const override {
     std::string n;
     if (!db_->GetProperty("leveldb.num-files-at-level0", &n)) return 0;

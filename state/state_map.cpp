@@ -193,7 +193,42 @@ void emit_position(const Hash256& hash, const Node* n, unsigned rel, std::uint64
 Bytes orphans_key(std::uint64_t height) { return prefixed_key(kOrphansPrefix, be64(height)); }
 Bytes state_page_key(const PageId& id) {
   if (id.version == kRootPage) return prefixed_key(kStateRootPrefix, id.hash.view());
-  return prefixed_key(kStatePagePrefix, id.hash.view(), be64(id.version));
+  return prefixed_key(kStatePagePrefix, be64(id.version), id.hash.view());
+}
+
+Result<std::uint64_t> migrate_hash_led_pages(KvStore& store) {
+  const Bytes prefix = prefixed_key(kHashLedPagePrefix, {});
+  constexpr std::size_t kChunk = 4096;
+  std::uint64_t moved = 0;
+  Bytes start = prefix;  // after the keys moved (their deletions would be skipped again)
+  for (;;) {
+    WriteBatch batch;
+    Status bad;
+    auto scanned = store.scan_from(prefix, start, [&](ByteView key, ByteView value) {
+      if (key.size() != prefix.size() + 32 + 8) {
+        bad = local_error("state-corrupt", "a state page key of " + std::to_string(key.size()) + " bytes under " +
+                                               std::string(kHashLedPagePrefix));
+        return false;
+      }
+      const ByteView hash = key.subspan(prefix.size(), 32), version = key.subspan(prefix.size() + 32);
+      batch.put(prefixed_key(kStatePagePrefix, version, hash), value);
+      batch.erase(key);
+      start.assign(key.begin(), key.end());
+      start.push_back(0);
+      return batch.size() < 2 * kChunk;
+    });
+    if (!scanned) return scanned.error();
+    if (!bad) return bad.error();
+    if (batch.empty()) break;
+    moved += batch.size() / 2;
+    if (auto s = store.write(batch, /*sync=*/true); !s) return s.error();
+  }
+  if (moved > 0) {
+    Bytes end = prefix;
+    end.back() += 1;
+    if (auto s = store.compact(prefix, end); !s) return s.error();
+  }
+  return moved;
 }
 
 std::uint64_t StateMap::page_position(unsigned depth, const Hash256& path) {
@@ -507,10 +542,10 @@ void StateMap::flush(WriteBatch& batch, std::uint64_t height) {
                                [](const NewPage& x, const NewPage& y) { return x.hash == y.hash; }),
                    new_pages_.end());
   const Bytes written_at = be64(height);
-  // Pages under "p/" + hash + be64(height), roots under "R/" + hash.
+  // Pages under "w/" + be64(height) + hash, roots under "R/" + hash.
   std::array<std::uint8_t, kStatePagePrefix.size() + 8 + 32> key{};
   std::copy(kStatePagePrefix.begin(), kStatePagePrefix.end(), key.begin());
-  std::copy(written_at.begin(), written_at.end(), key.begin() + kStatePagePrefix.size() + 32);
+  std::copy(written_at.begin(), written_at.end(), key.begin() + kStatePagePrefix.size());
   auto out = std::make_unique<PageOut>();
   for (std::size_t i = 0; i < new_pages_.size(); ++i) {
     const NewPage& page = new_pages_[i];
@@ -525,7 +560,7 @@ void StateMap::flush(WriteBatch& batch, std::uint64_t height) {
       out->put_be(height);
       batch.put(state_root_key(page.hash), out->view());
     } else {
-      std::copy(page.hash.data.begin(), page.hash.data.end(), key.begin() + kStatePagePrefix.size());
+      std::copy(page.hash.data.begin(), page.hash.data.end(), key.begin() + kStatePagePrefix.size() + 8);
       batch.put(key, out->view());
     }
     // In the place of the page it replaces, if any.
@@ -619,6 +654,17 @@ Result<PruneStats> prune_state_nodes(KvStore& store, std::uint64_t last, std::si
       from = to;
     } while (from < count);
     ++stats.heights;
+  }
+  // The ranges of kCompactHeights heights (from a multiple of it) whose
+  // last height this call's lists passed: each range once, as the lists
+  // come in order and a call does whole lists.
+  if (!lists.empty()) {
+    const std::uint64_t from = lists.front().first / kCompactHeights * kCompactHeights,
+                        to = (lists.back().first + 1) / kCompactHeights * kCompactHeights;
+    if (to > from) {
+      if (auto s = store.compact(prefixed_key(kStatePagePrefix, be64(from)), prefixed_key(kStatePagePrefix, be64(to))); !s)
+        return s.error();
+    }
   }
   return stats;
 }

@@ -48,11 +48,12 @@ constexpr std::size_t kStateCacheDefaultMb = 256;
 constexpr std::size_t state_cache_bytes(std::size_t mb) { return mb << 20; }
 
 // The store prefixes of state-map pages (the map's root pages, found by
-// hash, and the others, found by version and hash) and of orphan lists, and
-// of the nodes of the format before pages (a store holding those is
-// refused).
-inline constexpr std::string_view kStatePagePrefix = "p/", kStateRootPrefix = "R/", kOrphansPrefix = "o/",
-                                  kOldStateNodePrefix = "n/";
+// hash, and the others, found by version and hash) and of orphan lists; of
+// the pages keyed by hash first, as written before 2026-12-05 (moved to
+// kStatePagePrefix when a chain opens: migrate_hash_led_pages), and of the
+// nodes of the format before pages (a store holding those is refused).
+inline constexpr std::string_view kStatePagePrefix = "w/", kStateRootPrefix = "R/", kOrphansPrefix = "o/",
+                                  kHashLedPagePrefix = "p/", kOldStateNodePrefix = "n/";
 
 // Which page: the hash of its root and the height of the batch that wrote
 // it, or kRootPage for a root of the map (a root is named by its hash
@@ -67,11 +68,20 @@ struct PageId {
 // from the version before it ("o/" + be64(height): for each, be64 of its
 // version (kRootPage for a root) and its hash, 40 bytes).
 Bytes orphans_key(std::uint64_t height);
-// The store key of a page: "R/" + hash for a root, "p/" + hash + be64(version)
-// for the others. (Keys led by the version, so that each batch's pages
-// appended, wrote 2x faster over 300 batches, but LevelDB's compactions
-// then left pruned pages on disk: docs/state.md, "Pages".)
+// The store key of a page: "R/" + hash for a root, "w/" + be64(version) +
+// hash for the others. Led by the version, a batch's pages sort after all
+// older ones and LevelDB appends them (its memtable inserts stay on one
+// path, its compactions move new tables down without merging them);
+// prune_state_nodes compacts the ranges it pruned, which LevelDB's own
+// compactions, going by level size, would leave on disk (docs/state.md,
+// "Pages").
 Bytes state_page_key(const PageId& id);
+// Moves the pages a store keeps under kHashLedPagePrefix ("p/" + hash +
+// be64(version)) to their keys under kStatePagePrefix, in batches that
+// each put the new keys and delete the old (so a crash midway leaves
+// every page under one key or the other, and the next call goes on), then
+// compacts the old range away. Returns how many it moved.
+Result<std::uint64_t> migrate_hash_led_pages(KvStore& store);
 inline Bytes state_root_key(const Hash256& root) { return state_page_key({root, kRootPage}); }
 
 class StateMap {
@@ -330,7 +340,13 @@ struct PruneStats {
 // map's owner commits, as long as both write under `write_mu`: each chunk
 // of kPruneChunk pages is checked and deleted under it, so that no commit
 // writes a root again in between, and a commit waits for one chunk at most.
+// Each time the lists done pass a multiple of kCompactHeights, the key
+// range of the pages written at the kCompactHeights heights before it is
+// compacted (KvStore::compact): pages are keyed by height, so their
+// deletions would otherwise wait long for LevelDB's compactions, which go
+// by level size (docs/state.md, "Pages").
 inline constexpr std::size_t kPruneChunk = 256;
+inline constexpr std::uint64_t kCompactHeights = 64;
 Result<PruneStats> prune_state_nodes(KvStore& store, std::uint64_t last, std::size_t max_nodes, std::mutex& write_mu);
 
 }  // namespace verity::state

@@ -283,6 +283,73 @@ BOOST_AUTO_TEST_CASE(a_store_of_the_node_format_is_refused_with_the_way_back) {
   BOOST_TEST(Chain::open(*store, net.genesis, app).ok());
 }
 
+// A data directory of before 2026-12-05 keeps pages under "p/" + hash +
+// height. Open moves them to "w/" + height + hash, the same values, and
+// the chain reads and commits on; a store left half moved (a crash in the
+// middle) finishes on the next open. A "p/" key of another length is
+// damage, not skipped.
+BOOST_AUTO_TEST_CASE(pages_keyed_by_hash_first_move_to_keys_by_height_at_open) {
+  TestNet net = make_test_net(4);
+  contracts::NativeContracts app;
+  auto store = open_memory_store();
+  {
+    auto chain = Chain::open(*store, net.genesis, app).value();
+    for (int i = 0; i < 6; ++i) {
+      auto tx = make_transfer(net.genesis.chain_id, net.users[i % 4], i / 4, net.users[(i + 1) % 4].public_key(), 7);
+      BOOST_REQUIRE(produce_block(*chain, net, {tx}).ok());
+    }
+  }
+  const Bytes prefix = prefixed_key(kStatePagePrefix, {});
+  std::map<Bytes, Bytes> pages;
+  BOOST_REQUIRE(store->scan(prefix, [&](ByteView k, ByteView v) {
+    pages.emplace(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
+    return true;
+  }).ok());
+  BOOST_REQUIRE(pages.size() > 10u);
+  // Every other page back under its old key.
+  auto to_old = [&](const Bytes& key) {
+    return prefixed_key(kHashLedPagePrefix, ByteView(key).subspan(prefix.size() + 8),
+                        ByteView(key).subspan(prefix.size(), 8));
+  };
+  WriteBatch old;
+  std::size_t moved_back = 0, i = 0;
+  for (const auto& [k, v] : pages)
+    if (i++ % 2 == 0) {
+      old.erase(k);
+      old.put(to_old(k), v);
+      ++moved_back;
+    }
+  BOOST_REQUIRE(store->write(old, true).ok());
+  {
+    auto chain = Chain::open(*store, net.genesis, app);
+    BOOST_REQUIRE_MESSAGE(chain.ok(), (chain.ok() ? "" : chain.error().to_string()));
+    BOOST_TEST((*chain)->migrated_pages() == moved_back);
+    std::map<Bytes, Bytes> after;
+    BOOST_REQUIRE(store->scan(prefix, [&](ByteView k, ByteView v) {
+      after.emplace(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
+      return true;
+    }).ok());
+    BOOST_TEST((after == pages));
+    std::size_t left = 0;
+    BOOST_REQUIRE(store->scan(prefixed_key(kHashLedPagePrefix, {}), [&](ByteView, ByteView) {
+      ++left;
+      return true;
+    }).ok());
+    BOOST_TEST(left == 0u);
+    std::set<Bytes> live;
+    BOOST_TEST(testing::reachable_nodes(*store, (*chain)->tip().state_root, live).ok());
+    auto tx = make_transfer(net.genesis.chain_id, net.users[2], 1, net.users[1].public_key(), 7);
+    BOOST_TEST(produce_block(**chain, net, {tx}).ok());
+  }
+  BOOST_TEST(Chain::open(*store, net.genesis, app).value()->migrated_pages() == 0u);
+  WriteBatch odd;
+  odd.put(prefixed_key(kHashLedPagePrefix, Bytes(12, 1)), Bytes(65, 0));
+  BOOST_REQUIRE(store->write(odd, true).ok());
+  auto refused = Chain::open(*store, net.genesis, app);
+  BOOST_REQUIRE(!refused.ok());
+  BOOST_TEST(refused.error().reason == "state-corrupt");
+}
+
 // Skipping signature checks is only for pre-verified transactions: with the
 // option off a forged transaction passes apply_block, with it on (the
 // default, and what Chain uses) it does not.

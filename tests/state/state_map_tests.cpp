@@ -554,3 +554,78 @@ BOOST_AUTO_TEST_CASE(an_archive_map_lists_nothing_and_keeps_every_version) {
   BOOST_REQUIRE(proof.ok());
   BOOST_TEST(verify_state_proof(first, b("k"), b("v1"), *proof).ok());
 }
+
+namespace {
+// A memory store that records the ranges compacted.
+class CompactionRecorder final : public KvStore {
+ public:
+  Result<std::optional<Bytes>> get(ByteView key) const override { return inner_->get(key); }
+  Status write(const WriteBatch& batch, bool sync) override { return inner_->write(batch, sync); }
+  Status scan_from(ByteView prefix, ByteView start,
+                   const std::function<bool(ByteView, ByteView)>& visit) const override {
+    return inner_->scan_from(prefix, start, visit);
+  }
+  std::shared_ptr<const KvStore> snapshot() const override { return inner_->snapshot(); }
+  Status compact(ByteView begin, ByteView end) override {
+    ranges.emplace_back(Bytes(begin.begin(), begin.end()), Bytes(end.begin(), end.end()));
+    return {};
+  }
+  std::vector<std::pair<Bytes, Bytes>> ranges;
+
+ private:
+  std::unique_ptr<KvStore> inner_ = open_memory_store();
+};
+}  // namespace
+
+// Pages are keyed by the height that wrote them first ("w/" + be64(height)
+// + hash), so a batch's pages sort after every older page; pruning then
+// compacts the key range of each kCompactHeights heights once, when its
+// lists are done, in order and never ahead of them.
+BOOST_AUTO_TEST_CASE(pages_are_keyed_by_height_and_pruning_compacts_each_range_once) {
+  CompactionRecorder store;
+  StateMap map(store, 1 << 20);
+  map.set_record_orphans(true);
+  std::mutex write_mu;
+  std::mt19937_64 rng(3);
+  Hash256 root = kEmptySubtree;
+  const Bytes prefix = prefixed_key(kStatePagePrefix, {});
+  std::uint64_t pruned_to = 0;
+  for (std::uint64_t h = 1; h <= 300; ++h) {
+    std::vector<StateUpdate> ups;
+    for (int i = 0; i < 20; ++i) ups.push_back({b("k/" + std::to_string(rng() % 500)), b(std::to_string(rng()))});
+    root = map.apply(root, std::move(ups)).value();
+    WriteBatch batch;
+    map.flush(batch, h);
+    // The batch's pages, in key order, all lead with h.
+    std::size_t pages = 0;
+    batch.for_each([&](ByteView key, const ByteView* value) {
+      if (!value || key.size() < prefix.size() || !std::equal(prefix.begin(), prefix.end(), key.begin())) return;
+      ++pages;
+      BOOST_REQUIRE_EQUAL(key.size(), prefix.size() + 8 + 32);
+      BOOST_REQUIRE_EQUAL(read_be(key.subspan(prefix.size(), 8)), h);
+    });
+    BOOST_REQUIRE(pages > 0u);
+    BOOST_REQUIRE(store.write(batch, false).ok());
+    if (h % 10 == 0) {
+      pruned_to = h - 5;
+      BOOST_REQUIRE(prune_state_nodes(store, pruned_to, std::size_t{1} << 30, write_mu).ok());
+    }
+  }
+  // Keys in the store ascend with the height they name.
+  std::uint64_t previous = 0;
+  std::size_t stored = 0;
+  BOOST_REQUIRE(store.scan(prefix, [&](ByteView key, ByteView) {
+    const std::uint64_t h = read_be(key.subspan(prefix.size(), 8));
+    BOOST_REQUIRE(h >= previous);
+    previous = h;
+    ++stored;
+    return true;
+  }).ok());
+  BOOST_TEST(stored > 0u);
+  // Lists of heights 1..295 are done: ranges [0, 64), [64, 128), ... [192, 256).
+  BOOST_REQUIRE_EQUAL(store.ranges.size(), (pruned_to + 1) / kCompactHeights);
+  for (std::size_t i = 0; i < store.ranges.size(); ++i) {
+    BOOST_TEST((store.ranges[i].first == prefixed_key(kStatePagePrefix, be64(i * kCompactHeights))));
+    BOOST_TEST((store.ranges[i].second == prefixed_key(kStatePagePrefix, be64((i + 1) * kCompactHeights))));
+  }
+}
