@@ -4,9 +4,13 @@
 // sizes at 10^3 .. 10^6 entries (10^7 with --long), each curve `--runs`
 // times over a new store. LevelDB in a temporary
 // directory; and disk use over N versions with and without pruning
-// (--prune-versions N, default 1,000; 0 skips it). Prints; never asserts.
+// (--prune-versions N, default 1,000; 0 skips it); and the time a data
+// directory of N entries takes to move its pages to the keys of 2026-12-05
+// at its first open (--migration N; 0, the default, skips it). Prints;
+// never asserts.
 //
-//   build/bench/state_bench [--max-entries N | --long] [--cache-mb M] [--map-only] [--prune-versions N] [--runs R]
+//   build/bench/state_bench [--max-entries N | --long] [--cache-mb M] [--map-only] [--prune-versions N]
+//                           [--migration N] [--runs R]
 //
 // --cache-mb 0 measures the map without its page cache (the default is
 // the node's, [storage] state_cache_mb).
@@ -257,6 +261,51 @@ void bench_pruning(std::size_t versions, std::size_t cache_mb) {
   }
 }
 
+// The one-time move of a data directory's pages from keys led by their
+// hash (before 2026-12-05) to keys led by their height, at the first open
+// after the upgrade (migrate_hash_led_pages): a map of N entries is built,
+// its pages are put back under their old keys, and the move is timed.
+void bench_migration(std::size_t entries) {
+  if (entries == 0) return;
+  std::printf("\nmigration of pages to keys by height, at the first open after the upgrade\n");
+  std::printf("%-10s %10s %10s %12s\n", "entries", "pages", "seconds", "pages/s");
+  TempDir dir("migrate");
+  auto store = open_leveldb_store(dir.path.string()).value();
+  {
+    StateMap map(*store);
+    Hash256 root = kEmptySubtree;
+    std::uint64_t version = 0;
+    for (std::size_t filled = 0; filled < entries;) {
+      std::vector<StateUpdate> ups;
+      for (std::size_t i = 0; i < 10'000 && filled < entries; ++i, ++filled)
+        ups.push_back({prefixed_key("acct/", as_bytes(std::to_string(filled))), Bytes(8, static_cast<std::uint8_t>(filled))});
+      root = map.apply(root, std::move(ups)).value();
+      WriteBatch batch;
+      map.flush(batch, ++version);
+      if (!store->write(batch, false)) std::exit(1);
+    }
+  }
+  const Bytes prefix = prefixed_key(kStatePagePrefix, {});
+  for (bool more = true; more;) {
+    WriteBatch batch;
+    if (!store->scan(prefix, [&](ByteView k, ByteView v) {
+          batch.erase(k);
+          batch.put(prefixed_key(kHashLedPagePrefix, k.subspan(prefix.size() + 8), k.subspan(prefix.size(), 8)), v);
+          return batch.size() < 20'000;
+        }))
+      std::exit(1);
+    more = !batch.empty();
+    if (more && !store->write(batch, false)) std::exit(1);
+  }
+  (void)store->settle();
+  const auto t0 = Clock::now();
+  const std::uint64_t moved = migrate_hash_led_pages(*store).value();
+  const double seconds = since(t0);
+  std::printf("%-10zu %10llu %10.2f %12.0f\n", entries, static_cast<unsigned long long>(moved), seconds,
+              static_cast<double>(moved) / seconds);
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -265,6 +314,7 @@ int main(int argc, char** argv) {
   int runs = 3;
   bool blocks = true;
   std::size_t prune_versions = 1'000;
+  std::size_t migrate_entries = 0;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--max-entries") == 0 && i + 1 < argc) {
       max_entries = std::strtoull(argv[++i], nullptr, 10);
@@ -274,12 +324,14 @@ int main(int argc, char** argv) {
       cache_mb = std::strtoull(argv[++i], nullptr, 10);
     } else if (std::strcmp(argv[i], "--prune-versions") == 0 && i + 1 < argc) {
       prune_versions = std::strtoull(argv[++i], nullptr, 10);
+    } else if (std::strcmp(argv[i], "--migration") == 0 && i + 1 < argc) {
+      migrate_entries = std::strtoull(argv[++i], nullptr, 10);
     } else if (std::strcmp(argv[i], "--map-only") == 0) {
       blocks = false;
     } else if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
       runs = std::atoi(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: %s [--max-entries N | --long] [--cache-mb M] [--map-only] [--prune-versions N] [--runs R]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--max-entries N | --long] [--cache-mb M] [--map-only] [--prune-versions N] [--migration N] [--runs R]\n", argv[0]);
       return 2;
     }
   }
@@ -287,5 +339,6 @@ int main(int argc, char** argv) {
   if (blocks) bench_apply_block(runs);
   for (int run = 0; run < runs; ++run) bench_state_map(max_entries, cache_mb);
   bench_pruning(prune_versions, cache_mb);
+  bench_migration(migrate_entries);
   return 0;
 }
