@@ -75,7 +75,9 @@ Result<SnapshotManifest> write_snapshot(const KvStore& store, std::uint64_t heig
 class SnapshotRestore {
  public:
   SnapshotRestore(SnapshotManifest manifest, KvStore& target)
-      : manifest_(std::move(manifest)), target_(target), map_(target) {}
+      : manifest_(std::move(manifest)), target_(target), map_(target) {
+    map_.set_drop_replaced(true);
+  }
   const SnapshotManifest& manifest() const { return manifest_; }
   std::size_t next_chunk() const { return next_; }
   bool complete() const { return next_ == manifest_.chunks.size(); }

@@ -569,7 +569,14 @@ void StateMap::flush(WriteBatch& batch, std::uint64_t height) {
   // When recording, the pages the new version dropped are listed for
   // pruning. A root both dropped and written in this batch (possible only
   // when several applies share one flush) is kept: it may be live again.
-  if (record_orphans_) {
+  // When dropping, the batch itself deletes them, but for a page this
+  // batch also writes (the same hash, so for a page other than a root the
+  // same key).
+  if (drop_replaced_) {
+    for (const auto& id : orphans_)
+      if (!std::binary_search(new_pages_.begin(), new_pages_.end(), NewPage{id.hash, nullptr, 0, true}, by_hash))
+        batch.erase(state_page_key(id));
+  } else if (record_orphans_) {
     Bytes list;
     list.reserve(orphans_.size() * kOrphanEntryBytes);
     for (const auto& id : orphans_) {

@@ -100,6 +100,11 @@ class StateMap {
   // Whether flush() writes orphan lists (for pruning; off for archive
   // nodes, which keep every version and need no list).
   void set_record_orphans(bool on) { record_orphans_ = on; }
+  // Whether flush() deletes, in its own batch, the stored pages that the
+  // new version no longer holds, instead of listing them: for a map whose
+  // earlier versions no one reads (a snapshot's restore, one flush a chunk,
+  // where each chunk rebuilds the pages of the levels above).
+  void set_drop_replaced(bool on) { drop_replaced_ = on; }
 
   // A node in memory. An inner node's child points at the child's node,
   // is null where the child is empty, or is an exit (is_exit) where the
@@ -303,6 +308,7 @@ class StateMap {
   std::vector<PageRef> pins_;
   std::vector<PageId> orphans_;
   bool record_orphans_ = false;
+  bool drop_replaced_ = false;
   mutable PageCache cache_;
   // The walk's prefetching (prefetch_ahead): the batch's updates and the
   // next whose pages' slots, and whose pages, are to be brought in.

@@ -26,6 +26,18 @@ ACCOUNTS = 100_000
 P = 2**256 - 2**32 - 977  # secp256k1's field
 
 
+
+def dir_mib(home):
+    """The size of a node's data/chain, in MiB."""
+    total = 0
+    for root, _, files in os.walk(os.path.join(home, "data", "chain")):
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(root, f))
+            except OSError:
+                pass  # a table LevelDB deleted meanwhile
+    return total / (1 << 20)
+
 def valid_x_keys(n):
     """n distinct x-only public keys (x with x^3 + 7 a square mod P), deterministic."""
     out, i = [], 0
@@ -163,6 +175,8 @@ def joins_by_state_sync_faster_than_by_replay():
         replay_s = time.monotonic() - t0
         print(f"  {ACCOUNTS + 4} accounts, chain at {target}: state sync {sync_s:.1f} s "
               f"(snapshot at {base}), replay {replay_s:.1f} s", flush=True)
+        print(f"  data/chain: state-synced {dir_mib(synced.home):.1f} MiB, replayed {dir_mib(replay.home):.1f} MiB",
+              flush=True)
 
         # The synced node's store passes verityd check once stopped.
         assert synced.terminate() == 0

@@ -958,6 +958,12 @@ BOOST_AUTO_TEST_CASE(a_snapshot_restores_the_certified_state_and_refuses_every_l
     auto root = r.finish();
     BOOST_REQUIRE_MESSAGE(root, (root ? "" : root.error().to_string()));
     BOOST_TEST((*root == tip.state_root));
+    // It holds the pages of that root and no others: each chunk rebuilt the
+    // upper levels, and the pages it replaced went in its own batch.
+    std::set<Bytes> live;
+    BOOST_REQUIRE(testing::reachable_nodes(*target, *root, live).ok());
+    BOOST_TEST(testing::stored_state_nodes(*target).size() == live.size());
+    BOOST_TEST((testing::stored_state_nodes(*target) == live));
     // The restored store proves and reads as the original.
     StateMap restored(*target);
     for (std::size_t i : {0u, 99u, 150u, 299u}) {
