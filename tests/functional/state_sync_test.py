@@ -26,7 +26,6 @@ ACCOUNTS = 100_000
 P = 2**256 - 2**32 - 977  # secp256k1's field
 
 
-
 def dir_mib(home):
     """The size of a node's data/chain, in MiB."""
     total = 0
@@ -37,6 +36,7 @@ def dir_mib(home):
             except OSError:
                 pass  # a table LevelDB deleted meanwhile
     return total / (1 << 20)
+
 
 def valid_x_keys(n):
     """n distinct x-only public keys (x with x^3 + 7 a square mod P), deterministic."""

@@ -291,7 +291,8 @@ BOOST_AUTO_TEST_CASE(a_store_of_the_node_format_is_refused_with_the_way_back) {
 BOOST_AUTO_TEST_CASE(pages_keyed_by_hash_first_move_to_keys_by_height_at_open) {
   TestNet net = make_test_net(4);
   contracts::NativeContracts app;
-  auto store = open_memory_store();
+  testing::TempDir dir("migrate");
+  auto store = open_leveldb_store(dir.path.string()).value();
   {
     auto chain = Chain::open(*store, net.genesis, app).value();
     for (int i = 0; i < 6; ++i) {
