@@ -290,7 +290,7 @@ void bench_migration(std::size_t entries) {
     WriteBatch batch;
     if (!store->scan(prefix, [&](ByteView k, ByteView v) {
           batch.erase(k);
-          batch.put(prefixed_key(kHashLedPagePrefix, k.subspan(prefix.size() + 8), k.subspan(prefix.size(), 8)), v);
+          batch.put(verity::testing::hash_led_page_key(k), v);
           return batch.size() < 20'000;
         }))
       std::exit(1);

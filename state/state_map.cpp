@@ -210,8 +210,8 @@ Result<std::uint64_t> migrate_hash_led_pages(KvStore& store) {
                                                std::string(kHashLedPagePrefix));
         return false;
       }
-      const ByteView hash = key.subspan(prefix.size(), 32), version = key.subspan(prefix.size() + 32);
-      batch.put(prefixed_key(kStatePagePrefix, version, hash), value);
+      const PageId id{Hash256::from_view(key.subspan(prefix.size(), 32)), read_be(key.subspan(prefix.size() + 32))};
+      batch.put(state_page_key(id), value);
       batch.erase(key);
       start.assign(key.begin(), key.end());
       start.push_back(0);

@@ -43,6 +43,13 @@ inline std::set<Bytes> stored_state_nodes(const state::KvStore& store) {
   return out;
 }
 
+// The key a page had before 2026-12-05 ("p/" + hash + be64(version),
+// state::migrate_hash_led_pages) for its key now (state::state_page_key).
+inline Bytes hash_led_page_key(ByteView page_key) {
+  const std::size_t at = state::kStatePagePrefix.size();
+  return prefixed_key(state::kHashLedPagePrefix, page_key.subspan(at + 8, 32), page_key.subspan(at, 8));
+}
+
 struct TestNet {
   Genesis genesis;
   std::vector<SecretKey> validators;

@@ -308,16 +308,12 @@ BOOST_AUTO_TEST_CASE(pages_keyed_by_hash_first_move_to_keys_by_height_at_open) {
   }).ok());
   BOOST_REQUIRE(pages.size() > 10u);
   // Every other page back under its old key.
-  auto to_old = [&](const Bytes& key) {
-    return prefixed_key(kHashLedPagePrefix, ByteView(key).subspan(prefix.size() + 8),
-                        ByteView(key).subspan(prefix.size(), 8));
-  };
   WriteBatch old;
   std::size_t moved_back = 0, i = 0;
   for (const auto& [k, v] : pages)
     if (i++ % 2 == 0) {
       old.erase(k);
-      old.put(to_old(k), v);
+      old.put(testing::hash_led_page_key(k), v);
       ++moved_back;
     }
   BOOST_REQUIRE(store->write(old, true).ok());
